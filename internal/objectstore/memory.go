@@ -1,0 +1,223 @@
+package objectstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"maps"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Memory is an in-memory, always-versioned Store for unit tests of engine
+// logic. It keeps the same contracts as S3; it is never used where a user
+// would use a real object store.
+type Memory struct {
+	bucket string
+
+	mu      sync.Mutex
+	seq     int
+	objects map[string][]*memVersion // newest last
+	now     func() time.Time
+}
+
+type memVersion struct {
+	info        ObjectInfo
+	data        []byte
+	retainUntil time.Time
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty in-memory store for bucket.
+func NewMemory(bucket string) *Memory {
+	return &Memory{bucket: bucket, objects: map[string][]*memVersion{}, now: time.Now}
+}
+
+// Bucket implements Store.
+func (m *Memory) Bucket() string { return m.bucket }
+
+// Put implements Store.
+func (m *Memory) Put(ctx context.Context, key string, body io.Reader, opts PutOptions) (ObjectInfo, error) {
+	// Read the whole body before taking the lock: a failing reader must leave
+	// nothing behind, exactly as an aborted upload does on S3.
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return ObjectInfo{}, fmt.Errorf("put %s: reading body: %w", key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return ObjectInfo{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if opts.IfAbsent {
+		if v := m.latest(key); v != nil && !v.info.DeleteMarker {
+			return ObjectInfo{}, fmt.Errorf("put %s: %w", key, ErrExists)
+		}
+	}
+	sum := md5.Sum(data)
+	m.seq++
+	v := &memVersion{
+		info: ObjectInfo{
+			Key:          key,
+			Size:         int64(len(data)),
+			ETag:         hex.EncodeToString(sum[:]),
+			LastModified: m.now().UTC(),
+			VersionID:    strconv.Itoa(m.seq),
+			Metadata:     lowerKeys(opts.Metadata),
+		},
+		data:        data,
+		retainUntil: opts.RetainUntil,
+	}
+	m.objects[key] = append(m.objects[key], v)
+	return v.info, nil
+}
+
+// Get implements Store.
+func (m *Memory) Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.latest(key)
+	if v == nil || v.info.DeleteMarker {
+		return nil, ObjectInfo{}, fmt.Errorf("get %s: %w", key, ErrNotFound)
+	}
+	return io.NopCloser(bytes.NewReader(v.data)), m.describe(key, v), nil
+}
+
+// GetVersion implements Store.
+func (m *Memory) GetVersion(ctx context.Context, key, versionID string) (io.ReadCloser, ObjectInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.objects[key] {
+		if v.info.VersionID == versionID && !v.info.DeleteMarker {
+			return io.NopCloser(bytes.NewReader(v.data)), m.describe(key, v), nil
+		}
+	}
+	return nil, ObjectInfo{}, fmt.Errorf("get %s version %s: %w", key, versionID, ErrNotFound)
+}
+
+// Head implements Store.
+func (m *Memory) Head(ctx context.Context, key string) (ObjectInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.latest(key)
+	if v == nil || v.info.DeleteMarker {
+		return ObjectInfo{}, fmt.Errorf("head %s: %w", key, ErrNotFound)
+	}
+	return m.describe(key, v), nil
+}
+
+// List implements Store.
+func (m *Memory) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
+	m.mu.Lock()
+	var infos []ObjectInfo
+	for _, key := range m.keys(prefix) {
+		if v := m.latest(key); v != nil && !v.info.DeleteMarker {
+			infos = append(infos, m.describe(key, v))
+		}
+	}
+	m.mu.Unlock()
+	for _, info := range infos {
+		if err := fn(info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListVersions implements Store.
+func (m *Memory) ListVersions(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
+	m.mu.Lock()
+	var infos []ObjectInfo
+	for _, key := range m.keys(prefix) {
+		vs := m.objects[key]
+		for i := len(vs) - 1; i >= 0; i-- {
+			infos = append(infos, m.describe(key, vs[i]))
+		}
+	}
+	m.mu.Unlock()
+	for _, info := range infos {
+		if err := fn(info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Delete implements Store.
+func (m *Memory) Delete(ctx context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v := m.latest(key); v == nil || v.info.DeleteMarker {
+		return nil
+	}
+	m.seq++
+	m.objects[key] = append(m.objects[key], &memVersion{info: ObjectInfo{
+		Key: key, LastModified: m.now().UTC(), VersionID: strconv.Itoa(m.seq), DeleteMarker: true,
+	}})
+	return nil
+}
+
+// DeleteVersion implements Store.
+func (m *Memory) DeleteVersion(ctx context.Context, key, versionID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	vs := m.objects[key]
+	for i, v := range vs {
+		if v.info.VersionID != versionID {
+			continue
+		}
+		if m.now().Before(v.retainUntil) {
+			return fmt.Errorf("delete %s version %s: %w until %s", key, versionID, ErrObjectLocked, v.retainUntil.UTC().Format(time.RFC3339))
+		}
+		m.objects[key] = append(vs[:i:i], vs[i+1:]...)
+		if len(m.objects[key]) == 0 {
+			delete(m.objects, key)
+		}
+		return nil
+	}
+	return nil
+}
+
+func (m *Memory) latest(key string) *memVersion {
+	vs := m.objects[key]
+	if len(vs) == 0 {
+		return nil
+	}
+	return vs[len(vs)-1]
+}
+
+func (m *Memory) describe(key string, v *memVersion) ObjectInfo {
+	info := v.info
+	info.Metadata = maps.Clone(v.info.Metadata)
+	info.IsLatest = m.latest(key) == v
+	return info
+}
+
+func (m *Memory) keys(prefix string) []string {
+	var keys []string
+	for k := range m.objects {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func lowerKeys(in map[string]string) map[string]string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}

@@ -1,0 +1,204 @@
+// Package objectstoretest is the conformance suite every objectstore.Store
+// implementation runs, so the in-memory store used by engine unit tests
+// cannot drift from the S3 behaviour users get.
+package objectstoretest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+)
+
+// NewStore returns an empty store on a fresh, versioned bucket with object
+// lock enabled (no default retention).
+type NewStore func(t *testing.T) objectstore.Store
+
+// Run runs every contract check against stores made by newStore.
+func Run(t *testing.T, newStore NewStore) {
+	ctx := context.Background()
+
+	t.Run("MissingKeyIsNotFound", func(t *testing.T) {
+		s := newStore(t)
+		if _, _, err := s.Get(ctx, "nope"); !errors.Is(err, objectstore.ErrNotFound) {
+			t.Fatalf("Get missing: want ErrNotFound, got %v", err)
+		}
+		if _, err := s.Head(ctx, "nope"); !errors.Is(err, objectstore.ErrNotFound) {
+			t.Fatalf("Head missing: want ErrNotFound, got %v", err)
+		}
+		if err := s.Delete(ctx, "nope"); err != nil {
+			t.Fatalf("Delete missing: want success, got %v", err)
+		}
+	})
+
+	t.Run("PutGetRoundTrip", func(t *testing.T) {
+		s := newStore(t)
+		body := []byte("segment bytes")
+		if _, err := s.Put(ctx, "a/b", bytes.NewReader(body), objectstore.PutOptions{Size: int64(len(body)), Metadata: map[string]string{"Sha256": "abc"}}); err != nil {
+			t.Fatal(err)
+		}
+		got, info := read(t, s, "a/b")
+		if !bytes.Equal(got, body) {
+			t.Fatalf("Get = %q, want %q", got, body)
+		}
+		if info.Metadata["sha256"] != "abc" {
+			t.Fatalf("metadata = %v, want sha256=abc (lower-cased key)", info.Metadata)
+		}
+		h, err := s.Head(ctx, "a/b")
+		if err != nil || h.Size != int64(len(body)) {
+			t.Fatalf("Head = %+v, %v; want size %d", h, err, len(body))
+		}
+	})
+
+	t.Run("StreamOfUnknownSizeAcrossParts", func(t *testing.T) {
+		s := newStore(t)
+		body := make([]byte, 17<<20+123)
+		if _, err := rand.Read(body); err != nil {
+			t.Fatal(err)
+		}
+		// io.MultiReader hides Seek: the store must stream, not rewind.
+		if _, err := s.Put(ctx, "big", io.MultiReader(bytes.NewReader(body)), objectstore.PutOptions{Size: -1}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := read(t, s, "big")
+		if !bytes.Equal(got, body) {
+			t.Fatalf("streamed object differs: got %d bytes, want %d", len(got), len(body))
+		}
+	})
+
+	t.Run("ConditionalPutNeverOverwrites", func(t *testing.T) {
+		s := newStore(t)
+		put(t, s, "lease", "first", objectstore.PutOptions{IfAbsent: true, Size: -1})
+		_, err := s.Put(ctx, "lease", bytes.NewReader([]byte("second")), objectstore.PutOptions{IfAbsent: true, Size: 6})
+		if !errors.Is(err, objectstore.ErrExists) {
+			t.Fatalf("second conditional put: want ErrExists, got %v", err)
+		}
+		if got, _ := read(t, s, "lease"); string(got) != "first" {
+			t.Fatalf("after refused put: content %q, want %q", got, "first")
+		}
+		put(t, s, "lease", "third", objectstore.PutOptions{Size: -1})
+		if got, _ := read(t, s, "lease"); string(got) != "third" {
+			t.Fatalf("unconditional put: content %q, want %q", got, "third")
+		}
+	})
+
+	t.Run("FailedPutLeavesNothing", func(t *testing.T) {
+		s := newStore(t)
+		r := io.MultiReader(bytes.NewReader(make([]byte, 1<<20)), failingReader{})
+		if _, err := s.Put(ctx, "half", r, objectstore.PutOptions{Size: -1}); err == nil {
+			t.Fatal("put from a failing reader succeeded")
+		}
+		if _, _, err := s.Get(ctx, "half"); !errors.Is(err, objectstore.ErrNotFound) {
+			t.Fatalf("after failed put: want ErrNotFound, got %v", err)
+		}
+	})
+
+	t.Run("ListIsOrderedAndPrefixed", func(t *testing.T) {
+		s := newStore(t)
+		for _, k := range []string{"p/2", "p/1", "q/1", "p/10"} {
+			put(t, s, k, k, objectstore.PutOptions{Size: -1})
+		}
+		var keys []string
+		if err := s.List(ctx, "p/", func(o objectstore.ObjectInfo) error { keys = append(keys, o.Key); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"p/1", "p/10", "p/2"}
+		if len(keys) != len(want) {
+			t.Fatalf("List = %v, want %v", keys, want)
+		}
+		for i := range want {
+			if keys[i] != want[i] {
+				t.Fatalf("List = %v, want %v", keys, want)
+			}
+		}
+	})
+
+	t.Run("DeleteKeepsOldVersions", func(t *testing.T) {
+		s := newStore(t)
+		v1 := put(t, s, "doc", "v1", objectstore.PutOptions{Size: -1})
+		put(t, s, "doc", "v2", objectstore.PutOptions{Size: -1})
+		if err := s.Delete(ctx, "doc"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Get(ctx, "doc"); !errors.Is(err, objectstore.ErrNotFound) {
+			t.Fatalf("Get after delete: want ErrNotFound, got %v", err)
+		}
+		var versions, markers int
+		var firstIsMarker bool
+		if err := s.ListVersions(ctx, "doc", func(o objectstore.ObjectInfo) error {
+			if versions+markers == 0 {
+				firstIsMarker = o.DeleteMarker && o.IsLatest
+			}
+			if o.DeleteMarker {
+				markers++
+			} else {
+				versions++
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if versions != 2 || markers != 1 || !firstIsMarker {
+			t.Fatalf("versions=%d markers=%d firstIsLatestMarker=%v; want 2, 1, true", versions, markers, firstIsMarker)
+		}
+		rc, _, err := s.GetVersion(ctx, "doc", v1.VersionID)
+		if err != nil {
+			t.Fatalf("GetVersion of v1: %v", err)
+		}
+		defer rc.Close()
+		if b, _ := io.ReadAll(rc); string(b) != "v1" {
+			t.Fatalf("GetVersion = %q, want v1", b)
+		}
+	})
+
+	t.Run("LockedVersionCannotBeDeleted", func(t *testing.T) {
+		s := newStore(t)
+		info := put(t, s, "evidence", "drill passed", objectstore.PutOptions{Size: -1, RetainUntil: time.Now().Add(24 * time.Hour)})
+		err := s.DeleteVersion(ctx, "evidence", info.VersionID)
+		if !errors.Is(err, objectstore.ErrObjectLocked) {
+			t.Fatalf("DeleteVersion of a locked version: want ErrObjectLocked, got %v", err)
+		}
+		if got, _ := read(t, s, "evidence"); string(got) != "drill passed" {
+			t.Fatalf("locked object changed: %q", got)
+		}
+		unlocked := put(t, s, "scratch", "x", objectstore.PutOptions{Size: -1})
+		if err := s.DeleteVersion(ctx, "scratch", unlocked.VersionID); err != nil {
+			t.Fatalf("DeleteVersion of an unlocked version: %v", err)
+		}
+		if _, _, err := s.GetVersion(ctx, "scratch", unlocked.VersionID); !errors.Is(err, objectstore.ErrNotFound) {
+			t.Fatalf("deleted version still readable: %v", err)
+		}
+	})
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("disk read error") }
+
+func put(t *testing.T, s objectstore.Store, key, body string, opts objectstore.PutOptions) objectstore.ObjectInfo {
+	t.Helper()
+	info, err := s.Put(context.Background(), key, bytes.NewReader([]byte(body)), opts)
+	if err != nil {
+		t.Fatalf("Put %s: %v", key, err)
+	}
+	return info
+}
+
+func read(t *testing.T, s objectstore.Store, key string) ([]byte, objectstore.ObjectInfo) {
+	t.Helper()
+	rc, info, err := s.Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Get %s: %v", key, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("reading %s: %v", key, err)
+	}
+	return b, info
+}

@@ -1,0 +1,95 @@
+package objectstore
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel errors. Every error returned by a Store or a Client that means one
+// of these wraps it, so callers can use errors.Is.
+var (
+	// ErrNotFound: the object (or object version) does not exist.
+	ErrNotFound = errors.New("object not found")
+	// ErrExists: a conditional put (PutOptions.IfAbsent) found the key taken.
+	ErrExists = errors.New("object already exists")
+	// ErrObjectLocked: the object version is protected by object lock (WORM)
+	// or a legal hold and cannot be deleted or overwritten in place.
+	ErrObjectLocked = errors.New("object is protected by object lock")
+	// ErrBucketNotFound: the bucket does not exist.
+	ErrBucketNotFound = errors.New("bucket not found")
+	// ErrBucketNotEmpty: the bucket still holds object versions.
+	ErrBucketNotEmpty = errors.New("bucket not empty")
+	// ErrUnreachable: the object store endpoint could not be reached at all.
+	ErrUnreachable = errors.New("object store unreachable")
+	// ErrAccessDenied: the store rejected the credentials or the request was
+	// not authorised.
+	ErrAccessDenied = errors.New("object store access denied")
+)
+
+// ObjectInfo describes one object (or one version of it).
+type ObjectInfo struct {
+	Key          string
+	Size         int64
+	ETag         string
+	LastModified time.Time
+	// VersionID is empty on stores or buckets without versioning.
+	VersionID string
+	// IsLatest is true for the current version of a key.
+	IsLatest bool
+	// DeleteMarker is true when this version is a delete marker.
+	DeleteMarker bool
+	// Metadata holds user metadata (lower-case keys, without the x-amz-meta- prefix).
+	Metadata map[string]string
+}
+
+// PutOptions controls a Put.
+type PutOptions struct {
+	// IfAbsent makes the put conditional (If-None-Match: *): when the key
+	// already exists the put fails with ErrExists and nothing is written.
+	IfAbsent bool
+	// Metadata is stored with the object as user metadata.
+	Metadata map[string]string
+	// Size is the body length when known, or -1. A known size lets the store
+	// use a single request; an unknown size streams in parts.
+	Size int64
+	// RetainUntil, when set, places a COMPLIANCE object-lock retention on
+	// the written version until that time (the bucket must have object lock).
+	RetainUntil time.Time
+}
+
+// Store is a bucket-scoped object store. Keys are '/'-separated paths without
+// a leading slash.
+//
+// Contracts every implementation keeps (objectstoretest.Run checks them):
+//   - Get and Head of a missing key return an error wrapping ErrNotFound.
+//   - Put streams the body; it may overwrite an existing key unless
+//     PutOptions.IfAbsent is set. A Put that returns an error leaves no object
+//     that a later Get could mistake for complete.
+//   - Delete of a missing key succeeds. On a versioned bucket it adds a delete
+//     marker; the older versions stay readable through GetVersion.
+//   - List visits keys under prefix in lexical order, latest versions only.
+type Store interface {
+	// Bucket names the bucket this store reads and writes.
+	Bucket() string
+	// Put writes body to key.
+	Put(ctx context.Context, key string, body io.Reader, opts PutOptions) (ObjectInfo, error)
+	// Get opens the current version of key. The caller closes the reader.
+	Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
+	// GetVersion opens one version of key.
+	GetVersion(ctx context.Context, key, versionID string) (io.ReadCloser, ObjectInfo, error)
+	// Head describes the current version of key without reading it.
+	Head(ctx context.Context, key string) (ObjectInfo, error)
+	// List calls fn for every key under prefix, in lexical order; an error
+	// from fn stops the walk and is returned.
+	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+	// ListVersions calls fn for every version and delete marker under
+	// prefix, keys in lexical order, newest version of a key first.
+	ListVersions(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+	// Delete removes key (a delete marker on a versioned bucket).
+	Delete(ctx context.Context, key string) error
+	// DeleteVersion permanently removes one version. A version under object
+	// lock returns ErrObjectLocked.
+	DeleteVersion(ctx context.Context, key, versionID string) error
+}

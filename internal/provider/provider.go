@@ -1,0 +1,135 @@
+// Package provider is the Terraform provider: it maps schema values to engine
+// calls and nothing more. One file per resource or data source.
+package provider
+
+import (
+	"context"
+	"sync"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+)
+
+var _ provider.Provider = (*LifeboatProvider)(nil)
+
+// New returns a constructor for the provider, as providerserver wants it.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider { return &LifeboatProvider{version: version} }
+}
+
+// LifeboatProvider is the lifeboat Terraform provider.
+type LifeboatProvider struct {
+	version string
+}
+
+// providerModel is the provider block.
+type providerModel struct {
+	Endpoint      types.String `tfsdk:"endpoint"`
+	Region        types.String `tfsdk:"region"`
+	AccessKey     types.String `tfsdk:"access_key"`
+	SecretKey     types.String `tfsdk:"secret_key"`
+	PathStyle     types.Bool   `tfsdk:"path_style"`
+	SkipTLSVerify types.Bool   `tfsdk:"skip_tls_verify"`
+}
+
+// Metadata implements provider.Provider.
+func (p *LifeboatProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "lifeboat"
+	resp.Version = p.version
+}
+
+// Schema implements provider.Provider.
+func (p *LifeboatProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Lifeboat declares and converges the backup and disaster-recovery posture of a " +
+			"PostgreSQL-centred platform. The provider block locates the object store that holds the repository; " +
+			"every setting falls back to the standard AWS environment variables and credential chain, then to " +
+			"`LIFEBOAT_S3_*` variables.",
+		Attributes: map[string]schema.Attribute{
+			"endpoint": schema.StringAttribute{
+				MarkdownDescription: "S3 API endpoint URL, e.g. `http://127.0.0.1:9000` for MinIO. Empty means AWS S3. " +
+					"Falls back to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, then `LIFEBOAT_S3_ENDPOINT`.",
+				Optional: true,
+			},
+			"region": schema.StringAttribute{
+				MarkdownDescription: "Region of the object store. Falls back to `AWS_REGION`/`AWS_DEFAULT_REGION`, then `us-east-1`.",
+				Optional:            true,
+			},
+			"access_key": schema.StringAttribute{
+				MarkdownDescription: "Access key ID. Falls back to `AWS_ACCESS_KEY_ID` and the AWS credential chain (profiles, IMDS, web identity).",
+				Optional:            true,
+			},
+			"secret_key": schema.StringAttribute{
+				MarkdownDescription: "Secret access key. Falls back to `AWS_SECRET_ACCESS_KEY` and the AWS credential chain.",
+				Optional:            true,
+				Sensitive:           true,
+			},
+			"path_style": schema.BoolAttribute{
+				MarkdownDescription: "Address buckets as `endpoint/bucket` rather than `bucket.endpoint` (MinIO and most self-hosted stores). Falls back to `LIFEBOAT_S3_PATH_STYLE`.",
+				Optional:            true,
+			},
+			"skip_tls_verify": schema.BoolAttribute{
+				MarkdownDescription: "Skip TLS certificate verification (self-signed test stores only). Falls back to `LIFEBOAT_S3_INSECURE`.",
+				Optional:            true,
+			},
+		},
+	}
+}
+
+// Configure implements provider.Provider. It makes no request: a wrong
+// endpoint or bad credentials are reported, by name, at the first resource
+// that needs the store.
+func (p *LifeboatProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var m providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	cfg := objectstore.Config{
+		Endpoint:  m.Endpoint.ValueString(),
+		Region:    m.Region.ValueString(),
+		AccessKey: m.AccessKey.ValueString(),
+		SecretKey: m.SecretKey.ValueString(),
+		PathStyle: m.PathStyle.ValueBool(),
+		Insecure:  m.SkipTLSVerify.ValueBool(),
+	}
+	data := &providerData{storeConfig: cfg}
+	resp.ResourceData = data
+	resp.DataSourceData = data
+}
+
+// Resources implements provider.Provider.
+func (p *LifeboatProvider) Resources(context.Context) []func() resource.Resource {
+	return []func() resource.Resource{
+		NewImmutableBucketResource,
+	}
+}
+
+// DataSources implements provider.Provider.
+func (p *LifeboatProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return nil
+}
+
+// providerData is shared by every resource of one provider instance: one
+// object-store connection pool, made on first use.
+type providerData struct {
+	storeConfig objectstore.Config
+
+	once   sync.Once
+	client *objectstore.Client
+	err    error
+}
+
+// Store returns the shared object-store client.
+func (d *providerData) Store(ctx context.Context) (*objectstore.Client, error) {
+	d.once.Do(func() { d.client, d.err = objectstore.NewClient(ctx, d.storeConfig) })
+	return d.client, d.err
+}
+
+// Address is the provider's registry address.
+const Address = "registry.terraform.io/lifeboat-dr/lifeboat"
