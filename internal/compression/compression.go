@@ -1,0 +1,105 @@
+// Package compression holds the stream codecs Lifeboat stores objects with.
+//
+// The codec of an object is chosen by the extension of its key, never by the
+// current configuration, so objects written under an older default stay
+// readable after the default changes (WAL-G's internal/compression does the
+// same).
+package compression
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+)
+
+// Method names, as written in the agent configuration.
+const (
+	Zstd = "zstd"
+	LZ4  = "lz4"
+	None = "none"
+)
+
+// Default is the method used when the configuration names none.
+const Default = Zstd
+
+// Method is one codec and the key extension (without the dot) that marks
+// objects written with it.
+type Method struct {
+	Name string
+	Ext  string
+}
+
+// Methods lists every codec, default first. Readers try extensions in this
+// order.
+var Methods = []Method{
+	{Name: Zstd, Ext: "zst"},
+	{Name: LZ4, Ext: "lz4"},
+	// NOTE: uncompressed objects carry an explicit ".raw" extension rather
+	// than none, so every object name says how to read it and a file name
+	// that itself contains a dot (00000002.history) is never mistaken for a
+	// codec extension.
+	{Name: None, Ext: "raw"},
+}
+
+// Lookup returns the method called name; an empty name means Default.
+func Lookup(name string) (Method, error) {
+	if name == "" {
+		name = Default
+	}
+	for _, m := range Methods {
+		if m.Name == strings.ToLower(name) {
+			return m, nil
+		}
+	}
+	return Method{}, fmt.Errorf("unknown compression %q: use one of zstd, lz4, none", name)
+}
+
+// ByExt returns the method whose extension is ext (without the dot).
+func ByExt(ext string) (Method, bool) {
+	for _, m := range Methods {
+		if m.Ext == ext {
+			return m, true
+		}
+	}
+	return Method{}, false
+}
+
+// NewWriter returns a writer that compresses into w. Close flushes the
+// stream; it does not close w.
+func (m Method) NewWriter(w io.Writer) (io.WriteCloser, error) {
+	switch m.Name {
+	case Zstd:
+		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	case LZ4:
+		return lz4.NewWriter(w), nil
+	case None:
+		return nopWriteCloser{w}, nil
+	}
+	return nil, fmt.Errorf("unknown compression %q", m.Name)
+}
+
+// NewReader returns a reader of the decompressed content of r. Close
+// releases the decoder; it does not close r.
+func (m Method) NewReader(r io.Reader) (io.ReadCloser, error) {
+	switch m.Name {
+	case Zstd:
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		return d.IOReadCloser(), nil
+	case LZ4:
+		return io.NopCloser(lz4.NewReader(r)), nil
+	case None:
+		return io.NopCloser(r), nil
+	}
+	return nil, fmt.Errorf("unknown compression %q", m.Name)
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+// Close implements io.Closer; there is nothing to flush.
+func (nopWriteCloser) Close() error { return nil }
