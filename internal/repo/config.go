@@ -1,0 +1,190 @@
+package repo
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+)
+
+// EnvConfig names the environment variable the agent reads its
+// configuration file path from when --config is not given.
+const EnvConfig = "LIFEBOAT_CONFIG"
+
+// AgentConfig is the agent configuration file. Example:
+//
+//	{
+//	  "endpoint": "https://s3.eu-west-1.amazonaws.com",
+//	  "region": "eu-west-1",
+//	  "bucket": "acme-backups",
+//	  "prefix": "prod",
+//	  "cluster": "odoo-main",
+//	  "compression": "zstd"
+//	}
+//
+// Without access_key/secret_key the standard AWS credential chain applies
+// (environment, profiles, instance roles), which keeps secrets out of the
+// file altogether.
+type AgentConfig struct {
+	// Endpoint is the S3 API URL; empty means AWS S3.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Region defaults to us-east-1 when nothing else sets it.
+	Region string `json:"region,omitempty"`
+	// PathStyle addresses buckets as endpoint/bucket (MinIO needs it).
+	PathStyle bool `json:"path_style,omitempty"`
+	// SkipTLSVerify accepts any certificate (self-signed test stores only).
+	SkipTLSVerify bool `json:"skip_tls_verify,omitempty"`
+	// AccessKey and SecretKey are optional static credentials.
+	AccessKey string `json:"access_key,omitempty"`
+	SecretKey string `json:"secret_key,omitempty"`
+	// Bucket is the repository bucket.
+	Bucket string `json:"bucket"`
+	// Prefix is an optional key prefix inside the bucket.
+	Prefix string `json:"prefix,omitempty"`
+	// Cluster names this PostgreSQL cluster inside the repository.
+	Cluster string `json:"cluster"`
+	// Compression is zstd (default), lz4 or none. It only affects what is
+	// written: objects are read by their own extension.
+	Compression string `json:"compression,omitempty"`
+	// PGData is the data directory; empty means $PGDATA, then the working
+	// directory (PostgreSQL runs archive_command in the data directory).
+	PGData string `json:"pgdata,omitempty"`
+}
+
+// ErrInsecureConfig means a configuration file holds a secret but other
+// accounts can read it.
+var ErrInsecureConfig = errors.New("configuration file with a secret is readable by other users")
+
+// InsecureConfigError says which file and mode were refused.
+type InsecureConfigError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+func (e *InsecureConfigError) Error() string {
+	return fmt.Sprintf("%s holds secret_key but has mode %04o (readable by group or others): run `chmod 600 %s`, or drop secret_key and use the AWS credential chain",
+		e.Path, e.Mode.Perm(), e.Path)
+}
+
+// Unwrap lets errors.Is(err, ErrInsecureConfig) match.
+func (e *InsecureConfigError) Unwrap() error { return ErrInsecureConfig }
+
+var clusterName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// Load reads and validates the configuration file at path. A file holding
+// secret_key whose mode lets group or others read it is refused with an
+// *InsecureConfigError, before its content is used.
+func Load(path string) (AgentConfig, error) {
+	if path == "" {
+		return AgentConfig{}, fmt.Errorf("no agent configuration: pass --config or set %s", EnvConfig)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return AgentConfig{}, fmt.Errorf("reading agent configuration: %w", err)
+	}
+	defer f.Close()
+	// NOTE: Stat the open file, not the path, so the mode checked is the
+	// mode of the bytes read.
+	st, err := f.Stat()
+	if err != nil {
+		return AgentConfig{}, fmt.Errorf("reading agent configuration: %w", err)
+	}
+	dec := json.NewDecoder(f)
+	// Unknown fields are typos ("secretkey") that would otherwise silently
+	// fall back to other credentials.
+	dec.DisallowUnknownFields()
+	var c AgentConfig
+	if err := dec.Decode(&c); err != nil {
+		return AgentConfig{}, fmt.Errorf("parsing agent configuration %s: %w", path, err)
+	}
+	if c.SecretKey != "" && st.Mode().Perm()&0o077 != 0 {
+		return AgentConfig{}, &InsecureConfigError{Path: path, Mode: st.Mode()}
+	}
+	if err := c.Validate(); err != nil {
+		return AgentConfig{}, fmt.Errorf("agent configuration %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks the fields an agent cannot work without.
+func (c AgentConfig) Validate() error {
+	var errs []error
+	if c.Bucket == "" {
+		errs = append(errs, errors.New("bucket is required"))
+	}
+	if !clusterName.MatchString(c.Cluster) {
+		errs = append(errs, fmt.Errorf("cluster %q must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Cluster))
+	}
+	if _, err := compression.Lookup(c.Compression); err != nil {
+		errs = append(errs, err)
+	}
+	if (c.AccessKey == "") != (c.SecretKey == "") {
+		errs = append(errs, errors.New("access_key and secret_key must be set together"))
+	}
+	if strings.Contains(c.Prefix, "//") {
+		errs = append(errs, fmt.Errorf("prefix %q must not contain empty path segments", c.Prefix))
+	}
+	return errors.Join(errs...)
+}
+
+// Marshal renders the configuration file (indented JSON with the
+// compression made explicit). The provider's wal_archive resource uses it
+// for its agent_config attribute; a caller that writes it to disk must use
+// mode 0600 when it holds secret_key.
+func (c AgentConfig) Marshal() ([]byte, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	m, _ := compression.Lookup(c.Compression)
+	c.Compression = m.Name
+	c.Prefix = strings.Trim(c.Prefix, "/")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Redacted returns a copy safe to print or log: the secret key is masked.
+func (c AgentConfig) Redacted() AgentConfig {
+	if c.SecretKey != "" {
+		c.SecretKey = "<redacted>"
+	}
+	return c
+}
+
+// String prints the configuration without its secret, so an accidental
+// %v in a log line never leaks it.
+func (c AgentConfig) String() string {
+	b, _ := json.Marshal(c.Redacted())
+	return string(b)
+}
+
+// GoString keeps %#v from printing the secret too.
+func (c AgentConfig) GoString() string { return "repo.AgentConfig" + c.String() }
+
+// ObjectStore is the objectstore client configuration this file describes.
+func (c AgentConfig) ObjectStore() objectstore.Config {
+	return objectstore.Config{
+		Endpoint:  c.Endpoint,
+		Region:    c.Region,
+		AccessKey: c.AccessKey,
+		SecretKey: c.SecretKey,
+		PathStyle: c.PathStyle,
+		Insecure:  c.SkipTLSVerify,
+	}
+}
+
+// Layout is where this cluster's repository lives in the bucket.
+func (c AgentConfig) Layout() Layout {
+	return Layout{Prefix: c.Prefix, Cluster: c.Cluster}
+}

@@ -1,0 +1,103 @@
+package repo
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeConfig(t *testing.T, body string, mode os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "lifeboat.json")
+	if err := os.WriteFile(path, []byte(body), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil { // umask may have narrowed it
+		t.Fatal(err)
+	}
+	return path
+}
+
+const withSecret = `{"endpoint":"http://127.0.0.1:9000","path_style":true,"access_key":"AK","secret_key":"SUPERSECRET","bucket":"b","cluster":"c1"}`
+
+func TestLoadRefusesReadableFileWithSecret(t *testing.T) {
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o644} {
+		path := writeConfig(t, withSecret, mode)
+		_, err := Load(path)
+		if !errors.Is(err, ErrInsecureConfig) {
+			t.Fatalf("mode %04o: Load error = %v, want ErrInsecureConfig", mode, err)
+		}
+		msg := err.Error()
+		for _, want := range []string{path, fmt.Sprintf("%04o", mode), "chmod 600"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("mode %04o: message %q does not mention %q", mode, msg, want)
+			}
+		}
+		if strings.Contains(msg, "SUPERSECRET") {
+			t.Errorf("message leaks the secret: %q", msg)
+		}
+	}
+}
+
+func TestLoadAcceptsPrivateFileAndSecretlessReadableFile(t *testing.T) {
+	c, err := Load(writeConfig(t, withSecret, 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SecretKey != "SUPERSECRET" || c.Bucket != "b" || c.Cluster != "c1" || !c.PathStyle {
+		t.Fatalf("loaded %#v", c)
+	}
+	// Without a secret the file may be world-readable (credentials then come
+	// from the AWS chain).
+	if _, err := Load(writeConfig(t, `{"bucket":"b","cluster":"c1"}`, 0o644)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadRejectsUnknownFieldsAndBadValues(t *testing.T) {
+	for name, body := range map[string]string{
+		"typo":        `{"bucket":"b","cluster":"c","secretkey":"x"}`,
+		"no bucket":   `{"cluster":"c"}`,
+		"bad cluster": `{"bucket":"b","cluster":"a/b"}`,
+		"compression": `{"bucket":"b","cluster":"c","compression":"gzip"}`,
+		"half creds":  `{"bucket":"b","cluster":"c","access_key":"a"}`,
+	} {
+		if _, err := Load(writeConfig(t, body, 0o600)); err == nil {
+			t.Errorf("%s: Load accepted %s", name, body)
+		}
+	}
+}
+
+func TestMarshalRoundTripsThroughLoad(t *testing.T) {
+	in := AgentConfig{Endpoint: "https://s3.example", Region: "eu-west-1", AccessKey: "AK", SecretKey: "SK",
+		Bucket: "b", Prefix: "/prod/", Cluster: "odoo"}
+	body, err := in.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Load(writeConfig(t, string(body), 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := in
+	want.Prefix = "prod"
+	want.Compression = "zstd"
+	if out != want {
+		t.Fatalf("round trip: got %#v, want %#v", out, want)
+	}
+	if out.Layout().WALDir() != "prod/odoo/wal/" || out.Layout().ClusterInfoKey() != "prod/odoo/cluster.json" {
+		t.Fatalf("layout: %q %q", out.Layout().WALDir(), out.Layout().ClusterInfoKey())
+	}
+}
+
+func TestPrintingNeverShowsTheSecret(t *testing.T) {
+	c := AgentConfig{AccessKey: "AK", SecretKey: "SUPERSECRET", Bucket: "b", Cluster: "c"}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
+		if strings.Contains(s, "SUPERSECRET") {
+			t.Fatalf("printed secret: %s", s)
+		}
+	}
+}
