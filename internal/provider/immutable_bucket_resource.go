@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -154,9 +154,9 @@ func (r *immutableBucketResource) Schema(ctx context.Context, _ resource.SchemaR
 					},
 				},
 			},
-			"lifecycle_tier": schema.ListNestedBlock{
+			"lifecycle_tier": schema.SetNestedBlock{
 				MarkdownDescription: "A lifecycle rule for one data class (for example `transactional`, `attachments`, `audit`, `config`), applied to the objects under its prefix. Expirations shorter than the retention period are refused at plan: they signal a retention mistake.",
-				Validators:          []validator.List{listvalidator.SizeAtMost(100)},
+				Validators:          []validator.Set{setvalidator.SizeAtMost(100)},
 				NestedObject: schema.NestedBlockObject{
 					Attributes: map[string]schema.Attribute{
 						"name": schema.StringAttribute{
@@ -239,11 +239,11 @@ func (r *immutableBucketResource) ValidateConfig(ctx context.Context, req resour
 	if m.Retention != nil && !m.Retention.Days.IsUnknown() {
 		lockDays = m.Retention.Days.ValueInt64()
 	}
-	for i, t := range m.LifecycleTier {
-		p := path.Root("lifecycle_tier").AtListIndex(i)
+	for _, t := range m.LifecycleTier {
+		p := path.Root("lifecycle_tier")
 		if !t.Name.IsUnknown() {
 			if seen[t.Name.ValueString()] {
-				resp.Diagnostics.AddAttributeError(p.AtName("name"), "Duplicate Lifecycle Tier",
+				resp.Diagnostics.AddAttributeError(p, "Duplicate Lifecycle Tier",
 					fmt.Sprintf("lifecycle_tier name %q appears more than once; each tier needs a unique name.", t.Name.ValueString()))
 			}
 			seen[t.Name.ValueString()] = true
@@ -253,14 +253,14 @@ func (r *immutableBucketResource) ValidateConfig(ctx context.Context, req resour
 				continue
 			}
 			if v.ValueInt64() < lockDays {
-				resp.Diagnostics.AddAttributeError(p.AtName(attrName), "Lifecycle Expiration Shorter Than Retention",
+				resp.Diagnostics.AddAttributeError(p, "Lifecycle Expiration Shorter Than Retention",
 					fmt.Sprintf("lifecycle_tier %q: %s = %d is shorter than retention.days = %d. Objects would be scheduled "+
 						"for deletion while object lock still protects them, which signals a retention mistake: raise %s to at "+
 						"least %d or lower the retention.", t.Name.ValueString(), attrName, v.ValueInt64(), lockDays, attrName, lockDays))
 			}
 		}
 		if tr := t.Transition; tr != nil && (tr.Days.IsNull() != tr.StorageClass.IsNull()) {
-			resp.Diagnostics.AddAttributeError(p.AtName("transition"), "Incomplete Transition",
+			resp.Diagnostics.AddAttributeError(p, "Incomplete Transition",
 				"transition needs both days and storage_class.")
 		}
 	}
@@ -476,9 +476,9 @@ func (r *immutableBucketResource) observe(ctx context.Context, client *objectsto
 	return true
 }
 
-// observedTiers turns observed rules into tier models, in the order the
-// prior tiers had (so a mere reordering by the store is no diff), with rules
-// unknown to the configuration appended: they show as drift to remove.
+// observedTiers turns observed rules into tier models. The block is a set, so
+// order does not matter; rules unknown to the configuration are kept so they
+// show as drift to remove.
 func observedTiers(prior []lifecycleTierModel, observed []objectstore.LifecycleTier) []lifecycleTierModel {
 	byName := map[string]objectstore.LifecycleTier{}
 	for _, t := range observed {

@@ -1,0 +1,66 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
+)
+
+// testAccProtoV6ProviderFactories serves the provider in-process to the
+// real Terraform CLI that terraform-plugin-testing drives.
+var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"lifeboat": providerserver.NewProtocol6WithError(New("test")()),
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Main(m, testenv.Spec{MinIO: 1}))
+}
+
+// testAccPreCheck skips unless the harness started the services.
+func testAccPreCheck(t *testing.T) {
+	testenv.Require(t)
+}
+
+// testAccClient is an object-store client with the provider's own
+// credentials (the harness exports them to the environment).
+func testAccClient(t *testing.T) *objectstore.Client {
+	t.Helper()
+	c, err := objectstore.NewClient(context.Background(), objectstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func randomName(prefix string) string {
+	return fmt.Sprintf("%s-%08x", prefix, rand.Uint32())
+}
+
+func TestProviderSchemaIsValid(t *testing.T) {
+	// The framework validates schemas (and every resource's) when serving
+	// GetProviderSchema; an invalid one returns error diagnostics.
+	srv, err := testAccProtoV6ProviderFactories["lifeboat"]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := srv.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range resp.Diagnostics {
+		if d.Severity == tfprotov6.DiagnosticSeverityError {
+			t.Errorf("schema diagnostic: %s: %s", d.Summary, d.Detail)
+		}
+	}
+	if _, ok := resp.ResourceSchemas["lifeboat_immutable_bucket"]; !ok {
+		t.Fatal("lifeboat_immutable_bucket is not served")
+	}
+}
