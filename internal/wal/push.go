@@ -1,0 +1,220 @@
+package wal
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+// Object metadata keys (S3 user metadata, lower case).
+const (
+	MetaSHA256   = "lifeboat-sha256"
+	MetaSize     = "lifeboat-size"
+	MetaSystemID = "lifeboat-system-id"
+)
+
+// Config says where WAL goes and how it is written.
+type Config struct {
+	// Layout is the cluster's repository in the bucket.
+	Layout repo.Layout
+	// Compression is the codec for new objects: zstd (default), lz4, none.
+	// Reads ignore it: an object is read by its own extension.
+	Compression string
+	// SystemIdentifier is the system identifier of the cluster whose WAL
+	// is pushed (SystemIdentifier(pgdata)). Push requires it.
+	SystemIdentifier uint64
+}
+
+// PushResult reports what Push did.
+type PushResult struct {
+	// Key is the archived object.
+	Key string
+	// Size is the original file size and SHA256 its hex checksum.
+	Size   int64
+	SHA256 string
+	// StoredSize is the number of bytes written; 0 when AlreadyArchived.
+	StoredSize int64
+	// AlreadyArchived is true when identical content was already archived,
+	// so nothing was written.
+	AlreadyArchived bool
+}
+
+// Push archives the WAL file at path (a segment, .partial, .history or
+// .backup file). It returns only once the object store has acknowledged the
+// object, or the identical file was found already archived. See the package
+// comment for the safety rules.
+func Push(ctx context.Context, store objectstore.Store, cfg Config, path string) (PushResult, error) {
+	name := filepath.Base(path)
+	tli, err := Timeline(name)
+	if err != nil {
+		return PushResult{}, err
+	}
+	method, err := compression.Lookup(cfg.Compression)
+	if err != nil {
+		return PushResult{}, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return PushResult{}, fmt.Errorf("opening WAL file: %w", err)
+	}
+	defer f.Close()
+
+	// First pass: checksum the original bytes. The checksum goes into the
+	// object's metadata, which must be known before the upload starts; the
+	// file is local and fresh in the page cache, so reading it twice is
+	// cheaper than buffering it.
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return PushResult{}, fmt.Errorf("reading %s: %w", path, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	res := PushResult{Size: size, SHA256: sum}
+
+	// Safety rule: never mix two clusters' WAL under one repository.
+	if _, err := repo.EnsureCluster(ctx, store, cfg.Layout, cfg.SystemIdentifier); err != nil {
+		return res, err
+	}
+
+	dir := cfg.Layout.WALDir() + tli + "/"
+	// Safety rule: look for the file under every codec, not only the
+	// current one, so a change of compression cannot sneak a second,
+	// different copy of a segment in beside the first.
+	existing, err := locate(ctx, store, dir, name)
+	if err != nil {
+		return res, err
+	}
+	if len(existing) > 0 {
+		return verifyArchived(ctx, store, existing, res)
+	}
+
+	res.Key = dir + name + "." + method.Ext
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return res, err
+	}
+	stored, err := upload(ctx, store, res.Key, f, method, sum, map[string]string{
+		MetaSHA256:   sum,
+		MetaSize:     strconv.FormatInt(size, 10),
+		MetaSystemID: strconv.FormatUint(cfg.SystemIdentifier, 10),
+	})
+	if errors.Is(err, objectstore.ErrExists) {
+		// Safety rule: the conditional put lost a race with another pusher
+		// of the same file; it is fine only if that pusher wrote the same
+		// bytes.
+		info, herr := store.Head(ctx, res.Key)
+		if herr != nil {
+			return res, fmt.Errorf("%w (and then: %w)", err, herr)
+		}
+		return verifyArchived(ctx, store, []objectstore.ObjectInfo{info}, res)
+	}
+	if err != nil {
+		return res, fmt.Errorf("archiving %s: %w", name, err)
+	}
+	res.StoredSize = stored
+	return res, nil
+}
+
+// verifyArchived accepts a push whose file is already archived with the
+// same checksum, and refuses it otherwise. Nothing is written either way.
+func verifyArchived(ctx context.Context, store objectstore.Store, objs []objectstore.ObjectInfo, res PushResult) (PushResult, error) {
+	for _, obj := range objs {
+		if obj.Metadata == nil { // List results carry no metadata
+			info, err := store.Head(ctx, obj.Key)
+			if err != nil {
+				return res, err
+			}
+			obj = info
+		}
+		if got := obj.Metadata[MetaSHA256]; got != res.SHA256 {
+			return res, &ConflictError{Key: store.Bucket() + "/" + obj.Key, Archived: got, Pushed: res.SHA256}
+		}
+		res.Key = obj.Key
+	}
+	res.AlreadyArchived = true
+	return res, nil
+}
+
+// upload streams f through the codec into key with a conditional put and
+// returns the number of bytes stored.
+//
+// The compressor writes into a pipe the store reads from, so memory stays
+// bounded by the store's part buffer, whatever the file size. The bytes are
+// checksummed again on the way through: if the file changed since the first
+// pass, the pipe fails before the stream ends, and the put is aborted
+// instead of storing bytes that do not match their recorded checksum.
+func upload(ctx context.Context, store objectstore.Store, key string, f io.Reader, method compression.Method, sum string, meta map[string]string) (int64, error) {
+	pr, pw := io.Pipe()
+	counter := &countingWriter{w: pw}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		zw, err := method.NewWriter(counter)
+		if err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		h := sha256.New()
+		_, err = io.Copy(io.MultiWriter(zw, h), f)
+		if err == nil && hex.EncodeToString(h.Sum(nil)) != sum {
+			err = errors.New("the file changed while it was being archived")
+		}
+		if err != nil {
+			pw.CloseWithError(err)
+			zw.Close() // releases the encoder; its writes now fail harmlessly
+			return
+		}
+		pw.CloseWithError(zw.Close()) // nil: clean EOF
+	}()
+	_, err := store.Put(ctx, key, pr, objectstore.PutOptions{IfAbsent: true, Size: -1, Metadata: meta})
+	// Unblock the compressor if the store stopped reading early.
+	pr.CloseWithError(errors.New("upload ended"))
+	<-done
+	return counter.n, err
+}
+
+// locate lists the archived objects of WAL file name in dir, whatever their
+// codec, in codec order (default first).
+func locate(ctx context.Context, store objectstore.Store, dir, name string) ([]objectstore.ObjectInfo, error) {
+	prefix := dir + name + "."
+	found := map[string]objectstore.ObjectInfo{}
+	err := store.List(ctx, prefix, func(info objectstore.ObjectInfo) error {
+		// NOTE: the prefix also matches longer names (a segment's prefix
+		// matches its .partial file): keep exact "<name>.<codec ext>" only.
+		if _, ok := compression.ByExt(strings.TrimPrefix(info.Key, prefix)); ok {
+			found[strings.TrimPrefix(info.Key, prefix)] = info
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking up %s in the archive: %w", name, err)
+	}
+	var out []objectstore.ObjectInfo
+	for _, m := range compression.Methods {
+		if info, ok := found[m.Ext]; ok {
+			out = append(out, info)
+		}
+	}
+	return out, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
