@@ -67,7 +67,7 @@ if want pulumi; then
   fi
   if ! have pulumi-language-yaml "$PULUMI_YAML_VERSION"; then
     log "building pulumi-language-yaml $PULUMI_YAML_VERSION"
-    (cd "$ROOT/tools/pulumi" && go build -o "$BIN/pulumi-language-yaml" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml)
+    (cd "$ROOT/tools/pulumi-yaml" && go build -o "$BIN/pulumi-language-yaml" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml)
     stamp pulumi-language-yaml "$PULUMI_YAML_VERSION"
   fi
 fi

@@ -197,3 +197,33 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Pids lists the service processes' ids (process-group leaders).
+func (e *Env) Pids() map[string]int {
+	pids := map[string]int{}
+	for i, m := range e.MinIO {
+		pids[fmt.Sprintf("minio%d", i+1)] = m.proc.cmd.Process.Pid
+	}
+	if e.Postgres != nil {
+		pids["postgres"] = e.Postgres.proc.cmd.Process.Pid
+	}
+	if e.Redis != nil {
+		pids["redis"] = e.Redis.proc.cmd.Process.Pid
+	}
+	return pids
+}
+
+// StopDetached stops services a previous process started detached in dir,
+// from their pid files.
+func StopDetached(dir string) error {
+	matches, err := filepath.Glob(filepath.Join(dir, "*.pid"))
+	if err != nil {
+		return err
+	}
+	for _, p := range matches {
+		if err := killPidFile(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -5,6 +5,5 @@
 package tools
 
 import (
-	_ "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml"
 	_ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
 )

@@ -1,0 +1,2 @@
+# An immutable bucket is imported by its name.
+terraform import lifeboat_immutable_bucket.repository acme-odoo-backups

@@ -1,0 +1,91 @@
+// Command devenv starts the demo's services (MinIO, PostgreSQL 15, Redis)
+// detached on loopback, with the same harness the acceptance tests use, and
+// stops them again.
+//
+//	go run ./internal/testenv/devenv up   -dir .demo/services
+//	go run ./internal/testenv/devenv down -dir .demo/services
+//
+// `up` writes <dir>/env.sh with the endpoints and credentials to source.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "devenv:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: devenv up|down -dir DIR")
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	dir := fs.String("dir", ".demo/services", "folder for service data, logs, pid files and env.sh")
+	minio := fs.Int("minio", 1, "number of MinIO servers (2 stand in for two regions)")
+	postgres := fs.Bool("postgres", true, "start PostgreSQL 15")
+	redis := fs.Bool("redis", true, "start Redis")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "down":
+		if err := testenv.StopDetached(abs); err != nil {
+			return err
+		}
+		fmt.Println("services stopped; data left in", abs)
+		return nil
+	case "up":
+		if err := testenv.StopDetached(abs); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(abs); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		env, err := testenv.Start(ctx, abs, testenv.Spec{MinIO: *minio, Postgres: *postgres, Redis: *redis, Detached: true})
+		if err != nil {
+			return err
+		}
+		for name, pid := range env.Pids() {
+			if err := os.WriteFile(filepath.Join(abs, name+".pid"), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+				return err
+			}
+		}
+		envFile := filepath.Join(abs, "env.sh")
+		if err := os.WriteFile(envFile, []byte(env.EnvFile()), 0o600); err != nil {
+			return err
+		}
+		for _, m := range env.MinIO {
+			fmt.Printf("minio      %s (data %s, log %s)\n", m.Endpoint, m.Dir, m.LogPath)
+		}
+		if pg := env.Postgres; pg != nil {
+			fmt.Printf("postgres   %s:%d (data %s, log %s)\n", pg.Host, pg.Port, pg.DataDir, pg.LogPath)
+		}
+		if r := env.Redis; r != nil {
+			fmt.Printf("redis      %s (log %s)\n", r.Addr, r.LogPath)
+		}
+		fmt.Printf("env        source %s\n", envFile)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q: want up or down", args[0])
+}
