@@ -32,5 +32,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newWalPushCmd(), newWalFetchCmd())
 	return root
 }

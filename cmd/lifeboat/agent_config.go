@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+// agentFlags are the flags every repository command shares. Defaults come
+// from the environment, so archive_command can stay short.
+type agentFlags struct {
+	configPath string
+}
+
+func (f *agentFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.configPath, "config", os.Getenv(repo.EnvConfig),
+		"agent configuration file (JSON; default $"+repo.EnvConfig+")")
+}
+
+// openRepo loads the configuration and opens the repository bucket. The
+// client makes no request yet: reachability surfaces on first use.
+func openRepo(ctx context.Context, f agentFlags) (repo.AgentConfig, objectstore.Store, error) {
+	cfg, err := repo.Load(f.configPath)
+	if err != nil {
+		return repo.AgentConfig{}, nil, err
+	}
+	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
+	if err != nil {
+		return repo.AgentConfig{}, nil, fmt.Errorf("object store: %w", err)
+	}
+	return cfg, client.Store(cfg.Bucket), nil
+}
