@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
@@ -63,4 +65,39 @@ func TestProviderSchemaIsValid(t *testing.T) {
 	if _, ok := resp.ResourceSchemas["lifeboat_immutable_bucket"]; !ok {
 		t.Fatal("lifeboat_immutable_bucket is not served")
 	}
+}
+
+// A wrong endpoint or rejected credentials fail at the first resource that
+// needs the store, with one error naming what failed.
+func TestAccProvider_badStoreSettings(t *testing.T) {
+	env := testenv.Require(t)
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := func(provider string) string {
+		return provider + testAccImmutableBucketConfig_force(randomName("lb-cfg"), "GOVERNANCE", false)
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config(fmt.Sprintf(`provider "lifeboat" {
+  endpoint   = %q
+  access_key = "not-a-key"
+  secret_key = "not-a-secret"
+  path_style = true
+}`, env.MinIO[0].Endpoint)),
+				ExpectError: regexp.MustCompile(`(?s)Error Creating Immutable Bucket.*rejected the request.*access_key`),
+			},
+			{
+				Config: config(fmt.Sprintf(`provider "lifeboat" {
+  endpoint   = "http://127.0.0.1:%d"
+  path_style = true
+}`, port)),
+				ExpectError: regexp.MustCompile(`(?s)Error Creating Immutable Bucket.*could not be reached.*127.0.0.1:` + fmt.Sprint(port)),
+			},
+		},
+	})
 }
