@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# bench-wal.sh: lifeboat wal-push against pgBackRest archive-push, same
+# machine, same MinIO (over TLS, as both would pay against real S3), same
+# real WAL segments.
+#
+# Measures
+#   1. one synchronous push of a 16 MiB segment (median of ROUNDS, tools
+#      interleaved), i.e. the latency archive_command adds per segment;
+#   2. backlog drain: N pre-generated segments pushed one process per
+#      segment, in order, as PostgreSQL's archiver does (segments/s);
+#      pgBackRest also with archive-async + process-max=2, its parallel mode.
+#
+# Usage: scripts/bench-wal.sh [N segments, default 24] [ROUNDS, default 5]
+# Needs: root, PostgreSQL 15 (Debian), pgbackrest, openssl, curl, MinIO in
+# ~/.cache/lifeboat-tools/bin. Runs differ by up to 70% on noisy machines:
+# compare tools within one run only.
+set -euo pipefail
+
+N=${1:-24}
+ROUNDS=${2:-5}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+PGBIN=${LIFEBOAT_PG_BINDIR:-/usr/lib/postgresql/15/bin}
+MINIO=${MINIO:-$HOME/.cache/lifeboat-tools/bin/minio}
+W=$(mktemp -d /tmp/lifeboat-bench-XXXXXX)
+chmod 755 "$W"
+PIDS=()
+cleanup() {
+	set +e
+	[ -f "$W/pg/data/postmaster.pid" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -m fast stop >/dev/null 2>&1
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$W"
+}
+trap cleanup EXIT
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+log() { echo "bench: $*" >&2; }
+
+# --- lifeboat binary ---------------------------------------------------------
+log "building lifeboat"
+(cd "$REPO" && go build -o "$W/lifeboat" ./cmd/lifeboat)
+
+# --- MinIO over TLS (self-signed) -------------------------------------------
+mkdir -p "$W/certs" "$W/minio"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$W/certs/private.key" -out "$W/certs/public.crt" 2>/dev/null
+S3PORT=$(freeport)
+AK=bench-admin
+SK=bench-secret-$RANDOM$RANDOM
+MINIO_ROOT_USER=$AK MINIO_ROOT_PASSWORD=$SK MINIO_BROWSER=off MINIO_UPDATE=off \
+	"$MINIO" server "$W/minio" --certs-dir "$W/certs" --address 127.0.0.1:$S3PORT \
+	--console-address 127.0.0.1:$(freeport) --quiet >"$W/minio.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -ksf https://127.0.0.1:$S3PORT/minio/health/ready >/dev/null && break; sleep 0.2; done
+curl -ksf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -X PUT https://127.0.0.1:$S3PORT/bench >/dev/null
+log "MinIO on https://127.0.0.1:$S3PORT"
+
+# --- PostgreSQL 15 producing N real WAL segments ----------------------------
+PGPORT=$(freeport)
+mkdir -p "$W/pg" "$W/segs"
+chown postgres: "$W/pg" "$W/segs"
+runuser -u postgres -- "$PGBIN/initdb" -D "$W/pg/data" -U postgres --auth=trust --no-sync >/dev/null
+cat >>"$W/pg/data/postgresql.conf" <<CONF
+port = $PGPORT
+listen_addresses = ''
+unix_socket_directories = '$W/pg'
+wal_level = replica
+archive_mode = on
+archive_command = 'cp %p $W/segs/%f'
+max_wal_size = 4GB
+fsync = off
+CONF
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/log" -w start >/dev/null
+PSQL=("$PGBIN/psql" -h "$W/pg" -p "$PGPORT" -U postgres -XAtq -v ON_ERROR_STOP=1)
+log "generating WAL (pgbench -i -s 10, then random filler so it compresses ~5x, not ~22x)"
+"$PGBIN/pgbench" -h "$W/pg" -p "$PGPORT" -U postgres -i -s 10 -q postgres >/dev/null 2>&1
+# Segments written by pgbench -i hold blank-padded rows (~30x): use only
+# segments after this point.
+FIRST=$("${PSQL[@]}" -c "SELECT pg_walfile_name(pg_switch_wal())" postgres)
+need=$((N + ROUNDS))
+count() { ls "$W/segs" | grep -E '^[0-9A-F]{24}$' | awk -v f="$FIRST" '$1 > f' | wc -l; }
+for _ in $(seq 20); do
+	[ "$(count)" -ge "$need" ] && break
+	"${PSQL[@]}" -c "UPDATE pgbench_accounts SET filler = md5(random()::text) || md5(random()::text)" postgres
+	"${PSQL[@]}" -c "SELECT pg_switch_wal()" postgres >/dev/null
+	sleep 1
+done
+mapfile -t SEGS < <(ls "$W/segs" | grep -E '^[0-9A-F]{24}$' | sort | awk -v f="$FIRST" '$1 > f' | head -n "$need")
+[ "${#SEGS[@]}" -ge "$need" ] || { log "only ${#SEGS[@]} segments"; exit 1; }
+log "${#SEGS[@]} segments ready; raw zstd ratio of one: $(zstd -3 -c "$W/segs/${SEGS[1]}" 2>/dev/null | wc -c | awk '{printf "%.1fx", 16777216/$1}' || echo n/a)"
+
+# --- tool configurations ----------------------------------------------------
+cat >"$W/lifeboat.json" <<JSON
+{"endpoint":"https://127.0.0.1:$S3PORT","path_style":true,"skip_tls_verify":true,
+ "access_key":"$AK","secret_key":"$SK","bucket":"bench","prefix":"lifeboat","cluster":"bench","compression":"zstd"}
+JSON
+chmod 600 "$W/lifeboat.json"
+pgbr_conf() { # $1 name, $2 repo path, extra lines on stdin
+	cat >"$W/pgbackrest-$1.conf" <<CONF
+[global]
+repo1-type=s3
+repo1-path=$2
+repo1-s3-bucket=bench
+repo1-s3-endpoint=127.0.0.1
+repo1-storage-port=$S3PORT
+repo1-s3-region=us-east-1
+repo1-s3-key=$AK
+repo1-s3-key-secret=$SK
+repo1-s3-uri-style=path
+repo1-storage-verify-tls=n
+compress-type=zst
+process-max=2
+log-level-console=warn
+log-level-file=off
+log-path=$W/pgbr-log
+lock-path=$W/pgbr-lock-$1
+spool-path=$W/pgbr-spool-$1
+$(cat)
+
+[bench]
+pg1-path=$3
+pg1-port=$PGPORT
+pg1-socket-path=$W/pg
+pg1-user=postgres
+CONF
+	pgbackrest --config="$W/pgbackrest-$1.conf" --stanza=bench --no-online stanza-create >/dev/null
+}
+pgbr_conf sync /pgbr-sync "$W/pg/data" </dev/null
+pgbr_conf drain /pgbr-drain "$W/pg/data" </dev/null
+# pgBackRest's async mode pushes ahead from pg_wal/archive_status/*.ready:
+# give it a data directory whose pg_wal holds the backlog, as PostgreSQL's would.
+mkdir -p "$W/fake/global" "$W/fake/pg_wal/archive_status"
+cp "$W/pg/data/global/pg_control" "$W/fake/global/"
+cp "$W/pg/data/PG_VERSION" "$W/fake/"
+echo "archive-async=y" | pgbr_conf async /pgbr-async "$W/fake"
+
+lb_push() { "$W/lifeboat" wal-push --config "$W/lifeboat-$1.json" --pgdata "$W/pg/data" "$2"; }
+for c in sync drain; do
+	sed "s/\"cluster\":\"bench\"/\"cluster\":\"bench-$c\"/" "$W/lifeboat.json" >"$W/lifeboat-$c.json"
+	chmod 600 "$W/lifeboat-$c.json"
+done
+pgbr_push() { pgbackrest --config="$W/pgbackrest-$1.conf" --stanza=bench archive-push "$2"; }
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# --- 1. one synchronous push ------------------------------------------------
+log "single push x$ROUNDS (interleaved)"
+: >"$W/t-lb"; : >"$W/t-pgbr"
+for i in $(seq 0 $((ROUNDS - 1))); do
+	s="$W/segs/${SEGS[$i]}"
+	t0=$(now); lb_push sync "$s"; t1=$(now); pgbr_push sync "$s"; t2=$(now)
+	echo "$t1 - $t0" | bc -l >>"$W/t-lb"
+	echo "$t2 - $t1" | bc -l >>"$W/t-pgbr"
+done
+LB1=$(median <"$W/t-lb"); PGBR1=$(median <"$W/t-pgbr")
+
+# --- 2. backlog drain --------------------------------------------------------
+BACKLOG=("${SEGS[@]:$ROUNDS:$N}")
+log "drain of ${#BACKLOG[@]} segments: lifeboat"
+t0=$(now); for s in "${BACKLOG[@]}"; do lb_push drain "$W/segs/$s"; done; t1=$(now)
+LBD=$(echo "$t1 - $t0" | bc -l)
+log "drain: pgBackRest sync"
+t0=$(now); for s in "${BACKLOG[@]}"; do pgbr_push drain "$W/segs/$s"; done; t1=$(now)
+PGBRD=$(echo "$t1 - $t0" | bc -l)
+log "drain: pgBackRest async, process-max=2"
+for s in "${BACKLOG[@]}"; do cp "$W/segs/$s" "$W/fake/pg_wal/"; touch "$W/fake/pg_wal/archive_status/$s.ready"; done
+t0=$(now)
+(cd "$W/fake" && for s in "${BACKLOG[@]}"; do
+	# PostgreSQL runs archive_command in the data directory with a relative %p.
+	pgbackrest --config="$W/pgbackrest-async.conf" --stanza=bench archive-push "pg_wal/$s" >/dev/null
+done)
+t1=$(now)
+PGBRA=$(echo "$t1 - $t0" | bc -l)
+
+# --- stored bytes -----------------------------------------------------------
+stored_bytes() { # sum of object sizes under prefix $1 (first 1000 keys: enough here)
+	{ curl -ksf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" \
+		"https://127.0.0.1:$S3PORT/bench?list-type=2&prefix=${1//\//%2F}" || true; } |
+		{ grep -o '<Size>[0-9]*</Size>' || true; } | tr -dc '0-9\n' | awk '{s+=$1} END {print s+0}'
+}
+LBB=$(stored_bytes lifeboat/bench-drain/wal/); PGBRB=$(stored_bytes pgbr-drain/archive/)
+
+n=${#BACKLOG[@]}
+printf '\n%-44s %14s %14s\n' "measure ($(nproc) cores, TLS MinIO, zstd)" "lifeboat" "pgBackRest"
+printf '%-44s %12.0fms %12.0fms\n' "one synchronous 16 MiB push (median of $ROUNDS)" "$(echo "$LB1*1000" | bc -l)" "$(echo "$PGBR1*1000" | bc -l)"
+printf '%-44s %11.2f/s %11.2f/s\n' "drain $n segments, one process each" "$(echo "$n/$LBD" | bc -l)" "$(echo "$n/$PGBRD" | bc -l)"
+printf '%-44s %14s %11.2f/s\n' "drain $n segments, pgBackRest async pm=2" "n/a" "$(echo "$n/$PGBRA" | bc -l)"
+printf '%-44s %12.1fMB %12.1fMB\n' "bytes stored for the $n drained segments" "$(echo "$LBB/1048576" | bc -l)" "$(echo "$PGBRB/1048576" | bc -l)"
