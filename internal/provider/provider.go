@@ -4,6 +4,7 @@ package provider
 
 import (
 	"context"
+	"os"
 	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -107,6 +108,7 @@ func (p *LifeboatProvider) Configure(ctx context.Context, req provider.Configure
 func (p *LifeboatProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewImmutableBucketResource,
+		NewWalArchiveResource,
 	}
 }
 
@@ -133,3 +135,29 @@ func (d *providerData) Store(ctx context.Context) (*objectstore.Client, error) {
 
 // Address is the provider's registry address.
 const Address = "registry.terraform.io/lifeboat-dr/lifeboat"
+
+// agentStoreConfig is the object-store configuration an agent on the
+// database host needs: the provider's own, with static keys from the
+// environment filled in (never temporary credentials from other sources).
+func (d *providerData) agentStoreConfig() objectstore.Config {
+	c := d.storeConfig.FromEnv()
+	if c.Endpoint == "" {
+		c.Endpoint = firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+	}
+	if c.Region == "" {
+		c.Region = firstEnv("AWS_REGION", "AWS_DEFAULT_REGION")
+	}
+	if c.AccessKey == "" && c.SecretKey == "" && os.Getenv("AWS_SESSION_TOKEN") == "" {
+		c.AccessKey, c.SecretKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	}
+	return c
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,623 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = (*walArchiveResource)(nil)
+	_ resource.ResourceWithImportState    = (*walArchiveResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*walArchiveResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*walArchiveResource)(nil)
+)
+
+// NewWalArchiveResource is the lifeboat_wal_archive constructor.
+func NewWalArchiveResource() resource.Resource { return &walArchiveResource{} }
+
+// walArchiveResource configures continuous WAL archiving of one PostgreSQL
+// cluster into the repository through the lifeboat agent, and proves it.
+type walArchiveResource struct {
+	data *providerData
+}
+
+type walArchiveModel struct {
+	ID                    types.String   `tfsdk:"id"`
+	Cluster               types.String   `tfsdk:"cluster"`
+	Postgres              *postgresModel `tfsdk:"postgres"`
+	Repository            *repositoryRef `tfsdk:"repository"`
+	RPO                   types.String   `tfsdk:"rpo"`
+	Compression           types.String   `tfsdk:"compression"`
+	AgentPath             types.String   `tfsdk:"agent_path"`
+	AgentConfigPath       types.String   `tfsdk:"agent_config_path"`
+	ManageAgentConfigFile types.Bool     `tfsdk:"manage_agent_config_file"`
+	AgentConfigOwner      types.String   `tfsdk:"agent_config_owner"`
+	Verify                types.Bool     `tfsdk:"verify"`
+	VerifyTimeout         types.String   `tfsdk:"verify_timeout"`
+	OnDestroy             types.String   `tfsdk:"on_destroy"`
+
+	WALLevel         types.String   `tfsdk:"wal_level"`
+	ArchiveMode      types.String   `tfsdk:"archive_mode"`
+	ArchiveCommand   types.String   `tfsdk:"archive_command"`
+	ArchiveTimeout   types.String   `tfsdk:"archive_timeout"`
+	PendingRestart   types.Bool     `tfsdk:"pending_restart"`
+	SystemIdentifier types.String   `tfsdk:"system_identifier"`
+	VerifiedSegment  types.String   `tfsdk:"verified_segment"`
+	VerifiedAt       types.String   `tfsdk:"verified_at"`
+	AgentConfig      types.String   `tfsdk:"agent_config"`
+	Timeouts         timeouts.Value `tfsdk:"timeouts"`
+}
+
+// repositoryRef names where in the object store a cluster's repository lives.
+type repositoryRef struct {
+	Bucket types.String `tfsdk:"bucket"`
+	Prefix types.String `tfsdk:"prefix"`
+}
+
+func repositoryBlock() schema.SingleNestedBlock {
+	return schema.SingleNestedBlock{
+		MarkdownDescription: "Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.",
+		Attributes: map[string]schema.Attribute{
+			"bucket": schema.StringAttribute{MarkdownDescription: "Repository bucket name.", Optional: true, Validators: []validator.String{bucketNameValidator{}}},
+			"prefix": schema.StringAttribute{
+				MarkdownDescription: "Key prefix inside the bucket (no leading or trailing `/`).",
+				Optional:            true,
+				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`), "must be path segments of letters, digits, '.', '_' or '-' separated by '/', without leading or trailing '/'")},
+			},
+		},
+	}
+}
+
+// Metadata implements resource.Resource.
+func (r *walArchiveResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_wal_archive"
+}
+
+// Schema implements resource.Resource.
+func (r *walArchiveResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	computedString := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Continuous WAL archiving of one PostgreSQL cluster into the repository, through the `lifeboat` agent. " +
+			"Converges `wal_level`, `archive_mode`, `archive_command` and `archive_timeout` with `ALTER SYSTEM` and a reload, " +
+			"derives `archive_timeout` from the declared RPO, and proves archiving works by switching WAL and waiting for the " +
+			"segment to land in the bucket. Refresh plans back settings changed outside Terraform and warns when the archiver " +
+			"fails or lags beyond the RPO.\n\n" +
+			"`archive_mode` only takes effect after a PostgreSQL restart: until then `pending_restart` is true, a warning says so, " +
+			"and verification waits for the next apply after the restart.\n\n" +
+			"On destroy, WAL is never silently discarded: by default (`on_destroy = \"keep\"`) archiving is left running into the " +
+			"repository; with `\"pause\"` the archive_command is replaced by one that fails, so PostgreSQL keeps every WAL segment " +
+			"locally (watch the disk) until archiving is configured again.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "The cluster name.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"cluster": schema.StringAttribute{
+				MarkdownDescription: "Name of the cluster inside the repository (WAL goes under `<prefix>/<cluster>/wal/`). Changing it replaces the resource.",
+				Required:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`), "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")},
+			},
+			"rpo": schema.StringAttribute{
+				MarkdownDescription: "Recovery point objective: the most data, in time, the platform may lose (a Go duration such as `5m`). `archive_timeout` is derived as half of it so a quiet database still archives within the RPO. At least `2s`.",
+				Required:            true,
+				Validators:          []validator.String{durationValidator{min: 2 * time.Second}},
+			},
+			"compression": schema.StringAttribute{
+				MarkdownDescription: "Compression of archived WAL: `zstd` (default), `lz4` or `none`. Changing it affects new segments only; old ones stay readable.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString("zstd"),
+				Validators:          []validator.String{stringvalidator.OneOf("zstd", "lz4", "none")},
+			},
+			"agent_path": schema.StringAttribute{
+				MarkdownDescription: "Path of the `lifeboat` agent binary on the database host. Default `/usr/local/bin/lifeboat`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString("/usr/local/bin/lifeboat"),
+				Validators:          []validator.String{absolutePathValidator{}},
+			},
+			"agent_config_path": schema.StringAttribute{
+				MarkdownDescription: "Path of the agent configuration file on the database host (the content is `agent_config`). Default `/etc/lifeboat/<cluster>.json`. No secret ever appears in `archive_command`, which any role with `pg_read_all_settings` can read.",
+				Optional:            true,
+				Computed:            true,
+				Validators:          []validator.String{absolutePathValidator{}},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"manage_agent_config_file": schema.BoolAttribute{
+				MarkdownDescription: "Write `agent_config` to `agent_config_path` (mode 0600, owned by `agent_config_owner`) from the machine running Terraform. Only for setups where that machine is the database host; otherwise hand `agent_config` to a secret store or config management. Default `false`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+			},
+			"agent_config_owner": schema.StringAttribute{
+				MarkdownDescription: "Owner of the managed agent configuration file: the account PostgreSQL runs as. Default `postgres`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString("postgres"),
+			},
+			"verify": schema.BoolAttribute{
+				MarkdownDescription: "Prove archiving works on apply: `pg_switch_wal()`, then wait until that segment is in the bucket. Default `true`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(true),
+			},
+			"verify_timeout": schema.StringAttribute{
+				MarkdownDescription: "How long verification waits for the segment (a duration). Default `2m`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString("2m"),
+				Validators:          []validator.String{durationValidator{min: time.Second}},
+			},
+			"on_destroy": schema.StringAttribute{
+				MarkdownDescription: "What destroy does to the server: `keep` (default: archiving keeps running into the repository) or `pause` (archive_command fails on purpose, so PostgreSQL retains WAL locally until archiving is configured again). WAL is never discarded either way.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString("keep"),
+				Validators:          []validator.String{stringvalidator.OneOf("keep", "pause")},
+			},
+			"wal_level":         computedString("`wal_level` the server will use (`replica`, or `logical` when it already was)."),
+			"archive_mode":      computedString("`archive_mode` the server will use: `on`."),
+			"archive_command":   computedString("The `archive_command` set on the server: the agent's `wal-push` with its configuration path, and nothing secret."),
+			"archive_timeout":   computedString("The `archive_timeout` set on the server, derived from `rpo`, e.g. `150s`."),
+			"pending_restart":   schema.BoolAttribute{MarkdownDescription: "True while a changed setting (such as `archive_mode`) waits for a PostgreSQL restart.", Computed: true},
+			"system_identifier": computedString("The cluster's system identifier; WAL of another cluster is refused under the same repository path."),
+			"verified_segment":  computedString("The WAL segment last proven to reach the repository, by the last apply."),
+			"verified_at":       computedString("When that segment was seen in the repository (RFC 3339)."),
+			"agent_config": schema.StringAttribute{
+				MarkdownDescription: "The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the object-store credentials when the provider uses static keys.",
+				Computed:            true,
+				Sensitive:           true,
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"postgres":   postgresBlock("whose WAL is archived"),
+			"repository": repositoryBlock(),
+			"timeouts":   timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+// Configure implements resource.ResourceWithConfigure.
+func (r *walArchiveResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider.", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+// ValidateConfig implements resource.ResourceWithValidateConfig.
+func (r *walArchiveResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m walArchiveModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
+	if m.Repository == nil || (m.Repository.Bucket.IsNull() && !m.Repository.Bucket.IsUnknown()) {
+		resp.Diagnostics.AddAttributeError(path.Root("repository").AtName("bucket"), "Missing Repository Bucket",
+			"repository.bucket is required: the bucket WAL is archived into.")
+	}
+}
+
+// desired computes the server settings and agent files the config implies.
+func (r *walArchiveResource) desired(m *walArchiveModel) (pg.ArchiveSettings, repo.AgentConfig) {
+	rpo, _ := time.ParseDuration(m.RPO.ValueString())
+	timeout := (rpo / 2).Truncate(time.Second)
+	if timeout < time.Second {
+		timeout = time.Second
+	}
+	cmd := fmt.Sprintf("%s wal-push --config %s %%p", shellQuote(m.AgentPath.ValueString()), shellQuote(m.AgentConfigPath.ValueString()))
+	sc := r.data.agentStoreConfig()
+	cfg := repo.AgentConfig{
+		Endpoint: sc.Endpoint, Region: sc.Region, PathStyle: sc.PathStyle, SkipTLSVerify: sc.Insecure,
+		AccessKey: sc.AccessKey, SecretKey: sc.SecretKey,
+		Bucket: m.Repository.Bucket.ValueString(), Prefix: m.Repository.Prefix.ValueString(),
+		Cluster: m.Cluster.ValueString(), Compression: m.Compression.ValueString(),
+	}
+	return pg.ArchiveSettings{WALLevel: "replica", ArchiveMode: "on", ArchiveCommand: cmd, ArchiveTimeout: timeout}, cfg
+}
+
+// ModifyPlan implements resource.ResourceWithModifyPlan: it computes the
+// settings the server must end up with, so drift found by refresh shows as
+// an update, and marks verification outstanding when it is.
+func (r *walArchiveResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return
+	}
+	var plan walArchiveModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.AgentConfigPath.IsUnknown() && !plan.Cluster.IsUnknown() {
+		plan.AgentConfigPath = types.StringValue("/etc/lifeboat/" + plan.Cluster.ValueString() + ".json")
+	}
+	if plan.Repository == nil || plan.RPO.IsUnknown() || plan.Cluster.IsUnknown() || plan.AgentPath.IsUnknown() ||
+		plan.AgentConfigPath.IsUnknown() || plan.Repository.Bucket.IsUnknown() || plan.Repository.Prefix.IsUnknown() {
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		return
+	}
+	want, agentCfg := r.desired(&plan)
+	content, err := agentCfg.Marshal()
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid Agent Configuration", err.Error())
+		return
+	}
+	var state *walArchiveModel
+	if !req.State.Raw.IsNull() {
+		state = &walArchiveModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	}
+	plan.WALLevel = types.StringValue("replica")
+	if state != nil && state.WALLevel.ValueString() == "logical" {
+		plan.WALLevel = state.WALLevel // never lowered
+	}
+	plan.ArchiveMode = types.StringValue(want.ArchiveMode)
+	plan.ArchiveCommand = types.StringValue(want.ArchiveCommand)
+	plan.ArchiveTimeout = types.StringValue(formatSeconds(want.ArchiveTimeout))
+	plan.AgentConfig = types.StringValue(string(content))
+	changed := state == nil ||
+		state.WALLevel.ValueString() != plan.WALLevel.ValueString() ||
+		state.ArchiveMode.ValueString() != plan.ArchiveMode.ValueString() ||
+		state.ArchiveCommand.ValueString() != plan.ArchiveCommand.ValueString() ||
+		state.ArchiveTimeout.ValueString() != plan.ArchiveTimeout.ValueString() ||
+		state.AgentConfig.ValueString() != plan.AgentConfig.ValueString() ||
+		!state.Verify.Equal(plan.Verify)
+	outstanding := state != nil && plan.Verify.ValueBool() && state.VerifiedSegment.IsNull() && !state.PendingRestart.ValueBool()
+	if changed || outstanding {
+		plan.PendingRestart = types.BoolUnknown()
+		plan.SystemIdentifier = types.StringUnknown()
+		plan.VerifiedSegment = types.StringUnknown()
+		plan.VerifiedAt = types.StringUnknown()
+	} else {
+		plan.PendingRestart = state.PendingRestart
+		plan.SystemIdentifier = state.SystemIdentifier
+		plan.VerifiedSegment = state.VerifiedSegment
+		plan.VerifiedAt = state.VerifiedAt
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// Create implements resource.Resource.
+func (r *walArchiveResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan walArchiveModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, 10*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r.converge(ctx, &plan, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Update implements resource.Resource.
+func (r *walArchiveResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan walArchiveModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, 10*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r.converge(ctx, &plan, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// converge applies the settings, writes the agent file when managed, and
+// verifies archiving; m is filled with what was observed.
+func (r *walArchiveResource) converge(ctx context.Context, m *walArchiveModel, diags *diag.Diagnostics) {
+	server := m.Postgres.describe()
+	pool, err := r.pool(ctx, m)
+	if err != nil {
+		diags.Append(errorDiag("Error Connecting To PostgreSQL", fmt.Sprintf("connecting to %s (postgres block)", server), err))
+		return
+	}
+	client, err := r.data.Store(ctx)
+	if err != nil {
+		diags.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+		return
+	}
+	bucket := m.Repository.Bucket.ValueString()
+	if _, err := client.ReadBucket(ctx, bucket); err != nil {
+		if errors.Is(err, objectstore.ErrBucketNotFound) {
+			diags.AddAttributeError(path.Root("repository").AtName("bucket"), "Repository Bucket Not Found",
+				fmt.Sprintf("repository.bucket %q does not exist on %s. Create it first (for example with lifeboat_immutable_bucket, referenced so Terraform orders them).", bucket, client.Endpoint()))
+			return
+		}
+		diags.Append(errorDiag("Error Reading Repository Bucket", fmt.Sprintf("checking repository.bucket %q", bucket), err))
+		return
+	}
+	want, agentCfg := r.desired(m)
+	content, _ := agentCfg.Marshal()
+	if m.ManageAgentConfigFile.ValueBool() {
+		if err := writeAgentConfig(m.AgentConfigPath.ValueString(), m.AgentConfigOwner.ValueString(), content); err != nil {
+			diags.AddAttributeError(path.Root("agent_config_path"), "Error Writing Agent Configuration",
+				fmt.Sprintf("While writing the agent configuration to %s (manage_agent_config_file = true): %v", m.AgentConfigPath.ValueString(), err))
+			return
+		}
+	}
+	tflog.Info(ctx, "converging WAL archiving", map[string]any{"server": server, "archive_timeout": want.ArchiveTimeout.String()})
+	st, err := pg.ApplyArchive(ctx, pool, want)
+	if err != nil {
+		diags.Append(errorDiag("Error Enabling WAL Archiving", fmt.Sprintf("setting archive parameters with ALTER SYSTEM on %s", server), err))
+		return
+	}
+	m.ID = m.Cluster
+	m.AgentConfig = types.StringValue(string(content))
+	m.observe(st)
+	m.VerifiedSegment, m.VerifiedAt = types.StringNull(), types.StringNull()
+	if m.PendingRestart.ValueBool() {
+		diags.AddWarning("PostgreSQL Restart Pending",
+			fmt.Sprintf("%s waits for a restart of %s (archive_mode only changes at server start). Restart PostgreSQL, then apply again: archiving is verified on the next apply.",
+				strings.Join(st.PendingRestart, ", "), server))
+		return
+	}
+	if !m.Verify.ValueBool() {
+		return
+	}
+	limit, _ := time.ParseDuration(m.VerifyTimeout.ValueString())
+	segment, at, err := r.verify(ctx, pool, client, m, limit)
+	if err != nil {
+		diags.Append(errorDiag("WAL Archiving Not Verified", fmt.Sprintf("proving that %s archives WAL into s3://%s", server, bucket), err))
+		return
+	}
+	m.VerifiedSegment = types.StringValue(segment)
+	m.VerifiedAt = types.StringValue(at.UTC().Format(time.RFC3339))
+}
+
+// verify switches WAL and waits until the completed segment is in the bucket.
+func (r *walArchiveResource) verify(ctx context.Context, pool *pgxpool.Pool, client *objectstore.Client, m *walArchiveModel, limit time.Duration) (string, time.Time, error) {
+	segment, err := pg.SwitchWAL(ctx, pool)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("switching WAL: %w", err)
+	}
+	layout := repo.Layout{Prefix: m.Repository.Prefix.ValueString(), Cluster: m.Cluster.ValueString()}
+	prefix := layout.WALDir() + segment[:8] + "/" + segment
+	store := client.Store(m.Repository.Bucket.ValueString())
+	tflog.Info(ctx, "waiting for the switched WAL segment in the repository", map[string]any{"segment": segment, "key_prefix": prefix})
+	deadline := time.Now().Add(limit)
+	for {
+		var found *objectstore.ObjectInfo
+		err := store.List(ctx, prefix, func(o objectstore.ObjectInfo) error {
+			if strings.TrimSuffix(o.Key[strings.LastIndex(o.Key, "/")+1:], filepath.Ext(o.Key)) == segment {
+				found = &o
+			}
+			return nil
+		})
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		if found != nil {
+			return segment, time.Now(), nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			st, _ := pg.ReadArchive(context.WithoutCancel(ctx), pool)
+			a := st.Archiver
+			hint := "the archiver reports no failure yet: the agent may be slow, or archive_command may not run (is archive_mode on?)"
+			if a.Failing() {
+				hint = fmt.Sprintf("the archiver is failing (%d failures, last on %s at %s): check the PostgreSQL log for the agent's error, that the agent exists at %s, and that %s is readable by the server's account",
+					a.FailedCount, a.LastFailedWAL, a.LastFailedTime.UTC().Format(time.RFC3339), m.AgentPath.ValueString(), m.AgentConfigPath.ValueString())
+			}
+			return "", time.Time{}, fmt.Errorf("segment %s did not appear under %s within %s; %s", segment, prefix, limit, hint)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// Read implements resource.Resource.
+func (r *walArchiveResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state walArchiveModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Read(ctx, 2*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if state.Postgres == nil {
+		resp.Diagnostics.AddError("Missing PostgreSQL Connection", "The state has no postgres block; after an import, apply the configuration once.")
+		return
+	}
+	pool, err := r.pool(ctx, &state)
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Connecting To PostgreSQL", fmt.Sprintf("reading archive settings of %s", state.Postgres.describe()), err))
+		return
+	}
+	st, err := pg.ReadArchive(ctx, pool)
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Reading WAL Archiving", fmt.Sprintf("reading archive settings of %s", state.Postgres.describe()), err))
+		return
+	}
+	state.observe(st)
+	r.warnPosture(ctx, pool, &state, st, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// warnPosture turns a failing or lagging archiver into warnings: posture
+// declared but not holding. Counters never enter the state.
+func (r *walArchiveResource) warnPosture(ctx context.Context, pool *pgxpool.Pool, m *walArchiveModel, st pg.ArchiveState, diags *diag.Diagnostics) {
+	server := m.Postgres.describe()
+	a := st.Archiver
+	if a.Failing() {
+		diags.AddWarning("WAL Archiving Failing",
+			fmt.Sprintf("%s cannot archive WAL: %d failed attempts, the last for %s at %s (last success: %s at %s). PostgreSQL keeps the WAL and retries; check its log and the object store.",
+				server, a.FailedCount, a.LastFailedWAL, a.LastFailedTime.UTC().Format(time.RFC3339), orNone(a.LastArchivedWAL), a.LastArchivedTime.UTC().Format(time.RFC3339)))
+	}
+	rpo, err := time.ParseDuration(m.RPO.ValueString())
+	if err != nil {
+		return
+	}
+	oldest, n, err := pg.OldestReady(ctx, pool)
+	if err == nil && n > 0 && time.Since(oldest) > rpo {
+		diags.AddWarning("WAL Archive Lag Beyond RPO",
+			fmt.Sprintf("%s has %d WAL segment(s) waiting to be archived; the oldest has waited %s, beyond the declared rpo of %s. A failure now would lose more data than declared.",
+				server, n, time.Since(oldest).Truncate(time.Second), rpo))
+	}
+	if st.Settings.ArchiveMode == "on" && len(st.PendingRestart) > 0 {
+		diags.AddWarning("PostgreSQL Restart Pending",
+			fmt.Sprintf("%s waits for a restart of %s.", strings.Join(st.PendingRestart, ", "), server))
+	}
+}
+
+// observe copies server state into the model.
+func (m *walArchiveModel) observe(st pg.ArchiveState) {
+	m.WALLevel = types.StringValue(st.Settings.WALLevel)
+	m.ArchiveMode = types.StringValue(st.Settings.ArchiveMode)
+	m.ArchiveCommand = types.StringValue(st.Settings.ArchiveCommand)
+	m.ArchiveTimeout = types.StringValue(formatSeconds(st.Settings.ArchiveTimeout))
+	m.PendingRestart = types.BoolValue(len(st.PendingRestart) > 0)
+	m.SystemIdentifier = types.StringValue(strconv.FormatUint(st.SystemIdentifier, 10))
+}
+
+// Delete implements resource.Resource. WAL is never discarded: see on_destroy.
+func (r *walArchiveResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state walArchiveModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.OnDestroy.ValueString() != "pause" {
+		resp.Diagnostics.AddWarning("WAL Archiving Left Running",
+			fmt.Sprintf("lifeboat_wal_archive %q was removed from Terraform, but %s keeps archiving WAL into the repository (on_destroy = \"keep\"), so no WAL is lost. To stop, change archive_command yourself or destroy with on_destroy = \"pause\".",
+				state.Cluster.ValueString(), state.Postgres.describe()))
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, 5*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	pool, err := r.pool(ctx, &state)
+	if err == nil {
+		// NOTE: a failing archive_command (not an empty one, and not
+		// archive_mode=off) makes PostgreSQL keep every segment until
+		// archiving works again: nothing is recycled unarchived.
+		err = pg.ResetArchiveCommand(ctx, pool, "/bin/false # lifeboat_wal_archive paused: WAL is retained until archiving is configured again")
+	}
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Pausing WAL Archiving", fmt.Sprintf("pausing archiving on %s", state.Postgres.describe()), err))
+		return
+	}
+	resp.Diagnostics.AddWarning("WAL Archiving Paused",
+		fmt.Sprintf("%s no longer archives WAL and retains it locally until archiving is configured again; watch its disk.", state.Postgres.describe()))
+}
+
+// ImportState implements resource.ResourceWithImportState. The ID is
+// "<cluster>" ; the postgres and repository blocks come from the
+// configuration on the next apply.
+func (r *walArchiveResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resp.Diagnostics.AddError("Import Not Supported Without Connection",
+		"lifeboat_wal_archive cannot be imported by ID alone: it needs the PostgreSQL connection, which only the configuration holds. "+
+			"Declare the resource and apply: it adopts the server's current archive settings in place.")
+}
+
+func (r *walArchiveResource) pool(ctx context.Context, m *walArchiveModel) (*pgxpool.Pool, error) {
+	p, err := pg.Pool(ctx, m.Postgres.dsn())
+	if err != nil {
+		return nil, err
+	}
+	return p, pg.Ping(ctx, p)
+}
+
+// writeAgentConfig writes content to path atomically, mode 0600, owned by owner.
+func writeAgentConfig(path, owner string, content []byte) error {
+	u, err := user.Lookup(owner)
+	if err != nil {
+		return fmt.Errorf("agent_config_owner: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".lifeboat-config-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(content); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if os.Getuid() == 0 {
+		if err := os.Chown(tmp.Name(), uid, gid); err != nil {
+			return err
+		}
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func formatSeconds(d time.Duration) string { return strconv.Itoa(int(d/time.Second)) + "s" }
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// shellQuote quotes s for /bin/sh, which runs archive_command.
+func shellQuote(s string) string {
+	if regexp.MustCompile(`^[A-Za-z0-9_./=-]+$`).MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
