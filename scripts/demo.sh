@@ -45,9 +45,26 @@ mkdir -p "$DEMO/quickstart"
 cp examples/quickstart/*.tf "$DEMO/quickstart/"
 cd "$DEMO/quickstart"
 
+export TF_VAR_pg_dsn="$LIFEBOAT_PG_DSN"
+export TF_VAR_agent_path="$DEMO/bin/lifeboat"
+export TF_VAR_agent_config_path="$SERVICES/lifeboat-agent.json"
+
+apply() {
+  "$TF" apply -auto-approve -input=false -no-color >"$DEMO/apply.log" 2>&1 || { cat "$DEMO/apply.log"; echo "apply failed"; exit 1; }
+  grep -E "^(lifeboat_|Apply complete|Warning:)" "$DEMO/apply.log" | grep -v "Provider development overrides" || true
+}
+
 echo "==> terraform apply (examples/quickstart)"
-"$TF" apply -auto-approve -input=false -no-color | grep -v "^Warning: Provider development overrides" || true
-test -f terraform.tfstate || { echo "apply failed"; exit 1; }
+apply
+
+if [[ "$("$TF" output -json wal_archive | sed -n 's/.*"pending_restart":\(true\|false\).*/\1/p')" == "true" ]]; then
+  echo "==> archive_mode waits for a restart: restarting PostgreSQL, then applying again to verify archiving"
+  PGDATA_DIR="$SERVICES/postgres/data"
+  runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PGDATA_DIR" -m fast -w restart \
+    -l "$SERVICES/postgres/postgres.log" >/dev/null
+  head -1 "$PGDATA_DIR/postmaster.pid" >"$SERVICES/postgres.pid"
+  apply
+fi
 
 echo "==> outputs"
 "$TF" output -no-color

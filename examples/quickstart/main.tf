@@ -74,3 +74,50 @@ output "repository_posture" {
     tiers      = sort([for t in lifeboat_immutable_bucket.repository.lifecycle_tier : t.name])
   }
 }
+
+variable "pg_dsn" {
+  description = "Connection string of the demo PostgreSQL (the demo exports TF_VAR_pg_dsn)."
+  type        = string
+  sensitive   = true
+}
+
+variable "agent_path" {
+  description = "Path of the lifeboat agent binary on the database host."
+  type        = string
+}
+
+variable "agent_config_path" {
+  description = "Where the agent configuration file goes on the database host."
+  type        = string
+}
+
+# Continuous WAL archiving of the demo cluster into the repository. The demo
+# runs Terraform on the database host, so the provider writes the agent's
+# configuration file itself (manage_agent_config_file).
+resource "lifeboat_wal_archive" "main" {
+  cluster = "odoo-main"
+  rpo     = "1m"
+
+  postgres {
+    dsn = var.pg_dsn
+  }
+
+  repository {
+    bucket = lifeboat_immutable_bucket.repository.name
+    prefix = "pg"
+  }
+
+  agent_path               = var.agent_path
+  agent_config_path        = var.agent_config_path
+  manage_agent_config_file = true
+}
+
+output "wal_archive" {
+  value = {
+    archive_command  = lifeboat_wal_archive.main.archive_command
+    archive_timeout  = lifeboat_wal_archive.main.archive_timeout
+    pending_restart  = lifeboat_wal_archive.main.pending_restart
+    verified_segment = lifeboat_wal_archive.main.verified_segment
+    verified_at      = lifeboat_wal_archive.main.verified_at
+  }
+}

@@ -220,7 +220,10 @@ func killPidFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("bad pid file %s: %w", path, err)
 	}
+	// The pid may lead a process group (started here) or not (a server
+	// restarted by its own tools since): signal both.
 	_ = syscall.Kill(-pid, syscall.SIGINT)
+	_ = syscall.Kill(pid, syscall.SIGINT)
 	for i := 0; i < 100; i++ {
 		if syscall.Kill(pid, 0) != nil {
 			break
@@ -228,5 +231,6 @@ func killPidFile(path string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
 	return os.Remove(path)
 }

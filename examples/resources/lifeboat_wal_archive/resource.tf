@@ -1,0 +1,29 @@
+# Archive the WAL of the main Odoo cluster into the immutable repository,
+# never losing more than five minutes of transactions.
+resource "lifeboat_wal_archive" "main" {
+  cluster = "odoo-main"
+  rpo     = "5m" # archive_timeout becomes 150s
+
+  postgres {
+    host     = "db1.internal"
+    port     = 5432
+    user     = "postgres"
+    password = var.pg_password
+    sslmode  = "require"
+  }
+
+  repository {
+    bucket = lifeboat_immutable_bucket.repository.name
+    prefix = "pg"
+  }
+
+  agent_path        = "/usr/local/bin/lifeboat"
+  agent_config_path = "/etc/lifeboat/odoo-main.json"
+}
+
+# The agent's configuration for the database host (a Kubernetes Secret,
+# a config-management template...). It is sensitive.
+output "agent_config" {
+  value     = lifeboat_wal_archive.main.agent_config
+  sensitive = true
+}
