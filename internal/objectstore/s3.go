@@ -49,6 +49,16 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 		in.ObjectLockMode = types.ObjectLockModeCompliance
 		in.ObjectLockRetainUntilDate = aws.Time(opts.RetainUntil.UTC())
 	}
+	if rs, ok := body.(io.ReadSeeker); ok && opts.Size >= 0 && opts.Size <= partSize {
+		// A small body of known length: one PutObject, no part buffers.
+		in.Body = rs
+		in.ContentLength = aws.Int64(opts.Size)
+		out, err := s.client.s3.PutObject(ctx, in)
+		if err != nil {
+			return ObjectInfo{}, s.client.classify("put s3://"+s.bucket+"/"+key, err)
+		}
+		return ObjectInfo{Key: key, Size: opts.Size, ETag: strings.Trim(aws.ToString(out.ETag), `"`), VersionID: aws.ToString(out.VersionId), IsLatest: true, Metadata: lowerKeys(opts.Metadata)}, nil
+	}
 	uploader := manager.NewUploader(s.client.s3, func(u *manager.Uploader) {
 		u.PartSize = partSize
 		u.Concurrency = uploadConcurrency

@@ -119,4 +119,3 @@ func (m *postgresModel) describe() string {
 	}
 	return "the configured server"
 }
-

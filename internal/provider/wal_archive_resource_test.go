@@ -48,7 +48,9 @@ func TestAccWalArchiveResource_basic(t *testing.T) {
 	agent, dir := buildAgent(t)
 	bucket := randomName("lb-wal")
 	cfgPath := filepath.Join(dir, "agent.json")
-	config := func(rpo string) string { return testAccWalArchiveConfig_basic(bucket, pgSrv.DSN("postgres"), agent, cfgPath, rpo) }
+	config := func(rpo string) string {
+		return testAccWalArchiveConfig_basic(bucket, pgSrv.DSN("postgres"), agent, cfgPath, rpo)
+	}
 	t.Cleanup(func() {
 		_, _ = pgSrv.Psql("postgres", "ALTER SYSTEM RESET archive_command; ALTER SYSTEM RESET archive_mode; ALTER SYSTEM RESET archive_timeout")
 		_ = pgSrv.Restart(context.Background())

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -69,54 +70,129 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 		return PushResult{}, fmt.Errorf("opening WAL file: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return PushResult{}, fmt.Errorf("opening WAL file: %w", err)
+	}
+	dir := cfg.Layout.WALDir() + tli + "/"
 
-	// First pass: checksum the original bytes. The checksum goes into the
-	// object's metadata, which must be known before the upload starts; the
-	// file is local and fresh in the page cache, so reading it twice is
-	// cheaper than buffering it.
+	// The repository checks are round trips and compression is CPU work:
+	// run them side by side. Nothing is written before both checks pass.
+	type lookupResult struct {
+		existing []objectstore.ObjectInfo
+		err      error
+	}
+	lookup := make(chan lookupResult, 1)
+	go func() {
+		// Safety rule: never mix two clusters' WAL under one repository.
+		if _, err := repo.EnsureCluster(ctx, store, cfg.Layout, cfg.SystemIdentifier); err != nil {
+			lookup <- lookupResult{err: err}
+			return
+		}
+		// Safety rule: look for the file under every codec, not only the
+		// current one, so a change of compression cannot sneak a second,
+		// different copy of a segment in beside the first.
+		existing, err := locate(ctx, store, dir, name)
+		lookup <- lookupResult{existing: existing, err: err}
+	}()
+
+	if fi.Size() > onePassLimit {
+		l := <-lookup
+		if l.err != nil {
+			return PushResult{}, l.err
+		}
+		return pushStreaming(ctx, store, cfg, f, name, dir, method, l.existing)
+	}
+
+	// One pass: checksum and compress the same bytes together. The
+	// compressed segment is held in memory (at most the segment's size; a
+	// 16 MiB segment usually compresses to a few MiB) so the store gets a
+	// single request of known length, and the checksum in its metadata is
+	// by construction that of the bytes compressed.
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size() / 2))
 	h := sha256.New()
-	size, err := io.Copy(h, f)
+	zw, err := method.NewWriter(&buf)
+	if err != nil {
+		return PushResult{}, err
+	}
+	// A large buffer lets the encoder work on whole blocks.
+	size, err := io.CopyBuffer(io.MultiWriter(zw, h), f, make([]byte, 1<<20))
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return PushResult{}, fmt.Errorf("reading %s: %w", path, err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	res := PushResult{Size: size, SHA256: sum}
-
-	// Safety rule: never mix two clusters' WAL under one repository.
-	if _, err := repo.EnsureCluster(ctx, store, cfg.Layout, cfg.SystemIdentifier); err != nil {
-		return res, err
+	l := <-lookup
+	if l.err != nil {
+		return res, l.err
 	}
-
-	dir := cfg.Layout.WALDir() + tli + "/"
-	// Safety rule: look for the file under every codec, not only the
-	// current one, so a change of compression cannot sneak a second,
-	// different copy of a segment in beside the first.
-	existing, err := locate(ctx, store, dir, name)
+	if len(l.existing) > 0 {
+		return verifyArchived(ctx, store, l.existing, res)
+	}
+	res.Key = dir + name + "." + method.Ext
+	_, err = store.Put(ctx, res.Key, bytes.NewReader(buf.Bytes()), objectstore.PutOptions{
+		IfAbsent: true,
+		Size:     int64(buf.Len()),
+		Metadata: meta(sum, size, cfg.SystemIdentifier),
+	})
+	if errors.Is(err, objectstore.ErrExists) {
+		return lostRace(ctx, store, res, err)
+	}
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("archiving %s: %w", name, err)
 	}
+	res.StoredSize = int64(buf.Len())
+	return res, nil
+}
+
+// onePassLimit is the largest file Push compresses in memory; larger ones
+// (wal_segment_size goes up to 1 GiB) are streamed in two passes.
+const onePassLimit = 64 << 20
+
+func meta(sum string, size int64, sysid uint64) map[string]string {
+	return map[string]string{
+		MetaSHA256:   sum,
+		MetaSize:     strconv.FormatInt(size, 10),
+		MetaSystemID: strconv.FormatUint(sysid, 10),
+	}
+}
+
+// lostRace handles a conditional put that found the key taken: another
+// pusher of the same file won. It is fine only if that pusher wrote the
+// same bytes (safety rule).
+func lostRace(ctx context.Context, store objectstore.Store, res PushResult, putErr error) (PushResult, error) {
+	info, herr := store.Head(ctx, res.Key)
+	if herr != nil {
+		return res, fmt.Errorf("%w (and then: %w)", putErr, herr)
+	}
+	return verifyArchived(ctx, store, []objectstore.ObjectInfo{info}, res)
+}
+
+// pushStreaming archives a large file in two passes: checksum first (the
+// metadata must be known before the upload starts), then compress into a
+// streaming multipart upload, so memory stays bounded whatever the size.
+func pushStreaming(ctx context.Context, store objectstore.Store, cfg Config, f *os.File, name, dir string, method compression.Method, existing []objectstore.ObjectInfo) (PushResult, error) {
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return PushResult{}, fmt.Errorf("reading %s: %w", name, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	res := PushResult{Size: size, SHA256: sum}
 	if len(existing) > 0 {
 		return verifyArchived(ctx, store, existing, res)
 	}
-
 	res.Key = dir + name + "." + method.Ext
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return res, err
 	}
-	stored, err := upload(ctx, store, res.Key, f, method, sum, map[string]string{
-		MetaSHA256:   sum,
-		MetaSize:     strconv.FormatInt(size, 10),
-		MetaSystemID: strconv.FormatUint(cfg.SystemIdentifier, 10),
-	})
+	stored, err := upload(ctx, store, res.Key, f, method, sum, meta(sum, size, cfg.SystemIdentifier))
 	if errors.Is(err, objectstore.ErrExists) {
-		// Safety rule: the conditional put lost a race with another pusher
-		// of the same file; it is fine only if that pusher wrote the same
-		// bytes.
-		info, herr := store.Head(ctx, res.Key)
-		if herr != nil {
-			return res, fmt.Errorf("%w (and then: %w)", err, herr)
-		}
-		return verifyArchived(ctx, store, []objectstore.ObjectInfo{info}, res)
+		return lostRace(ctx, store, res, err)
 	}
 	if err != nil {
 		return res, fmt.Errorf("archiving %s: %w", name, err)
