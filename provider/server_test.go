@@ -57,7 +57,9 @@ func TestSchemaIsDerivedFromTerraform(t *testing.T) {
 		}
 		Types    map[string]map[string]any
 		Config   struct{ Variables map[string]map[string]any }
-		Language struct{ Go struct{ ImportBasePath string } }
+		Language struct {
+			Go struct{ ImportBasePath string }
+		}
 	}
 	require.NoError(t, json.Unmarshal(s.Schema(), &spec))
 	assert.Equal(t, "lifeboat", spec.Name)
