@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,10 +18,11 @@ import (
 // walPushOptions are wal-push's flag values.
 type walPushOptions struct {
 	agentFlags
-	pgdata  string
-	timeout time.Duration
-	verbose bool
-	stderr  io.Writer
+	pgdata   string
+	timeout  time.Duration
+	verbose  bool
+	parallel int
+	stderr   io.Writer
 }
 
 func newWalPushCmd() *cobra.Command {
@@ -40,6 +44,8 @@ belongs to another cluster, is refused and exits non-zero.`,
 	cmd.Flags().StringVar(&opts.pgdata, "pgdata", os.Getenv("PGDATA"),
 		"data directory, for the system identifier (default $PGDATA, then the config's pgdata, then the working directory)")
 	cmd.Flags().DurationVar(&opts.timeout, "timeout", 5*time.Minute, "give up after this long, so PostgreSQL retries")
+	cmd.Flags().IntVar(&opts.parallel, "parallel", envInt("LIFEBOAT_WAL_PUSH_PARALLEL", 3),
+		"also push up to N-1 other WAL segments PostgreSQL has marked ready, concurrently, and mark them done (1: only the one asked for)")
 	cmd.Flags().BoolVarP(&opts.verbose, "verbose", "v", false, "print one line per archived file")
 	return cmd
 }
@@ -62,7 +68,29 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := wal.Push(ctx, store, wal.Config{Layout: cfg.Layout(), Compression: cfg.Compression, SystemIdentifier: sysid}, args[0])
+	walCfg := wal.Config{Layout: cfg.Layout(), Compression: cfg.Compression, SystemIdentifier: sysid}
+
+	// PostgreSQL archives one file at a time. To drain a backlog faster,
+	// push the next ready segments alongside the one asked for and mark
+	// each done once stored; a failure there is left for PostgreSQL to
+	// retry through archive_command as usual.
+	walDir := filepath.Dir(args[0])
+	var wg sync.WaitGroup
+	for _, name := range wal.ReadySegments(walDir, filepath.Base(args[0]), opts.parallel-1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := wal.Push(ctx, store, walCfg, filepath.Join(walDir, name))
+			if err == nil {
+				err = wal.MarkDone(walDir, name)
+			}
+			if err != nil && opts.verbose && opts.stderr != nil {
+				fmt.Fprintf(opts.stderr, "lifeboat: pushing ready segment %s ahead: %v (PostgreSQL will retry it)\n", name, err)
+			}
+		}()
+	}
+	res, err := wal.Push(ctx, store, walCfg, args[0])
+	wg.Wait()
 	if err != nil {
 		return err
 	}
@@ -74,4 +102,12 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 		}
 	}
 	return nil
+}
+
+// envInt reads an integer environment variable, or def.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
 }
