@@ -135,8 +135,8 @@ cp "$W/pg/data/global/pg_control" "$W/fake/global/"
 cp "$W/pg/data/PG_VERSION" "$W/fake/"
 echo "archive-async=y" | pgbr_conf async /pgbr-async "$W/fake"
 
-lb_push() { "$W/lifeboat" wal-push --config "$W/lifeboat-$1.json" --pgdata "$W/pg/data" "$2"; }
-for c in sync drain; do
+lb_push() { "$W/lifeboat" wal-push --parallel 1 --config "$W/lifeboat-$1.json" --pgdata "$W/pg/data" "$2"; }
+for c in sync drain par; do
 	sed "s/\"cluster\":\"bench\"/\"cluster\":\"bench-$c\"/" "$W/lifeboat.json" >"$W/lifeboat-$c.json"
 	chmod 600 "$W/lifeboat-$c.json"
 done
@@ -172,6 +172,19 @@ t0=$(now)
 done)
 t1=$(now)
 PGBRA=$(echo "$t1 - $t0" | bc -l)
+log "drain: lifeboat --parallel 3 (pushes ready segments ahead)"
+mkdir -p "$W/fake2/global" "$W/fake2/pg_wal/archive_status"
+cp "$W/pg/data/global/pg_control" "$W/fake2/global/"
+for s in "${BACKLOG[@]}"; do cp "$W/segs/$s" "$W/fake2/pg_wal/"; touch "$W/fake2/pg_wal/archive_status/$s.ready"; done
+t0=$(now)
+(cd "$W/fake2" && for s in "${BACKLOG[@]}"; do
+	# As PostgreSQL's archiver: skip files no longer .ready, mark done on success.
+	[ -e "pg_wal/archive_status/$s.ready" ] || continue
+	"$W/lifeboat" wal-push --parallel 3 --config "$W/lifeboat-par.json" --pgdata "$W/fake2" "pg_wal/$s"
+	mv "pg_wal/archive_status/$s.ready" "pg_wal/archive_status/$s.done"
+done)
+t1=$(now)
+LBP=$(echo "$t1 - $t0" | bc -l)
 
 # --- stored bytes -----------------------------------------------------------
 stored_bytes() { # sum of object sizes under prefix $1 (first 1000 keys: enough here)
@@ -185,5 +198,5 @@ n=${#BACKLOG[@]}
 printf '\n%-44s %14s %14s\n' "measure ($(nproc) cores, TLS MinIO, zstd)" "lifeboat" "pgBackRest"
 printf '%-44s %12.0fms %12.0fms\n' "one synchronous 16 MiB push (median of $ROUNDS)" "$(echo "$LB1*1000" | bc -l)" "$(echo "$PGBR1*1000" | bc -l)"
 printf '%-44s %11.2f/s %11.2f/s\n' "drain $n segments, one process each" "$(echo "$n/$LBD" | bc -l)" "$(echo "$n/$PGBRD" | bc -l)"
-printf '%-44s %14s %11.2f/s\n' "drain $n segments, pgBackRest async pm=2" "n/a" "$(echo "$n/$PGBRA" | bc -l)"
+printf '%-44s %11.2f/s %11.2f/s\n' "drain $n, parallel (lifeboat 3, pgBR async pm=2)" "$(echo "$n/$LBP" | bc -l)" "$(echo "$n/$PGBRA" | bc -l)"
 printf '%-44s %12.1fMB %12.1fMB\n' "bytes stored for the $n drained segments" "$(echo "$LBB/1048576" | bc -l)" "$(echo "$PGBRB/1048576" | bc -l)"

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
@@ -232,3 +233,8 @@ resource "lifeboat_wal_archive" "test" {
 }
 `, bucket, dsn, agent, rpo)
 }
+
+// pgPool is the pool type the engine's pg package uses.
+type pgPool = *pgxpool.Pool
+
+var execCommand = exec.Command
