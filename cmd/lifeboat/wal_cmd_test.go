@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
@@ -51,5 +52,23 @@ func TestWalFetchMissingConfigIsNotEndOfArchive(t *testing.T) {
 	_, err := runCLI(t, "wal-fetch", "000000010000000000000001", "x")
 	if err == nil || exitCode(err) != exitFetchFailed {
 		t.Fatalf("err = %v (exit %d), want exit %d", err, exitCode(err), exitFetchFailed)
+	}
+}
+
+// An unreachable store during recovery must abort it (exit > 125), never
+// look like the end of the archive (exit 1), after retrying.
+func TestWalFetchUnreachableStoreAbortsRecovery(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "lifeboat.json")
+	body := `{"endpoint":"http://127.0.0.1:1","path_style":true,"access_key":"AK","secret_key":"SK","bucket":"b","cluster":"c"}`
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := runCLI(t, "wal-fetch", "--config", cfg, "--retries", "1", "000000010000000000000001", filepath.Join(t.TempDir(), "x"))
+	if code := exitCode(err); code <= 125 {
+		t.Fatalf("exit code %d (%v): PostgreSQL would read it as end of archive; want > 125", code, err)
+	}
+	if time.Since(start) < time.Second {
+		t.Fatalf("gave up after %s: the retry did not wait", time.Since(start))
 	}
 }

@@ -15,14 +15,21 @@ const (
 	// exitSegmentNotFound tells PostgreSQL the archive has no such file:
 	// the normal end of archive recovery.
 	exitSegmentNotFound = 1
-	// exitFetchFailed is every other failure.
-	exitFetchFailed = 2
+	// exitFetchFailed is every other failure, after retries.
+	//
+	// NOTE: PostgreSQL reads exit codes 1-125 from restore_command as "no
+	// such file" and would end recovery there, promoting a copy that
+	// silently lacks the rest of the WAL. Above 125 it aborts recovery
+	// instead, which is the only safe reading of "the store is down" or
+	// "the archived file is corrupt".
+	exitFetchFailed = 126
 )
 
 // walFetchOptions are wal-fetch's flag values.
 type walFetchOptions struct {
 	agentFlags
 	timeout time.Duration
+	retries int
 }
 
 func newWalFetchCmd() *cobra.Command {
@@ -32,7 +39,9 @@ func newWalFetchCmd() *cobra.Command {
 		Short: "Restore one WAL file (use as restore_command: lifeboat wal-fetch --config <file> %f %p)",
 		Long: `Restore one WAL file from the repository, verified against the checksum
 recorded when it was archived. Exit code 1 means the archive holds no such
-file (PostgreSQL's end-of-archive signal); 2 means any other failure.`,
+file (PostgreSQL's end-of-archive signal). Any other failure is retried
+(--retries) and then exits 126, which makes PostgreSQL abort recovery
+rather than finish it early with data missing.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWalFetch(cmd.Context(), opts, args)
@@ -40,6 +49,7 @@ file (PostgreSQL's end-of-archive signal); 2 means any other failure.`,
 	}
 	opts.register(cmd.Flags())
 	cmd.Flags().DurationVar(&opts.timeout, "timeout", 5*time.Minute, "give up after this long")
+	cmd.Flags().IntVar(&opts.retries, "retries", 3, "retries of a failed fetch (not of a missing file), with backoff")
 	return cmd
 }
 
@@ -50,7 +60,15 @@ func runWalFetch(ctx context.Context, opts walFetchOptions, args []string) error
 	if err != nil {
 		return &exitError{code: exitFetchFailed, err: err}
 	}
-	_, err = wal.Fetch(ctx, store, wal.Config{Layout: cfg.Layout(), Compression: cfg.Compression}, args[0], args[1])
+	walCfg := wal.Config{Layout: cfg.Layout(), Compression: cfg.Compression}
+	_, err = wal.Fetch(ctx, store, walCfg, args[0], args[1])
+	for attempt, wait := 0, time.Second; err != nil && !errors.Is(err, wal.ErrSegmentNotFound) && attempt < opts.retries; attempt, wait = attempt+1, wait*2 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+			_, err = wal.Fetch(ctx, store, walCfg, args[0], args[1])
+		}
+	}
 	switch {
 	case err == nil:
 		return nil
