@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -35,6 +36,17 @@ func Main(name, version string, newTF func() fwprovider.Provider) error {
 	return pprovider.Main(name, func(host *pprovider.HostClient) (pulumirpc.ResourceProviderServer, error) {
 		return NewServer(context.Background(), name, version, host, newTF)
 	})
+}
+
+// PrintSchema writes the Pulumi package schema derived from the Terraform
+// provider's schema.
+func PrintSchema(ctx context.Context, w io.Writer, name string, newTF func() fwprovider.Provider) error {
+	s, err := NewServer(ctx, name, "", nil, newTF)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(s.Schema(), '\n'))
+	return err
 }
 
 // Server implements pulumirpc.ResourceProviderServer over a Terraform
