@@ -186,6 +186,27 @@ done)
 t1=$(now)
 LBP=$(echo "$t1 - $t0" | bc -l)
 
+# --- 3. full-speed pgbench with lifeboat as archive_command --------------------
+log "pgbench at full speed for ${LOAD_SECONDS:=30}s, archived by lifeboat wal-push (parallel 3)"
+sed "s/\"cluster\":\"bench\"/\"cluster\":\"bench-load\"/" "$W/lifeboat.json" >"$W/lifeboat-load.json"
+chown postgres: "$W/lifeboat-load.json"; chmod 600 "$W/lifeboat-load.json"
+"${PSQL[@]}" -c "ALTER SYSTEM SET archive_command = '$W/lifeboat wal-push --config $W/lifeboat-load.json %p'" postgres
+"${PSQL[@]}" -c "SELECT pg_reload_conf()" postgres >/dev/null
+"${PSQL[@]}" -c "SELECT pg_switch_wal()" postgres >/dev/null
+sleep 2
+A0=$("${PSQL[@]}" -c "SELECT archived_count FROM pg_stat_archiver" postgres)
+PGPASSWORD= "$PGBIN/pgbench" -h "$W/pg" -p "$PGPORT" -U postgres -c 4 -j 2 -T "$LOAD_SECONDS" postgres >"$W/pgbench.log" 2>&1
+TPS=$(grep -o 'tps = [0-9.]*' "$W/pgbench.log" | head -1 | cut -d' ' -f3)
+BACKLOG_END=$(ls "$W/pg/data/pg_wal/archive_status" | grep -c '\.ready$' || true)
+t0=$(now)
+while [ "$(ls "$W/pg/data/pg_wal/archive_status" | grep -c '\.ready$' || true)" -gt 0 ]; do
+	sleep 0.2
+	[ "$(echo "$(now) - $t0 > 120" | bc -l)" = 1 ] && break
+done
+DRAIN_AFTER=$(echo "$(now) - $t0" | bc -l)
+A1=$("${PSQL[@]}" -c "SELECT archived_count FROM pg_stat_archiver" postgres)
+FAILED=$("${PSQL[@]}" -c "SELECT failed_count FROM pg_stat_archiver" postgres)
+
 # --- stored bytes -----------------------------------------------------------
 stored_bytes() { # sum of object sizes under prefix $1 (first 1000 keys: enough here)
 	{ curl -ksf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" \
@@ -199,4 +220,6 @@ printf '\n%-44s %14s %14s\n' "measure ($(nproc) cores, TLS MinIO, zstd)" "lifebo
 printf '%-44s %12.0fms %12.0fms\n' "one synchronous 16 MiB push (median of $ROUNDS)" "$(echo "$LB1*1000" | bc -l)" "$(echo "$PGBR1*1000" | bc -l)"
 printf '%-44s %11.2f/s %11.2f/s\n' "drain $n segments, one process each" "$(echo "$n/$LBD" | bc -l)" "$(echo "$n/$PGBRD" | bc -l)"
 printf '%-44s %11.2f/s %11.2f/s\n' "drain $n, parallel (lifeboat 3, pgBR async pm=2)" "$(echo "$n/$LBP" | bc -l)" "$(echo "$n/$PGBRA" | bc -l)"
+printf '\npgbench %ss at full speed (%s tps): %d segments archived by lifeboat, %s failures;\n' "$LOAD_SECONDS" "$TPS" "$((A1 - A0))" "$FAILED"
+printf 'archive backlog when pgbench stopped: %s segment(s), all archived %.1fs later\n\n' "$BACKLOG_END" "$DRAIN_AFTER"
 printf '%-44s %12.1fMB %12.1fMB\n' "bytes stored for the $n drained segments" "$(echo "$LBB/1048576" | bc -l)" "$(echo "$PGBRB/1048576" | bc -l)"
