@@ -32,10 +32,12 @@ fi
 # shellcheck disable=SC1091
 source "$SERVICES/env.sh"
 
-export PATH="$PDEMO/bin:$BIN:$PATH"
+export PATH="$BIN:$PATH"
 export PULUMI_HOME="$PDEMO/home" PULUMI_BACKEND_URL="file://$PDEMO/state"
 export PULUMI_CONFIG_PASSPHRASE="lifeboat-demo" PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true
+# Install the plugin just built, as a user installs a release binary.
+pulumi plugin install resource lifeboat 0.0.1-dev --file "$PDEMO/bin/pulumi-resource-lifeboat" --reinstall >/dev/null
 cp examples/pulumi/yaml/Pulumi.yaml "$PDEMO/project/"
 cd "$PDEMO/project"
 
@@ -44,8 +46,7 @@ pulumi config set bucketName lifeboat-pulumi-demo
 echo "==> pulumi up (examples/pulumi/yaml)"
 pulumi up --yes --non-interactive --skip-preview --color never >"$PDEMO/up.log" 2>&1 ||
   { cat "$PDEMO/up.log"; echo "pulumi up failed"; exit 1; }
-# NOTE: the engine warns that it uses the plugin found on PATH; that is intended here.
-grep -vE 'using pulumi-resource-lifeboat from|^\s*$' "$PDEMO/up.log" || true
+grep -vE '^\s*$' "$PDEMO/up.log" || true
 
 echo "==> outputs"
 pulumi stack output --color never
@@ -60,7 +61,7 @@ cat <<MSG
 
 Pulumi demo is up. Inspect it:
   source $SERVICES/env.sh
-  export PATH="$PDEMO/bin:$BIN:\$PATH" PULUMI_HOME="$PDEMO/home" PULUMI_BACKEND_URL="file://$PDEMO/state" PULUMI_CONFIG_PASSPHRASE=lifeboat-demo
+  export PATH="$BIN:\$PATH" PULUMI_HOME="$PDEMO/home" PULUMI_BACKEND_URL="file://$PDEMO/state" PULUMI_CONFIG_PASSPHRASE=lifeboat-demo
   cd $PDEMO/project && pulumi stack
   destroy: (same environment) pulumi destroy --yes; stop the services: make demo-down
 MSG
