@@ -1,0 +1,127 @@
+package backup_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+)
+
+// TestAccPhysicalBackupVerify backs up a pgbench database over the
+// replication protocol, verifies it, then corrupts one byte of one stored
+// part and expects verification to fail naming that object.
+func TestAccPhysicalBackupVerify(t *testing.T) {
+	env := requireEnv(t)
+	pg := env.Postgres
+	ctx := context.Background()
+	pgTool(t, pg, "pgbench", "-i", "-s", "10", "-q", "postgres")
+
+	for _, tc := range []struct {
+		name   string
+		client bool
+		comp   string
+	}{
+		{"server_zstd", false, "zstd"},
+		{"client_zstd", true, "zstd"},
+		{"none", false, "none"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store, l := newRepo(t, env)
+			var phases []string
+			m, err := backup.Take(ctx, store, backup.Options{
+				Layout: l, DSN: dsn(pg), Compression: tc.comp, ClientCompression: tc.client,
+				PartSize: 4 << 20,
+				Progress: func(p backup.Progress) {
+					if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+						phases = append(phases, p.Phase)
+					}
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %d archives, %d data bytes, %d stored, WAL %s..%s, phases %v",
+				m.ID, len(m.Archives), m.DataSize, m.StoredSize, m.WALStart, m.WALStop, phases)
+			if m.DataSize < 100<<20 {
+				t.Fatalf("data size %d: pgbench -s 10 is bigger than that", m.DataSize)
+			}
+			if tc.comp == "zstd" && m.StoredSize*3 > m.DataSize {
+				t.Fatalf("zstd stored %d of %d bytes: not compressed", m.StoredSize, m.DataSize)
+			}
+			base := m.Archives[0]
+			if len(base.Parts) < 2 && tc.comp == "none" {
+				t.Fatalf("base archive in %d parts, want several of 4 MiB", len(base.Parts))
+			}
+			if m.BackupManifest == nil || m.StartLSN == "" || m.StopLSN == "" || m.WALStart == "" {
+				t.Fatalf("manifest incomplete: %+v", m)
+			}
+
+			// Listed only with its manifest; verify needs its WAL.
+			list, err := catalog.ListBackups(ctx, store, l)
+			if err != nil || len(list) != 1 || list[0].ID != m.ID {
+				t.Fatalf("ListBackups = %+v, %v", list, err)
+			}
+			rep, err := catalog.Verify(ctx, store, l, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK() {
+				t.Fatal("verify passed with no WAL archived")
+			}
+			if !strings.Contains(rep.Problems[0].Object, "/wal/") {
+				t.Fatalf("first problem %+v, want the missing WAL", rep.Problems[0])
+			}
+			pushWAL(t, pg, store, l, m)
+			rep, err = catalog.Verify(ctx, store, l, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rep.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Files < 500 || rep.WALSegments < 1 {
+				t.Fatalf("verify checked %d files and %d WAL segments", rep.Files, rep.WALSegments)
+			}
+			t.Logf("verify: %d objects, %d bytes, %d files, WAL %s..%s", rep.Objects, rep.Bytes, rep.Files, rep.WALFrom, rep.WALTo)
+
+			// Flip one byte in the middle of the last part of base.tar.
+			victim := base.Parts[len(base.Parts)-1].Key
+			flipByte(t, store, victim)
+			rep, err = catalog.Verify(ctx, store, l, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			verr := rep.Err()
+			if !errors.Is(verr, catalog.ErrVerifyFailed) {
+				t.Fatalf("verify after corruption: %v", verr)
+			}
+			if rep.Problems[0].Object != victim || !strings.Contains(verr.Error(), victim) {
+				t.Fatalf("verify names %q (%v), want %s", rep.Problems[0].Object, verr, victim)
+			}
+		})
+	}
+}
+
+func flipByte(t *testing.T, store objectstore.Store, key string) {
+	t.Helper()
+	ctx := context.Background()
+	body, _, err := store.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(body)
+	body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0x01
+	if _, err := store.Put(ctx, key, bytes.NewReader(raw), objectstore.PutOptions{Size: int64(len(raw))}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,226 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+// TenantOptions configures tenant dumps.
+type TenantOptions struct {
+	// Layout is the cluster's repository in the bucket.
+	Layout repo.Layout
+	// DSN is a connection string for a role that can read the tenant
+	// databases; its database is replaced by each tenant's.
+	DSN string
+	// PGDump is the pg_dump binary; empty means "pg_dump" on PATH. It must
+	// be at least the server's major version.
+	PGDump string
+	// Progress, when set, is called as each dump advances.
+	Progress func(Progress)
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// DumpTenants dumps each database in turn (see DumpTenant); all dumps of
+// one call share an id. It stops at the first failure, returning the
+// manifests of the dumps that completed.
+func DumpTenants(ctx context.Context, store objectstore.Store, opts TenantOptions, databases []string) ([]*TenantManifest, error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	id := NewID(now())
+	var out []*TenantManifest
+	for _, db := range databases {
+		m, err := dumpTenant(ctx, store, opts, db, id)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// DumpTenant streams `pg_dump -Fc` of database db straight from pg_dump's
+// stdout into tenants/<db>/<id>.dump (no temporary file), then writes the
+// manifest, last. The dump is taken from a snapshot exported by a
+// transaction of Lifeboat's own, so the manifest can record the WAL
+// location the dump corresponds to.
+func DumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions, db string) (*TenantManifest, error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return dumpTenant(ctx, store, opts, db, NewID(now()))
+}
+
+func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions, db, id string) (*TenantManifest, error) {
+	if err := validDatabase(db); err != nil {
+		return nil, err
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	pgDump := opts.PGDump
+	if pgDump == "" {
+		pgDump = "pg_dump"
+	}
+	pgDump, err := exec.LookPath(pgDump)
+	if err != nil {
+		return nil, fmt.Errorf("pg_dump not found (set the PostgreSQL bin directory): %w", err)
+	}
+	version, err := exec.CommandContext(ctx, pgDump, "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --version: %w", pgDump, err)
+	}
+
+	cfg, err := pgconn.ParseConfig(opts.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the PostgreSQL connection string: %w", err)
+	}
+	connCfg, err := pgx.ParseConfig(opts.DSN)
+	if err != nil {
+		return nil, err
+	}
+	connCfg.Database = db
+	conn, err := pgx.ConnectConfig(ctx, connCfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to tenant database %q: %w", db, err)
+	}
+	defer conn.Close(context.Background())
+	// The exported snapshot stays valid while this transaction is open:
+	// pg_dump reads exactly what the recorded LSN describes.
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.Background())
+	var snapshot, lsn string
+	var serverVersion int
+	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot(), pg_current_wal_lsn()::text, current_setting('server_version_num')::int").
+		Scan(&snapshot, &lsn, &serverVersion); err != nil {
+		return nil, fmt.Errorf("exporting a snapshot of %q: %w", db, err)
+	}
+
+	m := &TenantManifest{
+		Format: FormatVersion, Kind: KindTenant, ID: id, Cluster: opts.Layout.Cluster, Database: db,
+		StartTime: now().UTC(), LSN: lsn, DumpFormat: "custom",
+		PGDumpVersion: strings.TrimSpace(string(version)), ServerVersion: serverVersion,
+	}
+	key := TenantDumpKey(opts.Layout, db, id)
+
+	// NOTE: connection details go through libpq's environment, so the
+	// password never shows in the process list.
+	cmd := exec.CommandContext(ctx, pgDump, "--format=custom", "--no-password", "--snapshot="+snapshot,
+		"--dbname="+db)
+	cmd.Env = append(os.Environ(), pgEnv(cfg, opts.DSN)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting pg_dump: %w", err)
+	}
+
+	started := time.Now()
+	var read atomic.Int64
+	h := sha256.New()
+	body := io.TeeReader(stdout, io.MultiWriter(h, writerFunc(func(p []byte) (int, error) {
+		n := read.Add(int64(len(p)))
+		if opts.Progress != nil {
+			opts.Progress(Progress{ID: id, Database: db, Phase: "streaming", Read: n, Stored: n, Elapsed: time.Since(started)})
+		}
+		return len(p), nil
+	})))
+	_, putErr := store.Put(ctx, key, body, objectstore.PutOptions{IfAbsent: true, Size: -1,
+		Metadata: map[string]string{"lifeboat-database": db}})
+	if putErr != nil {
+		// pg_dump blocks on a full pipe once the upload stopped reading.
+		_ = cmd.Process.Kill()
+	}
+	waitErr := cmd.Wait()
+	if putErr != nil {
+		return nil, fmt.Errorf("dump of %q: uploading %s: %w", db, key, putErr)
+	}
+	if waitErr != nil {
+		// The upload completed with whatever pg_dump wrote before failing:
+		// it must not stay behind looking like a dump.
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_ = store.Delete(cctx, key)
+		cancel()
+		return nil, fmt.Errorf("pg_dump of %q: %w: %s", db, waitErr, strings.TrimSpace(stderr.String()))
+	}
+	m.StopTime = now().UTC()
+	m.Dump = Part{Key: key, Size: read.Load(), SHA256: fmt.Sprintf("%x", h.Sum(nil))}
+	// Safety rule: the manifest is written last, after the store
+	// acknowledged the whole dump and pg_dump exited successfully.
+	if err := writeManifest(ctx, store, TenantManifestKey(opts.Layout, db, id), m); err != nil {
+		return nil, err
+	}
+	if opts.Progress != nil {
+		opts.Progress(Progress{ID: id, Database: db, Phase: "done", Read: m.Dump.Size, Stored: m.Dump.Size, Elapsed: time.Since(started)})
+	}
+	return m, nil
+}
+
+// pgEnv renders the connection as libpq environment variables.
+func pgEnv(cfg *pgconn.Config, dsn string) []string {
+	env := []string{
+		"PGHOST=" + cfg.Host,
+		"PGPORT=" + strconv.Itoa(int(cfg.Port)),
+		"PGUSER=" + cfg.User,
+		"PGAPPNAME=lifeboat tenant dump",
+	}
+	if cfg.Password != "" {
+		env = append(env, "PGPASSWORD="+cfg.Password)
+	}
+	if mode := sslMode(dsn); mode != "" {
+		env = append(env, "PGSSLMODE="+mode)
+	} else if cfg.TLSConfig == nil {
+		env = append(env, "PGSSLMODE=disable")
+	}
+	if filepath.IsAbs(cfg.Host) {
+		env = append(env, "PGSSLMODE=disable")
+	}
+	return env
+}
+
+// sslMode finds sslmode in a URL or key=value connection string.
+func sslMode(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		return u.Query().Get("sslmode")
+	}
+	for _, f := range strings.Fields(dsn) {
+		if v, ok := strings.CutPrefix(f, "sslmode="); ok {
+			return strings.Trim(v, "'")
+		}
+	}
+	if v := os.Getenv("PGSSLMODE"); v != "" {
+		return v
+	}
+	return ""
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -1,0 +1,199 @@
+// Package catalog reads a cluster's repository to say what is restorable:
+// the backups that exist (a backup exists only with its manifest), the
+// archived WAL and its gaps, the restorable window, verification of a
+// backup, and retention (Prune) that never breaks what it keeps.
+package catalog
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+// Backup is one complete backup, as a data source lists it.
+type Backup struct {
+	ID string `json:"id"`
+	// Kind is backup.KindPhysical or backup.KindTenant.
+	Kind string `json:"kind"`
+	// Database is the tenant database (tenant dumps only).
+	Database  string    `json:"database,omitempty"`
+	StartTime time.Time `json:"start_time"`
+	StopTime  time.Time `json:"stop_time"`
+	// StartLSN and StopLSN are set for physical backups; a tenant dump has
+	// the LSN of its snapshot in both.
+	StartLSN string `json:"start_lsn,omitempty"`
+	StopLSN  string `json:"stop_lsn,omitempty"`
+	Timeline uint32 `json:"timeline,omitempty"`
+	// Size is the stored size; DataSize the uncompressed size when known.
+	Size     int64 `json:"size"`
+	DataSize int64 `json:"data_size,omitempty"`
+	// WALStart and WALStop are the WAL segments a physical backup needs.
+	WALStart    string `json:"wal_start,omitempty"`
+	WALStop     string `json:"wal_stop,omitempty"`
+	ManifestKey string `json:"manifest_key"`
+}
+
+// Incomplete is a backup without its manifest: running, failed or killed.
+// It does not exist for any command but Prune, which deletes it once it is
+// older than the grace period.
+type Incomplete struct {
+	Kind     string `json:"kind"`
+	ID       string `json:"id"`
+	Database string `json:"database,omitempty"`
+	// Objects are the versions of its stored objects.
+	Objects      []objectstore.ObjectInfo `json:"-"`
+	Size         int64                    `json:"size"`
+	LastModified time.Time                `json:"last_modified"`
+}
+
+// Catalog is what a repository holds, read in one pass.
+type Catalog struct {
+	Layout repo.Layout
+	// Physical and Tenant are complete backups, oldest first.
+	Physical []*backup.Manifest
+	Tenant   []*backup.TenantManifest
+	// Incomplete backups and dumps (no manifest).
+	Incomplete []Incomplete
+}
+
+// Load lists the backups of the cluster at layout: one listing of
+// basebackups/ and one of tenants/, then one read per manifest.
+func Load(ctx context.Context, store objectstore.Store, l repo.Layout) (*Catalog, error) {
+	c := &Catalog{Layout: l}
+
+	// Physical: group the objects by backup id.
+	dir := backup.BaseBackupsDir(l)
+	groups := map[string][]objectstore.ObjectInfo{}
+	var ids []string
+	err := store.List(ctx, dir, func(o objectstore.ObjectInfo) error {
+		id, _, ok := strings.Cut(strings.TrimPrefix(o.Key, dir), "/")
+		if !ok {
+			return nil
+		}
+		if _, seen := groups[id]; !seen {
+			ids = append(ids, id)
+		}
+		groups[id] = append(groups[id], o)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		hasManifest := false
+		for _, o := range groups[id] {
+			if o.Key == backup.ManifestKey(l, id) {
+				hasManifest = true
+			}
+		}
+		if !hasManifest {
+			c.Incomplete = append(c.Incomplete, incomplete(backup.KindPhysical, id, "", groups[id]))
+			continue
+		}
+		m, err := backup.ReadManifest(ctx, store, l, id)
+		if err != nil {
+			return nil, err
+		}
+		c.Physical = append(c.Physical, m)
+	}
+
+	// Tenant dumps: <db>/<id>.dump and <db>/<id>.json.
+	tdir := backup.TenantsDir(l)
+	type tkey struct{ db, id string }
+	tgroups := map[tkey][]objectstore.ObjectInfo{}
+	var tkeys []tkey
+	err = store.List(ctx, tdir, func(o objectstore.ObjectInfo) error {
+		db, name, ok := strings.Cut(strings.TrimPrefix(o.Key, tdir), "/")
+		if !ok || strings.Contains(name, "/") {
+			return nil
+		}
+		id := strings.TrimSuffix(strings.TrimSuffix(name, ".dump"), ".json")
+		k := tkey{db, id}
+		if _, seen := tgroups[k]; !seen {
+			tkeys = append(tkeys, k)
+		}
+		tgroups[k] = append(tgroups[k], o)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range tkeys {
+		hasManifest := false
+		for _, o := range tgroups[k] {
+			if o.Key == backup.TenantManifestKey(l, k.db, k.id) {
+				hasManifest = true
+			}
+		}
+		if !hasManifest {
+			c.Incomplete = append(c.Incomplete, incomplete(backup.KindTenant, k.id, k.db, tgroups[k]))
+			continue
+		}
+		m, err := backup.ReadTenantManifest(ctx, store, l, k.db, k.id)
+		if err != nil {
+			return nil, err
+		}
+		c.Tenant = append(c.Tenant, m)
+	}
+	sort.Slice(c.Physical, func(i, j int) bool { return c.Physical[i].ID < c.Physical[j].ID })
+	sort.Slice(c.Tenant, func(i, j int) bool {
+		if c.Tenant[i].ID != c.Tenant[j].ID {
+			return c.Tenant[i].ID < c.Tenant[j].ID
+		}
+		return c.Tenant[i].Database < c.Tenant[j].Database
+	})
+	return c, nil
+}
+
+func incomplete(kind, id, db string, objs []objectstore.ObjectInfo) Incomplete {
+	in := Incomplete{Kind: kind, ID: id, Database: db, Objects: objs}
+	for _, o := range objs {
+		in.Size += o.Size
+		if o.LastModified.After(in.LastModified) {
+			in.LastModified = o.LastModified
+		}
+	}
+	return in
+}
+
+// Backups lists every complete backup, oldest first (physical and tenant
+// dumps interleaved by id, which sorts by start time).
+func (c *Catalog) Backups() []Backup {
+	var out []Backup
+	for _, m := range c.Physical {
+		out = append(out, Backup{
+			ID: m.ID, Kind: m.Kind, StartTime: m.StartTime, StopTime: m.StopTime,
+			StartLSN: m.StartLSN, StopLSN: m.StopLSN, Timeline: m.Timeline,
+			Size: m.StoredSize, DataSize: m.DataSize, WALStart: m.WALStart, WALStop: m.WALStop,
+			ManifestKey: backup.ManifestKey(c.Layout, m.ID),
+		})
+	}
+	for _, m := range c.Tenant {
+		out = append(out, Backup{
+			ID: m.ID, Kind: m.Kind, Database: m.Database, StartTime: m.StartTime, StopTime: m.StopTime,
+			StartLSN: m.LSN, StopLSN: m.LSN, Size: m.Dump.Size, DataSize: m.Dump.Size,
+			ManifestKey: backup.TenantManifestKey(c.Layout, m.Database, m.ID),
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].Database < out[j].Database
+	})
+	return out
+}
+
+// ListBackups is Load followed by Backups.
+func ListBackups(ctx context.Context, store objectstore.Store, l repo.Layout) ([]Backup, error) {
+	c, err := Load(ctx, store, l)
+	if err != nil {
+		return nil, err
+	}
+	return c.Backups(), nil
+}
