@@ -193,15 +193,71 @@ func (c *Client) UpdateBucket(ctx context.Context, old, new BucketSpec) error {
 	return nil
 }
 
+// PolicyRulePrefix starts the ID of every lifecycle rule a backup policy
+// owns (lifeboat_backup_policy tiers). The bucket's own tiers leave them be,
+// and each policy touches only its own, so the two never undo each other.
+const PolicyRulePrefix = "lifeboat-policy-"
+
+// putLifecycle replaces the bucket's own tiers, keeping policy-owned rules.
 func (c *Client) putLifecycle(ctx context.Context, bucket string, tiers []LifecycleTier) error {
-	if len(tiers) == 0 {
-		_, err := c.s3.DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: aws.String(bucket)})
-		return c.classify("remove lifecycle on "+bucket, err)
+	return c.replaceRules(ctx, bucket, func(id string) bool { return !strings.HasPrefix(id, PolicyRulePrefix) }, tiers, "")
+}
+
+// SetPolicyTiers replaces the lifecycle rules owned by policy (IDs
+// "lifeboat-policy-<policy>-<tier>") with tiers, leaving every other rule.
+func (c *Client) SetPolicyTiers(ctx context.Context, bucket, policy string, tiers []LifecycleTier) error {
+	prefix := PolicyRulePrefix + policy + "-"
+	return c.replaceRules(ctx, bucket, func(id string) bool { return strings.HasPrefix(id, prefix) }, tiers, prefix)
+}
+
+// PolicyTiers reads the lifecycle rules owned by policy, names without the
+// ID prefix, sorted by name.
+func (c *Client) PolicyTiers(ctx context.Context, bucket, policy string) ([]LifecycleTier, error) {
+	rules, err := c.rules(ctx, bucket)
+	if err != nil {
+		return nil, err
+	}
+	prefix := PolicyRulePrefix + policy + "-"
+	var out []LifecycleTier
+	for _, r := range rules {
+		if id := aws.ToString(r.ID); strings.HasPrefix(id, prefix) && r.Status == types.ExpirationStatusEnabled {
+			t := tierFromRule(r)
+			t.Name = strings.TrimPrefix(id, prefix)
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// rules reads the raw lifecycle rules; none is an empty list.
+func (c *Client) rules(ctx context.Context, bucket string) ([]types.LifecycleRule, error) {
+	lc, err := c.s3.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String(bucket)})
+	if isCode(err, "NoSuchLifecycleConfiguration") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, c.classify("read lifecycle of "+bucket, err)
+	}
+	return lc.Rules, nil
+}
+
+// replaceRules drops the rules owned (by ID) and adds tiers as rules named
+// idPrefix+tier name; every other rule is written back untouched.
+func (c *Client) replaceRules(ctx context.Context, bucket string, owned func(id string) bool, tiers []LifecycleTier, idPrefix string) error {
+	current, err := c.rules(ctx, bucket)
+	if err != nil {
+		return err
 	}
 	var rules []types.LifecycleRule
+	for _, r := range current {
+		if !owned(aws.ToString(r.ID)) {
+			rules = append(rules, r)
+		}
+	}
 	for _, t := range tiers {
 		r := types.LifecycleRule{
-			ID:     aws.String(t.Name),
+			ID:     aws.String(idPrefix + t.Name),
 			Status: types.ExpirationStatusEnabled,
 			Filter: &types.LifecycleRuleFilter{Prefix: aws.String(t.Prefix)},
 		}
@@ -216,11 +272,39 @@ func (c *Client) putLifecycle(ctx context.Context, bucket string, tiers []Lifecy
 		}
 		rules = append(rules, r)
 	}
-	_, err := c.s3.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
+	if len(rules) == 0 {
+		_, err := c.s3.DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: aws.String(bucket)})
+		return c.classify("remove lifecycle on "+bucket, err)
+	}
+	_, err = c.s3.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
 		Bucket:                 aws.String(bucket),
 		LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: rules},
 	})
 	return c.classify("set lifecycle on "+bucket, err)
+}
+
+func tierFromRule(r types.LifecycleRule) LifecycleTier {
+	t := LifecycleTier{Name: aws.ToString(r.ID)}
+	if r.Filter != nil {
+		t.Prefix = aws.ToString(r.Filter.Prefix)
+		if r.Filter.And != nil && t.Prefix == "" {
+			t.Prefix = aws.ToString(r.Filter.And.Prefix)
+		}
+	}
+	if t.Prefix == "" {
+		t.Prefix = aws.ToString(r.Prefix) //nolint:staticcheck // older stores still answer with the top-level prefix
+	}
+	if r.Expiration != nil {
+		t.ExpirationDays = aws.ToInt32(r.Expiration.Days)
+	}
+	if r.NoncurrentVersionExpiration != nil {
+		t.NoncurrentVersionExpirationDays = aws.ToInt32(r.NoncurrentVersionExpiration.NoncurrentDays)
+	}
+	if len(r.Transitions) > 0 {
+		t.TransitionDays = aws.ToInt32(r.Transitions[0].Days)
+		t.TransitionStorageClass = string(r.Transitions[0].StorageClass)
+	}
+	return t
 }
 
 // ReadBucket observes a bucket's posture. A missing bucket returns
@@ -273,40 +357,18 @@ func (c *Client) ReadBucket(ctx context.Context, name string) (*BucketState, err
 		return nil, c.classify("read encryption of "+name, err)
 	}
 
-	lc, err := c.s3.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: bucket})
-	switch {
-	case err == nil:
-		for _, r := range lc.Rules {
-			if r.Status != types.ExpirationStatusEnabled {
-				continue
-			}
-			t := LifecycleTier{Name: aws.ToString(r.ID)}
-			if r.Filter != nil {
-				t.Prefix = aws.ToString(r.Filter.Prefix)
-				if r.Filter.And != nil && t.Prefix == "" {
-					t.Prefix = aws.ToString(r.Filter.And.Prefix)
-				}
-			}
-			if t.Prefix == "" {
-				t.Prefix = aws.ToString(r.Prefix) //nolint:staticcheck // older stores still answer with the top-level prefix
-			}
-			if r.Expiration != nil {
-				t.ExpirationDays = aws.ToInt32(r.Expiration.Days)
-			}
-			if r.NoncurrentVersionExpiration != nil {
-				t.NoncurrentVersionExpirationDays = aws.ToInt32(r.NoncurrentVersionExpiration.NoncurrentDays)
-			}
-			if len(r.Transitions) > 0 {
-				t.TransitionDays = aws.ToInt32(r.Transitions[0].Days)
-				t.TransitionStorageClass = string(r.Transitions[0].StorageClass)
-			}
-			st.Spec.Lifecycle = append(st.Spec.Lifecycle, t)
-		}
-		sort.Slice(st.Spec.Lifecycle, func(i, j int) bool { return st.Spec.Lifecycle[i].Name < st.Spec.Lifecycle[j].Name })
-	case isCode(err, "NoSuchLifecycleConfiguration"):
-	default:
-		return nil, c.classify("read lifecycle of "+name, err)
+	rules, err := c.rules(ctx, name)
+	if err != nil {
+		return nil, err
 	}
+	for _, r := range rules {
+		// Disabled rules do nothing; policy-owned rules are not the bucket's.
+		if r.Status != types.ExpirationStatusEnabled || strings.HasPrefix(aws.ToString(r.ID), PolicyRulePrefix) {
+			continue
+		}
+		st.Spec.Lifecycle = append(st.Spec.Lifecycle, tierFromRule(r))
+	}
+	sort.Slice(st.Spec.Lifecycle, func(i, j int) bool { return st.Spec.Lifecycle[i].Name < st.Spec.Lifecycle[j].Name })
 
 	tags, err := c.s3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: bucket})
 	switch {

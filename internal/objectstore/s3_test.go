@@ -83,3 +83,46 @@ func TestS3ClassifiesUnreachableEndpoint(t *testing.T) {
 		t.Fatalf("want ErrUnreachable naming %s, got %v", endpoint, err)
 	}
 }
+
+// A backup policy's lifecycle rules and the bucket's own tiers live side by
+// side: each side replaces only its own rules.
+func TestS3PolicyTiersAndBucketTiersCoexist(t *testing.T) {
+	c := newMinIOClient(t)
+	ctx := context.Background()
+	name := randomBucket("tiers")
+	spec := objectstore.BucketSpec{Name: name, Lifecycle: []objectstore.LifecycleTier{{Name: "attachments", Prefix: "attachments/", NoncurrentVersionExpirationDays: 30}}}
+	if err := c.CreateBucket(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	defer c.DestroyBucket(ctx, name, true)
+	policy := []objectstore.LifecycleTier{{Name: "transactional", Prefix: "pg/main/", ExpirationDays: 40}}
+	if err := c.SetPolicyTiers(ctx, name, "main", policy); err != nil {
+		t.Fatal(err)
+	}
+	// The bucket's own update keeps the policy's rule...
+	changed := spec
+	changed.Lifecycle = []objectstore.LifecycleTier{{Name: "attachments", Prefix: "attachments/", NoncurrentVersionExpirationDays: 60}}
+	if err := c.UpdateBucket(ctx, spec, changed); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.PolicyTiers(ctx, name, "main")
+	if err != nil || len(got) != 1 || got[0].Name != "transactional" || got[0].ExpirationDays != 40 || got[0].Prefix != "pg/main/" {
+		t.Fatalf("policy tiers after a bucket update = %+v, %v", got, err)
+	}
+	// ...and the bucket does not see it as its own.
+	st, err := c.ReadBucket(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Spec.Lifecycle) != 1 || st.Spec.Lifecycle[0].NoncurrentVersionExpirationDays != 60 {
+		t.Fatalf("bucket tiers = %+v", st.Spec.Lifecycle)
+	}
+	// A policy update keeps the bucket's rule.
+	if err := c.SetPolicyTiers(ctx, name, "main", nil); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = c.ReadBucket(ctx, name)
+	if got, _ := c.PolicyTiers(ctx, name, "main"); len(got) != 0 || len(st.Spec.Lifecycle) != 1 {
+		t.Fatalf("after clearing the policy: policy %+v, bucket %+v", got, st.Spec.Lifecycle)
+	}
+}
