@@ -33,5 +33,6 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newWalPushCmd(), newWalFetchCmd())
+	root.AddCommand(newBackupCmd(), newBackupsCmd(), newVerifyCmd(), newPruneCmd())
 	return root
 }

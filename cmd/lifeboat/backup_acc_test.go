@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
+)
+
+// backupFixture runs the built lifeboat binary against PostgreSQL and a
+// fresh bucket, and archives WAL with the wal engine.
+type backupFixture struct {
+	env     *testenv.Env
+	bin     string
+	cfgPath string
+	cfg     repo.AgentConfig
+	store   objectstore.Store
+	pushed  uint64 // next segment number to archive
+}
+
+// TestAccBackupCommands drives backup, backups, verify and prune through
+// the binary: three backups, one killed mid-stream with SIGKILL, then
+// retention by count.
+func TestAccBackupCommands(t *testing.T) {
+	env := testenv.Require(t)
+	f := setupBackups(t, env)
+	pg := env.Postgres
+	pgbench(t, pg, "-i", "-s", "10", "-q")
+
+	var ids []string
+	for i := 0; i < 3; i++ {
+		out := f.run(t, 0, "backup", "--part-size", strconv.Itoa(4<<20))
+		ids = append(ids, f.newest(t))
+		t.Logf("backup %d: %s", i, strings.TrimSpace(out))
+		f.archiveWAL(t)
+		pgbench(t, pg, "-c", "1", "-t", "200", "-n")
+		f.archiveWAL(t)
+	}
+
+	var listing struct {
+		Backups []catalog.Backup `json:"backups"`
+		Window  *catalog.Window  `json:"window"`
+	}
+	if err := json.Unmarshal([]byte(f.run(t, 0, "backups", "--json")), &listing); err != nil {
+		t.Fatal(err)
+	}
+	if len(listing.Backups) != 3 || !listing.Window.Restorable || listing.Window.FromBackup != ids[0] {
+		t.Fatalf("backups --json: %+v window %+v", listing.Backups, listing.Window)
+	}
+	if out := f.run(t, 0, "verify", ids[2]); !strings.HasSuffix(strings.TrimSpace(out), "OK") {
+		t.Fatalf("verify: %s", out)
+	}
+
+	// kill -9 mid-stream: uncompressed, 1 MiB parts and a slow server, so
+	// parts are stored well before the end.
+	killed := f.killMidStream(t)
+	if _, err := f.store.Head(context.Background(), backup.ManifestKey(f.cfg.Layout(), killed)); !errors.Is(err, objectstore.ErrNotFound) {
+		t.Fatalf("killed backup %s has a manifest: %v", killed, err)
+	}
+	list := f.run(t, 0, "backups")
+	if strings.Contains(list, killed) {
+		t.Fatalf("killed backup %s listed:\n%s", killed, list)
+	}
+	if out, code := f.exec(t, "verify", killed); code != 2 || !strings.Contains(out, "no manifest") {
+		t.Fatalf("verify of the killed backup: exit %d: %s", code, out)
+	}
+
+	// Retention: keep 2. The oldest backup, the killed one's parts and
+	// the WAL before the second backup go; the rest verifies.
+	out := f.run(t, 0, "prune", "--full-count", "2", "--grace", "0")
+	t.Logf("prune: %s", out)
+	if !strings.Contains(out, "deleted backup "+ids[0]) || !strings.Contains(out, "deleted incomplete backup "+killed) ||
+		strings.Contains(out, ids[1]) || strings.Contains(out, ids[2]) {
+		t.Fatalf("prune output:\n%s", out)
+	}
+	left := 0
+	if err := f.store.List(context.Background(), backup.BackupDir(f.cfg.Layout(), killed), func(objectstore.ObjectInfo) error {
+		left++
+		return nil
+	}); err != nil || left != 0 {
+		t.Fatalf("%d objects of the killed backup left (%v)", left, err)
+	}
+	c, err := catalog.Load(context.Background(), f.store, f.cfg.Layout())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Physical) != 2 || c.Physical[0].ID != ids[1] {
+		t.Fatalf("after prune: %d backups, oldest %s", len(c.Physical), c.Physical[0].ID)
+	}
+	a, err := catalog.ListWAL(context.Background(), f.store, f.cfg.Layout(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldest, _ := wal.ParseSegment(a.Files[0].Name, a.SegmentSize)
+	if a.Files[0].Name != c.Physical[0].WALStart {
+		t.Fatalf("oldest WAL left %s (segment %d), want %s: the kept backup's first segment", a.Files[0].Name, oldest.No, c.Physical[0].WALStart)
+	}
+	for _, id := range ids[1:] {
+		if out := f.run(t, 0, "verify", id); !strings.HasSuffix(strings.TrimSpace(out), "OK") {
+			t.Fatalf("verify %s after prune: %s", id, out)
+		}
+	}
+	// A later prune with the same policy has nothing to do.
+	if out := f.run(t, 0, "prune", "--full-count", "2", "--grace", "0"); strings.Contains(out, "deleted backup") {
+		t.Fatalf("second prune: %s", out)
+	}
+}
+
+func setupBackups(t *testing.T, env *testenv.Env) *backupFixture {
+	ctx := context.Background()
+	m := env.MinIO[0]
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "lifeboat")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building lifeboat: %v\n%s", err, out)
+	}
+	cfg := repo.AgentConfig{Endpoint: m.Endpoint, PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
+		Bucket: "backup-cmd-acc", Prefix: "acc", Cluster: "pg15"}
+	body, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "lifeboat.json")
+	if err := os.WriteFile(cfgPath, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: cfg.Bucket}); err != nil {
+		t.Fatal(err)
+	}
+	return &backupFixture{env: env, bin: bin, cfgPath: cfgPath, cfg: cfg, store: client.Store(cfg.Bucket)}
+}
+
+func (f *backupFixture) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(f.bin, args...)
+	cmd.Env = append(os.Environ(), repo.EnvConfig+"="+f.cfgPath, EnvPGDSN+"="+f.env.Postgres.DSN("postgres"))
+	return cmd
+}
+
+func (f *backupFixture) exec(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := f.command(args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), 0
+}
+
+func (f *backupFixture) run(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	out, code := f.exec(t, args...)
+	if code != want {
+		t.Fatalf("lifeboat %v: exit %d, want %d\n%s", args, code, want, out)
+	}
+	return out
+}
+
+func (f *backupFixture) newest(t *testing.T) string {
+	t.Helper()
+	list, err := catalog.ListBackups(context.Background(), f.store, f.cfg.Layout())
+	if err != nil || len(list) == 0 {
+		t.Fatalf("ListBackups: %v, %v", list, err)
+	}
+	return list[len(list)-1].ID
+}
+
+// archiveWAL switches WAL and pushes every complete segment not pushed
+// yet, from the first backup's first segment on, as archive_command would
+// have (before a checkpoint recycles them).
+func (f *backupFixture) archiveWAL(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := catalog.Load(ctx, f.store, f.cfg.Layout())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Physical[0]
+	if f.pushed == 0 {
+		first, _ := wal.ParseSegment(m.WALStart, m.WALSegmentSize)
+		f.pushed = first.No
+	}
+	last, err := wal.ParseSegment(psql(t, f.env.Postgres, "SELECT pg_walfile_name(pg_switch_wal())"), m.WALSegmentSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sysid, _ := strconv.ParseUint(m.SystemIdentifier, 10, 64)
+	for ; f.pushed <= last.No; f.pushed++ {
+		name := wal.Segment{Timeline: m.Timeline, No: f.pushed}.Name(m.WALSegmentSize)
+		if _, err := wal.Push(ctx, f.store, wal.Config{Layout: f.cfg.Layout(), SystemIdentifier: sysid},
+			filepath.Join(f.env.Postgres.DataDir, "pg_wal", name)); err != nil {
+			t.Fatalf("archiving %s: %v", name, err)
+		}
+	}
+}
+
+// killMidStream starts a slow backup, SIGKILLs it once two parts are
+// stored, and returns its id.
+func (f *backupFixture) killMidStream(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	cmd := f.command("backup", "--compression", "none", "--part-size", strconv.Itoa(1<<20), "--max-rate", "8192")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	dir := backup.BaseBackupsDir(f.cfg.Layout())
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		parts := map[string]int{}
+		complete := map[string]bool{}
+		if err := f.store.List(ctx, dir, func(o objectstore.ObjectInfo) error {
+			id, rest, _ := strings.Cut(strings.TrimPrefix(o.Key, dir), "/")
+			if rest == "manifest.json" {
+				complete[id] = true
+			}
+			parts[id]++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for id, n := range parts {
+			if !complete[id] && n >= 2 {
+				if err := cmd.Process.Kill(); err != nil { // SIGKILL
+					t.Fatal(err)
+				}
+				cmd.Wait()
+				t.Logf("killed backup %s after %d parts", id, n)
+				return id
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no parts stored within 60s:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+

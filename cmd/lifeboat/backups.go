@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+func newBackupsCmd() *cobra.Command {
+	var f agentFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "backups",
+		Aliases: []string{"list"},
+		Short:   "List the complete backups of the cluster and its restorable window",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, store, err := openRepo(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			return runBackups(cmd.Context(), cfg, store, asJSON, cmd.OutOrStdout())
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func runBackups(ctx context.Context, cfg repo.AgentConfig, store objectstore.Store, asJSON bool, out io.Writer) error {
+	c, err := catalog.Load(ctx, store, cfg.Layout())
+	if err != nil {
+		return err
+	}
+	a, err := catalog.ListWAL(ctx, store, cfg.Layout(), 0)
+	if err != nil {
+		return err
+	}
+	list, w := c.Backups(), c.Window(a)
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Backups []catalog.Backup `json:"backups"`
+			Window  *catalog.Window  `json:"window"`
+		}{list, w})
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tDATABASE\tSTART\tSTOP\tSTART LSN\tSTOP LSN\tSIZE (MB)")
+	for _, b := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\n", b.ID, b.Kind, b.Database,
+			b.StartTime.Format(time.RFC3339), b.StopTime.Format(time.RFC3339), b.StartLSN, b.StopLSN, float64(b.Size)/1e6)
+	}
+	tw.Flush()
+	if !w.Restorable {
+		fmt.Fprintln(out, "restorable window: none (no base backup with all the WAL it needs)")
+	} else {
+		fmt.Fprintf(out, "restorable window: %s (backup %s, LSN %s) to %s (segment %s)\n",
+			w.Earliest.Format(time.RFC3339), w.FromBackup, w.EarliestLSN, w.Latest.Format(time.RFC3339), w.LatestSegment)
+	}
+	for _, g := range w.Gaps {
+		fmt.Fprintf(out, "WAL gap: %s to %s (%d segments missing)\n", g.From, g.To, g.Missing)
+	}
+	if w.Restorable && w.Truncated() {
+		fmt.Fprintf(out, "warning: WAL up to %s is archived but unusable past the gap: take a base backup\n", w.NewestSegment)
+	}
+	return nil
+}
