@@ -261,4 +261,3 @@ func (f *backupFixture) killMidStream(t *testing.T) string {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-

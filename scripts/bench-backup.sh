@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# bench-backup.sh: a full base backup of the same pgbench database, in the
+# same run, by
+#   1. lifeboat backup        -> MinIO over TLS (server-side zstd, 2 workers)
+#   2. pgbackrest backup      -> MinIO over TLS (compress-type=zst, process-max=2)
+#   3. pg_basebackup          -> local disk (-Ft --compress=server-zstd:workers=2 -X none)
+# reporting MB/s (database bytes PostgreSQL sent / wall time), CPU seconds of
+# the tool's processes, CPU seconds of the server's backend (walsender, where
+# server-side compression runs), and the tool's peak RSS.
+#
+# Usage: scripts/bench-backup.sh [pgbench scale, default 100 (~1.5 GB)]
+# Needs: root, PostgreSQL 15 (Debian), pgbackrest, openssl, curl, MinIO in
+# ~/.cache/lifeboat-tools/bin. Runs differ by up to 70% on noisy machines:
+# compare tools within one run only. KEEP=1 keeps the work directory.
+set -euo pipefail
+
+SCALE=${1:-100}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+PGBIN=${LIFEBOAT_PG_BINDIR:-/usr/lib/postgresql/15/bin}
+MINIO=${MINIO:-$HOME/.cache/lifeboat-tools/bin/minio}
+W=$(mktemp -d /tmp/lifeboat-bench-backup-XXXXXX)
+chmod 755 "$W"
+PIDS=()
+cleanup() {
+	set +e
+	[ -f "$W/pg/data/postmaster.pid" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -m fast stop >/dev/null 2>&1
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$W"
+}
+trap cleanup EXIT
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+log() { echo "bench: $*" >&2; }
+
+log "building lifeboat"
+(cd "$REPO" && go build -o "$W/lifeboat" ./cmd/lifeboat)
+
+# --- MinIO over TLS (self-signed) -------------------------------------------
+mkdir -p "$W/certs" "$W/minio"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$W/certs/private.key" -out "$W/certs/public.crt" 2>/dev/null
+S3PORT=$(freeport)
+AK=bench-admin
+SK=bench-secret-$RANDOM$RANDOM
+MINIO_ROOT_USER=$AK MINIO_ROOT_PASSWORD=$SK MINIO_BROWSER=off MINIO_UPDATE=off \
+	"$MINIO" server "$W/minio" --certs-dir "$W/certs" --address 127.0.0.1:$S3PORT \
+	--console-address 127.0.0.1:$(freeport) --quiet >"$W/minio.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -ksf https://127.0.0.1:$S3PORT/minio/health/ready >/dev/null && break; sleep 0.2; done
+curl -ksf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -X PUT https://127.0.0.1:$S3PORT/bench >/dev/null
+log "MinIO on https://127.0.0.1:$S3PORT"
+
+# --- PostgreSQL 15 with a pgbench database ----------------------------------
+PGPORT=$(freeport)
+mkdir -p "$W/pg"
+chown postgres: "$W/pg"
+runuser -u postgres -- "$PGBIN/initdb" -D "$W/pg/data" -U postgres --auth=trust --no-sync >/dev/null
+cat >>"$W/pg/data/postgresql.conf" <<CONF
+port = $PGPORT
+listen_addresses = ''
+unix_socket_directories = '$W/pg'
+wal_level = replica
+# pgBackRest refuses to back up without archiving; nothing reads this WAL.
+archive_mode = on
+archive_command = '/bin/true'
+max_wal_size = 8GB
+fsync = off
+CONF
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/log" -w start >/dev/null
+PSQL=("$PGBIN/psql" -h "$W/pg" -p "$PGPORT" -U postgres -XAtq -v ON_ERROR_STOP=1)
+log "pgbench -i -s $SCALE, then random filler (compresses ~5x, not ~22x)"
+"$PGBIN/pgbench" -h "$W/pg" -p "$PGPORT" -U postgres -i -s "$SCALE" -q postgres >/dev/null 2>&1
+"${PSQL[@]}" -c "UPDATE pgbench_accounts SET filler = md5(random()::text) || md5(random()::text)" postgres
+"${PSQL[@]}" -c "VACUUM FULL pgbench_accounts" postgres
+"${PSQL[@]}" -c "CHECKPOINT" postgres
+DBSIZE=$("${PSQL[@]}" -c "SELECT sum(pg_database_size(oid)) FROM pg_database" postgres)
+log "databases: $((DBSIZE / 1000000)) MB"
+POSTMASTER=$(head -1 "$W/pg/data/postmaster.pid")
+
+# children CPU of the postmaster (exited backends, e.g. the walsender), in seconds
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($16 + $17) / hz}' "/proc/$POSTMASTER/stat"; }
+
+# --- tool configurations ----------------------------------------------------
+cat >"$W/lifeboat.json" <<JSON
+{"endpoint":"https://127.0.0.1:$S3PORT","path_style":true,"skip_tls_verify":true,
+ "access_key":"$AK","secret_key":"$SK","bucket":"bench","prefix":"lifeboat","cluster":"bench","compression":"zstd"}
+JSON
+chmod 600 "$W/lifeboat.json"
+cat >"$W/pgbackrest.conf" <<CONF
+[global]
+repo1-type=s3
+repo1-path=/pgbackrest
+repo1-s3-bucket=bench
+repo1-s3-endpoint=127.0.0.1
+repo1-storage-port=$S3PORT
+repo1-s3-region=us-east-1
+repo1-s3-key=$AK
+repo1-s3-key-secret=$SK
+repo1-s3-uri-style=path
+repo1-storage-verify-tls=n
+repo1-retention-full=9
+compress-type=zst
+process-max=2
+start-fast=y
+archive-check=n
+log-level-console=warn
+log-level-file=off
+log-path=$W/pgbr-log
+lock-path=$W/pgbr-lock
+
+[bench]
+pg1-path=$W/pg/data
+pg1-port=$PGPORT
+pg1-socket-path=$W/pg
+pg1-user=postgres
+CONF
+pgbackrest --config="$W/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
+
+# measure NAME CMD...: wall seconds, tool CPU seconds, server CPU seconds, peak RSS MB
+RESULTS=()
+measure() {
+	local name=$1; shift
+	log "running $name"
+	local s0 t0 t1 s1
+	s0=$(server_cpu); t0=$(now)
+	/usr/bin/time -v -o "$W/time-$name" "$@" >"$W/out-$name" 2>&1 || { cat "$W/out-$name" >&2; exit 1; }
+	t1=$(now); s1=$(server_cpu)
+	local wall cpu rss scpu
+	wall=$(echo "$t1 - $t0" | bc -l)
+	cpu=$(awk -F: '/User time|System time/ {s += $2} END {printf "%.1f", s}' "$W/time-$name")
+	rss=$(awk -F: '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$W/time-$name")
+	scpu=$(echo "$s1 - $s0" | bc -l)
+	RESULTS+=("$(printf '%-34s %8.1f s %8.0f MB/s %8s s %8.1f s %8s MB' "$name" "$wall" "$(echo "$DBSIZE / 1000000 / $wall" | bc -l)" "$cpu" "$scpu" "$rss")")
+}
+
+DSN="host=$W/pg port=$PGPORT user=postgres dbname=postgres"
+measure "lifeboat backup (MinIO TLS)" "$W/lifeboat" backup --config "$W/lifeboat.json" --pg-dsn "$DSN" --workers 2 --level 1
+grep "^backup " "$W/out-lifeboat backup (MinIO TLS)" >&2 || true
+measure "pgbackrest backup (MinIO TLS)" pgbackrest --config="$W/pgbackrest.conf" --stanza=bench --type=full backup
+mkdir -p "$W/pgbb"; chown postgres: "$W/pgbb"
+measure "pg_basebackup server-zstd (disk)" "$PGBIN/pg_basebackup" -h "$W/pg" -p "$PGPORT" -U postgres -D "$W/pgbb/b" \
+	-Ft -X none --checkpoint=fast --compress=server-zstd:workers=2
+LBSTORED=$(du -sb "$W/minio/bench/lifeboat" 2>/dev/null | cut -f1 || echo 0)
+PGBBSIZE=$(du -sb "$W/pgbb/b" | cut -f1)
+
+echo
+echo "base backup of $((DBSIZE / 1000000)) MB (pgbench scale $SCALE, random filler), $(nproc) cores"
+printf '%-34s %10s %13s %10s %10s %11s\n' "tool" "wall" "throughput" "tool CPU" "server CPU" "peak RSS"
+for r in "${RESULTS[@]}"; do echo "$r"; done
+echo "stored: lifeboat $((LBSTORED / 1000000)) MB (MinIO data dir), pg_basebackup $((PGBBSIZE / 1000000)) MB"
