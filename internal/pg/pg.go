@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -88,4 +90,24 @@ func classify(p *pgxpool.Pool, err error) error {
 		return fmt.Errorf("%w at %s: %w", ErrUnreachable, where, err)
 	}
 	return err
+}
+
+// BinDir is where PostgreSQL's client programs (pg_dump, pg_restore,
+// pg_ctl) are looked for first: $LIFEBOAT_PG_BINDIR, else Debian's
+// PostgreSQL 15 folder. Callers fall back to PATH when it does not exist.
+func BinDir() string {
+	if d := os.Getenv("LIFEBOAT_PG_BINDIR"); d != "" {
+		return d
+	}
+	return "/usr/lib/postgresql/15/bin"
+}
+
+// Program returns the path of a PostgreSQL program: in BinDir when it is
+// there, else the bare name for PATH lookup.
+func Program(name string) string {
+	p := filepath.Join(BinDir(), name)
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return name
 }

@@ -109,12 +109,15 @@ func (p *LifeboatProvider) Resources(context.Context) []func() resource.Resource
 	return []func() resource.Resource{
 		NewImmutableBucketResource,
 		NewWalArchiveResource,
+		NewBackupPolicyResource,
 	}
 }
 
 // DataSources implements provider.Provider.
 func (p *LifeboatProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{
+		NewRecoveryPointsDataSource,
+	}
 }
 
 // providerData is shared by every resource of one provider instance: one

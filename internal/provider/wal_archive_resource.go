@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -126,7 +127,7 @@ func (r *walArchiveResource) Schema(ctx context.Context, _ resource.SchemaReques
 				MarkdownDescription: "Name of the cluster inside the repository (WAL goes under `<prefix>/<cluster>/wal/`). Changing it replaces the resource.",
 				Required:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`), "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")},
+				Validators:          []validator.String{stringvalidator.RegexMatches(clusterNameRE, "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")},
 			},
 			"rpo": schema.StringAttribute{
 				MarkdownDescription: "Recovery point objective: the most data, in time, the platform may lose (a Go duration such as `5m`). `archive_timeout` is derived as half of it so a quiet database still archives within the RPO. At least `2s`.",
@@ -620,4 +621,20 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// clusterNameRE is what repo.Layout accepts as a cluster name.
+var clusterNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// stringSet turns observed strings into a Set, keeping null when the prior
+// value was null and nothing was observed.
+func stringSet(prior types.Set, values []string) types.Set {
+	if len(values) == 0 && (prior.IsNull() || prior.IsUnknown()) {
+		return types.SetNull(types.StringType)
+	}
+	elems := make([]attr.Value, 0, len(values))
+	for _, v := range values {
+		elems = append(elems, types.StringValue(v))
+	}
+	return types.SetValueMust(types.StringType, elems)
 }

@@ -1,0 +1,643 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = (*backupPolicyResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*backupPolicyResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*backupPolicyResource)(nil)
+	_ resource.ResourceWithImportState    = (*backupPolicyResource)(nil)
+)
+
+// Data classes a tier may name, with the prefix each defaults to.
+var tierClasses = map[string]string{
+	"transactional": "", // the cluster's repository root (backups and WAL)
+	"attachments":   "attachments/",
+	"audit":         "audit/",
+	"config":        "config/",
+}
+
+// NewBackupPolicyResource is the lifeboat_backup_policy constructor.
+func NewBackupPolicyResource() resource.Resource { return &backupPolicyResource{} }
+
+// backupPolicyResource declares when a cluster is backed up, what is kept,
+// and for how long each data class lives; the agent daemon executes it.
+type backupPolicyResource struct {
+	data *providerData
+}
+
+type backupPolicyModel struct {
+	ID                  types.String          `tfsdk:"id"`
+	Cluster             types.String          `tfsdk:"cluster"`
+	Postgres            *postgresModel        `tfsdk:"postgres"`
+	Repository          *repositoryRef        `tfsdk:"repository"`
+	Schedule            types.String          `tfsdk:"schedule"`
+	Retention           *policyRetentionModel `tfsdk:"retention"`
+	Tiers               []policyTierModel     `tfsdk:"tier"`
+	TenantDatabases     types.Set             `tfsdk:"tenant_databases"`
+	RPO                 types.String          `tfsdk:"rpo"`
+	RTO                 types.String          `tfsdk:"rto"`
+	WALArchiving        types.Bool            `tfsdk:"wal_archiving"`
+	BackupOnCreate      types.Bool            `tfsdk:"backup_on_create"`
+	LastBackupID        types.String          `tfsdk:"last_backup_id"`
+	LastBackupTime      types.String          `tfsdk:"last_backup_time"`
+	RecoveryWindowStart types.String          `tfsdk:"recovery_window_start"`
+	RecoveryWindowEnd   types.String          `tfsdk:"recovery_window_end"`
+	Timeouts            timeouts.Value        `tfsdk:"timeouts"`
+}
+
+type policyRetentionModel struct {
+	FullCount types.Int64 `tfsdk:"full_count"`
+	Days      types.Int64 `tfsdk:"days"`
+}
+
+type policyTierModel struct {
+	Name          types.String `tfsdk:"name"`
+	Prefix        types.String `tfsdk:"prefix"`
+	RetentionDays types.Int64  `tfsdk:"retention_days"`
+}
+
+// Metadata implements resource.Resource.
+func (r *backupPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_backup_policy"
+}
+
+// Schema implements resource.Resource.
+func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	keepState := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A backup policy for one PostgreSQL cluster: schedule, retention, per-data-class lifetimes " +
+			"(applied as bucket lifecycle rules), and the tenant databases dumped logically. The policy is written into " +
+			"the repository (`<prefix>/<cluster>/policy.json`, no secrets) where `lifeboat agent` executes it. " +
+			"Plan fails when a tier would expire backups or WAL the retention still needs, when the bucket's object lock " +
+			"outlives the retention (prune could never delete), or when the schedule cannot meet the declared RPO/RTO. " +
+			"Refresh reports the last backup and the restorable window, and warns when a backup is overdue. " +
+			"Destroying the policy stops scheduling; it never deletes backups.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{MarkdownDescription: "The cluster name.", Computed: true, PlanModifiers: keepState},
+			"cluster": schema.StringAttribute{
+				MarkdownDescription: "Cluster name in the repository (the same as its `lifeboat_wal_archive`). Changing it replaces the policy.",
+				Required:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:          []validator.String{stringvalidator.RegexMatches(clusterNameRE, "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")},
+			},
+			"schedule": schema.StringAttribute{
+				MarkdownDescription: "When base backups run, in UTC: five cron fields (`0 2 * * *`) or `@daily`, `@hourly`, `@every 6h`.",
+				Required:            true,
+				Validators:          []validator.String{cronValidator{}},
+			},
+			"tenant_databases": schema.SetAttribute{
+				MarkdownDescription: "Databases (one per Odoo tenant) dumped logically (`pg_dump -Fc`) with every scheduled backup, each into its own prefix.",
+				ElementType:         types.StringType,
+				Optional:            true,
+			},
+			"rpo": schema.StringAttribute{
+				MarkdownDescription: "Declared recovery point objective. Without WAL archiving (`wal_archiving = false`), the schedule must back up at least this often.",
+				Optional:            true,
+				Validators:          []validator.String{durationValidator{min: time.Second}},
+			},
+			"rto": schema.StringAttribute{
+				MarkdownDescription: "Declared recovery time objective. A restore replays the WAL written since the last backup; the check assumes replay runs at least 12 times faster than the WAL was written, so the longest gap between backups may be at most 12 × `rto`.",
+				Optional:            true,
+				Validators:          []validator.String{durationValidator{min: time.Second}},
+			},
+			"wal_archiving": schema.BoolAttribute{
+				MarkdownDescription: "Whether the cluster's WAL is archived continuously (a `lifeboat_wal_archive`). Default `true`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(true),
+			},
+			"backup_on_create": schema.BoolAttribute{
+				MarkdownDescription: "Take a first base backup (and the tenant dumps) during apply, logging progress. Default `false`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+			},
+			"last_backup_id":   schema.StringAttribute{MarkdownDescription: "Newest complete base backup. Refreshed on read; never causes a diff.", Computed: true, PlanModifiers: keepState},
+			"last_backup_time": schema.StringAttribute{MarkdownDescription: "When it finished (RFC 3339).", Computed: true, PlanModifiers: keepState},
+			"recovery_window_start": schema.StringAttribute{
+				MarkdownDescription: "Earliest point in time the cluster can be restored to (RFC 3339).", Computed: true, PlanModifiers: keepState,
+			},
+			"recovery_window_end": schema.StringAttribute{
+				MarkdownDescription: "Latest point covered by unbroken archived WAL (RFC 3339).", Computed: true, PlanModifiers: keepState,
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"postgres":   postgresBlock("to back up (the role needs REPLICATION)"),
+			"repository": repositoryBlock(),
+			"retention": schema.SingleNestedBlock{
+				MarkdownDescription: "What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned.",
+				Validators:          []validator.Object{objectvalidator.IsRequired()},
+				Attributes: map[string]schema.Attribute{
+					"full_count": schema.Int64Attribute{MarkdownDescription: "Base backups to keep.", Optional: true, Validators: []validator.Int64{int64validator.Between(1, 10000)}},
+					"days":       schema.Int64Attribute{MarkdownDescription: "Days of point-in-time recovery to keep.", Optional: true, Validators: []validator.Int64{int64validator.Between(1, 36500)}},
+				},
+			},
+			"tier": schema.SetNestedBlock{
+				MarkdownDescription: "Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.",
+				NestedObject: schema.NestedBlockObject{
+					Attributes: map[string]schema.Attribute{
+						"name": schema.StringAttribute{
+							MarkdownDescription: "Data class: `transactional`, `attachments`, `audit` or `config`.",
+							Required:            true,
+							Validators:          []validator.String{stringvalidator.OneOf("transactional", "attachments", "audit", "config")},
+						},
+						"prefix": schema.StringAttribute{
+							MarkdownDescription: "Key prefix; defaults to the cluster's repository root for `transactional`, and `attachments/`, `audit/`, `config/` for the others.",
+							Optional:            true,
+							Computed:            true,
+							PlanModifiers:       keepState,
+						},
+						"retention_days": schema.Int64Attribute{
+							MarkdownDescription: "Days objects of this class are kept before the store expires them.",
+							Required:            true,
+							Validators:          []validator.Int64{int64validator.Between(1, 36500)},
+						},
+					},
+				},
+			},
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+// Configure implements resource.ResourceWithConfigure.
+func (r *backupPolicyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider.", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+// ValidateConfig implements resource.ResourceWithValidateConfig: the
+// cross-checks that need only the configuration.
+func (r *backupPolicyResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m backupPolicyModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
+	if m.Repository == nil || (m.Repository.Bucket.IsNull() && !m.Repository.Bucket.IsUnknown()) {
+		resp.Diagnostics.AddAttributeError(path.Root("repository").AtName("bucket"), "Missing Repository Bucket", "repository.bucket is required.")
+	}
+	if m.Retention != nil && m.Retention.FullCount.IsNull() && m.Retention.Days.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("retention"), "Empty Retention", "Set retention.full_count, retention.days, or both.")
+	}
+	seen := map[string]bool{}
+	for _, t := range m.Tiers {
+		if seen[t.Name.ValueString()] {
+			resp.Diagnostics.AddAttributeError(path.Root("tier"), "Duplicate Tier", fmt.Sprintf("tier %q appears more than once.", t.Name.ValueString()))
+		}
+		seen[t.Name.ValueString()] = true
+	}
+	if m.Schedule.IsUnknown() || m.Schedule.IsNull() || m.Retention == nil {
+		return
+	}
+	sched, err := schedule.Parse(m.Schedule.ValueString())
+	if err != nil {
+		return // the attribute validator reported it
+	}
+	gap := sched.MaxGap()
+
+	// A tier must not expire what the retention still needs.
+	if need := retentionNeedsDays(m.Retention, gap); need > 0 {
+		for _, t := range m.Tiers {
+			if t.Name.ValueString() != "transactional" || t.RetentionDays.IsUnknown() {
+				continue
+			}
+			if days := t.RetentionDays.ValueInt64(); days < need {
+				resp.Diagnostics.AddAttributeError(path.Root("tier"), "Tier Expires Backups Retention Still Needs",
+					fmt.Sprintf("tier \"transactional\" retention_days = %d would let the store expire base backups and WAL that %s still keeps: "+
+						"with schedule %q (up to %s between backups) the oldest kept backup and its WAL can be %d days old. "+
+						"Raise tier.retention_days to at least %d, or shorten the retention.",
+						days, describeRetention(m.Retention), m.Schedule.ValueString(), gap, need, need))
+			}
+		}
+	}
+	// The schedule against the declared RPO and RTO.
+	if !m.RPO.IsNull() && !m.RPO.IsUnknown() && !m.WALArchiving.IsUnknown() && !m.WALArchiving.ValueBool() {
+		if rpo, err := time.ParseDuration(m.RPO.ValueString()); err == nil && gap > rpo {
+			resp.Diagnostics.AddAttributeError(path.Root("schedule"), "Schedule Cannot Meet RPO",
+				fmt.Sprintf("Without WAL archiving, backups are the only recovery points: schedule %q leaves up to %s between backups, "+
+					"beyond rpo = %q. Back up more often, or archive WAL (lifeboat_wal_archive) and set wal_archiving = true.", m.Schedule.ValueString(), gap, m.RPO.ValueString()))
+		}
+	}
+	if !m.RTO.IsNull() && !m.RTO.IsUnknown() {
+		if rto, err := time.ParseDuration(m.RTO.ValueString()); err == nil && gap > 12*rto {
+			resp.Diagnostics.AddAttributeError(path.Root("schedule"), "Schedule Cannot Meet RTO",
+				fmt.Sprintf("A restore replays the WAL written since the last backup: schedule %q leaves up to %s between backups, "+
+					"more than 12 × rto = %s of replay even at 12 times the write speed. Back up at least every %s.",
+					m.Schedule.ValueString(), gap, 12*rto, 12*rto))
+		}
+	}
+}
+
+// retentionNeedsDays is how old, in whole days, the oldest kept backup (and
+// the WAL from its start) can get under the retention and schedule.
+func retentionNeedsDays(ret *policyRetentionModel, gap time.Duration) int64 {
+	var need time.Duration
+	if !ret.Days.IsNull() && !ret.Days.IsUnknown() {
+		// Every backup of the last days, and the newest one before them.
+		need = time.Duration(ret.Days.ValueInt64())*24*time.Hour + gap
+	}
+	if !ret.FullCount.IsNull() && !ret.FullCount.IsUnknown() {
+		if d := time.Duration(ret.FullCount.ValueInt64()) * gap; d > need {
+			need = d
+		}
+	}
+	return int64((need + 24*time.Hour - 1) / (24 * time.Hour))
+}
+
+func describeRetention(ret *policyRetentionModel) string {
+	var parts []string
+	if !ret.FullCount.IsNull() {
+		parts = append(parts, fmt.Sprintf("full_count = %d", ret.FullCount.ValueInt64()))
+	}
+	if !ret.Days.IsNull() {
+		parts = append(parts, fmt.Sprintf("days = %d", ret.Days.ValueInt64()))
+	}
+	return "retention { " + strings.Join(parts, ", ") + " }"
+}
+
+// ModifyPlan implements resource.ResourceWithModifyPlan: tier prefixes, and
+// the check against the bucket's object lock, which needs the store.
+func (r *backupPolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return
+	}
+	var plan backupPolicyModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || plan.Repository == nil || plan.Cluster.IsUnknown() || plan.Repository.Prefix.IsUnknown() {
+		return
+	}
+	layout := plan.layout()
+	for i := range plan.Tiers {
+		if plan.Tiers[i].Prefix.IsUnknown() || plan.Tiers[i].Prefix.IsNull() {
+			plan.Tiers[i].Prefix = types.StringValue(defaultTierPrefix(plan.Tiers[i].Name.ValueString(), layout))
+		}
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+
+	if plan.Repository.Bucket.IsUnknown() || plan.Retention == nil || plan.Schedule.IsUnknown() {
+		return // the bucket is created in this apply: nothing to read yet
+	}
+	sched, err := schedule.Parse(plan.Schedule.ValueString())
+	if err != nil {
+		return
+	}
+	client, err := r.data.Store(ctx)
+	if err != nil {
+		return
+	}
+	st, err := client.ReadBucket(ctx, plan.Repository.Bucket.ValueString())
+	if err != nil || st.Spec.Retention == nil {
+		return // missing buckets are reported at apply, with the attribute
+	}
+	need := retentionNeedsDays(plan.Retention, sched.MaxGap())
+	if lock := int64(st.Spec.Retention.Days); lock > need+1 {
+		resp.Diagnostics.AddAttributeError(path.Root("retention"), "Retention Shorter Than Bucket Lock",
+			fmt.Sprintf("Bucket %q locks every object for %d days (%s), but %s only keeps backups about %d days: prune could never delete "+
+				"what the retention lets go, and the repository would grow for %d days past it. Raise the retention to at least %d days, "+
+				"or lower the bucket's retention.days.", st.Spec.Name, lock, st.Spec.Retention.Mode, describeRetention(plan.Retention), need, lock-need, lock))
+	}
+}
+
+// Create implements resource.Resource.
+func (r *backupPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan backupPolicyModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, 60*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	store, ok := r.converge(ctx, &plan, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	if plan.BackupOnCreate.ValueBool() {
+		r.firstBackup(ctx, store, &plan, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	r.observe(ctx, store, &plan, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Update implements resource.Resource.
+func (r *backupPolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan backupPolicyModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, 10*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	store, ok := r.converge(ctx, &plan, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	r.observe(ctx, store, &plan, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// converge writes the policy document and the tier lifecycle rules.
+func (r *backupPolicyResource) converge(ctx context.Context, m *backupPolicyModel, diags *diag.Diagnostics) (objectstore.Store, bool) {
+	client, err := r.data.Store(ctx)
+	if err != nil {
+		diags.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+		return nil, false
+	}
+	bucket := m.Repository.Bucket.ValueString()
+	if _, err := client.ReadBucket(ctx, bucket); err != nil {
+		if errors.Is(err, objectstore.ErrBucketNotFound) {
+			diags.AddAttributeError(path.Root("repository").AtName("bucket"), "Repository Bucket Not Found",
+				fmt.Sprintf("repository.bucket %q does not exist on %s. Create it first (for example with lifeboat_immutable_bucket, referenced so Terraform orders them).", bucket, client.Endpoint()))
+			return nil, false
+		}
+		diags.Append(errorDiag("Error Reading Repository Bucket", fmt.Sprintf("checking repository.bucket %q", bucket), err))
+		return nil, false
+	}
+	store := client.Store(bucket)
+	layout := m.layout()
+	if err := repo.WritePolicy(ctx, store, layout, m.policy()); err != nil {
+		diags.Append(errorDiag("Error Writing Backup Policy", fmt.Sprintf("writing s3://%s/%s", bucket, layout.PolicyKey()), err))
+		return nil, false
+	}
+	if err := client.SetPolicyTiers(ctx, bucket, m.Cluster.ValueString(), m.tiers(layout)); err != nil {
+		diags.Append(errorDiag("Error Applying Tier Lifecycle Rules", fmt.Sprintf("setting the policy's lifecycle rules on bucket %q", bucket), err))
+		return nil, false
+	}
+	m.ID = m.Cluster
+	return store, true
+}
+
+// firstBackup takes a base backup and the tenant dumps, logging progress.
+func (r *backupPolicyResource) firstBackup(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) {
+	progress := func(p backup.Progress) {
+		tflog.Info(ctx, "backup in progress", map[string]any{"id": p.ID, "database": p.Database, "phase": p.Phase,
+			"read_mb": p.Read / 1e6, "stored_mb": p.Stored / 1e6, "mb_per_s": fmt.Sprintf("%.1f", p.Rate())})
+	}
+	manifest, err := backup.Take(ctx, store, backup.Options{Layout: m.layout(), DSN: m.Postgres.dsn(), Progress: progress})
+	if err != nil {
+		diags.Append(errorDiag("Error Taking First Base Backup",
+			fmt.Sprintf("taking a base backup of %s (backup_on_create = true)", m.Postgres.describe()), err))
+		return
+	}
+	tflog.Info(ctx, "base backup complete", map[string]any{"id": manifest.ID, "stored_bytes": manifest.StoredSize})
+	dbs := m.tenantDatabases()
+	if len(dbs) == 0 {
+		return
+	}
+	_, err = backup.DumpTenants(ctx, store, backup.TenantOptions{Layout: m.layout(), DSN: m.Postgres.dsn(), PGDump: pg.Program("pg_dump"), Progress: progress}, dbs)
+	if err != nil {
+		diags.Append(errorDiag("Error Dumping Tenant Databases", fmt.Sprintf("dumping %v from %s (backup_on_create = true)", dbs, m.Postgres.describe()), err))
+	}
+}
+
+// Read implements resource.Resource.
+func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state backupPolicyModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Read(ctx, 2*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client, err := r.data.Store(ctx)
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+		return
+	}
+	bucket := state.Repository.Bucket.ValueString()
+	store := client.Store(bucket)
+	layout := state.layout()
+	p, err := repo.ReadPolicy(ctx, store, layout)
+	if errors.Is(err, objectstore.ErrNotFound) || errors.Is(err, objectstore.ErrBucketNotFound) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Reading Backup Policy", fmt.Sprintf("reading s3://%s/%s", bucket, layout.PolicyKey()), err))
+		return
+	}
+	// Drift in the stored policy shows as a planned update.
+	state.Schedule = types.StringValue(p.Schedule)
+	state.Retention = &policyRetentionModel{FullCount: optionalInt(int32(p.Retention.FullCount)), Days: optionalInt(int32(p.Retention.Days))}
+	state.TenantDatabases = stringSet(state.TenantDatabases, p.TenantDatabases)
+	tiers, err := client.PolicyTiers(ctx, bucket, state.Cluster.ValueString())
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Reading Tier Lifecycle Rules", fmt.Sprintf("reading bucket %q lifecycle", bucket), err))
+		return
+	}
+	state.Tiers = nil
+	for _, t := range tiers {
+		state.Tiers = append(state.Tiers, policyTierModel{Name: types.StringValue(t.Name), Prefix: types.StringValue(t.Prefix), RetentionDays: types.Int64Value(int64(t.ExpirationDays))})
+	}
+	r.observe(ctx, store, &state, &resp.Diagnostics)
+	r.warnOverdue(&state, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// observe fills the computed posture values from the catalog.
+func (r *backupPolicyResource) observe(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) {
+	m.LastBackupID, m.LastBackupTime = types.StringNull(), types.StringNull()
+	m.RecoveryWindowStart, m.RecoveryWindowEnd = types.StringNull(), types.StringNull()
+	c, err := catalog.Load(ctx, store, m.layout())
+	if err != nil {
+		diags.AddWarning("Backup Catalog Unreadable", fmt.Sprintf("The repository's backups could not be listed: %v", err))
+		return
+	}
+	if n := len(c.Physical); n > 0 {
+		last := c.Physical[n-1]
+		m.LastBackupID = types.StringValue(last.ID)
+		m.LastBackupTime = types.StringValue(last.StopTime.UTC().Format(time.RFC3339))
+	}
+	w, err := catalog.RestorableWindow(ctx, store, m.layout())
+	if err == nil && w.Restorable {
+		m.RecoveryWindowStart = types.StringValue(w.Earliest.UTC().Format(time.RFC3339))
+		m.RecoveryWindowEnd = types.StringValue(w.Latest.UTC().Format(time.RFC3339))
+	}
+}
+
+// warnOverdue warns when the last backup is older than the schedule allows.
+func (r *backupPolicyResource) warnOverdue(m *backupPolicyModel, diags *diag.Diagnostics) {
+	sched, err := schedule.Parse(m.Schedule.ValueString())
+	if err != nil {
+		return
+	}
+	// A run may take a while: allow a tenth of the gap (at least 15 minutes).
+	grace := max(sched.MaxGap()/10, 15*time.Minute)
+	due := sched.Prev(time.Now().Add(-grace))
+	if due.IsZero() {
+		return
+	}
+	if m.LastBackupTime.IsNull() {
+		diags.AddWarning("Backup Overdue",
+			fmt.Sprintf("Cluster %q has no complete base backup, but schedule %q was due at %s. Is `lifeboat agent` running against this repository?",
+				m.Cluster.ValueString(), m.Schedule.ValueString(), due.Format(time.RFC3339)))
+		return
+	}
+	last, err := time.Parse(time.RFC3339, m.LastBackupTime.ValueString())
+	if err == nil && last.Before(due.Add(-sched.MaxGap())) {
+		diags.AddWarning("Backup Overdue",
+			fmt.Sprintf("Cluster %q was last backed up at %s (%s), but schedule %q was due at %s. Is `lifeboat agent` running, and are its backups failing?",
+				m.Cluster.ValueString(), last.Format(time.RFC3339), m.LastBackupID.ValueString(), m.Schedule.ValueString(), due.Format(time.RFC3339)))
+	}
+}
+
+// Delete implements resource.Resource: scheduling stops, backups stay.
+func (r *backupPolicyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state backupPolicyModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	client, err := r.data.Store(ctx)
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+		return
+	}
+	bucket := state.Repository.Bucket.ValueString()
+	if err := repo.DeletePolicy(ctx, client.Store(bucket), state.layout()); err != nil && !errors.Is(err, objectstore.ErrBucketNotFound) {
+		resp.Diagnostics.Append(errorDiag("Error Deleting Backup Policy", fmt.Sprintf("deleting the policy of %q", state.Cluster.ValueString()), err))
+		return
+	}
+	if err := client.SetPolicyTiers(ctx, bucket, state.Cluster.ValueString(), nil); err != nil && !errors.Is(err, objectstore.ErrBucketNotFound) {
+		resp.Diagnostics.Append(errorDiag("Error Removing Tier Lifecycle Rules", fmt.Sprintf("removing the policy's lifecycle rules from %q", bucket), err))
+	}
+}
+
+// ImportState implements resource.ResourceWithImportState. The ID is
+// "<bucket>/<cluster>" or "<bucket>/<prefix>/<cluster>"; the postgres block
+// comes from the configuration.
+func (r *backupPolicyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	parts := strings.Split(req.ID, "/")
+	if len(parts) < 2 || parts[0] == "" || parts[len(parts)-1] == "" {
+		resp.Diagnostics.AddError("Invalid Import ID",
+			fmt.Sprintf("Expected \"<bucket>/<cluster>\" or \"<bucket>/<prefix>/<cluster>\" (e.g. acme-backups/pg/odoo-main), got %q.", req.ID))
+		return
+	}
+	repoRef := &repositoryRef{Bucket: types.StringValue(parts[0]), Prefix: types.StringNull()}
+	if len(parts) > 2 {
+		repoRef.Prefix = types.StringValue(strings.Join(parts[1:len(parts)-1], "/"))
+	}
+	cluster := parts[len(parts)-1]
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), cluster)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster"), cluster)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("repository"), repoRef)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wal_archiving"), true)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("backup_on_create"), false)...)
+}
+
+func (m *backupPolicyModel) layout() repo.Layout {
+	return repo.Layout{Prefix: m.Repository.Prefix.ValueString(), Cluster: m.Cluster.ValueString()}
+}
+
+func defaultTierPrefix(name string, l repo.Layout) string {
+	if name == "transactional" {
+		return l.Root() + "/"
+	}
+	return tierClasses[name]
+}
+
+func (m *backupPolicyModel) tiers(l repo.Layout) []objectstore.LifecycleTier {
+	var out []objectstore.LifecycleTier
+	for _, t := range m.Tiers {
+		prefix := t.Prefix.ValueString()
+		if t.Prefix.IsNull() || t.Prefix.IsUnknown() {
+			prefix = defaultTierPrefix(t.Name.ValueString(), l)
+		}
+		days := int32(t.RetentionDays.ValueInt64())
+		out = append(out, objectstore.LifecycleTier{Name: t.Name.ValueString(), Prefix: prefix, ExpirationDays: days, NoncurrentVersionExpirationDays: days})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (m *backupPolicyModel) tenantDatabases() []string {
+	var dbs []string
+	for _, v := range m.TenantDatabases.Elements() {
+		if s, ok := v.(types.String); ok {
+			dbs = append(dbs, s.ValueString())
+		}
+	}
+	sort.Strings(dbs)
+	return dbs
+}
+
+func (m *backupPolicyModel) policy() repo.Policy {
+	p := repo.Policy{
+		Cluster:         m.Cluster.ValueString(),
+		Schedule:        m.Schedule.ValueString(),
+		Updated:         time.Now().UTC(),
+		TenantDatabases: m.tenantDatabases(),
+		Retention:       repo.PolicyRetention{FullCount: int(m.Retention.FullCount.ValueInt64()), Days: int(m.Retention.Days.ValueInt64())},
+	}
+	if cfg, err := pgconn.ParseConfig(m.Postgres.dsn()); err == nil {
+		p.Postgres = repo.PolicyPostgres{Host: cfg.Host, Port: int(cfg.Port), User: cfg.User, DBName: cfg.Database}
+	}
+	if !m.Postgres.SSLMode.IsNull() {
+		p.Postgres.SSLMode = m.Postgres.SSLMode.ValueString()
+	}
+	return p
+}
+
+// cronValidator checks a schedule at plan.
+type cronValidator struct{}
+
+func (cronValidator) Description(context.Context) string {
+	return "must be five cron fields or a descriptor such as @daily"
+}
+func (v cronValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (cronValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := schedule.Parse(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Schedule", fmt.Sprintf("%s: %v", req.Path, err))
+	}
+}

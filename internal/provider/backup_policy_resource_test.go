@@ -1,0 +1,227 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
+)
+
+const policyAddr = "lifeboat_backup_policy.test"
+
+func TestAccBackupPolicyResource_basic(t *testing.T) {
+	env := testenv.Require(t)
+	bucket := randomName("lb-policy")
+	for _, db := range []string{"tenant_a", "tenant_b"} {
+		for _, sql := range []string{"DROP DATABASE IF EXISTS " + db, "CREATE DATABASE " + db} {
+			if out, err := env.Postgres.Psql("postgres", sql); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+		}
+		if out, err := env.Postgres.Psql(db, "CREATE TABLE ir_attachment(id serial primary key, store_fname text); INSERT INTO ir_attachment(store_fname) SELECT 'ab/'||g FROM generate_series(1,50) g"); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	client := testAccClient(t)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             testAccCheckBucketDestroyed(t, bucket),
+		Steps: []resource.TestStep{
+			{
+				Config: testAccBackupPolicyConfig_basic(bucket, env.Postgres.DSN("postgres"), 40),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("last_backup_id"), knownvalue.StringRegexp(regexp.MustCompile(`^\d{8}T\d{6}Z`))),
+					statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("tier"), knownvalue.SetPartial([]knownvalue.Check{
+						knownvalue.ObjectExact(map[string]knownvalue.Check{
+							"name": knownvalue.StringExact("transactional"), "prefix": knownvalue.StringExact("pg/main/"), "retention_days": knownvalue.Int64Exact(40),
+						}),
+					})),
+					statecheck.ExpectKnownValue("data.lifeboat_recovery_points.test", tfjsonpath.New("backups"), knownvalue.ListSizeExact(3)),
+					statecheck.ExpectKnownValue("data.lifeboat_recovery_points.test", tfjsonpath.New("backups").AtSliceIndex(0).AtMapKey("kind"), knownvalue.StringExact("physical")),
+				},
+				Check: func(*terraform.State) error {
+					p, err := repo.ReadPolicy(context.Background(), client.Store(bucket), repo.Layout{Prefix: "pg", Cluster: "main"})
+					if err != nil {
+						return err
+					}
+					if p.Schedule != "0 2 * * *" || p.Retention.FullCount != 7 || len(p.TenantDatabases) != 2 || p.Postgres.Port != env.Postgres.Port {
+						return fmt.Errorf("stored policy = %+v", p)
+					}
+					tiers, err := client.PolicyTiers(context.Background(), bucket, "main")
+					if err != nil || len(tiers) != 2 {
+						return fmt.Errorf("policy lifecycle rules = %+v, %v", tiers, err)
+					}
+					return nil
+				},
+			},
+			{
+				// Lifecycle rules changed outside Terraform: planned update.
+				PreConfig: func() {
+					if err := client.SetPolicyTiers(context.Background(), bucket, "main", []objectstore.LifecycleTier{{Name: "transactional", Prefix: "pg/main/", ExpirationDays: 3, NoncurrentVersionExpirationDays: 3}}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: testAccBackupPolicyConfig_basic(bucket, env.Postgres.DSN("postgres"), 40),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(policyAddr, plancheck.ResourceActionUpdate)},
+				},
+				Check: func(*terraform.State) error {
+					tiers, err := client.PolicyTiers(context.Background(), bucket, "main")
+					if err != nil || len(tiers) != 2 || tiers[1].ExpirationDays != 40 {
+						return fmt.Errorf("tiers not converged back: %+v, %v", tiers, err)
+					}
+					return nil
+				},
+			},
+			{
+				ResourceName:            policyAddr,
+				ImportState:             true,
+				ImportStateId:           bucket + "/pg/main",
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"postgres", "backup_on_create", "rpo", "rto"},
+			},
+			{
+				// A new retention is an in-place update; no new backup is taken.
+				Config: testAccBackupPolicyConfig_basic(bucket, env.Postgres.DSN("postgres"), 60),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(policyAddr, plancheck.ResourceActionUpdate)},
+				},
+			},
+		},
+	})
+}
+
+func TestAccBackupPolicyResource_planTimeChecks(t *testing.T) {
+	env := testenv.Require(t)
+	dsn := env.Postgres.DSN("postgres")
+	locked := randomName("lb-lock30")
+	client := testAccClient(t)
+	if err := client.CreateBucket(context.Background(), objectstore.BucketSpec{Name: locked, Retention: &objectstore.Retention{Mode: "GOVERNANCE", Days: 30}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), locked, true) })
+	cfg := func(schedule, retention, tiers, extra string) string {
+		return fmt.Sprintf(`
+resource "lifeboat_backup_policy" "test" {
+  cluster  = "main"
+  schedule = %[2]q
+  postgres {
+    dsn = %[3]q
+  }
+  repository {
+    bucket = %[1]q
+  }
+  retention {
+    %[4]s
+  }
+  %[5]s
+  %[6]s
+}
+`, locked, schedule, dsn, retention, tiers, extra)
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg("every night", "full_count = 7", "", ""), ExpectError: regexp.MustCompile(`(?s)Invalid Schedule.*schedule`)},
+			{Config: cfg("0 2 * * *", "", "", ""), ExpectError: regexp.MustCompile(`Empty Retention`)},
+			{
+				Config:      cfg("0 2 * * *", "full_count = 7\n days = 14", `tier {
+    name           = "transactional"
+    retention_days = 10
+  }`, ""),
+				ExpectError: regexp.MustCompile(`(?s)Tier Expires Backups Retention Still Needs.*retention_days = 10.*full_count = 7,\s+days = 14.*at least\s+15`),
+			},
+			{Config: cfg("0 2 * * *", "days = 40", "", `rpo = "1h"
+  wal_archiving = false`), ExpectError: regexp.MustCompile(`(?s)Schedule Cannot Meet RPO.*24h0m0s\s+between\s+backups`)},
+			{Config: cfg("0 2 * * 0", "days = 40", "", `rto = "1h"`), ExpectError: regexp.MustCompile(`(?s)Schedule Cannot Meet RTO.*168h0m0s`)},
+			{Config: cfg("0 2 * * *", "full_count = 3", "", ""), ExpectError: regexp.MustCompile(`(?s)Retention Shorter Than Bucket Lock.*locks\s+every\s+object\s+for\s+30\s+days`)},
+		},
+	})
+}
+
+func TestBackupPolicyOverdueWarning(t *testing.T) {
+	r := &backupPolicyResource{}
+	m := &backupPolicyModel{Cluster: types.StringValue("main"), Schedule: types.StringValue("@hourly"), LastBackupID: types.StringValue("old")}
+	m.LastBackupTime = types.StringValue(time.Now().Add(-5 * time.Hour).UTC().Format(time.RFC3339))
+	var diags diag.Diagnostics
+	r.warnOverdue(m, &diags)
+	if !hasWarning(diags, "Backup Overdue") {
+		t.Fatalf("a backup 5h old on an hourly schedule must warn, got %v", diags)
+	}
+	m.LastBackupTime = types.StringValue(time.Now().Add(-20 * time.Minute).UTC().Format(time.RFC3339))
+	diags = nil
+	r.warnOverdue(m, &diags)
+	if len(diags) != 0 {
+		t.Fatalf("a backup 20m old on an hourly schedule must not warn, got %v", diags)
+	}
+	m.LastBackupTime = types.StringNull()
+	diags = nil
+	r.warnOverdue(m, &diags)
+	if !hasWarning(diags, "Backup Overdue") {
+		t.Fatalf("no backup at all must warn, got %v", diags)
+	}
+}
+
+func testAccBackupPolicyConfig_basic(bucket, dsn string, txDays int) string {
+	return fmt.Sprintf(`
+resource "lifeboat_immutable_bucket" "repo" {
+  name          = %[1]q
+  force_destroy = true
+  retention {
+    mode = "GOVERNANCE"
+    days = 1
+  }
+}
+
+resource "lifeboat_backup_policy" "test" {
+  cluster          = "main"
+  schedule         = "0 2 * * *"
+  tenant_databases = ["tenant_a", "tenant_b"]
+  backup_on_create = true
+
+  postgres {
+    dsn = %[2]q
+  }
+  repository {
+    bucket = lifeboat_immutable_bucket.repo.name
+    prefix = "pg"
+  }
+  retention {
+    full_count = 7
+    days       = 30
+  }
+  tier {
+    name           = "transactional"
+    retention_days = %[3]d
+  }
+  tier {
+    name           = "attachments"
+    retention_days = 90
+  }
+}
+
+data "lifeboat_recovery_points" "test" {
+  cluster = lifeboat_backup_policy.test.cluster
+  repository = {
+    bucket = lifeboat_immutable_bucket.repo.name
+    prefix = "pg"
+  }
+}
+`, bucket, dsn, txDays)
+}

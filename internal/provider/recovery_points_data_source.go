@@ -1,0 +1,184 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+var _ datasource.DataSourceWithConfigure = (*recoveryPointsDataSource)(nil)
+
+// NewRecoveryPointsDataSource is the lifeboat_recovery_points constructor.
+func NewRecoveryPointsDataSource() datasource.DataSource { return &recoveryPointsDataSource{} }
+
+// recoveryPointsDataSource lists what a cluster can be restored from.
+type recoveryPointsDataSource struct {
+	data *providerData
+}
+
+type recoveryPointsModel struct {
+	ID         types.String         `tfsdk:"id"`
+	Cluster    types.String         `tfsdk:"cluster"`
+	Repository *repositoryRefDS     `tfsdk:"repository"`
+	Backups    []recoveryPointModel `tfsdk:"backups"`
+	Window     *recoveryWindowModel `tfsdk:"window"`
+}
+
+type repositoryRefDS struct {
+	Bucket types.String `tfsdk:"bucket"`
+	Prefix types.String `tfsdk:"prefix"`
+}
+
+type recoveryPointModel struct {
+	ID        types.String `tfsdk:"id"`
+	Kind      types.String `tfsdk:"kind"`
+	Database  types.String `tfsdk:"database"`
+	StartTime types.String `tfsdk:"start_time"`
+	StopTime  types.String `tfsdk:"stop_time"`
+	StartLSN  types.String `tfsdk:"start_lsn"`
+	StopLSN   types.String `tfsdk:"stop_lsn"`
+	Size      types.Int64  `tfsdk:"size"`
+}
+
+type recoveryWindowModel struct {
+	Restorable    types.Bool   `tfsdk:"restorable"`
+	FromBackup    types.String `tfsdk:"from_backup"`
+	Earliest      types.String `tfsdk:"earliest"`
+	Latest        types.String `tfsdk:"latest"`
+	LatestSegment types.String `tfsdk:"latest_segment"`
+	NewestSegment types.String `tfsdk:"newest_segment"`
+	Gaps          types.Int64  `tfsdk:"gaps"`
+}
+
+// Metadata implements datasource.DataSource.
+func (d *recoveryPointsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_recovery_points"
+}
+
+// Schema implements datasource.DataSource.
+func (d *recoveryPointsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	str := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "The recovery points of a cluster: its complete base backups and tenant dumps (a backup without its manifest does not count), and the window of time it can be restored to, with WAL gaps detected.",
+		Attributes: map[string]schema.Attribute{
+			"id":      schema.StringAttribute{MarkdownDescription: "`<bucket>/<prefix>/<cluster>`.", Computed: true},
+			"cluster": schema.StringAttribute{MarkdownDescription: "Cluster name in the repository.", Required: true},
+			"repository": schema.SingleNestedAttribute{
+				MarkdownDescription: "Where the repository lives.",
+				Required:            true,
+				Attributes: map[string]schema.Attribute{
+					"bucket": schema.StringAttribute{MarkdownDescription: "Repository bucket.", Required: true},
+					"prefix": schema.StringAttribute{MarkdownDescription: "Key prefix inside the bucket.", Optional: true},
+				},
+			},
+			"backups": schema.ListNestedAttribute{
+				MarkdownDescription: "Complete backups, oldest first.",
+				Computed:            true,
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"id":         str("Backup id (use it as a restore's `backup_id`)."),
+					"kind":       str("`physical` (base backup) or `tenant` (logical dump of one database)."),
+					"database":   str("Tenant database (tenant dumps only)."),
+					"start_time": str("When the backup started (RFC 3339)."),
+					"stop_time":  str("When it finished (RFC 3339): the earliest point a restore from it reaches."),
+					"start_lsn":  str("WAL location at start."),
+					"stop_lsn":   str("WAL location at stop."),
+					"size":       schema.Int64Attribute{MarkdownDescription: "Stored bytes.", Computed: true},
+				}},
+			},
+			"window": schema.SingleNestedAttribute{
+				MarkdownDescription: "The restorable window: from the oldest usable base backup to the newest WAL reachable from it without a gap.",
+				Computed:            true,
+				Attributes: map[string]schema.Attribute{
+					"restorable":     schema.BoolAttribute{MarkdownDescription: "False when no base backup has all the WAL it needs.", Computed: true},
+					"from_backup":    str("Oldest usable base backup."),
+					"earliest":       str("Earliest restorable time (RFC 3339)."),
+					"latest":         str("Latest restorable time, as far as archived WAL reaches (RFC 3339)."),
+					"latest_segment": str("Last WAL segment of the unbroken run."),
+					"newest_segment": str("Newest archived WAL segment; differs from latest_segment when a gap cuts the window short."),
+					"gaps":           schema.Int64Attribute{MarkdownDescription: "Number of missing WAL runs.", Computed: true},
+				},
+			},
+		},
+	}
+}
+
+// Configure implements datasource.DataSourceWithConfigure.
+func (d *recoveryPointsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider.", req.ProviderData))
+		return
+	}
+	d.data = data
+}
+
+// Read implements datasource.DataSource.
+func (d *recoveryPointsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m recoveryPointsModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	client, err := d.data.Store(ctx)
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+		return
+	}
+	bucket := m.Repository.Bucket.ValueString()
+	layout := repo.Layout{Prefix: m.Repository.Prefix.ValueString(), Cluster: m.Cluster.ValueString()}
+	store := client.Store(bucket)
+	c, err := catalog.Load(ctx, store, layout)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("repository"), "Error Listing Recovery Points",
+			detail(fmt.Sprintf("listing the backups of %q in s3://%s/%s", m.Cluster.ValueString(), bucket, layout.Root()), err))
+		return
+	}
+	m.Backups = []recoveryPointModel{}
+	for _, b := range c.Backups() {
+		m.Backups = append(m.Backups, recoveryPointModel{
+			ID: types.StringValue(b.ID), Kind: types.StringValue(b.Kind), Database: optionalString(b.Database),
+			StartTime: types.StringValue(b.StartTime.UTC().Format(time.RFC3339)), StopTime: types.StringValue(b.StopTime.UTC().Format(time.RFC3339)),
+			StartLSN: optionalString(b.StartLSN), StopLSN: optionalString(b.StopLSN), Size: types.Int64Value(b.Size),
+		})
+	}
+	w, err := catalog.RestorableWindow(ctx, store, layout)
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Computing Restorable Window", fmt.Sprintf("listing the WAL of %q", m.Cluster.ValueString()), err))
+		return
+	}
+	m.Window = &recoveryWindowModel{
+		Restorable: types.BoolValue(w.Restorable), FromBackup: optionalString(w.FromBackup),
+		Earliest: optionalTime(w.Earliest), Latest: optionalTime(w.Latest),
+		LatestSegment: optionalString(w.LatestSegment), NewestSegment: optionalString(w.NewestSegment),
+		Gaps: types.Int64Value(int64(len(w.Gaps))),
+	}
+	m.ID = types.StringValue(bucket + "/" + layout.Root())
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func optionalString(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
+}
+
+func optionalTime(t time.Time) types.String {
+	if t.IsZero() {
+		return types.StringNull()
+	}
+	return types.StringValue(t.UTC().Format(time.RFC3339))
+}

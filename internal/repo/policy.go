@@ -1,0 +1,90 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+)
+
+// Policy is a backup policy as the provider declares it and the agent
+// daemon executes it (<root>/policy.json). It holds no secret: the agent
+// authenticates to PostgreSQL with its own configuration.
+type Policy struct {
+	Format   int       `json:"format"`
+	Cluster  string    `json:"cluster"`
+	Schedule string    `json:"schedule"`
+	Updated  time.Time `json:"updated"`
+	// Retention keeps FullCount newest physical backups and/or what a
+	// restore to any point of the last Days days needs.
+	Retention PolicyRetention `json:"retention"`
+	// TenantDatabases are dumped logically with every scheduled backup.
+	TenantDatabases []string `json:"tenant_databases,omitempty"`
+	// Postgres locates the server without credentials.
+	Postgres PolicyPostgres `json:"postgres"`
+}
+
+// PolicyRetention is a retention rule.
+type PolicyRetention struct {
+	FullCount int `json:"full_count,omitempty"`
+	Days      int `json:"days,omitempty"`
+}
+
+// PolicyPostgres locates the server, never with a password.
+type PolicyPostgres struct {
+	Host    string `json:"host,omitempty"`
+	Port    int    `json:"port,omitempty"`
+	User    string `json:"user,omitempty"`
+	DBName  string `json:"dbname,omitempty"`
+	SSLMode string `json:"sslmode,omitempty"`
+}
+
+// PolicyKey is where the cluster's policy lives.
+func (l Layout) PolicyKey() string { return l.Root() + "/policy.json" }
+
+// WritePolicy stores p at l.PolicyKey(), replacing the previous policy.
+func WritePolicy(ctx context.Context, store objectstore.Store, l Layout, p Policy) error {
+	p.Format = 1
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = store.Put(ctx, l.PolicyKey(), bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b))})
+	if err != nil {
+		return fmt.Errorf("writing policy: %w", err)
+	}
+	return nil
+}
+
+// ReadPolicy reads the cluster's policy; a missing one wraps
+// objectstore.ErrNotFound.
+func ReadPolicy(ctx context.Context, store objectstore.Store, l Layout) (*Policy, error) {
+	rc, _, err := store.Get(ctx, l.PolicyKey())
+	if err != nil {
+		return nil, fmt.Errorf("reading policy: %w", err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading policy: %w", err)
+	}
+	var p Policy
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("policy %s is not valid JSON: %w", l.PolicyKey(), err)
+	}
+	return &p, nil
+}
+
+// DeletePolicy removes the policy, so agents stop scheduling; backups stay.
+func DeletePolicy(ctx context.Context, store objectstore.Store, l Layout) error {
+	err := store.Delete(ctx, l.PolicyKey())
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return nil
+	}
+	return err
+}
