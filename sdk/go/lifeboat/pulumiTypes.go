@@ -13,6 +13,696 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
+// How to reach the PostgreSQL server to back up (the role needs REPLICATION): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
+type BackupPolicyPostgres struct {
+	// Database to connect to (default `postgres`).
+	Dbname *string `pulumi:"dbname"`
+	// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+	Dsn *string `pulumi:"dsn"`
+	// Server host name or address.
+	Host *string `pulumi:"host"`
+	// Password of the role.
+	Password *string `pulumi:"password"`
+	// Server port (default 5432).
+	Port *int `pulumi:"port"`
+	// libpq `sslmode` (default `prefer`).
+	Sslmode *string `pulumi:"sslmode"`
+	// Role to log in as.
+	User *string `pulumi:"user"`
+}
+
+// BackupPolicyPostgresInput is an input type that accepts BackupPolicyPostgresArgs and BackupPolicyPostgresOutput values.
+// You can construct a concrete instance of `BackupPolicyPostgresInput` via:
+//
+//	BackupPolicyPostgresArgs{...}
+type BackupPolicyPostgresInput interface {
+	pulumi.Input
+
+	ToBackupPolicyPostgresOutput() BackupPolicyPostgresOutput
+	ToBackupPolicyPostgresOutputWithContext(context.Context) BackupPolicyPostgresOutput
+}
+
+// How to reach the PostgreSQL server to back up (the role needs REPLICATION): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
+type BackupPolicyPostgresArgs struct {
+	// Database to connect to (default `postgres`).
+	Dbname pulumi.StringPtrInput `pulumi:"dbname"`
+	// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+	Dsn pulumi.StringPtrInput `pulumi:"dsn"`
+	// Server host name or address.
+	Host pulumi.StringPtrInput `pulumi:"host"`
+	// Password of the role.
+	Password pulumi.StringPtrInput `pulumi:"password"`
+	// Server port (default 5432).
+	Port pulumi.IntPtrInput `pulumi:"port"`
+	// libpq `sslmode` (default `prefer`).
+	Sslmode pulumi.StringPtrInput `pulumi:"sslmode"`
+	// Role to log in as.
+	User pulumi.StringPtrInput `pulumi:"user"`
+}
+
+func (BackupPolicyPostgresArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*BackupPolicyPostgres)(nil)).Elem()
+}
+
+func (i BackupPolicyPostgresArgs) ToBackupPolicyPostgresOutput() BackupPolicyPostgresOutput {
+	return i.ToBackupPolicyPostgresOutputWithContext(context.Background())
+}
+
+func (i BackupPolicyPostgresArgs) ToBackupPolicyPostgresOutputWithContext(ctx context.Context) BackupPolicyPostgresOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyPostgresOutput)
+}
+
+func (i BackupPolicyPostgresArgs) ToBackupPolicyPostgresPtrOutput() BackupPolicyPostgresPtrOutput {
+	return i.ToBackupPolicyPostgresPtrOutputWithContext(context.Background())
+}
+
+func (i BackupPolicyPostgresArgs) ToBackupPolicyPostgresPtrOutputWithContext(ctx context.Context) BackupPolicyPostgresPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyPostgresOutput).ToBackupPolicyPostgresPtrOutputWithContext(ctx)
+}
+
+// BackupPolicyPostgresPtrInput is an input type that accepts BackupPolicyPostgresArgs, BackupPolicyPostgresPtr and BackupPolicyPostgresPtrOutput values.
+// You can construct a concrete instance of `BackupPolicyPostgresPtrInput` via:
+//
+//	        BackupPolicyPostgresArgs{...}
+//
+//	or:
+//
+//	        nil
+type BackupPolicyPostgresPtrInput interface {
+	pulumi.Input
+
+	ToBackupPolicyPostgresPtrOutput() BackupPolicyPostgresPtrOutput
+	ToBackupPolicyPostgresPtrOutputWithContext(context.Context) BackupPolicyPostgresPtrOutput
+}
+
+type backupPolicyPostgresPtrType BackupPolicyPostgresArgs
+
+func BackupPolicyPostgresPtr(v *BackupPolicyPostgresArgs) BackupPolicyPostgresPtrInput {
+	return (*backupPolicyPostgresPtrType)(v)
+}
+
+func (*backupPolicyPostgresPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**BackupPolicyPostgres)(nil)).Elem()
+}
+
+func (i *backupPolicyPostgresPtrType) ToBackupPolicyPostgresPtrOutput() BackupPolicyPostgresPtrOutput {
+	return i.ToBackupPolicyPostgresPtrOutputWithContext(context.Background())
+}
+
+func (i *backupPolicyPostgresPtrType) ToBackupPolicyPostgresPtrOutputWithContext(ctx context.Context) BackupPolicyPostgresPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyPostgresPtrOutput)
+}
+
+// How to reach the PostgreSQL server to back up (the role needs REPLICATION): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
+type BackupPolicyPostgresOutput struct{ *pulumi.OutputState }
+
+func (BackupPolicyPostgresOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*BackupPolicyPostgres)(nil)).Elem()
+}
+
+func (o BackupPolicyPostgresOutput) ToBackupPolicyPostgresOutput() BackupPolicyPostgresOutput {
+	return o
+}
+
+func (o BackupPolicyPostgresOutput) ToBackupPolicyPostgresOutputWithContext(ctx context.Context) BackupPolicyPostgresOutput {
+	return o
+}
+
+func (o BackupPolicyPostgresOutput) ToBackupPolicyPostgresPtrOutput() BackupPolicyPostgresPtrOutput {
+	return o.ToBackupPolicyPostgresPtrOutputWithContext(context.Background())
+}
+
+func (o BackupPolicyPostgresOutput) ToBackupPolicyPostgresPtrOutputWithContext(ctx context.Context) BackupPolicyPostgresPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v BackupPolicyPostgres) *BackupPolicyPostgres {
+		return &v
+	}).(BackupPolicyPostgresPtrOutput)
+}
+
+// Database to connect to (default `postgres`).
+func (o BackupPolicyPostgresOutput) Dbname() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v BackupPolicyPostgres) *string { return v.Dbname }).(pulumi.StringPtrOutput)
+}
+
+// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+func (o BackupPolicyPostgresOutput) Dsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v BackupPolicyPostgres) *string { return v.Dsn }).(pulumi.StringPtrOutput)
+}
+
+// Server host name or address.
+func (o BackupPolicyPostgresOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v BackupPolicyPostgres) *string { return v.Host }).(pulumi.StringPtrOutput)
+}
+
+// Password of the role.
+func (o BackupPolicyPostgresOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v BackupPolicyPostgres) *string { return v.Password }).(pulumi.StringPtrOutput)
+}
+
+// Server port (default 5432).
+func (o BackupPolicyPostgresOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v BackupPolicyPostgres) *int { return v.Port }).(pulumi.IntPtrOutput)
+}
+
+// libpq `sslmode` (default `prefer`).
+func (o BackupPolicyPostgresOutput) Sslmode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v BackupPolicyPostgres) *string { return v.Sslmode }).(pulumi.StringPtrOutput)
+}
+
+// Role to log in as.
+func (o BackupPolicyPostgresOutput) User() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v BackupPolicyPostgres) *string { return v.User }).(pulumi.StringPtrOutput)
+}
+
+type BackupPolicyPostgresPtrOutput struct{ *pulumi.OutputState }
+
+func (BackupPolicyPostgresPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**BackupPolicyPostgres)(nil)).Elem()
+}
+
+func (o BackupPolicyPostgresPtrOutput) ToBackupPolicyPostgresPtrOutput() BackupPolicyPostgresPtrOutput {
+	return o
+}
+
+func (o BackupPolicyPostgresPtrOutput) ToBackupPolicyPostgresPtrOutputWithContext(ctx context.Context) BackupPolicyPostgresPtrOutput {
+	return o
+}
+
+func (o BackupPolicyPostgresPtrOutput) Elem() BackupPolicyPostgresOutput {
+	return o.ApplyT(func(v *BackupPolicyPostgres) BackupPolicyPostgres {
+		if v != nil {
+			return *v
+		}
+		var ret BackupPolicyPostgres
+		return ret
+	}).(BackupPolicyPostgresOutput)
+}
+
+// Database to connect to (default `postgres`).
+func (o BackupPolicyPostgresPtrOutput) Dbname() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyPostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Dbname
+	}).(pulumi.StringPtrOutput)
+}
+
+// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+func (o BackupPolicyPostgresPtrOutput) Dsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyPostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Dsn
+	}).(pulumi.StringPtrOutput)
+}
+
+// Server host name or address.
+func (o BackupPolicyPostgresPtrOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyPostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Host
+	}).(pulumi.StringPtrOutput)
+}
+
+// Password of the role.
+func (o BackupPolicyPostgresPtrOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyPostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Password
+	}).(pulumi.StringPtrOutput)
+}
+
+// Server port (default 5432).
+func (o BackupPolicyPostgresPtrOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyPostgres) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Port
+	}).(pulumi.IntPtrOutput)
+}
+
+// libpq `sslmode` (default `prefer`).
+func (o BackupPolicyPostgresPtrOutput) Sslmode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyPostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Sslmode
+	}).(pulumi.StringPtrOutput)
+}
+
+// Role to log in as.
+func (o BackupPolicyPostgresPtrOutput) User() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyPostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.User
+	}).(pulumi.StringPtrOutput)
+}
+
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type BackupPolicyRepository struct {
+	// Repository bucket name.
+	Bucket *string `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix *string `pulumi:"prefix"`
+}
+
+// BackupPolicyRepositoryInput is an input type that accepts BackupPolicyRepositoryArgs and BackupPolicyRepositoryOutput values.
+// You can construct a concrete instance of `BackupPolicyRepositoryInput` via:
+//
+//	BackupPolicyRepositoryArgs{...}
+type BackupPolicyRepositoryInput interface {
+	pulumi.Input
+
+	ToBackupPolicyRepositoryOutput() BackupPolicyRepositoryOutput
+	ToBackupPolicyRepositoryOutputWithContext(context.Context) BackupPolicyRepositoryOutput
+}
+
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type BackupPolicyRepositoryArgs struct {
+	// Repository bucket name.
+	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+}
+
+func (BackupPolicyRepositoryArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*BackupPolicyRepository)(nil)).Elem()
+}
+
+func (i BackupPolicyRepositoryArgs) ToBackupPolicyRepositoryOutput() BackupPolicyRepositoryOutput {
+	return i.ToBackupPolicyRepositoryOutputWithContext(context.Background())
+}
+
+func (i BackupPolicyRepositoryArgs) ToBackupPolicyRepositoryOutputWithContext(ctx context.Context) BackupPolicyRepositoryOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyRepositoryOutput)
+}
+
+func (i BackupPolicyRepositoryArgs) ToBackupPolicyRepositoryPtrOutput() BackupPolicyRepositoryPtrOutput {
+	return i.ToBackupPolicyRepositoryPtrOutputWithContext(context.Background())
+}
+
+func (i BackupPolicyRepositoryArgs) ToBackupPolicyRepositoryPtrOutputWithContext(ctx context.Context) BackupPolicyRepositoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyRepositoryOutput).ToBackupPolicyRepositoryPtrOutputWithContext(ctx)
+}
+
+// BackupPolicyRepositoryPtrInput is an input type that accepts BackupPolicyRepositoryArgs, BackupPolicyRepositoryPtr and BackupPolicyRepositoryPtrOutput values.
+// You can construct a concrete instance of `BackupPolicyRepositoryPtrInput` via:
+//
+//	        BackupPolicyRepositoryArgs{...}
+//
+//	or:
+//
+//	        nil
+type BackupPolicyRepositoryPtrInput interface {
+	pulumi.Input
+
+	ToBackupPolicyRepositoryPtrOutput() BackupPolicyRepositoryPtrOutput
+	ToBackupPolicyRepositoryPtrOutputWithContext(context.Context) BackupPolicyRepositoryPtrOutput
+}
+
+type backupPolicyRepositoryPtrType BackupPolicyRepositoryArgs
+
+func BackupPolicyRepositoryPtr(v *BackupPolicyRepositoryArgs) BackupPolicyRepositoryPtrInput {
+	return (*backupPolicyRepositoryPtrType)(v)
+}
+
+func (*backupPolicyRepositoryPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**BackupPolicyRepository)(nil)).Elem()
+}
+
+func (i *backupPolicyRepositoryPtrType) ToBackupPolicyRepositoryPtrOutput() BackupPolicyRepositoryPtrOutput {
+	return i.ToBackupPolicyRepositoryPtrOutputWithContext(context.Background())
+}
+
+func (i *backupPolicyRepositoryPtrType) ToBackupPolicyRepositoryPtrOutputWithContext(ctx context.Context) BackupPolicyRepositoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyRepositoryPtrOutput)
+}
+
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type BackupPolicyRepositoryOutput struct{ *pulumi.OutputState }
+
+func (BackupPolicyRepositoryOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*BackupPolicyRepository)(nil)).Elem()
+}
+
+func (o BackupPolicyRepositoryOutput) ToBackupPolicyRepositoryOutput() BackupPolicyRepositoryOutput {
+	return o
+}
+
+func (o BackupPolicyRepositoryOutput) ToBackupPolicyRepositoryOutputWithContext(ctx context.Context) BackupPolicyRepositoryOutput {
+	return o
+}
+
+func (o BackupPolicyRepositoryOutput) ToBackupPolicyRepositoryPtrOutput() BackupPolicyRepositoryPtrOutput {
+	return o.ToBackupPolicyRepositoryPtrOutputWithContext(context.Background())
+}
+
+func (o BackupPolicyRepositoryOutput) ToBackupPolicyRepositoryPtrOutputWithContext(ctx context.Context) BackupPolicyRepositoryPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v BackupPolicyRepository) *BackupPolicyRepository {
+		return &v
+	}).(BackupPolicyRepositoryPtrOutput)
+}
+
+// Repository bucket name.
+func (o BackupPolicyRepositoryOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v BackupPolicyRepository) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+}
+
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o BackupPolicyRepositoryOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v BackupPolicyRepository) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+type BackupPolicyRepositoryPtrOutput struct{ *pulumi.OutputState }
+
+func (BackupPolicyRepositoryPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**BackupPolicyRepository)(nil)).Elem()
+}
+
+func (o BackupPolicyRepositoryPtrOutput) ToBackupPolicyRepositoryPtrOutput() BackupPolicyRepositoryPtrOutput {
+	return o
+}
+
+func (o BackupPolicyRepositoryPtrOutput) ToBackupPolicyRepositoryPtrOutputWithContext(ctx context.Context) BackupPolicyRepositoryPtrOutput {
+	return o
+}
+
+func (o BackupPolicyRepositoryPtrOutput) Elem() BackupPolicyRepositoryOutput {
+	return o.ApplyT(func(v *BackupPolicyRepository) BackupPolicyRepository {
+		if v != nil {
+			return *v
+		}
+		var ret BackupPolicyRepository
+		return ret
+	}).(BackupPolicyRepositoryOutput)
+}
+
+// Repository bucket name.
+func (o BackupPolicyRepositoryPtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyRepository) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Bucket
+	}).(pulumi.StringPtrOutput)
+}
+
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o BackupPolicyRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyRepository) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Prefix
+	}).(pulumi.StringPtrOutput)
+}
+
+// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned.
+type BackupPolicyRetention struct {
+	// Days of point-in-time recovery to keep.
+	Days *int `pulumi:"days"`
+	// Base backups to keep.
+	FullCount *int `pulumi:"fullCount"`
+}
+
+// BackupPolicyRetentionInput is an input type that accepts BackupPolicyRetentionArgs and BackupPolicyRetentionOutput values.
+// You can construct a concrete instance of `BackupPolicyRetentionInput` via:
+//
+//	BackupPolicyRetentionArgs{...}
+type BackupPolicyRetentionInput interface {
+	pulumi.Input
+
+	ToBackupPolicyRetentionOutput() BackupPolicyRetentionOutput
+	ToBackupPolicyRetentionOutputWithContext(context.Context) BackupPolicyRetentionOutput
+}
+
+// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned.
+type BackupPolicyRetentionArgs struct {
+	// Days of point-in-time recovery to keep.
+	Days pulumi.IntPtrInput `pulumi:"days"`
+	// Base backups to keep.
+	FullCount pulumi.IntPtrInput `pulumi:"fullCount"`
+}
+
+func (BackupPolicyRetentionArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*BackupPolicyRetention)(nil)).Elem()
+}
+
+func (i BackupPolicyRetentionArgs) ToBackupPolicyRetentionOutput() BackupPolicyRetentionOutput {
+	return i.ToBackupPolicyRetentionOutputWithContext(context.Background())
+}
+
+func (i BackupPolicyRetentionArgs) ToBackupPolicyRetentionOutputWithContext(ctx context.Context) BackupPolicyRetentionOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyRetentionOutput)
+}
+
+func (i BackupPolicyRetentionArgs) ToBackupPolicyRetentionPtrOutput() BackupPolicyRetentionPtrOutput {
+	return i.ToBackupPolicyRetentionPtrOutputWithContext(context.Background())
+}
+
+func (i BackupPolicyRetentionArgs) ToBackupPolicyRetentionPtrOutputWithContext(ctx context.Context) BackupPolicyRetentionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyRetentionOutput).ToBackupPolicyRetentionPtrOutputWithContext(ctx)
+}
+
+// BackupPolicyRetentionPtrInput is an input type that accepts BackupPolicyRetentionArgs, BackupPolicyRetentionPtr and BackupPolicyRetentionPtrOutput values.
+// You can construct a concrete instance of `BackupPolicyRetentionPtrInput` via:
+//
+//	        BackupPolicyRetentionArgs{...}
+//
+//	or:
+//
+//	        nil
+type BackupPolicyRetentionPtrInput interface {
+	pulumi.Input
+
+	ToBackupPolicyRetentionPtrOutput() BackupPolicyRetentionPtrOutput
+	ToBackupPolicyRetentionPtrOutputWithContext(context.Context) BackupPolicyRetentionPtrOutput
+}
+
+type backupPolicyRetentionPtrType BackupPolicyRetentionArgs
+
+func BackupPolicyRetentionPtr(v *BackupPolicyRetentionArgs) BackupPolicyRetentionPtrInput {
+	return (*backupPolicyRetentionPtrType)(v)
+}
+
+func (*backupPolicyRetentionPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**BackupPolicyRetention)(nil)).Elem()
+}
+
+func (i *backupPolicyRetentionPtrType) ToBackupPolicyRetentionPtrOutput() BackupPolicyRetentionPtrOutput {
+	return i.ToBackupPolicyRetentionPtrOutputWithContext(context.Background())
+}
+
+func (i *backupPolicyRetentionPtrType) ToBackupPolicyRetentionPtrOutputWithContext(ctx context.Context) BackupPolicyRetentionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyRetentionPtrOutput)
+}
+
+// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned.
+type BackupPolicyRetentionOutput struct{ *pulumi.OutputState }
+
+func (BackupPolicyRetentionOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*BackupPolicyRetention)(nil)).Elem()
+}
+
+func (o BackupPolicyRetentionOutput) ToBackupPolicyRetentionOutput() BackupPolicyRetentionOutput {
+	return o
+}
+
+func (o BackupPolicyRetentionOutput) ToBackupPolicyRetentionOutputWithContext(ctx context.Context) BackupPolicyRetentionOutput {
+	return o
+}
+
+func (o BackupPolicyRetentionOutput) ToBackupPolicyRetentionPtrOutput() BackupPolicyRetentionPtrOutput {
+	return o.ToBackupPolicyRetentionPtrOutputWithContext(context.Background())
+}
+
+func (o BackupPolicyRetentionOutput) ToBackupPolicyRetentionPtrOutputWithContext(ctx context.Context) BackupPolicyRetentionPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v BackupPolicyRetention) *BackupPolicyRetention {
+		return &v
+	}).(BackupPolicyRetentionPtrOutput)
+}
+
+// Days of point-in-time recovery to keep.
+func (o BackupPolicyRetentionOutput) Days() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v BackupPolicyRetention) *int { return v.Days }).(pulumi.IntPtrOutput)
+}
+
+// Base backups to keep.
+func (o BackupPolicyRetentionOutput) FullCount() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v BackupPolicyRetention) *int { return v.FullCount }).(pulumi.IntPtrOutput)
+}
+
+type BackupPolicyRetentionPtrOutput struct{ *pulumi.OutputState }
+
+func (BackupPolicyRetentionPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**BackupPolicyRetention)(nil)).Elem()
+}
+
+func (o BackupPolicyRetentionPtrOutput) ToBackupPolicyRetentionPtrOutput() BackupPolicyRetentionPtrOutput {
+	return o
+}
+
+func (o BackupPolicyRetentionPtrOutput) ToBackupPolicyRetentionPtrOutputWithContext(ctx context.Context) BackupPolicyRetentionPtrOutput {
+	return o
+}
+
+func (o BackupPolicyRetentionPtrOutput) Elem() BackupPolicyRetentionOutput {
+	return o.ApplyT(func(v *BackupPolicyRetention) BackupPolicyRetention {
+		if v != nil {
+			return *v
+		}
+		var ret BackupPolicyRetention
+		return ret
+	}).(BackupPolicyRetentionOutput)
+}
+
+// Days of point-in-time recovery to keep.
+func (o BackupPolicyRetentionPtrOutput) Days() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyRetention) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Days
+	}).(pulumi.IntPtrOutput)
+}
+
+// Base backups to keep.
+func (o BackupPolicyRetentionPtrOutput) FullCount() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyRetention) *int {
+		if v == nil {
+			return nil
+		}
+		return v.FullCount
+	}).(pulumi.IntPtrOutput)
+}
+
+// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
+type BackupPolicyTier struct {
+	// Data class: `transactional`, `attachments`, `audit` or `config`.
+	Name string `pulumi:"name"`
+	// Key prefix; defaults to the cluster's repository root for `transactional`, and `attachments/`, `audit/`, `config/` for the others.
+	Prefix *string `pulumi:"prefix"`
+	// Days objects of this class are kept before the store expires them.
+	RetentionDays int `pulumi:"retentionDays"`
+}
+
+// BackupPolicyTierInput is an input type that accepts BackupPolicyTierArgs and BackupPolicyTierOutput values.
+// You can construct a concrete instance of `BackupPolicyTierInput` via:
+//
+//	BackupPolicyTierArgs{...}
+type BackupPolicyTierInput interface {
+	pulumi.Input
+
+	ToBackupPolicyTierOutput() BackupPolicyTierOutput
+	ToBackupPolicyTierOutputWithContext(context.Context) BackupPolicyTierOutput
+}
+
+// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
+type BackupPolicyTierArgs struct {
+	// Data class: `transactional`, `attachments`, `audit` or `config`.
+	Name pulumi.StringInput `pulumi:"name"`
+	// Key prefix; defaults to the cluster's repository root for `transactional`, and `attachments/`, `audit/`, `config/` for the others.
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+	// Days objects of this class are kept before the store expires them.
+	RetentionDays pulumi.IntInput `pulumi:"retentionDays"`
+}
+
+func (BackupPolicyTierArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*BackupPolicyTier)(nil)).Elem()
+}
+
+func (i BackupPolicyTierArgs) ToBackupPolicyTierOutput() BackupPolicyTierOutput {
+	return i.ToBackupPolicyTierOutputWithContext(context.Background())
+}
+
+func (i BackupPolicyTierArgs) ToBackupPolicyTierOutputWithContext(ctx context.Context) BackupPolicyTierOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyTierOutput)
+}
+
+// BackupPolicyTierArrayInput is an input type that accepts BackupPolicyTierArray and BackupPolicyTierArrayOutput values.
+// You can construct a concrete instance of `BackupPolicyTierArrayInput` via:
+//
+//	BackupPolicyTierArray{ BackupPolicyTierArgs{...} }
+type BackupPolicyTierArrayInput interface {
+	pulumi.Input
+
+	ToBackupPolicyTierArrayOutput() BackupPolicyTierArrayOutput
+	ToBackupPolicyTierArrayOutputWithContext(context.Context) BackupPolicyTierArrayOutput
+}
+
+type BackupPolicyTierArray []BackupPolicyTierInput
+
+func (BackupPolicyTierArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]BackupPolicyTier)(nil)).Elem()
+}
+
+func (i BackupPolicyTierArray) ToBackupPolicyTierArrayOutput() BackupPolicyTierArrayOutput {
+	return i.ToBackupPolicyTierArrayOutputWithContext(context.Background())
+}
+
+func (i BackupPolicyTierArray) ToBackupPolicyTierArrayOutputWithContext(ctx context.Context) BackupPolicyTierArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyTierArrayOutput)
+}
+
+// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
+type BackupPolicyTierOutput struct{ *pulumi.OutputState }
+
+func (BackupPolicyTierOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*BackupPolicyTier)(nil)).Elem()
+}
+
+func (o BackupPolicyTierOutput) ToBackupPolicyTierOutput() BackupPolicyTierOutput {
+	return o
+}
+
+func (o BackupPolicyTierOutput) ToBackupPolicyTierOutputWithContext(ctx context.Context) BackupPolicyTierOutput {
+	return o
+}
+
+// Data class: `transactional`, `attachments`, `audit` or `config`.
+func (o BackupPolicyTierOutput) Name() pulumi.StringOutput {
+	return o.ApplyT(func(v BackupPolicyTier) string { return v.Name }).(pulumi.StringOutput)
+}
+
+// Key prefix; defaults to the cluster's repository root for `transactional`, and `attachments/`, `audit/`, `config/` for the others.
+func (o BackupPolicyTierOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v BackupPolicyTier) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+// Days objects of this class are kept before the store expires them.
+func (o BackupPolicyTierOutput) RetentionDays() pulumi.IntOutput {
+	return o.ApplyT(func(v BackupPolicyTier) int { return v.RetentionDays }).(pulumi.IntOutput)
+}
+
+type BackupPolicyTierArrayOutput struct{ *pulumi.OutputState }
+
+func (BackupPolicyTierArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]BackupPolicyTier)(nil)).Elem()
+}
+
+func (o BackupPolicyTierArrayOutput) ToBackupPolicyTierArrayOutput() BackupPolicyTierArrayOutput {
+	return o
+}
+
+func (o BackupPolicyTierArrayOutput) ToBackupPolicyTierArrayOutputWithContext(ctx context.Context) BackupPolicyTierArrayOutput {
+	return o
+}
+
+func (o BackupPolicyTierArrayOutput) Index(i pulumi.IntInput) BackupPolicyTierOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) BackupPolicyTier {
+		return vs[0].([]BackupPolicyTier)[vs[1].(int)]
+	}).(BackupPolicyTierOutput)
+}
+
 // Default server-side encryption. Without this block the bucket keeps the store's default.
 type ImmutableBucketEncryption struct {
 	// `AES256` (SSE-S3) or `aws:kms` (SSE-KMS).
@@ -1040,6 +1730,14 @@ func (o WalArchiveRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
 }
 
 func init() {
+	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyPostgresInput)(nil)).Elem(), BackupPolicyPostgresArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyPostgresPtrInput)(nil)).Elem(), BackupPolicyPostgresArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyRepositoryInput)(nil)).Elem(), BackupPolicyRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyRepositoryPtrInput)(nil)).Elem(), BackupPolicyRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyRetentionInput)(nil)).Elem(), BackupPolicyRetentionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyRetentionPtrInput)(nil)).Elem(), BackupPolicyRetentionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyTierInput)(nil)).Elem(), BackupPolicyTierArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyTierArrayInput)(nil)).Elem(), BackupPolicyTierArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketEncryptionInput)(nil)).Elem(), ImmutableBucketEncryptionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketEncryptionPtrInput)(nil)).Elem(), ImmutableBucketEncryptionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketLifecycleTierInput)(nil)).Elem(), ImmutableBucketLifecycleTierArgs{})
@@ -1052,6 +1750,14 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchivePostgresPtrInput)(nil)).Elem(), WalArchivePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveRepositoryInput)(nil)).Elem(), WalArchiveRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveRepositoryPtrInput)(nil)).Elem(), WalArchiveRepositoryArgs{})
+	pulumi.RegisterOutputType(BackupPolicyPostgresOutput{})
+	pulumi.RegisterOutputType(BackupPolicyPostgresPtrOutput{})
+	pulumi.RegisterOutputType(BackupPolicyRepositoryOutput{})
+	pulumi.RegisterOutputType(BackupPolicyRepositoryPtrOutput{})
+	pulumi.RegisterOutputType(BackupPolicyRetentionOutput{})
+	pulumi.RegisterOutputType(BackupPolicyRetentionPtrOutput{})
+	pulumi.RegisterOutputType(BackupPolicyTierOutput{})
+	pulumi.RegisterOutputType(BackupPolicyTierArrayOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketEncryptionOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketEncryptionPtrOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketLifecycleTierOutput{})
