@@ -41,7 +41,7 @@ func runBackups(ctx context.Context, cfg repo.AgentConfig, store objectstore.Sto
 	if err != nil {
 		return err
 	}
-	a, err := catalog.ListWAL(ctx, store, cfg.Layout(), 0)
+	a, err := catalog.ListWAL(ctx, store, cfg.Layout(), c.WALSegmentSize())
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
@@ -32,7 +33,8 @@ func TestAccPhysicalBackupVerify(t *testing.T) {
 		{"none", false, "none"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			store, l := newRepo(t, env)
+			bucket, l := newRepo(t, env)
+			store := &putOrder{Store: bucket}
 			var phases []string
 			m, err := backup.Take(ctx, store, backup.Options{
 				Layout: l, DSN: dsn(pg), Compression: tc.comp, ClientCompression: tc.client,
@@ -60,6 +62,11 @@ func TestAccPhysicalBackupVerify(t *testing.T) {
 			}
 			if m.BackupManifest == nil || m.StartLSN == "" || m.StopLSN == "" || m.WALStart == "" {
 				t.Fatalf("manifest incomplete: %+v", m)
+			}
+
+			// Safety rule: the manifest is the last object written.
+			if last := store.keys[len(store.keys)-1]; last != backup.ManifestKey(l, m.ID) {
+				t.Fatalf("last object written %s, want the manifest; order %v", last, store.keys)
 			}
 
 			// Listed only with its manifest; verify needs its WAL.
@@ -106,6 +113,23 @@ func TestAccPhysicalBackupVerify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// putOrder records the keys of completed puts, in order.
+type putOrder struct {
+	objectstore.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (p *putOrder) Put(ctx context.Context, key string, body io.Reader, opts objectstore.PutOptions) (objectstore.ObjectInfo, error) {
+	info, err := p.Store.Put(ctx, key, body, opts)
+	if err == nil {
+		p.mu.Lock()
+		p.keys = append(p.keys, key)
+		p.mu.Unlock()
+	}
+	return info, err
 }
 
 func flipByte(t *testing.T, store objectstore.Store, key string) {

@@ -46,14 +46,16 @@ func RestorableWindow(ctx context.Context, store objectstore.Store, l repo.Layou
 	if err != nil {
 		return nil, err
 	}
-	a, err := ListWAL(ctx, store, l, c.segSize())
+	a, err := ListWAL(ctx, store, l, c.WALSegmentSize())
 	if err != nil {
 		return nil, err
 	}
 	return c.Window(a), nil
 }
 
-func (c *Catalog) segSize() uint64 {
+// WALSegmentSize is the cluster's wal_segment_size as its backups record
+// it (the default when there are none).
+func (c *Catalog) WALSegmentSize() uint64 {
 	for _, m := range c.Physical {
 		if m.WALSegmentSize != 0 {
 			return m.WALSegmentSize
