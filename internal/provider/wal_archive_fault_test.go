@@ -35,10 +35,8 @@ func TestAccWalArchiveResource_loadOutageAndRecovery(t *testing.T) {
 	bucket := randomName("lb-walfault")
 	cfgPath := filepath.Join(dir, "agent.json")
 	config := testAccWalArchiveConfig_basic(bucket, pgSrv.DSN("postgres"), agent, cfgPath, "10s")
-	t.Cleanup(func() {
-		_, _ = pgSrv.Psql("postgres", "ALTER SYSTEM RESET archive_command; ALTER SYSTEM RESET archive_mode; ALTER SYSTEM RESET archive_timeout")
-		_ = pgSrv.Restart(context.Background())
-	})
+	resetArchiving(t, pgSrv) // start from a fresh cluster's settings, whatever ran before
+	t.Cleanup(func() { resetArchiving(t, pgSrv) })
 	ctx := context.Background()
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },

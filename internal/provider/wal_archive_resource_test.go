@@ -52,10 +52,8 @@ func TestAccWalArchiveResource_basic(t *testing.T) {
 	config := func(rpo string) string {
 		return testAccWalArchiveConfig_basic(bucket, pgSrv.DSN("postgres"), agent, cfgPath, rpo)
 	}
-	t.Cleanup(func() {
-		_, _ = pgSrv.Psql("postgres", "ALTER SYSTEM RESET archive_command; ALTER SYSTEM RESET archive_mode; ALTER SYSTEM RESET archive_timeout")
-		_ = pgSrv.Restart(context.Background())
-	})
+	resetArchiving(t, pgSrv) // start from a fresh cluster's settings, whatever ran before
+	t.Cleanup(func() { resetArchiving(t, pgSrv) })
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -238,3 +236,18 @@ resource "lifeboat_wal_archive" "test" {
 type pgPool = *pgxpool.Pool
 
 var execCommand = exec.Command
+
+// resetArchiving puts the shared test cluster back to no archiving, so the
+// next test starts from a fresh cluster's settings.
+func resetArchiving(t *testing.T, pgSrv *testenv.Postgres) {
+	for _, name := range []string{"archive_command", "archive_mode", "archive_timeout"} {
+		// NOTE: one statement per call: ALTER SYSTEM refuses to run in the
+		// transaction psql wraps several statements in.
+		if out, err := pgSrv.Psql("postgres", "ALTER SYSTEM RESET "+name); err != nil {
+			t.Errorf("resetting %s: %v: %s", name, err, out)
+		}
+	}
+	if err := pgSrv.Restart(context.Background()); err != nil {
+		t.Errorf("restarting after reset: %v", err)
+	}
+}
