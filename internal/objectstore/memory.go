@@ -221,3 +221,20 @@ func lowerKeys(in map[string]string) map[string]string {
 	}
 	return out
 }
+
+var _ RangeReader = (*Memory)(nil)
+
+// GetRange implements RangeReader.
+func (m *Memory) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.latest(key)
+	if v == nil || v.info.DeleteMarker {
+		return nil, fmt.Errorf("get %s: %w", key, ErrNotFound)
+	}
+	if offset < 0 || length < 0 || offset > int64(len(v.data)) {
+		return nil, fmt.Errorf("get %s: range %d+%d outside %d bytes", key, offset, length, len(v.data))
+	}
+	end := min(offset+length, int64(len(v.data)))
+	return io.NopCloser(bytes.NewReader(v.data[offset:end])), nil
+}

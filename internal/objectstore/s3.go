@@ -230,3 +230,20 @@ func (c *Client) retention(ctx context.Context, bucket, key, versionID string) (
 func (s *S3) Retention(ctx context.Context, key, versionID string) (until time.Time, mode string, ok bool) {
 	return s.client.retention(ctx, s.bucket, key, versionID)
 }
+
+var _ RangeReader = (*S3)(nil)
+
+// GetRange implements RangeReader with an HTTP Range request.
+func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if length <= 0 {
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	out, err := s.client.s3.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(key),
+		Range: aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)),
+	})
+	if err != nil {
+		return nil, s.client.classify("get s3://"+s.bucket+"/"+key, err)
+	}
+	return out.Body, nil
+}

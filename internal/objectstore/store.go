@@ -93,3 +93,13 @@ type Store interface {
 	// lock returns ErrObjectLocked.
 	DeleteVersion(ctx context.Context, key, versionID string) error
 }
+
+// RangeReader is implemented by stores that can read a byte range of an
+// object's current version, so a large object can be downloaded in
+// parallel pieces (restores). Callers fall back to Get when a store does
+// not implement it.
+type RangeReader interface {
+	// GetRange opens length bytes of key starting at offset. A missing
+	// key returns an error wrapping ErrNotFound.
+	GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+}

@@ -1,0 +1,385 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
+)
+
+// Files Lifeboat writes into a restored data directory.
+const (
+	// ConfigFile is the agent configuration restore_command reads; its
+	// presence is also what marks a directory as a Lifeboat restore.
+	ConfigFile = "lifeboat-restore.json"
+	// FailedFile marks a restore that did not succeed (or is still
+	// running, or was killed): it holds the reason.
+	FailedFile = "LIFEBOAT_RESTORE_FAILED"
+	// LogFile is the restored server's log (pg_ctl -l).
+	LogFile = "restore.log"
+)
+
+// ClusterOptions configures a cluster point-in-time restore.
+type ClusterOptions struct {
+	Layout repo.Layout
+	// Target is the point in time; zero means latest (replay all
+	// archived WAL).
+	Target time.Time
+	// BackupID, when set, restores from this base backup (checked to
+	// reach Target).
+	BackupID string
+	// DataDir must not exist, or be empty.
+	DataDir string
+	Port    int
+	// BinDir is PostgreSQL's bin directory; "" = pg.BinDir().
+	BinDir string
+	// OSUser is the account PostgreSQL runs as when we are root; "" =
+	// "postgres".
+	OSUser string
+	// AgentPath is the lifeboat binary restore_command runs; "" = lifeboat
+	// on PATH.
+	AgentPath string
+	// AgentConfig is written to <DataDir>/lifeboat-restore.json (0600,
+	// owned by OSUser) for restore_command.
+	AgentConfig repo.AgentConfig
+	// Parallel is the number of part downloads in flight; 0 = 4.
+	Parallel int
+	// KeepRunning leaves the promoted server running (lifeboat_restore);
+	// false stops it after recovery (drills, tenant scratch copies).
+	KeepRunning bool
+	// NoStart lays out the data directory and its recovery settings but
+	// does not start PostgreSQL (what `pgbackrest restore` does). The
+	// directory stays marked failed until a server has recovered it.
+	NoStart bool
+	// ListenAddresses for the copy; "" = '127.0.0.1' (never the source's
+	// addresses, so clients of the source cannot reach the copy by
+	// accident).
+	ListenAddresses string
+	Progress        func(Progress)
+}
+
+// Result is what a cluster restore reached.
+type Result struct {
+	Plan Plan
+	// RestoredToTime is the last replayed transaction's commit time
+	// (pg_last_xact_replay_timestamp), or the backup's stop time if none
+	// was replayed; RestoredToLSN is pg_last_wal_replay_lsn().
+	RestoredToTime time.Time
+	RestoredToLSN  string
+	Duration       time.Duration
+	DataDir        string
+	Port           int
+	// User is the role Lifeboat connected as over the Unix socket in
+	// DataDir (local connections there are trusted, see writeSettings).
+	User string
+	// Bytes are the stored bytes downloaded and the bytes extracted.
+	Downloaded, Extracted int64
+	// Running is true when the server was left running.
+	Running bool
+}
+
+// RestoreCluster restores a cluster into opts.DataDir at the point
+// PlanCluster chooses, starts PostgreSQL on opts.Port to replay WAL up to
+// it and promote, and reports where it got to. See the package comment
+// for the safety rules.
+func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOptions) (res *Result, err error) {
+	started := time.Now()
+	rep := reporter{fn: opts.Progress, start: started}
+	if opts.DataDir == "" || opts.Port <= 0 || opts.Port > 65535 {
+		return nil, fmt.Errorf("restore needs a data directory and a port (got %q, %d)", opts.DataDir, opts.Port)
+	}
+	dataDir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	opts.DataDir = dataDir
+	if opts.Parallel <= 0 {
+		opts.Parallel = 4
+	}
+	agent, err := agentPath(opts.AgentPath)
+	if err != nil {
+		return nil, err
+	}
+	cfgBody, err := opts.AgentConfig.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("agent configuration for restore_command: %w", err)
+	}
+	if l := opts.AgentConfig.Layout(); l.Root() != opts.Layout.Root() {
+		return nil, fmt.Errorf("agent configuration points at repository %q, the restore reads %q", l.Root(), opts.Layout.Root())
+	}
+	if err := checkEmpty(dataDir); err != nil {
+		return nil, err
+	}
+	if err := checkPort(opts.Port); err != nil {
+		return nil, err
+	}
+	own, err := lookupOwner(opts.OSUser)
+	if err != nil {
+		return nil, err
+	}
+
+	rep.send(Progress{Phase: "planning"})
+	plan, err := PlanCluster(ctx, store, opts)
+	if err != nil {
+		return nil, err
+	}
+	m := plan.manifest
+	if m.ServerVersion/10000 != 0 {
+		if v, verr := serverMajor(opts.BinDir); verr == nil && v != m.ServerVersion/10000 {
+			return nil, fmt.Errorf("backup %s is of PostgreSQL %d, %s is PostgreSQL %d", m.ID, m.ServerVersion/10000, binDir(opts.BinDir), v)
+		}
+	}
+
+	// From here on, the directory is ours: it is marked failed until the
+	// server has recovered it, whatever happens to this process.
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := chownPath(dataDir, own); err != nil {
+		return nil, err
+	}
+	if err := markFailed(dataDir, own, fmt.Sprintf("restore of backup %s in progress since %s (pid %d)",
+		m.ID, started.UTC().Format(time.RFC3339), os.Getpid())); err != nil {
+		return nil, err
+	}
+	if err := writeOwned(filepath.Join(dataDir, ConfigFile), cfgBody, own); err != nil {
+		return nil, err
+	}
+	srv := &server{dataDir: dataDir, binDir: binDir(opts.BinDir), own: own}
+	defer func() {
+		if err == nil {
+			return
+		}
+		if srv.started {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if serr := srv.stop(sctx, "fast"); serr != nil {
+				_ = srv.stop(sctx, "immediate")
+			}
+			cancel()
+		}
+		_ = markFailed(dataDir, own, err.Error())
+	}()
+
+	var downloaded, extracted atomic.Int64
+	var total int64
+	for _, a := range m.Archives {
+		total += a.StoredSize
+	}
+	tick := time.NewTicker(time.Second)
+	stopTick := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-tick.C:
+				rep.send(Progress{Phase: "downloading", Downloaded: downloaded.Load(), Total: total, Extracted: extracted.Load(), Detail: m.ID})
+			case <-stopTick:
+				return
+			}
+		}
+	}()
+	rep.send(Progress{Phase: "downloading", Total: total, Detail: m.ID})
+	for _, a := range m.Archives {
+		if err = extractArchive(ctx, store, a, dataDir, own, opts.Parallel, &downloaded, &extracted); err != nil {
+			break
+		}
+	}
+	tick.Stop()
+	close(stopTick)
+	if err != nil {
+		return nil, err
+	}
+	rep.send(Progress{Phase: "downloading", Downloaded: downloaded.Load(), Total: total, Extracted: extracted.Load(), Detail: "done"})
+
+	if err = writeSettings(dataDir, own, settings{
+		agent: agent, target: opts.Target, port: opts.Port, listen: opts.ListenAddresses,
+	}); err != nil {
+		return nil, err
+	}
+	res = &Result{Plan: *plan, DataDir: dataDir, Port: opts.Port, Downloaded: downloaded.Load(), Extracted: extracted.Load()}
+	if opts.NoStart {
+		_ = markFailed(dataDir, own, fmt.Sprintf("files of backup %s laid out; PostgreSQL has not recovered this directory yet: start it to replay WAL", m.ID))
+		res.Duration = time.Since(started)
+		return res, nil
+	}
+
+	if err = srv.recover(ctx, plan, opts, rep, res); err != nil {
+		return nil, err
+	}
+	if err = os.Remove(filepath.Join(dataDir, FailedFile)); err != nil {
+		return nil, err
+	}
+	if !opts.KeepRunning {
+		rep.send(Progress{Phase: "stopping"})
+		if err = srv.stop(ctx, "fast"); err != nil {
+			return nil, err
+		}
+	}
+	res.Running = opts.KeepRunning
+	res.Duration = time.Since(started)
+	rep.send(Progress{Phase: "done", Downloaded: res.Downloaded, Total: total, Extracted: res.Extracted,
+		Detail: "restored to " + res.RestoredToTime.UTC().Format(time.RFC3339Nano) + " (" + res.RestoredToLSN + ")"})
+	return res, nil
+}
+
+// StopCluster stops a restored server (pg_ctl stop -m fast) if it runs.
+// A missing directory or a stopped server is success.
+func StopCluster(ctx context.Context, dataDir, binDir, osUser string) error {
+	if _, err := os.Stat(filepath.Join(dataDir, "postmaster.pid")); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	own, err := lookupOwner(osUser)
+	if err != nil {
+		return err
+	}
+	srv := &server{dataDir: dataDir, binDir: binDirOf(binDir), own: own}
+	return srv.stop(ctx, "fast")
+}
+
+// RemoveCluster stops a restored server and deletes its data directory.
+// A missing directory is success. A directory without
+// lifeboat-restore.json is not a Lifeboat restore and is refused
+// (ErrNotARestore): this is what keeps a mistyped path from deleting a
+// live cluster.
+func RemoveCluster(ctx context.Context, dataDir, binDir, osUser string) error {
+	if dataDir == "" {
+		return fmt.Errorf("no data directory given")
+	}
+	if _, err := os.Stat(dataDir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, ConfigFile)); err != nil {
+		return fmt.Errorf("%s has no %s: %w; remove it yourself if it really should go", dataDir, ConfigFile, ErrNotARestore)
+	}
+	if err := StopCluster(ctx, dataDir, binDir, osUser); err != nil {
+		return err
+	}
+	return os.RemoveAll(dataDir)
+}
+
+func binDir(d string) string { return binDirOf(d) }
+
+func binDirOf(d string) string {
+	if d == "" {
+		return pg.BinDir()
+	}
+	return d
+}
+
+func agentPath(p string) (string, error) {
+	if p == "" {
+		p = "lifeboat"
+	}
+	found, err := exec.LookPath(p)
+	if err != nil {
+		return "", fmt.Errorf("lifeboat agent for restore_command: %w", err)
+	}
+	return filepath.Abs(found)
+}
+
+// checkEmpty refuses a data directory that exists with anything in it.
+func checkEmpty(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("%s holds %d entries (%s, ...): %w", dir, len(entries), entries[0].Name(), ErrTargetNotEmpty)
+	}
+	return nil
+}
+
+// checkPort refuses a port something listens on (any address) or that we
+// cannot bind on the loopback.
+func checkPort(port int) error {
+	for _, addr := range []string{"127.0.0.1", "0.0.0.0"} {
+		l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
+		if err != nil {
+			return fmt.Errorf("port %d: %w: %v", port, ErrPortInUse, err)
+		}
+		l.Close()
+	}
+	return nil
+}
+
+// lookupOwner resolves the account PostgreSQL runs as: when we are root,
+// osUser (default postgres); otherwise ourselves (-1: no chown).
+func lookupOwner(osUser string) (owner, error) {
+	if os.Getuid() != 0 {
+		return owner{uid: -1, gid: -1}, nil
+	}
+	if osUser == "" {
+		osUser = "postgres"
+	}
+	u, err := user.Lookup(osUser)
+	if err != nil {
+		return owner{}, fmt.Errorf("account %q to run PostgreSQL as: %w", osUser, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return owner{uid: uid, gid: gid, name: osUser}, nil
+}
+
+func chownPath(path string, own owner) error { return own.lchown(path) }
+
+func writeOwned(path string, body []byte, own owner) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(body)
+	if err == nil {
+		err = own.chown(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// markFailed writes the failure marker with its reason.
+func markFailed(dir string, own owner, reason string) error {
+	return writeOwned(filepath.Join(dir, FailedFile), []byte(strings.TrimSpace(reason)+"\n"), own)
+}
+
+// serverMajor is the major version of the postgres binary in binDir.
+func serverMajor(bin string) (int, error) {
+	out, err := exec.Command(filepath.Join(binDir(bin), "postgres"), "--version").Output()
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(out))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("unexpected postgres --version output %q", out)
+	}
+	v := f[len(f)-1]
+	major, _, _ := strings.Cut(v, ".")
+	return strconv.Atoi(major)
+}
+
+// segmentStart is the LSN where WAL segment name begins.
+func segmentStart(name string, segSize uint64) (wal.LSN, error) {
+	s, err := wal.ParseSegment(name, segSize)
+	if err != nil {
+		return 0, err
+	}
+	return wal.LSN(s.No * segSize), nil
+}

@@ -1,0 +1,346 @@
+package restore
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+)
+
+// chunkSize is the size of one ranged read. In flight at once: Parallel
+// chunks downloading plus as many downloaded ahead of the decompressor.
+const chunkSize = 8 << 20
+
+// ErrChecksum: a downloaded part does not match the size or SHA-256 its
+// manifest recorded.
+var ErrChecksum = errors.New("backup part does not match its manifest")
+
+// partStream is the concatenation of an archive's parts, downloaded in
+// ranged chunks by parallel workers and delivered in order, each part's
+// SHA-256 checked against the manifest when its last byte is read.
+type partStream struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	order  chan *chunkJob
+	cur    *chunkJob
+	buf    []byte
+	hash   hash.Hash
+	// downloaded counts bytes handed to the reader.
+	downloaded *atomic.Int64
+	err        error
+	wg         sync.WaitGroup
+}
+
+type chunkJob struct {
+	part       backup.Part
+	off, n     int64
+	first      bool // first chunk of its part
+	last       bool // last chunk of its part
+	done       chan struct{}
+	data       []byte
+	err        error
+	releaseBuf func()
+}
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+func newPartStream(ctx context.Context, store objectstore.Store, parts []backup.Part, parallel int, downloaded *atomic.Int64) *partStream {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &partStream{ctx: ctx, cancel: cancel, order: make(chan *chunkJob, parallel*2), downloaded: downloaded}
+	work := make(chan *chunkJob)
+	rr, ranged := store.(objectstore.RangeReader)
+	for i := 0; i < parallel; i++ {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for j := range work {
+				j.err = fetchChunk(ctx, store, rr, ranged, j)
+				close(j.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(s.order)
+		defer close(work)
+		for _, p := range parts {
+			size := chunkSize
+			if !ranged {
+				size = int(max(p.Size, 1)) // one Get per part
+			}
+			for off := int64(0); off < p.Size || (off == 0 && p.Size == 0); off += int64(size) {
+				j := &chunkJob{part: p, off: off, n: min(int64(size), p.Size-off), first: off == 0,
+					done: make(chan struct{})}
+				j.last = off+j.n >= p.Size
+				// order is bounded: at most cap(order) chunks wait downloaded
+				// ahead of the reader, which bounds memory.
+				select {
+				case s.order <- j:
+				case <-ctx.Done():
+					return
+				}
+				select {
+				case work <- j:
+				case <-ctx.Done():
+					j.err = ctx.Err()
+					close(j.done)
+					return
+				}
+				if p.Size == 0 {
+					break
+				}
+			}
+		}
+	}()
+	return s
+}
+
+func fetchChunk(ctx context.Context, store objectstore.Store, rr objectstore.RangeReader, ranged bool, j *chunkJob) error {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+			}
+		}
+		var body io.ReadCloser
+		if ranged {
+			body, err = rr.GetRange(ctx, j.part.Key, j.off, j.n)
+		} else {
+			body, _, err = store.Get(ctx, j.part.Key)
+		}
+		if errors.Is(err, objectstore.ErrNotFound) {
+			return fmt.Errorf("backup part %s: %w", j.part.Key, err)
+		}
+		if err != nil {
+			continue
+		}
+		var buf []byte
+		if j.n <= chunkSize {
+			bp := chunkPool.Get().(*[]byte)
+			buf = (*bp)[:j.n]
+			j.releaseBuf = func() { chunkPool.Put(bp) }
+		} else {
+			buf = make([]byte, j.n)
+			j.releaseBuf = func() {}
+		}
+		var n int
+		n, err = io.ReadFull(body, buf)
+		if err == nil && !ranged {
+			// The whole object: it must end where the manifest says.
+			var one [1]byte
+			if m, _ := body.Read(one[:]); m > 0 {
+				err = fmt.Errorf("%w: %s is larger than the recorded %d bytes", ErrChecksum, j.part.Key, j.part.Size)
+			}
+		}
+		body.Close()
+		if err == nil {
+			j.data = buf[:n]
+			return nil
+		}
+		j.releaseBuf()
+		j.releaseBuf = nil
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ErrChecksum) {
+			return fmt.Errorf("%w: %s is shorter than the recorded %d bytes", ErrChecksum, j.part.Key, j.part.Size)
+		}
+	}
+	return fmt.Errorf("downloading %s: %w", j.part.Key, err)
+}
+
+func (s *partStream) Read(p []byte) (int, error) {
+	for len(s.buf) == 0 {
+		if s.err != nil {
+			return 0, s.err
+		}
+		if s.cur != nil {
+			if s.cur.releaseBuf != nil {
+				s.cur.releaseBuf()
+			}
+			if s.cur.last {
+				if got := hex.EncodeToString(s.hash.Sum(nil)); got != s.cur.part.SHA256 {
+					s.err = fmt.Errorf("%w: %s has SHA-256 %s, the manifest records %s", ErrChecksum, s.cur.part.Key, got, s.cur.part.SHA256)
+					return 0, s.err
+				}
+			}
+			s.cur = nil
+		}
+		var j *chunkJob
+		var ok bool
+		select {
+		case j, ok = <-s.order:
+		case <-s.ctx.Done():
+			s.err = s.ctx.Err()
+			return 0, s.err
+		}
+		if !ok {
+			s.err = io.EOF
+			return 0, io.EOF
+		}
+		select {
+		case <-j.done:
+		case <-s.ctx.Done():
+			s.err = s.ctx.Err()
+			return 0, s.err
+		}
+		if j.err != nil {
+			s.err = j.err
+			return 0, s.err
+		}
+		if j.first {
+			s.hash = sha256.New()
+		}
+		s.hash.Write(j.data)
+		s.cur, s.buf = j, j.data
+		s.downloaded.Add(int64(len(j.data)))
+	}
+	n := copy(p, s.buf)
+	s.buf = s.buf[n:]
+	return n, nil
+}
+
+// Close stops the workers.
+func (s *partStream) Close() {
+	s.cancel()
+	// Drain so the producer and workers exit.
+	for j := range s.order {
+		<-j.done
+	}
+	s.wg.Wait()
+}
+
+// extractArchive streams one archive of the backup into dir.
+func extractArchive(ctx context.Context, store objectstore.Store, a backup.Archive, dir string, own owner,
+	parallel int, downloaded, extracted *atomic.Int64) error {
+	ext := a.Name[strings.LastIndexByte(a.Name, '.')+1:]
+	method, ok := compression.ByExt(ext)
+	if !ok {
+		if ext != "tar" {
+			return fmt.Errorf("archive %s: unknown compression extension %q", a.Name, ext)
+		}
+		method, _ = compression.Lookup(compression.None)
+	}
+	ps := newPartStream(ctx, store, a.Parts, parallel, downloaded)
+	defer ps.Close()
+
+	var r io.Reader
+	switch method.Name {
+	case compression.Zstd:
+		// NOTE: compression.NewReader decodes on one goroutine (right for
+		// small WAL files); a restore is one large stream, and block
+		// decoding ahead on other cores is what keeps up with the network.
+		d, err := zstd.NewReader(ps, zstd.WithDecoderConcurrency(4), zstd.WithDecoderLowmem(false))
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		r = d
+	default:
+		rc, err := method.NewReader(ps)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		r = rc
+	}
+	if err := untar(r, dir, own, extracted); err != nil {
+		return fmt.Errorf("extracting %s: %w", a.Name, err)
+	}
+	// Read to the end of the stream, so every part's checksum is checked
+	// (tar's end-of-archive blocks may leave padding unread).
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return fmt.Errorf("extracting %s: %w", a.Name, err)
+	}
+	return nil
+}
+
+// owner is the account extracted files belong to (-1: leave as is).
+type owner struct {
+	uid, gid int
+	name     string
+}
+
+func (o owner) chown(f *os.File) error {
+	if o.uid < 0 {
+		return nil
+	}
+	return f.Chown(o.uid, o.gid)
+}
+
+func (o owner) lchown(path string) error {
+	if o.uid < 0 {
+		return nil
+	}
+	return os.Lchown(path, o.uid, o.gid)
+}
+
+// untar extracts a PostgreSQL base backup tar into dir. Only directories
+// and regular files are expected (BASE_BACKUP sends tablespaces as
+// tablespace_map, not symlinks); anything else, and any path leaving dir,
+// is refused.
+func untar(r io.Reader, dir string, own owner, extracted *atomic.Int64) error {
+	tr := tar.NewReader(r)
+	buf := make([]byte, 1<<20)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := filepath.Clean(h.Name)
+		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
+			return fmt.Errorf("tar entry %q leaves the data directory", h.Name)
+		}
+		path := filepath.Join(dir, name)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if name == "." {
+				continue
+			}
+			if err := os.Mkdir(path, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+				return err
+			}
+			if err := own.lchown(path); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(h.Mode).Perm()&0o700|0o600)
+			if err != nil {
+				return err
+			}
+			n, err := io.CopyBuffer(f, tr, buf)
+			extracted.Add(n)
+			if err == nil {
+				err = own.chown(f)
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		case tar.TypeSymlink:
+			return fmt.Errorf("tar entry %q is a symlink to %q: %w (or a symlinked pg_wal)", h.Name, h.Linkname, ErrTablespaces)
+		default:
+			return fmt.Errorf("tar entry %q has unsupported type %q", h.Name, h.Typeflag)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package restore
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Progress is a snapshot of a running restore, for logs and the
+// provider's apply output.
+type Progress struct {
+	// Phase is one of "planning", "downloading", "starting", "recovering",
+	// "stopping", "done" (cluster), and "pg_restore", "pg_dump",
+	// "attachments" (tenant).
+	Phase string
+	// Downloaded and Total are stored (compressed) bytes of the backup;
+	// Extracted is the bytes of files written into the data directory.
+	Downloaded int64
+	Total      int64
+	Extracted  int64
+	Elapsed    time.Duration
+	// Detail is a short human-readable note (the segment being replayed,
+	// the database being dumped).
+	Detail string
+}
+
+// Rate is the download throughput in MB/s (10^6 bytes).
+func (p Progress) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Downloaded) / 1e6 / p.Elapsed.Seconds()
+}
+
+// LogProgress returns a Progress callback that prints a line to w at most
+// every interval, and always when the phase changes.
+func LogProgress(w io.Writer, interval time.Duration) func(Progress) {
+	var mu sync.Mutex
+	var last time.Time
+	var lastPhase string
+	return func(p Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if p.Phase == lastPhase && now.Sub(last) < interval {
+			return
+		}
+		last, lastPhase = now, p.Phase
+		line := fmt.Sprintf("lifeboat: restore %s", p.Phase)
+		if p.Total > 0 || p.Downloaded > 0 {
+			line += fmt.Sprintf(": %.1f/%.1f MB downloaded, %.1f MB extracted, %.1f MB/s", float64(p.Downloaded)/1e6,
+				float64(p.Total)/1e6, float64(p.Extracted)/1e6, p.Rate())
+		}
+		if p.Detail != "" {
+			line += " (" + p.Detail + ")"
+		}
+		fmt.Fprintf(w, "%s, %s\n", line, p.Elapsed.Round(100*time.Millisecond))
+	}
+}
+
+// reporter sends Progress with the elapsed time filled in.
+type reporter struct {
+	fn    func(Progress)
+	start time.Time
+}
+
+func (r reporter) send(p Progress) {
+	if r.fn == nil {
+		return
+	}
+	p.Elapsed = time.Since(r.start)
+	r.fn(p)
+}

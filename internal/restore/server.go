@@ -1,0 +1,414 @@
+package restore
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
+)
+
+// settings are what a restore writes into postgresql.auto.conf.
+type settings struct {
+	agent  string
+	target time.Time
+	port   int
+	listen string
+}
+
+// managedKeys are the settings a restore owns: any earlier line for them in
+// postgresql.auto.conf (the source's ALTER SYSTEM) is dropped.
+var managedKeys = []string{
+	"restore_command", "recovery_target", "recovery_target_time", "recovery_target_xid", "recovery_target_lsn",
+	"recovery_target_name", "recovery_target_action", "recovery_target_inclusive", "recovery_target_timeline",
+	"port", "listen_addresses", "unix_socket_directories", "archive_mode", "archive_command", "archive_library",
+	"hba_file", "ident_file", "logging_collector", "synchronous_standby_names", "primary_conninfo",
+	"primary_slot_name", "hot_standby",
+}
+
+// writeSettings writes the recovery settings, recovery.signal and the
+// pg_hba.conf line the engine connects through.
+func writeSettings(dir string, own owner, s settings) error {
+	if sock := filepath.Join(dir, ".s.PGSQL."+strconv.Itoa(s.port)); len(sock) > 100 {
+		return fmt.Errorf("data directory path too long for PostgreSQL's Unix socket (%s, %d bytes; at most 100)", sock, len(sock))
+	}
+	listen := s.listen
+	if listen == "" {
+		listen = "127.0.0.1"
+	}
+	var b strings.Builder
+	autoPath := filepath.Join(dir, "postgresql.auto.conf")
+	if old, err := os.ReadFile(autoPath); err == nil {
+		for _, line := range strings.Split(string(old), "\n") {
+			key := strings.TrimSpace(line)
+			if i := strings.IndexAny(key, " \t="); i >= 0 {
+				key = key[:i]
+			}
+			if line == "" || managedKey(strings.ToLower(key)) {
+				continue
+			}
+			b.WriteString(line + "\n")
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	cfgPath := filepath.Join(dir, ConfigFile)
+	fmt.Fprintf(&b, "# --- written by lifeboat restore at %s ---\n", time.Now().UTC().Format(time.RFC3339))
+	set := func(k, v string) { fmt.Fprintf(&b, "%s = %s\n", k, confQuote(v)) }
+	set("restore_command", shellQuote(s.agent)+" wal-fetch --config "+shellQuote(cfgPath)+" %f %p")
+	if !s.target.IsZero() {
+		// NOTE: UTC with microseconds, PostgreSQL's timestamp precision;
+		// the zone is explicit so the server's TimeZone cannot shift it.
+		set("recovery_target_time", s.target.UTC().Format("2006-01-02 15:04:05.000000")+"+00")
+	}
+	set("recovery_target_action", "promote")
+	set("recovery_target_timeline", "latest")
+	// Safety rule: the copy never archives. With the source's
+	// archive_command it would push its new timeline into the source's
+	// repository.
+	set("archive_mode", "off")
+	set("archive_command", "")
+	set("archive_library", "")
+	set("port", strconv.Itoa(s.port))
+	set("listen_addresses", listen)
+	set("unix_socket_directories", dir)
+	set("hba_file", filepath.Join(dir, "pg_hba.conf"))
+	set("ident_file", filepath.Join(dir, "pg_ident.conf"))
+	// Everything the server says goes to restore.log, where a failure's
+	// reason is read from.
+	set("logging_collector", "off")
+	// A copy has no standbys: a source's synchronous_standby_names would
+	// make every commit on it wait forever.
+	set("synchronous_standby_names", "")
+	set("primary_conninfo", "")
+	set("primary_slot_name", "")
+	set("hot_standby", "on")
+	if err := writeOwned(autoPath, []byte(b.String()), own); err != nil {
+		return err
+	}
+
+	// A Debian-style cluster keeps its configuration outside the data
+	// directory: the backup then has none, and the copy gets minimal files.
+	if _, err := os.Stat(filepath.Join(dir, "postgresql.conf")); errors.Is(err, os.ErrNotExist) {
+		if err := writeOwned(filepath.Join(dir, "postgresql.conf"), []byte("# written by lifeboat restore: the source kept its configuration outside the data directory\n"), own); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pg_ident.conf")); errors.Is(err, os.ErrNotExist) {
+		if err := writeOwned(filepath.Join(dir, "pg_ident.conf"), nil, own); err != nil {
+			return err
+		}
+	}
+	hbaPath := filepath.Join(dir, "pg_hba.conf")
+	hba, err := os.ReadFile(hbaPath)
+	if errors.Is(err, os.ErrNotExist) {
+		hba, err = []byte("host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n"), nil
+	}
+	if err != nil {
+		return err
+	}
+	// NOTE: trust on the Unix socket only, and the socket lives in the data
+	// directory (mode 0700): only the server's account and root can reach
+	// it. It lets the engine (and tenant restores' pg_dump) in without the
+	// source's passwords; TCP keeps the source's rules.
+	const hbaLine = "# lifeboat restore: local connections through the socket in the data directory\nlocal all all trust\n"
+	if !strings.HasPrefix(string(hba), hbaLine) {
+		hba = append([]byte(hbaLine), hba...)
+	}
+	if err := writeOwned(hbaPath, hba, own); err != nil {
+		return err
+	}
+
+	for _, f := range []string{"standby.signal", "postmaster.pid", "postmaster.opts"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return writeOwned(filepath.Join(dir, "recovery.signal"), nil, own)
+}
+
+func managedKey(k string) bool {
+	for _, m := range managedKeys {
+		if k == m {
+			return true
+		}
+	}
+	return false
+}
+
+// confQuote quotes a postgresql.conf string value.
+func confQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
+
+// shellQuote quotes a word for /bin/sh (restore_command runs through it).
+func shellQuote(v string) string {
+	if v != "" && strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:=@", r))
+	}) < 0 {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+// server is a restored cluster's PostgreSQL, driven through pg_ctl.
+type server struct {
+	dataDir, binDir string
+	own             owner
+	port            int
+	started         bool
+	user            string // role that connected
+	dbname          string
+}
+
+// pgctl runs pg_ctl as the server's account, in a session of its own so
+// the server it starts outlives this process.
+func (s *server) pgctl(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(s.binDir, "pg_ctl"), append([]string{"-D", s.dataDir}, args...)...)
+	cmd.Dir = s.dataDir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if s.own.uid >= 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(s.own.uid), Gid: uint32(s.own.gid)}
+	}
+	return cmd.CombinedOutput()
+}
+
+func (s *server) start(ctx context.Context) error {
+	// -W: do not wait; recovery can take far longer than pg_ctl's timeout,
+	// and waitPromoted watches the server itself.
+	out, err := s.pgctl(ctx, "-l", filepath.Join(s.dataDir, LogFile), "-W", "start")
+	if err != nil {
+		return fmt.Errorf("%w: pg_ctl start: %v: %s", ErrRecoveryFailed, err, strings.TrimSpace(string(out)))
+	}
+	s.started = true
+	return nil
+}
+
+// stop stops the server if it runs; a server that is not running is
+// success.
+func (s *server) stop(ctx context.Context, mode string) error {
+	if s.pid() == 0 {
+		return nil
+	}
+	out, err := s.pgctl(ctx, "-m", mode, "-w", "-t", "120", "stop")
+	if err != nil {
+		if s.pid() == 0 || strings.Contains(string(out), "Is server running?") {
+			return nil
+		}
+		return fmt.Errorf("pg_ctl stop -m %s: %v: %s", mode, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// pid is the postmaster's pid if it runs, else 0.
+func (s *server) pid() int {
+	raw, err := os.ReadFile(filepath.Join(s.dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return 0
+	}
+	return pid
+}
+
+// connect opens a connection over the Unix socket in the data directory,
+// trying the roles a cluster's superuser is usually called.
+func (s *server) connect(ctx context.Context) (*pgx.Conn, error) {
+	users := []string{s.user}
+	if s.user == "" {
+		users = []string{s.own.name, "postgres"}
+		if s.own.name == "" {
+			if u := os.Getenv("USER"); u != "" {
+				users = []string{u, "postgres"}
+			}
+		}
+	}
+	var lastErr error
+	for _, u := range users {
+		if u == "" {
+			continue
+		}
+		for _, db := range []string{"postgres", "template1"} {
+			cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable connect_timeout=5",
+				s.dataDir, s.port, u, db))
+			if err != nil {
+				return nil, err
+			}
+			cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+			conn, err := pgx.ConnectConfig(ctx, cfg)
+			if err == nil {
+				s.user, s.dbname = u, db
+				return conn, nil
+			}
+			lastErr = err
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "3D000" { // no such database
+				continue
+			}
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+var errServerExited = errors.New("PostgreSQL exited")
+
+// waitPromoted waits until the server accepts connections and is out of
+// recovery, or exits.
+func (s *server) waitPromoted(ctx context.Context, rep reporter) error {
+	started := time.Now()
+	var lastErr error
+	for {
+		if s.pid() == 0 && time.Since(started) > 5*time.Second {
+			return errServerExited
+		}
+		conn, err := s.connect(ctx)
+		if err == nil {
+			var inRecovery bool
+			var lsn *string
+			err = conn.QueryRow(ctx, "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text").Scan(&inRecovery, &lsn)
+			conn.Close(context.Background())
+			if err == nil && !inRecovery {
+				return nil
+			}
+			if err == nil && lsn != nil {
+				rep.send(Progress{Phase: "recovering", Detail: "replayed WAL up to " + *lsn})
+			}
+		}
+		if err != nil {
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for PostgreSQL to finish recovery: %w (last: %v)", ctx.Err(), lastErr)
+		case <-time.After(250 * time.Millisecond):
+		}
+		if s.pid() == 0 && time.Since(started) > time.Second {
+			// Give a dying server's last words a moment to reach the log.
+			time.Sleep(200 * time.Millisecond)
+			if s.pid() == 0 {
+				return errServerExited
+			}
+		}
+	}
+}
+
+// recoveryTargetMissed is PostgreSQL 13+'s FATAL when archive recovery
+// ran out of WAL before a commit after recovery_target_time.
+const recoveryTargetMissed = "recovery ended before configured recovery target was reached"
+
+// recover starts the server and waits for it to replay and promote, then
+// fills res.
+func (s *server) recover(ctx context.Context, plan *Plan, opts ClusterOptions, rep reporter, res *Result) error {
+	s.port = opts.Port
+	agent, _ := agentPath(opts.AgentPath)
+	replayedAll := false
+	for {
+		rep.send(Progress{Phase: "starting", Detail: fmt.Sprintf("PostgreSQL on port %d", opts.Port)})
+		if err := s.start(ctx); err != nil {
+			return err
+		}
+		rep.send(Progress{Phase: "recovering"})
+		err := s.waitPromoted(ctx, rep)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errServerExited) {
+			return err
+		}
+		tail := logTail(filepath.Join(s.dataDir, LogFile), 25)
+		if !opts.Target.IsZero() && !replayedAll && strings.Contains(tail, recoveryTargetMissed) {
+			// The archive holds no commit after the target (nothing was
+			// committed between it and the last archived segment), so
+			// PostgreSQL cannot tell it reached it. Replaying all archived
+			// WAL gives the same state, provided the replay reaches the
+			// WAL the plan counted on and applies nothing after the target:
+			// both are checked below.
+			replayedAll = true
+			rep.send(Progress{Phase: "recovering", Detail: "no commit after the target in the archive: replaying all archived WAL, then checking nothing after the target was applied"})
+			if err := writeSettings(s.dataDir, s.own, settings{agent: agent, port: opts.Port, listen: opts.ListenAddresses}); err != nil {
+				return err
+			}
+			continue
+		}
+		return fmt.Errorf("%w: PostgreSQL stopped before reaching the target; last lines of %s:\n%s", ErrRecoveryFailed,
+			filepath.Join(s.dataDir, LogFile), tail)
+	}
+
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: connecting to the promoted server: %v", ErrRecoveryFailed, err)
+	}
+	defer conn.Close(context.Background())
+	var ts *time.Time
+	var lsn *string
+	if err := conn.QueryRow(ctx, "SELECT pg_last_xact_replay_timestamp(), pg_last_wal_replay_lsn()::text").Scan(&ts, &lsn); err != nil {
+		return fmt.Errorf("%w: reading the replay position: %v", ErrRecoveryFailed, err)
+	}
+	res.RestoredToTime = plan.BackupStop
+	if ts != nil {
+		res.RestoredToTime = ts.UTC()
+	}
+	if lsn != nil {
+		res.RestoredToLSN = *lsn
+	}
+	res.User = s.user
+
+	// Replay that ended before the WAL the plan counted on means a segment
+	// vanished from the archive: PostgreSQL took the missing file for the
+	// end of the archive. A time target that PostgreSQL reached itself
+	// needs no such check (it fails when it runs out of WAL first).
+	if opts.Target.IsZero() || replayedAll {
+		want, err := segmentStart(plan.WALStop, plan.segSize)
+		if err != nil {
+			return err
+		}
+		got, err := wal.ParseLSN(res.RestoredToLSN)
+		if err != nil || got < want {
+			return fmt.Errorf("%w: replay stopped at %s, before WAL segment %s that the archive listed: a segment is missing or unreadable; last lines of %s:\n%s",
+				ErrRecoveryFailed, res.RestoredToLSN, plan.WALStop, filepath.Join(s.dataDir, LogFile), logTail(filepath.Join(s.dataDir, LogFile), 25))
+		}
+	}
+	if !opts.Target.IsZero() && res.RestoredToTime.After(opts.Target) {
+		return fmt.Errorf("%w: the last replayed transaction committed at %s, after the target %s",
+			ErrRecoveryFailed, res.RestoredToTime.Format(time.RFC3339Nano), opts.Target.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// logTail returns the last n lines of the file at path.
+func logTail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > 1<<20 {
+		f.Seek(st.Size()-1<<20, 0)
+	}
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
