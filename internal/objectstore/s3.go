@@ -241,6 +241,11 @@ func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io
 	out, err := s.client.s3.GetObject(ctx, &s3.GetObjectInput{
 		Bucket: aws.String(s.bucket), Key: aws.String(key),
 		Range: aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)),
+	}, func(o *s3.Options) {
+		// NOTE: a range has no whole-object checksum to validate; callers
+		// check their own (restore verifies each part's SHA-256), and the
+		// SDK would otherwise log a warning per request.
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
 	if err != nil {
 		return nil, s.client.classify("get s3://"+s.bucket+"/"+key, err)

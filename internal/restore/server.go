@@ -346,8 +346,8 @@ func (s *server) recover(ctx context.Context, plan *Plan, opts ClusterOptions, r
 			}
 			continue
 		}
-		return fmt.Errorf("%w: PostgreSQL stopped before reaching the target; last lines of %s:\n%s", ErrRecoveryFailed,
-			filepath.Join(s.dataDir, LogFile), tail)
+		return fmt.Errorf("%w: PostgreSQL stopped before reaching the target%s; last lines of %s:\n%s", ErrRecoveryFailed,
+			missingSegments(s.dataDir), filepath.Join(s.dataDir, LogFile), tail)
 	}
 
 	conn, err := s.connect(ctx)
@@ -380,8 +380,8 @@ func (s *server) recover(ctx context.Context, plan *Plan, opts ClusterOptions, r
 		}
 		got, err := wal.ParseLSN(res.RestoredToLSN)
 		if err != nil || got < want {
-			return fmt.Errorf("%w: replay stopped at %s, before WAL segment %s that the archive listed: a segment is missing or unreadable; last lines of %s:\n%s",
-				ErrRecoveryFailed, res.RestoredToLSN, plan.WALStop, filepath.Join(s.dataDir, LogFile), logTail(filepath.Join(s.dataDir, LogFile), 25))
+			return fmt.Errorf("%w: replay stopped at %s, before WAL segment %s that the archive listed: a segment is missing or unreadable%s; last lines of %s:\n%s",
+				ErrRecoveryFailed, res.RestoredToLSN, plan.WALStop, missingSegments(s.dataDir), filepath.Join(s.dataDir, LogFile), logTail(filepath.Join(s.dataDir, LogFile), 25))
 		}
 	}
 	if !opts.Target.IsZero() && res.RestoredToTime.After(opts.Target) {
@@ -389,6 +389,32 @@ func (s *server) recover(ctx context.Context, plan *Plan, opts ClusterOptions, r
 			ErrRecoveryFailed, res.RestoredToTime.Format(time.RFC3339Nano), opts.Target.UTC().Format(time.RFC3339Nano))
 	}
 	return nil
+}
+
+// missingSegments names the WAL segments wal-fetch reported missing in
+// the server log, as ` (restore_command found no X, Y)`.
+func missingSegments(dataDir string) string {
+	raw, err := os.ReadFile(filepath.Join(dataDir, LogFile))
+	if err != nil {
+		return ""
+	}
+	seen := map[string]bool{}
+	var names []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.Contains(line, "not found in the archive") {
+			continue
+		}
+		for _, w := range strings.Fields(line) {
+			if wal.IsSegment(w) && !seen[w] {
+				seen[w] = true
+				names = append(names, w)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return " (restore_command found no " + strings.Join(names, ", ") + ")"
 }
 
 // logTail returns the last n lines of the file at path.
