@@ -141,7 +141,7 @@ resource "lifeboat_backup_policy" "test" {
 			{Config: cfg("every night", "full_count = 7", "", ""), ExpectError: regexp.MustCompile(`(?s)Invalid Schedule.*schedule`)},
 			{Config: cfg("0 2 * * *", "", "", ""), ExpectError: regexp.MustCompile(`Empty Retention`)},
 			{
-				Config:      cfg("0 2 * * *", "full_count = 7\n days = 14", `tier {
+				Config: cfg("0 2 * * *", "full_count = 7\n days = 14", `tier {
     name           = "transactional"
     retention_days = 10
   }`, ""),

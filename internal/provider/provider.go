@@ -110,6 +110,7 @@ func (p *LifeboatProvider) Resources(context.Context) []func() resource.Resource
 		NewImmutableBucketResource,
 		NewWalArchiveResource,
 		NewBackupPolicyResource,
+		NewRestoreResource,
 	}
 }
 

@@ -1,0 +1,727 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = (*restoreResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*restoreResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*restoreResource)(nil)
+)
+
+// NewRestoreResource is the lifeboat_restore constructor.
+func NewRestoreResource() resource.Resource { return &restoreResource{} }
+
+// restoreResource performs a restore when it is created or replaced: a
+// cluster point-in-time recovery into a new data directory, or one tenant
+// database into a new database beside the live one, with its attachments.
+type restoreResource struct {
+	data *providerData
+}
+
+type restoreModel struct {
+	ID          types.String        `tfsdk:"id"`
+	Kind        types.String        `tfsdk:"kind"`
+	Source      *restoreSourceModel `tfsdk:"source"`
+	PointInTime types.String        `tfsdk:"point_in_time"`
+	BackupID    types.String        `tfsdk:"backup_id"`
+	Target      *restoreTargetModel `tfsdk:"target"`
+	Postgres    *postgresModel      `tfsdk:"postgres"`
+	Attachments *restoreAttachModel `tfsdk:"attachments"`
+	Checks      []restoreCheckModel `tfsdk:"check"`
+	AgentPath   types.String        `tfsdk:"agent_path"`
+
+	RecoverySource     types.String   `tfsdk:"recovery_source"`
+	WALRange           types.String   `tfsdk:"wal_range"`
+	DataLossWindow     types.String   `tfsdk:"data_loss_window"`
+	RestoredToTime     types.String   `tfsdk:"restored_to_time"`
+	RestoredToLSN      types.String   `tfsdk:"restored_to_lsn"`
+	DurationSeconds    types.Int64    `tfsdk:"duration_seconds"`
+	CheckResults       types.Map      `tfsdk:"check_results"`
+	MissingAttachments types.List     `tfsdk:"missing_attachments"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+type restoreSourceModel struct {
+	Cluster types.String `tfsdk:"cluster"`
+	Bucket  types.String `tfsdk:"bucket"`
+	Prefix  types.String `tfsdk:"prefix"`
+}
+
+type restoreTargetModel struct {
+	DataDirectory  types.String `tfsdk:"data_directory"`
+	Port           types.Int64  `tfsdk:"port"`
+	BinDir         types.String `tfsdk:"bin_dir"`
+	Database       types.String `tfsdk:"database"`
+	SourceDatabase types.String `tfsdk:"source_database"`
+}
+
+type restoreAttachModel struct {
+	Bucket       types.String `tfsdk:"bucket"`
+	SourcePrefix types.String `tfsdk:"source_prefix"`
+	TargetPrefix types.String `tfsdk:"target_prefix"`
+}
+
+type restoreCheckModel struct {
+	Name     types.String `tfsdk:"name"`
+	SQL      types.String `tfsdk:"sql"`
+	Expected types.String `tfsdk:"expected"`
+}
+
+// Metadata implements resource.Resource.
+func (r *restoreResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_restore"
+}
+
+// Schema implements resource.Resource.
+func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replaceStr := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	replaceInt := []planmodifier.Int64{int64planmodifier.RequiresReplace()}
+	optStr := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{MarkdownDescription: desc, Optional: true, PlanModifiers: replaceStr}
+	}
+	computed := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A restore, performed when the resource is created or replaced, so it is reviewed in `terraform plan` " +
+			"like any change: the plan names the recovery point it will use (`recovery_source`, `wal_range`) and, for `latest`, " +
+			"the data-loss window. Every argument that defines the restore forces replacement: moving `point_in_time` plans a " +
+			"new restore. A point in time outside the restorable window fails at plan, stating the window.\n\n" +
+			"`kind = \"cluster\"`: point-in-time recovery of the whole cluster into a new data directory, started on its own port " +
+			"(never archiving into the source's repository). `kind = \"tenant\"`: one database restored into a new database " +
+			"beside the live one, every other database untouched, with its attachments as they were at that time.\n\n" +
+			"Destroy removes the restored copy (stops its server and deletes its directory, or drops the restored database and " +
+			"its attachment copies); it never touches the source.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{MarkdownDescription: "The restored copy: its data directory, or `<database>`.", Computed: true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"kind": schema.StringAttribute{
+				MarkdownDescription: "`cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).",
+				Required:            true,
+				PlanModifiers:       replaceStr,
+				Validators:          []validator.String{stringvalidator.OneOf("cluster", "tenant")},
+			},
+			"point_in_time": schema.StringAttribute{
+				MarkdownDescription: "Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`) or `latest` (all archived WAL). Default `latest`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString("latest"),
+				PlanModifiers:       replaceStr,
+				Validators:          []validator.String{pointInTimeValidator{}},
+			},
+			"backup_id": optStr("Restore from this backup (a `lifeboat_recovery_points` id) instead of the newest one that reaches the target."),
+			"agent_path": schema.StringAttribute{
+				MarkdownDescription: "Path of the `lifeboat` agent binary that PostgreSQL runs as `restore_command` (on the machine running Terraform). Default `/usr/local/bin/lifeboat`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString("/usr/local/bin/lifeboat"),
+				PlanModifiers:       replaceStr,
+				Validators:          []validator.String{absolutePathValidator{}},
+			},
+			"recovery_source":  computed("The recovery point the restore uses: `backup:<id>+wal` or `dump:<id>`. Known at plan."),
+			"wal_range":        computed("WAL segments replayed (`<first>..<last>`), known at plan for cluster restores."),
+			"data_loss_window": computed("For `latest`: how far the newest archived WAL lags behind the time of the plan (what a restore now would lose). Known at plan."),
+			"restored_to_time": computed("Commit time of the last transaction recovered (RFC 3339)."),
+			"restored_to_lsn":  computed("WAL location recovered to (cluster restores)."),
+			"duration_seconds": schema.Int64Attribute{MarkdownDescription: "How long the restore took, checks included.", Computed: true},
+			"check_results": schema.MapAttribute{
+				MarkdownDescription: "Each check's outcome: `pass`, or `fail: got <value>`.",
+				ElementType:         types.StringType,
+				Computed:            true,
+			},
+			"missing_attachments": schema.ListAttribute{
+				MarkdownDescription: "`store_fname` values of the restored database that resolve to no object as of the restore point.",
+				ElementType:         types.StringType,
+				Computed:            true,
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"source": schema.SingleNestedBlock{
+				MarkdownDescription: "The cluster's repository to restore from.",
+				Attributes: map[string]schema.Attribute{
+					"cluster": optStr("Cluster name in the repository."),
+					"bucket":  optStr("Repository bucket."),
+					"prefix":  optStr("Key prefix inside the bucket."),
+				},
+			},
+			"target": schema.SingleNestedBlock{
+				MarkdownDescription: "Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.",
+				Attributes: map[string]schema.Attribute{
+					"data_directory": optStr("New data directory (cluster restores); must not exist or be empty."),
+					"port": schema.Int64Attribute{MarkdownDescription: "Port the restored server listens on (cluster restores).", Optional: true, PlanModifiers: replaceInt,
+						Validators: []validator.Int64{int64validator.Between(1024, 65535)}},
+					"bin_dir":         optStr("PostgreSQL binaries (default Debian's PostgreSQL 15)."),
+					"database":        optStr("Name of the new database (tenant restores); must not exist."),
+					"source_database": optStr("The tenant database to restore (tenant restores)."),
+				},
+			},
+			"postgres": postgresBlock("that receives a tenant restore (tenant restores)"),
+			"attachments": schema.SingleNestedBlock{
+				MarkdownDescription: "Odoo attachments of a tenant restore: every `ir_attachment.store_fname` of the restored database is copied, as it was at the restore point (S3 versions), from `source_prefix` to `target_prefix` in `bucket`, then checked to resolve.",
+				Attributes: map[string]schema.Attribute{
+					"bucket":        optStr("Attachments bucket (versioned)."),
+					"source_prefix": optStr("Prefix of the live tenant's attachments, e.g. `attachments/acme/`."),
+					"target_prefix": optStr("Prefix for the restored copies; must differ from source_prefix."),
+				},
+			},
+			"check": schema.ListNestedBlock{
+				MarkdownDescription: "SQL assertions that must hold on the restored copy: the query's single value, as text, must equal `expected`. A failing check fails the apply (the copy is kept for inspection and replaced on the next apply).",
+				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+					"name":     schema.StringAttribute{MarkdownDescription: "Check name.", Required: true, PlanModifiers: replaceStr},
+					"sql":      schema.StringAttribute{MarkdownDescription: "Query returning one value.", Required: true, PlanModifiers: replaceStr},
+					"expected": schema.StringAttribute{MarkdownDescription: "Expected value, as PostgreSQL prints it (`t`, `42`, `abc`).", Required: true, PlanModifiers: replaceStr},
+				}},
+				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
+			},
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Delete: true}),
+		},
+	}
+}
+
+// Configure implements resource.ResourceWithConfigure.
+func (r *restoreResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider.", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+// ValidateConfig implements resource.ResourceWithValidateConfig.
+func (r *restoreResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m restoreModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	need := func(p path.Path, v attr.Value, what string) {
+		if v.IsNull() {
+			resp.Diagnostics.AddAttributeError(p, "Missing Restore Argument", what)
+		}
+	}
+	if m.Source == nil {
+		resp.Diagnostics.AddAttributeError(path.Root("source"), "Missing Restore Source", "A source block with cluster and bucket is required.")
+	} else {
+		need(path.Root("source").AtName("cluster"), m.Source.Cluster, "source.cluster is required.")
+		need(path.Root("source").AtName("bucket"), m.Source.Bucket, "source.bucket is required.")
+	}
+	if m.Target == nil {
+		resp.Diagnostics.AddAttributeError(path.Root("target"), "Missing Restore Target", "A target block is required.")
+		return
+	}
+	switch m.Kind.ValueString() {
+	case "cluster":
+		need(path.Root("target").AtName("data_directory"), m.Target.DataDirectory, "target.data_directory is required for a cluster restore.")
+		need(path.Root("target").AtName("port"), m.Target.Port, "target.port is required for a cluster restore.")
+		if !m.Target.DataDirectory.IsNull() && !m.Target.DataDirectory.IsUnknown() && !filepath.IsAbs(m.Target.DataDirectory.ValueString()) {
+			resp.Diagnostics.AddAttributeError(path.Root("target").AtName("data_directory"), "Relative Path", "target.data_directory must be an absolute path.")
+		}
+	case "tenant":
+		need(path.Root("target").AtName("database"), m.Target.Database, "target.database (the new database) is required for a tenant restore.")
+		need(path.Root("target").AtName("source_database"), m.Target.SourceDatabase, "target.source_database is required for a tenant restore.")
+		if m.Postgres == nil {
+			resp.Diagnostics.AddAttributeError(path.Root("postgres"), "Missing PostgreSQL Connection", "A tenant restore needs the postgres block of the server that receives the new database.")
+		} else {
+			m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
+		}
+		if !m.Target.Database.IsUnknown() && !m.Target.SourceDatabase.IsUnknown() && m.Target.Database.ValueString() == m.Target.SourceDatabase.ValueString() && !m.Target.Database.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("target").AtName("database"), "Restore Target Is The Live Source",
+				fmt.Sprintf("target.database %q is the live tenant database itself. A tenant restore goes into a new database beside the live one: choose another name (e.g. %q).",
+					m.Target.Database.ValueString(), m.Target.Database.ValueString()+"_restored"))
+		}
+		if a := m.Attachments; a != nil && !a.SourcePrefix.IsUnknown() && !a.TargetPrefix.IsUnknown() {
+			if a.SourcePrefix.ValueString() == a.TargetPrefix.ValueString() || a.TargetPrefix.IsNull() {
+				resp.Diagnostics.AddAttributeError(path.Root("attachments").AtName("target_prefix"), "Restore Target Is The Live Source",
+					"attachments.target_prefix must be set and differ from source_prefix: restored attachments never overwrite the live ones.")
+			}
+		}
+	}
+}
+
+// ModifyPlan implements resource.ResourceWithModifyPlan. On create or
+// replace it resolves the recovery point, so the plan shows it, and fails
+// when the point is outside the restorable window or the target is taken.
+func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return
+	}
+	var plan restoreModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var state *restoreModel
+	if !req.State.Raw.IsNull() {
+		state = &restoreModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+		if !resp.Diagnostics.HasError() && !plan.definitionChanged(state) {
+			return // the same restore: nothing to resolve again
+		}
+	}
+	if plan.Source == nil || plan.Target == nil || plan.anyUnknown() {
+		return
+	}
+	client, err := r.data.Store(ctx)
+	if err != nil {
+		return
+	}
+	store := client.Store(plan.Source.Bucket.ValueString())
+	target, _ := plan.target()
+	switch plan.Kind.ValueString() {
+	case "cluster":
+		dir := plan.Target.DataDirectory.ValueString()
+		// A copy being replaced is removed before the new one is made, so
+		// its directory and port do not count as taken. NOTE: Terraform
+		// plans the create half of a replacement without the prior state,
+		// so a previous Lifeboat restore is recognised on disk; the live
+		// cluster never has a lifeboat-restore.json.
+		ownDir := isLifeboatRestore(dir)
+		ownPort := ownDir && restorePort(dir) == int(plan.Target.Port.ValueInt64())
+		if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 && !ownDir {
+			resp.Diagnostics.AddAttributeError(path.Root("target").AtName("data_directory"), "Restore Target Not Empty",
+				fmt.Sprintf("target.data_directory %q exists and is not empty: a restore never writes over an existing directory (it may be the live cluster). Choose a new directory.", dir))
+			return
+		}
+		if !ownPort && portInUse(int(plan.Target.Port.ValueInt64())) {
+			resp.Diagnostics.AddAttributeError(path.Root("target").AtName("port"), "Restore Port In Use",
+				fmt.Sprintf("target.port %d is in use on this machine (it may be the live cluster). Choose a free port.", plan.Target.Port.ValueInt64()))
+			return
+		}
+		p, err := restore.PlanCluster(ctx, store, restore.ClusterOptions{Layout: plan.layout(), Target: target, BackupID: plan.BackupID.ValueString()})
+		if err != nil {
+			r.planError(&resp.Diagnostics, err)
+			return
+		}
+		plan.RecoverySource = types.StringValue("backup:" + p.BackupID + "+wal")
+		plan.WALRange = types.StringValue(p.WALStart + ".." + p.WALStop)
+		plan.DataLossWindow = dataLossWindow(target, p.Latest)
+	case "tenant":
+		src, err := restore.PlanTenant(ctx, store, restore.TenantOptions{Layout: plan.layout(), Database: plan.Target.SourceDatabase.ValueString(), Target: target, DumpID: plan.BackupID.ValueString()})
+		if err != nil {
+			r.planError(&resp.Diagnostics, err)
+			return
+		}
+		plan.RecoverySource = types.StringValue(src)
+		plan.WALRange = types.StringNull()
+		if strings.HasPrefix(src, "backup:") {
+			if p, err := restore.PlanCluster(ctx, store, restore.ClusterOptions{Layout: plan.layout(), Target: target}); err == nil {
+				plan.WALRange = types.StringValue(p.WALStart + ".." + p.WALStop)
+				plan.DataLossWindow = dataLossWindow(target, p.Latest)
+			}
+		} else {
+			plan.DataLossWindow = types.StringNull()
+		}
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (r *restoreResource) planError(diags *diag.Diagnostics, err error) {
+	var outside *restore.OutsideWindowError
+	if errors.As(err, &outside) {
+		diags.AddAttributeError(path.Root("point_in_time"), "Point In Time Outside Restorable Window",
+			fmt.Sprintf("The restore cannot reach point_in_time: %v. Choose a point inside the window (see the lifeboat_recovery_points data source).", err))
+		return
+	}
+	diags.AddAttributeError(path.Root("source"), "Error Planning Restore", detail("choosing the recovery point", err))
+}
+
+// dataLossWindow is, for latest, how far the newest restorable point lags
+// behind now.
+func dataLossWindow(target, latest time.Time) types.String {
+	if !target.IsZero() || latest.IsZero() {
+		return types.StringNull()
+	}
+	return types.StringValue(time.Since(latest).Truncate(time.Second).String())
+}
+
+// Create implements resource.Resource: the restore runs here.
+func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan restoreModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, 60*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client, err := r.data.Store(ctx)
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+		return
+	}
+	store := client.Store(plan.Source.Bucket.ValueString())
+	target, _ := plan.target()
+	agentCfg := r.agentConfig(&plan)
+	started := time.Now()
+	progress := func(p restore.Progress) {
+		tflog.Info(ctx, "restore in progress", map[string]any{"phase": p.Phase, "downloaded_mb": p.Downloaded / 1e6, "extracted_mb": p.Extracted / 1e6})
+	}
+	var checkDSN string
+	switch plan.Kind.ValueString() {
+	case "cluster":
+		res, err := restore.RestoreCluster(ctx, store, restore.ClusterOptions{
+			Layout: plan.layout(), Target: target, BackupID: plan.BackupID.ValueString(),
+			DataDir: plan.Target.DataDirectory.ValueString(), Port: int(plan.Target.Port.ValueInt64()), BinDir: plan.Target.BinDir.ValueString(),
+			AgentPath: plan.AgentPath.ValueString(), AgentConfig: agentCfg, KeepRunning: true, Progress: progress,
+		})
+		if err != nil {
+			resp.Diagnostics.Append(errorDiag("Error Restoring Cluster",
+				fmt.Sprintf("restoring cluster %q to %s into %s (the directory is marked failed and no server is left running)",
+					plan.Source.Cluster.ValueString(), plan.PointInTime.ValueString(), plan.Target.DataDirectory.ValueString()), err))
+			return
+		}
+		plan.ID = types.StringValue(res.DataDir)
+		plan.RecoverySource = types.StringValue("backup:" + res.Plan.BackupID + "+wal")
+		plan.WALRange = types.StringValue(res.Plan.WALStart + ".." + res.Plan.WALStop)
+		plan.RestoredToTime = types.StringValue(res.RestoredToTime.UTC().Format(time.RFC3339Nano))
+		plan.RestoredToLSN = optionalString(res.RestoredToLSN)
+		plan.MissingAttachments = types.ListNull(types.StringType)
+		checkDSN = fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable", res.DataDir, res.Port, res.User)
+	case "tenant":
+		var attach *restore.AttachmentOptions
+		if a := plan.Attachments; a != nil && !a.Bucket.IsNull() {
+			attach = &restore.AttachmentOptions{Store: client.Store(a.Bucket.ValueString()), SourcePrefix: a.SourcePrefix.ValueString(), TargetPrefix: a.TargetPrefix.ValueString()}
+		}
+		res, err := restore.RestoreTenant(ctx, store, restore.TenantOptions{
+			Layout: plan.layout(), Database: plan.Target.SourceDatabase.ValueString(), Target: target, DumpID: plan.BackupID.ValueString(),
+			TargetDSN: plan.Postgres.dsn(), NewDatabase: plan.Target.Database.ValueString(), BinDir: plan.Target.BinDir.ValueString(),
+			AgentPath: plan.AgentPath.ValueString(), AgentConfig: agentCfg, Attachments: attach, Progress: progress,
+		})
+		if err != nil {
+			resp.Diagnostics.Append(errorDiag("Error Restoring Tenant",
+				fmt.Sprintf("restoring database %q to %s into new database %q (nothing half-restored is left)",
+					plan.Target.SourceDatabase.ValueString(), plan.PointInTime.ValueString(), plan.Target.Database.ValueString()), err))
+			return
+		}
+		plan.ID = plan.Target.Database
+		plan.RecoverySource = types.StringValue(res.Source)
+		plan.RestoredToTime = types.StringValue(res.RestoredToTime.UTC().Format(time.RFC3339Nano))
+		plan.RestoredToLSN = types.StringNull()
+		missing := []attr.Value{}
+		if res.Attachments != nil {
+			for _, m := range res.Attachments.Missing {
+				missing = append(missing, types.StringValue(m))
+			}
+		}
+		plan.MissingAttachments = types.ListValueMust(types.StringType, missing)
+		if len(missing) > 0 {
+			resp.Diagnostics.AddWarning("Attachments Do Not Resolve",
+				fmt.Sprintf("%d attachment reference(s) of the restored database have no object as of the restore point (first: %s). See missing_attachments.",
+					len(missing), res.Attachments.Missing[0]))
+		}
+		checkDSN = withDatabase(plan.Postgres.dsn(), plan.Target.Database.ValueString())
+	}
+	if plan.WALRange.IsUnknown() {
+		plan.WALRange = types.StringNull()
+	}
+	if plan.DataLossWindow.IsUnknown() {
+		plan.DataLossWindow = types.StringNull()
+	}
+	results, failed := runChecks(ctx, checkDSN, plan.Checks)
+	plan.CheckResults = results
+	plan.DurationSeconds = types.Int64Value(int64(time.Since(started).Round(time.Second) / time.Second))
+	// The copy exists either way: keep it in state so destroy can remove
+	// it; a failed check marks the resource tainted, to be replaced.
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	for _, f := range failed {
+		resp.Diagnostics.AddAttributeError(path.Root("check"), "Restore Check Failed", f)
+	}
+}
+
+// Read implements resource.Resource: a copy removed out of band leaves state.
+func (r *restoreResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state restoreModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || state.Target == nil {
+		return
+	}
+	switch state.Kind.ValueString() {
+	case "cluster":
+		dir := state.Target.DataDirectory.ValueString()
+		if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+			resp.State.RemoveResource(ctx)
+			return
+		}
+		if _, err := os.Stat(filepath.Join(dir, "LIFEBOAT_RESTORE_FAILED")); err == nil {
+			resp.State.RemoveResource(ctx)
+			return
+		}
+	case "tenant":
+		if state.Postgres == nil {
+			return
+		}
+		exists, err := databaseExists(ctx, state.Postgres.dsn(), state.Target.Database.ValueString())
+		if err != nil {
+			resp.Diagnostics.Append(errorDiag("Error Reading Restored Database", fmt.Sprintf("looking for database %q on %s", state.Target.Database.ValueString(), state.Postgres.describe()), err))
+			return
+		}
+		if !exists {
+			resp.State.RemoveResource(ctx)
+			return
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// Update implements resource.Resource. Every argument forces replacement,
+// so only computed values could change: there is nothing to do.
+func (r *restoreResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan restoreModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Delete implements resource.Resource: the copy goes, the source is never touched.
+func (r *restoreResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state restoreModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || state.Target == nil {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, 10*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch state.Kind.ValueString() {
+	case "cluster":
+		dir := state.Target.DataDirectory.ValueString()
+		if err := restore.RemoveCluster(ctx, dir, state.Target.BinDir.ValueString(), ""); err != nil {
+			resp.Diagnostics.Append(errorDiag("Error Removing Restored Cluster", fmt.Sprintf("stopping and deleting %s", dir), err))
+		}
+	case "tenant":
+		var attach *restore.AttachmentOptions
+		if a := state.Attachments; a != nil && !a.Bucket.IsNull() {
+			client, err := r.data.Store(ctx)
+			if err != nil {
+				resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+				return
+			}
+			attach = &restore.AttachmentOptions{Store: client.Store(a.Bucket.ValueString()), SourcePrefix: a.SourcePrefix.ValueString(), TargetPrefix: a.TargetPrefix.ValueString()}
+		}
+		if err := restore.DropTenant(ctx, state.Postgres.dsn(), state.Target.Database.ValueString(), attach); err != nil {
+			resp.Diagnostics.Append(errorDiag("Error Dropping Restored Database", fmt.Sprintf("dropping %q and its attachment copies", state.Target.Database.ValueString()), err))
+		}
+	}
+}
+
+func (m *restoreModel) layout() repo.Layout {
+	return repo.Layout{Prefix: m.Source.Prefix.ValueString(), Cluster: m.Source.Cluster.ValueString()}
+}
+
+// target is the recovery target time; zero for latest.
+func (m *restoreModel) target() (time.Time, error) {
+	v := m.PointInTime.ValueString()
+	if v == "" || v == "latest" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, v)
+}
+
+func (m *restoreModel) anyUnknown() bool {
+	vals := []attr.Value{m.Kind, m.PointInTime, m.BackupID, m.Source.Cluster, m.Source.Bucket, m.Source.Prefix,
+		m.Target.DataDirectory, m.Target.Port, m.Target.Database, m.Target.SourceDatabase}
+	for _, v := range vals {
+		if v.IsUnknown() {
+			return true
+		}
+	}
+	return false
+}
+
+// definitionChanged reports whether an argument that defines the restore
+// differs (then the plan replaces the resource).
+func (m *restoreModel) definitionChanged(s *restoreModel) bool {
+	if s.Source == nil || s.Target == nil || m.Source == nil || m.Target == nil {
+		return true
+	}
+	pairs := [][2]attr.Value{
+		{m.Kind, s.Kind}, {m.PointInTime, s.PointInTime}, {m.BackupID, s.BackupID},
+		{m.Source.Cluster, s.Source.Cluster}, {m.Source.Bucket, s.Source.Bucket}, {m.Source.Prefix, s.Source.Prefix},
+		{m.Target.DataDirectory, s.Target.DataDirectory}, {m.Target.Port, s.Target.Port}, {m.Target.Database, s.Target.Database},
+		{m.Target.SourceDatabase, s.Target.SourceDatabase},
+	}
+	for _, p := range pairs {
+		if !p[0].Equal(p[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// agentConfig is what restore_command's agent needs to read the repository.
+func (r *restoreResource) agentConfig(m *restoreModel) repo.AgentConfig {
+	sc := r.data.agentStoreConfig()
+	return repo.AgentConfig{
+		Endpoint: sc.Endpoint, Region: sc.Region, PathStyle: sc.PathStyle, SkipTLSVerify: sc.Insecure,
+		AccessKey: sc.AccessKey, SecretKey: sc.SecretKey,
+		Bucket: m.Source.Bucket.ValueString(), Prefix: m.Source.Prefix.ValueString(), Cluster: m.Source.Cluster.ValueString(),
+	}
+}
+
+// runChecks runs each check against dsn and returns the results map and
+// a message per failing check.
+func runChecks(ctx context.Context, dsn string, checks []restoreCheckModel) (types.Map, []string) {
+	results := map[string]attr.Value{}
+	var failed []string
+	if len(checks) == 0 {
+		return types.MapValueMust(types.StringType, results), nil
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		for _, c := range checks {
+			results[c.Name.ValueString()] = types.StringValue("fail: cannot connect")
+			failed = append(failed, fmt.Sprintf("check %q could not connect to the restored copy: %v", c.Name.ValueString(), err))
+		}
+		return types.MapValueMust(types.StringType, results), failed
+	}
+	defer conn.Close(ctx)
+	for _, c := range checks {
+		var got *string
+		err := conn.QueryRow(ctx, "SELECT ("+c.SQL.ValueString()+")::text").Scan(&got)
+		if err != nil {
+			// Not every query can be wrapped (a WITH, several columns): run it as is.
+			err = conn.QueryRow(ctx, c.SQL.ValueString()).Scan(&got)
+		}
+		observed := "NULL"
+		if got != nil {
+			observed = *got
+		}
+		switch {
+		case err != nil:
+			results[c.Name.ValueString()] = types.StringValue("fail: " + err.Error())
+			failed = append(failed, fmt.Sprintf("check %q: the query failed on the restored copy: %v", c.Name.ValueString(), err))
+		case observed != c.Expected.ValueString():
+			results[c.Name.ValueString()] = types.StringValue("fail: got " + observed)
+			failed = append(failed, fmt.Sprintf("check %q: expected %q, observed %q on the restored copy.", c.Name.ValueString(), c.Expected.ValueString(), observed))
+		default:
+			results[c.Name.ValueString()] = types.StringValue("pass")
+		}
+	}
+	return types.MapValueMust(types.StringType, results), failed
+}
+
+// pointInTimeValidator accepts "latest" or an RFC 3339 time.
+type pointInTimeValidator struct{}
+
+func (pointInTimeValidator) Description(context.Context) string {
+	return `must be "latest" or an RFC 3339 time such as 2026-11-25T09:41:00Z`
+}
+func (v pointInTimeValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (pointInTimeValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.ConfigValue.ValueString() == "latest" {
+		return
+	}
+	t, err := time.Parse(time.RFC3339Nano, req.ConfigValue.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Point In Time",
+			fmt.Sprintf("point_in_time = %q is neither \"latest\" nor an RFC 3339 time such as 2026-11-25T09:41:00Z (with a zone).", req.ConfigValue.ValueString()))
+		return
+	}
+	if t.After(time.Now().Add(time.Minute)) {
+		resp.Diagnostics.AddAttributeError(req.Path, "Point In Time In The Future",
+			fmt.Sprintf("point_in_time = %q is in the future; use \"latest\" for the newest recoverable point.", req.ConfigValue.ValueString()))
+	}
+}
+
+// portInUse reports whether something listens on 127.0.0.1:port.
+func portInUse(port int) bool {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// withDatabase returns dsn pointing at database db.
+func withDatabase(dsn, db string) string {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return dsn
+	}
+	u := url.URL{Scheme: "postgres", Host: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Path: "/" + db}
+	if cfg.Password != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Password)
+	} else {
+		u.User = url.User(cfg.User)
+	}
+	if cfg.TLSConfig == nil {
+		u.RawQuery = "sslmode=disable"
+	}
+	return u.String()
+}
+
+// databaseExists asks the server behind dsn whether db exists.
+func databaseExists(ctx context.Context, dsn, db string) (bool, error) {
+	p, err := pg.Pool(ctx, dsn)
+	if err != nil {
+		return false, err
+	}
+	if err := pg.Ping(ctx, p); err != nil {
+		return false, err
+	}
+	var exists bool
+	err = p.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists)
+	return exists, err
+}
+
+// isLifeboatRestore reports whether dir holds a copy Lifeboat restored.
+func isLifeboatRestore(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "lifeboat-restore.json"))
+	return err == nil
+}
+
+// restorePort is the port of the server running in dir (postmaster.pid's
+// fourth line), or 0.
+func restorePort(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 4 {
+		return 0
+	}
+	port, _ := strconv.Atoi(strings.TrimSpace(lines[3]))
+	return port
+}
