@@ -25,6 +25,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 		r = &BackupPolicy{}
 	case "lifeboat:index:ImmutableBucket":
 		r = &ImmutableBucket{}
+	case "lifeboat:index:Restore":
+		r = &Restore{}
 	case "lifeboat:index:WalArchive":
 		r = &WalArchive{}
 	default:

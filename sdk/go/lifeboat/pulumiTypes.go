@@ -1316,6 +1316,950 @@ func (o ImmutableBucketRetentionPtrOutput) Mode() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Odoo attachments of a tenant restore: every `ir_attachment.store_fname` of the restored database is copied, as it was at the restore point (S3 versions), from `source_prefix` to `target_prefix` in `bucket`, then checked to resolve.
+type RestoreAttachments struct {
+	// Attachments bucket (versioned).
+	Bucket *string `pulumi:"bucket"`
+	// Prefix of the live tenant's attachments, e.g. `attachments/acme/`.
+	SourcePrefix *string `pulumi:"sourcePrefix"`
+	// Prefix for the restored copies; must differ from source_prefix.
+	TargetPrefix *string `pulumi:"targetPrefix"`
+}
+
+// RestoreAttachmentsInput is an input type that accepts RestoreAttachmentsArgs and RestoreAttachmentsOutput values.
+// You can construct a concrete instance of `RestoreAttachmentsInput` via:
+//
+//	RestoreAttachmentsArgs{...}
+type RestoreAttachmentsInput interface {
+	pulumi.Input
+
+	ToRestoreAttachmentsOutput() RestoreAttachmentsOutput
+	ToRestoreAttachmentsOutputWithContext(context.Context) RestoreAttachmentsOutput
+}
+
+// Odoo attachments of a tenant restore: every `ir_attachment.store_fname` of the restored database is copied, as it was at the restore point (S3 versions), from `source_prefix` to `target_prefix` in `bucket`, then checked to resolve.
+type RestoreAttachmentsArgs struct {
+	// Attachments bucket (versioned).
+	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
+	// Prefix of the live tenant's attachments, e.g. `attachments/acme/`.
+	SourcePrefix pulumi.StringPtrInput `pulumi:"sourcePrefix"`
+	// Prefix for the restored copies; must differ from source_prefix.
+	TargetPrefix pulumi.StringPtrInput `pulumi:"targetPrefix"`
+}
+
+func (RestoreAttachmentsArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreAttachments)(nil)).Elem()
+}
+
+func (i RestoreAttachmentsArgs) ToRestoreAttachmentsOutput() RestoreAttachmentsOutput {
+	return i.ToRestoreAttachmentsOutputWithContext(context.Background())
+}
+
+func (i RestoreAttachmentsArgs) ToRestoreAttachmentsOutputWithContext(ctx context.Context) RestoreAttachmentsOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreAttachmentsOutput)
+}
+
+func (i RestoreAttachmentsArgs) ToRestoreAttachmentsPtrOutput() RestoreAttachmentsPtrOutput {
+	return i.ToRestoreAttachmentsPtrOutputWithContext(context.Background())
+}
+
+func (i RestoreAttachmentsArgs) ToRestoreAttachmentsPtrOutputWithContext(ctx context.Context) RestoreAttachmentsPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreAttachmentsOutput).ToRestoreAttachmentsPtrOutputWithContext(ctx)
+}
+
+// RestoreAttachmentsPtrInput is an input type that accepts RestoreAttachmentsArgs, RestoreAttachmentsPtr and RestoreAttachmentsPtrOutput values.
+// You can construct a concrete instance of `RestoreAttachmentsPtrInput` via:
+//
+//	        RestoreAttachmentsArgs{...}
+//
+//	or:
+//
+//	        nil
+type RestoreAttachmentsPtrInput interface {
+	pulumi.Input
+
+	ToRestoreAttachmentsPtrOutput() RestoreAttachmentsPtrOutput
+	ToRestoreAttachmentsPtrOutputWithContext(context.Context) RestoreAttachmentsPtrOutput
+}
+
+type restoreAttachmentsPtrType RestoreAttachmentsArgs
+
+func RestoreAttachmentsPtr(v *RestoreAttachmentsArgs) RestoreAttachmentsPtrInput {
+	return (*restoreAttachmentsPtrType)(v)
+}
+
+func (*restoreAttachmentsPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestoreAttachments)(nil)).Elem()
+}
+
+func (i *restoreAttachmentsPtrType) ToRestoreAttachmentsPtrOutput() RestoreAttachmentsPtrOutput {
+	return i.ToRestoreAttachmentsPtrOutputWithContext(context.Background())
+}
+
+func (i *restoreAttachmentsPtrType) ToRestoreAttachmentsPtrOutputWithContext(ctx context.Context) RestoreAttachmentsPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreAttachmentsPtrOutput)
+}
+
+// Odoo attachments of a tenant restore: every `ir_attachment.store_fname` of the restored database is copied, as it was at the restore point (S3 versions), from `source_prefix` to `target_prefix` in `bucket`, then checked to resolve.
+type RestoreAttachmentsOutput struct{ *pulumi.OutputState }
+
+func (RestoreAttachmentsOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreAttachments)(nil)).Elem()
+}
+
+func (o RestoreAttachmentsOutput) ToRestoreAttachmentsOutput() RestoreAttachmentsOutput {
+	return o
+}
+
+func (o RestoreAttachmentsOutput) ToRestoreAttachmentsOutputWithContext(ctx context.Context) RestoreAttachmentsOutput {
+	return o
+}
+
+func (o RestoreAttachmentsOutput) ToRestoreAttachmentsPtrOutput() RestoreAttachmentsPtrOutput {
+	return o.ToRestoreAttachmentsPtrOutputWithContext(context.Background())
+}
+
+func (o RestoreAttachmentsOutput) ToRestoreAttachmentsPtrOutputWithContext(ctx context.Context) RestoreAttachmentsPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RestoreAttachments) *RestoreAttachments {
+		return &v
+	}).(RestoreAttachmentsPtrOutput)
+}
+
+// Attachments bucket (versioned).
+func (o RestoreAttachmentsOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreAttachments) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+}
+
+// Prefix of the live tenant's attachments, e.g. `attachments/acme/`.
+func (o RestoreAttachmentsOutput) SourcePrefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreAttachments) *string { return v.SourcePrefix }).(pulumi.StringPtrOutput)
+}
+
+// Prefix for the restored copies; must differ from source_prefix.
+func (o RestoreAttachmentsOutput) TargetPrefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreAttachments) *string { return v.TargetPrefix }).(pulumi.StringPtrOutput)
+}
+
+type RestoreAttachmentsPtrOutput struct{ *pulumi.OutputState }
+
+func (RestoreAttachmentsPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestoreAttachments)(nil)).Elem()
+}
+
+func (o RestoreAttachmentsPtrOutput) ToRestoreAttachmentsPtrOutput() RestoreAttachmentsPtrOutput {
+	return o
+}
+
+func (o RestoreAttachmentsPtrOutput) ToRestoreAttachmentsPtrOutputWithContext(ctx context.Context) RestoreAttachmentsPtrOutput {
+	return o
+}
+
+func (o RestoreAttachmentsPtrOutput) Elem() RestoreAttachmentsOutput {
+	return o.ApplyT(func(v *RestoreAttachments) RestoreAttachments {
+		if v != nil {
+			return *v
+		}
+		var ret RestoreAttachments
+		return ret
+	}).(RestoreAttachmentsOutput)
+}
+
+// Attachments bucket (versioned).
+func (o RestoreAttachmentsPtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreAttachments) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Bucket
+	}).(pulumi.StringPtrOutput)
+}
+
+// Prefix of the live tenant's attachments, e.g. `attachments/acme/`.
+func (o RestoreAttachmentsPtrOutput) SourcePrefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreAttachments) *string {
+		if v == nil {
+			return nil
+		}
+		return v.SourcePrefix
+	}).(pulumi.StringPtrOutput)
+}
+
+// Prefix for the restored copies; must differ from source_prefix.
+func (o RestoreAttachmentsPtrOutput) TargetPrefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreAttachments) *string {
+		if v == nil {
+			return nil
+		}
+		return v.TargetPrefix
+	}).(pulumi.StringPtrOutput)
+}
+
+// SQL assertions that must hold on the restored copy: the query's single value, as text, must equal `expected`. A failing check fails the apply (the copy is kept for inspection and replaced on the next apply).
+type RestoreCheck struct {
+	// Expected value, as PostgreSQL prints it (`t`, `42`, `abc`).
+	Expected string `pulumi:"expected"`
+	// Check name.
+	Name string `pulumi:"name"`
+	// Query returning one value.
+	Sql string `pulumi:"sql"`
+}
+
+// RestoreCheckInput is an input type that accepts RestoreCheckArgs and RestoreCheckOutput values.
+// You can construct a concrete instance of `RestoreCheckInput` via:
+//
+//	RestoreCheckArgs{...}
+type RestoreCheckInput interface {
+	pulumi.Input
+
+	ToRestoreCheckOutput() RestoreCheckOutput
+	ToRestoreCheckOutputWithContext(context.Context) RestoreCheckOutput
+}
+
+// SQL assertions that must hold on the restored copy: the query's single value, as text, must equal `expected`. A failing check fails the apply (the copy is kept for inspection and replaced on the next apply).
+type RestoreCheckArgs struct {
+	// Expected value, as PostgreSQL prints it (`t`, `42`, `abc`).
+	Expected pulumi.StringInput `pulumi:"expected"`
+	// Check name.
+	Name pulumi.StringInput `pulumi:"name"`
+	// Query returning one value.
+	Sql pulumi.StringInput `pulumi:"sql"`
+}
+
+func (RestoreCheckArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreCheck)(nil)).Elem()
+}
+
+func (i RestoreCheckArgs) ToRestoreCheckOutput() RestoreCheckOutput {
+	return i.ToRestoreCheckOutputWithContext(context.Background())
+}
+
+func (i RestoreCheckArgs) ToRestoreCheckOutputWithContext(ctx context.Context) RestoreCheckOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreCheckOutput)
+}
+
+// RestoreCheckArrayInput is an input type that accepts RestoreCheckArray and RestoreCheckArrayOutput values.
+// You can construct a concrete instance of `RestoreCheckArrayInput` via:
+//
+//	RestoreCheckArray{ RestoreCheckArgs{...} }
+type RestoreCheckArrayInput interface {
+	pulumi.Input
+
+	ToRestoreCheckArrayOutput() RestoreCheckArrayOutput
+	ToRestoreCheckArrayOutputWithContext(context.Context) RestoreCheckArrayOutput
+}
+
+type RestoreCheckArray []RestoreCheckInput
+
+func (RestoreCheckArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]RestoreCheck)(nil)).Elem()
+}
+
+func (i RestoreCheckArray) ToRestoreCheckArrayOutput() RestoreCheckArrayOutput {
+	return i.ToRestoreCheckArrayOutputWithContext(context.Background())
+}
+
+func (i RestoreCheckArray) ToRestoreCheckArrayOutputWithContext(ctx context.Context) RestoreCheckArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreCheckArrayOutput)
+}
+
+// SQL assertions that must hold on the restored copy: the query's single value, as text, must equal `expected`. A failing check fails the apply (the copy is kept for inspection and replaced on the next apply).
+type RestoreCheckOutput struct{ *pulumi.OutputState }
+
+func (RestoreCheckOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreCheck)(nil)).Elem()
+}
+
+func (o RestoreCheckOutput) ToRestoreCheckOutput() RestoreCheckOutput {
+	return o
+}
+
+func (o RestoreCheckOutput) ToRestoreCheckOutputWithContext(ctx context.Context) RestoreCheckOutput {
+	return o
+}
+
+// Expected value, as PostgreSQL prints it (`t`, `42`, `abc`).
+func (o RestoreCheckOutput) Expected() pulumi.StringOutput {
+	return o.ApplyT(func(v RestoreCheck) string { return v.Expected }).(pulumi.StringOutput)
+}
+
+// Check name.
+func (o RestoreCheckOutput) Name() pulumi.StringOutput {
+	return o.ApplyT(func(v RestoreCheck) string { return v.Name }).(pulumi.StringOutput)
+}
+
+// Query returning one value.
+func (o RestoreCheckOutput) Sql() pulumi.StringOutput {
+	return o.ApplyT(func(v RestoreCheck) string { return v.Sql }).(pulumi.StringOutput)
+}
+
+type RestoreCheckArrayOutput struct{ *pulumi.OutputState }
+
+func (RestoreCheckArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]RestoreCheck)(nil)).Elem()
+}
+
+func (o RestoreCheckArrayOutput) ToRestoreCheckArrayOutput() RestoreCheckArrayOutput {
+	return o
+}
+
+func (o RestoreCheckArrayOutput) ToRestoreCheckArrayOutputWithContext(ctx context.Context) RestoreCheckArrayOutput {
+	return o
+}
+
+func (o RestoreCheckArrayOutput) Index(i pulumi.IntInput) RestoreCheckOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) RestoreCheck {
+		return vs[0].([]RestoreCheck)[vs[1].(int)]
+	}).(RestoreCheckOutput)
+}
+
+// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
+type RestorePostgres struct {
+	// Database to connect to (default `postgres`).
+	Dbname *string `pulumi:"dbname"`
+	// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+	Dsn *string `pulumi:"dsn"`
+	// Server host name or address.
+	Host *string `pulumi:"host"`
+	// Password of the role.
+	Password *string `pulumi:"password"`
+	// Server port (default 5432).
+	Port *int `pulumi:"port"`
+	// libpq `sslmode` (default `prefer`).
+	Sslmode *string `pulumi:"sslmode"`
+	// Role to log in as.
+	User *string `pulumi:"user"`
+}
+
+// RestorePostgresInput is an input type that accepts RestorePostgresArgs and RestorePostgresOutput values.
+// You can construct a concrete instance of `RestorePostgresInput` via:
+//
+//	RestorePostgresArgs{...}
+type RestorePostgresInput interface {
+	pulumi.Input
+
+	ToRestorePostgresOutput() RestorePostgresOutput
+	ToRestorePostgresOutputWithContext(context.Context) RestorePostgresOutput
+}
+
+// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
+type RestorePostgresArgs struct {
+	// Database to connect to (default `postgres`).
+	Dbname pulumi.StringPtrInput `pulumi:"dbname"`
+	// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+	Dsn pulumi.StringPtrInput `pulumi:"dsn"`
+	// Server host name or address.
+	Host pulumi.StringPtrInput `pulumi:"host"`
+	// Password of the role.
+	Password pulumi.StringPtrInput `pulumi:"password"`
+	// Server port (default 5432).
+	Port pulumi.IntPtrInput `pulumi:"port"`
+	// libpq `sslmode` (default `prefer`).
+	Sslmode pulumi.StringPtrInput `pulumi:"sslmode"`
+	// Role to log in as.
+	User pulumi.StringPtrInput `pulumi:"user"`
+}
+
+func (RestorePostgresArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestorePostgres)(nil)).Elem()
+}
+
+func (i RestorePostgresArgs) ToRestorePostgresOutput() RestorePostgresOutput {
+	return i.ToRestorePostgresOutputWithContext(context.Background())
+}
+
+func (i RestorePostgresArgs) ToRestorePostgresOutputWithContext(ctx context.Context) RestorePostgresOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestorePostgresOutput)
+}
+
+func (i RestorePostgresArgs) ToRestorePostgresPtrOutput() RestorePostgresPtrOutput {
+	return i.ToRestorePostgresPtrOutputWithContext(context.Background())
+}
+
+func (i RestorePostgresArgs) ToRestorePostgresPtrOutputWithContext(ctx context.Context) RestorePostgresPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestorePostgresOutput).ToRestorePostgresPtrOutputWithContext(ctx)
+}
+
+// RestorePostgresPtrInput is an input type that accepts RestorePostgresArgs, RestorePostgresPtr and RestorePostgresPtrOutput values.
+// You can construct a concrete instance of `RestorePostgresPtrInput` via:
+//
+//	        RestorePostgresArgs{...}
+//
+//	or:
+//
+//	        nil
+type RestorePostgresPtrInput interface {
+	pulumi.Input
+
+	ToRestorePostgresPtrOutput() RestorePostgresPtrOutput
+	ToRestorePostgresPtrOutputWithContext(context.Context) RestorePostgresPtrOutput
+}
+
+type restorePostgresPtrType RestorePostgresArgs
+
+func RestorePostgresPtr(v *RestorePostgresArgs) RestorePostgresPtrInput {
+	return (*restorePostgresPtrType)(v)
+}
+
+func (*restorePostgresPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestorePostgres)(nil)).Elem()
+}
+
+func (i *restorePostgresPtrType) ToRestorePostgresPtrOutput() RestorePostgresPtrOutput {
+	return i.ToRestorePostgresPtrOutputWithContext(context.Background())
+}
+
+func (i *restorePostgresPtrType) ToRestorePostgresPtrOutputWithContext(ctx context.Context) RestorePostgresPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestorePostgresPtrOutput)
+}
+
+// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
+type RestorePostgresOutput struct{ *pulumi.OutputState }
+
+func (RestorePostgresOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestorePostgres)(nil)).Elem()
+}
+
+func (o RestorePostgresOutput) ToRestorePostgresOutput() RestorePostgresOutput {
+	return o
+}
+
+func (o RestorePostgresOutput) ToRestorePostgresOutputWithContext(ctx context.Context) RestorePostgresOutput {
+	return o
+}
+
+func (o RestorePostgresOutput) ToRestorePostgresPtrOutput() RestorePostgresPtrOutput {
+	return o.ToRestorePostgresPtrOutputWithContext(context.Background())
+}
+
+func (o RestorePostgresOutput) ToRestorePostgresPtrOutputWithContext(ctx context.Context) RestorePostgresPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RestorePostgres) *RestorePostgres {
+		return &v
+	}).(RestorePostgresPtrOutput)
+}
+
+// Database to connect to (default `postgres`).
+func (o RestorePostgresOutput) Dbname() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePostgres) *string { return v.Dbname }).(pulumi.StringPtrOutput)
+}
+
+// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+func (o RestorePostgresOutput) Dsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePostgres) *string { return v.Dsn }).(pulumi.StringPtrOutput)
+}
+
+// Server host name or address.
+func (o RestorePostgresOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePostgres) *string { return v.Host }).(pulumi.StringPtrOutput)
+}
+
+// Password of the role.
+func (o RestorePostgresOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePostgres) *string { return v.Password }).(pulumi.StringPtrOutput)
+}
+
+// Server port (default 5432).
+func (o RestorePostgresOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v RestorePostgres) *int { return v.Port }).(pulumi.IntPtrOutput)
+}
+
+// libpq `sslmode` (default `prefer`).
+func (o RestorePostgresOutput) Sslmode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePostgres) *string { return v.Sslmode }).(pulumi.StringPtrOutput)
+}
+
+// Role to log in as.
+func (o RestorePostgresOutput) User() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePostgres) *string { return v.User }).(pulumi.StringPtrOutput)
+}
+
+type RestorePostgresPtrOutput struct{ *pulumi.OutputState }
+
+func (RestorePostgresPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestorePostgres)(nil)).Elem()
+}
+
+func (o RestorePostgresPtrOutput) ToRestorePostgresPtrOutput() RestorePostgresPtrOutput {
+	return o
+}
+
+func (o RestorePostgresPtrOutput) ToRestorePostgresPtrOutputWithContext(ctx context.Context) RestorePostgresPtrOutput {
+	return o
+}
+
+func (o RestorePostgresPtrOutput) Elem() RestorePostgresOutput {
+	return o.ApplyT(func(v *RestorePostgres) RestorePostgres {
+		if v != nil {
+			return *v
+		}
+		var ret RestorePostgres
+		return ret
+	}).(RestorePostgresOutput)
+}
+
+// Database to connect to (default `postgres`).
+func (o RestorePostgresPtrOutput) Dbname() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Dbname
+	}).(pulumi.StringPtrOutput)
+}
+
+// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+func (o RestorePostgresPtrOutput) Dsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Dsn
+	}).(pulumi.StringPtrOutput)
+}
+
+// Server host name or address.
+func (o RestorePostgresPtrOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Host
+	}).(pulumi.StringPtrOutput)
+}
+
+// Password of the role.
+func (o RestorePostgresPtrOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Password
+	}).(pulumi.StringPtrOutput)
+}
+
+// Server port (default 5432).
+func (o RestorePostgresPtrOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *RestorePostgres) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Port
+	}).(pulumi.IntPtrOutput)
+}
+
+// libpq `sslmode` (default `prefer`).
+func (o RestorePostgresPtrOutput) Sslmode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Sslmode
+	}).(pulumi.StringPtrOutput)
+}
+
+// Role to log in as.
+func (o RestorePostgresPtrOutput) User() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.User
+	}).(pulumi.StringPtrOutput)
+}
+
+// The cluster's repository to restore from.
+type RestoreSource struct {
+	// Repository bucket.
+	Bucket *string `pulumi:"bucket"`
+	// Cluster name in the repository.
+	Cluster *string `pulumi:"cluster"`
+	// Key prefix inside the bucket.
+	Prefix *string `pulumi:"prefix"`
+}
+
+// RestoreSourceInput is an input type that accepts RestoreSourceArgs and RestoreSourceOutput values.
+// You can construct a concrete instance of `RestoreSourceInput` via:
+//
+//	RestoreSourceArgs{...}
+type RestoreSourceInput interface {
+	pulumi.Input
+
+	ToRestoreSourceOutput() RestoreSourceOutput
+	ToRestoreSourceOutputWithContext(context.Context) RestoreSourceOutput
+}
+
+// The cluster's repository to restore from.
+type RestoreSourceArgs struct {
+	// Repository bucket.
+	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
+	// Cluster name in the repository.
+	Cluster pulumi.StringPtrInput `pulumi:"cluster"`
+	// Key prefix inside the bucket.
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+}
+
+func (RestoreSourceArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreSource)(nil)).Elem()
+}
+
+func (i RestoreSourceArgs) ToRestoreSourceOutput() RestoreSourceOutput {
+	return i.ToRestoreSourceOutputWithContext(context.Background())
+}
+
+func (i RestoreSourceArgs) ToRestoreSourceOutputWithContext(ctx context.Context) RestoreSourceOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreSourceOutput)
+}
+
+func (i RestoreSourceArgs) ToRestoreSourcePtrOutput() RestoreSourcePtrOutput {
+	return i.ToRestoreSourcePtrOutputWithContext(context.Background())
+}
+
+func (i RestoreSourceArgs) ToRestoreSourcePtrOutputWithContext(ctx context.Context) RestoreSourcePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreSourceOutput).ToRestoreSourcePtrOutputWithContext(ctx)
+}
+
+// RestoreSourcePtrInput is an input type that accepts RestoreSourceArgs, RestoreSourcePtr and RestoreSourcePtrOutput values.
+// You can construct a concrete instance of `RestoreSourcePtrInput` via:
+//
+//	        RestoreSourceArgs{...}
+//
+//	or:
+//
+//	        nil
+type RestoreSourcePtrInput interface {
+	pulumi.Input
+
+	ToRestoreSourcePtrOutput() RestoreSourcePtrOutput
+	ToRestoreSourcePtrOutputWithContext(context.Context) RestoreSourcePtrOutput
+}
+
+type restoreSourcePtrType RestoreSourceArgs
+
+func RestoreSourcePtr(v *RestoreSourceArgs) RestoreSourcePtrInput {
+	return (*restoreSourcePtrType)(v)
+}
+
+func (*restoreSourcePtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestoreSource)(nil)).Elem()
+}
+
+func (i *restoreSourcePtrType) ToRestoreSourcePtrOutput() RestoreSourcePtrOutput {
+	return i.ToRestoreSourcePtrOutputWithContext(context.Background())
+}
+
+func (i *restoreSourcePtrType) ToRestoreSourcePtrOutputWithContext(ctx context.Context) RestoreSourcePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreSourcePtrOutput)
+}
+
+// The cluster's repository to restore from.
+type RestoreSourceOutput struct{ *pulumi.OutputState }
+
+func (RestoreSourceOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreSource)(nil)).Elem()
+}
+
+func (o RestoreSourceOutput) ToRestoreSourceOutput() RestoreSourceOutput {
+	return o
+}
+
+func (o RestoreSourceOutput) ToRestoreSourceOutputWithContext(ctx context.Context) RestoreSourceOutput {
+	return o
+}
+
+func (o RestoreSourceOutput) ToRestoreSourcePtrOutput() RestoreSourcePtrOutput {
+	return o.ToRestoreSourcePtrOutputWithContext(context.Background())
+}
+
+func (o RestoreSourceOutput) ToRestoreSourcePtrOutputWithContext(ctx context.Context) RestoreSourcePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RestoreSource) *RestoreSource {
+		return &v
+	}).(RestoreSourcePtrOutput)
+}
+
+// Repository bucket.
+func (o RestoreSourceOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreSource) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+}
+
+// Cluster name in the repository.
+func (o RestoreSourceOutput) Cluster() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreSource) *string { return v.Cluster }).(pulumi.StringPtrOutput)
+}
+
+// Key prefix inside the bucket.
+func (o RestoreSourceOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreSource) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+type RestoreSourcePtrOutput struct{ *pulumi.OutputState }
+
+func (RestoreSourcePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestoreSource)(nil)).Elem()
+}
+
+func (o RestoreSourcePtrOutput) ToRestoreSourcePtrOutput() RestoreSourcePtrOutput {
+	return o
+}
+
+func (o RestoreSourcePtrOutput) ToRestoreSourcePtrOutputWithContext(ctx context.Context) RestoreSourcePtrOutput {
+	return o
+}
+
+func (o RestoreSourcePtrOutput) Elem() RestoreSourceOutput {
+	return o.ApplyT(func(v *RestoreSource) RestoreSource {
+		if v != nil {
+			return *v
+		}
+		var ret RestoreSource
+		return ret
+	}).(RestoreSourceOutput)
+}
+
+// Repository bucket.
+func (o RestoreSourcePtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreSource) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Bucket
+	}).(pulumi.StringPtrOutput)
+}
+
+// Cluster name in the repository.
+func (o RestoreSourcePtrOutput) Cluster() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreSource) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Cluster
+	}).(pulumi.StringPtrOutput)
+}
+
+// Key prefix inside the bucket.
+func (o RestoreSourcePtrOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreSource) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Prefix
+	}).(pulumi.StringPtrOutput)
+}
+
+// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
+type RestoreTarget struct {
+	// PostgreSQL binaries (default Debian's PostgreSQL 15).
+	BinDir *string `pulumi:"binDir"`
+	// New data directory (cluster restores); must not exist or be empty.
+	DataDirectory *string `pulumi:"dataDirectory"`
+	// Name of the new database (tenant restores); must not exist.
+	Database *string `pulumi:"database"`
+	// Port the restored server listens on (cluster restores).
+	Port *int `pulumi:"port"`
+	// The tenant database to restore (tenant restores).
+	SourceDatabase *string `pulumi:"sourceDatabase"`
+}
+
+// RestoreTargetInput is an input type that accepts RestoreTargetArgs and RestoreTargetOutput values.
+// You can construct a concrete instance of `RestoreTargetInput` via:
+//
+//	RestoreTargetArgs{...}
+type RestoreTargetInput interface {
+	pulumi.Input
+
+	ToRestoreTargetOutput() RestoreTargetOutput
+	ToRestoreTargetOutputWithContext(context.Context) RestoreTargetOutput
+}
+
+// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
+type RestoreTargetArgs struct {
+	// PostgreSQL binaries (default Debian's PostgreSQL 15).
+	BinDir pulumi.StringPtrInput `pulumi:"binDir"`
+	// New data directory (cluster restores); must not exist or be empty.
+	DataDirectory pulumi.StringPtrInput `pulumi:"dataDirectory"`
+	// Name of the new database (tenant restores); must not exist.
+	Database pulumi.StringPtrInput `pulumi:"database"`
+	// Port the restored server listens on (cluster restores).
+	Port pulumi.IntPtrInput `pulumi:"port"`
+	// The tenant database to restore (tenant restores).
+	SourceDatabase pulumi.StringPtrInput `pulumi:"sourceDatabase"`
+}
+
+func (RestoreTargetArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreTarget)(nil)).Elem()
+}
+
+func (i RestoreTargetArgs) ToRestoreTargetOutput() RestoreTargetOutput {
+	return i.ToRestoreTargetOutputWithContext(context.Background())
+}
+
+func (i RestoreTargetArgs) ToRestoreTargetOutputWithContext(ctx context.Context) RestoreTargetOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreTargetOutput)
+}
+
+func (i RestoreTargetArgs) ToRestoreTargetPtrOutput() RestoreTargetPtrOutput {
+	return i.ToRestoreTargetPtrOutputWithContext(context.Background())
+}
+
+func (i RestoreTargetArgs) ToRestoreTargetPtrOutputWithContext(ctx context.Context) RestoreTargetPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreTargetOutput).ToRestoreTargetPtrOutputWithContext(ctx)
+}
+
+// RestoreTargetPtrInput is an input type that accepts RestoreTargetArgs, RestoreTargetPtr and RestoreTargetPtrOutput values.
+// You can construct a concrete instance of `RestoreTargetPtrInput` via:
+//
+//	        RestoreTargetArgs{...}
+//
+//	or:
+//
+//	        nil
+type RestoreTargetPtrInput interface {
+	pulumi.Input
+
+	ToRestoreTargetPtrOutput() RestoreTargetPtrOutput
+	ToRestoreTargetPtrOutputWithContext(context.Context) RestoreTargetPtrOutput
+}
+
+type restoreTargetPtrType RestoreTargetArgs
+
+func RestoreTargetPtr(v *RestoreTargetArgs) RestoreTargetPtrInput {
+	return (*restoreTargetPtrType)(v)
+}
+
+func (*restoreTargetPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestoreTarget)(nil)).Elem()
+}
+
+func (i *restoreTargetPtrType) ToRestoreTargetPtrOutput() RestoreTargetPtrOutput {
+	return i.ToRestoreTargetPtrOutputWithContext(context.Background())
+}
+
+func (i *restoreTargetPtrType) ToRestoreTargetPtrOutputWithContext(ctx context.Context) RestoreTargetPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreTargetPtrOutput)
+}
+
+// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
+type RestoreTargetOutput struct{ *pulumi.OutputState }
+
+func (RestoreTargetOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreTarget)(nil)).Elem()
+}
+
+func (o RestoreTargetOutput) ToRestoreTargetOutput() RestoreTargetOutput {
+	return o
+}
+
+func (o RestoreTargetOutput) ToRestoreTargetOutputWithContext(ctx context.Context) RestoreTargetOutput {
+	return o
+}
+
+func (o RestoreTargetOutput) ToRestoreTargetPtrOutput() RestoreTargetPtrOutput {
+	return o.ToRestoreTargetPtrOutputWithContext(context.Background())
+}
+
+func (o RestoreTargetOutput) ToRestoreTargetPtrOutputWithContext(ctx context.Context) RestoreTargetPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RestoreTarget) *RestoreTarget {
+		return &v
+	}).(RestoreTargetPtrOutput)
+}
+
+// PostgreSQL binaries (default Debian's PostgreSQL 15).
+func (o RestoreTargetOutput) BinDir() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreTarget) *string { return v.BinDir }).(pulumi.StringPtrOutput)
+}
+
+// New data directory (cluster restores); must not exist or be empty.
+func (o RestoreTargetOutput) DataDirectory() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreTarget) *string { return v.DataDirectory }).(pulumi.StringPtrOutput)
+}
+
+// Name of the new database (tenant restores); must not exist.
+func (o RestoreTargetOutput) Database() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreTarget) *string { return v.Database }).(pulumi.StringPtrOutput)
+}
+
+// Port the restored server listens on (cluster restores).
+func (o RestoreTargetOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v RestoreTarget) *int { return v.Port }).(pulumi.IntPtrOutput)
+}
+
+// The tenant database to restore (tenant restores).
+func (o RestoreTargetOutput) SourceDatabase() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreTarget) *string { return v.SourceDatabase }).(pulumi.StringPtrOutput)
+}
+
+type RestoreTargetPtrOutput struct{ *pulumi.OutputState }
+
+func (RestoreTargetPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestoreTarget)(nil)).Elem()
+}
+
+func (o RestoreTargetPtrOutput) ToRestoreTargetPtrOutput() RestoreTargetPtrOutput {
+	return o
+}
+
+func (o RestoreTargetPtrOutput) ToRestoreTargetPtrOutputWithContext(ctx context.Context) RestoreTargetPtrOutput {
+	return o
+}
+
+func (o RestoreTargetPtrOutput) Elem() RestoreTargetOutput {
+	return o.ApplyT(func(v *RestoreTarget) RestoreTarget {
+		if v != nil {
+			return *v
+		}
+		var ret RestoreTarget
+		return ret
+	}).(RestoreTargetOutput)
+}
+
+// PostgreSQL binaries (default Debian's PostgreSQL 15).
+func (o RestoreTargetPtrOutput) BinDir() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreTarget) *string {
+		if v == nil {
+			return nil
+		}
+		return v.BinDir
+	}).(pulumi.StringPtrOutput)
+}
+
+// New data directory (cluster restores); must not exist or be empty.
+func (o RestoreTargetPtrOutput) DataDirectory() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreTarget) *string {
+		if v == nil {
+			return nil
+		}
+		return v.DataDirectory
+	}).(pulumi.StringPtrOutput)
+}
+
+// Name of the new database (tenant restores); must not exist.
+func (o RestoreTargetPtrOutput) Database() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreTarget) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Database
+	}).(pulumi.StringPtrOutput)
+}
+
+// Port the restored server listens on (cluster restores).
+func (o RestoreTargetPtrOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *RestoreTarget) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Port
+	}).(pulumi.IntPtrOutput)
+}
+
+// The tenant database to restore (tenant restores).
+func (o RestoreTargetPtrOutput) SourceDatabase() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreTarget) *string {
+		if v == nil {
+			return nil
+		}
+		return v.SourceDatabase
+	}).(pulumi.StringPtrOutput)
+}
+
 // How to reach the PostgreSQL server whose WAL is archived: either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 type WalArchivePostgres struct {
 	// Database to connect to (default `postgres`).
@@ -1746,6 +2690,16 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketLifecycleTierTransitionPtrInput)(nil)).Elem(), ImmutableBucketLifecycleTierTransitionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketRetentionInput)(nil)).Elem(), ImmutableBucketRetentionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketRetentionPtrInput)(nil)).Elem(), ImmutableBucketRetentionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsInput)(nil)).Elem(), RestoreAttachmentsArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsPtrInput)(nil)).Elem(), RestoreAttachmentsArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCheckInput)(nil)).Elem(), RestoreCheckArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCheckArrayInput)(nil)).Elem(), RestoreCheckArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestorePostgresInput)(nil)).Elem(), RestorePostgresArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestorePostgresPtrInput)(nil)).Elem(), RestorePostgresArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreSourceInput)(nil)).Elem(), RestoreSourceArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreSourcePtrInput)(nil)).Elem(), RestoreSourceArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreTargetInput)(nil)).Elem(), RestoreTargetArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreTargetPtrInput)(nil)).Elem(), RestoreTargetArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchivePostgresInput)(nil)).Elem(), WalArchivePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchivePostgresPtrInput)(nil)).Elem(), WalArchivePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveRepositoryInput)(nil)).Elem(), WalArchiveRepositoryArgs{})
@@ -1766,6 +2720,16 @@ func init() {
 	pulumi.RegisterOutputType(ImmutableBucketLifecycleTierTransitionPtrOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketRetentionOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketRetentionPtrOutput{})
+	pulumi.RegisterOutputType(RestoreAttachmentsOutput{})
+	pulumi.RegisterOutputType(RestoreAttachmentsPtrOutput{})
+	pulumi.RegisterOutputType(RestoreCheckOutput{})
+	pulumi.RegisterOutputType(RestoreCheckArrayOutput{})
+	pulumi.RegisterOutputType(RestorePostgresOutput{})
+	pulumi.RegisterOutputType(RestorePostgresPtrOutput{})
+	pulumi.RegisterOutputType(RestoreSourceOutput{})
+	pulumi.RegisterOutputType(RestoreSourcePtrOutput{})
+	pulumi.RegisterOutputType(RestoreTargetOutput{})
+	pulumi.RegisterOutputType(RestoreTargetPtrOutput{})
 	pulumi.RegisterOutputType(WalArchivePostgresOutput{})
 	pulumi.RegisterOutputType(WalArchivePostgresPtrOutput{})
 	pulumi.RegisterOutputType(WalArchiveRepositoryOutput{})
