@@ -104,5 +104,11 @@ func (c *Catalog) Window(a *WALArchive) *Window {
 	}
 	last := a.segs[runEnd]
 	w.LatestSegment, w.Latest = last.Name, last.LastModified
+	// NOTE: a backup's stop time is taken after its last upload, which can
+	// be later than the store's timestamp of the segment holding its end;
+	// the window still reaches at least the backup's consistent point.
+	if w.Restorable && w.Latest.Before(w.Earliest) {
+		w.Latest = w.Earliest
+	}
 	return w
 }

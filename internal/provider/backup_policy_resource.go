@@ -251,7 +251,9 @@ func (r *backupPolicyResource) ValidateConfig(ctx context.Context, req resource.
 		}
 	}
 	// The schedule against the declared RPO and RTO.
-	if !m.RPO.IsNull() && !m.RPO.IsUnknown() && !m.WALArchiving.IsUnknown() && !m.WALArchiving.ValueBool() {
+	// NOTE: wal_archiving's default (true) is not in the configuration yet.
+	archiving := m.WALArchiving.IsNull() || m.WALArchiving.IsUnknown() || m.WALArchiving.ValueBool()
+	if !m.RPO.IsNull() && !m.RPO.IsUnknown() && !archiving {
 		if rpo, err := time.ParseDuration(m.RPO.ValueString()); err == nil && gap > rpo {
 			resp.Diagnostics.AddAttributeError(path.Root("schedule"), "Schedule Cannot Meet RPO",
 				fmt.Sprintf("Without WAL archiving, backups are the only recovery points: schedule %q leaves up to %s between backups, "+

@@ -225,3 +225,32 @@ data "lifeboat_recovery_points" "test" {
 }
 `, bucket, dsn, txDays)
 }
+
+// With WAL archiving (the default, not written in the configuration), the
+// schedule is not held to the RPO: WAL is.
+func TestAccBackupPolicyResource_rpoWithArchivingByDefault(t *testing.T) {
+	env := testenv.Require(t)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: fmt.Sprintf(`
+resource "lifeboat_backup_policy" "test" {
+  cluster  = "main"
+  schedule = "0 2 * * *"
+  rpo      = "1m"
+  postgres {
+    dsn = %q
+  }
+  repository {
+    bucket = "lb-plan-only"
+  }
+  retention {
+    full_count = 3
+  }
+}`, env.Postgres.DSN("postgres")),
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
+		}},
+	})
+}

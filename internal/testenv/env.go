@@ -17,6 +17,8 @@ type Spec struct {
 	MinIO    int
 	Postgres bool
 	Redis    bool
+	// PostgresConf are extra postgresql.conf lines.
+	PostgresConf []string
 	// Detached services outlive the starting process (the demo).
 	Detached bool
 }
@@ -56,7 +58,7 @@ func Start(ctx context.Context, dir string, spec Spec) (env *Env, err error) {
 		env.MinIO = append(env.MinIO, m)
 	}
 	if spec.Postgres {
-		pg, err := StartPostgres(ctx, filepath.Join(dir, "postgres"), spec.Detached)
+		pg, err := StartPostgres(ctx, filepath.Join(dir, "postgres"), spec.Detached, spec.PostgresConf...)
 		if err != nil {
 			return env, err
 		}

@@ -44,7 +44,7 @@ type Postgres struct {
 }
 
 // StartPostgres runs initdb into dir/data and starts the server.
-func StartPostgres(ctx context.Context, dir string, detached bool) (*Postgres, error) {
+func StartPostgres(ctx context.Context, dir string, detached bool, extraConf ...string) (*Postgres, error) {
 	bin := PGBinDir()
 	if _, err := os.Stat(filepath.Join(bin, "postgres")); err != nil {
 		return nil, fmt.Errorf("PostgreSQL 15 not found in %s: run `make tools`: %w", bin, err)
@@ -100,7 +100,7 @@ max_connections = 100
 fsync = off
 full_page_writes = on
 logging_collector = off
-`, port, dir)
+`, port, dir) + strings.Join(extraConf, "\n") + "\n"
 	f, err := os.OpenFile(filepath.Join(pg.DataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return nil, err

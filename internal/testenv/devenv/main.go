@@ -6,6 +6,8 @@
 //	go run ./internal/testenv/devenv down -dir .demo/services
 //
 // `up` writes <dir>/env.sh with the endpoints and credentials to source.
+// `seed` creates Odoo-like tenant databases with attachments in a filestore
+// bucket; `incident` makes the accident the demo restores from.
 package main
 
 import (
@@ -29,13 +31,21 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: devenv up|down -dir DIR")
+		return fmt.Errorf("usage: devenv up|down|seed|incident [flags]")
+	}
+	switch args[0] {
+	case "seed":
+		return runSeed(args[1:], false)
+	case "incident":
+		return runSeed(args[1:], true)
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	dir := fs.String("dir", ".demo/services", "folder for service data, logs, pid files and env.sh")
 	minio := fs.Int("minio", 1, "number of MinIO servers (2 stand in for two regions)")
 	postgres := fs.Bool("postgres", true, "start PostgreSQL 15")
 	redis := fs.Bool("redis", true, "start Redis")
+	archiveReady := fs.Bool("archive-ready", false,
+		"start PostgreSQL with archive_mode = on and an empty archive_command (WAL is kept until a command is set, no restart needed then)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -60,9 +70,13 @@ func run(args []string) error {
 		if err := os.MkdirAll(abs, 0o755); err != nil {
 			return err
 		}
+		var conf []string
+		if *archiveReady {
+			conf = append(conf, "archive_mode = on", "archive_command = ''")
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		env, err := testenv.Start(ctx, abs, testenv.Spec{MinIO: *minio, Postgres: *postgres, Redis: *redis, Detached: true})
+		env, err := testenv.Start(ctx, abs, testenv.Spec{MinIO: *minio, Postgres: *postgres, Redis: *redis, Detached: true, PostgresConf: conf})
 		if err != nil {
 			return err
 		}
