@@ -1,9 +1,27 @@
 package restore
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -71,21 +89,386 @@ type TenantResult struct {
 	Attachments    *AttachmentReport
 }
 
-var errNotYet = errors.New("tenant restore: not implemented yet")
+// dumpTolerance is how close a target must be to a dump's snapshot time
+// for the dump to be used.
+const dumpTolerance = time.Second
 
-// PlanTenant says which dump or backup a tenant restore would use, or
-// returns an *OutsideWindowError.
+// tenantComment marks a database as a Lifeboat restore (DropTenant checks
+// it before dropping anything).
+const tenantComment = "lifeboat-restore:"
+
+// PlanTenant says which dump or backup a tenant restore would use:
+// "dump:<id>" when DumpID is given or Target is within a second of a dump's
+// snapshot time, else "backup:<id>+wal" (PITR of the cluster, which needs a
+// physical backup and WAL reaching Target), or an *OutsideWindowError.
 func PlanTenant(ctx context.Context, store objectstore.Store, opts TenantOptions) (string, error) {
-	return "", errNotYet
+	src, _, _, err := planTenant(ctx, store, opts)
+	return src, err
+}
+
+func planTenant(ctx context.Context, store objectstore.Store, opts TenantOptions) (string, *backup.TenantManifest, *Plan, error) {
+	if opts.Database == "" {
+		return "", nil, nil, errors.New("tenant restore needs the source database")
+	}
+	c, err := catalog.Load(ctx, store, opts.Layout)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("reading the repository: %w", err)
+	}
+	var best *backup.TenantManifest
+	for _, m := range c.Tenant {
+		if m.Database != opts.Database {
+			continue
+		}
+		if opts.DumpID != "" {
+			if m.ID == opts.DumpID {
+				best = m
+			}
+			continue
+		}
+		if opts.Target.IsZero() {
+			continue
+		}
+		d := m.StartTime.Sub(opts.Target).Abs()
+		if d <= dumpTolerance && (best == nil || d < best.StartTime.Sub(opts.Target).Abs()) {
+			best = m
+		}
+	}
+	if opts.DumpID != "" && best == nil {
+		return "", nil, nil, fmt.Errorf("dump %q of %q: %w", opts.DumpID, opts.Database, backup.ErrNoManifest)
+	}
+	if best != nil {
+		return "dump:" + best.ID, best, nil, nil
+	}
+	plan, err := PlanCluster(ctx, store, ClusterOptions{Layout: opts.Layout, Target: opts.Target})
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return "backup:" + plan.BackupID + "+wal", nil, plan, nil
 }
 
 // RestoreTenant restores one database into NewDatabase, other databases
-// untouched.
-func RestoreTenant(ctx context.Context, store objectstore.Store, opts TenantOptions) (*TenantResult, error) {
-	return nil, errNotYet
+// untouched: from the dump (streamed from the store into pg_restore, no
+// temporary file), or by PITR of the cluster into a scratch directory and
+// pg_dump -Fc | pg_restore of that one database (the scratch copy is always
+// removed). The database is built under a temporary name and renamed once
+// complete; on failure it is dropped. Then, with Attachments, every
+// store_fname of the restored database is copied as it was at the restore
+// point (see restoreAttachments).
+func RestoreTenant(ctx context.Context, store objectstore.Store, opts TenantOptions) (res *TenantResult, err error) {
+	started := time.Now()
+	rep := reporter{fn: opts.Progress, start: started}
+	if opts.NewDatabase == "" || opts.TargetDSN == "" {
+		return nil, errors.New("tenant restore needs a target connection and a new database name")
+	}
+	if len(opts.NewDatabase) > 40 {
+		return nil, fmt.Errorf("new database name %q: at most 40 bytes (a temporary name is derived from it)", opts.NewDatabase)
+	}
+	if a := opts.Attachments; a != nil {
+		if err := checkPrefixes(a); err != nil {
+			return nil, err
+		}
+	}
+	rep.send(Progress{Phase: "planning"})
+	source, dump, plan, err := planTenant(ctx, store, opts)
+	if err != nil {
+		return nil, err
+	}
+
+	target, err := pgx.Connect(ctx, opts.TargetDSN)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the target server: %w", err)
+	}
+	defer target.Close(context.Background())
+	sameServer, err := isSourceServer(ctx, target, store, opts.Layout)
+	if err != nil {
+		return nil, err
+	}
+	if sameServer && opts.NewDatabase == opts.Database {
+		return nil, fmt.Errorf("the target server is the source cluster: the new database must not be %q itself", opts.Database)
+	}
+	for _, name := range []string{opts.NewDatabase, tempName(opts.NewDatabase)} {
+		var exists bool
+		if err := target.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+			return nil, err
+		}
+		if exists {
+			return nil, fmt.Errorf("database %q on the target server: %w", name, ErrTargetExists)
+		}
+	}
+	tmp := tempName(opts.NewDatabase)
+	if _, err := target.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{tmp}.Sanitize()+" TEMPLATE template0"); err != nil {
+		return nil, fmt.Errorf("creating database %q: %w", tmp, err)
+	}
+	final := false
+	defer func() {
+		if err == nil {
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		name := tmp
+		if final {
+			name = opts.NewDatabase
+		}
+		_, _ = target.Exec(cctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	}()
+	restoreArgs := []string{"--exit-on-error", "--no-password"}
+	if !sameServer {
+		// Another server may lack the source's roles.
+		restoreArgs = append(restoreArgs, "--no-owner", "--no-acl")
+	}
+	tcfg := target.Config()
+	tdsn := withDatabase(opts.TargetDSN, tmp)
+
+	res = &TenantResult{Source: source}
+	if dump != nil {
+		rep.send(Progress{Phase: "pg_restore", Total: dump.Dump.Size, Detail: source})
+		if err = restoreDump(ctx, store, dump, opts.BinDir, tdsn, &tcfg.Config, restoreArgs); err != nil {
+			return nil, err
+		}
+		res.RestoredToTime = dump.StartTime.UTC()
+	} else {
+		var at time.Time
+		at, err = pitrTenant(ctx, store, opts, plan, tdsn, &tcfg.Config, restoreArgs, rep)
+		if err != nil {
+			return nil, err
+		}
+		res.RestoredToTime = at
+	}
+
+	// Complete: give it its name and the mark DropTenant looks for.
+	if _, err = target.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{tmp}.Sanitize()+" RENAME TO "+pgx.Identifier{opts.NewDatabase}.Sanitize()); err != nil {
+		return nil, fmt.Errorf("renaming %q to %q: %w", tmp, opts.NewDatabase, err)
+	}
+	final = true
+	comment := fmt.Sprintf("%s database %s of %s restored to %s from %s", tenantComment, opts.Database, opts.Layout.Root(),
+		res.RestoredToTime.Format(time.RFC3339Nano), source)
+	if _, err = target.Exec(ctx, "COMMENT ON DATABASE "+pgx.Identifier{opts.NewDatabase}.Sanitize()+" IS "+quoteLiteral(comment)); err != nil {
+		return nil, err
+	}
+
+	if opts.Attachments != nil {
+		rep.send(Progress{Phase: "attachments"})
+		res.Attachments, err = restoreAttachments(ctx, withDatabase(opts.TargetDSN, opts.NewDatabase), *opts.Attachments, res.RestoredToTime)
+		if err != nil {
+			// The database is dropped (deferred above); its copies go too.
+			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			_ = deletePrefix(cctx, opts.Attachments.Store, opts.Attachments.TargetPrefix)
+			cancel()
+			return nil, err
+		}
+	}
+	res.Duration = time.Since(started)
+	rep.send(Progress{Phase: "done", Detail: source})
+	return res, nil
 }
 
-// DropTenant drops a restored database and deletes its attachment copies.
+// DropTenant drops a database RestoreTenant created and deletes its
+// attachment copies under attachments.TargetPrefix. A database without
+// Lifeboat's restore comment (the live source, say) is refused with
+// ErrNotARestore. A database that does not exist is success.
 func DropTenant(ctx context.Context, targetDSN, db string, attachments *AttachmentOptions) error {
-	return errNotYet
+	conn, err := pgx.Connect(ctx, targetDSN)
+	if err != nil {
+		return fmt.Errorf("connecting to the target server: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var comment *string
+	err = conn.QueryRow(ctx, "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", db).Scan(&comment)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return err
+	case comment == nil || !strings.HasPrefix(*comment, tenantComment):
+		return fmt.Errorf("database %q has no %q comment: %w; drop it yourself if it really should go", db, tenantComment, ErrNotARestore)
+	default:
+		if _, err := conn.Exec(ctx, "DROP DATABASE "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("dropping %q: %w", db, err)
+		}
+	}
+	if attachments != nil {
+		if err := checkPrefixes(attachments); err != nil {
+			return err
+		}
+		return deletePrefix(ctx, attachments.Store, attachments.TargetPrefix)
+	}
+	return nil
+}
+
+// isSourceServer reports whether the connected server is the cluster the
+// repository belongs to (same system identifier).
+func isSourceServer(ctx context.Context, conn *pgx.Conn, store objectstore.Store, l repo.Layout) (bool, error) {
+	var sysid string
+	if err := conn.QueryRow(ctx, "SELECT system_identifier::text FROM pg_control_system()").Scan(&sysid); err != nil {
+		return false, fmt.Errorf("reading the target's system identifier: %w", err)
+	}
+	info, err := repo.ReadCluster(ctx, store, l)
+	if err != nil {
+		// No identity record: assume the worst.
+		return true, nil
+	}
+	return info.SystemIdentifier == sysid, nil
+}
+
+func tempName(db string) string { return db + "__lifeboat_restoring" }
+
+// restoreDump streams a tenant dump from the store into pg_restore,
+// checking its SHA-256 against the manifest.
+func restoreDump(ctx context.Context, store objectstore.Store, m *backup.TenantManifest, bin, dsn string, cfg *pgconn.Config, args []string) error {
+	body, _, err := store.Get(ctx, m.Dump.Key)
+	if err != nil {
+		return fmt.Errorf("opening dump %s: %w", m.Dump.Key, err)
+	}
+	defer body.Close()
+	h := sha256.New()
+	src := io.TeeReader(body, h)
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir(bin), "pg_restore"), append(args, "--dbname="+dbOf(dsn))...)
+	cmd.Env = append(os.Environ(), pgEnv(cfg, dsn, "lifeboat tenant restore")...)
+	var stderr bytes.Buffer
+	cmd.Stdin, cmd.Stderr = src, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pg_restore of dump %s: %w: %s", m.ID, err, strings.TrimSpace(stderr.String()))
+	}
+	// pg_restore may stop before the end of the stream: hash the rest.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return fmt.Errorf("reading dump %s: %w", m.ID, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != m.Dump.SHA256 {
+		return fmt.Errorf("%w: dump %s has SHA-256 %s, the manifest records %s", ErrChecksum, m.Dump.Key, got, m.Dump.SHA256)
+	}
+	return nil
+}
+
+// pitrTenant restores the cluster into a scratch directory and pipes
+// pg_dump -Fc of the one database into pg_restore. The scratch copy is
+// removed whatever happens.
+func pitrTenant(ctx context.Context, store objectstore.Store, opts TenantOptions, plan *Plan, dsn string, cfg *pgconn.Config,
+	args []string, rep reporter) (at time.Time, err error) {
+	scratch := opts.ScratchDir
+	if scratch == "" {
+		if scratch, err = os.MkdirTemp("", "lifeboat-tenant-"); err != nil {
+			return at, err
+		}
+		defer os.RemoveAll(scratch)
+		// NOTE: MkdirTemp makes 0700; PostgreSQL's account must enter it.
+		if err := os.Chmod(scratch, 0o755); err != nil {
+			return at, err
+		}
+	}
+	port := opts.ScratchPort
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return at, err
+		}
+	}
+	copts := ClusterOptions{
+		Layout: opts.Layout, Target: opts.Target, BackupID: plan.BackupID, DataDir: filepath.Join(scratch, "data"), Port: port,
+		BinDir: opts.BinDir, OSUser: opts.OSUser, AgentPath: opts.AgentPath, AgentConfig: opts.AgentConfig,
+		KeepRunning: true, Progress: opts.Progress,
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if rerr := RemoveCluster(cctx, copts.DataDir, copts.BinDir, copts.OSUser); rerr != nil && err == nil {
+			err = fmt.Errorf("removing the scratch copy %s: %w", copts.DataDir, rerr)
+		}
+	}()
+	cres, err := RestoreCluster(ctx, store, copts)
+	if err != nil {
+		return at, fmt.Errorf("point-in-time restore of the cluster into %s: %w", copts.DataDir, err)
+	}
+	rep.send(Progress{Phase: "pg_dump", Detail: opts.Database})
+	dump := exec.CommandContext(ctx, filepath.Join(binDir(opts.BinDir), "pg_dump"), "--format=custom", "--no-password",
+		"--host="+cres.DataDir, "--port="+strconv.Itoa(cres.Port), "--username="+cres.User, "--dbname="+opts.Database)
+	var dumpErr, restoreErr bytes.Buffer
+	dump.Stderr = &dumpErr
+	pipe, err := dump.StdoutPipe()
+	if err != nil {
+		return at, err
+	}
+	restore := exec.CommandContext(ctx, filepath.Join(binDir(opts.BinDir), "pg_restore"), append(args, "--dbname="+dbOf(dsn))...)
+	restore.Env = append(os.Environ(), pgEnv(cfg, dsn, "lifeboat tenant restore")...)
+	restore.Stdin, restore.Stderr = pipe, &restoreErr
+	if err := dump.Start(); err != nil {
+		return at, fmt.Errorf("starting pg_dump: %w", err)
+	}
+	rerr := restore.Run()
+	if rerr != nil {
+		_ = dump.Process.Kill()
+	}
+	derr := dump.Wait()
+	if derr != nil {
+		return at, fmt.Errorf("pg_dump of %q from the scratch copy: %w: %s", opts.Database, derr, strings.TrimSpace(dumpErr.String()))
+	}
+	if rerr != nil {
+		return at, fmt.Errorf("pg_restore into the new database: %w: %s", rerr, strings.TrimSpace(restoreErr.String()))
+	}
+	return cres.RestoredToTime, nil
+}
+
+// pgEnv renders a connection as libpq environment variables, so no
+// password shows in the process list.
+func pgEnv(cfg *pgconn.Config, dsn, app string) []string {
+	env := []string{
+		"PGHOST=" + cfg.Host,
+		"PGPORT=" + strconv.Itoa(int(cfg.Port)),
+		"PGUSER=" + cfg.User,
+		"PGAPPNAME=" + app,
+	}
+	if cfg.Password != "" {
+		env = append(env, "PGPASSWORD="+cfg.Password)
+	}
+	if cfg.TLSConfig == nil || filepath.IsAbs(cfg.Host) {
+		env = append(env, "PGSSLMODE=disable")
+	} else if mode := sslMode(dsn); mode != "" {
+		env = append(env, "PGSSLMODE="+mode)
+	}
+	return env
+}
+
+func sslMode(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		return u.Query().Get("sslmode")
+	}
+	for _, f := range strings.Fields(dsn) {
+		if v, ok := strings.CutPrefix(f, "sslmode="); ok {
+			return strings.Trim(v, "'")
+		}
+	}
+	return ""
+}
+
+// withDatabase returns dsn pointing at database db.
+func withDatabase(dsn, db string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.Path = "/" + db
+		return u.String()
+	}
+	return dsn + " dbname=" + quoteKV(db)
+}
+
+// dbOf is the database a connection string names (for pg_restore's
+// --dbname, which gets the rest through the environment).
+func dbOf(dsn string) string {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return ""
+	}
+	return cfg.Database
+}
+
+func quoteKV(v string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), "'", `\'`) + "'"
+}
+
+func quoteLiteral(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
+
+// freePort is a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
