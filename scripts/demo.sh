@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# make demo: start MinIO (and PostgreSQL, Redis) on loopback, build the
-# provider, and `terraform apply` examples/quickstart through a dev_overrides
-# CLI config. Everything stays running and inspectable under .demo/;
-# `make demo-down` (scripts/demo.sh down) stops it.
+# make demo: start MinIO, PostgreSQL 15 and Redis on loopback, seed three
+# Odoo-like tenants, build the provider, and `terraform apply`
+# examples/quickstart through a dev_overrides CLI config: an immutable
+# repository, WAL archiving, a backup policy with a first backup. Then an
+# accident in one tenant, a `terraform plan` of the tenant restore naming its
+# recovery point, and the apply that restores it beside the live one.
+# Everything stays running and inspectable under .demo/; `make demo-down`
+# (scripts/demo.sh down) stops it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,15 +23,20 @@ fi
 BIN="$(only="apt terraform minio" scripts/install-tools.sh | tail -1)"
 TF="$BIN/terraform"
 
-echo "==> building the provider"
+echo "==> building the provider and the agent"
 mkdir -p "$DEMO/bin"
 go build -o "$DEMO/bin/terraform-provider-lifeboat" .
 go build -o "$DEMO/bin/lifeboat" ./cmd/lifeboat
+go build -o "$DEMO/bin/devenv" ./internal/testenv/devenv
 
-echo "==> starting local services (MinIO, PostgreSQL 15, Redis)"
-go run ./internal/testenv/devenv up -dir "$SERVICES"
+echo "==> starting local services (MinIO, PostgreSQL 15 with archive_mode on, Redis)"
+rm -rf "$DEMO/quickstart"
+"$DEMO/bin/devenv" up -dir "$SERVICES" -archive-ready
 # shellcheck disable=SC1091
 source "$SERVICES/env.sh"
+
+echo "==> seeding three Odoo-like tenants with attachments in a versioned filestore bucket"
+"$DEMO/bin/devenv" seed
 
 cat >"$DEMO/terraformrc" <<CFG
 provider_installation {
@@ -39,22 +48,21 @@ provider_installation {
 disable_checkpoint = true
 CFG
 export TF_CLI_CONFIG_FILE="$DEMO/terraformrc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
+export TF_VAR_pg_dsn="$LIFEBOAT_PG_DSN"
+export TF_VAR_agent_path="$DEMO/bin/lifeboat"
+export TF_VAR_agent_config_path="$SERVICES/lifeboat-agent.json"
 # NOTE: with dev_overrides, `terraform init` would still ask the registry;
 # plan and apply work without it.
 mkdir -p "$DEMO/quickstart"
 cp examples/quickstart/*.tf "$DEMO/quickstart/"
 cd "$DEMO/quickstart"
 
-export TF_VAR_pg_dsn="$LIFEBOAT_PG_DSN"
-export TF_VAR_agent_path="$DEMO/bin/lifeboat"
-export TF_VAR_agent_config_path="$SERVICES/lifeboat-agent.json"
-
 apply() {
-  "$TF" apply -auto-approve -input=false -no-color >"$DEMO/apply.log" 2>&1 || { cat "$DEMO/apply.log"; echo "apply failed"; exit 1; }
-  grep -E "^(lifeboat_|Apply complete|Warning:)" "$DEMO/apply.log" | grep -v "Provider development overrides" || true
+  "$TF" apply -auto-approve -input=false -no-color "$@" >"$DEMO/apply.log" 2>&1 || { cat "$DEMO/apply.log"; echo "apply failed"; exit 1; }
+  grep -E "^(lifeboat_|data\.lifeboat_|Apply complete|Warning:)" "$DEMO/apply.log" | grep -v "Provider development overrides" || true
 }
 
-echo "==> terraform apply (examples/quickstart)"
+echo "==> terraform apply (examples/quickstart): repository, WAL archiving, backup policy with a first backup"
 apply
 
 if [[ "$("$TF" output -json wal_archive | sed -n 's/.*"pending_restart":\(true\|false\).*/\1/p')" == "true" ]]; then
@@ -67,15 +75,40 @@ if [[ "$("$TF" output -json wal_archive | sed -n 's/.*"pending_restart":\(true\|
 fi
 
 echo "==> outputs"
-"$TF" output -no-color
+"$TF" output -no-color repository_posture
+"$TF" output -no-color wal_archive
+"$TF" output -no-color recovery_points
+
+echo "==> an accident in tenant acme_logistics"
+sleep 2
+POINT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+sleep 2
+"$DEMO/bin/devenv" incident
+psql -XAtqc "SELECT pg_switch_wal()" >/dev/null
+for _ in $(seq 60); do # wait until that WAL is archived
+  ready=$(ls "$SERVICES/postgres/data/pg_wal/archive_status" | grep -c '\.ready$' || true)
+  [[ "$ready" == 0 ]] && break
+  sleep 0.5
+done
+
+echo "==> terraform plan of restoring acme_logistics to $POINT (before the accident)"
+"$TF" plan -input=false -no-color -var "restore_point_in_time=$POINT" -out "$DEMO/restore.tfplan" >"$DEMO/plan.log" 2>&1 || { cat "$DEMO/plan.log"; exit 1; }
+sed -n '/# lifeboat_restore.acme\[0\] will be created/,/^    }$/p' "$DEMO/plan.log" | grep -E "will be created|kind|point_in_time|recovery_source|wal_range|database|source_database|prefix" || true
+
+echo "==> terraform apply of that plan: the restore runs"
+"$TF" apply -input=false -no-color "$DEMO/restore.tfplan" >"$DEMO/apply.log" 2>&1 || { cat "$DEMO/apply.log"; echo "restore failed"; exit 1; }
+grep -E "^(lifeboat_restore|Apply complete|Warning:)" "$DEMO/apply.log" || true
+"$TF" output -no-color restore
 
 echo "==> a second plan must be empty (no drift)"
-"$TF" plan -detailed-exitcode -input=false -no-color >/dev/null
+"$TF" plan -detailed-exitcode -input=false -no-color -var "restore_point_in_time=$POINT" >/dev/null
 
 cat <<MSG
 
 Demo is up. Inspect it:
   source $SERVICES/env.sh
+  psql -d acme_logistics_restored -c 'select count(*) from stock_picking'   # the restored tenant
+  psql -d acme_logistics -c 'select count(*) from stock_picking'            # the live one, untouched
   cd $DEMO/quickstart && TF_CLI_CONFIG_FILE=$DEMO/terraformrc $TF show
   service logs: $SERVICES/*/*.log
 Stop it:  make demo-down

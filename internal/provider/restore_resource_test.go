@@ -226,3 +226,5 @@ resource "lifeboat_restore" "test" {
 }
 `, pit, f.bucket, dir, port, f.agent, expected)
 }
+
+func regexpMust(s string) *regexp.Regexp { return regexp.MustCompile(s) }
