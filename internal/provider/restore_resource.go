@@ -153,7 +153,7 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			},
 			"recovery_source":  computed("The recovery point the restore uses: `backup:<id>+wal` or `dump:<id>`. Known at plan."),
 			"wal_range":        computed("WAL segments replayed (`<first>..<last>`), known at plan for cluster restores."),
-			"data_loss_window": computed("For `latest`: how far the newest archived WAL lags behind the time of the plan (what a restore now would lose). Known at plan."),
+			"data_loss_window": computed("For `latest`: how far the recovered point lagged behind the start of the restore (the changes it could not bring back). The plan shows the current lag as a warning."),
 			"restored_to_time": computed("Commit time of the last transaction recovered (RFC 3339)."),
 			"restored_to_lsn":  computed("WAL location recovered to (cluster restores)."),
 			"duration_seconds": schema.Int64Attribute{MarkdownDescription: "How long the restore took, checks included.", Computed: true},
@@ -330,8 +330,8 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 			return
 		}
 		plan.RecoverySource = types.StringValue("backup:" + p.BackupID + "+wal")
-		plan.WALRange = types.StringValue(p.WALStart + ".." + p.WALStop)
-		plan.DataLossWindow = dataLossWindow(target, p.Latest)
+		plan.WALRange = types.StringValue(walRange(p, target))
+		r.warnLatest(&resp.Diagnostics, target, p.Latest)
 	case "tenant":
 		src, err := restore.PlanTenant(ctx, store, restore.TenantOptions{Layout: plan.layout(), Database: plan.Target.SourceDatabase.ValueString(), Target: target, DumpID: plan.BackupID.ValueString()})
 		if err != nil {
@@ -342,11 +342,9 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		plan.WALRange = types.StringNull()
 		if strings.HasPrefix(src, "backup:") {
 			if p, err := restore.PlanCluster(ctx, store, restore.ClusterOptions{Layout: plan.layout(), Target: target}); err == nil {
-				plan.WALRange = types.StringValue(p.WALStart + ".." + p.WALStop)
-				plan.DataLossWindow = dataLossWindow(target, p.Latest)
+				plan.WALRange = types.StringValue(walRange(p, target))
+				r.warnLatest(&resp.Diagnostics, target, p.Latest)
 			}
-		} else {
-			plan.DataLossWindow = types.StringNull()
 		}
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
@@ -362,13 +360,26 @@ func (r *restoreResource) planError(diags *diag.Diagnostics, err error) {
 	diags.AddAttributeError(path.Root("source"), "Error Planning Restore", detail("choosing the recovery point", err))
 }
 
-// dataLossWindow is, for latest, how far the newest restorable point lags
-// behind now.
-func dataLossWindow(target, latest time.Time) types.String {
-	if !target.IsZero() || latest.IsZero() {
-		return types.StringNull()
+// walRange names the WAL a restore replays. For latest its end is not
+// fixed (WAL keeps arriving between plan and apply), so it reads "latest".
+func walRange(p *restore.Plan, target time.Time) string {
+	if target.IsZero() {
+		return p.WALStart + "..latest"
 	}
-	return types.StringValue(time.Since(latest).Truncate(time.Second).String())
+	return p.WALStart + ".." + p.WALStop
+}
+
+// warnLatest shows, in the plan, what a restore to latest would lose now.
+// NOTE: a warning, not an attribute: the lag changes by the second between
+// plan and apply, and planned values must not.
+func (r *restoreResource) warnLatest(diags *diag.Diagnostics, target, latest time.Time) {
+	if !target.IsZero() || latest.IsZero() {
+		return
+	}
+	diags.AddWarning("Restore To Latest",
+		fmt.Sprintf("The newest restorable point is %s, %s before this plan: changes after it are not in the archive and would not be restored "+
+			"(the data-loss window). data_loss_window records the window the restore actually had.",
+			latest.UTC().Format(time.RFC3339), time.Since(latest).Truncate(time.Second)))
 }
 
 // Create implements resource.Resource: the restore runs here.
@@ -394,11 +405,21 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	progress := func(p restore.Progress) {
 		tflog.Info(ctx, "restore in progress", map[string]any{"phase": p.Phase, "downloaded_mb": p.Downloaded / 1e6, "extracted_mb": p.Extracted / 1e6})
 	}
+	// The restore uses the recovery point the reviewed plan named, even if
+	// a newer backup finished since.
+	backupID, dumpID := plan.BackupID.ValueString(), plan.BackupID.ValueString()
+	if src := plan.RecoverySource.ValueString(); !plan.RecoverySource.IsUnknown() {
+		if id, ok := strings.CutPrefix(src, "backup:"); ok {
+			backupID = strings.TrimSuffix(id, "+wal")
+		} else if id, ok := strings.CutPrefix(src, "dump:"); ok {
+			dumpID = id
+		}
+	}
 	var checkDSN string
 	switch plan.Kind.ValueString() {
 	case "cluster":
 		res, err := restore.RestoreCluster(ctx, store, restore.ClusterOptions{
-			Layout: plan.layout(), Target: target, BackupID: plan.BackupID.ValueString(),
+			Layout: plan.layout(), Target: target, BackupID: backupID,
 			DataDir: plan.Target.DataDirectory.ValueString(), Port: int(plan.Target.Port.ValueInt64()), BinDir: plan.Target.BinDir.ValueString(),
 			AgentPath: plan.AgentPath.ValueString(), AgentConfig: agentCfg, KeepRunning: true, Progress: progress,
 		})
@@ -409,8 +430,13 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 			return
 		}
 		plan.ID = types.StringValue(res.DataDir)
-		plan.RecoverySource = types.StringValue("backup:" + res.Plan.BackupID + "+wal")
-		plan.WALRange = types.StringValue(res.Plan.WALStart + ".." + res.Plan.WALStop)
+		if plan.RecoverySource.IsUnknown() {
+			plan.RecoverySource = types.StringValue("backup:" + res.Plan.BackupID + "+wal")
+		}
+		if plan.WALRange.IsUnknown() {
+			plan.WALRange = types.StringValue(walRange(&res.Plan, target))
+		}
+		plan.DataLossWindow = lossWindow(target, started, res.RestoredToTime)
 		plan.RestoredToTime = types.StringValue(res.RestoredToTime.UTC().Format(time.RFC3339Nano))
 		plan.RestoredToLSN = optionalString(res.RestoredToLSN)
 		plan.MissingAttachments = types.ListNull(types.StringType)
@@ -421,7 +447,7 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 			attach = &restore.AttachmentOptions{Store: client.Store(a.Bucket.ValueString()), SourcePrefix: a.SourcePrefix.ValueString(), TargetPrefix: a.TargetPrefix.ValueString()}
 		}
 		res, err := restore.RestoreTenant(ctx, store, restore.TenantOptions{
-			Layout: plan.layout(), Database: plan.Target.SourceDatabase.ValueString(), Target: target, DumpID: plan.BackupID.ValueString(),
+			Layout: plan.layout(), Database: plan.Target.SourceDatabase.ValueString(), Target: target, DumpID: dumpID,
 			TargetDSN: plan.Postgres.dsn(), NewDatabase: plan.Target.Database.ValueString(), BinDir: plan.Target.BinDir.ValueString(),
 			AgentPath: plan.AgentPath.ValueString(), AgentConfig: agentCfg, Attachments: attach, Progress: progress,
 		})
@@ -432,7 +458,10 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 			return
 		}
 		plan.ID = plan.Target.Database
-		plan.RecoverySource = types.StringValue(res.Source)
+		if plan.RecoverySource.IsUnknown() {
+			plan.RecoverySource = types.StringValue(res.Source)
+		}
+		plan.DataLossWindow = lossWindow(target, started, res.RestoredToTime)
 		plan.RestoredToTime = types.StringValue(res.RestoredToTime.UTC().Format(time.RFC3339Nano))
 		plan.RestoredToLSN = types.StringNull()
 		missing := []attr.Value{}
@@ -451,9 +480,6 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	if plan.WALRange.IsUnknown() {
 		plan.WALRange = types.StringNull()
-	}
-	if plan.DataLossWindow.IsUnknown() {
-		plan.DataLossWindow = types.StringNull()
 	}
 	results, failed := runChecks(ctx, checkDSN, plan.Checks)
 	plan.CheckResults = results
@@ -724,4 +750,13 @@ func restorePort(dir string) int {
 	}
 	port, _ := strconv.Atoi(strings.TrimSpace(lines[3]))
 	return port
+}
+
+// lossWindow is, for a restore to latest, how far the recovered point
+// lagged behind the start of the restore.
+func lossWindow(target, started, restoredTo time.Time) types.String {
+	if !target.IsZero() || restoredTo.IsZero() {
+		return types.StringNull()
+	}
+	return types.StringValue(started.Sub(restoredTo).Truncate(time.Second).String())
 }

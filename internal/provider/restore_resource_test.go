@@ -144,11 +144,12 @@ func TestAccRestoreResource_clusterAccidentalDeletion(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(restoreAddr, plancheck.ResourceActionDestroyBeforeCreate),
-						plancheck.ExpectKnownValue(restoreAddr, tfjsonpath.New("data_loss_window"), knownvalue.NotNull()),
+						plancheck.ExpectKnownValue(restoreAddr, tfjsonpath.New("wal_range"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9A-F]{24}\.\.latest$`))),
 					},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(restoreAddr, tfjsonpath.New("check_results"), knownvalue.MapExact(map[string]knownvalue.Check{"shipments_back": knownvalue.StringExact("pass")})),
+					statecheck.ExpectKnownValue(restoreAddr, tfjsonpath.New("data_loss_window"), knownvalue.NotNull()),
 				},
 			},
 			{
