@@ -30,7 +30,7 @@ type Restore struct {
 	Check RestoreCheckArrayOutput `pulumi:"check"`
 	// Each check's outcome: `pass`, or `fail: got <value>`.
 	CheckResults pulumi.StringMapOutput `pulumi:"checkResults"`
-	// For `latest`: how far the newest archived WAL lags behind the time of the plan (what a restore now would lose). Known at plan.
+	// For `latest`: how far the recovered point lagged behind the start of the restore (the changes it could not bring back). The plan shows the current lag as a warning.
 	DataLossWindow pulumi.StringOutput `pulumi:"dataLossWindow"`
 	// How long the restore took, checks included.
 	DurationSeconds pulumi.IntOutput `pulumi:"durationSeconds"`
@@ -259,7 +259,7 @@ func (o RestoreOutput) CheckResults() pulumi.StringMapOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringMapOutput { return v.CheckResults }).(pulumi.StringMapOutput)
 }
 
-// For `latest`: how far the newest archived WAL lags behind the time of the plan (what a restore now would lose). Known at plan.
+// For `latest`: how far the recovered point lagged behind the start of the restore (the changes it could not bring back). The plan shows the current lag as a warning.
 func (o RestoreOutput) DataLossWindow() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.DataLossWindow }).(pulumi.StringOutput)
 }
