@@ -1,0 +1,420 @@
+// Package drill runs restore drills: a restore of the newest (or a chosen)
+// recovery point into an isolated scratch target, the checks a platform
+// relies on, and the achieved RTO; then the target is torn down and a JSON
+// evidence record is written under object lock, so an audit can trust it.
+//
+// Drill schedules live in the repository (<root>/drills/<name>/schedule.json),
+// written by the provider's lifeboat_drill_schedule and run by `lifeboat
+// agent`; evidence goes to <root>/drills/<name>/evidence/<id>.json.
+package drill
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/version"
+)
+
+// Check kinds.
+const (
+	// CheckSQL: the query's single value, as text, equals Expected.
+	CheckSQL = "sql"
+	// CheckRowCountFloor: the query's single value, a number, is at least Expected.
+	CheckRowCountFloor = "row_count_floor"
+	// CheckAttachments: every ir_attachment.store_fname of the tenant
+	// resolves in the object store as of the restore point (tenant drills).
+	CheckAttachments = "attachments"
+	// CheckRPO: the restored point is at most Expected (a duration) older
+	// than the start of the drill.
+	CheckRPO = "rpo"
+)
+
+// Check is one assertion on the restored copy.
+type Check struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	SQL      string `json:"sql,omitempty"`
+	Expected string `json:"expected,omitempty"`
+	// Database the query runs in (cluster drills); "" = postgres.
+	Database string `json:"database,omitempty"`
+}
+
+// Spec is one runnable drill.
+type Spec struct {
+	Schedule string      // the schedule's name
+	Layout   repo.Layout // the cluster's repository
+	// Kind is "cluster" or "tenant"; Database the tenant database.
+	Kind     string
+	Database string
+	// BackupID restores a chosen backup; "" = the newest recovery point.
+	BackupID string
+	// ScratchDir is the parent of the throw-away data directory (cluster
+	// drills and the tenant PITR scratch copy); "" = the system temp dir.
+	ScratchDir string
+	// Port for a cluster drill's server; 0 = a free one.
+	Port int
+	// TargetDSN is the server that receives a tenant drill's scratch database.
+	TargetDSN   string
+	BinDir      string
+	OSUser      string
+	AgentPath   string
+	AgentConfig repo.AgentConfig
+	// Attachments locate the tenant's attachment objects (tenant drills).
+	Attachments *restore.AttachmentOptions
+	Checks      []Check
+	RTOTarget   time.Duration
+	// EvidenceRetention is how long evidence stays under COMPLIANCE lock.
+	EvidenceRetention time.Duration
+}
+
+// CheckResult is one check's outcome.
+type CheckResult struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Passed   bool   `json:"passed"`
+	Expected string `json:"expected,omitempty"`
+	Observed string `json:"observed,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+// Evidence is the record of one drill.
+type Evidence struct {
+	Format           int           `json:"format"`
+	ID               string        `json:"id"`
+	Schedule         string        `json:"schedule"`
+	Cluster          string        `json:"cluster"`
+	Kind             string        `json:"kind"`
+	Database         string        `json:"database,omitempty"`
+	Source           string        `json:"source"`
+	RestoredToTime   time.Time     `json:"restored_to_time"`
+	RestoredToLSN    string        `json:"restored_to_lsn,omitempty"`
+	Started          time.Time     `json:"started"`
+	Finished         time.Time     `json:"finished"`
+	RTOSeconds       float64       `json:"rto_seconds"`
+	RTOTargetSeconds float64       `json:"rto_target_seconds,omitempty"`
+	RTOMet           bool          `json:"rto_met"`
+	Passed           bool          `json:"passed"`
+	Error            string        `json:"error,omitempty"`
+	Checks           []CheckResult `json:"checks"`
+	AgentVersion     string        `json:"agent_version"`
+	Host             string        `json:"host"`
+	// Key is where the evidence is stored (not part of the stored JSON).
+	Key string `json:"-"`
+}
+
+// FailedChecks names the checks that failed, with what they observed.
+func (e *Evidence) FailedChecks() []string {
+	var out []string
+	for _, c := range e.Checks {
+		if !c.Passed {
+			out = append(out, fmt.Sprintf("%s: expected %s, observed %s%s", c.Name, c.Expected, c.Observed, suffix(c.Detail)))
+		}
+	}
+	return out
+}
+
+func suffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
+}
+
+// EvidenceDir is where a schedule's evidence lives.
+func EvidenceDir(l repo.Layout, schedule string) string {
+	return l.Root() + "/drills/" + schedule + "/evidence/"
+}
+
+// Run performs the drill and writes its evidence, passed or not. It
+// returns an error only when the evidence could not be written; a failed
+// restore or check is a drill that did not pass (Evidence.Passed false).
+// The scratch target is always torn down.
+func Run(ctx context.Context, store objectstore.Store, spec Spec) (*Evidence, error) {
+	host, _ := os.Hostname()
+	ev := &Evidence{
+		Format: 1, Schedule: spec.Schedule, Cluster: spec.Layout.Cluster, Kind: spec.Kind, Database: spec.Database,
+		Started: time.Now().UTC(), AgentVersion: version.Version, Host: host, RTOTargetSeconds: spec.RTOTarget.Seconds(),
+	}
+	ev.ID = ev.Started.Format("20060102T150405Z")
+	err := run(ctx, store, spec, ev)
+	ev.Finished = time.Now().UTC()
+	if err != nil {
+		ev.Error = err.Error()
+	}
+	ev.RTOMet = spec.RTOTarget == 0 || (ev.RTOSeconds > 0 && ev.RTOSeconds <= spec.RTOTarget.Seconds())
+	ev.Passed = err == nil && allPassed(ev.Checks) && ev.RTOMet
+	if werr := writeEvidence(ctx, store, spec, ev); werr != nil {
+		return ev, werr
+	}
+	return ev, nil
+}
+
+func allPassed(cs []CheckResult) bool {
+	for _, c := range cs {
+		if !c.Passed {
+			return false
+		}
+	}
+	return true
+}
+
+// run restores, checks and tears down, filling ev. The RTO is measured from
+// the start to the moment every check has passed.
+func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) error {
+	scratchParent := spec.ScratchDir
+	if scratchParent == "" {
+		scratchParent = os.TempDir()
+	}
+	switch spec.Kind {
+	case "cluster":
+		dir, err := os.MkdirTemp(scratchParent, "lifeboat-drill-")
+		if err != nil {
+			return err
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		port := spec.Port
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				return err
+			}
+		}
+		dataDir := filepath.Join(dir, "data")
+		res, err := restore.RestoreCluster(ctx, store, restore.ClusterOptions{
+			Layout: spec.Layout, BackupID: spec.BackupID, DataDir: dataDir, Port: port, BinDir: spec.BinDir, OSUser: spec.OSUser,
+			AgentPath: spec.AgentPath, AgentConfig: spec.AgentConfig, KeepRunning: true,
+		})
+		// The scratch server goes whatever happens.
+		defer restore.RemoveCluster(context.WithoutCancel(ctx), dataDir, spec.BinDir, spec.OSUser)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		ev.Source = "backup:" + res.Plan.BackupID + "+wal"
+		ev.RestoredToTime, ev.RestoredToLSN = res.RestoredToTime, res.RestoredToLSN
+		dsn := func(db string) string {
+			if db == "" {
+				db = "postgres"
+			}
+			return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", res.DataDir, res.Port, res.User, db)
+		}
+		ev.Checks = runChecks(ctx, spec, ev, dsn, nil)
+	case "tenant":
+		scratchDB := fmt.Sprintf("%s_drill_%s", spec.Database, strings.ToLower(ev.ID))
+		var attach *restore.AttachmentOptions
+		if spec.Attachments != nil {
+			a := *spec.Attachments
+			a.TargetPrefix = "lifeboat-drills/" + scratchDB + "/"
+			attach = &a
+		}
+		res, err := restore.RestoreTenant(ctx, store, restore.TenantOptions{
+			Layout: spec.Layout, Database: spec.Database, DumpID: spec.BackupID, TargetDSN: spec.TargetDSN, NewDatabase: scratchDB,
+			ScratchDir: "", BinDir: spec.BinDir, OSUser: spec.OSUser, AgentPath: spec.AgentPath, AgentConfig: spec.AgentConfig,
+			Attachments: attach,
+		})
+		defer restore.DropTenant(context.WithoutCancel(ctx), spec.TargetDSN, scratchDB, attach)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		ev.Source = res.Source
+		ev.RestoredToTime = res.RestoredToTime
+		dsn := func(string) string { return withDatabase(spec.TargetDSN, scratchDB) }
+		ev.Checks = runChecks(ctx, spec, ev, dsn, res.Attachments)
+	default:
+		return fmt.Errorf("unknown drill kind %q: want cluster or tenant", spec.Kind)
+	}
+	ev.RTOSeconds = time.Since(ev.Started).Seconds()
+	return nil
+}
+
+// runChecks evaluates every check against the restored copy.
+func runChecks(ctx context.Context, spec Spec, ev *Evidence, dsn func(db string) string, attach *restore.AttachmentReport) []CheckResult {
+	var out []CheckResult
+	for _, c := range spec.Checks {
+		r := CheckResult{Name: c.Name, Kind: c.Kind, Expected: c.Expected}
+		switch c.Kind {
+		case CheckSQL, CheckRowCountFloor, "":
+			if r.Kind == "" {
+				r.Kind = CheckSQL
+			}
+			val, err := queryValue(ctx, dsn(c.Database), c.SQL)
+			if err != nil {
+				r.Observed, r.Detail = "error", err.Error()
+				break
+			}
+			r.Observed = val
+			if r.Kind == CheckSQL {
+				r.Passed = val == c.Expected
+			} else {
+				var got, floor float64
+				_, e1 := fmt.Sscan(val, &got)
+				_, e2 := fmt.Sscan(c.Expected, &floor)
+				r.Passed = e1 == nil && e2 == nil && got >= floor
+				r.Expected = ">= " + c.Expected
+			}
+		case CheckAttachments:
+			r.Expected = "0 unresolved"
+			if attach == nil {
+				r.Observed, r.Detail = "n/a", "attachment checks need a tenant drill with attachments"
+				break
+			}
+			r.Observed = fmt.Sprintf("%d unresolved of %d", len(attach.Missing), attach.Referenced)
+			r.Passed = len(attach.Missing) == 0
+			if !r.Passed {
+				r.Detail = "first: " + attach.Missing[0]
+			}
+		case CheckRPO:
+			limit, err := time.ParseDuration(c.Expected)
+			if err != nil {
+				r.Observed, r.Detail = "error", "expected must be a duration: "+err.Error()
+				break
+			}
+			age := ev.Started.Sub(ev.RestoredToTime).Truncate(time.Second)
+			r.Expected, r.Observed = "<= "+limit.String(), age.String()
+			r.Passed = !ev.RestoredToTime.IsZero() && age <= limit
+		default:
+			r.Observed, r.Detail = "error", "unknown check kind "+c.Kind
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func queryValue(ctx context.Context, dsn, sql string) (string, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var v *string
+	if err := conn.QueryRow(ctx, "SELECT ("+sql+")::text").Scan(&v); err != nil {
+		if err2 := conn.QueryRow(ctx, sql).Scan(&v); err2 != nil {
+			return "", err2
+		}
+	}
+	if v == nil {
+		return "NULL", nil
+	}
+	return *v, nil
+}
+
+// writeEvidence stores the record under COMPLIANCE object lock, with a
+// conditional put: evidence is written once and can be neither deleted nor
+// overwritten until its retention ends.
+func writeEvidence(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) error {
+	b, err := json.MarshalIndent(ev, "", "  ")
+	if err != nil {
+		return err
+	}
+	retention := spec.EvidenceRetention
+	if retention <= 0 {
+		retention = 365 * 24 * time.Hour
+	}
+	ev.Key = EvidenceDir(spec.Layout, spec.Schedule) + ev.ID + ".json"
+	_, err = store.Put(context.WithoutCancel(ctx), ev.Key, bytes.NewReader(b), objectstore.PutOptions{
+		IfAbsent: true, Size: int64(len(b)), RetainUntil: time.Now().Add(retention),
+		Metadata: map[string]string{"lifeboat-drill-passed": fmt.Sprint(ev.Passed)},
+	})
+	if err != nil {
+		return fmt.Errorf("writing drill evidence %s: %w", ev.Key, err)
+	}
+	return nil
+}
+
+// List reads a schedule's evidence, oldest first.
+func List(ctx context.Context, store objectstore.Store, l repo.Layout, schedule string) ([]*Evidence, error) {
+	var keys []string
+	err := store.List(ctx, EvidenceDir(l, schedule), func(o objectstore.ObjectInfo) error {
+		if strings.HasSuffix(o.Key, ".json") {
+			keys = append(keys, o.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(keys)
+	var out []*Evidence
+	for _, k := range keys {
+		ev, err := readEvidence(ctx, store, k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// Latest reads a schedule's newest evidence; none wraps objectstore.ErrNotFound.
+func Latest(ctx context.Context, store objectstore.Store, l repo.Layout, schedule string) (*Evidence, error) {
+	var last string
+	err := store.List(ctx, EvidenceDir(l, schedule), func(o objectstore.ObjectInfo) error {
+		if strings.HasSuffix(o.Key, ".json") && o.Key > last {
+			last = o.Key
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if last == "" {
+		return nil, fmt.Errorf("no drill evidence for %q: %w", schedule, objectstore.ErrNotFound)
+	}
+	return readEvidence(ctx, store, last)
+}
+
+func readEvidence(ctx context.Context, store objectstore.Store, key string) (*Evidence, error) {
+	rc, _, err := store.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 4<<20))
+	if err != nil {
+		return nil, err
+	}
+	var ev Evidence
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return nil, fmt.Errorf("evidence %s: %w", key, err)
+	}
+	ev.Key = key
+	return &ev, nil
+}
+
+func withDatabase(dsn, db string) string {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return dsn
+	}
+	u := url.URL{Scheme: "postgres", Host: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Path: "/" + db, RawQuery: "sslmode=disable"}
+	u.User = url.UserPassword(cfg.User, cfg.Password)
+	if cfg.TLSConfig != nil {
+		u.RawQuery = "sslmode=require"
+	}
+	return u.String()
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,122 @@
+package drill
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
+)
+
+// ScheduleDoc is a drill schedule as the provider writes it for the agent
+// (<root>/drills/<name>/schedule.json). It holds no secret.
+type ScheduleDoc struct {
+	Format   int       `json:"format"`
+	Name     string    `json:"name"`
+	Cluster  string    `json:"cluster"`
+	Schedule string    `json:"schedule"`
+	Updated  time.Time `json:"updated"`
+	Kind     string    `json:"kind"`
+	Database string    `json:"database,omitempty"`
+	// ScratchDir is the parent of cluster drills' throw-away directories.
+	ScratchDir string `json:"scratch_dir,omitempty"`
+	// AttachmentsBucket/AttachmentsPrefix locate a tenant's attachments.
+	AttachmentsBucket string  `json:"attachments_bucket,omitempty"`
+	AttachmentsPrefix string  `json:"attachments_prefix,omitempty"`
+	Checks            []Check `json:"checks"`
+	RTOTargetSeconds  float64 `json:"rto_target_seconds,omitempty"`
+	EvidenceDays      int     `json:"evidence_retention_days"`
+}
+
+// ScheduleKey is where schedule name's document lives.
+func ScheduleKey(l repo.Layout, name string) string {
+	return l.Root() + "/drills/" + name + "/schedule.json"
+}
+
+// WriteSchedule stores d, replacing the previous version.
+func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, d ScheduleDoc) error {
+	d.Format = 1
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	if _, err := store.Put(ctx, ScheduleKey(l, d.Name), bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b))}); err != nil {
+		return fmt.Errorf("writing drill schedule %s: %w", d.Name, err)
+	}
+	return nil
+}
+
+// ReadSchedule reads one schedule; a missing one wraps objectstore.ErrNotFound.
+func ReadSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, name string) (*ScheduleDoc, error) {
+	rc, _, err := store.Get(ctx, ScheduleKey(l, name))
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	var d ScheduleDoc
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("drill schedule %s: %w", name, err)
+	}
+	return &d, nil
+}
+
+// DeleteSchedule removes a schedule; its evidence stays (it is locked).
+func DeleteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, name string) error {
+	err := store.Delete(ctx, ScheduleKey(l, name))
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// ListSchedules reads every drill schedule of the cluster.
+func ListSchedules(ctx context.Context, store objectstore.Store, l repo.Layout) ([]ScheduleDoc, error) {
+	var names []string
+	prefix := l.Root() + "/drills/"
+	err := store.List(ctx, prefix, func(o objectstore.ObjectInfo) error {
+		if rest, ok := strings.CutPrefix(o.Key, prefix); ok && strings.HasSuffix(rest, "/schedule.json") && strings.Count(rest, "/") == 1 {
+			names = append(names, strings.TrimSuffix(rest, "/schedule.json"))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []ScheduleDoc
+	for _, n := range names {
+		d, err := ReadSchedule(ctx, store, l, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *d)
+	}
+	return out, nil
+}
+
+// Spec turns the document into a runnable drill. The agent supplies what
+// the document cannot hold: its own repository access (also used for the
+// attachments bucket), its binary for restore_command, and for tenant
+// drills the server that receives the scratch database.
+func (d ScheduleDoc) Spec(store func(bucket string) objectstore.Store, layout repo.Layout, agentCfg repo.AgentConfig, agentPath, targetDSN string) Spec {
+	s := Spec{
+		Schedule: d.Name, Layout: layout, Kind: d.Kind, Database: d.Database, ScratchDir: d.ScratchDir,
+		TargetDSN: targetDSN, AgentPath: agentPath, AgentConfig: agentCfg, Checks: d.Checks,
+		RTOTarget:         time.Duration(d.RTOTargetSeconds * float64(time.Second)),
+		EvidenceRetention: time.Duration(d.EvidenceDays) * 24 * time.Hour,
+	}
+	if d.AttachmentsBucket != "" && store != nil {
+		s.Attachments = &restore.AttachmentOptions{Store: store(d.AttachmentsBucket), SourcePrefix: d.AttachmentsPrefix}
+	}
+	return s
+}
