@@ -34,5 +34,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newWalPushCmd(), newWalFetchCmd())
 	root.AddCommand(newBackupCmd(), newBackupsCmd(), newVerifyCmd(), newPruneCmd())
+	root.AddCommand(newAgentCmd())
 	return root
 }

@@ -1,0 +1,147 @@
+package agentd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+// backupJob turns the policy into the scheduled backup job.
+func (d *Daemon) backupJob(p *repo.Policy) (*job, error) {
+	if p.Cluster != "" && p.Cluster != d.layout.Cluster {
+		return nil, fmt.Errorf("policy is for cluster %q, this agent serves %q", p.Cluster, d.layout.Cluster)
+	}
+	if p.Schedule == "" {
+		return nil, errors.New("policy has no schedule")
+	}
+	s, err := d.parseSchedule(p.Schedule)
+	if err != nil {
+		return nil, err
+	}
+	return &job{name: BackupJob, sched: s, run: func(ctx context.Context, _ time.Time) (string, error) {
+		return d.backupFn(ctx, p)
+	}}, nil
+}
+
+// backup is one scheduled backup: a base backup, the policy's tenant
+// dumps, then retention. Retention runs only after a new base backup is
+// complete, and leaves incomplete backups younger than PruneGrace alone.
+func (d *Daemon) backup(ctx context.Context, p *repo.Policy) (string, error) {
+	dsn := d.dsn(p)
+	log := d.log.With("job", BackupJob)
+	m, err := backup.Take(ctx, d.cfg.Store, backup.Options{
+		Layout: d.layout, DSN: dsn, Compression: firstNonEmpty(d.cfg.Backup.Compression, d.cfg.Agent.Compression),
+		PartSize: d.cfg.Backup.PartSize, MaxRate: d.cfg.Backup.MaxRate, Workers: d.cfg.Backup.Workers,
+		Progress: throttledProgress(log, 30*time.Second),
+	})
+	if err != nil {
+		return "", fmt.Errorf("base backup: %w", err)
+	}
+	d.setBackupMetrics(m)
+	out := []string{"backup " + m.ID}
+	log.Info("base backup complete", "backup", m.ID, "stored_bytes", m.StoredSize,
+		"duration", m.StopTime.Sub(m.StartTime), "lsn", m.StartLSN+".."+m.StopLSN)
+
+	var errs []error
+	if len(p.TenantDatabases) > 0 {
+		pgDump := d.cfg.PGDump
+		if pgDump == "" {
+			pgDump = pg.Program("pg_dump")
+		}
+		ms, err := backup.DumpTenants(ctx, d.cfg.Store, backup.TenantOptions{Layout: d.layout, DSN: dsn, PGDump: pgDump}, p.TenantDatabases)
+		for _, tm := range ms {
+			out = append(out, "tenant "+tm.Database+"/"+tm.ID)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tenant dumps: %w", err))
+		}
+	}
+	if ctx.Err() != nil {
+		return strings.Join(out, ", "), errors.Join(append(errs, ctx.Err())...)
+	}
+	grace := d.cfg.PruneGrace
+	if grace == 0 {
+		grace = catalog.DefaultGrace
+	}
+	res, err := catalog.Prune(ctx, d.cfg.Store, d.layout, catalog.PruneOptions{
+		FullCount: p.Retention.FullCount, Days: p.Retention.Days, Grace: grace,
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("prune: %w", err))
+	}
+	if res != nil {
+		log.Info("prune complete", "deleted", res.Deleted, "tenant_deleted", res.TenantDeleted,
+			"incomplete_deleted", res.Incomplete, "wal_deleted", res.WALDeleted, "kept", len(res.Kept),
+			"locked", len(res.Locked))
+		if len(res.Deleted)+len(res.Incomplete)+len(res.TenantDeleted) > 0 {
+			out = append(out, fmt.Sprintf("pruned %d", len(res.Deleted)+len(res.Incomplete)+len(res.TenantDeleted)))
+		}
+	}
+	return strings.Join(out, ", "), errors.Join(errs...)
+}
+
+func (d *Daemon) setBackupMetrics(m *backup.Manifest) {
+	c := d.layout.Cluster
+	d.m.BackupLastSuccess.WithLabelValues(c).Set(float64(m.StopTime.UnixNano()) / 1e9)
+	d.m.BackupDuration.WithLabelValues(c).Set(m.StopTime.Sub(m.StartTime).Seconds())
+	d.m.BackupBytes.WithLabelValues(c).Set(float64(m.StoredSize))
+}
+
+// dsn is the configured connection string, or one built from the policy's
+// postgres block (which never holds a password: libpq's PGPASSWORD or
+// ~/.pgpass supply it).
+func (d *Daemon) dsn(p *repo.Policy) string {
+	if d.cfg.DSN != "" || p == nil {
+		return d.cfg.DSN
+	}
+	var kv []string
+	add := func(k, v string) {
+		if v != "" {
+			kv = append(kv, k+"="+quoteDSN(v))
+		}
+	}
+	add("host", p.Postgres.Host)
+	if p.Postgres.Port != 0 {
+		add("port", strconv.Itoa(p.Postgres.Port))
+	}
+	add("user", p.Postgres.User)
+	add("dbname", p.Postgres.DBName)
+	add("sslmode", p.Postgres.SSLMode)
+	return strings.Join(kv, " ")
+}
+
+// quoteDSN quotes a key=value connection string value the way libpq reads it.
+func quoteDSN(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// throttledProgress logs a backup's progress at most once per interval.
+func throttledProgress(log *slog.Logger, every time.Duration) func(backup.Progress) {
+	var last time.Time
+	return func(pr backup.Progress) {
+		if time.Since(last) < every && pr.Phase != "done" {
+			return
+		}
+		last = time.Now()
+		log.Info("backup progress", "backup", pr.ID, "database", pr.Database, "phase", pr.Phase,
+			"read_bytes", pr.Read, "stored_bytes", pr.Stored, "elapsed", pr.Elapsed.Round(time.Second))
+	}
+}

@@ -1,0 +1,473 @@
+package agentd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
+)
+
+// BackupJob is the job name of the policy's scheduled backup (base backup,
+// tenant dumps, then retention).
+const BackupJob = "backup"
+
+// DrillJobPrefix prefixes the job name of a drill schedule ("drill-<name>").
+const DrillJobPrefix = "drill-"
+
+// Config configures a Daemon. Zero durations take the defaults below.
+type Config struct {
+	// Store is the repository bucket and Agent the agent configuration
+	// (cluster, prefix, and what drills pass on to the agents they start).
+	Store objectstore.Store
+	Agent repo.AgentConfig
+	// AgentPath is the lifeboat binary drills run restores with.
+	AgentPath string
+	// DSN connects to PostgreSQL (with REPLICATION for base backups). When
+	// empty, it is built from the policy's postgres block, and the
+	// password comes from PGPASSWORD or ~/.pgpass.
+	DSN string
+	// PGDump is the pg_dump program for tenant dumps.
+	PGDump string
+	// Backup tunes scheduled base backups.
+	Backup BackupSettings
+	// Holder identifies this agent in leases and run records; default
+	// "<hostname>-<pid>-<random>".
+	Holder string
+	// Refresh is how often the policy and drill schedules are re-read
+	// (default 30s); Tick how often due jobs are looked for (default 5s).
+	Refresh time.Duration
+	Tick    time.Duration
+	// LeaseRenew is how often a running job's lease is renewed (default
+	// 15s); a lease expires 2×LeaseRenew after its last renewal, which is
+	// how long a crashed agent's job waits before another agent redoes it.
+	LeaseRenew time.Duration
+	// StatsInterval is how often the repository size and the newest
+	// backup are computed from listings (default 5m).
+	StatsInterval time.Duration
+	// PruneGrace is the age below which an incomplete backup is left
+	// alone by the scheduled prune (default catalog.DefaultGrace).
+	PruneGrace time.Duration
+	// RetryDelay is the wait before a failed slot is run again (default
+	// 5m), at most MaxAttempts times (default 3) per slot.
+	RetryDelay  time.Duration
+	MaxAttempts int
+	Logger      *slog.Logger
+	Metrics     *Metrics
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// BackupSettings tune the scheduled base backups (see backup.Options).
+type BackupSettings struct {
+	Compression string
+	PartSize    int64
+	MaxRate     int
+	Workers     int
+}
+
+// job is one schedule the daemon runs.
+type job struct {
+	name  string
+	sched *schedule.Schedule
+	// run does the work of one slot; output names what it produced.
+	run func(ctx context.Context, slot time.Time) (output string, err error)
+}
+
+// Daemon runs the repository's schedules. Create it with New, then Run.
+type Daemon struct {
+	cfg    Config
+	layout repo.Layout
+	log    *slog.Logger
+	m      *Metrics
+
+	mu          sync.Mutex
+	jobs        map[string]*job
+	last        map[string]*Run // last runs as last read or written
+	running     map[string]bool
+	lastTick    time.Time
+	lastRefresh time.Time
+	refreshErr  error
+
+	wg sync.WaitGroup
+
+	// Test hooks: minGap is the shortest accepted schedule, backupFn and
+	// drillFn replace the real work.
+	minGap   time.Duration
+	backupFn func(ctx context.Context, p *repo.Policy) (string, error)
+}
+
+// New checks cfg and fills in defaults.
+func New(cfg Config) (*Daemon, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("agentd: no store")
+	}
+	if err := cfg.Agent.Validate(); err != nil {
+		return nil, err
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.Refresh, 30*time.Second)
+	def(&cfg.Tick, 5*time.Second)
+	def(&cfg.LeaseRenew, 15*time.Second)
+	def(&cfg.StatsInterval, 5*time.Minute)
+	def(&cfg.RetryDelay, 5*time.Minute)
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	if cfg.Holder == "" {
+		cfg.Holder = DefaultHolder()
+	}
+	d := &Daemon{
+		cfg: cfg, layout: cfg.Agent.Layout(), log: cfg.Logger.With("cluster", cfg.Agent.Cluster, "holder", cfg.Holder),
+		m: cfg.Metrics, jobs: map[string]*job{}, last: map[string]*Run{}, running: map[string]bool{},
+		minGap: MinGap,
+	}
+	d.backupFn = d.backup
+	return d, nil
+}
+
+// DefaultHolder is "<hostname>-<pid>-<4 random bytes>": unique per process,
+// readable in a lease.
+func DefaultHolder() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Metrics are the daemon's metrics.
+func (d *Daemon) Metrics() *Metrics { return d.m }
+
+// Holder is this agent's id in leases and run records.
+func (d *Daemon) Holder() string { return d.cfg.Holder }
+
+// Run reads the schedules and runs due jobs until ctx is done. Then it
+// takes no new job, cancels the running ones (a cancelled backup never
+// writes its manifest), waits for them to release their leases, and
+// returns nil. It returns an error only when it cannot start.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.log.Info("agent starting", "repository", d.cfg.Store.Bucket()+"/"+d.layout.Root(),
+		"refresh", d.cfg.Refresh, "tick", d.cfg.Tick, "lease_ttl", d.leaseTTL())
+	d.refresh(ctx)
+	statsDone := make(chan struct{})
+	go func() {
+		defer close(statsDone)
+		d.statsLoop(ctx)
+	}()
+	tick := time.NewTicker(d.cfg.Tick)
+	defer tick.Stop()
+	for {
+		d.markTick()
+		d.startDue(ctx)
+		select {
+		case <-ctx.Done():
+			d.log.Info("agent stopping: no new jobs; cancelling running ones", "reason", context.Cause(ctx))
+			d.wg.Wait()
+			<-statsDone
+			d.log.Info("agent stopped")
+			return nil
+		case <-tick.C:
+		}
+		d.mu.Lock()
+		stale := d.cfg.Now().Sub(d.lastRefresh) >= d.cfg.Refresh
+		d.mu.Unlock()
+		if stale {
+			d.refresh(ctx)
+		}
+	}
+}
+
+// Healthy reports nil while the loop ticks and the repository was read
+// recently.
+func (d *Daemon) Healthy() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.cfg.Now()
+	if d.lastTick.IsZero() || now.Sub(d.lastTick) > 3*d.cfg.Tick+d.cfg.Refresh {
+		return fmt.Errorf("scheduling loop stalled (last tick %s)", d.lastTick.Format(time.RFC3339))
+	}
+	if d.refreshErr != nil && now.Sub(d.lastRefresh) > 3*d.cfg.Refresh {
+		return fmt.Errorf("repository not read since %s: %v", d.lastRefresh.Format(time.RFC3339), d.refreshErr)
+	}
+	return nil
+}
+
+func (d *Daemon) markTick() {
+	d.mu.Lock()
+	d.lastTick = d.cfg.Now()
+	d.mu.Unlock()
+}
+
+func (d *Daemon) leaseTTL() time.Duration { return 2 * d.cfg.LeaseRenew }
+
+// refresh re-reads the policy and the drill schedules and replaces the job
+// set. Running jobs keep the definition they started with. On a read
+// error the previous jobs stay.
+func (d *Daemon) refresh(ctx context.Context) {
+	jobs := map[string]*job{}
+	var errs []error
+
+	p, err := repo.ReadPolicy(ctx, d.cfg.Store, d.layout)
+	switch {
+	case errors.Is(err, objectstore.ErrNotFound):
+		// No policy: nothing to back up on a schedule.
+	case err != nil:
+		errs = append(errs, err)
+	default:
+		if j, err := d.backupJob(p); err != nil {
+			d.log.Error("policy not scheduled", "key", d.layout.PolicyKey(), "err", err)
+		} else {
+			jobs[j.name] = j
+		}
+		d.walStats(ctx, p)
+	}
+	drills, err := d.drillJobs(ctx)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, j := range drills {
+		jobs[j.name] = j
+	}
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lastRefresh = d.cfg.Now()
+	if len(errs) > 0 {
+		d.refreshErr = errors.Join(errs...)
+		d.log.Error("reading schedules from the repository", "err", d.refreshErr)
+		return
+	}
+	d.refreshErr = nil
+	if changed(d.jobs, jobs) {
+		names := make([]string, 0, len(jobs))
+		for n, j := range jobs {
+			names = append(names, n+"="+j.sched.Expr)
+		}
+		sort.Strings(names)
+		d.log.Info("schedules loaded", "jobs", strings.Join(names, ", "))
+	}
+	d.jobs = jobs
+}
+
+func changed(a, b map[string]*job) bool {
+	if len(a) != len(b) {
+		return true
+	}
+	for n, j := range a {
+		if k, ok := b[n]; !ok || k.sched.Expr != j.sched.Expr {
+			return true
+		}
+	}
+	return false
+}
+
+// parseSchedule parses expr and refuses schedules finer than minGap.
+func (d *Daemon) parseSchedule(expr string) (*schedule.Schedule, error) {
+	s, err := schedule.Parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	if every, ok := EveryInterval(expr); ok && every < d.minGap {
+		return nil, fmt.Errorf("schedule %q runs more often than every %s", expr, d.minGap)
+	}
+	return s, nil
+}
+
+// startDue starts every due job that is not running and whose lease this
+// agent gets.
+func (d *Daemon) startDue(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	d.mu.Lock()
+	var due []*job
+	for _, j := range d.jobs {
+		if !d.running[j.name] {
+			due = append(due, j)
+		}
+	}
+	d.mu.Unlock()
+	sort.Slice(due, func(a, b int) bool { return due[a].name < due[b].name })
+	for _, j := range due {
+		if ctx.Err() != nil {
+			return
+		}
+		d.maybeStart(ctx, j)
+	}
+}
+
+func (d *Daemon) isDue(j *job, slot time.Time, last *Run) bool {
+	return Due(slot, last, d.cfg.Now(), d.cfg.RetryDelay, d.cfg.MaxAttempts)
+}
+
+func (d *Daemon) maybeStart(ctx context.Context, j *job) {
+	log := d.log.With("job", j.name)
+	slot := Slot(j.sched, d.cfg.Now())
+	d.mu.Lock()
+	cached := d.last[j.name]
+	d.mu.Unlock()
+	if !d.isDue(j, slot, cached) {
+		return
+	}
+	// Locally due: what does the repository say?
+	last, err := ReadRun(ctx, d.cfg.Store, d.layout, j.name)
+	if err != nil {
+		log.Warn("reading the last run", "err", err)
+		return
+	}
+	d.setLast(j.name, last)
+	if !d.isDue(j, slot, last) {
+		return
+	}
+	lease, err := AcquireLease(ctx, d.cfg.Store, d.layout, j.name, d.cfg.Holder, slot, d.leaseTTL(), d.cfg.Now)
+	if errors.Is(err, ErrLeaseHeld) {
+		log.Debug("not starting", "reason", err)
+		return
+	}
+	if err != nil {
+		log.Warn("taking the lease", "err", err)
+		return
+	}
+	// Another agent may have finished the slot between our read and our
+	// lease: read again under the lease.
+	last, err = ReadRun(ctx, d.cfg.Store, d.layout, j.name)
+	if err != nil || !d.isDue(j, slot, last) {
+		if err != nil {
+			log.Warn("reading the last run", "err", err)
+		}
+		d.setLast(j.name, last)
+		d.release(lease, log)
+		return
+	}
+	d.mu.Lock()
+	d.running[j.name] = true
+	d.mu.Unlock()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.execute(ctx, j, slot, last, lease, log)
+	}()
+}
+
+func (d *Daemon) setLast(name string, r *Run) {
+	d.mu.Lock()
+	d.last[name] = r
+	d.mu.Unlock()
+}
+
+// execute runs one slot of j under lease, renewing it, then records the
+// run and releases the lease.
+func (d *Daemon) execute(ctx context.Context, j *job, slot time.Time, prev *Run, lease *Lease, log *slog.Logger) {
+	defer func() {
+		d.mu.Lock()
+		delete(d.running, j.name)
+		d.mu.Unlock()
+		d.m.JobRunning.WithLabelValues(j.name).Set(0)
+	}()
+	d.m.JobRunning.WithLabelValues(j.name).Set(1)
+	attempt := 1
+	if prev != nil && prev.Slot.Equal(slot) {
+		attempt = prev.Attempts + 1
+	}
+	log = log.With("slot", slot.Format(time.RFC3339), "attempt", attempt, "lease_generation", lease.Doc().Generation)
+	log.Info("job starting")
+
+	jobCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	renewDone := make(chan struct{})
+	stopRenew := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		t := time.NewTicker(d.cfg.LeaseRenew)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopRenew:
+				return
+			case <-t.C:
+			}
+			// NOTE: renew with a context of its own: the job's context is
+			// what a lost lease cancels, not what cancels the renewal.
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.LeaseRenew)
+			err := lease.Renew(rctx)
+			rcancel()
+			if errors.Is(err, ErrLeaseLost) {
+				log.Error("lease lost: cancelling the job", "err", err)
+				cancel(err)
+				return
+			}
+			if err != nil {
+				log.Warn("renewing the lease (retrying)", "err", err)
+			}
+		}
+	}()
+
+	started := d.cfg.Now().UTC()
+	output, err := j.run(jobCtx, slot)
+	close(stopRenew)
+	<-renewDone
+	finished := d.cfg.Now().UTC()
+	dur := finished.Sub(started)
+
+	// Cleanup must happen even when ctx is done (shutdown).
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer ccancel()
+	switch {
+	case ctx.Err() != nil || errors.Is(context.Cause(jobCtx), ErrLeaseLost):
+		// Shutdown or lease lost: record nothing, so the slot stays due
+		// and the next holder redoes it from scratch.
+		log.Warn("job abandoned; the slot stays due", "err", err, "cause", context.Cause(jobCtx), "duration", dur)
+		d.m.JobRuns.WithLabelValues(j.name, "canceled").Inc()
+	default:
+		r := Run{Job: j.name, Slot: slot.UTC(), Result: ResultSuccess, Attempts: attempt, Holder: d.cfg.Holder,
+			Started: started, Finished: finished, Output: output}
+		if err != nil {
+			r.Result, r.Error = ResultFailure, err.Error()
+			d.m.JobFailures.WithLabelValues(j.name).Inc()
+			log.Error("job failed", "err", err, "duration", dur, "output", output)
+		} else {
+			d.m.JobLastSuccess.WithLabelValues(j.name).Set(float64(finished.UnixNano()) / 1e9)
+			log.Info("job finished", "duration", dur, "output", output)
+		}
+		d.m.JobRuns.WithLabelValues(j.name, r.Result).Inc()
+		if werr := WriteRun(cctx, d.cfg.Store, d.layout, r); werr != nil {
+			// The lease is released anyway: another agent redoing the slot
+			// is better than nobody doing the next one.
+			log.Error("recording the run", "err", werr)
+		} else {
+			d.setLast(j.name, &r)
+		}
+	}
+	d.release(lease, log)
+}
+
+func (d *Daemon) release(lease *Lease, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := lease.Release(ctx); err != nil {
+		log.Warn("releasing the lease (it will expire)", "err", err)
+	}
+}

@@ -1,0 +1,192 @@
+package agentd
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+func testDaemon(t *testing.T, store objectstore.Store, holder string) *Daemon {
+	t.Helper()
+	d, err := New(Config{
+		Store: store, Agent: repo.AgentConfig{Bucket: "b", Prefix: testLayout.Prefix, Cluster: testLayout.Cluster},
+		Holder: holder, Refresh: 200 * time.Millisecond, Tick: 50 * time.Millisecond, LeaseRenew: 100 * time.Millisecond,
+		StatsInterval: time.Hour, DSN: "host=/nonexistent",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.minGap = time.Second // test hook: second-granularity schedules
+	return d
+}
+
+func writePolicy(t *testing.T, store objectstore.Store, sched string) {
+	t.Helper()
+	if err := repo.WritePolicy(context.Background(), store, testLayout, repo.Policy{Cluster: testLayout.Cluster, Schedule: sched}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTwoDaemonsRunEachSlotOnce runs two daemons on one repository with a
+// one-second schedule and a job that takes a third of it: every slot runs
+// exactly once, by one of them.
+func TestTwoDaemonsRunEachSlotOnce(t *testing.T) {
+	store := objectstore.NewMemory("b")
+	writePolicy(t, store, "@every 1s")
+	var mu sync.Mutex
+	runs := map[time.Time][]string{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	ds := []*Daemon{testDaemon(t, store, "A"), testDaemon(t, store, "B")}
+	for _, d := range ds {
+		d := d
+		d.backupFn = func(ctx context.Context, _ *repo.Policy) (string, error) {
+			slot := time.Now().UTC().Truncate(time.Second)
+			mu.Lock()
+			runs[slot] = append(runs[slot], d.Holder())
+			mu.Unlock()
+			time.Sleep(300 * time.Millisecond)
+			return "ok", nil
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = d.Run(ctx) }()
+	}
+	time.Sleep(4500 * time.Millisecond)
+	cancel()
+	wg.Wait()
+
+	if len(runs) < 3 {
+		t.Fatalf("%d slots run in 4.5s, want at least 3: %v", len(runs), runs)
+	}
+	for slot, by := range runs {
+		if len(by) != 1 {
+			t.Errorf("slot %s run %d times: %v", slot.Format(time.TimeOnly), len(by), by)
+		}
+	}
+	total := 0.0
+	for _, d := range ds {
+		total += testutil.ToFloat64(d.Metrics().JobRuns.WithLabelValues(BackupJob, ResultSuccess))
+	}
+	if int(total) != len(runs) {
+		t.Errorf("lifeboat_job_runs_total{result=success} sums to %v, %d runs", total, len(runs))
+	}
+	last, err := ReadRun(context.Background(), store, testLayout, BackupJob)
+	if err != nil || last == nil || last.Result != ResultSuccess || last.Output != "ok" {
+		t.Fatalf("last run %+v, %v", last, err)
+	}
+}
+
+// TestShutdownAbandonsTheRunningJob: cancelling the daemon cancels the job,
+// records nothing (the slot stays due) and releases the lease.
+func TestShutdownAbandonsTheRunningJob(t *testing.T) {
+	store := objectstore.NewMemory("b")
+	writePolicy(t, store, "* * * * *")
+	d := testDaemon(t, store, "A")
+	started := make(chan struct{})
+	jobErr := make(chan error, 1)
+	d.backupFn = func(ctx context.Context, _ *repo.Policy) (string, error) {
+		close(started)
+		<-ctx.Done()
+		jobErr <- ctx.Err()
+		return "", ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the due job did not start")
+	}
+	time.Sleep(300 * time.Millisecond) // a few renewals
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if err := <-jobErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("job context: %v", err)
+	}
+	if r, err := ReadRun(context.Background(), store, testLayout, BackupJob); r != nil || err != nil {
+		t.Fatalf("abandoned run recorded: %+v, %v", r, err)
+	}
+	if got := testutil.ToFloat64(d.Metrics().JobRuns.WithLabelValues(BackupJob, "canceled")); got != 1 {
+		t.Fatalf("canceled runs %v", got)
+	}
+	// Released: another agent takes the lease at once, without waiting.
+	if _, err := AcquireLease(context.Background(), store, testLayout, BackupJob, "B", time.Now(), time.Minute, nil); err != nil {
+		t.Fatalf("lease not released: %v", err)
+	}
+}
+
+// TestFailedSlotIsRetriedThenGivenUp: a failing job is recorded as a
+// failure, retried after RetryDelay, at most MaxAttempts times per slot.
+func TestFailedSlotIsRetriedThenGivenUp(t *testing.T) {
+	store := objectstore.NewMemory("b")
+	writePolicy(t, store, "0 0 1 1 *") // once a year: one slot for the whole test
+	d := testDaemon(t, store, "A")
+	d.cfg.RetryDelay = 100 * time.Millisecond
+	d.cfg.MaxAttempts = 3
+	var mu sync.Mutex
+	calls := 0
+	d.backupFn = func(ctx context.Context, _ *repo.Policy) (string, error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		return "", errors.New("server unreachable")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	time.Sleep(1500 * time.Millisecond)
+	cancel()
+	<-done
+	if calls != 3 {
+		t.Fatalf("%d attempts, want 3", calls)
+	}
+	r, err := ReadRun(context.Background(), store, testLayout, BackupJob)
+	if err != nil || r.Result != ResultFailure || r.Attempts != 3 || r.Error != "server unreachable" {
+		t.Fatalf("last run %+v, %v", r, err)
+	}
+	if got := testutil.ToFloat64(d.Metrics().JobFailures.WithLabelValues(BackupJob)); got != 3 {
+		t.Fatalf("lifeboat_job_failures_total %v", got)
+	}
+}
+
+// TestPolicyChangesApplyWithoutRestart: a policy written after start is
+// picked up at the next refresh; one finer than a minute is refused.
+func TestPolicyChangesApplyWithoutRestart(t *testing.T) {
+	store := objectstore.NewMemory("b")
+	d := testDaemon(t, store, "A")
+	d.minGap = MinGap
+	ran := make(chan struct{}, 10)
+	d.backupFn = func(ctx context.Context, _ *repo.Policy) (string, error) { ran <- struct{}{}; return "", nil }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = d.Run(ctx) }()
+	writePolicy(t, store, "@every 10s")
+	time.Sleep(600 * time.Millisecond)
+	if len(ran) != 0 {
+		t.Fatal("a 10s schedule ran")
+	}
+	writePolicy(t, store, "* * * * *")
+	select {
+	case <-ran:
+	case <-time.After(3 * time.Second):
+		t.Fatal("policy change not picked up")
+	}
+}

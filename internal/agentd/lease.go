@@ -1,0 +1,187 @@
+package agentd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+// ErrLeaseHeld means another agent holds a live lease on the job (or won
+// the race for it).
+var ErrLeaseHeld = errors.New("job lease held by another agent")
+
+// ErrLeaseLost means a lease this agent held expired before it could renew
+// it, or another agent took a newer generation: the job must stop.
+var ErrLeaseLost = errors.New("job lease lost")
+
+// LeaseDoc is the stored form of a lease (<root>/leases/<job>/<generation>.json).
+type LeaseDoc struct {
+	Job        string    `json:"job"`
+	Holder     string    `json:"holder"`
+	Generation uint64    `json:"generation"`
+	Slot       time.Time `json:"slot"`
+	AcquiredAt time.Time `json:"acquired_at"`
+	RenewedAt  time.Time `json:"renewed_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	// Released is set when the holder gave the lease up; the object is
+	// overwritten rather than deleted so its key is never reused (a
+	// conditional put on a key with a delete marker is a corner no store
+	// needs to get right for us).
+	Released bool `json:"released,omitempty"`
+}
+
+// live reports whether the lease still excludes others at now.
+func (d LeaseDoc) live(now time.Time) bool { return !d.Released && now.Before(d.ExpiresAt) }
+
+// LeasesDir is the prefix of a job's lease generations, with a trailing slash.
+func LeasesDir(l repo.Layout, job string) string { return l.Root() + "/leases/" + job + "/" }
+
+func leaseKey(l repo.Layout, job string, gen uint64) string {
+	// 20 digits: generations sort lexically in a listing.
+	return fmt.Sprintf("%s%020d.json", LeasesDir(l, job), gen)
+}
+
+// Lease is a held job lease.
+type Lease struct {
+	store objectstore.Store
+	key   string
+	next  string // the next generation's key: its existence means lost
+	doc   LeaseDoc
+	ttl   time.Duration
+	now   func() time.Time
+}
+
+// Doc is the lease as last written.
+func (le *Lease) Doc() LeaseDoc { return le.doc }
+
+// AcquireLease takes the lease on job for slot, valid for ttl. It lists the
+// job's generations, and when the newest is released or expired (or there
+// is none) writes the next one with a conditional put. It returns an error
+// wrapping ErrLeaseHeld when a live lease exists or another agent won the
+// race. Older generations are deleted on success (best effort).
+func AcquireLease(ctx context.Context, store objectstore.Store, l repo.Layout, job, holder string, slot time.Time, ttl time.Duration, now func() time.Time) (*Lease, error) {
+	if now == nil {
+		now = time.Now
+	}
+	dir := LeasesDir(l, job)
+	var gens []uint64
+	err := store.List(ctx, dir, func(o objectstore.ObjectInfo) error {
+		name := strings.TrimSuffix(strings.TrimPrefix(o.Key, dir), ".json")
+		if g, err := strconv.ParseUint(name, 10, 64); err == nil {
+			gens = append(gens, g)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing leases of %s: %w", job, err)
+	}
+	sort.Slice(gens, func(i, j int) bool { return gens[i] < gens[j] })
+	var gen uint64 = 1
+	if len(gens) > 0 {
+		top := gens[len(gens)-1]
+		d, err := readLease(ctx, store, leaseKey(l, job, top))
+		switch {
+		case err == nil && d.live(now()):
+			return nil, fmt.Errorf("%w: %s holds %s (slot %s) until %s", ErrLeaseHeld, d.Holder, job,
+				d.Slot.Format(time.RFC3339), d.ExpiresAt.Format(time.RFC3339))
+		case err != nil && !errors.Is(err, errBadLease):
+			return nil, err
+		}
+		// NOTE: an unreadable lease (torn by hand, wrong format) is taken
+		// for expired: the generation counter still moves on, so two
+		// agents cannot both take it over.
+		gen = top + 1
+	}
+	t := now().UTC()
+	doc := LeaseDoc{Job: job, Holder: holder, Generation: gen, Slot: slot.UTC(), AcquiredAt: t, RenewedAt: t, ExpiresAt: t.Add(ttl)}
+	le := &Lease{store: store, key: leaseKey(l, job, gen), next: leaseKey(l, job, gen+1), doc: doc, ttl: ttl, now: now}
+	if err := le.write(ctx, true); err != nil {
+		if errors.Is(err, objectstore.ErrExists) {
+			return nil, fmt.Errorf("%w: another agent took generation %d of %s first", ErrLeaseHeld, gen, job)
+		}
+		return nil, err
+	}
+	for _, g := range gens {
+		// Best effort: an old generation left behind is only clutter.
+		_ = store.Delete(ctx, leaseKey(l, job, g))
+	}
+	return le, nil
+}
+
+// Renew extends the lease by its ttl. It returns an error wrapping
+// ErrLeaseLost when the lease already expired by this agent's clock or a
+// newer generation exists; the caller must then stop the job. Other
+// errors (the store unreachable) leave the lease as it was: the caller
+// retries until the lease expires.
+func (le *Lease) Renew(ctx context.Context) error {
+	t := le.now().UTC()
+	if !t.Before(le.doc.ExpiresAt) {
+		return fmt.Errorf("%w: %s expired at %s before it was renewed", ErrLeaseLost, le.doc.Job, le.doc.ExpiresAt.Format(time.RFC3339))
+	}
+	if _, err := le.store.Head(ctx, le.next); err == nil {
+		return fmt.Errorf("%w: another agent took over %s", ErrLeaseLost, le.doc.Job)
+	} else if !errors.Is(err, objectstore.ErrNotFound) {
+		return err
+	}
+	doc := le.doc
+	doc.RenewedAt, doc.ExpiresAt = t, t.Add(le.ttl)
+	prev := le.doc
+	le.doc = doc
+	if err := le.write(ctx, false); err != nil {
+		le.doc = prev
+		return err
+	}
+	return nil
+}
+
+// Release gives the lease up, so another agent need not wait for it to
+// expire. Releasing a lease already lost is harmless: the taker's
+// generation is newer.
+func (le *Lease) Release(ctx context.Context) error {
+	le.doc.Released = true
+	le.doc.RenewedAt = le.now().UTC()
+	return le.write(ctx, false)
+}
+
+func (le *Lease) write(ctx context.Context, ifAbsent bool) error {
+	b, _ := json.MarshalIndent(le.doc, "", "  ")
+	_, err := le.store.Put(ctx, le.key, bytes.NewReader(b), objectstore.PutOptions{IfAbsent: ifAbsent, Size: int64(len(b))})
+	if err != nil {
+		return fmt.Errorf("writing lease %s: %w", le.key, err)
+	}
+	return nil
+}
+
+var errBadLease = errors.New("unreadable lease")
+
+func readLease(ctx context.Context, store objectstore.Store, key string) (LeaseDoc, error) {
+	var d LeaseDoc
+	rc, _, err := store.Get(ctx, key)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		// Deleted by the winner of a newer generation since we listed:
+		// expired, and the conditional put below decides.
+		return d, errBadLease
+	}
+	if err != nil {
+		return d, fmt.Errorf("reading lease %s: %w", key, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<16))
+	if err != nil {
+		return d, fmt.Errorf("reading lease %s: %w", key, err)
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return d, fmt.Errorf("%w %s: %v", errBadLease, key, err)
+	}
+	return d, nil
+}

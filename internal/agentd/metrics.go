@@ -1,0 +1,85 @@
+package agentd
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// RepositoryPrefixes are the repository folders whose size
+// lifeboat_repository_size_bytes reports.
+var RepositoryPrefixes = []string{"basebackups", "wal", "tenants", "drills"}
+
+// Metrics are the daemon's Prometheus metrics, on their own registry (no
+// global state: two daemons in one test process do not collide).
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	BackupLastSuccess *prometheus.GaugeVec
+	BackupDuration    *prometheus.GaugeVec
+	BackupBytes       *prometheus.GaugeVec
+	WALArchiveLag     *prometheus.GaugeVec
+	WALLastArchived   *prometheus.GaugeVec
+	JobRuns           *prometheus.CounterVec
+	JobFailures       *prometheus.CounterVec
+	JobRunning        *prometheus.GaugeVec
+	JobLastSuccess    *prometheus.GaugeVec
+	DrillLast         *prometheus.GaugeVec
+	DrillDuration     *prometheus.GaugeVec
+	DrillSuccess      *prometheus.GaugeVec
+	DrillRTOTarget    *prometheus.GaugeVec
+	RepositorySize    *prometheus.GaugeVec
+	RepositorySizeAt  prometheus.Gauge
+}
+
+// NewMetrics creates the metrics on a new registry, with the Go and
+// process collectors.
+func NewMetrics() *Metrics {
+	g := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	}
+	m := &Metrics{
+		Registry:          prometheus.NewRegistry(),
+		BackupLastSuccess: g("lifeboat_backup_last_success_timestamp_seconds", "Stop time of the newest complete base backup in the repository.", "cluster"),
+		BackupDuration:    g("lifeboat_backup_duration_seconds", "Duration of the newest complete base backup.", "cluster"),
+		BackupBytes:       g("lifeboat_backup_bytes", "Stored size of the newest complete base backup.", "cluster"),
+		WALArchiveLag:     g("lifeboat_wal_archive_lag_seconds", "Age of the oldest WAL segment waiting for the archiver (0 when none waits).", "cluster"),
+		WALLastArchived:   g("lifeboat_wal_last_archived_timestamp_seconds", "When PostgreSQL last archived a WAL file (pg_stat_archiver).", "cluster"),
+		JobRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_job_runs_total",
+			Help: "Job runs by this agent, by result (success, failure, canceled)."}, []string{"job", "result"}),
+		JobFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_job_failures_total",
+			Help: "Failed job runs by this agent."}, []string{"job"}),
+		JobRunning:       g("lifeboat_job_running", "1 while this agent runs the job.", "job"),
+		JobLastSuccess:   g("lifeboat_job_last_success_timestamp_seconds", "When this agent last finished the job successfully.", "job"),
+		DrillLast:        g("lifeboat_drill_last_timestamp_seconds", "When the schedule's last drill finished.", "schedule"),
+		DrillDuration:    g("lifeboat_drill_duration_seconds", "Achieved RTO of the schedule's last drill.", "schedule"),
+		DrillSuccess:     g("lifeboat_drill_success", "1 when the schedule's last drill passed, else 0.", "schedule"),
+		DrillRTOTarget:   g("lifeboat_drill_rto_target_seconds", "The schedule's RTO target.", "schedule"),
+		RepositorySize:   g("lifeboat_repository_size_bytes", "Sum of the current object sizes under each repository folder.", "prefix"),
+		RepositorySizeAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_repository_size_timestamp_seconds", Help: "When lifeboat_repository_size_bytes was computed."}),
+	}
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.BackupLastSuccess, m.BackupDuration, m.BackupBytes, m.WALArchiveLag, m.WALLastArchived,
+		m.JobRuns, m.JobFailures, m.JobRunning, m.JobLastSuccess,
+		m.DrillLast, m.DrillDuration, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt)
+	return m
+}
+
+// Handler serves /metrics from the registry, and /healthz from healthy
+// (200 "ok", or 503 with the reason).
+func (m *Metrics) Handler(healthy func() error) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := healthy(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(err.Error() + "\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}

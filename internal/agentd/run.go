@@ -1,0 +1,118 @@
+package agentd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
+)
+
+// Results of a run.
+const (
+	ResultSuccess = "success"
+	ResultFailure = "failure"
+)
+
+// Run is the record of a job's last run of a slot (<root>/jobs/<job>/last.json).
+type Run struct {
+	Job    string    `json:"job"`
+	Slot   time.Time `json:"slot"`
+	Result string    `json:"result"`
+	// Attempts counts the runs of this slot (failures are retried).
+	Attempts int       `json:"attempts"`
+	Holder   string    `json:"holder"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Error    string    `json:"error,omitempty"`
+	// Output names what the run produced (backup id, drill evidence id).
+	Output string `json:"output,omitempty"`
+}
+
+// RunKey is where a job's last run is recorded.
+func RunKey(l repo.Layout, job string) string { return l.Root() + "/jobs/" + job + "/last.json" }
+
+// ReadRun reads the last run of job; nil with no error when there is none.
+func ReadRun(ctx context.Context, store objectstore.Store, l repo.Layout, job string) (*Run, error) {
+	rc, _, err := store.Get(ctx, RunKey(l, job))
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading last run of %s: %w", job, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading last run of %s: %w", job, err)
+	}
+	var r Run
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("last run of %s (%s) is not valid JSON: %w", job, RunKey(l, job), err)
+	}
+	return &r, nil
+}
+
+// WriteRun records r as the job's last run. Only the lease holder writes it.
+func WriteRun(ctx context.Context, store objectstore.Store, l repo.Layout, r Run) error {
+	b, _ := json.MarshalIndent(r, "", "  ")
+	if _, err := store.Put(ctx, RunKey(l, r.Job), bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b))}); err != nil {
+		return fmt.Errorf("recording run of %s: %w", r.Job, err)
+	}
+	return nil
+}
+
+// Due reports whether a job whose schedule's current slot is slot must run,
+// given its last run: when the slot is newer than the last run's, or the
+// last run of this very slot failed fewer than maxAttempts times and
+// retryDelay has passed since.
+func Due(slot time.Time, last *Run, now time.Time, retryDelay time.Duration, maxAttempts int) bool {
+	if slot.IsZero() {
+		return false
+	}
+	if last == nil || last.Slot.Before(slot) {
+		return true
+	}
+	if last.Slot.Equal(slot) && last.Result == ResultFailure {
+		return last.Attempts < maxAttempts && !now.Before(last.Finished.Add(retryDelay))
+	}
+	return false
+}
+
+// Slot is the time sched last fired at or before now: the slot a run at
+// now belongs to, the same for every agent.
+//
+// GOTCHA: schedule.Prev walks Next from a point before now, which for an
+// "@every" schedule (a constant delay from whenever you start counting)
+// lands on now itself; every instant would be a new slot. "@every d" slots
+// are therefore aligned to the Unix epoch: now truncated to d.
+func Slot(sched *schedule.Schedule, now time.Time) time.Time {
+	if every, ok := EveryInterval(sched.Expr); ok {
+		return now.UTC().Truncate(every)
+	}
+	return sched.Prev(now)
+}
+
+// EveryInterval returns d for an "@every d" expression.
+func EveryInterval(expr string) (time.Duration, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(expr), "@every ")
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(rest))
+	if err != nil || d <= 0 {
+		return 0, false
+	}
+	return d, true
+}
+
+// MinGap is the shortest schedule the daemon accepts: cron's own
+// granularity. Finer "@every" schedules would only pile up runs.
+const MinGap = time.Minute
