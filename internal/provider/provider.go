@@ -111,6 +111,7 @@ func (p *LifeboatProvider) Resources(context.Context) []func() resource.Resource
 		NewWalArchiveResource,
 		NewBackupPolicyResource,
 		NewRestoreResource,
+		NewDrillScheduleResource,
 	}
 }
 

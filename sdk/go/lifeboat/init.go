@@ -23,6 +23,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 	switch typ {
 	case "lifeboat:index:BackupPolicy":
 		r = &BackupPolicy{}
+	case "lifeboat:index:DrillSchedule":
+		r = &DrillSchedule{}
 	case "lifeboat:index:ImmutableBucket":
 		r = &ImmutableBucket{}
 	case "lifeboat:index:Restore":

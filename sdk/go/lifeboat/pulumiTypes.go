@@ -703,6 +703,733 @@ func (o BackupPolicyTierArrayOutput) Index(i pulumi.IntInput) BackupPolicyTierOu
 	}).(BackupPolicyTierOutput)
 }
 
+// Where a tenant's attachment objects live, for `attachments` checks.
+type DrillScheduleAttachments struct {
+	// Attachments bucket (versioned).
+	Bucket *string `pulumi:"bucket"`
+	// Prefix of the tenant's objects; keys are prefix + store_fname.
+	Prefix *string `pulumi:"prefix"`
+}
+
+// DrillScheduleAttachmentsInput is an input type that accepts DrillScheduleAttachmentsArgs and DrillScheduleAttachmentsOutput values.
+// You can construct a concrete instance of `DrillScheduleAttachmentsInput` via:
+//
+//	DrillScheduleAttachmentsArgs{...}
+type DrillScheduleAttachmentsInput interface {
+	pulumi.Input
+
+	ToDrillScheduleAttachmentsOutput() DrillScheduleAttachmentsOutput
+	ToDrillScheduleAttachmentsOutputWithContext(context.Context) DrillScheduleAttachmentsOutput
+}
+
+// Where a tenant's attachment objects live, for `attachments` checks.
+type DrillScheduleAttachmentsArgs struct {
+	// Attachments bucket (versioned).
+	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
+	// Prefix of the tenant's objects; keys are prefix + store_fname.
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+}
+
+func (DrillScheduleAttachmentsArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillScheduleAttachments)(nil)).Elem()
+}
+
+func (i DrillScheduleAttachmentsArgs) ToDrillScheduleAttachmentsOutput() DrillScheduleAttachmentsOutput {
+	return i.ToDrillScheduleAttachmentsOutputWithContext(context.Background())
+}
+
+func (i DrillScheduleAttachmentsArgs) ToDrillScheduleAttachmentsOutputWithContext(ctx context.Context) DrillScheduleAttachmentsOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleAttachmentsOutput)
+}
+
+func (i DrillScheduleAttachmentsArgs) ToDrillScheduleAttachmentsPtrOutput() DrillScheduleAttachmentsPtrOutput {
+	return i.ToDrillScheduleAttachmentsPtrOutputWithContext(context.Background())
+}
+
+func (i DrillScheduleAttachmentsArgs) ToDrillScheduleAttachmentsPtrOutputWithContext(ctx context.Context) DrillScheduleAttachmentsPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleAttachmentsOutput).ToDrillScheduleAttachmentsPtrOutputWithContext(ctx)
+}
+
+// DrillScheduleAttachmentsPtrInput is an input type that accepts DrillScheduleAttachmentsArgs, DrillScheduleAttachmentsPtr and DrillScheduleAttachmentsPtrOutput values.
+// You can construct a concrete instance of `DrillScheduleAttachmentsPtrInput` via:
+//
+//	        DrillScheduleAttachmentsArgs{...}
+//
+//	or:
+//
+//	        nil
+type DrillScheduleAttachmentsPtrInput interface {
+	pulumi.Input
+
+	ToDrillScheduleAttachmentsPtrOutput() DrillScheduleAttachmentsPtrOutput
+	ToDrillScheduleAttachmentsPtrOutputWithContext(context.Context) DrillScheduleAttachmentsPtrOutput
+}
+
+type drillScheduleAttachmentsPtrType DrillScheduleAttachmentsArgs
+
+func DrillScheduleAttachmentsPtr(v *DrillScheduleAttachmentsArgs) DrillScheduleAttachmentsPtrInput {
+	return (*drillScheduleAttachmentsPtrType)(v)
+}
+
+func (*drillScheduleAttachmentsPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**DrillScheduleAttachments)(nil)).Elem()
+}
+
+func (i *drillScheduleAttachmentsPtrType) ToDrillScheduleAttachmentsPtrOutput() DrillScheduleAttachmentsPtrOutput {
+	return i.ToDrillScheduleAttachmentsPtrOutputWithContext(context.Background())
+}
+
+func (i *drillScheduleAttachmentsPtrType) ToDrillScheduleAttachmentsPtrOutputWithContext(ctx context.Context) DrillScheduleAttachmentsPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleAttachmentsPtrOutput)
+}
+
+// Where a tenant's attachment objects live, for `attachments` checks.
+type DrillScheduleAttachmentsOutput struct{ *pulumi.OutputState }
+
+func (DrillScheduleAttachmentsOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillScheduleAttachments)(nil)).Elem()
+}
+
+func (o DrillScheduleAttachmentsOutput) ToDrillScheduleAttachmentsOutput() DrillScheduleAttachmentsOutput {
+	return o
+}
+
+func (o DrillScheduleAttachmentsOutput) ToDrillScheduleAttachmentsOutputWithContext(ctx context.Context) DrillScheduleAttachmentsOutput {
+	return o
+}
+
+func (o DrillScheduleAttachmentsOutput) ToDrillScheduleAttachmentsPtrOutput() DrillScheduleAttachmentsPtrOutput {
+	return o.ToDrillScheduleAttachmentsPtrOutputWithContext(context.Background())
+}
+
+func (o DrillScheduleAttachmentsOutput) ToDrillScheduleAttachmentsPtrOutputWithContext(ctx context.Context) DrillScheduleAttachmentsPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v DrillScheduleAttachments) *DrillScheduleAttachments {
+		return &v
+	}).(DrillScheduleAttachmentsPtrOutput)
+}
+
+// Attachments bucket (versioned).
+func (o DrillScheduleAttachmentsOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleAttachments) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+}
+
+// Prefix of the tenant's objects; keys are prefix + store_fname.
+func (o DrillScheduleAttachmentsOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleAttachments) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+type DrillScheduleAttachmentsPtrOutput struct{ *pulumi.OutputState }
+
+func (DrillScheduleAttachmentsPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**DrillScheduleAttachments)(nil)).Elem()
+}
+
+func (o DrillScheduleAttachmentsPtrOutput) ToDrillScheduleAttachmentsPtrOutput() DrillScheduleAttachmentsPtrOutput {
+	return o
+}
+
+func (o DrillScheduleAttachmentsPtrOutput) ToDrillScheduleAttachmentsPtrOutputWithContext(ctx context.Context) DrillScheduleAttachmentsPtrOutput {
+	return o
+}
+
+func (o DrillScheduleAttachmentsPtrOutput) Elem() DrillScheduleAttachmentsOutput {
+	return o.ApplyT(func(v *DrillScheduleAttachments) DrillScheduleAttachments {
+		if v != nil {
+			return *v
+		}
+		var ret DrillScheduleAttachments
+		return ret
+	}).(DrillScheduleAttachmentsOutput)
+}
+
+// Attachments bucket (versioned).
+func (o DrillScheduleAttachmentsPtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleAttachments) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Bucket
+	}).(pulumi.StringPtrOutput)
+}
+
+// Prefix of the tenant's objects; keys are prefix + store_fname.
+func (o DrillScheduleAttachmentsPtrOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleAttachments) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Prefix
+	}).(pulumi.StringPtrOutput)
+}
+
+// What must hold on the restored copy. `kind`: `sql` (the query's value equals `expected`), `row_count_floor` (the query's number is at least `expected`), `attachments` (every `ir_attachment.store_fname` resolves; tenant drills), `rpo` (the restored point is at most `expected`, a duration, older than the drill's start).
+type DrillScheduleCheck struct {
+	// Database to query in a cluster drill (default `postgres`).
+	Database *string `pulumi:"database"`
+	// Expected value, floor, or duration.
+	Expected *string `pulumi:"expected"`
+	// `sql` (default), `row_count_floor`, `attachments` or `rpo`.
+	Kind *string `pulumi:"kind"`
+	// Check name.
+	Name string `pulumi:"name"`
+	// Query returning one value (`sql`, `row_count_floor`).
+	Sql *string `pulumi:"sql"`
+}
+
+// DrillScheduleCheckInput is an input type that accepts DrillScheduleCheckArgs and DrillScheduleCheckOutput values.
+// You can construct a concrete instance of `DrillScheduleCheckInput` via:
+//
+//	DrillScheduleCheckArgs{...}
+type DrillScheduleCheckInput interface {
+	pulumi.Input
+
+	ToDrillScheduleCheckOutput() DrillScheduleCheckOutput
+	ToDrillScheduleCheckOutputWithContext(context.Context) DrillScheduleCheckOutput
+}
+
+// What must hold on the restored copy. `kind`: `sql` (the query's value equals `expected`), `row_count_floor` (the query's number is at least `expected`), `attachments` (every `ir_attachment.store_fname` resolves; tenant drills), `rpo` (the restored point is at most `expected`, a duration, older than the drill's start).
+type DrillScheduleCheckArgs struct {
+	// Database to query in a cluster drill (default `postgres`).
+	Database pulumi.StringPtrInput `pulumi:"database"`
+	// Expected value, floor, or duration.
+	Expected pulumi.StringPtrInput `pulumi:"expected"`
+	// `sql` (default), `row_count_floor`, `attachments` or `rpo`.
+	Kind pulumi.StringPtrInput `pulumi:"kind"`
+	// Check name.
+	Name pulumi.StringInput `pulumi:"name"`
+	// Query returning one value (`sql`, `row_count_floor`).
+	Sql pulumi.StringPtrInput `pulumi:"sql"`
+}
+
+func (DrillScheduleCheckArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillScheduleCheck)(nil)).Elem()
+}
+
+func (i DrillScheduleCheckArgs) ToDrillScheduleCheckOutput() DrillScheduleCheckOutput {
+	return i.ToDrillScheduleCheckOutputWithContext(context.Background())
+}
+
+func (i DrillScheduleCheckArgs) ToDrillScheduleCheckOutputWithContext(ctx context.Context) DrillScheduleCheckOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleCheckOutput)
+}
+
+// DrillScheduleCheckArrayInput is an input type that accepts DrillScheduleCheckArray and DrillScheduleCheckArrayOutput values.
+// You can construct a concrete instance of `DrillScheduleCheckArrayInput` via:
+//
+//	DrillScheduleCheckArray{ DrillScheduleCheckArgs{...} }
+type DrillScheduleCheckArrayInput interface {
+	pulumi.Input
+
+	ToDrillScheduleCheckArrayOutput() DrillScheduleCheckArrayOutput
+	ToDrillScheduleCheckArrayOutputWithContext(context.Context) DrillScheduleCheckArrayOutput
+}
+
+type DrillScheduleCheckArray []DrillScheduleCheckInput
+
+func (DrillScheduleCheckArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]DrillScheduleCheck)(nil)).Elem()
+}
+
+func (i DrillScheduleCheckArray) ToDrillScheduleCheckArrayOutput() DrillScheduleCheckArrayOutput {
+	return i.ToDrillScheduleCheckArrayOutputWithContext(context.Background())
+}
+
+func (i DrillScheduleCheckArray) ToDrillScheduleCheckArrayOutputWithContext(ctx context.Context) DrillScheduleCheckArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleCheckArrayOutput)
+}
+
+// What must hold on the restored copy. `kind`: `sql` (the query's value equals `expected`), `row_count_floor` (the query's number is at least `expected`), `attachments` (every `ir_attachment.store_fname` resolves; tenant drills), `rpo` (the restored point is at most `expected`, a duration, older than the drill's start).
+type DrillScheduleCheckOutput struct{ *pulumi.OutputState }
+
+func (DrillScheduleCheckOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillScheduleCheck)(nil)).Elem()
+}
+
+func (o DrillScheduleCheckOutput) ToDrillScheduleCheckOutput() DrillScheduleCheckOutput {
+	return o
+}
+
+func (o DrillScheduleCheckOutput) ToDrillScheduleCheckOutputWithContext(ctx context.Context) DrillScheduleCheckOutput {
+	return o
+}
+
+// Database to query in a cluster drill (default `postgres`).
+func (o DrillScheduleCheckOutput) Database() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleCheck) *string { return v.Database }).(pulumi.StringPtrOutput)
+}
+
+// Expected value, floor, or duration.
+func (o DrillScheduleCheckOutput) Expected() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleCheck) *string { return v.Expected }).(pulumi.StringPtrOutput)
+}
+
+// `sql` (default), `row_count_floor`, `attachments` or `rpo`.
+func (o DrillScheduleCheckOutput) Kind() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleCheck) *string { return v.Kind }).(pulumi.StringPtrOutput)
+}
+
+// Check name.
+func (o DrillScheduleCheckOutput) Name() pulumi.StringOutput {
+	return o.ApplyT(func(v DrillScheduleCheck) string { return v.Name }).(pulumi.StringOutput)
+}
+
+// Query returning one value (`sql`, `row_count_floor`).
+func (o DrillScheduleCheckOutput) Sql() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleCheck) *string { return v.Sql }).(pulumi.StringPtrOutput)
+}
+
+type DrillScheduleCheckArrayOutput struct{ *pulumi.OutputState }
+
+func (DrillScheduleCheckArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]DrillScheduleCheck)(nil)).Elem()
+}
+
+func (o DrillScheduleCheckArrayOutput) ToDrillScheduleCheckArrayOutput() DrillScheduleCheckArrayOutput {
+	return o
+}
+
+func (o DrillScheduleCheckArrayOutput) ToDrillScheduleCheckArrayOutputWithContext(ctx context.Context) DrillScheduleCheckArrayOutput {
+	return o
+}
+
+func (o DrillScheduleCheckArrayOutput) Index(i pulumi.IntInput) DrillScheduleCheckOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) DrillScheduleCheck {
+		return vs[0].([]DrillScheduleCheck)[vs[1].(int)]
+	}).(DrillScheduleCheckOutput)
+}
+
+// How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
+type DrillSchedulePostgres struct {
+	// Database to connect to (default `postgres`).
+	Dbname *string `pulumi:"dbname"`
+	// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+	Dsn *string `pulumi:"dsn"`
+	// Server host name or address.
+	Host *string `pulumi:"host"`
+	// Password of the role.
+	Password *string `pulumi:"password"`
+	// Server port (default 5432).
+	Port *int `pulumi:"port"`
+	// libpq `sslmode` (default `prefer`).
+	Sslmode *string `pulumi:"sslmode"`
+	// Role to log in as.
+	User *string `pulumi:"user"`
+}
+
+// DrillSchedulePostgresInput is an input type that accepts DrillSchedulePostgresArgs and DrillSchedulePostgresOutput values.
+// You can construct a concrete instance of `DrillSchedulePostgresInput` via:
+//
+//	DrillSchedulePostgresArgs{...}
+type DrillSchedulePostgresInput interface {
+	pulumi.Input
+
+	ToDrillSchedulePostgresOutput() DrillSchedulePostgresOutput
+	ToDrillSchedulePostgresOutputWithContext(context.Context) DrillSchedulePostgresOutput
+}
+
+// How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
+type DrillSchedulePostgresArgs struct {
+	// Database to connect to (default `postgres`).
+	Dbname pulumi.StringPtrInput `pulumi:"dbname"`
+	// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+	Dsn pulumi.StringPtrInput `pulumi:"dsn"`
+	// Server host name or address.
+	Host pulumi.StringPtrInput `pulumi:"host"`
+	// Password of the role.
+	Password pulumi.StringPtrInput `pulumi:"password"`
+	// Server port (default 5432).
+	Port pulumi.IntPtrInput `pulumi:"port"`
+	// libpq `sslmode` (default `prefer`).
+	Sslmode pulumi.StringPtrInput `pulumi:"sslmode"`
+	// Role to log in as.
+	User pulumi.StringPtrInput `pulumi:"user"`
+}
+
+func (DrillSchedulePostgresArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillSchedulePostgres)(nil)).Elem()
+}
+
+func (i DrillSchedulePostgresArgs) ToDrillSchedulePostgresOutput() DrillSchedulePostgresOutput {
+	return i.ToDrillSchedulePostgresOutputWithContext(context.Background())
+}
+
+func (i DrillSchedulePostgresArgs) ToDrillSchedulePostgresOutputWithContext(ctx context.Context) DrillSchedulePostgresOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillSchedulePostgresOutput)
+}
+
+func (i DrillSchedulePostgresArgs) ToDrillSchedulePostgresPtrOutput() DrillSchedulePostgresPtrOutput {
+	return i.ToDrillSchedulePostgresPtrOutputWithContext(context.Background())
+}
+
+func (i DrillSchedulePostgresArgs) ToDrillSchedulePostgresPtrOutputWithContext(ctx context.Context) DrillSchedulePostgresPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillSchedulePostgresOutput).ToDrillSchedulePostgresPtrOutputWithContext(ctx)
+}
+
+// DrillSchedulePostgresPtrInput is an input type that accepts DrillSchedulePostgresArgs, DrillSchedulePostgresPtr and DrillSchedulePostgresPtrOutput values.
+// You can construct a concrete instance of `DrillSchedulePostgresPtrInput` via:
+//
+//	        DrillSchedulePostgresArgs{...}
+//
+//	or:
+//
+//	        nil
+type DrillSchedulePostgresPtrInput interface {
+	pulumi.Input
+
+	ToDrillSchedulePostgresPtrOutput() DrillSchedulePostgresPtrOutput
+	ToDrillSchedulePostgresPtrOutputWithContext(context.Context) DrillSchedulePostgresPtrOutput
+}
+
+type drillSchedulePostgresPtrType DrillSchedulePostgresArgs
+
+func DrillSchedulePostgresPtr(v *DrillSchedulePostgresArgs) DrillSchedulePostgresPtrInput {
+	return (*drillSchedulePostgresPtrType)(v)
+}
+
+func (*drillSchedulePostgresPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**DrillSchedulePostgres)(nil)).Elem()
+}
+
+func (i *drillSchedulePostgresPtrType) ToDrillSchedulePostgresPtrOutput() DrillSchedulePostgresPtrOutput {
+	return i.ToDrillSchedulePostgresPtrOutputWithContext(context.Background())
+}
+
+func (i *drillSchedulePostgresPtrType) ToDrillSchedulePostgresPtrOutputWithContext(ctx context.Context) DrillSchedulePostgresPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillSchedulePostgresPtrOutput)
+}
+
+// How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
+type DrillSchedulePostgresOutput struct{ *pulumi.OutputState }
+
+func (DrillSchedulePostgresOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillSchedulePostgres)(nil)).Elem()
+}
+
+func (o DrillSchedulePostgresOutput) ToDrillSchedulePostgresOutput() DrillSchedulePostgresOutput {
+	return o
+}
+
+func (o DrillSchedulePostgresOutput) ToDrillSchedulePostgresOutputWithContext(ctx context.Context) DrillSchedulePostgresOutput {
+	return o
+}
+
+func (o DrillSchedulePostgresOutput) ToDrillSchedulePostgresPtrOutput() DrillSchedulePostgresPtrOutput {
+	return o.ToDrillSchedulePostgresPtrOutputWithContext(context.Background())
+}
+
+func (o DrillSchedulePostgresOutput) ToDrillSchedulePostgresPtrOutputWithContext(ctx context.Context) DrillSchedulePostgresPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v DrillSchedulePostgres) *DrillSchedulePostgres {
+		return &v
+	}).(DrillSchedulePostgresPtrOutput)
+}
+
+// Database to connect to (default `postgres`).
+func (o DrillSchedulePostgresOutput) Dbname() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillSchedulePostgres) *string { return v.Dbname }).(pulumi.StringPtrOutput)
+}
+
+// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+func (o DrillSchedulePostgresOutput) Dsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillSchedulePostgres) *string { return v.Dsn }).(pulumi.StringPtrOutput)
+}
+
+// Server host name or address.
+func (o DrillSchedulePostgresOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillSchedulePostgres) *string { return v.Host }).(pulumi.StringPtrOutput)
+}
+
+// Password of the role.
+func (o DrillSchedulePostgresOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillSchedulePostgres) *string { return v.Password }).(pulumi.StringPtrOutput)
+}
+
+// Server port (default 5432).
+func (o DrillSchedulePostgresOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v DrillSchedulePostgres) *int { return v.Port }).(pulumi.IntPtrOutput)
+}
+
+// libpq `sslmode` (default `prefer`).
+func (o DrillSchedulePostgresOutput) Sslmode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillSchedulePostgres) *string { return v.Sslmode }).(pulumi.StringPtrOutput)
+}
+
+// Role to log in as.
+func (o DrillSchedulePostgresOutput) User() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillSchedulePostgres) *string { return v.User }).(pulumi.StringPtrOutput)
+}
+
+type DrillSchedulePostgresPtrOutput struct{ *pulumi.OutputState }
+
+func (DrillSchedulePostgresPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**DrillSchedulePostgres)(nil)).Elem()
+}
+
+func (o DrillSchedulePostgresPtrOutput) ToDrillSchedulePostgresPtrOutput() DrillSchedulePostgresPtrOutput {
+	return o
+}
+
+func (o DrillSchedulePostgresPtrOutput) ToDrillSchedulePostgresPtrOutputWithContext(ctx context.Context) DrillSchedulePostgresPtrOutput {
+	return o
+}
+
+func (o DrillSchedulePostgresPtrOutput) Elem() DrillSchedulePostgresOutput {
+	return o.ApplyT(func(v *DrillSchedulePostgres) DrillSchedulePostgres {
+		if v != nil {
+			return *v
+		}
+		var ret DrillSchedulePostgres
+		return ret
+	}).(DrillSchedulePostgresOutput)
+}
+
+// Database to connect to (default `postgres`).
+func (o DrillSchedulePostgresPtrOutput) Dbname() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillSchedulePostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Dbname
+	}).(pulumi.StringPtrOutput)
+}
+
+// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+func (o DrillSchedulePostgresPtrOutput) Dsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillSchedulePostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Dsn
+	}).(pulumi.StringPtrOutput)
+}
+
+// Server host name or address.
+func (o DrillSchedulePostgresPtrOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillSchedulePostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Host
+	}).(pulumi.StringPtrOutput)
+}
+
+// Password of the role.
+func (o DrillSchedulePostgresPtrOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillSchedulePostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Password
+	}).(pulumi.StringPtrOutput)
+}
+
+// Server port (default 5432).
+func (o DrillSchedulePostgresPtrOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *DrillSchedulePostgres) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Port
+	}).(pulumi.IntPtrOutput)
+}
+
+// libpq `sslmode` (default `prefer`).
+func (o DrillSchedulePostgresPtrOutput) Sslmode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillSchedulePostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Sslmode
+	}).(pulumi.StringPtrOutput)
+}
+
+// Role to log in as.
+func (o DrillSchedulePostgresPtrOutput) User() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillSchedulePostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.User
+	}).(pulumi.StringPtrOutput)
+}
+
+// The cluster's repository.
+type DrillScheduleSource struct {
+	// Repository bucket (with object lock).
+	Bucket *string `pulumi:"bucket"`
+	// Cluster name.
+	Cluster *string `pulumi:"cluster"`
+	// Key prefix.
+	Prefix *string `pulumi:"prefix"`
+}
+
+// DrillScheduleSourceInput is an input type that accepts DrillScheduleSourceArgs and DrillScheduleSourceOutput values.
+// You can construct a concrete instance of `DrillScheduleSourceInput` via:
+//
+//	DrillScheduleSourceArgs{...}
+type DrillScheduleSourceInput interface {
+	pulumi.Input
+
+	ToDrillScheduleSourceOutput() DrillScheduleSourceOutput
+	ToDrillScheduleSourceOutputWithContext(context.Context) DrillScheduleSourceOutput
+}
+
+// The cluster's repository.
+type DrillScheduleSourceArgs struct {
+	// Repository bucket (with object lock).
+	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
+	// Cluster name.
+	Cluster pulumi.StringPtrInput `pulumi:"cluster"`
+	// Key prefix.
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+}
+
+func (DrillScheduleSourceArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillScheduleSource)(nil)).Elem()
+}
+
+func (i DrillScheduleSourceArgs) ToDrillScheduleSourceOutput() DrillScheduleSourceOutput {
+	return i.ToDrillScheduleSourceOutputWithContext(context.Background())
+}
+
+func (i DrillScheduleSourceArgs) ToDrillScheduleSourceOutputWithContext(ctx context.Context) DrillScheduleSourceOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleSourceOutput)
+}
+
+func (i DrillScheduleSourceArgs) ToDrillScheduleSourcePtrOutput() DrillScheduleSourcePtrOutput {
+	return i.ToDrillScheduleSourcePtrOutputWithContext(context.Background())
+}
+
+func (i DrillScheduleSourceArgs) ToDrillScheduleSourcePtrOutputWithContext(ctx context.Context) DrillScheduleSourcePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleSourceOutput).ToDrillScheduleSourcePtrOutputWithContext(ctx)
+}
+
+// DrillScheduleSourcePtrInput is an input type that accepts DrillScheduleSourceArgs, DrillScheduleSourcePtr and DrillScheduleSourcePtrOutput values.
+// You can construct a concrete instance of `DrillScheduleSourcePtrInput` via:
+//
+//	        DrillScheduleSourceArgs{...}
+//
+//	or:
+//
+//	        nil
+type DrillScheduleSourcePtrInput interface {
+	pulumi.Input
+
+	ToDrillScheduleSourcePtrOutput() DrillScheduleSourcePtrOutput
+	ToDrillScheduleSourcePtrOutputWithContext(context.Context) DrillScheduleSourcePtrOutput
+}
+
+type drillScheduleSourcePtrType DrillScheduleSourceArgs
+
+func DrillScheduleSourcePtr(v *DrillScheduleSourceArgs) DrillScheduleSourcePtrInput {
+	return (*drillScheduleSourcePtrType)(v)
+}
+
+func (*drillScheduleSourcePtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**DrillScheduleSource)(nil)).Elem()
+}
+
+func (i *drillScheduleSourcePtrType) ToDrillScheduleSourcePtrOutput() DrillScheduleSourcePtrOutput {
+	return i.ToDrillScheduleSourcePtrOutputWithContext(context.Background())
+}
+
+func (i *drillScheduleSourcePtrType) ToDrillScheduleSourcePtrOutputWithContext(ctx context.Context) DrillScheduleSourcePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleSourcePtrOutput)
+}
+
+// The cluster's repository.
+type DrillScheduleSourceOutput struct{ *pulumi.OutputState }
+
+func (DrillScheduleSourceOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillScheduleSource)(nil)).Elem()
+}
+
+func (o DrillScheduleSourceOutput) ToDrillScheduleSourceOutput() DrillScheduleSourceOutput {
+	return o
+}
+
+func (o DrillScheduleSourceOutput) ToDrillScheduleSourceOutputWithContext(ctx context.Context) DrillScheduleSourceOutput {
+	return o
+}
+
+func (o DrillScheduleSourceOutput) ToDrillScheduleSourcePtrOutput() DrillScheduleSourcePtrOutput {
+	return o.ToDrillScheduleSourcePtrOutputWithContext(context.Background())
+}
+
+func (o DrillScheduleSourceOutput) ToDrillScheduleSourcePtrOutputWithContext(ctx context.Context) DrillScheduleSourcePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v DrillScheduleSource) *DrillScheduleSource {
+		return &v
+	}).(DrillScheduleSourcePtrOutput)
+}
+
+// Repository bucket (with object lock).
+func (o DrillScheduleSourceOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleSource) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+}
+
+// Cluster name.
+func (o DrillScheduleSourceOutput) Cluster() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleSource) *string { return v.Cluster }).(pulumi.StringPtrOutput)
+}
+
+// Key prefix.
+func (o DrillScheduleSourceOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleSource) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+type DrillScheduleSourcePtrOutput struct{ *pulumi.OutputState }
+
+func (DrillScheduleSourcePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**DrillScheduleSource)(nil)).Elem()
+}
+
+func (o DrillScheduleSourcePtrOutput) ToDrillScheduleSourcePtrOutput() DrillScheduleSourcePtrOutput {
+	return o
+}
+
+func (o DrillScheduleSourcePtrOutput) ToDrillScheduleSourcePtrOutputWithContext(ctx context.Context) DrillScheduleSourcePtrOutput {
+	return o
+}
+
+func (o DrillScheduleSourcePtrOutput) Elem() DrillScheduleSourceOutput {
+	return o.ApplyT(func(v *DrillScheduleSource) DrillScheduleSource {
+		if v != nil {
+			return *v
+		}
+		var ret DrillScheduleSource
+		return ret
+	}).(DrillScheduleSourceOutput)
+}
+
+// Repository bucket (with object lock).
+func (o DrillScheduleSourcePtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleSource) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Bucket
+	}).(pulumi.StringPtrOutput)
+}
+
+// Cluster name.
+func (o DrillScheduleSourcePtrOutput) Cluster() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleSource) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Cluster
+	}).(pulumi.StringPtrOutput)
+}
+
+// Key prefix.
+func (o DrillScheduleSourcePtrOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleSource) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Prefix
+	}).(pulumi.StringPtrOutput)
+}
+
 // Default server-side encryption. Without this block the bucket keeps the store's default.
 type ImmutableBucketEncryption struct {
 	// `AES256` (SSE-S3) or `aws:kms` (SSE-KMS).
@@ -2682,6 +3409,14 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyRetentionPtrInput)(nil)).Elem(), BackupPolicyRetentionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyTierInput)(nil)).Elem(), BackupPolicyTierArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyTierArrayInput)(nil)).Elem(), BackupPolicyTierArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleAttachmentsInput)(nil)).Elem(), DrillScheduleAttachmentsArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleAttachmentsPtrInput)(nil)).Elem(), DrillScheduleAttachmentsArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleCheckInput)(nil)).Elem(), DrillScheduleCheckArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleCheckArrayInput)(nil)).Elem(), DrillScheduleCheckArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillSchedulePostgresInput)(nil)).Elem(), DrillSchedulePostgresArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillSchedulePostgresPtrInput)(nil)).Elem(), DrillSchedulePostgresArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleSourceInput)(nil)).Elem(), DrillScheduleSourceArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleSourcePtrInput)(nil)).Elem(), DrillScheduleSourceArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketEncryptionInput)(nil)).Elem(), ImmutableBucketEncryptionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketEncryptionPtrInput)(nil)).Elem(), ImmutableBucketEncryptionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketLifecycleTierInput)(nil)).Elem(), ImmutableBucketLifecycleTierArgs{})
@@ -2712,6 +3447,14 @@ func init() {
 	pulumi.RegisterOutputType(BackupPolicyRetentionPtrOutput{})
 	pulumi.RegisterOutputType(BackupPolicyTierOutput{})
 	pulumi.RegisterOutputType(BackupPolicyTierArrayOutput{})
+	pulumi.RegisterOutputType(DrillScheduleAttachmentsOutput{})
+	pulumi.RegisterOutputType(DrillScheduleAttachmentsPtrOutput{})
+	pulumi.RegisterOutputType(DrillScheduleCheckOutput{})
+	pulumi.RegisterOutputType(DrillScheduleCheckArrayOutput{})
+	pulumi.RegisterOutputType(DrillSchedulePostgresOutput{})
+	pulumi.RegisterOutputType(DrillSchedulePostgresPtrOutput{})
+	pulumi.RegisterOutputType(DrillScheduleSourceOutput{})
+	pulumi.RegisterOutputType(DrillScheduleSourcePtrOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketEncryptionOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketEncryptionPtrOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketLifecycleTierOutput{})

@@ -1,0 +1,1 @@
+# A drill schedule is not imported: declare it and apply.

@@ -1,0 +1,61 @@
+# Every night, restore the newest recovery point of the main cluster into a
+# throw-away directory, check it, measure the RTO, keep locked evidence for a
+# year. The first drill runs during apply and fails the apply if it fails.
+resource "lifeboat_drill_schedule" "nightly" {
+  name         = "nightly-cluster"
+  schedule     = "30 3 * * *"
+  kind         = "cluster"
+  rto_target   = "15m"
+  run_on_apply = true
+  scratch_dir  = "/var/lib/lifeboat/drills"
+
+  source {
+    cluster = "odoo-main"
+    bucket  = "acme-odoo-backups"
+    prefix  = "pg"
+  }
+
+  check {
+    name     = "pickings_present"
+    kind     = "row_count_floor"
+    database = "acme_logistics"
+    sql      = "SELECT count(*) FROM stock_picking"
+    expected = "1000"
+  }
+
+  check {
+    name     = "restored_point_fresh"
+    kind     = "rpo"
+    expected = "15m"
+  }
+}
+
+# A weekly tenant drill that also proves every attachment resolves.
+resource "lifeboat_drill_schedule" "acme_weekly" {
+  name     = "acme-weekly"
+  schedule = "0 4 * * 0"
+  kind     = "tenant"
+  database = "acme_logistics"
+
+  source {
+    cluster = "odoo-main"
+    bucket  = "acme-odoo-backups"
+    prefix  = "pg"
+  }
+
+  postgres {
+    host     = "db-drills.internal"
+    user     = "lifeboat"
+    password = var.pg_password
+  }
+
+  attachments {
+    bucket = "acme-odoo-filestore"
+    prefix = "filestore/acme_logistics/"
+  }
+
+  check {
+    name = "attachments_resolve"
+    kind = "attachments"
+  }
+}

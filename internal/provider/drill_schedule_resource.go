@@ -1,0 +1,452 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = (*drillScheduleResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*drillScheduleResource)(nil)
+)
+
+// NewDrillScheduleResource is the lifeboat_drill_schedule constructor.
+func NewDrillScheduleResource() resource.Resource { return &drillScheduleResource{} }
+
+// drillScheduleResource declares a scheduled restore test with checks and
+// an RTO target; the agent runs it, and it can run once on apply.
+type drillScheduleResource struct {
+	data *providerData
+}
+
+type drillScheduleModel struct {
+	ID                    types.String        `tfsdk:"id"`
+	Name                  types.String        `tfsdk:"name"`
+	Source                *restoreSourceModel `tfsdk:"source"`
+	Schedule              types.String        `tfsdk:"schedule"`
+	Kind                  types.String        `tfsdk:"kind"`
+	Database              types.String        `tfsdk:"database"`
+	ScratchDir            types.String        `tfsdk:"scratch_dir"`
+	Postgres              *postgresModel      `tfsdk:"postgres"`
+	Attachments           *drillAttachModel   `tfsdk:"attachments"`
+	Checks                []drillCheckModel   `tfsdk:"check"`
+	RTOTarget             types.String        `tfsdk:"rto_target"`
+	RunOnApply            types.Bool          `tfsdk:"run_on_apply"`
+	EvidenceRetentionDays types.Int64         `tfsdk:"evidence_retention_days"`
+	AgentPath             types.String        `tfsdk:"agent_path"`
+
+	LastDrillTime   types.String   `tfsdk:"last_drill_time"`
+	LastDrillResult types.String   `tfsdk:"last_drill_result"`
+	LastAchievedRTO types.Float64  `tfsdk:"last_achieved_rto_seconds"`
+	LastEvidenceKey types.String   `tfsdk:"last_evidence_key"`
+	LastFailures    types.List     `tfsdk:"last_failures"`
+	Timeouts        timeouts.Value `tfsdk:"timeouts"`
+}
+
+type drillAttachModel struct {
+	Bucket types.String `tfsdk:"bucket"`
+	Prefix types.String `tfsdk:"prefix"`
+}
+
+type drillCheckModel struct {
+	Name     types.String `tfsdk:"name"`
+	Kind     types.String `tfsdk:"kind"`
+	SQL      types.String `tfsdk:"sql"`
+	Expected types.String `tfsdk:"expected"`
+	Database types.String `tfsdk:"database"`
+}
+
+// Metadata implements resource.Resource.
+func (r *drillScheduleResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_drill_schedule"
+}
+
+// Schema implements resource.Resource.
+func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A restore drill on a schedule: the newest recovery point restored into an isolated scratch target " +
+			"(a throw-away data directory and port, or a scratch database for a tenant), WAL replayed to the latest point, the " +
+			"checks run, the achieved RTO measured from start to checks passed, the target torn down. Each drill's evidence " +
+			"(what was restored, to which point, every check and its result, durations, agent version) is written under " +
+			"COMPLIANCE object lock, so it can be neither altered nor deleted. `lifeboat agent` runs the schedule; " +
+			"`run_on_apply` runs one drill during apply and fails the apply if it fails. Refresh reports the last drill and " +
+			"warns when it failed, missed its RTO target, or is overdue. The bucket must have object lock (a `lifeboat_immutable_bucket`).",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{MarkdownDescription: "`<cluster>/<name>`.", Computed: true, PlanModifiers: keep},
+			"name": schema.StringAttribute{
+				MarkdownDescription: "Schedule name, unique per cluster. Changing it replaces the schedule.",
+				Required:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:          []validator.String{stringvalidator.RegexMatches(clusterNameRE, "must be 1-128 letters, digits, '.', '_' or '-'")},
+			},
+			"schedule": schema.StringAttribute{MarkdownDescription: "When drills run, in UTC (cron or `@weekly`).", Required: true, Validators: []validator.String{cronValidator{}}},
+			"kind": schema.StringAttribute{
+				MarkdownDescription: "`cluster` (PITR of the whole cluster into a scratch directory) or `tenant` (one database into a scratch database).",
+				Required:            true,
+				Validators:          []validator.String{stringvalidator.OneOf("cluster", "tenant")},
+			},
+			"database":    schema.StringAttribute{MarkdownDescription: "Tenant database (tenant drills).", Optional: true},
+			"scratch_dir": schema.StringAttribute{MarkdownDescription: "Parent directory of cluster drills' throw-away data directories (default: the system temp dir).", Optional: true, Validators: []validator.String{absolutePathValidator{}}},
+			"rto_target": schema.StringAttribute{
+				MarkdownDescription: "Recovery time objective the drill must meet (a duration). A drill slower than this fails.",
+				Optional:            true,
+				Validators:          []validator.String{durationValidator{min: time.Second}},
+			},
+			"run_on_apply": schema.BoolAttribute{
+				MarkdownDescription: "Run one drill while applying a change to this schedule, and fail the apply if it fails. Default `false`.",
+				Optional:            true, Computed: true, Default: booldefault.StaticBool(false),
+			},
+			"evidence_retention_days": schema.Int64Attribute{
+				MarkdownDescription: "Days each drill's evidence stays under COMPLIANCE object lock. Default 365.",
+				Optional:            true, Computed: true, Default: int64default.StaticInt64(365),
+				Validators: []validator.Int64{int64validator.Between(1, 36500)},
+			},
+			"agent_path": schema.StringAttribute{
+				MarkdownDescription: "The `lifeboat` binary used as `restore_command` by drills run on apply. Default `/usr/local/bin/lifeboat`.",
+				Optional:            true, Computed: true, Default: stringdefault.StaticString("/usr/local/bin/lifeboat"),
+				Validators: []validator.String{absolutePathValidator{}},
+			},
+			"last_drill_time":   schema.StringAttribute{MarkdownDescription: "When the last drill finished (RFC 3339). Never causes a diff.", Computed: true, PlanModifiers: keep},
+			"last_drill_result": schema.StringAttribute{MarkdownDescription: "`passed` or `failed`.", Computed: true, PlanModifiers: keep},
+			"last_achieved_rto_seconds": schema.Float64Attribute{
+				MarkdownDescription: "Achieved RTO of the last drill: seconds from start to checks passed.", Computed: true,
+				PlanModifiers: []planmodifier.Float64{float64planmodifier.UseStateForUnknown()},
+			},
+			"last_evidence_key": schema.StringAttribute{MarkdownDescription: "Object key of the last drill's locked evidence.", Computed: true, PlanModifiers: keep},
+			"last_failures": schema.ListAttribute{
+				MarkdownDescription: "What failed in the last drill: each failing check with the value it observed.",
+				ElementType:         types.StringType, Computed: true,
+				PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()},
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"source": schema.SingleNestedBlock{
+				MarkdownDescription: "The cluster's repository.",
+				Attributes: map[string]schema.Attribute{
+					"cluster": schema.StringAttribute{MarkdownDescription: "Cluster name.", Optional: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
+					"bucket":  schema.StringAttribute{MarkdownDescription: "Repository bucket (with object lock).", Optional: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
+					"prefix":  schema.StringAttribute{MarkdownDescription: "Key prefix.", Optional: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
+				},
+			},
+			"postgres": postgresBlock("that receives a tenant drill's scratch database (tenant drills)"),
+			"attachments": schema.SingleNestedBlock{
+				MarkdownDescription: "Where a tenant's attachment objects live, for `attachments` checks.",
+				Attributes: map[string]schema.Attribute{
+					"bucket": schema.StringAttribute{MarkdownDescription: "Attachments bucket (versioned).", Optional: true},
+					"prefix": schema.StringAttribute{MarkdownDescription: "Prefix of the tenant's objects; keys are prefix + store_fname.", Optional: true},
+				},
+			},
+			"check": schema.ListNestedBlock{
+				MarkdownDescription: "What must hold on the restored copy. `kind`: `sql` (the query's value equals `expected`), `row_count_floor` (the query's number is at least `expected`), `attachments` (every `ir_attachment.store_fname` resolves; tenant drills), `rpo` (the restored point is at most `expected`, a duration, older than the drill's start).",
+				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+					"name": schema.StringAttribute{MarkdownDescription: "Check name.", Required: true},
+					"kind": schema.StringAttribute{MarkdownDescription: "`sql` (default), `row_count_floor`, `attachments` or `rpo`.", Optional: true,
+						Validators: []validator.String{stringvalidator.OneOf(drill.CheckSQL, drill.CheckRowCountFloor, drill.CheckAttachments, drill.CheckRPO)}},
+					"sql":      schema.StringAttribute{MarkdownDescription: "Query returning one value (`sql`, `row_count_floor`).", Optional: true},
+					"expected": schema.StringAttribute{MarkdownDescription: "Expected value, floor, or duration.", Optional: true},
+					"database": schema.StringAttribute{MarkdownDescription: "Database to query in a cluster drill (default `postgres`).", Optional: true},
+				}},
+			},
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
+		},
+	}
+}
+
+// Configure implements resource.ResourceWithConfigure.
+func (r *drillScheduleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider.", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+// ValidateConfig implements resource.ResourceWithValidateConfig.
+func (r *drillScheduleResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m drillScheduleModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if m.Source == nil || m.Source.Cluster.IsNull() || m.Source.Bucket.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("source"), "Missing Drill Source", "source.cluster and source.bucket are required.")
+	}
+	if m.Kind.ValueString() == "tenant" {
+		if m.Database.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("database"), "Missing Tenant Database", "A tenant drill needs database.")
+		}
+		if m.Postgres == nil {
+			resp.Diagnostics.AddAttributeError(path.Root("postgres"), "Missing PostgreSQL Connection", "A tenant drill needs the postgres block of the server that receives its scratch database.")
+		} else {
+			m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
+		}
+	}
+	for _, c := range m.Checks {
+		kind := c.Kind.ValueString()
+		switch {
+		case (kind == "" || kind == drill.CheckSQL || kind == drill.CheckRowCountFloor) && (c.SQL.IsNull() || c.Expected.IsNull()):
+			resp.Diagnostics.AddAttributeError(path.Root("check"), "Incomplete Check", fmt.Sprintf("check %q needs sql and expected.", c.Name.ValueString()))
+		case kind == drill.CheckRPO:
+			if _, err := time.ParseDuration(c.Expected.ValueString()); err != nil && !c.Expected.IsUnknown() {
+				resp.Diagnostics.AddAttributeError(path.Root("check"), "Invalid RPO Check", fmt.Sprintf("check %q: expected must be a duration such as \"15m\".", c.Name.ValueString()))
+			}
+		case kind == drill.CheckAttachments && (m.Kind.ValueString() != "tenant" || m.Attachments == nil):
+			resp.Diagnostics.AddAttributeError(path.Root("check"), "Attachment Check Needs A Tenant Drill",
+				fmt.Sprintf("check %q: attachment integrity is checked on tenant drills with an attachments block.", c.Name.ValueString()))
+		}
+	}
+}
+
+// Create implements resource.Resource.
+func (r *drillScheduleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan drillScheduleModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, 60*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r.apply(ctx, &plan, &resp.Diagnostics, &resp.State)
+}
+
+// Update implements resource.Resource.
+func (r *drillScheduleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan drillScheduleModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, 60*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r.apply(ctx, &plan, &resp.Diagnostics, &resp.State)
+}
+
+type stateSetter interface {
+	Set(context.Context, any) diag.Diagnostics
+}
+
+// apply writes the schedule for the agent and, with run_on_apply, runs one
+// drill, failing the apply when it fails.
+func (r *drillScheduleResource) apply(ctx context.Context, m *drillScheduleModel, diags *diag.Diagnostics, state stateSetter) {
+	client, err := r.data.Store(ctx)
+	if err != nil {
+		diags.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+		return
+	}
+	bucket := m.Source.Bucket.ValueString()
+	if _, err := client.ReadBucket(ctx, bucket); errors.Is(err, objectstore.ErrBucketNotFound) {
+		diags.AddAttributeError(path.Root("source").AtName("bucket"), "Repository Bucket Not Found", fmt.Sprintf("source.bucket %q does not exist.", bucket))
+		return
+	}
+	store := client.Store(bucket)
+	layout := m.layout()
+	if err := drill.WriteSchedule(ctx, store, layout, m.doc()); err != nil {
+		diags.Append(errorDiag("Error Writing Drill Schedule", fmt.Sprintf("writing s3://%s/%s", bucket, drill.ScheduleKey(layout, m.Name.ValueString())), err))
+		return
+	}
+	m.ID = types.StringValue(m.Source.Cluster.ValueString() + "/" + m.Name.ValueString())
+	var failure string
+	if m.RunOnApply.ValueBool() {
+		tflog.Info(ctx, "running a drill on apply", map[string]any{"schedule": m.Name.ValueString(), "kind": m.Kind.ValueString()})
+		sc := r.data.agentStoreConfig()
+		agentCfg := repo.AgentConfig{Endpoint: sc.Endpoint, Region: sc.Region, PathStyle: sc.PathStyle, SkipTLSVerify: sc.Insecure,
+			AccessKey: sc.AccessKey, SecretKey: sc.SecretKey, Bucket: bucket, Prefix: m.Source.Prefix.ValueString(), Cluster: m.Source.Cluster.ValueString()}
+		targetDSN := ""
+		if m.Postgres != nil {
+			targetDSN = m.Postgres.dsn()
+		}
+		spec := m.doc().Spec(func(b string) objectstore.Store { return client.Store(b) }, layout, agentCfg, m.AgentPath.ValueString(), targetDSN)
+		ev, err := drill.Run(ctx, store, spec)
+		if err != nil {
+			diags.Append(errorDiag("Error Recording Drill Evidence", fmt.Sprintf("writing the evidence of drill %q (is object lock enabled on %q?)", m.Name.ValueString(), bucket), err))
+			return
+		}
+		if !ev.Passed {
+			failure = describeFailure(ev)
+		}
+	}
+	r.observe(ctx, store, m, diags)
+	diags.Append(state.Set(ctx, m)...)
+	if failure != "" {
+		diags.AddAttributeError(path.Root("run_on_apply"), "Drill Failed", failure)
+	}
+}
+
+func describeFailure(ev *drill.Evidence) string {
+	var parts []string
+	if ev.Error != "" {
+		parts = append(parts, "the restore failed: "+ev.Error)
+	}
+	for _, f := range ev.FailedChecks() {
+		parts = append(parts, "check "+f)
+	}
+	if !ev.RTOMet {
+		parts = append(parts, fmt.Sprintf("RTO missed: %.0fs achieved, target %.0fs", ev.RTOSeconds, ev.RTOTargetSeconds))
+	}
+	return fmt.Sprintf("Drill %s of %q did not pass (evidence %s):\n- %s", ev.ID, ev.Schedule, ev.Key, strings.Join(parts, "\n- "))
+}
+
+// Read implements resource.Resource.
+func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state drillScheduleModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	client, err := r.data.Store(ctx)
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+		return
+	}
+	store := client.Store(state.Source.Bucket.ValueString())
+	doc, err := drill.ReadSchedule(ctx, store, state.layout(), state.Name.ValueString())
+	if errors.Is(err, objectstore.ErrNotFound) || errors.Is(err, objectstore.ErrBucketNotFound) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Reading Drill Schedule", "reading the schedule document", err))
+		return
+	}
+	state.Schedule = types.StringValue(doc.Schedule)
+	r.observe(ctx, store, &state, &resp.Diagnostics)
+	r.warn(&state, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// observe fills the last drill's values from its evidence.
+func (r *drillScheduleResource) observe(ctx context.Context, store objectstore.Store, m *drillScheduleModel, diags *diag.Diagnostics) {
+	m.LastDrillTime, m.LastDrillResult, m.LastEvidenceKey = types.StringNull(), types.StringNull(), types.StringNull()
+	m.LastAchievedRTO = types.Float64Null()
+	m.LastFailures = types.ListValueMust(types.StringType, []attr.Value{})
+	ev, err := drill.Latest(ctx, store, m.layout(), m.Name.ValueString())
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		diags.AddWarning("Drill Evidence Unreadable", fmt.Sprintf("The last drill's evidence could not be read: %v", err))
+		return
+	}
+	m.LastDrillTime = types.StringValue(ev.Finished.UTC().Format(time.RFC3339))
+	m.LastDrillResult = types.StringValue(map[bool]string{true: "passed", false: "failed"}[ev.Passed])
+	m.LastAchievedRTO = types.Float64Value(float64(int64(ev.RTOSeconds*10)) / 10)
+	m.LastEvidenceKey = types.StringValue(ev.Key)
+	var fails []attr.Value
+	for _, f := range ev.FailedChecks() {
+		fails = append(fails, types.StringValue(f))
+	}
+	if ev.Error != "" {
+		fails = append(fails, types.StringValue("restore: "+ev.Error))
+	}
+	m.LastFailures = types.ListValueMust(types.StringType, append([]attr.Value{}, fails...))
+}
+
+// warn reports posture that is declared but not holding.
+func (r *drillScheduleResource) warn(m *drillScheduleModel, diags *diag.Diagnostics) {
+	name := m.Name.ValueString()
+	if m.LastDrillResult.ValueString() == "failed" {
+		diags.AddWarning("Last Drill Failed", fmt.Sprintf("The last drill of %q (%s) failed; evidence %s. Failures: %v",
+			name, m.LastDrillTime.ValueString(), m.LastEvidenceKey.ValueString(), m.LastFailures))
+	}
+	if !m.RTOTarget.IsNull() && !m.LastAchievedRTO.IsNull() {
+		if target, err := time.ParseDuration(m.RTOTarget.ValueString()); err == nil && m.LastAchievedRTO.ValueFloat64() > target.Seconds() {
+			diags.AddWarning("Drill Missed RTO Target", fmt.Sprintf("The last drill of %q took %.0fs to restore and pass its checks, beyond rto_target = %s.",
+				name, m.LastAchievedRTO.ValueFloat64(), m.RTOTarget.ValueString()))
+		}
+	}
+	sched, err := schedule.Parse(m.Schedule.ValueString())
+	if err != nil {
+		return
+	}
+	grace := max(sched.MaxGap()/10, 15*time.Minute)
+	due := sched.Prev(time.Now().Add(-grace))
+	if due.IsZero() {
+		return
+	}
+	last, err := time.Parse(time.RFC3339, m.LastDrillTime.ValueString())
+	if m.LastDrillTime.IsNull() || (err == nil && last.Before(due.Add(-sched.MaxGap()))) {
+		diags.AddWarning("Drill Overdue", fmt.Sprintf("Drill %q was due at %s by schedule %q, but its last drill is %s. Is `lifeboat agent` running?",
+			name, due.Format(time.RFC3339), m.Schedule.ValueString(), orNone(m.LastDrillTime.ValueString())))
+	}
+}
+
+// Delete implements resource.Resource: the schedule stops; evidence stays
+// under its lock.
+func (r *drillScheduleResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state drillScheduleModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	client, err := r.data.Store(ctx)
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+		return
+	}
+	err = drill.DeleteSchedule(ctx, client.Store(state.Source.Bucket.ValueString()), state.layout(), state.Name.ValueString())
+	if err != nil && !errors.Is(err, objectstore.ErrBucketNotFound) {
+		resp.Diagnostics.Append(errorDiag("Error Deleting Drill Schedule", "deleting the schedule document", err))
+	}
+}
+
+func (m *drillScheduleModel) layout() repo.Layout {
+	return repo.Layout{Prefix: m.Source.Prefix.ValueString(), Cluster: m.Source.Cluster.ValueString()}
+}
+
+func (m *drillScheduleModel) doc() drill.ScheduleDoc {
+	d := drill.ScheduleDoc{
+		Name: m.Name.ValueString(), Cluster: m.Source.Cluster.ValueString(), Schedule: m.Schedule.ValueString(), Updated: time.Now().UTC(),
+		Kind: m.Kind.ValueString(), Database: m.Database.ValueString(), ScratchDir: m.ScratchDir.ValueString(),
+		EvidenceDays: int(m.EvidenceRetentionDays.ValueInt64()),
+	}
+	if t, err := time.ParseDuration(m.RTOTarget.ValueString()); err == nil {
+		d.RTOTargetSeconds = t.Seconds()
+	}
+	if a := m.Attachments; a != nil {
+		d.AttachmentsBucket, d.AttachmentsPrefix = a.Bucket.ValueString(), a.Prefix.ValueString()
+	}
+	for _, c := range m.Checks {
+		kind := c.Kind.ValueString()
+		if kind == "" {
+			kind = drill.CheckSQL
+		}
+		d.Checks = append(d.Checks, drill.Check{Name: c.Name.ValueString(), Kind: kind, SQL: c.SQL.ValueString(), Expected: c.Expected.ValueString(), Database: c.Database.ValueString()})
+	}
+	return d
+}

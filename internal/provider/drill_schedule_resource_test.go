@@ -1,0 +1,153 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+const drillAddr = "lifeboat_drill_schedule.test"
+
+// A drill on apply passes, its evidence is locked; a check made to fail
+// fails the apply with the check's name and the observed value.
+func TestAccDrillScheduleResource_runOnApply(t *testing.T) {
+	f := newRestoreFixture(t)
+	ctx := context.Background()
+	if _, err := f.pool.Exec(ctx, "DROP TABLE IF EXISTS ir_attachment; CREATE TABLE ir_attachment (id int PRIMARY KEY, store_fname text); INSERT INTO ir_attachment SELECT g, 'x/'||g FROM generate_series(1, 30) g"); err != nil {
+		t.Fatal(err)
+	}
+	switchAndWaitArchived(t, f.pool, 90*time.Second)
+	store := testAccClient(t).Store(f.bucket)
+	var evidenceKey string
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: testAccDrillConfig(f, "30", "10m"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(drillAddr, tfjsonpath.New("last_drill_result"), knownvalue.StringExact("passed")),
+					statecheck.ExpectKnownValue(drillAddr, tfjsonpath.New("last_failures"), knownvalue.ListSizeExact(0)),
+				},
+				Check: resource.ComposeTestCheckFunc(
+					resource.TestCheckResourceAttrWith(drillAddr, "last_evidence_key", func(k string) error { evidenceKey = k; return nil }),
+					func(*terraform.State) error {
+						ev, err := drill.Latest(ctx, store, repo.Layout{Prefix: "pg", Cluster: "main"}, "nightly")
+						if err != nil {
+							return err
+						}
+						if !ev.Passed || len(ev.Checks) != 3 || ev.Source == "" || ev.RestoredToTime.IsZero() || ev.RTOSeconds <= 0 {
+							return fmt.Errorf("evidence = %+v", ev)
+						}
+						// The evidence can be neither deleted nor overwritten.
+						info, err := store.Head(ctx, ev.Key)
+						if err != nil {
+							return err
+						}
+						if err := store.DeleteVersion(ctx, ev.Key, info.VersionID); !errors.Is(err, objectstore.ErrObjectLocked) {
+							return fmt.Errorf("deleting evidence: want ErrObjectLocked, got %v", err)
+						}
+						if _, err := store.Put(ctx, ev.Key, strings.NewReader(`{"passed":true}`), objectstore.PutOptions{IfAbsent: true, Size: -1}); !errors.Is(err, objectstore.ErrExists) {
+							return fmt.Errorf("conditional overwrite of evidence: want ErrExists, got %v", err)
+						}
+						if _, err := store.Put(ctx, ev.Key, strings.NewReader(`{"passed":true}`), objectstore.PutOptions{Size: -1}); err == nil {
+							rc, _, err := store.GetVersion(ctx, ev.Key, info.VersionID)
+							if err != nil {
+								return fmt.Errorf("original evidence version gone after an overwrite: %w", err)
+							}
+							rc.Close()
+						}
+						return nil
+					}),
+			},
+			{
+				// A check made to fail fails the apply, naming it and what it saw.
+				Config:      testAccDrillConfig(f, "31", "10m"),
+				ExpectError: regexp.MustCompile(`(?s)Drill Failed.*check attachments_rows: expected 31, observed 30`),
+			},
+		},
+	})
+	if evidenceKey == "" {
+		t.Fatal("no evidence key recorded")
+	}
+}
+
+func TestDrillScheduleWarnings(t *testing.T) {
+	r := &drillScheduleResource{}
+	m := &drillScheduleModel{
+		Name: types.StringValue("nightly"), Schedule: types.StringValue("@daily"), RTOTarget: types.StringValue("1m"),
+		LastDrillTime: types.StringValue(time.Now().Add(-72 * time.Hour).UTC().Format(time.RFC3339)), LastDrillResult: types.StringValue("failed"),
+		LastAchievedRTO: types.Float64Value(300), LastEvidenceKey: types.StringValue("k"),
+		LastFailures: types.ListValueMust(types.StringType, []attr.Value{types.StringValue("rows: expected 1, observed 0")}),
+	}
+	var diags diag.Diagnostics
+	r.warn(m, &diags)
+	for _, want := range []string{"Last Drill Failed", "Drill Missed RTO Target", "Drill Overdue"} {
+		if !hasWarning(diags, want) {
+			t.Errorf("missing warning %q in %v", want, diags)
+		}
+	}
+	m.LastDrillTime = types.StringValue(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+	m.LastDrillResult = types.StringValue("passed")
+	m.LastAchievedRTO = types.Float64Value(20)
+	diags = nil
+	r.warn(m, &diags)
+	if len(diags) != 0 {
+		t.Fatalf("a recent passing drill within its RTO must not warn: %v", diags)
+	}
+}
+
+func testAccDrillConfig(f *restoreFixture, rows, rto string) string {
+	return fmt.Sprintf(`
+resource "lifeboat_drill_schedule" "test" {
+  name                    = "nightly"
+  schedule                = "@daily"
+  kind                    = "cluster"
+  rto_target              = %[4]q
+  run_on_apply            = true
+  evidence_retention_days = 1
+  agent_path              = %[2]q
+  scratch_dir             = %[5]q
+
+  source {
+    cluster = "main"
+    bucket  = %[1]q
+    prefix  = "pg"
+  }
+
+  check {
+    name     = "attachments_rows"
+    sql      = "SELECT count(*) FROM ir_attachment"
+    expected = %[3]q
+  }
+  check {
+    name     = "some_rows"
+    kind     = "row_count_floor"
+    sql      = "SELECT count(*) FROM ir_attachment"
+    expected = "10"
+  }
+  check {
+    name     = "fresh"
+    kind     = "rpo"
+    expected = "15m"
+  }
+}
+`, f.bucket, f.agent, rows, rto, f.scratch)
+}
