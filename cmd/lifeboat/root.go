@@ -35,5 +35,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newWalPushCmd(), newWalFetchCmd())
 	root.AddCommand(newBackupCmd(), newBackupsCmd(), newVerifyCmd(), newPruneCmd())
 	root.AddCommand(newAgentCmd())
+	root.AddCommand(newRestoreCmd())
 	return root
 }

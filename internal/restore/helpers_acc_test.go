@@ -124,11 +124,14 @@ func psql(t *testing.T, pg *testenv.Postgres, db, sql string) string {
 func (f *fixture) switchAndWait(t *testing.T) string {
 	t.Helper()
 	pg := f.env.Postgres
-	seg := psql(t, pg, "postgres", "SELECT pg_walfile_name(pg_switch_wal())")
+	_ = psql(t, pg, "postgres", "SELECT txid_current()")
+	// NOTE: a commit first, so the switch always completes a segment
+	// (right after another switch it would not).
+	seg := psql(t, pg, "postgres", "SELECT pg_walfile_name(pg_switch_wal() - 1)")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		last := psql(t, pg, "postgres", "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
-		if len(last) == 24 && last[8:] >= seg[8:] {
+		if len(last) >= 24 && (last[8:24] > seg[8:] || last == seg) {
 			return seg
 		}
 		if time.Now().After(deadline) {

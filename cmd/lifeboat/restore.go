@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
+)
+
+// restoreOptions are restore's flag values.
+type restoreOptions struct {
+	agentFlags
+	to          string
+	backupID    string
+	dataDir     string
+	port        int
+	binDir      string
+	osUser      string
+	agentPath   string
+	parallel    int
+	keepRunning bool
+	noStart     bool
+	planOnly    bool
+
+	tenant      string
+	targetDSN   string
+	newDatabase string
+	scratchDir  string
+
+	attBucket       string
+	attPrefix       string
+	attTargetPrefix string
+	attQuery        string
+
+	out, log io.Writer
+}
+
+func newRestoreCmd() *cobra.Command {
+	opts := restoreOptions{}
+	cmd := &cobra.Command{
+		Use:   "restore",
+		Short: "Restore the cluster to a point in time into a new data directory, or one tenant into a new database",
+		Long: `Restore the cluster into a new data directory (--data-dir, --port) at a point
+in time (--to RFC3339, or latest): the newest base backup that reaches it is
+downloaded and extracted, and PostgreSQL replays archived WAL through
+"lifeboat wal-fetch" and promotes. The copy never archives. A failed restore
+leaves LIFEBOAT_RESTORE_FAILED in the directory and no server running.
+
+With --tenant, restore that one database into --new-database on --target-dsn:
+from its dump when --to is a dump's time (or --backup names a dump), else by a
+point-in-time restore of the cluster into a scratch directory. With
+--attachments-bucket, the objects its ir_attachment rows reference are copied
+as they were at that time. --plan prints the recovery point and stops.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.out, opts.log = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			return runRestore(cmd.Context(), opts, args)
+		},
+	}
+	fs := cmd.Flags()
+	opts.register(fs)
+	fs.StringVar(&opts.to, "to", "latest", "point in time: RFC3339 (2026-11-25T21:30:00Z) or latest")
+	fs.StringVar(&opts.backupID, "backup", "", "restore from this base backup (with --tenant: this dump id)")
+	fs.StringVar(&opts.dataDir, "data-dir", "", "new data directory (must not exist, or be empty)")
+	fs.IntVar(&opts.port, "port", 0, "port of the restored server")
+	fs.StringVar(&opts.binDir, "bin-dir", os.Getenv("LIFEBOAT_PG_BINDIR"), "PostgreSQL bin directory (default $LIFEBOAT_PG_BINDIR, else /usr/lib/postgresql/15/bin)")
+	fs.StringVar(&opts.osUser, "os-user", "postgres", "account PostgreSQL runs as when lifeboat runs as root")
+	fs.StringVar(&opts.agentPath, "agent-path", "", "lifeboat binary for restore_command (default: this binary)")
+	fs.IntVar(&opts.parallel, "parallel", 4, "part downloads in flight")
+	fs.BoolVar(&opts.keepRunning, "keep-running", false, "leave the restored server running")
+	fs.BoolVar(&opts.noStart, "no-start", false, "lay out the files and recovery settings only; do not start PostgreSQL")
+	fs.BoolVar(&opts.planOnly, "plan", false, "print the recovery point and exit")
+	fs.StringVar(&opts.tenant, "tenant", "", "restore this tenant database only")
+	fs.StringVar(&opts.targetDSN, "target-dsn", os.Getenv(EnvPGDSN), "server to create the tenant's new database on (default $"+EnvPGDSN+")")
+	fs.StringVar(&opts.newDatabase, "new-database", "", "name of the tenant's new database (must not exist)")
+	fs.StringVar(&opts.scratchDir, "scratch-dir", "", "where a tenant PITR lays out its scratch cluster (default a temporary directory)")
+	fs.StringVar(&opts.attBucket, "attachments-bucket", "", "versioned bucket of the tenant's attachments (same endpoint and credentials as the repository)")
+	fs.StringVar(&opts.attPrefix, "attachments-prefix", "", "prefix of the tenant's attachment objects (objects are prefix + store_fname)")
+	fs.StringVar(&opts.attTargetPrefix, "attachments-target-prefix", "", "prefix the restored attachment copies are written under")
+	fs.StringVar(&opts.attQuery, "attachments-query", "", "SQL listing referenced names (default: DISTINCT store_fname FROM ir_attachment)")
+	return cmd
+}
+
+func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
+	if opts.out == nil {
+		opts.out, opts.log = os.Stdout, os.Stderr
+	}
+	var target time.Time
+	if opts.to != "" && !strings.EqualFold(opts.to, "latest") {
+		t, err := time.Parse(time.RFC3339Nano, opts.to)
+		if err != nil {
+			return fmt.Errorf("--to %q: want RFC3339 (2026-11-25T21:30:00Z) or latest", opts.to)
+		}
+		target = t
+	}
+	cfg, store, err := openRepo(ctx, opts.agentFlags)
+	if err != nil {
+		return err
+	}
+	agent := opts.agentPath
+	if agent == "" {
+		if agent, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	progress := restore.LogProgress(opts.log, 5*time.Second)
+
+	if opts.tenant != "" {
+		topts := restore.TenantOptions{
+			Layout: cfg.Layout(), Database: opts.tenant, Target: target, DumpID: opts.backupID,
+			TargetDSN: opts.targetDSN, NewDatabase: opts.newDatabase, ScratchDir: opts.scratchDir,
+			BinDir: opts.binDir, OSUser: opts.osUser, AgentPath: agent, AgentConfig: cfg, Progress: progress,
+		}
+		if opts.attBucket != "" {
+			client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
+			if err != nil {
+				return fmt.Errorf("object store: %w", err)
+			}
+			topts.Attachments = &restore.AttachmentOptions{Store: client.Store(opts.attBucket), SourcePrefix: opts.attPrefix,
+				TargetPrefix: opts.attTargetPrefix, Query: opts.attQuery}
+		}
+		src, err := restore.PlanTenant(ctx, store, topts)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.out, "plan: tenant %s from %s\n", opts.tenant, src)
+		if opts.planOnly {
+			return nil
+		}
+		if opts.newDatabase == "" {
+			return errors.New("--new-database is required with --tenant")
+		}
+		res, err := restore.RestoreTenant(ctx, store, topts)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.out, "restored tenant %s into %s from %s to %s in %.1fs\n", opts.tenant, opts.newDatabase, res.Source,
+			res.RestoredToTime.UTC().Format(time.RFC3339Nano), res.Duration.Seconds())
+		if a := res.Attachments; a != nil {
+			fmt.Fprintf(opts.out, "attachments: %d referenced, %d copied to %s, %d missing\n", a.Referenced, a.Copied, opts.attTargetPrefix, len(a.Missing))
+			for _, m := range a.Missing {
+				fmt.Fprintf(opts.out, "  missing: %s\n", m)
+			}
+		}
+		return nil
+	}
+
+	copts := restore.ClusterOptions{
+		Layout: cfg.Layout(), Target: target, BackupID: opts.backupID, DataDir: opts.dataDir, Port: opts.port,
+		BinDir: opts.binDir, OSUser: opts.osUser, AgentPath: agent, AgentConfig: cfg, Parallel: opts.parallel,
+		KeepRunning: opts.keepRunning, NoStart: opts.noStart, Progress: progress,
+	}
+	plan, err := restore.PlanCluster(ctx, store, copts)
+	if err != nil {
+		return err
+	}
+	printPlan(opts.out, plan)
+	if opts.planOnly {
+		return nil
+	}
+	res, err := restore.RestoreCluster(ctx, store, copts)
+	if err != nil {
+		return err
+	}
+	mb := float64(res.Extracted) / 1e6
+	if opts.noStart {
+		fmt.Fprintf(opts.out, "laid out backup %s in %s: %.1f MB in %.2fs (%.1f MB/s); start PostgreSQL to replay WAL\n",
+			res.Plan.BackupID, res.DataDir, mb, res.Duration.Seconds(), mb/max(res.Duration.Seconds(), 0.001))
+		return nil
+	}
+	state := "stopped"
+	if res.Running {
+		state = fmt.Sprintf("running on port %d", res.Port)
+	}
+	fmt.Fprintf(opts.out, "restored to %s (LSN %s) in %s: %.1f MB in %.1fs; server %s\n",
+		res.RestoredToTime.UTC().Format(time.RFC3339Nano), res.RestoredToLSN, res.DataDir, mb, res.Duration.Seconds(), state)
+	return nil
+}
+
+func printPlan(w io.Writer, p *restore.Plan) {
+	to := "latest"
+	if !p.Target.IsZero() {
+		to = p.Target.UTC().Format(time.RFC3339Nano)
+	}
+	fmt.Fprintf(w, "plan: to %s from backup %s (consistent from %s), WAL %s..%s, archive reaches %s\n",
+		to, p.BackupID, p.BackupStop.UTC().Format(time.RFC3339), p.WALStart, p.WALStop, p.Latest.UTC().Format(time.RFC3339))
+}
