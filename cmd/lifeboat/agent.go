@@ -18,6 +18,8 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
 // agentOptions are the flags of `lifeboat agent`.
@@ -92,9 +94,13 @@ func runAgent(ctx context.Context, o agentOptions, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, store, err := openRepo(ctx, o.agent)
+	cfg, err := repo.Load(o.agent.configPath)
 	if err != nil {
 		return err
+	}
+	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
+	if err != nil {
+		return fmt.Errorf("object store: %w", err)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -105,7 +111,7 @@ func runAgent(ctx context.Context, o agentOptions, logw io.Writer) error {
 		pgDump = filepath.Join(o.pg.binDir, "pg_dump")
 	}
 	d, err := agentd.New(agentd.Config{
-		Store: store, Agent: cfg, AgentPath: self, DSN: o.pg.dsn, PGDump: pgDump,
+		Store: client.Store(cfg.Bucket), StoreFor: func(b string) objectstore.Store { return client.Store(b) }, Agent: cfg, AgentPath: self, DSN: o.pg.dsn, PGDump: pgDump,
 		Backup: agentd.BackupSettings{Compression: o.compression, PartSize: o.partSize, MaxRate: o.maxRate},
 		Holder: o.holder, Refresh: o.refresh, Tick: o.tick, LeaseRenew: o.leaseRenew, StatsInterval: o.stats,
 		PruneGrace: o.pruneGrace, RetryDelay: o.retryDelay, MaxAttempts: o.maxAttempts, Logger: log,

@@ -25,6 +25,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
@@ -216,7 +217,16 @@ func setupAgentRepo(t *testing.T, env *testenv.Env, bucket string) *backupFixtur
 	t.Helper()
 	ctx := context.Background()
 	m := env.MinIO[0]
-	dir := t.TempDir()
+	// NOTE: not t.TempDir: the PostgreSQL account of a drill's scratch
+	// server runs this binary as restore_command.
+	dir, err := os.MkdirTemp("", "lifeboat-agent-acc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(dir, "lifeboat")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("building lifeboat: %v\n%s", err, out)
@@ -473,4 +483,69 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestAccAgent_drill runs a cluster drill on a one-minute cron schedule:
+// the agent restores the newest backup (with the archived WAL) into a
+// scratch server, checks it, writes locked evidence, and /metrics reports
+// the drill.
+func TestAccAgent_drill(t *testing.T) {
+	env := testenv.Require(t)
+	f := setupAgentRepo(t, env, "agent-acc-drill")
+	ctx := context.Background()
+	psql(t, env.Postgres, "DROP TABLE IF EXISTS drill_rows; CREATE TABLE drill_rows AS SELECT generate_series(1, 100) AS x")
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *"}); err != nil {
+		t.Fatal(err)
+	}
+	waitForSecondBelow(45)
+	a := startAgent(t, f, "A")
+	waitCatalog(t, f, 60*time.Second, func(c *catalog.Catalog) bool { return len(c.Physical) == 1 })
+	// One backup is enough: a yearly schedule whose slot is older than
+	// the one just run, so the drill restores this backup and its WAL.
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "0 0 1 1 *"}); err != nil {
+		t.Fatal(err)
+	}
+	f.archiveWAL(t)
+
+	if err := drill.WriteSchedule(ctx, f.store, f.cfg.Layout(), drill.ScheduleDoc{
+		Name: "minutely", Cluster: f.cfg.Cluster, Schedule: "* * * * *", Kind: "cluster", RTOTargetSeconds: 600, EvidenceDays: 1,
+		Checks: []drill.Check{{Name: "rows", Kind: drill.CheckRowCountFloor, SQL: "SELECT count(*) FROM drill_rows", Expected: "100"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	job := agentd.DrillJobPrefix + "minutely"
+	var last *agentd.Run
+	waitFor(t, 150*time.Second, "the drill to run", func() bool {
+		last, _ = agentd.ReadRun(ctx, f.store, f.cfg.Layout(), job)
+		return last != nil
+	})
+	if last.Result != agentd.ResultSuccess {
+		t.Fatalf("drill run %+v", last)
+	}
+	ev, err := drill.Latest(ctx, f.store, f.cfg.Layout(), "minutely")
+	if err != nil || !ev.Passed || !strings.Contains(last.Output, ev.Key) {
+		t.Fatalf("evidence %+v, %v; run output %q", ev, err, last.Output)
+	}
+	mf := a.scrape(t)
+	if got := gauge(mf, "lifeboat_drill_success", "schedule", "minutely"); got != 1 {
+		t.Fatalf("lifeboat_drill_success = %v", got)
+	}
+	if got := gauge(mf, "lifeboat_drill_last_timestamp_seconds", "schedule", "minutely"); got != float64(ev.Finished.UnixNano())/1e9 {
+		t.Fatalf("lifeboat_drill_last_timestamp_seconds = %v, evidence finished %s", got, ev.Finished)
+	}
+	if got := gauge(mf, "lifeboat_drill_duration_seconds", "schedule", "minutely"); got <= 0 || got < ev.RTOSeconds {
+		t.Fatalf("lifeboat_drill_duration_seconds = %v (RTO %v)", got, ev.RTOSeconds)
+	}
+	if got := gauge(mf, "lifeboat_drill_rto_seconds", "schedule", "minutely"); got != ev.RTOSeconds {
+		t.Fatalf("lifeboat_drill_rto_seconds = %v, evidence %v", got, ev.RTOSeconds)
+	}
+	if got := gauge(mf, "lifeboat_drill_rto_target_seconds", "schedule", "minutely"); got != 600 {
+		t.Fatalf("lifeboat_drill_rto_target_seconds = %v", got)
+	}
+	if got := counter(mf, "lifeboat_job_runs_total", "job", job, "result", "success"); got != 1 {
+		t.Fatalf("lifeboat_job_runs_total{job=%s,result=success} = %v", job, got)
+	}
+	if code := a.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("agent exited %d:\n%s", code, a.out.String())
+	}
 }

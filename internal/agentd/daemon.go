@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
@@ -33,6 +34,9 @@ type Config struct {
 	Agent repo.AgentConfig
 	// AgentPath is the lifeboat binary drills run restores with.
 	AgentPath string
+	// StoreFor opens another bucket with the agent's credentials (a
+	// tenant drill's attachments); nil means Store for every bucket.
+	StoreFor func(bucket string) objectstore.Store
 	// DSN connects to PostgreSQL (with REPLICATION for base backups). When
 	// empty, it is built from the policy's postgres block, and the
 	// password comes from PGPASSWORD or ~/.pgpass.
@@ -98,6 +102,8 @@ type Daemon struct {
 	lastTick    time.Time
 	lastRefresh time.Time
 	refreshErr  error
+	policy      *repo.Policy
+	drills      map[string]drill.ScheduleDoc
 
 	wg sync.WaitGroup
 
@@ -105,6 +111,7 @@ type Daemon struct {
 	// drillFn replace the real work.
 	minGap   time.Duration
 	backupFn func(ctx context.Context, p *repo.Policy) (string, error)
+	drillFn  func(ctx context.Context, doc drill.ScheduleDoc) (string, error)
 }
 
 // New checks cfg and fills in defaults.
@@ -146,6 +153,7 @@ func New(cfg Config) (*Daemon, error) {
 		minGap: MinGap,
 	}
 	d.backupFn = d.backup
+	d.drillFn = d.drill
 	return d, nil
 }
 
@@ -231,6 +239,7 @@ func (d *Daemon) refresh(ctx context.Context) {
 	var errs []error
 
 	p, err := repo.ReadPolicy(ctx, d.cfg.Store, d.layout)
+	policyRead := err == nil || errors.Is(err, objectstore.ErrNotFound)
 	switch {
 	case errors.Is(err, objectstore.ErrNotFound):
 		// No policy: nothing to back up on a schedule.
@@ -244,7 +253,7 @@ func (d *Daemon) refresh(ctx context.Context) {
 		}
 		d.walStats(ctx, p)
 	}
-	drills, err := d.drillJobs(ctx)
+	drills, docs, err := d.drillJobs(ctx)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -255,6 +264,12 @@ func (d *Daemon) refresh(ctx context.Context) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.lastRefresh = d.cfg.Now()
+	if policyRead {
+		d.policy = p
+	}
+	if err == nil {
+		d.drills = docs
+	}
 	if len(errs) > 0 {
 		d.refreshErr = errors.Join(errs...)
 		d.log.Error("reading schedules from the repository", "err", d.refreshErr)
@@ -446,6 +461,8 @@ func (d *Daemon) execute(ctx context.Context, j *job, slot time.Time, prev *Run,
 			Started: started, Finished: finished, Output: output}
 		if err != nil {
 			r.Result, r.Error = ResultFailure, err.Error()
+			var fe *FinalError
+			r.Final = errors.As(err, &fe)
 			d.m.JobFailures.WithLabelValues(j.name).Inc()
 			log.Error("job failed", "err", err, "duration", dur, "output", output)
 		} else {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
@@ -75,10 +76,12 @@ func TestTwoDaemonsRunEachSlotOnce(t *testing.T) {
 	}
 	total := 0.0
 	for _, d := range ds {
-		total += testutil.ToFloat64(d.Metrics().JobRuns.WithLabelValues(BackupJob, ResultSuccess))
+		// The run in progress at the end is cancelled.
+		total += testutil.ToFloat64(d.Metrics().JobRuns.WithLabelValues(BackupJob, ResultSuccess)) +
+			testutil.ToFloat64(d.Metrics().JobRuns.WithLabelValues(BackupJob, "canceled"))
 	}
 	if int(total) != len(runs) {
-		t.Errorf("lifeboat_job_runs_total{result=success} sums to %v, %d runs", total, len(runs))
+		t.Errorf("lifeboat_job_runs_total{result=success|canceled} sums to %v, %d runs", total, len(runs))
 	}
 	last, err := ReadRun(context.Background(), store, testLayout, BackupJob)
 	if err != nil || last == nil || last.Result != ResultSuccess || last.Output != "ok" {
@@ -188,5 +191,41 @@ func TestPolicyChangesApplyWithoutRestart(t *testing.T) {
 	case <-ran:
 	case <-time.After(3 * time.Second):
 		t.Fatal("policy change not picked up")
+	}
+}
+
+// TestFailedDrillIsNotRetriedInItsSlot: a drill that ran and failed is
+// recorded as final; the next slot runs it again.
+func TestFailedDrillIsNotRetriedInItsSlot(t *testing.T) {
+	store := objectstore.NewMemory("b")
+	if err := drill.WriteSchedule(context.Background(), store, testLayout, drill.ScheduleDoc{Name: "nightly", Cluster: testLayout.Cluster,
+		Schedule: "0 0 1 1 *", Kind: "cluster", RTOTargetSeconds: 600}); err != nil {
+		t.Fatal(err)
+	}
+	d := testDaemon(t, store, "A")
+	d.cfg.RetryDelay = time.Millisecond
+	var mu sync.Mutex
+	calls := 0
+	d.drillFn = func(ctx context.Context, doc drill.ScheduleDoc) (string, error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		return "evidence x", &FinalError{Err: errors.New("check rows failed")}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	time.Sleep(800 * time.Millisecond)
+	cancel()
+	<-done
+	if calls != 1 {
+		t.Fatalf("failed drill run %d times in its slot, want 1", calls)
+	}
+	r, err := ReadRun(context.Background(), store, testLayout, DrillJobPrefix+"nightly")
+	if err != nil || r == nil || !r.Final || r.Result != ResultFailure {
+		t.Fatalf("last run %+v, %v", r, err)
+	}
+	if got := testutil.ToFloat64(d.Metrics().DrillRTOTarget.WithLabelValues("nightly")); got != 600 {
+		t.Fatalf("lifeboat_drill_rto_target_seconds = %v", got)
 	}
 }

@@ -1,7 +1,124 @@
 package agentd
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
-// drillJobs lists the drill schedules of the cluster as jobs.
-// TODO(drills): wire internal/drill once it lands.
-func (d *Daemon) drillJobs(ctx context.Context) ([]*job, error) { return nil, nil }
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+)
+
+// drillJobs lists the cluster's drill schedules as jobs. A schedule that
+// cannot run (another cluster, a bad cron expression) is logged and left
+// out; the others still run.
+func (d *Daemon) drillJobs(ctx context.Context) ([]*job, map[string]drill.ScheduleDoc, error) {
+	docs, err := drill.ListSchedules(ctx, d.cfg.Store, d.layout)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading drill schedules: %w", err)
+	}
+	var jobs []*job
+	byName := map[string]drill.ScheduleDoc{}
+	for _, doc := range docs {
+		if doc.Cluster != "" && doc.Cluster != d.layout.Cluster {
+			d.log.Error("drill schedule not scheduled", "schedule", doc.Name, "err",
+				fmt.Sprintf("schedule is for cluster %q, this agent serves %q", doc.Cluster, d.layout.Cluster))
+			continue
+		}
+		s, err := d.parseSchedule(doc.Schedule)
+		if err != nil {
+			d.log.Error("drill schedule not scheduled", "schedule", doc.Name, "err", err)
+			continue
+		}
+		doc := doc
+		byName[doc.Name] = doc
+		if doc.RTOTargetSeconds > 0 {
+			d.m.DrillRTOTarget.WithLabelValues(doc.Name).Set(doc.RTOTargetSeconds)
+		}
+		jobs = append(jobs, &job{name: DrillJobPrefix + doc.Name, sched: s, run: func(ctx context.Context, _ time.Time) (string, error) {
+			return d.drillFn(ctx, doc)
+		}})
+	}
+	return jobs, byName, nil
+}
+
+// drill runs one drill of doc. The drill writes its evidence, passed or
+// not; a drill that ran and failed is a failed run that is not retried in
+// the same slot (its evidence is the answer), while one whose evidence
+// could not be written is retried.
+func (d *Daemon) drill(ctx context.Context, doc drill.ScheduleDoc) (string, error) {
+	d.mu.Lock()
+	p := d.policy
+	d.mu.Unlock()
+	storeFor := d.cfg.StoreFor
+	if storeFor == nil {
+		storeFor = func(string) objectstore.Store { return d.cfg.Store }
+	}
+	spec := doc.Spec(storeFor, d.layout, d.cfg.Agent, d.cfg.AgentPath, d.dsn(p))
+	ev, err := drill.Run(ctx, d.cfg.Store, spec)
+	if ev != nil && ev.Key != "" {
+		d.setDrillMetrics(ev)
+	}
+	if err != nil {
+		return "", fmt.Errorf("drill %s: %w", doc.Name, err)
+	}
+	out := "evidence " + ev.Key
+	if !ev.Passed {
+		why := ev.FailedChecks()
+		if ev.Error != "" {
+			why = append([]string{ev.Error}, why...)
+		}
+		if !ev.RTOMet {
+			why = append(why, fmt.Sprintf("RTO %.1fs over target %.1fs", ev.RTOSeconds, ev.RTOTargetSeconds))
+		}
+		return out, &FinalError{Err: fmt.Errorf("drill %s failed: %s", doc.Name, strings.Join(why, "; "))}
+	}
+	return out, nil
+}
+
+func (d *Daemon) setDrillMetrics(ev *drill.Evidence) {
+	s := ev.Schedule
+	d.m.DrillLast.WithLabelValues(s).Set(float64(ev.Finished.UnixNano()) / 1e9)
+	d.m.DrillDuration.WithLabelValues(s).Set(ev.Finished.Sub(ev.Started).Seconds())
+	d.m.DrillRTO.WithLabelValues(s).Set(ev.RTOSeconds)
+	ok := 0.0
+	if ev.Passed {
+		ok = 1
+	}
+	d.m.DrillSuccess.WithLabelValues(s).Set(ok)
+	if ev.RTOTargetSeconds > 0 {
+		d.m.DrillRTOTarget.WithLabelValues(s).Set(ev.RTOTargetSeconds)
+	}
+}
+
+// drillStats sets each schedule's metrics from its newest evidence,
+// whichever agent wrote it.
+func (d *Daemon) drillStats(ctx context.Context) error {
+	d.mu.Lock()
+	names := make([]string, 0, len(d.drills))
+	for n := range d.drills {
+		names = append(names, n)
+	}
+	d.mu.Unlock()
+	var errs []error
+	for _, n := range names {
+		ev, err := drill.Latest(ctx, d.cfg.Store, d.layout, n)
+		if errors.Is(err, objectstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		d.setDrillMetrics(ev)
+	}
+	return errors.Join(errs...)
+}
+
+// FinalError is a failed run that must not be retried within its slot.
+type FinalError struct{ Err error }
+
+func (e *FinalError) Error() string { return e.Err.Error() }
+func (e *FinalError) Unwrap() error { return e.Err }

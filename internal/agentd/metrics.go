@@ -28,6 +28,7 @@ type Metrics struct {
 	JobLastSuccess    *prometheus.GaugeVec
 	DrillLast         *prometheus.GaugeVec
 	DrillDuration     *prometheus.GaugeVec
+	DrillRTO          *prometheus.GaugeVec
 	DrillSuccess      *prometheus.GaugeVec
 	DrillRTOTarget    *prometheus.GaugeVec
 	RepositorySize    *prometheus.GaugeVec
@@ -54,7 +55,8 @@ func NewMetrics() *Metrics {
 		JobRunning:       g("lifeboat_job_running", "1 while this agent runs the job.", "job"),
 		JobLastSuccess:   g("lifeboat_job_last_success_timestamp_seconds", "When this agent last finished the job successfully.", "job"),
 		DrillLast:        g("lifeboat_drill_last_timestamp_seconds", "When the schedule's last drill finished.", "schedule"),
-		DrillDuration:    g("lifeboat_drill_duration_seconds", "Achieved RTO of the schedule's last drill.", "schedule"),
+		DrillDuration:    g("lifeboat_drill_duration_seconds", "Duration of the schedule's last drill, restore to teardown.", "schedule"),
+		DrillRTO:         g("lifeboat_drill_rto_seconds", "Achieved RTO of the schedule's last drill (start to checks passed).", "schedule"),
 		DrillSuccess:     g("lifeboat_drill_success", "1 when the schedule's last drill passed, else 0.", "schedule"),
 		DrillRTOTarget:   g("lifeboat_drill_rto_target_seconds", "The schedule's RTO target.", "schedule"),
 		RepositorySize:   g("lifeboat_repository_size_bytes", "Sum of the current object sizes under each repository folder.", "prefix"),
@@ -63,7 +65,7 @@ func NewMetrics() *Metrics {
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.BackupLastSuccess, m.BackupDuration, m.BackupBytes, m.WALArchiveLag, m.WALLastArchived,
 		m.JobRuns, m.JobFailures, m.JobRunning, m.JobLastSuccess,
-		m.DrillLast, m.DrillDuration, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt)
+		m.DrillLast, m.DrillDuration, m.DrillRTO, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt)
 	return m
 }
 

@@ -32,6 +32,9 @@ type Run struct {
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
 	Error    string    `json:"error,omitempty"`
+	// Final marks a failure not to retry within the slot (a drill that
+	// ran and failed: its evidence is the answer).
+	Final bool `json:"final,omitempty"`
 	// Output names what the run produced (backup id, drill evidence id).
 	Output string `json:"output,omitempty"`
 }
@@ -80,7 +83,7 @@ func Due(slot time.Time, last *Run, now time.Time, retryDelay time.Duration, max
 	if last == nil || last.Slot.Before(slot) {
 		return true
 	}
-	if last.Slot.Equal(slot) && last.Result == ResultFailure {
+	if last.Slot.Equal(slot) && last.Result == ResultFailure && !last.Final {
 		return last.Attempts < maxAttempts && !now.Before(last.Finished.Add(retryDelay))
 	}
 	return false

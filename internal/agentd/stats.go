@@ -22,6 +22,9 @@ func (d *Daemon) statsLoop(ctx context.Context) {
 		if err := d.repositoryStats(ctx); err != nil && ctx.Err() == nil {
 			d.log.Warn("computing repository metrics", "err", err)
 		}
+		if err := d.drillStats(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("computing drill metrics", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
