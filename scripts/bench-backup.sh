@@ -8,7 +8,14 @@
 # the tool's processes, CPU seconds of the server's backend (walsender, where
 # server-side compression runs), and the tool's peak RSS.
 #
-# Usage: scripts/bench-backup.sh [pgbench scale, default 100 (~1.5 GB)]
+# With RESTORE=1 it then restores both backups into new directories, by
+#   4. lifeboat restore --no-start  <- MinIO over TLS (parallel ranged GETs,
+#      sha256 per part, zstd decoded on 4 goroutines, streamed into tar)
+#   5. pgbackrest restore           <- MinIO over TLS (process-max=2)
+#   6. lifeboat restore to latest, PostgreSQL started, WAL replayed, promoted
+# reporting MB/s as database bytes / wall time.
+#
+# Usage: [RESTORE=1] scripts/bench-backup.sh [pgbench scale, default 100 (~1.5 GB)]
 # Needs: root, PostgreSQL 15 (Debian), pgbackrest, openssl, curl, MinIO in
 # ~/.cache/lifeboat-tools/bin. Runs differ by up to 70% on noisy machines:
 # compare tools within one run only. KEEP=1 keeps the work directory.
@@ -142,11 +149,33 @@ measure "pgbackrest backup (MinIO TLS)" pgbackrest --config="$W/pgbackrest.conf"
 mkdir -p "$W/pgbb"; chown postgres: "$W/pgbb"
 measure "pg_basebackup server-zstd (disk)" "$PGBIN/pg_basebackup" -h "$W/pg" -p "$PGPORT" -U postgres -D "$W/pgbb/b" \
 	-Ft -X none --checkpoint=fast --compress=server-zstd:workers=2
+if [ -n "${RESTORE:-}" ]; then
+	# The backup's WAL, pushed as archive_command would have (this bench
+	# archives to /bin/true), so the restore has what it needs.
+	read -r WALSTART WALSTOP < <(sed -n 's/.*WAL \([0-9A-F]\{24\}\)\.\.\([0-9A-F]\{24\}\).*/\1 \2/p' "$W/out-lifeboat backup (MinIO TLS)")
+	for f in $(ls "$W/pg/data/pg_wal" | grep -E '^[0-9A-F]{24}$'); do
+		if [[ "$f" > "$WALSTART" || "$f" == "$WALSTART" ]] && [[ "$f" < "$WALSTOP" || "$f" == "$WALSTOP" ]]; then
+			PGDATA="$W/pg/data" "$W/lifeboat" wal-push --config "$W/lifeboat.json" "$W/pg/data/pg_wal/$f" >/dev/null
+		fi
+	done
+	sync
+	measure "lifeboat restore --no-start" "$W/lifeboat" restore --config "$W/lifeboat.json" --bin-dir "$PGBIN" \
+		--data-dir "$W/r-lifeboat" --port "$(freeport)" --no-start --parallel 4
+	grep "^laid out" "$W/out-lifeboat restore --no-start" >&2 || true
+	rm -rf "$W/r-lifeboat"; sync
+	measure "pgbackrest restore" pgbackrest --config="$W/pgbackrest.conf" --stanza=bench --pg1-path="$W/r-pgbackrest" restore
+	rm -rf "$W/r-pgbackrest"; sync
+	measure "lifeboat restore + recovery" "$W/lifeboat" restore --config "$W/lifeboat.json" --bin-dir "$PGBIN" \
+		--data-dir "$W/r-lifeboat2" --port "$(freeport)" --parallel 4
+	grep "^restored" "$W/out-lifeboat restore + recovery" >&2 || true
+	rm -rf "$W/r-lifeboat2"
+fi
+
 LBSTORED=$(du -sb "$W/minio/bench/lifeboat" 2>/dev/null | cut -f1 || echo 0)
 PGBBSIZE=$(du -sb "$W/pgbb/b" | cut -f1)
 
 echo
-echo "base backup of $((DBSIZE / 1000000)) MB (pgbench scale $SCALE, random filler), $(nproc) cores"
+echo "base backup (and with RESTORE=1, restore) of $((DBSIZE / 1000000)) MB (pgbench scale $SCALE, random filler), $(nproc) cores"
 printf '%-34s %10s %13s %10s %10s %11s\n' "tool" "wall" "throughput" "tool CPU" "server CPU" "peak RSS"
 for r in "${RESULTS[@]}"; do echo "$r"; done
 echo "stored: lifeboat $((LBSTORED / 1000000)) MB (MinIO data dir), pg_basebackup $((PGBBSIZE / 1000000)) MB"
