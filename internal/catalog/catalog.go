@@ -180,7 +180,14 @@ func (c *Catalog) Backups() []Backup {
 			ManifestKey: backup.TenantManifestKey(c.Layout, m.Database, m.ID),
 		})
 	}
+	// Oldest first by start; a physical backup before the dumps taken with it.
 	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].StartTime.Equal(out[j].StartTime) {
+			return out[i].StartTime.Before(out[j].StartTime)
+		}
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind == backup.KindPhysical
+		}
 		if out[i].ID != out[j].ID {
 			return out[i].ID < out[j].ID
 		}

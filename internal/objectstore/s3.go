@@ -55,7 +55,7 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 		in.ContentLength = aws.Int64(opts.Size)
 		out, err := s.client.s3.PutObject(ctx, in)
 		if err != nil {
-			return ObjectInfo{}, s.client.classify("put s3://"+s.bucket+"/"+key, err)
+			return ObjectInfo{}, s.putError(ctx, key, opts, err)
 		}
 		return ObjectInfo{Key: key, Size: opts.Size, ETag: strings.Trim(aws.ToString(out.ETag), `"`), VersionID: aws.ToString(out.VersionId), IsLatest: true, Metadata: lowerKeys(opts.Metadata)}, nil
 	}
@@ -66,13 +66,29 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 	})
 	out, err := uploader.Upload(ctx, in)
 	if err != nil {
-		return ObjectInfo{}, s.client.classify("put s3://"+s.bucket+"/"+key, err)
+		return ObjectInfo{}, s.putError(ctx, key, opts, err)
 	}
 	info := ObjectInfo{Key: key, ETag: strings.Trim(aws.ToString(out.ETag), `"`), VersionID: aws.ToString(out.VersionID), IsLatest: true, Metadata: lowerKeys(opts.Metadata)}
 	if opts.Size >= 0 {
 		info.Size = opts.Size
 	}
 	return info, nil
+}
+
+// putError classifies a failed put. GOTCHA: a store that refuses a
+// conditional put may answer 412 and close the connection before reading
+// the body, so the client sees a reset, not the refusal. When the key
+// exists afterwards, the condition is what failed: report ErrExists. (Had
+// our own put landed with its answer lost, the caller's checksum
+// comparison finds the identical object.)
+func (s *S3) putError(ctx context.Context, key string, opts PutOptions, err error) error {
+	err = s.client.classify("put s3://"+s.bucket+"/"+key, err)
+	if opts.IfAbsent && errors.Is(err, ErrUnreachable) {
+		if _, herr := s.Head(ctx, key); herr == nil {
+			return fmt.Errorf("%w (the store reset the connection instead of answering the failed condition): %w", ErrExists, err)
+		}
+	}
+	return err
 }
 
 // Get implements Store.

@@ -193,15 +193,7 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 
 // Configure implements resource.ResourceWithConfigure.
 func (r *backupPolicyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig implements resource.ResourceWithValidateConfig: the
@@ -386,9 +378,8 @@ func (r *backupPolicyResource) Update(ctx context.Context, req resource.UpdateRe
 
 // converge writes the policy document and the tier lifecycle rules.
 func (r *backupPolicyResource) converge(ctx context.Context, m *backupPolicyModel, diags *diag.Diagnostics) (objectstore.Store, bool) {
-	client, err := r.data.Store(ctx)
-	if err != nil {
-		diags.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := r.data.storeClient(ctx, diags)
+	if client == nil {
 		return nil, false
 	}
 	bucket := m.Repository.Bucket.ValueString()
@@ -449,9 +440,8 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client, err := r.data.Store(ctx)
-	if err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	if client == nil {
 		return
 	}
 	bucket := state.Repository.Bucket.ValueString()
@@ -538,9 +528,8 @@ func (r *backupPolicyResource) Delete(ctx context.Context, req resource.DeleteRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	client, err := r.data.Store(ctx)
-	if err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	if client == nil {
 		return
 	}
 	bucket := state.Repository.Bucket.ValueString()

@@ -182,15 +182,7 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 
 // Configure implements resource.ResourceWithConfigure.
 func (r *drillScheduleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig implements resource.ResourceWithValidateConfig.
@@ -264,9 +256,8 @@ type stateSetter interface {
 // apply writes the schedule for the agent and, with run_on_apply, runs one
 // drill, failing the apply when it fails.
 func (r *drillScheduleResource) apply(ctx context.Context, m *drillScheduleModel, diags *diag.Diagnostics, state stateSetter) {
-	client, err := r.data.Store(ctx)
-	if err != nil {
-		diags.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := r.data.storeClient(ctx, diags)
+	if client == nil {
 		return
 	}
 	bucket := m.Source.Bucket.ValueString()
@@ -329,9 +320,8 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	client, err := r.data.Store(ctx)
-	if err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	if client == nil {
 		return
 	}
 	store := client.Store(state.Source.Bucket.ValueString())
@@ -414,12 +404,11 @@ func (r *drillScheduleResource) Delete(ctx context.Context, req resource.DeleteR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	client, err := r.data.Store(ctx)
-	if err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	if client == nil {
 		return
 	}
-	err = drill.DeleteSchedule(ctx, client.Store(state.Source.Bucket.ValueString()), state.layout(), state.Name.ValueString())
+	err := drill.DeleteSchedule(ctx, client.Store(state.Source.Bucket.ValueString()), state.layout(), state.Name.ValueString())
 	if err != nil && !errors.Is(err, objectstore.ErrBucketNotFound) {
 		resp.Diagnostics.Append(errorDiag("Error Deleting Drill Schedule", "deleting the schedule document", err))
 	}

@@ -205,15 +205,7 @@ func (r *immutableBucketResource) Schema(ctx context.Context, _ resource.SchemaR
 
 // Configure implements resource.ResourceWithConfigure.
 func (r *immutableBucketResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig implements resource.ResourceWithValidateConfig: the
@@ -312,9 +304,8 @@ func (r *immutableBucketResource) Create(ctx context.Context, req resource.Creat
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	client, err := r.data.Store(ctx)
-	if err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	if client == nil {
 		return
 	}
 	spec := plan.spec(ctx)
@@ -341,9 +332,8 @@ func (r *immutableBucketResource) Read(ctx context.Context, req resource.ReadReq
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	client, err := r.data.Store(ctx)
-	if err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	if client == nil {
 		return
 	}
 	if !r.observe(ctx, client, &state, &resp.Diagnostics, "reading the bucket") {
@@ -369,9 +359,8 @@ func (r *immutableBucketResource) Update(ctx context.Context, req resource.Updat
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	client, err := r.data.Store(ctx)
-	if err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	if client == nil {
 		return
 	}
 	if err := client.UpdateBucket(ctx, state.spec(ctx), plan.spec(ctx)); err != nil {
@@ -396,14 +385,13 @@ func (r *immutableBucketResource) Delete(ctx context.Context, req resource.Delet
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	client, err := r.data.Store(ctx)
-	if err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	if client == nil {
 		return
 	}
 	name := state.Name.ValueString()
 	tflog.Info(ctx, "destroying immutable bucket", map[string]any{"bucket": name, "force_destroy": state.ForceDestroy.ValueBool()})
-	err = client.DestroyBucket(ctx, name, state.ForceDestroy.ValueBool())
+	err := client.DestroyBucket(ctx, name, state.ForceDestroy.ValueBool())
 	var locked *objectstore.BucketLockedError
 	switch {
 	case err == nil:

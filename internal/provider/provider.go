@@ -4,10 +4,12 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -165,4 +167,28 @@ func firstEnv(names ...string) string {
 		}
 	}
 	return ""
+}
+
+// providerDataFrom is every resource's Configure: the shared provider data,
+// or nil before the provider is configured (validation).
+func providerDataFrom(pd any, diags *diag.Diagnostics) *providerData {
+	if pd == nil {
+		return nil
+	}
+	data, ok := pd.(*providerData)
+	if !ok {
+		diags.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider.", pd))
+		return nil
+	}
+	return data
+}
+
+// storeClient is the shared object-store client, or nil with a diagnostic.
+func (d *providerData) storeClient(ctx context.Context, diags *diag.Diagnostics) *objectstore.Client {
+	c, err := d.Store(ctx)
+	if err != nil {
+		diags.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+		return nil
+	}
+	return c
 }

@@ -114,15 +114,7 @@ func (d *recoveryPointsDataSource) Schema(_ context.Context, _ datasource.Schema
 
 // Configure implements datasource.DataSourceWithConfigure.
 func (d *recoveryPointsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
-	d.data = data
+	d.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // Read implements datasource.DataSource.
@@ -132,9 +124,8 @@ func (d *recoveryPointsDataSource) Read(ctx context.Context, req datasource.Read
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	client, err := d.data.Store(ctx)
-	if err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := d.data.storeClient(ctx, &resp.Diagnostics)
+	if client == nil {
 		return
 	}
 	bucket := m.Repository.Bucket.ValueString()

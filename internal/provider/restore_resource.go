@@ -213,15 +213,7 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 
 // Configure implements resource.ResourceWithConfigure.
 func (r *restoreResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig implements resource.ResourceWithValidateConfig.
@@ -393,9 +385,8 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client, err := r.data.Store(ctx)
-	if err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	if client == nil {
 		return
 	}
 	store := client.Store(plan.Source.Bucket.ValueString())

@@ -211,15 +211,7 @@ func (r *walArchiveResource) Schema(ctx context.Context, _ resource.SchemaReques
 
 // Configure implements resource.ResourceWithConfigure.
 func (r *walArchiveResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig implements resource.ResourceWithValidateConfig.
@@ -360,9 +352,8 @@ func (r *walArchiveResource) converge(ctx context.Context, m *walArchiveModel, d
 		diags.Append(errorDiag("Error Connecting To PostgreSQL", fmt.Sprintf("connecting to %s (postgres block)", server), err))
 		return
 	}
-	client, err := r.data.Store(ctx)
-	if err != nil {
-		diags.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+	client := r.data.storeClient(ctx, diags)
+	if client == nil {
 		return
 	}
 	bucket := m.Repository.Bucket.ValueString()

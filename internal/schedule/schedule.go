@@ -29,8 +29,22 @@ func Parse(expr string) (*Schedule, error) {
 	return &Schedule{Expr: expr, sched: s}, nil
 }
 
-// Next is the first run strictly after t.
-func (s *Schedule) Next(t time.Time) time.Time { return s.sched.Next(t.UTC()) }
+// Next is the first run strictly after t. "@every d" runs are aligned to
+// multiples of d since the Unix epoch, so every agent agrees on them.
+func (s *Schedule) Next(t time.Time) time.Time {
+	if d, ok := s.every(); ok {
+		return t.UTC().Truncate(d).Add(d)
+	}
+	return s.sched.Next(t.UTC())
+}
+
+// every reports the period of an "@every d" schedule.
+func (s *Schedule) every() (time.Duration, bool) {
+	if c, ok := s.sched.(cron.ConstantDelaySchedule); ok && c.Delay > 0 {
+		return c.Delay, true
+	}
+	return 0, false
+}
 
 // MaxGap is the longest time between two consecutive runs over the four
 // weeks from a fixed reference (so the answer does not depend on today).
@@ -62,6 +76,9 @@ func (s *Schedule) MaxGap() time.Duration {
 // Prev is the last run at or before t (zero if none in the year before).
 func (s *Schedule) Prev(t time.Time) time.Time {
 	t = t.UTC()
+	if d, ok := s.every(); ok {
+		return t.Truncate(d)
+	}
 	// Look back a little first: most schedules run at least weekly.
 	for _, back := range []time.Duration{8 * 24 * time.Hour, 366 * 24 * time.Hour} {
 		var last time.Time

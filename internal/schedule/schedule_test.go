@@ -42,3 +42,14 @@ func TestPrev(t *testing.T) {
 		t.Fatalf("Prev at a run = %s, want that run", got)
 	}
 }
+
+func TestEveryIsAlignedAndPrevIsNotNow(t *testing.T) {
+	s, _ := Parse("@every 6h")
+	now := time.Date(2026, 11, 25, 13, 27, 0, 0, time.UTC)
+	if got, want := s.Prev(now), time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Fatalf("Prev = %s, want %s (aligned, not now)", got, want)
+	}
+	if got, want := s.Next(now), time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Fatalf("Next = %s, want %s", got, want)
+	}
+}
