@@ -10,5 +10,5 @@ import (
 // TestMain starts MinIO when TF_ACC is set; the translation tests need no
 // service, the Pulumi CLI tests do.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, testenv.Spec{MinIO: 1}))
+	os.Exit(testenv.Main(m, testenv.Spec{MinIO: 1, Postgres: true}))
 }

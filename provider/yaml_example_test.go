@@ -24,5 +24,5 @@ func TestPulumiYAMLExample(t *testing.T) {
 
 	stack, err := auto.UpsertStackLocalSource(context.Background(), "dev", dir, opts...)
 	require.NoError(t, err)
-	pulumitest.BucketLifecycle(t, stack)
+	pulumitest.Lifecycle(t, stack)
 }

@@ -8,7 +8,9 @@ import (
 )
 
 // Program declares one object-locked bucket for backups, with a lifecycle
-// tier per data class. Its configuration matches examples/pulumi/yaml.
+// tier per data class, and continuous WAL archiving of one PostgreSQL cluster
+// into it. Its configuration matches examples/pulumi/yaml; pgDsn is required
+// and, since it holds a password, a secret.
 func Program(ctx *pulumi.Context) error {
 	cfg := config.New(ctx, "")
 	name := stringOr(cfg.Get("bucketName"), "lifeboat-pulumi-go")
@@ -16,6 +18,13 @@ func Program(ctx *pulumi.Context) error {
 	days := intOr(cfg, "retentionDays", 1)
 	walExpiration := intOr(cfg, "walExpirationDays", 30)
 	environment := stringOr(cfg.Get("environment"), "demo")
+	pgDSN := cfg.RequireSecret("pgDsn")
+	cluster := stringOr(cfg.Get("cluster"), "main")
+	rpo := stringOr(cfg.Get("rpo"), "5m")
+	agentPath := stringOr(cfg.Get("agentPath"), "/usr/local/bin/lifeboat")
+	agentConfigPath := stringOr(cfg.Get("agentConfigPath"), "/etc/lifeboat/main.json")
+	manageAgentConfigFile := cfg.GetBool("manageAgentConfigFile")
+	onDestroy := stringOr(cfg.Get("onDestroy"), "keep")
 
 	bucket, err := lifeboat.NewImmutableBucket(ctx, "backups", &lifeboat.ImmutableBucketArgs{
 		Name: pulumi.String(name),
@@ -44,8 +53,33 @@ func Program(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
+	archive, err := lifeboat.NewWalArchive(ctx, "walArchive", &lifeboat.WalArchiveArgs{
+		Cluster:  pulumi.String(cluster),
+		Rpo:      pulumi.String(rpo),
+		Postgres: &lifeboat.WalArchivePostgresArgs{Dsn: pgDSN},
+		Repository: &lifeboat.WalArchiveRepositoryArgs{
+			Bucket: bucket.Name,
+			Prefix: pulumi.String("pg"),
+		},
+		AgentPath:             pulumi.String(agentPath),
+		AgentConfigPath:       pulumi.String(agentConfigPath),
+		ManageAgentConfigFile: pulumi.Bool(manageAgentConfigFile),
+		OnDestroy:             pulumi.String(onDestroy),
+	},
+		// NOTE: a PostgreSQL server has one archive_command. Pulumi replaces
+		// by creating the new resource first, so the old one's destroy
+		// (onDestroy "pause") would stop the new one's archiving; delete
+		// first, as Terraform does.
+		pulumi.DeleteBeforeReplace(true))
+	if err != nil {
+		return err
+	}
 	ctx.Export("bucket", bucket.ID())
 	ctx.Export("versioning", bucket.Versioning)
+	ctx.Export("archiveCommand", archive.ArchiveCommand)
+	ctx.Export("archiveTimeout", archive.ArchiveTimeout)
+	ctx.Export("pendingRestart", archive.PendingRestart)
+	ctx.Export("verifiedSegment", archive.VerifiedSegment)
 	return nil
 }
 

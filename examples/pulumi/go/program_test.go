@@ -15,7 +15,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, testenv.Spec{MinIO: 1}))
+	os.Exit(testenv.Main(m, testenv.Spec{MinIO: 1, Postgres: true}))
 }
 
 // TestProgram runs Program, which uses the generated Go SDK, as an
@@ -29,5 +29,5 @@ func TestProgram(t *testing.T) {
 	}))
 	stack, err := auto.UpsertStackInlineSource(context.Background(), "dev", "lifeboat-go", Program, opts...)
 	require.NoError(t, err)
-	pulumitest.BucketLifecycle(t, stack)
+	pulumitest.Lifecycle(t, stack)
 }
