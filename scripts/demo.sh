@@ -51,6 +51,8 @@ export TF_CLI_CONFIG_FILE="$DEMO/terraformrc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMAT
 export TF_VAR_pg_dsn="$LIFEBOAT_PG_DSN"
 export TF_VAR_agent_path="$DEMO/bin/lifeboat"
 export TF_VAR_agent_config_path="$SERVICES/lifeboat-agent.json"
+export TF_VAR_drill_scratch_dir="$DEMO/drills"
+mkdir -p "$DEMO/drills" && chmod 755 "$DEMO/drills"
 # NOTE: with dev_overrides, `terraform init` would still ask the registry;
 # plan and apply work without it.
 mkdir -p "$DEMO/quickstart"
@@ -78,6 +80,20 @@ echo "==> outputs"
 "$TF" output -no-color repository_posture
 "$TF" output -no-color wal_archive
 "$TF" output -no-color recovery_points
+echo "==> the drill run on apply"
+"$TF" output -no-color drill
+
+echo "==> starting the agent daemon (schedules from the repository, Prometheus metrics)"
+AGENT_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+setsid "$DEMO/bin/lifeboat" agent --config "$SERVICES/lifeboat-agent.json" --pg-dsn "$LIFEBOAT_PG_DSN" \
+  --pg-bindir /usr/lib/postgresql/15/bin --listen "127.0.0.1:$AGENT_PORT" >"$SERVICES/agent.log" 2>&1 < /dev/null &
+echo $! >"$SERVICES/agent.pid"
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$AGENT_PORT/healthz" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 50); do # the first refresh reads the policy, the catalog and the drill evidence
+  curl -sf "http://127.0.0.1:$AGENT_PORT/metrics" | grep -q '^lifeboat_drill_success' && break; sleep 0.2
+done
+echo "metrics: http://127.0.0.1:$AGENT_PORT/metrics"
+curl -sf "http://127.0.0.1:$AGENT_PORT/metrics" | grep -E '^lifeboat_(backup_last_success_timestamp_seconds|backup_bytes|wal_archive_lag_seconds|drill_success|drill_rto_seconds|drill_rto_target_seconds|repository_size_bytes)' || true
 
 echo "==> an accident in tenant acme_logistics"
 sleep 2
@@ -110,6 +126,7 @@ Demo is up. Inspect it:
   psql -d acme_logistics_restored -c 'select count(*) from stock_picking'   # the restored tenant
   psql -d acme_logistics -c 'select count(*) from stock_picking'            # the live one, untouched
   cd $DEMO/quickstart && TF_CLI_CONFIG_FILE=$DEMO/terraformrc $TF show
+  agent metrics: curl http://127.0.0.1:$AGENT_PORT/metrics   (log: $SERVICES/agent.log)
   service logs: $SERVICES/*/*.log
 Stop it:  make demo-down
 MSG
