@@ -145,24 +145,28 @@ measure() {
 DSN="host=$W/pg port=$PGPORT user=postgres dbname=postgres"
 measure "lifeboat backup (MinIO TLS)" "$W/lifeboat" backup --config "$W/lifeboat.json" --pg-dsn "$DSN" --workers 2 --level 1
 grep "^backup " "$W/out-lifeboat backup (MinIO TLS)" >&2 || true
-measure "pgbackrest backup (MinIO TLS)" pgbackrest --config="$W/pgbackrest.conf" --stanza=bench --type=full backup
-mkdir -p "$W/pgbb"; chown postgres: "$W/pgbb"
-measure "pg_basebackup server-zstd (disk)" "$PGBIN/pg_basebackup" -h "$W/pg" -p "$PGPORT" -U postgres -D "$W/pgbb/b" \
-	-Ft -X none --checkpoint=fast --compress=server-zstd:workers=2
 if [ -n "${RESTORE:-}" ]; then
 	# The backup's WAL, pushed as archive_command would have (this bench
-	# archives to /bin/true), so the restore has what it needs.
+	# archives to /bin/true), so the restore has what it needs; now,
+	# before the next checkpoint recycles them.
 	read -r WALSTART WALSTOP < <(sed -n 's/.*WAL \([0-9A-F]\{24\}\)\.\.\([0-9A-F]\{24\}\).*/\1 \2/p' "$W/out-lifeboat backup (MinIO TLS)")
 	for f in $(ls "$W/pg/data/pg_wal" | grep -E '^[0-9A-F]{24}$'); do
 		if [[ "$f" > "$WALSTART" || "$f" == "$WALSTART" ]] && [[ "$f" < "$WALSTOP" || "$f" == "$WALSTOP" ]]; then
 			PGDATA="$W/pg/data" "$W/lifeboat" wal-push --config "$W/lifeboat.json" "$W/pg/data/pg_wal/$f" >/dev/null
 		fi
 	done
+fi
+measure "pgbackrest backup (MinIO TLS)" pgbackrest --config="$W/pgbackrest.conf" --stanza=bench --type=full backup
+mkdir -p "$W/pgbb"; chown postgres: "$W/pgbb"
+measure "pg_basebackup server-zstd (disk)" "$PGBIN/pg_basebackup" -h "$W/pg" -p "$PGPORT" -U postgres -D "$W/pgbb/b" \
+	-Ft -X none --checkpoint=fast --compress=server-zstd:workers=2
+if [ -n "${RESTORE:-}" ]; then
 	sync
 	measure "lifeboat restore --no-start" "$W/lifeboat" restore --config "$W/lifeboat.json" --bin-dir "$PGBIN" \
 		--data-dir "$W/r-lifeboat" --port "$(freeport)" --no-start --parallel 4
 	grep "^laid out" "$W/out-lifeboat restore --no-start" >&2 || true
 	rm -rf "$W/r-lifeboat"; sync
+	mkdir -p "$W/r-pgbackrest"; chmod 700 "$W/r-pgbackrest"; chown postgres: "$W/r-pgbackrest"
 	measure "pgbackrest restore" pgbackrest --config="$W/pgbackrest.conf" --stanza=bench --pg1-path="$W/r-pgbackrest" restore
 	rm -rf "$W/r-pgbackrest"; sync
 	measure "lifeboat restore + recovery" "$W/lifeboat" restore --config "$W/lifeboat.json" --bin-dir "$PGBIN" \
