@@ -89,17 +89,23 @@ type TenantResult struct {
 	Attachments    *AttachmentReport
 }
 
-// dumpTolerance is how close a target must be to a dump's snapshot time
-// for the dump to be used.
-const dumpTolerance = time.Second
+// dumpMatches reports whether a dump can serve a restore to target: the
+// target names the dump's snapshot time, to the second (as RFC 3339 shows
+// it, and as lifeboat_recovery_points lists it). Any later second needs WAL
+// and goes the PITR way, so a dump never stands in for a point whose
+// changes it lacks.
+func dumpMatches(snapshot, target time.Time) bool {
+	return !target.IsZero() && target.Truncate(time.Second).Equal(snapshot.Truncate(time.Second)) ||
+		target.Equal(snapshot)
+}
 
 // tenantComment marks a database as a Lifeboat restore (DropTenant checks
 // it before dropping anything).
 const tenantComment = "lifeboat-restore:"
 
 // PlanTenant says which dump or backup a tenant restore would use:
-// "dump:<id>" when DumpID is given or Target is within a second of a dump's
-// snapshot time, else "backup:<id>+wal" (PITR of the cluster, which needs a
+// "dump:<id>" when DumpID is given or Target names a dump's snapshot time
+// to the second (see dumpMatches), else "backup:<id>+wal" (PITR of the cluster, which needs a
 // physical backup and WAL reaching Target), or an *OutsideWindowError.
 func PlanTenant(ctx context.Context, store objectstore.Store, opts TenantOptions) (string, error) {
 	src, _, _, err := planTenant(ctx, store, opts)
@@ -128,8 +134,7 @@ func planTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 		if opts.Target.IsZero() {
 			continue
 		}
-		d := m.StartTime.Sub(opts.Target).Abs()
-		if d <= dumpTolerance && (best == nil || d < best.StartTime.Sub(opts.Target).Abs()) {
+		if dumpMatches(m.StartTime, opts.Target) && (best == nil || m.StartTime.After(best.StartTime)) {
 			best = m
 		}
 	}
