@@ -548,4 +548,19 @@ func TestAccAgent_drill(t *testing.T) {
 	if code := a.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
 		t.Fatalf("agent exited %d:\n%s", code, a.out.String())
 	}
+
+	// The same schedule by hand: `lifeboat drill run`, then the history.
+	// NOTE: evidence ids are per second; make sure this one gets its own.
+	time.Sleep(time.Until(ev.Started.Truncate(time.Second).Add(time.Second)))
+	out := f.run(t, 0, "drill", "run", "minutely")
+	if !strings.Contains(out, "PASSED") || !strings.Contains(out, "rows") {
+		t.Fatalf("drill run output:\n%s", out)
+	}
+	report := f.run(t, 0, "drill", "report", "minutely", "--format", "markdown")
+	if strings.Count(report, "| passed |") != 2 {
+		t.Fatalf("report must list both drills as passed:\n%s", report)
+	}
+	if out, code := f.exec(t, "drill", "run", "no-such-schedule"); code == 0 || !strings.Contains(out, "no-such-schedule") {
+		t.Fatalf("a missing schedule: exit %d\n%s", code, out)
+	}
 }

@@ -36,5 +36,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newBackupCmd(), newBackupsCmd(), newVerifyCmd(), newPruneCmd())
 	root.AddCommand(newAgentCmd())
 	root.AddCommand(newRestoreCmd())
+	root.AddCommand(newDrillCmd())
 	return root
 }

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
+)
+
+func TestDrillReportTableAndMarkdown(t *testing.T) {
+	at := time.Date(2026, 11, 25, 3, 30, 0, 0, time.UTC)
+	evs := []*drill.Evidence{
+		{ID: "a", Schedule: "nightly", Passed: true, Finished: at, RTOSeconds: 42.4, RTOTargetSeconds: 900, Source: "backup:b1+wal", RestoredToTime: at.Add(-time.Minute),
+			Checks: []drill.CheckResult{{Name: "rows", Passed: true, Observed: "500"}}},
+		{ID: "b", Schedule: "nightly", Passed: false, Finished: at.Add(24 * time.Hour), RTOSeconds: 61, RTOTargetSeconds: 900, Source: "backup:b2+wal",
+			Checks: []drill.CheckResult{{Name: "rows", Passed: false, Observed: "0"}, {Name: "fresh", Passed: true}}},
+	}
+	var table bytes.Buffer
+	if err := writeReport(&table, "table", "nightly", evs); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(table.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[1], "passed") || !strings.Contains(lines[2], "FAILED") || !strings.Contains(lines[2], "rows=0") || !strings.Contains(lines[2], "1/2") {
+		t.Fatalf("table:\n%s", table.String())
+	}
+	var md bytes.Buffer
+	if err := writeReport(&md, "markdown", "nightly", evs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "| finished | result |") || !strings.Contains(md.String(), "| 2026-11-25T03:30:00Z | passed | 42.4 | 900 | backup:b1+wal |") {
+		t.Fatalf("markdown:\n%s", md.String())
+	}
+	if err := writeReport(&md, "html", "nightly", evs); err == nil {
+		t.Fatal("an unknown format must be refused")
+	}
+}
