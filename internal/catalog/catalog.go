@@ -140,8 +140,18 @@ func Load(ctx context.Context, store objectstore.Store, l repo.Layout) (*Catalog
 		}
 		c.Tenant = append(c.Tenant, m)
 	}
-	sort.Slice(c.Physical, func(i, j int) bool { return c.Physical[i].ID < c.Physical[j].ID })
+	// NOTE: by start time, not id: two backups started in the same second
+	// have ids that differ only by a random suffix.
+	sort.Slice(c.Physical, func(i, j int) bool {
+		if !c.Physical[i].StartTime.Equal(c.Physical[j].StartTime) {
+			return c.Physical[i].StartTime.Before(c.Physical[j].StartTime)
+		}
+		return c.Physical[i].ID < c.Physical[j].ID
+	})
 	sort.Slice(c.Tenant, func(i, j int) bool {
+		if !c.Tenant[i].StartTime.Equal(c.Tenant[j].StartTime) {
+			return c.Tenant[i].StartTime.Before(c.Tenant[j].StartTime)
+		}
 		if c.Tenant[i].ID != c.Tenant[j].ID {
 			return c.Tenant[i].ID < c.Tenant[j].ID
 		}

@@ -286,3 +286,36 @@ func TestPruneTenantDumpsPerDatabase(t *testing.T) {
 		t.Fatalf("%d dumps listed", len(list))
 	}
 }
+
+// Two backups started in the same second get ids that differ only by a
+// random suffix: the catalog orders them by start time all the same.
+func TestBackupsInTheSameSecondAreOrderedByStart(t *testing.T) {
+	s := objectstore.NewMemory("b")
+	t0 := time.Date(2026, 11, 25, 22, 43, 23, 100e6, time.UTC)
+	var ms []*backup.Manifest
+	for i := 0; i < 6; i++ {
+		ms = append(ms, addBackup(t, s, t0.Add(time.Duration(i)*100*time.Millisecond), uint64(2*i+1), uint64(2*i+1), true))
+	}
+	addWAL(t, s, 1, 12)
+	c, err := Load(context.Background(), s, layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range c.Physical {
+		if m.ID != ms[i].ID {
+			t.Fatalf("Physical[%d] = %s, want %s (started %s)", i, m.ID, ms[i].ID, ms[i].StartTime)
+		}
+	}
+	if w := c.Window(mustWAL(t, s)); w.FromBackup != ms[0].ID {
+		t.Fatalf("window from %s, want the oldest backup %s", w.FromBackup, ms[0].ID)
+	}
+}
+
+func mustWAL(t *testing.T, s objectstore.Store) *WALArchive {
+	t.Helper()
+	a, err := ListWAL(context.Background(), s, layout, segSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

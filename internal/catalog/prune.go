@@ -126,7 +126,7 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 		} else {
 			// Locked manifest: the backup stays, so does its WAL.
 			res.Kept = append(res.Kept, m.ID)
-			if oldestKept == nil || m.ID < oldestKept.ID {
+			if oldestKept == nil || m.StartTime.Before(oldestKept.StartTime) {
 				oldestKept = m
 			}
 		}
