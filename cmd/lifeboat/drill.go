@@ -172,4 +172,3 @@ func writeReport(w io.Writer, format, schedule string, evs []*drill.Evidence) er
 	}
 	return fmt.Errorf("unknown --format %q: want table, markdown or json", format)
 }
-
