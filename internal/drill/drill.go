@@ -14,8 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/version"
@@ -192,7 +191,7 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 		defer os.RemoveAll(dir)
 		port := spec.Port
 		if port == 0 {
-			if port, err = freePort(); err != nil {
+			if port, err = restore.FreePort(); err != nil {
 				return err
 			}
 		}
@@ -234,7 +233,7 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 		}
 		ev.Source = res.Source
 		ev.RestoredToTime = res.RestoredToTime
-		dsn := func(string) string { return withDatabase(spec.TargetDSN, scratchDB) }
+		dsn := func(string) string { return pg.WithDatabase(spec.TargetDSN, scratchDB) }
 		ev.Checks = runChecks(ctx, spec, ev, dsn, res.Attachments)
 	default:
 		return fmt.Errorf("unknown drill kind %q: want cluster or tenant", spec.Kind)
@@ -296,22 +295,15 @@ func runChecks(ctx context.Context, spec Spec, ev *Evidence, dsn func(db string)
 	return out
 }
 
+// queryValue runs one check query in its own connection (checks may name
+// different databases).
 func queryValue(ctx context.Context, dsn, sql string) (string, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close(ctx)
-	var v *string
-	if err := conn.QueryRow(ctx, "SELECT ("+sql+")::text").Scan(&v); err != nil {
-		if err2 := conn.QueryRow(ctx, sql).Scan(&v); err2 != nil {
-			return "", err2
-		}
-	}
-	if v == nil {
-		return "NULL", nil
-	}
-	return *v, nil
+	return pg.QueryValue(ctx, conn, sql)
 }
 
 // writeEvidence stores the record under COMPLIANCE object lock, with a
@@ -395,26 +387,4 @@ func readEvidence(ctx context.Context, store objectstore.Store, key string) (*Ev
 	}
 	ev.Key = key
 	return &ev, nil
-}
-
-func withDatabase(dsn, db string) string {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return dsn
-	}
-	u := url.URL{Scheme: "postgres", Host: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Path: "/" + db, RawQuery: "sslmode=disable"}
-	u.User = url.UserPassword(cfg.User, cfg.Password)
-	if cfg.TLSConfig != nil {
-		u.RawQuery = "sslmode=require"
-	}
-	return u.String()
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -383,13 +383,7 @@ func (r *backupPolicyResource) converge(ctx context.Context, m *backupPolicyMode
 		return nil, false
 	}
 	bucket := m.Repository.Bucket.ValueString()
-	if _, err := client.ReadBucket(ctx, bucket); err != nil {
-		if errors.Is(err, objectstore.ErrBucketNotFound) {
-			diags.AddAttributeError(path.Root("repository").AtName("bucket"), "Repository Bucket Not Found",
-				fmt.Sprintf("repository.bucket %q does not exist on %s. Create it first (for example with lifeboat_immutable_bucket, referenced so Terraform orders them).", bucket, client.Endpoint()))
-			return nil, false
-		}
-		diags.Append(errorDiag("Error Reading Repository Bucket", fmt.Sprintf("checking repository.bucket %q", bucket), err))
+	if !requireBucket(ctx, client, bucket, path.Root("repository").AtName("bucket"), diags) {
 		return nil, false
 	}
 	store := client.Store(bucket)

@@ -261,8 +261,7 @@ func (r *drillScheduleResource) apply(ctx context.Context, m *drillScheduleModel
 		return
 	}
 	bucket := m.Source.Bucket.ValueString()
-	if _, err := client.ReadBucket(ctx, bucket); errors.Is(err, objectstore.ErrBucketNotFound) {
-		diags.AddAttributeError(path.Root("source").AtName("bucket"), "Repository Bucket Not Found", fmt.Sprintf("source.bucket %q does not exist.", bucket))
+	if !requireBucket(ctx, client, bucket, path.Root("source").AtName("bucket"), diags) {
 		return
 	}
 	store := client.Store(bucket)
@@ -275,9 +274,7 @@ func (r *drillScheduleResource) apply(ctx context.Context, m *drillScheduleModel
 	var failure string
 	if m.RunOnApply.ValueBool() {
 		tflog.Info(ctx, "running a drill on apply", map[string]any{"schedule": m.Name.ValueString(), "kind": m.Kind.ValueString()})
-		sc := r.data.agentStoreConfig()
-		agentCfg := repo.AgentConfig{Endpoint: sc.Endpoint, Region: sc.Region, PathStyle: sc.PathStyle, SkipTLSVerify: sc.Insecure,
-			AccessKey: sc.AccessKey, SecretKey: sc.SecretKey, Bucket: bucket, Prefix: m.Source.Prefix.ValueString(), Cluster: m.Source.Cluster.ValueString()}
+		agentCfg := r.data.agentConfig(bucket, m.Source.Prefix.ValueString(), m.Source.Cluster.ValueString(), "")
 		targetDSN := ""
 		if m.Postgres != nil {
 			targetDSN = m.Postgres.dsn()

@@ -4,18 +4,21 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
 var _ provider.Provider = (*LifeboatProvider)(nil)
@@ -143,10 +146,11 @@ func (d *providerData) Store(ctx context.Context) (*objectstore.Client, error) {
 // Address is the provider's registry address.
 const Address = "registry.terraform.io/lifeboat-dr/lifeboat"
 
-// agentStoreConfig is the object-store configuration an agent on the
-// database host needs: the provider's own, with static keys from the
-// environment filled in (never temporary credentials from other sources).
-func (d *providerData) agentStoreConfig() objectstore.Config {
+// agentConfig is the configuration an agent on the database host needs to
+// reach the repository of cluster: the provider's own object-store
+// settings, with static keys from the environment filled in (never
+// temporary credentials from other sources).
+func (d *providerData) agentConfig(bucket, prefix, cluster, compression string) repo.AgentConfig {
 	c := d.storeConfig.FromEnv()
 	if c.Endpoint == "" {
 		c.Endpoint = firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
@@ -157,7 +161,28 @@ func (d *providerData) agentStoreConfig() objectstore.Config {
 	if c.AccessKey == "" && c.SecretKey == "" && os.Getenv("AWS_SESSION_TOKEN") == "" {
 		c.AccessKey, c.SecretKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
 	}
-	return c
+	return repo.AgentConfig{
+		Endpoint: c.Endpoint, Region: c.Region, PathStyle: c.PathStyle, SkipTLSVerify: c.Insecure,
+		AccessKey: c.AccessKey, SecretKey: c.SecretKey,
+		Bucket: bucket, Prefix: prefix, Cluster: cluster, Compression: compression,
+	}
+}
+
+// requireBucket adds an error on attr and returns false when the repository
+// bucket does not exist (or cannot be read).
+func requireBucket(ctx context.Context, client *objectstore.Client, bucket string, attr path.Path, diags *diag.Diagnostics) bool {
+	_, err := client.ReadBucket(ctx, bucket)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, objectstore.ErrBucketNotFound):
+		diags.AddAttributeError(attr, "Repository Bucket Not Found",
+			fmt.Sprintf("%s %q does not exist on %s. Create it first (for example with lifeboat_immutable_bucket, referenced so Terraform orders them).",
+				attr, bucket, client.Endpoint()))
+	default:
+		diags.Append(errorDiag("Error Reading Repository Bucket", fmt.Sprintf("checking %s %q", attr, bucket), err))
+	}
+	return false
 }
 
 func firstEnv(names ...string) string {

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -304,14 +301,14 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		// plans the create half of a replacement without the prior state,
 		// so a previous Lifeboat restore is recognised on disk; the live
 		// cluster never has a lifeboat-restore.json.
-		ownDir := isLifeboatRestore(dir)
-		ownPort := ownDir && restorePort(dir) == int(plan.Target.Port.ValueInt64())
+		ownDir := restore.IsRestore(dir)
+		ownPort := ownDir && restore.RunningPort(dir) == int(plan.Target.Port.ValueInt64())
 		if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 && !ownDir {
 			resp.Diagnostics.AddAttributeError(path.Root("target").AtName("data_directory"), "Restore Target Not Empty",
 				fmt.Sprintf("target.data_directory %q exists and is not empty: a restore never writes over an existing directory (it may be the live cluster). Choose a new directory.", dir))
 			return
 		}
-		if !ownPort && portInUse(int(plan.Target.Port.ValueInt64())) {
+		if !ownPort && errors.Is(restore.CheckPort(int(plan.Target.Port.ValueInt64())), restore.ErrPortInUse) {
 			resp.Diagnostics.AddAttributeError(path.Root("target").AtName("port"), "Restore Port In Use",
 				fmt.Sprintf("target.port %d is in use on this machine (it may be the live cluster). Choose a free port.", plan.Target.Port.ValueInt64()))
 			return
@@ -467,7 +464,7 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 				fmt.Sprintf("%d attachment reference(s) of the restored database have no object as of the restore point (first: %s). See missing_attachments.",
 					len(missing), res.Attachments.Missing[0]))
 		}
-		checkDSN = withDatabase(plan.Postgres.dsn(), plan.Target.Database.ValueString())
+		checkDSN = pg.WithDatabase(plan.Postgres.dsn(), plan.Target.Database.ValueString())
 	}
 	if plan.WALRange.IsUnknown() {
 		plan.WALRange = types.StringNull()
@@ -505,7 +502,7 @@ func (r *restoreResource) Read(ctx context.Context, req resource.ReadRequest, re
 		if state.Postgres == nil {
 			return
 		}
-		exists, err := databaseExists(ctx, state.Postgres.dsn(), state.Target.Database.ValueString())
+		exists, err := pg.DatabaseExists(ctx, state.Postgres.dsn(), state.Target.Database.ValueString())
 		if err != nil {
 			resp.Diagnostics.Append(errorDiag("Error Reading Restored Database", fmt.Sprintf("looking for database %q on %s", state.Target.Database.ValueString(), state.Postgres.describe()), err))
 			return
@@ -605,12 +602,7 @@ func (m *restoreModel) definitionChanged(s *restoreModel) bool {
 
 // agentConfig is what restore_command's agent needs to read the repository.
 func (r *restoreResource) agentConfig(m *restoreModel) repo.AgentConfig {
-	sc := r.data.agentStoreConfig()
-	return repo.AgentConfig{
-		Endpoint: sc.Endpoint, Region: sc.Region, PathStyle: sc.PathStyle, SkipTLSVerify: sc.Insecure,
-		AccessKey: sc.AccessKey, SecretKey: sc.SecretKey,
-		Bucket: m.Source.Bucket.ValueString(), Prefix: m.Source.Prefix.ValueString(), Cluster: m.Source.Cluster.ValueString(),
-	}
+	return r.data.agentConfig(m.Source.Bucket.ValueString(), m.Source.Prefix.ValueString(), m.Source.Cluster.ValueString(), "")
 }
 
 // runChecks runs each check against dsn and returns the results map and
@@ -631,16 +623,7 @@ func runChecks(ctx context.Context, dsn string, checks []restoreCheckModel) (typ
 	}
 	defer conn.Close(ctx)
 	for _, c := range checks {
-		var got *string
-		err := conn.QueryRow(ctx, "SELECT ("+c.SQL.ValueString()+")::text").Scan(&got)
-		if err != nil {
-			// Not every query can be wrapped (a WITH, several columns): run it as is.
-			err = conn.QueryRow(ctx, c.SQL.ValueString()).Scan(&got)
-		}
-		observed := "NULL"
-		if got != nil {
-			observed = *got
-		}
+		observed, err := pg.QueryValue(ctx, conn, c.SQL.ValueString())
 		switch {
 		case err != nil:
 			results[c.Name.ValueString()] = types.StringValue("fail: " + err.Error())
@@ -678,69 +661,6 @@ func (pointInTimeValidator) ValidateString(_ context.Context, req validator.Stri
 		resp.Diagnostics.AddAttributeError(req.Path, "Point In Time In The Future",
 			fmt.Sprintf("point_in_time = %q is in the future; use \"latest\" for the newest recoverable point.", req.ConfigValue.ValueString()))
 	}
-}
-
-// portInUse reports whether something listens on 127.0.0.1:port.
-func portInUse(port int) bool {
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
-
-// withDatabase returns dsn pointing at database db.
-func withDatabase(dsn, db string) string {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return dsn
-	}
-	u := url.URL{Scheme: "postgres", Host: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Path: "/" + db}
-	if cfg.Password != "" {
-		u.User = url.UserPassword(cfg.User, cfg.Password)
-	} else {
-		u.User = url.User(cfg.User)
-	}
-	if cfg.TLSConfig == nil {
-		u.RawQuery = "sslmode=disable"
-	}
-	return u.String()
-}
-
-// databaseExists asks the server behind dsn whether db exists.
-func databaseExists(ctx context.Context, dsn, db string) (bool, error) {
-	p, err := pg.Pool(ctx, dsn)
-	if err != nil {
-		return false, err
-	}
-	if err := pg.Ping(ctx, p); err != nil {
-		return false, err
-	}
-	var exists bool
-	err = p.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists)
-	return exists, err
-}
-
-// isLifeboatRestore reports whether dir holds a copy Lifeboat restored.
-func isLifeboatRestore(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "lifeboat-restore.json"))
-	return err == nil
-}
-
-// restorePort is the port of the server running in dir (postmaster.pid's
-// fourth line), or 0.
-func restorePort(dir string) int {
-	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
-	if err != nil {
-		return 0
-	}
-	lines := strings.Split(string(b), "\n")
-	if len(lines) < 4 {
-		return 0
-	}
-	port, _ := strconv.Atoi(strings.TrimSpace(lines[3]))
-	return port
 }
 
 // lossWindow is, for a restore to latest, how far the recovered point

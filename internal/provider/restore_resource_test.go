@@ -21,6 +21,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
@@ -49,14 +50,12 @@ func newRestoreFixture(t *testing.T) *restoreFixture {
 	t.Cleanup(func() { resetArchiving(t, pgSrv) })
 
 	cfgPath := filepath.Join(dir, "agent.json")
-	sc := (&providerData{}).agentStoreConfig()
-	agentCfg := repo.AgentConfig{Endpoint: sc.Endpoint, Region: sc.Region, PathStyle: sc.PathStyle, AccessKey: sc.AccessKey, SecretKey: sc.SecretKey,
-		Bucket: f.bucket, Prefix: "pg", Cluster: "main"}
+	agentCfg := (&providerData{}).agentConfig(f.bucket, "pg", "main", "")
 	content, err := agentCfg.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeAgentConfig(cfgPath, "postgres", content); err != nil {
+	if err := repo.WriteConfigFile(cfgPath, "postgres", content); err != nil {
 		t.Fatal(err)
 	}
 	pool, err := pg.Pool(ctx, pgSrv.DSN("postgres"))
@@ -110,7 +109,7 @@ func TestAccRestoreResource_clusterAccidentalDeletion(t *testing.T) {
 			if _, err := os.Stat(dir1); !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("restored copy %s still exists after destroy", dir1)
 			}
-			if portInUse(port1) {
+			if restore.CheckPort(port1) != nil {
 				return fmt.Errorf("a server still listens on %d after destroy", port1)
 			}
 			return nil

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
@@ -140,7 +141,7 @@ resource "lifeboat_restore" "test" {
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
-			if exists, err := databaseExists(ctx, env.Postgres.DSN("postgres"), "tn_acme_restored"); err != nil || exists {
+			if exists, err := pg.DatabaseExists(ctx, env.Postgres.DSN("postgres"), "tn_acme_restored"); err != nil || exists {
 				return fmt.Errorf("restored database still exists after destroy (%v)", err)
 			}
 			if _, err := files.Head(ctx, "filestore/tn_acme_restored/"+lateFname); !errors.Is(err, objectstore.ErrNotFound) {

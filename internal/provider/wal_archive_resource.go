@@ -2,10 +2,7 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -236,13 +233,7 @@ func (r *walArchiveResource) desired(m *walArchiveModel) (pg.ArchiveSettings, re
 		timeout = time.Second
 	}
 	cmd := fmt.Sprintf("%s wal-push --config %s %%p", shellQuote(m.AgentPath.ValueString()), shellQuote(m.AgentConfigPath.ValueString()))
-	sc := r.data.agentStoreConfig()
-	cfg := repo.AgentConfig{
-		Endpoint: sc.Endpoint, Region: sc.Region, PathStyle: sc.PathStyle, SkipTLSVerify: sc.Insecure,
-		AccessKey: sc.AccessKey, SecretKey: sc.SecretKey,
-		Bucket: m.Repository.Bucket.ValueString(), Prefix: m.Repository.Prefix.ValueString(),
-		Cluster: m.Cluster.ValueString(), Compression: m.Compression.ValueString(),
-	}
+	cfg := r.data.agentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString(), m.Compression.ValueString())
 	return pg.ArchiveSettings{WALLevel: "replica", ArchiveMode: "on", ArchiveCommand: cmd, ArchiveTimeout: timeout}, cfg
 }
 
@@ -357,19 +348,13 @@ func (r *walArchiveResource) converge(ctx context.Context, m *walArchiveModel, d
 		return
 	}
 	bucket := m.Repository.Bucket.ValueString()
-	if _, err := client.ReadBucket(ctx, bucket); err != nil {
-		if errors.Is(err, objectstore.ErrBucketNotFound) {
-			diags.AddAttributeError(path.Root("repository").AtName("bucket"), "Repository Bucket Not Found",
-				fmt.Sprintf("repository.bucket %q does not exist on %s. Create it first (for example with lifeboat_immutable_bucket, referenced so Terraform orders them).", bucket, client.Endpoint()))
-			return
-		}
-		diags.Append(errorDiag("Error Reading Repository Bucket", fmt.Sprintf("checking repository.bucket %q", bucket), err))
+	if !requireBucket(ctx, client, bucket, path.Root("repository").AtName("bucket"), diags) {
 		return
 	}
 	want, agentCfg := r.desired(m)
 	content, _ := agentCfg.Marshal()
 	if m.ManageAgentConfigFile.ValueBool() {
-		if err := writeAgentConfig(m.AgentConfigPath.ValueString(), m.AgentConfigOwner.ValueString(), content); err != nil {
+		if err := repo.WriteConfigFile(m.AgentConfigPath.ValueString(), m.AgentConfigOwner.ValueString(), content); err != nil {
 			diags.AddAttributeError(path.Root("agent_config_path"), "Error Writing Agent Configuration",
 				fmt.Sprintf("While writing the agent configuration to %s (manage_agent_config_file = true): %v", m.AgentConfigPath.ValueString(), err))
 			return
@@ -556,45 +541,6 @@ func (r *walArchiveResource) pool(ctx context.Context, m *walArchiveModel) (*pgx
 		return nil, err
 	}
 	return p, pg.Ping(ctx, p)
-}
-
-// writeAgentConfig writes content to path atomically, mode 0600, owned by owner.
-func writeAgentConfig(path, owner string, content []byte) error {
-	u, err := user.Lookup(owner)
-	if err != nil {
-		return fmt.Errorf("agent_config_owner: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".lifeboat-config-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if os.Getuid() == 0 {
-		if err := os.Chown(tmp.Name(), uid, gid); err != nil {
-			return err
-		}
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func formatSeconds(d time.Duration) string { return strconv.Itoa(int(d/time.Second)) + "s" }

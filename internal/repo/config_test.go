@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,5 +100,31 @@ func TestPrintingNeverShowsTheSecret(t *testing.T) {
 		if strings.Contains(s, "SUPERSECRET") {
 			t.Fatalf("printed secret: %s", s)
 		}
+	}
+}
+
+func TestWriteConfigFileIsPrivateAndLoadable(t *testing.T) {
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "etc", "lifeboat.json")
+	cfg := AgentConfig{Bucket: "b", Cluster: "c", AccessKey: "AK", SecretKey: "SK"}
+	body, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteConfigFile(path, me.Username, body); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	if got, err := Load(path); err != nil || got.SecretKey != "SK" {
+		t.Fatalf("Load after WriteConfigFile: %+v, %v", got, err)
+	}
+	if err := WriteConfigFile(path, "no-such-account-lifeboat", body); err == nil {
+		t.Fatal("an unknown owner must be refused")
 	}
 }

@@ -123,7 +123,7 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	if err := checkEmpty(dataDir); err != nil {
 		return nil, err
 	}
-	if err := checkPort(opts.Port); err != nil {
+	if err := CheckPort(opts.Port); err != nil {
 		return nil, err
 	}
 	own, err := lookupOwner(opts.OSUser)
@@ -237,6 +237,28 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	return res, nil
 }
 
+// IsRestore reports whether dataDir holds a copy Lifeboat restored (it has
+// the restore's lifeboat-restore.json; a live cluster never does).
+func IsRestore(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, ConfigFile))
+	return err == nil
+}
+
+// RunningPort is the port of the server whose postmaster.pid is in
+// dataDir (its fourth line), or 0 when there is none.
+func RunningPort(dataDir string) int {
+	raw, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	lines := strings.Split(string(raw), "\n")
+	if len(lines) < 4 {
+		return 0
+	}
+	port, _ := strconv.Atoi(strings.TrimSpace(lines[3]))
+	return port
+}
+
 // StopCluster stops a restored server (pg_ctl stop -m fast) if it runs.
 // A missing directory or a stopped server is success.
 func StopCluster(ctx context.Context, dataDir, binDir, osUser string) error {
@@ -307,9 +329,9 @@ func checkEmpty(dir string) error {
 	return nil
 }
 
-// checkPort refuses a port something listens on (any address) or that we
-// cannot bind on the loopback.
-func checkPort(port int) error {
+// CheckPort refuses (ErrPortInUse) a port something listens on (any
+// address) or that we cannot bind on the loopback.
+func CheckPort(port int) error {
 	for _, addr := range []string{"127.0.0.1", "0.0.0.0"} {
 		l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
 		if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
@@ -223,7 +224,7 @@ func RestoreTenant(ctx context.Context, store objectstore.Store, opts TenantOpti
 		restoreArgs = append(restoreArgs, "--no-owner", "--no-acl")
 	}
 	tcfg := target.Config()
-	tdsn := withDatabase(opts.TargetDSN, tmp)
+	tdsn := pg.WithDatabase(opts.TargetDSN, tmp)
 
 	res = &TenantResult{Source: source}
 	if dump != nil {
@@ -254,7 +255,7 @@ func RestoreTenant(ctx context.Context, store objectstore.Store, opts TenantOpti
 
 	if opts.Attachments != nil {
 		rep.send(Progress{Phase: "attachments"})
-		res.Attachments, err = restoreAttachments(ctx, withDatabase(opts.TargetDSN, opts.NewDatabase), *opts.Attachments, res.RestoredToTime)
+		res.Attachments, err = restoreAttachments(ctx, pg.WithDatabase(opts.TargetDSN, opts.NewDatabase), *opts.Attachments, res.RestoredToTime)
 		if err != nil {
 			// The database is dropped (deferred above); its copies go too.
 			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -362,7 +363,7 @@ func pitrTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 	}
 	port := opts.ScratchPort
 	if port == 0 {
-		if port, err = freePort(); err != nil {
+		if port, err = FreePort(); err != nil {
 			return at, err
 		}
 	}
@@ -443,15 +444,6 @@ func sslMode(dsn string) string {
 	return ""
 }
 
-// withDatabase returns dsn pointing at database db.
-func withDatabase(dsn, db string) string {
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		u.Path = "/" + db
-		return u.String()
-	}
-	return dsn + " dbname=" + quoteKV(db)
-}
-
 // dbOf is the database a connection string names (for pg_restore's
 // --dbname, which gets the rest through the environment).
 func dbOf(dsn string) string {
@@ -462,14 +454,11 @@ func dbOf(dsn string) string {
 	return cfg.Database
 }
 
-func quoteKV(v string) string {
-	return "'" + strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), "'", `\'`) + "'"
-}
-
 func quoteLiteral(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
 
-// freePort is a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
+// FreePort is a loopback TCP port that was free a moment ago (scratch
+// servers of tenant restores and drills).
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

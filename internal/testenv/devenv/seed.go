@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 )
 
 // runSeed creates Odoo-like tenant databases (partners, pickings and
@@ -56,7 +57,7 @@ func runSeed(args []string, incident bool) error {
 		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
 			return err
 		}
-		conn, err := pgx.Connect(ctx, dbDSN(dsn, db))
+		conn, err := pgx.Connect(ctx, pg.WithDatabase(dsn, db))
 		if err != nil {
 			return err
 		}
@@ -98,7 +99,7 @@ func addAttachment(ctx context.Context, conn *pgx.Conn, store objectstore.Store,
 // makeIncident deletes a day's pickings and an attachment's file, and adds
 // a new attachment, in the first tenant: what a restore to before it undoes.
 func makeIncident(ctx context.Context, dsn string, store objectstore.Store, db string) error {
-	conn, err := pgx.Connect(ctx, dbDSN(dsn, db))
+	conn, err := pgx.Connect(ctx, pg.WithDatabase(dsn, db))
 	if err != nil {
 		return err
 	}
@@ -119,12 +120,4 @@ func makeIncident(ctx context.Context, dsn string, store objectstore.Store, db s
 	}
 	fmt.Printf("incident in %s: %d pickings deleted, attachment file %s deleted, one attachment added\n", db, tag.RowsAffected(), fname)
 	return nil
-}
-
-func dbDSN(dsn, db string) string {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return dsn
-	}
-	return fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Password, cfg.Host, cfg.Port, db)
 }

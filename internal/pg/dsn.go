@@ -1,0 +1,59 @@
+package pg
+
+import (
+	"context"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// WithDatabase returns dsn pointing at database db, keeping its form (URL or
+// key=value) and every other setting.
+func WithDatabase(dsn, db string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.Path = "/" + db
+		return u.String()
+	}
+	// NOTE: in key=value form a later keyword wins, so appending is enough.
+	return dsn + " dbname=" + quoteKV(db)
+}
+
+func quoteKV(v string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), "'", `\'`) + "'"
+}
+
+// Querier is what QueryValue needs: a connection or a pool.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// QueryValue runs a check query and returns its single value as PostgreSQL
+// prints it ("NULL" for null). The query is first wrapped in a text cast;
+// one that cannot be wrapped (a WITH, several statements) runs as is.
+func QueryValue(ctx context.Context, q Querier, sql string) (string, error) {
+	var v *string
+	if err := q.QueryRow(ctx, "SELECT ("+sql+")::text").Scan(&v); err != nil {
+		if err := q.QueryRow(ctx, sql).Scan(&v); err != nil {
+			return "", err
+		}
+	}
+	if v == nil {
+		return "NULL", nil
+	}
+	return *v, nil
+}
+
+// DatabaseExists asks the server behind dsn whether database db exists.
+func DatabaseExists(ctx context.Context, dsn, db string) (bool, error) {
+	p, err := Pool(ctx, dsn)
+	if err != nil {
+		return false, err
+	}
+	if err := Ping(ctx, p); err != nil {
+		return false, err
+	}
+	var exists bool
+	err = p.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists)
+	return exists, err
+}
