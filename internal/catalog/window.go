@@ -46,7 +46,14 @@ func RestorableWindow(ctx context.Context, store objectstore.Store, l repo.Layou
 	if err != nil {
 		return nil, err
 	}
-	a, err := ListWAL(ctx, store, l, c.WALSegmentSize())
+	return c.RestorableWindow(ctx, store)
+}
+
+// RestorableWindow lists the archived WAL and computes the window of a
+// catalog already loaded, so callers that also list backups read the
+// manifests once.
+func (c *Catalog) RestorableWindow(ctx context.Context, store objectstore.Store) (*Window, error) {
+	a, err := ListWAL(ctx, store, c.Layout, c.WALSegmentSize())
 	if err != nil {
 		return nil, err
 	}

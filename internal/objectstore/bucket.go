@@ -91,14 +91,11 @@ func (c *Client) CreateBucket(ctx context.Context, spec BucketSpec) error {
 			return c.classify("create bucket "+spec.Name, err)
 		}
 	}
-	// Versioning is implied by object lock; set it explicitly anyway so a
-	// store that does not imply it still ends up versioned.
-	if err := c.EnableVersioning(ctx, spec.Name); err != nil {
-		return err
-	}
 	if err := c.blockPublicAccess(ctx, spec.Name); err != nil {
 		return err
 	}
+	// NOTE: versioning is implied by object lock; UpdateBucket enables it
+	// explicitly anyway, so a store that does not imply it ends up versioned.
 	return c.UpdateBucket(ctx, BucketSpec{Name: spec.Name}, spec)
 }
 

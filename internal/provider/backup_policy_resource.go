@@ -482,7 +482,7 @@ func (r *backupPolicyResource) observe(ctx context.Context, store objectstore.St
 		m.LastBackupID = types.StringValue(last.ID)
 		m.LastBackupTime = types.StringValue(last.StopTime.UTC().Format(time.RFC3339))
 	}
-	w, err := catalog.RestorableWindow(ctx, store, m.layout())
+	w, err := c.RestorableWindow(ctx, store)
 	if err == nil && w.Restorable {
 		m.RecoveryWindowStart = types.StringValue(w.Earliest.UTC().Format(time.RFC3339))
 		m.RecoveryWindowEnd = types.StringValue(w.Latest.UTC().Format(time.RFC3339))

@@ -145,7 +145,7 @@ func (d *recoveryPointsDataSource) Read(ctx context.Context, req datasource.Read
 			StartLSN: optionalString(b.StartLSN), StopLSN: optionalString(b.StopLSN), Size: types.Int64Value(b.Size),
 		})
 	}
-	w, err := catalog.RestorableWindow(ctx, store, layout)
+	w, err := c.RestorableWindow(ctx, store)
 	if err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Computing Restorable Window", fmt.Sprintf("listing the WAL of %q", m.Cluster.ValueString()), err))
 		return

@@ -322,18 +322,16 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		plan.WALRange = types.StringValue(walRange(p, target))
 		r.warnLatest(&resp.Diagnostics, target, p.Latest)
 	case "tenant":
-		src, err := restore.PlanTenant(ctx, store, restore.TenantOptions{Layout: plan.layout(), Database: plan.Target.SourceDatabase.ValueString(), Target: target, DumpID: plan.BackupID.ValueString()})
+		src, p, err := restore.PlanTenantPoint(ctx, store, restore.TenantOptions{Layout: plan.layout(), Database: plan.Target.SourceDatabase.ValueString(), Target: target, DumpID: plan.BackupID.ValueString()})
 		if err != nil {
 			r.planError(&resp.Diagnostics, err)
 			return
 		}
 		plan.RecoverySource = types.StringValue(src)
 		plan.WALRange = types.StringNull()
-		if strings.HasPrefix(src, "backup:") {
-			if p, err := restore.PlanCluster(ctx, store, restore.ClusterOptions{Layout: plan.layout(), Target: target}); err == nil {
-				plan.WALRange = types.StringValue(walRange(p, target))
-				r.warnLatest(&resp.Diagnostics, target, p.Latest)
-			}
+		if p != nil {
+			plan.WALRange = types.StringValue(walRange(p, target))
+			r.warnLatest(&resp.Diagnostics, target, p.Latest)
 		}
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)

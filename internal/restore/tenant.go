@@ -113,6 +113,13 @@ func PlanTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 	return src, err
 }
 
+// PlanTenantPoint is PlanTenant that also returns the cluster plan of a
+// PITR source (nil for a dump), for callers that show its WAL range.
+func PlanTenantPoint(ctx context.Context, store objectstore.Store, opts TenantOptions) (string, *Plan, error) {
+	src, _, plan, err := planTenant(ctx, store, opts)
+	return src, plan, err
+}
+
 func planTenant(ctx context.Context, store objectstore.Store, opts TenantOptions) (string, *backup.TenantManifest, *Plan, error) {
 	if opts.Database == "" {
 		return "", nil, nil, errors.New("tenant restore needs the source database")
