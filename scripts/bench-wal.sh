@@ -18,43 +18,9 @@ set -euo pipefail
 
 N=${1:-24}
 ROUNDS=${2:-5}
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-PGBIN=${LIFEBOAT_PG_BINDIR:-/usr/lib/postgresql/15/bin}
-MINIO=${MINIO:-$HOME/.cache/lifeboat-tools/bin/minio}
-W=$(mktemp -d /tmp/lifeboat-bench-XXXXXX)
-chmod 755 "$W"
-PIDS=()
-cleanup() {
-	set +e
-	[ -f "$W/pg/data/postmaster.pid" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -m fast stop >/dev/null 2>&1
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
-log() { echo "bench: $*" >&2; }
-
-# --- lifeboat binary ---------------------------------------------------------
-log "building lifeboat"
-(cd "$REPO" && go build -o "$W/lifeboat" ./cmd/lifeboat)
-
-# --- MinIO over TLS (self-signed) -------------------------------------------
-mkdir -p "$W/certs" "$W/minio"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
-	-addext subjectAltName=IP:127.0.0.1 -keyout "$W/certs/private.key" -out "$W/certs/public.crt" 2>/dev/null
-S3PORT=$(freeport)
-AK=bench-admin
-SK=bench-secret-$RANDOM$RANDOM
-MINIO_ROOT_USER=$AK MINIO_ROOT_PASSWORD=$SK MINIO_BROWSER=off MINIO_UPDATE=off \
-	"$MINIO" server "$W/minio" --certs-dir "$W/certs" --address 127.0.0.1:$S3PORT \
-	--console-address 127.0.0.1:$(freeport) --quiet >"$W/minio.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do curl -ksf https://127.0.0.1:$S3PORT/minio/health/ready >/dev/null && break; sleep 0.2; done
-curl -ksf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -X PUT https://127.0.0.1:$S3PORT/bench >/dev/null
-log "MinIO on https://127.0.0.1:$S3PORT"
+BENCH_NAME=bench-wal
+# shellcheck source=scripts/bench-lib.sh
+source "$(dirname "$0")/bench-lib.sh"
 
 # --- PostgreSQL 15 producing N real WAL segments ----------------------------
 PGPORT=$(freeport)
