@@ -495,20 +495,20 @@ func (r *backupPolicyResource) warnOverdue(m *backupPolicyModel, diags *diag.Dia
 	if err != nil {
 		return
 	}
-	// A run may take a while: allow a tenth of the gap (at least 15 minutes).
-	grace := max(sched.MaxGap()/10, 15*time.Minute)
-	due := sched.Prev(time.Now().Add(-grace))
-	if due.IsZero() {
-		return
+	var last time.Time
+	if !m.LastBackupTime.IsNull() {
+		if last, err = time.Parse(time.RFC3339, m.LastBackupTime.ValueString()); err != nil {
+			return
+		}
 	}
-	if m.LastBackupTime.IsNull() {
+	due, overdue := sched.Overdue(last, time.Now())
+	switch {
+	case !overdue:
+	case last.IsZero():
 		diags.AddWarning("Backup Overdue",
 			fmt.Sprintf("Cluster %q has no complete base backup, but schedule %q was due at %s. Is `lifeboat agent` running against this repository?",
 				m.Cluster.ValueString(), m.Schedule.ValueString(), due.Format(time.RFC3339)))
-		return
-	}
-	last, err := time.Parse(time.RFC3339, m.LastBackupTime.ValueString())
-	if err == nil && last.Before(due.Add(-sched.MaxGap())) {
+	default:
 		diags.AddWarning("Backup Overdue",
 			fmt.Sprintf("Cluster %q was last backed up at %s (%s), but schedule %q was due at %s. Is `lifeboat agent` running, and are its backups failing?",
 				m.Cluster.ValueString(), last.Format(time.RFC3339), m.LastBackupID.ValueString(), m.Schedule.ValueString(), due.Format(time.RFC3339)))

@@ -381,13 +381,13 @@ func (r *drillScheduleResource) warn(m *drillScheduleModel, diags *diag.Diagnost
 	if err != nil {
 		return
 	}
-	grace := max(sched.MaxGap()/10, 15*time.Minute)
-	due := sched.Prev(time.Now().Add(-grace))
-	if due.IsZero() {
-		return
+	var last time.Time
+	if !m.LastDrillTime.IsNull() {
+		if last, err = time.Parse(time.RFC3339, m.LastDrillTime.ValueString()); err != nil {
+			return
+		}
 	}
-	last, err := time.Parse(time.RFC3339, m.LastDrillTime.ValueString())
-	if m.LastDrillTime.IsNull() || (err == nil && last.Before(due.Add(-sched.MaxGap()))) {
+	if due, overdue := sched.Overdue(last, time.Now()); overdue {
 		diags.AddWarning("Drill Overdue", fmt.Sprintf("Drill %q was due at %s by schedule %q, but its last drill is %s. Is `lifeboat agent` running?",
 			name, due.Format(time.RFC3339), m.Schedule.ValueString(), orNone(m.LastDrillTime.ValueString())))
 	}

@@ -53,3 +53,17 @@ func TestEveryIsAlignedAndPrevIsNotNow(t *testing.T) {
 		t.Fatalf("Next = %s, want %s", got, want)
 	}
 }
+
+func TestOverdue(t *testing.T) {
+	s, _ := Parse("@hourly")
+	now := time.Date(2026, 11, 25, 13, 30, 0, 0, time.UTC)
+	if _, over := s.Overdue(now.Add(-20*time.Minute), now); over {
+		t.Fatal("a run 20 minutes ago is not overdue")
+	}
+	if due, over := s.Overdue(now.Add(-5*time.Hour), now); !over || !due.Equal(time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)) {
+		t.Fatalf("a run 5 hours ago: overdue=%v due=%s", over, due)
+	}
+	if _, over := s.Overdue(time.Time{}, now); !over {
+		t.Fatal("never run is overdue")
+	}
+}
