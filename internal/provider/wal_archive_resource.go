@@ -554,11 +554,13 @@ func orNone(s string) string {
 
 // shellQuote quotes s for /bin/sh, which runs archive_command.
 func shellQuote(s string) string {
-	if regexp.MustCompile(`^[A-Za-z0-9_./=-]+$`).MatchString(s) {
+	if shellSafe.MatchString(s) {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./=-]+$`)
 
 // clusterNameRE is what repo.Layout accepts as a cluster name.
 var clusterNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
