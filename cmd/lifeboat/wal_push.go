@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -53,6 +54,11 @@ belongs to another cluster, is refused and exits non-zero.`,
 func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
+	// A push lives for a fraction of a second and holds at most a few
+	// segments in memory: garbage collection would only take the cores
+	// compression needs. The limit keeps a backstop for huge segments.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(pushMemoryLimit))
 	cfg, store, err := openRepo(ctx, opts.agentFlags)
 	if err != nil {
 		return err
@@ -103,6 +109,9 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 	}
 	return nil
 }
+
+// pushMemoryLimit is the heap size at which wal-push collects garbage again.
+const pushMemoryLimit = 512 << 20
 
 // envInt reads an integer environment variable, or def.
 func envInt(name string, def int) int {

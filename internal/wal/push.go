@@ -104,27 +104,14 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 		return pushStreaming(ctx, store, cfg, f, name, dir, method, l.existing)
 	}
 
-	// One pass: checksum and compress the same bytes together. The
-	// compressed segment is held in memory (at most the segment's size; a
+	// The compressed file is held in memory (at most the file's size; a
 	// 16 MiB segment usually compresses to a few MiB) so the store gets a
-	// single request of known length, and the checksum in its metadata is
-	// by construction that of the bytes compressed.
-	var buf bytes.Buffer
-	buf.Grow(int(fi.Size() / 2))
-	h := sha256.New()
-	zw, err := method.NewWriter(&buf)
+	// single request of known length.
+	body, sum, err := encodeFile(f, fi, method)
 	if err != nil {
-		return PushResult{}, err
+		return PushResult{}, fmt.Errorf("%s: %w", path, err)
 	}
-	// A large buffer lets the encoder work on whole blocks.
-	size, err := io.CopyBuffer(io.MultiWriter(zw, h), f, make([]byte, 1<<20))
-	if cerr := zw.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return PushResult{}, fmt.Errorf("reading %s: %w", path, err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
+	size := fi.Size()
 	res := PushResult{Size: size, SHA256: sum}
 	l := <-lookup
 	if l.err != nil {
@@ -134,9 +121,9 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 		return verifyArchived(ctx, store, l.existing, res)
 	}
 	res.Key = dir + name + "." + method.Ext
-	_, err = store.Put(ctx, res.Key, bytes.NewReader(buf.Bytes()), objectstore.PutOptions{
+	_, err = store.Put(ctx, res.Key, bytes.NewReader(body), objectstore.PutOptions{
 		IfAbsent: true,
-		Size:     int64(buf.Len()),
+		Size:     int64(len(body)),
 		Metadata: meta(sum, size, cfg.SystemIdentifier),
 	})
 	if errors.Is(err, objectstore.ErrExists) {
@@ -145,7 +132,7 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 	if err != nil {
 		return res, fmt.Errorf("archiving %s: %w", name, err)
 	}
-	res.StoredSize = int64(buf.Len())
+	res.StoredSize = int64(len(body))
 	return res, nil
 }
 
