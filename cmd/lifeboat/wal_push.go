@@ -38,6 +38,13 @@ belongs to another cluster, is refused and exits non-zero.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.stderr = cmd.ErrOrStderr()
+			// The process lives for a fraction of a second and holds at
+			// most a few segments in memory: garbage collection would only
+			// take the cores compression needs (and turning it back on at
+			// the end would start a collection). The limit is a backstop
+			// for huge segments.
+			debug.SetGCPercent(-1)
+			debug.SetMemoryLimit(pushMemoryLimit)
 			return runWalPush(cmd.Context(), opts, args)
 		},
 	}
@@ -54,11 +61,6 @@ belongs to another cluster, is refused and exits non-zero.`,
 func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
-	// A push lives for a fraction of a second and holds at most a few
-	// segments in memory: garbage collection would only take the cores
-	// compression needs. The limit keeps a backstop for huge segments.
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(pushMemoryLimit))
 	cfg, store, err := openRepo(ctx, opts.agentFlags)
 	if err != nil {
 		return err

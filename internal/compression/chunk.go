@@ -2,7 +2,11 @@ package compression
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"io"
+	"math"
+	"runtime"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
@@ -18,6 +22,7 @@ import (
 type ChunkEncoder struct {
 	method Method
 	zstd   *zstd.Encoder
+	lz4    *lz4.Writer
 }
 
 // ChunkWindow is the zstd window of chunk frames. WAL and table pages find
@@ -26,6 +31,13 @@ type ChunkEncoder struct {
 // the memory to set up, which a short-lived archive_command pays for in
 // page faults (scripts/bench-wal.sh).
 const ChunkWindow = 1 << 20
+
+// YieldEvery is how much input Encode compresses between two yields of the
+// processor (about a millisecond of work). Go preempts a busy goroutine only
+// after 10 ms: without these yields, a goroutine woken by the network while
+// every core compresses waits that long for each packet, and a round trip
+// of a few milliseconds takes tens.
+const YieldEvery = 256 << 10
 
 // NewChunkEncoder returns an encoder of frames of m.
 func (m Method) NewChunkEncoder() (*ChunkEncoder, error) {
@@ -37,12 +49,18 @@ func (m Method) NewChunkEncoder() (*ChunkEncoder, error) {
 			zstd.WithEncoderConcurrency(1),
 			zstd.WithWindowSize(ChunkWindow),
 			// An empty file still gets a valid (empty) frame.
-			zstd.WithZeroFrames(true))
+			zstd.WithZeroFrames(true),
+			// Lifeboat records the SHA-256 of every object's content and
+			// checks it on every read: the frames' own (weaker) checksum
+			// would only cost a pass over the data.
+			zstd.WithEncoderCRC(false))
 		if err != nil {
 			return nil, err
 		}
 		e.zstd = z
-	case LZ4, None:
+	case LZ4:
+		e.lz4 = lz4.NewWriter(nil)
+	case None:
 	default:
 		return nil, fmt.Errorf("unknown compression %q", m.Name)
 	}
@@ -51,19 +69,48 @@ func (m Method) NewChunkEncoder() (*ChunkEncoder, error) {
 
 // Encode appends the frame of src to dst and returns the result.
 func (e *ChunkEncoder) Encode(dst, src []byte) ([]byte, error) {
-	switch e.method.Name {
-	case Zstd:
-		return e.zstd.EncodeAll(src, dst), nil
-	case LZ4:
-		buf := bytes.NewBuffer(dst)
-		w := lz4.NewWriter(buf)
-		if _, err := w.Write(src); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
+	if e.method.Name == None {
+		return append(dst, src...), nil
 	}
-	return append(dst, src...), nil
+	out := bytes.NewBuffer(dst)
+	var w io.WriteCloser = e.zstd
+	if e.zstd != nil {
+		e.zstd.Reset(out)
+	} else {
+		e.lz4.Reset(out)
+		w = e.lz4
+	}
+	for len(src) > 0 {
+		n := min(len(src), YieldEvery)
+		if _, err := w.Write(src[:n]); err != nil {
+			return nil, err
+		}
+		src = src[n:]
+		runtime.Gosched()
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// skippableMagic starts a skippable frame, which zstd and lz4 readers both
+// pass over (the two formats share the range 0x184D2A50-0x184D2A5F).
+const skippableMagic = 0x184D2A5E
+
+// PaddingOverhead is the size of an empty padding frame: any padding is at
+// least this long.
+const PaddingOverhead = 8
+
+// Padding returns a frame of exactly n bytes that readers of m skip, so an
+// object can be brought to a length announced before its content was known.
+// It reports false when m has no such frame (none) or n < PaddingOverhead.
+func (m Method) Padding(n int) ([]byte, bool) {
+	if m.Name == None || n < PaddingOverhead || n-PaddingOverhead > math.MaxUint32 {
+		return nil, false
+	}
+	b := make([]byte, n)
+	binary.LittleEndian.PutUint32(b, skippableMagic)
+	binary.LittleEndian.PutUint32(b[4:], uint32(n-PaddingOverhead))
+	return b, true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"math/rand"
+	"os/exec"
 	"testing"
 )
 
@@ -51,5 +52,61 @@ func TestLookup(t *testing.T) {
 	}
 	if _, err := Lookup("gzip"); err == nil {
 		t.Fatal("Lookup(gzip) succeeded")
+	}
+}
+
+// TestChunkFramesAndPaddingDecodeAsOneStream: frames of consecutive chunks,
+// with padding frames among and after them, read back as the chunks'
+// concatenation with every codec, and the zstd and lz4 tools agree.
+func TestChunkFramesAndPaddingDecodeAsOneStream(t *testing.T) {
+	chunks := [][]byte{make([]byte, 1<<20), bytes.Repeat([]byte("wal record "), 50000), {}, []byte("tail")}
+	rand.New(rand.NewSource(2)).Read(chunks[0][:300000])
+	var want []byte
+	for _, c := range chunks {
+		want = append(want, c...)
+	}
+	for _, m := range Methods {
+		t.Run(m.Name, func(t *testing.T) {
+			enc, err := m.NewChunkEncoder()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var obj []byte
+			for i, c := range chunks {
+				if obj, err = enc.Encode(obj, c); err != nil {
+					t.Fatal(err)
+				}
+				if pad, ok := m.Padding(PaddingOverhead + 100*i); ok {
+					obj = append(obj, pad...)
+				} else if m.Name != None {
+					t.Fatalf("%s has no padding frame", m.Name)
+				}
+			}
+			if _, ok := m.Padding(PaddingOverhead - 1); ok {
+				t.Fatal("padding shorter than its header")
+			}
+			r, err := m.NewReader(bytes.NewReader(obj))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(r)
+			r.Close()
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("decoded %d bytes (err %v), want the %d bytes of the chunks", len(got), err, len(want))
+			}
+			tool := map[string]string{Zstd: "zstd", LZ4: "lz4"}[m.Name]
+			if tool == "" {
+				return
+			}
+			if _, err := exec.LookPath(tool); err != nil {
+				t.Skipf("%s not installed", tool)
+			}
+			cmd := exec.Command(tool, "-d", "-c")
+			cmd.Stdin = bytes.NewReader(obj)
+			out, err := cmd.Output()
+			if err != nil || !bytes.Equal(out, want) {
+				t.Fatalf("%s -d: %d bytes, err %v; want the %d bytes of the chunks", tool, len(out), err, len(want))
+			}
+		})
 	}
 }

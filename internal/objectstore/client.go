@@ -65,6 +65,8 @@ func (c Config) FromEnv() Config {
 type Client struct {
 	s3       *s3.Client
 	endpoint string
+	// plainHTTP is true for an http:// endpoint (no TLS).
+	plainHTTP bool
 }
 
 // NewClient resolves configuration and credentials. It makes no request: a
@@ -97,9 +99,23 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		t.MaxIdleConnsPerHost = 64
 	})
 	opts = append(opts, config.WithHTTPClient(httpClient))
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("loading object store configuration: %w", err)
+	var awsCfg aws.Config
+	if cfg.Insecure && cfg.Endpoint != "" && cfg.AccessKey != "" {
+		// Endpoint and keys are explicit and certificates go unchecked:
+		// the AWS shared files and environment have nothing left to add,
+		// and loading them costs milliseconds on every archive_command
+		// (parsing the CA bundle AWS_CA_BUNDLE names, for one).
+		awsCfg = aws.Config{
+			Region:      firstNonEmpty(cfg.Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
+			Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)),
+			HTTPClient:  httpClient,
+		}
+	} else {
+		var err error
+		awsCfg, err = config.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("loading object store configuration: %w", err)
+		}
 	}
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
@@ -122,7 +138,7 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 			endpoint = *awsCfg.BaseEndpoint
 		}
 	}
-	return &Client{s3: client, endpoint: endpoint}, nil
+	return &Client{s3: client, endpoint: endpoint, plainHTTP: strings.HasPrefix(strings.ToLower(endpoint), "http://")}, nil
 }
 
 // Endpoint names the store for messages.
@@ -177,4 +193,14 @@ func (c *Client) classify(op string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// firstNonEmpty returns the first of values that is not empty.
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

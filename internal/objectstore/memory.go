@@ -51,6 +51,10 @@ func (m *Memory) Put(ctx context.Context, key string, body io.Reader, opts PutOp
 	if err != nil {
 		return ObjectInfo{}, fmt.Errorf("put %s: reading body: %w", key, err)
 	}
+	if opts.Size >= 0 && int64(len(data)) != opts.Size {
+		// As S3 refuses a body that differs from its Content-Length.
+		return ObjectInfo{}, fmt.Errorf("put %s: body of %d bytes, %d announced", key, len(data), opts.Size)
+	}
 	if err := ctx.Err(); err != nil {
 		return ObjectInfo{}, err
 	}

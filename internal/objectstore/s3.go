@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -20,6 +21,26 @@ const (
 	partSize          = 16 << 20
 	uploadConcurrency = 2
 )
+
+// maxStreamedPut is the largest body of known size that is streamed in a
+// single request rather than in parts (S3 allows 5 GiB; a larger single
+// request gains nothing and cannot resume).
+const maxStreamedPut = 64 << 20
+
+// streamOptions lets a body that cannot be rewound be signed without
+// hashing it first (UNSIGNED-PAYLOAD, as the SDK's own upload manager does
+// for its parts). Over TLS the SDK still adds a trailing CRC32 of the body;
+// over plain HTTP it cannot (it refuses a trailer without TLS), so the body
+// goes without one: the checksums Lifeboat records of its own content are
+// what readers verify.
+func (c *Client) streamOptions(o *s3.Options) {
+	o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+	// A stream cannot be sent twice: the caller retries the whole put.
+	o.Retryer = aws.NopRetryer{}
+	if c.plainHTTP {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	}
+}
 
 // S3 is a Store on one bucket of an S3 API.
 type S3 struct {
@@ -54,6 +75,22 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 		in.Body = rs
 		in.ContentLength = aws.Int64(opts.Size)
 		out, err := s.client.s3.PutObject(ctx, in)
+		if err != nil {
+			return ObjectInfo{}, s.putError(ctx, key, opts, err)
+		}
+		return ObjectInfo{Key: key, Size: opts.Size, ETag: strings.Trim(aws.ToString(out.ETag), `"`), VersionID: aws.ToString(out.VersionId), IsLatest: true, Metadata: lowerKeys(opts.Metadata)}, nil
+	}
+	if _, seekable := body.(io.ReadSeeker); !seekable && opts.Size >= 0 && opts.Size <= maxStreamedPut {
+		// A body of known length still being produced: one PutObject that
+		// sends it as it is read. It cannot be rewound, so the SDK makes no
+		// retry; should the body fail or come up short, the request is
+		// incomplete and S3 stores nothing.
+		in.ContentLength = aws.Int64(opts.Size)
+		// GOTCHA: the SDK's transport sends an *io.PipeReader body with
+		// chunked transfer encoding and no Content-Length, which S3 refuses
+		// (411): hide the body's type so the length is sent.
+		in.Body = struct{ io.Reader }{body}
+		out, err := s.client.s3.PutObject(ctx, in, s.client.streamOptions)
 		if err != nil {
 			return ObjectInfo{}, s.putError(ctx, key, opts, err)
 		}

@@ -52,7 +52,10 @@ type PutOptions struct {
 	// Metadata is stored with the object as user metadata.
 	Metadata map[string]string
 	// Size is the body length when known, or -1. A known size lets the store
-	// use a single request; an unknown size streams in parts.
+	// use a single request; an unknown size streams in parts. With a known
+	// size, a body that is not an io.ReadSeeker is sent as it is read, so the
+	// upload can start before the body is complete; it must yield exactly
+	// Size bytes, else the put fails and nothing is stored.
 	Size int64
 	// RetainUntil, when set, places a COMPLIANCE object-lock retention on
 	// the written version until that time (the bucket must have object lock).

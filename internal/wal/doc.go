@@ -10,6 +10,13 @@
 // compression). The codec is read back from the extension, so segments
 // written under an older default stay readable.
 //
+// A compressed object is a sequence of frames, one per 2 MiB chunk of the
+// file (compressed on every core at once), sometimes followed by a padding
+// frame that readers skip: the upload starts before the last chunks are
+// compressed, with a length predicted from the first ones, and padding makes
+// the object that length exactly (see encoding.payload). Any zstd or lz4
+// reader, the command-line tools included, reads the sequence as the file.
+//
 // Object metadata (S3 user metadata):
 //
 //	lifeboat-sha256       hex SHA-256 of the original (uncompressed) file

@@ -27,7 +27,13 @@ func TestEncodeChunksRoundTrip(t *testing.T) {
 		}
 		want := sha256.Sum256(data)
 		for _, m := range compression.Methods {
-			body, sum, err := encodeChunks(make([]byte, size), bytes.NewReader(data), m)
+			e := startEncoding(make([]byte, size), bytes.NewReader(data), m, nil)
+			sum, err := e.checksum()
+			if err != nil {
+				t.Fatalf("%s, %d bytes: %v", m.Name, size, err)
+			}
+			body, err := e.all()
+			e.close()
 			if err != nil {
 				t.Fatalf("%s, %d bytes: %v", m.Name, size, err)
 			}
@@ -70,11 +76,15 @@ func (f failingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 func TestEncodeChunksReadErrors(t *testing.T) {
 	m, _ := compression.Lookup("")
 	data := make([]byte, 3*encodeChunk)
-	if _, _, err := encodeChunks(make([]byte, len(data)), failingReaderAt{data: data, at: 2 * encodeChunk}, m); err == nil {
-		t.Fatal("encodeChunks succeeded past a read error")
-	}
-	if _, _, err := encodeChunks(make([]byte, len(data)), bytes.NewReader(data[:encodeChunk+5]), m); err == nil {
-		t.Fatal("encodeChunks succeeded on a file shorter than its size")
+	for _, r := range []io.ReaderAt{failingReaderAt{data: data, at: 2 * encodeChunk}, bytes.NewReader(data[:encodeChunk+5])} {
+		e := startEncoding(make([]byte, len(data)), r, m, nil)
+		if _, err := e.checksum(); err == nil {
+			t.Fatalf("%T: checksum of a file not read to the end", r)
+		}
+		if _, err := e.all(); err == nil {
+			t.Fatalf("%T: frames of a file not read to the end", r)
+		}
+		e.close()
 	}
 }
 
@@ -85,10 +95,10 @@ type staleInfo struct {
 
 func (s staleInfo) ModTime() time.Time { return s.mod }
 
-// TestEncodeFileRefusesAChangedFile: a file modified between the stat taken
-// before archiving and the end of compression is an error, not an object
-// whose checksum may describe other bytes.
-func TestEncodeFileRefusesAChangedFile(t *testing.T) {
+// TestChangedFileIsRefused: a file modified between the stat taken before
+// archiving and the end of compression is an error, never an object whose
+// checksum may describe other bytes.
+func TestChangedFileIsRefused(t *testing.T) {
 	path, data := walFile(t, t.TempDir(), seg1, 2*encodeChunk, 3)
 	f, err := os.Open(path)
 	if err != nil {
@@ -100,14 +110,105 @@ func TestEncodeFileRefusesAChangedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := compression.Lookup("")
-	body, sum, err := encodeFile(f, fi, m)
+	for _, stale := range []bool{false, true} {
+		before := fi
+		if stale {
+			before = staleInfo{fi, fi.ModTime().Add(-time.Second)}
+		}
+		src := openSource(f, before)
+		e := startEncoding(src.data, src.r, m, nil)
+		sum, err := e.checksum()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.exact(src.changed)
+		e.close()
+		src.release()
+		if want := sha256.Sum256(data); sum != hex.EncodeToString(want[:]) {
+			t.Fatalf("checksum of the mapped file %s, want %x", sum, want)
+		}
+		if stale != (err != nil) || (stale && !strings.Contains(err.Error(), "changed")) {
+			t.Fatalf("file changed: %v; err = %v", stale, err)
+		}
+	}
+}
+
+// doneEncoding is an encoding whose frames are all finished: the frames of
+// chunks, as startEncoding would make them.
+func doneEncoding(t *testing.T, m compression.Method, chunks ...[]byte) (*encoding, []byte, int64) {
+	t.Helper()
+	enc, err := m.NewChunkEncoder()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := sha256.Sum256(data); sum != hex.EncodeToString(want[:]) || len(body) == 0 {
-		t.Fatalf("encodeFile of an unchanged file: checksum %s, %d bytes", sum, len(body))
+	e := &encoding{method: m}
+	var want []byte
+	var total int64
+	for _, c := range chunks {
+		out, err := enc.Encode(nil, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &frame{done: make(chan struct{}), out: out, raw: len(c)}
+		close(f.done)
+		e.frames = append(e.frames, f)
+		want = append(want, c...)
+		total += int64(len(out))
 	}
-	if _, _, err := encodeFile(f, staleInfo{fi, fi.ModTime().Add(-time.Second)}, m); err == nil || !strings.Contains(err.Error(), "changed") {
-		t.Fatalf("encodeFile of a file modified meanwhile: err = %v, want a change error", err)
+	return e, want, total
+}
+
+// TestStreamMeetsTheAnnouncedLengthOrFails: a streamed object is exactly
+// the announced length, frames then padding, and decodes to the original;
+// when it cannot be (outgrown, padding too short or too long, no padding
+// frame, file changed), the stream fails before the announced length, so
+// the store keeps nothing.
+func TestStreamMeetsTheAnnouncedLengthOrFails(t *testing.T) {
+	random := make([]byte, 300000)
+	rand.New(rand.NewSource(4)).Read(random)
+	chunks := [][]byte{bytes.Repeat([]byte("insert into stock_move "), 40000), random, make([]byte, 100000)}
+	ok := func() error { return nil }
+	for _, m := range compression.Methods {
+		e, want, total := doneEncoding(t, m, chunks...)
+		cases := []struct {
+			name    string
+			length  int64
+			changed func() error
+			wantErr error
+		}{
+			{"exact", total, ok, nil},
+			{"padded", total + 5000, ok, nil},
+			{"outgrown", total - 1, ok, errMispredicted},
+			{"padding shorter than a frame", total + compression.PaddingOverhead - 1, ok, errMispredicted},
+			{"padding over the bound", total + maxPadding(total) + 1, ok, errMispredicted},
+			{"file changed", total, func() error { return errors.New("the file changed") }, nil},
+		}
+		for _, c := range cases {
+			if m.Name == compression.None && c.name == "padded" {
+				c.wantErr = errMispredicted // nothing to pad raw bytes with
+			}
+			var buf bytes.Buffer
+			err := e.stream(&buf, c.length, c.changed)
+			switch {
+			case c.name == "file changed":
+				if err == nil || !strings.Contains(err.Error(), "changed") || int64(buf.Len()) >= c.length {
+					t.Fatalf("%s, %s: err = %v after %d of %d bytes; want a change error before the end", m.Name, c.name, err, buf.Len(), c.length)
+				}
+			case c.wantErr != nil:
+				if !errors.Is(err, c.wantErr) || int64(buf.Len()) >= c.length {
+					t.Fatalf("%s, %s: err = %v after %d of %d bytes; want %v before the end", m.Name, c.name, err, buf.Len(), c.length, c.wantErr)
+				}
+			default:
+				if err != nil || int64(buf.Len()) != c.length {
+					t.Fatalf("%s, %s: err = %v, %d bytes; want %d", m.Name, c.name, err, buf.Len(), c.length)
+				}
+				r, _ := m.NewReader(&buf)
+				got, err := io.ReadAll(r)
+				r.Close()
+				if err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("%s, %s: decoded %d bytes, err %v; want the %d original bytes", m.Name, c.name, len(got), err, len(want))
+				}
+			}
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -83,7 +82,14 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 		err      error
 	}
 	lookup := make(chan lookupResult, 1)
+	// The checks are a few round trips, each waiting for a core: on a small
+	// machine whose cores all compress, every reply waits for the
+	// scheduler and the checks take several times longer. So compression
+	// starts once they are done (checksumming, a tenth of the work, runs
+	// alongside them).
+	checked := make(chan struct{})
 	go func() {
+		defer close(checked)
 		// Safety rule: never mix two clusters' WAL under one repository.
 		if _, err := repo.EnsureCluster(ctx, store, cfg.Layout, cfg.SystemIdentifier); err != nil {
 			lookup <- lookupResult{err: err}
@@ -104,15 +110,19 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 		return pushStreaming(ctx, store, cfg, f, name, dir, method, l.existing)
 	}
 
-	// The compressed file is held in memory (at most the file's size; a
-	// 16 MiB segment usually compresses to a few MiB) so the store gets a
-	// single request of known length.
-	body, sum, err := encodeFile(f, fi, method)
+	// The file is compressed on every core while the repository is
+	// checked; the upload starts as soon as the checks pass and the object's
+	// length can be announced, with the last frames still being compressed
+	// (encoding.payload).
+	src := openSource(f, fi)
+	defer src.release()
+	enc := startEncoding(src.data, src.r, method, checked)
+	defer enc.close()
+	sum, err := enc.checksum()
 	if err != nil {
 		return PushResult{}, fmt.Errorf("%s: %w", path, err)
 	}
-	size := fi.Size()
-	res := PushResult{Size: size, SHA256: sum}
+	res := PushResult{Size: fi.Size(), SHA256: sum}
 	l := <-lookup
 	if l.err != nil {
 		return res, l.err
@@ -121,18 +131,35 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 		return verifyArchived(ctx, store, l.existing, res)
 	}
 	res.Key = dir + name + "." + method.Ext
-	_, err = store.Put(ctx, res.Key, bytes.NewReader(body), objectstore.PutOptions{
-		IfAbsent: true,
-		Size:     int64(len(body)),
-		Metadata: meta(sum, size, cfg.SystemIdentifier),
-	})
+	up, err := enc.payload(src.changed)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", path, err)
+	}
+	put := func(up *payload) error {
+		_, err := store.Put(ctx, res.Key, up.body, objectstore.PutOptions{
+			IfAbsent: true,
+			Size:     up.length,
+			Metadata: meta(sum, res.Size, cfg.SystemIdentifier),
+		})
+		if serr := up.finish(); serr != nil {
+			return serr // the cause, whatever the store made of it
+		}
+		return err
+	}
+	err = put(up)
+	if errors.Is(err, errMispredicted) {
+		// Nothing was stored: upload the exact object instead.
+		if up, err = enc.exact(src.changed); err == nil {
+			err = put(up)
+		}
+	}
 	if errors.Is(err, objectstore.ErrExists) {
 		return lostRace(ctx, store, res, err)
 	}
 	if err != nil {
 		return res, fmt.Errorf("archiving %s: %w", name, err)
 	}
-	res.StoredSize = int64(len(body))
+	res.StoredSize = up.length
 	return res, nil
 }
 

@@ -71,6 +71,57 @@ func Run(t *testing.T, newStore NewStore) {
 		}
 	})
 
+	t.Run("StreamOfKnownSizeSentAsProduced", func(t *testing.T) {
+		s := newStore(t)
+		body := make([]byte, 5<<20+7)
+		if _, err := rand.Read(body); err != nil {
+			t.Fatal(err)
+		}
+		// A pipe: the body is still being produced when the put starts.
+		pr, pw := io.Pipe()
+		go func() {
+			for off := 0; off < len(body); off += 1 << 20 {
+				if _, err := pw.Write(body[off:min(off+1<<20, len(body))]); err != nil {
+					return
+				}
+			}
+			pw.Close()
+		}()
+		if _, err := s.Put(ctx, "streamed", pr, objectstore.PutOptions{IfAbsent: true, Size: int64(len(body)), Metadata: map[string]string{"sha256": "x"}}); err != nil {
+			t.Fatal(err)
+		}
+		got, info := read(t, s, "streamed")
+		if !bytes.Equal(got, body) || info.Metadata["sha256"] != "x" {
+			t.Fatalf("streamed object differs: got %d bytes, metadata %v", len(got), info.Metadata)
+		}
+		// Conditional, it never overwrites either.
+		_, err := s.Put(ctx, "streamed", io.MultiReader(bytes.NewReader([]byte("other"))), objectstore.PutOptions{IfAbsent: true, Size: 5})
+		if !errors.Is(err, objectstore.ErrExists) {
+			t.Fatalf("conditional streamed put over an existing key: want ErrExists, got %v", err)
+		}
+	})
+
+	t.Run("StreamOfKnownSizeThatFailsLeavesNothing", func(t *testing.T) {
+		s := newStore(t)
+		pr, pw := io.Pipe()
+		go func() {
+			pw.Write(make([]byte, 1<<20)) //nolint:errcheck // the put reports the failure
+			pw.CloseWithError(errors.New("compressor failed"))
+		}()
+		if _, err := s.Put(ctx, "failed", pr, objectstore.PutOptions{Size: 2 << 20}); err == nil {
+			t.Fatal("put of a failing stream succeeded")
+		}
+		short := io.MultiReader(bytes.NewReader(make([]byte, 1000)))
+		if _, err := s.Put(ctx, "short", short, objectstore.PutOptions{Size: 2000}); err == nil {
+			t.Fatal("put of a stream shorter than its size succeeded")
+		}
+		for _, k := range []string{"failed", "short"} {
+			if _, _, err := s.Get(ctx, k); !errors.Is(err, objectstore.ErrNotFound) {
+				t.Fatalf("after a failed streamed put, %s: want ErrNotFound, got %v", k, err)
+			}
+		}
+	})
+
 	t.Run("ConditionalPutNeverOverwrites", func(t *testing.T) {
 		s := newStore(t)
 		put(t, s, "lease", "first", objectstore.PutOptions{IfAbsent: true, Size: -1})
