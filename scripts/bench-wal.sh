@@ -181,9 +181,16 @@ stored_bytes() { # sum of object sizes under prefix $1 (first 1000 keys: enough 
 }
 LBB=$(stored_bytes lifeboat/bench-drain/wal/); PGBRB=$(stored_bytes pgbr-drain/archive/)
 
+# --- what was stored reads back -------------------------------------------
+for s in "${BACKLOG[0]}" "${BACKLOG[-1]}"; do
+	"$W/lifeboat" wal-fetch --config "$W/lifeboat-drain.json" "$s" "$W/fetched"
+	cmp -s "$W/fetched" "$W/segs/$s" || { log "wal-fetch of $s differs from the segment"; exit 1; }
+done
+
 n=${#BACKLOG[@]}
 printf '\n%-44s %14s %14s\n' "measure ($(nproc) cores, TLS MinIO, zstd)" "lifeboat" "pgBackRest"
 printf '%-44s %12.0fms %12.0fms\n' "one synchronous 16 MiB push (median of $ROUNDS)" "$(echo "$LB1*1000" | bc -l)" "$(echo "$PGBR1*1000" | bc -l)"
+printf '%-44s %14.2f   (target <= 0.50; %s)\n' "  lifeboat / pgBackRest" "$(echo "$LB1/$PGBR1" | bc -l)" "$("$W/lifeboat" version)"
 printf '%-44s %11.2f/s %11.2f/s\n' "drain $n segments, one process each" "$(echo "$n/$LBD" | bc -l)" "$(echo "$n/$PGBRD" | bc -l)"
 printf '%-44s %11.2f/s %11.2f/s\n' "drain $n, parallel (lifeboat 3, pgBR async pm=2)" "$(echo "$n/$LBP" | bc -l)" "$(echo "$n/$PGBRA" | bc -l)"
 printf '\npgbench %ss at full speed (%s tps): %d segments archived by lifeboat, %s failures;\n' "$LOAD_SECONDS" "$TPS" "$((A1 - A0))" "$FAILED"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/version"
 )
 
@@ -23,6 +24,6 @@ func newVersionCmd() *cobra.Command {
 }
 
 func runVersion(_ context.Context, out io.Writer) error {
-	_, err := fmt.Fprintf(out, "lifeboat %s (%s %s/%s)\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	_, err := fmt.Fprintf(out, "lifeboat %s (%s %s/%s, zstd: %s)\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH, compression.ZstdImplementation)
 	return err
 }

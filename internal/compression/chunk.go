@@ -8,7 +8,6 @@ import (
 	"math"
 	"runtime"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 )
 
@@ -21,22 +20,26 @@ import (
 // used by one goroutine at a time.
 type ChunkEncoder struct {
 	method Method
-	zstd   *zstd.Encoder
-	lz4    *lz4.Writer
+	frames frameEncoder // nil for None
 }
 
-// ChunkWindow is the zstd window of chunk frames. WAL and table pages find
-// their matches close by: on real segments a 1 MiB window stores within
-// 0.01% of the 8 MiB default, and each encoder's history costs an eighth of
-// the memory to set up, which a short-lived archive_command pays for in
-// page faults (scripts/bench-wal.sh).
+// frameEncoder appends the frame of src to dst.
+type frameEncoder interface {
+	encode(dst, src []byte) ([]byte, error)
+}
+
+// ChunkWindow is the zstd window of chunk frames in pure-Go builds. WAL and
+// table pages find their matches close by: on real segments a 1 MiB window
+// stores within 0.01% of the 8 MiB default, and each encoder's history costs
+// an eighth of the memory to set up, which a short-lived archive_command
+// pays for in page faults (scripts/bench-wal.sh).
 const ChunkWindow = 1 << 20
 
-// YieldEvery is how much input Encode compresses between two yields of the
-// processor (about a millisecond of work). Go preempts a busy goroutine only
-// after 10 ms: without these yields, a goroutine woken by the network while
-// every core compresses waits that long for each packet, and a round trip
-// of a few milliseconds takes tens.
+// YieldEvery is how much input a pure-Go encoder compresses between two
+// yields of the processor (about a millisecond of work). Go preempts a busy
+// goroutine only after 10 ms: without these yields, a goroutine woken by the
+// network while every core compresses waits that long for each packet, and
+// a round trip of a few milliseconds takes tens.
 const YieldEvery = 256 << 10
 
 // NewChunkEncoder returns an encoder of frames of m.
@@ -44,22 +47,13 @@ func (m Method) NewChunkEncoder() (*ChunkEncoder, error) {
 	e := &ChunkEncoder{method: m}
 	switch m.Name {
 	case Zstd:
-		z, err := zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithEncoderConcurrency(1),
-			zstd.WithWindowSize(ChunkWindow),
-			// An empty file still gets a valid (empty) frame.
-			zstd.WithZeroFrames(true),
-			// Lifeboat records the SHA-256 of every object's content and
-			// checks it on every read: the frames' own (weaker) checksum
-			// would only cost a pass over the data.
-			zstd.WithEncoderCRC(false))
+		f, err := newZstdFrames()
 		if err != nil {
 			return nil, err
 		}
-		e.zstd = z
+		e.frames = f
 	case LZ4:
-		e.lz4 = lz4.NewWriter(nil)
+		e.frames = &streamFrames{w: lz4.NewWriter(nil), reset: func(w io.WriteCloser, out io.Writer) { w.(*lz4.Writer).Reset(out) }}
 	case None:
 	default:
 		return nil, fmt.Errorf("unknown compression %q", m.Name)
@@ -67,28 +61,38 @@ func (m Method) NewChunkEncoder() (*ChunkEncoder, error) {
 	return e, nil
 }
 
+// ZstdImplementation names the zstd encoder of chunk frames in this build:
+// the reference C library when built with cgo, about twice as fast, or the
+// pure-Go one. Both write standard frames any zstd reader reads.
+var ZstdImplementation = zstdImplementation
+
 // Encode appends the frame of src to dst and returns the result.
 func (e *ChunkEncoder) Encode(dst, src []byte) ([]byte, error) {
-	if e.method.Name == None {
+	if e.frames == nil {
 		return append(dst, src...), nil
 	}
+	return e.frames.encode(dst, src)
+}
+
+// streamFrames makes frames with a pure-Go stream writer, fed in pieces of
+// YieldEvery with a yield between them.
+type streamFrames struct {
+	w     io.WriteCloser
+	reset func(w io.WriteCloser, out io.Writer)
+}
+
+func (f *streamFrames) encode(dst, src []byte) ([]byte, error) {
 	out := bytes.NewBuffer(dst)
-	var w io.WriteCloser = e.zstd
-	if e.zstd != nil {
-		e.zstd.Reset(out)
-	} else {
-		e.lz4.Reset(out)
-		w = e.lz4
-	}
+	f.reset(f.w, out)
 	for len(src) > 0 {
 		n := min(len(src), YieldEvery)
-		if _, err := w.Write(src[:n]); err != nil {
+		if _, err := f.w.Write(src[:n]); err != nil {
 			return nil, err
 		}
 		src = src[n:]
 		runtime.Gosched()
 	}
-	if err := w.Close(); err != nil {
+	if err := f.w.Close(); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil

@@ -134,7 +134,7 @@ func startEncoding(data []byte, r io.ReaderAt, method compression.Method, gate <
 	}
 	work := make(chan int, n)
 	hashq := make(chan int, n)
-	for range min(runtime.GOMAXPROCS(0), n) {
+	for range min(runtime.NumCPU(), n) {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()

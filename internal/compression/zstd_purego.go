@@ -1,0 +1,29 @@
+//go:build !cgo
+
+package compression
+
+import (
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+const zstdImplementation = "go"
+
+// newZstdFrames returns the pure-Go zstd frame encoder.
+func newZstdFrames() (frameEncoder, error) {
+	z, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(ChunkWindow),
+		// An empty chunk still gets a valid (empty) frame.
+		zstd.WithZeroFrames(true),
+		// Lifeboat records the SHA-256 of every object's content and checks
+		// it on every read: the frames' own (weaker) checksum would only
+		// cost a pass over the data.
+		zstd.WithEncoderCRC(false))
+	if err != nil {
+		return nil, err
+	}
+	return &streamFrames{w: z, reset: func(w io.WriteCloser, out io.Writer) { w.(*zstd.Encoder).Reset(out) }}, nil
+}
