@@ -134,7 +134,8 @@ func startEncoding(data []byte, r io.ReaderAt, method compression.Method, gate <
 	}
 	work := make(chan int, n)
 	hashq := make(chan int, n)
-	for range min(runtime.NumCPU(), n) {
+	// GOMAXPROCS follows the container's CPU limit, where NumCPU does not.
+	for range min(runtime.GOMAXPROCS(0), n) {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
