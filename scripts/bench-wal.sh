@@ -191,8 +191,12 @@ n=${#BACKLOG[@]}
 printf '\n%-44s %14s %14s\n' "measure ($(nproc) cores, TLS MinIO, zstd)" "lifeboat" "pgBackRest"
 printf '%-44s %12.0fms %12.0fms\n' "one synchronous 16 MiB push (median of $ROUNDS)" "$(echo "$LB1*1000" | bc -l)" "$(echo "$PGBR1*1000" | bc -l)"
 printf '%-44s %14.2f   (target <= 0.50; %s)\n' "  lifeboat / pgBackRest" "$(echo "$LB1/$PGBR1" | bc -l)" "$("$W/lifeboat" version)"
-printf '%-44s %11.2f/s %11.2f/s\n' "drain $n segments, one process each" "$(echo "$n/$LBD" | bc -l)" "$(echo "$n/$PGBRD" | bc -l)"
-printf '%-44s %11.2f/s %11.2f/s\n' "drain $n, parallel (lifeboat 3, pgBR async pm=2)" "$(echo "$n/$LBP" | bc -l)" "$(echo "$n/$PGBRA" | bc -l)"
+rate() { echo "$n/$1" | bc -l; }
+mbs() { echo "$n*16.777216/$1" | bc -l; }
+printf '%-44s %11.2f/s %11.2f/s\n' "drain $n segments, one process each" "$(rate "$LBD")" "$(rate "$PGBRD")"
+printf '%-44s %9.0fMB/s %9.0fMB/s\n' "  (of WAL)" "$(mbs "$LBD")" "$(mbs "$PGBRD")"
+printf '%-44s %11.2f/s %11.2f/s\n' "drain $n, parallel (lifeboat 3, pgBR async pm=2)" "$(rate "$LBP")" "$(rate "$PGBRA")"
+printf '%-44s %9.0fMB/s %9.0fMB/s\n' "  (of WAL)" "$(mbs "$LBP")" "$(mbs "$PGBRA")"
 printf '\npgbench %ss at full speed (%s tps): %d segments archived by lifeboat, %s failures;\n' "$LOAD_SECONDS" "$TPS" "$((A1 - A0))" "$FAILED"
 printf 'archive backlog when pgbench stopped: %s segment(s), all archived %.1fs later\n\n' "$BACKLOG_END" "$DRAIN_AFTER"
 printf '%-44s %12.1fMB %12.1fMB\n' "bytes stored for the $n drained segments" "$(echo "$LBB/1048576" | bc -l)" "$(echo "$PGBRB/1048576" | bc -l)"
