@@ -198,5 +198,5 @@ printf '%-44s %9.0fMB/s %9.0fMB/s\n' "  (of WAL)" "$(mbs "$LBD")" "$(mbs "$PGBRD
 printf '%-44s %11.2f/s %11.2f/s\n' "drain $n, parallel (lifeboat 3, pgBR async pm=2)" "$(rate "$LBP")" "$(rate "$PGBRA")"
 printf '%-44s %9.0fMB/s %9.0fMB/s\n' "  (of WAL)" "$(mbs "$LBP")" "$(mbs "$PGBRA")"
 printf '\npgbench %ss at full speed (%s tps): %d segments archived by lifeboat, %s failures;\n' "$LOAD_SECONDS" "$TPS" "$((A1 - A0))" "$FAILED"
-printf 'archive backlog when pgbench stopped: %s segment(s), all archived %.1fs later\n\n' "$BACKLOG_END" "$DRAIN_AFTER"
+printf 'segments not yet archived when pgbench stopped: %s (the one being archived at that moment counts);\nall archived %.1fs later\n\n' "$BACKLOG_END" "$DRAIN_AFTER"
 printf '%-44s %12.1fMB %12.1fMB\n' "bytes stored for the $n drained segments" "$(echo "$LBB/1048576" | bc -l)" "$(echo "$PGBRB/1048576" | bc -l)"
