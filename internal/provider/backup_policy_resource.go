@@ -540,17 +540,12 @@ func (r *backupPolicyResource) Delete(ctx context.Context, req resource.DeleteRe
 // "<bucket>/<cluster>" or "<bucket>/<prefix>/<cluster>"; the postgres block
 // comes from the configuration.
 func (r *backupPolicyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	parts := strings.Split(req.ID, "/")
-	if len(parts) < 2 || parts[0] == "" || parts[len(parts)-1] == "" {
+	repoRef, cluster, ok := parseRepositoryPath(req.ID)
+	if !ok {
 		resp.Diagnostics.AddError("Invalid Import ID",
 			fmt.Sprintf("Expected \"<bucket>/<cluster>\" or \"<bucket>/<prefix>/<cluster>\" (e.g. acme-backups/pg/odoo-main), got %q.", req.ID))
 		return
 	}
-	repoRef := &repositoryRef{Bucket: types.StringValue(parts[0]), Prefix: types.StringNull()}
-	if len(parts) > 2 {
-		repoRef.Prefix = types.StringValue(strings.Join(parts[1:len(parts)-1], "/"))
-	}
-	cluster := parts[len(parts)-1]
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), cluster)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster"), cluster)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("repository"), repoRef)...)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -216,4 +217,19 @@ func (d *providerData) storeClient(ctx context.Context, diags *diag.Diagnostics)
 		return nil
 	}
 	return c
+}
+
+// parseRepositoryPath splits "<bucket>/<cluster>" or
+// "<bucket>/<prefix>/<cluster>" (the prefix may have several segments), the
+// import ID of the resources that live in one cluster's repository.
+func parseRepositoryPath(s string) (ref *repositoryRef, cluster string, ok bool) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || parts[0] == "" || parts[len(parts)-1] == "" {
+		return nil, "", false
+	}
+	ref = &repositoryRef{Bucket: types.StringValue(parts[0]), Prefix: types.StringNull()}
+	if len(parts) > 2 {
+		ref.Prefix = types.StringValue(strings.Join(parts[1:len(parts)-1], "/"))
+	}
+	return ref, parts[len(parts)-1], true
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -440,7 +441,7 @@ func (r *walArchiveResource) Read(ctx context.Context, req resource.ReadRequest,
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if state.Postgres == nil {
-		resp.Diagnostics.AddError("Missing PostgreSQL Connection", "The state has no postgres block; after an import, apply the configuration once.")
+		resp.Diagnostics.AddError("Missing PostgreSQL Connection", "The state has no postgres block: import with the connection in the ID (see the resource's Import section).")
 		return
 	}
 	pool, err := r.pool(ctx, &state)
@@ -452,6 +453,9 @@ func (r *walArchiveResource) Read(ctx context.Context, req resource.ReadRequest,
 	if err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Reading WAL Archiving", fmt.Sprintf("reading archive settings of %s", state.Postgres.describe()), err))
 		return
+	}
+	if state.Verify.IsNull() { // just imported
+		r.adopt(&state, st)
 	}
 	state.observe(st)
 	r.warnPosture(ctx, pool, &state, st, &resp.Diagnostics)
@@ -526,14 +530,120 @@ func (r *walArchiveResource) Delete(ctx context.Context, req resource.DeleteRequ
 		fmt.Sprintf("%s no longer archives WAL and retains it locally until archiving is configured again; watch its disk.", state.Postgres.describe()))
 }
 
-// ImportState implements resource.ResourceWithImportState. The ID is
-// "<cluster>" ; the postgres and repository blocks come from the
-// configuration on the next apply.
+// ImportState implements resource.ResourceWithImportState. The ID is the
+// repository path and the PostgreSQL connection without its password,
+// separated by a space:
+//
+//	<bucket>/[<prefix>/]<cluster> <postgres URL or key/value DSN>
+//
+// The password comes from PGPASSWORD or ~/.pgpass while importing, and from
+// the configuration afterwards: an ID is shown and kept in plain text, so
+// one holding a password is refused. Read then adopts the server's archive
+// settings (see adopt).
 func (r *walArchiveResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resp.Diagnostics.AddError("Import Not Supported Without Connection",
-		"lifeboat_wal_archive cannot be imported by ID alone: it needs the PostgreSQL connection, which only the configuration holds. "+
-			"Declare the resource and apply: it adopts the server's current archive settings in place.")
+	const format = "Expected \"<bucket>/[<prefix>/]<cluster> <postgres connection>\", e.g. " +
+		"\"acme-wal/pg/odoo-main postgres://postgres@db1.internal:5432/postgres?sslmode=require\" " +
+		"(the password from PGPASSWORD or ~/.pgpass)"
+	repoPath, conn, _ := strings.Cut(strings.TrimSpace(req.ID), " ")
+	conn = strings.TrimSpace(conn)
+	repoRef, cluster, ok := parseRepositoryPath(repoPath)
+	if !ok || conn == "" {
+		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("%s, got %q.", format, req.ID))
+		return
+	}
+	if !clusterNameRE.MatchString(cluster) {
+		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("The cluster name %q must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit.", cluster))
+		return
+	}
+	if err := pg.ParseDSN(conn); err != nil {
+		resp.Diagnostics.AddError("Invalid Import ID", format+": the connection part is not a valid PostgreSQL connection string.")
+		return
+	}
+	if dsnHasPassword(conn) {
+		resp.Diagnostics.AddError("Password In Import ID",
+			"The import ID is shown and kept in plain text: leave the password out of it and set PGPASSWORD (or ~/.pgpass) while importing. "+
+				"The configuration's postgres block supplies it afterwards.")
+		return
+	}
+	pgm := &postgresModel{DSN: types.StringValue(conn), Host: types.StringNull(), Port: types.Int64Null(), User: types.StringNull(),
+		Password: types.StringNull(), DBName: types.StringNull(), SSLMode: types.StringNull()}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), cluster)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster"), cluster)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("repository"), repoRef)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("postgres"), pgm)...)
 }
+
+// adopt fills an imported state from the server's settings and the
+// defaults: rpo is twice archive_timeout, agent_path and agent_config_path
+// come from an archive_command of the form this resource writes, and the
+// rest takes its default (compression lives in the agent's file on the
+// database host, out of reach: zstd is assumed). The first apply after an
+// import verifies archiving, as after a create.
+func (r *walArchiveResource) adopt(m *walArchiveModel, st pg.ArchiveState) {
+	if st.Settings.ArchiveTimeout > 0 {
+		m.RPO = types.StringValue(shortDuration(2 * st.Settings.ArchiveTimeout))
+	}
+	m.AgentPath = types.StringValue("/usr/local/bin/lifeboat")
+	m.AgentConfigPath = types.StringValue("/etc/lifeboat/" + m.Cluster.ValueString() + ".json")
+	if agent, cfg, ok := parseArchiveCommand(st.Settings.ArchiveCommand); ok {
+		m.AgentPath, m.AgentConfigPath = types.StringValue(agent), types.StringValue(cfg)
+	}
+	m.Compression = types.StringValue("zstd")
+	m.ManageAgentConfigFile = types.BoolValue(false)
+	m.AgentConfigOwner = types.StringValue("postgres")
+	m.Verify = types.BoolValue(true)
+	m.VerifyTimeout = types.StringValue("2m")
+	m.OnDestroy = types.StringValue("keep")
+	m.VerifiedSegment, m.VerifiedAt = types.StringNull(), types.StringNull()
+	if r.data != nil && m.Repository != nil {
+		_, cfg := r.desired(m)
+		if content, err := cfg.Marshal(); err == nil {
+			m.AgentConfig = types.StringValue(string(content))
+		}
+	}
+}
+
+// archiveCommandRE matches the archive_command this resource writes:
+// <agent> wal-push --config <file> %p, each path bare or single-quoted.
+var archiveCommandRE = regexp.MustCompile(`^('[^']*'|\S+) wal-push --config ('[^']*'|\S+) %p$`)
+
+// parseArchiveCommand returns the agent and configuration paths of an
+// archive_command written by this resource.
+func parseArchiveCommand(cmd string) (agent, cfg string, ok bool) {
+	m := archiveCommandRE.FindStringSubmatch(strings.TrimSpace(cmd))
+	if m == nil {
+		return "", "", false
+	}
+	unquote := func(s string) string { return strings.TrimSuffix(strings.TrimPrefix(s, "'"), "'") }
+	return unquote(m[1]), unquote(m[2]), true
+}
+
+// shortDuration formats d as a duration a person would write: 5m, 1h30m,
+// 2m30s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// dsnHasPassword reports whether a connection string itself carries a
+// password (not one from the environment).
+func dsnHasPassword(dsn string) bool {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if _, set := u.User.Password(); set {
+			return true
+		}
+		return u.Query().Has("password")
+	}
+	return keywordPasswordRE.MatchString(dsn)
+}
+
+var keywordPasswordRE = regexp.MustCompile(`(^|\s)password\s*=`)
 
 func (r *walArchiveResource) pool(ctx context.Context, m *walArchiveModel) (*pgxpool.Pool, error) {
 	p, err := pg.Pool(ctx, m.Postgres.dsn())

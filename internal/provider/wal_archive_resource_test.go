@@ -103,6 +103,31 @@ func TestAccWalArchiveResource_basic(t *testing.T) {
 				}),
 			},
 			{
+				// Import by repository path and a password-less connection
+				// (the password from PGPASSWORD): the server's settings are
+				// adopted, rpo read back from archive_timeout. Settings that
+				// live only in Terraform take their defaults.
+				PreConfig:         func() { t.Setenv("PGPASSWORD", pgSrv.Password) },
+				ResourceName:      walAddr,
+				ImportState:       true,
+				ImportStateId:     bucket + "/pg/main " + fmt.Sprintf("postgres://%s@%s:%d/postgres?sslmode=disable", pgSrv.User, pgSrv.Host, pgSrv.Port),
+				ImportStateVerify: true,
+				ImportStateVerifyIgnore: []string{"postgres", "verified_segment", "verified_at",
+					"manage_agent_config_file", "verify_timeout", "on_destroy", "timeouts"},
+			},
+			{
+				ResourceName:  walAddr,
+				ImportState:   true,
+				ImportStateId: bucket + "/pg/main " + pgSrv.DSN("postgres"),
+				ExpectError:   regexp.MustCompile(`Password In Import ID`),
+			},
+			{
+				ResourceName:  walAddr,
+				ImportState:   true,
+				ImportStateId: "main",
+				ExpectError:   regexp.MustCompile(`(?s)Invalid Import ID.*<bucket>/\[<prefix>/\]<cluster> <postgres connection>`),
+			},
+			{
 				// Drift: ALTER SYSTEM by hand shows as an update and is put back.
 				PreConfig: func() {
 					if out, err := pgSrv.Psql("postgres", "ALTER SYSTEM SET archive_timeout = 600"); err != nil {
