@@ -144,6 +144,9 @@ func writeReport(w io.Writer, format, schedule string, evs []*drill.Evidence) er
 		if ev.Error != "" {
 			failed = append(failed, "restore error")
 		}
+		if ev.LaterVersions > 0 {
+			failed = append(failed, fmt.Sprintf("evidence written over %d time(s) since (the original is shown)", ev.LaterVersions))
+		}
 		return []string{ev.Finished.UTC().Format(time.RFC3339), result, fmt.Sprintf("%.1f", ev.RTOSeconds), fmt.Sprintf("%.0f", ev.RTOTargetSeconds),
 			ev.Source, ev.RestoredToTime.UTC().Format(time.RFC3339), fmt.Sprintf("%d/%d", passed, len(ev.Checks)),
 			strings.Join(failed, "; ")}

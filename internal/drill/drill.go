@@ -114,6 +114,11 @@ type Evidence struct {
 	Host             string        `json:"host"`
 	// Key is where the evidence is stored (not part of the stored JSON).
 	Key string `json:"-"`
+	// LaterVersions counts versions and delete markers written over this
+	// evidence after the drill wrote it (not part of the stored JSON): the
+	// evidence read is always the first, locked version, but anything
+	// written over it is a sign of tampering worth reporting.
+	LaterVersions int `json:"-"`
 }
 
 // FailedChecks names the checks that failed, with what they observed.
@@ -331,20 +336,18 @@ func writeEvidence(ctx context.Context, store objectstore.Store, spec Spec, ev *
 
 // List reads a schedule's evidence, oldest first.
 func List(ctx context.Context, store objectstore.Store, l repo.Layout, schedule string) ([]*Evidence, error) {
-	var keys []string
-	err := store.List(ctx, EvidenceDir(l, schedule), func(o objectstore.ObjectInfo) error {
-		if strings.HasSuffix(o.Key, ".json") {
-			keys = append(keys, o.Key)
-		}
-		return nil
-	})
+	originals, err := evidenceOriginals(ctx, store, EvidenceDir(l, schedule))
 	if err != nil {
 		return nil, err
+	}
+	keys := make([]string, 0, len(originals))
+	for k := range originals {
+		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var out []*Evidence
 	for _, k := range keys {
-		ev, err := readEvidence(ctx, store, k)
+		ev, err := readEvidence(ctx, store, originals[k])
 		if err != nil {
 			return nil, err
 		}
@@ -355,24 +358,64 @@ func List(ctx context.Context, store objectstore.Store, l repo.Layout, schedule 
 
 // Latest reads a schedule's newest evidence; none wraps objectstore.ErrNotFound.
 func Latest(ctx context.Context, store objectstore.Store, l repo.Layout, schedule string) (*Evidence, error) {
-	var last string
-	err := store.List(ctx, EvidenceDir(l, schedule), func(o objectstore.ObjectInfo) error {
-		if strings.HasSuffix(o.Key, ".json") && o.Key > last {
-			last = o.Key
-		}
-		return nil
-	})
+	originals, err := evidenceOriginals(ctx, store, EvidenceDir(l, schedule))
 	if err != nil {
 		return nil, err
+	}
+	var last string
+	for k := range originals {
+		if k > last {
+			last = k
+		}
 	}
 	if last == "" {
 		return nil, fmt.Errorf("no drill evidence for %q: %w", schedule, objectstore.ErrNotFound)
 	}
-	return readEvidence(ctx, store, last)
+	return readEvidence(ctx, store, originals[last])
 }
 
-func readEvidence(ctx context.Context, store objectstore.Store, key string) (*Evidence, error) {
-	rc, _, err := store.Get(ctx, key)
+// evidenceVersion is the first version of an evidence object, the one
+// written by the drill and locked, and how many came after it.
+type evidenceVersion struct {
+	key, versionID string
+	later          int
+}
+
+// evidenceOriginals finds the first version of every evidence object under
+// dir. Object lock keeps that version from being altered or deleted, but
+// not from being shadowed: a later put or delete marker on the same key
+// would change what a plain read returns. Evidence is therefore always read
+// at its first version, and the versions written after it are reported
+// (Evidence.LaterVersions).
+func evidenceOriginals(ctx context.Context, store objectstore.Store, dir string) (map[string]evidenceVersion, error) {
+	out := map[string]evidenceVersion{}
+	err := store.ListVersions(ctx, dir, func(o objectstore.ObjectInfo) error {
+		if !strings.HasSuffix(o.Key, ".json") {
+			return nil
+		}
+		// Newest first: each entry supersedes the previous as "first".
+		prev, seen := out[o.Key]
+		later := 0
+		if seen {
+			later = prev.later + 1
+		}
+		if o.DeleteMarker {
+			out[o.Key] = evidenceVersion{key: o.Key, versionID: prev.versionID, later: later}
+			return nil
+		}
+		out[o.Key] = evidenceVersion{key: o.Key, versionID: o.VersionID, later: later}
+		return nil
+	})
+	for k, v := range out {
+		if v.versionID == "" { // only delete markers: nothing to read
+			delete(out, k)
+		}
+	}
+	return out, err
+}
+
+func readEvidence(ctx context.Context, store objectstore.Store, v evidenceVersion) (*Evidence, error) {
+	rc, _, err := store.GetVersion(ctx, v.key, v.versionID)
 	if err != nil {
 		return nil, err
 	}
@@ -383,8 +426,9 @@ func readEvidence(ctx context.Context, store objectstore.Store, key string) (*Ev
 	}
 	var ev Evidence
 	if err := json.Unmarshal(b, &ev); err != nil {
-		return nil, fmt.Errorf("evidence %s: %w", key, err)
+		return nil, fmt.Errorf("evidence %s: %w", v.key, err)
 	}
-	ev.Key = key
+	ev.Key = v.key
+	ev.LaterVersions = v.later
 	return &ev, nil
 }

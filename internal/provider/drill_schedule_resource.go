@@ -35,6 +35,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure      = (*drillScheduleResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*drillScheduleResource)(nil)
+	_ resource.ResourceWithImportState    = (*drillScheduleResource)(nil)
 )
 
 // NewDrillScheduleResource is the lifeboat_drill_schedule constructor.
@@ -332,6 +333,9 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	state.Schedule = types.StringValue(doc.Schedule)
+	if state.Kind.IsNull() { // just imported
+		state.adopt(doc)
+	}
 	r.observe(ctx, store, &state, &resp.Diagnostics)
 	r.warn(&state, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
@@ -349,6 +353,10 @@ func (r *drillScheduleResource) observe(ctx context.Context, store objectstore.S
 	if err != nil {
 		diags.AddWarning("Drill Evidence Unreadable", fmt.Sprintf("The last drill's evidence could not be read: %v", err))
 		return
+	}
+	if ev.LaterVersions > 0 {
+		diags.AddWarning("Drill Evidence Overwritten",
+			fmt.Sprintf("%d version(s) were written over the last drill's evidence %s after the drill. The values shown come from the original, locked version; find out who wrote the others.", ev.LaterVersions, ev.Key))
 	}
 	m.LastDrillTime = types.StringValue(ev.Finished.UTC().Format(time.RFC3339))
 	m.LastDrillResult = types.StringValue(map[bool]string{true: "passed", false: "failed"}[ev.Passed])
@@ -408,6 +416,68 @@ func (r *drillScheduleResource) Delete(ctx context.Context, req resource.DeleteR
 	err := drill.DeleteSchedule(ctx, client.Store(state.Source.Bucket.ValueString()), state.layout(), state.Name.ValueString())
 	if err != nil && !errors.Is(err, objectstore.ErrBucketNotFound) {
 		resp.Diagnostics.Append(errorDiag("Error Deleting Drill Schedule", "deleting the schedule document", err))
+	}
+}
+
+// ImportState implements resource.ResourceWithImportState. The ID is the
+// repository path and the schedule name:
+// "<bucket>/[<prefix>/]<cluster>/<name>".
+func (r *drillScheduleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	rest, name, _ := cutLast(req.ID, "/")
+	ref, cluster, ok := parseRepositoryPath(rest)
+	if !ok || name == "" {
+		resp.Diagnostics.AddError("Invalid Import ID",
+			fmt.Sprintf("Expected \"<bucket>/[<prefix>/]<cluster>/<name>\" (e.g. acme-wal/pg/odoo-main/nightly), got %q.", req.ID))
+		return
+	}
+	source := &restoreSourceModel{Cluster: types.StringValue(cluster), Bucket: ref.Bucket, Prefix: ref.Prefix}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), cluster+"/"+name)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("source"), source)...)
+}
+
+// cutLast splits s around the last sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// adopt fills an imported state from the schedule's document, which the
+// agent runs drills from. run_on_apply and agent_path only matter to
+// Terraform and take their defaults; so does the postgres block, which the
+// document does not hold (a tenant drill's configuration supplies it).
+func (m *drillScheduleModel) adopt(d *drill.ScheduleDoc) {
+	optional := func(s string) types.String {
+		if s == "" {
+			return types.StringNull()
+		}
+		return types.StringValue(s)
+	}
+	m.Kind = types.StringValue(d.Kind)
+	m.Database = optional(d.Database)
+	m.ScratchDir = optional(d.ScratchDir)
+	m.RTOTarget = types.StringNull()
+	if d.RTOTargetSeconds > 0 {
+		m.RTOTarget = types.StringValue(shortDuration(time.Duration(d.RTOTargetSeconds * float64(time.Second))))
+	}
+	m.EvidenceRetentionDays = types.Int64Value(int64(d.EvidenceDays))
+	m.RunOnApply = types.BoolValue(false)
+	m.AgentPath = types.StringValue("/usr/local/bin/lifeboat")
+	m.Attachments = nil
+	if d.AttachmentsBucket != "" || d.AttachmentsPrefix != "" {
+		m.Attachments = &drillAttachModel{Bucket: optional(d.AttachmentsBucket), Prefix: optional(d.AttachmentsPrefix)}
+	}
+	m.Checks = nil
+	for _, c := range d.Checks {
+		kind := optional(c.Kind)
+		if c.Kind == drill.CheckSQL {
+			kind = types.StringNull() // the default, as configurations write it
+		}
+		m.Checks = append(m.Checks, drillCheckModel{Name: types.StringValue(c.Name), Kind: kind,
+			SQL: optional(c.SQL), Expected: optional(c.Expected), Database: optional(c.Database)})
 	}
 }
 

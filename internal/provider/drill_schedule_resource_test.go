@@ -78,6 +78,22 @@ func TestAccDrillScheduleResource_runOnApply(t *testing.T) {
 					}),
 			},
 			{
+				// Import by repository path and name: the declaration comes
+				// back from the schedule document the agent runs; only the
+				// Terraform-side settings take their defaults.
+				ResourceName:            drillAddr,
+				ImportState:             true,
+				ImportStateId:           f.bucket + "/pg/main/nightly",
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"run_on_apply", "agent_path", "timeouts"},
+			},
+			{
+				ResourceName:  drillAddr,
+				ImportState:   true,
+				ImportStateId: "nightly",
+				ExpectError:   regexp.MustCompile(`(?s)Invalid Import ID.*<bucket>/\[<prefix>/\]<cluster>/<name>`),
+			},
+			{
 				// A check made to fail fails the apply, naming it and what it saw.
 				Config:      testAccDrillConfig(f, "31", "10m"),
 				ExpectError: regexp.MustCompile(`(?s)Drill Failed.*check attachments_rows: expected 31, observed 30`),
