@@ -37,6 +37,11 @@ const (
 // few KiB for small ones.
 func maxPadding(size int64) int64 { return max(size*3/100, 16<<10) }
 
+// holdLaterChunks, when set (by tests only), holds the compression of every
+// chunk but the first until it is closed, so the upload deterministically
+// starts with frames still to come.
+var holdLaterChunks chan struct{}
+
 // errMispredicted stops a stream whose content does not fit the announced
 // length; Push then uploads the exact object instead.
 var errMispredicted = errors.New("compressed size outside its prediction")
@@ -151,6 +156,9 @@ func startEncoding(data []byte, r io.ReaderAt, method compression.Method, gate <
 				case e.stop.Load():
 					f.err = errors.New("compression stopped")
 				default:
+					if i > 0 && holdLaterChunks != nil {
+						<-holdLaterChunks
+					}
 					src := e.chunk(i)
 					f.out, f.err = enc.Encode(make([]byte, 0, len(src)/2+64), src)
 				}

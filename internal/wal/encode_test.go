@@ -2,17 +2,20 @@ package wal
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 )
 
 // TestEncodeChunksRoundTrip: whatever the size (empty, below, at and across
@@ -210,5 +213,77 @@ func TestStreamMeetsTheAnnouncedLengthOrFails(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// releasingStore closes a channel on its first Put: the upload has started.
+type releasingStore struct {
+	objectstore.Store
+	release chan struct{}
+	walPuts int
+}
+
+func (s *releasingStore) Put(ctx context.Context, key string, body io.Reader, opts objectstore.PutOptions) (objectstore.ObjectInfo, error) {
+	if strings.Contains(key, "/wal/") {
+		if s.walPuts++; s.walPuts == 1 {
+			close(s.release)
+		}
+	}
+	return s.Store.Put(ctx, key, body, opts)
+}
+
+// TestPushStreamsOrFallsBackToTheExactObject: with the upload started while
+// frames are still being compressed, a segment whose chunks compress alike
+// is stored padded to its predicted length; one whose first chunk misleads
+// the prediction (zeros, then random bytes) is not stored half-way: the
+// stream fails and the exact object is uploaded instead. Either way the
+// archive reads back byte for byte.
+func TestPushStreamsOrFallsBackToTheExactObject(t *testing.T) {
+	ctx := context.Background()
+	mixed := make([]byte, 16<<20)
+	rand.New(rand.NewSource(5)).Read(mixed[encodeChunk:])
+	for _, c := range []struct {
+		name     string
+		data     func(t *testing.T, dir string) (string, []byte)
+		wantPuts int
+		padded   bool
+	}{
+		{"alike", func(t *testing.T, dir string) (string, []byte) { return walFile(t, dir, seg1, 16<<20, 6) }, 1, true},
+		{"misleading", func(t *testing.T, dir string) (string, []byte) {
+			path := filepath.Join(dir, seg1)
+			if err := os.WriteFile(path, mixed, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return path, mixed
+		}, 2, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			holdLaterChunks = make(chan struct{})
+			defer func() { holdLaterChunks = nil }()
+			store := &releasingStore{Store: objectstore.NewMemory("b"), release: holdLaterChunks}
+			path, data := c.data(t, t.TempDir())
+			res, err := Push(ctx, store, testConfig(""), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			walPuts := store.walPuts
+			info, err := store.Head(ctx, res.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, _ := compression.Lookup("")
+			exact, _ := startEncoding(data, nil, m, nil).all()
+			if walPuts != c.wantPuts || info.Size != res.StoredSize || (info.Size > int64(len(exact))) != c.padded {
+				t.Fatalf("%d WAL puts, stored %d bytes (StoredSize %d) for %d exact; want %d puts, padded %v",
+					walPuts, info.Size, res.StoredSize, len(exact), c.wantPuts, c.padded)
+			}
+			if c.padded && info.Size-int64(len(exact)) > maxPadding(int64(len(exact))) {
+				t.Fatalf("padding of %d bytes over the bound", info.Size-int64(len(exact)))
+			}
+			got, err := fetchBytes(t, store, testConfig(""), seg1)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("fetched %d bytes (err %v), want the %d pushed", len(got), err, len(data))
+			}
+		})
 	}
 }
