@@ -232,14 +232,11 @@ func (s *Server) providerConfig(pm presource.PropertyMap) (tftypes.Value, error)
 // ValidateResourceConfig, then a plan against the prior state so that
 // plan-time rules also fail as check failures naming the property.
 func (s *Server) Check(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	r, err := s.resource(req.GetType(), req.GetUrn())
+	r, pm, err := s.request(req.GetType(), req.GetUrn(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetNews())
-	if err != nil {
-		return nil, err
-	}
+	news := pm[0]
 	fail := func(err error) (*pulumirpc.CheckResponse, error) {
 		return &pulumirpc.CheckResponse{Inputs: req.GetNews(), Failures: []*pulumirpc.CheckFailure{translationFailure(err)}}, nil
 	}
@@ -289,18 +286,11 @@ func (s *Server) Check(ctx context.Context, req *pulumirpc.CheckRequest) (*pulum
 // Diff implements pulumirpc.ResourceProviderServer from Terraform's plan:
 // what changes, and what Terraform would replace.
 func (s *Server) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	r, err := s.resource(req.GetType(), req.GetUrn())
+	r, pm, err := s.request(req.GetType(), req.GetUrn(), req.GetOlds(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
-	olds, err := unmarshal(req.GetOlds())
-	if err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.GetNews())
-	if err != nil {
-		return nil, err
-	}
+	olds, news := pm[0], pm[1]
 	prior, err := r.state(olds, req.GetId())
 	if err != nil {
 		return nil, err
@@ -390,15 +380,11 @@ func emptyish(v tftypes.Value) bool {
 // Create implements pulumirpc.ResourceProviderServer: plan, then (unless
 // previewing) apply.
 func (s *Server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	r, err := s.resource(req.GetType(), req.GetUrn())
+	r, pm, err := s.request(req.GetType(), req.GetUrn(), req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetProperties())
-	if err != nil {
-		return nil, err
-	}
-	id, props, err := s.change(ctx, r, req.GetUrn(), presource.PropertyMap{}, "", news, req.GetPreview())
+	id, props, err := s.change(ctx, r, req.GetUrn(), presource.PropertyMap{}, "", pm[0], req.GetPreview())
 	if err != nil {
 		return nil, err
 	}
@@ -410,18 +396,11 @@ func (s *Server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pul
 
 // Update implements pulumirpc.ResourceProviderServer.
 func (s *Server) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	r, err := s.resource(req.GetType(), req.GetUrn())
+	r, pm, err := s.request(req.GetType(), req.GetUrn(), req.GetOlds(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
-	olds, err := unmarshal(req.GetOlds())
-	if err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.GetNews())
-	if err != nil {
-		return nil, err
-	}
+	olds, news := pm[0], pm[1]
 	_, props, err := s.change(ctx, r, req.GetUrn(), olds, req.GetId(), news, req.GetPreview())
 	if err != nil {
 		return nil, err
@@ -510,18 +489,11 @@ func (s *Server) change(ctx context.Context, r *resourceInfo, urn string, olds p
 // Read implements pulumirpc.ResourceProviderServer: refresh (ReadResource) and
 // import (ImportResourceState, then ReadResource).
 func (s *Server) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
-	r, err := s.resource(req.GetType(), req.GetUrn())
+	r, pm, err := s.request(req.GetType(), req.GetUrn(), req.GetProperties(), req.GetInputs())
 	if err != nil {
 		return nil, err
 	}
-	props, err := unmarshal(req.GetProperties())
-	if err != nil {
-		return nil, err
-	}
-	oldInputs, err := unmarshal(req.GetInputs())
-	if err != nil {
-		return nil, err
-	}
+	props, oldInputs := pm[0], pm[1]
 	var current *tfprotov6.DynamicValue
 	var private []byte
 	importing := len(props) == 0
@@ -613,14 +585,11 @@ func (r *resourceInfo) inputsFrom(outs, oldInputs presource.PropertyMap, importi
 
 // Delete implements pulumirpc.ResourceProviderServer.
 func (s *Server) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
-	r, err := s.resource(req.GetType(), req.GetUrn())
+	r, pm, err := s.request(req.GetType(), req.GetUrn(), req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
-	props, err := unmarshal(req.GetProperties())
-	if err != nil {
-		return nil, err
-	}
+	props := pm[0]
 	prior, err := r.state(props, req.GetId())
 	if err != nil {
 		return nil, err
@@ -745,6 +714,22 @@ func (s *Server) resource(typ, urn string) (*resourceInfo, error) {
 		return nil, fmt.Errorf("unknown resource type %q", typ)
 	}
 	return r, nil
+}
+
+// request resolves a request's resource and decodes its property structs,
+// in the order given.
+func (s *Server) request(typ, urn string, structs ...*structpb.Struct) (*resourceInfo, []presource.PropertyMap, error) {
+	r, err := s.resource(typ, urn)
+	if err != nil {
+		return nil, nil, err
+	}
+	maps := make([]presource.PropertyMap, len(structs))
+	for i, st := range structs {
+		if maps[i], err = unmarshal(st); err != nil {
+			return nil, nil, err
+		}
+	}
+	return r, maps, nil
 }
 
 func unmarshal(st *structpb.Struct) (presource.PropertyMap, error) {
