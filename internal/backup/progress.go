@@ -3,8 +3,9 @@ package backup
 import (
 	"fmt"
 	"io"
-	"sync"
 	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/progress"
 )
 
 // Progress is a snapshot of a running backup, for logs and the provider's
@@ -24,35 +25,22 @@ type Progress struct {
 
 // Rate is the read throughput in MB/s (10^6 bytes).
 func (p Progress) Rate() float64 {
-	if p.Elapsed <= 0 {
-		return 0
-	}
 	b := p.Read
 	if b == 0 {
 		b = p.Stored
 	}
-	return float64(b) / 1e6 / p.Elapsed.Seconds()
+	return progress.MBps(b, p.Elapsed)
 }
 
 // LogProgress returns a Progress callback that prints a line to w at most
 // every interval, and always for phase changes.
 func LogProgress(w io.Writer, interval time.Duration) func(Progress) {
-	var mu sync.Mutex
-	var last time.Time
-	var lastPhase string
-	return func(p Progress) {
-		mu.Lock()
-		defer mu.Unlock()
-		now := time.Now()
-		if p.Phase == lastPhase && now.Sub(last) < interval {
-			return
-		}
-		last, lastPhase = now, p.Phase
+	return progress.Throttle(interval, func(p Progress) string { return p.Phase }, func(p Progress) {
 		what := p.ID
 		if p.Database != "" {
 			what = p.Database + "/" + p.ID
 		}
 		fmt.Fprintf(w, "lifeboat: backup %s %s: %.1f MB read, %.1f MB stored, %.1f MB/s, %s\n",
 			what, p.Phase, float64(p.Read)/1e6, float64(p.Stored)/1e6, p.Rate(), p.Elapsed.Round(100*time.Millisecond))
-	}
+	})
 }

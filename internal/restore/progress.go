@@ -3,8 +3,9 @@ package restore
 import (
 	"fmt"
 	"io"
-	"sync"
 	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/progress"
 )
 
 // Progress is a snapshot of a running restore, for logs and the
@@ -26,27 +27,12 @@ type Progress struct {
 }
 
 // Rate is the download throughput in MB/s (10^6 bytes).
-func (p Progress) Rate() float64 {
-	if p.Elapsed <= 0 {
-		return 0
-	}
-	return float64(p.Downloaded) / 1e6 / p.Elapsed.Seconds()
-}
+func (p Progress) Rate() float64 { return progress.MBps(p.Downloaded, p.Elapsed) }
 
 // LogProgress returns a Progress callback that prints a line to w at most
 // every interval, and always when the phase changes.
 func LogProgress(w io.Writer, interval time.Duration) func(Progress) {
-	var mu sync.Mutex
-	var last time.Time
-	var lastPhase string
-	return func(p Progress) {
-		mu.Lock()
-		defer mu.Unlock()
-		now := time.Now()
-		if p.Phase == lastPhase && now.Sub(last) < interval {
-			return
-		}
-		last, lastPhase = now, p.Phase
+	return progress.Throttle(interval, func(p Progress) string { return p.Phase }, func(p Progress) {
 		line := fmt.Sprintf("lifeboat: restore %s", p.Phase)
 		if p.Total > 0 || p.Downloaded > 0 {
 			line += fmt.Sprintf(": %.1f/%.1f MB downloaded, %.1f MB extracted, %.1f MB/s", float64(p.Downloaded)/1e6,
@@ -56,7 +42,7 @@ func LogProgress(w io.Writer, interval time.Duration) func(Progress) {
 			line += " (" + p.Detail + ")"
 		}
 		fmt.Fprintf(w, "%s, %s\n", line, p.Elapsed.Round(100*time.Millisecond))
-	}
+	})
 }
 
 // reporter sends Progress with the elapsed time filled in.
