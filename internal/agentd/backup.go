@@ -1,6 +1,7 @@
 package agentd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,7 +40,7 @@ func (d *Daemon) backup(ctx context.Context, p *repo.Policy) (string, error) {
 	dsn := d.dsn(p)
 	log := d.log.With("job", BackupJob)
 	m, err := backup.Take(ctx, d.cfg.Store, backup.Options{
-		Layout: d.layout, DSN: dsn, Compression: firstNonEmpty(d.cfg.Backup.Compression, d.cfg.Agent.Compression),
+		Layout: d.layout, DSN: dsn, Compression: cmp.Or(d.cfg.Backup.Compression, d.cfg.Agent.Compression),
 		PartSize: d.cfg.Backup.PartSize, MaxRate: d.cfg.Backup.MaxRate, Workers: d.cfg.Backup.Workers,
 		Progress: throttledProgress(log, 30*time.Second),
 	})
@@ -122,15 +123,6 @@ func (d *Daemon) dsn(p *repo.Policy) string {
 // quoteDSN quotes a key=value connection string value the way libpq reads it.
 func quoteDSN(v string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // throttledProgress logs a backup's progress at most once per interval.

@@ -1,6 +1,7 @@
 package objectstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -106,7 +107,7 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		// and loading them costs milliseconds on every archive_command
 		// (parsing the CA bundle AWS_CA_BUNDLE names, for one).
 		awsCfg = aws.Config{
-			Region:      firstNonEmpty(cfg.Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
+			Region:      cmp.Or(cfg.Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
 			Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)),
 			HTTPClient:  httpClient,
 		}
@@ -193,14 +194,4 @@ func (c *Client) classify(op string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", op, err)
-}
-
-// firstNonEmpty returns the first of values that is not empty.
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -70,27 +70,23 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 		in.ObjectLockMode = types.ObjectLockModeCompliance
 		in.ObjectLockRetainUntilDate = aws.Time(opts.RetainUntil.UTC())
 	}
-	if rs, ok := body.(io.ReadSeeker); ok && opts.Size >= 0 && opts.Size <= partSize {
-		// A small body of known length: one PutObject, no part buffers.
-		in.Body = rs
+	_, seekable := body.(io.ReadSeeker)
+	if opts.Size >= 0 && (seekable && opts.Size <= partSize || !seekable && opts.Size <= maxStreamedPut) {
+		// A body of known length: one PutObject, no part buffers.
 		in.ContentLength = aws.Int64(opts.Size)
-		out, err := s.client.s3.PutObject(ctx, in)
-		if err != nil {
-			return ObjectInfo{}, s.putError(ctx, key, opts, err)
+		var optFns []func(*s3.Options)
+		if !seekable {
+			// Still being produced: sent as it is read. It cannot be
+			// rewound, so the SDK makes no retry; should the body fail or
+			// come up short, the request is incomplete and S3 stores
+			// nothing. GOTCHA: the SDK's transport sends an *io.PipeReader
+			// body with chunked transfer encoding and no Content-Length,
+			// which S3 refuses (411): hide the body's type so the length
+			// is sent.
+			in.Body = struct{ io.Reader }{body}
+			optFns = append(optFns, s.client.streamOptions)
 		}
-		return ObjectInfo{Key: key, Size: opts.Size, ETag: strings.Trim(aws.ToString(out.ETag), `"`), VersionID: aws.ToString(out.VersionId), IsLatest: true, Metadata: lowerKeys(opts.Metadata)}, nil
-	}
-	if _, seekable := body.(io.ReadSeeker); !seekable && opts.Size >= 0 && opts.Size <= maxStreamedPut {
-		// A body of known length still being produced: one PutObject that
-		// sends it as it is read. It cannot be rewound, so the SDK makes no
-		// retry; should the body fail or come up short, the request is
-		// incomplete and S3 stores nothing.
-		in.ContentLength = aws.Int64(opts.Size)
-		// GOTCHA: the SDK's transport sends an *io.PipeReader body with
-		// chunked transfer encoding and no Content-Length, which S3 refuses
-		// (411): hide the body's type so the length is sent.
-		in.Body = struct{ io.Reader }{body}
-		out, err := s.client.s3.PutObject(ctx, in, s.client.streamOptions)
+		out, err := s.client.s3.PutObject(ctx, in, optFns...)
 		if err != nil {
 			return ObjectInfo{}, s.putError(ctx, key, opts, err)
 		}
