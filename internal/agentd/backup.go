@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/progress"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -125,15 +126,17 @@ func quoteDSN(v string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
-// throttledProgress logs a backup's progress at most once per interval.
+// throttledProgress logs a backup's progress at most once per interval,
+// and every backup's (or tenant dump's) end.
 func throttledProgress(log *slog.Logger, every time.Duration) func(backup.Progress) {
-	var last time.Time
-	return func(pr backup.Progress) {
-		if time.Since(last) < every && pr.Phase != "done" {
-			return
+	ended := func(pr backup.Progress) string {
+		if pr.Phase == "done" {
+			return "done " + pr.Database + "/" + pr.ID
 		}
-		last = time.Now()
+		return ""
+	}
+	return progress.Throttle(every, ended, func(pr backup.Progress) {
 		log.Info("backup progress", "backup", pr.ID, "database", pr.Database, "phase", pr.Phase,
 			"read_bytes", pr.Read, "stored_bytes", pr.Stored, "elapsed", pr.Elapsed.Round(time.Second))
-	}
+	})
 }
