@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/progress"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/progress"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
