@@ -3,6 +3,7 @@ package pg
 import (
 	"context"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -57,3 +58,17 @@ func DatabaseExists(ctx context.Context, dsn, db string) (bool, error) {
 	err = p.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists)
 	return exists, err
 }
+
+// HasPassword reports whether a connection string itself carries a
+// password (not one PGPASSWORD or ~/.pgpass would supply).
+func HasPassword(dsn string) bool {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if _, set := u.User.Password(); set {
+			return true
+		}
+		return u.Query().Has("password")
+	}
+	return keywordPassword.MatchString(dsn)
+}
+
+var keywordPassword = regexp.MustCompile(`(^|\s)password\s*=`)

@@ -5,24 +5,6 @@ import (
 	"time"
 )
 
-func TestParseArchiveCommandReadsWhatDesiredWrites(t *testing.T) {
-	for _, c := range []struct{ agent, cfg string }{
-		{"/usr/local/bin/lifeboat", "/etc/lifeboat/main.json"},
-		{"/opt/life boat/lifeboat", "/etc/lifeboat/odoo main.json"},
-	} {
-		cmd := shellQuote(c.agent) + " wal-push --config " + shellQuote(c.cfg) + " %p"
-		agent, cfg, ok := parseArchiveCommand(cmd)
-		if !ok || agent != c.agent || cfg != c.cfg {
-			t.Errorf("parseArchiveCommand(%q) = %q, %q, %v; want %q, %q", cmd, agent, cfg, ok, c.agent, c.cfg)
-		}
-	}
-	for _, cmd := range []string{"", "cp %p /mnt/archive/%f", "pgbackrest --stanza=main archive-push %p", "/bin/false # lifeboat_wal_archive paused"} {
-		if _, _, ok := parseArchiveCommand(cmd); ok {
-			t.Errorf("parseArchiveCommand(%q) matched another tool's command", cmd)
-		}
-	}
-}
-
 func TestShortDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		10 * time.Second: "10s", 5 * time.Minute: "5m", 150 * time.Second: "2m30s",
@@ -33,21 +15,6 @@ func TestShortDuration(t *testing.T) {
 		}
 		if back, err := time.ParseDuration(shortDuration(d)); err != nil || back != d {
 			t.Errorf("%q does not parse back to %s", shortDuration(d), d)
-		}
-	}
-}
-
-func TestDSNHasPassword(t *testing.T) {
-	for dsn, want := range map[string]bool{
-		"postgres://postgres@db:5432/postgres?sslmode=require":  false,
-		"postgres://postgres:s3cret@db:5432/postgres":           true,
-		"postgresql://postgres@db/postgres?password=s3cret":     true,
-		"host=db port=5432 user=postgres dbname=postgres":       false,
-		"host=db user=postgres password=s3cret dbname=postgres": true,
-		"password = s3cret host=db":                             true,
-	} {
-		if got := dsnHasPassword(dsn); got != want {
-			t.Errorf("dsnHasPassword(%q) = %v, want %v", dsn, got, want)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -233,7 +232,7 @@ func (r *walArchiveResource) desired(m *walArchiveModel) (pg.ArchiveSettings, re
 	if timeout < time.Second {
 		timeout = time.Second
 	}
-	cmd := fmt.Sprintf("%s wal-push --config %s %%p", shellQuote(m.AgentPath.ValueString()), shellQuote(m.AgentConfigPath.ValueString()))
+	cmd := pg.ArchiveCommand(m.AgentPath.ValueString(), m.AgentConfigPath.ValueString())
 	cfg := r.data.agentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString(), m.Compression.ValueString())
 	return pg.ArchiveSettings{WALLevel: "replica", ArchiveMode: "on", ArchiveCommand: cmd, ArchiveTimeout: timeout}, cfg
 }
@@ -559,7 +558,7 @@ func (r *walArchiveResource) ImportState(ctx context.Context, req resource.Impor
 		resp.Diagnostics.AddError("Invalid Import ID", format+": the connection part is not a valid PostgreSQL connection string.")
 		return
 	}
-	if dsnHasPassword(conn) {
+	if pg.HasPassword(conn) {
 		resp.Diagnostics.AddError("Password In Import ID",
 			"The import ID is shown and kept in plain text: leave the password out of it and set PGPASSWORD (or ~/.pgpass) while importing. "+
 				"The configuration's postgres block supplies it afterwards.")
@@ -585,7 +584,7 @@ func (r *walArchiveResource) adopt(m *walArchiveModel, st pg.ArchiveState) {
 	}
 	m.AgentPath = types.StringValue("/usr/local/bin/lifeboat")
 	m.AgentConfigPath = types.StringValue("/etc/lifeboat/" + m.Cluster.ValueString() + ".json")
-	if agent, cfg, ok := parseArchiveCommand(st.Settings.ArchiveCommand); ok {
+	if agent, cfg, ok := pg.ParseArchiveCommand(st.Settings.ArchiveCommand); ok {
 		m.AgentPath, m.AgentConfigPath = types.StringValue(agent), types.StringValue(cfg)
 	}
 	m.Compression = types.StringValue("zstd")
@@ -603,21 +602,6 @@ func (r *walArchiveResource) adopt(m *walArchiveModel, st pg.ArchiveState) {
 	}
 }
 
-// archiveCommandRE matches the archive_command this resource writes:
-// <agent> wal-push --config <file> %p, each path bare or single-quoted.
-var archiveCommandRE = regexp.MustCompile(`^('[^']*'|\S+) wal-push --config ('[^']*'|\S+) %p$`)
-
-// parseArchiveCommand returns the agent and configuration paths of an
-// archive_command written by this resource.
-func parseArchiveCommand(cmd string) (agent, cfg string, ok bool) {
-	m := archiveCommandRE.FindStringSubmatch(strings.TrimSpace(cmd))
-	if m == nil {
-		return "", "", false
-	}
-	unquote := func(s string) string { return strings.TrimSuffix(strings.TrimPrefix(s, "'"), "'") }
-	return unquote(m[1]), unquote(m[2]), true
-}
-
 // shortDuration formats d as a duration a person would write: 5m, 1h30m,
 // 2m30s.
 func shortDuration(d time.Duration) string {
@@ -630,20 +614,6 @@ func shortDuration(d time.Duration) string {
 	}
 	return s
 }
-
-// dsnHasPassword reports whether a connection string itself carries a
-// password (not one from the environment).
-func dsnHasPassword(dsn string) bool {
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		if _, set := u.User.Password(); set {
-			return true
-		}
-		return u.Query().Has("password")
-	}
-	return keywordPasswordRE.MatchString(dsn)
-}
-
-var keywordPasswordRE = regexp.MustCompile(`(^|\s)password\s*=`)
 
 func (r *walArchiveResource) pool(ctx context.Context, m *walArchiveModel) (*pgxpool.Pool, error) {
 	p, err := pg.Pool(ctx, m.Postgres.dsn())
@@ -661,16 +631,6 @@ func orNone(s string) string {
 	}
 	return s
 }
-
-// shellQuote quotes s for /bin/sh, which runs archive_command.
-func shellQuote(s string) string {
-	if shellSafe.MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./=-]+$`)
 
 // clusterNameRE is what repo.Layout accepts as a cluster name.
 var clusterNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)

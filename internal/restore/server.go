@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
 )
 
@@ -66,7 +67,7 @@ func writeSettings(dir string, own owner, s settings) error {
 	cfgPath := filepath.Join(dir, ConfigFile)
 	fmt.Fprintf(&b, "# --- written by lifeboat restore at %s ---\n", time.Now().UTC().Format(time.RFC3339))
 	set := func(k, v string) { fmt.Fprintf(&b, "%s = %s\n", k, confQuote(v)) }
-	set("restore_command", shellQuote(s.agent)+" wal-fetch --config "+shellQuote(cfgPath)+" %f %p")
+	set("restore_command", pg.RestoreCommand(s.agent, cfgPath))
 	if !s.target.IsZero() {
 		// NOTE: UTC with microseconds, PostgreSQL's timestamp precision;
 		// the zone is explicit so the server's TimeZone cannot shift it.
@@ -149,16 +150,6 @@ func managedKey(k string) bool {
 
 // confQuote quotes a postgresql.conf string value.
 func confQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
-
-// shellQuote quotes a word for /bin/sh (restore_command runs through it).
-func shellQuote(v string) string {
-	if v != "" && strings.IndexFunc(v, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:=@", r))
-	}) < 0 {
-		return v
-	}
-	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
-}
 
 // server is a restored cluster's PostgreSQL, driven through pg_ctl.
 type server struct {
