@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -300,38 +301,36 @@ func (r *walArchiveResource) ModifyPlan(ctx context.Context, req resource.Modify
 
 // Create implements resource.Resource.
 func (r *walArchiveResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan walArchiveModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Create(ctx, 10*time.Minute)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	r.converge(ctx, &plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
+		return t.Create(ctx, 10*time.Minute)
+	})
 }
 
 // Update implements resource.Resource.
 func (r *walArchiveResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
+		return t.Update(ctx, 10*time.Minute)
+	})
+}
+
+// apply converges the server to plan within its timeout and records the
+// result as the new state: create and update do the same.
+func (r *walArchiveResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics,
+	timeout func(timeouts.Value) (time.Duration, diag.Diagnostics)) {
 	var plan walArchiveModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, 10*time.Minute)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	limit, d := timeout(plan.Timeouts)
+	diags.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	r.converge(ctx, &plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
+	r.converge(ctx, &plan, diags)
+	if diags.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	diags.Append(state.Set(ctx, &plan)...)
 }
 
 // converge applies the settings, writes the agent file when managed, and
