@@ -28,19 +28,19 @@ type frameEncoder interface {
 	encode(dst, src []byte) ([]byte, error)
 }
 
-// ChunkWindow is the zstd window of chunk frames in pure-Go builds. WAL and
+// chunkWindow is the zstd window of chunk frames in pure-Go builds. WAL and
 // table pages find their matches close by: on real segments a 1 MiB window
 // stores within 0.01% of the 8 MiB default, and each encoder's history costs
 // an eighth of the memory to set up, which a short-lived archive_command
 // pays for in page faults (scripts/bench-wal.sh).
-const ChunkWindow = 1 << 20
+const chunkWindow = 1 << 20
 
-// YieldEvery is how much input a pure-Go encoder compresses between two
+// yieldEvery is how much input a pure-Go encoder compresses between two
 // yields of the processor (about a millisecond of work). Go preempts a busy
 // goroutine only after 10 ms: without these yields, a goroutine woken by the
 // network while every core compresses waits that long for each packet, and
 // a round trip of a few milliseconds takes tens.
-const YieldEvery = 256 << 10
+const yieldEvery = 256 << 10
 
 // NewChunkEncoder returns an encoder of frames of m.
 func (m Method) NewChunkEncoder() (*ChunkEncoder, error) {
@@ -53,18 +53,13 @@ func (m Method) NewChunkEncoder() (*ChunkEncoder, error) {
 		}
 		e.frames = f
 	case LZ4:
-		e.frames = &streamFrames{w: lz4.NewWriter(nil), reset: func(w io.WriteCloser, out io.Writer) { w.(*lz4.Writer).Reset(out) }}
+		e.frames = &streamFrames{w: lz4.NewWriter(nil)}
 	case None:
 	default:
 		return nil, fmt.Errorf("unknown compression %q", m.Name)
 	}
 	return e, nil
 }
-
-// ZstdImplementation names the zstd encoder of chunk frames in this build:
-// the reference C library when built with cgo, about twice as fast, or the
-// pure-Go one. Both write standard frames any zstd reader reads.
-var ZstdImplementation = zstdImplementation
 
 // Encode appends the frame of src to dst and returns the result.
 func (e *ChunkEncoder) Encode(dst, src []byte) ([]byte, error) {
@@ -75,17 +70,19 @@ func (e *ChunkEncoder) Encode(dst, src []byte) ([]byte, error) {
 }
 
 // streamFrames makes frames with a pure-Go stream writer, fed in pieces of
-// YieldEvery with a yield between them.
+// yieldEvery with a yield between them.
 type streamFrames struct {
-	w     io.WriteCloser
-	reset func(w io.WriteCloser, out io.Writer)
+	w interface {
+		io.WriteCloser
+		Reset(io.Writer)
+	}
 }
 
 func (f *streamFrames) encode(dst, src []byte) ([]byte, error) {
 	out := bytes.NewBuffer(dst)
-	f.reset(f.w, out)
+	f.w.Reset(out)
 	for len(src) > 0 {
-		n := min(len(src), YieldEvery)
+		n := min(len(src), yieldEvery)
 		if _, err := f.w.Write(src[:n]); err != nil {
 			return nil, err
 		}

@@ -3,19 +3,19 @@
 package compression
 
 import (
-	"io"
-
 	"github.com/klauspost/compress/zstd"
 )
 
-const zstdImplementation = "go"
+// ZstdImplementation names the zstd encoder of chunk frames in this build:
+// the pure-Go encoder (a build without cgo). Both write standard frames any zstd reader reads.
+const ZstdImplementation = "go"
 
 // newZstdFrames returns the pure-Go zstd frame encoder.
 func newZstdFrames() (frameEncoder, error) {
 	z, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithEncoderConcurrency(1),
-		zstd.WithWindowSize(ChunkWindow),
+		zstd.WithWindowSize(chunkWindow),
 		// An empty chunk still gets a valid (empty) frame.
 		zstd.WithZeroFrames(true),
 		// Lifeboat records the SHA-256 of every object's content and checks
@@ -25,5 +25,5 @@ func newZstdFrames() (frameEncoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &streamFrames{w: z, reset: func(w io.WriteCloser, out io.Writer) { w.(*zstd.Encoder).Reset(out) }}, nil
+	return &streamFrames{w: z}, nil
 }

@@ -450,15 +450,9 @@ func cutLast(s, sep string) (before, after string, found bool) {
 // Terraform and take their defaults; so does the postgres block, which the
 // document does not hold (a tenant drill's configuration supplies it).
 func (m *drillScheduleModel) adopt(d *drill.ScheduleDoc) {
-	optional := func(s string) types.String {
-		if s == "" {
-			return types.StringNull()
-		}
-		return types.StringValue(s)
-	}
 	m.Kind = types.StringValue(d.Kind)
-	m.Database = optional(d.Database)
-	m.ScratchDir = optional(d.ScratchDir)
+	m.Database = optionalString(d.Database)
+	m.ScratchDir = optionalString(d.ScratchDir)
 	m.RTOTarget = types.StringNull()
 	if d.RTOTargetSeconds > 0 {
 		m.RTOTarget = types.StringValue(shortDuration(time.Duration(d.RTOTargetSeconds * float64(time.Second))))
@@ -468,16 +462,16 @@ func (m *drillScheduleModel) adopt(d *drill.ScheduleDoc) {
 	m.AgentPath = types.StringValue("/usr/local/bin/lifeboat")
 	m.Attachments = nil
 	if d.AttachmentsBucket != "" || d.AttachmentsPrefix != "" {
-		m.Attachments = &drillAttachModel{Bucket: optional(d.AttachmentsBucket), Prefix: optional(d.AttachmentsPrefix)}
+		m.Attachments = &drillAttachModel{Bucket: optionalString(d.AttachmentsBucket), Prefix: optionalString(d.AttachmentsPrefix)}
 	}
 	m.Checks = nil
 	for _, c := range d.Checks {
-		kind := optional(c.Kind)
+		kind := optionalString(c.Kind)
 		if c.Kind == drill.CheckSQL {
 			kind = types.StringNull() // the default, as configurations write it
 		}
 		m.Checks = append(m.Checks, drillCheckModel{Name: types.StringValue(c.Name), Kind: kind,
-			SQL: optional(c.SQL), Expected: optional(c.Expected), Database: optional(c.Database)})
+			SQL: optionalString(c.SQL), Expected: optionalString(c.Expected), Database: optionalString(c.Database)})
 	}
 }
 
