@@ -7,7 +7,8 @@ import (
 )
 
 // ZstdImplementation names the zstd encoder of chunk frames in this build:
-// the reference C library (a build with cgo), about twice as fast as the pure-Go one. Both write standard frames any zstd reader reads.
+// the reference C library (a build with cgo), about twice as fast as the
+// pure-Go one. Both builds write standard frames any zstd reader reads.
 const ZstdImplementation = "c"
 
 // zstdLevel is the level of chunk frames: level 1 of the C library stores

@@ -7,7 +7,8 @@ import (
 )
 
 // ZstdImplementation names the zstd encoder of chunk frames in this build:
-// the pure-Go encoder (a build without cgo). Both write standard frames any zstd reader reads.
+// the pure-Go encoder (a build without cgo). Both builds write standard
+// frames any zstd reader reads.
 const ZstdImplementation = "go"
 
 // newZstdFrames returns the pure-Go zstd frame encoder.
