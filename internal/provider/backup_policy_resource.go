@@ -205,9 +205,7 @@ func (r *backupPolicyResource) ValidateConfig(ctx context.Context, req resource.
 		return
 	}
 	m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
-	if m.Repository == nil || (m.Repository.Bucket.IsNull() && !m.Repository.Bucket.IsUnknown()) {
-		resp.Diagnostics.AddAttributeError(path.Root("repository").AtName("bucket"), "Missing Repository Bucket", "repository.bucket is required.")
-	}
+	m.Repository.validate("the bucket backups are written to", &resp.Diagnostics)
 	if m.Retention != nil && m.Retention.FullCount.IsNull() && m.Retention.Days.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("retention"), "Empty Retention", "Set retention.full_count, retention.days, or both.")
 	}

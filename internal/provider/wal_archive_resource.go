@@ -80,6 +80,15 @@ type repositoryRef struct {
 	Prefix types.String `tfsdk:"prefix"`
 }
 
+// validate reports a missing repository bucket at plan; purpose says what
+// the bucket is for.
+func (r *repositoryRef) validate(purpose string, diags *diag.Diagnostics) {
+	if r == nil || (r.Bucket.IsNull() && !r.Bucket.IsUnknown()) {
+		diags.AddAttributeError(path.Root("repository").AtName("bucket"), "Missing Repository Bucket",
+			"repository.bucket is required: "+purpose+".")
+	}
+}
+
 func repositoryBlock() schema.SingleNestedBlock {
 	return schema.SingleNestedBlock{
 		MarkdownDescription: "Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.",
@@ -220,10 +229,7 @@ func (r *walArchiveResource) ValidateConfig(ctx context.Context, req resource.Va
 		return
 	}
 	m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
-	if m.Repository == nil || (m.Repository.Bucket.IsNull() && !m.Repository.Bucket.IsUnknown()) {
-		resp.Diagnostics.AddAttributeError(path.Root("repository").AtName("bucket"), "Missing Repository Bucket",
-			"repository.bucket is required: the bucket WAL is archived into.")
-	}
+	m.Repository.validate("the bucket WAL is archived into", &resp.Diagnostics)
 }
 
 // desired computes the server settings and agent files the config implies.
