@@ -6,11 +6,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
@@ -131,7 +129,7 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 	// password never shows in the process list.
 	cmd := exec.CommandContext(ctx, pgDump, "--format=custom", "--no-password", "--snapshot="+snapshot,
 		"--dbname="+db)
-	cmd.Env = append(os.Environ(), pgEnv(cfg, opts.DSN)...)
+	cmd.Env = append(os.Environ(), pg.LibpqEnv(cfg, opts.DSN, "lifeboat tenant dump")...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -181,44 +179,6 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 		opts.Progress(Progress{ID: id, Database: db, Phase: "done", Read: m.Dump.Size, Stored: m.Dump.Size, Elapsed: time.Since(started)})
 	}
 	return m, nil
-}
-
-// pgEnv renders the connection as libpq environment variables.
-func pgEnv(cfg *pgconn.Config, dsn string) []string {
-	env := []string{
-		"PGHOST=" + cfg.Host,
-		"PGPORT=" + strconv.Itoa(int(cfg.Port)),
-		"PGUSER=" + cfg.User,
-		"PGAPPNAME=lifeboat tenant dump",
-	}
-	if cfg.Password != "" {
-		env = append(env, "PGPASSWORD="+cfg.Password)
-	}
-	if mode := sslMode(dsn); mode != "" {
-		env = append(env, "PGSSLMODE="+mode)
-	} else if cfg.TLSConfig == nil {
-		env = append(env, "PGSSLMODE=disable")
-	}
-	if filepath.IsAbs(cfg.Host) {
-		env = append(env, "PGSSLMODE=disable")
-	}
-	return env
-}
-
-// sslMode finds sslmode in a URL or key=value connection string.
-func sslMode(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		return u.Query().Get("sslmode")
-	}
-	for _, f := range strings.Fields(dsn) {
-		if v, ok := strings.CutPrefix(f, "sslmode="); ok {
-			return strings.Trim(v, "'")
-		}
-	}
-	if v := os.Getenv("PGSSLMODE"); v != "" {
-		return v
-	}
-	return ""
 }
 
 type writerFunc func([]byte) (int, error)

@@ -3,10 +3,13 @@ package pg
 import (
 	"context"
 	"net/url"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // WithDatabase returns dsn pointing at database db, keeping its form (URL or
@@ -72,3 +75,37 @@ func HasPassword(dsn string) bool {
 }
 
 var keywordPassword = regexp.MustCompile(`(^|\s)password\s*=`)
+
+// LibpqEnv renders a parsed connection as libpq environment variables for
+// the client tools (pg_dump, pg_restore), so no password shows in the
+// process list. app names the connection in pg_stat_activity.
+func LibpqEnv(cfg *pgconn.Config, dsn, app string) []string {
+	env := []string{
+		"PGHOST=" + cfg.Host,
+		"PGPORT=" + strconv.Itoa(int(cfg.Port)),
+		"PGUSER=" + cfg.User,
+		"PGAPPNAME=" + app,
+	}
+	if cfg.Password != "" {
+		env = append(env, "PGPASSWORD="+cfg.Password)
+	}
+	if cfg.TLSConfig == nil || filepath.IsAbs(cfg.Host) {
+		env = append(env, "PGSSLMODE=disable")
+	} else if mode := sslMode(dsn); mode != "" {
+		env = append(env, "PGSSLMODE="+mode)
+	}
+	return env
+}
+
+// sslMode finds sslmode in a URL or key=value connection string.
+func sslMode(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		return u.Query().Get("sslmode")
+	}
+	for _, f := range strings.Fields(dsn) {
+		if v, ok := strings.CutPrefix(f, "sslmode="); ok {
+			return strings.Trim(v, "'")
+		}
+	}
+	return ""
+}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -336,7 +335,7 @@ func restoreDump(ctx context.Context, store objectstore.Store, m *backup.TenantM
 	h := sha256.New()
 	src := io.TeeReader(body, h)
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir(bin), "pg_restore"), append(args, "--dbname="+dbOf(dsn))...)
-	cmd.Env = append(os.Environ(), pgEnv(cfg, dsn, "lifeboat tenant restore")...)
+	cmd.Env = append(os.Environ(), pg.LibpqEnv(cfg, dsn, "lifeboat tenant restore")...)
 	var stderr bytes.Buffer
 	cmd.Stdin, cmd.Stderr = src, &stderr
 	if err := cmd.Run(); err != nil {
@@ -400,7 +399,7 @@ func pitrTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 		return at, err
 	}
 	restore := exec.CommandContext(ctx, filepath.Join(binDir(opts.BinDir), "pg_restore"), append(args, "--dbname="+dbOf(dsn))...)
-	restore.Env = append(os.Environ(), pgEnv(cfg, dsn, "lifeboat tenant restore")...)
+	restore.Env = append(os.Environ(), pg.LibpqEnv(cfg, dsn, "lifeboat tenant restore")...)
 	restore.Stdin, restore.Stderr = pipe, &restoreErr
 	if err := dump.Start(); err != nil {
 		return at, fmt.Errorf("starting pg_dump: %w", err)
@@ -417,38 +416,6 @@ func pitrTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 		return at, fmt.Errorf("pg_restore into the new database: %w: %s", rerr, strings.TrimSpace(restoreErr.String()))
 	}
 	return cres.RestoredToTime, nil
-}
-
-// pgEnv renders a connection as libpq environment variables, so no
-// password shows in the process list.
-func pgEnv(cfg *pgconn.Config, dsn, app string) []string {
-	env := []string{
-		"PGHOST=" + cfg.Host,
-		"PGPORT=" + strconv.Itoa(int(cfg.Port)),
-		"PGUSER=" + cfg.User,
-		"PGAPPNAME=" + app,
-	}
-	if cfg.Password != "" {
-		env = append(env, "PGPASSWORD="+cfg.Password)
-	}
-	if cfg.TLSConfig == nil || filepath.IsAbs(cfg.Host) {
-		env = append(env, "PGSSLMODE=disable")
-	} else if mode := sslMode(dsn); mode != "" {
-		env = append(env, "PGSSLMODE="+mode)
-	}
-	return env
-}
-
-func sslMode(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		return u.Query().Get("sslmode")
-	}
-	for _, f := range strings.Fields(dsn) {
-		if v, ok := strings.CutPrefix(f, "sslmode="); ok {
-			return strings.Trim(v, "'")
-		}
-	}
-	return ""
 }
 
 // dbOf is the database a connection string names (for pg_restore's
