@@ -27,23 +27,8 @@ BENCH_NAME=bench-backup
 source "$(dirname "$0")/bench-lib.sh"
 
 # --- PostgreSQL 15 with a pgbench database ----------------------------------
-PGPORT=$(freeport)
-mkdir -p "$W/pg"
-chown postgres: "$W/pg"
-runuser -u postgres -- "$PGBIN/initdb" -D "$W/pg/data" -U postgres --auth=trust --no-sync >/dev/null
-cat >>"$W/pg/data/postgresql.conf" <<CONF
-port = $PGPORT
-listen_addresses = ''
-unix_socket_directories = '$W/pg'
-wal_level = replica
 # pgBackRest refuses to back up without archiving; nothing reads this WAL.
-archive_mode = on
-archive_command = '/bin/true'
-max_wal_size = 8GB
-fsync = off
-CONF
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/log" -w start >/dev/null
-PSQL=("$PGBIN/psql" -h "$W/pg" -p "$PGPORT" -U postgres -XAtq -v ON_ERROR_STOP=1)
+start_pg /bin/true 8GB
 log "pgbench -i -s $SCALE, then random filler (compresses ~5x, not ~22x)"
 "$PGBIN/pgbench" -h "$W/pg" -p "$PGPORT" -U postgres -i -s "$SCALE" -q postgres >/dev/null 2>&1
 "${PSQL[@]}" -c "UPDATE pgbench_accounts SET filler = md5(random()::text) || md5(random()::text)" postgres

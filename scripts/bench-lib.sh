@@ -4,7 +4,7 @@
 # TLS too, so every tool pays for it).
 #
 # Before sourcing, set BENCH_NAME. After it: REPO, PGBIN, W (work folder),
-# PIDS, S3PORT, AK, SK, a "bench" bucket, and $W/lifeboat.
+# PIDS, S3PORT, AK, SK, a "bench" bucket, $W/lifeboat, and start_pg.
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PGBIN=${LIFEBOAT_PG_BINDIR:-/usr/lib/postgresql/15/bin}
@@ -43,3 +43,25 @@ PIDS+=($!)
 for _ in $(seq 100); do curl -ksf https://127.0.0.1:$S3PORT/minio/health/ready >/dev/null && break; sleep 0.2; done
 curl -ksf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -X PUT https://127.0.0.1:$S3PORT/bench >/dev/null
 log "MinIO on https://127.0.0.1:$S3PORT"
+
+# start_pg ARCHIVE_COMMAND MAX_WAL_SIZE: PostgreSQL 15 in $W/pg/data
+# (trust, Unix socket only, fsync off, WAL archived by ARCHIVE_COMMAND);
+# sets PGPORT and PSQL.
+start_pg() {
+	PGPORT=$(freeport)
+	mkdir -p "$W/pg"
+	chown postgres: "$W/pg"
+	runuser -u postgres -- "$PGBIN/initdb" -D "$W/pg/data" -U postgres --auth=trust --no-sync >/dev/null
+	cat >>"$W/pg/data/postgresql.conf" <<CONF
+port = $PGPORT
+listen_addresses = ''
+unix_socket_directories = '$W/pg'
+wal_level = replica
+archive_mode = on
+archive_command = '$1'
+max_wal_size = $2
+fsync = off
+CONF
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/log" -w start >/dev/null
+	PSQL=("$PGBIN/psql" -h "$W/pg" -p "$PGPORT" -U postgres -XAtq -v ON_ERROR_STOP=1)
+}

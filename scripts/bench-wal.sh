@@ -23,22 +23,9 @@ BENCH_NAME=bench-wal
 source "$(dirname "$0")/bench-lib.sh"
 
 # --- PostgreSQL 15 producing N real WAL segments ----------------------------
-PGPORT=$(freeport)
-mkdir -p "$W/pg" "$W/segs"
-chown postgres: "$W/pg" "$W/segs"
-runuser -u postgres -- "$PGBIN/initdb" -D "$W/pg/data" -U postgres --auth=trust --no-sync >/dev/null
-cat >>"$W/pg/data/postgresql.conf" <<CONF
-port = $PGPORT
-listen_addresses = ''
-unix_socket_directories = '$W/pg'
-wal_level = replica
-archive_mode = on
-archive_command = 'cp %p $W/segs/%f'
-max_wal_size = 4GB
-fsync = off
-CONF
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/log" -w start >/dev/null
-PSQL=("$PGBIN/psql" -h "$W/pg" -p "$PGPORT" -U postgres -XAtq -v ON_ERROR_STOP=1)
+mkdir -p "$W/segs"
+chown postgres: "$W/segs"
+start_pg "cp %p $W/segs/%f" 4GB
 log "generating WAL (pgbench -i -s 10, then random filler so it compresses ~5x, not ~22x)"
 "$PGBIN/pgbench" -h "$W/pg" -p "$PGPORT" -U postgres -i -s 10 -q postgres >/dev/null 2>&1
 # Segments written by pgbench -i hold blank-padded rows (~30x): use only
