@@ -121,31 +121,7 @@ func TestAccBackupCommands(t *testing.T) {
 }
 
 func setupBackups(t *testing.T, env *testenv.Env) *backupFixture {
-	ctx := context.Background()
-	m := env.MinIO[0]
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "lifeboat")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building lifeboat: %v\n%s", err, out)
-	}
-	cfg := repo.AgentConfig{Endpoint: m.Endpoint, PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
-		Bucket: "backup-cmd-acc", Prefix: "acc", Cluster: "pg15"}
-	body, err := cfg.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "lifeboat.json")
-	if err := os.WriteFile(cfgPath, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: cfg.Bucket}); err != nil {
-		t.Fatal(err)
-	}
-	return &backupFixture{env: env, bin: bin, cfgPath: cfgPath, cfg: cfg, store: client.Store(cfg.Bucket)}
+	return setupAgentRepo(t, env, "backup-cmd-acc")
 }
 
 func (f *backupFixture) command(args ...string) *exec.Cmd {

@@ -42,35 +42,9 @@ func TestAccWalArchive(t *testing.T) {
 
 func setupArchiving(t *testing.T, env *testenv.Env) *archiveFixture {
 	ctx := context.Background()
-	pg, m := env.Postgres, env.MinIO[0]
-
-	// NOTE: not t.TempDir (0700): the postgres account must reach the binary.
-	dir, err := os.MkdirTemp("", "lifeboat-wal-acc-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "lifeboat")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building lifeboat: %v\n%s", err, out)
-	}
-	if err := os.Chmod(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	cfg := repo.AgentConfig{Endpoint: m.Endpoint, PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
-		Bucket: "wal-acc", Prefix: "acc", Cluster: "pg15"}
-	body, err := cfg.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "lifeboat.json")
-	if err := os.WriteFile(cfgPath, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pg := env.Postgres
+	repoF := setupAgentRepo(t, env, "wal-acc")
+	bin, cfgPath, cfg := repoF.bin, repoF.cfgPath, repoF.cfg
 	if pg.OSUser != "" {
 		u, err := user.Lookup(pg.OSUser)
 		if err != nil {
@@ -81,14 +55,6 @@ func setupArchiving(t *testing.T, env *testenv.Env) *archiveFixture {
 		if err := os.Chown(cfgPath, uid, gid); err != nil {
 			t.Fatal(err)
 		}
-	}
-
-	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: cfg.Bucket}); err != nil {
-		t.Fatal(err)
 	}
 
 	cmd := fmt.Sprintf("%s wal-push --config %s %%p", bin, cfgPath)
@@ -110,7 +76,7 @@ func setupArchiving(t *testing.T, env *testenv.Env) *archiveFixture {
 	if got := psql(t, pg, "SHOW archive_mode"); got != "on" {
 		t.Fatalf("archive_mode = %q after restart", got)
 	}
-	return &archiveFixture{env: env, bin: bin, cfgPath: cfgPath, cfg: cfg, store: client.Store(cfg.Bucket)}
+	return &archiveFixture{env: env, bin: bin, cfgPath: cfgPath, cfg: cfg, store: repoF.store}
 }
 
 func (f *archiveFixture) testArchiveAndFetch(t *testing.T) {
