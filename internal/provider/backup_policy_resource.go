@@ -603,19 +603,3 @@ func (m *backupPolicyModel) policy() repo.Policy {
 	}
 	return p
 }
-
-// cronValidator checks a schedule at plan.
-type cronValidator struct{}
-
-func (cronValidator) Description(context.Context) string {
-	return "must be five cron fields or a descriptor such as @daily"
-}
-func (v cronValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (cronValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := schedule.Parse(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Schedule", fmt.Sprintf("%s: %v", req.Path, err))
-	}
-}

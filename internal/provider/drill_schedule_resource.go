@@ -436,15 +436,6 @@ func (r *drillScheduleResource) ImportState(ctx context.Context, req resource.Im
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("source"), source)...)
 }
 
-// cutLast splits s around the last sep.
-func cutLast(s, sep string) (before, after string, found bool) {
-	i := strings.LastIndex(s, sep)
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+len(sep):], true
-}
-
 // adopt fills an imported state from the schedule's document, which the
 // agent runs drills from. run_on_apply and agent_path only matter to
 // Terraform and take their defaults; so does the postgres block, which the

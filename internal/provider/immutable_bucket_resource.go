@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"regexp"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -15,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -500,13 +497,6 @@ func observedTiers(prior []lifecycleTierModel, observed []objectstore.LifecycleT
 	return out
 }
 
-func optionalInt(v int32) types.Int64 {
-	if v == 0 {
-		return types.Int64Null()
-	}
-	return types.Int64Value(int64(v))
-}
-
 func sortTiers(tiers []objectstore.LifecycleTier) {
 	sort.Slice(tiers, func(i, j int) bool { return tiers[i].Name < tiers[j].Name })
 }
@@ -543,56 +533,4 @@ func (m *immutableBucketModel) spec(ctx context.Context) objectstore.BucketSpec 
 		}
 	}
 	return s
-}
-
-// bucketNameValidator checks S3 bucket naming rules at plan.
-type bucketNameValidator struct{}
-
-func (bucketNameValidator) Description(context.Context) string {
-	return "must be a valid S3 bucket name"
-}
-func (v bucketNameValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-func (bucketNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if msg := validBucketName(req.ConfigValue.ValueString()); msg != "" {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Bucket Name",
-			fmt.Sprintf("name %q %s. S3 bucket names are 3-63 characters of lower-case letters, digits, '.' and '-', "+
-				"start and end with a letter or digit, and are not IP addresses.", req.ConfigValue.ValueString(), msg))
-	}
-}
-
-var bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
-
-// validBucketName returns "" for a valid S3 bucket name, else what is wrong.
-func validBucketName(name string) string {
-	switch {
-	case len(name) < 3 || len(name) > 63:
-		return fmt.Sprintf("is %d characters long (3-63 allowed)", len(name))
-	case !bucketNameRE.MatchString(name):
-		return "has characters other than lower-case letters, digits, '.' and '-', or does not start and end with a letter or digit"
-	case strings.Contains(name, ".."):
-		return "contains \"..\""
-	case net.ParseIP(name) != nil:
-		return "is formatted as an IP address"
-	case strings.HasPrefix(name, "xn--"), strings.HasSuffix(name, "-s3alias"):
-		return "uses a reserved prefix or suffix"
-	}
-	return ""
-}
-
-// tagsValue turns observed tags into a Map, keeping null when the config
-// had none and the bucket has none.
-func tagsValue(prior types.Map, tags map[string]string) types.Map {
-	if len(tags) == 0 && (prior.IsNull() || prior.IsUnknown()) {
-		return types.MapNull(types.StringType)
-	}
-	elems := map[string]attr.Value{}
-	for k, v := range tags {
-		elems[k] = types.StringValue(v)
-	}
-	return types.MapValueMust(types.StringType, elems)
 }

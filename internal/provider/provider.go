@@ -4,15 +4,12 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -169,23 +166,6 @@ func (d *providerData) agentConfig(bucket, prefix, cluster, compression string) 
 	}
 }
 
-// requireBucket adds an error on attr and returns false when the repository
-// bucket does not exist (or cannot be read).
-func requireBucket(ctx context.Context, client *objectstore.Client, bucket string, attr path.Path, diags *diag.Diagnostics) bool {
-	_, err := client.ReadBucket(ctx, bucket)
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, objectstore.ErrBucketNotFound):
-		diags.AddAttributeError(attr, "Repository Bucket Not Found",
-			fmt.Sprintf("%s %q does not exist on %s. Create it first (for example with lifeboat_immutable_bucket, referenced so Terraform orders them).",
-				attr, bucket, client.Endpoint()))
-	default:
-		diags.Append(errorDiag("Error Reading Repository Bucket", fmt.Sprintf("checking %s %q", attr, bucket), err))
-	}
-	return false
-}
-
 func firstEnv(names ...string) string {
 	for _, n := range names {
 		if v := os.Getenv(n); v != "" {
@@ -217,19 +197,4 @@ func (d *providerData) storeClient(ctx context.Context, diags *diag.Diagnostics)
 		return nil
 	}
 	return c
-}
-
-// parseRepositoryPath splits "<bucket>/<cluster>" or
-// "<bucket>/<prefix>/<cluster>" (the prefix may have several segments), the
-// import ID of the resources that live in one cluster's repository.
-func parseRepositoryPath(s string) (ref *repositoryRef, cluster string, ok bool) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || parts[0] == "" || parts[len(parts)-1] == "" {
-		return nil, "", false
-	}
-	ref = &repositoryRef{Bucket: types.StringValue(parts[0]), Prefix: types.StringNull()}
-	if len(parts) > 2 {
-		ref.Prefix = types.StringValue(strings.Join(parts[1:len(parts)-1], "/"))
-	}
-	return ref, parts[len(parts)-1], true
 }

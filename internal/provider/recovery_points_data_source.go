@@ -27,14 +27,9 @@ type recoveryPointsDataSource struct {
 type recoveryPointsModel struct {
 	ID         types.String         `tfsdk:"id"`
 	Cluster    types.String         `tfsdk:"cluster"`
-	Repository *repositoryRefDS     `tfsdk:"repository"`
+	Repository *repositoryRef       `tfsdk:"repository"`
 	Backups    []recoveryPointModel `tfsdk:"backups"`
 	Window     *recoveryWindowModel `tfsdk:"window"`
-}
-
-type repositoryRefDS struct {
-	Bucket types.String `tfsdk:"bucket"`
-	Prefix types.String `tfsdk:"prefix"`
 }
 
 type recoveryPointModel struct {
@@ -158,18 +153,4 @@ func (d *recoveryPointsDataSource) Read(ctx context.Context, req datasource.Read
 	}
 	m.ID = types.StringValue(bucket + "/" + layout.Root())
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-func optionalString(s string) types.String {
-	if s == "" {
-		return types.StringNull()
-	}
-	return types.StringValue(s)
-}
-
-func optionalTime(t time.Time) types.String {
-	if t.IsZero() {
-		return types.StringNull()
-	}
-	return types.StringValue(t.UTC().Format(time.RFC3339))
 }

@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -72,35 +70,6 @@ type walArchiveModel struct {
 	VerifiedAt       types.String   `tfsdk:"verified_at"`
 	AgentConfig      types.String   `tfsdk:"agent_config"`
 	Timeouts         timeouts.Value `tfsdk:"timeouts"`
-}
-
-// repositoryRef names where in the object store a cluster's repository lives.
-type repositoryRef struct {
-	Bucket types.String `tfsdk:"bucket"`
-	Prefix types.String `tfsdk:"prefix"`
-}
-
-// validate reports a missing repository bucket at plan; purpose says what
-// the bucket is for.
-func (r *repositoryRef) validate(purpose string, diags *diag.Diagnostics) {
-	if r == nil || (r.Bucket.IsNull() && !r.Bucket.IsUnknown()) {
-		diags.AddAttributeError(path.Root("repository").AtName("bucket"), "Missing Repository Bucket",
-			"repository.bucket is required: "+purpose+".")
-	}
-}
-
-func repositoryBlock() schema.SingleNestedBlock {
-	return schema.SingleNestedBlock{
-		MarkdownDescription: "Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.",
-		Attributes: map[string]schema.Attribute{
-			"bucket": schema.StringAttribute{MarkdownDescription: "Repository bucket name.", Optional: true, Validators: []validator.String{bucketNameValidator{}}},
-			"prefix": schema.StringAttribute{
-				MarkdownDescription: "Key prefix inside the bucket (no leading or trailing `/`).",
-				Optional:            true,
-				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`), "must be path segments of letters, digits, '.', '_' or '-' separated by '/', without leading or trailing '/'")},
-			},
-		},
-	}
 }
 
 // Metadata implements resource.Resource.
@@ -607,48 +576,10 @@ func (r *walArchiveResource) adopt(m *walArchiveModel, st pg.ArchiveState) {
 	}
 }
 
-// shortDuration formats d as a duration a person would write: 5m, 1h30m,
-// 2m30s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 func (r *walArchiveResource) pool(ctx context.Context, m *walArchiveModel) (*pgxpool.Pool, error) {
 	p, err := pg.Pool(ctx, m.Postgres.dsn())
 	if err != nil {
 		return nil, err
 	}
 	return p, pg.Ping(ctx, p)
-}
-
-func formatSeconds(d time.Duration) string { return strconv.Itoa(int(d/time.Second)) + "s" }
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
-// clusterNameRE is what repo.Layout accepts as a cluster name.
-var clusterNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
-// stringSet turns observed strings into a Set, keeping null when the prior
-// value was null and nothing was observed.
-func stringSet(prior types.Set, values []string) types.Set {
-	if len(values) == 0 && (prior.IsNull() || prior.IsUnknown()) {
-		return types.SetNull(types.StringType)
-	}
-	elems := make([]attr.Value, 0, len(values))
-	for _, v := range values {
-		elems = append(elems, types.StringValue(v))
-	}
-	return types.SetValueMust(types.StringType, elems)
 }
