@@ -107,15 +107,36 @@ type Daemon struct {
 
 	wg sync.WaitGroup
 
-	// Test hooks: minGap is the shortest accepted schedule, backupFn and
-	// drillFn replace the real work.
 	minGap   time.Duration
-	backupFn func(ctx context.Context, p *repo.Policy) (string, error)
-	drillFn  func(ctx context.Context, doc drill.ScheduleDoc) (string, error)
+	backupFn BackupFunc
+	drillFn  DrillFunc
 }
 
-// New checks cfg and fills in defaults.
-func New(cfg Config) (*Daemon, error) {
+// BackupFunc does the work of one scheduled backup slot of policy p and
+// names what it produced.
+type BackupFunc func(ctx context.Context, p *repo.Policy) (output string, err error)
+
+// DrillFunc does the work of one scheduled drill slot and names what it
+// produced (the evidence); a *FinalError is not retried in its slot.
+type DrillFunc func(ctx context.Context, doc drill.ScheduleDoc) (output string, err error)
+
+// Option changes how a Daemon works beyond its Config: what a job slot
+// runs and which schedules are accepted. Production agents pass none;
+// tests replace the real work to exercise scheduling, leases and retries
+// alone.
+type Option func(*Daemon)
+
+// WithMinGap accepts schedules down to every gap (default MinGap).
+func WithMinGap(gap time.Duration) Option { return func(d *Daemon) { d.minGap = gap } }
+
+// WithBackup runs fn instead of the base backup, tenant dumps and prune.
+func WithBackup(fn BackupFunc) Option { return func(d *Daemon) { d.backupFn = fn } }
+
+// WithDrill runs fn instead of a drill.
+func WithDrill(fn DrillFunc) Option { return func(d *Daemon) { d.drillFn = fn } }
+
+// New checks cfg and fills in defaults, then applies opts.
+func New(cfg Config, opts ...Option) (*Daemon, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("agentd: no store")
 	}
@@ -154,6 +175,9 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	d.backupFn = d.backup
 	d.drillFn = d.drill
+	for _, o := range opts {
+		o(d)
+	}
 	return d, nil
 }
 

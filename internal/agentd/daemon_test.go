@@ -16,18 +16,20 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
-func testDaemon(t *testing.T, store objectstore.Store, holder string) *Daemon {
+// testDaemon is a fast-ticking daemon on store that accepts
+// second-granularity schedules; opts come after, so a test can restore
+// MinGap.
+func testDaemon(t *testing.T, store objectstore.Store, holder string, opts ...Option) *Daemon {
 	t.Helper()
 	d, err := New(Config{
 		Store: store, Agent: repo.AgentConfig{Bucket: "b", Prefix: testLayout.Prefix, Cluster: testLayout.Cluster},
 		Holder: holder, Refresh: 200 * time.Millisecond, Tick: 50 * time.Millisecond, LeaseRenew: 100 * time.Millisecond,
 		StatsInterval: time.Hour, DSN: "host=/nonexistent",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}, append([]Option{WithMinGap(time.Second)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.minGap = time.Second // test hook: second-granularity schedules
 	return d
 }
 
@@ -48,17 +50,17 @@ func TestTwoDaemonsRunEachSlotOnce(t *testing.T) {
 	runs := map[time.Time][]string{}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	ds := []*Daemon{testDaemon(t, store, "A"), testDaemon(t, store, "B")}
-	for _, d := range ds {
-		d := d
-		d.backupFn = func(ctx context.Context, _ *repo.Policy) (string, error) {
+	var ds []*Daemon
+	for _, holder := range []string{"A", "B"} {
+		d := testDaemon(t, store, holder, WithBackup(func(ctx context.Context, _ *repo.Policy) (string, error) {
 			slot := time.Now().UTC().Truncate(time.Second)
 			mu.Lock()
-			runs[slot] = append(runs[slot], d.Holder())
+			runs[slot] = append(runs[slot], holder)
 			mu.Unlock()
 			time.Sleep(300 * time.Millisecond)
 			return "ok", nil
-		}
+		}))
+		ds = append(ds, d)
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = d.Run(ctx) }()
 	}
@@ -94,15 +96,14 @@ func TestTwoDaemonsRunEachSlotOnce(t *testing.T) {
 func TestShutdownAbandonsTheRunningJob(t *testing.T) {
 	store := objectstore.NewMemory("b")
 	writePolicy(t, store, "* * * * *")
-	d := testDaemon(t, store, "A")
 	started := make(chan struct{})
 	jobErr := make(chan error, 1)
-	d.backupFn = func(ctx context.Context, _ *repo.Policy) (string, error) {
+	d := testDaemon(t, store, "A", WithBackup(func(ctx context.Context, _ *repo.Policy) (string, error) {
 		close(started)
 		<-ctx.Done()
 		jobErr <- ctx.Err()
 		return "", ctx.Err()
-	}
+	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Run(ctx) }()
@@ -141,17 +142,16 @@ func TestShutdownAbandonsTheRunningJob(t *testing.T) {
 func TestFailedSlotIsRetriedThenGivenUp(t *testing.T) {
 	store := objectstore.NewMemory("b")
 	writePolicy(t, store, "0 0 1 1 *") // once a year: one slot for the whole test
-	d := testDaemon(t, store, "A")
-	d.cfg.RetryDelay = 100 * time.Millisecond
-	d.cfg.MaxAttempts = 3
 	var mu sync.Mutex
 	calls := 0
-	d.backupFn = func(ctx context.Context, _ *repo.Policy) (string, error) {
+	d := testDaemon(t, store, "A", WithBackup(func(ctx context.Context, _ *repo.Policy) (string, error) {
 		mu.Lock()
 		calls++
 		mu.Unlock()
 		return "", errors.New("server unreachable")
-	}
+	}))
+	d.cfg.RetryDelay = 100 * time.Millisecond
+	d.cfg.MaxAttempts = 3
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Run(ctx) }()
@@ -174,10 +174,9 @@ func TestFailedSlotIsRetriedThenGivenUp(t *testing.T) {
 // picked up at the next refresh; one finer than a minute is refused.
 func TestPolicyChangesApplyWithoutRestart(t *testing.T) {
 	store := objectstore.NewMemory("b")
-	d := testDaemon(t, store, "A")
-	d.minGap = MinGap
 	ran := make(chan struct{}, 10)
-	d.backupFn = func(ctx context.Context, _ *repo.Policy) (string, error) { ran <- struct{}{}; return "", nil }
+	d := testDaemon(t, store, "A", WithMinGap(MinGap),
+		WithBackup(func(ctx context.Context, _ *repo.Policy) (string, error) { ran <- struct{}{}; return "", nil }))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = d.Run(ctx) }()
@@ -202,16 +201,15 @@ func TestFailedDrillIsNotRetriedInItsSlot(t *testing.T) {
 		Schedule: "0 0 1 1 *", Kind: "cluster", RTOTargetSeconds: 600}); err != nil {
 		t.Fatal(err)
 	}
-	d := testDaemon(t, store, "A")
-	d.cfg.RetryDelay = time.Millisecond
 	var mu sync.Mutex
 	calls := 0
-	d.drillFn = func(ctx context.Context, doc drill.ScheduleDoc) (string, error) {
+	d := testDaemon(t, store, "A", WithDrill(func(ctx context.Context, doc drill.ScheduleDoc) (string, error) {
 		mu.Lock()
 		calls++
 		mu.Unlock()
 		return "evidence x", &FinalError{Err: errors.New("check rows failed")}
-	}
+	}))
+	d.cfg.RetryDelay = time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Run(ctx) }()
