@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -138,7 +137,7 @@ func TestAccAgent_killedMidBackup(t *testing.T) {
 	if code := a.stop(t, syscall.SIGKILL, 10*time.Second); code != -1 {
 		t.Fatalf("SIGKILLed agent exited %d", code)
 	}
-	if _, err := f.store.Head(ctx, backup.ManifestKey(f.cfg.Layout(), killed)); !errors.Is(err, objectstore.ErrNotFound) {
+	if _, err := f.store.Head(ctx, f.cfg.Layout().BackupManifestKey(killed)); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Fatalf("killed backup %s has a manifest: %v", killed, err)
 	}
 	c := loadCatalog(t, f)
@@ -164,7 +163,7 @@ func TestAccAgent_killedMidBackup(t *testing.T) {
 		t.Fatalf("after takeover: complete %d, incomplete %+v", len(c.Physical), c.Incomplete)
 	}
 	n := 0
-	_ = f.store.List(ctx, backup.BackupDir(f.cfg.Layout(), killed), func(objectstore.ObjectInfo) error { n++; return nil })
+	_ = f.store.List(ctx, f.cfg.Layout().BackupDir(killed), func(objectstore.ObjectInfo) error { n++; return nil })
 	if n != 0 {
 		t.Fatalf("%d objects of the killed backup left after B's prune", n)
 	}
@@ -196,7 +195,7 @@ func TestAccAgent_SIGTERMMidBackup(t *testing.T) {
 	if !strings.Contains(a.out.String(), "job abandoned") {
 		t.Fatalf("no abandoned job in the log:\n%s", a.out.String())
 	}
-	if _, err := f.store.Head(ctx, backup.ManifestKey(f.cfg.Layout(), id)); !errors.Is(err, objectstore.ErrNotFound) {
+	if _, err := f.store.Head(ctx, f.cfg.Layout().BackupManifestKey(id)); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Fatalf("cancelled backup %s has a manifest: %v", id, err)
 	}
 	if c := loadCatalog(t, f); len(c.Physical) != 0 {
@@ -375,7 +374,7 @@ func counter(mf map[string]*dto.MetricFamily, name string, labels ...string) flo
 // no manifest, and returns its id.
 func waitParts(t *testing.T, f *backupFixture, a *agentProc) string {
 	t.Helper()
-	dir := backup.BaseBackupsDir(f.cfg.Layout())
+	dir := f.cfg.Layout().BaseBackupsDir()
 	var id string
 	waitFor(t, 60*time.Second, "a backup with two parts stored", func() bool {
 		parts := map[string]int{}
@@ -402,7 +401,7 @@ func waitParts(t *testing.T, f *backupFixture, a *agentProc) string {
 func newestLease(t *testing.T, f *backupFixture, job string) agentd.LeaseDoc {
 	t.Helper()
 	var last string
-	_ = f.store.List(context.Background(), agentd.LeasesDir(f.cfg.Layout(), job), func(o objectstore.ObjectInfo) error {
+	_ = f.store.List(context.Background(), f.cfg.Layout().LeaseDir(job), func(o objectstore.ObjectInfo) error {
 		last = o.Key
 		return nil
 	})

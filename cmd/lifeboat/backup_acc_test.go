@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -68,7 +67,7 @@ func TestAccBackupCommands(t *testing.T) {
 	// kill -9 mid-stream: uncompressed, 1 MiB parts and a slow server, so
 	// parts are stored well before the end.
 	killed := f.killMidStream(t)
-	if _, err := f.store.Head(context.Background(), backup.ManifestKey(f.cfg.Layout(), killed)); !errors.Is(err, objectstore.ErrNotFound) {
+	if _, err := f.store.Head(context.Background(), f.cfg.Layout().BackupManifestKey(killed)); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Fatalf("killed backup %s has a manifest: %v", killed, err)
 	}
 	list := f.run(t, 0, "backups")
@@ -88,7 +87,7 @@ func TestAccBackupCommands(t *testing.T) {
 		t.Fatalf("prune output:\n%s", out)
 	}
 	left := 0
-	if err := f.store.List(context.Background(), backup.BackupDir(f.cfg.Layout(), killed), func(objectstore.ObjectInfo) error {
+	if err := f.store.List(context.Background(), f.cfg.Layout().BackupDir(killed), func(objectstore.ObjectInfo) error {
 		left++
 		return nil
 	}); err != nil || left != 0 {
@@ -205,7 +204,7 @@ func (f *backupFixture) killMidStream(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer cmd.Wait()
-	dir := backup.BaseBackupsDir(f.cfg.Layout())
+	dir := f.cfg.Layout().BaseBackupsDir()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		parts := map[string]int{}

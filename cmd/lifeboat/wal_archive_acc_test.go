@@ -225,7 +225,7 @@ func (f *archiveFixture) testObjectStoreOutage(t *testing.T) {
 // fails the test unless they form one unbroken sequence ending at last.
 func (f *archiveFixture) archivedSegments(t *testing.T, last string) []string {
 	t.Helper()
-	dir := f.cfg.Layout().WALDir() + "00000001/"
+	dir := f.cfg.Layout().WALTimelineDir("00000001")
 	var segs []string
 	err := f.store.List(context.Background(), dir, func(info objectstore.ObjectInfo) error {
 		name := strings.TrimPrefix(info.Key, dir)

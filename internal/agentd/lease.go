@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -43,14 +41,6 @@ type LeaseDoc struct {
 // live reports whether the lease still excludes others at now.
 func (d LeaseDoc) live(now time.Time) bool { return !d.Released && now.Before(d.ExpiresAt) }
 
-// LeasesDir is the prefix of a job's lease generations, with a trailing slash.
-func LeasesDir(l repo.Layout, job string) string { return l.Root() + "/leases/" + job + "/" }
-
-func leaseKey(l repo.Layout, job string, gen uint64) string {
-	// 20 digits: generations sort lexically in a listing.
-	return fmt.Sprintf("%s%020d.json", LeasesDir(l, job), gen)
-}
-
 // Lease is a held job lease.
 type Lease struct {
 	store objectstore.Store
@@ -73,12 +63,11 @@ func AcquireLease(ctx context.Context, store objectstore.Store, l repo.Layout, j
 	if now == nil {
 		now = time.Now
 	}
-	dir := LeasesDir(l, job)
+	dir := l.LeaseDir(job)
 	var gens []uint64
 	err := store.List(ctx, dir, func(o objectstore.ObjectInfo) error {
-		name := strings.TrimSuffix(strings.TrimPrefix(o.Key, dir), ".json")
-		if g, err := strconv.ParseUint(name, 10, 64); err == nil {
-			gens = append(gens, g)
+		if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindLease && k.Job == job {
+			gens = append(gens, k.Generation)
 		}
 		return nil
 	})
@@ -89,7 +78,7 @@ func AcquireLease(ctx context.Context, store objectstore.Store, l repo.Layout, j
 	var gen uint64 = 1
 	if len(gens) > 0 {
 		top := gens[len(gens)-1]
-		d, err := readLease(ctx, store, leaseKey(l, job, top))
+		d, err := readLease(ctx, store, l.LeaseKey(job, top))
 		switch {
 		case err == nil && d.live(now()):
 			return nil, fmt.Errorf("%w: %s holds %s (slot %s) until %s", ErrLeaseHeld, d.Holder, job,
@@ -104,7 +93,7 @@ func AcquireLease(ctx context.Context, store objectstore.Store, l repo.Layout, j
 	}
 	t := now().UTC()
 	doc := LeaseDoc{Job: job, Holder: holder, Generation: gen, Slot: slot.UTC(), AcquiredAt: t, RenewedAt: t, ExpiresAt: t.Add(ttl)}
-	le := &Lease{store: store, key: leaseKey(l, job, gen), next: leaseKey(l, job, gen+1), doc: doc, ttl: ttl, now: now}
+	le := &Lease{store: store, key: l.LeaseKey(job, gen), next: l.LeaseKey(job, gen+1), doc: doc, ttl: ttl, now: now}
 	if err := le.write(ctx, true); err != nil {
 		if errors.Is(err, objectstore.ErrExists) {
 			return nil, fmt.Errorf("%w: another agent took generation %d of %s first", ErrLeaseHeld, gen, job)
@@ -113,7 +102,7 @@ func AcquireLease(ctx context.Context, store objectstore.Store, l repo.Layout, j
 	}
 	for _, g := range gens {
 		// Best effort: an old generation left behind is only clutter.
-		_ = store.Delete(ctx, leaseKey(l, job, g))
+		_ = store.Delete(ctx, l.LeaseKey(job, g))
 	}
 	return le, nil
 }

@@ -83,7 +83,7 @@ func TestLeaseExcludesUntilExpiryThenOneTakerWins(t *testing.T) {
 	}
 	// Old generations are cleared; release lets the next agent in at once.
 	n := 0
-	_ = store.List(ctx, LeasesDir(testLayout, "backup"), func(objectstore.ObjectInfo) error { n++; return nil })
+	_ = store.List(ctx, testLayout.LeaseDir("backup"), func(objectstore.ObjectInfo) error { n++; return nil })
 	if n != 1 {
 		t.Fatalf("%d lease objects, want 1", n)
 	}
@@ -118,7 +118,7 @@ func TestLeaseRenewSeesNewerGeneration(t *testing.T) {
 func TestLeaseUnreadableIsTakenOver(t *testing.T) {
 	ctx := context.Background()
 	store := objectstore.NewMemory("b")
-	if _, err := store.Put(ctx, leaseKey(testLayout, "backup", 7), stringsReader("not json"), objectstore.PutOptions{Size: -1}); err != nil {
+	if _, err := store.Put(ctx, testLayout.LeaseKey("backup", 7), stringsReader("not json"), objectstore.PutOptions{Size: -1}); err != nil {
 		t.Fatal(err)
 	}
 	le, err := AcquireLease(ctx, store, testLayout, "backup", "A", time.Now(), time.Minute, nil)

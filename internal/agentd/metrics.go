@@ -1,6 +1,7 @@
 package agentd
 
 import (
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -8,9 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// RepositoryPrefixes are the repository folders whose size
+// RepositoryFolders are the repository folders whose size
 // lifeboat_repository_size_bytes reports.
-var RepositoryPrefixes = []string{"basebackups", "wal", "tenants", "drills"}
+var RepositoryFolders = []repo.Folder{repo.FolderBaseBackups, repo.FolderWAL, repo.FolderTenants, repo.FolderDrills}
 
 // Metrics are the daemon's Prometheus metrics, on their own registry (no
 // global state: two daemons in one test process do not collide).

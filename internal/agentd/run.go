@@ -39,12 +39,9 @@ type Run struct {
 	Output string `json:"output,omitempty"`
 }
 
-// RunKey is where a job's last run is recorded.
-func RunKey(l repo.Layout, job string) string { return l.Root() + "/jobs/" + job + "/last.json" }
-
 // ReadRun reads the last run of job; nil with no error when there is none.
 func ReadRun(ctx context.Context, store objectstore.Store, l repo.Layout, job string) (*Run, error) {
-	rc, _, err := store.Get(ctx, RunKey(l, job))
+	rc, _, err := store.Get(ctx, l.JobRecordKey(job))
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil, nil
 	}
@@ -58,7 +55,7 @@ func ReadRun(ctx context.Context, store objectstore.Store, l repo.Layout, job st
 	}
 	var r Run
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("last run of %s (%s) is not valid JSON: %w", job, RunKey(l, job), err)
+		return nil, fmt.Errorf("last run of %s (%s) is not valid JSON: %w", job, l.JobRecordKey(job), err)
 	}
 	return &r, nil
 }
@@ -66,7 +63,7 @@ func ReadRun(ctx context.Context, store objectstore.Store, l repo.Layout, job st
 // WriteRun records r as the job's last run. Only the lease holder writes it.
 func WriteRun(ctx context.Context, store objectstore.Store, l repo.Layout, r Run) error {
 	b, _ := json.MarshalIndent(r, "", "  ")
-	if _, err := store.Put(ctx, RunKey(l, r.Job), bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b))}); err != nil {
+	if _, err := store.Put(ctx, l.JobRecordKey(r.Job), bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b))}); err != nil {
 		return fmt.Errorf("recording run of %s: %w", r.Job, err)
 	}
 	return nil

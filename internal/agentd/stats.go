@@ -3,7 +3,6 @@ package agentd
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
@@ -36,24 +35,20 @@ func (d *Daemon) statsLoop(ctx context.Context) {
 // repositoryStats sets lifeboat_repository_size_bytes per folder and the
 // newest complete backup's metrics (whichever agent took it).
 func (d *Daemon) repositoryStats(ctx context.Context) error {
-	root := d.layout.Root() + "/"
 	newest := ""
-	for _, prefix := range RepositoryPrefixes {
+	for _, folder := range RepositoryFolders {
 		var size int64
-		err := d.cfg.Store.List(ctx, root+prefix+"/", func(o objectstore.ObjectInfo) error {
+		err := d.cfg.Store.List(ctx, d.layout.Dir(folder), func(o objectstore.ObjectInfo) error {
 			size += o.Size
-			if prefix == "basebackups" && strings.HasSuffix(o.Key, "/manifest.json") {
-				id := strings.TrimSuffix(strings.TrimPrefix(o.Key, backup.BaseBackupsDir(d.layout)), "/manifest.json")
-				if id > newest {
-					newest = id
-				}
+			if k, ok := d.layout.Parse(o.Key); ok && k.Kind == repo.KindBackupManifest && k.ID > newest {
+				newest = k.ID
 			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		d.m.RepositorySize.WithLabelValues(prefix).Set(float64(size))
+		d.m.RepositorySize.WithLabelValues(string(folder)).Set(float64(size))
 	}
 	d.m.RepositorySizeAt.Set(float64(d.cfg.Now().UnixNano()) / 1e9)
 	if newest != "" {

@@ -112,30 +112,6 @@ type TenantManifest struct {
 	Dump          Part   `json:"dump"`
 }
 
-// Keys of the repository layout (see the package comment).
-
-// BaseBackupsDir is the prefix of every base backup, with a trailing slash.
-func BaseBackupsDir(l repo.Layout) string { return l.Root() + "/basebackups/" }
-
-// BackupDir is the prefix of one base backup's objects, with a trailing slash.
-func BackupDir(l repo.Layout, id string) string { return BaseBackupsDir(l) + id + "/" }
-
-// ManifestKey is the key of a base backup's Lifeboat manifest.
-func ManifestKey(l repo.Layout, id string) string { return BackupDir(l, id) + "manifest.json" }
-
-// TenantsDir is the prefix of every tenant dump, with a trailing slash.
-func TenantsDir(l repo.Layout) string { return l.Root() + "/tenants/" }
-
-// TenantDumpKey and TenantManifestKey name one dump and its manifest.
-func TenantDumpKey(l repo.Layout, db, id string) string {
-	return TenantsDir(l) + db + "/" + id + ".dump"
-}
-
-// TenantManifestKey is the key of a tenant dump's manifest.
-func TenantManifestKey(l repo.Layout, db, id string) string {
-	return TenantsDir(l) + db + "/" + id + ".json"
-}
-
 // IDTimeFormat is the time part of a backup id.
 const IDTimeFormat = "20060102T150405Z"
 
@@ -166,11 +142,11 @@ var ErrNoManifest = errors.New("backup has no manifest (incomplete or missing)")
 // ReadManifest reads the manifest of base backup id.
 func ReadManifest(ctx context.Context, store objectstore.Store, l repo.Layout, id string) (*Manifest, error) {
 	var m Manifest
-	if err := readJSON(ctx, store, ManifestKey(l, id), &m); err != nil {
+	if err := readJSON(ctx, store, l.BackupManifestKey(id), &m); err != nil {
 		return nil, err
 	}
 	if m.Kind != KindPhysical || m.ID != id {
-		return nil, fmt.Errorf("%s: manifest of %s %q, not of physical backup %q", ManifestKey(l, id), m.Kind, m.ID, id)
+		return nil, fmt.Errorf("%s: manifest of %s %q, not of physical backup %q", l.BackupManifestKey(id), m.Kind, m.ID, id)
 	}
 	return &m, nil
 }
@@ -178,11 +154,11 @@ func ReadManifest(ctx context.Context, store objectstore.Store, l repo.Layout, i
 // ReadTenantManifest reads the manifest of the dump of db with id.
 func ReadTenantManifest(ctx context.Context, store objectstore.Store, l repo.Layout, db, id string) (*TenantManifest, error) {
 	var m TenantManifest
-	if err := readJSON(ctx, store, TenantManifestKey(l, db, id), &m); err != nil {
+	if err := readJSON(ctx, store, l.TenantManifestKey(db, id), &m); err != nil {
 		return nil, err
 	}
 	if m.Kind != KindTenant || m.ID != id || m.Database != db {
-		return nil, fmt.Errorf("%s: manifest of %s %q/%q, not of tenant dump %q/%q", TenantManifestKey(l, db, id), m.Kind, m.Database, m.ID, db, id)
+		return nil, fmt.Errorf("%s: manifest of %s %q/%q, not of tenant dump %q/%q", l.TenantManifestKey(db, id), m.Kind, m.Database, m.ID, db, id)
 	}
 	return &m, nil
 }

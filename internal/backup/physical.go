@@ -138,7 +138,7 @@ func Take(ctx context.Context, store objectstore.Store, opts Options) (*Manifest
 		// Safety rule: the manifest is the last write. Every part and
 		// PostgreSQL's backup_manifest were acknowledged above; only now
 		// does the backup exist.
-		err = writeManifest(ctx, store, ManifestKey(opts.Layout, m.ID), m)
+		err = writeManifest(ctx, store, opts.Layout.BackupManifestKey(m.ID), m)
 	}
 	if err != nil {
 		s.cleanup()
@@ -390,7 +390,7 @@ func (s *stream) copyData(d []byte) error {
 		if err := s.endArchive(); err != nil {
 			return err
 		}
-		key := BackupDir(s.opts.Layout, s.m.ID) + "backup_manifest"
+		key := s.opts.Layout.BackupObjectKey(s.m.ID, repo.BackupPGManifest)
 		pw := newPartWriter(s.ctx, s.store, key, 0, &s.stored)
 		pw.single = true
 		s.cur = &archiveWriter{parts: pw, w: pw, manifest: true}
@@ -418,7 +418,7 @@ func (s *stream) beginArchive(name, path string) error {
 	if s.method.Name == compression.None && name != strings.TrimSuffix(name, ".tar")+".tar" {
 		return fmt.Errorf("BASE_BACKUP: archive %q is not a tar", name)
 	}
-	pw := newPartWriter(s.ctx, s.store, BackupDir(s.opts.Layout, s.m.ID)+a.Name+"/", s.opts.PartSize, &s.stored)
+	pw := newPartWriter(s.ctx, s.store, s.opts.Layout.BackupArchiveDir(s.m.ID, a.Name), s.opts.PartSize, &s.stored)
 	aw := &archiveWriter{archive: a, parts: pw, w: pw}
 	if !s.serverSide && s.method.Name != compression.None {
 		var enc io.WriteCloser

@@ -65,7 +65,7 @@ func TestAccPhysicalBackupVerify(t *testing.T) {
 			}
 
 			// Safety rule: the manifest is the last object written.
-			if last := store.keys[len(store.keys)-1]; last != backup.ManifestKey(l, m.ID) {
+			if last := store.keys[len(store.keys)-1]; last != l.BackupManifestKey(m.ID) {
 				t.Fatalf("last object written %s, want the manifest; order %v", last, store.keys)
 			}
 

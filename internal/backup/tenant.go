@@ -123,7 +123,7 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 		StartTime: now().UTC(), LSN: lsn, DumpFormat: "custom",
 		PGDumpVersion: strings.TrimSpace(string(version)), ServerVersion: serverVersion,
 	}
-	key := TenantDumpKey(opts.Layout, db, id)
+	key := opts.Layout.TenantDumpKey(db, id)
 
 	// NOTE: connection details go through libpq's environment, so the
 	// password never shows in the process list.
@@ -172,7 +172,7 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 	m.Dump = Part{Key: key, Size: read.Load(), SHA256: fmt.Sprintf("%x", h.Sum(nil))}
 	// Safety rule: the manifest is written last, after the store
 	// acknowledged the whole dump and pg_dump exited successfully.
-	if err := writeManifest(ctx, store, TenantManifestKey(opts.Layout, db, id), m); err != nil {
+	if err := writeManifest(ctx, store, opts.Layout.TenantManifestKey(db, id), m); err != nil {
 		return nil, err
 	}
 	if opts.Progress != nil {

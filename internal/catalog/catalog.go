@@ -7,7 +7,6 @@ package catalog
 import (
 	"context"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
@@ -67,14 +66,16 @@ func Load(ctx context.Context, store objectstore.Store, l repo.Layout) (*Catalog
 	c := &Catalog{Layout: l}
 
 	// Physical: group the objects by backup id.
-	dir := backup.BaseBackupsDir(l)
 	groups := map[string][]objectstore.ObjectInfo{}
+	hasManifest := map[string]bool{}
 	var ids []string
-	err := store.List(ctx, dir, func(o objectstore.ObjectInfo) error {
-		id, _, ok := strings.Cut(strings.TrimPrefix(o.Key, dir), "/")
-		if !ok {
+	err := store.List(ctx, l.BaseBackupsDir(), func(o objectstore.ObjectInfo) error {
+		k, ok := l.Parse(o.Key)
+		if !ok || (k.Kind != repo.KindBackupObject && k.Kind != repo.KindBackupManifest) {
 			return nil
 		}
+		id := k.ID
+		hasManifest[id] = hasManifest[id] || k.Kind == repo.KindBackupManifest
 		if _, seen := groups[id]; !seen {
 			ids = append(ids, id)
 		}
@@ -85,13 +86,7 @@ func Load(ctx context.Context, store objectstore.Store, l repo.Layout) (*Catalog
 		return nil, err
 	}
 	for _, id := range ids {
-		hasManifest := false
-		for _, o := range groups[id] {
-			if o.Key == backup.ManifestKey(l, id) {
-				hasManifest = true
-			}
-		}
-		if !hasManifest {
+		if !hasManifest[id] {
 			c.Incomplete = append(c.Incomplete, incomplete(backup.KindPhysical, id, "", groups[id]))
 			continue
 		}
@@ -103,17 +98,17 @@ func Load(ctx context.Context, store objectstore.Store, l repo.Layout) (*Catalog
 	}
 
 	// Tenant dumps: <db>/<id>.dump and <db>/<id>.json.
-	tdir := backup.TenantsDir(l)
 	type tkey struct{ db, id string }
 	tgroups := map[tkey][]objectstore.ObjectInfo{}
+	tmanifest := map[tkey]bool{}
 	var tkeys []tkey
-	err = store.List(ctx, tdir, func(o objectstore.ObjectInfo) error {
-		db, name, ok := strings.Cut(strings.TrimPrefix(o.Key, tdir), "/")
-		if !ok || strings.Contains(name, "/") {
+	err = store.List(ctx, l.TenantsDir(), func(o objectstore.ObjectInfo) error {
+		rk, ok := l.Parse(o.Key)
+		if !ok || (rk.Kind != repo.KindTenantDump && rk.Kind != repo.KindTenantManifest) {
 			return nil
 		}
-		id := strings.TrimSuffix(strings.TrimSuffix(name, ".dump"), ".json")
-		k := tkey{db, id}
+		k := tkey{rk.Database, rk.ID}
+		tmanifest[k] = tmanifest[k] || rk.Kind == repo.KindTenantManifest
 		if _, seen := tgroups[k]; !seen {
 			tkeys = append(tkeys, k)
 		}
@@ -124,13 +119,7 @@ func Load(ctx context.Context, store objectstore.Store, l repo.Layout) (*Catalog
 		return nil, err
 	}
 	for _, k := range tkeys {
-		hasManifest := false
-		for _, o := range tgroups[k] {
-			if o.Key == backup.TenantManifestKey(l, k.db, k.id) {
-				hasManifest = true
-			}
-		}
-		if !hasManifest {
+		if !tmanifest[k] {
 			c.Incomplete = append(c.Incomplete, incomplete(backup.KindTenant, k.id, k.db, tgroups[k]))
 			continue
 		}
@@ -180,14 +169,14 @@ func (c *Catalog) Backups() []Backup {
 			ID: m.ID, Kind: m.Kind, StartTime: m.StartTime, StopTime: m.StopTime,
 			StartLSN: m.StartLSN, StopLSN: m.StopLSN, Timeline: m.Timeline,
 			Size: m.StoredSize, DataSize: m.DataSize, WALStart: m.WALStart, WALStop: m.WALStop,
-			ManifestKey: backup.ManifestKey(c.Layout, m.ID),
+			ManifestKey: c.Layout.BackupManifestKey(m.ID),
 		})
 	}
 	for _, m := range c.Tenant {
 		out = append(out, Backup{
 			ID: m.ID, Kind: m.Kind, Database: m.Database, StartTime: m.StartTime, StopTime: m.StopTime,
 			StartLSN: m.LSN, StopLSN: m.LSN, Size: m.Dump.Size, DataSize: m.Dump.Size,
-			ManifestKey: backup.TenantManifestKey(c.Layout, m.Database, m.ID),
+			ManifestKey: c.Layout.TenantManifestKey(m.Database, m.ID),
 		})
 	}
 	// Oldest first by start; a physical backup before the dumps taken with it.

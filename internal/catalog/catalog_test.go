@@ -35,14 +35,14 @@ func put(t *testing.T, s objectstore.Store, key string, body []byte, opts object
 func addBackup(t *testing.T, s objectstore.Store, start time.Time, from, to uint64, complete bool) *backup.Manifest {
 	t.Helper()
 	id := backup.NewID(start)
-	part := backup.BackupDir(layout, id) + "base.tar.zst/000000"
+	part := layout.BackupDir(id) + "base.tar.zst/000000"
 	put(t, s, part, []byte("data"), objectstore.PutOptions{})
 	m := &backup.Manifest{Format: 1, Kind: backup.KindPhysical, ID: id, StartTime: start, StopTime: start.Add(time.Minute),
 		Timeline: 1, WALSegmentSize: segSize, WALStart: seg(from), WALStop: seg(to),
 		Archives: []backup.Archive{{Name: "base.tar.zst", Parts: []backup.Part{{Key: part, Size: 4}}}}}
 	if complete {
 		raw, _ := json.Marshal(m)
-		put(t, s, backup.ManifestKey(layout, id), raw, objectstore.PutOptions{})
+		put(t, s, layout.BackupManifestKey(id), raw, objectstore.PutOptions{})
 	}
 	return m
 }
@@ -219,13 +219,13 @@ func TestPruneDeletesManifestFirstAndReportsLocksOnce(t *testing.T) {
 	now := time.Now()
 	old := addBackup(t, mem, now.Add(-48*time.Hour), 2, 2, true)
 	// A second part of the old backup under object lock, with two versions.
-	locked := backup.BackupDir(layout, old.ID) + "base.tar.zst/000001"
+	locked := layout.BackupDir(old.ID) + "base.tar.zst/000001"
 	put(t, mem, locked, []byte("v1"), objectstore.PutOptions{RetainUntil: now.Add(time.Hour)})
 	put(t, mem, locked, []byte("v2"), objectstore.PutOptions{RetainUntil: now.Add(time.Hour)})
 	lockedOld := addBackup(t, mem, now.Add(-36*time.Hour), 3, 3, true)
 	// This one's manifest is locked: the backup must stay whole.
 	raw, _ := json.Marshal(lockedOld)
-	put(t, mem, backup.ManifestKey(layout, lockedOld.ID), raw, objectstore.PutOptions{RetainUntil: now.Add(time.Hour)})
+	put(t, mem, layout.BackupManifestKey(lockedOld.ID), raw, objectstore.PutOptions{RetainUntil: now.Add(time.Hour)})
 	newest := addBackup(t, mem, now.Add(-time.Hour), 4, 4, true)
 	addWAL(t, mem, 1, 5)
 
@@ -233,7 +233,7 @@ func TestPruneDeletesManifestFirstAndReportsLocksOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.deleted) == 0 || s.deleted[0] != backup.ManifestKey(layout, old.ID) {
+	if len(s.deleted) == 0 || s.deleted[0] != layout.BackupManifestKey(old.ID) {
 		t.Fatalf("first deletion %v, want the manifest of %s", s.deleted, old.ID)
 	}
 	if fmt.Sprint(res.Deleted) != fmt.Sprint([]string{old.ID}) || fmt.Sprint(res.Kept) != fmt.Sprint([]string{lockedOld.ID, newest.ID}) {
@@ -244,7 +244,7 @@ func TestPruneDeletesManifestFirstAndReportsLocksOnce(t *testing.T) {
 	for _, lo := range res.Locked {
 		lockedKeys = append(lockedKeys, lo.Key)
 	}
-	if fmt.Sprint(lockedKeys) != fmt.Sprint([]string{locked, backup.ManifestKey(layout, lockedOld.ID)}) {
+	if fmt.Sprint(lockedKeys) != fmt.Sprint([]string{locked, layout.BackupManifestKey(lockedOld.ID)}) {
 		t.Fatalf("locked %v", lockedKeys)
 	}
 	// The locked backup's part is untouched, and its WAL (from 3) kept.
@@ -267,11 +267,11 @@ func TestPruneTenantDumpsPerDatabase(t *testing.T) {
 	for _, db := range []string{"a", "b"} {
 		for i := 0; i < 3; i++ {
 			id := backup.NewID(now.Add(time.Duration(i-3) * time.Hour))
-			key := backup.TenantDumpKey(layout, db, id)
+			key := layout.TenantDumpKey(db, id)
 			put(t, s, key, []byte("PGDMP"), objectstore.PutOptions{})
 			raw, _ := json.Marshal(backup.TenantManifest{Format: 1, Kind: backup.KindTenant, ID: id, Database: db,
 				StartTime: now.Add(time.Duration(i-3) * time.Hour), Dump: backup.Part{Key: key, Size: 5}})
-			put(t, s, backup.TenantManifestKey(layout, db, id), raw, objectstore.PutOptions{})
+			put(t, s, layout.TenantManifestKey(db, id), raw, objectstore.PutOptions{})
 		}
 	}
 	res, err := Prune(ctx, s, layout, PruneOptions{FullCount: 2})

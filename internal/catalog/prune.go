@@ -117,7 +117,7 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 			}
 			continue
 		}
-		ok, err := p.deleteBackup(backup.BackupDir(l, m.ID), backup.ManifestKey(l, m.ID))
+		ok, err := p.deleteBackup(l.BackupDir(m.ID), l.BackupManifestKey(m.ID))
 		if err != nil {
 			return res, err
 		}
@@ -151,7 +151,7 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 				res.TenantKept = append(res.TenantKept, name)
 				continue
 			}
-			mk := backup.TenantManifestKey(l, db, m.ID)
+			mk := l.TenantManifestKey(db, m.ID)
 			ok, err := p.deleteKeys(mk, []string{mk, m.Dump.Key})
 			if err != nil {
 				return res, err
@@ -172,10 +172,10 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 		var err error
 		name := in.ID
 		if in.Kind == backup.KindPhysical {
-			_, err = p.deleteBackup(backup.BackupDir(l, in.ID), "")
+			_, err = p.deleteBackup(l.BackupDir(in.ID), "")
 		} else {
 			name = in.Database + "/" + in.ID
-			_, err = p.deleteKeys("", []string{backup.TenantDumpKey(l, in.Database, in.ID)})
+			_, err = p.deleteKeys("", []string{l.TenantDumpKey(in.Database, in.ID)})
 		}
 		if err != nil {
 			return res, err
@@ -321,7 +321,7 @@ func (p *pruner) pruneWAL(l repo.Layout, m *backup.Manifest) error {
 	deleted := map[string]bool{}
 	var doomed []objectstore.ObjectInfo
 	err = p.store.ListVersions(p.ctx, l.WALDir(), func(o objectstore.ObjectInfo) error {
-		f, ok := parseWALKey(o, segSize)
+		f, ok := parseWALKey(l, o, segSize)
 		if !ok || strings.Contains(f.Name, ".history") || f.Segment.No >= first.No {
 			return nil
 		}

@@ -125,7 +125,7 @@ func verifyPhysical(ctx context.Context, store objectstore.Store, l repo.Layout,
 	// PostgreSQL's manifest: stored bytes, then the file list.
 	var files map[string]pgFile
 	if m.BackupManifest == nil {
-		r.Problems = append(r.Problems, Problem{Object: backup.BackupDir(l, m.ID) + "backup_manifest", Reason: "not recorded in manifest.json"})
+		r.Problems = append(r.Problems, Problem{Object: l.BackupObjectKey(m.ID, repo.BackupPGManifest), Reason: "not recorded in manifest.json"})
 	} else {
 		verifyPart(ctx, store, *m.BackupManifest, r, func(rd io.Reader) error {
 			var err error
@@ -143,7 +143,7 @@ func verifyPhysical(ctx context.Context, store objectstore.Store, l repo.Layout,
 	}
 	for path, f := range files {
 		if !f.seen {
-			r.Problems = append(r.Problems, Problem{Object: backup.BackupDir(l, m.ID), Reason: fmt.Sprintf("file %s listed in backup_manifest is in no archive", path)})
+			r.Problems = append(r.Problems, Problem{Object: l.BackupDir(m.ID), Reason: fmt.Sprintf("file %s listed in backup_manifest is in no archive", path)})
 		}
 	}
 
@@ -171,7 +171,7 @@ func verifyPhysical(ctx context.Context, store objectstore.Store, l repo.Layout,
 		}
 	}
 	for _, g := range a.Gaps(start.No, to.No, to.Timeline) {
-		obj := l.WALDir() + fmt.Sprintf("%08X/", to.Timeline) + g.From
+		obj := l.WALTimelineDir(fmt.Sprintf("%08X", to.Timeline)) + g.From
 		reason := "WAL segment missing from the archive"
 		if g.Missing > 1 {
 			reason = fmt.Sprintf("WAL segments %s to %s (%d) missing from the archive", g.From, g.To, g.Missing)

@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -42,7 +41,7 @@ func ListWAL(ctx context.Context, store objectstore.Store, l repo.Layout, segSiz
 	}
 	a := &WALArchive{SegmentSize: segSize, segs: map[uint64]WALFile{}}
 	err := store.List(ctx, l.WALDir(), func(o objectstore.ObjectInfo) error {
-		if f, ok := parseWALKey(o, segSize); ok {
+		if f, ok := parseWALKey(l, o, segSize); ok {
 			a.Files = append(a.Files, f)
 		}
 		return nil
@@ -72,21 +71,18 @@ func ListWAL(ctx context.Context, store objectstore.Store, l repo.Layout, segSiz
 	return a, nil
 }
 
-// parseWALKey reads <waldir>/<tli>/<name>.<ext>.
-func parseWALKey(o objectstore.ObjectInfo, segSize uint64) (WALFile, bool) {
-	base := o.Key[strings.LastIndexByte(o.Key, '/')+1:]
-	if len(base) < 24 {
+// parseWALKey reads an archived WAL object whose file name starts with a
+// segment name (the repository layout decodes the key).
+func parseWALKey(l repo.Layout, o objectstore.ObjectInfo, segSize uint64) (WALFile, bool) {
+	k, ok := l.Parse(o.Key)
+	if !ok || k.Kind != repo.KindWAL || len(k.Name) < 24 {
 		return WALFile{}, false
 	}
-	seg, err := wal.ParseSegment(base[:24], segSize)
+	seg, err := wal.ParseSegment(k.Name[:24], segSize)
 	if err != nil {
 		return WALFile{}, false
 	}
-	name := base
-	if i := strings.LastIndexByte(base, '.'); i >= 24 {
-		name = base[:i] // strip the codec extension
-	}
-	return WALFile{Key: o.Key, Name: name, Segment: seg, IsSegment: name == base[:24],
+	return WALFile{Key: o.Key, Name: k.Name, Segment: seg, IsSegment: len(k.Name) == 24,
 		Size: o.Size, LastModified: o.LastModified}, true
 }
 

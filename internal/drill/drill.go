@@ -139,11 +139,6 @@ func suffix(s string) string {
 	return " (" + s + ")"
 }
 
-// EvidenceDir is where a schedule's evidence lives.
-func EvidenceDir(l repo.Layout, schedule string) string {
-	return l.Root() + "/drills/" + schedule + "/evidence/"
-}
-
 // Run performs the drill and writes its evidence, passed or not. It
 // returns an error only when the evidence could not be written; a failed
 // restore or check is a drill that did not pass (Evidence.Passed false).
@@ -323,7 +318,7 @@ func writeEvidence(ctx context.Context, store objectstore.Store, spec Spec, ev *
 	if retention <= 0 {
 		retention = 365 * 24 * time.Hour
 	}
-	ev.Key = EvidenceDir(spec.Layout, spec.Schedule) + ev.ID + ".json"
+	ev.Key = spec.Layout.DrillEvidenceKey(spec.Schedule, ev.ID)
 	_, err = store.Put(context.WithoutCancel(ctx), ev.Key, bytes.NewReader(b), objectstore.PutOptions{
 		IfAbsent: true, Size: int64(len(b)), RetainUntil: time.Now().Add(retention),
 		Metadata: map[string]string{"lifeboat-drill-passed": fmt.Sprint(ev.Passed)},
@@ -336,7 +331,7 @@ func writeEvidence(ctx context.Context, store objectstore.Store, spec Spec, ev *
 
 // List reads a schedule's evidence, oldest first.
 func List(ctx context.Context, store objectstore.Store, l repo.Layout, schedule string) ([]*Evidence, error) {
-	originals, err := evidenceOriginals(ctx, store, EvidenceDir(l, schedule))
+	originals, err := evidenceOriginals(ctx, store, l, schedule)
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +353,7 @@ func List(ctx context.Context, store objectstore.Store, l repo.Layout, schedule 
 
 // Latest reads a schedule's newest evidence; none wraps objectstore.ErrNotFound.
 func Latest(ctx context.Context, store objectstore.Store, l repo.Layout, schedule string) (*Evidence, error) {
-	originals, err := evidenceOriginals(ctx, store, EvidenceDir(l, schedule))
+	originals, err := evidenceOriginals(ctx, store, l, schedule)
 	if err != nil {
 		return nil, err
 	}
@@ -381,16 +376,16 @@ type evidenceVersion struct {
 	later          int
 }
 
-// evidenceOriginals finds the first version of every evidence object under
-// dir. Object lock keeps that version from being altered or deleted, but
+// evidenceOriginals finds the first version of every evidence object of
+// schedule. Object lock keeps that version from being altered or deleted, but
 // not from being shadowed: a later put or delete marker on the same key
 // would change what a plain read returns. Evidence is therefore always read
 // at its first version, and the versions written after it are reported
 // (Evidence.LaterVersions).
-func evidenceOriginals(ctx context.Context, store objectstore.Store, dir string) (map[string]evidenceVersion, error) {
+func evidenceOriginals(ctx context.Context, store objectstore.Store, l repo.Layout, schedule string) (map[string]evidenceVersion, error) {
 	out := map[string]evidenceVersion{}
-	err := store.ListVersions(ctx, dir, func(o objectstore.ObjectInfo) error {
-		if !strings.HasSuffix(o.Key, ".json") {
+	err := store.ListVersions(ctx, l.DrillEvidenceDir(schedule), func(o objectstore.ObjectInfo) error {
+		if k, ok := l.Parse(o.Key); !ok || k.Kind != repo.KindDrillEvidence || k.Drill != schedule {
 			return nil
 		}
 		// Newest first: each entry supersedes the previous as "first".

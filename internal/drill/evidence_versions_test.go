@@ -24,7 +24,7 @@ func TestEvidenceIsReadAtItsFirstVersion(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dir := EvidenceDir(l, "nightly")
+	dir := l.DrillEvidenceDir("nightly")
 	for i, finished := range []string{"2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"} {
 		ev := Evidence{ID: string(rune('a' + i)), Schedule: "nightly", Passed: i == 0, RTOSeconds: 42}
 		ev.Finished, _ = time.Parse(time.RFC3339, finished)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -35,11 +34,6 @@ type ScheduleDoc struct {
 	EvidenceDays      int     `json:"evidence_retention_days"`
 }
 
-// ScheduleKey is where schedule name's document lives.
-func ScheduleKey(l repo.Layout, name string) string {
-	return l.Root() + "/drills/" + name + "/schedule.json"
-}
-
 // WriteSchedule stores d, replacing the previous version.
 func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, d ScheduleDoc) error {
 	d.Format = 1
@@ -47,7 +41,7 @@ func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, 
 	if err != nil {
 		return err
 	}
-	if _, err := store.Put(ctx, ScheduleKey(l, d.Name), bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b))}); err != nil {
+	if _, err := store.Put(ctx, l.DrillScheduleKey(d.Name), bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b))}); err != nil {
 		return fmt.Errorf("writing drill schedule %s: %w", d.Name, err)
 	}
 	return nil
@@ -55,7 +49,7 @@ func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, 
 
 // ReadSchedule reads one schedule; a missing one wraps objectstore.ErrNotFound.
 func ReadSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, name string) (*ScheduleDoc, error) {
-	rc, _, err := store.Get(ctx, ScheduleKey(l, name))
+	rc, _, err := store.Get(ctx, l.DrillScheduleKey(name))
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +67,7 @@ func ReadSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, n
 
 // DeleteSchedule removes a schedule; its evidence stays (it is locked).
 func DeleteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, name string) error {
-	err := store.Delete(ctx, ScheduleKey(l, name))
+	err := store.Delete(ctx, l.DrillScheduleKey(name))
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil
 	}
@@ -83,10 +77,9 @@ func DeleteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout,
 // ListSchedules reads every drill schedule of the cluster.
 func ListSchedules(ctx context.Context, store objectstore.Store, l repo.Layout) ([]ScheduleDoc, error) {
 	var names []string
-	prefix := l.Root() + "/drills/"
-	err := store.List(ctx, prefix, func(o objectstore.ObjectInfo) error {
-		if rest, ok := strings.CutPrefix(o.Key, prefix); ok && strings.HasSuffix(rest, "/schedule.json") && strings.Count(rest, "/") == 1 {
-			names = append(names, strings.TrimSuffix(rest, "/schedule.json"))
+	err := store.List(ctx, l.DrillsDir(), func(o objectstore.ObjectInfo) error {
+		if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindDrillSchedule {
+			names = append(names, k.Drill)
 		}
 		return nil
 	})

@@ -557,7 +557,7 @@ func (m *backupPolicyModel) layout() repo.Layout {
 
 func defaultTierPrefix(name string, l repo.Layout) string {
 	if name == "transactional" {
-		return l.Root() + "/"
+		return l.RootDir()
 	}
 	return tierClasses[name]
 }

@@ -268,7 +268,7 @@ func (r *drillScheduleResource) apply(ctx context.Context, m *drillScheduleModel
 	store := client.Store(bucket)
 	layout := m.layout()
 	if err := drill.WriteSchedule(ctx, store, layout, m.doc()); err != nil {
-		diags.Append(errorDiag("Error Writing Drill Schedule", fmt.Sprintf("writing s3://%s/%s", bucket, drill.ScheduleKey(layout, m.Name.ValueString())), err))
+		diags.Append(errorDiag("Error Writing Drill Schedule", fmt.Sprintf("writing s3://%s/%s", bucket, layout.DrillScheduleKey(m.Name.ValueString())), err))
 		return
 	}
 	m.ID = types.StringValue(m.Source.Cluster.ValueString() + "/" + m.Name.ValueString())

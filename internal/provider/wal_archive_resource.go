@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -370,14 +369,14 @@ func (r *walArchiveResource) verify(ctx context.Context, pool *pgxpool.Pool, cli
 		return "", time.Time{}, fmt.Errorf("switching WAL: %w", err)
 	}
 	layout := repo.Layout{Prefix: m.Repository.Prefix.ValueString(), Cluster: m.Cluster.ValueString()}
-	prefix := layout.WALDir() + segment[:8] + "/" + segment
+	prefix := layout.WALTimelineDir(segment[:8]) + segment
 	store := client.Store(m.Repository.Bucket.ValueString())
 	tflog.Info(ctx, "waiting for the switched WAL segment in the repository", map[string]any{"segment": segment, "key_prefix": prefix})
 	deadline := time.Now().Add(limit)
 	for {
 		var found *objectstore.ObjectInfo
 		err := store.List(ctx, prefix, func(o objectstore.ObjectInfo) error {
-			if strings.TrimSuffix(o.Key[strings.LastIndex(o.Key, "/")+1:], filepath.Ext(o.Key)) == segment {
+			if k, ok := layout.Parse(o.Key); ok && k.Kind == repo.KindWAL && k.Name == segment {
 				found = &o
 			}
 			return nil

@@ -3,10 +3,22 @@
 // to (ClusterInfo, EnsureCluster), and the agent configuration file that
 // points an agent at it (AgentConfig).
 //
-// Layout of one cluster's repository, under an optional prefix:
+// Layout of one cluster's repository, under an optional prefix. Layout is
+// the one place these keys are spelled and decoded (Layout.Parse); the
+// packages named write and read them:
 //
-//	<prefix>/<cluster>/cluster.json                      identity, written once
-//	<prefix>/<cluster>/wal/<timeline>/<file>.<ext>       archived WAL (package wal)
+//	<prefix>/<cluster>/cluster.json                        identity, written once
+//	<prefix>/<cluster>/policy.json                         backup policy (provider)
+//	<prefix>/<cluster>/wal/<timeline>/<file>.<ext>         archived WAL (wal)
+//	<prefix>/<cluster>/basebackups/<id>/...                base backups (backup)
+//	<prefix>/<cluster>/tenants/<db>/<id>.dump|.json        tenant dumps (backup)
+//	<prefix>/<cluster>/drills/<name>/schedule.json         drill schedule (drill)
+//	<prefix>/<cluster>/drills/<name>/evidence/<id>.json    drill evidence, locked (drill)
+//	<prefix>/<cluster>/leases/<job>/<generation>.json      job leases (agentd)
+//	<prefix>/<cluster>/jobs/<job>/last.json                job records (agentd)
+//
+// Only wal/, basebackups/ and tenants/ hold backup data (DataFolders): a
+// lifecycle rule may expire them, never anything else.
 //
 // The agent configuration is a JSON file (no new dependency, and the
 // provider renders it with AgentConfig.Marshal). A file that holds a secret

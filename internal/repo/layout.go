@@ -1,8 +1,17 @@
 package repo
 
-import "strings"
+import (
+	"fmt"
+	"strconv"
+	"strings"
 
-// Layout names the keys of one cluster's repository in the bucket.
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
+)
+
+// Layout names the keys of one cluster's repository in the bucket. It is
+// the only place a repository key is spelled: every other package asks it
+// for keys (the methods below) and hands it keys to decode (Parse), so a
+// change of layout, a lifecycle rule and a listing can never disagree.
 type Layout struct {
 	// Prefix is an optional key prefix; leading and trailing slashes are
 	// ignored.
@@ -10,6 +19,41 @@ type Layout struct {
 	// Cluster is the cluster's name in the repository.
 	Cluster string
 }
+
+// Folder is a directory directly below the repository root.
+type Folder string
+
+// The folders of a repository root.
+const (
+	FolderWAL         Folder = "wal"
+	FolderBaseBackups Folder = "basebackups"
+	FolderTenants     Folder = "tenants"
+	FolderDrills      Folder = "drills"
+	FolderLeases      Folder = "leases"
+	FolderJobs        Folder = "jobs"
+)
+
+// DataFolders hold backup data: what a restore reads, and what retention
+// and lifecycle tiers may expire. Everything else in a repository
+// (identity, policy, drill schedules and evidence, leases, job records) is
+// what the agent needs to keep working and must never expire with the data.
+var DataFolders = []Folder{FolderBaseBackups, FolderTenants, FolderWAL}
+
+// File names directly below the root, and inside folders.
+const (
+	clusterInfoFile    = "cluster.json"
+	policyFile         = "policy.json"
+	backupManifestFile = "manifest.json"
+	// BackupPGManifest is PostgreSQL's own backup manifest, stored beside
+	// the archives of a base backup.
+	BackupPGManifest = "backup_manifest"
+	tenantDumpExt    = ".dump"
+	tenantManExt     = ".json"
+	scheduleFile     = "schedule.json"
+	evidenceDir      = "evidence"
+	jobRecordFile    = "last.json"
+	leaseExt         = ".json"
+)
 
 // Root is "<prefix>/<cluster>" (or "<cluster>" without a prefix), with no
 // trailing slash.
@@ -21,9 +65,260 @@ func (l Layout) Root() string {
 	return p + "/" + l.Cluster
 }
 
+// RootDir is Root with a trailing slash: the prefix of every key of the
+// repository, and of no key of another cluster's (a cluster "main" does
+// not own "main-eu/...").
+func (l Layout) RootDir() string { return l.Root() + "/" }
+
+// Dir is the prefix of folder f, with a trailing slash.
+func (l Layout) Dir(f Folder) string { return l.RootDir() + string(f) + "/" }
+
+// DataPrefixes are the prefixes of DataFolders, in that order.
+func (l Layout) DataPrefixes() []string {
+	out := make([]string, len(DataFolders))
+	for i, f := range DataFolders {
+		out[i] = l.Dir(f)
+	}
+	return out
+}
+
 // ClusterInfoKey is the key of the repository's identity record.
-func (l Layout) ClusterInfoKey() string { return l.Root() + "/cluster.json" }
+func (l Layout) ClusterInfoKey() string { return l.RootDir() + clusterInfoFile }
+
+// PolicyKey is where the cluster's policy lives.
+func (l Layout) PolicyKey() string { return l.RootDir() + policyFile }
 
 // WALDir is the key prefix of archived WAL, with a trailing slash. Files
 // are grouped by timeline below it: WALDir() + "<timeline>/<file>.<ext>".
-func (l Layout) WALDir() string { return l.Root() + "/wal/" }
+func (l Layout) WALDir() string { return l.Dir(FolderWAL) }
+
+// WALTimelineDir is the prefix of timeline's WAL files (8 hex digits, as in
+// WAL file names), with a trailing slash.
+func (l Layout) WALTimelineDir(timeline string) string { return l.WALDir() + timeline + "/" }
+
+// WALKey is the key of WAL file name (a segment, .partial, .backup or
+// .history file) of timeline, stored with the codec of extension ext.
+func (l Layout) WALKey(timeline, name, ext string) string {
+	return l.WALTimelineDir(timeline) + name + "." + ext
+}
+
+// BaseBackupsDir is the prefix of every base backup, with a trailing slash.
+func (l Layout) BaseBackupsDir() string { return l.Dir(FolderBaseBackups) }
+
+// BackupDir is the prefix of one base backup's objects, with a trailing slash.
+func (l Layout) BackupDir(id string) string { return l.BaseBackupsDir() + id + "/" }
+
+// BackupManifestKey is the key of a base backup's Lifeboat manifest,
+// written last: the backup exists once it does.
+func (l Layout) BackupManifestKey(id string) string { return l.BackupDir(id) + backupManifestFile }
+
+// BackupObjectKey is the key of object name (BackupPGManifest, or an
+// archive part "<archive>/<part>") of base backup id.
+func (l Layout) BackupObjectKey(id, name string) string { return l.BackupDir(id) + name }
+
+// BackupArchiveDir is the prefix of the parts of archive (a tar file, named
+// with its codec's extension: "base.tar.zst") of base backup id, with a
+// trailing slash; parts are numbered below it.
+func (l Layout) BackupArchiveDir(id, archive string) string { return l.BackupDir(id) + archive + "/" }
+
+// TenantsDir is the prefix of every tenant dump, with a trailing slash.
+func (l Layout) TenantsDir() string { return l.Dir(FolderTenants) }
+
+// TenantDumpKey is the key of tenant database db's dump id.
+func (l Layout) TenantDumpKey(db, id string) string {
+	return l.TenantsDir() + db + "/" + id + tenantDumpExt
+}
+
+// TenantManifestKey is the key of a tenant dump's manifest.
+func (l Layout) TenantManifestKey(db, id string) string {
+	return l.TenantsDir() + db + "/" + id + tenantManExt
+}
+
+// DrillsDir is the prefix of every drill schedule and its evidence.
+func (l Layout) DrillsDir() string { return l.Dir(FolderDrills) }
+
+// DrillScheduleKey is where drill schedule name's document lives.
+func (l Layout) DrillScheduleKey(name string) string {
+	return l.DrillsDir() + name + "/" + scheduleFile
+}
+
+// DrillEvidenceDir is the prefix of drill schedule name's evidence.
+func (l Layout) DrillEvidenceDir(name string) string {
+	return l.DrillsDir() + name + "/" + evidenceDir + "/"
+}
+
+// DrillEvidenceKey is the key of evidence id of drill schedule name.
+func (l Layout) DrillEvidenceKey(name, id string) string {
+	return l.DrillEvidenceDir(name) + id + ".json"
+}
+
+// LeasesDir is the prefix of every job lease.
+func (l Layout) LeasesDir() string { return l.Dir(FolderLeases) }
+
+// LeaseDir is the prefix of job's lease generations, with a trailing slash.
+func (l Layout) LeaseDir(job string) string { return l.LeasesDir() + job + "/" }
+
+// LeaseKey is the key of generation gen of job's lease. NOTE: 20 digits, so
+// generations sort lexically in a listing.
+func (l Layout) LeaseKey(job string, gen uint64) string {
+	return fmt.Sprintf("%s%020d%s", l.LeaseDir(job), gen, leaseExt)
+}
+
+// JobsDir is the prefix of every job record.
+func (l Layout) JobsDir() string { return l.Dir(FolderJobs) }
+
+// JobRecordKey is the record of job's last run.
+func (l Layout) JobRecordKey(job string) string { return l.JobsDir() + job + "/" + jobRecordFile }
+
+// Kind is the class of a repository object.
+type Kind int
+
+// Kinds of repository objects, as Parse reads them.
+const (
+	KindUnknown        Kind = iota
+	KindClusterInfo         // cluster.json
+	KindPolicy              // policy.json
+	KindWAL                 // wal/<timeline>/<file>.<ext>
+	KindBackupObject        // basebackups/<id>/<object>
+	KindBackupManifest      // basebackups/<id>/manifest.json
+	KindTenantDump          // tenants/<db>/<id>.dump
+	KindTenantManifest      // tenants/<db>/<id>.json
+	KindDrillSchedule       // drills/<name>/schedule.json
+	KindDrillEvidence       // drills/<name>/evidence/<id>.json
+	KindLease               // leases/<job>/<generation>.json
+	KindJobRecord           // jobs/<job>/last.json
+)
+
+var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
+	"base backup manifest", "tenant dump", "tenant dump manifest", "drill schedule", "drill evidence",
+	"job lease", "job record"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Data reports whether objects of kind k are backup data (base backups,
+// tenant dumps, WAL), the only objects a lifecycle rule may expire.
+func (k Kind) Data() bool {
+	switch k {
+	case KindWAL, KindBackupObject, KindBackupManifest, KindTenantDump, KindTenantManifest:
+		return true
+	}
+	return false
+}
+
+// Key is a repository key, decoded by Layout.Parse. Only the fields of its
+// Kind are set.
+type Key struct {
+	Kind Kind
+	// Timeline (8 hex digits), Name (the WAL file name, without the codec
+	// extension) and Ext (the codec's extension) of a WAL file.
+	Timeline, Name, Ext string
+	// ID of a base backup, tenant dump or drill evidence.
+	ID string
+	// Object is a base backup object's name below its backup's directory
+	// ("base.tar.zst/000000", BackupPGManifest).
+	Object string
+	// Database of a tenant dump.
+	Database string
+	// Drill is the drill schedule's name.
+	Drill string
+	// Job and Generation of a lease; Job of a job record.
+	Job        string
+	Generation uint64
+}
+
+// Parse decodes key, a key of this repository. ok is false for a key
+// outside the repository or of no known kind (nothing Lifeboat writes).
+func (l Layout) Parse(key string) (k Key, ok bool) {
+	rest, ok := strings.CutPrefix(key, l.RootDir())
+	if !ok {
+		return Key{}, false
+	}
+	switch rest {
+	case clusterInfoFile:
+		return Key{Kind: KindClusterInfo}, true
+	case policyFile:
+		return Key{Kind: KindPolicy}, true
+	}
+	folder, rest, _ := strings.Cut(rest, "/")
+	parts := strings.Split(rest, "/")
+	switch Folder(folder) {
+	case FolderWAL:
+		return parseWAL(parts)
+	case FolderBaseBackups:
+		// The object name may have folders of its own (archive parts).
+		id, obj, found := strings.Cut(rest, "/")
+		if !found || id == "" || obj == "" || strings.HasSuffix(obj, "/") {
+			return Key{}, false
+		}
+		if obj == backupManifestFile {
+			return Key{Kind: KindBackupManifest, ID: id}, true
+		}
+		return Key{Kind: KindBackupObject, ID: id, Object: obj}, true
+	case FolderTenants:
+		if len(parts) != 2 || parts[0] == "" {
+			return Key{}, false
+		}
+		if id, ok := strings.CutSuffix(parts[1], tenantDumpExt); ok && id != "" {
+			return Key{Kind: KindTenantDump, Database: parts[0], ID: id}, true
+		}
+		if id, ok := strings.CutSuffix(parts[1], tenantManExt); ok && id != "" {
+			return Key{Kind: KindTenantManifest, Database: parts[0], ID: id}, true
+		}
+	case FolderDrills:
+		switch {
+		case len(parts) == 2 && parts[0] != "" && parts[1] == scheduleFile:
+			return Key{Kind: KindDrillSchedule, Drill: parts[0]}, true
+		case len(parts) == 3 && parts[0] != "" && parts[1] == evidenceDir:
+			if id, ok := strings.CutSuffix(parts[2], ".json"); ok && id != "" {
+				return Key{Kind: KindDrillEvidence, Drill: parts[0], ID: id}, true
+			}
+		}
+	case FolderLeases:
+		if len(parts) == 2 && parts[0] != "" {
+			g, ok := strings.CutSuffix(parts[1], leaseExt)
+			if gen, err := strconv.ParseUint(g, 10, 64); ok && err == nil {
+				return Key{Kind: KindLease, Job: parts[0], Generation: gen}, true
+			}
+		}
+	case FolderJobs:
+		if len(parts) == 2 && parts[0] != "" && parts[1] == jobRecordFile {
+			return Key{Kind: KindJobRecord, Job: parts[0]}, true
+		}
+	}
+	return Key{}, false
+}
+
+// parseWAL reads "<timeline>/<name>.<ext>" below WALDir: the timeline is 8
+// hex digits, and ext must be a codec's, so a longer name sharing a prefix
+// (a segment's .partial file) or a stray object is never taken for a file.
+func parseWAL(parts []string) (Key, bool) {
+	if len(parts) != 2 || !isHex8(parts[0]) {
+		return Key{}, false
+	}
+	i := strings.LastIndexByte(parts[1], '.')
+	if i <= 0 {
+		return Key{}, false
+	}
+	name, ext := parts[1][:i], parts[1][i+1:]
+	if _, ok := compression.ByExt(ext); !ok {
+		return Key{}, false
+	}
+	return Key{Kind: KindWAL, Timeline: parts[0], Name: name, Ext: ext}, true
+}
+
+func isHex8(s string) bool {
+	if len(s) != 8 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789ABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}

@@ -44,9 +44,6 @@ type PolicyPostgres struct {
 	SSLMode string `json:"sslmode,omitempty"`
 }
 
-// PolicyKey is where the cluster's policy lives.
-func (l Layout) PolicyKey() string { return l.Root() + "/policy.json" }
-
 // WritePolicy stores p at l.PolicyKey(), replacing the previous policy.
 func WritePolicy(ctx context.Context, store objectstore.Store, l Layout, p Policy) error {
 	p.Format = 1

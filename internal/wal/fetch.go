@@ -34,7 +34,7 @@ func Fetch(ctx context.Context, store objectstore.Store, cfg Config, name, destP
 	if err != nil {
 		return FetchResult{}, err
 	}
-	objs, err := locate(ctx, store, cfg.Layout.WALDir()+tli+"/", name)
+	objs, err := locate(ctx, store, cfg.Layout, tli, name)
 	if err != nil {
 		return FetchResult{}, err
 	}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -73,7 +72,6 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 	if err != nil {
 		return PushResult{}, fmt.Errorf("opening WAL file: %w", err)
 	}
-	dir := cfg.Layout.WALDir() + tli + "/"
 
 	// The repository checks are round trips and compression is CPU work:
 	// run them side by side. Nothing is written before both checks pass.
@@ -98,7 +96,7 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 		// Safety rule: look for the file under every codec, not only the
 		// current one, so a change of compression cannot sneak a second,
 		// different copy of a segment in beside the first.
-		existing, err := locate(ctx, store, dir, name)
+		existing, err := locate(ctx, store, cfg.Layout, tli, name)
 		lookup <- lookupResult{existing: existing, err: err}
 	}()
 
@@ -107,7 +105,7 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 		if l.err != nil {
 			return PushResult{}, l.err
 		}
-		return pushStreaming(ctx, store, cfg, f, name, dir, method, l.existing)
+		return pushStreaming(ctx, store, cfg, f, name, tli, method, l.existing)
 	}
 
 	// The file is compressed on every core while the repository is
@@ -130,7 +128,7 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 	if len(l.existing) > 0 {
 		return verifyArchived(ctx, store, l.existing, res)
 	}
-	res.Key = dir + name + "." + method.Ext
+	res.Key = cfg.Layout.WALKey(tli, name, method.Ext)
 	up, err := enc.payload(src.changed)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
@@ -189,7 +187,7 @@ func lostRace(ctx context.Context, store objectstore.Store, res PushResult, putE
 // pushStreaming archives a large file in two passes: checksum first (the
 // metadata must be known before the upload starts), then compress into a
 // streaming multipart upload, so memory stays bounded whatever the size.
-func pushStreaming(ctx context.Context, store objectstore.Store, cfg Config, f *os.File, name, dir string, method compression.Method, existing []objectstore.ObjectInfo) (PushResult, error) {
+func pushStreaming(ctx context.Context, store objectstore.Store, cfg Config, f *os.File, name, tli string, method compression.Method, existing []objectstore.ObjectInfo) (PushResult, error) {
 	h := sha256.New()
 	size, err := io.Copy(h, f)
 	if err != nil {
@@ -200,7 +198,7 @@ func pushStreaming(ctx context.Context, store objectstore.Store, cfg Config, f *
 	if len(existing) > 0 {
 		return verifyArchived(ctx, store, existing, res)
 	}
-	res.Key = dir + name + "." + method.Ext
+	res.Key = cfg.Layout.WALKey(tli, name, method.Ext)
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return res, err
 	}
@@ -273,16 +271,15 @@ func upload(ctx context.Context, store objectstore.Store, key string, f io.Reade
 	return counter.n, err
 }
 
-// locate lists the archived objects of WAL file name in dir, whatever their
+// locate lists the archived objects of WAL file name of timeline tli, whatever their
 // codec, in codec order (default first).
-func locate(ctx context.Context, store objectstore.Store, dir, name string) ([]objectstore.ObjectInfo, error) {
-	prefix := dir + name + "."
+func locate(ctx context.Context, store objectstore.Store, l repo.Layout, tli, name string) ([]objectstore.ObjectInfo, error) {
 	found := map[string]objectstore.ObjectInfo{}
-	err := store.List(ctx, prefix, func(info objectstore.ObjectInfo) error {
+	err := store.List(ctx, l.WALTimelineDir(tli)+name+".", func(info objectstore.ObjectInfo) error {
 		// NOTE: the prefix also matches longer names (a segment's prefix
 		// matches its .partial file): keep exact "<name>.<codec ext>" only.
-		if _, ok := compression.ByExt(strings.TrimPrefix(info.Key, prefix)); ok {
-			found[strings.TrimPrefix(info.Key, prefix)] = info
+		if k, ok := l.Parse(info.Key); ok && k.Kind == repo.KindWAL && k.Name == name {
+			found[k.Ext] = info
 		}
 		return nil
 	})

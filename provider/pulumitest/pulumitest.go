@@ -222,7 +222,7 @@ func Lifecycle(t *testing.T, stack auto.Stack) {
 		t.Helper()
 		seg, _ := segment.(string)
 		require.Regexp(t, segmentRE, seg, "verifiedSegment")
-		prefix := repo.Layout{Prefix: "pg", Cluster: cluster}.WALDir() + seg[:8] + "/" + seg
+		prefix := repo.Layout{Prefix: "pg", Cluster: cluster}.WALTimelineDir(seg[:8]) + seg
 		found := false
 		require.NoError(t, store.Store(bucket).List(ctx, prefix, func(objectstore.ObjectInfo) error {
 			found = true

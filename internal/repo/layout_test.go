@@ -1,0 +1,121 @@
+package repo
+
+import (
+	"reflect"
+	"testing"
+)
+
+// Every key the repository holds, as its owner spells it, decodes back to
+// what it names; keys of other clusters, other prefixes and stray objects
+// decode to nothing.
+func TestLayoutKeysParse(t *testing.T) {
+	l := Layout{Prefix: "/pg/", Cluster: "main"}
+	tests := []struct {
+		name string
+		key  string
+		want Key
+		data bool
+	}{
+		{"identity", l.ClusterInfoKey(), Key{Kind: KindClusterInfo}, false},
+		{"policy", l.PolicyKey(), Key{Kind: KindPolicy}, false},
+		{"WAL segment", l.WALKey("00000001", "000000010000000000000003", "zst"),
+			Key{Kind: KindWAL, Timeline: "00000001", Name: "000000010000000000000003", Ext: "zst"}, true},
+		{"WAL partial", l.WALKey("00000002", "000000020000000000000004.partial", "lz4"),
+			Key{Kind: KindWAL, Timeline: "00000002", Name: "000000020000000000000004.partial", Ext: "lz4"}, true},
+		{"WAL backup label", l.WALKey("00000001", "000000010000000000000003.00000028.backup", "raw"),
+			Key{Kind: KindWAL, Timeline: "00000001", Name: "000000010000000000000003.00000028.backup", Ext: "raw"}, true},
+		{"timeline history", l.WALKey("00000002", "00000002.history", "zst"),
+			Key{Kind: KindWAL, Timeline: "00000002", Name: "00000002.history", Ext: "zst"}, true},
+		{"backup manifest", l.BackupManifestKey("20261130T070000Z-ab12"),
+			Key{Kind: KindBackupManifest, ID: "20261130T070000Z-ab12"}, true},
+		{"backup archive part", l.BackupArchiveDir("20261130T070000Z-ab12", "base.tar.zst") + "000001",
+			Key{Kind: KindBackupObject, ID: "20261130T070000Z-ab12", Object: "base.tar.zst/000001"}, true},
+		{"PostgreSQL backup manifest", l.BackupObjectKey("20261130T070000Z-ab12", BackupPGManifest),
+			Key{Kind: KindBackupObject, ID: "20261130T070000Z-ab12", Object: "backup_manifest"}, true},
+		{"tenant dump", l.TenantDumpKey("shop", "20261130T070000Z-ab12"),
+			Key{Kind: KindTenantDump, Database: "shop", ID: "20261130T070000Z-ab12"}, true},
+		{"tenant manifest", l.TenantManifestKey("shop", "20261130T070000Z-ab12"),
+			Key{Kind: KindTenantManifest, Database: "shop", ID: "20261130T070000Z-ab12"}, true},
+		{"drill schedule", l.DrillScheduleKey("nightly"), Key{Kind: KindDrillSchedule, Drill: "nightly"}, false},
+		{"drill evidence", l.DrillEvidenceKey("nightly", "20261130T070000Z"),
+			Key{Kind: KindDrillEvidence, Drill: "nightly", ID: "20261130T070000Z"}, false},
+		{"lease", l.LeaseKey("backup", 42), Key{Kind: KindLease, Job: "backup", Generation: 42}, false},
+		{"job record", l.JobRecordKey("drill-nightly"), Key{Kind: KindJobRecord, Job: "drill-nightly"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := l.Parse(tt.key)
+			if !ok || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("Parse(%q) = %+v, %v; want %+v", tt.key, got, ok, tt.want)
+			}
+			if got.Kind.Data() != tt.data {
+				t.Fatalf("%s: Data() = %v, want %v", tt.key, got.Kind.Data(), tt.data)
+			}
+			// A data key lies under exactly one data prefix, any other key
+			// under none: lifecycle tiers built from DataPrefixes can only
+			// ever expire data.
+			n := 0
+			for _, p := range l.DataPrefixes() {
+				if len(tt.key) > len(p) && tt.key[:len(p)] == p {
+					n++
+				}
+			}
+			if (n == 1) != tt.data || n > 1 {
+				t.Fatalf("%s lies under %d data prefixes of %v", tt.key, n, l.DataPrefixes())
+			}
+		})
+	}
+}
+
+func TestLayoutSpelling(t *testing.T) {
+	l := Layout{Prefix: "pg", Cluster: "main"}
+	for got, want := range map[string]string{
+		l.Root():                       "pg/main",
+		Layout{Cluster: "main"}.Root(): "main",
+		l.ClusterInfoKey():             "pg/main/cluster.json",
+		l.PolicyKey():                  "pg/main/policy.json",
+		l.WALKey("00000001", "000000010000000000000003", "zst"): "pg/main/wal/00000001/000000010000000000000003.zst",
+		l.BackupManifestKey("id"):                               "pg/main/basebackups/id/manifest.json",
+		l.BackupArchiveDir("id", "base.tar.zst"):                "pg/main/basebackups/id/base.tar.zst/",
+		l.TenantDumpKey("db", "id"):                             "pg/main/tenants/db/id.dump",
+		l.TenantManifestKey("db", "id"):                         "pg/main/tenants/db/id.json",
+		l.DrillScheduleKey("n"):                                 "pg/main/drills/n/schedule.json",
+		l.DrillEvidenceKey("n", "e"):                            "pg/main/drills/n/evidence/e.json",
+		l.LeaseKey("backup", 7):                                 "pg/main/leases/backup/00000000000000000007.json",
+		l.JobRecordKey("backup"):                                "pg/main/jobs/backup/last.json",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	if got, want := l.DataPrefixes(), []string{"pg/main/basebackups/", "pg/main/tenants/", "pg/main/wal/"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("DataPrefixes() = %q, want %q", got, want)
+	}
+}
+
+func TestLayoutParseRefusesForeignAndStrayKeys(t *testing.T) {
+	l := Layout{Prefix: "pg", Cluster: "main"}
+	for _, key := range []string{
+		"pg/main-eu/policy.json",                                // a cluster whose name extends this one's
+		"pg/mainpolicy.json",                                    // no separator
+		"other/main/policy.json",                                // another prefix
+		"main/policy.json",                                      // no prefix
+		"pg/main/wal/00000001/000000010000000000000003",         // no codec extension
+		"pg/main/wal/00000001/000000010000000000000003.gz",      // not a codec of ours
+		"pg/main/wal/0000001/000000010000000000000003.zst",      // timeline not 8 hex digits
+		"pg/main/wal/00000001/sub/000000010000000000000003.zst", // too deep
+		"pg/main/basebackups/id",                                // no object
+		"pg/main/basebackups/id/",                               // folder marker
+		"pg/main/tenants/db/id.tmp",
+		"pg/main/tenants/id.dump",
+		"pg/main/drills/n/evidence/e.txt",
+		"pg/main/drills/n/other.json",
+		"pg/main/leases/backup/x.json",
+		"pg/main/jobs/backup/first.json",
+		"pg/main/notes.txt",
+	} {
+		if k, ok := l.Parse(key); ok {
+			t.Errorf("Parse(%q) = %+v, want no key of this repository", key, k)
+		}
+	}
+}
