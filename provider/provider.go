@@ -192,7 +192,7 @@ func (s *Server) Configure(ctx context.Context, req *pulumirpc.ConfigureRequest)
 	} else {
 		// Old engines send only flat "<pkg>:config:<key>" strings.
 		args = presource.PropertyMap{}
-		for k, v := range req.GetVariables() {
+		for k, v := range req.GetVariables() { //nolint:staticcheck // SA1019: old engines send only this
 			key := k[strings.LastIndex(k, ":")+1:]
 			args[presource.PropertyKey(key)] = presource.NewStringProperty(v)
 		}

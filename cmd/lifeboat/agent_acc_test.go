@@ -55,9 +55,9 @@ func TestAccAgent_oneMinuteScheduleTwoAgents(t *testing.T) {
 	b := startAgent(t, f, "B")
 
 	// The slot due at start, then the next minute's.
-	c := waitCatalog(t, f, 100*time.Second, func(c *catalog.Catalog) bool { return len(c.Physical) >= 2 })
+	waitCatalog(t, f, 100*time.Second, func(c *catalog.Catalog) bool { return len(c.Physical) >= 2 })
 	time.Sleep(5 * time.Second) // several ticks of both agents: no late duplicate
-	c = loadCatalog(t, f)
+	c := loadCatalog(t, f)
 	if len(c.Physical) != 2 {
 		t.Fatalf("%d complete backups after two slots, want 2", len(c.Physical))
 	}
@@ -109,8 +109,13 @@ func TestAccAgent_oneMinuteScheduleTwoAgents(t *testing.T) {
 	if _, ok := mf["lifeboat_wal_archive_lag_seconds"]; !ok {
 		t.Fatal("no lifeboat_wal_archive_lag_seconds")
 	}
-	if resp, err := http.Get("http://" + a.listen + "/healthz"); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("/healthz: %v %v", resp, err)
+	resp, err := http.Get("http://" + a.listen + "/healthz")
+	if err != nil {
+		t.Fatalf("/healthz: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/healthz: %s", resp.Status)
 	}
 
 	for _, ag := range []*agentProc{a, b} {

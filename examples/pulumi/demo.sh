@@ -22,7 +22,7 @@ if [[ "${1:-}" == "down" ]]; then
   exit 0
 fi
 
-BIN="$(only="pulumi" scripts/install-tools.sh | tail -1)"
+BIN="$(only="pulumi" tools/scripts/install-tools.sh | tail -1)"
 
 echo "==> building the Pulumi provider plugin and the agent"
 mkdir -p "$PDEMO/bin" "$PDEMO/state" "$PDEMO/project" "$PDEMO/agent"

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
@@ -86,7 +85,5 @@ func pushWAL(t *testing.T, pg *testenv.Postgres, store objectstore.Store, l repo
 }
 
 func dsn(pg *testenv.Postgres) string { return pg.DSN("postgres") }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func requireEnv(t *testing.T) *testenv.Env { return testenv.Require(t) }

@@ -28,13 +28,6 @@ type frameEncoder interface {
 	encode(dst, src []byte) ([]byte, error)
 }
 
-// chunkWindow is the zstd window of chunk frames in pure-Go builds. WAL and
-// table pages find their matches close by: on real segments a 1 MiB window
-// stores within 0.01% of the 8 MiB default, and each encoder's history costs
-// an eighth of the memory to set up, which a short-lived archive_command
-// pays for in page faults (scripts/bench-wal.sh).
-const chunkWindow = 1 << 20
-
 // yieldEvery is how much input a pure-Go encoder compresses between two
 // yields of the processor (about a millisecond of work). Go preempts a busy
 // goroutine only after 10 ms: without these yields, a goroutine woken by the

@@ -74,7 +74,7 @@ func (m Method) NewWriter(w io.Writer) (io.WriteCloser, error) {
 	case Zstd:
 		// NOTE: the fastest level: on WAL and table data it stores within
 		// 1% of the default level's size at about half the CPU
-		// (scripts/bench-wal.sh), and CPU is what archive_command waits on.
+		// (tools/scripts/bench-wal.sh), and CPU is what archive_command waits on.
 		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2))
 	case LZ4:
 		return lz4.NewWriter(w), nil

@@ -13,7 +13,7 @@ const ZstdImplementation = "c"
 
 // zstdLevel is the level of chunk frames: level 1 of the C library stores
 // WAL a little smaller than the pure-Go encoder's fastest level, at about
-// half its CPU (scripts/bench-wal.sh).
+// half its CPU (tools/scripts/bench-wal.sh).
 const zstdLevel = 1
 
 // cFrames encodes zstd frames with the reference C library, reusing one

@@ -92,12 +92,15 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 		}
 		return ObjectInfo{Key: key, Size: opts.Size, ETag: strings.Trim(aws.ToString(out.ETag), `"`), VersionID: aws.ToString(out.VersionId), IsLatest: true, Metadata: lowerKeys(opts.Metadata)}, nil
 	}
-	uploader := manager.NewUploader(s.client.s3, func(u *manager.Uploader) {
+	// NOTE: manager is deprecated in favour of feature/s3/transfermanager; it
+	// is kept until its replacement's multipart failure cleanup is tested
+	// against the conformance suite here.
+	uploader := manager.NewUploader(s.client.s3, func(u *manager.Uploader) { //nolint:staticcheck // SA1019, see above
 		u.PartSize = partSize
 		u.Concurrency = uploadConcurrency
 		u.LeavePartsOnError = false
 	})
-	out, err := uploader.Upload(ctx, in)
+	out, err := uploader.Upload(ctx, in) //nolint:staticcheck // SA1019, see above
 	if err != nil {
 		return ObjectInfo{}, s.putError(ctx, key, opts, err)
 	}

@@ -18,10 +18,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// ErrUnreachable: the server could not be reached or refused the login.
+// ErrUnreachable means the server could not be reached or refused the login.
 var ErrUnreachable = errors.New("PostgreSQL unreachable")
 
-// ErrPrivilege: the role lacks a privilege the operation needs.
+// ErrPrivilege means the role lacks a privilege the operation needs.
 var ErrPrivilege = errors.New("insufficient privilege")
 
 // ParseDSN validates a connection string (URL or key=value) without connecting.

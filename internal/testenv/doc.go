@@ -8,5 +8,5 @@
 // demo uses the devenv command, which starts the same services detached.
 //
 // Binaries come from the tools cache that `make tools` fills
-// (scripts/install-tools.sh), PostgreSQL from /usr/lib/postgresql/15/bin.
+// (tools/scripts/install-tools.sh), PostgreSQL from /usr/lib/postgresql/15/bin.
 package testenv

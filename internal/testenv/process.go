@@ -17,7 +17,7 @@ import (
 )
 
 // ToolsBin is the folder holding the pinned tool binaries: $LIFEBOAT_TOOLS/bin,
-// or the user's cache folder, as scripts/install-tools.sh uses.
+// or the user's cache folder, as tools/scripts/install-tools.sh uses.
 func ToolsBin() string {
 	dir := os.Getenv("LIFEBOAT_TOOLS")
 	if dir == "" {

@@ -349,7 +349,7 @@ func (e *encoding) stream(w io.Writer, length int64, changed func() error) error
 			}
 		}
 		if _, err := w.Write(out); err != nil {
-			return nil
+			return nil //nolint:nilerr // the store stopped reading: its own error says why (see above)
 		}
 		written += int64(len(out))
 	}

@@ -105,7 +105,7 @@ func Fetch(ctx context.Context, store objectstore.Store, cfg Config, name, destP
 	committed = true
 	// The rename is durable only once the directory is synced.
 	if d, err := os.Open(dir); err == nil {
-		d.Sync()
+		_ = d.Sync() // best effort: the file itself was synced before the rename
 		d.Close()
 	}
 	return FetchResult{Key: key, Size: n, SHA256: got}, nil

@@ -7,12 +7,12 @@ import (
 	"strings"
 )
 
-// ReadySegments lists up to max WAL files of the pg_wal directory walDir
+// ReadySegments lists up to limit WAL files of the pg_wal directory walDir
 // that PostgreSQL has marked ready for archiving (archive_status/<name>.ready),
 // oldest first, other than skip. Segments only: history and backup-label
 // files are left to PostgreSQL's own order.
-func ReadySegments(walDir, skip string, max int) []string {
-	if max <= 0 {
+func ReadySegments(walDir, skip string, limit int) []string {
+	if limit <= 0 {
 		return nil
 	}
 	entries, err := os.ReadDir(filepath.Join(walDir, "archive_status"))
@@ -28,8 +28,8 @@ func ReadySegments(walDir, skip string, max int) []string {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	if len(names) > max {
-		names = names[:max]
+	if len(names) > limit {
+		names = names[:limit]
 	}
 	return names
 }

@@ -15,7 +15,7 @@
 #   6. lifeboat restore to latest, PostgreSQL started, WAL replayed, promoted
 # reporting MB/s as database bytes / wall time.
 #
-# Usage: [RESTORE=1] scripts/bench-backup.sh [pgbench scale, default 100 (~1.5 GB)]
+# Usage: [RESTORE=1] tools/scripts/bench-backup.sh [pgbench scale, default 100 (~1.5 GB)]
 # Needs: root, PostgreSQL 15 (Debian), pgbackrest, openssl, curl, MinIO in
 # ~/.cache/lifeboat-tools/bin. Runs differ by up to 70% on noisy machines:
 # compare tools within one run only. KEEP=1 keeps the work directory.
@@ -23,7 +23,7 @@ set -euo pipefail
 
 SCALE=${1:-100}
 BENCH_NAME=bench-backup
-# shellcheck source=scripts/bench-lib.sh
+# shellcheck source=tools/scripts/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 # --- PostgreSQL 15 with a pgbench database ----------------------------------

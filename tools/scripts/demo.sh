@@ -6,10 +6,10 @@
 # accident in one tenant, a `terraform plan` of the tenant restore naming its
 # recovery point, and the apply that restores it beside the live one.
 # Everything stays running and inspectable under .demo/; `make demo-down`
-# (scripts/demo.sh down) stops it.
+# (tools/scripts/demo.sh down) stops it.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DEMO="$ROOT/.demo"
 SERVICES="$DEMO/services"
 cd "$ROOT"
@@ -20,7 +20,7 @@ if [[ "${1:-}" == "down" ]]; then
   exit 0
 fi
 
-BIN="$(only="apt terraform minio" scripts/install-tools.sh | tail -1)"
+BIN="$(only="apt terraform minio" tools/scripts/install-tools.sh | tail -1)"
 TF="$BIN/terraform"
 
 echo "==> building the provider and the agent"

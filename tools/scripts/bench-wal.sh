@@ -10,7 +10,7 @@
 #      segment, in order, as PostgreSQL's archiver does (segments/s);
 #      pgBackRest also with archive-async + process-max=2, its parallel mode.
 #
-# Usage: scripts/bench-wal.sh [N segments, default 24] [ROUNDS, default 5]
+# Usage: tools/scripts/bench-wal.sh [N segments, default 24] [ROUNDS, default 5]
 # Needs: root, PostgreSQL 15 (Debian), pgbackrest, openssl, curl, MinIO in
 # ~/.cache/lifeboat-tools/bin. Runs differ by up to 70% on noisy machines:
 # compare tools within one run only.
@@ -19,7 +19,7 @@ set -euo pipefail
 N=${1:-24}
 ROUNDS=${2:-5}
 BENCH_NAME=bench-wal
-# shellcheck source=scripts/bench-lib.sh
+# shellcheck source=tools/scripts/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 # --- PostgreSQL 15 producing N real WAL segments ----------------------------

@@ -6,7 +6,7 @@
 # Before sourcing, set BENCH_NAME. After it: REPO, PGBIN, W (work folder),
 # PIDS, S3PORT, AK, SK, a "bench" bucket, $W/lifeboat, and start_pg.
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PGBIN=${LIFEBOAT_PG_BINDIR:-/usr/lib/postgresql/15/bin}
 MINIO=${MINIO:-$HOME/.cache/lifeboat-tools/bin/minio}
 W=$(mktemp -d "/tmp/lifeboat-${BENCH_NAME:-bench}-XXXXXX")

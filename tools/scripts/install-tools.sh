@@ -4,10 +4,10 @@
 # version, so a fresh clone on the same machine does not rebuild them.
 #
 #   LIFEBOAT_TOOLS  cache folder (default: ${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat-tools)
-#   only=<names>    install only these (space separated): apt terraform minio pulumi tfplugindocs
+#   only=<names>    install only these (space separated): apt terraform minio pulumi tfplugindocs golangci-lint
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TOOLS="${LIFEBOAT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat-tools}"
 BIN="$TOOLS/bin"
 mkdir -p "$BIN"
@@ -17,6 +17,7 @@ MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 PULUMI_VERSION=v3.274.1
 PULUMI_YAML_VERSION=v1.25.0
 TFPLUGINDOCS_VERSION=v0.25.0
+GOLANGCI_LINT_VERSION=v2.15.0
 
 want() { [[ -z "${only:-}" ]] || [[ " $only " == *" $1 "* ]]; }
 have() { [[ -x "$BIN/$1" && -f "$BIN/.$1.version" && "$(cat "$BIN/.$1.version")" == "$2" ]]; }
@@ -55,6 +56,12 @@ if want tfplugindocs && ! have tfplugindocs "$TFPLUGINDOCS_VERSION"; then
   log "building tfplugindocs $TFPLUGINDOCS_VERSION"
   (cd "$ROOT/tools" && go build -o "$BIN/tfplugindocs" github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs)
   stamp tfplugindocs "$TFPLUGINDOCS_VERSION"
+fi
+
+if want golangci-lint && ! have golangci-lint "$GOLANGCI_LINT_VERSION"; then
+  log "building golangci-lint $GOLANGCI_LINT_VERSION"
+  (cd "$ROOT/tools/lint" && go build -o "$BIN/golangci-lint" github.com/golangci/golangci-lint/v2/cmd/golangci-lint)
+  stamp golangci-lint "$GOLANGCI_LINT_VERSION"
 fi
 
 if want pulumi; then
