@@ -4,7 +4,7 @@
 # version, so a fresh clone on the same machine does not rebuild them.
 #
 #   LIFEBOAT_TOOLS  cache folder (default: ${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat-tools)
-#   only=<names>    install only these (space separated): apt terraform minio pulumi tfplugindocs golangci-lint
+#   only=<names>    install only these (space separated): apt terraform minio mc pulumi tfplugindocs golangci-lint
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -14,6 +14,7 @@ mkdir -p "$BIN"
 
 TERRAFORM_VERSION=v1.5.7
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
 PULUMI_VERSION=v3.274.1
 PULUMI_YAML_VERSION=v1.25.0
 TFPLUGINDOCS_VERSION=v0.25.0
@@ -50,6 +51,12 @@ if want minio && ! have minio "$MINIO_VERSION"; then
   log "building minio $MINIO_VERSION (run as a separate process only)"
   GOBIN="$BIN" go install "github.com/minio/minio@$MINIO_VERSION"
   stamp minio "$MINIO_VERSION"
+fi
+
+if want mc && ! have mc "$MC_VERSION"; then
+  log "building mc $MC_VERSION (MinIO's client, a test tool for users and policies; a separate process only)"
+  GOBIN="$BIN" go install "github.com/minio/mc@$MC_VERSION"
+  stamp mc "$MC_VERSION"
 fi
 
 if want tfplugindocs && ! have tfplugindocs "$TFPLUGINDOCS_VERSION"; then
