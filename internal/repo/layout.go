@@ -65,6 +65,16 @@ func (l Layout) Root() string {
 	return p + "/" + l.Cluster
 }
 
+// PrefixDir is the prefix with a trailing slash: what every cluster's
+// root below it starts with. It is "" without a prefix (the whole bucket).
+func (l Layout) PrefixDir() string {
+	p := strings.Trim(l.Prefix, "/")
+	if p == "" {
+		return ""
+	}
+	return p + "/"
+}
+
 // RootDir is Root with a trailing slash: the prefix of every key of the
 // repository, and of no key of another cluster's (a cluster "main" does
 // not own "main-eu/...").

@@ -70,10 +70,12 @@ func TestLayoutKeysParse(t *testing.T) {
 func TestLayoutSpelling(t *testing.T) {
 	l := Layout{Prefix: "pg", Cluster: "main"}
 	for got, want := range map[string]string{
-		l.Root():                       "pg/main",
-		Layout{Cluster: "main"}.Root(): "main",
-		l.ClusterInfoKey():             "pg/main/cluster.json",
-		l.PolicyKey():                  "pg/main/policy.json",
+		l.Root():                            "pg/main",
+		Layout{Cluster: "main"}.Root():      "main",
+		Layout{Prefix: "/pg/"}.PrefixDir():  "pg/",
+		Layout{Cluster: "main"}.PrefixDir(): "",
+		l.ClusterInfoKey():                  "pg/main/cluster.json",
+		l.PolicyKey():                       "pg/main/policy.json",
 		l.WALKey("00000001", "000000010000000000000003", "zst"): "pg/main/wal/00000001/000000010000000000000003.zst",
 		l.BackupManifestKey("id"):                               "pg/main/basebackups/id/manifest.json",
 		l.BackupArchiveDir("id", "base.tar.zst"):                "pg/main/basebackups/id/base.tar.zst/",

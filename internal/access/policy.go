@@ -1,0 +1,223 @@
+package access
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+// Role is one of the four roles of a repository.
+type Role string
+
+// The roles, from the strongest to the weakest.
+const (
+	RoleAdmin    Role = "admin"
+	RoleWriter   Role = "writer"
+	RoleRestorer Role = "restorer"
+	RoleAuditor  Role = "auditor"
+)
+
+// Roles lists every role, in the order above.
+func Roles() []Role { return []Role{RoleAdmin, RoleWriter, RoleRestorer, RoleAuditor} }
+
+// ErrInvalidScope: a document cannot be rendered for this role, bucket,
+// prefix and cluster (an empty or unsafe name, an unknown role).
+var ErrInvalidScope = errors.New("invalid access policy scope")
+
+// Document is an S3/IAM identity policy document.
+type Document struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one statement of a Document.
+type Statement struct {
+	Sid       string                         `json:"Sid"`
+	Effect    string                         `json:"Effect"`
+	Action    []string                       `json:"Action"`
+	Resource  []string                       `json:"Resource"`
+	Condition map[string]map[string][]string `json:"Condition,omitempty"`
+}
+
+// JSON renders d as indented JSON, as `mc admin policy create` and the AWS
+// console take it.
+func (d Document) JSON() string {
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		panic(err) // NOTE: strings, slices and maps only: cannot fail
+	}
+	return string(b)
+}
+
+// S3 action names, as AWS spells them. MinIO accepts every one of them
+// (its policy package knows them all, and `mc admin policy create` refuses
+// a document with an action it does not know, which TestAccDocumentsMinIO
+// runs). Deleting a bucket's lifecycle, encryption or tags is authorised by
+// the matching Put action on both AWS and MinIO, so denying the Put
+// denies the Delete. MinIO's own s3:ForceDeleteBucket is not named: AWS
+// does not know it, and the writer has no Allow that could grant it.
+const (
+	actGetObject                  = "s3:GetObject"
+	actGetObjectVersion           = "s3:GetObjectVersion"
+	actGetObjectRetention         = "s3:GetObjectRetention"
+	actListBucket                 = "s3:ListBucket"
+	actListBucketVersions         = "s3:ListBucketVersions"
+	actPutObject                  = "s3:PutObject"
+	actPutObjectRetention         = "s3:PutObjectRetention"
+	actAbortMultipartUpload       = "s3:AbortMultipartUpload"
+	actListMultipartUploadParts   = "s3:ListMultipartUploadParts"
+	actDeleteObject               = "s3:DeleteObject"
+	actDeleteObjectVersion        = "s3:DeleteObjectVersion"
+	actBypassGovernanceRetention  = "s3:BypassGovernanceRetention"
+	actGetLifecycleConfiguration  = "s3:GetLifecycleConfiguration"
+	actPutLifecycleConfiguration  = "s3:PutLifecycleConfiguration"
+	actGetObjectLockConfiguration = "s3:GetBucketObjectLockConfiguration"
+	actPutObjectLockConfiguration = "s3:PutBucketObjectLockConfiguration"
+	actGetBucketVersioning        = "s3:GetBucketVersioning"
+	actPutBucketVersioning        = "s3:PutBucketVersioning"
+	actGetEncryptionConfiguration = "s3:GetEncryptionConfiguration"
+	actPutEncryptionConfiguration = "s3:PutEncryptionConfiguration"
+	actPutBucketPolicy            = "s3:PutBucketPolicy"
+	actDeleteBucketPolicy         = "s3:DeleteBucketPolicy"
+	actPutBucketTagging           = "s3:PutBucketTagging"
+	actDeleteBucket               = "s3:DeleteBucket"
+)
+
+// postureReads read the bucket's posture: what a writer checks before it
+// trusts the bucket, and what an auditor reports.
+var postureReads = []string{actGetLifecycleConfiguration, actGetObjectLockConfiguration, actGetBucketVersioning, actGetEncryptionConfiguration}
+
+// bucketWrites change the bucket itself: never a writer's.
+var bucketWrites = []string{actPutLifecycleConfiguration, actPutObjectLockConfiguration, actPutBucketVersioning,
+	actPutEncryptionConfiguration, actPutBucketPolicy, actDeleteBucketPolicy, actPutBucketTagging, actDeleteBucket}
+
+// Policy renders role's document for the repository l in bucket. The writer
+// needs l.Cluster; the restorer and the auditor without one cover every
+// cluster below l.Prefix; the admin's document is the whole bucket.
+func Policy(role Role, bucket string, l repo.Layout) (Document, error) {
+	if err := checkName("bucket", bucket); err != nil {
+		return Document{}, err
+	}
+	if strings.Contains(bucket, "/") {
+		return Document{}, fmt.Errorf("%w: bucket %q holds a '/'", ErrInvalidScope, bucket)
+	}
+	if err := checkName("prefix", l.Prefix); err != nil {
+		return Document{}, err
+	}
+	if err := checkName("cluster", l.Cluster); err != nil {
+		return Document{}, err
+	}
+	if strings.Contains(l.Cluster, "/") {
+		return Document{}, fmt.Errorf("%w: cluster %q holds a '/'", ErrInvalidScope, l.Cluster)
+	}
+	a := arns{bucket: bucket}
+	var st []Statement
+	switch role {
+	case RoleAdmin:
+		st = []Statement{allow("AdminWholeBucket", []string{"s3:*"}, a.bucketARN(), a.objects(""))}
+	case RoleWriter:
+		if l.Cluster == "" {
+			return Document{}, fmt.Errorf("%w: the writer's document needs a cluster", ErrInvalidScope)
+		}
+		st = writer(a, l)
+	case RoleRestorer:
+		scope := l.PrefixDir()
+		if l.Cluster != "" {
+			scope = l.RootDir()
+		}
+		st = []Statement{
+			list("ListRepository", a, scope),
+			allow("ReadRepository", []string{actGetObject, actGetObjectVersion}, a.objects(scope)),
+		}
+	case RoleAuditor:
+		if l.Cluster == "" {
+			// Every cluster's evidence below the prefix: "*" is a
+			// wildcard in the patterns, never a key.
+			l.Cluster = "*"
+		}
+		st = []Statement{
+			list("ListDrillEvidence", a, l.DrillsDir()),
+			allow("ReadDrillEvidence", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.DrillEvidenceDir("*"))),
+			allow("ReadBucketPosture", postureReads, a.bucketARN()),
+		}
+	default:
+		return Document{}, fmt.Errorf("%w: unknown role %q (one of admin, writer, restorer, auditor)", ErrInvalidScope, role)
+	}
+	return Document{Version: "2012-10-17", Statement: st}, nil
+}
+
+func writer(a arns, l repo.Layout) []Statement {
+	var data []string
+	for _, p := range l.DataPrefixes() {
+		data = append(data, a.objects(p))
+	}
+	// Leases are rewritten on renewal and job records on every run; drill
+	// evidence is written once under its own COMPLIANCE retention;
+	// cluster.json once, conditionally.
+	writable := append(slices.Clone(data), a.objects(l.LeasesDir()), a.objects(l.JobsDir()),
+		a.objects(l.DrillEvidenceDir("*")), a.object(l.ClusterInfoKey()))
+	return []Statement{
+		list("ListOwnClusterRoot", a, l.RootDir()),
+		allow("ReadOwnClusterRoot", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.RootDir())),
+		allow("ReadBucketPosture", postureReads, a.bucketARN()),
+		// PutObjectRetention: a put that names its own retention (drill
+		// evidence, the probe's canary) needs it. It cannot shorten a
+		// COMPLIANCE lock, and shortening a GOVERNANCE one needs the
+		// bypass, denied below.
+		allow("WriteOwnData", []string{actPutObject, actPutObjectRetention, actAbortMultipartUpload, actListMultipartUploadParts}, writable...),
+		// A delete without a version id only adds a delete marker: the
+		// versions stay for a restore until lifecycle expires them.
+		allow("PruneWithDeleteMarkers", []string{actDeleteObject}, data...),
+		deny("NeverDestroyVersions", []string{actDeleteObjectVersion, actBypassGovernanceRetention}, a.objects("")),
+		deny("NeverChangeTheBucket", bucketWrites, a.bucketARN()),
+		deny("NeverRewriteProviderConfig", []string{actPutObject}, a.object(l.PolicyKey()), a.object(l.DrillScheduleKey("*"))),
+	}
+}
+
+// list allows listing keys and versions below prefix only ("" is the whole
+// bucket). The condition is on the request's prefix, so a listing of the
+// whole bucket, or of another cluster, is refused.
+func list(sid string, a arns, prefix string) Statement {
+	s := allow(sid, []string{actListBucket, actListBucketVersions}, a.bucketARN())
+	if prefix != "" {
+		s.Condition = map[string]map[string][]string{"StringLike": {"s3:prefix": {prefix + "*"}}}
+	}
+	return s
+}
+
+func allow(sid string, actions []string, resources ...string) Statement {
+	return Statement{Sid: sid, Effect: "Allow", Action: actions, Resource: resources}
+}
+
+func deny(sid string, actions []string, resources ...string) Statement {
+	return Statement{Sid: sid, Effect: "Deny", Action: actions, Resource: resources}
+}
+
+// arns spells the resources of one bucket.
+type arns struct{ bucket string }
+
+func (a arns) bucketARN() string { return "arn:aws:s3:::" + a.bucket }
+
+// object is one key.
+func (a arns) object(key string) string { return a.bucketARN() + "/" + key }
+
+// objects is every key below prefix ("" is every key of the bucket).
+func (a arns) objects(prefix string) string { return a.bucketARN() + "/" + prefix + "*" }
+
+// checkName refuses a name that would be a pattern or a variable in a
+// policy document: "*" and "?" are wildcards in Resource and StringLike,
+// "${...}" a policy variable. A cluster named "*" would otherwise write
+// into every cluster's root.
+func checkName(what, name string) error {
+	if i := strings.IndexAny(name, "*?$"); i >= 0 {
+		return fmt.Errorf("%w: %s %q holds %q, a wildcard or variable in a policy document", ErrInvalidScope, what, name, name[i])
+	}
+	if what == "bucket" && name == "" {
+		return fmt.Errorf("%w: empty bucket name", ErrInvalidScope)
+	}
+	return nil
+}

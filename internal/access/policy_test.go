@@ -1,0 +1,277 @@
+package access
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+// request is one S3 request as an IAM evaluation sees it.
+type request struct {
+	action   string
+	resource string // an ARN
+	prefix   *string
+}
+
+func obj(key string) string { return "arn:aws:s3:::lb/" + key }
+
+const bucketARN = "arn:aws:s3:::lb"
+
+func listing(prefix string) request {
+	return request{action: "s3:ListBucket", resource: bucketARN, prefix: &prefix}
+}
+
+// evaluate is IAM's evaluation of one identity document, as AWS documents
+// it and MinIO implements it: an explicit Deny wins, then any Allow, else
+// the implicit deny. Only what the documents use is implemented
+// (wildcards, StringLike on s3:prefix).
+func evaluate(t *testing.T, d Document, r request) bool {
+	t.Helper()
+	allowed := false
+	for _, s := range d.Statement {
+		if !matchAny(s.Action, r.action) || !matchAny(s.Resource, r.resource) {
+			continue
+		}
+		if !conditionsHold(t, s.Condition, r) {
+			continue
+		}
+		if s.Effect == "Deny" {
+			return false
+		}
+		allowed = true
+	}
+	return allowed
+}
+
+func conditionsHold(t *testing.T, c map[string]map[string][]string, r request) bool {
+	for op, kv := range c {
+		for k, vs := range kv {
+			if op != "StringLike" || k != "s3:prefix" {
+				t.Fatalf("condition %s %s: not implemented by the test evaluator", op, k)
+			}
+			if r.prefix == nil || !matchAny(vs, *r.prefix) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func matchAny(patterns []string, s string) bool {
+	for _, p := range patterns {
+		if wildcard(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// wildcard matches IAM patterns: '*' any run of characters ('/' included),
+// '?' any one character.
+func wildcard(p, s string) bool {
+	for p != "" {
+		switch p[0] {
+		case '*':
+			for i := len(s); i >= 0; i-- {
+				if wildcard(p[1:], s[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if s == "" {
+				return false
+			}
+		default:
+			if s == "" || s[0] != p[0] {
+				return false
+			}
+		}
+		p, s = p[1:], s[1:]
+	}
+	return s == ""
+}
+
+func TestPolicyDocuments(t *testing.T) {
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	put := func(key string) request { return request{action: "s3:PutObject", resource: obj(key)} }
+	get := func(key string) request { return request{action: "s3:GetObject", resource: obj(key)} }
+	del := func(key string) request { return request{action: "s3:DeleteObject", resource: obj(key)} }
+	onBucket := func(action string) request { return request{action: action, resource: bucketARN} }
+	tests := []struct {
+		role   Role
+		layout repo.Layout
+		allow  []request
+		deny   []request
+	}{
+		{role: RoleWriter, layout: l,
+			allow: []request{
+				put(l.WALKey("00000001", "000000010000000000000003", "zst")),
+				put(l.BackupManifestKey("20261130T010000Z")), put(l.BackupObjectKey("20261130T010000Z", "base.tar.zst/000001")),
+				put(l.TenantDumpKey("acme", "1")),
+				put(l.LeaseKey("backup", 3)), put(l.JobRecordKey("backup")), put(l.DrillEvidenceKey("nightly", "e1")),
+				put(l.ClusterInfoKey()),
+				{action: "s3:PutObjectRetention", resource: obj(l.DrillEvidenceKey("nightly", "e1"))},
+				{action: "s3:PutObjectRetention", resource: obj(l.JobRecordKey("probe"))},
+				{action: "s3:AbortMultipartUpload", resource: obj(l.BackupObjectKey("x", "base.tar.zst/000001"))},
+				get(l.PolicyKey()), get(l.DrillScheduleKey("nightly")), get(l.WALKey("00000001", "000000010000000000000003", "zst")),
+				{action: "s3:GetObjectVersion", resource: obj(l.WALKey("00000001", "000000010000000000000003", "zst"))},
+				del(l.WALKey("00000001", "000000010000000000000003", "zst")), del(l.BackupManifestKey("x")), del(l.TenantDumpKey("acme", "1")),
+				listing(l.RootDir()), listing(l.WALDir()), listing(l.LeaseDir("backup")),
+				{action: "s3:ListBucketVersions", resource: bucketARN, prefix: ptr(l.WALDir())},
+				onBucket("s3:GetLifecycleConfiguration"), onBucket("s3:GetBucketObjectLockConfiguration"),
+				onBucket("s3:GetBucketVersioning"), onBucket("s3:GetEncryptionConfiguration"),
+			},
+			deny: []request{
+				put(l.PolicyKey()), put(l.DrillScheduleKey("nightly")),
+				// A drill name with a slash puts a schedule where evidence
+				// could go: the explicit Deny still wins.
+				put(l.DrillScheduleKey("x/evidence")),
+				put("pg/other/wal/00000001/000000010000000000000003.zst"), put("pg/main-eu/wal/x"), put("other/main/wal/x"),
+				put("pg/main/unknown"), get("pg/other/policy.json"), get("pg/main-eu/cluster.json"),
+				del(l.DrillEvidenceKey("nightly", "e1")), del(l.LeaseKey("backup", 3)), del(l.PolicyKey()), del(l.ClusterInfoKey()),
+				del("pg/other/wal/x"),
+				{action: "s3:DeleteObjectVersion", resource: obj(l.WALKey("00000001", "000000010000000000000003", "zst"))},
+				{action: "s3:BypassGovernanceRetention", resource: obj(l.JobRecordKey("probe"))},
+				{action: "s3:PutObjectRetention", resource: obj(l.PolicyKey())},
+				listing(""), listing("pg/"), listing("pg/main"), listing("pg/main-eu/"), listing("pg/other/"),
+				{action: "s3:ListBucket", resource: bucketARN},
+				onBucket("s3:PutLifecycleConfiguration"), onBucket("s3:PutBucketObjectLockConfiguration"),
+				onBucket("s3:PutBucketVersioning"), onBucket("s3:PutEncryptionConfiguration"), onBucket("s3:PutBucketPolicy"),
+				onBucket("s3:DeleteBucketPolicy"), onBucket("s3:PutBucketTagging"), onBucket("s3:DeleteBucket"),
+				{action: "s3:GetObject", resource: "arn:aws:s3:::other/pg/main/policy.json"},
+			}},
+		{role: RoleRestorer, layout: l,
+			allow: []request{
+				get(l.WALKey("00000001", "000000010000000000000003", "zst")), get(l.BackupManifestKey("x")), get(l.PolicyKey()),
+				{action: "s3:GetObjectVersion", resource: obj(l.TenantDumpKey("acme", "1"))},
+				listing(l.RootDir()), {action: "s3:ListBucketVersions", resource: bucketARN, prefix: ptr(l.TenantsDir())},
+			},
+			deny: []request{
+				put(l.WALKey("00000001", "000000010000000000000003", "zst")), put(l.DrillEvidenceKey("n", "e")),
+				del(l.WALKey("00000001", "000000010000000000000003", "zst")),
+				{action: "s3:DeleteObjectVersion", resource: obj(l.PolicyKey())},
+				get("pg/other/policy.json"), listing("pg/"), onBucket("s3:PutLifecycleConfiguration"),
+			}},
+		{role: RoleRestorer, layout: repo.Layout{Prefix: "pg"},
+			allow: []request{get("pg/other/policy.json"), get(l.PolicyKey()), listing("pg/"), listing("pg/other/")},
+			deny:  []request{get("pgx/main/policy.json"), listing(""), put("pg/other/wal/x")},
+		},
+		{role: RoleAuditor, layout: l,
+			allow: []request{
+				get(l.DrillEvidenceKey("nightly", "e1")), listing(l.DrillEvidenceDir("nightly")), listing(l.DrillsDir()),
+				{action: "s3:GetObjectRetention", resource: obj(l.DrillEvidenceKey("nightly", "e1"))},
+				onBucket("s3:GetLifecycleConfiguration"), onBucket("s3:GetBucketObjectLockConfiguration"),
+				onBucket("s3:GetBucketVersioning"), onBucket("s3:GetEncryptionConfiguration"),
+			},
+			deny: []request{
+				get(l.DrillScheduleKey("nightly")), get(l.PolicyKey()), get(l.WALKey("00000001", "000000010000000000000003", "zst")),
+				get("pg/other/drills/nightly/evidence/e1.json"), put(l.DrillEvidenceKey("nightly", "e2")),
+				listing(l.RootDir()), listing(l.WALDir()), onBucket("s3:PutLifecycleConfiguration"),
+			}},
+		{role: RoleAuditor, layout: repo.Layout{Prefix: "pg"},
+			allow: []request{get("pg/other/drills/nightly/evidence/e1.json"), listing("pg/other/drills/")},
+			deny:  []request{get("pg/other/policy.json"), listing("pg/")},
+		},
+		{role: RoleAdmin, layout: l,
+			allow: []request{
+				onBucket("s3:PutLifecycleConfiguration"), onBucket("s3:DeleteBucket"), listing(""),
+				{action: "s3:BypassGovernanceRetention", resource: obj("pg/other/x")}, put(l.PolicyKey()),
+			},
+			deny: []request{{action: "s3:GetObject", resource: "arn:aws:s3:::other/x"}, {action: "s3:ListBucket", resource: "arn:aws:s3:::lb2"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.role)+"/"+tt.layout.Cluster, func(t *testing.T) {
+			d, err := Policy(tt.role, "lb", tt.layout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The document survives its own JSON: what is attached is
+			// what was evaluated.
+			var back Document
+			if err := json.Unmarshal([]byte(d.JSON()), &back); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range tt.allow {
+				if !evaluate(t, back, r) {
+					t.Errorf("%s denied %s on %s (prefix %v), want allowed", tt.role, r.action, r.resource, deref(r.prefix))
+				}
+			}
+			for _, r := range tt.deny {
+				if evaluate(t, back, r) {
+					t.Errorf("%s allowed %s on %s (prefix %v), want denied", tt.role, r.action, r.resource, deref(r.prefix))
+				}
+			}
+		})
+	}
+}
+
+// TestWriterDeniesExplicitly: the writer's forbidden actions are denied by
+// statements of their own, not only by the absence of an Allow, so an Allow
+// attached beside the document (a broad group policy) cannot grant them.
+func TestWriterDeniesExplicitly(t *testing.T) {
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	d, err := Policy(RoleWriter, "lb", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broad := d
+	broad.Statement = append(slices.Clone(d.Statement), allow("BroadGroupPolicy", []string{"s3:*"}, bucketARN, obj("*")))
+	for _, r := range []request{
+		{action: "s3:DeleteObjectVersion", resource: obj("pg/other/wal/x")},
+		{action: "s3:BypassGovernanceRetention", resource: obj(l.JobRecordKey("probe"))},
+		{action: "s3:PutLifecycleConfiguration", resource: bucketARN},
+		{action: "s3:PutBucketObjectLockConfiguration", resource: bucketARN},
+		{action: "s3:PutBucketVersioning", resource: bucketARN},
+		{action: "s3:PutEncryptionConfiguration", resource: bucketARN},
+		{action: "s3:PutBucketPolicy", resource: bucketARN},
+		{action: "s3:DeleteBucketPolicy", resource: bucketARN},
+		{action: "s3:PutBucketTagging", resource: bucketARN},
+		{action: "s3:DeleteBucket", resource: bucketARN},
+		{action: "s3:PutObject", resource: obj(l.PolicyKey())},
+		{action: "s3:PutObject", resource: obj(l.DrillScheduleKey("nightly"))},
+	} {
+		if evaluate(t, broad, r) {
+			t.Errorf("%s on %s allowed once a broad Allow is added: the writer's document must deny it explicitly", r.action, r.resource)
+		}
+	}
+}
+
+func TestPolicyRefusesUnsafeScope(t *testing.T) {
+	for _, tt := range []struct {
+		role   Role
+		bucket string
+		layout repo.Layout
+		want   string
+	}{
+		{RoleWriter, "lb", repo.Layout{Prefix: "pg"}, "needs a cluster"},
+		{RoleWriter, "lb", repo.Layout{Cluster: "*"}, "wildcard"},
+		{RoleWriter, "lb", repo.Layout{Cluster: "ma?n"}, "wildcard"},
+		{RoleRestorer, "lb", repo.Layout{Prefix: "pg*"}, "wildcard"},
+		{RoleAuditor, "lb", repo.Layout{Prefix: "${aws:username}"}, "variable"},
+		{RoleWriter, "lb", repo.Layout{Cluster: "a/b"}, "'/'"},
+		{RoleAdmin, "", repo.Layout{}, "empty bucket"},
+		{RoleAdmin, "lb/x", repo.Layout{}, "'/'"},
+		{RoleAdmin, "l*", repo.Layout{}, "wildcard"},
+		{Role("operator"), "lb", repo.Layout{Cluster: "main"}, "unknown role"},
+	} {
+		_, err := Policy(tt.role, tt.bucket, tt.layout)
+		if !errors.Is(err, ErrInvalidScope) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Policy(%s, %q, %+v) = %v, want ErrInvalidScope saying %q", tt.role, tt.bucket, tt.layout, err, tt.want)
+		}
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func deref(p *string) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
