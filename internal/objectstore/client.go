@@ -152,6 +152,11 @@ func (c *Client) S3() *s3.Client { return c.s3 }
 // Store returns a Store scoped to bucket, sharing this client's pool.
 func (c *Client) Store(bucket string) *S3 { return &S3{client: c, bucket: bucket} }
 
+// Classify wraps err, from a call on S3(), with the sentinel it means
+// (ErrAccessDenied, ErrObjectLocked, ErrExists...), keeping its text; op
+// names the call in the message. A nil err stays nil.
+func (c *Client) Classify(op string, err error) error { return c.classify(op, err) }
+
 // classify wraps err with the sentinel it means, keeping the original text.
 func (c *Client) classify(op string, err error) error {
 	if err == nil {
