@@ -159,7 +159,9 @@ func TestAccRolesMinIO(t *testing.T) {
 		mustDeny(t, RoleWriter,
 			op{"put policy.json", func() error { return put(ctx, w, b, l.PolicyKey(), objectstore.PutOptions{}) }},
 			op{"put a drill schedule", func() error { return put(ctx, w, b, l.DrillScheduleKey("nightly"), objectstore.PutOptions{}) }},
-			op{"put into another cluster", func() error { return put(ctx, w, b, other.WALKey("00000001", "000000010000000000000001", "zst"), objectstore.PutOptions{}) }},
+			op{"put into another cluster", func() error {
+				return put(ctx, w, b, other.WALKey("00000001", "000000010000000000000001", "zst"), objectstore.PutOptions{})
+			}},
 			op{"read another cluster", func() error { return get(ctx, w, b, other.PolicyKey()) }},
 			op{"list the prefix", func() error { return listKeys(ctx, w, b, "pg/") }},
 			op{"list another cluster", func() error { return listKeys(ctx, w, b, other.RootDir()) }},
@@ -190,7 +192,9 @@ func TestAccRolesMinIO(t *testing.T) {
 			}},
 		)
 		mustDeny(t, RoleRestorer,
-			op{"put WAL", func() error { return put(ctx, r, b, l.WALKey("00000001", "000000010000000000000002", "zst"), objectstore.PutOptions{}) }},
+			op{"put WAL", func() error {
+				return put(ctx, r, b, l.WALKey("00000001", "000000010000000000000002", "zst"), objectstore.PutOptions{})
+			}},
 			op{"delete", func() error { return r.Store(b).Delete(ctx, l.ClusterInfoKey()) }},
 			op{"read another cluster", func() error { return get(ctx, r, b, other.PolicyKey()) }},
 		)
