@@ -227,8 +227,11 @@ func deleteFirstVersion(ctx context.Context, admin, c *objectstore.Client, bucke
 			versions = append(versions, o)
 		}
 		return nil
-	}); err != nil || len(versions) == 0 {
-		return fmt.Errorf("no version of %s to delete: %v", key, err)
+	}); err != nil {
+		return err
+	}
+	if len(versions) == 0 {
+		return fmt.Errorf("no version of %s to delete", key)
 	}
 	// NOTE: the raw call: Store.DeleteVersion reports a locked version as
 	// ErrObjectLocked, and every version in this bucket is locked; what is

@@ -24,7 +24,7 @@ const (
 // Roles lists every role, in the order above.
 func Roles() []Role { return []Role{RoleAdmin, RoleWriter, RoleRestorer, RoleAuditor} }
 
-// ErrInvalidScope: a document cannot be rendered for this role, bucket,
+// ErrInvalidScope means a document cannot be rendered for this role, bucket,
 // prefix and cluster (an empty or unsafe name, an unknown role).
 var ErrInvalidScope = errors.New("invalid access policy scope")
 
