@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -332,46 +332,44 @@ func (r *backupPolicyResource) ModifyPlan(ctx context.Context, req resource.Modi
 
 // Create implements resource.Resource.
 func (r *backupPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan backupPolicyModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Create(ctx, 60*time.Minute)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	store, ok := r.converge(ctx, &plan, &resp.Diagnostics)
-	if !ok {
-		return
-	}
-	if plan.BackupOnCreate.ValueBool() {
-		r.firstBackup(ctx, store, &plan, &resp.Diagnostics)
-		if resp.Diagnostics.HasError() {
-			return
-		}
-	}
-	r.observe(ctx, store, &plan, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.apply(ctx, req.Plan, nil, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
+		return t.Create(ctx, 60*time.Minute)
+	})
 }
 
 // Update implements resource.Resource.
 func (r *backupPolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.apply(ctx, req.Plan, &req.State, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
+		return t.Update(ctx, 10*time.Minute)
+	})
+}
+
+// apply writes the policy and its tier rules, takes the first backup when
+// creating (prior is nil) with backup_on_create, and records the posture
+// as the new state.
+func (r *backupPolicyResource) apply(ctx context.Context, planned tfsdk.Plan, prior *tfsdk.State, state *tfsdk.State, diags *diag.Diagnostics,
+	timeout timeoutFunc) {
 	var plan backupPolicyModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, 10*time.Minute)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	limit, d := timeout(plan.Timeouts)
+	diags.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	store, ok := r.converge(ctx, &plan, &resp.Diagnostics)
+	store, ok := r.converge(ctx, &plan, diags)
 	if !ok {
 		return
 	}
-	r.observe(ctx, store, &plan, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if prior == nil && plan.BackupOnCreate.ValueBool() {
+		r.firstBackup(ctx, store, &plan, diags)
+		if diags.HasError() {
+			return
+		}
+	}
+	r.observe(ctx, store, &plan, diags)
+	diags.Append(state.Set(ctx, &plan)...)
 }
 
 // converge writes the policy document and the tier lifecycle rules.
@@ -439,8 +437,8 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 	bucket := state.Repository.Bucket.ValueString()
 	store := client.Store(bucket)
 	layout := state.layout()
-	p, err := repo.ReadPolicy(ctx, store, layout)
-	if errors.Is(err, objectstore.ErrNotFound) || errors.Is(err, objectstore.ErrBucketNotFound) {
+	p, err := findBackupPolicy(ctx, store, layout)
+	if isNotFound(err) {
 		resp.State.RemoveResource(ctx)
 		return
 	}
@@ -525,11 +523,12 @@ func (r *backupPolicyResource) Delete(ctx context.Context, req resource.DeleteRe
 		return
 	}
 	bucket := state.Repository.Bucket.ValueString()
-	if err := repo.DeletePolicy(ctx, client.Store(bucket), state.layout()); err != nil && !errors.Is(err, objectstore.ErrBucketNotFound) {
+	// Not found is success: the policy is gone, which destroy wants.
+	if err := asNotFound("backup policy", repo.DeletePolicy(ctx, client.Store(bucket), state.layout())); err != nil && !isNotFound(err) {
 		resp.Diagnostics.Append(errorDiag("Error Deleting Backup Policy", fmt.Sprintf("deleting the policy of %q", state.Cluster.ValueString()), err))
 		return
 	}
-	if err := client.SetPolicyTiers(ctx, bucket, state.Cluster.ValueString(), nil); err != nil && !errors.Is(err, objectstore.ErrBucketNotFound) {
+	if err := asNotFound("bucket", client.SetPolicyTiers(ctx, bucket, state.Cluster.ValueString(), nil)); err != nil && !isNotFound(err) {
 		resp.Diagnostics.Append(errorDiag("Error Removing Tier Lifecycle Rules", fmt.Sprintf("removing the policy's lifecycle rules from %q", bucket), err))
 	}
 }
@@ -549,6 +548,16 @@ func (r *backupPolicyResource) ImportState(ctx context.Context, req resource.Imp
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("repository"), repoRef)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wal_archiving"), true)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("backup_on_create"), false)...)
+}
+
+// findBackupPolicy is the policy document the agent schedules from, or a
+// *notFoundError when it (or its bucket) does not exist.
+func findBackupPolicy(ctx context.Context, store objectstore.Store, layout repo.Layout) (*repo.Policy, error) {
+	p, err := repo.ReadPolicy(ctx, store, layout)
+	if err != nil {
+		return nil, asNotFound(fmt.Sprintf("backup policy %s", layout.PolicyKey()), err)
+	}
+	return p, nil
 }
 
 func (m *backupPolicyModel) layout() repo.Layout {

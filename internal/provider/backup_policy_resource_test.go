@@ -40,7 +40,10 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             testAccCheckBucketDestroyed(t, bucket),
+		CheckDestroy: resource.ComposeTestCheckFunc(
+			testAccCheckBackupPolicyDestroyed(t, bucket, repo.Layout{Prefix: "pg", Cluster: "main"}),
+			testAccCheckBucketDestroyed(t, bucket),
+		),
 		Steps: []resource.TestStep{
 			{
 				Config: testAccBackupPolicyConfig_basic(bucket, env.Postgres.DSN("postgres"), 40),
@@ -153,6 +156,21 @@ resource "lifeboat_backup_policy" "test" {
 			{Config: cfg("0 2 * * *", "full_count = 3", "", ""), ExpectError: regexp.MustCompile(`(?s)Retention Shorter Than Bucket Lock.*locks\s+every\s+object\s+for\s+30\s+days`)},
 		},
 	})
+}
+
+// testAccCheckBackupPolicyDestroyed asks the resource's own finder, as Read
+// does.
+func testAccCheckBackupPolicyDestroyed(t *testing.T, bucket string, layout repo.Layout) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		_, err := findBackupPolicy(context.Background(), testAccClient(t).Store(bucket), layout)
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("backup policy %s still exists in %s", layout.PolicyKey(), bucket)
+	}
 }
 
 func TestBackupPolicyOverdueWarning(t *testing.T) {

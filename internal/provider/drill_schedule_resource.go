@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -224,39 +225,33 @@ func (r *drillScheduleResource) ValidateConfig(ctx context.Context, req resource
 
 // Create implements resource.Resource.
 func (r *drillScheduleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan drillScheduleModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Create(ctx, 60*time.Minute)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	r.apply(ctx, &plan, &resp.Diagnostics, &resp.State)
+	r.apply(ctx, req.Plan, nil, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
+		return t.Create(ctx, 60*time.Minute)
+	})
 }
 
 // Update implements resource.Resource.
 func (r *drillScheduleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan drillScheduleModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Update(ctx, 60*time.Minute)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	r.apply(ctx, &plan, &resp.Diagnostics, &resp.State)
-}
-
-type stateSetter interface {
-	Set(context.Context, any) diag.Diagnostics
+	r.apply(ctx, req.Plan, &req.State, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
+		return t.Update(ctx, 60*time.Minute)
+	})
 }
 
 // apply writes the schedule for the agent and, with run_on_apply, runs one
-// drill, failing the apply when it fails.
-func (r *drillScheduleResource) apply(ctx context.Context, m *drillScheduleModel, diags *diag.Diagnostics, state stateSetter) {
+// drill, failing the apply when it fails. Creating and updating do the
+// same: the schedule document is rewritten whole.
+func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _ *tfsdk.State, state *tfsdk.State, diags *diag.Diagnostics,
+	timeout timeoutFunc) {
+	var plan drillScheduleModel
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
+		return
+	}
+	limit, d := timeout(plan.Timeouts)
+	diags.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	m := &plan
 	client := r.data.storeClient(ctx, diags)
 	if client == nil {
 		return
@@ -323,8 +318,8 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	store := client.Store(state.Source.Bucket.ValueString())
-	doc, err := drill.ReadSchedule(ctx, store, state.layout(), state.Name.ValueString())
-	if errors.Is(err, objectstore.ErrNotFound) || errors.Is(err, objectstore.ErrBucketNotFound) {
+	doc, err := findDrillSchedule(ctx, store, state.layout(), state.Name.ValueString())
+	if isNotFound(err) {
 		resp.State.RemoveResource(ctx)
 		return
 	}
@@ -413,8 +408,8 @@ func (r *drillScheduleResource) Delete(ctx context.Context, req resource.DeleteR
 	if client == nil {
 		return
 	}
-	err := drill.DeleteSchedule(ctx, client.Store(state.Source.Bucket.ValueString()), state.layout(), state.Name.ValueString())
-	if err != nil && !errors.Is(err, objectstore.ErrBucketNotFound) {
+	err := asNotFound("drill schedule", drill.DeleteSchedule(ctx, client.Store(state.Source.Bucket.ValueString()), state.layout(), state.Name.ValueString()))
+	if err != nil && !isNotFound(err) { // gone already is what destroy wants
 		resp.Diagnostics.Append(errorDiag("Error Deleting Drill Schedule", "deleting the schedule document", err))
 	}
 }
@@ -464,6 +459,16 @@ func (m *drillScheduleModel) adopt(d *drill.ScheduleDoc) {
 		m.Checks = append(m.Checks, drillCheckModel{Name: types.StringValue(c.Name), Kind: kind,
 			SQL: optionalString(c.SQL), Expected: optionalString(c.Expected), Database: optionalString(c.Database)})
 	}
+}
+
+// findDrillSchedule is the schedule document the agent runs drill name
+// from, or a *notFoundError when it (or its bucket) does not exist.
+func findDrillSchedule(ctx context.Context, store objectstore.Store, layout repo.Layout, name string) (*drill.ScheduleDoc, error) {
+	doc, err := drill.ReadSchedule(ctx, store, layout, name)
+	if err != nil {
+		return nil, asNotFound(fmt.Sprintf("drill schedule %q", name), err)
+	}
+	return doc, nil
 }
 
 func (m *drillScheduleModel) layout() repo.Layout {

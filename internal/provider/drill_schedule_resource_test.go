@@ -39,6 +39,7 @@ func TestAccDrillScheduleResource_runOnApply(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             testAccCheckDrillScheduleDestroyed(t, f.bucket, repo.Layout{Prefix: "pg", Cluster: "main"}, "nightly"),
 		Steps: []resource.TestStep{
 			{
 				Config: testAccDrillConfig(f, "30", "10m"),
@@ -102,6 +103,21 @@ func TestAccDrillScheduleResource_runOnApply(t *testing.T) {
 	})
 	if evidenceKey == "" {
 		t.Fatal("no evidence key recorded")
+	}
+}
+
+// testAccCheckDrillScheduleDestroyed asks the resource's own finder, as
+// Read does.
+func testAccCheckDrillScheduleDestroyed(t *testing.T, bucket string, layout repo.Layout, name string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		_, err := findDrillSchedule(context.Background(), testAccClient(t).Store(bucket), layout, name)
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("drill schedule %q still exists in %s", name, bucket)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -291,30 +292,9 @@ func (r *immutableBucketResource) ModifyPlan(ctx context.Context, req resource.M
 
 // Create implements resource.Resource.
 func (r *immutableBucketResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan immutableBucketModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Create(ctx, 5*time.Minute)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	client := r.data.storeClient(ctx, &resp.Diagnostics)
-	if client == nil {
-		return
-	}
-	spec := plan.spec(ctx)
-	tflog.Info(ctx, "creating immutable bucket", map[string]any{"bucket": spec.Name, "endpoint": client.Endpoint()})
-	if err := client.CreateBucket(ctx, spec); err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Creating Immutable Bucket",
-			fmt.Sprintf("creating bucket %q with object lock on %s", spec.Name, client.Endpoint()), err))
-		return
-	}
-	plan.ID = plan.Name
-	r.observe(ctx, client, &plan, &resp.Diagnostics, "reading back the bucket just created")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.apply(ctx, req.Plan, nil, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
+		return t.Create(ctx, 5*time.Minute)
+	})
 }
 
 // Read implements resource.Resource.
@@ -333,11 +313,14 @@ func (r *immutableBucketResource) Read(ctx context.Context, req resource.ReadReq
 	if client == nil {
 		return
 	}
-	if !r.observe(ctx, client, &state, &resp.Diagnostics, "reading the bucket") {
-		if !resp.Diagnostics.HasError() {
-			tflog.Warn(ctx, "immutable bucket is gone; removing it from state", map[string]any{"bucket": state.Name.ValueString()})
-			resp.State.RemoveResource(ctx)
-		}
+	err := r.observe(ctx, client, &state, &resp.Diagnostics)
+	if isNotFound(err) {
+		tflog.Warn(ctx, "immutable bucket is gone; removing it from state", map[string]any{"bucket": state.Name.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Reading Immutable Bucket", fmt.Sprintf("reading bucket %q on %s", state.Name.ValueString(), client.Endpoint()), err))
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
@@ -345,29 +328,55 @@ func (r *immutableBucketResource) Read(ctx context.Context, req resource.ReadReq
 
 // Update implements resource.Resource.
 func (r *immutableBucketResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state immutableBucketModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	r.apply(ctx, req.Plan, &req.State, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
+		return t.Update(ctx, 5*time.Minute)
+	})
+}
+
+// apply creates the bucket (prior is nil) or converges it from the prior
+// state to the plan, then records what the store reports as the new state.
+func (r *immutableBucketResource) apply(ctx context.Context, planned tfsdk.Plan, prior *tfsdk.State, state *tfsdk.State, diags *diag.Diagnostics,
+	timeout timeoutFunc) {
+	var plan immutableBucketModel
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, 5*time.Minute)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	limit, d := timeout(plan.Timeouts)
+	diags.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 
-	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	client := r.data.storeClient(ctx, diags)
 	if client == nil {
 		return
 	}
-	if err := client.UpdateBucket(ctx, state.spec(ctx), plan.spec(ctx)); err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Updating Immutable Bucket",
-			fmt.Sprintf("updating bucket %q on %s", plan.Name.ValueString(), client.Endpoint()), err))
-		return
+	spec := plan.spec(ctx)
+	if prior == nil {
+		tflog.Info(ctx, "creating immutable bucket", map[string]any{"bucket": spec.Name, "endpoint": client.Endpoint()})
+		if err := client.CreateBucket(ctx, spec); err != nil {
+			diags.Append(errorDiag("Error Creating Immutable Bucket",
+				fmt.Sprintf("creating bucket %q with object lock on %s", spec.Name, client.Endpoint()), err))
+			return
+		}
+	} else {
+		var old immutableBucketModel
+		diags.Append(prior.Get(ctx, &old)...)
+		if diags.HasError() {
+			return
+		}
+		if err := client.UpdateBucket(ctx, old.spec(ctx), spec); err != nil {
+			diags.Append(errorDiag("Error Updating Immutable Bucket",
+				fmt.Sprintf("updating bucket %q on %s", spec.Name, client.Endpoint()), err))
+			return
+		}
 	}
 	plan.ID = plan.Name
-	r.observe(ctx, client, &plan, &resp.Diagnostics, "reading back the updated bucket")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if err := r.observe(ctx, client, &plan, diags); err != nil {
+		diags.Append(errorDiag("Error Reading Immutable Bucket", fmt.Sprintf("reading back bucket %q on %s", spec.Name, client.Endpoint()), err))
+		return
+	}
+	diags.Append(state.Set(ctx, &plan)...)
 }
 
 // Delete implements resource.Resource.
@@ -391,7 +400,8 @@ func (r *immutableBucketResource) Delete(ctx context.Context, req resource.Delet
 	err := client.DestroyBucket(ctx, name, state.ForceDestroy.ValueBool())
 	var locked *objectstore.BucketLockedError
 	switch {
-	case err == nil:
+	case err == nil, isNotFound(asNotFound(fmt.Sprintf("bucket %q", name), err)):
+		// Gone already, by us or out of band: what destroy wants.
 	case errors.As(err, &locked):
 		resp.Diagnostics.AddError("Bucket Holds Locked Objects",
 			fmt.Sprintf("Bucket %q cannot be destroyed: %d object version(s) are under COMPLIANCE retention until %s "+
@@ -419,16 +429,12 @@ func (r *immutableBucketResource) ImportState(ctx context.Context, req resource.
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("force_destroy"), false)...)
 }
 
-// observe refreshes m from the bucket. It returns false when the bucket does
-// not exist (no diagnostic) or on error (a diagnostic added).
-func (r *immutableBucketResource) observe(ctx context.Context, client *objectstore.Client, m *immutableBucketModel, diags *diag.Diagnostics, attempted string) bool {
-	st, err := client.ReadBucket(ctx, m.Name.ValueString())
-	if errors.Is(err, objectstore.ErrBucketNotFound) {
-		return false
-	}
+// observe refreshes m from the bucket (warnings in diags); a bucket that
+// does not exist is a *notFoundError.
+func (r *immutableBucketResource) observe(ctx context.Context, client *objectstore.Client, m *immutableBucketModel, diags *diag.Diagnostics) error {
+	st, err := findImmutableBucket(ctx, client, m.Name.ValueString())
 	if err != nil {
-		diags.Append(errorDiag("Error Reading Immutable Bucket", fmt.Sprintf("%s %q on %s", attempted, m.Name.ValueString(), client.Endpoint()), err))
-		return false
+		return err
 	}
 	m.ID = types.StringValue(st.Spec.Name)
 	m.Name = types.StringValue(st.Spec.Name)
@@ -458,7 +464,17 @@ func (r *immutableBucketResource) observe(ctx context.Context, client *objectsto
 	}
 	m.LifecycleTier = observedTiers(m.LifecycleTier, st.Spec.Lifecycle)
 	m.Tags = tagsValue(m.Tags, st.Spec.Tags)
-	return true
+	return nil
+}
+
+// findImmutableBucket is the bucket's posture as the store reports it, or a
+// *notFoundError when there is no such bucket.
+func findImmutableBucket(ctx context.Context, client *objectstore.Client, name string) (*objectstore.BucketState, error) {
+	st, err := client.ReadBucket(ctx, name)
+	if err != nil {
+		return nil, asNotFound(fmt.Sprintf("bucket %q", name), err)
+	}
+	return st, nil
 }
 
 // observedTiers turns observed rules into tier models. The block is a set, so

@@ -344,10 +344,11 @@ func TestAccImmutableBucket_ransomwareCannotEraseLockedVersion(t *testing.T) {
 	}
 }
 
+// testAccCheckBucketDestroyed asks the resource's own finder, as Read does.
 func testAccCheckBucketDestroyed(t *testing.T, name string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		_, err := testAccClient(t).ReadBucket(context.Background(), name)
-		if errors.Is(err, objectstore.ErrBucketNotFound) {
+		_, err := findImmutableBucket(context.Background(), testAccClient(t), name)
+		if isNotFound(err) {
 			return nil
 		}
 		if err != nil {

@@ -275,22 +275,23 @@ func (r *walArchiveResource) ModifyPlan(ctx context.Context, req resource.Modify
 
 // Create implements resource.Resource.
 func (r *walArchiveResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
+	r.apply(ctx, req.Plan, nil, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
 		return t.Create(ctx, 10*time.Minute)
 	})
 }
 
 // Update implements resource.Resource.
 func (r *walArchiveResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
+	r.apply(ctx, req.Plan, &req.State, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
 		return t.Update(ctx, 10*time.Minute)
 	})
 }
 
 // apply converges the server to plan within its timeout and records the
-// result as the new state: create and update do the same.
-func (r *walArchiveResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics,
-	timeout func(timeouts.Value) (time.Duration, diag.Diagnostics)) {
+// result as the new state: create and update do the same. The prior state
+// is not needed: the server is converged from whatever it has.
+func (r *walArchiveResource) apply(ctx context.Context, planned tfsdk.Plan, _ *tfsdk.State, state *tfsdk.State, diags *diag.Diagnostics,
+	timeout timeoutFunc) {
 	var plan walArchiveModel
 	diags.Append(planned.Get(ctx, &plan)...)
 	if diags.HasError() {
@@ -421,16 +422,16 @@ func (r *walArchiveResource) Read(ctx context.Context, req resource.ReadRequest,
 		resp.Diagnostics.Append(errorDiag("Error Connecting To PostgreSQL", fmt.Sprintf("reading archive settings of %s", state.Postgres.describe()), err))
 		return
 	}
-	st, err := pg.ReadArchive(ctx, pool)
+	st, err := findWALArchive(ctx, pool)
 	if err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Reading WAL Archiving", fmt.Sprintf("reading archive settings of %s", state.Postgres.describe()), err))
 		return
 	}
 	if state.Verify.IsNull() { // just imported
-		r.adopt(&state, st)
+		r.adopt(&state, *st)
 	}
-	state.observe(st)
-	r.warnPosture(ctx, pool, &state, st, &resp.Diagnostics)
+	state.observe(*st)
+	r.warnPosture(ctx, pool, &state, *st, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -573,6 +574,18 @@ func (r *walArchiveResource) adopt(m *walArchiveModel, st pg.ArchiveState) {
 			m.AgentConfig = types.StringValue(string(content))
 		}
 	}
+}
+
+// findWALArchive is the server's archiving as this resource manages it.
+// NOTE: it never returns a *notFoundError: the settings exist as long as
+// the server does, changed ones are drift to plan back, and a server that
+// cannot be reached is an error, never a reason to forget the resource.
+func findWALArchive(ctx context.Context, pool *pgxpool.Pool) (*pg.ArchiveState, error) {
+	st, err := pg.ReadArchive(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
 }
 
 func (r *walArchiveResource) pool(ctx context.Context, m *walArchiveModel) (*pgxpool.Pool, error) {
