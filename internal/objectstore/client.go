@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -140,6 +141,51 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		}
 	}
 	return &Client{s3: client, endpoint: endpoint, plainHTTP: strings.HasPrefix(strings.ToLower(endpoint), "http://")}, nil
+}
+
+// Clients hands out one *Client per distinct Config, made on first use and
+// shared after: every resource of a provider instance (or every job of an
+// agent) that names the same store (endpoint, region, credentials, path
+// style, TLS) shares its connection pool, and a second region or a role
+// with its own credentials is simply another Config. The zero value is
+// ready to use.
+type Clients struct {
+	mu      sync.Mutex
+	clients map[Config]*lazyClient
+}
+
+type lazyClient struct {
+	once   sync.Once
+	client *Client
+	err    error
+}
+
+// Get returns the client for cfg, making it on the first call for that
+// Config. A failure to make it is returned to every caller for that
+// Config (NewClient makes no request: such a failure is a configuration
+// error, not a transient one).
+func (r *Clients) Get(ctx context.Context, cfg Config) (*Client, error) {
+	r.mu.Lock()
+	if r.clients == nil {
+		r.clients = map[Config]*lazyClient{}
+	}
+	lc, ok := r.clients[cfg]
+	if !ok {
+		lc = &lazyClient{}
+		r.clients[cfg] = lc
+	}
+	r.mu.Unlock()
+	// NOTE: made outside the lock, so a slow credential chain for one
+	// store never holds up another.
+	lc.once.Do(func() { lc.client, lc.err = NewClient(ctx, cfg) })
+	return lc.client, lc.err
+}
+
+// Len is the number of distinct configurations asked for.
+func (r *Clients) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.clients)
 }
 
 // Endpoint names the store for messages.

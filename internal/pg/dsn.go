@@ -2,6 +2,8 @@ package pg
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -32,21 +34,37 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// ErrNoValue means a check query returned no row, so there is no value to
+// compare.
+var ErrNoValue = errors.New("the query returned no rows")
+
 // QueryValue runs a check query and returns its single value as PostgreSQL
 // prints it ("NULL" for null). The query is first wrapped in a text cast;
-// one that cannot be wrapped (a WITH, several statements) runs as is.
+// only when PostgreSQL cannot parse it wrapped (a WITH, a trailing ';') does
+// it run as written. Any other failure is the database's own error (a
+// missing table, a denied permission, several rows), so the check reports
+// what went wrong rather than a retry's "no rows in result set".
 func QueryValue(ctx context.Context, q Querier, sql string) (string, error) {
 	var v *string
-	if err := q.QueryRow(ctx, "SELECT ("+sql+")::text").Scan(&v); err != nil {
-		if err := q.QueryRow(ctx, sql).Scan(&v); err != nil {
-			return "", err
+	err := q.QueryRow(ctx, "SELECT ("+sql+")::text").Scan(&v)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == pgSyntaxError {
+		err = q.QueryRow(ctx, sql).Scan(&v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return "", fmt.Errorf("%w: %s", ErrNoValue, strings.TrimSpace(sql))
 		}
+	}
+	if err != nil {
+		return "", err
 	}
 	if v == nil {
 		return "NULL", nil
 	}
 	return *v, nil
 }
+
+// pgSyntaxError is SQLSTATE syntax_error.
+const pgSyntaxError = "42601"
 
 // DatabaseExists asks the server behind dsn whether database db exists.
 func DatabaseExists(ctx context.Context, dsn, db string) (bool, error) {

@@ -109,7 +109,7 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				MarkdownDescription: "Cluster name in the repository (the same as its `lifeboat_wal_archive`). Changing it replaces the policy.",
 				Required:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{stringvalidator.RegexMatches(clusterNameRE, "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")},
+				Validators:          []validator.String{keyNameValidator{}},
 			},
 			"schedule": schema.StringAttribute{
 				MarkdownDescription: "When base backups run, in UTC: five cron fields (`0 2 * * *`) or `@daily`, `@hourly`, `@every 6h`.",
@@ -177,6 +177,7 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 							Optional:            true,
 							Computed:            true,
 							PlanModifiers:       keepState,
+							Validators:          []validator.String{keyPrefixValidator{trailingSlash: true}},
 						},
 						"retention_days": schema.Int64Attribute{
 							MarkdownDescription: "Days objects of this class are kept before the store expires them.",
@@ -209,12 +210,25 @@ func (r *backupPolicyResource) ValidateConfig(ctx context.Context, req resource.
 	if m.Retention != nil && m.Retention.FullCount.IsNull() && m.Retention.Days.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("retention"), "Empty Retention", "Set retention.full_count, retention.days, or both.")
 	}
-	seen := map[string]bool{}
+	seen, prefixes := map[string]bool{}, map[string]string{}
 	for _, t := range m.Tiers {
 		if seen[t.Name.ValueString()] {
 			resp.Diagnostics.AddAttributeError(path.Root("tier"), "Duplicate Tier", fmt.Sprintf("tier %q appears more than once.", t.Name.ValueString()))
 		}
 		seen[t.Name.ValueString()] = true
+		// Two rules on one prefix: which expiry wins is up to the store.
+		prefix, known := t.Prefix.ValueString(), !t.Prefix.IsUnknown() && !t.Prefix.IsNull()
+		if t.Prefix.IsNull() && !t.Name.IsUnknown() && m.Repository != nil && !m.Cluster.IsUnknown() && !m.Repository.Prefix.IsUnknown() {
+			prefix, known = defaultTierPrefix(t.Name.ValueString(), m.layout()), true
+		}
+		if !known {
+			continue
+		}
+		if other, dup := prefixes[prefix]; dup {
+			resp.Diagnostics.AddAttributeError(path.Root("tier"), "Duplicate Tier Prefix",
+				fmt.Sprintf("tier %q and tier %q both apply to prefix %q; give each data class its own prefix.", other, t.Name.ValueString(), prefix))
+		}
+		prefixes[prefix] = t.Name.ValueString()
 	}
 	if m.Schedule.IsUnknown() || m.Schedule.IsNull() || m.Retention == nil {
 		return

@@ -107,7 +107,7 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 				MarkdownDescription: "Schedule name, unique per cluster. Changing it replaces the schedule.",
 				Required:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{stringvalidator.RegexMatches(clusterNameRE, "must be 1-128 letters, digits, '.', '_' or '-'")},
+				Validators:          []validator.String{keyNameValidator{}},
 			},
 			"schedule": schema.StringAttribute{MarkdownDescription: "When drills run, in UTC (cron or `@weekly`).", Required: true, Validators: []validator.String{cronValidator{}}},
 			"kind": schema.StringAttribute{
@@ -153,9 +153,12 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"source": schema.SingleNestedBlock{
 				MarkdownDescription: "The cluster's repository.",
 				Attributes: map[string]schema.Attribute{
-					"cluster": schema.StringAttribute{MarkdownDescription: "Cluster name.", Optional: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
-					"bucket":  schema.StringAttribute{MarkdownDescription: "Repository bucket (with object lock).", Optional: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
-					"prefix":  schema.StringAttribute{MarkdownDescription: "Key prefix.", Optional: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
+					"cluster": schema.StringAttribute{MarkdownDescription: "Cluster name.", Optional: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+						Validators: []validator.String{keyNameValidator{}}},
+					"bucket": schema.StringAttribute{MarkdownDescription: "Repository bucket (with object lock).", Optional: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+						Validators: []validator.String{bucketNameValidator{}}},
+					"prefix": schema.StringAttribute{MarkdownDescription: "Key prefix.", Optional: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+						Validators: []validator.String{keyPrefixValidator{}}},
 				},
 			},
 			"postgres": postgresBlock("that receives a tenant drill's scratch database (tenant drills)"),
@@ -163,7 +166,8 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 				MarkdownDescription: "Where a tenant's attachment objects live, for `attachments` checks.",
 				Attributes: map[string]schema.Attribute{
 					"bucket": schema.StringAttribute{MarkdownDescription: "Attachments bucket (versioned).", Optional: true},
-					"prefix": schema.StringAttribute{MarkdownDescription: "Prefix of the tenant's objects; keys are prefix + store_fname.", Optional: true},
+					"prefix": schema.StringAttribute{MarkdownDescription: "Prefix of the tenant's objects; keys are prefix + store_fname.", Optional: true,
+						Validators: []validator.String{keyPrefixValidator{trailingSlash: true, empty: true}}},
 				},
 			},
 			"check": schema.ListNestedBlock{
@@ -207,8 +211,14 @@ func (r *drillScheduleResource) ValidateConfig(ctx context.Context, req resource
 			m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
 		}
 	}
-	for _, c := range m.Checks {
+	for i, c := range m.Checks {
 		kind := c.Kind.ValueString()
+		if !c.SQL.IsNull() && !c.SQL.IsUnknown() && strings.TrimSpace(c.SQL.ValueString()) == "" {
+			p := path.Root("check").AtListIndex(i).AtName("sql")
+			resp.Diagnostics.AddAttributeError(p, "Empty Check SQL",
+				fmt.Sprintf("%s (check %q) is empty: write the query whose single value the check compares, e.g. \"SELECT count(*) FROM orders\".", p, c.Name.ValueString()))
+			continue
+		}
 		switch {
 		case (kind == "" || kind == drill.CheckSQL || kind == drill.CheckRowCountFloor) && (c.SQL.IsNull() || c.Expected.IsNull()):
 			resp.Diagnostics.AddAttributeError(path.Root("check"), "Incomplete Check", fmt.Sprintf("check %q needs sql and expected.", c.Name.ValueString()))

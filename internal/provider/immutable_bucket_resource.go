@@ -164,8 +164,9 @@ func (r *immutableBucketResource) Schema(ctx context.Context, _ resource.SchemaR
 								"must be 1-255 letters, digits, '_', '.' or '-'")},
 						},
 						"prefix": schema.StringAttribute{
-							MarkdownDescription: "Key prefix the tier applies to, e.g. `attachments/`.",
+							MarkdownDescription: "Key prefix the tier applies to, e.g. `attachments/` (`\"\"` for the whole bucket).",
 							Required:            true,
+							Validators:          []validator.String{keyPrefixValidator{trailingSlash: true, empty: true}},
 						},
 						"expiration_days": schema.Int64Attribute{
 							MarkdownDescription: "Days after which the current version expires (a delete marker is added; locked versions stay). Omit to never expire.",
@@ -224,7 +225,7 @@ func (r *immutableBucketResource) ValidateConfig(ctx context.Context, req resour
 				"encryption.kms_key_id only applies to algorithm \"aws:kms\": remove it or change the algorithm.")
 		}
 	}
-	seen := map[string]bool{}
+	seen, prefixes := map[string]bool{}, map[string]string{}
 	var lockDays int64
 	if m.Retention != nil && !m.Retention.Days.IsUnknown() {
 		lockDays = m.Retention.Days.ValueInt64()
@@ -237,6 +238,15 @@ func (r *immutableBucketResource) ValidateConfig(ctx context.Context, req resour
 					fmt.Sprintf("lifecycle_tier name %q appears more than once; each tier needs a unique name.", t.Name.ValueString()))
 			}
 			seen[t.Name.ValueString()] = true
+		}
+		if !t.Prefix.IsUnknown() && !t.Prefix.IsNull() {
+			// Two rules on one prefix: which expiry wins is up to the store.
+			if other, dup := prefixes[t.Prefix.ValueString()]; dup {
+				resp.Diagnostics.AddAttributeError(p, "Duplicate Lifecycle Tier Prefix",
+					fmt.Sprintf("lifecycle_tier %q and %q both have prefix %q; give each data class its own prefix, or merge the tiers.",
+						other, t.Name.ValueString(), t.Prefix.ValueString()))
+			}
+			prefixes[t.Prefix.ValueString()] = t.Name.ValueString()
 		}
 		for attrName, v := range map[string]types.Int64{"expiration_days": t.ExpirationDays, "noncurrent_version_expiration_days": t.NoncurrentVersionExpirationDays} {
 			if v.IsNull() || v.IsUnknown() || lockDays == 0 {

@@ -76,6 +76,12 @@ func (m *postgresModel) validate(p path.Path, diags *diag.Diagnostics) {
 	}
 }
 
+// anyUnknown is true while a connection value is known only at apply.
+func (m *postgresModel) anyUnknown() bool {
+	return m.DSN.IsUnknown() || m.Host.IsUnknown() || m.Port.IsUnknown() || m.User.IsUnknown() ||
+		m.Password.IsUnknown() || m.DBName.IsUnknown() || m.SSLMode.IsUnknown()
+}
+
 // dsn renders the connection string; the DSN is never logged.
 func (m *postgresModel) dsn() string {
 	if !m.DSN.IsNull() {

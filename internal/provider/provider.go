@@ -6,13 +6,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -56,9 +56,10 @@ func (p *LifeboatProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 			"`LIFEBOAT_S3_*` variables.",
 		Attributes: map[string]schema.Attribute{
 			"endpoint": schema.StringAttribute{
-				MarkdownDescription: "S3 API endpoint URL, e.g. `http://127.0.0.1:9000` for MinIO. Empty means AWS S3. " +
+				MarkdownDescription: "S3 API endpoint URL with its scheme, e.g. `http://127.0.0.1:9000` for MinIO. Empty means AWS S3. " +
 					"Falls back to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, then `LIFEBOAT_S3_ENDPOINT`.",
-				Optional: true,
+				Optional:   true,
+				Validators: []validator.String{endpointValidator{}},
 			},
 			"region": schema.StringAttribute{
 				MarkdownDescription: "Region of the object store. Falls back to `AWS_REGION`/`AWS_DEFAULT_REGION`, then `us-east-1`.",
@@ -125,20 +126,26 @@ func (p *LifeboatProvider) DataSources(context.Context) []func() datasource.Data
 	}
 }
 
-// providerData is shared by every resource of one provider instance: one
-// object-store connection pool, made on first use.
+// providerData is shared by every resource of one provider instance: the
+// provider block's store, and one object-store client (connection pool)
+// per distinct store configuration any resource asks for.
 type providerData struct {
+	// storeConfig is the provider block's store: the default for every
+	// resource, and what agent configurations are written for.
 	storeConfig objectstore.Config
-
-	once   sync.Once
-	client *objectstore.Client
-	err    error
+	clients     objectstore.Clients
 }
 
-// Store returns the shared object-store client.
+// Store returns the client of the provider block's store.
 func (d *providerData) Store(ctx context.Context) (*objectstore.Client, error) {
-	d.once.Do(func() { d.client, d.err = objectstore.NewClient(ctx, d.storeConfig) })
-	return d.client, d.err
+	return d.StoreFor(ctx, d.storeConfig)
+}
+
+// StoreFor returns the client of the store cfg describes (another region,
+// or a role's own credentials), shared by every resource that asks for the
+// same configuration.
+func (d *providerData) StoreFor(ctx context.Context, cfg objectstore.Config) (*objectstore.Client, error) {
+	return d.clients.Get(ctx, cfg)
 }
 
 // Address is the provider's registry address.
@@ -189,12 +196,31 @@ func providerDataFrom(pd any, diags *diag.Diagnostics) *providerData {
 	return data
 }
 
-// storeClient is the shared object-store client, or nil with a diagnostic.
+// storeClient is the client of the provider block's store, or nil with a
+// diagnostic.
 func (d *providerData) storeClient(ctx context.Context, diags *diag.Diagnostics) *objectstore.Client {
-	c, err := d.Store(ctx)
+	return d.storeClientFor(ctx, d.storeConfig, diags)
+}
+
+// storeClientFor is the client of the store cfg describes, or nil with a
+// diagnostic.
+func (d *providerData) storeClientFor(ctx context.Context, cfg objectstore.Config, diags *diag.Diagnostics) *objectstore.Client {
+	c, err := d.StoreFor(ctx, cfg)
 	if err != nil {
-		diags.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+		diags.Append(errorDiag("Error Configuring Object Store", fmt.Sprintf("configuring the object store client for %s", storeName(cfg)), err))
 		return nil
 	}
 	return c
+}
+
+// storeName names a store configuration for messages, without secrets.
+func storeName(cfg objectstore.Config) string {
+	name := cfg.Endpoint
+	if name == "" {
+		name = "AWS S3"
+	}
+	if cfg.Region != "" {
+		name += " (" + cfg.Region + ")"
+	}
+	return name
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
@@ -67,13 +68,13 @@ func (d *recoveryPointsDataSource) Schema(_ context.Context, _ datasource.Schema
 		MarkdownDescription: "The recovery points of a cluster: its complete base backups and tenant dumps (a backup without its manifest does not count), and the window of time it can be restored to, with WAL gaps detected.",
 		Attributes: map[string]schema.Attribute{
 			"id":      schema.StringAttribute{MarkdownDescription: "`<bucket>/<prefix>/<cluster>`.", Computed: true},
-			"cluster": schema.StringAttribute{MarkdownDescription: "Cluster name in the repository.", Required: true},
+			"cluster": schema.StringAttribute{MarkdownDescription: "Cluster name in the repository.", Required: true, Validators: []validator.String{keyNameValidator{}}},
 			"repository": schema.SingleNestedAttribute{
 				MarkdownDescription: "Where the repository lives.",
 				Required:            true,
 				Attributes: map[string]schema.Attribute{
-					"bucket": schema.StringAttribute{MarkdownDescription: "Repository bucket.", Required: true},
-					"prefix": schema.StringAttribute{MarkdownDescription: "Key prefix inside the bucket.", Optional: true},
+					"bucket": schema.StringAttribute{MarkdownDescription: "Repository bucket.", Required: true, Validators: []validator.String{bucketNameValidator{}}},
+					"prefix": schema.StringAttribute{MarkdownDescription: "Key prefix inside the bucket (no leading or trailing `/`).", Optional: true, Validators: []validator.String{keyPrefixValidator{}}},
 				},
 			},
 			"backups": schema.ListNestedAttribute{

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -44,7 +42,7 @@ func repositoryBlock() schema.SingleNestedBlock {
 			"prefix": schema.StringAttribute{
 				MarkdownDescription: "Key prefix inside the bucket (no leading or trailing `/`).",
 				Optional:            true,
-				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`), "must be path segments of letters, digits, '.', '_' or '-' separated by '/', without leading or trailing '/'")},
+				Validators:          []validator.String{keyPrefixValidator{}},
 			},
 		},
 	}

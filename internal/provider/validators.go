@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -74,8 +75,8 @@ func (bucketNameValidator) ValidateString(_ context.Context, req validator.Strin
 	}
 	if msg := validBucketName(req.ConfigValue.ValueString()); msg != "" {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Bucket Name",
-			fmt.Sprintf("name %q %s. S3 bucket names are 3-63 characters of lower-case letters, digits, '.' and '-', "+
-				"start and end with a letter or digit, and are not IP addresses.", req.ConfigValue.ValueString(), msg))
+			fmt.Sprintf("%s = %q %s. S3 bucket names are 3-63 characters of lower-case letters, digits, '.' and '-', "+
+				"start and end with a letter or digit, and are not IP addresses.", req.Path, req.ConfigValue.ValueString(), msg))
 	}
 }
 
@@ -114,4 +115,105 @@ func (cronValidator) ValidateString(_ context.Context, req validator.StringReque
 	if _, err := schedule.Parse(req.ConfigValue.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Schedule", fmt.Sprintf("%s: %v", req.Path, err))
 	}
+}
+
+// keyNameValidator checks a name that becomes one segment of object keys in
+// the repository (a cluster, a drill schedule): what repo.Layout accepts.
+type keyNameValidator struct{}
+
+func (keyNameValidator) Description(context.Context) string {
+	return "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+}
+func (v keyNameValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v keyNameValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if s := req.ConfigValue.ValueString(); !clusterNameRE.MatchString(s) {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Name",
+			fmt.Sprintf("%s = %q becomes part of object keys in the repository: it %s.", req.Path, s, v.Description(ctx)))
+	}
+}
+
+// keyPrefixValidator checks a key prefix inside a bucket: path segments of
+// letters, digits, '.', '_' and '-' (safe in S3 keys, URLs and shell
+// words alike), no empty, "." or ".."
+// segment (stores and tools disagree on what they mean, and ".." could
+// climb into another cluster's repository), no leading "/", at most 1024
+// bytes. trailingSlash allows (not requires) a final "/", as lifecycle
+// rule prefixes have; empty allows "" (a rule over the whole bucket).
+type keyPrefixValidator struct{ trailingSlash, empty bool }
+
+var keySegmentRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+func (v keyPrefixValidator) Description(context.Context) string {
+	s := "must be path segments of letters, digits, '.', '_' or '-' separated by '/', without a leading '/' or an empty, '.' or '..' segment"
+	if !v.trailingSlash {
+		s += ", and without a trailing '/'"
+	}
+	return s
+}
+func (v keyPrefixValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (v keyPrefixValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	if msg := v.problem(s); msg != "" {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Key Prefix",
+			fmt.Sprintf("%s = %q %s. A prefix %s.", req.Path, s, msg, v.Description(ctx)))
+	}
+}
+
+// problem says what is wrong with prefix s, or "".
+func (v keyPrefixValidator) problem(s string) string {
+	switch {
+	case s == "" && v.empty:
+		return ""
+	case s == "":
+		return "is empty (omit it for no prefix)"
+	case len(s) > 1024:
+		return fmt.Sprintf("is %d bytes long (object keys are at most 1024)", len(s))
+	case strings.HasPrefix(s, "/"):
+		return "starts with '/'"
+	}
+	body := s
+	if v.trailingSlash {
+		body = strings.TrimSuffix(s, "/")
+	}
+	for _, seg := range strings.Split(body, "/") {
+		switch {
+		case seg == "":
+			return "has an empty segment ('//' or a trailing '/')"
+		case seg == "." || seg == "..":
+			return fmt.Sprintf("has a %q segment", seg)
+		case !keySegmentRE.MatchString(seg):
+			return fmt.Sprintf("has a character other than letters, digits, '.', '_' or '-' in segment %q", seg)
+		}
+	}
+	return ""
+}
+
+// endpointValidator checks the object store's endpoint: an absolute
+// http(s) URL with a host. A bare "host:port" would otherwise be taken as
+// a URL with the host as its scheme and fail at the first request.
+type endpointValidator struct{}
+
+func (endpointValidator) Description(context.Context) string {
+	return "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000"
+}
+func (v endpointValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v endpointValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	u, err := url.Parse(s)
+	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Invalid Endpoint",
+		fmt.Sprintf("%s = %q %s (omit it for AWS S3).", req.Path, s, v.Description(ctx)))
 }

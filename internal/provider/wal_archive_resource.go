@@ -102,7 +102,7 @@ func (r *walArchiveResource) Schema(ctx context.Context, _ resource.SchemaReques
 				MarkdownDescription: "Name of the cluster inside the repository (WAL goes under `<prefix>/<cluster>/wal/`). Changing it replaces the resource.",
 				Required:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{stringvalidator.RegexMatches(clusterNameRE, "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")},
+				Validators:          []validator.String{keyNameValidator{}},
 			},
 			"rpo": schema.StringAttribute{
 				MarkdownDescription: "Recovery point objective: the most data, in time, the platform may lose (a Go duration such as `5m`). `archive_timeout` is derived as half of it so a quiet database still archives within the RPO. At least `2s`.",
@@ -243,6 +243,10 @@ func (r *walArchiveResource) ModifyPlan(ctx context.Context, req resource.Modify
 		state = &walArchiveModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	}
+	r.refuseForeignArchiver(ctx, &plan, state, want, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	plan.WALLevel = types.StringValue("replica")
 	if state != nil && state.WALLevel.ValueString() == "logical" {
 		plan.WALLevel = state.WALLevel // never lowered
@@ -271,6 +275,56 @@ func (r *walArchiveResource) ModifyPlan(ctx context.Context, req resource.Modify
 		plan.VerifiedAt = state.VerifiedAt
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// refuseForeignArchiver refuses, at plan, to take over a server that
+// already archives WAL through the agent for another cluster: setting
+// archive_command would silently end that cluster's archiving, and its
+// recovery window with it. The server's archive_command is parsed back
+// (pg.ParseArchiveCommand); its configuration file names the cluster when
+// it is readable from here, else a different configuration path counts as
+// another cluster. The command in this resource's own prior state, a
+// paused or another tool's command, and a server not reachable at plan
+// (apply reports that) are not refused.
+func (r *walArchiveResource) refuseForeignArchiver(ctx context.Context, plan, state *walArchiveModel, want pg.ArchiveSettings, diags *diag.Diagnostics) {
+	if plan.Postgres == nil || plan.Postgres.anyUnknown() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	pool, err := r.pool(ctx, plan)
+	if err != nil {
+		tflog.Debug(ctx, "server not reachable at plan; the foreign-archiver check waits for apply", map[string]any{"error": err.Error()})
+		return
+	}
+	st, err := findWALArchive(ctx, pool) // NOTE: the pool is shared process-wide: never closed here
+	if err != nil {
+		return
+	}
+	current := st.Settings.ArchiveCommand
+	if current == want.ArchiveCommand || (state != nil && current == state.ArchiveCommand.ValueString()) {
+		return
+	}
+	_, cfgPath, ok := pg.ParseArchiveCommand(current)
+	if !ok {
+		return
+	}
+	other := fmt.Sprintf("the agent configuration %s", cfgPath)
+	if cfg, err := repo.Load(cfgPath); err == nil {
+		same := cfg.Cluster == plan.Cluster.ValueString() && cfg.Bucket == plan.Repository.Bucket.ValueString() &&
+			strings.Trim(cfg.Prefix, "/") == strings.Trim(plan.Repository.Prefix.ValueString(), "/")
+		if same {
+			return // this cluster's own archiving, configured before (or by a lost state)
+		}
+		other = fmt.Sprintf("cluster %q (s3://%s/%s, configured in %s)", cfg.Cluster, cfg.Bucket, cfg.Layout().Root(), cfgPath)
+	} else if cfgPath == plan.AgentConfigPath.ValueString() {
+		return
+	}
+	diags.AddAttributeError(path.Root("postgres"), "Server Archives For Another Cluster",
+		fmt.Sprintf("%s already archives WAL for %s: archive_command = %q. Applying lifeboat_wal_archive %q would take archive_command over "+
+			"and silently stop that archiving. One server archives into one repository cluster: use the lifeboat_wal_archive that "+
+			"already manages this server (terraform import it if it was created elsewhere), or point postgres at the right server.",
+			plan.Postgres.describe(), other, current, plan.Cluster.ValueString()))
 }
 
 // Create implements resource.Resource.

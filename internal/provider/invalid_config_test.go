@@ -1,0 +1,287 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
+)
+
+// invalidConfig is one configuration that is wrong in one attribute, and
+// the phrases plan's error must show: the summary, then the attribute (as
+// the detail names it) and what is wrong with it.
+type invalidConfig struct {
+	name   string
+	config string
+	want   []string
+}
+
+// expectPhrases matches the phrases in order, across Terraform's line
+// wrapping (any run of spaces in a phrase matches any run of white space).
+func expectPhrases(phrases ...string) *regexp.Regexp {
+	var parts []string
+	for _, p := range phrases {
+		parts = append(parts, strings.Join(strings.Fields(regexp.QuoteMeta(p)), `\s+`))
+	}
+	return regexp.MustCompile(`(?s)` + strings.Join(parts, `.*`))
+}
+
+// runInvalidConfigs plans each configuration and expects its error. A
+// provider panic would surface as "The plugin encountered an error" with
+// no diagnostic of ours, so matching the summary also proves none
+// happened.
+func runInvalidConfigs(t *testing.T, cases []invalidConfig) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				PreCheck:                 func() { testAccPreCheck(t) },
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      c.config,
+					PlanOnly:    true,
+					ExpectError: expectPhrases(c.want...),
+				}},
+			})
+		})
+	}
+}
+
+func TestAccInvalidConfig_provider(t *testing.T) {
+	testenv.Require(t)
+	runInvalidConfigs(t, []invalidConfig{
+		{"endpoint without scheme", `
+provider "lifeboat" {
+  endpoint = "127.0.0.1:9000"
+}
+data "lifeboat_recovery_points" "x" {
+  cluster = "main"
+  repository { bucket = "some-bucket" }
+}`, []string{"Invalid Endpoint", `endpoint = "127.0.0.1:9000"`, "must be an http:// or https:// URL"}},
+		{"endpoint with another scheme", `
+provider "lifeboat" {
+  endpoint = "s3://bucket"
+}
+data "lifeboat_recovery_points" "x" {
+  cluster = "main"
+  repository { bucket = "some-bucket" }
+}`, []string{"Invalid Endpoint", `endpoint = "s3://bucket"`}},
+	})
+}
+
+func TestAccInvalidConfig_immutableBucket(t *testing.T) {
+	testenv.Require(t)
+	bucket := func(name, tiers string) string {
+		return fmt.Sprintf(`
+resource "lifeboat_immutable_bucket" "x" {
+  name = %q
+  retention {
+    mode = "GOVERNANCE"
+    days = 1
+  }
+  %s
+}`, name, tiers)
+	}
+	tier := func(name, prefix string) string {
+		return fmt.Sprintf("lifecycle_tier {\n    name = %q\n    prefix = %q\n    expiration_days = 30\n  }\n  ", name, prefix)
+	}
+	runInvalidConfigs(t, []invalidConfig{
+		{"bucket name", bucket("Bad_Bucket", ""), []string{"Invalid Bucket Name", `name = "Bad_Bucket"`}},
+		{"tier prefix leading slash", bucket("lb-ok", tier("audit", "/audit/")), []string{"Invalid Key Prefix", `prefix = "/audit/" starts with '/'`}},
+		{"tier prefix dot-dot", bucket("lb-ok", tier("audit", "a/../b/")), []string{"Invalid Key Prefix", `prefix = "a/../b/" has a ".." segment`}},
+		{"tier prefix empty segment", bucket("lb-ok", tier("audit", "a//b/")), []string{"Invalid Key Prefix", `prefix = "a//b/" has an empty segment`}},
+		{"duplicate tier prefix", bucket("lb-ok", tier("audit", "logs/")+tier("config", "logs/")),
+			[]string{"Duplicate Lifecycle Tier Prefix", `both have prefix "logs/"`}},
+	})
+}
+
+func TestAccInvalidConfig_walArchive(t *testing.T) {
+	env := testenv.Require(t)
+	archive := func(cluster, prefix string) string {
+		return fmt.Sprintf(`
+resource "lifeboat_wal_archive" "x" {
+  cluster = %q
+  rpo     = "5m"
+  postgres {
+    dsn = %q
+  }
+  repository {
+    bucket = "some-bucket"
+    prefix = %q
+  }
+}`, cluster, env.Postgres.DSN("postgres"), prefix)
+	}
+	runInvalidConfigs(t, []invalidConfig{
+		{"cluster climbs", archive("../main", "pg"), []string{"Invalid Name", `cluster = "../main"`, "becomes part of object keys"}},
+		{"cluster with slash", archive("a/b", "pg"), []string{"Invalid Name", `cluster = "a/b"`}},
+		{"prefix dot-dot", archive("main", "../other"), []string{"Invalid Key Prefix", `repository.prefix = "../other" has a ".." segment`}},
+		{"prefix leading slash", archive("main", "/pg"), []string{"Invalid Key Prefix", `repository.prefix = "/pg" starts with '/'`}},
+		{"prefix trailing slash", archive("main", "pg/"), []string{"Invalid Key Prefix", `repository.prefix = "pg/" has an empty segment`}},
+		{"prefix dot", archive("main", "pg/./x"), []string{"Invalid Key Prefix", `repository.prefix = "pg/./x" has a "." segment`}},
+		{"prefix characters", archive("main", "pg x"), []string{"Invalid Key Prefix", `repository.prefix = "pg x" has a character other than`}},
+	})
+}
+
+func TestAccInvalidConfig_backupPolicy(t *testing.T) {
+	env := testenv.Require(t)
+	policy := func(cluster, tiers string) string {
+		return fmt.Sprintf(`
+resource "lifeboat_backup_policy" "x" {
+  cluster  = %q
+  schedule = "0 2 * * *"
+  postgres {
+    dsn = %q
+  }
+  repository {
+    bucket = "some-bucket"
+    prefix = "pg"
+  }
+  retention {
+    full_count = 7
+  }
+  %s
+}`, cluster, env.Postgres.DSN("postgres"), tiers)
+	}
+	tier := func(name, prefix string) string {
+		if prefix == "" {
+			return fmt.Sprintf("tier {\n    name = %q\n    retention_days = 400\n  }\n  ", name)
+		}
+		return fmt.Sprintf("tier {\n    name = %q\n    prefix = %q\n    retention_days = 400\n  }\n  ", name, prefix)
+	}
+	runInvalidConfigs(t, []invalidConfig{
+		{"cluster climbs", policy("..", ""), []string{"Invalid Name", `cluster = ".."`}},
+		{"tier prefix dot-dot", policy("main", tier("audit", "../audit/")), []string{"Invalid Key Prefix", `prefix = "../audit/" has a ".." segment`}},
+		{"tier prefix leading slash", policy("main", tier("audit", "/audit/")), []string{"Invalid Key Prefix", `prefix = "/audit/" starts with '/'`}},
+		{"duplicate tier prefix, one by default", policy("main", tier("audit", "")+tier("config", "audit/")),
+			[]string{"Duplicate Tier Prefix", `both apply to prefix "audit/"`}},
+		{"duplicate tier prefix, transactional default", policy("main", tier("transactional", "")+tier("audit", "pg/main/")),
+			[]string{"Duplicate Tier Prefix", `both apply to prefix "pg/main/"`}},
+	})
+}
+
+func TestAccInvalidConfig_drillSchedule(t *testing.T) {
+	testenv.Require(t)
+	drillCfg := func(name, cluster, prefix, extra string) string {
+		return fmt.Sprintf(`
+resource "lifeboat_drill_schedule" "x" {
+  name     = %q
+  schedule = "@daily"
+  kind     = "cluster"
+  source {
+    cluster = %q
+    bucket  = "some-bucket"
+    prefix  = %q
+  }
+  %s
+}`, name, cluster, prefix, extra)
+	}
+	runInvalidConfigs(t, []invalidConfig{
+		{"name climbs", drillCfg("../nightly", "main", "pg", ""), []string{"Invalid Name", `name = "../nightly"`}},
+		{"source cluster", drillCfg("nightly", "/main", "pg", ""), []string{"Invalid Name", `source.cluster = "/main"`}},
+		{"source prefix", drillCfg("nightly", "main", "pg/../x", ""), []string{"Invalid Key Prefix", `source.prefix = "pg/../x" has a ".." segment`}},
+		{"attachments prefix", drillCfg("nightly", "main", "pg", `attachments {
+    bucket = "some-bucket"
+    prefix = "/att/"
+  }`), []string{"Invalid Key Prefix", `attachments.prefix = "/att/" starts with '/'`}},
+		{"empty check sql", drillCfg("nightly", "main", "pg", `check {
+    name     = "rows"
+    sql      = "   "
+    expected = "1"
+  }`), []string{"Empty Check SQL", `check[0].sql (check "rows") is empty`}},
+	})
+}
+
+func TestAccInvalidConfig_recoveryPoints(t *testing.T) {
+	testenv.Require(t)
+	ds := func(cluster, bucket, prefix string) string {
+		return fmt.Sprintf(`
+data "lifeboat_recovery_points" "x" {
+  cluster = %q
+  repository {
+    bucket = %q
+    prefix = %q
+  }
+}`, cluster, bucket, prefix)
+	}
+	runInvalidConfigs(t, []invalidConfig{
+		{"cluster climbs", ds("../main", "some-bucket", "pg"), []string{"Invalid Name", `cluster = "../main"`}},
+		{"prefix dot-dot", ds("main", "some-bucket", "pg/.."), []string{"Invalid Key Prefix", `repository.prefix = "pg/.." has a ".." segment`}},
+		{"prefix leading slash", ds("main", "some-bucket", "/pg"), []string{"Invalid Key Prefix", `repository.prefix = "/pg" starts with '/'`}},
+		{"bucket name", ds("main", "Some_Bucket", "pg"), []string{"Invalid Bucket Name", `repository.bucket = "Some_Bucket"`}},
+	})
+}
+
+// A second lifeboat_wal_archive on a server that already archives for
+// another cluster is refused at plan, naming that cluster: applying it
+// would silently take archive_command over. The same server archiving for
+// this very cluster (a lost state, re-created) is not refused.
+func TestAccWalArchiveResource_refusesAnotherClustersServer(t *testing.T) {
+	env := testenv.Require(t)
+	ctx := context.Background()
+	pool, err := pg.Pool(ctx, env.Postgres.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := pg.ReadArchive(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := pg.ResetArchiveCommand(context.Background(), pool, before.Settings.ArchiveCommand); err != nil {
+			t.Errorf("restoring archive_command: %v", err)
+		}
+	})
+	// The other cluster's agent configuration, where its archive_command
+	// points.
+	otherCfg := filepath.Join(t.TempDir(), "other.json")
+	content, err := repo.AgentConfig{Bucket: "other-bucket", Prefix: "pg", Cluster: "other"}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(otherCfg, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.ResetArchiveCommand(ctx, pool, pg.ArchiveCommand("/usr/local/bin/lifeboat", otherCfg)); err != nil {
+		t.Fatal(err)
+	}
+	archive := func(cluster, bucket string) string {
+		return fmt.Sprintf(`
+resource "lifeboat_wal_archive" "x" {
+  cluster = %q
+  rpo     = "5m"
+  postgres {
+    dsn = %q
+  }
+  repository {
+    bucket = %q
+    prefix = "pg"
+  }
+}`, cluster, env.Postgres.DSN("postgres"), bucket)
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      archive("main", "main-bucket"),
+				PlanOnly:    true,
+				ExpectError: expectPhrases("Server Archives For Another Cluster", `cluster "other" (s3://other-bucket/pg/other`, "silently stop that archiving"),
+			},
+			{
+				// The same cluster, archiving through that very file: its own.
+				Config:             archive("other", "other-bucket"),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+		},
+	})
+}
