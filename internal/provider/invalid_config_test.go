@@ -285,3 +285,36 @@ resource "lifeboat_wal_archive" "x" {
 		},
 	})
 }
+
+// A check that fails shows the database's own error (what a person can
+// fix), and one without a row says so, never "no rows in result set".
+func TestCheckQueryShowsTheDatabaseError(t *testing.T) {
+	env := testenv.Require(t)
+	ctx := context.Background()
+	pool, err := pg.Pool(ctx, env.Postgres.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sql, want := range map[string]string{
+		"SELECT count(*) FROM no_such_table":                    `relation "no_such_table" does not exist`,
+		"SELECT 1/0":                                            "division by zero",
+		"SELECT g FROM generate_series(1, 3) g":                 "more than one row returned by a subquery",
+		"WITH x AS (SELECT 1 AS v) SELECT v FROM x WHERE false": "the query returned no rows",
+		"WITH x AS (SELECT 1 AS v) SELECT v FROM x WHERE nope":  `column "nope" does not exist`,
+	} {
+		_, err := pg.QueryValue(ctx, pool, sql)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "no rows in result set") {
+			t.Errorf("QueryValue(%q) = %v, want an error with %q", sql, err, want)
+		}
+	}
+	for sql, want := range map[string]string{
+		"SELECT count(*) FROM generate_series(1, 7)": "7",
+		"WITH x AS (SELECT 42 AS v) SELECT v FROM x": "42",
+		"SELECT NULL": "NULL",
+		"SELECT count(*) FROM generate_series(1, 7) WHERE false": "0",
+	} {
+		if got, err := pg.QueryValue(ctx, pool, sql); err != nil || got != want {
+			t.Errorf("QueryValue(%q) = %q, %v, want %q", sql, got, err, want)
+		}
+	}
+}
