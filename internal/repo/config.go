@@ -32,6 +32,14 @@ const EnvConfig = "LIFEBOAT_CONFIG"
 // Without access_key/secret_key the standard AWS credential chain applies
 // (environment, profiles, instance roles), which keeps secrets out of the
 // file altogether.
+//
+// The top-level endpoint, region and credentials are the repository's
+// store. Further stores (a recovery region, a role with credentials of its
+// own) are named under "stores"; a file without it reads as before:
+//
+//	"stores": {
+//	  "dr": {"endpoint": "https://s3.eu-central-1.amazonaws.com", "region": "eu-central-1"}
+//	}
 type AgentConfig struct {
 	// Endpoint is the S3 API URL; empty means AWS S3.
 	Endpoint string `json:"endpoint,omitempty"`
@@ -56,6 +64,49 @@ type AgentConfig struct {
 	// PGData is the data directory; empty means $PGDATA, then the working
 	// directory (PostgreSQL runs archive_command in the data directory).
 	PGData string `json:"pgdata,omitempty"`
+	// Stores are further object stores by name; see StoreConfig.
+	Stores map[string]StoreEntry `json:"stores,omitempty"`
+}
+
+// StoreEntry is one named store of the agent configuration: where it is
+// and how to sign in, with the same meaning as the top-level fields.
+type StoreEntry struct {
+	Endpoint      string `json:"endpoint,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PathStyle     bool   `json:"path_style,omitempty"`
+	SkipTLSVerify bool   `json:"skip_tls_verify,omitempty"`
+	AccessKey     string `json:"access_key,omitempty"`
+	SecretKey     string `json:"secret_key,omitempty"`
+}
+
+// ErrUnknownStore means a store name the configuration does not define.
+var ErrUnknownStore = errors.New("no such store in the agent configuration")
+
+// StoreConfig is the objectstore configuration of the store named name;
+// "" is the repository's own (the top-level fields).
+func (c AgentConfig) StoreConfig(name string) (objectstore.Config, error) {
+	if name == "" {
+		return c.ObjectStore(), nil
+	}
+	e, ok := c.Stores[name]
+	if !ok {
+		return objectstore.Config{}, fmt.Errorf("%w: %q", ErrUnknownStore, name)
+	}
+	return objectstore.Config{Endpoint: e.Endpoint, Region: e.Region, AccessKey: e.AccessKey, SecretKey: e.SecretKey,
+		PathStyle: e.PathStyle, Insecure: e.SkipTLSVerify}, nil
+}
+
+// hasSecret is true when any store of the file carries a secret key.
+func (c AgentConfig) hasSecret() bool {
+	if c.SecretKey != "" {
+		return true
+	}
+	for _, e := range c.Stores {
+		if e.SecretKey != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrInsecureConfig means a configuration file holds a secret but other
@@ -104,7 +155,7 @@ func Load(path string) (AgentConfig, error) {
 	if err := dec.Decode(&c); err != nil {
 		return AgentConfig{}, fmt.Errorf("parsing agent configuration %s: %w", path, err)
 	}
-	if c.SecretKey != "" && st.Mode().Perm()&0o077 != 0 {
+	if c.hasSecret() && st.Mode().Perm()&0o077 != 0 {
 		return AgentConfig{}, &InsecureConfigError{Path: path, Mode: st.Mode()}
 	}
 	if err := c.Validate(); err != nil {
@@ -127,6 +178,14 @@ func (c AgentConfig) Validate() error {
 	}
 	if (c.AccessKey == "") != (c.SecretKey == "") {
 		errs = append(errs, errors.New("access_key and secret_key must be set together"))
+	}
+	for name, e := range c.Stores {
+		if name == "" {
+			errs = append(errs, errors.New(`stores: a store needs a name ("" is the top-level store)`))
+		}
+		if (e.AccessKey == "") != (e.SecretKey == "") {
+			errs = append(errs, fmt.Errorf("stores.%s: access_key and secret_key must be set together", name))
+		}
 	}
 	if strings.Contains(c.Prefix, "//") {
 		errs = append(errs, fmt.Errorf("prefix %q must not contain empty path segments", c.Prefix))
@@ -158,6 +217,16 @@ func (c AgentConfig) Marshal() ([]byte, error) {
 func (c AgentConfig) Redacted() AgentConfig {
 	if c.SecretKey != "" {
 		c.SecretKey = "<redacted>"
+	}
+	if len(c.Stores) > 0 {
+		stores := make(map[string]StoreEntry, len(c.Stores))
+		for name, e := range c.Stores {
+			if e.SecretKey != "" {
+				e.SecretKey = "<redacted>"
+			}
+			stores[name] = e
+		}
+		c.Stores = stores // a copy: the caller's map keeps its secrets
 	}
 	return c
 }

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"errors"
+	"reflect"
 	"fmt"
 	"os"
 	"os/user"
@@ -74,7 +75,8 @@ func TestLoadRejectsUnknownFieldsAndBadValues(t *testing.T) {
 
 func TestMarshalRoundTripsThroughLoad(t *testing.T) {
 	in := AgentConfig{Endpoint: "https://s3.example", Region: "eu-west-1", AccessKey: "AK", SecretKey: "SK",
-		Bucket: "b", Prefix: "/prod/", Cluster: "odoo"}
+		Bucket: "b", Prefix: "/prod/", Cluster: "odoo",
+		Stores: map[string]StoreEntry{"dr": {Endpoint: "https://s3.dr.example", Region: "eu-central-1", AccessKey: "AK2", SecretKey: "SK2"}}}
 	body, err := in.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +88,7 @@ func TestMarshalRoundTripsThroughLoad(t *testing.T) {
 	want := in
 	want.Prefix = "prod"
 	want.Compression = "zstd"
-	if out != want {
+	if !reflect.DeepEqual(out, want) {
 		t.Fatalf("round trip: got %#v, want %#v", out, want)
 	}
 	if out.Layout().WALDir() != "prod/odoo/wal/" || out.Layout().ClusterInfoKey() != "prod/odoo/cluster.json" {
@@ -126,5 +128,43 @@ func TestWriteConfigFileIsPrivateAndLoadable(t *testing.T) {
 	}
 	if err := WriteConfigFile(path, "no-such-account-lifeboat", body); err == nil {
 		t.Fatal("an unknown owner must be refused")
+	}
+}
+
+// Named stores: the top-level store is "", each named one resolves to its
+// own objectstore configuration, an unknown name is refused, a file
+// without "stores" reads as before, and a secret under "stores" counts
+// like the top-level one (file mode, printing).
+func TestNamedStores(t *testing.T) {
+	body := `{"endpoint":"http://primary:9000","bucket":"b","cluster":"c1",
+  "stores":{"dr":{"endpoint":"http://dr:9000","region":"eu-central-1","path_style":true,"access_key":"AK","secret_key":"DRSECRET"}}}`
+	if _, err := Load(writeConfig(t, body, 0o644)); !errors.Is(err, ErrInsecureConfig) {
+		t.Fatalf("readable file with a store secret: %v, want ErrInsecureConfig", err)
+	}
+	c, err := Load(writeConfig(t, body, 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := c.StoreConfig("")
+	if err != nil || def.Endpoint != "http://primary:9000" {
+		t.Fatalf("default store %+v, %v", def, err)
+	}
+	dr, err := c.StoreConfig("dr")
+	if err != nil || dr.Endpoint != "http://dr:9000" || dr.Region != "eu-central-1" || !dr.PathStyle || dr.SecretKey != "DRSECRET" {
+		t.Fatalf("dr store %+v, %v", dr, err)
+	}
+	if _, err := c.StoreConfig("nope"); !errors.Is(err, ErrUnknownStore) {
+		t.Fatalf("unknown store: %v", err)
+	}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%#v", c)} {
+		if strings.Contains(s, "DRSECRET") {
+			t.Fatalf("printing leaks a store secret: %s", s)
+		}
+	}
+	if c.Stores["dr"].SecretKey != "DRSECRET" {
+		t.Fatal("printing redacted the caller's own configuration")
+	}
+	if _, err := Load(writeConfig(t, `{"bucket":"b","cluster":"c1","stores":{"dr":{"access_key":"AK"}}}`, 0o600)); err == nil {
+		t.Fatal("a store with half a key pair accepted")
 	}
 }
