@@ -38,7 +38,7 @@ func NewProvider(ctx *pulumi.Context,
 type providerArgs struct {
 	// Access key ID. Falls back to `AWS_ACCESS_KEY_ID` and the AWS credential chain (profiles, IMDS, web identity).
 	AccessKey *string `pulumi:"accessKey"`
-	// S3 API endpoint URL, e.g. `http://127.0.0.1:9000` for MinIO. Empty means AWS S3. Falls back to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, then `LIFEBOAT_S3_ENDPOINT`.
+	// S3 API endpoint URL with its scheme, e.g. `http://127.0.0.1:9000` for MinIO. Empty means AWS S3. Falls back to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, then `LIFEBOAT_S3_ENDPOINT`.
 	Endpoint *string `pulumi:"endpoint"`
 	// Address buckets as `endpoint/bucket` rather than `bucket.endpoint` (MinIO and most self-hosted stores). Falls back to `LIFEBOAT_S3_PATH_STYLE`.
 	PathStyle *bool `pulumi:"pathStyle"`
@@ -54,7 +54,7 @@ type providerArgs struct {
 type ProviderArgs struct {
 	// Access key ID. Falls back to `AWS_ACCESS_KEY_ID` and the AWS credential chain (profiles, IMDS, web identity).
 	AccessKey pulumi.StringPtrInput
-	// S3 API endpoint URL, e.g. `http://127.0.0.1:9000` for MinIO. Empty means AWS S3. Falls back to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, then `LIFEBOAT_S3_ENDPOINT`.
+	// S3 API endpoint URL with its scheme, e.g. `http://127.0.0.1:9000` for MinIO. Empty means AWS S3. Falls back to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, then `LIFEBOAT_S3_ENDPOINT`.
 	Endpoint pulumi.StringPtrInput
 	// Address buckets as `endpoint/bucket` rather than `bucket.endpoint` (MinIO and most self-hosted stores). Falls back to `LIFEBOAT_S3_PATH_STYLE`.
 	PathStyle pulumi.BoolPtrInput

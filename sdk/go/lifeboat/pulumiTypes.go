@@ -1597,7 +1597,7 @@ type ImmutableBucketLifecycleTier struct {
 	Name string `pulumi:"name"`
 	// Days after which non-current versions are deleted. Omit to keep them.
 	NoncurrentVersionExpirationDays *int `pulumi:"noncurrentVersionExpirationDays"`
-	// Key prefix the tier applies to, e.g. `attachments/`.
+	// Key prefix the tier applies to, e.g. `attachments/` (`""` for the whole bucket).
 	Prefix string `pulumi:"prefix"`
 	// Move objects to a colder storage class after some days (AWS S3 classes such as `GLACIER_IR`; MinIO needs a configured remote tier of that name).
 	Transition *ImmutableBucketLifecycleTierTransition `pulumi:"transition"`
@@ -1622,7 +1622,7 @@ type ImmutableBucketLifecycleTierArgs struct {
 	Name pulumi.StringInput `pulumi:"name"`
 	// Days after which non-current versions are deleted. Omit to keep them.
 	NoncurrentVersionExpirationDays pulumi.IntPtrInput `pulumi:"noncurrentVersionExpirationDays"`
-	// Key prefix the tier applies to, e.g. `attachments/`.
+	// Key prefix the tier applies to, e.g. `attachments/` (`""` for the whole bucket).
 	Prefix pulumi.StringInput `pulumi:"prefix"`
 	// Move objects to a colder storage class after some days (AWS S3 classes such as `GLACIER_IR`; MinIO needs a configured remote tier of that name).
 	Transition ImmutableBucketLifecycleTierTransitionPtrInput `pulumi:"transition"`
@@ -1695,7 +1695,7 @@ func (o ImmutableBucketLifecycleTierOutput) NoncurrentVersionExpirationDays() pu
 	return o.ApplyT(func(v ImmutableBucketLifecycleTier) *int { return v.NoncurrentVersionExpirationDays }).(pulumi.IntPtrOutput)
 }
 
-// Key prefix the tier applies to, e.g. `attachments/`.
+// Key prefix the tier applies to, e.g. `attachments/` (`""` for the whole bucket).
 func (o ImmutableBucketLifecycleTierOutput) Prefix() pulumi.StringOutput {
 	return o.ApplyT(func(v ImmutableBucketLifecycleTier) string { return v.Prefix }).(pulumi.StringOutput)
 }

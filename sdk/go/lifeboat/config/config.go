@@ -16,7 +16,7 @@ func GetAccessKey(ctx *pulumi.Context) string {
 	return config.Get(ctx, "lifeboat:accessKey")
 }
 
-// S3 API endpoint URL, e.g. `http://127.0.0.1:9000` for MinIO. Empty means AWS S3. Falls back to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, then `LIFEBOAT_S3_ENDPOINT`.
+// S3 API endpoint URL with its scheme, e.g. `http://127.0.0.1:9000` for MinIO. Empty means AWS S3. Falls back to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, then `LIFEBOAT_S3_ENDPOINT`.
 func GetEndpoint(ctx *pulumi.Context) string {
 	return config.Get(ctx, "lifeboat:endpoint")
 }
