@@ -65,7 +65,7 @@ provider "lifeboat" {
 }
 data "lifeboat_recovery_points" "x" {
   cluster = "main"
-  repository { bucket = "some-bucket" }
+  repository = { bucket = "some-bucket" }
 }`, []string{"Invalid Endpoint", `endpoint = "127.0.0.1:9000"`, "must be an http:// or https:// URL"}},
 		{"endpoint with another scheme", `
 provider "lifeboat" {
@@ -73,7 +73,7 @@ provider "lifeboat" {
 }
 data "lifeboat_recovery_points" "x" {
   cluster = "main"
-  repository { bucket = "some-bucket" }
+  repository = { bucket = "some-bucket" }
 }`, []string{"Invalid Endpoint", `endpoint = "s3://bucket"`}},
 	})
 }
@@ -206,7 +206,7 @@ func TestAccInvalidConfig_recoveryPoints(t *testing.T) {
 		return fmt.Sprintf(`
 data "lifeboat_recovery_points" "x" {
   cluster = %q
-  repository {
+  repository = {
     bucket = %q
     prefix = %q
   }
@@ -296,11 +296,11 @@ func TestCheckQueryShowsTheDatabaseError(t *testing.T) {
 		t.Fatal(err)
 	}
 	for sql, want := range map[string]string{
-		"SELECT count(*) FROM no_such_table":                    `relation "no_such_table" does not exist`,
-		"SELECT 1/0":                                            "division by zero",
-		"SELECT g FROM generate_series(1, 3) g":                 "more than one row returned by a subquery",
-		"WITH x AS (SELECT 1 AS v) SELECT v FROM x WHERE false": "the query returned no rows",
-		"WITH x AS (SELECT 1 AS v) SELECT v FROM x WHERE nope":  `column "nope" does not exist`,
+		"SELECT count(*) FROM no_such_table":                   `relation "no_such_table" does not exist`,
+		"SELECT 1/0":                                           "division by zero",
+		"SELECT g FROM generate_series(1, 3) g":                "more than one row returned by a subquery",
+		"SELECT 1 WHERE false;":                                "the query returned no rows", // the ';' keeps it from being wrapped
+		"WITH x AS (SELECT 1 AS v) SELECT v FROM x WHERE nope": `column "nope" does not exist`,
 	} {
 		_, err := pg.QueryValue(ctx, pool, sql)
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "no rows in result set") {
