@@ -2,11 +2,11 @@ package repo
 
 import (
 	"errors"
-	"reflect"
 	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
