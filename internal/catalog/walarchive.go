@@ -31,18 +31,32 @@ type WALArchive struct {
 	// highest timeline.
 	segs map[uint64]WALFile
 	nos  []uint64 // sorted segment numbers with a complete segment
+
+	// Timelines are the cluster's timelines: every timeline with a
+	// .history file or an archived segment.
+	Timelines map[uint32]*Timeline
+	// byTLI holds the complete segments of each timeline by number.
+	byTLI map[uint32]map[uint64]WALFile
+	// path is set on a view of one timeline (On): the spans of WAL
+	// PostgreSQL reads to reach it, oldest first.
+	path []Span
 }
 
 // ListWAL lists the archived WAL of the cluster at l (one listing of the
-// WAL directory). Timeline history files are not WAL files and are skipped.
+// WAL directory) and reads its timeline history files (a few lines each).
+// Segments are indexed by number with the highest timeline winning (Has,
+// RunEnd, Gaps); On gives the view of one timeline's history instead.
 func ListWAL(ctx context.Context, store objectstore.Store, l repo.Layout, segSize uint64) (*WALArchive, error) {
 	if segSize == 0 {
 		segSize = wal.DefaultSegmentSize
 	}
 	a := &WALArchive{SegmentSize: segSize, segs: map[uint64]WALFile{}}
+	var histories []objectstore.ObjectInfo
 	err := store.List(ctx, l.WALDir(), func(o objectstore.ObjectInfo) error {
 		if f, ok := parseWALKey(l, o, segSize); ok {
 			a.Files = append(a.Files, f)
+		} else if isHistoryKey(o.Key) {
+			histories = append(histories, o)
 		}
 		return nil
 	})
@@ -67,6 +81,9 @@ func ListWAL(ctx context.Context, store objectstore.Store, l repo.Layout, segSiz
 			a.nos = append(a.nos, f.Segment.No)
 		}
 		a.segs[f.Segment.No] = f // sorted: the highest timeline wins
+	}
+	if err := a.loadTimelines(ctx, store, histories); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -120,7 +137,8 @@ type Gap struct {
 }
 
 // Gaps lists the missing runs between segment numbers from and to
-// (inclusive), named on timeline tli.
+// (inclusive), named on timeline tli (on a view of one timeline, on the
+// timeline its history reads each segment from).
 func (a *WALArchive) Gaps(from, to uint64, tli uint32) []Gap {
 	var gaps []Gap
 	for no := from; no <= to; no++ {
@@ -132,8 +150,8 @@ func (a *WALArchive) Gaps(from, to uint64, tli uint32) []Gap {
 			no++
 		}
 		gaps = append(gaps, Gap{
-			From:    wal.Segment{Timeline: tli, No: start}.Name(a.SegmentSize),
-			To:      wal.Segment{Timeline: tli, No: no}.Name(a.SegmentSize),
+			From:    wal.Segment{Timeline: a.timelineOf(start, tli), No: start}.Name(a.SegmentSize),
+			To:      wal.Segment{Timeline: a.timelineOf(no, tli), No: no}.Name(a.SegmentSize),
 			Missing: no - start + 1,
 		})
 	}

@@ -14,6 +14,9 @@ import (
 // oldest usable base backup to the newest WAL segment reachable from it
 // without a gap.
 type Window struct {
+	// Timeline is the timeline the window follows: the newest one in the
+	// archive, along its history (.history files).
+	Timeline uint32 `json:"timeline"`
 	// Restorable is false when no base backup has all the WAL it needs.
 	Restorable bool `json:"restorable"`
 	// FromBackup is the oldest usable backup of the window. BackupStart is
@@ -35,6 +38,9 @@ type Window struct {
 	// Gaps are the missing WAL runs between the oldest and newest
 	// archived segment.
 	Gaps []Gap `json:"gaps,omitempty"`
+	// Timelines are all the timelines in the archive, with their parents
+	// and forks (a timeline that went on past a child's branch point).
+	Timelines []Timeline `json:"timelines,omitempty"`
 }
 
 // Truncated reports whether WAL was archived beyond the window's end.
@@ -72,8 +78,13 @@ func (c *Catalog) WALSegmentSize() uint64 {
 }
 
 // Usable reports whether every WAL segment backup m needs is archived, and
-// the end of the unbroken WAL run that starts at its first segment.
+// the end of the unbroken WAL run that starts at its first segment. On a
+// view of one timeline (WALArchive.On) the backup must also lie on that
+// timeline's history.
 func Usable(m *backup.Manifest, a *WALArchive) (end uint64, ok bool) {
+	if !a.OnPath(m) {
+		return 0, false
+	}
 	start, err1 := wal.ParseSegment(m.WALStart, a.SegmentSize)
 	stop, err2 := wal.ParseSegment(m.WALStop, a.SegmentSize)
 	if err1 != nil || err2 != nil {
@@ -84,10 +95,21 @@ func Usable(m *backup.Manifest, a *WALArchive) (end uint64, ok bool) {
 }
 
 // Window computes the restorable window from a loaded catalog and WAL
-// listing: the newest usable backup decides which WAL run the window
-// follows, and the oldest usable backup on that same run starts it.
+// listing along the newest timeline's history (or along the timeline of a
+// view from WALArchive.On): the newest usable backup decides which WAL run
+// the window follows, and the oldest usable backup on that same run starts
+// it.
 func (c *Catalog) Window(a *WALArchive) *Window {
-	w := &Window{Gaps: a.AllGaps()}
+	all := a
+	if a.Timeline() == 0 {
+		if v, err := a.On(a.LatestTimeline()); err == nil {
+			a = v
+		}
+	}
+	w := &Window{Timeline: a.Timeline(), Gaps: a.AllGaps()}
+	if len(all.Timelines) > 1 {
+		w.Timelines = all.TimelineList()
+	}
 	if n, ok := a.Newest(); ok {
 		w.NewestSegment = n.Name
 	}

@@ -9,9 +9,11 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -41,6 +43,11 @@ type ClusterOptions struct {
 	// BackupID, when set, restores from this base backup (checked to
 	// reach Target).
 	BackupID string
+	// TargetTimeline is recovery_target_timeline: "latest" (or empty: the
+	// newest timeline in the archive), "current" (the backup's own) or a
+	// timeline number. The plan resolves it to one timeline, which the
+	// restored server is told explicitly.
+	TargetTimeline string
 	// DataDir must not exist, or be empty.
 	DataDir string
 	Port    int
@@ -113,21 +120,40 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	if err != nil {
 		return nil, err
 	}
-	cfgBody, err := opts.AgentConfig.Marshal()
+	// Safety rule: the copy's configuration file holds no credentials. It
+	// stays in the data directory (it marks a Lifeboat restore), where the
+	// copy's own base backups would capture it; the keys reach
+	// restore_command through the server's environment instead.
+	cfgBody, err := withoutCredentials(opts.AgentConfig).Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("agent configuration for restore_command: %w", err)
 	}
 	if l := opts.AgentConfig.Layout(); l.Root() != opts.Layout.Root() {
 		return nil, fmt.Errorf("agent configuration points at repository %q, the restore reads %q", l.Root(), opts.Layout.Root())
 	}
-	if err := checkEmpty(dataDir); err != nil {
-		return nil, err
-	}
-	if err := CheckPort(opts.Port); err != nil {
-		return nil, err
-	}
 	own, err := lookupOwner(opts.OSUser)
 	if err != nil {
+		return nil, err
+	}
+	retry, err := checkTarget(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if retry {
+		// A failed restore's server may still run (the process that
+		// started it was killed): stop it before the port is checked.
+		rep.send(Progress{Phase: "clearing", Detail: "stopping what is left of the failed restore in " + dataDir})
+		old := &server{dataDir: dataDir, binDir: binDir(opts.BinDir), own: own}
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		if serr := old.stop(sctx, "fast"); serr != nil {
+			if serr = old.stop(sctx, "immediate"); serr != nil {
+				cancel()
+				return nil, fmt.Errorf("stopping the server of the failed restore in %s: %w", dataDir, serr)
+			}
+		}
+		cancel()
+	}
+	if err := CheckPort(opts.Port); err != nil {
 		return nil, err
 	}
 
@@ -143,6 +169,13 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 		}
 	}
 
+	if retry {
+		rep.send(Progress{Phase: "clearing", Detail: "removing the failed restore in " + dataDir})
+		if err := os.RemoveAll(dataDir); err != nil {
+			return nil, fmt.Errorf("removing the failed restore in %s: %w", dataDir, err)
+		}
+	}
+
 	// From here on, the directory is ours: it is marked failed until the
 	// server has recovered it, whatever happens to this process.
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
@@ -154,14 +187,14 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	if err := chownPath(dataDir, own); err != nil {
 		return nil, err
 	}
-	if err := markFailed(dataDir, own, fmt.Sprintf("restore of backup %s in progress since %s (pid %d)",
+	if err := markFailed(dataDir, own, fmt.Sprintf(inProgress,
 		m.ID, started.UTC().Format(time.RFC3339), os.Getpid())); err != nil {
 		return nil, err
 	}
 	if err := writeOwned(filepath.Join(dataDir, ConfigFile), cfgBody, own); err != nil {
 		return nil, err
 	}
-	srv := &server{dataDir: dataDir, binDir: binDir(opts.BinDir), own: own}
+	srv := &server{dataDir: dataDir, binDir: binDir(opts.BinDir), own: own, env: credentialEnv(opts.AgentConfig)}
 	defer func() {
 		if err == nil {
 			return
@@ -207,7 +240,7 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	rep.send(Progress{Phase: "downloading", Downloaded: downloaded.Load(), Total: total, Extracted: extracted.Load(), Detail: "done"})
 
 	if err = writeSettings(dataDir, own, settings{
-		agent: agent, target: opts.Target, port: opts.Port, listen: opts.ListenAddresses,
+		agent: agent, target: opts.Target, timeline: plan.Timeline, port: opts.Port, listen: opts.ListenAddresses,
 	}); err != nil {
 		return nil, err
 	}
@@ -314,19 +347,71 @@ func agentPath(p string) (string, error) {
 	return filepath.Abs(found)
 }
 
-// checkEmpty refuses a data directory that exists with anything in it.
-func checkEmpty(dir string) error {
+// checkTarget accepts a data directory that does not exist or is empty,
+// and one that holds a failed Lifeboat restore (its marker file and the
+// failure marker, and no restore still running in a live process): retry
+// is then true, and the caller clears it once the new restore is planned.
+// Anything else is refused with ErrTargetNotEmpty, saying what is there.
+func checkTarget(dir string) (retry bool, err error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	if len(entries) > 0 {
-		return fmt.Errorf("%s holds %d entries (%s, ...): %w", dir, len(entries), entries[0].Name(), ErrTargetNotEmpty)
+	if len(entries) == 0 {
+		return false, nil
 	}
-	return nil
+	if IsRestore(dir) {
+		reason, ferr := os.ReadFile(filepath.Join(dir, FailedFile))
+		if ferr != nil {
+			return false, fmt.Errorf("%s holds a completed Lifeboat restore: %w; remove it first (lifeboat_restore destroy, or RemoveCluster) to restore there again", dir, ErrTargetNotEmpty)
+		}
+		if pid := restoringPID(string(reason)); pid != 0 && pid != os.Getpid() && processAlive(pid) {
+			return false, fmt.Errorf("%s: %w: a restore into it is in progress (pid %d)", dir, ErrRestoreInProgress, pid)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("%s holds %d entries (%s, ...): %w", dir, len(entries), entries[0].Name(), ErrTargetNotEmpty)
+}
+
+// inProgress is the failure marker's text while a restore runs; its pid
+// tells a running restore from one whose process died.
+const inProgress = "restore of backup %s in progress since %s (pid %d)"
+
+var pidInMarker = regexp.MustCompile(`in progress since \S+ \(pid (\d+)\)`)
+
+func restoringPID(marker string) int {
+	m := pidInMarker.FindStringSubmatch(marker)
+	if m == nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return pid
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// withoutCredentials is the agent configuration with its static keys
+// dropped, as the copy's configuration file carries it.
+func withoutCredentials(c repo.AgentConfig) repo.AgentConfig {
+	c.AccessKey, c.SecretKey = "", ""
+	return c
+}
+
+// credentialEnv passes a configuration's static keys to the restored
+// server's environment, where restore_command's AWS credential chain finds
+// them: only the server's account and root can read a process's
+// environment, and it is gone once the server stops.
+func credentialEnv(c repo.AgentConfig) []string {
+	if c.AccessKey == "" {
+		return nil
+	}
+	return []string{"AWS_ACCESS_KEY_ID=" + c.AccessKey, "AWS_SECRET_ACCESS_KEY=" + c.SecretKey}
 }
 
 // CheckPort refuses (ErrPortInUse) a port something listens on (any

@@ -15,6 +15,9 @@ var (
 	ErrOutsideWindow = errors.New("point in time outside the restorable window")
 	// ErrTargetNotEmpty: the target data directory exists and is not empty.
 	ErrTargetNotEmpty = errors.New("target data directory is not empty")
+	// ErrRestoreInProgress: another live process is restoring into the
+	// target data directory.
+	ErrRestoreInProgress = errors.New("restore in progress")
 	// ErrPortInUse: the target port is taken.
 	ErrPortInUse = errors.New("port in use")
 	// ErrRecoveryFailed: PostgreSQL did not reach the target (a missing WAL
@@ -30,6 +33,9 @@ var (
 	// Lifeboat did not restore (no lifeboat-restore.json, no restore
 	// comment): it is left alone.
 	ErrNotARestore = errors.New("not a Lifeboat restore")
+	// ErrBadTimeline: recovery_target_timeline is not latest, current or a
+	// timeline number.
+	ErrBadTimeline = errors.New("invalid recovery target timeline")
 	// ErrTargetExists: the tenant restore's new database already exists.
 	ErrTargetExists = errors.New("target database already exists")
 )

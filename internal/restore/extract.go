@@ -290,6 +290,12 @@ func (o owner) lchown(path string) error {
 	return os.Lchown(path, o.uid, o.gid)
 }
 
+// lifeboatFile reports whether the data directory entry name is one a
+// restore writes (ConfigFile, FailedFile, LogFile).
+func lifeboatFile(name string) bool {
+	return name == ConfigFile || name == FailedFile || name == LogFile
+}
+
 // untar extracts a PostgreSQL base backup tar into dir. Only directories
 // and regular files are expected (BASE_BACKUP sends tablespaces as
 // tablespace_map, not symlinks); anything else, and any path leaving dir,
@@ -308,6 +314,16 @@ func untar(r io.Reader, dir string, own owner, extracted *atomic.Int64) error {
 		name := filepath.Clean(h.Name)
 		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
 			return fmt.Errorf("tar entry %q leaves the data directory", h.Name)
+		}
+		if lifeboatFile(name) {
+			// A backup of a server that was itself restored holds the
+			// files that restore left (older versions of
+			// lifeboat-restore.json even with the repository's keys):
+			// this restore writes its own, and never those.
+			if _, err := io.Copy(io.Discard, tr); err != nil {
+				return err
+			}
+			continue
 		}
 		path := filepath.Join(dir, name)
 		switch h.Typeflag {

@@ -3,6 +3,8 @@ package restore
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
@@ -30,6 +32,13 @@ type Plan struct {
 	// (when WALStop's run ends); for "latest" the data-loss window ends
 	// here.
 	Latest time.Time
+	// Timeline is the timeline recovery follows (recovery_target_timeline
+	// is set to it), and TimelinePath how it is reached from the backup's,
+	// e.g. "1 -> 2 at 0/5000060"; WALStart..WALStop is read along it, each
+	// segment from the timeline that history says (so the names may carry
+	// different timelines, never two branches).
+	Timeline     uint32
+	TimelinePath string
 
 	// manifest and segSize are for RestoreCluster.
 	manifest *backup.Manifest
@@ -40,10 +49,13 @@ type Plan struct {
 func (p *Plan) Manifest() *backup.Manifest { return p.manifest }
 
 // PlanCluster chooses the recovery point without touching PostgreSQL or the
-// disk: the newest complete base backup whose StopTime <= Target (any
-// backup for latest; BackupID if given, checked), with unbroken WAL from its
-// WALStart up to the target. A target outside the window returns an
-// *OutsideWindowError stating the window.
+// disk: the timeline to follow (opts.TargetTimeline), then the newest
+// complete base backup on that timeline's history whose StopTime <= Target
+// (any such backup for latest; BackupID if given, checked), with unbroken
+// WAL along that history from its WALStart up to the target. A target
+// outside the window returns an *OutsideWindowError stating the window; a
+// timeline the archive does not know, or no backup on its history, a
+// *catalog.TimelineError naming the archive's timelines.
 func PlanCluster(ctx context.Context, store objectstore.Store, opts ClusterOptions) (*Plan, error) {
 	c, err := catalog.Load(ctx, store, opts.Layout)
 	if err != nil {
@@ -64,16 +76,43 @@ func PlanCluster(ctx context.Context, store objectstore.Store, opts ClusterOptio
 }
 
 func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions) (*Plan, error) {
-	win := c.Window(a)
+	tt, err := ParseTargetTimeline(opts.TargetTimeline)
+	if err != nil {
+		return nil, err
+	}
+	// views holds the archive as seen from each timeline recovery may
+	// follow: the target's, or with "current" each backup's own.
+	views := map[uint32]*catalog.WALArchive{}
+	viewOf := func(m *backup.Manifest) (*catalog.WALArchive, error) {
+		tli := tt.id
+		switch {
+		case tt.current:
+			tli = backupTimeline(m)
+		case tt.id == 0:
+			tli = a.LatestTimeline()
+		}
+		if v, ok := views[tli]; ok {
+			return v, nil
+		}
+		v, err := a.On(tli)
+		if err != nil {
+			return nil, err
+		}
+		views[tli] = v
+		return v, nil
+	}
+	// The window stated in refusals is the one of the target timeline.
+	winView := a
+	if !tt.current {
+		if v, err := viewOf(nil); err == nil {
+			winView = v
+		} else {
+			return nil, err
+		}
+	}
+	win := c.Window(winView)
 	outside := func(reason string) error {
 		return &OutsideWindowError{Target: opts.Target, Window: *win, Reason: reason}
-	}
-	// Complete segments by number, highest timeline winning (as catalog does).
-	segs := map[uint64]catalog.WALFile{}
-	for _, f := range a.Files {
-		if f.IsSegment {
-			segs[f.Segment.No] = f
-		}
 	}
 
 	candidates := c.Physical
@@ -90,6 +129,7 @@ func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions)
 	}
 	target := opts.Target.UTC()
 	var lastReason string
+	var offPath []string                        // backups left out for being on another branch
 	for i := len(candidates) - 1; i >= 0; i-- { // newest first
 		m := candidates[i]
 		if len(m.Archives) != 1 || m.Archives[0].TablespaceOID != "" || m.Archives[0].TablespacePath != "" {
@@ -103,26 +143,46 @@ func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions)
 			lastReason = fmt.Sprintf("backup %s stopped at %s, after the target", m.ID, m.StopTime.UTC().Format(time.RFC3339))
 			continue
 		}
-		end, ok := catalog.Usable(m, a)
-		if !ok {
-			lastReason = fmt.Sprintf("backup %s lacks archived WAL between %s and %s", m.ID, m.WALStart, m.WALStop)
+		v, err := viewOf(m)
+		if err != nil {
+			return nil, err
+		}
+		if !v.OnPath(m) {
+			why := fmt.Sprintf("backup %s (timeline %d, stopped at %s)", m.ID, backupTimeline(m), m.StopLSN)
+			offPath = append(offPath, why)
+			if opts.BackupID != "" {
+				return nil, timelineError(a, v.Timeline(), catalog.ErrNotOnTimeline, why+" is not on its history")
+			}
 			continue
 		}
-		start, _ := wal.ParseSegment(m.WALStart, segSize(a))
+		end, ok := catalog.Usable(m, v)
+		if !ok {
+			lastReason = fmt.Sprintf("backup %s lacks archived WAL of timeline %d's history between %s and %s", m.ID, v.Timeline(), m.WALStart, m.WALStop)
+			continue
+		}
+		start, _ := wal.ParseSegment(m.WALStart, segSize(v))
+		segs := map[uint64]catalog.WALFile{}
+		for _, f := range v.Files {
+			segs[f.Segment.No] = f
+		}
 		last := segs[end]
 		p := &Plan{
-			BackupID: m.ID, BackupStop: m.StopTime, WALStart: m.WALStart, Target: opts.Target,
-			Latest: last.LastModified, manifest: m, segSize: segSize(a),
+			BackupID: m.ID, BackupStop: m.StopTime, WALStart: segs[start.No].Name, Target: opts.Target,
+			Latest: last.LastModified, Timeline: v.Timeline(), TimelinePath: describePath(v, m),
+			manifest: m, segSize: segSize(v),
 		}
 		if target.IsZero() {
 			p.WALStop = last.Name
 			return p, nil
 		}
 		if last.LastModified.Before(target) {
-			lastReason = fmt.Sprintf("backup %s's unbroken WAL ends with %s, archived at %s", m.ID, last.Name,
+			lastReason = fmt.Sprintf("backup %s's unbroken WAL on timeline %d ends with %s, archived at %s", m.ID, v.Timeline(), last.Name,
 				last.LastModified.UTC().Format(time.RFC3339))
 			if opts.BackupID != "" {
 				return nil, outside(lastReason)
+			}
+			if tt.current {
+				continue // another backup may follow another timeline
 			}
 			// An older backup cannot reach further on the same run, and a
 			// run before a gap ends even earlier.
@@ -131,7 +191,7 @@ func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions)
 		// The first segment archived at or after the target holds WAL
 		// written after it: replay needs no further.
 		p.WALStop = last.Name
-		stop, _ := wal.ParseSegment(m.WALStop, segSize(a))
+		stop, _ := wal.ParseSegment(m.WALStop, segSize(v))
 		for no := max(start.No, stop.No); no <= end; no++ {
 			if f := segs[no]; !f.LastModified.Before(target) {
 				p.WALStop = f.Name
@@ -140,10 +200,73 @@ func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions)
 		}
 		return p, nil
 	}
+	if lastReason == "" && len(offPath) > 0 {
+		return nil, timelineError(a, winView.Timeline(), catalog.ErrNotOnTimeline,
+			"no complete base backup is on its history ("+strings.Join(offPath, ", ")+" are on other branches)")
+	}
 	if lastReason == "" {
 		lastReason = "the repository holds no complete base backup"
 	}
 	return nil, outside(lastReason)
+}
+
+// TargetTimeline is a parsed recovery_target_timeline.
+type TargetTimeline struct {
+	current bool
+	id      uint32 // 0 with !current: latest
+}
+
+// ParseTargetTimeline reads recovery_target_timeline as PostgreSQL takes
+// it: "latest" (or empty: the newest timeline in the archive), "current"
+// (the chosen backup's own timeline) or a timeline number.
+func ParseTargetTimeline(s string) (TargetTimeline, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "latest":
+		return TargetTimeline{}, nil
+	case "current":
+		return TargetTimeline{current: true}, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32)
+	if err != nil || n == 0 {
+		return TargetTimeline{}, fmt.Errorf("%w: recovery_target_timeline %q: want latest, current or a timeline number (1 or more)", ErrBadTimeline, s)
+	}
+	return TargetTimeline{id: uint32(n)}, nil
+}
+
+func backupTimeline(m *backup.Manifest) uint32 {
+	if m == nil {
+		return 0
+	}
+	if m.StopTimeline != 0 {
+		return m.StopTimeline
+	}
+	return m.Timeline
+}
+
+func timelineError(a *catalog.WALArchive, tli uint32, err error, detail string) error {
+	return &catalog.TimelineError{Err: err, Timeline: tli, Known: a.TimelineList(), Detail: detail}
+}
+
+// describePath says how recovery gets from backup m's timeline to v's:
+// "1 -> 2 at 0/5000060", or "1" when it stays on one.
+func describePath(v *catalog.WALArchive, m *backup.Manifest) string {
+	from := backupTimeline(m)
+	var parts []string
+	on := false
+	for _, s := range v.Path() {
+		if s.TLI == from {
+			on = true
+			parts = append(parts, fmt.Sprint(s.TLI))
+			continue
+		}
+		if on {
+			parts = append(parts, fmt.Sprintf("%d at %s", s.TLI, s.Begin))
+		}
+	}
+	if len(parts) == 0 {
+		return fmt.Sprint(v.Timeline())
+	}
+	return strings.Join(parts, " -> ")
 }
 
 func segSize(a *catalog.WALArchive) uint64 {

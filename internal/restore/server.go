@@ -24,8 +24,11 @@ import (
 type settings struct {
 	agent  string
 	target time.Time
-	port   int
-	listen string
+	// timeline is the plan's timeline (0: latest, for a caller without a
+	// plan).
+	timeline uint32
+	port     int
+	listen   string
 }
 
 // managedKeys are the settings a restore owns: any earlier line for them in
@@ -74,7 +77,15 @@ func writeSettings(dir string, own owner, s settings) error {
 		set("recovery_target_time", s.target.UTC().Format("2006-01-02 15:04:05.000000")+"+00")
 	}
 	set("recovery_target_action", "promote")
-	set("recovery_target_timeline", "latest")
+	// NOTE: the planned timeline, never "latest": a timeline archived
+	// between plan and restore (or a fork) must not change which history
+	// is replayed, and PostgreSQL's latest is the highest-numbered history
+	// file even when it does not descend from the backup.
+	if s.timeline != 0 {
+		set("recovery_target_timeline", strconv.FormatUint(uint64(s.timeline), 10))
+	} else {
+		set("recovery_target_timeline", "latest")
+	}
 	// Safety rule: the copy never archives. With the source's
 	// archive_command it would push its new timeline into the source's
 	// repository.
@@ -155,10 +166,13 @@ func confQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") 
 type server struct {
 	dataDir, binDir string
 	own             owner
-	port            int
-	started         bool
-	user            string // role that connected
-	dbname          string
+	// env is added to the server's environment (credentials for
+	// restore_command, see credentialEnv).
+	env     []string
+	port    int
+	started bool
+	user    string // role that connected
+	dbname  string
 }
 
 // pgctl runs pg_ctl as the server's account, in a session of its own so
@@ -166,6 +180,16 @@ type server struct {
 func (s *server) pgctl(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(s.binDir, "pg_ctl"), append([]string{"-D", s.dataDir}, args...)...)
 	cmd.Dir = s.dataDir
+	if len(s.env) > 0 {
+		// NOTE: a session token of this process's own credentials would
+		// pair with the static keys and spoil them.
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "AWS_SESSION_TOKEN=") && !strings.HasPrefix(kv, "AWS_ACCESS_KEY_ID=") && !strings.HasPrefix(kv, "AWS_SECRET_ACCESS_KEY=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, s.env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if s.own.uid >= 0 {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(s.own.uid), Gid: uint32(s.own.gid)}
@@ -332,7 +356,7 @@ func (s *server) recover(ctx context.Context, plan *Plan, opts ClusterOptions, r
 			// both are checked below.
 			replayedAll = true
 			rep.send(Progress{Phase: "recovering", Detail: "no commit after the target in the archive: replaying all archived WAL, then checking nothing after the target was applied"})
-			if err := writeSettings(s.dataDir, s.own, settings{agent: agent, port: opts.Port, listen: opts.ListenAddresses}); err != nil {
+			if err := writeSettings(s.dataDir, s.own, settings{agent: agent, timeline: plan.Timeline, port: opts.Port, listen: opts.ListenAddresses}); err != nil {
 				return err
 			}
 			continue
