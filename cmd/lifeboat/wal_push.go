@@ -77,6 +77,16 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 		return err
 	}
 	walCfg := wal.Config{Layout: cfg.Layout(), Compression: cfg.Compression, SystemIdentifier: sysid}
+	if tli, err := wal.Timeline(filepath.Base(args[0])); err == nil {
+		n, _ := strconv.ParseUint(tli, 16, 32)
+		pushed, err := wal.PushUnarchivedHistory(ctx, store, walCfg, filepath.Dir(args[0]), uint32(n))
+		if err != nil {
+			return fmt.Errorf("archiving timeline history files PostgreSQL did not: %w", err)
+		}
+		if len(pushed) > 0 && opts.stderr != nil {
+			fmt.Fprintf(opts.stderr, "lifeboat: archived timeline history %v (the server was promoted while it did not archive)\n", pushed)
+		}
+	}
 
 	// PostgreSQL archives one file at a time. To drain a backlog faster,
 	// push the next ready segments alongside the one asked for and mark

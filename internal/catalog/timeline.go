@@ -67,6 +67,8 @@ type Timeline struct {
 	// archive: timeline 1, or a server promoted while it did not archive
 	// (enabling archiving pushes it).
 	HasHistory bool `json:"has_history"`
+	// HistoryError says why an archived .history file could not be read.
+	HistoryError string `json:"history_error,omitempty"`
 	// NewestSegment is the newest complete segment archived on it.
 	NewestSegment string `json:"newest_segment,omitempty"`
 	// ContinuedAfter lists the children this timeline kept writing past
@@ -87,6 +89,8 @@ func (t Timeline) Describe() string {
 	switch {
 	case t.Parent != 0:
 		s += fmt.Sprintf(" (from timeline %d at %s)", t.Parent, t.SwitchLSN)
+	case t.HistoryError != "":
+		s += " (history unreadable: " + t.HistoryError + ")"
 	case t.ID > 1 && !t.HasHistory:
 		s += fmt.Sprintf(" (no %s archived: its parent is unknown)", wal.HistoryFileName(t.ID))
 	}
@@ -131,20 +135,27 @@ func (a *WALArchive) loadTimelines(ctx context.Context, store objectstore.Store,
 		if t := a.Timelines[tli]; t != nil && t.HasHistory {
 			continue // the same file under a second codec
 		}
-		raw, err := wal.ReadObject(ctx, store, o.Key)
-		if err != nil {
-			return fmt.Errorf("reading timeline history %s: %w", o.Key, err)
-		}
-		entries, err := wal.ParseHistory(raw)
-		if err != nil {
-			return fmt.Errorf("timeline history %s: %w", o.Key, err)
-		}
 		t := a.Timelines[tli]
 		if t == nil {
 			t = &Timeline{ID: tli}
 			a.Timelines[tli] = t
 		}
-		t.HasHistory = true
+		raw, err := wal.ReadObject(ctx, store, o.Key)
+		var entries []wal.HistoryEntry
+		if err == nil {
+			entries, err = wal.ParseHistory(raw)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// NOTE: not fatal to the listing: the timeline is then known
+			// without its parent, so no restore crosses into it, and
+			// the reason is shown wherever it is described.
+			t.HistoryError = fmt.Sprintf("%s: %v", o.Key, err)
+			continue
+		}
+		t.HasHistory, t.HistoryError = true, ""
 		var begin wal.LSN
 		t.path = nil
 		for _, e := range entries {
@@ -198,11 +209,14 @@ func (a *WALArchive) TimelineList() []Timeline {
 }
 
 // LatestTimeline is the highest-numbered timeline in the archive (1 for
-// an empty one): what a restore to "latest" follows.
+// an empty one): what a restore to "latest" follows. A timeline known only
+// by a history file that cannot be read leads nowhere and is passed over.
 func (a *WALArchive) LatestTimeline() uint32 {
 	var n uint32 = 1
-	for id := range a.Timelines {
-		n = max(n, id)
+	for id, t := range a.Timelines {
+		if t.HasHistory || t.NewestSegment != "" {
+			n = max(n, id)
+		}
 	}
 	return n
 }
@@ -282,7 +296,12 @@ func (a *WALArchive) OnPath(m *backup.Manifest) bool {
 	}
 	stop, err := wal.ParseLSN(m.StopLSN)
 	if err != nil {
-		return false
+		// No stop LSN recorded: the start of its last segment stands in.
+		seg, serr := wal.ParseSegment(m.WALStop, a.SegmentSize)
+		if serr != nil {
+			return false
+		}
+		stop = wal.LSN(seg.No * a.SegmentSize)
 	}
 	for _, s := range a.path {
 		if s.TLI == tli {

@@ -250,3 +250,30 @@ func OldestReady(ctx context.Context, p *pgxpool.Pool) (oldest time.Time, n int,
 	}
 	return oldest, n, nil
 }
+
+// HistoryFiles reads the timeline history files in the server's pg_wal
+// (name -> content). A server promoted while it did not archive never
+// archived them, and a restore cannot follow its timeline without them.
+// It needs the rights of pg_ls_waldir and pg_read_binary_file (superuser,
+// or pg_monitor and pg_read_server_files).
+func HistoryFiles(ctx context.Context, p *pgxpool.Pool) (map[string][]byte, error) {
+	rows, err := p.Query(ctx, `select name, pg_read_binary_file('pg_wal/' || name)
+		from pg_ls_waldir() where name ~ '^[0-9A-F]{8}\.history$' order by name`)
+	if err != nil {
+		return nil, classify(p, err)
+	}
+	out := map[string][]byte{}
+	for rows.Next() {
+		var name string
+		var body []byte
+		if err := rows.Scan(&name, &body); err != nil {
+			rows.Close()
+			return nil, classify(p, err)
+		}
+		out[name] = body
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(p, err)
+	}
+	return out, nil
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
 )
 
 var (
@@ -392,6 +393,16 @@ func (r *walArchiveResource) converge(ctx context.Context, m *walArchiveModel, d
 	st, err := pg.ApplyArchive(ctx, pool, want)
 	if err != nil {
 		diags.Append(errorDiag("Error Enabling WAL Archiving", fmt.Sprintf("setting archive parameters with ALTER SYSTEM on %s", server), err))
+		return
+	}
+	// A server promoted while it did not archive holds timeline history
+	// files the archive lacks; without them no restore follows its
+	// timeline.
+	if histories, err := pg.HistoryFiles(ctx, pool); err != nil {
+		diags.AddWarning("Timeline History Not Checked", detail(fmt.Sprintf("reading the timeline history files of %s (needs pg_ls_waldir and pg_read_binary_file)", server), err))
+	} else if _, err := wal.PushHistories(ctx, client.Store(bucket), wal.Config{Layout: agentCfg.Layout(),
+		Compression: agentCfg.Compression, SystemIdentifier: st.SystemIdentifier}, histories); err != nil {
+		diags.Append(errorDiag("Error Archiving Timeline History", fmt.Sprintf("archiving the timeline history files of %s into s3://%s", server, bucket), err))
 		return
 	}
 	m.ID = m.Cluster

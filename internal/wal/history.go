@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -136,4 +137,104 @@ func PushContent(ctx context.Context, store objectstore.Store, cfg Config, name 
 		return PushResult{}, err
 	}
 	return Push(ctx, store, cfg, path)
+}
+
+// PushHistories archives the timeline history files a server holds (name
+// -> content, from pg.HistoryFiles or its pg_wal) that the archive lacks,
+// and returns the names it wrote. Files already archived with the same
+// bytes are left alone; one archived with different bytes (another server
+// took the same timeline number) fails with a *ConflictError: archiving
+// this server would then mix two histories under one timeline.
+func PushHistories(ctx context.Context, store objectstore.Store, cfg Config, files map[string][]byte) ([]string, error) {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		if _, ok := ParseHistoryFileName(name); !ok {
+			return nil, fmt.Errorf("%q is not a timeline history file name", name)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var pushed []string
+	for _, name := range names {
+		res, err := PushContent(ctx, store, cfg, name, files[name])
+		if err != nil {
+			return pushed, fmt.Errorf("archiving %s: %w", name, err)
+		}
+		if !res.AlreadyArchived {
+			pushed = append(pushed, name)
+		}
+	}
+	return pushed, nil
+}
+
+// HistoryFilesIn reads the timeline history files in a data directory's
+// pg_wal, for PushHistories (the agent, beside the server).
+func HistoryFilesIn(pgdata string) (map[string][]byte, error) {
+	entries, err := os.ReadDir(filepath.Join(pgdata, "pg_wal"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, e := range entries {
+		if _, ok := ParseHistoryFileName(e.Name()); !ok || !e.Type().IsRegular() {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(pgdata, "pg_wal", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out[e.Name()] = raw
+	}
+	return out, nil
+}
+
+// PushUnarchivedHistory archives the timeline history files in the pg_wal
+// directory walDir that PostgreSQL never archived, before a file of
+// timeline tli is pushed, and marks them done as PostgreSQL's archiver
+// would. A server promoted while archiving was off wrote its history file
+// without a .ready status: PostgreSQL then never archives it, and restores
+// could not follow the timeline. The common case costs one stat: the
+// timeline's own history file already marked done (or ready: PostgreSQL
+// will archive it itself).
+func PushUnarchivedHistory(ctx context.Context, store objectstore.Store, cfg Config, walDir string, tli uint32) ([]string, error) {
+	if tli <= 1 {
+		return nil, nil
+	}
+	status := filepath.Join(walDir, "archive_status")
+	known := func(name string) bool {
+		for _, ext := range []string{".done", ".ready"} {
+			if _, err := os.Stat(filepath.Join(status, name+ext)); err == nil {
+				return true
+			}
+		}
+		return false
+	}
+	own := HistoryFileName(tli)
+	if known(own) {
+		return nil, nil
+	}
+	if _, err := os.Stat(filepath.Join(walDir, own)); err != nil {
+		return nil, nil // no history file here: nothing this server can add
+	}
+	files, err := HistoryFilesIn(filepath.Dir(walDir))
+	if err != nil {
+		return nil, err
+	}
+	for name := range files {
+		if known(name) {
+			delete(files, name)
+		}
+	}
+	pushed, err := PushHistories(ctx, store, cfg, files)
+	if err != nil {
+		return pushed, err
+	}
+	for name := range files {
+		f, err := os.OpenFile(filepath.Join(status, name+".done"), os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return pushed, err
+		}
+		f.Close()
+	}
+	return pushed, nil
 }
