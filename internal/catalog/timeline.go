@@ -9,6 +9,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
 )
 
@@ -104,17 +105,13 @@ func (t Timeline) Describe() string {
 	return s
 }
 
-func isHistoryKey(key string) bool {
-	base := key[strings.LastIndexByte(key, '/')+1:]
-	if i := strings.LastIndexByte(base, '.'); i > 0 && strings.HasSuffix(base[:i], ".history") {
-		base = base[:i]
-	}
-	_, ok := wal.ParseHistoryFileName(base)
+func isHistoryName(name string) bool {
+	_, ok := wal.ParseHistoryFileName(name)
 	return ok
 }
 
 // loadTimelines reads the history files and indexes segments by timeline.
-func (a *WALArchive) loadTimelines(ctx context.Context, store objectstore.Store, histories []objectstore.ObjectInfo) error {
+func (a *WALArchive) loadTimelines(ctx context.Context, store objectstore.Store, l repo.Layout, histories []objectstore.ObjectInfo) error {
 	a.Timelines = map[uint32]*Timeline{}
 	a.byTLI = map[uint32]map[uint64]WALFile{}
 	for _, f := range a.Files {
@@ -130,8 +127,8 @@ func (a *WALArchive) loadTimelines(ctx context.Context, store objectstore.Store,
 		a.Timelines[tli].NewestSegment = f.Name // Files are sorted by number
 	}
 	for _, o := range histories {
-		base := o.Key[strings.LastIndexByte(o.Key, '/')+1:]
-		tli, _ := wal.ParseHistoryFileName(base[:strings.Index(base, ".history")+len(".history")])
+		k, _ := l.Parse(o.Key)
+		tli, _ := wal.ParseHistoryFileName(k.Name)
 		if t := a.Timelines[tli]; t != nil && t.HasHistory {
 			continue // the same file under a second codec
 		}

@@ -36,13 +36,13 @@ func addHistory(t *testing.T, s objectstore.Store, tli uint32, content string) {
 func addBackupOn(t *testing.T, s objectstore.Store, start time.Time, tli uint32, from, to uint64, stopLSN string) *backup.Manifest {
 	t.Helper()
 	id := backup.NewID(start)
-	part := backup.BackupDir(layout, id) + "base.tar.zst/000000"
+	part := layout.BackupDir(id) + "base.tar.zst/000000"
 	put(t, s, part, []byte("data"), objectstore.PutOptions{})
 	m := &backup.Manifest{Format: 1, Kind: backup.KindPhysical, ID: id, StartTime: start, StopTime: start.Add(time.Minute),
 		Timeline: tli, StopTimeline: tli, WALSegmentSize: segSize, WALStart: segOn(tli, from), WALStop: segOn(tli, to),
 		StopLSN: stopLSN, Archives: []backup.Archive{{Name: "base.tar.zst", Parts: []backup.Part{{Key: part, Size: 4}}}}}
 	raw, _ := json.Marshal(m)
-	put(t, s, backup.ManifestKey(layout, id), raw, objectstore.PutOptions{})
+	put(t, s, layout.BackupManifestKey(id), raw, objectstore.PutOptions{})
 	return m
 }
 

@@ -55,7 +55,7 @@ func ListWAL(ctx context.Context, store objectstore.Store, l repo.Layout, segSiz
 	err := store.List(ctx, l.WALDir(), func(o objectstore.ObjectInfo) error {
 		if f, ok := parseWALKey(l, o, segSize); ok {
 			a.Files = append(a.Files, f)
-		} else if isHistoryKey(o.Key) {
+		} else if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindWAL && isHistoryName(k.Name) {
 			histories = append(histories, o)
 		}
 		return nil
@@ -82,7 +82,7 @@ func ListWAL(ctx context.Context, store objectstore.Store, l repo.Layout, segSiz
 		}
 		a.segs[f.Segment.No] = f // sorted: the highest timeline wins
 	}
-	if err := a.loadTimelines(ctx, store, histories); err != nil {
+	if err := a.loadTimelines(ctx, store, l, histories); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -38,13 +38,13 @@ func forkedRepository(t *testing.T) (s objectstore.Store, a, b, c *backup.Manife
 	now := time.Now().Add(-4 * time.Hour)
 	mk := func(start time.Time, tli uint32, no uint64, stop string) *backup.Manifest {
 		id := backup.NewID(start)
-		part := backup.BackupDir(planLayout, id) + "base.tar.zst/000000"
+		part := planLayout.BackupDir(id) + "base.tar.zst/000000"
 		putObj(t, s, part, []byte("data"))
 		m := &backup.Manifest{Format: 1, Kind: backup.KindPhysical, ID: id, StartTime: start, StopTime: start.Add(time.Minute),
 			Timeline: tli, StopTimeline: tli, WALSegmentSize: wal.DefaultSegmentSize, WALStart: segName(tli, no), WALStop: segName(tli, no),
 			StopLSN: stop, Archives: []backup.Archive{{Name: "base.tar.zst", Parts: []backup.Part{{Key: part, Size: 4}}}}}
 		raw, _ := json.Marshal(m)
-		putObj(t, s, backup.ManifestKey(planLayout, id), raw)
+		putObj(t, s, planLayout.BackupManifestKey(id), raw)
 		return m
 	}
 	a = mk(now, 1, 2, "0/2000100")

@@ -80,7 +80,7 @@ func ReadArchived(ctx context.Context, store objectstore.Store, cfg Config, name
 	if err != nil {
 		return nil, err
 	}
-	objs, err := locate(ctx, store, cfg.Layout.WALDir()+tli+"/", name)
+	objs, err := locate(ctx, store, cfg.Layout, tli, name)
 	if err != nil {
 		return nil, err
 	}
