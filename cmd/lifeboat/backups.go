@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -55,17 +56,27 @@ func runBackups(ctx context.Context, cfg repo.AgentConfig, store objectstore.Sto
 		}{list, w})
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tDATABASE\tSTART\tSTOP\tSTART LSN\tSTOP LSN\tSIZE (MB)")
+	fmt.Fprintln(tw, "ID\tKIND\tDATABASE\tSTART\tSTOP\tTIMELINE\tSTART LSN\tSTOP LSN\tSIZE (MB)")
 	for _, b := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\n", b.ID, b.Kind, b.Database,
-			b.StartTime.Format(time.RFC3339), b.StopTime.Format(time.RFC3339), b.StartLSN, b.StopLSN, float64(b.Size)/1e6)
+		tli := ""
+		if b.Timeline != 0 {
+			tli = fmt.Sprint(b.Timeline)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\n", b.ID, b.Kind, b.Database,
+			b.StartTime.Format(time.RFC3339), b.StopTime.Format(time.RFC3339), tli, b.StartLSN, b.StopLSN, float64(b.Size)/1e6)
 	}
 	tw.Flush()
+	// More than one timeline: say how they relate, and which went on past
+	// a branch point (a fork: an old primary that kept writing after its
+	// standby was promoted), since the window follows the newest only.
+	for _, t := range w.Timelines {
+		fmt.Fprintf(out, "%s, newest segment %s\n", t.Describe(), cmp.Or(t.NewestSegment, "none"))
+	}
 	if !w.Restorable {
 		fmt.Fprintln(out, "restorable window: none (no base backup with all the WAL it needs)")
 	} else {
-		fmt.Fprintf(out, "restorable window: %s (backup %s, LSN %s) to %s (segment %s)\n",
-			w.Earliest.Format(time.RFC3339), w.FromBackup, w.EarliestLSN, w.Latest.Format(time.RFC3339), w.LatestSegment)
+		fmt.Fprintf(out, "restorable window on timeline %d: %s (backup %s, LSN %s) to %s (segment %s)\n",
+			w.Timeline, w.Earliest.Format(time.RFC3339), w.FromBackup, w.EarliestLSN, w.Latest.Format(time.RFC3339), w.LatestSegment)
 	}
 	for _, g := range w.Gaps {
 		fmt.Fprintf(out, "WAL gap: %s to %s (%d segments missing)\n", g.From, g.To, g.Missing)
