@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
@@ -57,7 +58,10 @@ func TestAccWalArchiveResource_basic(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             testAccCheckBucketDestroyed(t, bucket),
+		CheckDestroy: resource.ComposeTestCheckFunc(
+			testAccCheckWalArchivePaused(t, pgSrv.DSN("postgres")),
+			testAccCheckBucketDestroyed(t, bucket),
+		),
 		Steps: []resource.TestStep{
 			{
 				// A fresh cluster: archive_mode waits for a restart.
@@ -238,6 +242,28 @@ resource "lifeboat_wal_archive" "test" {
   on_destroy               = "pause"
 }
 `, bucket, dsn, agent, cfgPath, rpo)
+}
+
+// testAccCheckWalArchivePaused asks the resource's own finder, as Read
+// does, whether destroy with on_destroy = "pause" left the server retaining
+// WAL: archive_command fails on purpose and no longer runs the agent.
+func testAccCheckWalArchivePaused(t *testing.T, dsn string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		ctx := context.Background()
+		pool, err := pg.Pool(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		st, err := findWALArchive(ctx, pool)
+		if err != nil {
+			return err
+		}
+		cmd := st.Settings.ArchiveCommand
+		if _, _, agent := pg.ParseArchiveCommand(cmd); agent || !strings.HasPrefix(cmd, "/bin/false") {
+			return fmt.Errorf("after destroy with on_destroy = \"pause\", archive_command = %q", cmd)
+		}
+		return nil
+	}
 }
 
 func testAccWalArchiveConfig_only(bucket, dsn, agent, rpo string) string {
