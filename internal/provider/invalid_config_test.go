@@ -75,6 +75,25 @@ data "lifeboat_recovery_points" "x" {
   cluster = "main"
   repository = { bucket = "some-bucket" }
 }`, []string{"Invalid Endpoint", `endpoint = "s3://bucket"`}},
+		{"half a key pair", `
+provider "lifeboat" {
+  access_key = "AKIAEXAMPLE"
+}
+data "lifeboat_recovery_points" "x" {
+  cluster = "main"
+  repository = { bucket = "some-bucket" }
+}`, []string{"Incomplete Object Store Credentials", "access_key is set but secret_key is not"}},
+	})
+	// The environment fallback is held to the same rule, naming the
+	// variable.
+	t.Setenv("LIFEBOAT_S3_ENDPOINT", "minio.internal:9000")
+	runInvalidConfigs(t, []invalidConfig{
+		{"endpoint from the environment without scheme", `
+provider "lifeboat" {}
+data "lifeboat_recovery_points" "x" {
+  cluster = "main"
+  repository = { bucket = "some-bucket" }
+}`, []string{"Invalid Endpoint", `LIFEBOAT_S3_ENDPOINT = "minio.internal:9000"`}},
 	})
 }
 

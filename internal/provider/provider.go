@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -102,6 +103,27 @@ func (p *LifeboatProvider) Configure(ctx context.Context, req provider.Configure
 		SecretKey: m.SecretKey.ValueString(),
 		PathStyle: m.PathStyle.ValueBool(),
 		Insecure:  m.SkipTLSVerify.ValueBool(),
+	}
+	// Half a key pair, or an endpoint from the environment without a
+	// scheme, would only fail at the first resource that needs the store,
+	// with a message that names neither.
+	if ak, sk := m.AccessKey, m.SecretKey; !ak.IsUnknown() && !sk.IsUnknown() && ak.IsNull() != sk.IsNull() {
+		attr, other := path.Root("secret_key"), "access_key"
+		if ak.IsNull() {
+			attr, other = path.Root("access_key"), "secret_key"
+		}
+		resp.Diagnostics.AddAttributeError(attr, "Incomplete Object Store Credentials",
+			fmt.Sprintf("%s is set but %s is not: set both, or neither to use the AWS credential chain.", other, attr))
+	}
+	if m.Endpoint.IsNull() {
+		if e := os.Getenv(objectstore.EnvEndpoint); e != "" && !validEndpoint(e) {
+			resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Invalid Endpoint",
+				fmt.Sprintf("%s = %q (the provider's endpoint falls back to it) must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000.",
+					objectstore.EnvEndpoint, e))
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
 	}
 	data := &providerData{storeConfig: cfg}
 	resp.ResourceData = data

@@ -210,10 +210,15 @@ func (v endpointValidator) ValidateString(ctx context.Context, req validator.Str
 		return
 	}
 	s := req.ConfigValue.ValueString()
-	u, err := url.Parse(s)
-	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+	if validEndpoint(s) {
 		return
 	}
 	resp.Diagnostics.AddAttributeError(req.Path, "Invalid Endpoint",
 		fmt.Sprintf("%s = %q %s (omit it for AWS S3).", req.Path, s, v.Description(ctx)))
+}
+
+// validEndpoint is true for an http(s) URL with a host.
+func validEndpoint(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
