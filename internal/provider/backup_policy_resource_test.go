@@ -56,6 +56,9 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 					})),
 					statecheck.ExpectKnownValue("data.lifeboat_recovery_points.test", tfjsonpath.New("backups"), knownvalue.ListSizeExact(3)),
 					statecheck.ExpectKnownValue("data.lifeboat_recovery_points.test", tfjsonpath.New("backups").AtSliceIndex(0).AtMapKey("kind"), knownvalue.StringExact("physical")),
+					statecheck.ExpectKnownValue("data.lifeboat_recovery_points.test", tfjsonpath.New("backups").AtSliceIndex(0).AtMapKey("timeline"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue("data.lifeboat_recovery_points.test", tfjsonpath.New("window").AtMapKey("timeline"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue("data.lifeboat_recovery_points.test", tfjsonpath.New("window").AtMapKey("forks"), knownvalue.ListSizeExact(0)),
 				},
 				Check: func(*terraform.State) error {
 					p, err := repo.ReadPolicy(context.Background(), client.Store(bucket), repo.Layout{Prefix: "pg", Cluster: "main"})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -41,6 +42,7 @@ type recoveryPointModel struct {
 	StopTime  types.String `tfsdk:"stop_time"`
 	StartLSN  types.String `tfsdk:"start_lsn"`
 	StopLSN   types.String `tfsdk:"stop_lsn"`
+	Timeline  types.Int64  `tfsdk:"timeline"`
 	Size      types.Int64  `tfsdk:"size"`
 }
 
@@ -52,6 +54,8 @@ type recoveryWindowModel struct {
 	LatestSegment types.String `tfsdk:"latest_segment"`
 	NewestSegment types.String `tfsdk:"newest_segment"`
 	Gaps          types.Int64  `tfsdk:"gaps"`
+	Timeline      types.Int64  `tfsdk:"timeline"`
+	Forks         types.List   `tfsdk:"forks"`
 }
 
 // Metadata implements datasource.DataSource.
@@ -88,6 +92,7 @@ func (d *recoveryPointsDataSource) Schema(_ context.Context, _ datasource.Schema
 					"stop_time":  str("When it finished (RFC 3339): the earliest point a restore from it reaches."),
 					"start_lsn":  str("WAL location at start."),
 					"stop_lsn":   str("WAL location at stop."),
+					"timeline":   schema.Int64Attribute{MarkdownDescription: "PostgreSQL timeline the base backup was taken on (physical backups only).", Computed: true},
 					"size":       schema.Int64Attribute{MarkdownDescription: "Stored bytes.", Computed: true},
 				}},
 			},
@@ -102,6 +107,11 @@ func (d *recoveryPointsDataSource) Schema(_ context.Context, _ datasource.Schema
 					"latest_segment": str("Last WAL segment of the unbroken run."),
 					"newest_segment": str("Newest archived WAL segment; differs from latest_segment when a gap cuts the window short."),
 					"gaps":           schema.Int64Attribute{MarkdownDescription: "Number of missing WAL runs.", Computed: true},
+					"timeline": schema.Int64Attribute{MarkdownDescription: "Timeline the window follows: the newest in the archive, along its history (its `.history` file). " +
+						"A restore to another timeline sets `recovery_target_timeline`.", Computed: true},
+					"forks": schema.ListAttribute{MarkdownDescription: "Timelines that went on past the point a child timeline branched off " +
+						"(an old primary that kept writing after its standby was promoted), each described with its children; their WAL past that point is on no path to those children.",
+						ElementType: types.StringType, Computed: true},
 				},
 			},
 		},
@@ -139,7 +149,11 @@ func (d *recoveryPointsDataSource) Read(ctx context.Context, req datasource.Read
 			ID: types.StringValue(b.ID), Kind: types.StringValue(b.Kind), Database: optionalString(b.Database),
 			StartTime: types.StringValue(b.StartTime.UTC().Format(time.RFC3339)), StopTime: types.StringValue(b.StopTime.UTC().Format(time.RFC3339)),
 			StartLSN: optionalString(b.StartLSN), StopLSN: optionalString(b.StopLSN), Size: types.Int64Value(b.Size),
+			Timeline: types.Int64Null(),
 		})
+		if b.Timeline != 0 {
+			m.Backups[len(m.Backups)-1].Timeline = types.Int64Value(int64(b.Timeline))
+		}
 	}
 	w, err := c.RestorableWindow(ctx, store)
 	if err != nil {
@@ -150,8 +164,15 @@ func (d *recoveryPointsDataSource) Read(ctx context.Context, req datasource.Read
 		Restorable: types.BoolValue(w.Restorable), FromBackup: optionalString(w.FromBackup),
 		Earliest: optionalTime(w.Earliest), Latest: optionalTime(w.Latest),
 		LatestSegment: optionalString(w.LatestSegment), NewestSegment: optionalString(w.NewestSegment),
-		Gaps: types.Int64Value(int64(len(w.Gaps))),
+		Gaps: types.Int64Value(int64(len(w.Gaps))), Timeline: types.Int64Value(int64(w.Timeline)),
 	}
+	forks := []attr.Value{}
+	for _, t := range w.Timelines {
+		if len(t.ContinuedAfter) > 0 {
+			forks = append(forks, types.StringValue(t.Describe()))
+		}
+	}
+	m.Window.Forks = types.ListValueMust(types.StringType, forks)
 	m.ID = types.StringValue(bucket + "/" + layout.Root())
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
