@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -12,3 +13,11 @@ import (
 // with the plan, the prior state (nil on create), the state to write and
 // the timeoutFunc of the operation: the two differ in nothing else.
 type timeoutFunc func(timeouts.Value) (time.Duration, diag.Diagnostics)
+
+// withTimeout bounds ctx by the operation's timeout from the resource's
+// timeouts block.
+func withTimeout(ctx context.Context, t timeouts.Value, timeout timeoutFunc, diags *diag.Diagnostics) (context.Context, context.CancelFunc) {
+	limit, d := timeout(t)
+	diags.Append(d...)
+	return context.WithTimeout(ctx, limit)
+}

@@ -368,9 +368,7 @@ func (r *backupPolicyResource) apply(ctx context.Context, planned tfsdk.Plan, pr
 	if diags.HasError() {
 		return
 	}
-	limit, d := timeout(plan.Timeouts)
-	diags.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	ctx, cancel := withTimeout(ctx, plan.Timeouts, timeout, diags)
 	defer cancel()
 	store, ok := r.converge(ctx, &plan, diags)
 	if !ok {

@@ -257,9 +257,7 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _
 	if diags.HasError() {
 		return
 	}
-	limit, d := timeout(plan.Timeouts)
-	diags.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	ctx, cancel := withTimeout(ctx, plan.Timeouts, timeout, diags)
 	defer cancel()
 	m := &plan
 	client := r.data.storeClient(ctx, diags)

@@ -352,9 +352,7 @@ func (r *immutableBucketResource) apply(ctx context.Context, planned tfsdk.Plan,
 	if diags.HasError() {
 		return
 	}
-	limit, d := timeout(plan.Timeouts)
-	diags.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	ctx, cancel := withTimeout(ctx, plan.Timeouts, timeout, diags)
 	defer cancel()
 
 	client := r.data.storeClient(ctx, diags)

@@ -126,18 +126,7 @@ resource "lifeboat_immutable_bucket" "x" {
 func TestAccInvalidConfig_walArchive(t *testing.T) {
 	env := testenv.Require(t)
 	archive := func(cluster, prefix string) string {
-		return fmt.Sprintf(`
-resource "lifeboat_wal_archive" "x" {
-  cluster = %q
-  rpo     = "5m"
-  postgres {
-    dsn = %q
-  }
-  repository {
-    bucket = "some-bucket"
-    prefix = %q
-  }
-}`, cluster, env.Postgres.DSN("postgres"), prefix)
+		return testAccWalArchiveConfig_plan(cluster, env.Postgres.DSN("postgres"), "some-bucket", prefix)
 	}
 	runInvalidConfigs(t, []invalidConfig{
 		{"cluster climbs", archive("../main", "pg"), []string{"Invalid Name", `cluster = "../main"`, "becomes part of object keys"}},
@@ -148,6 +137,23 @@ resource "lifeboat_wal_archive" "x" {
 		{"prefix dot", archive("main", "pg/./x"), []string{"Invalid Key Prefix", `repository.prefix = "pg/./x" has a "." segment`}},
 		{"prefix characters", archive("main", "pg x"), []string{"Invalid Key Prefix", `repository.prefix = "pg x" has a character other than`}},
 	})
+}
+
+// testAccWalArchiveConfig_plan is a lifeboat_wal_archive for plans only:
+// its bucket need not exist.
+func testAccWalArchiveConfig_plan(cluster, dsn, bucket, prefix string) string {
+	return fmt.Sprintf(`
+resource "lifeboat_wal_archive" "x" {
+  cluster = %q
+  rpo     = "5m"
+  postgres {
+    dsn = %q
+  }
+  repository {
+    bucket = %q
+    prefix = %q
+  }
+}`, cluster, dsn, bucket, prefix)
 }
 
 func TestAccInvalidConfig_backupPolicy(t *testing.T) {
@@ -273,18 +279,7 @@ func TestAccWalArchiveResource_refusesAnotherClustersServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	archive := func(cluster, bucket string) string {
-		return fmt.Sprintf(`
-resource "lifeboat_wal_archive" "x" {
-  cluster = %q
-  rpo     = "5m"
-  postgres {
-    dsn = %q
-  }
-  repository {
-    bucket = %q
-    prefix = "pg"
-  }
-}`, cluster, env.Postgres.DSN("postgres"), bucket)
+		return testAccWalArchiveConfig_plan(cluster, env.Postgres.DSN("postgres"), bucket, "pg")
 	}
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },

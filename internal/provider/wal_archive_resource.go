@@ -352,9 +352,7 @@ func (r *walArchiveResource) apply(ctx context.Context, planned tfsdk.Plan, _ *t
 	if diags.HasError() {
 		return
 	}
-	limit, d := timeout(plan.Timeouts)
-	diags.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	ctx, cancel := withTimeout(ctx, plan.Timeouts, timeout, diags)
 	defer cancel()
 	r.converge(ctx, &plan, diags)
 	if diags.HasError() {
