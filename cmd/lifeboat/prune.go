@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -65,14 +66,45 @@ func runPrune(ctx context.Context, cfg repo.AgentConfig, store objectstore.Store
 		for _, id := range res.Incomplete {
 			fmt.Fprintf(out, "%s incomplete backup %s\n", verb, id)
 		}
-		for _, l := range res.Locked {
-			fmt.Fprintf(out, "left under object lock: %s (%s)\n", l.Key, l.Reason)
+		for _, w := range res.Waiting {
+			fmt.Fprintf(out, "waiting for object lock: %s (%d locked object versions %s)\n", describeWaiting(w), w.Objects, untilText(w.Until))
+		}
+		if res.WALWaiting > 0 {
+			fmt.Fprintf(out, "waiting for object lock: %d WAL files %s\n", res.WALWaiting, untilText(res.WALWaitingUntil))
 		}
 		fmt.Fprintf(out, "kept %d backups and %d tenant dumps; WAL kept from %s, %d WAL files %s; %d objects (%.1f MB) %s\n",
 			len(res.Kept), len(res.TenantKept), orNone(res.WALKeptFrom), res.WALDeleted, verb, res.ObjectsDeleted,
 			float64(res.BytesDeleted)/1e6, verb)
 	}
 	return err
+}
+
+// describeWaiting names what retention let go but object lock holds, and
+// what of it is still there.
+func describeWaiting(w catalog.Waiting) string {
+	what := "backup " + w.Name
+	switch {
+	case w.Kind == backup.KindTenant && w.Incomplete:
+		what = "incomplete tenant dump " + w.Name
+	case w.Kind == backup.KindTenant:
+		what = "tenant dump " + w.Name
+	case w.Incomplete:
+		what = "incomplete backup " + w.Name
+	}
+	if w.Listed {
+		return what + ", still complete and listed (its manifest is locked)"
+	}
+	if !w.Incomplete {
+		return what + ", no longer listed (manifest deleted), parts left"
+	}
+	return what
+}
+
+func untilText(t time.Time) string {
+	if t.IsZero() {
+		return "until their lock expires"
+	}
+	return "until " + t.UTC().Format(time.RFC3339) + "; a prune after that removes them"
 }
 
 func orNone(s string) string {

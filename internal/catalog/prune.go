@@ -43,6 +43,27 @@ type LockedObject struct {
 	Key       string `json:"key"`
 	VersionID string `json:"version_id,omitempty"`
 	Reason    string `json:"reason"`
+	// Until is when the lock expires (zero when the store does not say).
+	Until time.Time `json:"until,omitempty"`
+}
+
+// Waiting is a backup, dump or incomplete backup that retention lets go
+// but object lock still holds: nothing of it, or only part of it, was
+// removed. A later prune after Until removes the rest.
+type Waiting struct {
+	// Kind is backup.KindPhysical or backup.KindTenant; Name the id, or
+	// "<database>/<id>" for a dump.
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// Incomplete is true for a backup that had no manifest.
+	Incomplete bool `json:"incomplete,omitempty"`
+	// Listed is true while its manifest is locked: it is still a complete
+	// backup (and keeps its WAL).
+	Listed bool `json:"listed,omitempty"`
+	// Objects counts the locked versions left; Until is when the last of
+	// their locks expires (zero when the store does not say).
+	Objects int       `json:"objects"`
+	Until   time.Time `json:"until,omitempty"`
 }
 
 // PruneResult says what Prune kept and removed.
@@ -56,6 +77,13 @@ type PruneResult struct {
 	// Incomplete are the incomplete backups removed ("<id>" or
 	// "<database>/<id>").
 	Incomplete []string `json:"incomplete"`
+	// Waiting are what retention lets go but object lock holds: not in
+	// Deleted, TenantDeleted or Incomplete, which list only what is gone.
+	Waiting []Waiting `json:"waiting,omitempty"`
+	// WALWaiting counts the WAL files left under object lock, until
+	// WALWaitingUntil.
+	WALWaiting      int       `json:"wal_waiting,omitempty"`
+	WALWaitingUntil time.Time `json:"wal_waiting_until,omitempty"`
 	// WALKeptFrom is the oldest WAL segment kept ("" when no WAL was
 	// pruned because no physical backup is kept); WALDeleted counts the
 	// WAL files removed.
@@ -102,7 +130,7 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 	if err != nil {
 		return nil, err
 	}
-	p := &pruner{ctx: ctx, store: store, dry: opts.DryRun, res: &PruneResult{}, locked: map[string]bool{}}
+	p := &pruner{ctx: ctx, store: store, dry: opts.DryRun, res: &PruneResult{}, locked: map[string]time.Time{}}
 	res := p.res
 	t := now()
 
@@ -117,18 +145,22 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 			}
 			continue
 		}
-		ok, err := p.deleteBackup(l.BackupDir(m.ID), l.BackupManifestKey(m.ID))
+		d, err := p.deleteBackup(l.BackupDir(m.ID), l.BackupManifestKey(m.ID))
 		if err != nil {
 			return res, err
 		}
-		if ok {
-			res.Deleted = append(res.Deleted, m.ID)
-		} else {
+		switch {
+		case d.manifestLocked:
 			// Locked manifest: the backup stays, so does its WAL.
 			res.Kept = append(res.Kept, m.ID)
 			if oldestKept == nil || m.StartTime.Before(oldestKept.StartTime) {
 				oldestKept = m
 			}
+			res.Waiting = append(res.Waiting, d.waiting(backup.KindPhysical, m.ID, false))
+		case d.locked > 0:
+			res.Waiting = append(res.Waiting, d.waiting(backup.KindPhysical, m.ID, false))
+		default:
+			res.Deleted = append(res.Deleted, m.ID)
 		}
 	}
 
@@ -152,14 +184,18 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 				continue
 			}
 			mk := l.TenantManifestKey(db, m.ID)
-			ok, err := p.deleteKeys(mk, []string{mk, m.Dump.Key})
+			d, err := p.deleteKeys(mk, []string{mk, m.Dump.Key})
 			if err != nil {
 				return res, err
 			}
-			if ok {
-				res.TenantDeleted = append(res.TenantDeleted, name)
-			} else {
+			switch {
+			case d.manifestLocked:
 				res.TenantKept = append(res.TenantKept, name)
+				res.Waiting = append(res.Waiting, d.waiting(backup.KindTenant, name, false))
+			case d.locked > 0:
+				res.Waiting = append(res.Waiting, d.waiting(backup.KindTenant, name, false))
+			default:
+				res.TenantDeleted = append(res.TenantDeleted, name)
 			}
 		}
 	}
@@ -169,16 +205,21 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 		if t.Sub(in.LastModified) < grace {
 			continue
 		}
+		var d deletion
 		var err error
 		name := in.ID
 		if in.Kind == backup.KindPhysical {
-			_, err = p.deleteBackup(l.BackupDir(in.ID), "")
+			d, err = p.deleteBackup(l.BackupDir(in.ID), "")
 		} else {
 			name = in.Database + "/" + in.ID
-			_, err = p.deleteKeys("", []string{l.TenantDumpKey(in.Database, in.ID)})
+			d, err = p.deleteKeys("", []string{l.TenantDumpKey(in.Database, in.ID)})
 		}
 		if err != nil {
 			return res, err
+		}
+		if d.locked > 0 {
+			res.Waiting = append(res.Waiting, d.waiting(in.Kind, name, true))
+			continue
 		}
 		res.Incomplete = append(res.Incomplete, name)
 	}
@@ -229,25 +270,39 @@ type pruner struct {
 	store  objectstore.Store
 	dry    bool
 	res    *PruneResult
-	locked map[string]bool
+	locked map[string]time.Time // key -> lock expiry (zero: unknown)
+}
+
+// deletion is what deleting one backup's versions did.
+type deletion struct {
+	// manifestLocked: the manifest could not be deleted, so nothing else
+	// was tried.
+	manifestLocked bool
+	// locked counts the versions left under lock; until is the latest of
+	// their expiries (zero when unknown).
+	locked int
+	until  time.Time
+}
+
+func (d deletion) waiting(kind, name string, incomplete bool) Waiting {
+	return Waiting{Kind: kind, Name: name, Incomplete: incomplete, Listed: d.manifestLocked, Objects: d.locked, Until: d.until}
 }
 
 // deleteBackup removes every version under dir, manifestKey first (when
-// set); it returns false, having deleted nothing else, when the manifest
-// is locked.
-func (p *pruner) deleteBackup(dir, manifestKey string) (bool, error) {
+// set); when the manifest is locked it deletes nothing else.
+func (p *pruner) deleteBackup(dir, manifestKey string) (deletion, error) {
 	var versions []objectstore.ObjectInfo
 	if err := p.store.ListVersions(p.ctx, dir, func(o objectstore.ObjectInfo) error {
 		versions = append(versions, o)
 		return nil
 	}); err != nil {
-		return false, err
+		return deletion{}, err
 	}
 	return p.deleteVersions(manifestKey, versions)
 }
 
 // deleteKeys removes every version of keys, manifestKey first.
-func (p *pruner) deleteKeys(manifestKey string, keys []string) (bool, error) {
+func (p *pruner) deleteKeys(manifestKey string, keys []string) (deletion, error) {
 	var versions []objectstore.ObjectInfo
 	for _, k := range keys {
 		if err := p.store.ListVersions(p.ctx, k, func(o objectstore.ObjectInfo) error {
@@ -256,34 +311,50 @@ func (p *pruner) deleteKeys(manifestKey string, keys []string) (bool, error) {
 			}
 			return nil
 		}); err != nil {
-			return false, err
+			return deletion{}, err
 		}
 	}
 	return p.deleteVersions(manifestKey, versions)
 }
 
-func (p *pruner) deleteVersions(manifestKey string, versions []objectstore.ObjectInfo) (bool, error) {
+func (p *pruner) deleteVersions(manifestKey string, versions []objectstore.ObjectInfo) (deletion, error) {
 	// Safety rule: the manifest goes first (see Prune).
 	sort.SliceStable(versions, func(i, j int) bool {
 		return versions[i].Key == manifestKey && versions[j].Key != manifestKey
 	})
+	var d deletion
 	for _, v := range versions {
-		locked, err := p.deleteVersion(v)
+		locked, until, err := p.deleteVersion(v)
 		if err != nil {
-			return false, err
+			return d, err
 		}
-		if locked && v.Key == manifestKey {
-			return false, nil
+		if !locked {
+			continue
+		}
+		d.locked++
+		if until.After(d.until) {
+			d.until = until
+		}
+		if v.Key == manifestKey {
+			d.manifestLocked = true
+			return d, nil
 		}
 	}
-	return true, nil
+	return d, nil
+}
+
+// retentionReader is the optional store capability that tells when an
+// object version's lock expires.
+type retentionReader interface {
+	Retention(ctx context.Context, key, versionID string) (until time.Time, mode string, ok bool)
 }
 
 // deleteVersion removes one version; locked reports a version left under
-// object lock (recorded once per key).
-func (p *pruner) deleteVersion(v objectstore.ObjectInfo) (locked bool, err error) {
-	if p.locked[v.Key] {
-		return true, nil // reported already: not retried in this run
+// object lock (recorded once per key), until when its lock expires (zero
+// when the store does not say).
+func (p *pruner) deleteVersion(v objectstore.ObjectInfo) (locked bool, until time.Time, err error) {
+	if until, seen := p.locked[v.Key]; seen {
+		return true, until, nil // reported already: not retried in this run
 	}
 	if !p.dry {
 		if v.VersionID == "" {
@@ -293,16 +364,21 @@ func (p *pruner) deleteVersion(v objectstore.ObjectInfo) (locked bool, err error
 		}
 	}
 	if errors.Is(err, objectstore.ErrObjectLocked) {
-		p.locked[v.Key] = true
-		p.res.Locked = append(p.res.Locked, LockedObject{Key: v.Key, VersionID: v.VersionID, Reason: err.Error()})
-		return true, nil
+		if rr, ok := p.store.(retentionReader); ok {
+			if u, _, ok := rr.Retention(p.ctx, v.Key, v.VersionID); ok {
+				until = u.UTC()
+			}
+		}
+		p.locked[v.Key] = until
+		p.res.Locked = append(p.res.Locked, LockedObject{Key: v.Key, VersionID: v.VersionID, Reason: err.Error(), Until: until})
+		return true, until, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("prune: %w", err)
+		return false, time.Time{}, fmt.Errorf("prune: %w", err)
 	}
 	p.res.ObjectsDeleted++
 	p.res.BytesDeleted += v.Size
-	return false, nil
+	return false, time.Time{}, nil
 }
 
 // pruneWAL deletes the WAL files (segments, .partial, .backup) before the
@@ -331,15 +407,27 @@ func (p *pruner) pruneWAL(l repo.Layout, m *backup.Manifest) error {
 	if err != nil {
 		return err
 	}
+	waiting := map[string]bool{}
 	for _, o := range doomed {
-		locked, err := p.deleteVersion(o)
+		locked, until, err := p.deleteVersion(o)
 		if err != nil {
 			return err
 		}
-		if !locked && !o.DeleteMarker {
+		if locked {
+			waiting[o.Key] = true
+			if until.After(p.res.WALWaitingUntil) {
+				p.res.WALWaitingUntil = until
+			}
+		} else if !o.DeleteMarker {
 			deleted[o.Key] = true
 		}
 	}
+	// NOTE: a file counts as deleted only when none of its versions is
+	// left: one locked version keeps it in the archive.
+	for k := range waiting {
+		delete(deleted, k)
+	}
 	p.res.WALDeleted = len(deleted)
+	p.res.WALWaiting = len(waiting)
 	return nil
 }

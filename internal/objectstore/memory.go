@@ -189,6 +189,19 @@ func (m *Memory) DeleteVersion(ctx context.Context, key, versionID string) error
 	return nil
 }
 
+// Retention reports the object-lock retention of one object version, as
+// S3.Retention does: ok is false when the version has none.
+func (m *Memory) Retention(_ context.Context, key, versionID string) (until time.Time, mode string, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.objects[key] {
+		if v.info.VersionID == versionID && !v.retainUntil.IsZero() {
+			return v.retainUntil, ModeCompliance, true
+		}
+	}
+	return time.Time{}, "", false
+}
+
 func (m *Memory) latest(key string) *memVersion {
 	vs := m.objects[key]
 	if len(vs) == 0 {

@@ -42,29 +42,6 @@ func Fetch(ctx context.Context, store objectstore.Store, cfg Config, name, destP
 		return FetchResult{}, fmt.Errorf("%s in s3://%s/%s: %w", name, store.Bucket(), cfg.Layout.WALDir(), ErrSegmentNotFound)
 	}
 	key := objs[0].Key
-	method, _ := compression.ByExt(key[strings.LastIndexByte(key, '.')+1:])
-
-	body, info, err := store.Get(ctx, key)
-	if errors.Is(err, objectstore.ErrNotFound) {
-		// Deleted between List and Get (prune): the same as never archived.
-		return FetchResult{}, fmt.Errorf("%s: %w: %w", key, ErrSegmentNotFound, err)
-	}
-	if err != nil {
-		return FetchResult{}, fmt.Errorf("fetching %s: %w", name, err)
-	}
-	defer body.Close()
-	wantSum := info.Metadata[MetaSHA256]
-	if wantSum == "" {
-		return FetchResult{}, fmt.Errorf("%s has no %s metadata: not written by lifeboat wal-push, refusing to restore unverifiable WAL", key, MetaSHA256)
-	}
-	wantSize, _ := strconv.ParseInt(info.Metadata[MetaSize], 10, 64)
-
-	src := &errReader{r: body}
-	zr, err := method.NewReader(src)
-	if err != nil {
-		return FetchResult{}, fmt.Errorf("decompressing %s: %w", key, err)
-	}
-	defer zr.Close()
 
 	dir := filepath.Dir(destPath)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(destPath)+".lifeboat-*")
@@ -78,20 +55,9 @@ func Fetch(ctx context.Context, store objectstore.Store, cfg Config, name, destP
 			os.Remove(tmp.Name())
 		}
 	}()
-	h := sha256.New()
-	dst := &errWriter{w: io.MultiWriter(tmp, h)}
-	n, err := io.Copy(dst, zr)
-	if err != nil && src.err == nil && dst.err == nil {
-		// Neither the download nor the disk failed: the decoder rejected
-		// the stream, which is corruption just like a checksum mismatch.
-		return FetchResult{}, &ChecksumError{Key: store.Bucket() + "/" + key, Want: wantSum, Got: "undecodable (" + err.Error() + ")", WantSize: wantSize, Size: n}
-	}
+	res, err := readVerified(ctx, store, key, tmp)
 	if err != nil {
-		return FetchResult{}, fmt.Errorf("restoring %s: %w", key, err)
-	}
-	got := hex.EncodeToString(h.Sum(nil))
-	if got != wantSum || (info.Metadata[MetaSize] != "" && n != wantSize) {
-		return FetchResult{}, &ChecksumError{Key: store.Bucket() + "/" + key, Want: wantSum, Got: got, WantSize: wantSize, Size: n}
+		return FetchResult{}, err
 	}
 	if err := tmp.Sync(); err != nil {
 		return FetchResult{}, err
@@ -107,6 +73,58 @@ func Fetch(ctx context.Context, store objectstore.Store, cfg Config, name, destP
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync() // best effort: the file itself was synced before the rename
 		d.Close()
+	}
+	return res, nil
+}
+
+// Verify reads the archived WAL object at key, decompresses it by its
+// extension and checks the result against the size and SHA-256 recorded at
+// push time, exactly as Fetch would before handing it to PostgreSQL, but
+// without writing it anywhere. A mismatch (or an undecodable stream) is a
+// *ChecksumError; an object without a recorded checksum is refused.
+func Verify(ctx context.Context, store objectstore.Store, key string) (FetchResult, error) {
+	return readVerified(ctx, store, key, io.Discard)
+}
+
+// readVerified streams the decompressed object at key into dst and checks
+// it against the checksum recorded at push time.
+func readVerified(ctx context.Context, store objectstore.Store, key string, dst io.Writer) (FetchResult, error) {
+	method, _ := compression.ByExt(key[strings.LastIndexByte(key, '.')+1:])
+	body, info, err := store.Get(ctx, key)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		// Deleted between List and Get (prune): the same as never archived.
+		return FetchResult{}, fmt.Errorf("%s: %w: %w", key, ErrSegmentNotFound, err)
+	}
+	if err != nil {
+		return FetchResult{}, fmt.Errorf("fetching %s: %w", key, err)
+	}
+	defer body.Close()
+	wantSum := info.Metadata[MetaSHA256]
+	if wantSum == "" {
+		return FetchResult{}, fmt.Errorf("%s has no %s metadata: not written by lifeboat wal-push, refusing to restore unverifiable WAL", key, MetaSHA256)
+	}
+	wantSize, _ := strconv.ParseInt(info.Metadata[MetaSize], 10, 64)
+
+	src := &errReader{r: body}
+	zr, err := method.NewReader(src)
+	if err != nil {
+		return FetchResult{}, fmt.Errorf("decompressing %s: %w", key, err)
+	}
+	defer zr.Close()
+	h := sha256.New()
+	w := &errWriter{w: io.MultiWriter(dst, h)}
+	n, err := io.Copy(w, zr)
+	if err != nil && src.err == nil && w.err == nil {
+		// Neither the download nor the disk failed: the decoder rejected
+		// the stream, which is corruption just like a checksum mismatch.
+		return FetchResult{}, &ChecksumError{Key: store.Bucket() + "/" + key, Want: wantSum, Got: "undecodable (" + err.Error() + ")", WantSize: wantSize, Size: n}
+	}
+	if err != nil {
+		return FetchResult{}, fmt.Errorf("restoring %s: %w", key, err)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if got != wantSum || (info.Metadata[MetaSize] != "" && n != wantSize) {
+		return FetchResult{}, &ChecksumError{Key: store.Bucket() + "/" + key, Want: wantSum, Got: got, WantSize: wantSize, Size: n}
 	}
 	return FetchResult{Key: key, Size: n, SHA256: got}, nil
 }
