@@ -11,6 +11,8 @@ package drill
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -211,11 +214,11 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 			if db == "" {
 				db = "postgres"
 			}
-			return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", res.DataDir, res.Port, res.User, db)
+			return restore.SocketDSN(res.DataDir, res.Port, res.User, db)
 		}
 		ev.Checks = runChecks(ctx, spec, ev, dsn, nil)
 	case "tenant":
-		scratchDB := fmt.Sprintf("%s_drill_%s", spec.Database, strings.ToLower(ev.ID))
+		scratchDB := ScratchDatabase(spec.Database, ev.ID)
 		var attach *restore.AttachmentOptions
 		if spec.Attachments != nil {
 			a := *spec.Attachments
@@ -240,6 +243,33 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 	}
 	ev.RTOSeconds = time.Since(ev.Started).Seconds()
 	return nil
+}
+
+// maxScratchDatabase is the longest name restore.RestoreTenant accepts for
+// a new database (it derives a temporary name from it, and PostgreSQL
+// names hold at most 63 bytes).
+const maxScratchDatabase = 40
+
+// ScratchDatabase names the scratch database of a tenant drill of db:
+// "<db>_drill_<evidence id>" when that fits, else the first bytes of db, a
+// hash of the whole name (so two long names sharing a beginning never
+// collide) and the evidence id. Any name PostgreSQL accepts for db gives a
+// name RestoreTenant accepts.
+func ScratchDatabase(db, evidenceID string) string {
+	tail := "_drill_" + strings.ToLower(evidenceID)
+	if len(db)+len(tail) <= maxScratchDatabase {
+		return db + tail
+	}
+	sum := sha256.Sum256([]byte(db))
+	hash := "_" + hex.EncodeToString(sum[:4])
+	keep := max(maxScratchDatabase-len(tail)-len(hash), 0)
+	head := db[:min(keep, len(db))]
+	// NOTE: never cut a multi-byte character in two: the name must stay
+	// valid UTF-8 for the server's encoding.
+	for len(head) > 0 && !utf8.ValidString(head) {
+		head = head[:len(head)-1]
+	}
+	return head + hash + tail
 }
 
 // runChecks evaluates every check against the restored copy.

@@ -426,7 +426,7 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 		plan.RestoredToTime = types.StringValue(res.RestoredToTime.UTC().Format(time.RFC3339Nano))
 		plan.RestoredToLSN = optionalString(res.RestoredToLSN)
 		plan.MissingAttachments = types.ListNull(types.StringType)
-		checkDSN = fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable", res.DataDir, res.Port, res.User)
+		checkDSN = restore.SocketDSN(res.DataDir, res.Port, res.User, "postgres")
 	case "tenant":
 		var attach *restore.AttachmentOptions
 		if a := plan.Attachments; a != nil && !a.Bucket.IsNull() {

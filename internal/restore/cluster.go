@@ -89,8 +89,9 @@ type Result struct {
 	Duration       time.Duration
 	DataDir        string
 	Port           int
-	// User is the role Lifeboat connected as over the Unix socket in
-	// DataDir (local connections there are trusted, see writeSettings).
+	// User is the role Lifeboat connected as over the server's Unix socket
+	// in SocketDir(DataDir) (local connections there are trusted, see
+	// writeSettings).
 	User string
 	// Bytes are the stored bytes downloaded and the bytes extracted.
 	Downloaded, Extracted int64
@@ -322,6 +323,9 @@ func RemoveCluster(ctx context.Context, dataDir, binDir, osUser string) error {
 		return fmt.Errorf("%s has no %s: %w; remove it yourself if it really should go", dataDir, ConfigFile, ErrNotARestore)
 	}
 	if err := StopCluster(ctx, dataDir, binDir, osUser); err != nil {
+		return err
+	}
+	if err := removeSocketDir(dataDir); err != nil {
 		return err
 	}
 	return os.RemoveAll(dataDir)

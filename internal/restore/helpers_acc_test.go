@@ -180,7 +180,7 @@ func (f *fixture) clusterOptions(t *testing.T, name string) restore.ClusterOptio
 func queryRestored(t *testing.T, res *restore.Result, db, sql string) string {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", res.DataDir, res.Port, res.User, db))
+	conn, err := pgx.Connect(ctx, restore.SocketDSN(res.DataDir, res.Port, res.User, db))
 	if err != nil {
 		t.Fatalf("connecting to the restored server: %v", err)
 	}

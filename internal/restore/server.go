@@ -3,6 +3,8 @@ package restore
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -44,8 +46,9 @@ var managedKeys = []string{
 // writeSettings writes the recovery settings, recovery.signal and the
 // pg_hba.conf line the engine connects through.
 func writeSettings(dir string, own owner, s settings) error {
-	if sock := filepath.Join(dir, ".s.PGSQL."+strconv.Itoa(s.port)); len(sock) > 100 {
-		return fmt.Errorf("data directory path too long for PostgreSQL's Unix socket (%s, %d bytes; at most 100)", sock, len(sock))
+	sockDir, err := ensureSocketDir(dir, own)
+	if err != nil {
+		return err
 	}
 	listen := s.listen
 	if listen == "" {
@@ -94,7 +97,7 @@ func writeSettings(dir string, own owner, s settings) error {
 	set("archive_library", "")
 	set("port", strconv.Itoa(s.port))
 	set("listen_addresses", listen)
-	set("unix_socket_directories", dir)
+	set("unix_socket_directories", sockDir)
 	set("hba_file", filepath.Join(dir, "pg_hba.conf"))
 	set("ident_file", filepath.Join(dir, "pg_ident.conf"))
 	// Everything the server says goes to restore.log, where a failure's
@@ -130,11 +133,12 @@ func writeSettings(dir string, own owner, s settings) error {
 	if err != nil {
 		return err
 	}
-	// NOTE: trust on the Unix socket only, and the socket lives in the data
-	// directory (mode 0700): only the server's account and root can reach
-	// it. It lets the engine (and tenant restores' pg_dump) in without the
-	// source's passwords; TCP keeps the source's rules.
-	const hbaLine = "# lifeboat restore: local connections through the socket in the data directory\nlocal all all trust\n"
+	// NOTE: trust on the Unix socket only, and the socket lives in a
+	// directory of the server's own (mode 0700, see SocketDir): only the
+	// server's account and root can reach it. It lets the engine (and
+	// tenant restores' pg_dump) in without the source's passwords; TCP
+	// keeps the source's rules.
+	const hbaLine = "# lifeboat restore: local connections through the socket in the server's private socket directory\nlocal all all trust\n"
 	if !strings.HasPrefix(string(hba), hbaLine) {
 		hba = append([]byte(hbaLine), hba...)
 	}
@@ -148,6 +152,72 @@ func writeSettings(dir string, own owner, s settings) error {
 		}
 	}
 	return writeOwned(filepath.Join(dir, "recovery.signal"), nil, own)
+}
+
+// SocketDir is where the restored server at dataDir puts its Unix socket:
+// a short directory of its own under the temp directory, named from a hash
+// of the data directory's absolute path.
+//
+// GOTCHA: a Unix socket path is limited to about 100 bytes
+// (sizeof(sun_path)), so a socket in the data directory breaks as soon as
+// the data directory is deep (a checkout under a long home path). The
+// directory is derived from dataDir, not recorded, so whoever knows the
+// data directory (the drill, a later refresh, RemoveCluster) finds it.
+func SocketDir(dataDir string) string {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	sum := sha256.Sum256([]byte(filepath.Clean(dataDir)))
+	base := os.TempDir()
+	if len(base) > 40 {
+		// A deep TMPDIR would bring the problem back.
+		base = "/tmp"
+	}
+	return filepath.Join(base, "lifeboat-pg-"+hex.EncodeToString(sum[:6]))
+}
+
+// SocketDSN is a key=value connection string for the restored server at
+// dataDir, through its Unix socket (trusted, see writeSettings).
+func SocketDSN(dataDir string, port int, user, db string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", SocketDir(dataDir), port, user, db)
+}
+
+// ensureSocketDir creates dataDir's socket directory (mode 0700, owned by
+// the server's account), or checks the one already there: it must be a
+// real directory of that account and no one else's, since the socket in it
+// is trusted. A temp directory is shared: a directory (or symlink) planted
+// there by another account is refused, not used.
+func ensureSocketDir(dataDir string, own owner) (string, error) {
+	dir := SocketDir(dataDir)
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("creating the server's socket directory: %w", err)
+	}
+	if err := own.lchown(dir); err != nil {
+		return "", fmt.Errorf("socket directory %s: %w", dir, err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	uid := own.uid
+	if uid < 0 {
+		uid = os.Geteuid()
+	}
+	if !fi.IsDir() || fi.Mode().Perm() != 0o700 || !ok || int(st.Uid) != uid {
+		return "", fmt.Errorf("socket directory %s exists but is not a private directory of uid %d (mode %s): remove it", dir, uid, fi.Mode())
+	}
+	return dir, nil
+}
+
+// removeSocketDir removes dataDir's socket directory once its server is
+// stopped.
+func removeSocketDir(dataDir string) error {
+	err := os.RemoveAll(SocketDir(dataDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 func managedKey(k string) bool {
@@ -198,6 +268,12 @@ func (s *server) pgctl(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 func (s *server) start(ctx context.Context) error {
+	// The temp directory may have been cleaned since the settings were
+	// written (a reboot): PostgreSQL does not start without its socket
+	// directory.
+	if _, err := ensureSocketDir(s.dataDir, s.own); err != nil {
+		return fmt.Errorf("%w: %v", ErrRecoveryFailed, err)
+	}
 	// -W: do not wait; recovery can take far longer than pg_ctl's timeout,
 	// and waitPromoted watches the server itself.
 	out, err := s.pgctl(ctx, "-l", filepath.Join(s.dataDir, LogFile), "-W", "start")
@@ -241,7 +317,7 @@ func (s *server) pid() int {
 	return pid
 }
 
-// connect opens a connection over the Unix socket in the data directory,
+// connect opens a connection over the server's Unix socket (SocketDir),
 // trying the roles a cluster's superuser is usually called.
 func (s *server) connect(ctx context.Context) (*pgx.Conn, error) {
 	users := []string{s.user}
@@ -260,7 +336,7 @@ func (s *server) connect(ctx context.Context) (*pgx.Conn, error) {
 		}
 		for _, db := range []string{"postgres", "template1"} {
 			cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable connect_timeout=5",
-				s.dataDir, s.port, u, db))
+				SocketDir(s.dataDir), s.port, u, db))
 			if err != nil {
 				return nil, err
 			}

@@ -391,7 +391,7 @@ func pitrTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 	}
 	rep.send(Progress{Phase: "pg_dump", Detail: opts.Database})
 	dump := exec.CommandContext(ctx, filepath.Join(binDir(opts.BinDir), "pg_dump"), "--format=custom", "--no-password",
-		"--host="+cres.DataDir, "--port="+strconv.Itoa(cres.Port), "--username="+cres.User, "--dbname="+opts.Database)
+		"--host="+SocketDir(cres.DataDir), "--port="+strconv.Itoa(cres.Port), "--username="+cres.User, "--dbname="+opts.Database)
 	var dumpErr, restoreErr bytes.Buffer
 	dump.Stderr = &dumpErr
 	pipe, err := dump.StdoutPipe()

@@ -54,7 +54,7 @@ func TestAccRestoreTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dumpA := dumps[0]
+	dumpA := dumps[0].Manifest
 	time.Sleep(time.Second)
 
 	// Between the dump and T: one more attachment.
