@@ -125,6 +125,55 @@ func TestAccAgent_oneMinuteScheduleTwoAgents(t *testing.T) {
 	}
 }
 
+// TestAccAgent_tenantDumpFailures: the policy's second tenant was dropped.
+// The scheduled backup still dumps the tenants before and after it, and the
+// failure is reported by name: the job record, and
+// lifeboat_tenant_dump_failures on /metrics.
+func TestAccAgent_tenantDumpFailures(t *testing.T) {
+	env := testenv.Require(t)
+	f := setupAgentRepo(t, env, "agent-acc-tenants")
+	ctx := context.Background()
+	for _, db := range []string{"ag_t1", "ag_t2", "ag_t3"} {
+		psql(t, env.Postgres, "DROP DATABASE IF EXISTS "+db)
+		psql(t, env.Postgres, "CREATE DATABASE "+db)
+	}
+	psql(t, env.Postgres, "DROP DATABASE ag_t2")
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *",
+		Retention: repo.PolicyRetention{FullCount: 5}, TenantDatabases: []string{"ag_t1", "ag_t2", "ag_t3"}}); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, f, "A")
+	var last *agentd.Run
+	waitFor(t, 90*time.Second, "the backup job is recorded", func() bool {
+		last, _ = agentd.ReadRun(ctx, f.store, f.cfg.Layout(), agentd.BackupJob)
+		return last != nil
+	})
+	if last.Result != agentd.ResultFailure || len(last.TenantFailures) != 1 || last.TenantFailures["ag_t2"] == "" ||
+		!strings.Contains(last.Error, "ag_t2") {
+		t.Fatalf("job record %+v: want a failure naming ag_t2 only", last)
+	}
+	c := loadCatalog(t, f)
+	var dumped []string
+	for _, m := range c.Tenant {
+		dumped = append(dumped, m.Database)
+	}
+	if len(c.Physical) != 1 || strings.Join(dumped, ",") != "ag_t1,ag_t3" {
+		t.Fatalf("%d base backups, tenant dumps %v: want 1 and ag_t1, ag_t3", len(c.Physical), dumped)
+	}
+	mf := a.scrape(t)
+	if got := gauge(mf, "lifeboat_tenant_dump_failures", "database", "ag_t2"); got != 1 {
+		t.Fatalf("lifeboat_tenant_dump_failures{database=ag_t2} = %v, want 1", got)
+	}
+	for _, db := range []string{"ag_t1", "ag_t3"} {
+		if m := metric(mf, "lifeboat_tenant_dump_failures", "database", db); m == nil || m.GetGauge().GetValue() != 0 {
+			t.Fatalf("lifeboat_tenant_dump_failures{database=%s} = %v, want 0", db, m)
+		}
+	}
+	if code := a.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("agent exited %d on SIGTERM:\n%s", code, a.out.String())
+	}
+}
+
 // TestAccAgent_killedMidBackup SIGKILLs an agent mid-backup: nothing looks
 // complete; a second agent takes the expired lease over, redoes the slot
 // and its prune removes the killed backup's parts.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -26,6 +27,7 @@ type backupFlags struct {
 	partSize          int64
 	maxRate           int
 	tenants           []string
+	parallel          int
 }
 
 func newBackupCmd() *cobra.Command {
@@ -61,15 +63,20 @@ With --tenant, dump the listed databases with pg_dump -Fc instead (see "backup t
 	fs.Int64Var(&f.partSize, "part-size", backup.DefaultPartSize, "stored bytes per part object")
 	fs.IntVar(&f.maxRate, "max-rate", 0, "limit the server's read rate, kB/s (32-1048576; 0: unlimited)")
 	fs.StringSliceVar(&f.tenants, "tenant", nil, "dump these databases (comma-separated) instead of a base backup")
+	cmd.PersistentFlags().IntVar(&f.parallel, "parallel", 0,
+		fmt.Sprintf("tenant dumps run at once (1-%d; default the policy's tenant_dump_parallelism, else %d)", backup.MaxTenantParallelism, backup.DefaultTenantParallelism))
 	cmd.AddCommand(newBackupTenantsCmd(&f))
 	return cmd
 }
 
 func newBackupTenantsCmd(f *backupFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "tenants DATABASE...",
+		Use:   "tenants [DATABASE...]",
 		Short: "Dump tenant databases with pg_dump -Fc into the repository, one dump per database",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Dump tenant databases with pg_dump -Fc into the repository, one dump per database,
+several at once (--parallel). Without names, dump the policy's tenant_databases.
+Every database is attempted even when others fail; the exit code is 1 when any
+dump failed, and the failed databases are named.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, store, err := openRepo(cmd.Context(), f.agent)
 			if err != nil {
@@ -101,24 +108,52 @@ func runBackup(ctx context.Context, cfg repo.AgentConfig, store objectstore.Stor
 	return nil
 }
 
+// runBackupTenants dumps dbs, or the policy's tenant_databases when dbs is
+// empty, with the policy's parallelism unless --parallel says otherwise.
 func runBackupTenants(ctx context.Context, cfg repo.AgentConfig, store objectstore.Store, f backupFlags, dbs []string, out, logw io.Writer) error {
+	if f.parallel < 0 || f.parallel > backup.MaxTenantParallelism {
+		return fmt.Errorf("--parallel %d: want 1-%d", f.parallel, backup.MaxTenantParallelism)
+	}
+	parallel := f.parallel
+	if len(dbs) == 0 || parallel == 0 {
+		p, err := repo.ReadPolicy(ctx, store, cfg.Layout())
+		switch {
+		case errors.Is(err, objectstore.ErrNotFound) && len(dbs) == 0:
+			return fmt.Errorf("no databases named and cluster %q has no backup policy (%s) to take tenant_databases from", cfg.Cluster, cfg.Layout().PolicyKey())
+		case errors.Is(err, objectstore.ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			if len(dbs) == 0 {
+				dbs = p.TenantDatabases
+				if len(dbs) == 0 {
+					return fmt.Errorf("no databases named and the backup policy of %q declares no tenant_databases", cfg.Cluster)
+				}
+			}
+			if parallel == 0 {
+				parallel = p.TenantDumpParallelism
+			}
+		}
+	}
 	pgDump := "pg_dump"
 	if f.pg.binDir != "" {
 		pgDump = filepath.Join(f.pg.binDir, "pg_dump")
 	}
-	ms, err := backup.DumpTenants(ctx, store, backup.TenantOptions{
-		Layout: cfg.Layout(), DSN: f.pg.dsn, PGDump: pgDump,
+	results, err := backup.DumpTenants(ctx, store, backup.TenantOptions{
+		Layout: cfg.Layout(), DSN: f.pg.dsn, PGDump: pgDump, Parallelism: parallel,
 		Progress: backup.LogProgress(logw, 5*time.Second),
 	}, dbs)
-	for _, m := range ms {
+	for _, r := range results {
+		if r.Err != nil {
+			fmt.Fprintf(out, "tenant dump %s: FAILED: %v\n", r.Database, r.Err)
+			continue
+		}
+		m := r.Manifest
 		fmt.Fprintf(out, "tenant dump %s/%s: %.1f MB, LSN %s\n", m.Database, m.ID, float64(m.Dump.Size)/1e6, m.LSN)
 	}
-	if err != nil {
-		done := make([]string, 0, len(ms))
-		for _, m := range ms {
-			done = append(done, m.Database)
-		}
-		return fmt.Errorf("%w (completed: %s)", err, strings.Join(done, ", "))
+	var tde *backup.TenantDumpError
+	if errors.As(err, &tde) {
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d tenant dumps failed: %s", len(tde.Failed), len(dbs), strings.Join(tde.Databases(), ", "))}
 	}
-	return nil
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,5 +235,143 @@ func (f *backupFixture) killMidStream(t *testing.T) string {
 			t.Fatalf("no parts stored within 60s:\n%s", out.String())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestAccBackupTenants_policyDatabasesAndFailures: `backup tenants` with no
+// names dumps the policy's tenant_databases; one of them was dropped, so
+// the command exits 1 naming it, and every other tenant is dumped.
+func TestAccBackupTenants_policyDatabasesAndFailures(t *testing.T) {
+	env := testenv.Require(t)
+	f := setupAgentRepo(t, env, "backup-tenants-acc")
+	ctx := context.Background()
+	for _, db := range []string{"cli_t1", "cli_t2", "cli_t3"} {
+		psql(t, env.Postgres, "DROP DATABASE IF EXISTS "+db)
+		psql(t, env.Postgres, "CREATE DATABASE "+db)
+	}
+	psql(t, env.Postgres, "DROP DATABASE cli_t2")
+
+	// No names and no policy: nothing to dump, said plainly.
+	if out, code := f.exec(t, "backup", "tenants"); code != 2 || !strings.Contains(out, "no backup policy") {
+		t.Fatalf("backup tenants without names or policy: exit %d:\n%s", code, out)
+	}
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "@daily",
+		TenantDatabases: []string{"cli_t1", "cli_t2", "cli_t3"}, TenantDumpParallelism: 3}); err != nil {
+		t.Fatal(err)
+	}
+	out, code := f.exec(t, "backup", "tenants", "--pg-bindir", env.Postgres.BinDir)
+	if code != 1 || !strings.Contains(out, "1 of 3 tenant dumps failed: cli_t2") || !strings.Contains(out, "tenant dump cli_t2: FAILED") {
+		t.Fatalf("backup tenants: exit %d, want 1 naming cli_t2:\n%s", code, out)
+	}
+	c, err := catalog.Load(ctx, f.store, f.cfg.Layout())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dumped []string
+	for _, m := range c.Tenant {
+		dumped = append(dumped, m.Database)
+	}
+	if strings.Join(dumped, ",") != "cli_t1,cli_t3" {
+		t.Fatalf("dumped %v, want cli_t1 and cli_t3", dumped)
+	}
+	// Named databases override the policy's; all succeed: exit 0.
+	if out := f.run(t, 0, "backup", "tenants", "--pg-bindir", env.Postgres.BinDir, "--parallel", "1", "cli_t3"); !strings.Contains(out, "tenant dump cli_t3/") {
+		t.Fatalf("backup tenants cli_t3:\n%s", out)
+	}
+	if out, code := f.exec(t, "backup", "tenants", "--parallel", "99", "cli_t3"); code != 2 || !strings.Contains(out, "--parallel 99") {
+		t.Fatalf("--parallel 99: exit %d:\n%s", code, out)
+	}
+}
+
+// TestAccVerify_changedWALSegment: one changed byte in an archived WAL
+// segment the backup needs (the object present, its size unchanged) makes
+// `verify` fail, naming the segment; before the change it passes.
+func TestAccVerify_changedWALSegment(t *testing.T) {
+	env := testenv.Require(t)
+	f := setupAgentRepo(t, env, "verify-wal-acc")
+	ctx := context.Background()
+	f.run(t, 0, "backup")
+	id := f.newest(t)
+	f.archiveWAL(t)
+	if out := f.run(t, 0, "verify", id); !strings.HasSuffix(strings.TrimSpace(out), "OK") {
+		t.Fatalf("verify before the change: %s", out)
+	}
+
+	c := loadCatalog(t, f)
+	m := c.Physical[0]
+	a, err := catalog.ListWAL(ctx, f.store, f.cfg.Layout(), m.WALSegmentSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	for _, wf := range a.Files {
+		if wf.Name == m.WALStart {
+			key = wf.Key
+		}
+	}
+	if key == "" {
+		t.Fatalf("the backup's first segment %s is not archived", m.WALStart)
+	}
+	body, info, err := f.store.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(body)
+	body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0x01
+	if _, err := f.store.Put(ctx, key, bytes.NewReader(raw), objectstore.PutOptions{Size: int64(len(raw)), Metadata: info.Metadata}); err != nil {
+		t.Fatal(err)
+	}
+
+	out, code := f.exec(t, "verify", id)
+	if code != 1 || !strings.Contains(out, "FAIL "+key) || !strings.Contains(out, "checksum stored with it") {
+		t.Fatalf("verify after changing one byte of %s: exit %d, want 1 naming it:\n%s", key, code, out)
+	}
+}
+
+// TestAccPrune_lockedIncompleteBackup: in a bucket under object lock, an
+// incomplete backup's parts cannot be deleted yet. Prune does not claim it
+// deleted them: it says they wait for the lock, and until when.
+func TestAccPrune_lockedIncompleteBackup(t *testing.T) {
+	env := testenv.Require(t)
+	f := setupAgentRepo(t, env, "prune-lock-acc")
+	ctx := context.Background()
+	cfg := f.cfg
+	cfg.Bucket = "prune-lock-acc-locked"
+	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: cfg.Bucket,
+		Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), cfg.Bucket, true) })
+	body, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.cfgPath, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.cfg, f.store = cfg, client.Store(cfg.Bucket)
+
+	f.run(t, 0, "backup")
+	killed := f.killMidStream(t)
+	out := f.run(t, 0, "prune", "--full-count", "1", "--grace", "0")
+	if strings.Contains(out, "deleted incomplete backup") {
+		t.Fatalf("prune claims it deleted a locked incomplete backup:\n%s", out)
+	}
+	want := "waiting for object lock: incomplete backup " + killed
+	if !strings.Contains(out, want) || !strings.Contains(out, "until 20") {
+		t.Fatalf("prune output lacks %q with the lock's expiry:\n%s", want, out)
+	}
+	n := 0
+	_ = f.store.List(ctx, f.cfg.Layout().BackupDir(killed), func(objectstore.ObjectInfo) error { n++; return nil })
+	if n == 0 {
+		t.Fatal("the locked parts are gone: the test's bucket lock did not hold")
 	}
 }

@@ -59,9 +59,16 @@ func (d *Daemon) backup(ctx context.Context, p *repo.Policy) (string, error) {
 		if pgDump == "" {
 			pgDump = pg.Program("pg_dump")
 		}
-		ms, err := backup.DumpTenants(ctx, d.cfg.Store, backup.TenantOptions{Layout: d.layout, DSN: dsn, PGDump: pgDump}, p.TenantDatabases)
-		for _, tm := range ms {
-			out = append(out, "tenant "+tm.Database+"/"+tm.ID)
+		results, err := backup.DumpTenants(ctx, d.cfg.Store, backup.TenantOptions{Layout: d.layout, DSN: dsn, PGDump: pgDump,
+			Parallelism: p.TenantDumpParallelism, Progress: throttledProgress(log, 30*time.Second)}, p.TenantDatabases)
+		for _, r := range results {
+			if r.Err != nil {
+				d.m.TenantDumpFailures.WithLabelValues(r.Database).Set(1)
+				log.Error("tenant dump failed", "database", r.Database, "err", r.Err)
+				continue
+			}
+			d.m.TenantDumpFailures.WithLabelValues(r.Database).Set(0)
+			out = append(out, "tenant "+r.Database+"/"+r.Manifest.ID)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("tenant dumps: %w", err))
@@ -83,7 +90,7 @@ func (d *Daemon) backup(ctx context.Context, p *repo.Policy) (string, error) {
 	if res != nil {
 		log.Info("prune complete", "deleted", res.Deleted, "tenant_deleted", res.TenantDeleted,
 			"incomplete_deleted", res.Incomplete, "wal_deleted", res.WALDeleted, "kept", len(res.Kept),
-			"locked", len(res.Locked))
+			"locked", len(res.Locked), "waiting_for_lock", len(res.Waiting), "wal_waiting_for_lock", res.WALWaiting)
 		if len(res.Deleted)+len(res.Incomplete)+len(res.TenantDeleted) > 0 {
 			out = append(out, fmt.Sprintf("pruned %d", len(res.Deleted)+len(res.Incomplete)+len(res.TenantDeleted)))
 		}

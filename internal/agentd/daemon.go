@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -487,6 +488,13 @@ func (d *Daemon) execute(ctx context.Context, j *job, slot time.Time, prev *Run,
 			r.Result, r.Error = ResultFailure, err.Error()
 			var fe *FinalError
 			r.Final = errors.As(err, &fe)
+			var tde *backup.TenantDumpError
+			if errors.As(err, &tde) {
+				r.TenantFailures = map[string]string{}
+				for _, f := range tde.Failed {
+					r.TenantFailures[f.Database] = f.Err.Error()
+				}
+			}
 			d.m.JobFailures.WithLabelValues(j.name).Inc()
 			log.Error("job failed", "err", err, "duration", dur, "output", output)
 		} else {

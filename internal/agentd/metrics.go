@@ -34,6 +34,9 @@ type Metrics struct {
 	DrillRTOTarget    *prometheus.GaugeVec
 	RepositorySize    *prometheus.GaugeVec
 	RepositorySizeAt  prometheus.Gauge
+	// TenantDumpFailures is 1 for a tenant whose last scheduled dump by
+	// this agent failed, 0 once one succeeded: an alert names the tenant.
+	TenantDumpFailures *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics on a new registry, with the Go and
@@ -53,20 +56,22 @@ func NewMetrics() *Metrics {
 			Help: "Job runs by this agent, by result (success, failure, canceled)."}, []string{"job", "result"}),
 		JobFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_job_failures_total",
 			Help: "Failed job runs by this agent."}, []string{"job"}),
-		JobRunning:       g("lifeboat_job_running", "1 while this agent runs the job.", "job"),
-		JobLastSuccess:   g("lifeboat_job_last_success_timestamp_seconds", "When this agent last finished the job successfully.", "job"),
-		DrillLast:        g("lifeboat_drill_last_timestamp_seconds", "When the schedule's last drill finished.", "schedule"),
-		DrillDuration:    g("lifeboat_drill_duration_seconds", "Duration of the schedule's last drill, restore to teardown.", "schedule"),
-		DrillRTO:         g("lifeboat_drill_rto_seconds", "Achieved RTO of the schedule's last drill (start to checks passed).", "schedule"),
-		DrillSuccess:     g("lifeboat_drill_success", "1 when the schedule's last drill passed, else 0.", "schedule"),
-		DrillRTOTarget:   g("lifeboat_drill_rto_target_seconds", "The schedule's RTO target.", "schedule"),
-		RepositorySize:   g("lifeboat_repository_size_bytes", "Sum of the current object sizes under each repository folder.", "prefix"),
-		RepositorySizeAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_repository_size_timestamp_seconds", Help: "When lifeboat_repository_size_bytes was computed."}),
+		JobRunning:         g("lifeboat_job_running", "1 while this agent runs the job.", "job"),
+		JobLastSuccess:     g("lifeboat_job_last_success_timestamp_seconds", "When this agent last finished the job successfully.", "job"),
+		DrillLast:          g("lifeboat_drill_last_timestamp_seconds", "When the schedule's last drill finished.", "schedule"),
+		DrillDuration:      g("lifeboat_drill_duration_seconds", "Duration of the schedule's last drill, restore to teardown.", "schedule"),
+		DrillRTO:           g("lifeboat_drill_rto_seconds", "Achieved RTO of the schedule's last drill (start to checks passed).", "schedule"),
+		DrillSuccess:       g("lifeboat_drill_success", "1 when the schedule's last drill passed, else 0.", "schedule"),
+		DrillRTOTarget:     g("lifeboat_drill_rto_target_seconds", "The schedule's RTO target.", "schedule"),
+		RepositorySize:     g("lifeboat_repository_size_bytes", "Sum of the current object sizes under each repository folder.", "prefix"),
+		RepositorySizeAt:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_repository_size_timestamp_seconds", Help: "When lifeboat_repository_size_bytes was computed."}),
+		TenantDumpFailures: g("lifeboat_tenant_dump_failures", "1 when the tenant database's last scheduled dump failed, 0 when it succeeded.", "database"),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.BackupLastSuccess, m.BackupDuration, m.BackupBytes, m.WALArchiveLag, m.WALLastArchived,
 		m.JobRuns, m.JobFailures, m.JobRunning, m.JobLastSuccess,
-		m.DrillLast, m.DrillDuration, m.DrillRTO, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt)
+		m.DrillLast, m.DrillDuration, m.DrillRTO, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt,
+		m.TenantDumpFailures)
 	return m
 }
 

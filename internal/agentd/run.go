@@ -37,6 +37,9 @@ type Run struct {
 	Final bool `json:"final,omitempty"`
 	// Output names what the run produced (backup id, drill evidence id).
 	Output string `json:"output,omitempty"`
+	// TenantFailures names the tenant databases whose dump failed in this
+	// run, with the error (the backup job; every other tenant was dumped).
+	TenantFailures map[string]string `json:"tenant_failures,omitempty"`
 }
 
 // ReadRun reads the last run of job; nil with no error when there is none.

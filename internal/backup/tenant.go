@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,30 +31,112 @@ type TenantOptions struct {
 	// PGDump is the pg_dump binary; empty means "pg_dump" on PATH. It must
 	// be at least the server's major version.
 	PGDump string
-	// Progress, when set, is called as each dump advances.
+	// Progress, when set, is called as each dump advances; DumpTenants
+	// calls it from its parallel dumps concurrently.
 	Progress func(Progress)
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Parallelism is how many databases DumpTenants dumps at once
+	// (0: DefaultTenantParallelism; at most MaxTenantParallelism).
+	Parallelism int
 }
 
-// DumpTenants dumps each database in turn (see DumpTenant); all dumps of
-// one call share an id. It stops at the first failure, returning the
-// manifests of the dumps that completed.
-func DumpTenants(ctx context.Context, store objectstore.Store, opts TenantOptions, databases []string) ([]*TenantManifest, error) {
+// DefaultTenantParallelism is how many tenant dumps run at once when the
+// policy does not say: two pg_dump processes keep a small server's cores
+// busy without starving the application.
+const DefaultTenantParallelism = 2
+
+// MaxTenantParallelism bounds the concurrent dumps: each is a pg_dump
+// process and a server backend holding a snapshot.
+const MaxTenantParallelism = 32
+
+// TenantResult is the outcome of one tenant's dump: its manifest, or the
+// error that cost it its dump.
+type TenantResult struct {
+	Database string
+	Manifest *TenantManifest
+	Err      error
+}
+
+// TenantDumpError reports the tenants whose dump failed, by name. Every
+// other tenant of the call was still dumped.
+type TenantDumpError struct {
+	// Failed are the failed results, in the order the databases were given.
+	Failed []TenantResult
+}
+
+// Databases names the tenants whose dump failed.
+func (e *TenantDumpError) Databases() []string {
+	out := make([]string, len(e.Failed))
+	for i, r := range e.Failed {
+		out[i] = r.Database
+	}
+	return out
+}
+
+func (e *TenantDumpError) Error() string {
+	msgs := make([]string, len(e.Failed))
+	for i, r := range e.Failed {
+		msgs[i] = fmt.Sprintf("%s: %v", r.Database, r.Err)
+	}
+	return fmt.Sprintf("%d tenant dump(s) failed (%s): %s", len(e.Failed), strings.Join(e.Databases(), ", "), strings.Join(msgs, "; "))
+}
+
+// Unwrap gives errors.Is/As the individual failures.
+func (e *TenantDumpError) Unwrap() []error {
+	out := make([]error, len(e.Failed))
+	for i, r := range e.Failed {
+		out[i] = r.Err
+	}
+	return out
+}
+
+// DumpTenants dumps every database (see DumpTenant), at most
+// opts.Parallelism at a time; all dumps of one call share an id. Every
+// database is attempted whatever happens to the others: a dropped or
+// broken tenant must not cost the tenants after it their dump. It returns
+// one result per database, in the order given, and a *TenantDumpError
+// naming the failed ones (nil when all succeeded).
+func DumpTenants(ctx context.Context, store objectstore.Store, opts TenantOptions, databases []string) ([]TenantResult, error) {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	id := NewID(now())
-	var out []*TenantManifest
-	for _, db := range databases {
-		m, err := dumpTenant(ctx, store, opts, db, id)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, m)
+	n := opts.Parallelism
+	if n <= 0 {
+		n = DefaultTenantParallelism
 	}
-	return out, nil
+	n = min(n, MaxTenantParallelism, max(len(databases), 1))
+	id := NewID(now())
+	results := make([]TenantResult, len(databases))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				db := databases[i]
+				m, err := dumpTenant(ctx, store, opts, db, id)
+				results[i] = TenantResult{Database: db, Manifest: m, Err: err}
+			}
+		}()
+	}
+	for i := range databases {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var failed []TenantResult
+	for _, r := range results {
+		if r.Err != nil {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) > 0 {
+		return results, &TenantDumpError{Failed: failed}
+	}
+	return results, nil
 }
 
 // DumpTenant streams `pg_dump -Fc` of database db straight from pg_dump's

@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
@@ -31,11 +35,15 @@ func TestAccTenantDumps(t *testing.T) {
 			CREATE TABLE only_in_%[1]s (x int);`, db, 100*(i+1)))
 	}
 
-	ms, err := backup.DumpTenants(ctx, store, backup.TenantOptions{
+	rs, err := backup.DumpTenants(ctx, store, backup.TenantOptions{
 		Layout: l, DSN: dsn(pg), PGDump: filepath.Join(pg.BinDir, "pg_dump"),
 	}, tenants)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var ms []*backup.TenantManifest
+	for _, r := range rs {
+		ms = append(ms, r.Manifest)
 	}
 	if len(ms) != 3 {
 		t.Fatalf("%d manifests", len(ms))
@@ -91,5 +99,112 @@ func TestAccTenantDumps(t *testing.T) {
 	}
 	if list, _ := catalog.ListBackups(ctx, store, l); len(list) != 3 {
 		t.Fatalf("after a failed dump, %d backups listed", len(list))
+	}
+}
+
+// TestAccTenantDumps_parallelAndEveryTenantAttempted: a tenant whose
+// tables are locked keeps its pg_dump waiting, and the other tenants are
+// dumped meanwhile (two at a time); a tenant dropped since the policy was
+// written fails by name, and costs no other tenant its dump.
+func TestAccTenantDumps_parallelAndEveryTenantAttempted(t *testing.T) {
+	env := requireEnv(t)
+	pg := env.Postgres
+	ctx := context.Background()
+	store, l := newRepo(t, env)
+
+	tenants := []string{"par_a", "par_b_dropped", "par_c", "par_d"}
+	for _, db := range tenants {
+		psql(t, pg, "postgres", "DROP DATABASE IF EXISTS "+db)
+		psql(t, pg, "postgres", "CREATE DATABASE "+db)
+		psql(t, pg, db, "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
+	}
+	psql(t, pg, "postgres", "DROP DATABASE par_b_dropped")
+
+	// par_a's table is locked until the other dumps are stored: pg_dump
+	// waits for its lock, so with one dump at a time nothing after it would
+	// be dumped.
+	lockConn, err := pgx.Connect(ctx, pg.DSN("par_a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lockConn.Close(ctx)
+	lockTx, err := lockConn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockTx.Exec(ctx, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+
+	type result struct {
+		rs  []backup.TenantResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rs, err := backup.DumpTenants(ctx, store, backup.TenantOptions{
+			Layout: l, DSN: dsn(pg), PGDump: filepath.Join(pg.BinDir, "pg_dump"), Parallelism: 2,
+		}, tenants)
+		done <- result{rs, err}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := catalog.Load(ctx, store, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, m := range c.Tenant {
+			got[m.Database] = true
+		}
+		if got["par_a"] {
+			t.Fatal("par_a dumped while its table was locked")
+		}
+		if got["par_c"] && got["par_d"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("while par_a's dump waits, the other tenants were not dumped within 60s (dumped: %v)", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := lockTx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("DumpTenants did not return after the lock was released")
+	}
+
+	var tde *backup.TenantDumpError
+	if !errors.As(r.err, &tde) || strings.Join(tde.Databases(), ",") != "par_b_dropped" || !strings.Contains(r.err.Error(), "par_b_dropped") {
+		t.Fatalf("DumpTenants error = %v, want a TenantDumpError naming par_b_dropped only", r.err)
+	}
+	if len(r.rs) != len(tenants) {
+		t.Fatalf("%d results for %d tenants", len(r.rs), len(tenants))
+	}
+	for i, res := range r.rs {
+		if res.Database != tenants[i] {
+			t.Fatalf("result %d is %q, want %q (the order given)", i, res.Database, tenants[i])
+		}
+		if res.Database == "par_b_dropped" {
+			if res.Err == nil || res.Manifest != nil {
+				t.Fatalf("dropped tenant: %+v", res)
+			}
+			continue
+		}
+		if res.Err != nil || res.Manifest == nil || res.Manifest.Database != res.Database {
+			t.Fatalf("tenant %s: %+v", res.Database, res)
+		}
+		rep, err := catalog.Verify(ctx, store, l, res.Manifest.ID)
+		if err != nil || !rep.OK() {
+			t.Fatalf("verify %s: %+v, %v", res.Database, rep, err)
+		}
+	}
+	c, err := catalog.Load(ctx, store, l)
+	if err != nil || len(c.Tenant) != 3 || len(c.Incomplete) != 0 {
+		t.Fatalf("catalog: %d dumps, incomplete %+v, %v; want 3 dumps", len(c.Tenant), c.Incomplete, err)
 	}
 }

@@ -22,6 +22,10 @@ type ScheduleDoc struct {
 	Cluster  string    `json:"cluster"`
 	Schedule string    `json:"schedule"`
 	Updated  time.Time `json:"updated"`
+	// Created is when the schedule was first written (kept by
+	// WriteSchedule): no drill is owed for slots before it existed. Zero in
+	// documents written before it was recorded.
+	Created  time.Time `json:"created"`
 	Kind     string    `json:"kind"`
 	Database string    `json:"database,omitempty"`
 	// ScratchDir is the parent of cluster drills' throw-away directories.
@@ -34,9 +38,21 @@ type ScheduleDoc struct {
 	EvidenceDays      int     `json:"evidence_retention_days"`
 }
 
-// WriteSchedule stores d, replacing the previous version.
+// WriteSchedule stores d, replacing the previous version. Created is kept
+// from the stored document, or set now for a new schedule.
 func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, d ScheduleDoc) error {
 	d.Format = 1
+	prev, err := ReadSchedule(ctx, store, l, d.Name)
+	switch {
+	case err == nil:
+		d.Created = prev.Created
+	case errors.Is(err, objectstore.ErrNotFound):
+		if d.Created.IsZero() {
+			d.Created = time.Now().UTC()
+		}
+	default:
+		return fmt.Errorf("reading drill schedule %s: %w", d.Name, err)
+	}
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -24,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -65,6 +68,7 @@ type backupPolicyModel struct {
 	Retention           *policyRetentionModel `tfsdk:"retention"`
 	Tiers               []policyTierModel     `tfsdk:"tier"`
 	TenantDatabases     types.Set             `tfsdk:"tenant_databases"`
+	TenantDumpParallel  types.Int64           `tfsdk:"tenant_dump_parallelism"`
 	RPO                 types.String          `tfsdk:"rpo"`
 	RTO                 types.String          `tfsdk:"rto"`
 	WALArchiving        types.Bool            `tfsdk:"wal_archiving"`
@@ -120,6 +124,15 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				MarkdownDescription: "Databases (one per Odoo tenant) dumped logically (`pg_dump -Fc`) with every scheduled backup, each into its own prefix.",
 				ElementType:         types.StringType,
 				Optional:            true,
+			},
+			"tenant_dump_parallelism": schema.Int64Attribute{
+				MarkdownDescription: fmt.Sprintf("How many tenant databases are dumped at once (one `pg_dump` each). Default `%d`. "+
+					"Every tenant is attempted even when others fail; failures are named in the agent's job record, the "+
+					"`lifeboat_tenant_dump_failures` metric and a warning on refresh.", backup.DefaultTenantParallelism),
+				Optional:   true,
+				Computed:   true,
+				Default:    int64default.StaticInt64(backup.DefaultTenantParallelism),
+				Validators: []validator.Int64{int64validator.Between(1, backup.MaxTenantParallelism)},
 			},
 			"rpo": schema.StringAttribute{
 				MarkdownDescription: "Declared recovery point objective. Without WAL archiving (`wal_archiving = false`), the schedule must back up at least this often.",
@@ -425,8 +438,15 @@ func (r *backupPolicyResource) firstBackup(ctx context.Context, store objectstor
 	if len(dbs) == 0 {
 		return
 	}
-	_, err = backup.DumpTenants(ctx, store, backup.TenantOptions{Layout: m.layout(), DSN: m.Postgres.dsn(), PGDump: pg.Program("pg_dump"), Progress: progress}, dbs)
-	if err != nil {
+	_, err = backup.DumpTenants(ctx, store, backup.TenantOptions{Layout: m.layout(), DSN: m.Postgres.dsn(), PGDump: pg.Program("pg_dump"),
+		Parallelism: int(m.TenantDumpParallel.ValueInt64()), Progress: progress}, dbs)
+	var tde *backup.TenantDumpError
+	switch {
+	case errors.As(err, &tde):
+		diags.Append(errorDiag("Error Dumping Tenant Databases", fmt.Sprintf("dumping %v from %s (backup_on_create = true): the dumps of %s failed, "+
+			"every other tenant was dumped. Fix or remove those databases from tenant_databases, then apply again", dbs, m.Postgres.describe(),
+			strings.Join(tde.Databases(), ", ")), err))
+	case err != nil:
 		diags.Append(errorDiag("Error Dumping Tenant Databases", fmt.Sprintf("dumping %v from %s (backup_on_create = true)", dbs, m.Postgres.describe()), err))
 	}
 }
@@ -462,6 +482,7 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 	state.Schedule = types.StringValue(p.Schedule)
 	state.Retention = &policyRetentionModel{FullCount: optionalInt(int32(p.Retention.FullCount)), Days: optionalInt(int32(p.Retention.Days))}
 	state.TenantDatabases = stringSet(state.TenantDatabases, p.TenantDatabases)
+	state.TenantDumpParallel = types.Int64Value(int64(cmp.Or(p.TenantDumpParallelism, backup.DefaultTenantParallelism)))
 	tiers, err := client.PolicyTiers(ctx, bucket, state.Cluster.ValueString())
 	if err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Reading Tier Lifecycle Rules", fmt.Sprintf("reading bucket %q lifecycle", bucket), err))
@@ -472,7 +493,8 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 		state.Tiers = append(state.Tiers, policyTierModel{Name: types.StringValue(t.Name), Prefix: types.StringValue(t.Prefix), RetentionDays: types.Int64Value(int64(t.ExpirationDays))})
 	}
 	r.observe(ctx, store, &state, &resp.Diagnostics)
-	r.warnOverdue(&state, &resp.Diagnostics)
+	r.warnOverdue(&state, p.Created, &resp.Diagnostics)
+	r.warnTenantDumps(ctx, store, &state, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -498,7 +520,9 @@ func (r *backupPolicyResource) observe(ctx context.Context, store objectstore.St
 }
 
 // warnOverdue warns when the last backup is older than the schedule allows.
-func (r *backupPolicyResource) warnOverdue(m *backupPolicyModel, diags *diag.Diagnostics) {
+// created is when the policy was first written: a new policy owes no backup
+// before its first slot.
+func (r *backupPolicyResource) warnOverdue(m *backupPolicyModel, created time.Time, diags *diag.Diagnostics) {
 	sched, err := schedule.Parse(m.Schedule.ValueString())
 	if err != nil {
 		return
@@ -509,7 +533,7 @@ func (r *backupPolicyResource) warnOverdue(m *backupPolicyModel, diags *diag.Dia
 			return
 		}
 	}
-	due, overdue := sched.Overdue(last, time.Now())
+	due, overdue := sched.Overdue(created, last, time.Now())
 	switch {
 	case !overdue:
 	case last.IsZero():
@@ -521,6 +545,32 @@ func (r *backupPolicyResource) warnOverdue(m *backupPolicyModel, diags *diag.Dia
 			fmt.Sprintf("Cluster %q was last backed up at %s (%s), but schedule %q was due at %s. Is `lifeboat agent` running, and are its backups failing?",
 				m.Cluster.ValueString(), last.Format(time.RFC3339), m.LastBackupID.ValueString(), m.Schedule.ValueString(), due.Format(time.RFC3339)))
 	}
+}
+
+// warnTenantDumps warns, naming them, about the tenants whose dump failed in
+// the agent's last scheduled backup (its job record).
+func (r *backupPolicyResource) warnTenantDumps(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) {
+	run, err := agentd.ReadRun(ctx, store, m.layout(), agentd.BackupJob)
+	if err != nil {
+		diags.AddWarning("Backup Job Record Unreadable", fmt.Sprintf("The agent's record of its last scheduled backup could not be read: %v", err))
+		return
+	}
+	if run == nil || len(run.TenantFailures) == 0 {
+		return
+	}
+	dbs := make([]string, 0, len(run.TenantFailures))
+	for db := range run.TenantFailures {
+		dbs = append(dbs, db)
+	}
+	sort.Strings(dbs)
+	var lines []string
+	for _, db := range dbs {
+		lines = append(lines, fmt.Sprintf("  %s: %s", db, run.TenantFailures[db]))
+	}
+	diags.AddWarning("Tenant Dumps Failing",
+		fmt.Sprintf("The scheduled backup of cluster %q at %s (agent %s) could not dump %d tenant database(s): %s. Every other tenant was dumped. "+
+			"Fix these databases, or remove them from tenant_databases:\n%s",
+			m.Cluster.ValueString(), run.Finished.Format(time.RFC3339), run.Holder, len(dbs), strings.Join(dbs, ", "), strings.Join(lines, "\n")))
 }
 
 // Delete implements resource.Resource: scheduling stops, backups stay.
@@ -610,11 +660,12 @@ func (m *backupPolicyModel) tenantDatabases() []string {
 
 func (m *backupPolicyModel) policy() repo.Policy {
 	p := repo.Policy{
-		Cluster:         m.Cluster.ValueString(),
-		Schedule:        m.Schedule.ValueString(),
-		Updated:         time.Now().UTC(),
-		TenantDatabases: m.tenantDatabases(),
-		Retention:       repo.PolicyRetention{FullCount: int(m.Retention.FullCount.ValueInt64()), Days: int(m.Retention.Days.ValueInt64())},
+		Cluster:               m.Cluster.ValueString(),
+		Schedule:              m.Schedule.ValueString(),
+		Updated:               time.Now().UTC(),
+		TenantDatabases:       m.tenantDatabases(),
+		TenantDumpParallelism: int(m.TenantDumpParallel.ValueInt64()),
+		Retention:             repo.PolicyRetention{FullCount: int(m.Retention.FullCount.ValueInt64()), Days: int(m.Retention.Days.ValueInt64())},
 	}
 	if cfg, err := pgconn.ParseConfig(m.Postgres.dsn()); err == nil {
 		p.Postgres = repo.PolicyPostgres{Host: cfg.Host, Port: int(cfg.Port), User: cfg.User, DBName: cfg.Database}

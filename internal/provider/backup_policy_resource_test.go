@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
@@ -181,19 +184,19 @@ func TestBackupPolicyOverdueWarning(t *testing.T) {
 	m := &backupPolicyModel{Cluster: types.StringValue("main"), Schedule: types.StringValue("@hourly"), LastBackupID: types.StringValue("old")}
 	m.LastBackupTime = types.StringValue(time.Now().Add(-5 * time.Hour).UTC().Format(time.RFC3339))
 	var diags diag.Diagnostics
-	r.warnOverdue(m, &diags)
+	r.warnOverdue(m, time.Time{}, &diags)
 	if !hasWarning(diags, "Backup Overdue") {
 		t.Fatalf("a backup 5h old on an hourly schedule must warn, got %v", diags)
 	}
 	m.LastBackupTime = types.StringValue(time.Now().Add(-20 * time.Minute).UTC().Format(time.RFC3339))
 	diags = nil
-	r.warnOverdue(m, &diags)
+	r.warnOverdue(m, time.Time{}, &diags)
 	if len(diags) != 0 {
 		t.Fatalf("a backup 20m old on an hourly schedule must not warn, got %v", diags)
 	}
 	m.LastBackupTime = types.StringNull()
 	diags = nil
-	r.warnOverdue(m, &diags)
+	r.warnOverdue(m, time.Time{}, &diags)
 	if !hasWarning(diags, "Backup Overdue") {
 		t.Fatalf("no backup at all must warn, got %v", diags)
 	}
@@ -274,4 +277,122 @@ resource "lifeboat_backup_policy" "test" {
 			ExpectNonEmptyPlan: true,
 		}},
 	})
+}
+
+// TestAccBackupPolicyTenantDumpWarning: refresh warns, naming them, about
+// the tenants whose dump failed in the agent's last scheduled backup (its
+// job record in the repository), and says nothing once a run succeeded.
+func TestAccBackupPolicyTenantDumpWarning(t *testing.T) {
+	testAccPreCheck(t)
+	ctx := context.Background()
+	client := testAccClient(t)
+	bucket := randomName("lb-tenantwarn")
+	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	store := client.Store(bucket)
+	m := &backupPolicyModel{Cluster: types.StringValue("main"),
+		Repository: &repositoryRef{Bucket: types.StringValue(bucket), Prefix: types.StringValue("pg")}}
+	r := &backupPolicyResource{}
+	var diags diag.Diagnostics
+	r.warnTenantDumps(ctx, store, m, &diags)
+	if len(diags) != 0 {
+		t.Fatalf("no job record yet: want no diagnostics, got %v", diags)
+	}
+	now := time.Now().UTC()
+	if err := agentd.WriteRun(ctx, store, m.layout(), agentd.Run{Job: agentd.BackupJob, Slot: now, Result: agentd.ResultFailure,
+		Attempts: 1, Holder: "db1", Started: now, Finished: now, Error: "tenant dumps: ...",
+		TenantFailures: map[string]string{"acme_gone": `database "acme_gone" does not exist`}}); err != nil {
+		t.Fatal(err)
+	}
+	r.warnTenantDumps(ctx, store, m, &diags)
+	if !hasWarning(diags, "Tenant Dumps Failing") || diags.HasError() || !strings.Contains(diags[0].Detail(), "acme_gone") {
+		t.Fatalf("want a 'Tenant Dumps Failing' warning naming acme_gone, got %v", diags)
+	}
+	if err := agentd.WriteRun(ctx, store, m.layout(), agentd.Run{Job: agentd.BackupJob, Slot: now, Result: agentd.ResultSuccess,
+		Attempts: 2, Holder: "db1", Started: now, Finished: now}); err != nil {
+		t.Fatal(err)
+	}
+	diags = nil
+	r.warnTenantDumps(ctx, store, m, &diags)
+	if len(diags) != 0 {
+		t.Fatalf("after a successful run: want no diagnostics, got %v", diags)
+	}
+}
+
+// TestAccNewSchedulesAreNotOverdue: a backup policy and a drill schedule
+// written just now have never run, yet owe nothing before their first slot
+// after creation: refresh does not warn. Their creation time survives
+// updates; once a slot after it passes with no run, refresh warns.
+func TestAccNewSchedulesAreNotOverdue(t *testing.T) {
+	testAccPreCheck(t)
+	ctx := context.Background()
+	client := testAccClient(t)
+	bucket := randomName("lb-overdue")
+	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	store := client.Store(bucket)
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	// Hourly and daily: both have fired (several times) before now.
+	for _, sched := range []string{"@hourly", "0 2 * * *"} {
+		if err := repo.WritePolicy(ctx, store, l, repo.Policy{Cluster: "main", Schedule: sched}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := repo.ReadPolicy(ctx, store, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(p.Created) > time.Minute || time.Since(p.Created) < 0 {
+			t.Fatalf("policy created %s, want now", p.Created)
+		}
+		m := &backupPolicyModel{Cluster: types.StringValue("main"), Schedule: types.StringValue(sched), LastBackupTime: types.StringNull()}
+		var diags diag.Diagnostics
+		(&backupPolicyResource{}).warnOverdue(m, p.Created, &diags)
+		if len(diags) != 0 {
+			t.Fatalf("policy %q created just now, never run: want no warning, got %v", sched, diags)
+		}
+		// Created long ago (before its last slot), never run: overdue.
+		(&backupPolicyResource{}).warnOverdue(m, p.Created.Add(-72*time.Hour), &diags)
+		if !hasWarning(diags, "Backup Overdue") {
+			t.Fatalf("policy %q created 3 days ago, never run: want a warning, got %v", sched, diags)
+		}
+	}
+	// An update keeps the creation time.
+	first, _ := repo.ReadPolicy(ctx, store, l)
+	time.Sleep(1100 * time.Millisecond)
+	if err := repo.WritePolicy(ctx, store, l, repo.Policy{Cluster: "main", Schedule: "@daily"}); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := repo.ReadPolicy(ctx, store, l); !again.Created.Equal(first.Created) {
+		t.Fatalf("update moved the policy's creation time from %s to %s", first.Created, again.Created)
+	}
+
+	for _, name := range []string{"hourly", "nightly"} {
+		sched := map[string]string{"hourly": "@hourly", "nightly": "0 2 * * *"}[name]
+		if err := drill.WriteSchedule(ctx, store, l, drill.ScheduleDoc{Name: name, Cluster: "main", Schedule: sched, Kind: "cluster"}); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := drill.ReadSchedule(ctx, store, l, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &drillScheduleModel{Name: types.StringValue(name), Schedule: types.StringValue(sched),
+			LastDrillTime: types.StringNull(), LastAchievedRTO: types.Float64Null(), RTOTarget: types.StringNull()}
+		var diags diag.Diagnostics
+		(&drillScheduleResource{}).warn(m, doc.Created, &diags)
+		if len(diags) != 0 {
+			t.Fatalf("drill %q created just now, never run: want no warning, got %v", sched, diags)
+		}
+		(&drillScheduleResource{}).warn(m, doc.Created.Add(-72*time.Hour), &diags)
+		if !hasWarning(diags, "Drill Overdue") {
+			t.Fatalf("drill %q created 3 days ago, never run: want a warning, got %v", sched, diags)
+		}
+		if err := drill.WriteSchedule(ctx, store, l, drill.ScheduleDoc{Name: name, Cluster: "main", Schedule: "@daily", Kind: "cluster"}); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := drill.ReadSchedule(ctx, store, l, name); !again.Created.Equal(doc.Created) {
+			t.Fatalf("drill update moved its creation time from %s to %s", doc.Created, again.Created)
+		}
+	}
 }

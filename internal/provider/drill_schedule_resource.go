@@ -340,7 +340,7 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 		state.adopt(doc)
 	}
 	r.observe(ctx, store, &state, &resp.Diagnostics)
-	r.warn(&state, &resp.Diagnostics)
+	r.warn(&state, doc.Created, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -375,8 +375,9 @@ func (r *drillScheduleResource) observe(ctx context.Context, store objectstore.S
 	m.LastFailures = types.ListValueMust(types.StringType, append([]attr.Value{}, fails...))
 }
 
-// warn reports posture that is declared but not holding.
-func (r *drillScheduleResource) warn(m *drillScheduleModel, diags *diag.Diagnostics) {
+// warn reports posture that is declared but not holding. created is when
+// the schedule was first written: no drill is owed before its first slot.
+func (r *drillScheduleResource) warn(m *drillScheduleModel, created time.Time, diags *diag.Diagnostics) {
 	name := m.Name.ValueString()
 	if m.LastDrillResult.ValueString() == "failed" {
 		diags.AddWarning("Last Drill Failed", fmt.Sprintf("The last drill of %q (%s) failed; evidence %s. Failures: %v",
@@ -398,7 +399,7 @@ func (r *drillScheduleResource) warn(m *drillScheduleModel, diags *diag.Diagnost
 			return
 		}
 	}
-	if due, overdue := sched.Overdue(last, time.Now()); overdue {
+	if due, overdue := sched.Overdue(created, last, time.Now()); overdue {
 		diags.AddWarning("Drill Overdue", fmt.Sprintf("Drill %q was due at %s by schedule %q, but its last drill is %s. Is `lifeboat agent` running?",
 			name, due.Format(time.RFC3339), m.Schedule.ValueString(), orNone(m.LastDrillTime.ValueString())))
 	}

@@ -130,7 +130,7 @@ func TestDrillScheduleWarnings(t *testing.T) {
 		LastFailures: types.ListValueMust(types.StringType, []attr.Value{types.StringValue("rows: expected 1, observed 0")}),
 	}
 	var diags diag.Diagnostics
-	r.warn(m, &diags)
+	r.warn(m, time.Time{}, &diags)
 	for _, want := range []string{"Last Drill Failed", "Drill Missed RTO Target", "Drill Overdue"} {
 		if !hasWarning(diags, want) {
 			t.Errorf("missing warning %q in %v", want, diags)
@@ -140,7 +140,7 @@ func TestDrillScheduleWarnings(t *testing.T) {
 	m.LastDrillResult = types.StringValue("passed")
 	m.LastAchievedRTO = types.Float64Value(20)
 	diags = nil
-	r.warn(m, &diags)
+	r.warn(m, time.Time{}, &diags)
 	if len(diags) != 0 {
 		t.Fatalf("a recent passing drill within its RTO must not warn: %v", diags)
 	}

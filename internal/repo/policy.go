@@ -20,11 +20,18 @@ type Policy struct {
 	Cluster  string    `json:"cluster"`
 	Schedule string    `json:"schedule"`
 	Updated  time.Time `json:"updated"`
+	// Created is when the policy was first written (kept by WritePolicy):
+	// a policy owes no backup for slots before it existed. Zero in
+	// policies written before it was recorded.
+	Created time.Time `json:"created"`
 	// Retention keeps FullCount newest physical backups and/or what a
 	// restore to any point of the last Days days needs.
 	Retention PolicyRetention `json:"retention"`
 	// TenantDatabases are dumped logically with every scheduled backup.
 	TenantDatabases []string `json:"tenant_databases,omitempty"`
+	// TenantDumpParallelism is how many tenant dumps run at once (0: the
+	// agent's default).
+	TenantDumpParallelism int `json:"tenant_dump_parallelism,omitempty"`
 	// Postgres locates the server without credentials.
 	Postgres PolicyPostgres `json:"postgres"`
 }
@@ -45,8 +52,20 @@ type PolicyPostgres struct {
 }
 
 // WritePolicy stores p at l.PolicyKey(), replacing the previous policy.
+// Created is kept from the stored policy, or set now for a new one.
 func WritePolicy(ctx context.Context, store objectstore.Store, l Layout, p Policy) error {
 	p.Format = 1
+	prev, err := ReadPolicy(ctx, store, l)
+	switch {
+	case err == nil:
+		p.Created = prev.Created
+	case errors.Is(err, objectstore.ErrNotFound):
+		if p.Created.IsZero() {
+			p.Created = time.Now().UTC()
+		}
+	default:
+		return err
+	}
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return err

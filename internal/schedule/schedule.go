@@ -92,14 +92,20 @@ func (s *Schedule) Prev(t time.Time) time.Time {
 	return time.Time{}
 }
 
-// Overdue reports whether a job that last ran at last (zero: never) has
-// missed its schedule as of now. A run is given a tenth of the longest gap
-// (at least 15 minutes) to finish, and one late run is tolerated before the
-// job counts as overdue; due is the run it is measured against.
-func (s *Schedule) Overdue(last, now time.Time) (due time.Time, overdue bool) {
+// Overdue reports whether a job created at created (zero: unknown, long
+// ago) that last ran at last (zero: never) has missed its schedule as of
+// now. A run is given a tenth of the longest gap (at least 15 minutes) to
+// finish, and one late run is tolerated before the job counts as overdue;
+// due is the run it is measured against. A job is never overdue for a
+// slot that fired before it was created: a schedule declared today owes
+// nothing until its first slot after creation has passed (and its grace).
+func (s *Schedule) Overdue(created, last, now time.Time) (due time.Time, overdue bool) {
 	gap := s.MaxGap()
 	due = s.Prev(now.Add(-max(gap/10, 15*time.Minute)))
 	if due.IsZero() {
+		return due, false
+	}
+	if !created.IsZero() && due.Before(s.Next(created.Add(-time.Nanosecond))) {
 		return due, false
 	}
 	return due, last.IsZero() || last.Before(due.Add(-gap))
