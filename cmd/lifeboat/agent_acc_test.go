@@ -27,6 +27,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
@@ -168,6 +169,58 @@ func TestAccAgent_tenantDumpFailures(t *testing.T) {
 		if m := metric(mf, "lifeboat_tenant_dump_failures", "database", db); m == nil || m.GetGauge().GetValue() != 0 {
 			t.Fatalf("lifeboat_tenant_dump_failures{database=%s} = %v, want 0", db, m)
 		}
+	}
+	if code := a.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("agent exited %d on SIGTERM:\n%s", code, a.out.String())
+	}
+}
+
+// TestAccAgent_scheduledVerify: with verify_schedule set, the agent
+// verifies the newest base backup by content. One changed byte in a WAL
+// segment the backup needs fails the run (recorded, not retried), and
+// /metrics reports lifeboat_verify_success 0.
+func TestAccAgent_scheduledVerify(t *testing.T) {
+	env := testenv.Require(t)
+	f := setupAgentRepo(t, env, "agent-acc-verify")
+	ctx := context.Background()
+	f.run(t, 0, "backup")
+	f.archiveWAL(t)
+	key := f.changeWALByte(t, loadCatalog(t, f).Physical[0].WALStart)
+
+	// A yearly backup schedule whose current slot is recorded as done, so
+	// only the verification runs.
+	const yearly = "0 0 1 1 *"
+	sched, err := schedule.Parse(yearly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := agentd.WriteRun(ctx, f.store, f.cfg.Layout(), agentd.Run{Job: agentd.BackupJob, Slot: agentd.Slot(sched, now),
+		Result: agentd.ResultSuccess, Attempts: 1, Holder: "test", Started: now, Finished: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: yearly,
+		VerifySchedule: "* * * * *", Retention: repo.PolicyRetention{FullCount: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, f, "A")
+	var last *agentd.Run
+	waitFor(t, 60*time.Second, "the verification is recorded", func() bool {
+		last, _ = agentd.ReadRun(ctx, f.store, f.cfg.Layout(), agentd.VerifyJob)
+		return last != nil
+	})
+	if last.Result != agentd.ResultFailure || !last.Final || !strings.Contains(last.Error, key) {
+		t.Fatalf("verify run %+v: want a final failure naming %s", last, key)
+	}
+	mf := a.scrape(t)
+	if got := gauge(mf, "lifeboat_verify_success", "cluster", f.cfg.Cluster); got != 0 {
+		t.Fatalf("lifeboat_verify_success = %v, want 0", got)
+	}
+	if got := gauge(mf, "lifeboat_verify_problems", "cluster", f.cfg.Cluster); got < 1 {
+		t.Fatalf("lifeboat_verify_problems = %v, want at least 1", got)
+	}
+	if c := loadCatalog(t, f); len(c.Physical) != 1 {
+		t.Fatalf("%d base backups: the recorded backup slot ran again", len(c.Physical))
 	}
 	if code := a.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
 		t.Fatalf("agent exited %d on SIGTERM:\n%s", code, a.out.String())

@@ -289,7 +289,6 @@ func TestAccBackupTenants_policyDatabasesAndFailures(t *testing.T) {
 func TestAccVerify_changedWALSegment(t *testing.T) {
 	env := testenv.Require(t)
 	f := setupAgentRepo(t, env, "verify-wal-acc")
-	ctx := context.Background()
 	f.run(t, 0, "backup")
 	id := f.newest(t)
 	f.archiveWAL(t)
@@ -297,20 +296,31 @@ func TestAccVerify_changedWALSegment(t *testing.T) {
 		t.Fatalf("verify before the change: %s", out)
 	}
 
-	c := loadCatalog(t, f)
-	m := c.Physical[0]
-	a, err := catalog.ListWAL(ctx, f.store, f.cfg.Layout(), m.WALSegmentSize)
+	key := f.changeWALByte(t, loadCatalog(t, f).Physical[0].WALStart)
+	out, code := f.exec(t, "verify", id)
+	if code != 1 || !strings.Contains(out, "FAIL "+key) || !strings.Contains(out, "checksum stored with it") {
+		t.Fatalf("verify after changing one byte of %s: exit %d, want 1 naming it:\n%s", key, code, out)
+	}
+}
+
+// changeWALByte flips one bit in the middle of archived WAL file name (its
+// stored, compressed bytes; size and stored checksum unchanged), as
+// storage rot would, and returns its key.
+func (f *backupFixture) changeWALByte(t *testing.T, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	a, err := catalog.ListWAL(ctx, f.store, f.cfg.Layout(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var key string
 	for _, wf := range a.Files {
-		if wf.Name == m.WALStart {
+		if wf.Name == name {
 			key = wf.Key
 		}
 	}
 	if key == "" {
-		t.Fatalf("the backup's first segment %s is not archived", m.WALStart)
+		t.Fatalf("WAL file %s is not archived", name)
 	}
 	body, info, err := f.store.Get(ctx, key)
 	if err != nil {
@@ -325,11 +335,7 @@ func TestAccVerify_changedWALSegment(t *testing.T) {
 	if _, err := f.store.Put(ctx, key, bytes.NewReader(raw), objectstore.PutOptions{Size: int64(len(raw)), Metadata: info.Metadata}); err != nil {
 		t.Fatal(err)
 	}
-
-	out, code := f.exec(t, "verify", id)
-	if code != 1 || !strings.Contains(out, "FAIL "+key) || !strings.Contains(out, "checksum stored with it") {
-		t.Fatalf("verify after changing one byte of %s: exit %d, want 1 naming it:\n%s", key, code, out)
-	}
+	return key
 }
 
 // TestAccPrune_lockedIncompleteBackup: in a bucket under object lock, an

@@ -275,6 +275,12 @@ func (d *Daemon) refresh(ctx context.Context) {
 			d.log.Error("policy not scheduled", "key", d.layout.PolicyKey(), "err", err)
 		} else {
 			jobs[j.name] = j
+			// The verification belongs to the same cluster's policy.
+			if v, err := d.verifyJob(p); err != nil {
+				d.log.Error("verification not scheduled", "key", d.layout.PolicyKey(), "err", err)
+			} else if v != nil {
+				jobs[v.name] = v
+			}
 		}
 		d.walStats(ctx, p)
 	}

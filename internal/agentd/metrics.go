@@ -37,6 +37,11 @@ type Metrics struct {
 	// TenantDumpFailures is 1 for a tenant whose last scheduled dump by
 	// this agent failed, 0 once one succeeded: an alert names the tenant.
 	TenantDumpFailures *prometheus.GaugeVec
+	// VerifyLast, VerifySuccess and VerifyProblems report the scheduled
+	// verification of the newest base backup (and its WAL).
+	VerifyLast     *prometheus.GaugeVec
+	VerifySuccess  *prometheus.GaugeVec
+	VerifyProblems *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics on a new registry, with the Go and
@@ -65,13 +70,16 @@ func NewMetrics() *Metrics {
 		DrillRTOTarget:     g("lifeboat_drill_rto_target_seconds", "The schedule's RTO target.", "schedule"),
 		RepositorySize:     g("lifeboat_repository_size_bytes", "Sum of the current object sizes under each repository folder.", "prefix"),
 		RepositorySizeAt:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_repository_size_timestamp_seconds", Help: "When lifeboat_repository_size_bytes was computed."}),
+		VerifyLast:         g("lifeboat_verify_last_timestamp_seconds", "When the scheduled verification last checked the newest base backup.", "cluster"),
+		VerifySuccess:      g("lifeboat_verify_success", "1 when the last scheduled verification found every object a restore would read intact, else 0.", "cluster"),
+		VerifyProblems:     g("lifeboat_verify_problems", "Problems (missing or changed objects) the last scheduled verification found.", "cluster"),
 		TenantDumpFailures: g("lifeboat_tenant_dump_failures", "1 when the tenant database's last scheduled dump failed, 0 when it succeeded.", "database"),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.BackupLastSuccess, m.BackupDuration, m.BackupBytes, m.WALArchiveLag, m.WALLastArchived,
 		m.JobRuns, m.JobFailures, m.JobRunning, m.JobLastSuccess,
 		m.DrillLast, m.DrillDuration, m.DrillRTO, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt,
-		m.TenantDumpFailures)
+		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems)
 	return m
 }
 

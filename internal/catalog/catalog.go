@@ -63,6 +63,22 @@ type Catalog struct {
 // Load lists the backups of the cluster at layout: one listing of
 // basebackups/ and one of tenants/, then one read per manifest.
 func Load(ctx context.Context, store objectstore.Store, l repo.Layout) (*Catalog, error) {
+	c, err := LoadPhysical(ctx, store, l)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.loadTenants(ctx, store); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadPhysical is Load without the tenant dumps (Tenant stays empty, and
+// Incomplete holds only physical backups): one listing of basebackups/ and
+// one read per manifest, for callers that show only physical backups and
+// the restorable window, which a cluster of hundreds of tenants would
+// otherwise pay one manifest read per dump for.
+func LoadPhysical(ctx context.Context, store objectstore.Store, l repo.Layout) (*Catalog, error) {
 	c := &Catalog{Layout: l}
 
 	// Physical: group the objects by backup id.
@@ -96,13 +112,25 @@ func Load(ctx context.Context, store objectstore.Store, l repo.Layout) (*Catalog
 		}
 		c.Physical = append(c.Physical, m)
 	}
+	// NOTE: by start time, not id: two backups started in the same second
+	// have ids that differ only by a random suffix.
+	sort.Slice(c.Physical, func(i, j int) bool {
+		if !c.Physical[i].StartTime.Equal(c.Physical[j].StartTime) {
+			return c.Physical[i].StartTime.Before(c.Physical[j].StartTime)
+		}
+		return c.Physical[i].ID < c.Physical[j].ID
+	})
+	return c, nil
+}
 
-	// Tenant dumps: <db>/<id>.dump and <db>/<id>.json.
+// loadTenants adds the tenant dumps: <db>/<id>.dump and <db>/<id>.json.
+func (c *Catalog) loadTenants(ctx context.Context, store objectstore.Store) error {
+	l := c.Layout
 	type tkey struct{ db, id string }
 	tgroups := map[tkey][]objectstore.ObjectInfo{}
 	tmanifest := map[tkey]bool{}
 	var tkeys []tkey
-	err = store.List(ctx, l.TenantsDir(), func(o objectstore.ObjectInfo) error {
+	err := store.List(ctx, l.TenantsDir(), func(o objectstore.ObjectInfo) error {
 		rk, ok := l.Parse(o.Key)
 		if !ok || (rk.Kind != repo.KindTenantDump && rk.Kind != repo.KindTenantManifest) {
 			return nil
@@ -116,7 +144,7 @@ func Load(ctx context.Context, store objectstore.Store, l repo.Layout) (*Catalog
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, k := range tkeys {
 		if !tmanifest[k] {
@@ -125,18 +153,10 @@ func Load(ctx context.Context, store objectstore.Store, l repo.Layout) (*Catalog
 		}
 		m, err := backup.ReadTenantManifest(ctx, store, l, k.db, k.id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.Tenant = append(c.Tenant, m)
 	}
-	// NOTE: by start time, not id: two backups started in the same second
-	// have ids that differ only by a random suffix.
-	sort.Slice(c.Physical, func(i, j int) bool {
-		if !c.Physical[i].StartTime.Equal(c.Physical[j].StartTime) {
-			return c.Physical[i].StartTime.Before(c.Physical[j].StartTime)
-		}
-		return c.Physical[i].ID < c.Physical[j].ID
-	})
 	sort.Slice(c.Tenant, func(i, j int) bool {
 		if !c.Tenant[i].StartTime.Equal(c.Tenant[j].StartTime) {
 			return c.Tenant[i].StartTime.Before(c.Tenant[j].StartTime)
@@ -146,7 +166,7 @@ func Load(ctx context.Context, store objectstore.Store, l repo.Layout) (*Catalog
 		}
 		return c.Tenant[i].Database < c.Tenant[j].Database
 	})
-	return c, nil
+	return nil
 }
 
 func incomplete(kind, id, db string, objs []objectstore.ObjectInfo) Incomplete {

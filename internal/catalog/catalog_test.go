@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -351,5 +352,49 @@ func TestPruneReportsOnlyWhatItRemoved(t *testing.T) {
 	}
 	if len(res.Waiting) != 1 || res.Waiting[0].Name != dead.ID || !res.Waiting[0].Incomplete || !res.Waiting[0].Until.Equal(until) {
 		t.Fatalf("waiting %+v, want %s until %s", res.Waiting, dead.ID, until)
+	}
+}
+
+// getCounter counts the objects read, by key.
+type getCounter struct {
+	objectstore.Store
+	gets map[string]int
+}
+
+func (g *getCounter) Get(ctx context.Context, key string) (io.ReadCloser, objectstore.ObjectInfo, error) {
+	g.gets[key]++
+	return g.Store.Get(ctx, key)
+}
+
+// TestLoadPhysicalReadsNoTenantManifest: what shows only physical backups
+// and the window (a policy's refresh) reads no tenant dump's manifest,
+// however many tenants there are.
+func TestLoadPhysicalReadsNoTenantManifest(t *testing.T) {
+	ctx := context.Background()
+	mem := objectstore.NewMemory("b")
+	now := time.Now()
+	b := addBackup(t, mem, now.Add(-time.Hour), 2, 2, true)
+	addWAL(t, mem, 2, 3)
+	for i := 0; i < 50; i++ {
+		m := &backup.TenantManifest{Format: 1, Kind: backup.KindTenant, ID: backup.NewID(now), Database: fmt.Sprintf("t%02d", i), StartTime: now}
+		raw, _ := json.Marshal(m)
+		put(t, mem, layout.TenantManifestKey(m.Database, m.ID), raw, objectstore.PutOptions{})
+	}
+	g := &getCounter{Store: mem, gets: map[string]int{}}
+	c, err := LoadPhysical(ctx, g, layout)
+	if err != nil || len(c.Physical) != 1 || c.Physical[0].ID != b.ID || len(c.Tenant) != 0 {
+		t.Fatalf("LoadPhysical: %+v, %v", c, err)
+	}
+	if _, err := RestorableWindow(ctx, g, layout); err != nil {
+		t.Fatal(err)
+	}
+	for key := range g.gets {
+		if strings.Contains(key, "/tenants/") {
+			t.Fatalf("read tenant manifest %s (reads: %v)", key, g.gets)
+		}
+	}
+	full, err := Load(ctx, mem, layout)
+	if err != nil || len(full.Tenant) != 50 || len(full.Physical) != 1 {
+		t.Fatalf("Load: %d dumps, %d backups, %v", len(full.Tenant), len(full.Physical), err)
 	}
 }

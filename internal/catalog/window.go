@@ -46,9 +46,10 @@ type Window struct {
 // Truncated reports whether WAL was archived beyond the window's end.
 func (w *Window) Truncated() bool { return w.NewestSegment != w.LatestSegment }
 
-// RestorableWindow computes the window of the cluster at l.
+// RestorableWindow computes the window of the cluster at l (from the
+// physical backups only: tenant dumps are not read).
 func RestorableWindow(ctx context.Context, store objectstore.Store, l repo.Layout) (*Window, error) {
-	c, err := Load(ctx, store, l)
+	c, err := LoadPhysical(ctx, store, l)
 	if err != nil {
 		return nil, err
 	}

@@ -69,6 +69,7 @@ type backupPolicyModel struct {
 	Tiers               []policyTierModel     `tfsdk:"tier"`
 	TenantDatabases     types.Set             `tfsdk:"tenant_databases"`
 	TenantDumpParallel  types.Int64           `tfsdk:"tenant_dump_parallelism"`
+	VerifySchedule      types.String          `tfsdk:"verify_schedule"`
 	RPO                 types.String          `tfsdk:"rpo"`
 	RTO                 types.String          `tfsdk:"rto"`
 	WALArchiving        types.Bool            `tfsdk:"wal_archiving"`
@@ -133,6 +134,14 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				Computed:   true,
 				Default:    int64default.StaticInt64(backup.DefaultTenantParallelism),
 				Validators: []validator.Int64{int64validator.Between(1, backup.MaxTenantParallelism)},
+			},
+			"verify_schedule": schema.StringAttribute{
+				MarkdownDescription: "When `lifeboat agent` verifies the newest base backup by content, in UTC (cron, like `schedule`): every part, " +
+					"every data file against PostgreSQL's backup_manifest, and every WAL segment a restore of it reads against the checksum stored with it. " +
+					"The result is in the agent's metrics (`lifeboat_verify_success`, `lifeboat_verify_problems`) and a failure shows as a warning on refresh. " +
+					"Unset: no scheduled verification.",
+				Optional:   true,
+				Validators: []validator.String{cronValidator{}},
 			},
 			"rpo": schema.StringAttribute{
 				MarkdownDescription: "Declared recovery point objective. Without WAL archiving (`wal_archiving = false`), the schedule must back up at least this often.",
@@ -483,6 +492,7 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 	state.Retention = &policyRetentionModel{FullCount: optionalInt(int32(p.Retention.FullCount)), Days: optionalInt(int32(p.Retention.Days))}
 	state.TenantDatabases = stringSet(state.TenantDatabases, p.TenantDatabases)
 	state.TenantDumpParallel = types.Int64Value(int64(cmp.Or(p.TenantDumpParallelism, backup.DefaultTenantParallelism)))
+	state.VerifySchedule = optionalString(p.VerifySchedule)
 	tiers, err := client.PolicyTiers(ctx, bucket, state.Cluster.ValueString())
 	if err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Reading Tier Lifecycle Rules", fmt.Sprintf("reading bucket %q lifecycle", bucket), err))
@@ -495,6 +505,7 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 	r.observe(ctx, store, &state, &resp.Diagnostics)
 	r.warnOverdue(&state, p.Created, &resp.Diagnostics)
 	r.warnTenantDumps(ctx, store, &state, &resp.Diagnostics)
+	r.warnVerify(ctx, store, &state, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -502,7 +513,10 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 func (r *backupPolicyResource) observe(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) {
 	m.LastBackupID, m.LastBackupTime = types.StringNull(), types.StringNull()
 	m.RecoveryWindowStart, m.RecoveryWindowEnd = types.StringNull(), types.StringNull()
-	c, err := catalog.Load(ctx, store, m.layout())
+	// NOTE: only the physical backups: the policy shows the newest base
+	// backup and the window, and reading every tenant dump's manifest
+	// would cost one GET per dump on every refresh.
+	c, err := catalog.LoadPhysical(ctx, store, m.layout())
 	if err != nil {
 		diags.AddWarning("Backup Catalog Unreadable", fmt.Sprintf("The repository's backups could not be listed: %v", err))
 		return
@@ -571,6 +585,26 @@ func (r *backupPolicyResource) warnTenantDumps(ctx context.Context, store object
 		fmt.Sprintf("The scheduled backup of cluster %q at %s (agent %s) could not dump %d tenant database(s): %s. Every other tenant was dumped. "+
 			"Fix these databases, or remove them from tenant_databases:\n%s",
 			m.Cluster.ValueString(), run.Finished.Format(time.RFC3339), run.Holder, len(dbs), strings.Join(dbs, ", "), strings.Join(lines, "\n")))
+}
+
+// warnVerify warns when the agent's last scheduled verification found the
+// newest backup (or the WAL a restore of it reads) damaged.
+func (r *backupPolicyResource) warnVerify(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) {
+	if m.VerifySchedule.IsNull() || m.VerifySchedule.ValueString() == "" {
+		return
+	}
+	run, err := agentd.ReadRun(ctx, store, m.layout(), agentd.VerifyJob)
+	if err != nil {
+		diags.AddWarning("Verification Record Unreadable", fmt.Sprintf("The agent's record of its last scheduled verification could not be read: %v", err))
+		return
+	}
+	if run == nil || run.Result != agentd.ResultFailure {
+		return
+	}
+	diags.AddWarning("Backup Verification Failed",
+		fmt.Sprintf("The scheduled verification of cluster %q at %s (agent %s) failed: %s. A restore that reads these objects would fail: "+
+			"run `lifeboat verify` on the backup for the full report, and take a new base backup.",
+			m.Cluster.ValueString(), run.Finished.Format(time.RFC3339), run.Holder, run.Error))
 }
 
 // Delete implements resource.Resource: scheduling stops, backups stay.
@@ -665,6 +699,7 @@ func (m *backupPolicyModel) policy() repo.Policy {
 		Updated:               time.Now().UTC(),
 		TenantDatabases:       m.tenantDatabases(),
 		TenantDumpParallelism: int(m.TenantDumpParallel.ValueInt64()),
+		VerifySchedule:        m.VerifySchedule.ValueString(),
 		Retention:             repo.PolicyRetention{FullCount: int(m.Retention.FullCount.ValueInt64()), Days: int(m.Retention.Days.ValueInt64())},
 	}
 	if cfg, err := pgconn.ParseConfig(m.Postgres.dsn()); err == nil {

@@ -32,6 +32,9 @@ type Policy struct {
 	// TenantDumpParallelism is how many tenant dumps run at once (0: the
 	// agent's default).
 	TenantDumpParallelism int `json:"tenant_dump_parallelism,omitempty"`
+	// VerifySchedule, when set, is when the agent verifies the newest base
+	// backup and the WAL a restore of it reads, by content (cron, UTC).
+	VerifySchedule string `json:"verify_schedule,omitempty"`
 	// Postgres locates the server without credentials.
 	Postgres PolicyPostgres `json:"postgres"`
 }
