@@ -42,8 +42,12 @@ type BackupPolicy struct {
 	Schedule pulumi.StringOutput `pulumi:"schedule"`
 	// Databases (one per Odoo tenant) dumped logically (`pg_dump -Fc`) with every scheduled backup, each into its own prefix.
 	TenantDatabases pulumi.StringArrayOutput `pulumi:"tenantDatabases"`
+	// How many tenant databases are dumped at once (one `pg_dump` each). Default `2`. Every tenant is attempted even when others fail; failures are named in the agent's job record, the `lifeboat_tenant_dump_failures` metric and a warning on refresh.
+	TenantDumpParallelism pulumi.IntPtrOutput `pulumi:"tenantDumpParallelism"`
 	// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
 	Tier BackupPolicyTierArrayOutput `pulumi:"tier"`
+	// When `lifeboat agent` verifies the newest base backup by content, in UTC (cron, like `schedule`): every part, every data file against PostgreSQL's backup_manifest, and every WAL segment a restore of it reads against the checksum stored with it. The result is in the agent's metrics (`lifeboat_verify_success`, `lifeboat_verify_problems`) and a failure shows as a warning on refresh. Unset: no scheduled verification.
+	VerifySchedule pulumi.StringPtrOutput `pulumi:"verifySchedule"`
 	// Whether the cluster's WAL is archived continuously (a `lifeboat_wal_archive`). Default `true`.
 	WalArchiving pulumi.BoolPtrOutput `pulumi:"walArchiving"`
 }
@@ -118,8 +122,12 @@ type backupPolicyArgs struct {
 	Schedule string `pulumi:"schedule"`
 	// Databases (one per Odoo tenant) dumped logically (`pg_dump -Fc`) with every scheduled backup, each into its own prefix.
 	TenantDatabases []string `pulumi:"tenantDatabases"`
+	// How many tenant databases are dumped at once (one `pg_dump` each). Default `2`. Every tenant is attempted even when others fail; failures are named in the agent's job record, the `lifeboat_tenant_dump_failures` metric and a warning on refresh.
+	TenantDumpParallelism *int `pulumi:"tenantDumpParallelism"`
 	// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
 	Tier []BackupPolicyTier `pulumi:"tier"`
+	// When `lifeboat agent` verifies the newest base backup by content, in UTC (cron, like `schedule`): every part, every data file against PostgreSQL's backup_manifest, and every WAL segment a restore of it reads against the checksum stored with it. The result is in the agent's metrics (`lifeboat_verify_success`, `lifeboat_verify_problems`) and a failure shows as a warning on refresh. Unset: no scheduled verification.
+	VerifySchedule *string `pulumi:"verifySchedule"`
 	// Whether the cluster's WAL is archived continuously (a `lifeboat_wal_archive`). Default `true`.
 	WalArchiving *bool `pulumi:"walArchiving"`
 }
@@ -144,8 +152,12 @@ type BackupPolicyArgs struct {
 	Schedule pulumi.StringInput
 	// Databases (one per Odoo tenant) dumped logically (`pg_dump -Fc`) with every scheduled backup, each into its own prefix.
 	TenantDatabases pulumi.StringArrayInput
+	// How many tenant databases are dumped at once (one `pg_dump` each). Default `2`. Every tenant is attempted even when others fail; failures are named in the agent's job record, the `lifeboat_tenant_dump_failures` metric and a warning on refresh.
+	TenantDumpParallelism pulumi.IntPtrInput
 	// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
 	Tier BackupPolicyTierArrayInput
+	// When `lifeboat agent` verifies the newest base backup by content, in UTC (cron, like `schedule`): every part, every data file against PostgreSQL's backup_manifest, and every WAL segment a restore of it reads against the checksum stored with it. The result is in the agent's metrics (`lifeboat_verify_success`, `lifeboat_verify_problems`) and a failure shows as a warning on refresh. Unset: no scheduled verification.
+	VerifySchedule pulumi.StringPtrInput
 	// Whether the cluster's WAL is archived continuously (a `lifeboat_wal_archive`). Default `true`.
 	WalArchiving pulumi.BoolPtrInput
 }
@@ -302,9 +314,19 @@ func (o BackupPolicyOutput) TenantDatabases() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *BackupPolicy) pulumi.StringArrayOutput { return v.TenantDatabases }).(pulumi.StringArrayOutput)
 }
 
+// How many tenant databases are dumped at once (one `pg_dump` each). Default `2`. Every tenant is attempted even when others fail; failures are named in the agent's job record, the `lifeboat_tenant_dump_failures` metric and a warning on refresh.
+func (o BackupPolicyOutput) TenantDumpParallelism() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *BackupPolicy) pulumi.IntPtrOutput { return v.TenantDumpParallelism }).(pulumi.IntPtrOutput)
+}
+
 // Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
 func (o BackupPolicyOutput) Tier() BackupPolicyTierArrayOutput {
 	return o.ApplyT(func(v *BackupPolicy) BackupPolicyTierArrayOutput { return v.Tier }).(BackupPolicyTierArrayOutput)
+}
+
+// When `lifeboat agent` verifies the newest base backup by content, in UTC (cron, like `schedule`): every part, every data file against PostgreSQL's backup_manifest, and every WAL segment a restore of it reads against the checksum stored with it. The result is in the agent's metrics (`lifeboat_verify_success`, `lifeboat_verify_problems`) and a failure shows as a warning on refresh. Unset: no scheduled verification.
+func (o BackupPolicyOutput) VerifySchedule() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicy) pulumi.StringPtrOutput { return v.VerifySchedule }).(pulumi.StringPtrOutput)
 }
 
 // Whether the cluster's WAL is archived continuously (a `lifeboat_wal_archive`). Default `true`.
