@@ -73,6 +73,9 @@ func TestAccDrill_deepPathAndLongTenantName(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.run(t, 0, "backup", "tenants", "--pg-bindir", env.Postgres.BinDir, long)
+	// The newest recovery point may be a PITR copy: the WAL holding the
+	// database must be archived.
+	f.archiveWAL(t)
 	if err := drill.WriteSchedule(ctx, f.store, f.cfg.Layout(), drill.ScheduleDoc{
 		Name: "long", Cluster: f.cfg.Cluster, Schedule: "@daily", Kind: "tenant", Database: long, EvidenceDays: 1,
 		Checks: []drill.Check{{Name: "rows", Kind: drill.CheckSQL, SQL: "SELECT count(*) FROM t", Expected: "2"}},
