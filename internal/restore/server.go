@@ -272,7 +272,7 @@ func (s *server) start(ctx context.Context) error {
 	// written (a reboot): PostgreSQL does not start without its socket
 	// directory.
 	if _, err := ensureSocketDir(s.dataDir, s.own); err != nil {
-		return fmt.Errorf("%w: %v", ErrRecoveryFailed, err)
+		return fmt.Errorf("%w: %w", ErrRecoveryFailed, err)
 	}
 	// -W: do not wait; recovery can take far longer than pg_ctl's timeout,
 	// and waitPromoted watches the server itself.
