@@ -332,3 +332,27 @@ func TestCheckQueryShowsTheDatabaseError(t *testing.T) {
 		}
 	}
 }
+
+func TestAccInvalidConfig_restore(t *testing.T) {
+	testenv.Require(t)
+	restoreCfg := func(pointInTime, dataDir string) string {
+		return fmt.Sprintf(`
+resource "lifeboat_restore" "x" {
+  kind          = "cluster"
+  point_in_time = %q
+  source {
+    cluster = "main"
+    bucket  = "some-bucket"
+  }
+  target {
+    data_directory = %q
+    port           = 5499
+  }
+}`, pointInTime, dataDir)
+	}
+	runInvalidConfigs(t, []invalidConfig{
+		{"point in time", restoreCfg("yesterday", "/srv/restore"), []string{"Invalid Point In Time", `point_in_time = "yesterday"`}},
+		{"point in time without zone", restoreCfg("2026-11-25T09:41:00", "/srv/restore"), []string{"Invalid Point In Time", `point_in_time = "2026-11-25T09:41:00"`}},
+		{"relative data directory", restoreCfg("latest", "restore/here"), []string{"Relative Path", "target.data_directory must be an absolute path"}},
+	})
+}
