@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +112,42 @@ func TestParseHistory(t *testing.T) {
 	}
 	if _, err := wal.ParseHistory([]byte("2\t0/9000000\tx\n1\t0/5000028\ty\n")); err == nil {
 		t.Fatal("a history going back in timelines was accepted")
+	}
+}
+
+// TestVerifyNamesAChangedHistoryFile: a restore follows the timeline
+// history files, so verify re-reads them against their stored checksums:
+// one whose bytes changed fails verify, named.
+func TestVerifyNamesAChangedHistoryFile(t *testing.T) {
+	ctx := context.Background()
+	s := objectstore.NewMemory("b")
+	now := time.Now()
+	b := addBackupOn(t, s, now.Add(-time.Hour), 1, 2, 2, "0/2000100")
+	addHistory(t, s, 2, "1\t0/5000028\tno recovery target specified\n")
+	var key string
+	_ = s.List(ctx, layout.WALDir(), func(o objectstore.ObjectInfo) error {
+		if strings.Contains(o.Key, ".history") {
+			key = o.Key
+		}
+		return nil
+	})
+	body, info, err := s.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(body)
+	body.Close()
+	raw[len(raw)-1] ^= 0x01
+	put(t, s, key, raw, objectstore.PutOptions{Metadata: info.Metadata})
+	rep, err := Verify(ctx, s, layout, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := false
+	for _, p := range rep.Problems {
+		named = named || (p.Object == key && strings.Contains(p.Reason, "history"))
+	}
+	if !named {
+		t.Fatalf("verify problems %+v: want %s named", rep.Problems, key)
 	}
 }

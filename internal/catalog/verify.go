@@ -86,10 +86,10 @@ func (e *VerifyError) Unwrap() error { return ErrVerifyFailed }
 // archive as tar, checks each data file's size and CRC-32C against the
 // backup_manifest (what pg_verifybackup does), and checks that the WAL
 // archive holds every segment from the backup's first one to the newest
-// archived segment, and re-reads each of those segments, checking its
-// decompressed content against the size and SHA-256 stored with it (what
-// a restore's wal-fetch checks). For a tenant id it checks every dump with
-// that id.
+// archived segment, and re-reads each of those segments and every
+// timeline history file, checking their decompressed content against the
+// size and SHA-256 stored with them (what a restore's wal-fetch checks).
+// For a tenant id it checks every dump with that id.
 func Verify(ctx context.Context, store objectstore.Store, l repo.Layout, id string) (*VerifyReport, error) {
 	m, err := backup.ReadManifest(ctx, store, l, id)
 	if err == nil {
@@ -189,6 +189,14 @@ func verifyPhysical(ctx context.Context, store objectstore.Store, l repo.Layout,
 		}
 	}
 	verifyWAL(ctx, store, segs, r)
+	// Timeline history files: a restore reads them to follow the timeline
+	// (ListWAL already re-read each against its stored checksum).
+	for _, t := range a.sortedTimelines() {
+		if t.HistoryError != "" {
+			obj, reason, _ := strings.Cut(t.HistoryError, ": ")
+			r.Problems = append(r.Problems, Problem{Object: obj, Reason: "timeline history file unreadable: " + reason})
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
