@@ -1,7 +1,8 @@
 // Package agentd is the engine of `lifeboat agent`, the daemon that runs
 // beside a database and executes what the provider declared in the
 // repository: the backup policy (<root>/policy.json: base backup, tenant
-// dumps, then retention) and the drill schedules
+// dumps, then retention; and, with verify_schedule, the verification of the
+// newest backup by content) and the drill schedules
 // (<root>/drills/<name>/schedule.json), each on its cron schedule.
 //
 // It coordinates with other agents only through the repository:
