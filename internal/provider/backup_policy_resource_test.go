@@ -1,8 +1,11 @@
 package provider
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -394,5 +398,84 @@ func TestAccNewSchedulesAreNotOverdue(t *testing.T) {
 		if again, _ := drill.ReadSchedule(ctx, store, l, name); !again.Created.Equal(doc.Created) {
 			t.Fatalf("drill update moved its creation time from %s to %s", doc.Created, again.Created)
 		}
+	}
+}
+
+// TestAccBackupPolicyVerifyWarning: with verify_schedule set, refresh warns
+// when the agent's last scheduled verification failed, and says nothing
+// once one passed.
+func TestAccBackupPolicyVerifyWarning(t *testing.T) {
+	testAccPreCheck(t)
+	ctx := context.Background()
+	client := testAccClient(t)
+	bucket := randomName("lb-verifywarn")
+	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	store := client.Store(bucket)
+	m := &backupPolicyModel{Cluster: types.StringValue("main"), VerifySchedule: types.StringValue("@daily"),
+		Repository: &repositoryRef{Bucket: types.StringValue(bucket), Prefix: types.StringValue("pg")}}
+	now := time.Now().UTC()
+	if err := agentd.WriteRun(ctx, store, m.layout(), agentd.Run{Job: agentd.VerifyJob, Slot: now, Result: agentd.ResultFailure, Final: true,
+		Attempts: 1, Holder: "db1", Started: now, Finished: now, Error: "backup verification failed: physical x: pg/main/wal/00000001/000000010000000000000003.zst: WAL segment content does not match"}); err != nil {
+		t.Fatal(err)
+	}
+	var diags diag.Diagnostics
+	(&backupPolicyResource{}).warnVerify(ctx, store, m, &diags)
+	if !hasWarning(diags, "Backup Verification Failed") || !strings.Contains(diags[0].Detail(), "000000010000000000000003") {
+		t.Fatalf("want a 'Backup Verification Failed' warning naming the segment, got %v", diags)
+	}
+	if err := agentd.WriteRun(ctx, store, m.layout(), agentd.Run{Job: agentd.VerifyJob, Slot: now, Result: agentd.ResultSuccess,
+		Attempts: 1, Holder: "db1", Started: now, Finished: now}); err != nil {
+		t.Fatal(err)
+	}
+	diags = nil
+	(&backupPolicyResource{}).warnVerify(ctx, store, m, &diags)
+	if len(diags) != 0 {
+		t.Fatalf("after a passing verification: want no diagnostics, got %v", diags)
+	}
+}
+
+// countingStore counts the objects read under a prefix.
+type countingStore struct {
+	objectstore.Store
+	prefix string
+	gets   int
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (io.ReadCloser, objectstore.ObjectInfo, error) {
+	if strings.HasPrefix(key, c.prefix) {
+		c.gets++
+	}
+	return c.Store.Get(ctx, key)
+}
+
+// TestAccBackupPolicyRefreshReadsNoTenantManifest: the policy shows the
+// newest base backup and the window, so its refresh reads no tenant dump
+// manifest, however many tenants the repository holds.
+func TestAccBackupPolicyRefreshReadsNoTenantManifest(t *testing.T) {
+	testAccPreCheck(t)
+	ctx := context.Background()
+	client := testAccClient(t)
+	bucket := randomName("lb-refreshreads")
+	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	m := &backupPolicyModel{Cluster: types.StringValue("main"),
+		Repository: &repositoryRef{Bucket: types.StringValue(bucket), Prefix: types.StringValue("pg")}}
+	l := m.layout()
+	store := client.Store(bucket)
+	for i := 0; i < 30; i++ {
+		tm := backup.TenantManifest{Format: 1, Kind: backup.KindTenant, ID: backup.NewID(time.Now()), Database: fmt.Sprintf("t%02d", i), StartTime: time.Now()}
+		raw, _ := json.Marshal(tm)
+		if _, err := store.Put(ctx, l.TenantManifestKey(tm.Database, tm.ID), bytes.NewReader(raw), objectstore.PutOptions{Size: int64(len(raw))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs := &countingStore{Store: store, prefix: l.TenantsDir()}
+	var diags diag.Diagnostics
+	(&backupPolicyResource{}).observe(ctx, cs, m, &diags)
+	if diags.HasError() || cs.gets != 0 {
+		t.Fatalf("refresh read %d tenant manifests (diagnostics %v), want none", cs.gets, diags)
 	}
 }
