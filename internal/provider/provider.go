@@ -145,6 +145,7 @@ func (p *LifeboatProvider) Resources(context.Context) []func() resource.Resource
 func (p *LifeboatProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewRecoveryPointsDataSource,
+		NewAccessPolicyDataSource,
 	}
 }
 

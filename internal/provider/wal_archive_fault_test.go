@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -34,7 +35,8 @@ func TestAccWalArchiveResource_loadOutageAndRecovery(t *testing.T) {
 	agent, dir := buildAgent(t)
 	bucket := randomName("lb-walfault")
 	cfgPath := filepath.Join(dir, "agent.json")
-	config := testAccWalArchiveConfig_basic(bucket, pgSrv.DSN("postgres"), agent, cfgPath, "10s")
+	ak, sk := testAccUser(t, access.RoleWriter, bucket, repo.Layout{Prefix: "pg", Cluster: "main"})
+	config := testAccWalArchiveConfig_basic(bucket, pgSrv.DSN("postgres"), agent, cfgPath, "10s", ak, sk)
 	resetArchiving(t, pgSrv) // start from a fresh cluster's settings, whatever ran before
 	t.Cleanup(func() { resetArchiving(t, pgSrv) })
 	ctx := context.Background()

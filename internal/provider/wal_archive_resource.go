@@ -46,19 +46,20 @@ type walArchiveResource struct {
 }
 
 type walArchiveModel struct {
-	ID                    types.String   `tfsdk:"id"`
-	Cluster               types.String   `tfsdk:"cluster"`
-	Postgres              *postgresModel `tfsdk:"postgres"`
-	Repository            *repositoryRef `tfsdk:"repository"`
-	RPO                   types.String   `tfsdk:"rpo"`
-	Compression           types.String   `tfsdk:"compression"`
-	AgentPath             types.String   `tfsdk:"agent_path"`
-	AgentConfigPath       types.String   `tfsdk:"agent_config_path"`
-	ManageAgentConfigFile types.Bool     `tfsdk:"manage_agent_config_file"`
-	AgentConfigOwner      types.String   `tfsdk:"agent_config_owner"`
-	Verify                types.Bool     `tfsdk:"verify"`
-	VerifyTimeout         types.String   `tfsdk:"verify_timeout"`
-	OnDestroy             types.String   `tfsdk:"on_destroy"`
+	ID                    types.String           `tfsdk:"id"`
+	Cluster               types.String           `tfsdk:"cluster"`
+	Postgres              *postgresModel         `tfsdk:"postgres"`
+	Repository            *repositoryRef         `tfsdk:"repository"`
+	RPO                   types.String           `tfsdk:"rpo"`
+	Compression           types.String           `tfsdk:"compression"`
+	AgentPath             types.String           `tfsdk:"agent_path"`
+	AgentConfigPath       types.String           `tfsdk:"agent_config_path"`
+	ManageAgentConfigFile types.Bool             `tfsdk:"manage_agent_config_file"`
+	AgentConfigOwner      types.String           `tfsdk:"agent_config_owner"`
+	AgentCredentials      *agentCredentialsModel `tfsdk:"agent_credentials"`
+	Verify                types.Bool             `tfsdk:"verify"`
+	VerifyTimeout         types.String           `tfsdk:"verify_timeout"`
+	OnDestroy             types.String           `tfsdk:"on_destroy"`
 
 	WALLevel         types.String   `tfsdk:"wal_level"`
 	ArchiveMode      types.String   `tfsdk:"archive_mode"`
@@ -172,15 +173,16 @@ func (r *walArchiveResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"verified_segment":  computedString("The WAL segment last proven to reach the repository, by the last apply."),
 			"verified_at":       computedString("When that segment was seen in the repository (RFC 3339)."),
 			"agent_config": schema.StringAttribute{
-				MarkdownDescription: "The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the object-store credentials when the provider uses static keys.",
+				MarkdownDescription: "The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the keys of `agent_credentials` when given, and never the provider's own keys.",
 				Computed:            true,
 				Sensitive:           true,
 			},
 		},
 		Blocks: map[string]schema.Block{
-			"postgres":   postgresBlock("whose WAL is archived"),
-			"repository": repositoryBlock(),
-			"timeouts":   timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+			"postgres":          postgresBlock("whose WAL is archived"),
+			"repository":        repositoryBlock(),
+			"agent_credentials": agentCredentialsBlock(),
+			"timeouts":          timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 		},
 	}
 }
@@ -199,6 +201,7 @@ func (r *walArchiveResource) ValidateConfig(ctx context.Context, req resource.Va
 	}
 	m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
 	m.Repository.validate("the bucket WAL is archived into", &resp.Diagnostics)
+	m.AgentCredentials.validate(&resp.Diagnostics)
 }
 
 // desired computes the server settings and agent files the config implies.
@@ -209,7 +212,7 @@ func (r *walArchiveResource) desired(m *walArchiveModel) (pg.ArchiveSettings, re
 		timeout = time.Second
 	}
 	cmd := pg.ArchiveCommand(m.AgentPath.ValueString(), m.AgentConfigPath.ValueString())
-	cfg := r.data.agentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString(), m.Compression.ValueString())
+	cfg := r.data.writerAgentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString(), m.Compression.ValueString(), m.AgentCredentials)
 	return pg.ArchiveSettings{WALLevel: "replica", ArchiveMode: "on", ArchiveCommand: cmd, ArchiveTimeout: timeout}, cfg
 }
 
@@ -229,10 +232,12 @@ func (r *walArchiveResource) ModifyPlan(ctx context.Context, req resource.Modify
 		plan.AgentConfigPath = types.StringValue("/etc/lifeboat/" + plan.Cluster.ValueString() + ".json")
 	}
 	if plan.Repository == nil || plan.RPO.IsUnknown() || plan.Cluster.IsUnknown() || plan.AgentPath.IsUnknown() ||
-		plan.AgentConfigPath.IsUnknown() || plan.Repository.Bucket.IsUnknown() || plan.Repository.Prefix.IsUnknown() {
+		plan.AgentConfigPath.IsUnknown() || plan.Repository.Bucket.IsUnknown() || plan.Repository.Prefix.IsUnknown() ||
+		plan.AgentCredentials.unknown() {
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
+	plan.AgentCredentials.warnIfProviders(r.data, &resp.Diagnostics)
 	want, agentCfg := r.desired(&plan)
 	content, err := agentCfg.Marshal()
 	if err != nil {

@@ -18,8 +18,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
@@ -50,8 +52,11 @@ func TestAccWalArchiveResource_basic(t *testing.T) {
 	agent, dir := buildAgent(t)
 	bucket := randomName("lb-wal")
 	cfgPath := filepath.Join(dir, "agent.json")
+	// The agent archives as the writer, a MinIO user created from the
+	// writer's document: never with the provider's keys.
+	ak, sk := testAccUser(t, access.RoleWriter, bucket, repo.Layout{Prefix: "pg", Cluster: "main"})
 	config := func(rpo string) string {
-		return testAccWalArchiveConfig_basic(bucket, pgSrv.DSN("postgres"), agent, cfgPath, rpo)
+		return testAccWalArchiveConfig_basic(bucket, pgSrv.DSN("postgres"), agent, cfgPath, rpo, ak, sk)
 	}
 	resetArchiving(t, pgSrv) // start from a fresh cluster's settings, whatever ran before
 	t.Cleanup(func() { resetArchiving(t, pgSrv) })
@@ -79,6 +84,14 @@ func TestAccWalArchiveResource_basic(t *testing.T) {
 					}
 					if fi.Mode().Perm() != 0o600 {
 						return fmt.Errorf("agent config mode %o, want 0600", fi.Mode().Perm())
+					}
+					content, err := os.ReadFile(cfgPath)
+					if err != nil {
+						return err
+					}
+					if strings.Contains(string(content), env.MinIO[0].SecretKey) || strings.Contains(string(content), env.MinIO[0].AccessKey+`"`) ||
+						!strings.Contains(string(content), `"access_key": "`+ak+`"`) {
+						return fmt.Errorf("agent config must hold the writer's keys, never the provider's:\n%s", content)
 					}
 					cmd, _ := pgSrv.Psql("postgres", "show archive_command")
 					if strings.Contains(cmd, env.MinIO[0].SecretKey) {
@@ -117,7 +130,9 @@ func TestAccWalArchiveResource_basic(t *testing.T) {
 				ImportStateId:     bucket + "/pg/main " + fmt.Sprintf("postgres://%s@%s:%d/postgres?sslmode=disable", pgSrv.User, pgSrv.Host, pgSrv.Port),
 				ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"postgres", "verified_segment", "verified_at",
-					"manage_agent_config_file", "verify_timeout", "on_destroy", "timeouts"},
+					"manage_agent_config_file", "verify_timeout", "on_destroy", "timeouts",
+					// Keys live only in Terraform: an imported agent_config has none.
+					"agent_credentials", "agent_config"},
 			},
 			{
 				ResourceName:  walAddr,
@@ -211,7 +226,7 @@ func testAccCheckSegmentArchived(t *testing.T, bucket, segment string) error {
 	return nil
 }
 
-func testAccWalArchiveConfig_basic(bucket, dsn, agent, cfgPath, rpo string) string {
+func testAccWalArchiveConfig_basic(bucket, dsn, agent, cfgPath, rpo, accessKey, secretKey string) string {
 	return fmt.Sprintf(`
 resource "lifeboat_immutable_bucket" "repo" {
   name          = %[1]q
@@ -240,8 +255,13 @@ resource "lifeboat_wal_archive" "test" {
   manage_agent_config_file = true
   verify_timeout           = "90s"
   on_destroy               = "pause"
+
+  agent_credentials {
+    access_key = %[6]q
+    secret_key = %[7]q
+  }
 }
-`, bucket, dsn, agent, cfgPath, rpo)
+`, bucket, dsn, agent, cfgPath, rpo, accessKey, secretKey)
 }
 
 // testAccCheckWalArchivePaused asks the resource's own finder, as Read

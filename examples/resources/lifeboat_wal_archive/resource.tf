@@ -19,6 +19,14 @@ resource "lifeboat_wal_archive" "main" {
 
   agent_path        = "/usr/local/bin/lifeboat"
   agent_config_path = "/etc/lifeboat/odoo-main.json"
+
+  # The agent writes as a writer identity (the lifeboat_access_policy
+  # document with role = "writer"), never with the provider's own keys.
+  # Omit the block to use the AWS default credential chain on the host.
+  agent_credentials {
+    access_key = var.writer_access_key
+    secret_key = var.writer_secret_key
+  }
 }
 
 # The agent's configuration for the database host (a Kubernetes Secret,

@@ -1,0 +1,81 @@
+package provider
+
+import (
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+// agentCredentialsModel is the writer's keys an agent on a database host
+// uses: never the provider's own.
+type agentCredentialsModel struct {
+	AccessKey types.String `tfsdk:"access_key"`
+	SecretKey types.String `tfsdk:"secret_key"`
+}
+
+func agentCredentialsBlock() schema.SingleNestedBlock {
+	return schema.SingleNestedBlock{
+		MarkdownDescription: "Static keys of the writer identity the agent on the database host uses (the `writer` document of " +
+			"`lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent " +
+			"uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are " +
+			"never copied into the agent config; giving them here is a plan-time warning.",
+		Attributes: map[string]schema.Attribute{
+			"access_key": schema.StringAttribute{MarkdownDescription: "The writer's access key id.", Optional: true},
+			"secret_key": schema.StringAttribute{MarkdownDescription: "The writer's secret access key.", Optional: true, Sensitive: true},
+		},
+	}
+}
+
+// validate requires both keys in a present block.
+func (c *agentCredentialsModel) validate(diags *diag.Diagnostics) {
+	if c == nil {
+		return
+	}
+	for _, a := range []struct {
+		name string
+		v    types.String
+	}{{"access_key", c.AccessKey}, {"secret_key", c.SecretKey}} {
+		if a.v.IsNull() {
+			diags.AddAttributeError(path.Root("agent_credentials").AtName(a.name), "Missing Agent Credential",
+				"agent_credentials needs both access_key and secret_key. Remove the block to let the agent use the AWS default credential chain on its host.")
+		}
+	}
+}
+
+// unknown reports whether a key is not known until apply (the agent config
+// then is not either).
+func (c *agentCredentialsModel) unknown() bool {
+	return c != nil && (c.AccessKey.IsUnknown() || c.SecretKey.IsUnknown())
+}
+
+// warnIfProviders warns when c holds the provider's own access key (from
+// its provider block or, as the provider resolves it, AWS_ACCESS_KEY_ID).
+func (c *agentCredentialsModel) warnIfProviders(d *providerData, diags *diag.Diagnostics) {
+	if c == nil || d == nil || c.AccessKey.IsUnknown() || c.AccessKey.IsNull() {
+		return
+	}
+	own := d.agentConfig("", "", "", "").AccessKey
+	if own == "" || own != c.AccessKey.ValueString() {
+		return
+	}
+	diags.AddAttributeWarning(path.Root("agent_credentials").AtName("access_key"), "Agent Uses The Provider's Keys",
+		"agent_credentials.access_key is the provider's own access key: every database host holding the agent configuration could then "+
+			"delete locked backup versions (bypassing governance retention), change the bucket's lifecycle and lock, and rewrite policies. "+
+			"Create a writer identity from the lifeboat_access_policy data source (role = \"writer\") and give its keys here.")
+}
+
+// writerAgentConfig is the configuration of an agent that writes the
+// repository: the provider's endpoint settings, with the writer's keys
+// from creds or none (the AWS default chain on the agent's host), never
+// the provider's.
+func (d *providerData) writerAgentConfig(bucket, prefix, cluster, compression string, creds *agentCredentialsModel) repo.AgentConfig {
+	c := d.agentConfig(bucket, prefix, cluster, compression)
+	c.AccessKey, c.SecretKey = "", ""
+	if creds != nil {
+		c.AccessKey, c.SecretKey = creds.AccessKey.ValueString(), creds.SecretKey.ValueString()
+	}
+	return c
+}
