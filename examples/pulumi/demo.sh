@@ -22,7 +22,7 @@ if [[ "${1:-}" == "down" ]]; then
   exit 0
 fi
 
-BIN="$(only="pulumi" tools/scripts/install-tools.sh | tail -1)"
+BIN="$(only="pulumi mc" tools/scripts/install-tools.sh | tail -1)"
 
 echo "==> building the Pulumi provider plugin and the agent"
 mkdir -p "$PDEMO/bin" "$PDEMO/state" "$PDEMO/project" "$PDEMO/agent"
@@ -56,6 +56,8 @@ else
   go run ./internal/testenv/devenv up -dir "$PSERVICES" -minio 0 -redis=false -archive-ready
 fi
 PG_DSN="$(source "$PSERVICES/env.sh" && echo "$LIFEBOAT_PG_DSN")"
+echo "==> creating the agent's writer identity in MinIO from the writer's policy document (mc)"
+eval "$(go run ./internal/testenv/devenv writer -dir "$SERVICES" -bucket lifeboat-pulumi-demo -prefix pg -cluster pulumi-demo)"
 
 export PATH="$BIN:$PATH"
 export PULUMI_HOME="$PDEMO/home" PULUMI_BACKEND_URL="file://$PDEMO/state"
@@ -75,6 +77,8 @@ pulumi config set rpo 1m
 pulumi config set agentPath "$PDEMO/bin/lifeboat"
 pulumi config set agentConfigPath "$PDEMO/agent/pulumi-demo.json"
 pulumi config set manageAgentConfigFile true
+pulumi config set agentAccessKey "$TF_VAR_writer_access_key"
+pulumi config set --secret agentSecretKey "$TF_VAR_writer_secret_key"
 echo "==> pulumi up --refresh (examples/pulumi/yaml)"
 # --refresh: `make demo` may have recreated the services since the last run.
 pulumi up --refresh --yes --non-interactive --skip-preview --color never >"$PDEMO/up.log" 2>&1 ||

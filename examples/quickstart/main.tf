@@ -91,9 +91,32 @@ variable "agent_config_path" {
   type        = string
 }
 
+variable "writer_access_key" {
+  description = "Access key of the writer identity the agent uses (the demo creates it from the writer's lifeboat_access_policy document). Null: the AWS default credential chain on the database host."
+  type        = string
+  default     = null
+}
+
+variable "writer_secret_key" {
+  description = "Secret key of that writer identity."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+# What the agent may do, and what it may never do, as the policy document
+# the writer identity was created from.
+data "lifeboat_access_policy" "writer" {
+  role    = "writer"
+  bucket  = lifeboat_immutable_bucket.repository.name
+  prefix  = "pg"
+  cluster = "odoo-main"
+}
+
 # Continuous WAL archiving of the demo cluster into the repository. The demo
 # runs Terraform on the database host, so the provider writes the agent's
-# configuration file itself (manage_agent_config_file).
+# configuration file itself (manage_agent_config_file), with the writer's
+# keys, never the provider's.
 resource "lifeboat_wal_archive" "main" {
   cluster = "odoo-main"
   rpo     = "1m"
@@ -110,6 +133,14 @@ resource "lifeboat_wal_archive" "main" {
   agent_path               = var.agent_path
   agent_config_path        = var.agent_config_path
   manage_agent_config_file = true
+
+  dynamic "agent_credentials" {
+    for_each = var.writer_access_key == null ? [] : [var.writer_access_key]
+    content {
+      access_key = var.writer_access_key
+      secret_key = var.writer_secret_key
+    }
+  }
 }
 
 output "wal_archive" {

@@ -60,6 +60,11 @@ func newFixture(t *testing.T, bucket string) *fixture {
 		if err := m.CreateUser(ctx, ak, sk, bucket+"-"+string(role), d.JSON()); err != nil {
 			t.Fatalf("creating the %s user from its document: %v", role, err)
 		}
+		// Again: creating an existing user with an attached policy is
+		// not an error (the demo reruns it on the same server).
+		if err := m.CreateUser(ctx, ak, sk, bucket+"-"+string(role), d.JSON()); err != nil {
+			t.Fatalf("creating the %s user again: %v", role, err)
+		}
 		f.users[role] = client(t, m, ak, sk)
 	}
 	return f

@@ -14,7 +14,8 @@ import (
 // document (S3/IAM JSON) as its only policy, named policyName, the way an
 // operator would: with MinIO's client mc, a separate process
 // (`mc admin user add`, `mc admin policy create`, `mc admin policy
-// attach`). mc refuses a document MinIO cannot parse (an unknown action,
+// attach`). Calling it again with another policy name attaches that one
+// too; with the same name, it replaces the document. mc refuses a document MinIO cannot parse (an unknown action,
 // an unsupported condition), and its message is in the error.
 func (m *MinIO) CreateUser(ctx context.Context, accessKey, secretKey, policyName, document string) error {
 	dir := filepath.Join(m.Dir, "mc")
@@ -30,7 +31,13 @@ func (m *MinIO) CreateUser(ctx context.Context, accessKey, secretKey, policyName
 		{"admin", "policy", "create", mcAlias, policyName, file},
 		{"admin", "policy", "attach", mcAlias, policyName, "--user", accessKey},
 	} {
-		if out, err := m.mc(ctx, dir, args...); err != nil {
+		out, err := m.mc(ctx, dir, args...)
+		if err != nil && args[1] == "policy" && args[2] == "attach" && strings.Contains(out, "already") {
+			// Attached by an earlier call ("already in effect"): the
+			// document itself was just replaced by policy create.
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("mc %s: %w: %s", strings.Join(args[:3], " "), err, out)
 		}
 	}
@@ -39,7 +46,8 @@ func (m *MinIO) CreateUser(ctx context.Context, accessKey, secretKey, policyName
 
 const mcAlias = "lifeboat"
 
-// mc runs MinIO's client against this server as its root user. The server
+// mc runs MinIO's client against this server (Endpoint) as its root user
+// (AccessKey, SecretKey); only those fields and Dir are needed. The server
 // is named by MC_HOST_<alias>, so no mc configuration is written but the
 // one in configDir.
 func (m *MinIO) mc(ctx context.Context, configDir string, args ...string) (string, error) {
@@ -47,7 +55,11 @@ func (m *MinIO) mc(ctx context.Context, configDir string, args ...string) (strin
 	if err != nil {
 		return "", err
 	}
-	host := url.URL{Scheme: "http", User: url.UserPassword(m.AccessKey, m.SecretKey), Host: fmt.Sprintf("127.0.0.1:%d", m.Port)}
+	ep, err := url.Parse(m.Endpoint)
+	if err != nil {
+		return "", err
+	}
+	host := url.URL{Scheme: ep.Scheme, User: url.UserPassword(m.AccessKey, m.SecretKey), Host: ep.Host}
 	cmd := exec.CommandContext(ctx, bin, append([]string{"--config-dir", configDir, "--no-color"}, args...)...)
 	cmd.Env = append(os.Environ(), "MC_HOST_"+mcAlias+"="+host.String())
 	out, err := cmd.CombinedOutput()

@@ -29,6 +29,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
@@ -155,7 +156,8 @@ func ResetArchiving(t testing.TB, pg *testenv.Postgres) {
 // (config bucketName, retentionMode, retentionDays, walExpirationDays,
 // environment) and one lifeboat:index:WalArchive "walArchive" archiving the
 // harness PostgreSQL into it (config pgDsn as a secret, cluster, rpo,
-// agentPath, agentConfigPath, manageAgentConfigFile, onDestroy). It checks
+// agentPath, agentConfigPath, manageAgentConfigFile, onDestroy, and
+// agentAccessKey / agentSecretKey: a MinIO writer user made here). It checks
 // MinIO and the server after each step:
 //
 //   - create; archive_mode waits for a restart, so archiving is verified by
@@ -230,6 +232,17 @@ func Lifecycle(t *testing.T, stack auto.Stack) {
 		}))
 		assert.True(t, found, "the verified segment %s is not in s3://%s/%s", seg, bucket, prefix)
 	}
+
+	// The agent archives as a writer: one MinIO user holding the writer's
+	// document of each bucket and cluster the steps below archive into.
+	writerKey, writerSecret := RandomName("writer"), RandomName("writer-secret")
+	for _, scope := range []struct{ bucket, cluster string }{{name1, "main"}, {name2, "main"}, {name2, "other"}} {
+		doc, err := access.Policy(access.RoleWriter, scope.bucket, repo.Layout{Prefix: "pg", Cluster: scope.cluster})
+		require.NoError(t, err)
+		require.NoError(t, env.MinIO[0].CreateUser(ctx, writerKey, writerSecret, scope.bucket+"-"+scope.cluster, doc.JSON()))
+	}
+	require.NoError(t, stack.SetConfig(ctx, "agentAccessKey", auto.ConfigValue{Value: writerKey}))
+	require.NoError(t, stack.SetConfig(ctx, "agentSecretKey", auto.ConfigValue{Value: writerSecret, Secret: true}))
 
 	// Create.
 	set("bucketName", name1, "retentionMode", "GOVERNANCE", "retentionDays", "1",

@@ -20,7 +20,7 @@ if [[ "${1:-}" == "down" ]]; then
   exit 0
 fi
 
-BIN="$(only="apt terraform minio" tools/scripts/install-tools.sh | tail -1)"
+BIN="$(only="apt terraform minio mc" tools/scripts/install-tools.sh | tail -1)"
 TF="$BIN/terraform"
 
 echo "==> building the provider and the agent"
@@ -47,6 +47,9 @@ provider_installation {
 }
 disable_checkpoint = true
 CFG
+echo "==> creating the agent's writer identity in MinIO from the writer's policy document (mc)"
+eval "$("$DEMO/bin/devenv" writer -dir "$SERVICES" -bucket lifeboat-demo-repository -prefix pg -cluster odoo-main)"
+
 export TF_CLI_CONFIG_FILE="$DEMO/terraformrc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
 export TF_VAR_pg_dsn="$LIFEBOAT_PG_DSN"
 export TF_VAR_agent_path="$DEMO/bin/lifeboat"

@@ -25,6 +25,13 @@ func Program(ctx *pulumi.Context) error {
 	agentConfigPath := stringOr(cfg.Get("agentConfigPath"), "/etc/lifeboat/main.json")
 	manageAgentConfigFile := cfg.GetBool("manageAgentConfigFile")
 	onDestroy := stringOr(cfg.Get("onDestroy"), "keep")
+	// The writer identity the agent archives with; without it the agent
+	// uses the AWS default credential chain on its host. The provider never
+	// hands the agent its own keys.
+	var agentCredentials *lifeboat.WalArchiveAgentCredentialsArgs
+	if key := cfg.Get("agentAccessKey"); key != "" {
+		agentCredentials = &lifeboat.WalArchiveAgentCredentialsArgs{AccessKey: pulumi.String(key), SecretKey: cfg.RequireSecret("agentSecretKey")}
+	}
 
 	bucket, err := lifeboat.NewImmutableBucket(ctx, "backups", &lifeboat.ImmutableBucketArgs{
 		Name: pulumi.String(name),
@@ -65,6 +72,7 @@ func Program(ctx *pulumi.Context) error {
 		AgentConfigPath:       pulumi.String(agentConfigPath),
 		ManageAgentConfigFile: pulumi.Bool(manageAgentConfigFile),
 		OnDestroy:             pulumi.String(onDestroy),
+		AgentCredentials:      agentCredentials,
 	},
 		// NOTE: a PostgreSQL server has one archive_command. Pulumi replaces
 		// by creating the new resource first, so the old one's destroy

@@ -7,7 +7,9 @@
 //
 // `up` writes <dir>/env.sh with the endpoints and credentials to source.
 // `seed` creates Odoo-like tenant databases with attachments in a filestore
-// bucket; `incident` makes the accident the demo restores from.
+// bucket; `incident` makes the accident the demo restores from; `writer`
+// creates the MinIO user the demo's agent writes as, from the writer's
+// policy document, and prints its keys as TF_VAR_ exports.
 package main
 
 import (
@@ -38,6 +40,8 @@ func run(args []string) error {
 		return runSeed(args[1:], false)
 	case "incident":
 		return runSeed(args[1:], true)
+	case "writer":
+		return runWriter(args[1:])
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	dir := fs.String("dir", ".demo/services", "folder for service data, logs, pid files and env.sh")

@@ -2987,6 +2987,165 @@ func (o RestoreTargetPtrOutput) SourceDatabase() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+type WalArchiveAgentCredentials struct {
+	// The writer's access key id.
+	AccessKey *string `pulumi:"accessKey"`
+	// The writer's secret access key.
+	SecretKey *string `pulumi:"secretKey"`
+}
+
+// WalArchiveAgentCredentialsInput is an input type that accepts WalArchiveAgentCredentialsArgs and WalArchiveAgentCredentialsOutput values.
+// You can construct a concrete instance of `WalArchiveAgentCredentialsInput` via:
+//
+//	WalArchiveAgentCredentialsArgs{...}
+type WalArchiveAgentCredentialsInput interface {
+	pulumi.Input
+
+	ToWalArchiveAgentCredentialsOutput() WalArchiveAgentCredentialsOutput
+	ToWalArchiveAgentCredentialsOutputWithContext(context.Context) WalArchiveAgentCredentialsOutput
+}
+
+// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+type WalArchiveAgentCredentialsArgs struct {
+	// The writer's access key id.
+	AccessKey pulumi.StringPtrInput `pulumi:"accessKey"`
+	// The writer's secret access key.
+	SecretKey pulumi.StringPtrInput `pulumi:"secretKey"`
+}
+
+func (WalArchiveAgentCredentialsArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*WalArchiveAgentCredentials)(nil)).Elem()
+}
+
+func (i WalArchiveAgentCredentialsArgs) ToWalArchiveAgentCredentialsOutput() WalArchiveAgentCredentialsOutput {
+	return i.ToWalArchiveAgentCredentialsOutputWithContext(context.Background())
+}
+
+func (i WalArchiveAgentCredentialsArgs) ToWalArchiveAgentCredentialsOutputWithContext(ctx context.Context) WalArchiveAgentCredentialsOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WalArchiveAgentCredentialsOutput)
+}
+
+func (i WalArchiveAgentCredentialsArgs) ToWalArchiveAgentCredentialsPtrOutput() WalArchiveAgentCredentialsPtrOutput {
+	return i.ToWalArchiveAgentCredentialsPtrOutputWithContext(context.Background())
+}
+
+func (i WalArchiveAgentCredentialsArgs) ToWalArchiveAgentCredentialsPtrOutputWithContext(ctx context.Context) WalArchiveAgentCredentialsPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WalArchiveAgentCredentialsOutput).ToWalArchiveAgentCredentialsPtrOutputWithContext(ctx)
+}
+
+// WalArchiveAgentCredentialsPtrInput is an input type that accepts WalArchiveAgentCredentialsArgs, WalArchiveAgentCredentialsPtr and WalArchiveAgentCredentialsPtrOutput values.
+// You can construct a concrete instance of `WalArchiveAgentCredentialsPtrInput` via:
+//
+//	        WalArchiveAgentCredentialsArgs{...}
+//
+//	or:
+//
+//	        nil
+type WalArchiveAgentCredentialsPtrInput interface {
+	pulumi.Input
+
+	ToWalArchiveAgentCredentialsPtrOutput() WalArchiveAgentCredentialsPtrOutput
+	ToWalArchiveAgentCredentialsPtrOutputWithContext(context.Context) WalArchiveAgentCredentialsPtrOutput
+}
+
+type walArchiveAgentCredentialsPtrType WalArchiveAgentCredentialsArgs
+
+func WalArchiveAgentCredentialsPtr(v *WalArchiveAgentCredentialsArgs) WalArchiveAgentCredentialsPtrInput {
+	return (*walArchiveAgentCredentialsPtrType)(v)
+}
+
+func (*walArchiveAgentCredentialsPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**WalArchiveAgentCredentials)(nil)).Elem()
+}
+
+func (i *walArchiveAgentCredentialsPtrType) ToWalArchiveAgentCredentialsPtrOutput() WalArchiveAgentCredentialsPtrOutput {
+	return i.ToWalArchiveAgentCredentialsPtrOutputWithContext(context.Background())
+}
+
+func (i *walArchiveAgentCredentialsPtrType) ToWalArchiveAgentCredentialsPtrOutputWithContext(ctx context.Context) WalArchiveAgentCredentialsPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WalArchiveAgentCredentialsPtrOutput)
+}
+
+// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+type WalArchiveAgentCredentialsOutput struct{ *pulumi.OutputState }
+
+func (WalArchiveAgentCredentialsOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*WalArchiveAgentCredentials)(nil)).Elem()
+}
+
+func (o WalArchiveAgentCredentialsOutput) ToWalArchiveAgentCredentialsOutput() WalArchiveAgentCredentialsOutput {
+	return o
+}
+
+func (o WalArchiveAgentCredentialsOutput) ToWalArchiveAgentCredentialsOutputWithContext(ctx context.Context) WalArchiveAgentCredentialsOutput {
+	return o
+}
+
+func (o WalArchiveAgentCredentialsOutput) ToWalArchiveAgentCredentialsPtrOutput() WalArchiveAgentCredentialsPtrOutput {
+	return o.ToWalArchiveAgentCredentialsPtrOutputWithContext(context.Background())
+}
+
+func (o WalArchiveAgentCredentialsOutput) ToWalArchiveAgentCredentialsPtrOutputWithContext(ctx context.Context) WalArchiveAgentCredentialsPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v WalArchiveAgentCredentials) *WalArchiveAgentCredentials {
+		return &v
+	}).(WalArchiveAgentCredentialsPtrOutput)
+}
+
+// The writer's access key id.
+func (o WalArchiveAgentCredentialsOutput) AccessKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v WalArchiveAgentCredentials) *string { return v.AccessKey }).(pulumi.StringPtrOutput)
+}
+
+// The writer's secret access key.
+func (o WalArchiveAgentCredentialsOutput) SecretKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v WalArchiveAgentCredentials) *string { return v.SecretKey }).(pulumi.StringPtrOutput)
+}
+
+type WalArchiveAgentCredentialsPtrOutput struct{ *pulumi.OutputState }
+
+func (WalArchiveAgentCredentialsPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**WalArchiveAgentCredentials)(nil)).Elem()
+}
+
+func (o WalArchiveAgentCredentialsPtrOutput) ToWalArchiveAgentCredentialsPtrOutput() WalArchiveAgentCredentialsPtrOutput {
+	return o
+}
+
+func (o WalArchiveAgentCredentialsPtrOutput) ToWalArchiveAgentCredentialsPtrOutputWithContext(ctx context.Context) WalArchiveAgentCredentialsPtrOutput {
+	return o
+}
+
+func (o WalArchiveAgentCredentialsPtrOutput) Elem() WalArchiveAgentCredentialsOutput {
+	return o.ApplyT(func(v *WalArchiveAgentCredentials) WalArchiveAgentCredentials {
+		if v != nil {
+			return *v
+		}
+		var ret WalArchiveAgentCredentials
+		return ret
+	}).(WalArchiveAgentCredentialsOutput)
+}
+
+// The writer's access key id.
+func (o WalArchiveAgentCredentialsPtrOutput) AccessKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *WalArchiveAgentCredentials) *string {
+		if v == nil {
+			return nil
+		}
+		return v.AccessKey
+	}).(pulumi.StringPtrOutput)
+}
+
+// The writer's secret access key.
+func (o WalArchiveAgentCredentialsPtrOutput) SecretKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *WalArchiveAgentCredentials) *string {
+		if v == nil {
+			return nil
+		}
+		return v.SecretKey
+	}).(pulumi.StringPtrOutput)
+}
+
 // How to reach the PostgreSQL server whose WAL is archived: either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 type WalArchivePostgres struct {
 	// Database to connect to (default `postgres`).
@@ -3435,6 +3594,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreSourcePtrInput)(nil)).Elem(), RestoreSourceArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreTargetInput)(nil)).Elem(), RestoreTargetArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreTargetPtrInput)(nil)).Elem(), RestoreTargetArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveAgentCredentialsInput)(nil)).Elem(), WalArchiveAgentCredentialsArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveAgentCredentialsPtrInput)(nil)).Elem(), WalArchiveAgentCredentialsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchivePostgresInput)(nil)).Elem(), WalArchivePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchivePostgresPtrInput)(nil)).Elem(), WalArchivePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveRepositoryInput)(nil)).Elem(), WalArchiveRepositoryArgs{})
@@ -3473,6 +3634,8 @@ func init() {
 	pulumi.RegisterOutputType(RestoreSourcePtrOutput{})
 	pulumi.RegisterOutputType(RestoreTargetOutput{})
 	pulumi.RegisterOutputType(RestoreTargetPtrOutput{})
+	pulumi.RegisterOutputType(WalArchiveAgentCredentialsOutput{})
+	pulumi.RegisterOutputType(WalArchiveAgentCredentialsPtrOutput{})
 	pulumi.RegisterOutputType(WalArchivePostgresOutput{})
 	pulumi.RegisterOutputType(WalArchivePostgresPtrOutput{})
 	pulumi.RegisterOutputType(WalArchiveRepositoryOutput{})

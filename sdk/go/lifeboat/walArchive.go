@@ -20,12 +20,14 @@ import (
 type WalArchive struct {
 	pulumi.CustomResourceState
 
-	// The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the object-store credentials when the provider uses static keys.
+	// The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the keys of `agent_credentials` when given, and never the provider's own keys.
 	AgentConfig pulumi.StringOutput `pulumi:"agentConfig"`
 	// Owner of the managed agent configuration file: the account PostgreSQL runs as. Default `postgres`.
 	AgentConfigOwner pulumi.StringPtrOutput `pulumi:"agentConfigOwner"`
 	// Path of the agent configuration file on the database host (the content is `agent_config`). Default `/etc/lifeboat/<cluster>.json`. No secret ever appears in `archive_command`, which any role with `pg_read_all_settings` can read.
 	AgentConfigPath pulumi.StringPtrOutput `pulumi:"agentConfigPath"`
+	// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+	AgentCredentials WalArchiveAgentCredentialsPtrOutput `pulumi:"agentCredentials"`
 	// Path of the `lifeboat` agent binary on the database host. Default `/usr/local/bin/lifeboat`.
 	AgentPath pulumi.StringPtrOutput `pulumi:"agentPath"`
 	// The `archive_command` set on the server: the agent's `wal-push` with its configuration path, and nothing secret.
@@ -124,6 +126,8 @@ type walArchiveArgs struct {
 	AgentConfigOwner *string `pulumi:"agentConfigOwner"`
 	// Path of the agent configuration file on the database host (the content is `agent_config`). Default `/etc/lifeboat/<cluster>.json`. No secret ever appears in `archive_command`, which any role with `pg_read_all_settings` can read.
 	AgentConfigPath *string `pulumi:"agentConfigPath"`
+	// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+	AgentCredentials *WalArchiveAgentCredentials `pulumi:"agentCredentials"`
 	// Path of the `lifeboat` agent binary on the database host. Default `/usr/local/bin/lifeboat`.
 	AgentPath *string `pulumi:"agentPath"`
 	// Name of the cluster inside the repository (WAL goes under `<prefix>/<cluster>/wal/`). Changing it replaces the resource.
@@ -152,6 +156,8 @@ type WalArchiveArgs struct {
 	AgentConfigOwner pulumi.StringPtrInput
 	// Path of the agent configuration file on the database host (the content is `agent_config`). Default `/etc/lifeboat/<cluster>.json`. No secret ever appears in `archive_command`, which any role with `pg_read_all_settings` can read.
 	AgentConfigPath pulumi.StringPtrInput
+	// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+	AgentCredentials WalArchiveAgentCredentialsPtrInput
 	// Path of the `lifeboat` agent binary on the database host. Default `/usr/local/bin/lifeboat`.
 	AgentPath pulumi.StringPtrInput
 	// Name of the cluster inside the repository (WAL goes under `<prefix>/<cluster>/wal/`). Changing it replaces the resource.
@@ -261,7 +267,7 @@ func (o WalArchiveOutput) ToWalArchiveOutputWithContext(ctx context.Context) Wal
 	return o
 }
 
-// The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the object-store credentials when the provider uses static keys.
+// The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the keys of `agent_credentials` when given, and never the provider's own keys.
 func (o WalArchiveOutput) AgentConfig() pulumi.StringOutput {
 	return o.ApplyT(func(v *WalArchive) pulumi.StringOutput { return v.AgentConfig }).(pulumi.StringOutput)
 }
@@ -274,6 +280,11 @@ func (o WalArchiveOutput) AgentConfigOwner() pulumi.StringPtrOutput {
 // Path of the agent configuration file on the database host (the content is `agent_config`). Default `/etc/lifeboat/<cluster>.json`. No secret ever appears in `archive_command`, which any role with `pg_read_all_settings` can read.
 func (o WalArchiveOutput) AgentConfigPath() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *WalArchive) pulumi.StringPtrOutput { return v.AgentConfigPath }).(pulumi.StringPtrOutput)
+}
+
+// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+func (o WalArchiveOutput) AgentCredentials() WalArchiveAgentCredentialsPtrOutput {
+	return o.ApplyT(func(v *WalArchive) WalArchiveAgentCredentialsPtrOutput { return v.AgentCredentials }).(WalArchiveAgentCredentialsPtrOutput)
 }
 
 // Path of the `lifeboat` agent binary on the database host. Default `/usr/local/bin/lifeboat`.
