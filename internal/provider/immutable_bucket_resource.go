@@ -54,6 +54,9 @@ type immutableBucketModel struct {
 	ForceDestroy  types.Bool             `tfsdk:"force_destroy"`
 	Versioning    types.String           `tfsdk:"versioning"`
 	Timeouts      timeouts.Value         `tfsdk:"timeouts"`
+
+	WriterProbe        *writerProbeModel `tfsdk:"writer_probe"`
+	WriterProbeResults types.List        `tfsdk:"writer_probe_results"`
 }
 
 type bucketRetentionModel struct {
@@ -119,6 +122,7 @@ func (r *immutableBucketResource) Schema(ctx context.Context, _ resource.SchemaR
 				MarkdownDescription: "Versioning status. Object lock requires versioning, so it is always `Enabled`; a bucket whose versioning was suspended outside Terraform plans an update that enables it again.",
 				Computed:            true,
 			},
+			"writer_probe_results": writerProbeResultsAttribute(),
 		},
 		Blocks: map[string]schema.Block{
 			"retention": schema.SingleNestedBlock{
@@ -197,7 +201,8 @@ func (r *immutableBucketResource) Schema(ctx context.Context, _ resource.SchemaR
 					},
 				},
 			},
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+			"timeouts":     timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+			"writer_probe": writerProbeBlock(),
 		},
 	}
 }
@@ -225,6 +230,7 @@ func (r *immutableBucketResource) ValidateConfig(ctx context.Context, req resour
 				"encryption.kms_key_id only applies to algorithm \"aws:kms\": remove it or change the algorithm.")
 		}
 	}
+	m.WriterProbe.validate(&resp.Diagnostics)
 	seen, prefixes := map[string]bool{}, map[string]string{}
 	var lockDays int64
 	if m.Retention != nil && !m.Retention.Days.IsUnknown() {
@@ -273,6 +279,14 @@ func (r *immutableBucketResource) ModifyPlan(ctx context.Context, req resource.M
 		return // destroy
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("versioning"), types.StringValue("Enabled"))...)
+	var probe *writerProbeModel
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("writer_probe"), &probe)...)
+	if probe == nil {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("writer_probe_results"), types.ListNull(probeResultType))...)
+	} else if req.State.Raw.IsNull() || !req.Plan.Raw.Equal(req.State.Raw) {
+		// Every apply probes again: the results are known after it only.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("writer_probe_results"), types.ListUnknown(probeResultType))...)
+	}
 	if req.State.Raw.IsNull() {
 		return // create
 	}
@@ -384,6 +398,7 @@ func (r *immutableBucketResource) apply(ctx context.Context, planned tfsdk.Plan,
 		diags.Append(errorDiag("Error Reading Immutable Bucket", fmt.Sprintf("reading back bucket %q on %s", spec.Name, client.Endpoint()), err))
 		return
 	}
+	plan.WriterProbeResults = r.data.runWriterProbe(ctx, spec.Name, plan.WriterProbe, diags)
 	diags.Append(state.Set(ctx, &plan)...)
 }
 

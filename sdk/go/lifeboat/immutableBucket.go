@@ -30,6 +30,10 @@ type ImmutableBucket struct {
 	Tags pulumi.StringMapOutput `pulumi:"tags"`
 	// Versioning status. Object lock requires versioning, so it is always `Enabled`; a bucket whose versioning was suspended outside Terraform plans an update that enables it again.
 	Versioning pulumi.StringOutput `pulumi:"versioning"`
+	// Prove on every apply that a writer's credentials (the agent's, made from the `writer` document of `lifeboat_access_policy`) cannot do what a writer must never do: on objects of its own it tries to delete a GOVERNANCE-locked version (with and without bypassing governance retention), to write back the bucket's lifecycle and object-lock configuration, to write into another cluster's root and to rewrite the cluster's `policy.json`. Each attempt is harmless even when wrongly allowed (configurations are written back identical, puts are conditional). The outcome is `writer_probe_results`; any allowed action is a warning.
+	WriterProbe ImmutableBucketWriterProbePtrOutput `pulumi:"writerProbe"`
+	// What the last apply's `writer_probe` found, one entry per forbidden action; null without `writer_probe`.
+	WriterProbeResults ImmutableBucketWriterProbeResultsArrayOutput `pulumi:"writerProbeResults"`
 }
 
 // NewImmutableBucket registers a new resource with the given unique name, arguments, and options.
@@ -93,6 +97,8 @@ type immutableBucketArgs struct {
 	Retention *ImmutableBucketRetention `pulumi:"retention"`
 	// Tags on the bucket.
 	Tags map[string]string `pulumi:"tags"`
+	// Prove on every apply that a writer's credentials (the agent's, made from the `writer` document of `lifeboat_access_policy`) cannot do what a writer must never do: on objects of its own it tries to delete a GOVERNANCE-locked version (with and without bypassing governance retention), to write back the bucket's lifecycle and object-lock configuration, to write into another cluster's root and to rewrite the cluster's `policy.json`. Each attempt is harmless even when wrongly allowed (configurations are written back identical, puts are conditional). The outcome is `writer_probe_results`; any allowed action is a warning.
+	WriterProbe *ImmutableBucketWriterProbe `pulumi:"writerProbe"`
 }
 
 // The set of arguments for constructing a ImmutableBucket resource.
@@ -109,6 +115,8 @@ type ImmutableBucketArgs struct {
 	Retention ImmutableBucketRetentionPtrInput
 	// Tags on the bucket.
 	Tags pulumi.StringMapInput
+	// Prove on every apply that a writer's credentials (the agent's, made from the `writer` document of `lifeboat_access_policy`) cannot do what a writer must never do: on objects of its own it tries to delete a GOVERNANCE-locked version (with and without bypassing governance retention), to write back the bucket's lifecycle and object-lock configuration, to write into another cluster's root and to rewrite the cluster's `policy.json`. Each attempt is harmless even when wrongly allowed (configurations are written back identical, puts are conditional). The outcome is `writer_probe_results`; any allowed action is a warning.
+	WriterProbe ImmutableBucketWriterProbePtrInput
 }
 
 func (ImmutableBucketArgs) ElementType() reflect.Type {
@@ -231,6 +239,16 @@ func (o ImmutableBucketOutput) Tags() pulumi.StringMapOutput {
 // Versioning status. Object lock requires versioning, so it is always `Enabled`; a bucket whose versioning was suspended outside Terraform plans an update that enables it again.
 func (o ImmutableBucketOutput) Versioning() pulumi.StringOutput {
 	return o.ApplyT(func(v *ImmutableBucket) pulumi.StringOutput { return v.Versioning }).(pulumi.StringOutput)
+}
+
+// Prove on every apply that a writer's credentials (the agent's, made from the `writer` document of `lifeboat_access_policy`) cannot do what a writer must never do: on objects of its own it tries to delete a GOVERNANCE-locked version (with and without bypassing governance retention), to write back the bucket's lifecycle and object-lock configuration, to write into another cluster's root and to rewrite the cluster's `policy.json`. Each attempt is harmless even when wrongly allowed (configurations are written back identical, puts are conditional). The outcome is `writer_probe_results`; any allowed action is a warning.
+func (o ImmutableBucketOutput) WriterProbe() ImmutableBucketWriterProbePtrOutput {
+	return o.ApplyT(func(v *ImmutableBucket) ImmutableBucketWriterProbePtrOutput { return v.WriterProbe }).(ImmutableBucketWriterProbePtrOutput)
+}
+
+// What the last apply's `writer_probe` found, one entry per forbidden action; null without `writer_probe`.
+func (o ImmutableBucketOutput) WriterProbeResults() ImmutableBucketWriterProbeResultsArrayOutput {
+	return o.ApplyT(func(v *ImmutableBucket) ImmutableBucketWriterProbeResultsArrayOutput { return v.WriterProbeResults }).(ImmutableBucketWriterProbeResultsArrayOutput)
 }
 
 type ImmutableBucketArrayOutput struct{ *pulumi.OutputState }

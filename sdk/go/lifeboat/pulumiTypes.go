@@ -2043,6 +2043,268 @@ func (o ImmutableBucketRetentionPtrOutput) Mode() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Prove on every apply that a writer's credentials (the agent's, made from the `writer` document of `lifeboat_access_policy`) cannot do what a writer must never do: on objects of its own it tries to delete a GOVERNANCE-locked version (with and without bypassing governance retention), to write back the bucket's lifecycle and object-lock configuration, to write into another cluster's root and to rewrite the cluster's `policy.json`. Each attempt is harmless even when wrongly allowed (configurations are written back identical, puts are conditional). The outcome is `writer_probe_results`; any allowed action is a warning.
+type ImmutableBucketWriterProbe struct {
+	// The writer's access key id.
+	AccessKey *string `pulumi:"accessKey"`
+	// The cluster the writer writes (its repository root).
+	Cluster *string `pulumi:"cluster"`
+	// The repository's key prefix, as in the resources' `repository` block.
+	Prefix *string `pulumi:"prefix"`
+	// The writer's secret access key.
+	SecretKey *string `pulumi:"secretKey"`
+}
+
+// ImmutableBucketWriterProbeInput is an input type that accepts ImmutableBucketWriterProbeArgs and ImmutableBucketWriterProbeOutput values.
+// You can construct a concrete instance of `ImmutableBucketWriterProbeInput` via:
+//
+//	ImmutableBucketWriterProbeArgs{...}
+type ImmutableBucketWriterProbeInput interface {
+	pulumi.Input
+
+	ToImmutableBucketWriterProbeOutput() ImmutableBucketWriterProbeOutput
+	ToImmutableBucketWriterProbeOutputWithContext(context.Context) ImmutableBucketWriterProbeOutput
+}
+
+// Prove on every apply that a writer's credentials (the agent's, made from the `writer` document of `lifeboat_access_policy`) cannot do what a writer must never do: on objects of its own it tries to delete a GOVERNANCE-locked version (with and without bypassing governance retention), to write back the bucket's lifecycle and object-lock configuration, to write into another cluster's root and to rewrite the cluster's `policy.json`. Each attempt is harmless even when wrongly allowed (configurations are written back identical, puts are conditional). The outcome is `writer_probe_results`; any allowed action is a warning.
+type ImmutableBucketWriterProbeArgs struct {
+	// The writer's access key id.
+	AccessKey pulumi.StringPtrInput `pulumi:"accessKey"`
+	// The cluster the writer writes (its repository root).
+	Cluster pulumi.StringPtrInput `pulumi:"cluster"`
+	// The repository's key prefix, as in the resources' `repository` block.
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+	// The writer's secret access key.
+	SecretKey pulumi.StringPtrInput `pulumi:"secretKey"`
+}
+
+func (ImmutableBucketWriterProbeArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*ImmutableBucketWriterProbe)(nil)).Elem()
+}
+
+func (i ImmutableBucketWriterProbeArgs) ToImmutableBucketWriterProbeOutput() ImmutableBucketWriterProbeOutput {
+	return i.ToImmutableBucketWriterProbeOutputWithContext(context.Background())
+}
+
+func (i ImmutableBucketWriterProbeArgs) ToImmutableBucketWriterProbeOutputWithContext(ctx context.Context) ImmutableBucketWriterProbeOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ImmutableBucketWriterProbeOutput)
+}
+
+func (i ImmutableBucketWriterProbeArgs) ToImmutableBucketWriterProbePtrOutput() ImmutableBucketWriterProbePtrOutput {
+	return i.ToImmutableBucketWriterProbePtrOutputWithContext(context.Background())
+}
+
+func (i ImmutableBucketWriterProbeArgs) ToImmutableBucketWriterProbePtrOutputWithContext(ctx context.Context) ImmutableBucketWriterProbePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ImmutableBucketWriterProbeOutput).ToImmutableBucketWriterProbePtrOutputWithContext(ctx)
+}
+
+// ImmutableBucketWriterProbePtrInput is an input type that accepts ImmutableBucketWriterProbeArgs, ImmutableBucketWriterProbePtr and ImmutableBucketWriterProbePtrOutput values.
+// You can construct a concrete instance of `ImmutableBucketWriterProbePtrInput` via:
+//
+//	        ImmutableBucketWriterProbeArgs{...}
+//
+//	or:
+//
+//	        nil
+type ImmutableBucketWriterProbePtrInput interface {
+	pulumi.Input
+
+	ToImmutableBucketWriterProbePtrOutput() ImmutableBucketWriterProbePtrOutput
+	ToImmutableBucketWriterProbePtrOutputWithContext(context.Context) ImmutableBucketWriterProbePtrOutput
+}
+
+type immutableBucketWriterProbePtrType ImmutableBucketWriterProbeArgs
+
+func ImmutableBucketWriterProbePtr(v *ImmutableBucketWriterProbeArgs) ImmutableBucketWriterProbePtrInput {
+	return (*immutableBucketWriterProbePtrType)(v)
+}
+
+func (*immutableBucketWriterProbePtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**ImmutableBucketWriterProbe)(nil)).Elem()
+}
+
+func (i *immutableBucketWriterProbePtrType) ToImmutableBucketWriterProbePtrOutput() ImmutableBucketWriterProbePtrOutput {
+	return i.ToImmutableBucketWriterProbePtrOutputWithContext(context.Background())
+}
+
+func (i *immutableBucketWriterProbePtrType) ToImmutableBucketWriterProbePtrOutputWithContext(ctx context.Context) ImmutableBucketWriterProbePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ImmutableBucketWriterProbePtrOutput)
+}
+
+// Prove on every apply that a writer's credentials (the agent's, made from the `writer` document of `lifeboat_access_policy`) cannot do what a writer must never do: on objects of its own it tries to delete a GOVERNANCE-locked version (with and without bypassing governance retention), to write back the bucket's lifecycle and object-lock configuration, to write into another cluster's root and to rewrite the cluster's `policy.json`. Each attempt is harmless even when wrongly allowed (configurations are written back identical, puts are conditional). The outcome is `writer_probe_results`; any allowed action is a warning.
+type ImmutableBucketWriterProbeOutput struct{ *pulumi.OutputState }
+
+func (ImmutableBucketWriterProbeOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ImmutableBucketWriterProbe)(nil)).Elem()
+}
+
+func (o ImmutableBucketWriterProbeOutput) ToImmutableBucketWriterProbeOutput() ImmutableBucketWriterProbeOutput {
+	return o
+}
+
+func (o ImmutableBucketWriterProbeOutput) ToImmutableBucketWriterProbeOutputWithContext(ctx context.Context) ImmutableBucketWriterProbeOutput {
+	return o
+}
+
+func (o ImmutableBucketWriterProbeOutput) ToImmutableBucketWriterProbePtrOutput() ImmutableBucketWriterProbePtrOutput {
+	return o.ToImmutableBucketWriterProbePtrOutputWithContext(context.Background())
+}
+
+func (o ImmutableBucketWriterProbeOutput) ToImmutableBucketWriterProbePtrOutputWithContext(ctx context.Context) ImmutableBucketWriterProbePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v ImmutableBucketWriterProbe) *ImmutableBucketWriterProbe {
+		return &v
+	}).(ImmutableBucketWriterProbePtrOutput)
+}
+
+// The writer's access key id.
+func (o ImmutableBucketWriterProbeOutput) AccessKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ImmutableBucketWriterProbe) *string { return v.AccessKey }).(pulumi.StringPtrOutput)
+}
+
+// The cluster the writer writes (its repository root).
+func (o ImmutableBucketWriterProbeOutput) Cluster() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ImmutableBucketWriterProbe) *string { return v.Cluster }).(pulumi.StringPtrOutput)
+}
+
+// The repository's key prefix, as in the resources' `repository` block.
+func (o ImmutableBucketWriterProbeOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ImmutableBucketWriterProbe) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+// The writer's secret access key.
+func (o ImmutableBucketWriterProbeOutput) SecretKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ImmutableBucketWriterProbe) *string { return v.SecretKey }).(pulumi.StringPtrOutput)
+}
+
+type ImmutableBucketWriterProbePtrOutput struct{ *pulumi.OutputState }
+
+func (ImmutableBucketWriterProbePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**ImmutableBucketWriterProbe)(nil)).Elem()
+}
+
+func (o ImmutableBucketWriterProbePtrOutput) ToImmutableBucketWriterProbePtrOutput() ImmutableBucketWriterProbePtrOutput {
+	return o
+}
+
+func (o ImmutableBucketWriterProbePtrOutput) ToImmutableBucketWriterProbePtrOutputWithContext(ctx context.Context) ImmutableBucketWriterProbePtrOutput {
+	return o
+}
+
+func (o ImmutableBucketWriterProbePtrOutput) Elem() ImmutableBucketWriterProbeOutput {
+	return o.ApplyT(func(v *ImmutableBucketWriterProbe) ImmutableBucketWriterProbe {
+		if v != nil {
+			return *v
+		}
+		var ret ImmutableBucketWriterProbe
+		return ret
+	}).(ImmutableBucketWriterProbeOutput)
+}
+
+// The writer's access key id.
+func (o ImmutableBucketWriterProbePtrOutput) AccessKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ImmutableBucketWriterProbe) *string {
+		if v == nil {
+			return nil
+		}
+		return v.AccessKey
+	}).(pulumi.StringPtrOutput)
+}
+
+// The cluster the writer writes (its repository root).
+func (o ImmutableBucketWriterProbePtrOutput) Cluster() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ImmutableBucketWriterProbe) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Cluster
+	}).(pulumi.StringPtrOutput)
+}
+
+// The repository's key prefix, as in the resources' `repository` block.
+func (o ImmutableBucketWriterProbePtrOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ImmutableBucketWriterProbe) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Prefix
+	}).(pulumi.StringPtrOutput)
+}
+
+// The writer's secret access key.
+func (o ImmutableBucketWriterProbePtrOutput) SecretKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ImmutableBucketWriterProbe) *string {
+		if v == nil {
+			return nil
+		}
+		return v.SecretKey
+	}).(pulumi.StringPtrOutput)
+}
+
+type ImmutableBucketWriterProbeResults struct {
+	// `delete_locked_version`, `bypass_governance_retention`, `put_lifecycle`, `put_default_retention`, `write_other_cluster` or `rewrite_policy`.
+	Check *string `pulumi:"check"`
+	// `policy` or `lock` for a denied action.
+	DeniedBy *string `pulumi:"deniedBy"`
+	// What was tried and what the store answered.
+	Detail *string `pulumi:"detail"`
+	// `denied` (as it must be), `allowed` (a hole in the writer's policy) or `unknown` (the check could not be made; see `detail`).
+	Outcome *string `pulumi:"outcome"`
+}
+
+type ImmutableBucketWriterProbeResultsOutput struct{ *pulumi.OutputState }
+
+func (ImmutableBucketWriterProbeResultsOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ImmutableBucketWriterProbeResults)(nil)).Elem()
+}
+
+func (o ImmutableBucketWriterProbeResultsOutput) ToImmutableBucketWriterProbeResultsOutput() ImmutableBucketWriterProbeResultsOutput {
+	return o
+}
+
+func (o ImmutableBucketWriterProbeResultsOutput) ToImmutableBucketWriterProbeResultsOutputWithContext(ctx context.Context) ImmutableBucketWriterProbeResultsOutput {
+	return o
+}
+
+// `delete_locked_version`, `bypass_governance_retention`, `put_lifecycle`, `put_default_retention`, `write_other_cluster` or `rewrite_policy`.
+func (o ImmutableBucketWriterProbeResultsOutput) Check() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ImmutableBucketWriterProbeResults) *string { return v.Check }).(pulumi.StringPtrOutput)
+}
+
+// `policy` or `lock` for a denied action.
+func (o ImmutableBucketWriterProbeResultsOutput) DeniedBy() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ImmutableBucketWriterProbeResults) *string { return v.DeniedBy }).(pulumi.StringPtrOutput)
+}
+
+// What was tried and what the store answered.
+func (o ImmutableBucketWriterProbeResultsOutput) Detail() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ImmutableBucketWriterProbeResults) *string { return v.Detail }).(pulumi.StringPtrOutput)
+}
+
+// `denied` (as it must be), `allowed` (a hole in the writer's policy) or `unknown` (the check could not be made; see `detail`).
+func (o ImmutableBucketWriterProbeResultsOutput) Outcome() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ImmutableBucketWriterProbeResults) *string { return v.Outcome }).(pulumi.StringPtrOutput)
+}
+
+type ImmutableBucketWriterProbeResultsArrayOutput struct{ *pulumi.OutputState }
+
+func (ImmutableBucketWriterProbeResultsArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]ImmutableBucketWriterProbeResults)(nil)).Elem()
+}
+
+func (o ImmutableBucketWriterProbeResultsArrayOutput) ToImmutableBucketWriterProbeResultsArrayOutput() ImmutableBucketWriterProbeResultsArrayOutput {
+	return o
+}
+
+func (o ImmutableBucketWriterProbeResultsArrayOutput) ToImmutableBucketWriterProbeResultsArrayOutputWithContext(ctx context.Context) ImmutableBucketWriterProbeResultsArrayOutput {
+	return o
+}
+
+func (o ImmutableBucketWriterProbeResultsArrayOutput) Index(i pulumi.IntInput) ImmutableBucketWriterProbeResultsOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) ImmutableBucketWriterProbeResults {
+		return vs[0].([]ImmutableBucketWriterProbeResults)[vs[1].(int)]
+	}).(ImmutableBucketWriterProbeResultsOutput)
+}
+
 // Odoo attachments of a tenant restore: every `ir_attachment.store_fname` of the restored database is copied, as it was at the restore point (S3 versions), from `source_prefix` to `target_prefix` in `bucket`, then checked to resolve.
 type RestoreAttachments struct {
 	// Attachments bucket (versioned).
@@ -3584,6 +3846,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketLifecycleTierTransitionPtrInput)(nil)).Elem(), ImmutableBucketLifecycleTierTransitionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketRetentionInput)(nil)).Elem(), ImmutableBucketRetentionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketRetentionPtrInput)(nil)).Elem(), ImmutableBucketRetentionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketWriterProbeInput)(nil)).Elem(), ImmutableBucketWriterProbeArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketWriterProbePtrInput)(nil)).Elem(), ImmutableBucketWriterProbeArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsInput)(nil)).Elem(), RestoreAttachmentsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsPtrInput)(nil)).Elem(), RestoreAttachmentsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCheckInput)(nil)).Elem(), RestoreCheckArgs{})
@@ -3624,6 +3888,10 @@ func init() {
 	pulumi.RegisterOutputType(ImmutableBucketLifecycleTierTransitionPtrOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketRetentionOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketRetentionPtrOutput{})
+	pulumi.RegisterOutputType(ImmutableBucketWriterProbeOutput{})
+	pulumi.RegisterOutputType(ImmutableBucketWriterProbePtrOutput{})
+	pulumi.RegisterOutputType(ImmutableBucketWriterProbeResultsOutput{})
+	pulumi.RegisterOutputType(ImmutableBucketWriterProbeResultsArrayOutput{})
 	pulumi.RegisterOutputType(RestoreAttachmentsOutput{})
 	pulumi.RegisterOutputType(RestoreAttachmentsPtrOutput{})
 	pulumi.RegisterOutputType(RestoreCheckOutput{})
