@@ -87,7 +87,7 @@ data "lifeboat_access_policy" "test" {
 						return fmt.Errorf("the writer from the rendered document cannot archive WAL: %w", err)
 					}
 					if _, err := w.Store(bucket).Put(ctx, l.PolicyKey(), strings.NewReader("x"), objectstore.PutOptions{Size: 1}); !errors.Is(err, objectstore.ErrAccessDenied) {
-						return fmt.Errorf("the writer from the rendered document put policy.json: %v, want access denied", err)
+						return fmt.Errorf("the writer from the rendered document put policy.json: %w, want access denied", err)
 					}
 					return nil
 				},
