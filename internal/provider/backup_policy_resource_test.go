@@ -76,8 +76,11 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 						return fmt.Errorf("stored policy = %+v", p)
 					}
 					tiers, err := client.PolicyTiers(context.Background(), bucket, "main")
-					if err != nil || len(tiers) != 2 {
-						return fmt.Errorf("policy lifecycle rules = %+v, %v", tiers, err)
+					if err != nil {
+						return fmt.Errorf("reading the policy lifecycle rules: %w", err)
+					}
+					if len(tiers) != 2 {
+						return fmt.Errorf("policy lifecycle rules = %+v", tiers)
 					}
 					return nil
 				},
@@ -95,8 +98,11 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 				},
 				Check: func(*terraform.State) error {
 					tiers, err := client.PolicyTiers(context.Background(), bucket, "main")
-					if err != nil || len(tiers) != 2 || tiers[1].ExpirationDays != 40 {
-						return fmt.Errorf("tiers not converged back: %+v, %v", tiers, err)
+					if err != nil {
+						return fmt.Errorf("reading the policy lifecycle rules: %w", err)
+					}
+					if len(tiers) != 2 || tiers[1].ExpirationDays != 40 {
+						return fmt.Errorf("tiers not converged back: %+v", tiers)
 					}
 					return nil
 				},

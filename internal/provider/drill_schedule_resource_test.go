@@ -63,10 +63,10 @@ func TestAccDrillScheduleResource_runOnApply(t *testing.T) {
 							return err
 						}
 						if err := store.DeleteVersion(ctx, ev.Key, info.VersionID); !errors.Is(err, objectstore.ErrObjectLocked) {
-							return fmt.Errorf("deleting evidence: want ErrObjectLocked, got %v", err)
+							return fmt.Errorf("deleting evidence: want ErrObjectLocked, got %w", orSucceeded(err))
 						}
 						if _, err := store.Put(ctx, ev.Key, strings.NewReader(`{"passed":true}`), objectstore.PutOptions{IfAbsent: true, Size: -1}); !errors.Is(err, objectstore.ErrExists) {
-							return fmt.Errorf("conditional overwrite of evidence: want ErrExists, got %v", err)
+							return fmt.Errorf("conditional overwrite of evidence: want ErrExists, got %w", orSucceeded(err))
 						}
 						if _, err := store.Put(ctx, ev.Key, strings.NewReader(`{"passed":true}`), objectstore.PutOptions{Size: -1}); err == nil {
 							rc, _, err := store.GetVersion(ctx, ev.Key, info.VersionID)
@@ -182,4 +182,13 @@ resource "lifeboat_drill_schedule" "test" {
   }
 }
 `, f.bucket, f.agent, rows, rto, f.scratch)
+}
+
+// orSucceeded is err, or an error saying the call succeeded, for messages
+// about a call that should have failed.
+func orSucceeded(err error) error {
+	if err == nil {
+		return errors.New("success")
+	}
+	return err
 }
