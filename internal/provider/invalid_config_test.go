@@ -356,3 +356,27 @@ resource "lifeboat_restore" "x" {
 		{"relative data directory", restoreCfg("latest", "restore/here"), []string{"Relative Path", "target.data_directory must be an absolute path"}},
 	})
 }
+
+func TestAccInvalidConfig_writerProbe(t *testing.T) {
+	testenv.Require(t)
+	probe := func(cluster, prefix string) string {
+		return fmt.Sprintf(`
+resource "lifeboat_immutable_bucket" "x" {
+  name = "lb-ok"
+  retention {
+    mode = "GOVERNANCE"
+    days = 1
+  }
+  writer_probe {
+    access_key = "writer"
+    secret_key = "writer-secret"
+    cluster    = %q
+    prefix     = %q
+  }
+}`, cluster, prefix)
+	}
+	runInvalidConfigs(t, []invalidConfig{
+		{"cluster climbs", probe("..", "pg"), []string{"Invalid Name", `writer_probe.cluster = ".."`}},
+		{"prefix dot-dot", probe("main", "pg/.."), []string{"Invalid Key Prefix", `writer_probe.prefix = "pg/.." has a ".." segment`}},
+	})
+}

@@ -9,10 +9,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
@@ -36,8 +36,10 @@ func writerProbeBlock() schema.SingleNestedBlock {
 		Attributes: map[string]schema.Attribute{
 			"access_key": schema.StringAttribute{MarkdownDescription: "The writer's access key id.", Optional: true},
 			"secret_key": schema.StringAttribute{MarkdownDescription: "The writer's secret access key.", Optional: true, Sensitive: true},
-			"cluster":    schema.StringAttribute{MarkdownDescription: "The cluster the writer writes (its repository root).", Optional: true},
-			"prefix":     schema.StringAttribute{MarkdownDescription: "The repository's key prefix, as in the resources' `repository` block.", Optional: true},
+			"cluster": schema.StringAttribute{MarkdownDescription: "The cluster the writer writes (its repository root).", Optional: true,
+				Validators: []validator.String{keyNameValidator{}}},
+			"prefix": schema.StringAttribute{MarkdownDescription: "The repository's key prefix, as in the resources' `repository` block.", Optional: true,
+				Validators: []validator.String{keyPrefixValidator{}}},
 		},
 	}
 }
@@ -71,10 +73,6 @@ func (w *writerProbeModel) validate(diags *diag.Diagnostics) {
 				"writer_probe needs access_key, secret_key and cluster: the writer's keys and the cluster whose root it writes.")
 		}
 	}
-	if c := w.Cluster; !c.IsNull() && !c.IsUnknown() && !clusterNameRE.MatchString(c.ValueString()) {
-		diags.AddAttributeError(path.Root("writer_probe").AtName("cluster"), "Invalid Cluster Name",
-			fmt.Sprintf("writer_probe.cluster %q must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit.", c.ValueString()))
-	}
 }
 
 // runWriterProbe runs the probe with w's keys against bucket, warns about
@@ -85,7 +83,9 @@ func (d *providerData) runWriterProbe(ctx context.Context, bucket string, w *wri
 	}
 	cfg := d.storeConfig
 	cfg.AccessKey, cfg.SecretKey, cfg.SessionToken = w.AccessKey.ValueString(), w.SecretKey.ValueString(), ""
-	client, err := objectstore.NewClient(ctx, cfg)
+	// The writer's keys are a store configuration of their own: one client
+	// per provider instance, however many buckets probe with them.
+	client, err := d.StoreFor(ctx, cfg)
 	if err != nil {
 		diags.Append(errorDiag("Error Configuring Writer Probe", "configuring an object store client with writer_probe's keys", err))
 		return types.ListUnknown(probeResultType)
