@@ -58,42 +58,30 @@ func runInvalidConfigs(t *testing.T, cases []invalidConfig) {
 
 func TestAccInvalidConfig_provider(t *testing.T) {
 	testenv.Require(t)
+	// A data source makes Terraform configure the provider.
+	withProvider := func(settings string) string {
+		return fmt.Sprintf(`
+provider "lifeboat" {
+  %s
+}
+data "lifeboat_recovery_points" "x" {
+  cluster = "main"
+  repository = { bucket = "some-bucket" }
+}`, settings)
+	}
 	runInvalidConfigs(t, []invalidConfig{
-		{"endpoint without scheme", `
-provider "lifeboat" {
-  endpoint = "127.0.0.1:9000"
-}
-data "lifeboat_recovery_points" "x" {
-  cluster = "main"
-  repository = { bucket = "some-bucket" }
-}`, []string{"Invalid Endpoint", `endpoint = "127.0.0.1:9000"`, "must be an http:// or https:// URL"}},
-		{"endpoint with another scheme", `
-provider "lifeboat" {
-  endpoint = "s3://bucket"
-}
-data "lifeboat_recovery_points" "x" {
-  cluster = "main"
-  repository = { bucket = "some-bucket" }
-}`, []string{"Invalid Endpoint", `endpoint = "s3://bucket"`}},
-		{"half a key pair", `
-provider "lifeboat" {
-  access_key = "AKIAEXAMPLE"
-}
-data "lifeboat_recovery_points" "x" {
-  cluster = "main"
-  repository = { bucket = "some-bucket" }
-}`, []string{"Incomplete Object Store Credentials", "access_key is set but secret_key is not"}},
+		{"endpoint without scheme", withProvider(`endpoint = "127.0.0.1:9000"`),
+			[]string{"Invalid Endpoint", `endpoint = "127.0.0.1:9000"`, "must be an http:// or https:// URL"}},
+		{"endpoint with another scheme", withProvider(`endpoint = "s3://bucket"`), []string{"Invalid Endpoint", `endpoint = "s3://bucket"`}},
+		{"half a key pair", withProvider(`access_key = "AKIAEXAMPLE"`),
+			[]string{"Incomplete Object Store Credentials", "access_key is set but secret_key is not"}},
 	})
 	// The environment fallback is held to the same rule, naming the
 	// variable.
 	t.Setenv("LIFEBOAT_S3_ENDPOINT", "minio.internal:9000")
 	runInvalidConfigs(t, []invalidConfig{
-		{"endpoint from the environment without scheme", `
-provider "lifeboat" {}
-data "lifeboat_recovery_points" "x" {
-  cluster = "main"
-  repository = { bucket = "some-bucket" }
-}`, []string{"Invalid Endpoint", `LIFEBOAT_S3_ENDPOINT = "minio.internal:9000"`}},
+		{"endpoint from the environment without scheme", withProvider(""),
+			[]string{"Invalid Endpoint", `LIFEBOAT_S3_ENDPOINT = "minio.internal:9000"`}},
 	})
 }
 
