@@ -183,7 +183,7 @@ func TestAccRestoreTimelines(t *testing.T) {
 		if tli != "3" {
 			t.Fatalf("restored copy on timeline %s, want 3", tli)
 		}
-		pool, err := pgxpool.New(ctx, fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable", res.DataDir, res.Port, res.User))
+		pool, err := pgxpool.New(ctx, restore.SocketDSN(res.DataDir, res.Port, res.User, "postgres"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,8 +351,8 @@ func waitReplayed(t *testing.T, primary, standby *testenv.Postgres) {
 // restoredPostgres describes a running restored copy for psql and DSN
 // (local trust through the socket in its data directory).
 func restoredPostgres(res *restore.Result, opts restore.ClusterOptions) *testenv.Postgres {
-	return &testenv.Postgres{Host: res.DataDir, Port: res.Port, User: res.User, BinDir: opts.BinDir,
-		DataDir: res.DataDir, SocketDir: res.DataDir, OSUser: opts.OSUser}
+	return &testenv.Postgres{Host: restore.SocketDir(res.DataDir), Port: res.Port, User: res.User, BinDir: opts.BinDir,
+		DataDir: res.DataDir, SocketDir: restore.SocketDir(res.DataDir), OSUser: opts.OSUser}
 }
 
 func keysOf(m map[string][]byte) []string {
