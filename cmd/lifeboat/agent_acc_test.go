@@ -46,7 +46,7 @@ func TestAccAgent_oneMinuteScheduleTwoAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *",
-		Retention: repo.PolicyRetention{FullCount: 5}, TenantDatabases: []string{"agent_tenant"}}); err != nil {
+		Retention: repo.PolicyRetention{FullCount: 5}, TenantDatabases: []string{"agent_tenant"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Start early in a minute, so the first slot's backup starts in it.
@@ -235,7 +235,7 @@ func TestAccAgent_killedMidBackup(t *testing.T) {
 	f := setupAgentRepo(t, env, "agent-acc-kill")
 	ctx := context.Background()
 	pgbench(t, env.Postgres, "-i", "-s", "10", "-q")
-	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *"}); err != nil {
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitForSecondBelow(30)
@@ -291,7 +291,7 @@ func TestAccAgent_SIGTERMMidBackup(t *testing.T) {
 	f := setupAgentRepo(t, env, "agent-acc-term")
 	ctx := context.Background()
 	pgbench(t, env.Postgres, "-i", "-s", "10", "-q")
-	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *"}); err != nil {
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	a := startAgent(t, f, "A", slowBackup...)
@@ -600,7 +600,7 @@ func TestAccAgent_drill(t *testing.T) {
 	f := setupAgentRepo(t, env, "agent-acc-drill")
 	ctx := context.Background()
 	psql(t, env.Postgres, "DROP TABLE IF EXISTS drill_rows; CREATE TABLE drill_rows AS SELECT generate_series(1, 100) AS x")
-	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *"}); err != nil {
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitForSecondBelow(45)
@@ -608,7 +608,7 @@ func TestAccAgent_drill(t *testing.T) {
 	waitCatalog(t, f, 60*time.Second, func(c *catalog.Catalog) bool { return len(c.Physical) == 1 })
 	// One backup is enough: a yearly schedule whose slot is older than
 	// the one just run, so the drill restores this backup and its WAL.
-	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "0 0 1 1 *"}); err != nil {
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "0 0 1 1 *"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.archiveWAL(t)
@@ -616,7 +616,7 @@ func TestAccAgent_drill(t *testing.T) {
 	if err := drill.WriteSchedule(ctx, f.store, f.cfg.Layout(), drill.ScheduleDoc{
 		Name: "minutely", Cluster: f.cfg.Cluster, Schedule: "* * * * *", Kind: "cluster", RTOTargetSeconds: 600, EvidenceDays: 1,
 		Checks: []drill.Check{{Name: "rows", Kind: drill.CheckRowCountFloor, SQL: "SELECT count(*) FROM drill_rows", Expected: "100"}},
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	job := agentd.DrillJobPrefix + "minutely"

@@ -116,7 +116,11 @@ func runBackupTenants(ctx context.Context, cfg repo.AgentConfig, store objectsto
 	}
 	parallel := f.parallel
 	if len(dbs) == 0 || parallel == 0 {
-		p, err := repo.ReadPolicy(ctx, store, cfg.Layout())
+		trust, err := cfg.Trust()
+		if err != nil {
+			return err
+		}
+		p, err := repo.ReadPolicy(ctx, store, cfg.Layout(), trust)
 		switch {
 		case errors.Is(err, objectstore.ErrNotFound) && len(dbs) == 0:
 			return fmt.Errorf("no databases named and cluster %q has no backup policy (%s) to take tenant_databases from", cfg.Cluster, cfg.Layout().PolicyKey())

@@ -68,7 +68,11 @@ func runDrill(ctx context.Context, opts drillOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	doc, err := drill.ReadSchedule(ctx, store, cfg.Layout(), args[0])
+	trust, err := cfg.Trust()
+	if err != nil {
+		return err
+	}
+	doc, err := drill.ReadSchedule(ctx, store, cfg.Layout(), args[0], trust)
 	if err != nil {
 		return fmt.Errorf("drill schedule %q: %w", args[0], err)
 	}

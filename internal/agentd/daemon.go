@@ -18,6 +18,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 // BackupJob is the job name of the policy's scheduled backup (base backup,
@@ -106,6 +107,10 @@ type Daemon struct {
 	policy      *repo.Policy
 	drills      map[string]drill.ScheduleDoc
 
+	// trust holds the provider's public keys: configuration (policy,
+	// drill schedules) without their signature is refused.
+	trust signature.Trust
+
 	wg sync.WaitGroup
 
 	minGap   time.Duration
@@ -169,8 +174,12 @@ func New(cfg Config, opts ...Option) (*Daemon, error) {
 	if cfg.Holder == "" {
 		cfg.Holder = DefaultHolder()
 	}
+	trust, err := cfg.Agent.Trust()
+	if err != nil {
+		return nil, err
+	}
 	d := &Daemon{
-		cfg: cfg, layout: cfg.Agent.Layout(), log: cfg.Logger.With("cluster", cfg.Agent.Cluster, "holder", cfg.Holder),
+		cfg: cfg, layout: cfg.Agent.Layout(), trust: trust, log: cfg.Logger.With("cluster", cfg.Agent.Cluster, "holder", cfg.Holder),
 		m: cfg.Metrics, jobs: map[string]*job{}, last: map[string]*Run{}, running: map[string]bool{},
 		minGap: MinGap,
 	}
@@ -263,7 +272,11 @@ func (d *Daemon) refresh(ctx context.Context) {
 	jobs := map[string]*job{}
 	var errs []error
 
-	p, err := repo.ReadPolicy(ctx, d.cfg.Store, d.layout)
+	p, err := repo.ReadPolicy(ctx, d.cfg.Store, d.layout, d.trust)
+	var refused *signature.Error
+	if errors.As(err, &refused) {
+		d.m.ConfigRefused.WithLabelValues("policy").Inc()
+	}
 	policyRead := err == nil || errors.Is(err, objectstore.ErrNotFound)
 	switch {
 	case errors.Is(err, objectstore.ErrNotFound):

@@ -35,7 +35,7 @@ func testDaemon(t *testing.T, store objectstore.Store, holder string, opts ...Op
 
 func writePolicy(t *testing.T, store objectstore.Store, sched string) {
 	t.Helper()
-	if err := repo.WritePolicy(context.Background(), store, testLayout, repo.Policy{Cluster: testLayout.Cluster, Schedule: sched}); err != nil {
+	if err := repo.WritePolicy(context.Background(), store, testLayout, repo.Policy{Cluster: testLayout.Cluster, Schedule: sched}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -198,7 +198,7 @@ func TestPolicyChangesApplyWithoutRestart(t *testing.T) {
 func TestFailedDrillIsNotRetriedInItsSlot(t *testing.T) {
 	store := objectstore.NewMemory("b")
 	if err := drill.WriteSchedule(context.Background(), store, testLayout, drill.ScheduleDoc{Name: "nightly", Cluster: testLayout.Cluster,
-		Schedule: "0 0 1 1 *", Kind: "cluster", RTOTargetSeconds: 600}); err != nil {
+		Schedule: "0 0 1 1 *", Kind: "cluster", RTOTargetSeconds: 600}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex

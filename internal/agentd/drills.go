@@ -15,9 +15,13 @@ import (
 // cannot run (another cluster, a bad cron expression) is logged and left
 // out; the others still run.
 func (d *Daemon) drillJobs(ctx context.Context) ([]*job, map[string]drill.ScheduleDoc, error) {
-	docs, err := drill.ListSchedules(ctx, d.cfg.Store, d.layout)
+	docs, refused, err := drill.ListSchedules(ctx, d.cfg.Store, d.layout, d.trust)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading drill schedules: %w", err)
+	}
+	for _, err := range refused {
+		d.log.Error("drill schedule not scheduled", "err", err)
+		d.m.ConfigRefused.WithLabelValues("drill_schedule").Inc()
 	}
 	var jobs []*job
 	byName := map[string]drill.ScheduleDoc{}

@@ -42,6 +42,8 @@ type Metrics struct {
 	VerifyLast     *prometheus.GaugeVec
 	VerifySuccess  *prometheus.GaugeVec
 	VerifyProblems *prometheus.GaugeVec
+	// ConfigRefused counts configuration refused for its signature.
+	ConfigRefused *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics on a new registry, with the Go and
@@ -74,12 +76,14 @@ func NewMetrics() *Metrics {
 		VerifySuccess:      g("lifeboat_verify_success", "1 when the last scheduled verification found every object a restore would read intact, else 0.", "cluster"),
 		VerifyProblems:     g("lifeboat_verify_problems", "Problems (missing or changed objects) the last scheduled verification found.", "cluster"),
 		TenantDumpFailures: g("lifeboat_tenant_dump_failures", "1 when the tenant database's last scheduled dump failed, 0 when it succeeded.", "database"),
+		ConfigRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_config_refused_total",
+			Help: "Configuration documents (policy, drill_schedule) refused because they lack a valid signature of a trusted key."}, []string{"document"}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.BackupLastSuccess, m.BackupDuration, m.BackupBytes, m.WALArchiveLag, m.WALLastArchived,
 		m.JobRuns, m.JobFailures, m.JobRunning, m.JobLastSuccess,
 		m.DrillLast, m.DrillDuration, m.DrillRTO, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt,
-		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems)
+		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems, m.ConfigRefused)
 	return m
 }
 

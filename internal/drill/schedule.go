@@ -12,6 +12,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 // ScheduleDoc is a drill schedule as the provider writes it for the agent
@@ -38,11 +39,12 @@ type ScheduleDoc struct {
 	EvidenceDays      int     `json:"evidence_retention_days"`
 }
 
-// WriteSchedule stores d, replacing the previous version. Created is kept
+// WriteSchedule stores d, replacing the previous version, signed by signer
+// (nil: unsigned; agents that trust a key then refuse it). Created is kept
 // from the stored document, or set now for a new schedule.
-func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, d ScheduleDoc) error {
+func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, d ScheduleDoc, signer *signature.Signer) error {
 	d.Format = 1
-	prev, err := ReadSchedule(ctx, store, l, d.Name)
+	prev, _, _, err := readSchedule(ctx, store, l, d.Name)
 	switch {
 	case err == nil:
 		d.Created = prev.Created
@@ -57,28 +59,54 @@ func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, 
 	if err != nil {
 		return err
 	}
-	if _, err := store.Put(ctx, l.DrillScheduleKey(d.Name), bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b))}); err != nil {
+	key := l.DrillScheduleKey(d.Name)
+	if _, err := store.Put(ctx, key, bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b)), Metadata: signer.Sign(key, b, nil)}); err != nil {
 		return fmt.Errorf("writing drill schedule %s: %w", d.Name, err)
 	}
 	return nil
 }
 
 // ReadSchedule reads one schedule; a missing one wraps objectstore.ErrNotFound.
-func ReadSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, name string) (*ScheduleDoc, error) {
-	rc, _, err := store.Get(ctx, l.DrillScheduleKey(name))
+// When trust holds a key, a schedule without a valid signature of one of
+// its keys is refused with a *signature.Error.
+func ReadSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, name string, trust signature.Trust) (*ScheduleDoc, error) {
+	d, body, meta, err := readSchedule(ctx, store, l, name)
 	if err != nil {
 		return nil, err
+	}
+	if err := trust.Check(l.DrillScheduleKey(name), body, meta); err != nil {
+		return nil, fmt.Errorf("refusing drill schedule %s: %w", name, err)
+	}
+	return d, nil
+}
+
+// ReadScheduleSigned reads one schedule and reports which key of trust
+// signed it ("" when unsigned, forged or signed by another key), without
+// refusing it.
+func ReadScheduleSigned(ctx context.Context, store objectstore.Store, l repo.Layout, name string, trust signature.Trust) (*ScheduleDoc, string, error) {
+	d, body, meta, err := readSchedule(ctx, store, l, name)
+	if err != nil {
+		return nil, "", err
+	}
+	signer, _ := trust.Signed(l.DrillScheduleKey(name), body, meta)
+	return d, signer, nil
+}
+
+func readSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, name string) (*ScheduleDoc, []byte, map[string]string, error) {
+	rc, info, err := store.Get(ctx, l.DrillScheduleKey(name))
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	var d ScheduleDoc
 	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("drill schedule %s: %w", name, err)
+		return nil, nil, nil, fmt.Errorf("drill schedule %s: %w", name, err)
 	}
-	return &d, nil
+	return &d, b, info.Metadata, nil
 }
 
 // DeleteSchedule removes a schedule; its evidence stays (it is locked).
@@ -90,27 +118,34 @@ func DeleteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout,
 	return err
 }
 
-// ListSchedules reads every drill schedule of the cluster.
-func ListSchedules(ctx context.Context, store objectstore.Store, l repo.Layout) ([]ScheduleDoc, error) {
+// ListSchedules reads every drill schedule of the cluster, each checked
+// against trust as ReadSchedule does. A schedule refused by trust is left
+// out and its error returned in refused, so one forged schedule does not
+// stop the others.
+func ListSchedules(ctx context.Context, store objectstore.Store, l repo.Layout, trust signature.Trust) (docs []ScheduleDoc, refused []error, err error) {
 	var names []string
-	err := store.List(ctx, l.DrillsDir(), func(o objectstore.ObjectInfo) error {
+	err = store.List(ctx, l.DrillsDir(), func(o objectstore.ObjectInfo) error {
 		if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindDrillSchedule {
 			names = append(names, k.Drill)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []ScheduleDoc
 	for _, n := range names {
-		d, err := ReadSchedule(ctx, store, l, n)
-		if err != nil {
-			return nil, err
+		d, err := ReadSchedule(ctx, store, l, n, trust)
+		var se *signature.Error
+		if errors.As(err, &se) {
+			refused = append(refused, err)
+			continue
 		}
-		out = append(out, *d)
+		if err != nil {
+			return nil, nil, err
+		}
+		docs = append(docs, *d)
 	}
-	return out, nil
+	return docs, refused, nil
 }
 
 // Spec turns the document into a runnable drill. The agent supplies what

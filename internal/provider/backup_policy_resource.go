@@ -34,6 +34,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 var (
@@ -79,6 +80,7 @@ type backupPolicyModel struct {
 	LastBackupTime      types.String          `tfsdk:"last_backup_time"`
 	RecoveryWindowStart types.String          `tfsdk:"recovery_window_start"`
 	RecoveryWindowEnd   types.String          `tfsdk:"recovery_window_end"`
+	SignedBy            types.String          `tfsdk:"signed_by"`
 	Timeouts            timeouts.Value        `tfsdk:"timeouts"`
 }
 
@@ -110,7 +112,8 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"Refresh reports the last backup and the restorable window, and warns when a backup is overdue. " +
 			"Destroying the policy stops scheduling; it never deletes backups.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{MarkdownDescription: "The cluster name.", Computed: true, PlanModifiers: keepState},
+			"id":        schema.StringAttribute{MarkdownDescription: "The cluster name.", Computed: true, PlanModifiers: keepState},
+			"signed_by": signedByAttribute(),
 			"cluster": schema.StringAttribute{
 				MarkdownDescription: "Cluster name in the repository (the same as its `lifeboat_wal_archive`). Changing it replaces the policy.",
 				Required:            true,
@@ -330,6 +333,8 @@ func (r *backupPolicyResource) ModifyPlan(ctx context.Context, req resource.Modi
 	if req.Plan.Raw.IsNull() || r.data == nil {
 		return
 	}
+	// Last, after every other change to the plan below.
+	defer func() { resp.Diagnostics.Append(planSignedBy(ctx, r.data, req, resp)...) }()
 	var plan backupPolicyModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() || plan.Repository == nil || plan.Cluster.IsUnknown() || plan.Repository.Prefix.IsUnknown() {
@@ -419,7 +424,7 @@ func (r *backupPolicyResource) converge(ctx context.Context, m *backupPolicyMode
 	}
 	store := client.Store(bucket)
 	layout := m.layout()
-	if err := repo.WritePolicy(ctx, store, layout, m.policy()); err != nil {
+	if err := repo.WritePolicy(ctx, store, layout, m.policy(), r.data.signer); err != nil {
 		diags.Append(errorDiag("Error Writing Backup Policy", fmt.Sprintf("writing s3://%s/%s", bucket, layout.PolicyKey()), err))
 		return nil, false
 	}
@@ -428,6 +433,7 @@ func (r *backupPolicyResource) converge(ctx context.Context, m *backupPolicyMode
 		return nil, false
 	}
 	m.ID = m.Cluster
+	m.SignedBy = types.StringValue(r.data.signerID())
 	return store, true
 }
 
@@ -479,7 +485,7 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 	bucket := state.Repository.Bucket.ValueString()
 	store := client.Store(bucket)
 	layout := state.layout()
-	p, err := findBackupPolicy(ctx, store, layout)
+	p, signedBy, err := findBackupPolicy(ctx, store, layout, r.data.trust())
 	if isNotFound(err) {
 		resp.State.RemoveResource(ctx)
 		return
@@ -489,6 +495,7 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 		return
 	}
 	// Drift in the stored policy shows as a planned update.
+	state.SignedBy = types.StringValue(signedBy)
 	state.Schedule = types.StringValue(p.Schedule)
 	state.Retention = &policyRetentionModel{FullCount: optionalInt(int32(p.Retention.FullCount)), Days: optionalInt(int32(p.Retention.Days))}
 	state.TenantDatabases = stringSet(state.TenantDatabases, p.TenantDatabases)
@@ -649,12 +656,12 @@ func (r *backupPolicyResource) ImportState(ctx context.Context, req resource.Imp
 
 // findBackupPolicy is the policy document the agent schedules from, or a
 // *notFoundError when it (or its bucket) does not exist.
-func findBackupPolicy(ctx context.Context, store objectstore.Store, layout repo.Layout) (*repo.Policy, error) {
-	p, err := repo.ReadPolicy(ctx, store, layout)
+func findBackupPolicy(ctx context.Context, store objectstore.Store, layout repo.Layout, trust signature.Trust) (*repo.Policy, string, error) {
+	p, signedBy, err := repo.ReadPolicySigned(ctx, store, layout, trust)
 	if err != nil {
-		return nil, asNotFound(fmt.Sprintf("backup policy %s", layout.PolicyKey()), err)
+		return nil, "", asNotFound(fmt.Sprintf("backup policy %s", layout.PolicyKey()), err)
 	}
-	return p, nil
+	return p, signedBy, nil
 }
 
 func (m *backupPolicyModel) layout() repo.Layout {

@@ -25,6 +25,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
@@ -68,7 +69,7 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 					statecheck.ExpectKnownValue("data.lifeboat_recovery_points.test", tfjsonpath.New("window").AtMapKey("forks"), knownvalue.ListSizeExact(0)),
 				},
 				Check: func(*terraform.State) error {
-					p, err := repo.ReadPolicy(context.Background(), client.Store(bucket), repo.Layout{Prefix: "pg", Cluster: "main"})
+					p, err := repo.ReadPolicy(context.Background(), client.Store(bucket), repo.Layout{Prefix: "pg", Cluster: "main"}, signature.Trust{})
 					if err != nil {
 						return err
 					}
@@ -178,7 +179,7 @@ resource "lifeboat_backup_policy" "test" {
 // does.
 func testAccCheckBackupPolicyDestroyed(t *testing.T, bucket string, layout repo.Layout) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		_, err := findBackupPolicy(context.Background(), testAccClient(t).Store(bucket), layout)
+		_, _, err := findBackupPolicy(context.Background(), testAccClient(t).Store(bucket), layout, signature.Trust{})
 		if isNotFound(err) {
 			return nil
 		}

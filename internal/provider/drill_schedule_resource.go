@@ -31,12 +31,14 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 var (
 	_ resource.ResourceWithConfigure      = (*drillScheduleResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*drillScheduleResource)(nil)
 	_ resource.ResourceWithImportState    = (*drillScheduleResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*drillScheduleResource)(nil)
 )
 
 // NewDrillScheduleResource is the lifeboat_drill_schedule constructor.
@@ -69,6 +71,7 @@ type drillScheduleModel struct {
 	LastAchievedRTO types.Float64  `tfsdk:"last_achieved_rto_seconds"`
 	LastEvidenceKey types.String   `tfsdk:"last_evidence_key"`
 	LastFailures    types.List     `tfsdk:"last_failures"`
+	SignedBy        types.String   `tfsdk:"signed_by"`
 	Timeouts        timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -102,7 +105,8 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"`run_on_apply` runs one drill during apply and fails the apply if it fails. Refresh reports the last drill and " +
 			"warns when it failed, missed its RTO target, or is overdue. The bucket must have object lock (a `lifeboat_immutable_bucket`).",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{MarkdownDescription: "`<cluster>/<name>`.", Computed: true, PlanModifiers: keep},
+			"id":        schema.StringAttribute{MarkdownDescription: "`<cluster>/<name>`.", Computed: true, PlanModifiers: keep},
+			"signed_by": signedByAttribute(),
 			"name": schema.StringAttribute{
 				MarkdownDescription: "Schedule name, unique per cluster. Changing it replaces the schedule.",
 				Required:            true,
@@ -270,11 +274,12 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _
 	}
 	store := client.Store(bucket)
 	layout := m.layout()
-	if err := drill.WriteSchedule(ctx, store, layout, m.doc()); err != nil {
+	if err := drill.WriteSchedule(ctx, store, layout, m.doc(), r.data.signer); err != nil {
 		diags.Append(errorDiag("Error Writing Drill Schedule", fmt.Sprintf("writing s3://%s/%s", bucket, layout.DrillScheduleKey(m.Name.ValueString())), err))
 		return
 	}
 	m.ID = types.StringValue(m.Source.Cluster.ValueString() + "/" + m.Name.ValueString())
+	m.SignedBy = types.StringValue(r.data.signerID())
 	var failure string
 	if m.RunOnApply.ValueBool() {
 		tflog.Info(ctx, "running a drill on apply", map[string]any{"schedule": m.Name.ValueString(), "kind": m.Kind.ValueString()})
@@ -314,6 +319,12 @@ func describeFailure(ev *drill.Evidence) string {
 	return fmt.Sprintf("Drill %s of %q did not pass (evidence %s):\n- %s", ev.ID, ev.Schedule, ev.Key, strings.Join(parts, "\n- "))
 }
 
+// ModifyPlan implements resource.ResourceWithModifyPlan: the schedule
+// document is planned as signed by the provider's key.
+func (r *drillScheduleResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	resp.Diagnostics.Append(planSignedBy(ctx, r.data, req, resp)...)
+}
+
 // Read implements resource.Resource.
 func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state drillScheduleModel
@@ -326,7 +337,7 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	store := client.Store(state.Source.Bucket.ValueString())
-	doc, err := findDrillSchedule(ctx, store, state.layout(), state.Name.ValueString())
+	doc, signedBy, err := findDrillSchedule(ctx, store, state.layout(), state.Name.ValueString(), r.data.trust())
 	if isNotFound(err) {
 		resp.State.RemoveResource(ctx)
 		return
@@ -335,6 +346,7 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 		resp.Diagnostics.Append(errorDiag("Error Reading Drill Schedule", "reading the schedule document", err))
 		return
 	}
+	state.SignedBy = types.StringValue(signedBy)
 	state.Schedule = types.StringValue(doc.Schedule)
 	if state.Kind.IsNull() { // just imported
 		state.adopt(doc)
@@ -472,12 +484,12 @@ func (m *drillScheduleModel) adopt(d *drill.ScheduleDoc) {
 
 // findDrillSchedule is the schedule document the agent runs drill name
 // from, or a *notFoundError when it (or its bucket) does not exist.
-func findDrillSchedule(ctx context.Context, store objectstore.Store, layout repo.Layout, name string) (*drill.ScheduleDoc, error) {
-	doc, err := drill.ReadSchedule(ctx, store, layout, name)
+func findDrillSchedule(ctx context.Context, store objectstore.Store, layout repo.Layout, name string, trust signature.Trust) (*drill.ScheduleDoc, string, error) {
+	doc, signedBy, err := drill.ReadScheduleSigned(ctx, store, layout, name, trust)
 	if err != nil {
-		return nil, asNotFound(fmt.Sprintf("drill schedule %q", name), err)
+		return nil, "", asNotFound(fmt.Sprintf("drill schedule %q", name), err)
 	}
-	return doc, nil
+	return doc, signedBy, nil
 }
 
 func (m *drillScheduleModel) layout() repo.Layout {

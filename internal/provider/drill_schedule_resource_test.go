@@ -21,6 +21,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 const drillAddr = "lifeboat_drill_schedule.test"
@@ -110,7 +111,7 @@ func TestAccDrillScheduleResource_runOnApply(t *testing.T) {
 // Read does.
 func testAccCheckDrillScheduleDestroyed(t *testing.T, bucket string, layout repo.Layout, name string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		_, err := findDrillSchedule(context.Background(), testAccClient(t).Store(bucket), layout, name)
+		_, _, err := findDrillSchedule(context.Background(), testAccClient(t).Store(bucket), layout, name, signature.Trust{})
 		if isNotFound(err) {
 			return nil
 		}

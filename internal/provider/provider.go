@@ -3,6 +3,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 var _ provider.Provider = (*LifeboatProvider)(nil)
@@ -40,6 +42,7 @@ type providerModel struct {
 	SecretKey     types.String `tfsdk:"secret_key"`
 	PathStyle     types.Bool   `tfsdk:"path_style"`
 	SkipTLSVerify types.Bool   `tfsdk:"skip_tls_verify"`
+	SigningKey    types.String `tfsdk:"signing_key"`
 }
 
 // Metadata implements provider.Provider.
@@ -82,6 +85,15 @@ func (p *LifeboatProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 			"skip_tls_verify": schema.BoolAttribute{
 				MarkdownDescription: "Skip TLS certificate verification (self-signed test stores only). Falls back to `LIFEBOAT_S3_INSECURE`.",
 				Optional:            true,
+			},
+			"signing_key": schema.StringAttribute{
+				MarkdownDescription: "Ed25519 private key (`ed25519-private:<base64 seed>`, as `lifeboat keygen` prints it, or PEM PKCS#8) " +
+					"that signs the configuration the provider writes for the agents (backup policies, drill schedules). " +
+					"Agent configurations rendered by `lifeboat_wal_archive` then trust its public key, and agents refuse " +
+					"configuration without its signature, so credentials that can write into the bucket cannot reconfigure " +
+					"backups. Falls back to `LIFEBOAT_SIGNING_KEY`.",
+				Optional:  true,
+				Sensitive: true,
 			},
 		},
 	}
@@ -126,6 +138,15 @@ func (p *LifeboatProvider) Configure(ctx context.Context, req provider.Configure
 		return
 	}
 	data := &providerData{storeConfig: cfg}
+	if key := cmp.Or(m.SigningKey.ValueString(), os.Getenv("LIFEBOAT_SIGNING_KEY")); key != "" {
+		signer, err := signature.ParsePrivateKey(key)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("signing_key"), "Invalid Signing Key",
+				"The provider's signing_key (or LIFEBOAT_SIGNING_KEY) could not be read: generate one with `lifeboat keygen`. "+err.Error())
+			return
+		}
+		data.signer = signer
+	}
 	resp.ResourceData = data
 	resp.DataSourceData = data
 }
@@ -157,6 +178,8 @@ type providerData struct {
 	// resource, and what agent configurations are written for.
 	storeConfig objectstore.Config
 	clients     objectstore.Clients
+	// signer signs policies and drill schedules; nil when no signing_key.
+	signer *signature.Signer
 }
 
 // Store returns the client of the provider block's store.
@@ -193,7 +216,32 @@ func (d *providerData) agentConfig(bucket, prefix, cluster, compression string) 
 		Endpoint: c.Endpoint, Region: c.Region, PathStyle: c.PathStyle, SkipTLSVerify: c.Insecure,
 		AccessKey: c.AccessKey, SecretKey: c.SecretKey,
 		Bucket: bucket, Prefix: prefix, Cluster: cluster, Compression: compression,
+		TrustedKeys: d.trustedKeys(),
 	}
+}
+
+// trustedKeys is what agents are told to trust: the provider's public key.
+func (d *providerData) trustedKeys() []string {
+	if d.signer == nil {
+		return nil
+	}
+	return []string{d.signer.Public().String()}
+}
+
+// signerID is the key ID configuration written now is signed with ("" when
+// unsigned): resources keep it as signed_by, so a document rewritten by
+// anyone else reads back as drift.
+func (d *providerData) signerID() string {
+	if d.signer == nil {
+		return ""
+	}
+	return d.signer.Public().ID()
+}
+
+// trust verifies documents against the provider's own key.
+func (d *providerData) trust() signature.Trust {
+	t, _ := signature.NewTrust(d.trustedKeys()...) // the provider's own, well-formed key
+	return t
 }
 
 func firstEnv(names ...string) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 // EnvConfig names the environment variable the agent reads its
@@ -66,6 +67,12 @@ type AgentConfig struct {
 	PGData string `json:"pgdata,omitempty"`
 	// Stores are further object stores by name; see StoreConfig.
 	Stores map[string]StoreEntry `json:"stores,omitempty"`
+	// TrustedKeys are the public keys ("ed25519:<base64>") of the provider
+	// that writes this cluster's configuration. When set, the agent refuses
+	// a policy or drill schedule that does not carry a valid signature of
+	// one of them, so credentials that can write into the bucket cannot
+	// reconfigure the backups.
+	TrustedKeys []string `json:"trusted_keys,omitempty"`
 }
 
 // StoreEntry is one named store of the agent configuration: where it is
@@ -107,6 +114,15 @@ func (c AgentConfig) hasSecret() bool {
 		}
 	}
 	return false
+}
+
+// Trust is the set of TrustedKeys.
+func (c AgentConfig) Trust() (signature.Trust, error) {
+	t, err := signature.NewTrust(c.TrustedKeys...)
+	if err != nil {
+		return signature.Trust{}, fmt.Errorf("trusted_keys: %w", err)
+	}
+	return t, nil
 }
 
 // ErrInsecureConfig means a configuration file holds a secret but other
@@ -174,6 +190,9 @@ func (c AgentConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("cluster %q must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Cluster))
 	}
 	if _, err := compression.Lookup(c.Compression); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.Trust(); err != nil {
 		errs = append(errs, err)
 	}
 	if (c.AccessKey == "") != (c.SecretKey == "") {

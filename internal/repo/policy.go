@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 // Policy is a backup policy as the provider declares it and the agent
@@ -54,11 +55,12 @@ type PolicyPostgres struct {
 	SSLMode string `json:"sslmode,omitempty"`
 }
 
-// WritePolicy stores p at l.PolicyKey(), replacing the previous policy.
+// WritePolicy stores p at l.PolicyKey(), replacing the previous policy,
+// signed by signer (nil: unsigned; agents that trust a key then refuse it).
 // Created is kept from the stored policy, or set now for a new one.
-func WritePolicy(ctx context.Context, store objectstore.Store, l Layout, p Policy) error {
+func WritePolicy(ctx context.Context, store objectstore.Store, l Layout, p Policy, signer *signature.Signer) error {
 	p.Format = 1
-	prev, err := ReadPolicy(ctx, store, l)
+	prev, _, _, err := readPolicy(ctx, store, l)
 	switch {
 	case err == nil:
 		p.Created = prev.Created
@@ -73,7 +75,8 @@ func WritePolicy(ctx context.Context, store objectstore.Store, l Layout, p Polic
 	if err != nil {
 		return err
 	}
-	_, err = store.Put(ctx, l.PolicyKey(), bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b))})
+	_, err = store.Put(ctx, l.PolicyKey(), bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b)),
+		Metadata: signer.Sign(l.PolicyKey(), b, nil)})
 	if err != nil {
 		return fmt.Errorf("writing policy: %w", err)
 	}
@@ -81,22 +84,48 @@ func WritePolicy(ctx context.Context, store objectstore.Store, l Layout, p Polic
 }
 
 // ReadPolicy reads the cluster's policy; a missing one wraps
-// objectstore.ErrNotFound.
-func ReadPolicy(ctx context.Context, store objectstore.Store, l Layout) (*Policy, error) {
-	rc, _, err := store.Get(ctx, l.PolicyKey())
+// objectstore.ErrNotFound. When trust holds a key, a policy without a valid
+// signature of one of its keys is refused with a *signature.Error: whoever
+// can write into the bucket cannot reconfigure the agents.
+func ReadPolicy(ctx context.Context, store objectstore.Store, l Layout, trust signature.Trust) (*Policy, error) {
+	p, body, meta, err := readPolicy(ctx, store, l)
 	if err != nil {
-		return nil, fmt.Errorf("reading policy: %w", err)
+		return nil, err
+	}
+	if err := trust.Check(l.PolicyKey(), body, meta); err != nil {
+		return nil, fmt.Errorf("refusing policy: %w", err)
+	}
+	return p, nil
+}
+
+// ReadPolicySigned reads the policy and reports which key of trust signed
+// it: a key ID, or "" when it is unsigned, forged or signed by a key trust
+// does not hold. It never refuses: the provider's refresh compares the
+// signer with its own key and plans a rewrite.
+func ReadPolicySigned(ctx context.Context, store objectstore.Store, l Layout, trust signature.Trust) (*Policy, string, error) {
+	p, body, meta, err := readPolicy(ctx, store, l)
+	if err != nil {
+		return nil, "", err
+	}
+	signer, _ := trust.Signed(l.PolicyKey(), body, meta)
+	return p, signer, nil
+}
+
+func readPolicy(ctx context.Context, store objectstore.Store, l Layout) (*Policy, []byte, map[string]string, error) {
+	rc, info, err := store.Get(ctx, l.PolicyKey())
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("reading policy: %w", err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("reading policy: %w", err)
+		return nil, nil, nil, fmt.Errorf("reading policy: %w", err)
 	}
 	var p Policy
 	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("policy %s is not valid JSON: %w", l.PolicyKey(), err)
+		return nil, nil, nil, fmt.Errorf("policy %s is not valid JSON: %w", l.PolicyKey(), err)
 	}
-	return &p, nil
+	return &p, b, info.Metadata, nil
 }
 
 // DeletePolicy removes the policy, so agents stop scheduling; backups stay.
