@@ -48,7 +48,7 @@ func newFixture(t *testing.T, bucket string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := repo.WritePolicy(ctx, f.admin.Store(bucket), f.l, repo.Policy{Cluster: "main", Schedule: "0 2 * * *"}); err != nil {
+	if err := repo.WritePolicy(ctx, f.admin.Store(bucket), f.l, repo.Policy{Cluster: "main", Schedule: "0 2 * * *"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, role := range Roles() {

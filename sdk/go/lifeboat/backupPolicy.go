@@ -40,6 +40,8 @@ type BackupPolicy struct {
 	Rto pulumi.StringPtrOutput `pulumi:"rto"`
 	// When base backups run, in UTC: five cron fields (`0 2 * * *`) or `@daily`, `@hourly`, `@every 6h`.
 	Schedule pulumi.StringOutput `pulumi:"schedule"`
+	// ID of the provider key (`signing_key`) that signed the document the agents read; empty when the provider has no signing key. A document changed or rewritten outside this provider reads back with another value, and the next apply signs it again.
+	SignedBy pulumi.StringOutput `pulumi:"signedBy"`
 	// Databases (one per Odoo tenant) dumped logically (`pg_dump -Fc`) with every scheduled backup, each into its own prefix.
 	TenantDatabases pulumi.StringArrayOutput `pulumi:"tenantDatabases"`
 	// How many tenant databases are dumped at once (one `pg_dump` each). Default `2`. Every tenant is attempted even when others fail; failures are named in the agent's job record, the `lifeboat_tenant_dump_failures` metric and a warning on refresh.
@@ -307,6 +309,11 @@ func (o BackupPolicyOutput) Rto() pulumi.StringPtrOutput {
 // When base backups run, in UTC: five cron fields (`0 2 * * *`) or `@daily`, `@hourly`, `@every 6h`.
 func (o BackupPolicyOutput) Schedule() pulumi.StringOutput {
 	return o.ApplyT(func(v *BackupPolicy) pulumi.StringOutput { return v.Schedule }).(pulumi.StringOutput)
+}
+
+// ID of the provider key (`signing_key`) that signed the document the agents read; empty when the provider has no signing key. A document changed or rewritten outside this provider reads back with another value, and the next apply signs it again.
+func (o BackupPolicyOutput) SignedBy() pulumi.StringOutput {
+	return o.ApplyT(func(v *BackupPolicy) pulumi.StringOutput { return v.SignedBy }).(pulumi.StringOutput)
 }
 
 // Databases (one per Odoo tenant) dumped logically (`pg_dump -Fc`) with every scheduled backup, each into its own prefix.

@@ -50,6 +50,8 @@ type DrillSchedule struct {
 	Schedule pulumi.StringOutput `pulumi:"schedule"`
 	// Parent directory of cluster drills' throw-away data directories (default: the system temp dir).
 	ScratchDir pulumi.StringPtrOutput `pulumi:"scratchDir"`
+	// ID of the provider key (`signing_key`) that signed the document the agents read; empty when the provider has no signing key. A document changed or rewritten outside this provider reads back with another value, and the next apply signs it again.
+	SignedBy pulumi.StringOutput `pulumi:"signedBy"`
 	// The cluster's repository.
 	Source DrillScheduleSourcePtrOutput `pulumi:"source"`
 }
@@ -337,6 +339,11 @@ func (o DrillScheduleOutput) Schedule() pulumi.StringOutput {
 // Parent directory of cluster drills' throw-away data directories (default: the system temp dir).
 func (o DrillScheduleOutput) ScratchDir() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.StringPtrOutput { return v.ScratchDir }).(pulumi.StringPtrOutput)
+}
+
+// ID of the provider key (`signing_key`) that signed the document the agents read; empty when the provider has no signing key. A document changed or rewritten outside this provider reads back with another value, and the next apply signs it again.
+func (o DrillScheduleOutput) SignedBy() pulumi.StringOutput {
+	return o.ApplyT(func(v *DrillSchedule) pulumi.StringOutput { return v.SignedBy }).(pulumi.StringOutput)
 }
 
 // The cluster's repository.

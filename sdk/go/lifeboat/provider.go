@@ -26,6 +26,9 @@ func NewProvider(ctx *pulumi.Context,
 	if args.SecretKey != nil {
 		args.SecretKey = pulumi.ToSecret(args.SecretKey).(pulumi.StringPtrInput)
 	}
+	if args.SigningKey != nil {
+		args.SigningKey = pulumi.ToSecret(args.SigningKey).(pulumi.StringPtrInput)
+	}
 	opts = internal.PkgResourceDefaultOpts(opts)
 	var resource Provider
 	err := ctx.RegisterResource("pulumi:providers:lifeboat", name, args, &resource, opts...)
@@ -46,6 +49,8 @@ type providerArgs struct {
 	Region *string `pulumi:"region"`
 	// Secret access key. Falls back to `AWS_SECRET_ACCESS_KEY` and the AWS credential chain.
 	SecretKey *string `pulumi:"secretKey"`
+	// Ed25519 private key (`ed25519-private:<base64 seed>`, as `lifeboat keygen` prints it, or PEM PKCS#8) that signs the configuration the provider writes for the agents (backup policies, drill schedules). Agent configurations rendered by `lifeboat_wal_archive` then trust its public key, and agents refuse configuration without its signature, so credentials that can write into the bucket cannot reconfigure backups. Falls back to `LIFEBOAT_SIGNING_KEY`.
+	SigningKey *string `pulumi:"signingKey"`
 	// Skip TLS certificate verification (self-signed test stores only). Falls back to `LIFEBOAT_S3_INSECURE`.
 	SkipTlsVerify *bool `pulumi:"skipTlsVerify"`
 }
@@ -62,6 +67,8 @@ type ProviderArgs struct {
 	Region pulumi.StringPtrInput
 	// Secret access key. Falls back to `AWS_SECRET_ACCESS_KEY` and the AWS credential chain.
 	SecretKey pulumi.StringPtrInput
+	// Ed25519 private key (`ed25519-private:<base64 seed>`, as `lifeboat keygen` prints it, or PEM PKCS#8) that signs the configuration the provider writes for the agents (backup policies, drill schedules). Agent configurations rendered by `lifeboat_wal_archive` then trust its public key, and agents refuse configuration without its signature, so credentials that can write into the bucket cannot reconfigure backups. Falls back to `LIFEBOAT_SIGNING_KEY`.
+	SigningKey pulumi.StringPtrInput
 	// Skip TLS certificate verification (self-signed test stores only). Falls back to `LIFEBOAT_S3_INSECURE`.
 	SkipTlsVerify pulumi.BoolPtrInput
 }

@@ -36,6 +36,11 @@ func GetSecretKey(ctx *pulumi.Context) string {
 	return config.Get(ctx, "lifeboat:secretKey")
 }
 
+// Ed25519 private key (`ed25519-private:<base64 seed>`, as `lifeboat keygen` prints it, or PEM PKCS#8) that signs the configuration the provider writes for the agents (backup policies, drill schedules). Agent configurations rendered by `lifeboat_wal_archive` then trust its public key, and agents refuse configuration without its signature, so credentials that can write into the bucket cannot reconfigure backups. Falls back to `LIFEBOAT_SIGNING_KEY`.
+func GetSigningKey(ctx *pulumi.Context) string {
+	return config.Get(ctx, "lifeboat:signingKey")
+}
+
 // Skip TLS certificate verification (self-signed test stores only). Falls back to `LIFEBOAT_S3_INSECURE`.
 func GetSkipTlsVerify(ctx *pulumi.Context) bool {
 	return config.GetBool(ctx, "lifeboat:skipTlsVerify")
