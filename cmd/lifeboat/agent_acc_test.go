@@ -140,7 +140,7 @@ func TestAccAgent_tenantDumpFailures(t *testing.T) {
 	}
 	psql(t, env.Postgres, "DROP DATABASE ag_t2")
 	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *",
-		Retention: repo.PolicyRetention{FullCount: 5}, TenantDatabases: []string{"ag_t1", "ag_t2", "ag_t3"}}); err != nil {
+		Retention: repo.PolicyRetention{FullCount: 5}, TenantDatabases: []string{"ag_t1", "ag_t2", "ag_t3"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	a := startAgent(t, f, "A")
@@ -200,7 +200,7 @@ func TestAccAgent_scheduledVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: yearly,
-		VerifySchedule: "* * * * *", Retention: repo.PolicyRetention{FullCount: 5}}); err != nil {
+		VerifySchedule: "* * * * *", Retention: repo.PolicyRetention{FullCount: 5}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	a := startAgent(t, f, "A")

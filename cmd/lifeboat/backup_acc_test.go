@@ -256,7 +256,7 @@ func TestAccBackupTenants_policyDatabasesAndFailures(t *testing.T) {
 		t.Fatalf("backup tenants without names or policy: exit %d:\n%s", code, out)
 	}
 	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "@daily",
-		TenantDatabases: []string{"cli_t1", "cli_t2", "cli_t3"}, TenantDumpParallelism: 3}); err != nil {
+		TenantDatabases: []string{"cli_t1", "cli_t2", "cli_t3"}, TenantDumpParallelism: 3}, nil); err != nil {
 		t.Fatal(err)
 	}
 	out, code := f.exec(t, "backup", "tenants", "--pg-bindir", env.Postgres.BinDir)

@@ -46,7 +46,7 @@ func TestAccDrill_deepPathAndLongTenantName(t *testing.T) {
 	if err := drill.WriteSchedule(ctx, f.store, f.cfg.Layout(), drill.ScheduleDoc{
 		Name: "deep", Cluster: f.cfg.Cluster, Schedule: "@daily", Kind: "cluster", ScratchDir: deep, EvidenceDays: 1,
 		Checks: []drill.Check{{Name: "rows", Kind: drill.CheckSQL, SQL: "SELECT count(*) FROM deep_rows", Expected: "50"}},
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if out := f.run(t, 0, "drill", "run", "deep", "--pg-bindir", env.Postgres.BinDir); !strings.Contains(out, "PASSED") {
@@ -79,7 +79,7 @@ func TestAccDrill_deepPathAndLongTenantName(t *testing.T) {
 	if err := drill.WriteSchedule(ctx, f.store, f.cfg.Layout(), drill.ScheduleDoc{
 		Name: "long", Cluster: f.cfg.Cluster, Schedule: "@daily", Kind: "tenant", Database: long, EvidenceDays: 1,
 		Checks: []drill.Check{{Name: "rows", Kind: drill.CheckSQL, SQL: "SELECT count(*) FROM t", Expected: "2"}},
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if out := f.run(t, 0, "drill", "run", "long", "--pg-bindir", env.Postgres.BinDir); !strings.Contains(out, "PASSED") {

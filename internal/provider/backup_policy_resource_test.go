@@ -347,10 +347,10 @@ func TestAccNewSchedulesAreNotOverdue(t *testing.T) {
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	// Hourly and daily: both have fired (several times) before now.
 	for _, sched := range []string{"@hourly", "0 2 * * *"} {
-		if err := repo.WritePolicy(ctx, store, l, repo.Policy{Cluster: "main", Schedule: sched}); err != nil {
+		if err := repo.WritePolicy(ctx, store, l, repo.Policy{Cluster: "main", Schedule: sched}, nil); err != nil {
 			t.Fatal(err)
 		}
-		p, err := repo.ReadPolicy(ctx, store, l)
+		p, err := repo.ReadPolicy(ctx, store, l, signature.Trust{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,21 +370,21 @@ func TestAccNewSchedulesAreNotOverdue(t *testing.T) {
 		}
 	}
 	// An update keeps the creation time.
-	first, _ := repo.ReadPolicy(ctx, store, l)
+	first, _ := repo.ReadPolicy(ctx, store, l, signature.Trust{})
 	time.Sleep(1100 * time.Millisecond)
-	if err := repo.WritePolicy(ctx, store, l, repo.Policy{Cluster: "main", Schedule: "@daily"}); err != nil {
+	if err := repo.WritePolicy(ctx, store, l, repo.Policy{Cluster: "main", Schedule: "@daily"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := repo.ReadPolicy(ctx, store, l); !again.Created.Equal(first.Created) {
+	if again, _ := repo.ReadPolicy(ctx, store, l, signature.Trust{}); !again.Created.Equal(first.Created) {
 		t.Fatalf("update moved the policy's creation time from %s to %s", first.Created, again.Created)
 	}
 
 	for _, name := range []string{"hourly", "nightly"} {
 		sched := map[string]string{"hourly": "@hourly", "nightly": "0 2 * * *"}[name]
-		if err := drill.WriteSchedule(ctx, store, l, drill.ScheduleDoc{Name: name, Cluster: "main", Schedule: sched, Kind: "cluster"}); err != nil {
+		if err := drill.WriteSchedule(ctx, store, l, drill.ScheduleDoc{Name: name, Cluster: "main", Schedule: sched, Kind: "cluster"}, nil); err != nil {
 			t.Fatal(err)
 		}
-		doc, err := drill.ReadSchedule(ctx, store, l, name)
+		doc, err := drill.ReadSchedule(ctx, store, l, name, signature.Trust{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,10 +399,10 @@ func TestAccNewSchedulesAreNotOverdue(t *testing.T) {
 		if !hasWarning(diags, "Drill Overdue") {
 			t.Fatalf("drill %q created 3 days ago, never run: want a warning, got %v", sched, diags)
 		}
-		if err := drill.WriteSchedule(ctx, store, l, drill.ScheduleDoc{Name: name, Cluster: "main", Schedule: "@daily", Kind: "cluster"}); err != nil {
+		if err := drill.WriteSchedule(ctx, store, l, drill.ScheduleDoc{Name: name, Cluster: "main", Schedule: "@daily", Kind: "cluster"}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if again, _ := drill.ReadSchedule(ctx, store, l, name); !again.Created.Equal(doc.Created) {
+		if again, _ := drill.ReadSchedule(ctx, store, l, name, signature.Trust{}); !again.Created.Equal(doc.Created) {
 			t.Fatalf("drill update moved its creation time from %s to %s", doc.Created, again.Created)
 		}
 	}
