@@ -87,7 +87,7 @@ resource "lifeboat_immutable_bucket" "test" {
 			},
 			{
 				PreConfig: func() {
-					if err := repo.WritePolicy(context.Background(), testAccClient(t).Store(bucket), l, repo.Policy{Cluster: "main", Schedule: "0 2 * * *"}); err != nil {
+					if err := repo.WritePolicy(context.Background(), testAccClient(t).Store(bucket), l, repo.Policy{Cluster: "main", Schedule: "0 2 * * *"}, nil); err != nil {
 						t.Fatal(err)
 					}
 				},
