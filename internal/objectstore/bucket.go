@@ -125,66 +125,66 @@ func (c *Client) blockPublicAccess(ctx context.Context, bucket string) error {
 	return c.classify("block public access on "+bucket, err)
 }
 
-// UpdateBucket converges the bucket from old to new, touching only what
+// UpdateBucket converges the bucket from old to want, touching only what
 // differs. Versioning is re-enabled unconditionally: it must always be on.
-func (c *Client) UpdateBucket(ctx context.Context, old, new BucketSpec) error {
-	bucket := aws.String(new.Name)
-	if err := c.EnableVersioning(ctx, new.Name); err != nil {
+func (c *Client) UpdateBucket(ctx context.Context, old, want BucketSpec) error {
+	bucket := aws.String(want.Name)
+	if err := c.EnableVersioning(ctx, want.Name); err != nil {
 		return err
 	}
-	if old.Retention == nil || new.Retention == nil || *old.Retention != *new.Retention {
+	if old.Retention == nil || want.Retention == nil || *old.Retention != *want.Retention {
 		cfg := &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled}
-		if new.Retention != nil {
+		if want.Retention != nil {
 			cfg.Rule = &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{
-				Mode: types.ObjectLockRetentionMode(new.Retention.Mode),
-				Days: aws.Int32(new.Retention.Days),
+				Mode: types.ObjectLockRetentionMode(want.Retention.Mode),
+				Days: aws.Int32(want.Retention.Days),
 			}}
 		}
 		_, err := c.s3.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: bucket, ObjectLockConfiguration: cfg})
 		if err != nil {
-			return c.classify("set object lock retention on "+new.Name, err)
+			return c.classify("set object lock retention on "+want.Name, err)
 		}
 	}
-	if !encryptionEqual(old.Encryption, new.Encryption) {
-		if new.Encryption == nil {
+	if !encryptionEqual(old.Encryption, want.Encryption) {
+		if want.Encryption == nil {
 			_, err := c.s3.DeleteBucketEncryption(ctx, &s3.DeleteBucketEncryptionInput{Bucket: bucket})
 			if err != nil {
-				return c.classify("remove encryption on "+new.Name, err)
+				return c.classify("remove encryption on "+want.Name, err)
 			}
 		} else {
 			rule := types.ServerSideEncryptionRule{ApplyServerSideEncryptionByDefault: &types.ServerSideEncryptionByDefault{
-				SSEAlgorithm: types.ServerSideEncryption(new.Encryption.Algorithm),
+				SSEAlgorithm: types.ServerSideEncryption(want.Encryption.Algorithm),
 			}}
-			if new.Encryption.KMSKeyID != "" {
-				rule.ApplyServerSideEncryptionByDefault.KMSMasterKeyID = aws.String(new.Encryption.KMSKeyID)
+			if want.Encryption.KMSKeyID != "" {
+				rule.ApplyServerSideEncryptionByDefault.KMSMasterKeyID = aws.String(want.Encryption.KMSKeyID)
 			}
 			_, err := c.s3.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{
 				Bucket:                            bucket,
 				ServerSideEncryptionConfiguration: &types.ServerSideEncryptionConfiguration{Rules: []types.ServerSideEncryptionRule{rule}},
 			})
 			if err != nil {
-				return c.classify("set encryption on "+new.Name, err)
+				return c.classify("set encryption on "+want.Name, err)
 			}
 		}
 	}
-	if !lifecycleEqual(old.Lifecycle, new.Lifecycle) {
-		if err := c.putLifecycle(ctx, new.Name, new.Lifecycle); err != nil {
+	if !lifecycleEqual(old.Lifecycle, want.Lifecycle) {
+		if err := c.putLifecycle(ctx, want.Name, want.Lifecycle); err != nil {
 			return err
 		}
 	}
-	if !tagsEqual(old.Tags, new.Tags) {
+	if !tagsEqual(old.Tags, want.Tags) {
 		var err error
-		if len(new.Tags) == 0 {
+		if len(want.Tags) == 0 {
 			_, err = c.s3.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: bucket})
 		} else {
 			var tags []types.Tag
-			for _, k := range sortedKeys(new.Tags) {
-				tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(new.Tags[k])})
+			for _, k := range sortedKeys(want.Tags) {
+				tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(want.Tags[k])})
 			}
 			_, err = c.s3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: bucket, Tagging: &types.Tagging{TagSet: tags}})
 		}
 		if err != nil {
-			return c.classify("set tags on "+new.Name, err)
+			return c.classify("set tags on "+want.Name, err)
 		}
 	}
 	return nil
