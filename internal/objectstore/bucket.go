@@ -2,10 +2,15 @@ package objectstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -193,37 +198,131 @@ func (c *Client) UpdateBucket(ctx context.Context, old, want BucketSpec) error {
 // PolicyRulePrefix starts the ID of every lifecycle rule a backup policy
 // owns (lifeboat_backup_policy tiers). The bucket's own tiers leave them be,
 // and each policy touches only its own, so the two never undo each other.
-const PolicyRulePrefix = "lifeboat-policy-"
+const PolicyRulePrefix = "lifeboat-policy"
+
+// ErrLifecycleContended means the bucket's lifecycle configuration kept
+// changing under a write (other writers): the rules written did not stay.
+var ErrLifecycleContended = errors.New("lifecycle configuration changed concurrently")
+
+// maxRuleID is S3's limit on a lifecycle rule ID.
+const maxRuleID = 255
+
+// policyRuleBase starts the ID of every rule of the policy of the
+// repository whose root is owner: "lifeboat-policy/<owner>:". The owner is
+// exact, prefix and cluster: cluster "main" does not own the rules of
+// "main-eu", nor "pg/main" those of "eu/main". An owner too long for the
+// ID limit is named by its hash.
+func policyRuleBase(owner string) string {
+	base := PolicyRulePrefix + "/" + owner + ":"
+	if len(base)+32 > maxRuleID {
+		sum := sha256.Sum256([]byte(owner))
+		base = PolicyRulePrefix + "/#" + hex.EncodeToString(sum[:16]) + ":"
+	}
+	return base
+}
+
+// validTierName is what a policy rule name may hold: no '/' or ':', so a
+// rule of owner "pg" can never be read as one of owner "pg/main".
+func validTierName(name string) bool {
+	if name == "" || len(name) > 32 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// policyRuleName returns the tier name of rule id when owner's policy owns
+// it.
+func policyRuleName(id, owner string) (string, bool) {
+	name, ok := strings.CutPrefix(id, policyRuleBase(owner))
+	return name, ok && validTierName(name)
+}
+
+// legacyPolicyRule reports whether id is a rule an older release wrote for
+// owner's cluster ("lifeboat-policy-<cluster>-<class>"): those are replaced
+// by the exact IDs on the next write. NOTE: exact too, the class has no '-',
+// so "main" never takes "lifeboat-policy-main-eu-transactional".
+func legacyPolicyRule(id, owner string) bool {
+	cluster := path.Base(owner)
+	class, ok := strings.CutPrefix(id, PolicyRulePrefix+"-"+cluster+"-")
+	return ok && class != "" && !strings.ContainsAny(class, "-/:")
+}
+
+func isPolicyRule(id string) bool { return strings.HasPrefix(id, PolicyRulePrefix) }
 
 // putLifecycle replaces the bucket's own tiers, keeping policy-owned rules.
 func (c *Client) putLifecycle(ctx context.Context, bucket string, tiers []LifecycleTier) error {
-	return c.replaceRules(ctx, bucket, func(id string) bool { return !strings.HasPrefix(id, PolicyRulePrefix) }, tiers, "")
+	want := make([]types.LifecycleRule, 0, len(tiers))
+	for _, t := range tiers {
+		want = append(want, ruleFromTier(t.Name, t))
+	}
+	return c.editLifecycle(ctx, bucket, func(id string) bool { return !isPolicyRule(id) }, want)
 }
 
-// SetPolicyTiers replaces the lifecycle rules owned by policy (IDs
-// "lifeboat-policy-<policy>-<tier>") with tiers, leaving every other rule.
-func (c *Client) SetPolicyTiers(ctx context.Context, bucket, policy string, tiers []LifecycleTier) error {
-	prefix := PolicyRulePrefix + policy + "-"
-	return c.replaceRules(ctx, bucket, func(id string) bool { return strings.HasPrefix(id, prefix) }, tiers, prefix)
+// SetPolicyTiers replaces the lifecycle rules owned by the policy of the
+// repository whose root is owner ("<prefix>/<cluster>") with tiers, leaving
+// every other rule (the bucket's own tiers, other policies'). Tier names
+// are lower-case letters, digits, '-', '.' and '_'.
+func (c *Client) SetPolicyTiers(ctx context.Context, bucket, owner string, tiers []LifecycleTier) error {
+	base := policyRuleBase(owner)
+	want := make([]types.LifecycleRule, 0, len(tiers))
+	for _, t := range tiers {
+		if !validTierName(t.Name) {
+			return fmt.Errorf("policy tier name %q: want 1-32 of a-z, 0-9, '-', '.', '_'", t.Name)
+		}
+		want = append(want, ruleFromTier(base+t.Name, t))
+	}
+	owned := func(id string) bool {
+		_, ok := policyRuleName(id, owner)
+		return ok || legacyPolicyRule(id, owner)
+	}
+	return c.editLifecycle(ctx, bucket, owned, want)
 }
 
-// PolicyTiers reads the lifecycle rules owned by policy, names without the
-// ID prefix, sorted by name.
-func (c *Client) PolicyTiers(ctx context.Context, bucket, policy string) ([]LifecycleTier, error) {
+// PolicyTiers reads the lifecycle rules owned by the policy of the
+// repository whose root is owner, names without the ID prefix, sorted by
+// name.
+func (c *Client) PolicyTiers(ctx context.Context, bucket, owner string) ([]LifecycleTier, error) {
 	rules, err := c.rules(ctx, bucket)
 	if err != nil {
 		return nil, err
 	}
-	prefix := PolicyRulePrefix + policy + "-"
 	var out []LifecycleTier
 	for _, r := range rules {
-		if id := aws.ToString(r.ID); strings.HasPrefix(id, prefix) && r.Status == types.ExpirationStatusEnabled {
+		if name, ok := policyRuleName(aws.ToString(r.ID), owner); ok && r.Status == types.ExpirationStatusEnabled {
 			t := tierFromRule(r)
-			t.Name = strings.TrimPrefix(id, prefix)
+			t.Name = name
 			out = append(out, t)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// PolicyOwners lists the repository roots whose policies own lifecycle
+// rules in bucket (an owner too long for a rule ID, named by its hash, is
+// not listed).
+func (c *Client) PolicyOwners(ctx context.Context, bucket string) ([]string, error) {
+	rules, err := c.rules(ctx, bucket)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range rules {
+		rest, ok := strings.CutPrefix(aws.ToString(r.ID), PolicyRulePrefix+"/")
+		i := strings.LastIndexByte(rest, ':')
+		if !ok || i <= 0 || strings.HasPrefix(rest, "#") || !validTierName(rest[i+1:]) || seen[rest[:i]] {
+			continue
+		}
+		seen[rest[:i]] = true
+		out = append(out, rest[:i])
+	}
+	sort.Strings(out)
 	return out, nil
 }
 
@@ -239,47 +338,122 @@ func (c *Client) rules(ctx context.Context, bucket string) ([]types.LifecycleRul
 	return lc.Rules, nil
 }
 
-// replaceRules drops the rules owned (by ID) and adds tiers as rules named
-// idPrefix+tier name; every other rule is written back untouched.
-func (c *Client) replaceRules(ctx context.Context, bucket string, owned func(id string) bool, tiers []LifecycleTier, idPrefix string) error {
+// lifecycleLocks serialises the lifecycle edits of this process, per
+// endpoint and bucket: every client of the process shares them.
+var lifecycleLocks sync.Map
+
+// lifecycleSettle is how long editLifecycle waits after a write before it
+// reads the configuration back; a var so tests can shorten it.
+var lifecycleSettle = 400 * time.Millisecond
+
+const lifecycleAttempts = 12
+
+// editLifecycle makes the rules owned (by ID) exactly want, and writes every
+// other rule back untouched.
+//
+// Safety rule: the lifecycle configuration is one document per bucket,
+// read, edited and written whole, so two writers that overlap drop each
+// other's rules. Within this process the edits of one bucket are
+// serialised; across processes (two terraform runs, the provider and the
+// Pulumi provider) each write is read back after a pause, and written
+// again, merged with whatever is there now, until the rules written stay.
+// A writer whose read is older than the pause is thereby caught by
+// whichever side loses.
+func (c *Client) editLifecycle(ctx context.Context, bucket string, owned func(id string) bool, want []types.LifecycleRule) error {
+	if !c.lifecycleUnlocked {
+		mu, _ := lifecycleLocks.LoadOrStore(c.endpoint+"\x00"+bucket, &sync.Mutex{})
+		mu.(*sync.Mutex).Lock()
+		defer mu.(*sync.Mutex).Unlock()
+	}
 	current, err := c.rules(ctx, bucket)
 	if err != nil {
 		return err
 	}
-	var rules []types.LifecycleRule
+	for attempt := 1; ; attempt++ {
+		if ownedEqual(current, owned, want) {
+			return nil
+		}
+		var rules []types.LifecycleRule
+		for _, r := range current {
+			if !owned(aws.ToString(r.ID)) {
+				rules = append(rules, r)
+			}
+		}
+		rules = append(rules, want...)
+		if err := c.writeRules(ctx, bucket, rules); err != nil {
+			return err
+		}
+		if attempt == lifecycleAttempts {
+			break
+		}
+		// Jitter, so two writers that collided do not collide again.
+		wait := lifecycleSettle + time.Duration(rand.Int64N(int64(lifecycleSettle)))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		if current, err = c.rules(ctx, bucket); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("set lifecycle on %s: %w: the rules written were replaced %d times; try again", bucket, ErrLifecycleContended, lifecycleAttempts)
+}
+
+// ownedEqual reports whether the owned rules of current are exactly want.
+func ownedEqual(current []types.LifecycleRule, owned func(id string) bool, want []types.LifecycleRule) bool {
+	have := map[string]LifecycleTier{}
 	for _, r := range current {
-		if !owned(aws.ToString(r.ID)) {
-			rules = append(rules, r)
+		if id := aws.ToString(r.ID); owned(id) {
+			if r.Status != types.ExpirationStatusEnabled {
+				return false
+			}
+			have[id] = tierFromRule(r)
 		}
 	}
-	for _, t := range tiers {
-		r := types.LifecycleRule{
-			ID:     aws.String(idPrefix + t.Name),
-			Status: types.ExpirationStatusEnabled,
-			Filter: &types.LifecycleRuleFilter{Prefix: aws.String(t.Prefix)},
-		}
-		if t.ExpirationDays > 0 {
-			r.Expiration = &types.LifecycleExpiration{Days: aws.Int32(t.ExpirationDays)}
-		}
-		if t.NoncurrentVersionExpirationDays > 0 {
-			r.NoncurrentVersionExpiration = &types.NoncurrentVersionExpiration{NoncurrentDays: aws.Int32(t.NoncurrentVersionExpirationDays)}
-		}
-		if t.TransitionDays > 0 {
-			r.Transitions = []types.Transition{{Days: aws.Int32(t.TransitionDays), StorageClass: types.TransitionStorageClass(t.TransitionStorageClass)}}
-		}
-		rules = append(rules, r)
+	if len(have) != len(want) {
+		return false
 	}
+	for _, r := range want {
+		if t, ok := have[aws.ToString(r.ID)]; !ok || t != tierFromRule(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Client) writeRules(ctx context.Context, bucket string, rules []types.LifecycleRule) error {
 	if len(rules) == 0 {
 		_, err := c.s3.DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: aws.String(bucket)})
 		return c.classify("remove lifecycle on "+bucket, err)
 	}
-	_, err = c.s3.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
+	_, err := c.s3.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
 		Bucket:                 aws.String(bucket),
 		LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: rules},
 	})
 	return c.classify("set lifecycle on "+bucket, err)
 }
 
+// ruleFromTier is the lifecycle rule of tier t, with ID id.
+func ruleFromTier(id string, t LifecycleTier) types.LifecycleRule {
+	r := types.LifecycleRule{
+		ID:     aws.String(id),
+		Status: types.ExpirationStatusEnabled,
+		Filter: &types.LifecycleRuleFilter{Prefix: aws.String(t.Prefix)},
+	}
+	if t.ExpirationDays > 0 {
+		r.Expiration = &types.LifecycleExpiration{Days: aws.Int32(t.ExpirationDays)}
+	}
+	if t.NoncurrentVersionExpirationDays > 0 {
+		r.NoncurrentVersionExpiration = &types.NoncurrentVersionExpiration{NoncurrentDays: aws.Int32(t.NoncurrentVersionExpirationDays)}
+	}
+	if t.TransitionDays > 0 {
+		r.Transitions = []types.Transition{{Days: aws.Int32(t.TransitionDays), StorageClass: types.TransitionStorageClass(t.TransitionStorageClass)}}
+	}
+	return r
+}
+
+// tierFromRule reads a rule back; Name is the rule's ID.
 func tierFromRule(r types.LifecycleRule) LifecycleTier {
 	t := LifecycleTier{Name: aws.ToString(r.ID)}
 	if r.Filter != nil {
@@ -360,7 +534,7 @@ func (c *Client) ReadBucket(ctx context.Context, name string) (*BucketState, err
 	}
 	for _, r := range rules {
 		// Disabled rules do nothing; policy-owned rules are not the bucket's.
-		if r.Status != types.ExpirationStatusEnabled || strings.HasPrefix(aws.ToString(r.ID), PolicyRulePrefix) {
+		if r.Status != types.ExpirationStatusEnabled || isPolicyRule(aws.ToString(r.ID)) {
 			continue
 		}
 		st.Spec.Lifecycle = append(st.Spec.Lifecycle, tierFromRule(r))

@@ -69,6 +69,9 @@ type Client struct {
 	endpoint string
 	// plainHTTP is true for an http:// endpoint (no TLS).
 	plainHTTP bool
+	// lifecycleUnlocked skips the in-process lifecycle lock, so tests can
+	// play several processes against one bucket.
+	lifecycleUnlocked bool
 }
 
 // NewClient resolves configuration and credentials. It makes no request: a

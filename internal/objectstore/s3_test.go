@@ -96,7 +96,7 @@ func TestS3PolicyTiersAndBucketTiersCoexist(t *testing.T) {
 	}
 	defer c.DestroyBucket(ctx, name, true)
 	policy := []objectstore.LifecycleTier{{Name: "transactional", Prefix: "pg/main/", ExpirationDays: 40}}
-	if err := c.SetPolicyTiers(ctx, name, "main", policy); err != nil {
+	if err := c.SetPolicyTiers(ctx, name, "pg/main", policy); err != nil {
 		t.Fatal(err)
 	}
 	// The bucket's own update keeps the policy's rule...
@@ -105,7 +105,7 @@ func TestS3PolicyTiersAndBucketTiersCoexist(t *testing.T) {
 	if err := c.UpdateBucket(ctx, spec, changed); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.PolicyTiers(ctx, name, "main")
+	got, err := c.PolicyTiers(ctx, name, "pg/main")
 	if err != nil || len(got) != 1 || got[0].Name != "transactional" || got[0].ExpirationDays != 40 || got[0].Prefix != "pg/main/" {
 		t.Fatalf("policy tiers after a bucket update = %+v, %v", got, err)
 	}
@@ -118,11 +118,11 @@ func TestS3PolicyTiersAndBucketTiersCoexist(t *testing.T) {
 		t.Fatalf("bucket tiers = %+v", st.Spec.Lifecycle)
 	}
 	// A policy update keeps the bucket's rule.
-	if err := c.SetPolicyTiers(ctx, name, "main", nil); err != nil {
+	if err := c.SetPolicyTiers(ctx, name, "pg/main", nil); err != nil {
 		t.Fatal(err)
 	}
 	st, _ = c.ReadBucket(ctx, name)
-	if got, _ := c.PolicyTiers(ctx, name, "main"); len(got) != 0 || len(st.Spec.Lifecycle) != 1 {
+	if got, _ := c.PolicyTiers(ctx, name, "pg/main"); len(got) != 0 || len(st.Spec.Lifecycle) != 1 {
 		t.Fatalf("after clearing the policy: policy %+v, bucket %+v", got, st.Spec.Lifecycle)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -46,7 +47,7 @@ var (
 
 // Data classes a tier may name, with the prefix each defaults to.
 var tierClasses = map[string]string{
-	"transactional": "", // the cluster's repository root (backups and WAL)
+	"transactional": "", // the cluster's repository root: its data folders (repo.Layout.LifecyclePrefixes)
 	"attachments":   "attachments/",
 	"audit":         "audit/",
 	"config":        "config/",
@@ -190,7 +191,8 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				},
 			},
 			"tier": schema.SetNestedBlock{
-				MarkdownDescription: "Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.",
+				MarkdownDescription: "Lifetime of one data class, applied as bucket lifecycle rules (IDs `lifeboat-policy/<prefix>/<cluster>:<name>`, owned by this policy alone): `transactional` (base backups, tenant dumps and WAL of the cluster's repository), `attachments`, `audit`, `config`. " +
+					"A tier never expires what the agent needs: a prefix that covers the repository is narrowed to its data folders (`basebackups/`, `tenants/`, `wal/`), and a prefix that covers only its configuration, drill schedules, evidence, leases or job records, or another cluster's repository, is refused at plan.",
 				NestedObject: schema.NestedBlockObject{
 					Attributes: map[string]schema.Attribute{
 						"name": schema.StringAttribute{
@@ -199,7 +201,7 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 							Validators:          []validator.String{stringvalidator.OneOf("transactional", "attachments", "audit", "config")},
 						},
 						"prefix": schema.StringAttribute{
-							MarkdownDescription: "Key prefix; defaults to the cluster's repository root for `transactional`, and `attachments/`, `audit/`, `config/` for the others.",
+							MarkdownDescription: "Key prefix; defaults to the cluster's repository root for `transactional` (its data folders get the rules), and `attachments/`, `audit/`, `config/` for the others.",
 							Optional:            true,
 							Computed:            true,
 							PlanModifiers:       keepState,
@@ -347,6 +349,12 @@ func (r *backupPolicyResource) ModifyPlan(ctx context.Context, req resource.Modi
 		}
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	if _, err := plan.tiers(layout); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("tier"), "Tier Would Expire Repository Configuration",
+			fmt.Sprintf("A tier's lifecycle rule must expire backup data only, never what the agent needs to keep working: %v. "+
+				"Choose a prefix outside the repository, or one of its data folders (%s), or leave prefix unset.", err, strings.Join(layout.DataPrefixes(), ", ")))
+		return
+	}
 
 	if plan.Repository.Bucket.IsUnknown() || plan.Retention == nil || plan.Schedule.IsUnknown() {
 		return // the bucket is created in this apply: nothing to read yet
@@ -360,8 +368,15 @@ func (r *backupPolicyResource) ModifyPlan(ctx context.Context, req resource.Modi
 		return
 	}
 	st, err := client.ReadBucket(ctx, plan.Repository.Bucket.ValueString())
-	if err != nil || st.Spec.Retention == nil {
+	if err != nil {
 		return // missing buckets are reported at apply, with the attribute
+	}
+	if bad := tiersExpiringConfig(layout, st.Spec.Lifecycle); len(bad) > 0 {
+		resp.Diagnostics.AddAttributeError(path.Root("repository").AtName("bucket"), "Bucket Lifecycle Tier Would Expire Repository Configuration",
+			bucketTiersDetail(st.Spec.Name, layout, bad))
+	}
+	if st.Spec.Retention == nil {
+		return
 	}
 	need := retentionNeedsDays(plan.Retention, sched.MaxGap())
 	if lock := int64(st.Spec.Retention.Days); lock > need+1 {
@@ -424,11 +439,26 @@ func (r *backupPolicyResource) converge(ctx context.Context, m *backupPolicyMode
 	}
 	store := client.Store(bucket)
 	layout := m.layout()
+	st, err := client.ReadBucket(ctx, bucket)
+	if err != nil {
+		diags.Append(errorDiag("Error Reading Repository Bucket", fmt.Sprintf("reading the lifecycle of bucket %q", bucket), err))
+		return nil, false
+	}
+	if bad := tiersExpiringConfig(layout, st.Spec.Lifecycle); len(bad) > 0 {
+		diags.AddAttributeError(path.Root("repository").AtName("bucket"), "Bucket Lifecycle Tier Would Expire Repository Configuration",
+			bucketTiersDetail(bucket, layout, bad))
+		return nil, false
+	}
 	if err := repo.WritePolicy(ctx, store, layout, m.policy(), r.data.signer); err != nil {
 		diags.Append(errorDiag("Error Writing Backup Policy", fmt.Sprintf("writing s3://%s/%s", bucket, layout.PolicyKey()), err))
 		return nil, false
 	}
-	if err := client.SetPolicyTiers(ctx, bucket, m.Cluster.ValueString(), m.tiers(layout)); err != nil {
+	tiers, err := m.tiers(layout)
+	if err != nil {
+		diags.AddAttributeError(path.Root("tier"), "Tier Would Expire Repository Configuration", err.Error())
+		return nil, false
+	}
+	if err := client.SetPolicyTiers(ctx, bucket, layout.Root(), tiers); err != nil {
 		diags.Append(errorDiag("Error Applying Tier Lifecycle Rules", fmt.Sprintf("setting the policy's lifecycle rules on bucket %q", bucket), err))
 		return nil, false
 	}
@@ -501,15 +531,12 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 	state.TenantDatabases = stringSet(state.TenantDatabases, p.TenantDatabases)
 	state.TenantDumpParallel = types.Int64Value(int64(cmp.Or(p.TenantDumpParallelism, backup.DefaultTenantParallelism)))
 	state.VerifySchedule = optionalString(p.VerifySchedule)
-	tiers, err := client.PolicyTiers(ctx, bucket, state.Cluster.ValueString())
+	tiers, err := client.PolicyTiers(ctx, bucket, layout.Root())
 	if err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Reading Tier Lifecycle Rules", fmt.Sprintf("reading bucket %q lifecycle", bucket), err))
 		return
 	}
-	state.Tiers = nil
-	for _, t := range tiers {
-		state.Tiers = append(state.Tiers, policyTierModel{Name: types.StringValue(t.Name), Prefix: types.StringValue(t.Prefix), RetentionDays: types.Int64Value(int64(t.ExpirationDays))})
-	}
+	state.Tiers = observedPolicyTiers(state.Tiers, tiers, layout)
 	r.observe(ctx, store, &state, &resp.Diagnostics)
 	r.warnOverdue(&state, p.Created, &resp.Diagnostics)
 	r.warnTenantDumps(ctx, store, &state, &resp.Diagnostics)
@@ -632,7 +659,7 @@ func (r *backupPolicyResource) Delete(ctx context.Context, req resource.DeleteRe
 		resp.Diagnostics.Append(errorDiag("Error Deleting Backup Policy", fmt.Sprintf("deleting the policy of %q", state.Cluster.ValueString()), err))
 		return
 	}
-	if err := asNotFound("bucket", client.SetPolicyTiers(ctx, bucket, state.Cluster.ValueString(), nil)); err != nil && !isNotFound(err) {
+	if err := asNotFound("bucket", client.SetPolicyTiers(ctx, bucket, state.layout().Root(), nil)); err != nil && !isNotFound(err) {
 		resp.Diagnostics.Append(errorDiag("Error Removing Tier Lifecycle Rules", fmt.Sprintf("removing the policy's lifecycle rules from %q", bucket), err))
 	}
 }
@@ -675,17 +702,123 @@ func defaultTierPrefix(name string, l repo.Layout) string {
 	return tierClasses[name]
 }
 
-func (m *backupPolicyModel) tiers(l repo.Layout) []objectstore.LifecycleTier {
+// tiers are the lifecycle rules of the declared tiers: one per prefix the
+// repository layout lets the tier's prefix cover (see
+// repo.Layout.LifecyclePrefixes), named "<tier>" when that is the declared
+// prefix itself, "<tier>.<folder>" for each data folder otherwise.
+func (m *backupPolicyModel) tiers(l repo.Layout) ([]objectstore.LifecycleTier, error) {
 	var out []objectstore.LifecycleTier
 	for _, t := range m.Tiers {
 		prefix := t.Prefix.ValueString()
 		if t.Prefix.IsNull() || t.Prefix.IsUnknown() {
 			prefix = defaultTierPrefix(t.Name.ValueString(), l)
 		}
+		prefixes, err := l.LifecyclePrefixes(prefix)
+		if err != nil {
+			return nil, fmt.Errorf("tier %q: %w", t.Name.ValueString(), err)
+		}
 		days := int32(t.RetentionDays.ValueInt64())
-		out = append(out, objectstore.LifecycleTier{Name: t.Name.ValueString(), Prefix: prefix, ExpirationDays: days, NoncurrentVersionExpirationDays: days})
+		for _, p := range prefixes {
+			name := t.Name.ValueString()
+			if len(prefixes) > 1 || p != prefix {
+				name += "." + folderName(p)
+			}
+			out = append(out, objectstore.LifecycleTier{Name: name, Prefix: p, ExpirationDays: days, NoncurrentVersionExpirationDays: days})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// tiersExpiringConfig names the tiers among tiers (rules the policy does
+// not own: the bucket's own) whose expiration would reach objects of the
+// repository at l that are not backup data.
+func tiersExpiringConfig(l repo.Layout, tiers []objectstore.LifecycleTier) []string {
+	var out []string
+	for _, t := range tiers {
+		if t.ExpirationDays == 0 {
+			continue // noncurrent versions only: the current objects stay
+		}
+		if ps, err := l.LifecyclePrefixes(t.Prefix); err != nil || len(ps) != 1 || ps[0] != t.Prefix {
+			out = append(out, fmt.Sprintf("%q (prefix %q)", t.Name, t.Prefix))
+		}
+	}
+	return out
+}
+
+func bucketTiersDetail(bucket string, l repo.Layout, bad []string) string {
+	return fmt.Sprintf("Bucket %q has lifecycle tier(s) %s that would expire objects of repository %s that are not backup data "+
+		"(policy.json, cluster.json, drill schedules and evidence, leases, job records): the agent would stop without them. "+
+		"Give those tiers a prefix outside the repository or inside its data folders (%s).",
+		bucket, strings.Join(bad, ", "), l.RootDir(), strings.Join(l.DataPrefixes(), ", "))
+}
+
+// layoutOfRoot is the layout of the repository whose root is root.
+func layoutOfRoot(root string) repo.Layout {
+	i := strings.LastIndexByte(root, '/')
+	if i < 0 {
+		return repo.Layout{Cluster: root}
+	}
+	return repo.Layout{Prefix: root[:i], Cluster: root[i+1:]}
+}
+
+// folderName is the last segment of a folder prefix ("pg/main/wal/" gives
+// "wal").
+func folderName(prefix string) string {
+	p := strings.TrimSuffix(prefix, "/")
+	return p[strings.LastIndexByte(p, '/')+1:]
+}
+
+// observedPolicyTiers groups the policy's rules back into tiers (by the
+// name before the '.'). A tier keeps its prior prefix (or the default)
+// when the rules are exactly what that prefix gives; otherwise its prefix
+// shows the prefixes found, so the plan shows the drift.
+func observedPolicyTiers(prior []policyTierModel, observed []objectstore.LifecycleTier, l repo.Layout) []policyTierModel {
+	priorPrefix := map[string]string{}
+	for _, t := range prior {
+		priorPrefix[t.Name.ValueString()] = t.Prefix.ValueString()
+	}
+	type group struct {
+		prefixes []string
+		days     int32
+		mixed    bool
+	}
+	groups := map[string]*group{}
+	var names []string
+	for _, t := range observed {
+		name, _, _ := strings.Cut(t.Name, ".")
+		g, ok := groups[name]
+		if !ok {
+			g = &group{days: t.ExpirationDays}
+			groups[name] = g
+			names = append(names, name)
+		}
+		g.prefixes = append(g.prefixes, t.Prefix)
+		g.mixed = g.mixed || t.ExpirationDays != g.days
+	}
+	sort.Strings(names)
+	var out []policyTierModel
+	for _, name := range names {
+		g := groups[name]
+		sort.Strings(g.prefixes)
+		prefix := strings.Join(g.prefixes, " ")
+		candidates := []string{defaultTierPrefix(name, l)}
+		if p, ok := priorPrefix[name]; ok {
+			candidates = append([]string{p}, candidates...)
+		}
+		for _, candidate := range candidates {
+			want, err := l.LifecyclePrefixes(candidate)
+			if err == nil && slices.Equal(want, g.prefixes) {
+				prefix = candidate
+				break
+			}
+		}
+		days := int64(g.days)
+		if g.mixed {
+			days = 0 // shows as drift: the rules disagree
+		}
+		out = append(out, policyTierModel{Name: types.StringValue(name), Prefix: types.StringValue(prefix), RetentionDays: types.Int64Value(days)})
+	}
 	return out
 }
 

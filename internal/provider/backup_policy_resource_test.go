@@ -76,11 +76,13 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 					if p.Schedule != "0 2 * * *" || p.Retention.FullCount != 7 || len(p.TenantDatabases) != 2 || p.Postgres.Port != env.Postgres.Port {
 						return fmt.Errorf("stored policy = %+v", p)
 					}
-					tiers, err := client.PolicyTiers(context.Background(), bucket, "main")
+					// transactional: one rule per data folder; attachments: one;
+					// the agent's leases and job records: one each.
+					tiers, err := client.PolicyTiers(context.Background(), bucket, "pg/main")
 					if err != nil {
 						return fmt.Errorf("reading the policy lifecycle rules: %w", err)
 					}
-					if len(tiers) != 2 {
+					if len(tiers) != 6 {
 						return fmt.Errorf("policy lifecycle rules = %+v", tiers)
 					}
 					return nil
@@ -89,7 +91,7 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 			{
 				// Lifecycle rules changed outside Terraform: planned update.
 				PreConfig: func() {
-					if err := client.SetPolicyTiers(context.Background(), bucket, "main", []objectstore.LifecycleTier{{Name: "transactional", Prefix: "pg/main/", ExpirationDays: 3, NoncurrentVersionExpirationDays: 3}}); err != nil {
+					if err := client.SetPolicyTiers(context.Background(), bucket, "pg/main", []objectstore.LifecycleTier{{Name: "transactional", Prefix: "pg/main/", ExpirationDays: 3, NoncurrentVersionExpirationDays: 3}}); err != nil {
 						t.Fatal(err)
 					}
 				},
@@ -98,11 +100,11 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(policyAddr, plancheck.ResourceActionUpdate)},
 				},
 				Check: func(*terraform.State) error {
-					tiers, err := client.PolicyTiers(context.Background(), bucket, "main")
+					tiers, err := client.PolicyTiers(context.Background(), bucket, "pg/main")
 					if err != nil {
 						return fmt.Errorf("reading the policy lifecycle rules: %w", err)
 					}
-					if len(tiers) != 2 || tiers[1].ExpirationDays != 40 {
+					if len(tiers) != 6 || tiers[3].Name != "transactional.basebackups" || tiers[3].ExpirationDays != 40 {
 						return fmt.Errorf("tiers not converged back: %+v", tiers)
 					}
 					return nil

@@ -374,6 +374,9 @@ func (r *immutableBucketResource) apply(ctx context.Context, planned tfsdk.Plan,
 		return
 	}
 	spec := plan.spec(ctx)
+	if !tiersSpareRepositories(ctx, client, spec, diags) {
+		return
+	}
 	if prior == nil {
 		tflog.Info(ctx, "creating immutable bucket", map[string]any{"bucket": spec.Name, "endpoint": client.Endpoint()})
 		if err := client.CreateBucket(ctx, spec); err != nil {
@@ -572,4 +575,27 @@ func (m *immutableBucketModel) spec(ctx context.Context) objectstore.BucketSpec 
 		}
 	}
 	return s
+}
+
+// tiersSpareRepositories refuses lifecycle tiers that would expire objects
+// of a repository in the bucket that are not backup data: the repositories
+// are those whose backup policies own rules in the bucket. A bucket that
+// does not exist yet holds none.
+func tiersSpareRepositories(ctx context.Context, client *objectstore.Client, spec objectstore.BucketSpec, diags *diag.Diagnostics) bool {
+	owners, err := client.PolicyOwners(ctx, spec.Name)
+	if errors.Is(err, objectstore.ErrBucketNotFound) || errors.Is(err, objectstore.ErrNotFound) {
+		return true
+	}
+	if err != nil {
+		diags.Append(errorDiag("Error Reading Bucket Lifecycle", fmt.Sprintf("reading the lifecycle rules of bucket %q", spec.Name), err))
+		return false
+	}
+	for _, owner := range owners {
+		l := layoutOfRoot(owner)
+		if bad := tiersExpiringConfig(l, spec.Lifecycle); len(bad) > 0 {
+			diags.AddAttributeError(path.Root("lifecycle_tier"), "Lifecycle Tier Would Expire Repository Configuration", bucketTiersDetail(spec.Name, l, bad))
+			return false
+		}
+	}
+	return true
 }

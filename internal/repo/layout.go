@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -90,6 +91,51 @@ func (l Layout) DataPrefixes() []string {
 		out[i] = l.Dir(f)
 	}
 	return out
+}
+
+// ErrPrefixNotData means a lifecycle prefix would reach repository objects
+// that are not backup data (identity, policy, drill schedules and evidence,
+// leases, job records), or another cluster's repository.
+var ErrPrefixNotData = errors.New("prefix reaches repository objects that are not backup data")
+
+// LifecyclePrefixes are the prefixes a lifecycle rule declared for prefix
+// may be given so that it expires backup data of this repository and never
+// anything else of it:
+//   - a prefix covering the whole repository (its root, its parent, "")
+//     becomes the repository's DataPrefixes;
+//   - a prefix inside the repository becomes itself when it lies inside a
+//     data folder, the data folders it covers otherwise, and an error
+//     wrapping ErrPrefixNotData when it covers none (policy.json, drills/);
+//   - a prefix below the repository prefix but outside this repository
+//     (another cluster's root, "pg/main-e" beside "pg/main") is refused
+//     the same way: it would expire another repository's configuration;
+//   - any other prefix (an application's "attachments/") is itself.
+func (l Layout) LifecyclePrefixes(prefix string) ([]string, error) {
+	root := l.RootDir()
+	switch {
+	case strings.HasPrefix(root, prefix):
+		return l.DataPrefixes(), nil
+	case strings.HasPrefix(prefix, root):
+		var out []string
+		for _, d := range l.DataPrefixes() {
+			switch {
+			case strings.HasPrefix(prefix, d):
+				return []string{prefix}, nil
+			case strings.HasPrefix(d, prefix):
+				out = append(out, d)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("%q lies in repository %s outside its data folders (%s): %w",
+				prefix, root, strings.Join(l.DataPrefixes(), ", "), ErrPrefixNotData)
+		}
+		return out, nil
+	}
+	if p := strings.Trim(l.Prefix, "/"); p != "" && strings.HasPrefix(prefix, p+"/") {
+		return nil, fmt.Errorf("%q lies below the repository prefix %q, where other clusters' repositories live, but outside %s: %w",
+			prefix, p+"/", root, ErrPrefixNotData)
+	}
+	return []string{prefix}, nil
 }
 
 // ClusterInfoKey is the key of the repository's identity record.

@@ -1,7 +1,9 @@
 package repo
 
 import (
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -118,6 +120,47 @@ func TestLayoutParseRefusesForeignAndStrayKeys(t *testing.T) {
 	} {
 		if k, ok := l.Parse(key); ok {
 			t.Errorf("Parse(%q) = %+v, want no key of this repository", key, k)
+		}
+	}
+}
+
+func TestLifecyclePrefixes(t *testing.T) {
+	l := Layout{Prefix: "pg", Cluster: "main"}
+	data := []string{"pg/main/basebackups/", "pg/main/tenants/", "pg/main/wal/"}
+	tests := []struct {
+		prefix string
+		want   []string
+		err    bool
+	}{
+		{"", data, false},
+		{"pg/", data, false},
+		{"pg/main/", data, false},
+		{"pg/main/wal/", []string{"pg/main/wal/"}, false},
+		{"pg/main/wal/00000001/", []string{"pg/main/wal/00000001/"}, false},
+		{"pg/main/t", []string{"pg/main/tenants/"}, false},
+		{"pg/main/basebackups", []string{"pg/main/basebackups/"}, false},
+		{"pg/main/drills/", nil, true},
+		{"pg/main/policy", nil, true},
+		{"pg/main/jobs/", nil, true},
+		{"pg/main-eu/", nil, true},
+		{"pg/main-e", nil, true},
+		{"attachments/", []string{"attachments/"}, false},
+		{"pgx/", []string{"pgx/"}, false},
+	}
+	for _, tt := range tests {
+		got, err := l.LifecyclePrefixes(tt.prefix)
+		if tt.err != (err != nil) || (err != nil && !errors.Is(err, ErrPrefixNotData)) || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("LifecyclePrefixes(%q) = %q, %v; want %q, error %v", tt.prefix, got, err, tt.want, tt.err)
+			continue
+		}
+		// Whatever it returns covers no key of the repository but data.
+		for _, key := range []string{l.ClusterInfoKey(), l.PolicyKey(), l.DrillScheduleKey("n"), l.DrillEvidenceKey("n", "e"),
+			l.LeaseKey("backup", 1), l.JobRecordKey("backup"), "pg/main-eu/policy.json"} {
+			for _, p := range got {
+				if strings.HasPrefix(key, p) {
+					t.Errorf("LifecyclePrefixes(%q) gives %q, which covers %s", tt.prefix, p, key)
+				}
+			}
 		}
 	}
 }
