@@ -1,7 +1,6 @@
 package agentd
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -101,8 +100,13 @@ func AcquireLease(ctx context.Context, store objectstore.Store, l repo.Layout, j
 		return nil, err
 	}
 	for _, g := range gens {
-		// Best effort: an old generation left behind is only clutter.
-		_ = store.Delete(ctx, l.LeaseKey(job, g))
+		// Best effort: an old generation left behind is only clutter. The
+		// delete marker stays (the key is never reused); the versions
+		// behind it go, their short retention having passed with the lease.
+		key := l.LeaseKey(job, g)
+		if store.Delete(ctx, key) == nil {
+			deleteReplaced(ctx, store, key)
+		}
 	}
 	return le, nil
 }
@@ -142,10 +146,12 @@ func (le *Lease) Release(ctx context.Context) error {
 	return le.write(ctx, false)
 }
 
+// write stores the lease. Each version is locked for the lease's ttl only
+// (see putShortLived): renewals never pile up versions the bucket's
+// default retention would hold.
 func (le *Lease) write(ctx context.Context, ifAbsent bool) error {
 	b, _ := json.MarshalIndent(le.doc, "", "  ")
-	_, err := le.store.Put(ctx, le.key, bytes.NewReader(b), objectstore.PutOptions{IfAbsent: ifAbsent, Size: int64(len(b))})
-	if err != nil {
+	if err := putShortLived(ctx, le.store, le.key, b, ifAbsent, le.ttl); err != nil {
 		return fmt.Errorf("writing lease %s: %w", le.key, err)
 	}
 	return nil

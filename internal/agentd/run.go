@@ -63,13 +63,61 @@ func ReadRun(ctx context.Context, store objectstore.Store, l repo.Layout, job st
 	return &r, nil
 }
 
+// JobRecordRetention is how long each version of a job record stays
+// locked (GOVERNANCE) in a bucket with object lock, in place of the
+// bucket's default retention.
+const JobRecordRetention = 10 * time.Minute
+
 // WriteRun records r as the job's last run. Only the lease holder writes it.
 func WriteRun(ctx context.Context, store objectstore.Store, l repo.Layout, r Run) error {
 	b, _ := json.MarshalIndent(r, "", "  ")
-	if _, err := store.Put(ctx, l.JobRecordKey(r.Job), bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b))}); err != nil {
+	if err := putShortLived(ctx, store, l.JobRecordKey(r.Job), b, false, JobRecordRetention); err != nil {
 		return fmt.Errorf("recording run of %s: %w", r.Job, err)
 	}
 	return nil
+}
+
+// putShortLived writes a small record that is rewritten often (a lease, a
+// job record) at key.
+//
+// Safety rule: such records must not pile up undeletable versions. In a
+// bucket with object lock, every write is a new version that the bucket's
+// default retention would hold for its whole period (a lease renewed every
+// minute under a 30-day COMPLIANCE default is 43,200 locked versions), so
+// each version is written with its own short GOVERNANCE retention (retain),
+// and the versions it replaced are deleted once their retention has passed.
+// A bucket without object lock takes the record without a retention.
+func putShortLived(ctx context.Context, store objectstore.Store, key string, b []byte, ifAbsent bool, retain time.Duration) error {
+	// NOTE: the real clock, not an injected one: the store compares the
+	// retention with its own.
+	opts := objectstore.PutOptions{IfAbsent: ifAbsent, Size: int64(len(b)),
+		RetainUntil: time.Now().Add(retain), RetentionMode: objectstore.ModeGovernance}
+	_, err := store.Put(ctx, key, bytes.NewReader(b), opts)
+	if errors.Is(err, objectstore.ErrNoObjectLock) {
+		opts.RetainUntil, opts.RetentionMode = time.Time{}, ""
+		_, err = store.Put(ctx, key, bytes.NewReader(b), opts)
+	}
+	if err != nil {
+		return err
+	}
+	deleteReplaced(ctx, store, key)
+	return nil
+}
+
+// deleteReplaced deletes the versions of key other than the current one
+// (best effort: a version still under its retention stays until a later
+// write).
+func deleteReplaced(ctx context.Context, store objectstore.Store, key string) {
+	var old []objectstore.ObjectInfo
+	_ = store.ListVersions(ctx, key, func(o objectstore.ObjectInfo) error {
+		if o.Key == key && !o.IsLatest {
+			old = append(old, o)
+		}
+		return nil
+	})
+	for _, o := range old {
+		_ = store.DeleteVersion(ctx, key, o.VersionID)
+	}
 }
 
 // Due reports whether a job whose schedule's current slot is slot must run,

@@ -68,6 +68,9 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 	}
 	if !opts.RetainUntil.IsZero() {
 		in.ObjectLockMode = types.ObjectLockModeCompliance
+		if opts.RetentionMode == ModeGovernance {
+			in.ObjectLockMode = types.ObjectLockModeGovernance
+		}
 		in.ObjectLockRetainUntilDate = aws.Time(opts.RetainUntil.UTC())
 	}
 	_, seekable := body.(io.ReadSeeker)
@@ -118,6 +121,12 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 // our own put landed with its answer lost, the caller's checksum
 // comparison finds the identical object.)
 func (s *S3) putError(ctx context.Context, key string, opts PutOptions, err error) error {
+	if !opts.RetainUntil.IsZero() && isCode(err, "InvalidRequest") &&
+		strings.Contains(strings.ToLower(strings.ReplaceAll(err.Error(), " ", "")), "objectlock") {
+		// "Bucket is missing ObjectLockConfiguration" (MinIO), "... Object
+		// Lock Configuration" (AWS).
+		return fmt.Errorf("put s3://%s/%s with a retention: %w: %w", s.bucket, key, ErrNoObjectLock, err)
+	}
 	err = s.client.classify("put s3://"+s.bucket+"/"+key, err)
 	if opts.IfAbsent && errors.Is(err, ErrUnreachable) {
 		if _, herr := s.Head(ctx, key); herr == nil {

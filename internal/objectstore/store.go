@@ -26,6 +26,9 @@ var (
 	// ErrAccessDenied: the store rejected the credentials or the request was
 	// not authorised.
 	ErrAccessDenied = errors.New("object store access denied")
+	// ErrNoObjectLock: a put asked for a retention, but the bucket has no
+	// object lock; nothing was written.
+	ErrNoObjectLock = errors.New("bucket has no object lock")
 )
 
 // ObjectInfo describes one object (or one version of it).
@@ -57,9 +60,14 @@ type PutOptions struct {
 	// upload can start before the body is complete; it must yield exactly
 	// Size bytes, else the put fails and nothing is stored.
 	Size int64
-	// RetainUntil, when set, places a COMPLIANCE object-lock retention on
-	// the written version until that time (the bucket must have object lock).
+	// RetainUntil, when set, places an object-lock retention on the written
+	// version until that time, in place of the bucket's default retention
+	// (shorter or longer). The bucket must have object lock, else the put
+	// fails with ErrNoObjectLock.
 	RetainUntil time.Time
+	// RetentionMode is the mode of RetainUntil: ModeCompliance (the
+	// default when empty) or ModeGovernance.
+	RetentionMode string
 }
 
 // Store is a bucket-scoped object store. Keys are '/'-separated paths without
