@@ -343,8 +343,18 @@ func (r *backupPolicyResource) ModifyPlan(ctx context.Context, req resource.Modi
 		return
 	}
 	layout := plan.layout()
+	// GOTCHA: in a set of blocks, UseStateForUnknown may hand a new tier
+	// the prefix of another tier's prior state (transactional's root for
+	// a re-added attachments tier): a prefix not in the configuration is
+	// always the tier's default.
+	var config backupPolicyModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	configured := map[string]bool{}
+	for _, t := range config.Tiers {
+		configured[t.Name.ValueString()] = !t.Prefix.IsNull()
+	}
 	for i := range plan.Tiers {
-		if plan.Tiers[i].Prefix.IsUnknown() || plan.Tiers[i].Prefix.IsNull() {
+		if !configured[plan.Tiers[i].Name.ValueString()] || plan.Tiers[i].Prefix.IsUnknown() || plan.Tiers[i].Prefix.IsNull() {
 			plan.Tiers[i].Prefix = types.StringValue(defaultTierPrefix(plan.Tiers[i].Name.ValueString(), layout))
 		}
 	}
