@@ -46,7 +46,7 @@ type BackupPolicy struct {
 	TenantDatabases pulumi.StringArrayOutput `pulumi:"tenantDatabases"`
 	// How many tenant databases are dumped at once (one `pg_dump` each). Default `2`. Every tenant is attempted even when others fail; failures are named in the agent's job record, the `lifeboat_tenant_dump_failures` metric and a warning on refresh.
 	TenantDumpParallelism pulumi.IntPtrOutput `pulumi:"tenantDumpParallelism"`
-	// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
+	// Lifetime of one data class, applied as bucket lifecycle rules (IDs `lifeboat-policy/<prefix>/<cluster>:<name>`, owned by this policy alone): `transactional` (base backups, tenant dumps and WAL of the cluster's repository), `attachments`, `audit`, `config`. A tier never expires what the agent needs: a prefix that covers the repository is narrowed to its data folders (`basebackups/`, `tenants/`, `wal/`), and a prefix that covers only its configuration, drill schedules, evidence, leases or job records, or another cluster's repository, is refused at plan.
 	Tier BackupPolicyTierArrayOutput `pulumi:"tier"`
 	// When `lifeboat agent` verifies the newest base backup by content, in UTC (cron, like `schedule`): every part, every data file against PostgreSQL's backup_manifest, and every WAL segment a restore of it reads against the checksum stored with it. The result is in the agent's metrics (`lifeboat_verify_success`, `lifeboat_verify_problems`) and a failure shows as a warning on refresh. Unset: no scheduled verification.
 	VerifySchedule pulumi.StringPtrOutput `pulumi:"verifySchedule"`
@@ -126,7 +126,7 @@ type backupPolicyArgs struct {
 	TenantDatabases []string `pulumi:"tenantDatabases"`
 	// How many tenant databases are dumped at once (one `pg_dump` each). Default `2`. Every tenant is attempted even when others fail; failures are named in the agent's job record, the `lifeboat_tenant_dump_failures` metric and a warning on refresh.
 	TenantDumpParallelism *int `pulumi:"tenantDumpParallelism"`
-	// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
+	// Lifetime of one data class, applied as bucket lifecycle rules (IDs `lifeboat-policy/<prefix>/<cluster>:<name>`, owned by this policy alone): `transactional` (base backups, tenant dumps and WAL of the cluster's repository), `attachments`, `audit`, `config`. A tier never expires what the agent needs: a prefix that covers the repository is narrowed to its data folders (`basebackups/`, `tenants/`, `wal/`), and a prefix that covers only its configuration, drill schedules, evidence, leases or job records, or another cluster's repository, is refused at plan.
 	Tier []BackupPolicyTier `pulumi:"tier"`
 	// When `lifeboat agent` verifies the newest base backup by content, in UTC (cron, like `schedule`): every part, every data file against PostgreSQL's backup_manifest, and every WAL segment a restore of it reads against the checksum stored with it. The result is in the agent's metrics (`lifeboat_verify_success`, `lifeboat_verify_problems`) and a failure shows as a warning on refresh. Unset: no scheduled verification.
 	VerifySchedule *string `pulumi:"verifySchedule"`
@@ -156,7 +156,7 @@ type BackupPolicyArgs struct {
 	TenantDatabases pulumi.StringArrayInput
 	// How many tenant databases are dumped at once (one `pg_dump` each). Default `2`. Every tenant is attempted even when others fail; failures are named in the agent's job record, the `lifeboat_tenant_dump_failures` metric and a warning on refresh.
 	TenantDumpParallelism pulumi.IntPtrInput
-	// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
+	// Lifetime of one data class, applied as bucket lifecycle rules (IDs `lifeboat-policy/<prefix>/<cluster>:<name>`, owned by this policy alone): `transactional` (base backups, tenant dumps and WAL of the cluster's repository), `attachments`, `audit`, `config`. A tier never expires what the agent needs: a prefix that covers the repository is narrowed to its data folders (`basebackups/`, `tenants/`, `wal/`), and a prefix that covers only its configuration, drill schedules, evidence, leases or job records, or another cluster's repository, is refused at plan.
 	Tier BackupPolicyTierArrayInput
 	// When `lifeboat agent` verifies the newest base backup by content, in UTC (cron, like `schedule`): every part, every data file against PostgreSQL's backup_manifest, and every WAL segment a restore of it reads against the checksum stored with it. The result is in the agent's metrics (`lifeboat_verify_success`, `lifeboat_verify_problems`) and a failure shows as a warning on refresh. Unset: no scheduled verification.
 	VerifySchedule pulumi.StringPtrInput
@@ -326,7 +326,7 @@ func (o BackupPolicyOutput) TenantDumpParallelism() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *BackupPolicy) pulumi.IntPtrOutput { return v.TenantDumpParallelism }).(pulumi.IntPtrOutput)
 }
 
-// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
+// Lifetime of one data class, applied as bucket lifecycle rules (IDs `lifeboat-policy/<prefix>/<cluster>:<name>`, owned by this policy alone): `transactional` (base backups, tenant dumps and WAL of the cluster's repository), `attachments`, `audit`, `config`. A tier never expires what the agent needs: a prefix that covers the repository is narrowed to its data folders (`basebackups/`, `tenants/`, `wal/`), and a prefix that covers only its configuration, drill schedules, evidence, leases or job records, or another cluster's repository, is refused at plan.
 func (o BackupPolicyOutput) Tier() BackupPolicyTierArrayOutput {
 	return o.ApplyT(func(v *BackupPolicy) BackupPolicyTierArrayOutput { return v.Tier }).(BackupPolicyTierArrayOutput)
 }

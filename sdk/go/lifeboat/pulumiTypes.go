@@ -585,11 +585,11 @@ func (o BackupPolicyRetentionPtrOutput) FullCount() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
-// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
+// Lifetime of one data class, applied as bucket lifecycle rules (IDs `lifeboat-policy/<prefix>/<cluster>:<name>`, owned by this policy alone): `transactional` (base backups, tenant dumps and WAL of the cluster's repository), `attachments`, `audit`, `config`. A tier never expires what the agent needs: a prefix that covers the repository is narrowed to its data folders (`basebackups/`, `tenants/`, `wal/`), and a prefix that covers only its configuration, drill schedules, evidence, leases or job records, or another cluster's repository, is refused at plan.
 type BackupPolicyTier struct {
 	// Data class: `transactional`, `attachments`, `audit` or `config`.
 	Name string `pulumi:"name"`
-	// Key prefix; defaults to the cluster's repository root for `transactional`, and `attachments/`, `audit/`, `config/` for the others.
+	// Key prefix; defaults to the cluster's repository root for `transactional` (its data folders get the rules), and `attachments/`, `audit/`, `config/` for the others.
 	Prefix *string `pulumi:"prefix"`
 	// Days objects of this class are kept before the store expires them.
 	RetentionDays int `pulumi:"retentionDays"`
@@ -606,11 +606,11 @@ type BackupPolicyTierInput interface {
 	ToBackupPolicyTierOutputWithContext(context.Context) BackupPolicyTierOutput
 }
 
-// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
+// Lifetime of one data class, applied as bucket lifecycle rules (IDs `lifeboat-policy/<prefix>/<cluster>:<name>`, owned by this policy alone): `transactional` (base backups, tenant dumps and WAL of the cluster's repository), `attachments`, `audit`, `config`. A tier never expires what the agent needs: a prefix that covers the repository is narrowed to its data folders (`basebackups/`, `tenants/`, `wal/`), and a prefix that covers only its configuration, drill schedules, evidence, leases or job records, or another cluster's repository, is refused at plan.
 type BackupPolicyTierArgs struct {
 	// Data class: `transactional`, `attachments`, `audit` or `config`.
 	Name pulumi.StringInput `pulumi:"name"`
-	// Key prefix; defaults to the cluster's repository root for `transactional`, and `attachments/`, `audit/`, `config/` for the others.
+	// Key prefix; defaults to the cluster's repository root for `transactional` (its data folders get the rules), and `attachments/`, `audit/`, `config/` for the others.
 	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
 	// Days objects of this class are kept before the store expires them.
 	RetentionDays pulumi.IntInput `pulumi:"retentionDays"`
@@ -653,7 +653,7 @@ func (i BackupPolicyTierArray) ToBackupPolicyTierArrayOutputWithContext(ctx cont
 	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyTierArrayOutput)
 }
 
-// Lifetime of one data class, applied as a bucket lifecycle rule (`lifeboat-policy-<cluster>-<name>`): `transactional` (base backups, dumps and WAL under the cluster's repository root), `attachments`, `audit`, `config`.
+// Lifetime of one data class, applied as bucket lifecycle rules (IDs `lifeboat-policy/<prefix>/<cluster>:<name>`, owned by this policy alone): `transactional` (base backups, tenant dumps and WAL of the cluster's repository), `attachments`, `audit`, `config`. A tier never expires what the agent needs: a prefix that covers the repository is narrowed to its data folders (`basebackups/`, `tenants/`, `wal/`), and a prefix that covers only its configuration, drill schedules, evidence, leases or job records, or another cluster's repository, is refused at plan.
 type BackupPolicyTierOutput struct{ *pulumi.OutputState }
 
 func (BackupPolicyTierOutput) ElementType() reflect.Type {
@@ -673,7 +673,7 @@ func (o BackupPolicyTierOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v BackupPolicyTier) string { return v.Name }).(pulumi.StringOutput)
 }
 
-// Key prefix; defaults to the cluster's repository root for `transactional`, and `attachments/`, `audit/`, `config/` for the others.
+// Key prefix; defaults to the cluster's repository root for `transactional` (its data folders get the rules), and `attachments/`, `audit/`, `config/` for the others.
 func (o BackupPolicyTierOutput) Prefix() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v BackupPolicyTier) *string { return v.Prefix }).(pulumi.StringPtrOutput)
 }
