@@ -176,7 +176,7 @@ func readLease(ctx context.Context, store objectstore.Store, key string) (LeaseD
 		return d, fmt.Errorf("reading lease %s: %w", key, err)
 	}
 	if err := json.Unmarshal(b, &d); err != nil {
-		return d, fmt.Errorf("%w %s: %v", errBadLease, key, err)
+		return d, fmt.Errorf("%w %s: %w", errBadLease, key, err)
 	}
 	return d, nil
 }

@@ -221,6 +221,8 @@ func policyRuleBase(owner string) string {
 	return base
 }
 
+const tierNameChars = "abcdefghijklmnopqrstuvwxyz0123456789-._"
+
 // validTierName is what a policy rule name may hold: no '/' or ':', so a
 // rule of owner "pg" can never be read as one of owner "pg/main".
 func validTierName(name string) bool {
@@ -228,7 +230,7 @@ func validTierName(name string) bool {
 		return false
 	}
 	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+		if !strings.ContainsRune(tierNameChars, r) {
 			return false
 		}
 	}

@@ -58,13 +58,17 @@ func TestAccBackupPolicyResource_lifecycleSparesConfiguration(t *testing.T) {
 							}
 						}
 						for _, k := range nonData {
-							if exp, err := expiration(ctx, client, bucket, k); err != nil || exp != "" {
-								return fmt.Errorf("%s: x-amz-expiration %q, %v: a lifecycle rule would expire what the agent needs", k, exp, err)
+							exp, err := expiration(ctx, client, bucket, k)
+							if err != nil {
+								return err
+							}
+							if exp != "" {
+								return fmt.Errorf("%s: x-amz-expiration %q: a lifecycle rule would expire what the agent needs", k, exp)
 							}
 						}
 						for _, k := range data {
 							if exp, err := expiration(ctx, client, bucket, k); err != nil || exp == "" {
-								return fmt.Errorf("%s: no x-amz-expiration (%v): the transactional tier does not cover backup data", k, err)
+								return fmt.Errorf("%s: no x-amz-expiration (%w): the transactional tier does not cover backup data", k, err)
 							}
 						}
 					}
@@ -73,7 +77,7 @@ func TestAccBackupPolicyResource_lifecycleSparesConfiguration(t *testing.T) {
 							return err
 						}
 						if exp, err := expiration(ctx, client, bucket, k); err != nil || exp == "" {
-							return fmt.Errorf("%s: no x-amz-expiration (%v): its tier is missing", k, err)
+							return fmt.Errorf("%s: no x-amz-expiration (%w): its tier is missing", k, err)
 						}
 					}
 					return nil
