@@ -72,6 +72,23 @@ func TestAccBackupPolicyResource_lifecycleSparesConfiguration(t *testing.T) {
 							}
 						}
 					}
+					// Replaced versions of leases and job records expire; the
+					// current ones do not (checked above).
+					for _, l := range []repo.Layout{main, eu} {
+						tiers, err := client.PolicyTiers(ctx, bucket, l.Root())
+						if err != nil {
+							return err
+						}
+						found := 0
+						for _, t := range tiers {
+							if (t.Prefix == l.LeasesDir() || t.Prefix == l.JobsDir()) && t.NoncurrentVersionExpirationDays == 1 && t.ExpirationDays == 0 {
+								found++
+							}
+						}
+						if found != 2 {
+							return fmt.Errorf("%s: no noncurrent-version expiry for leases and job records in %+v", l.Root(), tiers)
+						}
+					}
 					for _, k := range []string{"files/a.pdf", "attachments/a.pdf", "audit/log"} {
 						if _, err := store.Put(ctx, k, strings.NewReader("x"), objectstore.PutOptions{Size: 1}); err != nil {
 							return err

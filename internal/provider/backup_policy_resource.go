@@ -736,9 +736,20 @@ func (m *backupPolicyModel) tiers(l repo.Layout) ([]objectstore.LifecycleTier, e
 			out = append(out, objectstore.LifecycleTier{Name: name, Prefix: p, ExpirationDays: days, NoncurrentVersionExpirationDays: days})
 		}
 	}
+	// Lease renewals and job records rewrite the same keys all day: their
+	// replaced versions go after a day (each is locked for minutes only,
+	// and an agent with the writer role may not delete versions itself).
+	// Current versions never expire.
+	for _, f := range []repo.Folder{repo.FolderLeases, repo.FolderJobs} {
+		out = append(out, objectstore.LifecycleTier{Name: agentRulePrefix + string(f), Prefix: l.Dir(f), NoncurrentVersionExpirationDays: 1})
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
+
+// agentRulePrefix names the policy's rules for the agent's own records,
+// which are no tier.
+const agentRulePrefix = "agent."
 
 // tiersExpiringConfig names the tiers among tiers (rules the policy does
 // not own: the bucket's own) whose expiration would reach objects of the
@@ -796,6 +807,9 @@ func observedPolicyTiers(prior []policyTierModel, observed []objectstore.Lifecyc
 	groups := map[string]*group{}
 	var names []string
 	for _, t := range observed {
+		if strings.HasPrefix(t.Name, agentRulePrefix) {
+			continue
+		}
 		name, _, _ := strings.Cut(t.Name, ".")
 		g, ok := groups[name]
 		if !ok {
