@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
@@ -271,6 +273,7 @@ func TestAccBackupTenants_policyDatabasesAndFailures(t *testing.T) {
 	for _, m := range c.Tenant {
 		dumped = append(dumped, m.Database)
 	}
+	sort.Strings(dumped) // dumped in parallel: any order
 	if strings.Join(dumped, ",") != "cli_t1,cli_t3" {
 		t.Fatalf("dumped %v, want cli_t1 and cli_t3", dumped)
 	}
@@ -303,9 +306,14 @@ func TestAccVerify_changedWALSegment(t *testing.T) {
 	}
 }
 
-// changeWALByte flips one bit in the middle of archived WAL file name (its
-// stored, compressed bytes; size and stored checksum unchanged), as
-// storage rot would, and returns its key.
+// changeWALByte changes one byte in the middle of archived WAL file
+// name's content, stored again with the same codec and the same recorded
+// size and checksum, as a bad disk or a tampered object would leave it,
+// and returns its key.
+//
+// NOTE: the content, not the stored bytes: an object may end in padding
+// frames the decoder skips, where a changed byte changes nothing a
+// restore reads.
 func (f *backupFixture) changeWALByte(t *testing.T, name string) string {
 	t.Helper()
 	ctx := context.Background()
@@ -322,17 +330,37 @@ func (f *backupFixture) changeWALByte(t *testing.T, name string) string {
 	if key == "" {
 		t.Fatalf("WAL file %s is not archived", name)
 	}
+	method, ok := compression.ByExt(key[strings.LastIndexByte(key, '.')+1:])
+	if !ok {
+		t.Fatalf("no codec for %s", key)
+	}
 	body, info, err := f.store.Get(ctx, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := io.ReadAll(body)
+	zr, err := method.NewReader(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	zr.Close()
 	body.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	raw[len(raw)/2] ^= 0x01
-	if _, err := f.store.Put(ctx, key, bytes.NewReader(raw), objectstore.PutOptions{Size: int64(len(raw)), Metadata: info.Metadata}); err != nil {
+	var stored bytes.Buffer
+	zw, err := method.NewWriter(&stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Put(ctx, key, bytes.NewReader(stored.Bytes()), objectstore.PutOptions{Size: int64(stored.Len()), Metadata: info.Metadata}); err != nil {
 		t.Fatal(err)
 	}
 	return key

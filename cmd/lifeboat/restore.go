@@ -178,7 +178,7 @@ func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
 	}
 	state := "stopped"
 	if res.Running {
-		state = fmt.Sprintf("running on port %d", res.Port)
+		state = fmt.Sprintf("running on port %d (socket in %s)", res.Port, restore.SocketDir(res.DataDir))
 	}
 	fmt.Fprintf(opts.out, "restored to %s (LSN %s) in %s: %.1f MB in %.1fs; server %s\n",
 		res.RestoredToTime.UTC().Format(time.RFC3339Nano), res.RestoredToLSN, res.DataDir, mb, res.Duration.Seconds(), state)

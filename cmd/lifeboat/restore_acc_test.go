@@ -125,10 +125,10 @@ func TestAccRestoreCommand(t *testing.T) {
 	out := run(0, "restore", "--data-dir", dataDir, "--port", strconv.Itoa(port), "--keep-running")
 	t.Log(out)
 	t.Cleanup(func() { restore.RemoveCluster(context.Background(), dataDir, pg.BinDir, pg.OSUser) })
-	if !strings.Contains(out, "restored to ") || !strings.Contains(out, fmt.Sprintf("running on port %d", port)) {
+	if !strings.Contains(out, "restored to ") || !strings.Contains(out, fmt.Sprintf("running on port %d (socket in %s)", port, restore.SocketDir(dataDir))) {
 		t.Fatalf("restore output:\n%s", out)
 	}
-	cmd := exec.Command(filepath.Join(pg.BinDir, "psql"), "-h", dataDir, "-p", strconv.Itoa(port), "-U", "postgres", "-XAtc", "SELECT count(*) FROM restore_cmd")
+	cmd := exec.Command(filepath.Join(pg.BinDir, "psql"), "-h", restore.SocketDir(dataDir), "-p", strconv.Itoa(port), "-U", "postgres", "-XAtc", "SELECT count(*) FROM restore_cmd")
 	got, err := cmd.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(got)) != "1500" {
 		t.Fatalf("restored copy: %s %v", got, err)
