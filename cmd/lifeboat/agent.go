@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
@@ -24,22 +25,23 @@ import (
 
 // agentOptions are the flags of `lifeboat agent`.
 type agentOptions struct {
-	agent       agentFlags
-	pg          pgFlags
-	listen      string
-	holder      string
-	refresh     time.Duration
-	tick        time.Duration
-	leaseRenew  time.Duration
-	stats       time.Duration
-	pruneGrace  time.Duration
-	retryDelay  time.Duration
-	maxAttempts int
-	logFormat   string
-	logLevel    string
-	compression string
-	partSize    int64
-	maxRate     int
+	agent         agentFlags
+	pg            pgFlags
+	listen        string
+	holder        string
+	refresh       time.Duration
+	tick          time.Duration
+	leaseRenew    time.Duration
+	stats         time.Duration
+	pruneGrace    time.Duration
+	retryDelay    time.Duration
+	probeInterval time.Duration
+	maxAttempts   int
+	logFormat     string
+	logLevel      string
+	compression   string
+	partSize      int64
+	maxRate       int
 	// envErr is a malformed LIFEBOAT_AGENT_* default, reported at run.
 	envErr error
 }
@@ -75,6 +77,8 @@ and exits 0.`,
 	fs.DurationVar(&o.pruneGrace, "prune-grace", o.envDuration("LIFEBOAT_AGENT_PRUNE_GRACE", catalog.DefaultGrace),
 		"scheduled prunes leave incomplete backups younger than this")
 	fs.DurationVar(&o.retryDelay, "retry-delay", o.envDuration("LIFEBOAT_AGENT_RETRY_DELAY", 5*time.Minute), "wait this long before running a failed slot again")
+	fs.DurationVar(&o.probeInterval, "probe-interval", o.envDuration("LIFEBOAT_AGENT_PROBE_INTERVAL", time.Hour),
+		"prove this often (and at start) that the agent's credentials cannot delete locked versions, change the bucket or rewrite its policy (lifeboat_writer_forbidden_actions_allowed)")
 	fs.IntVar(&o.maxAttempts, "max-attempts", 3, "runs of one slot before it is given up until the next")
 	fs.StringVar(&o.logFormat, "log-format", envOr("LIFEBOAT_LOG_FORMAT", "text"), "text or json (default $LIFEBOAT_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", envOr("LIFEBOAT_LOG_LEVEL", "info"), "debug, info, warn or error (default $LIFEBOAT_LOG_LEVEL)")
@@ -115,6 +119,8 @@ func runAgent(ctx context.Context, o agentOptions, logw io.Writer) error {
 		Backup: agentd.BackupSettings{Compression: o.compression, PartSize: o.partSize, MaxRate: o.maxRate},
 		Holder: o.holder, Refresh: o.refresh, Tick: o.tick, LeaseRenew: o.leaseRenew, StatsInterval: o.stats,
 		PruneGrace: o.pruneGrace, RetryDelay: o.retryDelay, MaxAttempts: o.maxAttempts, Logger: log,
+		Probe:         func(ctx context.Context) access.Report { return access.Probe(ctx, client, cfg.Bucket, cfg.Layout()) },
+		ProbeInterval: o.probeInterval,
 	})
 	if err != nil {
 		return err

@@ -61,6 +61,11 @@ type Config struct {
 	// StatsInterval is how often the repository size and the newest
 	// backup are computed from listings (default 5m).
 	StatsInterval time.Duration
+	// Probe, when set, runs the writer probe with the agent's own
+	// credentials at start and every ProbeInterval (default 1h), for
+	// lifeboat_writer_forbidden_actions_allowed; nil runs none.
+	Probe         ProbeFunc
+	ProbeInterval time.Duration
 	// PruneGrace is the age below which an incomplete backup is left
 	// alone by the scheduled prune (default catalog.DefaultGrace).
 	PruneGrace time.Duration
@@ -159,6 +164,7 @@ func New(cfg Config, opts ...Option) (*Daemon, error) {
 	def(&cfg.LeaseRenew, 15*time.Second)
 	def(&cfg.StatsInterval, 5*time.Minute)
 	def(&cfg.RetryDelay, 5*time.Minute)
+	def(&cfg.ProbeInterval, time.Hour)
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 3
 	}
@@ -219,6 +225,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer close(statsDone)
 		d.statsLoop(ctx)
 	}()
+	probeDone := make(chan struct{})
+	go func() {
+		defer close(probeDone)
+		d.probeLoop(ctx)
+	}()
 	tick := time.NewTicker(d.cfg.Tick)
 	defer tick.Stop()
 	for {
@@ -229,6 +240,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Info("agent stopping: no new jobs; cancelling running ones", "reason", context.Cause(ctx))
 			d.wg.Wait()
 			<-statsDone
+			<-probeDone
 			d.log.Info("agent stopped")
 			return nil
 		case <-tick.C:

@@ -31,5 +31,10 @@
 //   - a slot recorded in last.json is not run again by any agent;
 //   - a job cancelled by shutdown records nothing, so the slot stays due.
 //
+// With Config.Probe, the daemon also proves at start and every
+// ProbeInterval that its own keys are a writer's (access.Probe): any
+// forbidden action they are allowed is 1 in
+// lifeboat_writer_forbidden_actions_allowed{action}, and an error log.
+//
 // The daemon serves Prometheus metrics (see Metrics) and /healthz.
 package agentd

@@ -44,6 +44,11 @@ type Metrics struct {
 	VerifyProblems *prometheus.GaugeVec
 	// ConfigRefused counts configuration refused for its signature.
 	ConfigRefused *prometheus.CounterVec
+	// WriterForbiddenAllowed is 1 for a forbidden action (access.Check)
+	// the agent's own credentials were allowed by the last writer probe,
+	// 0 when denied; WriterProbeAt is when that probe ran.
+	WriterForbiddenAllowed *prometheus.GaugeVec
+	WriterProbeAt          prometheus.Gauge
 }
 
 // NewMetrics creates the metrics on a new registry, with the Go and
@@ -78,12 +83,15 @@ func NewMetrics() *Metrics {
 		TenantDumpFailures: g("lifeboat_tenant_dump_failures", "1 when the tenant database's last scheduled dump failed, 0 when it succeeded.", "database"),
 		ConfigRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_config_refused_total",
 			Help: "Configuration documents (policy, drill_schedule) refused because they lack a valid signature of a trusted key."}, []string{"document"}),
+		WriterForbiddenAllowed: g("lifeboat_writer_forbidden_actions_allowed",
+			"1 when the agent's own credentials were allowed a forbidden action by the last writer probe (a hole in their policy), 0 when denied; no series when the check could not be made.", "action"),
+		WriterProbeAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_writer_probe_timestamp_seconds", Help: "When the writer probe last ran."}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.BackupLastSuccess, m.BackupDuration, m.BackupBytes, m.WALArchiveLag, m.WALLastArchived,
 		m.JobRuns, m.JobFailures, m.JobRunning, m.JobLastSuccess,
 		m.DrillLast, m.DrillDuration, m.DrillRTO, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt,
-		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems, m.ConfigRefused)
+		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems, m.ConfigRefused, m.WriterForbiddenAllowed, m.WriterProbeAt)
 	return m
 }
 
