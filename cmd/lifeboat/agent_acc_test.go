@@ -483,14 +483,15 @@ func counter(mf map[string]*dto.MetricFamily, name string, labels ...string) flo
 // no manifest, and returns its id.
 func waitParts(t *testing.T, f *backupFixture, a *agentProc) string {
 	t.Helper()
-	dir := f.cfg.Layout().BaseBackupsDir()
+	l := f.cfg.Layout()
 	var id string
 	waitFor(t, 60*time.Second, "a backup with two parts stored", func() bool {
 		parts := map[string]int{}
 		complete := map[string]bool{}
-		_ = f.store.List(context.Background(), dir, func(o objectstore.ObjectInfo) error {
-			bid, rest, _ := strings.Cut(strings.TrimPrefix(o.Key, dir), "/")
-			if rest == "manifest.json" {
+		_ = f.store.List(context.Background(), l.BaseBackupsDir(), func(o objectstore.ObjectInfo) error {
+			k, _ := l.Parse(o.Key)
+			bid := k.ID
+			if k.Kind == repo.KindBackupManifest {
 				complete[bid] = true
 			}
 			parts[bid]++

@@ -207,14 +207,15 @@ func (f *backupFixture) killMidStream(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer cmd.Wait()
-	dir := f.cfg.Layout().BaseBackupsDir()
+	l := f.cfg.Layout()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		parts := map[string]int{}
 		complete := map[string]bool{}
-		if err := f.store.List(ctx, dir, func(o objectstore.ObjectInfo) error {
-			id, rest, _ := strings.Cut(strings.TrimPrefix(o.Key, dir), "/")
-			if rest == "manifest.json" {
+		if err := f.store.List(ctx, l.BaseBackupsDir(), func(o objectstore.ObjectInfo) error {
+			k, _ := l.Parse(o.Key)
+			id := k.ID
+			if k.Kind == repo.KindBackupManifest {
 				complete[id] = true
 			}
 			parts[id]++

@@ -225,13 +225,11 @@ func (f *archiveFixture) testObjectStoreOutage(t *testing.T) {
 // fails the test unless they form one unbroken sequence ending at last.
 func (f *archiveFixture) archivedSegments(t *testing.T, last string) []string {
 	t.Helper()
-	dir := f.cfg.Layout().WALTimelineDir("00000001")
+	l := f.cfg.Layout()
 	var segs []string
-	err := f.store.List(context.Background(), dir, func(info objectstore.ObjectInfo) error {
-		name := strings.TrimPrefix(info.Key, dir)
-		name = name[:strings.IndexByte(name, '.')]
-		if wal.IsSegment(name) && name <= last {
-			segs = append(segs, name)
+	err := f.store.List(context.Background(), l.WALTimelineDir("00000001"), func(info objectstore.ObjectInfo) error {
+		if k, ok := l.Parse(info.Key); ok && k.Kind == repo.KindWAL && wal.IsSegment(k.Name) && k.Name <= last {
+			segs = append(segs, k.Name)
 		}
 		return nil
 	})
