@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 // drillOptions are the flags of `lifeboat drill run`.
@@ -24,6 +26,8 @@ type drillOptions struct {
 	format   string
 	stdout   io.Writer
 	selfPath string
+	// evidenceKeys are the agents' public keys drill report checks.
+	evidenceKeys []string
 }
 
 func newDrillCmd() *cobra.Command {
@@ -59,6 +63,9 @@ object lock. The exit code is 0 only when the drill passed.`,
 	}
 	opts.agentFlags.register(report.Flags())
 	report.Flags().StringVar(&opts.format, "format", "table", "table, markdown or json")
+	report.Flags().StringArrayVar(&opts.evidenceKeys, "evidence-key", nil,
+		"public key (ed25519:<base64>) of an agent whose evidence signatures are trusted; repeatable. With one or more, "+
+			"every record's signature is checked and unsigned or forged records are marked")
 	cmd.AddCommand(run, report)
 	return cmd
 }
@@ -86,6 +93,9 @@ func runDrill(ctx context.Context, opts drillOptions, args []string) error {
 	}
 	spec := doc.Spec(func(b string) objectstore.Store { return client.Store(b) }, cfg.Layout(), cfg, self, opts.pgDSN)
 	spec.BinDir = opts.binDir
+	if spec.Signer, err = cfg.Signer(); err != nil {
+		return err
+	}
 	ev, err := drill.Run(ctx, store, spec)
 	if err != nil {
 		return err
@@ -126,11 +136,17 @@ func runDrillReport(ctx context.Context, opts drillOptions, args []string) error
 	if err != nil {
 		return err
 	}
-	return writeReport(opts.stdout, opts.format, args[0], evs)
+	trust, err := signature.NewTrust(opts.evidenceKeys...)
+	if err != nil {
+		return fmt.Errorf("--evidence-key: %w", err)
+	}
+	return writeReport(opts.stdout, opts.format, args[0], evs, trust)
 }
 
 // writeReport renders the history, oldest first.
-func writeReport(w io.Writer, format, schedule string, evs []*drill.Evidence) error {
+// With trusted keys, a record whose signature does not verify is marked in
+// its failures: it may be a forgery by a writer of the bucket.
+func writeReport(w io.Writer, format, schedule string, evs []*drill.Evidence, trust signature.Trust) error {
 	row := func(ev *drill.Evidence) []string {
 		result := "passed"
 		if !ev.Passed {
@@ -150,6 +166,11 @@ func writeReport(w io.Writer, format, schedule string, evs []*drill.Evidence) er
 		}
 		if ev.LaterVersions > 0 {
 			failed = append(failed, fmt.Sprintf("evidence written over %d time(s) since (the original is shown)", ev.LaterVersions))
+		}
+		if trust.Required() {
+			if _, err := ev.SignedBy(trust); err != nil {
+				failed = append(failed, "SIGNATURE NOT VERIFIED: "+errors.Unwrap(err).Error())
+			}
 		}
 		return []string{ev.Finished.UTC().Format(time.RFC3339), result, fmt.Sprintf("%.1f", ev.RTOSeconds), fmt.Sprintf("%.0f", ev.RTOTargetSeconds),
 			ev.Source, ev.RestoredToTime.UTC().Format(time.RFC3339), fmt.Sprintf("%d/%d", passed, len(ev.Checks)),

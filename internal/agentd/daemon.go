@@ -115,6 +115,8 @@ type Daemon struct {
 	// trust holds the provider's public keys: configuration (policy,
 	// drill schedules) without their signature is refused.
 	trust signature.Trust
+	// signer signs the drill evidence this agent records (nil: unsigned).
+	signer *signature.Signer
 
 	wg sync.WaitGroup
 
@@ -184,8 +186,12 @@ func New(cfg Config, opts ...Option) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	signer, err := cfg.Agent.Signer()
+	if err != nil {
+		return nil, err
+	}
 	d := &Daemon{
-		cfg: cfg, layout: cfg.Agent.Layout(), trust: trust, log: cfg.Logger.With("cluster", cfg.Agent.Cluster, "holder", cfg.Holder),
+		cfg: cfg, layout: cfg.Agent.Layout(), trust: trust, signer: signer, log: cfg.Logger.With("cluster", cfg.Agent.Cluster, "holder", cfg.Holder),
 		m: cfg.Metrics, jobs: map[string]*job{}, last: map[string]*Run{}, running: map[string]bool{},
 		minGap: MinGap,
 	}

@@ -61,6 +61,7 @@ func (d *Daemon) drill(ctx context.Context, doc drill.ScheduleDoc) (string, erro
 		storeFor = func(string) objectstore.Store { return d.cfg.Store }
 	}
 	spec := doc.Spec(storeFor, d.layout, d.cfg.Agent, d.cfg.AgentPath, d.dsn(p))
+	spec.Signer = d.signer
 	ev, err := drill.Run(ctx, d.cfg.Store, spec)
 	if ev != nil && ev.Key != "" {
 		d.setDrillMetrics(ev)

@@ -29,6 +29,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/version"
 )
 
@@ -82,6 +83,10 @@ type Spec struct {
 	RTOTarget   time.Duration
 	// EvidenceRetention is how long evidence stays under COMPLIANCE lock.
 	EvidenceRetention time.Duration
+	// Signer signs the evidence (nil: unsigned), so a reader that trusts
+	// its key can tell the agent's record from one a writer of the bucket
+	// forged.
+	Signer *signature.Signer
 }
 
 // CheckResult is one check's outcome.
@@ -122,6 +127,16 @@ type Evidence struct {
 	// evidence read is always the first, locked version, but anything
 	// written over it is a sign of tampering worth reporting.
 	LaterVersions int `json:"-"`
+
+	// body and meta are the stored bytes and metadata, for SignedBy.
+	body []byte
+	meta map[string]string
+}
+
+// SignedBy verifies the evidence's signature against trust: the signer's
+// key ID, or a *signature.Error (unsigned, unknown signer, forged).
+func (e *Evidence) SignedBy(trust signature.Trust) (string, error) {
+	return trust.Signed(e.Key, e.body, e.meta)
 }
 
 // FailedChecks names the checks that failed, with what they observed.
@@ -351,7 +366,7 @@ func writeEvidence(ctx context.Context, store objectstore.Store, spec Spec, ev *
 	ev.Key = spec.Layout.DrillEvidenceKey(spec.Schedule, ev.ID)
 	_, err = store.Put(context.WithoutCancel(ctx), ev.Key, bytes.NewReader(b), objectstore.PutOptions{
 		IfAbsent: true, Size: int64(len(b)), RetainUntil: time.Now().Add(retention),
-		Metadata: map[string]string{"lifeboat-drill-passed": fmt.Sprint(ev.Passed)},
+		Metadata: spec.Signer.Sign(ev.Key, b, map[string]string{"lifeboat-drill-passed": fmt.Sprint(ev.Passed)}),
 	})
 	if err != nil {
 		return fmt.Errorf("writing drill evidence %s: %w", ev.Key, err)
@@ -440,7 +455,7 @@ func evidenceOriginals(ctx context.Context, store objectstore.Store, l repo.Layo
 }
 
 func readEvidence(ctx context.Context, store objectstore.Store, v evidenceVersion) (*Evidence, error) {
-	rc, _, err := store.GetVersion(ctx, v.key, v.versionID)
+	rc, info, err := store.GetVersion(ctx, v.key, v.versionID)
 	if err != nil {
 		return nil, err
 	}
@@ -455,5 +470,6 @@ func readEvidence(ctx context.Context, store objectstore.Store, v evidenceVersio
 	}
 	ev.Key = v.key
 	ev.LaterVersions = v.later
+	ev.body, ev.meta = b, info.Metadata
 	return &ev, nil
 }

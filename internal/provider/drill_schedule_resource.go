@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -63,6 +64,7 @@ type drillScheduleModel struct {
 	Checks                []drillCheckModel   `tfsdk:"check"`
 	RTOTarget             types.String        `tfsdk:"rto_target"`
 	RunOnApply            types.Bool          `tfsdk:"run_on_apply"`
+	EvidenceTrustedKeys   types.List          `tfsdk:"evidence_trusted_keys"`
 	EvidenceRetentionDays types.Int64         `tfsdk:"evidence_retention_days"`
 	AgentPath             types.String        `tfsdk:"agent_path"`
 
@@ -129,6 +131,15 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"run_on_apply": schema.BoolAttribute{
 				MarkdownDescription: "Run one drill while applying a change to this schedule, and fail the apply if it fails. Default `false`.",
 				Optional:            true, Computed: true, Default: booldefault.StaticBool(false),
+			},
+			"evidence_trusted_keys": schema.ListAttribute{
+				MarkdownDescription: "Public keys (`ed25519:<base64>`, as `lifeboat keygen` prints them) of the agents whose drill " +
+					"evidence is trusted; the provider's own `signing_key` (drills run on apply) is always trusted. With any key " +
+					"known, refresh warns when the last drill's evidence is unsigned, forged or signed by another key: a writer " +
+					"of the bucket may have recorded a drill that never ran.",
+				ElementType: types.StringType,
+				Optional:    true,
+				Validators:  []validator.List{listvalidator.ValueStringsAre(publicKeyValidator{})},
 			},
 			"evidence_retention_days": schema.Int64Attribute{
 				MarkdownDescription: "Days each drill's evidence stays under COMPLIANCE object lock. Default 365.",
@@ -289,6 +300,7 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _
 			targetDSN = m.Postgres.dsn()
 		}
 		spec := m.doc().Spec(func(b string) objectstore.Store { return client.Store(b) }, layout, agentCfg, m.AgentPath.ValueString(), targetDSN)
+		spec.Signer = r.data.signer
 		ev, err := drill.Run(ctx, store, spec)
 		if err != nil {
 			diags.Append(errorDiag("Error Recording Drill Evidence", fmt.Sprintf("writing the evidence of drill %q (is object lock enabled on %q?)", m.Name.ValueString(), bucket), err))
@@ -356,6 +368,18 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
+// evidenceTrust is whose evidence signatures are trusted: the declared
+// agents' keys and the provider's own.
+func (r *drillScheduleResource) evidenceTrust(ctx context.Context, m *drillScheduleModel) signature.Trust {
+	var keys []string
+	if !m.EvidenceTrustedKeys.IsNull() && !m.EvidenceTrustedKeys.IsUnknown() {
+		_ = m.EvidenceTrustedKeys.ElementsAs(ctx, &keys, false)
+	}
+	keys = append(keys, r.data.trustedKeys()...)
+	t, _ := signature.NewTrust(keys...) // validated at plan
+	return t
+}
+
 // observe fills the last drill's values from its evidence.
 func (r *drillScheduleResource) observe(ctx context.Context, store objectstore.Store, m *drillScheduleModel, diags *diag.Diagnostics) {
 	m.LastDrillTime, m.LastDrillResult, m.LastEvidenceKey = types.StringNull(), types.StringNull(), types.StringNull()
@@ -368,6 +392,13 @@ func (r *drillScheduleResource) observe(ctx context.Context, store objectstore.S
 	if err != nil {
 		diags.AddWarning("Drill Evidence Unreadable", fmt.Sprintf("The last drill's evidence could not be read: %v", err))
 		return
+	}
+	if trust := r.evidenceTrust(ctx, m); trust.Required() {
+		if _, err := ev.SignedBy(trust); err != nil {
+			diags.AddWarning("Drill Evidence Signature Not Verified",
+				fmt.Sprintf("The last drill's evidence %s does not carry a valid signature of a trusted key (evidence_trusted_keys or the provider's signing_key): %v. "+
+					"Its values are shown, but the record may not come from an agent: check who wrote it.", ev.Key, err))
+		}
 	}
 	if ev.LaterVersions > 0 {
 		diags.AddWarning("Drill Evidence Overwritten",

@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
+
 	"context"
 	"fmt"
 	"net"
@@ -221,4 +223,24 @@ func (v endpointValidator) ValidateString(ctx context.Context, req validator.Str
 func validEndpoint(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// publicKeyValidator checks an Ed25519 public key in a form
+// signature.ParsePublicKey reads.
+type publicKeyValidator struct{}
+
+func (publicKeyValidator) Description(context.Context) string {
+	return "must be an Ed25519 public key (ed25519:<base64>, as `lifeboat keygen` prints it, or PEM)"
+}
+func (v publicKeyValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (publicKeyValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := signature.ParsePublicKey(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Public Key",
+			fmt.Sprintf("%s is not an Ed25519 public key: %v. Use the `public:` line `lifeboat keygen` prints.", req.Path, err))
+	}
 }

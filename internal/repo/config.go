@@ -73,6 +73,35 @@ type AgentConfig struct {
 	// one of them, so credentials that can write into the bucket cannot
 	// reconfigure the backups.
 	TrustedKeys []string `json:"trusted_keys,omitempty"`
+	// SigningKeyFile is this agent's own Ed25519 private key (a file only
+	// its account reads, as `lifeboat keygen --out` writes it): the agent
+	// signs the drill evidence it records, so a forged record shows as
+	// forged to whoever trusts the key.
+	SigningKeyFile string `json:"signing_key_file,omitempty"`
+}
+
+// Signer reads SigningKeyFile; nil when none is configured. A key file
+// that other accounts can read is refused (*InsecureConfigError).
+func (c AgentConfig) Signer() (*signature.Signer, error) {
+	if c.SigningKeyFile == "" {
+		return nil, nil
+	}
+	st, err := os.Stat(c.SigningKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("signing_key_file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, &InsecureConfigError{Path: c.SigningKeyFile, Mode: st.Mode(), Holds: "a private signing key"}
+	}
+	b, err := os.ReadFile(c.SigningKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("signing_key_file: %w", err)
+	}
+	s, err := signature.ParsePrivateKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("signing_key_file %s: %w", c.SigningKeyFile, err)
+	}
+	return s, nil
 }
 
 // StoreEntry is one named store of the agent configuration: where it is
@@ -133,9 +162,15 @@ var ErrInsecureConfig = errors.New("configuration file with a secret is readable
 type InsecureConfigError struct {
 	Path string
 	Mode fs.FileMode
+	// Holds names the secret (default: secret_key).
+	Holds string
 }
 
 func (e *InsecureConfigError) Error() string {
+	if e.Holds != "" {
+		return fmt.Sprintf("%s holds %s but has mode %04o (readable by group or others): run `chmod 600 %s`",
+			e.Path, e.Holds, e.Mode.Perm(), e.Path)
+	}
 	return fmt.Sprintf("%s holds secret_key but has mode %04o (readable by group or others): run `chmod 600 %s`, or drop secret_key and use the AWS credential chain",
 		e.Path, e.Mode.Perm(), e.Path)
 }

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 func writeConfig(t *testing.T, body string, mode os.FileMode) string {
@@ -166,5 +168,33 @@ func TestNamedStores(t *testing.T) {
 	}
 	if _, err := Load(writeConfig(t, `{"bucket":"b","cluster":"c1","stores":{"dr":{"access_key":"AK"}}}`, 0o600)); err == nil {
 		t.Fatal("a store with half a key pair accepted")
+	}
+}
+
+// TestSigningKeyFileMustBeTheAgentsAlone: the agent's evidence signing key
+// is read from its file only when no other account can read it.
+func TestSigningKeyFileMustBeTheAgentsAlone(t *testing.T) {
+	s, err := signature.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "agent.key")
+	if err := os.WriteFile(path, []byte(s.String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := AgentConfig{SigningKeyFile: path}
+	var insecure *InsecureConfigError
+	if _, err := c.Signer(); !errors.As(err, &insecure) || !strings.Contains(err.Error(), "private signing key") {
+		t.Fatalf("key readable by others: %v, want an InsecureConfigError naming the key", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Signer()
+	if err != nil || got.Public().ID() != s.Public().ID() {
+		t.Fatalf("Signer() = %v, %v", got, err)
+	}
+	if got, err := (AgentConfig{}).Signer(); got != nil || err != nil {
+		t.Fatalf("no key file: %v, %v", got, err)
 	}
 }
