@@ -26,6 +26,8 @@ type DrillSchedule struct {
 	Database pulumi.StringPtrOutput `pulumi:"database"`
 	// Days each drill's evidence stays under COMPLIANCE object lock. Default 365.
 	EvidenceRetentionDays pulumi.IntPtrOutput `pulumi:"evidenceRetentionDays"`
+	// Public keys (`ed25519:<base64>`, as `lifeboat keygen` prints them) of the agents whose drill evidence is trusted; the provider's own `signing_key` (drills run on apply) is always trusted. With any key known, refresh warns when the last drill's evidence is unsigned, forged or signed by another key: a writer of the bucket may have recorded a drill that never ran.
+	EvidenceTrustedKeys pulumi.StringArrayOutput `pulumi:"evidenceTrustedKeys"`
 	// `cluster` (PITR of the whole cluster into a scratch directory) or `tenant` (one database into a scratch database).
 	Kind pulumi.StringOutput `pulumi:"kind"`
 	// Achieved RTO of the last drill: seconds from start to checks passed.
@@ -121,6 +123,8 @@ type drillScheduleArgs struct {
 	Database *string `pulumi:"database"`
 	// Days each drill's evidence stays under COMPLIANCE object lock. Default 365.
 	EvidenceRetentionDays *int `pulumi:"evidenceRetentionDays"`
+	// Public keys (`ed25519:<base64>`, as `lifeboat keygen` prints them) of the agents whose drill evidence is trusted; the provider's own `signing_key` (drills run on apply) is always trusted. With any key known, refresh warns when the last drill's evidence is unsigned, forged or signed by another key: a writer of the bucket may have recorded a drill that never ran.
+	EvidenceTrustedKeys []string `pulumi:"evidenceTrustedKeys"`
 	// `cluster` (PITR of the whole cluster into a scratch directory) or `tenant` (one database into a scratch database).
 	Kind string `pulumi:"kind"`
 	// Schedule name, unique per cluster. Changing it replaces the schedule.
@@ -151,6 +155,8 @@ type DrillScheduleArgs struct {
 	Database pulumi.StringPtrInput
 	// Days each drill's evidence stays under COMPLIANCE object lock. Default 365.
 	EvidenceRetentionDays pulumi.IntPtrInput
+	// Public keys (`ed25519:<base64>`, as `lifeboat keygen` prints them) of the agents whose drill evidence is trusted; the provider's own `signing_key` (drills run on apply) is always trusted. With any key known, refresh warns when the last drill's evidence is unsigned, forged or signed by another key: a writer of the bucket may have recorded a drill that never ran.
+	EvidenceTrustedKeys pulumi.StringArrayInput
 	// `cluster` (PITR of the whole cluster into a scratch directory) or `tenant` (one database into a scratch database).
 	Kind pulumi.StringInput
 	// Schedule name, unique per cluster. Changing it replaces the schedule.
@@ -279,6 +285,11 @@ func (o DrillScheduleOutput) Database() pulumi.StringPtrOutput {
 // Days each drill's evidence stays under COMPLIANCE object lock. Default 365.
 func (o DrillScheduleOutput) EvidenceRetentionDays() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.IntPtrOutput { return v.EvidenceRetentionDays }).(pulumi.IntPtrOutput)
+}
+
+// Public keys (`ed25519:<base64>`, as `lifeboat keygen` prints them) of the agents whose drill evidence is trusted; the provider's own `signing_key` (drills run on apply) is always trusted. With any key known, refresh warns when the last drill's evidence is unsigned, forged or signed by another key: a writer of the bucket may have recorded a drill that never ran.
+func (o DrillScheduleOutput) EvidenceTrustedKeys() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *DrillSchedule) pulumi.StringArrayOutput { return v.EvidenceTrustedKeys }).(pulumi.StringArrayOutput)
 }
 
 // `cluster` (PITR of the whole cluster into a scratch directory) or `tenant` (one database into a scratch database).
