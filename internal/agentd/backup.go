@@ -37,6 +37,9 @@ func (d *Daemon) backupJob(p *repo.Policy) (*job, error) {
 // backup is one scheduled backup: a base backup, the policy's tenant
 // dumps, then retention. Retention runs only after a new base backup is
 // complete, and leaves incomplete backups younger than PruneGrace alone.
+// Every tenant is attempted (a failed one twice); when only tenant dumps
+// failed, the run fails without a retry of the slot (FinalError), naming
+// them.
 func (d *Daemon) backup(ctx context.Context, p *repo.Policy) (string, error) {
 	dsn := d.dsn(p)
 	log := d.log.With("job", BackupJob)
@@ -54,13 +57,34 @@ func (d *Daemon) backup(ctx context.Context, p *repo.Policy) (string, error) {
 		"duration", m.StopTime.Sub(m.StartTime), "lsn", m.StartLSN+".."+m.StopLSN)
 
 	var errs []error
+	var tenantErr error
 	if len(p.TenantDatabases) > 0 {
 		pgDump := d.cfg.PGDump
 		if pgDump == "" {
 			pgDump = pg.Program("pg_dump")
 		}
-		results, err := backup.DumpTenants(ctx, d.cfg.Store, backup.TenantOptions{Layout: d.layout, DSN: dsn, PGDump: pgDump,
-			Parallelism: p.TenantDumpParallelism, Progress: throttledProgress(log, 30*time.Second)}, p.TenantDatabases)
+		opts := backup.TenantOptions{Layout: d.layout, DSN: dsn, PGDump: pgDump,
+			Parallelism: p.TenantDumpParallelism, Progress: throttledProgress(log, 30*time.Second)}
+		results, err := backup.DumpTenants(ctx, d.cfg.Store, opts, p.TenantDatabases)
+		// The failed tenants get one more attempt once the others are done:
+		// a passing failure (a connection limit, a lock) then costs no dump,
+		// and a tenant that keeps failing (a dropped database) does not make
+		// the slot run again as a whole, base backup included.
+		var tde *backup.TenantDumpError
+		if errors.As(err, &tde) && ctx.Err() == nil {
+			log.Warn("retrying failed tenant dumps", "databases", strings.Join(tde.Databases(), ","))
+			retried, rerr := backup.DumpTenants(ctx, d.cfg.Store, opts, tde.Databases())
+			byDB := map[string]backup.TenantResult{}
+			for _, r := range retried {
+				byDB[r.Database] = r
+			}
+			for i, r := range results {
+				if again, ok := byDB[r.Database]; ok {
+					results[i] = again
+				}
+			}
+			err = rerr
+		}
 		for _, r := range results {
 			if r.Err != nil {
 				d.m.TenantDumpFailures.WithLabelValues(r.Database).Set(1)
@@ -71,11 +95,11 @@ func (d *Daemon) backup(ctx context.Context, p *repo.Policy) (string, error) {
 			out = append(out, "tenant "+r.Database+"/"+r.Manifest.ID)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("tenant dumps: %w", err))
+			tenantErr = fmt.Errorf("tenant dumps: %w", err)
 		}
 	}
 	if ctx.Err() != nil {
-		return strings.Join(out, ", "), errors.Join(append(errs, ctx.Err())...)
+		return strings.Join(out, ", "), errors.Join(append(errs, tenantErr, ctx.Err())...)
 	}
 	grace := d.cfg.PruneGrace
 	if grace == 0 {
@@ -95,7 +119,12 @@ func (d *Daemon) backup(ctx context.Context, p *repo.Policy) (string, error) {
 			out = append(out, fmt.Sprintf("pruned %d", len(res.Deleted)+len(res.Incomplete)+len(res.TenantDeleted)))
 		}
 	}
-	return strings.Join(out, ", "), errors.Join(errs...)
+	if tenantErr != nil && len(errs) == 0 {
+		// Every tenant was tried twice, and the base backup and retention
+		// succeeded: retrying the slot would only take another base backup.
+		return strings.Join(out, ", "), &FinalError{Err: tenantErr}
+	}
+	return strings.Join(out, ", "), errors.Join(append(errs, tenantErr)...)
 }
 
 func (d *Daemon) setBackupMetrics(m *backup.Manifest) {
