@@ -1,0 +1,82 @@
+package provider
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+// The declared tiers become rules that cover backup data only, and the
+// rules read back become the same tiers (no perpetual diff), with and
+// without custom prefixes; rules that drifted show as a different prefix.
+func TestBackupPolicyTierRulesRoundTrip(t *testing.T) {
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	tier := func(name, prefix string, days int64) policyTierModel {
+		p := types.StringNull()
+		if prefix != "-" {
+			p = types.StringValue(prefix)
+		}
+		return policyTierModel{Name: types.StringValue(name), Prefix: p, RetentionDays: types.Int64Value(days)}
+	}
+	m := &backupPolicyModel{Tiers: []policyTierModel{
+		tier("transactional", "-", 40), tier("attachments", "files/", 90), tier("audit", "pg/main/wal/", 10),
+	}}
+	rules, err := m.tiers(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"agent.jobs": "pg/main/jobs/", "agent.leases": "pg/main/leases/", "attachments": "files/", "audit": "pg/main/wal/",
+		"transactional.basebackups": "pg/main/basebackups/", "transactional.tenants": "pg/main/tenants/", "transactional.wal": "pg/main/wal/",
+	}
+	if len(rules) != len(want) {
+		t.Fatalf("rules = %+v", rules)
+	}
+	for _, r := range rules {
+		if want[r.Name] != r.Prefix {
+			t.Errorf("rule %s covers %q, want %q", r.Name, r.Prefix, want[r.Name])
+		}
+		if (r.Name == "agent.jobs" || r.Name == "agent.leases") && (r.ExpirationDays != 0 || r.NoncurrentVersionExpirationDays != 1) {
+			t.Errorf("rule %s = %+v: the agent's records must only lose replaced versions", r.Name, r)
+		}
+	}
+
+	// Read back after apply: the prior state holds the planned prefixes.
+	prior := []policyTierModel{tier("transactional", l.RootDir(), 40), tier("attachments", "files/", 90), tier("audit", "pg/main/wal/", 10)}
+	got := observedPolicyTiers(prior, rules, l)
+	if fmt.Sprint(got) != fmt.Sprint([]policyTierModel{prior[1], prior[2], prior[0]}) {
+		t.Errorf("read back %v, want %v", got, prior)
+	}
+	// Imported (no prior state): default prefixes are recognised.
+	if got := observedPolicyTiers(nil, rules[:0:0], l); len(got) != 0 {
+		t.Errorf("no rules read as %v", got)
+	}
+	def, _ := (&backupPolicyModel{Tiers: []policyTierModel{tier("transactional", "-", 40)}}).tiers(l)
+	if got := observedPolicyTiers(nil, def, l); len(got) != 1 || got[0].Prefix.ValueString() != "pg/main/" {
+		t.Errorf("imported default tier read as %v", got)
+	}
+	// One data folder's rule removed out of band: the prefix shows the drift.
+	var partial []objectstore.LifecycleTier
+	for _, r := range rules {
+		if r.Name != "transactional.wal" {
+			partial = append(partial, r)
+		}
+	}
+	for _, g := range observedPolicyTiers(prior, partial, l) {
+		if g.Name.ValueString() == "transactional" && g.Prefix.ValueString() == l.RootDir() {
+			t.Errorf("a tier missing its WAL rule reads as converged: %v", g)
+		}
+	}
+
+	// Prefixes that would expire configuration are refused.
+	for _, p := range []string{"pg/main/drills/", "pg/main/jobs/", "pg/main-eu/", "pg/main/policy.json"} {
+		bad := &backupPolicyModel{Tiers: []policyTierModel{tier("config", p, 30)}}
+		if _, err := bad.tiers(l); err == nil {
+			t.Errorf("tier prefix %q accepted", p)
+		}
+	}
+}
