@@ -270,7 +270,7 @@ func (d *Daemon) Healthy() error {
 		return fmt.Errorf("scheduling loop stalled (last tick %s)", d.lastTick.Format(time.RFC3339))
 	}
 	if d.refreshErr != nil && now.Sub(d.lastRefresh) > 3*d.cfg.Refresh {
-		return fmt.Errorf("repository not read since %s: %v", d.lastRefresh.Format(time.RFC3339), d.refreshErr)
+		return fmt.Errorf("repository not read since %s: %w", d.lastRefresh.Format(time.RFC3339), d.refreshErr)
 	}
 	return nil
 }

@@ -121,7 +121,7 @@ func (w *partWriter) Close() error {
 // Abort stops the current upload; the store discards it.
 func (w *partWriter) Abort(err error) {
 	if w.pw != nil {
-		w.pw.CloseWithError(err)
+		_ = w.pw.CloseWithError(err) // always nil: the reader side sees err
 		<-w.done
 		w.pw = nil
 	}

@@ -96,7 +96,7 @@ func Take(ctx context.Context, store objectstore.Store, opts Options) (*Manifest
 	if err != nil {
 		return nil, fmt.Errorf("connecting for replication (the role needs REPLICATION and pg_hba.conf a replication entry): %w", err)
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 
 	sys, err := identify(ctx, conn)
 	if err != nil {

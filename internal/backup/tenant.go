@@ -193,7 +193,7 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback(context.Background())
+	defer func() { _ = tx.Rollback(context.Background()) }() // read-only: nothing to undo
 	var snapshot, lsn string
 	var serverVersion int
 	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot(), pg_current_wal_lsn()::text, current_setting('server_version_num')::int").

@@ -13,11 +13,11 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
 )
 
-// ErrNoTimeline: the archive knows no such timeline (no .history file and
+// ErrNoTimeline means the archive knows no such timeline (no .history file and
 // no segment on it). Returned as a *TimelineError.
 var ErrNoTimeline = errors.New("timeline not in the archive")
 
-// ErrNotOnTimeline: a backup is not on the history of the requested
+// ErrNotOnTimeline means a backup is not on the history of the requested
 // timeline (it was taken on another branch, or after the requested timeline
 // branched off). Returned as a *TimelineError.
 var ErrNotOnTimeline = errors.New("backup is not on the history of the timeline")

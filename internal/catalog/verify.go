@@ -334,7 +334,7 @@ func readTar(rd io.Reader, a backup.Archive, prefix string, files map[string]pgF
 	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {

@@ -166,7 +166,10 @@ func (p *process) waitReady(ctx context.Context, timeout time.Duration, ready fu
 	var last error
 	for time.Now().Before(deadline) {
 		if p.exited() {
-			return p.failure(fmt.Errorf("exited early: %v", p.exitErr))
+			if p.exitErr == nil {
+				return p.failure(errors.New("exited early with status 0"))
+			}
+			return p.failure(fmt.Errorf("exited early: %w", p.exitErr))
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		last = ready(cctx)
@@ -181,7 +184,7 @@ func (p *process) waitReady(ctx context.Context, timeout time.Duration, ready fu
 		}
 	}
 	p.stop(syscall.SIGKILL, time.Second)
-	return p.failure(fmt.Errorf("not ready after %s: %v", timeout, last))
+	return p.failure(fmt.Errorf("not ready after %s: %w", timeout, last))
 }
 
 func (p *process) failure(err error) error {

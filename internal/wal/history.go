@@ -214,7 +214,7 @@ func PushUnarchivedHistory(ctx context.Context, store objectstore.Store, cfg Con
 		return nil, nil
 	}
 	if _, err := os.Stat(filepath.Join(walDir, own)); err != nil {
-		return nil, nil // no history file here: nothing this server can add
+		return nil, nil //nolint:nilerr // no history file here: nothing this server can add
 	}
 	files, err := HistoryFilesIn(filepath.Dir(walDir))
 	if err != nil {
