@@ -155,25 +155,22 @@ func writeSettings(dir string, own owner, s settings) error {
 }
 
 // SocketDir is where the restored server at dataDir puts its Unix socket:
-// a short directory of its own under the temp directory, named from a hash
-// of the data directory's absolute path.
+// a short directory of its own, /tmp/lifeboat-pg-<hash of the data
+// directory's absolute path>.
 //
 // GOTCHA: a Unix socket path is limited to about 100 bytes
 // (sizeof(sun_path)), so a socket in the data directory breaks as soon as
 // the data directory is deep (a checkout under a long home path). The
-// directory is derived from dataDir, not recorded, so whoever knows the
-// data directory (the drill, a later refresh, RemoveCluster) finds it.
+// directory is derived from dataDir alone, not recorded, so every process
+// that knows the data directory (the drill, the agent, a later terraform
+// run's destroy) finds the same one: hence /tmp, not $TMPDIR, which
+// differs between accounts and sessions (and may itself be deep).
 func SocketDir(dataDir string) string {
 	if abs, err := filepath.Abs(dataDir); err == nil {
 		dataDir = abs
 	}
 	sum := sha256.Sum256([]byte(filepath.Clean(dataDir)))
-	base := os.TempDir()
-	if len(base) > 40 {
-		// A deep TMPDIR would bring the problem back.
-		base = "/tmp"
-	}
-	return filepath.Join(base, "lifeboat-pg-"+hex.EncodeToString(sum[:6]))
+	return filepath.Join("/tmp", "lifeboat-pg-"+hex.EncodeToString(sum[:6]))
 }
 
 // SocketDSN is a key=value connection string for the restored server at
