@@ -159,6 +159,7 @@ func (p *LifeboatProvider) Resources(context.Context) []func() resource.Resource
 		NewBackupPolicyResource,
 		NewRestoreResource,
 		NewDrillScheduleResource,
+		NewRedisPersistenceResource,
 	}
 }
 

@@ -23,7 +23,7 @@ var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServe
 }
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, testenv.Spec{MinIO: 1, Postgres: true}))
+	os.Exit(testenv.Main(m, testenv.Spec{MinIO: 1, Postgres: true, Redis: true}))
 }
 
 // testAccPreCheck skips unless the harness started the services.

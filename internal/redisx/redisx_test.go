@@ -21,11 +21,12 @@ func ptr(s string) *string { return &s }
 
 func TestDesired(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		class   Class
-		o       Overrides
-		want    Settings
-		wantErr error
+		name        string
+		class       Class
+		o           Overrides
+		want        Settings
+		wantErr     error
+		wantSetting string
 	}{
 		{name: "cache", class: ClassCache,
 			want: Settings{Save: "", AppendOnly: false, AppendFsync: "everysec", AOFUseRDBPreamble: true, MaxmemoryPolicy: "allkeys-lru"}},
@@ -39,14 +40,14 @@ func TestDesired(t *testing.T) {
 			want: Settings{Save: DefaultSave, AppendOnly: true, AppendFsync: "everysec", AOFUseRDBPreamble: true, MaxmemoryPolicy: "volatile-ttl"}},
 		{name: "cache lfu", class: ClassCache, o: Overrides{MaxmemoryPolicy: "allkeys-lfu", Save: ptr("")},
 			want: Settings{Save: "", AppendOnly: false, AppendFsync: "everysec", AOFUseRDBPreamble: true, MaxmemoryPolicy: "allkeys-lfu"}},
-		{name: "always on a cache", class: ClassCache, o: Overrides{AppendFsync: "always"}, wantErr: ErrCacheOverride},
-		{name: "save on a cache", class: ClassCache, o: Overrides{Save: ptr("60 1")}, wantErr: ErrCacheOverride},
-		{name: "evicting queue", class: ClassQueue, o: Overrides{MaxmemoryPolicy: "allkeys-lru"}, wantErr: ErrEvictingQueue},
-		{name: "volatile queue", class: ClassQueue, o: Overrides{MaxmemoryPolicy: "volatile-lru"}, wantErr: ErrEvictingQueue},
-		{name: "allkeys session", class: ClassSession, o: Overrides{MaxmemoryPolicy: "allkeys-lru"}, wantErr: ErrInvalidSetting},
-		{name: "odd save", class: ClassSession, o: Overrides{Save: ptr("60")}, wantErr: ErrInvalidSetting},
-		{name: "bad save", class: ClassSession, o: Overrides{Save: ptr("60 x")}, wantErr: ErrInvalidSetting},
-		{name: "bad fsync", class: ClassQueue, o: Overrides{AppendFsync: "sometimes"}, wantErr: ErrInvalidSetting},
+		{name: "always on a cache", class: ClassCache, o: Overrides{AppendFsync: "always"}, wantErr: ErrCacheOverride, wantSetting: "appendfsync"},
+		{name: "save on a cache", class: ClassCache, o: Overrides{Save: ptr("60 1")}, wantErr: ErrCacheOverride, wantSetting: "save"},
+		{name: "evicting queue", class: ClassQueue, o: Overrides{MaxmemoryPolicy: "allkeys-lru"}, wantErr: ErrEvictingQueue, wantSetting: "maxmemory-policy"},
+		{name: "volatile queue", class: ClassQueue, o: Overrides{MaxmemoryPolicy: "volatile-lru"}, wantErr: ErrEvictingQueue, wantSetting: "maxmemory-policy"},
+		{name: "allkeys session", class: ClassSession, o: Overrides{MaxmemoryPolicy: "allkeys-lru"}, wantErr: ErrInvalidSetting, wantSetting: "maxmemory-policy"},
+		{name: "odd save", class: ClassSession, o: Overrides{Save: ptr("60")}, wantErr: ErrInvalidSetting, wantSetting: "save"},
+		{name: "bad save", class: ClassSession, o: Overrides{Save: ptr("60 x")}, wantErr: ErrInvalidSetting, wantSetting: "save"},
+		{name: "bad fsync", class: ClassQueue, o: Overrides{AppendFsync: "sometimes"}, wantErr: ErrInvalidSetting, wantSetting: "appendfsync"},
 		{name: "unknown class", class: "archive", wantErr: ErrUnknownClass},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,6 +55,10 @@ func TestDesired(t *testing.T) {
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				var se *SettingError
+				if tc.wantSetting != "" && (!errors.As(err, &se) || se.Setting != tc.wantSetting) {
+					t.Fatalf("err = %v does not name the setting %s", err, tc.wantSetting)
 				}
 				return
 			}

@@ -34,6 +34,19 @@ var ErrEvictingQueue = errors.New("a queue must not evict: maxmemory-policy must
 // ErrInvalidSetting is returned by Desired for a malformed override.
 var ErrInvalidSetting = errors.New("invalid setting")
 
+// SettingError is Desired refusing one setting; Setting is its Redis name
+// (save, appendfsync, maxmemory-policy), so callers can point at the input
+// that set it.
+type SettingError struct {
+	Setting string
+	Err     error
+}
+
+func (e *SettingError) Error() string { return e.Err.Error() }
+func (e *SettingError) Unwrap() error { return e.Err }
+
+func settingErr(name string, err error) error { return &SettingError{Setting: name, Err: err} }
+
 // ParseClass returns the class named s.
 func ParseClass(s string) (Class, error) {
 	switch c := Class(s); c {
@@ -90,23 +103,23 @@ func Desired(class Class, o Overrides) (Settings, error) {
 	}
 	if o.Save != nil {
 		if _, err := NormalizeSave(*o.Save); err != nil {
-			return Settings{}, err
+			return Settings{}, settingErr("save", err)
 		}
 	}
 	if o.AppendFsync != "" && !contains(FsyncPolicies, o.AppendFsync) {
-		return Settings{}, fmt.Errorf("%w: appendfsync %q: want one of %s", ErrInvalidSetting, o.AppendFsync, strings.Join(FsyncPolicies, ", "))
+		return Settings{}, settingErr("appendfsync", fmt.Errorf("%w: appendfsync %q: want one of %s", ErrInvalidSetting, o.AppendFsync, strings.Join(FsyncPolicies, ", ")))
 	}
 	if o.MaxmemoryPolicy != "" && !contains(EvictionPolicies, o.MaxmemoryPolicy) {
-		return Settings{}, fmt.Errorf("%w: maxmemory-policy %q: want one of %s", ErrInvalidSetting, o.MaxmemoryPolicy, strings.Join(EvictionPolicies, ", "))
+		return Settings{}, settingErr("maxmemory-policy", fmt.Errorf("%w: maxmemory-policy %q: want one of %s", ErrInvalidSetting, o.MaxmemoryPolicy, strings.Join(EvictionPolicies, ", ")))
 	}
 	var s Settings
 	switch class {
 	case ClassCache:
 		if o.Save != nil && *o.Save != "" {
-			return Settings{}, fmt.Errorf("%w: save %q", ErrCacheOverride, *o.Save)
+			return Settings{}, settingErr("save", fmt.Errorf("%w: save %q", ErrCacheOverride, *o.Save))
 		}
 		if o.AppendFsync != "" {
-			return Settings{}, fmt.Errorf("%w: appendfsync %q", ErrCacheOverride, o.AppendFsync)
+			return Settings{}, settingErr("appendfsync", fmt.Errorf("%w: appendfsync %q", ErrCacheOverride, o.AppendFsync))
 		}
 		// NOTE: appendfsync and the preamble keep Redis' defaults: they do
 		// nothing while appendonly is off, and managing them keeps drift
@@ -114,12 +127,12 @@ func Desired(class Class, o Overrides) (Settings, error) {
 		s = Settings{Save: "", AppendOnly: false, AppendFsync: "everysec", AOFUseRDBPreamble: true, MaxmemoryPolicy: "allkeys-lru"}
 	case ClassSession:
 		if strings.HasPrefix(o.MaxmemoryPolicy, "allkeys-") {
-			return Settings{}, fmt.Errorf("%w: maxmemory-policy %q would evict session keys without a TTL: use noeviction or a volatile-* policy", ErrInvalidSetting, o.MaxmemoryPolicy)
+			return Settings{}, settingErr("maxmemory-policy", fmt.Errorf("%w: maxmemory-policy %q would evict session keys without a TTL: use noeviction or a volatile-* policy", ErrInvalidSetting, o.MaxmemoryPolicy))
 		}
 		s = Settings{Save: DefaultSave, AppendOnly: true, AppendFsync: "everysec", AOFUseRDBPreamble: true, MaxmemoryPolicy: "volatile-lru"}
 	case ClassQueue:
 		if o.MaxmemoryPolicy != "" && o.MaxmemoryPolicy != "noeviction" {
-			return Settings{}, fmt.Errorf("%w (declared %q)", ErrEvictingQueue, o.MaxmemoryPolicy)
+			return Settings{}, settingErr("maxmemory-policy", fmt.Errorf("%w (declared %q)", ErrEvictingQueue, o.MaxmemoryPolicy))
 		}
 		s = Settings{Save: DefaultSave, AppendOnly: true, AppendFsync: "everysec", AOFUseRDBPreamble: true, MaxmemoryPolicy: "noeviction"}
 	}

@@ -18,7 +18,8 @@ import (
 type Redis struct {
 	Addr       string // 127.0.0.1:<port>
 	Port       int
-	Dir        string
+	Dir        string // holds the config file and the log
+	DataDir    string // the server's working directory: RDB and AOF files
 	LogPath    string
 	ConfigPath string // empty when started by StartRedisWithoutConfig
 
@@ -28,7 +29,8 @@ type Redis struct {
 }
 
 // StartRedis starts redis-server from a config file under dir, with its
-// working directory (RDB and AOF files) there too.
+// working directory (RDB and AOF files) in dir/data: apart from the config
+// file, so a test can break saving without breaking CONFIG REWRITE.
 func StartRedis(ctx context.Context, dir string, detached bool) (*Redis, error) {
 	return startRedis(ctx, dir, detached, true)
 }
@@ -49,12 +51,13 @@ func startRedis(ctx context.Context, dir string, detached, withConfig bool) (*Re
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, err
 	}
-	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Dir: dir, LogPath: filepath.Join(dir, "redis.log"),
+	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Dir: dir, DataDir: data, LogPath: filepath.Join(dir, "redis.log"),
 		opts: startOptions{detached: detached}}
-	settings := []string{"port", strconv.Itoa(port), "bind", "127.0.0.1", "dir", dir,
+	settings := []string{"port", strconv.Itoa(port), "bind", "127.0.0.1", "dir", data,
 		"save", `""`, "appendonly", "no", "daemonize", "no", "protected-mode", "no"}
 	if withConfig {
 		r.ConfigPath = filepath.Join(dir, "redis.conf")

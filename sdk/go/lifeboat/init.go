@@ -27,6 +27,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 		r = &DrillSchedule{}
 	case "lifeboat:index:ImmutableBucket":
 		r = &ImmutableBucket{}
+	case "lifeboat:index:RedisPersistence":
+		r = &RedisPersistence{}
 	case "lifeboat:index:Restore":
 		r = &Restore{}
 	case "lifeboat:index:WalArchive":

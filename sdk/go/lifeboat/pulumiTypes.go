@@ -2305,6 +2305,241 @@ func (o ImmutableBucketWriterProbeResultsArrayOutput) Index(i pulumi.IntInput) I
 	}).(ImmutableBucketWriterProbeResultsOutput)
 }
 
+// How to reach the Redis instance. The user needs `CONFIG`, `INFO` and `BGSAVE` (for example the ACL `+@admin` category, or `+config +info +bgsave +ping`).
+type RedisPersistenceRedis struct {
+	// `host:port`. Changing it replaces the resource: it is another instance.
+	Address *string `pulumi:"address"`
+	// Password of the user (`requirepass` for the default user).
+	Password *string `pulumi:"password"`
+	// Connect with TLS.
+	Tls *bool `pulumi:"tls"`
+	// PEM CA bundle to trust instead of the system's.
+	TlsCaCertificate *string `pulumi:"tlsCaCertificate"`
+	// Name to verify in the server certificate, when it differs from the address' host.
+	TlsServerName *string `pulumi:"tlsServerName"`
+	// ACL user (default: the `default` user).
+	Username *string `pulumi:"username"`
+}
+
+// RedisPersistenceRedisInput is an input type that accepts RedisPersistenceRedisArgs and RedisPersistenceRedisOutput values.
+// You can construct a concrete instance of `RedisPersistenceRedisInput` via:
+//
+//	RedisPersistenceRedisArgs{...}
+type RedisPersistenceRedisInput interface {
+	pulumi.Input
+
+	ToRedisPersistenceRedisOutput() RedisPersistenceRedisOutput
+	ToRedisPersistenceRedisOutputWithContext(context.Context) RedisPersistenceRedisOutput
+}
+
+// How to reach the Redis instance. The user needs `CONFIG`, `INFO` and `BGSAVE` (for example the ACL `+@admin` category, or `+config +info +bgsave +ping`).
+type RedisPersistenceRedisArgs struct {
+	// `host:port`. Changing it replaces the resource: it is another instance.
+	Address pulumi.StringPtrInput `pulumi:"address"`
+	// Password of the user (`requirepass` for the default user).
+	Password pulumi.StringPtrInput `pulumi:"password"`
+	// Connect with TLS.
+	Tls pulumi.BoolPtrInput `pulumi:"tls"`
+	// PEM CA bundle to trust instead of the system's.
+	TlsCaCertificate pulumi.StringPtrInput `pulumi:"tlsCaCertificate"`
+	// Name to verify in the server certificate, when it differs from the address' host.
+	TlsServerName pulumi.StringPtrInput `pulumi:"tlsServerName"`
+	// ACL user (default: the `default` user).
+	Username pulumi.StringPtrInput `pulumi:"username"`
+}
+
+func (RedisPersistenceRedisArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RedisPersistenceRedis)(nil)).Elem()
+}
+
+func (i RedisPersistenceRedisArgs) ToRedisPersistenceRedisOutput() RedisPersistenceRedisOutput {
+	return i.ToRedisPersistenceRedisOutputWithContext(context.Background())
+}
+
+func (i RedisPersistenceRedisArgs) ToRedisPersistenceRedisOutputWithContext(ctx context.Context) RedisPersistenceRedisOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RedisPersistenceRedisOutput)
+}
+
+func (i RedisPersistenceRedisArgs) ToRedisPersistenceRedisPtrOutput() RedisPersistenceRedisPtrOutput {
+	return i.ToRedisPersistenceRedisPtrOutputWithContext(context.Background())
+}
+
+func (i RedisPersistenceRedisArgs) ToRedisPersistenceRedisPtrOutputWithContext(ctx context.Context) RedisPersistenceRedisPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RedisPersistenceRedisOutput).ToRedisPersistenceRedisPtrOutputWithContext(ctx)
+}
+
+// RedisPersistenceRedisPtrInput is an input type that accepts RedisPersistenceRedisArgs, RedisPersistenceRedisPtr and RedisPersistenceRedisPtrOutput values.
+// You can construct a concrete instance of `RedisPersistenceRedisPtrInput` via:
+//
+//	        RedisPersistenceRedisArgs{...}
+//
+//	or:
+//
+//	        nil
+type RedisPersistenceRedisPtrInput interface {
+	pulumi.Input
+
+	ToRedisPersistenceRedisPtrOutput() RedisPersistenceRedisPtrOutput
+	ToRedisPersistenceRedisPtrOutputWithContext(context.Context) RedisPersistenceRedisPtrOutput
+}
+
+type redisPersistenceRedisPtrType RedisPersistenceRedisArgs
+
+func RedisPersistenceRedisPtr(v *RedisPersistenceRedisArgs) RedisPersistenceRedisPtrInput {
+	return (*redisPersistenceRedisPtrType)(v)
+}
+
+func (*redisPersistenceRedisPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RedisPersistenceRedis)(nil)).Elem()
+}
+
+func (i *redisPersistenceRedisPtrType) ToRedisPersistenceRedisPtrOutput() RedisPersistenceRedisPtrOutput {
+	return i.ToRedisPersistenceRedisPtrOutputWithContext(context.Background())
+}
+
+func (i *redisPersistenceRedisPtrType) ToRedisPersistenceRedisPtrOutputWithContext(ctx context.Context) RedisPersistenceRedisPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RedisPersistenceRedisPtrOutput)
+}
+
+// How to reach the Redis instance. The user needs `CONFIG`, `INFO` and `BGSAVE` (for example the ACL `+@admin` category, or `+config +info +bgsave +ping`).
+type RedisPersistenceRedisOutput struct{ *pulumi.OutputState }
+
+func (RedisPersistenceRedisOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RedisPersistenceRedis)(nil)).Elem()
+}
+
+func (o RedisPersistenceRedisOutput) ToRedisPersistenceRedisOutput() RedisPersistenceRedisOutput {
+	return o
+}
+
+func (o RedisPersistenceRedisOutput) ToRedisPersistenceRedisOutputWithContext(ctx context.Context) RedisPersistenceRedisOutput {
+	return o
+}
+
+func (o RedisPersistenceRedisOutput) ToRedisPersistenceRedisPtrOutput() RedisPersistenceRedisPtrOutput {
+	return o.ToRedisPersistenceRedisPtrOutputWithContext(context.Background())
+}
+
+func (o RedisPersistenceRedisOutput) ToRedisPersistenceRedisPtrOutputWithContext(ctx context.Context) RedisPersistenceRedisPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RedisPersistenceRedis) *RedisPersistenceRedis {
+		return &v
+	}).(RedisPersistenceRedisPtrOutput)
+}
+
+// `host:port`. Changing it replaces the resource: it is another instance.
+func (o RedisPersistenceRedisOutput) Address() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceRedis) *string { return v.Address }).(pulumi.StringPtrOutput)
+}
+
+// Password of the user (`requirepass` for the default user).
+func (o RedisPersistenceRedisOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceRedis) *string { return v.Password }).(pulumi.StringPtrOutput)
+}
+
+// Connect with TLS.
+func (o RedisPersistenceRedisOutput) Tls() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceRedis) *bool { return v.Tls }).(pulumi.BoolPtrOutput)
+}
+
+// PEM CA bundle to trust instead of the system's.
+func (o RedisPersistenceRedisOutput) TlsCaCertificate() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceRedis) *string { return v.TlsCaCertificate }).(pulumi.StringPtrOutput)
+}
+
+// Name to verify in the server certificate, when it differs from the address' host.
+func (o RedisPersistenceRedisOutput) TlsServerName() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceRedis) *string { return v.TlsServerName }).(pulumi.StringPtrOutput)
+}
+
+// ACL user (default: the `default` user).
+func (o RedisPersistenceRedisOutput) Username() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceRedis) *string { return v.Username }).(pulumi.StringPtrOutput)
+}
+
+type RedisPersistenceRedisPtrOutput struct{ *pulumi.OutputState }
+
+func (RedisPersistenceRedisPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RedisPersistenceRedis)(nil)).Elem()
+}
+
+func (o RedisPersistenceRedisPtrOutput) ToRedisPersistenceRedisPtrOutput() RedisPersistenceRedisPtrOutput {
+	return o
+}
+
+func (o RedisPersistenceRedisPtrOutput) ToRedisPersistenceRedisPtrOutputWithContext(ctx context.Context) RedisPersistenceRedisPtrOutput {
+	return o
+}
+
+func (o RedisPersistenceRedisPtrOutput) Elem() RedisPersistenceRedisOutput {
+	return o.ApplyT(func(v *RedisPersistenceRedis) RedisPersistenceRedis {
+		if v != nil {
+			return *v
+		}
+		var ret RedisPersistenceRedis
+		return ret
+	}).(RedisPersistenceRedisOutput)
+}
+
+// `host:port`. Changing it replaces the resource: it is another instance.
+func (o RedisPersistenceRedisPtrOutput) Address() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceRedis) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Address
+	}).(pulumi.StringPtrOutput)
+}
+
+// Password of the user (`requirepass` for the default user).
+func (o RedisPersistenceRedisPtrOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceRedis) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Password
+	}).(pulumi.StringPtrOutput)
+}
+
+// Connect with TLS.
+func (o RedisPersistenceRedisPtrOutput) Tls() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceRedis) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Tls
+	}).(pulumi.BoolPtrOutput)
+}
+
+// PEM CA bundle to trust instead of the system's.
+func (o RedisPersistenceRedisPtrOutput) TlsCaCertificate() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceRedis) *string {
+		if v == nil {
+			return nil
+		}
+		return v.TlsCaCertificate
+	}).(pulumi.StringPtrOutput)
+}
+
+// Name to verify in the server certificate, when it differs from the address' host.
+func (o RedisPersistenceRedisPtrOutput) TlsServerName() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceRedis) *string {
+		if v == nil {
+			return nil
+		}
+		return v.TlsServerName
+	}).(pulumi.StringPtrOutput)
+}
+
+// ACL user (default: the `default` user).
+func (o RedisPersistenceRedisPtrOutput) Username() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceRedis) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Username
+	}).(pulumi.StringPtrOutput)
+}
+
 // Odoo attachments of a tenant restore: every `ir_attachment.store_fname` of the restored database is copied, as it was at the restore point (S3 versions), from `source_prefix` to `target_prefix` in `bucket`, then checked to resolve.
 type RestoreAttachments struct {
 	// Attachments bucket (versioned).
@@ -3848,6 +4083,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketRetentionPtrInput)(nil)).Elem(), ImmutableBucketRetentionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketWriterProbeInput)(nil)).Elem(), ImmutableBucketWriterProbeArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketWriterProbePtrInput)(nil)).Elem(), ImmutableBucketWriterProbeArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceRedisInput)(nil)).Elem(), RedisPersistenceRedisArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceRedisPtrInput)(nil)).Elem(), RedisPersistenceRedisArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsInput)(nil)).Elem(), RestoreAttachmentsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsPtrInput)(nil)).Elem(), RestoreAttachmentsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCheckInput)(nil)).Elem(), RestoreCheckArgs{})
@@ -3892,6 +4129,8 @@ func init() {
 	pulumi.RegisterOutputType(ImmutableBucketWriterProbePtrOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketWriterProbeResultsOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketWriterProbeResultsArrayOutput{})
+	pulumi.RegisterOutputType(RedisPersistenceRedisOutput{})
+	pulumi.RegisterOutputType(RedisPersistenceRedisPtrOutput{})
 	pulumi.RegisterOutputType(RestoreAttachmentsOutput{})
 	pulumi.RegisterOutputType(RestoreAttachmentsPtrOutput{})
 	pulumi.RegisterOutputType(RestoreCheckOutput{})

@@ -1,0 +1,413 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
+)
+
+var (
+	_ resource.ResourceWithImportState    = (*redisPersistenceResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*redisPersistenceResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*redisPersistenceResource)(nil)
+)
+
+// NewRedisPersistenceResource is the lifeboat_redis_persistence constructor.
+func NewRedisPersistenceResource() resource.Resource { return &redisPersistenceResource{} }
+
+// redisPersistenceResource declares one Redis instance's workload class and
+// converges the persistence settings that class implies (redisx).
+type redisPersistenceResource struct{}
+
+type redisPersistenceModel struct {
+	ID              types.String    `tfsdk:"id"`
+	Class           types.String    `tfsdk:"class"`
+	Redis           *redisConnModel `tfsdk:"redis"`
+	Save            types.String    `tfsdk:"save"`
+	AppendFsync     types.String    `tfsdk:"appendfsync"`
+	MaxmemoryPolicy types.String    `tfsdk:"maxmemory_policy"`
+
+	AppendOnly        types.Bool   `tfsdk:"appendonly"`
+	AOFUseRDBPreamble types.Bool   `tfsdk:"aof_use_rdb_preamble"`
+	Decision          types.String `tfsdk:"decision"`
+	ConfigFile        types.String `tfsdk:"config_file"`
+	LastSaveAt        types.String `tfsdk:"last_save_at"`
+	LastBgsaveStatus  types.String `tfsdk:"last_bgsave_status"`
+}
+
+// redisConnModel is the `redis` block: how to reach the instance.
+type redisConnModel struct {
+	Address          types.String `tfsdk:"address"`
+	Username         types.String `tfsdk:"username"`
+	Password         types.String `tfsdk:"password"`
+	TLS              types.Bool   `tfsdk:"tls"`
+	TLSServerName    types.String `tfsdk:"tls_server_name"`
+	TLSCACertificate types.String `tfsdk:"tls_ca_certificate"`
+}
+
+// Metadata implements resource.Resource.
+func (r *redisPersistenceResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_redis_persistence"
+}
+
+// Schema implements resource.Resource.
+func (r *redisPersistenceResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Declares what one Redis instance is for (its workload `class`) and converges the persistence settings that follow, " +
+			"with `CONFIG SET` persisted by `CONFIG REWRITE`:\n\n" +
+			"| class | RDB `save` | `appendonly` / `appendfsync` | `maxmemory-policy` | `decision` |\n" +
+			"|---|---|---|---|---|\n" +
+			"| `cache` | none | `no` | any (default `allkeys-lru`) | `rebuild` |\n" +
+			"| `session` | `" + redisx.DefaultSave + "` | `yes` / `everysec`, RDB preamble | `noeviction` or `volatile-*` (default `volatile-lru`) | `restore` |\n" +
+			"| `queue` | `" + redisx.DefaultSave + "` | `yes` / `everysec` or `always` | `noeviction` only | `restore` |\n\n" +
+			"Refresh reads the settings back and `INFO persistence`: settings changed outside Terraform (say `appendonly` turned off) plan as an update, " +
+			"and a failing BGSAVE or AOF write is a warning (with `stop-writes-on-bgsave-error` Redis refuses writes until a save succeeds).\n\n" +
+			"The server must run from a config file that its account can write, or `CONFIG REWRITE` fails and a restart would undo the settings: " +
+			"that is an error, at plan when the server is reachable then. Destroy leaves the server's settings as they are.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "The instance's address (`host:port`).",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"class": schema.StringAttribute{
+				MarkdownDescription: "Workload class: `cache` (derived data, rebuilt after a loss), `session` (sessions, restored) or `queue` (jobs, restored; never evicted).",
+				Required:            true,
+				Validators:          []validator.String{stringvalidator.OneOf(redisx.Classes...)},
+			},
+			"save": schema.StringAttribute{
+				MarkdownDescription: "RDB schedule, `\"<seconds> <changes>\"` pairs as in redis.conf (`\"\"` for none). Default from the class; a cache takes none.",
+				Optional:            true,
+				Computed:            true,
+			},
+			"appendfsync": schema.StringAttribute{
+				MarkdownDescription: "AOF fsync policy: `always` (every write on disk before it is acknowledged), `everysec` (default) or `no`. Not allowed on a cache.",
+				Optional:            true,
+				Computed:            true,
+				Validators:          []validator.String{stringvalidator.OneOf(redisx.FsyncPolicies...)},
+			},
+			"maxmemory_policy": schema.StringAttribute{
+				MarkdownDescription: "Eviction policy. Default from the class; a queue must use `noeviction`, a session `noeviction` or a `volatile-*` policy.",
+				Optional:            true,
+				Computed:            true,
+				Validators:          []validator.String{stringvalidator.OneOf(redisx.EvictionPolicies...)},
+			},
+			"appendonly":           schema.BoolAttribute{MarkdownDescription: "Whether the AOF is on (from the class).", Computed: true},
+			"aof_use_rdb_preamble": schema.BoolAttribute{MarkdownDescription: "Whether AOF rewrites start with an RDB preamble (faster reload).", Computed: true},
+			"decision": schema.StringAttribute{
+				MarkdownDescription: "What recovery does for this instance: `rebuild` (start empty; the application refills it) for a cache, `restore` (load the last snapshot) otherwise.",
+				Computed:            true,
+			},
+			"config_file":        schema.StringAttribute{MarkdownDescription: "The config file `CONFIG REWRITE` persists the settings into.", Computed: true},
+			"last_save_at":       schema.StringAttribute{MarkdownDescription: "When the last successful RDB save finished (RFC 3339), as of the last refresh.", Computed: true},
+			"last_bgsave_status": schema.StringAttribute{MarkdownDescription: "`ok` or `err`: the outcome of the last BGSAVE, as of the last refresh.", Computed: true},
+		},
+		Blocks: map[string]schema.Block{
+			"redis": schema.SingleNestedBlock{
+				MarkdownDescription: "How to reach the Redis instance. The user needs `CONFIG`, `INFO` and `BGSAVE` (for example the ACL `+@admin` category, or `+config +info +bgsave +ping`).",
+				Attributes: map[string]schema.Attribute{
+					"address": schema.StringAttribute{
+						MarkdownDescription: "`host:port`. Changing it replaces the resource: it is another instance.",
+						Optional:            true,
+						PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+					},
+					"username":           schema.StringAttribute{MarkdownDescription: "ACL user (default: the `default` user).", Optional: true},
+					"password":           schema.StringAttribute{MarkdownDescription: "Password of the user (`requirepass` for the default user).", Optional: true, Sensitive: true},
+					"tls":                schema.BoolAttribute{MarkdownDescription: "Connect with TLS.", Optional: true},
+					"tls_server_name":    schema.StringAttribute{MarkdownDescription: "Name to verify in the server certificate, when it differs from the address' host.", Optional: true},
+					"tls_ca_certificate": schema.StringAttribute{MarkdownDescription: "PEM CA bundle to trust instead of the system's.", Optional: true},
+				},
+			},
+		},
+	}
+}
+
+// ValidateConfig implements resource.ResourceWithValidateConfig: a class and
+// overrides that contradict each other fail at plan, naming the attribute.
+func (r *redisPersistenceResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m redisPersistenceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if m.Redis == nil || (m.Redis.Address.IsNull() && !m.Redis.Address.IsUnknown()) {
+		resp.Diagnostics.AddAttributeError(path.Root("redis").AtName("address"), "Missing Redis Address",
+			"A `redis` block with `address = \"host:port\"` is required.")
+	}
+	if _, err := desiredRedis(&m); err != nil && !errors.Is(err, errUnknownYet) {
+		attr := path.Root("class")
+		var se *redisx.SettingError
+		if errors.As(err, &se) {
+			attr = path.Root(strings.ReplaceAll(se.Setting, "-", "_"))
+		}
+		resp.Diagnostics.AddAttributeError(attr, "Invalid Redis Persistence Setting",
+			fmt.Sprintf("%s (class %q). Change the attribute or the class; see the resource documentation for what each class allows.",
+				err, m.Class.ValueString()))
+	}
+}
+
+var errUnknownYet = errors.New("known only at apply")
+
+// desiredRedis is the settings m's class and declared overrides imply.
+// Overrides must come from the configuration: in a plan, an unset
+// optional-computed attribute holds the prior state (maybe drifted).
+func desiredRedis(m *redisPersistenceModel) (redisx.Settings, error) {
+	if m.Class.IsUnknown() || m.Save.IsUnknown() || m.AppendFsync.IsUnknown() || m.MaxmemoryPolicy.IsUnknown() {
+		return redisx.Settings{}, errUnknownYet
+	}
+	o := redisx.Overrides{AppendFsync: m.AppendFsync.ValueString(), MaxmemoryPolicy: m.MaxmemoryPolicy.ValueString()}
+	if !m.Save.IsNull() {
+		s := m.Save.ValueString()
+		o.Save = &s
+	}
+	return redisx.Desired(redisx.Class(m.Class.ValueString()), o)
+}
+
+// ModifyPlan implements resource.ResourceWithModifyPlan: the planned
+// settings are the class' ones, so drift found by refresh shows as an
+// update; a server without a config file is refused here when reachable.
+func (r *redisPersistenceResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return // destroy leaves the settings as they are
+	}
+	var plan, config redisPersistenceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	want, err := desiredRedis(&config)
+	if err != nil {
+		return // ValidateConfig reported it, or it is known only at apply
+	}
+	plan.Save = types.StringValue(want.Save)
+	plan.AppendOnly = types.BoolValue(want.AppendOnly)
+	plan.AppendFsync = types.StringValue(want.AppendFsync)
+	plan.AOFUseRDBPreamble = types.BoolValue(want.AOFUseRDBPreamble)
+	plan.MaxmemoryPolicy = types.StringValue(want.MaxmemoryPolicy)
+	plan.Decision = types.StringValue(redisx.Class(plan.Class.ValueString()).Decision())
+	if plan.Redis != nil && !plan.Redis.Address.IsUnknown() {
+		plan.ID = plan.Redis.Address
+	}
+	var state *redisPersistenceModel
+	if !req.State.Raw.IsNull() {
+		state = &redisPersistenceModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	}
+	changed := state == nil || !state.Save.Equal(plan.Save) || !state.AppendOnly.Equal(plan.AppendOnly) ||
+		!state.AppendFsync.Equal(plan.AppendFsync) || !state.AOFUseRDBPreamble.Equal(plan.AOFUseRDBPreamble) ||
+		!state.MaxmemoryPolicy.Equal(plan.MaxmemoryPolicy) || !state.Class.Equal(plan.Class)
+	if changed {
+		plan.ConfigFile, plan.LastSaveAt, plan.LastBgsaveStatus = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
+		r.refuseWithoutConfigFile(ctx, &plan, &resp.Diagnostics)
+	} else {
+		plan.ConfigFile, plan.LastSaveAt, plan.LastBgsaveStatus = state.ConfigFile, state.LastSaveAt, state.LastBgsaveStatus
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// refuseWithoutConfigFile fails the plan when the server is reachable and
+// runs without a config file: the apply could set the settings but never
+// persist them. Unreachable servers are left to apply.
+func (r *redisPersistenceResource) refuseWithoutConfigFile(ctx context.Context, m *redisPersistenceModel, diags *diag.Diagnostics) {
+	if m.Redis == nil || m.Redis.anyUnknown() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	c, err := redisx.Connect(ctx, m.Redis.options())
+	if err != nil {
+		tflog.Debug(ctx, "redis not reachable at plan; the config file check waits for apply", map[string]any{"error": err.Error()})
+		return
+	}
+	defer c.Close()
+	st, err := redisx.Read(ctx, c)
+	if err == nil && st.ConfigFile == "" {
+		diags.AddAttributeError(path.Root("redis").AtName("address"), "Redis Runs Without A Config File",
+			fmt.Sprintf("%s runs without a config file, so CONFIG REWRITE cannot persist the %s settings and a restart would silently undo them. "+
+				"Start redis-server with a config file its account can write (redis-server /etc/redis/redis.conf), then plan again.",
+				m.Redis.Address.ValueString(), m.Class.ValueString()))
+	}
+}
+
+// Create implements resource.Resource.
+func (r *redisPersistenceResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+// Update implements resource.Resource.
+func (r *redisPersistenceResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+// apply converges the server to the plan and records what it reads back:
+// create and update do the same.
+func (r *redisPersistenceResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
+	var m redisPersistenceModel
+	diags.Append(planned.Get(ctx, &m)...)
+	if diags.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	addr := m.Redis.Address.ValueString()
+	// NOTE: ModifyPlan put the class' settings into the plan: they are the
+	// target as they stand (a cache's appendfsync there is not an override).
+	want := redisx.Settings{Save: m.Save.ValueString(), AppendOnly: m.AppendOnly.ValueBool(), AppendFsync: m.AppendFsync.ValueString(),
+		AOFUseRDBPreamble: m.AOFUseRDBPreamble.ValueBool(), MaxmemoryPolicy: m.MaxmemoryPolicy.ValueString()}
+	c, err := redisx.Connect(ctx, m.Redis.options())
+	if err != nil {
+		diags.Append(errorDiag("Error Connecting To Redis", fmt.Sprintf("connecting to %s (redis block)", addr), err))
+		return
+	}
+	defer c.Close()
+	tflog.Info(ctx, "converging redis persistence", map[string]any{"address": addr, "class": m.Class.ValueString()})
+	st, err := redisx.Apply(ctx, c, want)
+	var rw *redisx.RewriteError
+	if errors.As(err, &rw) {
+		diags.AddAttributeError(path.Root("redis").AtName("address"), "Error Persisting Redis Settings",
+			fmt.Sprintf("The %s settings are live on %s, but %v. Until then a restart of Redis undoes them.", m.Class.ValueString(), addr, err))
+		return
+	}
+	if err != nil {
+		diags.Append(errorDiag("Error Converging Redis Persistence", fmt.Sprintf("setting the %s persistence settings on %s with CONFIG SET", m.Class.ValueString(), addr), err))
+		return
+	}
+	m.ID = m.Redis.Address
+	m.observe(st)
+	warnRedisPersistence(addr, st.Persistence, diags)
+	diags.Append(state.Set(ctx, &m)...)
+}
+
+// Read implements resource.Resource.
+func (r *redisPersistenceResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m redisPersistenceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if m.Redis == nil {
+		resp.Diagnostics.AddError("Missing Redis Connection", "The state has no redis block: import with the address as the ID (see the resource's Import section).")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	addr := m.Redis.Address.ValueString()
+	c, err := redisx.Connect(ctx, m.Redis.options())
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Connecting To Redis", fmt.Sprintf("reading the persistence settings of %s", addr), err))
+		return
+	}
+	defer c.Close()
+	st, err := findRedisPersistence(ctx, c)
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Reading Redis Persistence", fmt.Sprintf("reading the persistence settings of %s", addr), err))
+		return
+	}
+	if m.Class.IsNull() { // just imported: adopt the class the settings serve
+		m.Class = types.StringValue(string(redisx.Infer(st.Settings)))
+	}
+	m.ID = m.Redis.Address
+	m.observe(*st)
+	warnRedisPersistence(addr, st.Persistence, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// warnRedisPersistence turns failing saves into warnings: persistence
+// declared but not holding.
+func warnRedisPersistence(addr string, p redisx.Persistence, diags *diag.Diagnostics) {
+	if problems := p.Problems(); len(problems) > 0 {
+		diags.AddWarning("Redis Persistence Failing",
+			fmt.Sprintf("On %s %s. With stop-writes-on-bgsave-error (the default) Redis refuses writes until a save succeeds, "+
+				"and a restart now would lose the unsaved changes. Check the Redis log: usually the data directory is full, missing or not writable.",
+				addr, strings.Join(problems, "; ")))
+	}
+}
+
+// observe copies what the server does into the model.
+func (m *redisPersistenceModel) observe(st redisx.State) {
+	s := st.Settings
+	m.Save = types.StringValue(s.Save)
+	m.AppendOnly = types.BoolValue(s.AppendOnly)
+	m.AppendFsync = types.StringValue(s.AppendFsync)
+	m.AOFUseRDBPreamble = types.BoolValue(s.AOFUseRDBPreamble)
+	m.MaxmemoryPolicy = types.StringValue(s.MaxmemoryPolicy)
+	m.Decision = types.StringValue(redisx.Class(m.Class.ValueString()).Decision())
+	m.ConfigFile = types.StringValue(st.ConfigFile)
+	m.LastSaveAt = types.StringValue(st.Persistence.LastSave.UTC().Format(time.RFC3339))
+	m.LastBgsaveStatus = types.StringValue(st.Persistence.LastBgsaveStatus)
+}
+
+// Delete implements resource.Resource. NOTE: intentionally leaves the
+// server's settings: turning persistence off on destroy could lose the
+// data the settings protect.
+func (r *redisPersistenceResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+
+// ImportState implements resource.ResourceWithImportState. The ID is the
+// address, with the ACL user when not the default one:
+//
+//	[<user>@]<host>:<port>
+//
+// The password comes from REDISCLI_AUTH (as for redis-cli) while importing,
+// and from the configuration afterwards. Read adopts the class the server's
+// settings serve (redisx.Infer).
+func (r *redisPersistenceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	id := strings.TrimSpace(req.ID)
+	user, addr, hasUser := strings.Cut(id, "@")
+	if !hasUser {
+		user, addr = "", id
+	}
+	host, port, ok := cutLast(addr, ":")
+	if !ok || host == "" || port == "" || strings.ContainsAny(addr, " /") {
+		resp.Diagnostics.AddError("Invalid Import ID",
+			fmt.Sprintf("Expected \"[<user>@]<host>:<port>\", e.g. \"10.0.0.5:6379\" or \"lifeboat@redis.internal:6379\" (the password from REDISCLI_AUTH), got %q.", req.ID))
+		return
+	}
+	conn := &redisConnModel{Address: types.StringValue(addr), Username: optionalString(user), Password: types.StringNull(),
+		TLS: types.BoolNull(), TLSServerName: types.StringNull(), TLSCACertificate: types.StringNull()}
+	if pw := os.Getenv("REDISCLI_AUTH"); pw != "" {
+		conn.Password = types.StringValue(pw)
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), addr)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("redis"), conn)...)
+}
+
+// findRedisPersistence is the server's persistence as this resource
+// manages it. NOTE: never a *notFoundError: the settings exist as long as
+// the server does, and an unreachable server is an error, never a reason to
+// forget the resource.
+func findRedisPersistence(ctx context.Context, c *redis.Client) (*redisx.State, error) {
+	st, err := redisx.Read(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+func (m *redisConnModel) anyUnknown() bool {
+	return m.Address.IsUnknown() || m.Username.IsUnknown() || m.Password.IsUnknown() || m.TLS.IsUnknown() ||
+		m.TLSServerName.IsUnknown() || m.TLSCACertificate.IsUnknown()
+}
+
+func (m *redisConnModel) options() redisx.Options {
+	return redisx.Options{Addr: m.Address.ValueString(), Username: m.Username.ValueString(), Password: m.Password.ValueString(),
+		TLS: m.TLS.ValueBool(), TLSServerName: m.TLSServerName.ValueString(), TLSCACert: m.TLSCACertificate.ValueString()}
+}
