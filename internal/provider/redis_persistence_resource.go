@@ -238,7 +238,7 @@ func (r *redisPersistenceResource) refuseWithoutConfigFile(ctx context.Context, 
 		tflog.Debug(ctx, "redis not reachable at plan; the config file check waits for apply", map[string]any{"error": err.Error()})
 		return
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	st, err := redisx.Read(ctx, c)
 	if err == nil && st.ConfigFile == "" {
 		diags.AddAttributeError(path.Root("redis").AtName("address"), "Redis Runs Without A Config File",
@@ -278,7 +278,7 @@ func (r *redisPersistenceResource) apply(ctx context.Context, planned tfsdk.Plan
 		diags.Append(errorDiag("Error Connecting To Redis", fmt.Sprintf("connecting to %s (redis block)", addr), err))
 		return
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	tflog.Info(ctx, "converging redis persistence", map[string]any{"address": addr, "class": m.Class.ValueString()})
 	st, err := redisx.Apply(ctx, c, want)
 	var rw *redisx.RewriteError
@@ -316,7 +316,7 @@ func (r *redisPersistenceResource) Read(ctx context.Context, req resource.ReadRe
 		resp.Diagnostics.Append(errorDiag("Error Connecting To Redis", fmt.Sprintf("reading the persistence settings of %s", addr), err))
 		return
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	st, err := findRedisPersistence(ctx, c)
 	if err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Reading Redis Persistence", fmt.Sprintf("reading the persistence settings of %s", addr), err))
@@ -359,7 +359,8 @@ func (m *redisPersistenceModel) observe(st redisx.State) {
 // Delete implements resource.Resource. NOTE: intentionally leaves the
 // server's settings: turning persistence off on destroy could lose the
 // data the settings protect.
-func (r *redisPersistenceResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+func (r *redisPersistenceResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+}
 
 // ImportState implements resource.ResourceWithImportState. The ID is the
 // address, with the ACL user when not the default one:

@@ -177,7 +177,7 @@ func TestRedisPersistence_failingSaveWarns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	warnings := func() diag.Diagnostics {
 		st, err := findRedisPersistence(ctx, c)
 		if err != nil {
@@ -243,7 +243,7 @@ func testAccCheckRedisSettings(t *testing.T, addr, configPath string, class redi
 		if err != nil {
 			return err
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		st, err := redisx.Read(ctx, c)
 		if err != nil {
 			return err
@@ -270,7 +270,7 @@ func redisDo(t *testing.T, addr string, args ...any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	if err := c.Do(ctx, args...).Err(); err != nil {
 		t.Fatal(err)
 	}

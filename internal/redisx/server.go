@@ -68,7 +68,7 @@ func Connect(ctx context.Context, o Options) (*redis.Client, error) {
 	}
 	c := redis.NewClient(opts)
 	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
+		_ = c.Close()
 		return nil, fmt.Errorf("connecting to redis at %s: %w", o.Addr, err)
 	}
 	return c, nil
@@ -179,7 +179,7 @@ func Apply(ctx context.Context, c *redis.Client, want Settings) (State, error) {
 	}
 	if rerr != nil {
 		if st.ConfigFile == "" || strings.Contains(rerr.Error(), "without a config file") {
-			return st, &RewriteError{ConfigFile: st.ConfigFile, Err: fmt.Errorf("%w (%v)", ErrNoConfigFile, rerr)}
+			return st, &RewriteError{ConfigFile: st.ConfigFile, Err: fmt.Errorf("%w (%w)", ErrNoConfigFile, rerr)}
 		}
 		return st, &RewriteError{ConfigFile: st.ConfigFile, Err: rerr}
 	}

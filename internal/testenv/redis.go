@@ -96,7 +96,7 @@ func (r *Redis) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		_ = c.SetDeadline(time.Now().Add(time.Second))
 		if _, err := c.Write([]byte("PING\r\n")); err != nil {
 			return err
