@@ -55,7 +55,7 @@ func (d Document) JSON() string {
 
 // S3 action names, as AWS spells them. MinIO accepts every one of them
 // (its policy package knows them all, and `mc admin policy create` refuses
-// a document with an action it does not know, which TestAccDocumentsMinIO
+// a document with an action it does not know, which TestAccRolesMinIO
 // runs). Deleting a bucket's lifecycle, encryption or tags is authorised by
 // the matching Put action on both AWS and MinIO, so denying the Put
 // denies the Delete. MinIO's own s3:ForceDeleteBucket is not named: AWS
@@ -180,7 +180,12 @@ func writer(a arns, l repo.Layout) []Statement {
 
 // list allows listing keys and versions below prefix only ("" is the whole
 // bucket). The condition is on the request's prefix, so a listing of the
-// whole bucket, or of another cluster, is refused.
+// whole bucket, or of another cluster, is refused. NOTE: AWS answers a
+// GetObject/HeadObject of a missing key with 403 rather than 404 unless the
+// caller may list the bucket, and a request for one key carries no
+// s3:prefix; MinIO answers 404 to a caller allowed GetObject (tested).
+// Against AWS, a writer may then see AccessDenied where the key is only
+// absent: untested here.
 func list(sid string, a arns, prefix string) Statement {
 	s := allow(sid, []string{actListBucket, actListBucketVersions}, a.bucketARN())
 	if prefix != "" {
