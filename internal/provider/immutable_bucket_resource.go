@@ -582,6 +582,9 @@ func (m *immutableBucketModel) spec(ctx context.Context) objectstore.BucketSpec 
 // are those whose backup policies own rules in the bucket. A bucket that
 // does not exist yet holds none.
 func tiersSpareRepositories(ctx context.Context, client *objectstore.Client, spec objectstore.BucketSpec, diags *diag.Diagnostics) bool {
+	if len(spec.Lifecycle) == 0 {
+		return true // no tier, nothing to expire: no request (a first request's error belongs to the create)
+	}
 	owners, err := client.PolicyOwners(ctx, spec.Name)
 	if errors.Is(err, objectstore.ErrBucketNotFound) || errors.Is(err, objectstore.ErrNotFound) {
 		return true
