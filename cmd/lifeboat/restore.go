@@ -111,37 +111,39 @@ func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
 			return err
 		}
 	}
-	progress := restore.LogProgress(opts.log, 5*time.Second)
-
+	req := restore.Request{
+		Kind: restore.KindCluster, Layout: cfg.Layout(), Target: target, BackupID: opts.backupID,
+		DataDir: opts.dataDir, Port: opts.port, Parallel: opts.parallel, KeepRunning: opts.keepRunning, NoStart: opts.noStart,
+		BinDir: opts.binDir, OSUser: opts.osUser, AgentPath: agent, AgentConfig: cfg,
+		Progress: restore.LogProgress(opts.log, 5*time.Second),
+	}
 	if opts.tenant != "" {
-		topts := restore.TenantOptions{
-			Layout: cfg.Layout(), Database: opts.tenant, Target: target, DumpID: opts.backupID,
-			TargetDSN: opts.targetDSN, NewDatabase: opts.newDatabase, ScratchDir: opts.scratchDir,
-			BinDir: opts.binDir, OSUser: opts.osUser, AgentPath: agent, AgentConfig: cfg, Progress: progress,
-		}
+		req.Kind, req.Database, req.TargetDSN, req.NewDatabase, req.ScratchDir = restore.KindTenant, opts.tenant, opts.targetDSN, opts.newDatabase, opts.scratchDir
 		if opts.attBucket != "" {
 			client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
 			if err != nil {
 				return fmt.Errorf("object store: %w", err)
 			}
-			topts.Attachments = &restore.AttachmentOptions{Store: client.Store(opts.attBucket), SourcePrefix: opts.attPrefix,
+			req.Attachments = &restore.AttachmentOptions{Store: client.Store(opts.attBucket), SourcePrefix: opts.attPrefix,
 				TargetPrefix: opts.attTargetPrefix, Query: opts.attQuery}
 		}
-		src, err := restore.PlanTenant(ctx, store, topts)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(opts.out, "plan: tenant %s from %s\n", opts.tenant, src)
-		if opts.planOnly {
-			return nil
-		}
-		if opts.newDatabase == "" {
-			return errors.New("--new-database is required with --tenant")
-		}
-		res, err := restore.RestoreTenant(ctx, store, topts)
-		if err != nil {
-			return err
-		}
+	}
+	plan, err := restore.PlanRestore(ctx, store, req)
+	if err != nil {
+		return err
+	}
+	printPlan(opts.out, req, plan)
+	if opts.planOnly {
+		return nil
+	}
+	if req.Kind == restore.KindTenant && opts.newDatabase == "" {
+		return errors.New("--new-database is required with --tenant")
+	}
+	res, err := restore.Execute(ctx, store, req, plan)
+	if err != nil {
+		return err
+	}
+	if req.Kind == restore.KindTenant {
 		fmt.Fprintf(opts.out, "restored tenant %s into %s from %s to %s in %.1fs\n", opts.tenant, opts.newDatabase, res.Source,
 			res.RestoredToTime.UTC().Format(time.RFC3339Nano), res.Duration.Seconds())
 		if a := res.Attachments; a != nil {
@@ -152,28 +154,10 @@ func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
 		}
 		return nil
 	}
-
-	copts := restore.ClusterOptions{
-		Layout: cfg.Layout(), Target: target, BackupID: opts.backupID, DataDir: opts.dataDir, Port: opts.port,
-		BinDir: opts.binDir, OSUser: opts.osUser, AgentPath: agent, AgentConfig: cfg, Parallel: opts.parallel,
-		KeepRunning: opts.keepRunning, NoStart: opts.noStart, Progress: progress,
-	}
-	plan, err := restore.PlanCluster(ctx, store, copts)
-	if err != nil {
-		return err
-	}
-	printPlan(opts.out, plan)
-	if opts.planOnly {
-		return nil
-	}
-	res, err := restore.RestoreCluster(ctx, store, copts)
-	if err != nil {
-		return err
-	}
 	mb := float64(res.Extracted) / 1e6
 	if opts.noStart {
 		fmt.Fprintf(opts.out, "laid out backup %s in %s: %.1f MB in %.2fs (%.1f MB/s); start PostgreSQL to replay WAL\n",
-			res.Plan.BackupID, res.DataDir, mb, res.Duration.Seconds(), mb/max(res.Duration.Seconds(), 0.001))
+			res.Source.ID, res.DataDir, mb, res.Duration.Seconds(), mb/max(res.Duration.Seconds(), 0.001))
 		return nil
 	}
 	state := "stopped"
@@ -185,7 +169,13 @@ func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
 	return nil
 }
 
-func printPlan(w io.Writer, p *restore.Plan) {
+// printPlan shows the recovery point before anything is downloaded.
+func printPlan(w io.Writer, req restore.Request, plan *restore.RecoveryPlan) {
+	if req.Kind == restore.KindTenant {
+		fmt.Fprintf(w, "plan: tenant %s from %s\n", req.Database, plan.Source)
+		return
+	}
+	p := plan.Cluster
 	to := "latest"
 	if !p.Target.IsZero() {
 		to = p.Target.UTC().Format(time.RFC3339Nano)

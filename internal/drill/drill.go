@@ -23,39 +23,27 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/version"
 )
 
-// Check kinds.
+// Check kinds: a drill's checks are the restore engine's.
 const (
-	// CheckSQL: the query's single value, as text, equals Expected.
-	CheckSQL = "sql"
-	// CheckRowCountFloor: the query's single value, a number, is at least Expected.
-	CheckRowCountFloor = "row_count_floor"
-	// CheckAttachments: every ir_attachment.store_fname of the tenant
-	// resolves in the object store as of the restore point (tenant drills).
-	CheckAttachments = "attachments"
-	// CheckRPO: the restored point is at most Expected (a duration) older
-	// than the start of the drill.
-	CheckRPO = "rpo"
+	CheckSQL           = restore.CheckSQL
+	CheckRowCountFloor = restore.CheckRowCountFloor
+	CheckAttachments   = restore.CheckAttachments
+	CheckRPO           = restore.CheckRPO
 )
 
-// Check is one assertion on the restored copy.
-type Check struct {
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	SQL      string `json:"sql,omitempty"`
-	Expected string `json:"expected,omitempty"`
-	// Database the query runs in (cluster drills); "" = postgres.
-	Database string `json:"database,omitempty"`
-}
+// Check is one assertion on the restored copy (restore.Check: the drill
+// and lifeboat_restore evaluate checks the same way).
+type Check = restore.Check
+
+// CheckResult is one check's outcome.
+type CheckResult = restore.CheckResult
 
 // Spec is one runnable drill.
 type Spec struct {
@@ -87,16 +75,6 @@ type Spec struct {
 	// its key can tell the agent's record from one a writer of the bucket
 	// forged.
 	Signer *signature.Signer
-}
-
-// CheckResult is one check's outcome.
-type CheckResult struct {
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Passed   bool   `json:"passed"`
-	Expected string `json:"expected,omitempty"`
-	Observed string `json:"observed,omitempty"`
-	Detail   string `json:"detail,omitempty"`
 }
 
 // Evidence is the record of one drill.
@@ -174,88 +152,63 @@ func Run(ctx context.Context, store objectstore.Store, spec Spec) (*Evidence, er
 		ev.Error = err.Error()
 	}
 	ev.RTOMet = spec.RTOTarget == 0 || (ev.RTOSeconds > 0 && ev.RTOSeconds <= spec.RTOTarget.Seconds())
-	ev.Passed = err == nil && allPassed(ev.Checks) && ev.RTOMet
+	ev.Passed = err == nil && restore.AllPassed(ev.Checks) && ev.RTOMet
 	if werr := writeEvidence(ctx, store, spec, ev); werr != nil {
 		return ev, werr
 	}
 	return ev, nil
 }
 
-func allPassed(cs []CheckResult) bool {
-	for _, c := range cs {
-		if !c.Passed {
-			return false
-		}
-	}
-	return true
-}
-
 // run restores, checks and tears down, filling ev. The RTO is measured from
-// the start to the moment every check has passed.
+// the start to the moment every check has been evaluated.
 func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) error {
-	scratchParent := spec.ScratchDir
-	if scratchParent == "" {
-		scratchParent = os.TempDir()
+	req := restore.Request{
+		Kind: restore.Kind(spec.Kind), Layout: spec.Layout, BackupID: spec.BackupID, BinDir: spec.BinDir, OSUser: spec.OSUser,
+		AgentPath: spec.AgentPath, AgentConfig: spec.AgentConfig, Checks: spec.Checks,
 	}
-	switch spec.Kind {
-	case "cluster":
+	switch req.Kind {
+	case restore.KindCluster:
+		scratchParent := spec.ScratchDir
+		if scratchParent == "" {
+			scratchParent = os.TempDir()
+		}
 		dir, err := os.MkdirTemp(scratchParent, "lifeboat-drill-")
 		if err != nil {
 			return err
 		}
+		// NOTE: MkdirTemp makes 0700; PostgreSQL's account must enter it.
 		if err := os.Chmod(dir, 0o755); err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		port := spec.Port
-		if port == 0 {
-			if port, err = restore.FreePort(); err != nil {
+		// Kept running until Teardown: stopping it is not part of the RTO.
+		req.DataDir, req.Port, req.KeepRunning = filepath.Join(dir, "data"), spec.Port, true
+		if req.Port == 0 {
+			if req.Port, err = restore.FreePort(); err != nil {
 				return err
 			}
 		}
-		dataDir := filepath.Join(dir, "data")
-		res, err := restore.RestoreCluster(ctx, store, restore.ClusterOptions{
-			Layout: spec.Layout, BackupID: spec.BackupID, DataDir: dataDir, Port: port, BinDir: spec.BinDir, OSUser: spec.OSUser,
-			AgentPath: spec.AgentPath, AgentConfig: spec.AgentConfig, KeepRunning: true,
-		})
-		// The scratch server goes whatever happens.
-		defer restore.RemoveCluster(context.WithoutCancel(ctx), dataDir, spec.BinDir, spec.OSUser)
-		if err != nil {
-			return fmt.Errorf("restore: %w", err)
-		}
-		ev.Source = "backup:" + res.Plan.BackupID + "+wal"
-		ev.RestoredToTime, ev.RestoredToLSN = res.RestoredToTime, res.RestoredToLSN
-		dsn := func(db string) string {
-			if db == "" {
-				db = "postgres"
-			}
-			return restore.SocketDSN(res.DataDir, res.Port, res.User, db)
-		}
-		ev.Checks = runChecks(ctx, spec, ev, dsn, nil)
-	case "tenant":
-		scratchDB := ScratchDatabase(spec.Database, ev.ID)
-		var attach *restore.AttachmentOptions
+	case restore.KindTenant:
+		req.Database, req.TargetDSN = spec.Database, spec.TargetDSN
+		req.NewDatabase = ScratchDatabase(spec.Database, ev.ID)
 		if spec.Attachments != nil {
 			a := *spec.Attachments
-			a.TargetPrefix = "lifeboat-drills/" + scratchDB + "/"
-			attach = &a
+			a.TargetPrefix = "lifeboat-drills/" + req.NewDatabase + "/"
+			req.Attachments = &a
 		}
-		res, err := restore.RestoreTenant(ctx, store, restore.TenantOptions{
-			Layout: spec.Layout, Database: spec.Database, DumpID: spec.BackupID, TargetDSN: spec.TargetDSN, NewDatabase: scratchDB,
-			ScratchDir: "", BinDir: spec.BinDir, OSUser: spec.OSUser, AgentPath: spec.AgentPath, AgentConfig: spec.AgentConfig,
-			Attachments: attach,
-		})
-		defer restore.DropTenant(context.WithoutCancel(ctx), spec.TargetDSN, scratchDB, attach)
-		if err != nil {
-			return fmt.Errorf("restore: %w", err)
-		}
-		ev.Source = res.Source
-		ev.RestoredToTime = res.RestoredToTime
-		dsn := func(string) string { return pg.WithDatabase(spec.TargetDSN, scratchDB) }
-		ev.Checks = runChecks(ctx, spec, ev, dsn, res.Attachments)
 	default:
 		return fmt.Errorf("unknown drill kind %q: want cluster or tenant", spec.Kind)
 	}
+	// The scratch copy goes whatever happens (a failed restore leaves
+	// nothing Teardown minds).
+	defer restore.Teardown(context.WithoutCancel(ctx), req)
+	out, err := restore.Restore(ctx, store, req)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	ev.Source = out.Source.String()
+	ev.RestoredToTime, ev.RestoredToLSN = out.RestoredToTime, out.RestoredToLSN
+	ev.Checks = out.Checks
 	ev.RTOSeconds = time.Since(ev.Started).Seconds()
 	return nil
 }
@@ -285,70 +238,6 @@ func ScratchDatabase(db, evidenceID string) string {
 		head = head[:len(head)-1]
 	}
 	return head + hash + tail
-}
-
-// runChecks evaluates every check against the restored copy.
-func runChecks(ctx context.Context, spec Spec, ev *Evidence, dsn func(db string) string, attach *restore.AttachmentReport) []CheckResult {
-	var out []CheckResult
-	for _, c := range spec.Checks {
-		r := CheckResult{Name: c.Name, Kind: c.Kind, Expected: c.Expected}
-		switch c.Kind {
-		case CheckSQL, CheckRowCountFloor, "":
-			if r.Kind == "" {
-				r.Kind = CheckSQL
-			}
-			val, err := queryValue(ctx, dsn(c.Database), c.SQL)
-			if err != nil {
-				r.Observed, r.Detail = "error", err.Error()
-				break
-			}
-			r.Observed = val
-			if r.Kind == CheckSQL {
-				r.Passed = val == c.Expected
-			} else {
-				var got, floor float64
-				_, e1 := fmt.Sscan(val, &got)
-				_, e2 := fmt.Sscan(c.Expected, &floor)
-				r.Passed = e1 == nil && e2 == nil && got >= floor
-				r.Expected = ">= " + c.Expected
-			}
-		case CheckAttachments:
-			r.Expected = "0 unresolved"
-			if attach == nil {
-				r.Observed, r.Detail = "n/a", "attachment checks need a tenant drill with attachments"
-				break
-			}
-			r.Observed = fmt.Sprintf("%d unresolved of %d", len(attach.Missing), attach.Referenced)
-			r.Passed = len(attach.Missing) == 0
-			if !r.Passed {
-				r.Detail = "first: " + attach.Missing[0]
-			}
-		case CheckRPO:
-			limit, err := time.ParseDuration(c.Expected)
-			if err != nil {
-				r.Observed, r.Detail = "error", "expected must be a duration: "+err.Error()
-				break
-			}
-			age := ev.Started.Sub(ev.RestoredToTime).Truncate(time.Second)
-			r.Expected, r.Observed = "<= "+limit.String(), age.String()
-			r.Passed = !ev.RestoredToTime.IsZero() && age <= limit
-		default:
-			r.Observed, r.Detail = "error", "unknown check kind "+c.Kind
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// queryValue runs one check query in its own connection (checks may name
-// different databases).
-func queryValue(ctx context.Context, dsn, sql string) (string, error) {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close(ctx)
-	return pg.QueryValue(ctx, conn, sql)
 }
 
 // writeEvidence stores the record under COMPLIANCE object lock, with a

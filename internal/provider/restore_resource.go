@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -25,8 +24,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
-	"github.com/jackc/pgx/v5"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
@@ -292,9 +291,7 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		return
 	}
 	store := client.Store(plan.Source.Bucket.ValueString())
-	target, _ := plan.target()
-	switch plan.Kind.ValueString() {
-	case "cluster":
+	if plan.Kind.ValueString() == string(restore.KindCluster) {
 		dir := plan.Target.DataDirectory.ValueString()
 		// A copy being replaced is removed before the new one is made, so
 		// its directory and port do not count as taken. NOTE: Terraform
@@ -313,26 +310,17 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 				fmt.Sprintf("target.port %d is in use on this machine (it may be the live cluster). Choose a free port.", plan.Target.Port.ValueInt64()))
 			return
 		}
-		p, err := restore.PlanCluster(ctx, store, restore.ClusterOptions{Layout: plan.layout(), Target: target, BackupID: plan.BackupID.ValueString()})
-		if err != nil {
-			r.planError(&resp.Diagnostics, err)
-			return
-		}
-		plan.RecoverySource = types.StringValue("backup:" + p.BackupID + "+wal")
-		plan.WALRange = types.StringValue(walRange(p, target))
-		r.warnLatest(&resp.Diagnostics, target, p.Latest)
-	case "tenant":
-		src, p, err := restore.PlanTenantPoint(ctx, store, restore.TenantOptions{Layout: plan.layout(), Database: plan.Target.SourceDatabase.ValueString(), Target: target, DumpID: plan.BackupID.ValueString()})
-		if err != nil {
-			r.planError(&resp.Diagnostics, err)
-			return
-		}
-		plan.RecoverySource = types.StringValue(src)
-		plan.WALRange = types.StringNull()
-		if p != nil {
-			plan.WALRange = types.StringValue(walRange(p, target))
-			r.warnLatest(&resp.Diagnostics, target, p.Latest)
-		}
+	}
+	p, err := restore.PlanRestore(ctx, store, r.request(&plan, nil))
+	if err != nil {
+		r.planError(&resp.Diagnostics, err)
+		return
+	}
+	plan.RecoverySource = types.StringValue(p.Source.String())
+	plan.WALRange = types.StringNull()
+	if p.Cluster != nil {
+		plan.WALRange = types.StringValue(p.WALRange())
+		r.warnLatest(&resp.Diagnostics, p.Cluster.Target, p.Cluster.Latest)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -345,15 +333,6 @@ func (r *restoreResource) planError(diags *diag.Diagnostics, err error) {
 		return
 	}
 	diags.AddAttributeError(path.Root("source"), "Error Planning Restore", detail("choosing the recovery point", err))
-}
-
-// walRange names the WAL a restore replays. For latest its end is not
-// fixed (WAL keeps arriving between plan and apply), so it reads "latest".
-func walRange(p *restore.Plan, target time.Time) string {
-	if target.IsZero() {
-		return p.WALStart + "..latest"
-	}
-	return p.WALStart + ".." + p.WALStop
 }
 
 // warnLatest shows, in the plan, what a restore to latest would lose now.
@@ -384,75 +363,53 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	if client == nil {
 		return
 	}
-	store := client.Store(plan.Source.Bucket.ValueString())
-	target, _ := plan.target()
-	agentCfg := r.agentConfig(&plan)
-	started := time.Now()
-	progress := func(p restore.Progress) {
+	rreq := r.request(&plan, client)
+	rreq.KeepRunning = true
+	rreq.Progress = func(p restore.Progress) {
 		tflog.Info(ctx, "restore in progress", map[string]any{"phase": p.Phase, "downloaded_mb": p.Downloaded / 1e6, "extracted_mb": p.Extracted / 1e6})
 	}
 	// The restore uses the recovery point the reviewed plan named, even if
 	// a newer backup finished since.
-	backupID, dumpID := plan.BackupID.ValueString(), plan.BackupID.ValueString()
-	if src := plan.RecoverySource.ValueString(); !plan.RecoverySource.IsUnknown() {
-		if id, ok := strings.CutPrefix(src, "backup:"); ok {
-			backupID = strings.TrimSuffix(id, "+wal")
-		} else if id, ok := strings.CutPrefix(src, "dump:"); ok {
-			dumpID = id
-		}
-	}
-	var checkDSN string
-	switch plan.Kind.ValueString() {
-	case "cluster":
-		res, err := restore.RestoreCluster(ctx, store, restore.ClusterOptions{
-			Layout: plan.layout(), Target: target, BackupID: backupID,
-			DataDir: plan.Target.DataDirectory.ValueString(), Port: int(plan.Target.Port.ValueInt64()), BinDir: plan.Target.BinDir.ValueString(),
-			AgentPath: plan.AgentPath.ValueString(), AgentConfig: agentCfg, KeepRunning: true, Progress: progress,
-		})
+	if !plan.RecoverySource.IsUnknown() && !plan.RecoverySource.IsNull() {
+		src, err := restore.ParseSource(plan.RecoverySource.ValueString())
 		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("recovery_source"), "Invalid Recovery Source",
+				fmt.Sprintf("The planned recovery_source cannot be read back: %v. Plan again.", err))
+			return
+		}
+		rreq.Source = src
+	}
+	out, err := restore.Restore(ctx, client.Store(plan.Source.Bucket.ValueString()), rreq)
+	if err != nil {
+		if rreq.Kind == restore.KindCluster {
 			resp.Diagnostics.Append(errorDiag("Error Restoring Cluster",
 				fmt.Sprintf("restoring cluster %q to %s into %s (the directory is marked failed and no server is left running)",
 					plan.Source.Cluster.ValueString(), plan.PointInTime.ValueString(), plan.Target.DataDirectory.ValueString()), err))
-			return
-		}
-		plan.ID = types.StringValue(res.DataDir)
-		if plan.RecoverySource.IsUnknown() {
-			plan.RecoverySource = types.StringValue("backup:" + res.Plan.BackupID + "+wal")
-		}
-		if plan.WALRange.IsUnknown() {
-			plan.WALRange = types.StringValue(walRange(&res.Plan, target))
-		}
-		plan.DataLossWindow = lossWindow(target, started, res.RestoredToTime)
-		plan.RestoredToTime = types.StringValue(res.RestoredToTime.UTC().Format(time.RFC3339Nano))
-		plan.RestoredToLSN = optionalString(res.RestoredToLSN)
-		plan.MissingAttachments = types.ListNull(types.StringType)
-		checkDSN = restore.SocketDSN(res.DataDir, res.Port, res.User, "postgres")
-	case "tenant":
-		var attach *restore.AttachmentOptions
-		if a := plan.Attachments; a != nil && !a.Bucket.IsNull() {
-			attach = &restore.AttachmentOptions{Store: client.Store(a.Bucket.ValueString()), SourcePrefix: a.SourcePrefix.ValueString(), TargetPrefix: a.TargetPrefix.ValueString()}
-		}
-		res, err := restore.RestoreTenant(ctx, store, restore.TenantOptions{
-			Layout: plan.layout(), Database: plan.Target.SourceDatabase.ValueString(), Target: target, DumpID: dumpID,
-			TargetDSN: plan.Postgres.dsn(), NewDatabase: plan.Target.Database.ValueString(), BinDir: plan.Target.BinDir.ValueString(),
-			AgentPath: plan.AgentPath.ValueString(), AgentConfig: agentCfg, Attachments: attach, Progress: progress,
-		})
-		if err != nil {
+		} else {
 			resp.Diagnostics.Append(errorDiag("Error Restoring Tenant",
 				fmt.Sprintf("restoring database %q to %s into new database %q (nothing half-restored is left)",
 					plan.Target.SourceDatabase.ValueString(), plan.PointInTime.ValueString(), plan.Target.Database.ValueString()), err))
-			return
 		}
+		return
+	}
+	plan.RecoverySource = types.StringValue(out.Source.String())
+	if plan.WALRange.IsUnknown() {
+		plan.WALRange = types.StringNull()
+		if out.Plan != nil {
+			plan.WALRange = types.StringValue((&restore.RecoveryPlan{Kind: out.Kind, Source: out.Source, Cluster: out.Plan}).WALRange())
+		}
+	}
+	plan.DataLossWindow = lossWindow(rreq.Target, out.Started, out.RestoredToTime)
+	plan.RestoredToTime = types.StringValue(out.RestoredToTime.UTC().Format(time.RFC3339Nano))
+	plan.RestoredToLSN = optionalString(out.RestoredToLSN)
+	plan.MissingAttachments = types.ListNull(types.StringType)
+	if rreq.Kind == restore.KindCluster {
+		plan.ID = types.StringValue(out.DataDir)
+	} else {
 		plan.ID = plan.Target.Database
-		if plan.RecoverySource.IsUnknown() {
-			plan.RecoverySource = types.StringValue(res.Source)
-		}
-		plan.DataLossWindow = lossWindow(target, started, res.RestoredToTime)
-		plan.RestoredToTime = types.StringValue(res.RestoredToTime.UTC().Format(time.RFC3339Nano))
-		plan.RestoredToLSN = types.StringNull()
 		missing := []attr.Value{}
-		if res.Attachments != nil {
-			for _, m := range res.Attachments.Missing {
+		if out.Attachments != nil {
+			for _, m := range out.Attachments.Missing {
 				missing = append(missing, types.StringValue(m))
 			}
 		}
@@ -460,21 +417,22 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 		if len(missing) > 0 {
 			resp.Diagnostics.AddWarning("Attachments Do Not Resolve",
 				fmt.Sprintf("%d attachment reference(s) of the restored database have no object as of the restore point (first: %s). See missing_attachments.",
-					len(missing), res.Attachments.Missing[0]))
+					len(missing), out.Attachments.Missing[0]))
 		}
-		checkDSN = pg.WithDatabase(plan.Postgres.dsn(), plan.Target.Database.ValueString())
 	}
-	if plan.WALRange.IsUnknown() {
-		plan.WALRange = types.StringNull()
+	results := map[string]attr.Value{}
+	for _, c := range out.Checks {
+		results[c.Name] = types.StringValue(c.String())
 	}
-	results, failed := runChecks(ctx, checkDSN, plan.Checks)
-	plan.CheckResults = results
-	plan.DurationSeconds = types.Int64Value(int64(time.Since(started).Round(time.Second) / time.Second))
+	plan.CheckResults = types.MapValueMust(types.StringType, results)
+	plan.DurationSeconds = types.Int64Value(int64(out.Duration.Round(time.Second) / time.Second))
 	// The copy exists either way: keep it in state so destroy can remove
 	// it; a failed check marks the resource tainted, to be replaced.
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	for _, f := range failed {
-		resp.Diagnostics.AddAttributeError(path.Root("check"), "Restore Check Failed", f)
+	for _, c := range out.Checks {
+		if !c.Passed {
+			resp.Diagnostics.AddAttributeError(path.Root("check"), "Restore Check Failed", c.Failure()+".")
+		}
 	}
 }
 
@@ -532,23 +490,18 @@ func (r *restoreResource) Delete(ctx context.Context, req resource.DeleteRequest
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	switch state.Kind.ValueString() {
-	case "cluster":
-		dir := state.Target.DataDirectory.ValueString()
-		if err := restore.RemoveCluster(ctx, dir, state.Target.BinDir.ValueString(), ""); err != nil {
-			resp.Diagnostics.Append(errorDiag("Error Removing Restored Cluster", fmt.Sprintf("stopping and deleting %s", dir), err))
+	var client *objectstore.Client
+	if a := state.Attachments; state.Kind.ValueString() == string(restore.KindTenant) && a != nil && !a.Bucket.IsNull() {
+		var err error
+		if client, err = r.data.Store(ctx); err != nil {
+			resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
+			return
 		}
-	case "tenant":
-		var attach *restore.AttachmentOptions
-		if a := state.Attachments; a != nil && !a.Bucket.IsNull() {
-			client, err := r.data.Store(ctx)
-			if err != nil {
-				resp.Diagnostics.Append(errorDiag("Error Configuring Object Store", "configuring the object store client", err))
-				return
-			}
-			attach = &restore.AttachmentOptions{Store: client.Store(a.Bucket.ValueString()), SourcePrefix: a.SourcePrefix.ValueString(), TargetPrefix: a.TargetPrefix.ValueString()}
-		}
-		if err := restore.DropTenant(ctx, state.Postgres.dsn(), state.Target.Database.ValueString(), attach); err != nil {
+	}
+	if err := restore.Teardown(ctx, r.request(&state, client)); err != nil {
+		if state.Kind.ValueString() == string(restore.KindCluster) {
+			resp.Diagnostics.Append(errorDiag("Error Removing Restored Cluster", fmt.Sprintf("stopping and deleting %s", state.Target.DataDirectory.ValueString()), err))
+		} else {
 			resp.Diagnostics.Append(errorDiag("Error Dropping Restored Database", fmt.Sprintf("dropping %q and its attachment copies", state.Target.Database.ValueString()), err))
 		}
 	}
@@ -598,42 +551,36 @@ func (m *restoreModel) definitionChanged(s *restoreModel) bool {
 	return false
 }
 
+// request is the engine's restore request for m. client (nil at plan and
+// when there are no attachments) reaches the attachments bucket.
+func (r *restoreResource) request(m *restoreModel, client *objectstore.Client) restore.Request {
+	target, _ := m.target()
+	req := restore.Request{
+		Kind: restore.Kind(m.Kind.ValueString()), Layout: m.layout(), Target: target, BackupID: m.BackupID.ValueString(),
+		BinDir: m.Target.BinDir.ValueString(), AgentPath: m.AgentPath.ValueString(), AgentConfig: r.agentConfig(m),
+	}
+	if req.Kind == restore.KindCluster {
+		req.DataDir, req.Port = m.Target.DataDirectory.ValueString(), int(m.Target.Port.ValueInt64())
+	} else {
+		req.Database, req.NewDatabase = m.Target.SourceDatabase.ValueString(), m.Target.Database.ValueString()
+		if m.Postgres != nil {
+			req.TargetDSN = m.Postgres.dsn()
+		}
+		if a := m.Attachments; a != nil && !a.Bucket.IsNull() && client != nil {
+			req.Attachments = &restore.AttachmentOptions{Store: client.Store(a.Bucket.ValueString()),
+				SourcePrefix: a.SourcePrefix.ValueString(), TargetPrefix: a.TargetPrefix.ValueString()}
+		}
+	}
+	for _, c := range m.Checks {
+		req.Checks = append(req.Checks, restore.Check{Name: c.Name.ValueString(), Kind: restore.CheckSQL, SQL: c.SQL.ValueString(),
+			Expected: c.Expected.ValueString()})
+	}
+	return req
+}
+
 // agentConfig is what restore_command's agent needs to read the repository.
 func (r *restoreResource) agentConfig(m *restoreModel) repo.AgentConfig {
 	return r.data.agentConfig(m.Source.Bucket.ValueString(), m.Source.Prefix.ValueString(), m.Source.Cluster.ValueString(), "")
-}
-
-// runChecks runs each check against dsn and returns the results map and
-// a message per failing check.
-func runChecks(ctx context.Context, dsn string, checks []restoreCheckModel) (types.Map, []string) {
-	results := map[string]attr.Value{}
-	var failed []string
-	if len(checks) == 0 {
-		return types.MapValueMust(types.StringType, results), nil
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		for _, c := range checks {
-			results[c.Name.ValueString()] = types.StringValue("fail: cannot connect")
-			failed = append(failed, fmt.Sprintf("check %q could not connect to the restored copy: %v", c.Name.ValueString(), err))
-		}
-		return types.MapValueMust(types.StringType, results), failed
-	}
-	defer conn.Close(ctx)
-	for _, c := range checks {
-		observed, err := pg.QueryValue(ctx, conn, c.SQL.ValueString())
-		switch {
-		case err != nil:
-			results[c.Name.ValueString()] = types.StringValue("fail: " + err.Error())
-			failed = append(failed, fmt.Sprintf("check %q: the query failed on the restored copy: %v", c.Name.ValueString(), err))
-		case observed != c.Expected.ValueString():
-			results[c.Name.ValueString()] = types.StringValue("fail: got " + observed)
-			failed = append(failed, fmt.Sprintf("check %q: expected %q, observed %q on the restored copy.", c.Name.ValueString(), c.Expected.ValueString(), observed))
-		default:
-			results[c.Name.ValueString()] = types.StringValue("pass")
-		}
-	}
-	return types.MapValueMust(types.StringType, results), failed
 }
 
 // pointInTimeValidator accepts "latest" or an RFC 3339 time.

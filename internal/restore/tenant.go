@@ -36,6 +36,9 @@ type TenantOptions struct {
 	Target time.Time
 	// DumpID, when set, restores exactly this tenant dump.
 	DumpID string
+	// Source, when set, is the recovery point a reviewed plan named (a
+	// dump, or a base backup for PITR): exactly it is used.
+	Source Source
 	// TargetDSN is the server to create the new database on (any database
 	// of it).
 	TargetDSN string
@@ -82,8 +85,9 @@ type AttachmentReport struct {
 
 // TenantResult is what a tenant restore did.
 type TenantResult struct {
-	// Source is "dump:<id>" or "backup:<id>+wal".
-	Source         string
+	Source Source
+	// Plan is the base backup and WAL of a PITR (nil for a dump).
+	Plan           *Plan
 	RestoredToTime time.Time
 	Duration       time.Duration
 	Attachments    *AttachmentReport
@@ -103,37 +107,38 @@ func dumpMatches(snapshot, target time.Time) bool {
 // it before dropping anything).
 const tenantComment = "lifeboat-restore:"
 
-// PlanTenant says which dump or backup a tenant restore would use:
-// "dump:<id>" when DumpID is given or Target names a dump's snapshot time
-// to the second (see dumpMatches), else "backup:<id>+wal" (PITR of the cluster, which needs a
-// physical backup and WAL reaching Target), or an *OutsideWindowError.
-func PlanTenant(ctx context.Context, store objectstore.Store, opts TenantOptions) (string, error) {
+// PlanTenant says which dump or backup a tenant restore would use: the
+// dump Source or DumpID names, or the dump whose snapshot time Target names
+// to the second (see dumpMatches), else a base backup and WAL (PITR of the
+// cluster, which needs a physical backup and WAL reaching Target: the one
+// Source names, if it does), or an *OutsideWindowError.
+func PlanTenant(ctx context.Context, store objectstore.Store, opts TenantOptions) (Source, error) {
 	src, _, _, err := planTenant(ctx, store, opts)
 	return src, err
 }
 
-// PlanTenantPoint is PlanTenant that also returns the cluster plan of a
-// PITR source (nil for a dump), for callers that show its WAL range.
-func PlanTenantPoint(ctx context.Context, store objectstore.Store, opts TenantOptions) (string, *Plan, error) {
-	src, _, plan, err := planTenant(ctx, store, opts)
-	return src, plan, err
-}
-
-func planTenant(ctx context.Context, store objectstore.Store, opts TenantOptions) (string, *backup.TenantManifest, *Plan, error) {
+func planTenant(ctx context.Context, store objectstore.Store, opts TenantOptions) (Source, *backup.TenantManifest, *Plan, error) {
 	if opts.Database == "" {
-		return "", nil, nil, errors.New("tenant restore needs the source database")
+		return Source{}, nil, nil, errors.New("tenant restore needs the source database")
+	}
+	dumpID, backupID := opts.DumpID, ""
+	switch opts.Source.Kind {
+	case SourceDump:
+		dumpID = opts.Source.ID
+	case SourceBackup:
+		backupID = opts.Source.ID
 	}
 	c, err := catalog.Load(ctx, store, opts.Layout)
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("reading the repository: %w", err)
+		return Source{}, nil, nil, fmt.Errorf("reading the repository: %w", err)
 	}
 	var best *backup.TenantManifest
 	for _, m := range c.Tenant {
-		if m.Database != opts.Database {
+		if m.Database != opts.Database || backupID != "" {
 			continue
 		}
-		if opts.DumpID != "" {
-			if m.ID == opts.DumpID {
+		if dumpID != "" {
+			if m.ID == dumpID {
 				best = m
 			}
 			continue
@@ -145,17 +150,17 @@ func planTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 			best = m
 		}
 	}
-	if opts.DumpID != "" && best == nil {
-		return "", nil, nil, fmt.Errorf("dump %q of %q: %w", opts.DumpID, opts.Database, backup.ErrNoManifest)
+	if dumpID != "" && best == nil {
+		return Source{}, nil, nil, fmt.Errorf("dump %q of %q: %w", dumpID, opts.Database, backup.ErrNoManifest)
 	}
 	if best != nil {
-		return "dump:" + best.ID, best, nil, nil
+		return DumpSource(best.ID), best, nil, nil
 	}
-	plan, err := PlanCluster(ctx, store, ClusterOptions{Layout: opts.Layout, Target: opts.Target})
+	plan, err := PlanCluster(ctx, store, ClusterOptions{Layout: opts.Layout, Target: opts.Target, BackupID: backupID})
 	if err != nil {
-		return "", nil, nil, err
+		return Source{}, nil, nil, err
 	}
-	return "backup:" + plan.BackupID + "+wal", nil, plan, nil
+	return BackupSource(plan.BackupID), nil, plan, nil
 }
 
 // RestoreTenant restores one database into NewDatabase, other databases
@@ -232,9 +237,9 @@ func RestoreTenant(ctx context.Context, store objectstore.Store, opts TenantOpti
 	tcfg := target.Config()
 	tdsn := pg.WithDatabase(opts.TargetDSN, tmp)
 
-	res = &TenantResult{Source: source}
+	res = &TenantResult{Source: source, Plan: plan}
 	if dump != nil {
-		rep.send(Progress{Phase: "pg_restore", Total: dump.Dump.Size, Detail: source})
+		rep.send(Progress{Phase: "pg_restore", Total: dump.Dump.Size, Detail: source.String()})
 		if err = restoreDump(ctx, store, dump, opts.BinDir, tdsn, &tcfg.Config, restoreArgs); err != nil {
 			return nil, err
 		}
@@ -271,7 +276,7 @@ func RestoreTenant(ctx context.Context, store objectstore.Store, opts TenantOpti
 		}
 	}
 	res.Duration = time.Since(started)
-	rep.send(Progress{Phase: "done", Detail: source})
+	rep.send(Progress{Phase: "done", Detail: source.String()})
 	return res, nil
 }
 

@@ -97,7 +97,7 @@ func TestAccRestoreTenant(t *testing.T) {
 				Progress: func(p restore.Progress) { t.Logf("progress: %s %s", p.Phase, p.Detail) },
 			}
 			src, err := restore.PlanTenant(ctx, f.store, opts)
-			if err != nil || !strings.HasPrefix(src, tc.source) {
+			if err != nil || !strings.HasPrefix(src.String(), tc.source) {
 				t.Fatalf("PlanTenant = %q, %v; want %s...", src, err, tc.source)
 			}
 			res, err := restore.RestoreTenant(ctx, f.store, opts)
