@@ -223,10 +223,10 @@ resource "lifeboat_drill_schedule" "nightly" {
   agent_path              = var.agent_path
   scratch_dir             = var.drill_scratch_dir
 
-  source {
-    cluster = lifeboat_backup_policy.main.cluster
-    bucket  = lifeboat_immutable_bucket.repository.name
-    prefix  = "pg"
+  cluster = lifeboat_backup_policy.main.cluster
+  repository {
+    bucket = lifeboat_immutable_bucket.repository.name
+    prefix = "pg"
   }
 
   check {
@@ -272,10 +272,10 @@ resource "lifeboat_restore" "acme" {
   point_in_time = var.restore_point_in_time
   agent_path    = var.agent_path
 
-  source {
-    cluster = lifeboat_backup_policy.main.cluster
-    bucket  = lifeboat_immutable_bucket.repository.name
-    prefix  = "pg"
+  cluster = lifeboat_backup_policy.main.cluster
+  repository {
+    bucket = lifeboat_immutable_bucket.repository.name
+    prefix = "pg"
   }
 
   target {

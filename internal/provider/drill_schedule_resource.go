@@ -40,6 +40,7 @@ var (
 	_ resource.ResourceWithValidateConfig = (*drillScheduleResource)(nil)
 	_ resource.ResourceWithImportState    = (*drillScheduleResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*drillScheduleResource)(nil)
+	_ resource.ResourceWithUpgradeState   = (*drillScheduleResource)(nil)
 )
 
 // NewDrillScheduleResource is the lifeboat_drill_schedule constructor.
@@ -54,7 +55,8 @@ type drillScheduleResource struct {
 type drillScheduleModel struct {
 	ID                    types.String        `tfsdk:"id"`
 	Name                  types.String        `tfsdk:"name"`
-	Source                *restoreSourceModel `tfsdk:"source"`
+	Cluster               types.String        `tfsdk:"cluster"`
+	Repository            *repositoryRef      `tfsdk:"repository"`
 	Schedule              types.String        `tfsdk:"schedule"`
 	Kind                  types.String        `tfsdk:"kind"`
 	Database              types.String        `tfsdk:"database"`
@@ -99,6 +101,8 @@ func (r *drillScheduleResource) Metadata(_ context.Context, req resource.Metadat
 func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
 	resp.Schema = schema.Schema{
+		// Version 1: `cluster` + `repository { bucket, prefix }` replaced version 0's `source` block (see UpgradeState).
+		Version: 1,
 		MarkdownDescription: "A restore drill on a schedule: the newest recovery point restored into an isolated scratch target " +
 			"(a throw-away data directory and port, or a scratch database for a tenant), WAL replayed to the latest point, the " +
 			"checks run, the achieved RTO measured from start to checks passed, the target torn down. Each drill's evidence " +
@@ -111,6 +115,12 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"signed_by": signedByAttribute(),
 			"name": schema.StringAttribute{
 				MarkdownDescription: "Schedule name, unique per cluster. Changing it replaces the schedule.",
+				Required:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:          []validator.String{keyNameValidator{}},
+			},
+			"cluster": schema.StringAttribute{
+				MarkdownDescription: "Name of the cluster inside the repository whose backups the drills restore. Changing it replaces the schedule.",
 				Required:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 				Validators:          []validator.String{keyNameValidator{}},
@@ -165,17 +175,7 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 			},
 		},
 		Blocks: map[string]schema.Block{
-			"source": schema.SingleNestedBlock{
-				MarkdownDescription: "The cluster's repository.",
-				Attributes: map[string]schema.Attribute{
-					"cluster": schema.StringAttribute{MarkdownDescription: "Cluster name.", Optional: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-						Validators: []validator.String{keyNameValidator{}}},
-					"bucket": schema.StringAttribute{MarkdownDescription: "Repository bucket (with object lock).", Optional: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-						Validators: []validator.String{bucketNameValidator{}}},
-					"prefix": schema.StringAttribute{MarkdownDescription: "Key prefix.", Optional: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-						Validators: []validator.String{keyPrefixValidator{}}},
-				},
-			},
+			"repository": replacingRepositoryBlock(),
 			"postgres": postgresBlock("that receives a tenant drill's scratch database (tenant drills)"),
 			"attachments": schema.SingleNestedBlock{
 				MarkdownDescription: "Where a tenant's attachment objects live, for `attachments` checks.",
@@ -201,6 +201,12 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 	}
 }
 
+// UpgradeState implements resource.ResourceWithUpgradeState: version 0's
+// `source` block becomes `cluster` + `repository`.
+func (r *drillScheduleResource) UpgradeState(context.Context) map[int64]resource.StateUpgrader {
+	return sourceBlockUpgraders()
+}
+
 // Configure implements resource.ResourceWithConfigure.
 func (r *drillScheduleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
@@ -213,8 +219,9 @@ func (r *drillScheduleResource) ValidateConfig(ctx context.Context, req resource
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if m.Source == nil || m.Source.Cluster.IsNull() || m.Source.Bucket.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("source"), "Missing Drill Source", "source.cluster and source.bucket are required.")
+	if m.Repository == nil || (m.Repository.Bucket.IsNull() && !m.Repository.Bucket.IsUnknown()) {
+		resp.Diagnostics.AddAttributeError(path.Root("repository").AtName("bucket"), "Missing Repository Bucket",
+			"repository.bucket is required: the repository the drills restore from and keep their evidence in (a bucket with object lock).")
 	}
 	if m.Kind.ValueString() == "tenant" {
 		if m.Database.IsNull() {
@@ -279,8 +286,8 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _
 	if client == nil {
 		return
 	}
-	bucket := m.Source.Bucket.ValueString()
-	if !requireBucket(ctx, client, bucket, path.Root("source").AtName("bucket"), diags) {
+	bucket := m.Repository.Bucket.ValueString()
+	if !requireBucket(ctx, client, bucket, path.Root("repository").AtName("bucket"), diags) {
 		return
 	}
 	store := client.Store(bucket)
@@ -289,12 +296,12 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _
 		diags.Append(errorDiag("Error Writing Drill Schedule", fmt.Sprintf("writing s3://%s/%s", bucket, layout.DrillScheduleKey(m.Name.ValueString())), err))
 		return
 	}
-	m.ID = types.StringValue(m.Source.Cluster.ValueString() + "/" + m.Name.ValueString())
+	m.ID = types.StringValue(m.Cluster.ValueString() + "/" + m.Name.ValueString())
 	m.SignedBy = types.StringValue(r.data.signerID())
 	var failure string
 	if m.RunOnApply.ValueBool() {
 		tflog.Info(ctx, "running a drill on apply", map[string]any{"schedule": m.Name.ValueString(), "kind": m.Kind.ValueString()})
-		agentCfg := r.data.agentConfig(bucket, m.Source.Prefix.ValueString(), m.Source.Cluster.ValueString(), "")
+		agentCfg := r.data.agentConfig(bucket, m.Repository.Prefix.ValueString(), m.Cluster.ValueString(), "")
 		targetDSN := ""
 		if m.Postgres != nil {
 			targetDSN = m.Postgres.dsn()
@@ -348,7 +355,7 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 	if client == nil {
 		return
 	}
-	store := client.Store(state.Source.Bucket.ValueString())
+	store := client.Store(state.Repository.Bucket.ValueString())
 	doc, signedBy, err := findDrillSchedule(ctx, store, state.layout(), state.Name.ValueString(), r.data.trust())
 	if isNotFound(err) {
 		resp.State.RemoveResource(ctx)
@@ -460,7 +467,7 @@ func (r *drillScheduleResource) Delete(ctx context.Context, req resource.DeleteR
 	if client == nil {
 		return
 	}
-	err := asNotFound("drill schedule", drill.DeleteSchedule(ctx, client.Store(state.Source.Bucket.ValueString()), state.layout(), state.Name.ValueString()))
+	err := asNotFound("drill schedule", drill.DeleteSchedule(ctx, client.Store(state.Repository.Bucket.ValueString()), state.layout(), state.Name.ValueString()))
 	if err != nil && !isNotFound(err) { // gone already is what destroy wants
 		resp.Diagnostics.Append(errorDiag("Error Deleting Drill Schedule", "deleting the schedule document", err))
 	}
@@ -477,10 +484,10 @@ func (r *drillScheduleResource) ImportState(ctx context.Context, req resource.Im
 			fmt.Sprintf("Expected \"<bucket>/[<prefix>/]<cluster>/<name>\" (e.g. acme-wal/pg/odoo-main/nightly), got %q.", req.ID))
 		return
 	}
-	source := &restoreSourceModel{Cluster: types.StringValue(cluster), Bucket: ref.Bucket, Prefix: ref.Prefix}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), cluster+"/"+name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("source"), source)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster"), cluster)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("repository"), ref)...)
 }
 
 // adopt fills an imported state from the schedule's document, which the
@@ -524,12 +531,12 @@ func findDrillSchedule(ctx context.Context, store objectstore.Store, layout repo
 }
 
 func (m *drillScheduleModel) layout() repo.Layout {
-	return repo.Layout{Prefix: m.Source.Prefix.ValueString(), Cluster: m.Source.Cluster.ValueString()}
+	return repo.Layout{Prefix: m.Repository.Prefix.ValueString(), Cluster: m.Cluster.ValueString()}
 }
 
 func (m *drillScheduleModel) doc() drill.ScheduleDoc {
 	d := drill.ScheduleDoc{
-		Name: m.Name.ValueString(), Cluster: m.Source.Cluster.ValueString(), Schedule: m.Schedule.ValueString(), Updated: time.Now().UTC(),
+		Name: m.Name.ValueString(), Cluster: m.Cluster.ValueString(), Schedule: m.Schedule.ValueString(), Updated: time.Now().UTC(),
 		Kind: m.Kind.ValueString(), Database: m.Database.ValueString(), ScratchDir: m.ScratchDir.ValueString(),
 		EvidenceDays: int(m.EvidenceRetentionDays.ValueInt64()),
 	}

@@ -159,10 +159,10 @@ resource "lifeboat_drill_schedule" "test" {
   agent_path              = %[2]q
   scratch_dir             = %[5]q
 
-  source {
-    cluster = "main"
-    bucket  = %[1]q
-    prefix  = "pg"
+  cluster = "main"
+  repository {
+    bucket = %[1]q
+    prefix = "pg"
   }
 
   check {

@@ -35,6 +35,7 @@ var (
 	_ resource.ResourceWithConfigure      = (*restoreResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*restoreResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*restoreResource)(nil)
+	_ resource.ResourceWithUpgradeState   = (*restoreResource)(nil)
 )
 
 // NewRestoreResource is the lifeboat_restore constructor.
@@ -50,7 +51,8 @@ type restoreResource struct {
 type restoreModel struct {
 	ID          types.String        `tfsdk:"id"`
 	Kind        types.String        `tfsdk:"kind"`
-	Source      *restoreSourceModel `tfsdk:"source"`
+	Cluster     types.String        `tfsdk:"cluster"`
+	Repository  *repositoryRef      `tfsdk:"repository"`
 	PointInTime types.String        `tfsdk:"point_in_time"`
 	BackupID    types.String        `tfsdk:"backup_id"`
 	Target      *restoreTargetModel `tfsdk:"target"`
@@ -68,12 +70,6 @@ type restoreModel struct {
 	CheckResults       types.Map      `tfsdk:"check_results"`
 	MissingAttachments types.List     `tfsdk:"missing_attachments"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
-}
-
-type restoreSourceModel struct {
-	Cluster types.String `tfsdk:"cluster"`
-	Bucket  types.String `tfsdk:"bucket"`
-	Prefix  types.String `tfsdk:"prefix"`
 }
 
 type restoreTargetModel struct {
@@ -112,6 +108,9 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
 	}
 	resp.Schema = schema.Schema{
+		// Version 1: the repository is `cluster` + `repository { bucket, prefix }`, as in every other resource
+		// (version 0 had `source { cluster, bucket, prefix }`; UpgradeState moves it).
+		Version: 1,
 		MarkdownDescription: "A restore, performed when the resource is created or replaced, so it is reviewed in `terraform plan` " +
 			"like any change: the plan names the recovery point it will use (`recovery_source`, `wal_range`) and, for `latest`, " +
 			"the data-loss window. Every argument that defines the restore forces replacement: moving `point_in_time` plans a " +
@@ -137,6 +136,12 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Default:             stringdefault.StaticString("latest"),
 				PlanModifiers:       replaceStr,
 				Validators:          []validator.String{pointInTimeValidator{}},
+			},
+			"cluster": schema.StringAttribute{
+				MarkdownDescription: "Name of the cluster inside the repository to restore from.",
+				Required:            true,
+				PlanModifiers:       replaceStr,
+				Validators:          []validator.String{keyNameValidator{}},
 			},
 			"backup_id": optStr("Restore from this backup (a `lifeboat_recovery_points` id) instead of the newest one that reaches the target."),
 			"agent_path": schema.StringAttribute{
@@ -165,14 +170,7 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			},
 		},
 		Blocks: map[string]schema.Block{
-			"source": schema.SingleNestedBlock{
-				MarkdownDescription: "The cluster's repository to restore from.",
-				Attributes: map[string]schema.Attribute{
-					"cluster": optStr("Cluster name in the repository."),
-					"bucket":  optStr("Repository bucket."),
-					"prefix":  optStr("Key prefix inside the bucket."),
-				},
-			},
+			"repository": replacingRepositoryBlock(),
 			"target": schema.SingleNestedBlock{
 				MarkdownDescription: "Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.",
 				Attributes: map[string]schema.Attribute{
@@ -207,6 +205,12 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 	}
 }
 
+// UpgradeState implements resource.ResourceWithUpgradeState: version 0's
+// `source` block becomes `cluster` + `repository`.
+func (r *restoreResource) UpgradeState(context.Context) map[int64]resource.StateUpgrader {
+	return sourceBlockUpgraders()
+}
+
 // Configure implements resource.ResourceWithConfigure.
 func (r *restoreResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
@@ -224,12 +228,7 @@ func (r *restoreResource) ValidateConfig(ctx context.Context, req resource.Valid
 			resp.Diagnostics.AddAttributeError(p, "Missing Restore Argument", what)
 		}
 	}
-	if m.Source == nil {
-		resp.Diagnostics.AddAttributeError(path.Root("source"), "Missing Restore Source", "A source block with cluster and bucket is required.")
-	} else {
-		need(path.Root("source").AtName("cluster"), m.Source.Cluster, "source.cluster is required.")
-		need(path.Root("source").AtName("bucket"), m.Source.Bucket, "source.bucket is required.")
-	}
+	m.Repository.validate("the repository to restore from", &resp.Diagnostics)
 	if m.Target == nil {
 		resp.Diagnostics.AddAttributeError(path.Root("target"), "Missing Restore Target", "A target block is required.")
 		return
@@ -283,14 +282,14 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 			return // the same restore: nothing to resolve again
 		}
 	}
-	if plan.Source == nil || plan.Target == nil || plan.anyUnknown() {
+	if plan.Repository == nil || plan.Target == nil || plan.anyUnknown() {
 		return
 	}
 	client, err := r.data.Store(ctx)
 	if err != nil {
 		return
 	}
-	store := client.Store(plan.Source.Bucket.ValueString())
+	store := client.Store(plan.Repository.Bucket.ValueString())
 	if plan.Kind.ValueString() == string(restore.KindCluster) {
 		dir := plan.Target.DataDirectory.ValueString()
 		// A copy being replaced is removed before the new one is made, so
@@ -332,7 +331,7 @@ func (r *restoreResource) planError(diags *diag.Diagnostics, err error) {
 			fmt.Sprintf("The restore cannot reach point_in_time: %v. Choose a point inside the window (see the lifeboat_recovery_points data source).", err))
 		return
 	}
-	diags.AddAttributeError(path.Root("source"), "Error Planning Restore", detail("choosing the recovery point", err))
+	diags.AddAttributeError(path.Root("repository"), "Error Planning Restore", detail("choosing the recovery point", err))
 }
 
 // warnLatest shows, in the plan, what a restore to latest would lose now.
@@ -379,12 +378,12 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 		}
 		rreq.Source = src
 	}
-	out, err := restore.Restore(ctx, client.Store(plan.Source.Bucket.ValueString()), rreq)
+	out, err := restore.Restore(ctx, client.Store(plan.Repository.Bucket.ValueString()), rreq)
 	if err != nil {
 		if rreq.Kind == restore.KindCluster {
 			resp.Diagnostics.Append(errorDiag("Error Restoring Cluster",
 				fmt.Sprintf("restoring cluster %q to %s into %s (the directory is marked failed and no server is left running)",
-					plan.Source.Cluster.ValueString(), plan.PointInTime.ValueString(), plan.Target.DataDirectory.ValueString()), err))
+					plan.Cluster.ValueString(), plan.PointInTime.ValueString(), plan.Target.DataDirectory.ValueString()), err))
 		} else {
 			resp.Diagnostics.Append(errorDiag("Error Restoring Tenant",
 				fmt.Sprintf("restoring database %q to %s into new database %q (nothing half-restored is left)",
@@ -508,7 +507,7 @@ func (r *restoreResource) Delete(ctx context.Context, req resource.DeleteRequest
 }
 
 func (m *restoreModel) layout() repo.Layout {
-	return repo.Layout{Prefix: m.Source.Prefix.ValueString(), Cluster: m.Source.Cluster.ValueString()}
+	return repo.Layout{Prefix: m.Repository.Prefix.ValueString(), Cluster: m.Cluster.ValueString()}
 }
 
 // target is the recovery target time; zero for latest.
@@ -521,7 +520,7 @@ func (m *restoreModel) target() (time.Time, error) {
 }
 
 func (m *restoreModel) anyUnknown() bool {
-	vals := []attr.Value{m.Kind, m.PointInTime, m.BackupID, m.Source.Cluster, m.Source.Bucket, m.Source.Prefix,
+	vals := []attr.Value{m.Kind, m.PointInTime, m.BackupID, m.Cluster, m.Repository.Bucket, m.Repository.Prefix,
 		m.Target.DataDirectory, m.Target.Port, m.Target.Database, m.Target.SourceDatabase}
 	for _, v := range vals {
 		if v.IsUnknown() {
@@ -534,12 +533,12 @@ func (m *restoreModel) anyUnknown() bool {
 // definitionChanged reports whether an argument that defines the restore
 // differs (then the plan replaces the resource).
 func (m *restoreModel) definitionChanged(s *restoreModel) bool {
-	if s.Source == nil || s.Target == nil || m.Source == nil || m.Target == nil {
+	if s.Repository == nil || s.Target == nil || m.Repository == nil || m.Target == nil {
 		return true
 	}
 	pairs := [][2]attr.Value{
 		{m.Kind, s.Kind}, {m.PointInTime, s.PointInTime}, {m.BackupID, s.BackupID},
-		{m.Source.Cluster, s.Source.Cluster}, {m.Source.Bucket, s.Source.Bucket}, {m.Source.Prefix, s.Source.Prefix},
+		{m.Cluster, s.Cluster}, {m.Repository.Bucket, s.Repository.Bucket}, {m.Repository.Prefix, s.Repository.Prefix},
 		{m.Target.DataDirectory, s.Target.DataDirectory}, {m.Target.Port, s.Target.Port}, {m.Target.Database, s.Target.Database},
 		{m.Target.SourceDatabase, s.Target.SourceDatabase},
 	}
@@ -580,7 +579,7 @@ func (r *restoreResource) request(m *restoreModel, client *objectstore.Client) r
 
 // agentConfig is what restore_command's agent needs to read the repository.
 func (r *restoreResource) agentConfig(m *restoreModel) repo.AgentConfig {
-	return r.data.agentConfig(m.Source.Bucket.ValueString(), m.Source.Prefix.ValueString(), m.Source.Cluster.ValueString(), "")
+	return r.data.agentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString(), "")
 }
 
 // pointInTimeValidator accepts "latest" or an RFC 3339 time.

@@ -184,9 +184,9 @@ func TestAccRestoreResource_planTimeRefusals(t *testing.T) {
 			{Config: fmt.Sprintf(`
 resource "lifeboat_restore" "test" {
   kind = "tenant"
-  source {
-    cluster = "main"
-    bucket  = "b-unused"
+  cluster = "main"
+  repository {
+    bucket = "b-unused"
   }
   target {
     source_database = "acme"
@@ -207,10 +207,10 @@ resource "lifeboat_restore" "test" {
   point_in_time = %[1]q
   agent_path    = %[5]q
 
-  source {
-    cluster = "main"
-    bucket  = %[2]q
-    prefix  = "pg"
+  cluster = "main"
+  repository {
+    bucket = %[2]q
+    prefix = "pg"
   }
 
   target {

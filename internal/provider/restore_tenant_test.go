@@ -92,10 +92,10 @@ resource "lifeboat_restore" "test" {
   kind          = "tenant"
   point_in_time = %[1]q
   agent_path    = %[2]q
-  source {
-    cluster = "main"
-    bucket  = %[3]q
-    prefix  = "pg"
+  cluster = "main"
+  repository {
+    bucket = %[3]q
+    prefix = "pg"
   }
   target {
     source_database = "tn_acme"

@@ -9,10 +9,10 @@ resource "lifeboat_drill_schedule" "nightly" {
   run_on_apply = true
   scratch_dir  = "/var/lib/lifeboat/drills"
 
-  source {
-    cluster = "odoo-main"
-    bucket  = "acme-odoo-backups"
-    prefix  = "pg"
+  cluster = "odoo-main"
+  repository {
+    bucket = "acme-odoo-backups"
+    prefix = "pg"
   }
 
   check {
@@ -37,10 +37,10 @@ resource "lifeboat_drill_schedule" "acme_weekly" {
   kind     = "tenant"
   database = "acme_logistics"
 
-  source {
-    cluster = "odoo-main"
-    bucket  = "acme-odoo-backups"
-    prefix  = "pg"
+  cluster = "odoo-main"
+  repository {
+    bucket = "acme-odoo-backups"
+    prefix = "pg"
   }
 
   postgres {

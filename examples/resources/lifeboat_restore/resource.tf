@@ -5,10 +5,10 @@ resource "lifeboat_restore" "before_incident" {
   kind          = "cluster"
   point_in_time = "2026-11-25T09:41:00Z"
 
-  source {
-    cluster = "odoo-main"
-    bucket  = "acme-odoo-backups"
-    prefix  = "pg"
+  cluster = "odoo-main"
+  repository {
+    bucket = "acme-odoo-backups"
+    prefix = "pg"
   }
 
   target {
@@ -29,10 +29,10 @@ resource "lifeboat_restore" "acme_yesterday" {
   kind          = "tenant"
   point_in_time = "2026-11-24T18:00:00Z"
 
-  source {
-    cluster = "odoo-main"
-    bucket  = "acme-odoo-backups"
-    prefix  = "pg"
+  cluster = "odoo-main"
+  repository {
+    bucket = "acme-odoo-backups"
+    prefix = "pg"
   }
 
   target {
