@@ -53,22 +53,22 @@ type drillScheduleResource struct {
 }
 
 type drillScheduleModel struct {
-	ID                    types.String        `tfsdk:"id"`
-	Name                  types.String        `tfsdk:"name"`
-	Cluster               types.String        `tfsdk:"cluster"`
-	Repository            *repositoryRef      `tfsdk:"repository"`
-	Schedule              types.String        `tfsdk:"schedule"`
-	Kind                  types.String        `tfsdk:"kind"`
-	Database              types.String        `tfsdk:"database"`
-	ScratchDir            types.String        `tfsdk:"scratch_dir"`
-	Postgres              *postgresModel      `tfsdk:"postgres"`
-	Attachments           *drillAttachModel   `tfsdk:"attachments"`
-	Checks                []drillCheckModel   `tfsdk:"check"`
-	RTOTarget             types.String        `tfsdk:"rto_target"`
-	RunOnApply            types.Bool          `tfsdk:"run_on_apply"`
-	EvidenceTrustedKeys   types.List          `tfsdk:"evidence_trusted_keys"`
-	EvidenceRetentionDays types.Int64         `tfsdk:"evidence_retention_days"`
-	AgentPath             types.String        `tfsdk:"agent_path"`
+	ID                    types.String      `tfsdk:"id"`
+	Name                  types.String      `tfsdk:"name"`
+	Cluster               types.String      `tfsdk:"cluster"`
+	Repository            *repositoryRef    `tfsdk:"repository"`
+	Schedule              types.String      `tfsdk:"schedule"`
+	Kind                  types.String      `tfsdk:"kind"`
+	Database              types.String      `tfsdk:"database"`
+	ScratchDir            types.String      `tfsdk:"scratch_dir"`
+	Postgres              *postgresModel    `tfsdk:"postgres"`
+	Attachments           *drillAttachModel `tfsdk:"attachments"`
+	Checks                []drillCheckModel `tfsdk:"check"`
+	RTOTarget             types.String      `tfsdk:"rto_target"`
+	RunOnApply            types.Bool        `tfsdk:"run_on_apply"`
+	EvidenceTrustedKeys   types.List        `tfsdk:"evidence_trusted_keys"`
+	EvidenceRetentionDays types.Int64       `tfsdk:"evidence_retention_days"`
+	AgentPath             types.String      `tfsdk:"agent_path"`
 
 	LastDrillTime   types.String   `tfsdk:"last_drill_time"`
 	LastDrillResult types.String   `tfsdk:"last_drill_result"`
@@ -176,7 +176,7 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 		},
 		Blocks: map[string]schema.Block{
 			"repository": replacingRepositoryBlock(),
-			"postgres": postgresBlock("that receives a tenant drill's scratch database (tenant drills)"),
+			"postgres":   postgresBlock("that receives a tenant drill's scratch database (tenant drills)"),
 			"attachments": schema.SingleNestedBlock{
 				MarkdownDescription: "Where a tenant's attachment objects live, for `attachments` checks.",
 				Attributes: map[string]schema.Attribute{
