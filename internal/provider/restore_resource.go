@@ -310,10 +310,18 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 			return
 		}
 	}
-	p, err := restore.PlanRestore(ctx, store, r.request(&plan, nil))
+	// Kept: when this plan is saved and applied later, Terraform plans it
+	// again, and that plan must name the same recovery point.
+	p, err := restore.PlanKept(ctx, store, r.request(&plan, nil))
 	if err != nil {
 		r.planError(&resp.Diagnostics, err)
 		return
+	}
+	if p.NotKept != nil {
+		resp.Diagnostics.AddWarning("Recovery Point Not Kept For A Saved Plan",
+			fmt.Sprintf("This plan names %s, but could not record it in the repository for the apply: %v. Applied at once this does not matter; "+
+				"a saved plan applied after a newer backup finished fails with \"Provider produced inconsistent final plan\" (plan again then).",
+				p.Source, p.NotKept))
 	}
 	plan.RecoverySource = types.StringValue(p.Source.String())
 	plan.WALRange = types.StringNull()
@@ -378,7 +386,8 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 		}
 		rreq.Source = src
 	}
-	out, err := restore.Restore(ctx, client.Store(plan.Repository.Bucket.ValueString()), rreq)
+	store := client.Store(plan.Repository.Bucket.ValueString())
+	out, err := restore.Restore(ctx, store, rreq)
 	if err != nil {
 		if rreq.Kind == restore.KindCluster {
 			resp.Diagnostics.Append(errorDiag("Error Restoring Cluster",
@@ -390,6 +399,10 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 					plan.Target.SourceDatabase.ValueString(), plan.PointInTime.ValueString(), plan.Target.Database.ValueString()), err))
 		}
 		return
+	}
+	// Done: the next plan of this restore chooses the newest backup again.
+	if err := restore.ReleaseKept(ctx, store, rreq); err != nil {
+		tflog.Warn(ctx, "could not forget the kept recovery point", map[string]any{"error": err.Error()})
 	}
 	plan.RecoverySource = types.StringValue(out.Source.String())
 	if plan.WALRange.IsUnknown() {

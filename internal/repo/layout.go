@@ -32,6 +32,7 @@ const (
 	FolderDrills      Folder = "drills"
 	FolderLeases      Folder = "leases"
 	FolderJobs        Folder = "jobs"
+	FolderRestores    Folder = "restores"
 )
 
 // DataFolders hold backup data: what a restore reads, and what retention
@@ -54,6 +55,7 @@ const (
 	evidenceDir      = "evidence"
 	jobRecordFile    = "last.json"
 	leaseExt         = ".json"
+	restorePlanExt   = ".json"
 )
 
 // Root is "<prefix>/<cluster>" (or "<cluster>" without a prefix), with no
@@ -226,6 +228,14 @@ func (l Layout) JobsDir() string { return l.Dir(FolderJobs) }
 // JobRecordKey is the record of job's last run.
 func (l Layout) JobRecordKey(job string) string { return l.JobsDir() + job + "/" + jobRecordFile }
 
+// RestorePlansDir is the prefix of the recovery points kept for reviewed
+// restore plans.
+func (l Layout) RestorePlansDir() string { return l.Dir(FolderRestores) }
+
+// RestorePlanKey is where the recovery point of the restore identified by
+// id (a digest of its definition) is kept between its plan and its apply.
+func (l Layout) RestorePlanKey(id string) string { return l.RestorePlansDir() + id + restorePlanExt }
+
 // Kind is the class of a repository object.
 type Kind int
 
@@ -243,11 +253,12 @@ const (
 	KindDrillEvidence       // drills/<name>/evidence/<id>.json
 	KindLease               // leases/<job>/<generation>.json
 	KindJobRecord           // jobs/<job>/last.json
+	KindRestorePlan         // restores/<id>.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
 	"base backup manifest", "tenant dump", "tenant dump manifest", "drill schedule", "drill evidence",
-	"job lease", "job record"}
+	"job lease", "job record", "kept restore plan"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -273,7 +284,7 @@ type Key struct {
 	// Timeline (8 hex digits), Name (the WAL file name, without the codec
 	// extension) and Ext (the codec's extension) of a WAL file.
 	Timeline, Name, Ext string
-	// ID of a base backup, tenant dump or drill evidence.
+	// ID of a base backup, tenant dump, drill evidence or kept restore plan.
 	ID string
 	// Object is a base backup object's name below its backup's directory
 	// ("base.tar.zst/000000", BackupPGManifest).
@@ -344,6 +355,12 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 	case FolderJobs:
 		if len(parts) == 2 && parts[0] != "" && parts[1] == jobRecordFile {
 			return Key{Kind: KindJobRecord, Job: parts[0]}, true
+		}
+	case FolderRestores:
+		if len(parts) == 1 {
+			if id, ok := strings.CutSuffix(parts[0], restorePlanExt); ok && id != "" {
+				return Key{Kind: KindRestorePlan, ID: id}, true
+			}
 		}
 	}
 	return Key{}, false

@@ -43,6 +43,7 @@ func TestLayoutKeysParse(t *testing.T) {
 			Key{Kind: KindDrillEvidence, Drill: "nightly", ID: "20261130T070000Z"}, false},
 		{"lease", l.LeaseKey("backup", 42), Key{Kind: KindLease, Job: "backup", Generation: 42}, false},
 		{"job record", l.JobRecordKey("drill-nightly"), Key{Kind: KindJobRecord, Job: "drill-nightly"}, false},
+		{"kept restore plan", l.RestorePlanKey("3f2a"), Key{Kind: KindRestorePlan, ID: "3f2a"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +88,7 @@ func TestLayoutSpelling(t *testing.T) {
 		l.DrillEvidenceKey("n", "e"):                            "pg/main/drills/n/evidence/e.json",
 		l.LeaseKey("backup", 7):                                 "pg/main/leases/backup/00000000000000000007.json",
 		l.JobRecordKey("backup"):                                "pg/main/jobs/backup/last.json",
+		l.RestorePlanKey("3f2a"):                                "pg/main/restores/3f2a.json",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
@@ -116,6 +118,8 @@ func TestLayoutParseRefusesForeignAndStrayKeys(t *testing.T) {
 		"pg/main/drills/n/other.json",
 		"pg/main/leases/backup/x.json",
 		"pg/main/jobs/backup/first.json",
+		"pg/main/restores/x/3f2a.json",
+		"pg/main/restores/.json",
 		"pg/main/notes.txt",
 	} {
 		if k, ok := l.Parse(key); ok {

@@ -72,7 +72,7 @@ func (r CheckResult) Failure() string {
 	if r.Observed == ObservedError {
 		return fmt.Sprintf("check %q could not be evaluated on the restored copy: %s", r.Name, r.Detail)
 	}
-	return fmt.Sprintf("check %q: expected %s, observed %s on the restored copy%s", r.Name, r.Expected, r.Observed, suffix(r.Detail))
+	return fmt.Sprintf("check %q: expected %q, observed %q on the restored copy%s", r.Name, r.Expected, r.Observed, suffix(r.Detail))
 }
 
 func suffix(s string) string {

@@ -135,6 +135,9 @@ type RecoveryPlan struct {
 	// Cluster is the base backup and WAL of a cluster restore or of a
 	// tenant restore that goes through PITR; nil for a dump.
 	Cluster *Plan
+	// NotKept says why PlanKept could not keep Source for the apply of a
+	// saved plan (nil when kept, or when nothing needed keeping).
+	NotKept error
 }
 
 // WALRange names the WAL a restore replays, "<first>..<last>", or

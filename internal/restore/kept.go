@@ -1,0 +1,116 @@
+package restore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+)
+
+// KeptPlanTTL is how long PlanKept names the recovery point an earlier
+// plan of the same restore named: long enough for a plan reviewed over a
+// weekend to apply.
+const KeptPlanTTL = 7 * 24 * time.Hour
+
+// keptPlan is the object PlanKept keeps in the repository.
+type keptPlan struct {
+	Format  int       `json:"format"`
+	Source  string    `json:"source"`
+	Planned time.Time `json:"planned"`
+}
+
+// PlanKept is PlanRestore for a plan that is reviewed first and applied
+// later, possibly after a newer backup finished (`terraform plan -out`,
+// then `terraform apply` of that plan).
+//
+// GOTCHA: Terraform plans every change again when it applies a saved plan,
+// and fails the apply if the second plan names anything the first did not;
+// the provider is not shown the first plan. A restore to latest chooses the
+// newest backup, so a backup finished in between would change the second
+// plan. PlanKept therefore keeps the source it chose in the repository
+// (under a digest of the restore's definition) and, for KeptPlanTTL, plans
+// the same restore from that source again while it is still usable; the
+// restore still replays WAL to the newest segment there is when it runs.
+// ReleaseKept forgets it once the restore is done. A point in time, a
+// chosen backup or a given Source choose the same source every time: they
+// are planned without keeping anything.
+//
+// When the source cannot be kept (a read-only credential, say), the plan
+// is still returned, with RecoveryPlan.NotKept saying why.
+func PlanKept(ctx context.Context, store objectstore.Store, req Request) (*RecoveryPlan, error) {
+	if !req.Source.IsZero() || req.BackupID != "" || !req.Target.IsZero() {
+		return PlanRestore(ctx, store, req)
+	}
+	key := req.Layout.RestorePlanKey(req.identity())
+	if k, err := readKept(ctx, store, key); err == nil && time.Since(k.Planned) < KeptPlanTTL {
+		if src, err := ParseSource(k.Source); err == nil {
+			again := req
+			again.Source = src
+			if p, err := PlanRestore(ctx, store, again); err == nil {
+				return p, nil
+			}
+			// The kept backup is gone (pruned) or no longer usable: the
+			// restore is planned afresh.
+		}
+	}
+	p, err := PlanRestore(ctx, store, req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(keptPlan{Format: 1, Source: p.Source.String(), Planned: time.Now().UTC()})
+	if err == nil {
+		_, err = store.Put(ctx, key, bytes.NewReader(body), objectstore.PutOptions{Size: int64(len(body))})
+	}
+	if err != nil {
+		p.NotKept = fmt.Errorf("keeping the planned recovery point at %s: %w", key, err)
+	}
+	return p, nil
+}
+
+// ReleaseKept forgets the source PlanKept kept for req (the restore it was
+// planned for is done), so the next plan of it chooses the newest backup
+// again. Nothing kept is success.
+func ReleaseKept(ctx context.Context, store objectstore.Store, req Request) error {
+	err := store.Delete(ctx, req.Layout.RestorePlanKey(req.identity()))
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func readKept(ctx context.Context, store objectstore.Store, key string) (*keptPlan, error) {
+	rc, _, err := store.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 64<<10))
+	if err != nil {
+		return nil, err
+	}
+	var k keptPlan
+	if err := json.Unmarshal(b, &k); err != nil {
+		return nil, fmt.Errorf("kept restore plan %s: %w", key, err)
+	}
+	return &k, nil
+}
+
+// identity is a digest of what defines a restore (never its credentials):
+// two plans of the same restore share it, two different restores do not.
+func (r *Request) identity() string {
+	h := sha256.New()
+	for _, v := range []string{string(r.Kind), r.Layout.Root(), r.Target.UTC().Format(time.RFC3339Nano), r.BackupID,
+		r.DataDir, strconv.Itoa(r.Port), r.Database, r.NewDatabase} {
+		h.Write([]byte(v))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
