@@ -152,7 +152,10 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				PlanModifiers:       replaceStr,
 				Validators:          []validator.String{absolutePathValidator{}},
 			},
-			"recovery_source":  computed("The recovery point the restore uses: `backup:<id>+wal` or `dump:<id>`. Known at plan."),
+			"recovery_source": computed("The recovery point the restore uses: `backup:<id>+wal` or `dump:<id>`. Known at plan, and the apply " +
+				"uses exactly it, even when a newer backup finished in between (for `latest`, WAL is still replayed to the newest segment " +
+				"archived when the restore runs). For `latest` the planned backup is kept in the repository (`restores/`) so that a saved " +
+				"plan applied later names the same one; it is released once the restore is done, and a plan of the same restore within 7 days reuses it."),
 			"wal_range":        computed("WAL segments replayed (`<first>..<last>`), known at plan for cluster restores."),
 			"data_loss_window": computed("For `latest`: how far the recovered point lagged behind the start of the restore (the changes it could not bring back). The plan shows the current lag as a warning."),
 			"restored_to_time": computed("Commit time of the last transaction recovered (RFC 3339)."),

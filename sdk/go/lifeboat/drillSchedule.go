@@ -22,6 +22,8 @@ type DrillSchedule struct {
 	Attachments DrillScheduleAttachmentsPtrOutput `pulumi:"attachments"`
 	// What must hold on the restored copy. `kind`: `sql` (the query's value equals `expected`), `row_count_floor` (the query's number is at least `expected`), `attachments` (every `ir_attachment.store_fname` resolves; tenant drills), `rpo` (the restored point is at most `expected`, a duration, older than the drill's start).
 	Check DrillScheduleCheckArrayOutput `pulumi:"check"`
+	// Name of the cluster inside the repository whose backups the drills restore. Changing it replaces the schedule.
+	Cluster pulumi.StringOutput `pulumi:"cluster"`
 	// Tenant database (tenant drills).
 	Database pulumi.StringPtrOutput `pulumi:"database"`
 	// Days each drill's evidence stays under COMPLIANCE object lock. Default 365.
@@ -44,6 +46,8 @@ type DrillSchedule struct {
 	Name pulumi.StringOutput `pulumi:"name"`
 	// How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres DrillSchedulePostgresPtrOutput `pulumi:"postgres"`
+	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+	Repository DrillScheduleRepositoryPtrOutput `pulumi:"repository"`
 	// Recovery time objective the drill must meet (a duration). A drill slower than this fails.
 	RtoTarget pulumi.StringPtrOutput `pulumi:"rtoTarget"`
 	// Run one drill while applying a change to this schedule, and fail the apply if it fails. Default `false`.
@@ -54,8 +58,6 @@ type DrillSchedule struct {
 	ScratchDir pulumi.StringPtrOutput `pulumi:"scratchDir"`
 	// ID of the provider key (`signing_key`) that signed the document the agents read; empty when the provider has no signing key. A document changed or rewritten outside this provider reads back with another value, and the next apply signs it again.
 	SignedBy pulumi.StringOutput `pulumi:"signedBy"`
-	// The cluster's repository.
-	Source DrillScheduleSourcePtrOutput `pulumi:"source"`
 }
 
 // NewDrillSchedule registers a new resource with the given unique name, arguments, and options.
@@ -65,6 +67,9 @@ func NewDrillSchedule(ctx *pulumi.Context,
 		return nil, errors.New("missing one or more required arguments")
 	}
 
+	if args.Cluster == nil {
+		return nil, errors.New("invalid value for required argument 'Cluster'")
+	}
 	if args.Kind == nil {
 		return nil, errors.New("invalid value for required argument 'Kind'")
 	}
@@ -119,6 +124,8 @@ type drillScheduleArgs struct {
 	Attachments *DrillScheduleAttachments `pulumi:"attachments"`
 	// What must hold on the restored copy. `kind`: `sql` (the query's value equals `expected`), `row_count_floor` (the query's number is at least `expected`), `attachments` (every `ir_attachment.store_fname` resolves; tenant drills), `rpo` (the restored point is at most `expected`, a duration, older than the drill's start).
 	Check []DrillScheduleCheck `pulumi:"check"`
+	// Name of the cluster inside the repository whose backups the drills restore. Changing it replaces the schedule.
+	Cluster string `pulumi:"cluster"`
 	// Tenant database (tenant drills).
 	Database *string `pulumi:"database"`
 	// Days each drill's evidence stays under COMPLIANCE object lock. Default 365.
@@ -131,6 +138,8 @@ type drillScheduleArgs struct {
 	Name string `pulumi:"name"`
 	// How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres *DrillSchedulePostgres `pulumi:"postgres"`
+	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+	Repository *DrillScheduleRepository `pulumi:"repository"`
 	// Recovery time objective the drill must meet (a duration). A drill slower than this fails.
 	RtoTarget *string `pulumi:"rtoTarget"`
 	// Run one drill while applying a change to this schedule, and fail the apply if it fails. Default `false`.
@@ -139,8 +148,6 @@ type drillScheduleArgs struct {
 	Schedule string `pulumi:"schedule"`
 	// Parent directory of cluster drills' throw-away data directories (default: the system temp dir).
 	ScratchDir *string `pulumi:"scratchDir"`
-	// The cluster's repository.
-	Source *DrillScheduleSource `pulumi:"source"`
 }
 
 // The set of arguments for constructing a DrillSchedule resource.
@@ -151,6 +158,8 @@ type DrillScheduleArgs struct {
 	Attachments DrillScheduleAttachmentsPtrInput
 	// What must hold on the restored copy. `kind`: `sql` (the query's value equals `expected`), `row_count_floor` (the query's number is at least `expected`), `attachments` (every `ir_attachment.store_fname` resolves; tenant drills), `rpo` (the restored point is at most `expected`, a duration, older than the drill's start).
 	Check DrillScheduleCheckArrayInput
+	// Name of the cluster inside the repository whose backups the drills restore. Changing it replaces the schedule.
+	Cluster pulumi.StringInput
 	// Tenant database (tenant drills).
 	Database pulumi.StringPtrInput
 	// Days each drill's evidence stays under COMPLIANCE object lock. Default 365.
@@ -163,6 +172,8 @@ type DrillScheduleArgs struct {
 	Name pulumi.StringInput
 	// How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres DrillSchedulePostgresPtrInput
+	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+	Repository DrillScheduleRepositoryPtrInput
 	// Recovery time objective the drill must meet (a duration). A drill slower than this fails.
 	RtoTarget pulumi.StringPtrInput
 	// Run one drill while applying a change to this schedule, and fail the apply if it fails. Default `false`.
@@ -171,8 +182,6 @@ type DrillScheduleArgs struct {
 	Schedule pulumi.StringInput
 	// Parent directory of cluster drills' throw-away data directories (default: the system temp dir).
 	ScratchDir pulumi.StringPtrInput
-	// The cluster's repository.
-	Source DrillScheduleSourcePtrInput
 }
 
 func (DrillScheduleArgs) ElementType() reflect.Type {
@@ -277,6 +286,11 @@ func (o DrillScheduleOutput) Check() DrillScheduleCheckArrayOutput {
 	return o.ApplyT(func(v *DrillSchedule) DrillScheduleCheckArrayOutput { return v.Check }).(DrillScheduleCheckArrayOutput)
 }
 
+// Name of the cluster inside the repository whose backups the drills restore. Changing it replaces the schedule.
+func (o DrillScheduleOutput) Cluster() pulumi.StringOutput {
+	return o.ApplyT(func(v *DrillSchedule) pulumi.StringOutput { return v.Cluster }).(pulumi.StringOutput)
+}
+
 // Tenant database (tenant drills).
 func (o DrillScheduleOutput) Database() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.StringPtrOutput { return v.Database }).(pulumi.StringPtrOutput)
@@ -332,6 +346,11 @@ func (o DrillScheduleOutput) Postgres() DrillSchedulePostgresPtrOutput {
 	return o.ApplyT(func(v *DrillSchedule) DrillSchedulePostgresPtrOutput { return v.Postgres }).(DrillSchedulePostgresPtrOutput)
 }
 
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+func (o DrillScheduleOutput) Repository() DrillScheduleRepositoryPtrOutput {
+	return o.ApplyT(func(v *DrillSchedule) DrillScheduleRepositoryPtrOutput { return v.Repository }).(DrillScheduleRepositoryPtrOutput)
+}
+
 // Recovery time objective the drill must meet (a duration). A drill slower than this fails.
 func (o DrillScheduleOutput) RtoTarget() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.StringPtrOutput { return v.RtoTarget }).(pulumi.StringPtrOutput)
@@ -355,11 +374,6 @@ func (o DrillScheduleOutput) ScratchDir() pulumi.StringPtrOutput {
 // ID of the provider key (`signing_key`) that signed the document the agents read; empty when the provider has no signing key. A document changed or rewritten outside this provider reads back with another value, and the next apply signs it again.
 func (o DrillScheduleOutput) SignedBy() pulumi.StringOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.StringOutput { return v.SignedBy }).(pulumi.StringOutput)
-}
-
-// The cluster's repository.
-func (o DrillScheduleOutput) Source() DrillScheduleSourcePtrOutput {
-	return o.ApplyT(func(v *DrillSchedule) DrillScheduleSourcePtrOutput { return v.Source }).(DrillScheduleSourcePtrOutput)
 }
 
 type DrillScheduleArrayOutput struct{ *pulumi.OutputState }

@@ -1252,157 +1252,148 @@ func (o DrillSchedulePostgresPtrOutput) User() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// The cluster's repository.
-type DrillScheduleSource struct {
-	// Repository bucket (with object lock).
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type DrillScheduleRepository struct {
+	// Repository bucket name.
 	Bucket *string `pulumi:"bucket"`
-	// Cluster name.
-	Cluster *string `pulumi:"cluster"`
-	// Key prefix.
+	// Key prefix inside the bucket (no leading or trailing `/`).
 	Prefix *string `pulumi:"prefix"`
 }
 
-// DrillScheduleSourceInput is an input type that accepts DrillScheduleSourceArgs and DrillScheduleSourceOutput values.
-// You can construct a concrete instance of `DrillScheduleSourceInput` via:
+// DrillScheduleRepositoryInput is an input type that accepts DrillScheduleRepositoryArgs and DrillScheduleRepositoryOutput values.
+// You can construct a concrete instance of `DrillScheduleRepositoryInput` via:
 //
-//	DrillScheduleSourceArgs{...}
-type DrillScheduleSourceInput interface {
+//	DrillScheduleRepositoryArgs{...}
+type DrillScheduleRepositoryInput interface {
 	pulumi.Input
 
-	ToDrillScheduleSourceOutput() DrillScheduleSourceOutput
-	ToDrillScheduleSourceOutputWithContext(context.Context) DrillScheduleSourceOutput
+	ToDrillScheduleRepositoryOutput() DrillScheduleRepositoryOutput
+	ToDrillScheduleRepositoryOutputWithContext(context.Context) DrillScheduleRepositoryOutput
 }
 
-// The cluster's repository.
-type DrillScheduleSourceArgs struct {
-	// Repository bucket (with object lock).
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type DrillScheduleRepositoryArgs struct {
+	// Repository bucket name.
 	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
-	// Cluster name.
-	Cluster pulumi.StringPtrInput `pulumi:"cluster"`
-	// Key prefix.
+	// Key prefix inside the bucket (no leading or trailing `/`).
 	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
 }
 
-func (DrillScheduleSourceArgs) ElementType() reflect.Type {
-	return reflect.TypeOf((*DrillScheduleSource)(nil)).Elem()
+func (DrillScheduleRepositoryArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillScheduleRepository)(nil)).Elem()
 }
 
-func (i DrillScheduleSourceArgs) ToDrillScheduleSourceOutput() DrillScheduleSourceOutput {
-	return i.ToDrillScheduleSourceOutputWithContext(context.Background())
+func (i DrillScheduleRepositoryArgs) ToDrillScheduleRepositoryOutput() DrillScheduleRepositoryOutput {
+	return i.ToDrillScheduleRepositoryOutputWithContext(context.Background())
 }
 
-func (i DrillScheduleSourceArgs) ToDrillScheduleSourceOutputWithContext(ctx context.Context) DrillScheduleSourceOutput {
-	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleSourceOutput)
+func (i DrillScheduleRepositoryArgs) ToDrillScheduleRepositoryOutputWithContext(ctx context.Context) DrillScheduleRepositoryOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleRepositoryOutput)
 }
 
-func (i DrillScheduleSourceArgs) ToDrillScheduleSourcePtrOutput() DrillScheduleSourcePtrOutput {
-	return i.ToDrillScheduleSourcePtrOutputWithContext(context.Background())
+func (i DrillScheduleRepositoryArgs) ToDrillScheduleRepositoryPtrOutput() DrillScheduleRepositoryPtrOutput {
+	return i.ToDrillScheduleRepositoryPtrOutputWithContext(context.Background())
 }
 
-func (i DrillScheduleSourceArgs) ToDrillScheduleSourcePtrOutputWithContext(ctx context.Context) DrillScheduleSourcePtrOutput {
-	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleSourceOutput).ToDrillScheduleSourcePtrOutputWithContext(ctx)
+func (i DrillScheduleRepositoryArgs) ToDrillScheduleRepositoryPtrOutputWithContext(ctx context.Context) DrillScheduleRepositoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleRepositoryOutput).ToDrillScheduleRepositoryPtrOutputWithContext(ctx)
 }
 
-// DrillScheduleSourcePtrInput is an input type that accepts DrillScheduleSourceArgs, DrillScheduleSourcePtr and DrillScheduleSourcePtrOutput values.
-// You can construct a concrete instance of `DrillScheduleSourcePtrInput` via:
+// DrillScheduleRepositoryPtrInput is an input type that accepts DrillScheduleRepositoryArgs, DrillScheduleRepositoryPtr and DrillScheduleRepositoryPtrOutput values.
+// You can construct a concrete instance of `DrillScheduleRepositoryPtrInput` via:
 //
-//	        DrillScheduleSourceArgs{...}
+//	        DrillScheduleRepositoryArgs{...}
 //
 //	or:
 //
 //	        nil
-type DrillScheduleSourcePtrInput interface {
+type DrillScheduleRepositoryPtrInput interface {
 	pulumi.Input
 
-	ToDrillScheduleSourcePtrOutput() DrillScheduleSourcePtrOutput
-	ToDrillScheduleSourcePtrOutputWithContext(context.Context) DrillScheduleSourcePtrOutput
+	ToDrillScheduleRepositoryPtrOutput() DrillScheduleRepositoryPtrOutput
+	ToDrillScheduleRepositoryPtrOutputWithContext(context.Context) DrillScheduleRepositoryPtrOutput
 }
 
-type drillScheduleSourcePtrType DrillScheduleSourceArgs
+type drillScheduleRepositoryPtrType DrillScheduleRepositoryArgs
 
-func DrillScheduleSourcePtr(v *DrillScheduleSourceArgs) DrillScheduleSourcePtrInput {
-	return (*drillScheduleSourcePtrType)(v)
+func DrillScheduleRepositoryPtr(v *DrillScheduleRepositoryArgs) DrillScheduleRepositoryPtrInput {
+	return (*drillScheduleRepositoryPtrType)(v)
 }
 
-func (*drillScheduleSourcePtrType) ElementType() reflect.Type {
-	return reflect.TypeOf((**DrillScheduleSource)(nil)).Elem()
+func (*drillScheduleRepositoryPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**DrillScheduleRepository)(nil)).Elem()
 }
 
-func (i *drillScheduleSourcePtrType) ToDrillScheduleSourcePtrOutput() DrillScheduleSourcePtrOutput {
-	return i.ToDrillScheduleSourcePtrOutputWithContext(context.Background())
+func (i *drillScheduleRepositoryPtrType) ToDrillScheduleRepositoryPtrOutput() DrillScheduleRepositoryPtrOutput {
+	return i.ToDrillScheduleRepositoryPtrOutputWithContext(context.Background())
 }
 
-func (i *drillScheduleSourcePtrType) ToDrillScheduleSourcePtrOutputWithContext(ctx context.Context) DrillScheduleSourcePtrOutput {
-	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleSourcePtrOutput)
+func (i *drillScheduleRepositoryPtrType) ToDrillScheduleRepositoryPtrOutputWithContext(ctx context.Context) DrillScheduleRepositoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleRepositoryPtrOutput)
 }
 
-// The cluster's repository.
-type DrillScheduleSourceOutput struct{ *pulumi.OutputState }
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type DrillScheduleRepositoryOutput struct{ *pulumi.OutputState }
 
-func (DrillScheduleSourceOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((*DrillScheduleSource)(nil)).Elem()
+func (DrillScheduleRepositoryOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillScheduleRepository)(nil)).Elem()
 }
 
-func (o DrillScheduleSourceOutput) ToDrillScheduleSourceOutput() DrillScheduleSourceOutput {
+func (o DrillScheduleRepositoryOutput) ToDrillScheduleRepositoryOutput() DrillScheduleRepositoryOutput {
 	return o
 }
 
-func (o DrillScheduleSourceOutput) ToDrillScheduleSourceOutputWithContext(ctx context.Context) DrillScheduleSourceOutput {
+func (o DrillScheduleRepositoryOutput) ToDrillScheduleRepositoryOutputWithContext(ctx context.Context) DrillScheduleRepositoryOutput {
 	return o
 }
 
-func (o DrillScheduleSourceOutput) ToDrillScheduleSourcePtrOutput() DrillScheduleSourcePtrOutput {
-	return o.ToDrillScheduleSourcePtrOutputWithContext(context.Background())
+func (o DrillScheduleRepositoryOutput) ToDrillScheduleRepositoryPtrOutput() DrillScheduleRepositoryPtrOutput {
+	return o.ToDrillScheduleRepositoryPtrOutputWithContext(context.Background())
 }
 
-func (o DrillScheduleSourceOutput) ToDrillScheduleSourcePtrOutputWithContext(ctx context.Context) DrillScheduleSourcePtrOutput {
-	return o.ApplyTWithContext(ctx, func(_ context.Context, v DrillScheduleSource) *DrillScheduleSource {
+func (o DrillScheduleRepositoryOutput) ToDrillScheduleRepositoryPtrOutputWithContext(ctx context.Context) DrillScheduleRepositoryPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v DrillScheduleRepository) *DrillScheduleRepository {
 		return &v
-	}).(DrillScheduleSourcePtrOutput)
+	}).(DrillScheduleRepositoryPtrOutput)
 }
 
-// Repository bucket (with object lock).
-func (o DrillScheduleSourceOutput) Bucket() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v DrillScheduleSource) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+// Repository bucket name.
+func (o DrillScheduleRepositoryOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleRepository) *string { return v.Bucket }).(pulumi.StringPtrOutput)
 }
 
-// Cluster name.
-func (o DrillScheduleSourceOutput) Cluster() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v DrillScheduleSource) *string { return v.Cluster }).(pulumi.StringPtrOutput)
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o DrillScheduleRepositoryOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleRepository) *string { return v.Prefix }).(pulumi.StringPtrOutput)
 }
 
-// Key prefix.
-func (o DrillScheduleSourceOutput) Prefix() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v DrillScheduleSource) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+type DrillScheduleRepositoryPtrOutput struct{ *pulumi.OutputState }
+
+func (DrillScheduleRepositoryPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**DrillScheduleRepository)(nil)).Elem()
 }
 
-type DrillScheduleSourcePtrOutput struct{ *pulumi.OutputState }
-
-func (DrillScheduleSourcePtrOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((**DrillScheduleSource)(nil)).Elem()
-}
-
-func (o DrillScheduleSourcePtrOutput) ToDrillScheduleSourcePtrOutput() DrillScheduleSourcePtrOutput {
+func (o DrillScheduleRepositoryPtrOutput) ToDrillScheduleRepositoryPtrOutput() DrillScheduleRepositoryPtrOutput {
 	return o
 }
 
-func (o DrillScheduleSourcePtrOutput) ToDrillScheduleSourcePtrOutputWithContext(ctx context.Context) DrillScheduleSourcePtrOutput {
+func (o DrillScheduleRepositoryPtrOutput) ToDrillScheduleRepositoryPtrOutputWithContext(ctx context.Context) DrillScheduleRepositoryPtrOutput {
 	return o
 }
 
-func (o DrillScheduleSourcePtrOutput) Elem() DrillScheduleSourceOutput {
-	return o.ApplyT(func(v *DrillScheduleSource) DrillScheduleSource {
+func (o DrillScheduleRepositoryPtrOutput) Elem() DrillScheduleRepositoryOutput {
+	return o.ApplyT(func(v *DrillScheduleRepository) DrillScheduleRepository {
 		if v != nil {
 			return *v
 		}
-		var ret DrillScheduleSource
+		var ret DrillScheduleRepository
 		return ret
-	}).(DrillScheduleSourceOutput)
+	}).(DrillScheduleRepositoryOutput)
 }
 
-// Repository bucket (with object lock).
-func (o DrillScheduleSourcePtrOutput) Bucket() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *DrillScheduleSource) *string {
+// Repository bucket name.
+func (o DrillScheduleRepositoryPtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleRepository) *string {
 		if v == nil {
 			return nil
 		}
@@ -1410,19 +1401,9 @@ func (o DrillScheduleSourcePtrOutput) Bucket() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// Cluster name.
-func (o DrillScheduleSourcePtrOutput) Cluster() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *DrillScheduleSource) *string {
-		if v == nil {
-			return nil
-		}
-		return v.Cluster
-	}).(pulumi.StringPtrOutput)
-}
-
-// Key prefix.
-func (o DrillScheduleSourcePtrOutput) Prefix() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *DrillScheduleSource) *string {
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o DrillScheduleRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleRepository) *string {
 		if v == nil {
 			return nil
 		}
@@ -3090,157 +3071,148 @@ func (o RestorePostgresPtrOutput) User() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// The cluster's repository to restore from.
-type RestoreSource struct {
-	// Repository bucket.
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type RestoreRepository struct {
+	// Repository bucket name.
 	Bucket *string `pulumi:"bucket"`
-	// Cluster name in the repository.
-	Cluster *string `pulumi:"cluster"`
-	// Key prefix inside the bucket.
+	// Key prefix inside the bucket (no leading or trailing `/`).
 	Prefix *string `pulumi:"prefix"`
 }
 
-// RestoreSourceInput is an input type that accepts RestoreSourceArgs and RestoreSourceOutput values.
-// You can construct a concrete instance of `RestoreSourceInput` via:
+// RestoreRepositoryInput is an input type that accepts RestoreRepositoryArgs and RestoreRepositoryOutput values.
+// You can construct a concrete instance of `RestoreRepositoryInput` via:
 //
-//	RestoreSourceArgs{...}
-type RestoreSourceInput interface {
+//	RestoreRepositoryArgs{...}
+type RestoreRepositoryInput interface {
 	pulumi.Input
 
-	ToRestoreSourceOutput() RestoreSourceOutput
-	ToRestoreSourceOutputWithContext(context.Context) RestoreSourceOutput
+	ToRestoreRepositoryOutput() RestoreRepositoryOutput
+	ToRestoreRepositoryOutputWithContext(context.Context) RestoreRepositoryOutput
 }
 
-// The cluster's repository to restore from.
-type RestoreSourceArgs struct {
-	// Repository bucket.
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type RestoreRepositoryArgs struct {
+	// Repository bucket name.
 	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
-	// Cluster name in the repository.
-	Cluster pulumi.StringPtrInput `pulumi:"cluster"`
-	// Key prefix inside the bucket.
+	// Key prefix inside the bucket (no leading or trailing `/`).
 	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
 }
 
-func (RestoreSourceArgs) ElementType() reflect.Type {
-	return reflect.TypeOf((*RestoreSource)(nil)).Elem()
+func (RestoreRepositoryArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreRepository)(nil)).Elem()
 }
 
-func (i RestoreSourceArgs) ToRestoreSourceOutput() RestoreSourceOutput {
-	return i.ToRestoreSourceOutputWithContext(context.Background())
+func (i RestoreRepositoryArgs) ToRestoreRepositoryOutput() RestoreRepositoryOutput {
+	return i.ToRestoreRepositoryOutputWithContext(context.Background())
 }
 
-func (i RestoreSourceArgs) ToRestoreSourceOutputWithContext(ctx context.Context) RestoreSourceOutput {
-	return pulumi.ToOutputWithContext(ctx, i).(RestoreSourceOutput)
+func (i RestoreRepositoryArgs) ToRestoreRepositoryOutputWithContext(ctx context.Context) RestoreRepositoryOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreRepositoryOutput)
 }
 
-func (i RestoreSourceArgs) ToRestoreSourcePtrOutput() RestoreSourcePtrOutput {
-	return i.ToRestoreSourcePtrOutputWithContext(context.Background())
+func (i RestoreRepositoryArgs) ToRestoreRepositoryPtrOutput() RestoreRepositoryPtrOutput {
+	return i.ToRestoreRepositoryPtrOutputWithContext(context.Background())
 }
 
-func (i RestoreSourceArgs) ToRestoreSourcePtrOutputWithContext(ctx context.Context) RestoreSourcePtrOutput {
-	return pulumi.ToOutputWithContext(ctx, i).(RestoreSourceOutput).ToRestoreSourcePtrOutputWithContext(ctx)
+func (i RestoreRepositoryArgs) ToRestoreRepositoryPtrOutputWithContext(ctx context.Context) RestoreRepositoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreRepositoryOutput).ToRestoreRepositoryPtrOutputWithContext(ctx)
 }
 
-// RestoreSourcePtrInput is an input type that accepts RestoreSourceArgs, RestoreSourcePtr and RestoreSourcePtrOutput values.
-// You can construct a concrete instance of `RestoreSourcePtrInput` via:
+// RestoreRepositoryPtrInput is an input type that accepts RestoreRepositoryArgs, RestoreRepositoryPtr and RestoreRepositoryPtrOutput values.
+// You can construct a concrete instance of `RestoreRepositoryPtrInput` via:
 //
-//	        RestoreSourceArgs{...}
+//	        RestoreRepositoryArgs{...}
 //
 //	or:
 //
 //	        nil
-type RestoreSourcePtrInput interface {
+type RestoreRepositoryPtrInput interface {
 	pulumi.Input
 
-	ToRestoreSourcePtrOutput() RestoreSourcePtrOutput
-	ToRestoreSourcePtrOutputWithContext(context.Context) RestoreSourcePtrOutput
+	ToRestoreRepositoryPtrOutput() RestoreRepositoryPtrOutput
+	ToRestoreRepositoryPtrOutputWithContext(context.Context) RestoreRepositoryPtrOutput
 }
 
-type restoreSourcePtrType RestoreSourceArgs
+type restoreRepositoryPtrType RestoreRepositoryArgs
 
-func RestoreSourcePtr(v *RestoreSourceArgs) RestoreSourcePtrInput {
-	return (*restoreSourcePtrType)(v)
+func RestoreRepositoryPtr(v *RestoreRepositoryArgs) RestoreRepositoryPtrInput {
+	return (*restoreRepositoryPtrType)(v)
 }
 
-func (*restoreSourcePtrType) ElementType() reflect.Type {
-	return reflect.TypeOf((**RestoreSource)(nil)).Elem()
+func (*restoreRepositoryPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestoreRepository)(nil)).Elem()
 }
 
-func (i *restoreSourcePtrType) ToRestoreSourcePtrOutput() RestoreSourcePtrOutput {
-	return i.ToRestoreSourcePtrOutputWithContext(context.Background())
+func (i *restoreRepositoryPtrType) ToRestoreRepositoryPtrOutput() RestoreRepositoryPtrOutput {
+	return i.ToRestoreRepositoryPtrOutputWithContext(context.Background())
 }
 
-func (i *restoreSourcePtrType) ToRestoreSourcePtrOutputWithContext(ctx context.Context) RestoreSourcePtrOutput {
-	return pulumi.ToOutputWithContext(ctx, i).(RestoreSourcePtrOutput)
+func (i *restoreRepositoryPtrType) ToRestoreRepositoryPtrOutputWithContext(ctx context.Context) RestoreRepositoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreRepositoryPtrOutput)
 }
 
-// The cluster's repository to restore from.
-type RestoreSourceOutput struct{ *pulumi.OutputState }
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type RestoreRepositoryOutput struct{ *pulumi.OutputState }
 
-func (RestoreSourceOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((*RestoreSource)(nil)).Elem()
+func (RestoreRepositoryOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreRepository)(nil)).Elem()
 }
 
-func (o RestoreSourceOutput) ToRestoreSourceOutput() RestoreSourceOutput {
+func (o RestoreRepositoryOutput) ToRestoreRepositoryOutput() RestoreRepositoryOutput {
 	return o
 }
 
-func (o RestoreSourceOutput) ToRestoreSourceOutputWithContext(ctx context.Context) RestoreSourceOutput {
+func (o RestoreRepositoryOutput) ToRestoreRepositoryOutputWithContext(ctx context.Context) RestoreRepositoryOutput {
 	return o
 }
 
-func (o RestoreSourceOutput) ToRestoreSourcePtrOutput() RestoreSourcePtrOutput {
-	return o.ToRestoreSourcePtrOutputWithContext(context.Background())
+func (o RestoreRepositoryOutput) ToRestoreRepositoryPtrOutput() RestoreRepositoryPtrOutput {
+	return o.ToRestoreRepositoryPtrOutputWithContext(context.Background())
 }
 
-func (o RestoreSourceOutput) ToRestoreSourcePtrOutputWithContext(ctx context.Context) RestoreSourcePtrOutput {
-	return o.ApplyTWithContext(ctx, func(_ context.Context, v RestoreSource) *RestoreSource {
+func (o RestoreRepositoryOutput) ToRestoreRepositoryPtrOutputWithContext(ctx context.Context) RestoreRepositoryPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RestoreRepository) *RestoreRepository {
 		return &v
-	}).(RestoreSourcePtrOutput)
+	}).(RestoreRepositoryPtrOutput)
 }
 
-// Repository bucket.
-func (o RestoreSourceOutput) Bucket() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v RestoreSource) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+// Repository bucket name.
+func (o RestoreRepositoryOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreRepository) *string { return v.Bucket }).(pulumi.StringPtrOutput)
 }
 
-// Cluster name in the repository.
-func (o RestoreSourceOutput) Cluster() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v RestoreSource) *string { return v.Cluster }).(pulumi.StringPtrOutput)
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o RestoreRepositoryOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreRepository) *string { return v.Prefix }).(pulumi.StringPtrOutput)
 }
 
-// Key prefix inside the bucket.
-func (o RestoreSourceOutput) Prefix() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v RestoreSource) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+type RestoreRepositoryPtrOutput struct{ *pulumi.OutputState }
+
+func (RestoreRepositoryPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestoreRepository)(nil)).Elem()
 }
 
-type RestoreSourcePtrOutput struct{ *pulumi.OutputState }
-
-func (RestoreSourcePtrOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((**RestoreSource)(nil)).Elem()
-}
-
-func (o RestoreSourcePtrOutput) ToRestoreSourcePtrOutput() RestoreSourcePtrOutput {
+func (o RestoreRepositoryPtrOutput) ToRestoreRepositoryPtrOutput() RestoreRepositoryPtrOutput {
 	return o
 }
 
-func (o RestoreSourcePtrOutput) ToRestoreSourcePtrOutputWithContext(ctx context.Context) RestoreSourcePtrOutput {
+func (o RestoreRepositoryPtrOutput) ToRestoreRepositoryPtrOutputWithContext(ctx context.Context) RestoreRepositoryPtrOutput {
 	return o
 }
 
-func (o RestoreSourcePtrOutput) Elem() RestoreSourceOutput {
-	return o.ApplyT(func(v *RestoreSource) RestoreSource {
+func (o RestoreRepositoryPtrOutput) Elem() RestoreRepositoryOutput {
+	return o.ApplyT(func(v *RestoreRepository) RestoreRepository {
 		if v != nil {
 			return *v
 		}
-		var ret RestoreSource
+		var ret RestoreRepository
 		return ret
-	}).(RestoreSourceOutput)
+	}).(RestoreRepositoryOutput)
 }
 
-// Repository bucket.
-func (o RestoreSourcePtrOutput) Bucket() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *RestoreSource) *string {
+// Repository bucket name.
+func (o RestoreRepositoryPtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreRepository) *string {
 		if v == nil {
 			return nil
 		}
@@ -3248,19 +3220,9 @@ func (o RestoreSourcePtrOutput) Bucket() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// Cluster name in the repository.
-func (o RestoreSourcePtrOutput) Cluster() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *RestoreSource) *string {
-		if v == nil {
-			return nil
-		}
-		return v.Cluster
-	}).(pulumi.StringPtrOutput)
-}
-
-// Key prefix inside the bucket.
-func (o RestoreSourcePtrOutput) Prefix() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *RestoreSource) *string {
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o RestoreRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreRepository) *string {
 		if v == nil {
 			return nil
 		}
@@ -4071,8 +4033,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleCheckArrayInput)(nil)).Elem(), DrillScheduleCheckArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillSchedulePostgresInput)(nil)).Elem(), DrillSchedulePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillSchedulePostgresPtrInput)(nil)).Elem(), DrillSchedulePostgresArgs{})
-	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleSourceInput)(nil)).Elem(), DrillScheduleSourceArgs{})
-	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleSourcePtrInput)(nil)).Elem(), DrillScheduleSourceArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleRepositoryInput)(nil)).Elem(), DrillScheduleRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleRepositoryPtrInput)(nil)).Elem(), DrillScheduleRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketEncryptionInput)(nil)).Elem(), ImmutableBucketEncryptionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketEncryptionPtrInput)(nil)).Elem(), ImmutableBucketEncryptionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketLifecycleTierInput)(nil)).Elem(), ImmutableBucketLifecycleTierArgs{})
@@ -4091,8 +4053,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCheckArrayInput)(nil)).Elem(), RestoreCheckArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestorePostgresInput)(nil)).Elem(), RestorePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestorePostgresPtrInput)(nil)).Elem(), RestorePostgresArgs{})
-	pulumi.RegisterInputType(reflect.TypeOf((*RestoreSourceInput)(nil)).Elem(), RestoreSourceArgs{})
-	pulumi.RegisterInputType(reflect.TypeOf((*RestoreSourcePtrInput)(nil)).Elem(), RestoreSourceArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreRepositoryInput)(nil)).Elem(), RestoreRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreRepositoryPtrInput)(nil)).Elem(), RestoreRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreTargetInput)(nil)).Elem(), RestoreTargetArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreTargetPtrInput)(nil)).Elem(), RestoreTargetArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveAgentCredentialsInput)(nil)).Elem(), WalArchiveAgentCredentialsArgs{})
@@ -4115,8 +4077,8 @@ func init() {
 	pulumi.RegisterOutputType(DrillScheduleCheckArrayOutput{})
 	pulumi.RegisterOutputType(DrillSchedulePostgresOutput{})
 	pulumi.RegisterOutputType(DrillSchedulePostgresPtrOutput{})
-	pulumi.RegisterOutputType(DrillScheduleSourceOutput{})
-	pulumi.RegisterOutputType(DrillScheduleSourcePtrOutput{})
+	pulumi.RegisterOutputType(DrillScheduleRepositoryOutput{})
+	pulumi.RegisterOutputType(DrillScheduleRepositoryPtrOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketEncryptionOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketEncryptionPtrOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketLifecycleTierOutput{})
@@ -4137,8 +4099,8 @@ func init() {
 	pulumi.RegisterOutputType(RestoreCheckArrayOutput{})
 	pulumi.RegisterOutputType(RestorePostgresOutput{})
 	pulumi.RegisterOutputType(RestorePostgresPtrOutput{})
-	pulumi.RegisterOutputType(RestoreSourceOutput{})
-	pulumi.RegisterOutputType(RestoreSourcePtrOutput{})
+	pulumi.RegisterOutputType(RestoreRepositoryOutput{})
+	pulumi.RegisterOutputType(RestoreRepositoryPtrOutput{})
 	pulumi.RegisterOutputType(RestoreTargetOutput{})
 	pulumi.RegisterOutputType(RestoreTargetPtrOutput{})
 	pulumi.RegisterOutputType(WalArchiveAgentCredentialsOutput{})

@@ -30,6 +30,8 @@ type Restore struct {
 	Check RestoreCheckArrayOutput `pulumi:"check"`
 	// Each check's outcome: `pass`, or `fail: got <value>`.
 	CheckResults pulumi.StringMapOutput `pulumi:"checkResults"`
+	// Name of the cluster inside the repository to restore from.
+	Cluster pulumi.StringOutput `pulumi:"cluster"`
 	// For `latest`: how far the recovered point lagged behind the start of the restore (the changes it could not bring back). The plan shows the current lag as a warning.
 	DataLossWindow pulumi.StringOutput `pulumi:"dataLossWindow"`
 	// How long the restore took, checks included.
@@ -42,14 +44,14 @@ type Restore struct {
 	PointInTime pulumi.StringPtrOutput `pulumi:"pointInTime"`
 	// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres RestorePostgresPtrOutput `pulumi:"postgres"`
-	// The recovery point the restore uses: `backup:<id>+wal` or `dump:<id>`. Known at plan.
+	// The recovery point the restore uses: `backup:<id>+wal` or `dump:<id>`. Known at plan, and the apply uses exactly it, even when a newer backup finished in between (for `latest`, WAL is still replayed to the newest segment archived when the restore runs). For `latest` the planned backup is kept in the repository (`restores/`) so that a saved plan applied later names the same one; it is released once the restore is done, and a plan of the same restore within 7 days reuses it.
 	RecoverySource pulumi.StringOutput `pulumi:"recoverySource"`
+	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+	Repository RestoreRepositoryPtrOutput `pulumi:"repository"`
 	// WAL location recovered to (cluster restores).
 	RestoredToLsn pulumi.StringOutput `pulumi:"restoredToLsn"`
 	// Commit time of the last transaction recovered (RFC 3339).
 	RestoredToTime pulumi.StringOutput `pulumi:"restoredToTime"`
-	// The cluster's repository to restore from.
-	Source RestoreSourcePtrOutput `pulumi:"source"`
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target RestoreTargetPtrOutput `pulumi:"target"`
 	// WAL segments replayed (`<first>..<last>`), known at plan for cluster restores.
@@ -63,6 +65,9 @@ func NewRestore(ctx *pulumi.Context,
 		return nil, errors.New("missing one or more required arguments")
 	}
 
+	if args.Cluster == nil {
+		return nil, errors.New("invalid value for required argument 'Cluster'")
+	}
 	if args.Kind == nil {
 		return nil, errors.New("invalid value for required argument 'Kind'")
 	}
@@ -113,14 +118,16 @@ type restoreArgs struct {
 	BackupId *string `pulumi:"backupId"`
 	// SQL assertions that must hold on the restored copy: the query's single value, as text, must equal `expected`. A failing check fails the apply (the copy is kept for inspection and replaced on the next apply).
 	Check []RestoreCheck `pulumi:"check"`
+	// Name of the cluster inside the repository to restore from.
+	Cluster string `pulumi:"cluster"`
 	// `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
 	Kind string `pulumi:"kind"`
 	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`) or `latest` (all archived WAL). Default `latest`.
 	PointInTime *string `pulumi:"pointInTime"`
 	// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres *RestorePostgres `pulumi:"postgres"`
-	// The cluster's repository to restore from.
-	Source *RestoreSource `pulumi:"source"`
+	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+	Repository *RestoreRepository `pulumi:"repository"`
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target *RestoreTarget `pulumi:"target"`
 }
@@ -135,14 +142,16 @@ type RestoreArgs struct {
 	BackupId pulumi.StringPtrInput
 	// SQL assertions that must hold on the restored copy: the query's single value, as text, must equal `expected`. A failing check fails the apply (the copy is kept for inspection and replaced on the next apply).
 	Check RestoreCheckArrayInput
+	// Name of the cluster inside the repository to restore from.
+	Cluster pulumi.StringInput
 	// `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
 	Kind pulumi.StringInput
 	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`) or `latest` (all archived WAL). Default `latest`.
 	PointInTime pulumi.StringPtrInput
 	// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres RestorePostgresPtrInput
-	// The cluster's repository to restore from.
-	Source RestoreSourcePtrInput
+	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+	Repository RestoreRepositoryPtrInput
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target RestoreTargetPtrInput
 }
@@ -259,6 +268,11 @@ func (o RestoreOutput) CheckResults() pulumi.StringMapOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringMapOutput { return v.CheckResults }).(pulumi.StringMapOutput)
 }
 
+// Name of the cluster inside the repository to restore from.
+func (o RestoreOutput) Cluster() pulumi.StringOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.Cluster }).(pulumi.StringOutput)
+}
+
 // For `latest`: how far the recovered point lagged behind the start of the restore (the changes it could not bring back). The plan shows the current lag as a warning.
 func (o RestoreOutput) DataLossWindow() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.DataLossWindow }).(pulumi.StringOutput)
@@ -289,9 +303,14 @@ func (o RestoreOutput) Postgres() RestorePostgresPtrOutput {
 	return o.ApplyT(func(v *Restore) RestorePostgresPtrOutput { return v.Postgres }).(RestorePostgresPtrOutput)
 }
 
-// The recovery point the restore uses: `backup:<id>+wal` or `dump:<id>`. Known at plan.
+// The recovery point the restore uses: `backup:<id>+wal` or `dump:<id>`. Known at plan, and the apply uses exactly it, even when a newer backup finished in between (for `latest`, WAL is still replayed to the newest segment archived when the restore runs). For `latest` the planned backup is kept in the repository (`restores/`) so that a saved plan applied later names the same one; it is released once the restore is done, and a plan of the same restore within 7 days reuses it.
 func (o RestoreOutput) RecoverySource() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.RecoverySource }).(pulumi.StringOutput)
+}
+
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+func (o RestoreOutput) Repository() RestoreRepositoryPtrOutput {
+	return o.ApplyT(func(v *Restore) RestoreRepositoryPtrOutput { return v.Repository }).(RestoreRepositoryPtrOutput)
 }
 
 // WAL location recovered to (cluster restores).
@@ -302,11 +321,6 @@ func (o RestoreOutput) RestoredToLsn() pulumi.StringOutput {
 // Commit time of the last transaction recovered (RFC 3339).
 func (o RestoreOutput) RestoredToTime() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.RestoredToTime }).(pulumi.StringOutput)
-}
-
-// The cluster's repository to restore from.
-func (o RestoreOutput) Source() RestoreSourcePtrOutput {
-	return o.ApplyT(func(v *Restore) RestoreSourcePtrOutput { return v.Source }).(RestoreSourcePtrOutput)
 }
 
 // Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
