@@ -222,6 +222,9 @@ func (c *terraformCLIDir) run(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	if args[0] != "show" {
+		args = append([]string{args[0], "-no-color"}, args[1:]...)
+	}
 	cmd := exec.CommandContext(ctx, c.bin, append([]string{"-chdir=" + c.dir}, args...)...)
 	cmd.Env = c.env
 	var stdout, stderr strings.Builder
