@@ -189,18 +189,18 @@ resource "lifeboat_drill_schedule" "x" {
   name     = %q
   schedule = "@daily"
   kind     = "cluster"
-  source {
-    cluster = %q
-    bucket  = "some-bucket"
-    prefix  = %q
+  cluster  = %q
+  repository {
+    bucket = "some-bucket"
+    prefix = %q
   }
   %s
 }`, name, cluster, prefix, extra)
 	}
 	runInvalidConfigs(t, []invalidConfig{
 		{"name climbs", drillCfg("../nightly", "main", "pg", ""), []string{"Invalid Name", `name = "../nightly"`}},
-		{"source cluster", drillCfg("nightly", "/main", "pg", ""), []string{"Invalid Name", `source.cluster = "/main"`}},
-		{"source prefix", drillCfg("nightly", "main", "pg/../x", ""), []string{"Invalid Key Prefix", `source.prefix = "pg/../x" has a ".." segment`}},
+		{"cluster", drillCfg("nightly", "/main", "pg", ""), []string{"Invalid Name", `cluster = "/main"`}},
+		{"repository prefix", drillCfg("nightly", "main", "pg/../x", ""), []string{"Invalid Key Prefix", `repository.prefix = "pg/../x" has a ".." segment`}},
 		{"attachments prefix", drillCfg("nightly", "main", "pg", `attachments {
     bucket = "some-bucket"
     prefix = "/att/"
