@@ -107,7 +107,7 @@ func readKept(ctx context.Context, store objectstore.Store, key string) (*keptPl
 // two plans of the same restore share it, two different restores do not.
 func (r *Request) identity() string {
 	h := sha256.New()
-	for _, v := range []string{string(r.Kind), r.Layout.Root(), r.Target.UTC().Format(time.RFC3339Nano), r.BackupID,
+	for _, v := range []string{string(r.Kind), r.Layout.Root(), r.Target.UTC().Format(time.RFC3339Nano), r.TargetTimeline, r.BackupID,
 		r.DataDir, strconv.Itoa(r.Port), r.Database, r.NewDatabase} {
 		h.Write([]byte(v))
 		h.Write([]byte{0})

@@ -91,6 +91,10 @@ type Request struct {
 	// BackupID restores from this base backup (cluster) or this dump
 	// (tenant) instead of the newest one that reaches Target.
 	BackupID string
+	// TargetTimeline is recovery_target_timeline (see
+	// ClusterOptions.TargetTimeline), for a cluster restore and a tenant
+	// restore that goes through PITR.
+	TargetTimeline string
 	// Source, when set, is the recovery point a reviewed plan named: the
 	// restore uses exactly it (checked to be still usable) even if a newer
 	// backup finished since.
@@ -212,7 +216,7 @@ func (r *Request) validKind() error {
 
 func (r *Request) clusterOptions() ClusterOptions {
 	return ClusterOptions{
-		Layout: r.Layout, Target: r.Target, BackupID: r.BackupID, DataDir: r.DataDir, Port: r.Port, BinDir: r.BinDir,
+		Layout: r.Layout, Target: r.Target, TargetTimeline: r.TargetTimeline, BackupID: r.BackupID, DataDir: r.DataDir, Port: r.Port, BinDir: r.BinDir,
 		OSUser: r.OSUser, AgentPath: r.AgentPath, AgentConfig: r.AgentConfig, Parallel: r.Parallel,
 		KeepRunning: r.KeepRunning, NoStart: r.NoStart, ListenAddresses: r.ListenAddresses, Progress: r.Progress,
 	}
@@ -220,7 +224,7 @@ func (r *Request) clusterOptions() ClusterOptions {
 
 func (r *Request) tenantOptions() TenantOptions {
 	return TenantOptions{
-		Layout: r.Layout, Database: r.Database, Target: r.Target, DumpID: r.BackupID, Source: r.Source,
+		Layout: r.Layout, Database: r.Database, Target: r.Target, TargetTimeline: r.TargetTimeline, DumpID: r.BackupID, Source: r.Source,
 		TargetDSN: r.TargetDSN, NewDatabase: r.NewDatabase, ScratchDir: r.ScratchDir, ScratchPort: r.ScratchPort,
 		BinDir: r.BinDir, OSUser: r.OSUser, AgentPath: r.AgentPath, AgentConfig: r.AgentConfig,
 		Attachments: r.Attachments, Progress: r.Progress,

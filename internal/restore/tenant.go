@@ -34,6 +34,9 @@ type TenantOptions struct {
 	Database string
 	// Target is the point in time; zero means latest.
 	Target time.Time
+	// TargetTimeline is recovery_target_timeline of a PITR (see
+	// ClusterOptions.TargetTimeline); a dump has none.
+	TargetTimeline string
 	// DumpID, when set, restores exactly this tenant dump.
 	DumpID string
 	// Source, when set, is the recovery point a reviewed plan named (a
@@ -156,7 +159,7 @@ func planTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 	if best != nil {
 		return DumpSource(best.ID), best, nil, nil
 	}
-	plan, err := PlanCluster(ctx, store, ClusterOptions{Layout: opts.Layout, Target: opts.Target, BackupID: backupID})
+	plan, err := PlanCluster(ctx, store, ClusterOptions{Layout: opts.Layout, Target: opts.Target, TargetTimeline: opts.TargetTimeline, BackupID: backupID})
 	if err != nil {
 		return Source{}, nil, nil, err
 	}
@@ -379,7 +382,7 @@ func pitrTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 		}
 	}
 	copts := ClusterOptions{
-		Layout: opts.Layout, Target: opts.Target, BackupID: plan.BackupID, DataDir: filepath.Join(scratch, "data"), Port: port,
+		Layout: opts.Layout, Target: opts.Target, TargetTimeline: opts.TargetTimeline, BackupID: plan.BackupID, DataDir: filepath.Join(scratch, "data"), Port: port,
 		BinDir: opts.BinDir, OSUser: opts.OSUser, AgentPath: opts.AgentPath, AgentConfig: opts.AgentConfig,
 		KeepRunning: true, Progress: opts.Progress,
 	}
