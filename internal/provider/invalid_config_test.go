@@ -323,25 +323,29 @@ func TestCheckQueryShowsTheDatabaseError(t *testing.T) {
 
 func TestAccInvalidConfig_restore(t *testing.T) {
 	testenv.Require(t)
-	restoreCfg := func(pointInTime, dataDir string) string {
+	restoreCfgIn := func(cluster, prefix, pointInTime, dataDir string) string {
 		return fmt.Sprintf(`
 resource "lifeboat_restore" "x" {
   kind          = "cluster"
   point_in_time = %q
-  source {
-    cluster = "main"
-    bucket  = "some-bucket"
+  cluster       = %q
+  repository {
+    bucket = "some-bucket"
+    prefix = %q
   }
   target {
     data_directory = %q
     port           = 5499
   }
-}`, pointInTime, dataDir)
+}`, pointInTime, cluster, prefix, dataDir)
 	}
+	restoreCfg := func(pointInTime, dataDir string) string { return restoreCfgIn("main", "pg", pointInTime, dataDir) }
 	runInvalidConfigs(t, []invalidConfig{
 		{"point in time", restoreCfg("yesterday", "/srv/restore"), []string{"Invalid Point In Time", `point_in_time = "yesterday"`}},
 		{"point in time without zone", restoreCfg("2026-11-25T09:41:00", "/srv/restore"), []string{"Invalid Point In Time", `point_in_time = "2026-11-25T09:41:00"`}},
 		{"relative data directory", restoreCfg("latest", "restore/here"), []string{"Relative Path", "target.data_directory must be an absolute path"}},
+		{"cluster climbs", restoreCfgIn("..", "pg", "latest", "/srv/restore"), []string{"Invalid Name", `cluster = ".."`}},
+		{"repository prefix", restoreCfgIn("main", "pg/../x", "latest", "/srv/restore"), []string{"Invalid Key Prefix", `repository.prefix = "pg/../x" has a ".." segment`}},
 	})
 }
 
