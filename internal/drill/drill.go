@@ -200,8 +200,9 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 		return fmt.Errorf("unknown drill kind %q: want cluster or tenant", spec.Kind)
 	}
 	// The scratch copy goes whatever happens (a failed restore leaves
-	// nothing Teardown minds).
-	defer restore.Teardown(context.WithoutCancel(ctx), req)
+	// nothing Teardown minds). NOTE: a copy that cannot be removed does not
+	// change the drill's verdict; the next drill's scratch name differs.
+	defer func() { _ = restore.Teardown(context.WithoutCancel(ctx), req) }()
 	out, err := restore.Restore(ctx, store, req)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)

@@ -63,7 +63,8 @@ func (s Source) String() string {
 	return ""
 }
 
-// ErrInvalidSource: a recovery source string is not in Source.String's form.
+// ErrInvalidSource is returned for a recovery source string not in
+// Source.String's form, or a source of the wrong kind for the restore.
 var ErrInvalidSource = errors.New("invalid recovery source")
 
 // ParseSource reads Source.String's form back.
