@@ -41,4 +41,20 @@
 //  5. A failing BGSAVE or AOF write is reported (Persistence.Problems), never
 //     hidden: with stop-writes-on-bgsave-error Redis refuses writes until a
 //     save succeeds again.
+//  6. A snapshot exists only once its manifest is written, last, and never
+//     over another (Snapshot); the RDB object is put IfAbsent too. A
+//     snapshot is taken only after a BGSAVE asked for by this call has
+//     completed (rdb_saves moved past its value before the request), so it
+//     holds every write acknowledged before the call.
+//  7. A restore writes dump.rdb only after the downloaded bytes matched
+//     the manifest's size and sha256 (RestoreSnapshot); a mismatch leaves
+//     no dump.rdb for Redis to load.
+//
+// # Snapshots
+//
+// Snapshot runs on the Redis host (it reads the RDB file from the server's
+// dir) and stores it compressed under repo.Layout.RedisSnapshotKey, with a
+// SnapshotManifest beside it. RestoreSnapshot writes a chosen (or the
+// newest) snapshot as dump.rdb into the working directory of a new
+// redis-server, which loads it at start.
 package redisx

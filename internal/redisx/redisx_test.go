@@ -14,7 +14,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, testenv.Spec{Redis: true}))
+	os.Exit(testenv.Main(m, testenv.Spec{MinIO: 1, Redis: true}))
 }
 
 func ptr(s string) *string { return &s }
@@ -193,7 +193,7 @@ func TestPersistence_failedBgsave(t *testing.T) {
 	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	st := bgsave(t, c)
+	st := bgsaveWait(t, c)
 	if p := st.Persistence.Problems(); len(p) != 0 || time.Since(st.Persistence.LastSave) > time.Minute {
 		t.Fatalf("Problems = %q, last save %s after a good BGSAVE", p, st.Persistence.LastSave)
 	}
@@ -206,13 +206,13 @@ func TestPersistence_failedBgsave(t *testing.T) {
 	if err := c.Set(ctx, "k", "v2", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	st = bgsave(t, c)
+	st = bgsaveWait(t, c)
 	if p := st.Persistence.Problems(); len(p) != 1 || !strings.Contains(p[0], "BGSAVE failed") || !strings.Contains(p[0], "1 changes since") {
 		t.Fatalf("Problems = %q after a failed BGSAVE (status %q)", p, st.Persistence.LastBgsaveStatus)
 	}
 }
 
-func bgsave(t *testing.T, c *redis.Client) State {
+func bgsaveWait(t *testing.T, c *redis.Client) State {
 	t.Helper()
 	ctx := context.Background()
 	if err := c.BgSave(ctx).Err(); err != nil {

@@ -33,6 +33,7 @@ const (
 	FolderLeases      Folder = "leases"
 	FolderJobs        Folder = "jobs"
 	FolderRestores    Folder = "restores"
+	FolderRedis       Folder = "redis"
 )
 
 // DataFolders hold backup data: what a restore reads, and what retention
@@ -56,6 +57,8 @@ const (
 	jobRecordFile    = "last.json"
 	leaseExt         = ".json"
 	restorePlanExt   = ".json"
+	redisRDBExt      = ".rdb."
+	redisManExt      = ".json"
 )
 
 // Root is "<prefix>/<cluster>" (or "<cluster>" without a prefix), with no
@@ -236,6 +239,20 @@ func (l Layout) RestorePlansDir() string { return l.Dir(FolderRestores) }
 // id (a digest of its definition) is kept between its plan and its apply.
 func (l Layout) RestorePlanKey(id string) string { return l.RestorePlansDir() + id + restorePlanExt }
 
+// RedisDir is the prefix of every Redis snapshot, with a trailing slash.
+func (l Layout) RedisDir() string { return l.Dir(FolderRedis) }
+
+// RedisSnapshotKey is the key of Redis instance's snapshot id: its RDB
+// file compressed with the codec whose extension is ext ("zst").
+func (l Layout) RedisSnapshotKey(instance, id, ext string) string {
+	return l.RedisDir() + instance + "/" + id + redisRDBExt + ext
+}
+
+// RedisManifestKey is the key of a Redis snapshot's manifest, written last.
+func (l Layout) RedisManifestKey(instance, id string) string {
+	return l.RedisDir() + instance + "/" + id + redisManExt
+}
+
 // Kind is the class of a repository object.
 type Kind int
 
@@ -254,11 +271,13 @@ const (
 	KindLease               // leases/<job>/<generation>.json
 	KindJobRecord           // jobs/<job>/last.json
 	KindRestorePlan         // restores/<id>.json
+	KindRedisSnapshot       // redis/<instance>/<id>.rdb.<ext>
+	KindRedisManifest       // redis/<instance>/<id>.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
 	"base backup manifest", "tenant dump", "tenant dump manifest", "drill schedule", "drill evidence",
-	"job lease", "job record", "kept restore plan"}
+	"job lease", "job record", "kept restore plan", "Redis snapshot", "Redis snapshot manifest"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -291,6 +310,8 @@ type Key struct {
 	Object string
 	// Database of a tenant dump.
 	Database string
+	// Instance is a Redis snapshot's instance name (with ID and Ext).
+	Instance string
 	// Drill is the drill schedule's name.
 	Drill string
 	// Job and Generation of a lease; Job of a job record.
@@ -361,6 +382,18 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 			if id, ok := strings.CutSuffix(parts[0], restorePlanExt); ok && id != "" {
 				return Key{Kind: KindRestorePlan, ID: id}, true
 			}
+		}
+	case FolderRedis:
+		if len(parts) != 2 || parts[0] == "" {
+			return Key{}, false
+		}
+		if id, ext, ok := strings.Cut(parts[1], redisRDBExt); ok && id != "" {
+			if _, known := compression.ByExt(ext); known {
+				return Key{Kind: KindRedisSnapshot, Instance: parts[0], ID: id, Ext: ext}, true
+			}
+		}
+		if id, ok := strings.CutSuffix(parts[1], redisManExt); ok && id != "" && !strings.Contains(id, ".") {
+			return Key{Kind: KindRedisManifest, Instance: parts[0], ID: id}, true
 		}
 	}
 	return Key{}, false

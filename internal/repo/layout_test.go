@@ -44,6 +44,10 @@ func TestLayoutKeysParse(t *testing.T) {
 		{"lease", l.LeaseKey("backup", 42), Key{Kind: KindLease, Job: "backup", Generation: 42}, false},
 		{"job record", l.JobRecordKey("drill-nightly"), Key{Kind: KindJobRecord, Job: "drill-nightly"}, false},
 		{"kept restore plan", l.RestorePlanKey("3f2a"), Key{Kind: KindRestorePlan, ID: "3f2a"}, false},
+		{"redis snapshot", l.RedisSnapshotKey("sessions", "20261130T070000Z-ab12", "zst"),
+			Key{Kind: KindRedisSnapshot, Instance: "sessions", ID: "20261130T070000Z-ab12", Ext: "zst"}, false},
+		{"redis manifest", l.RedisManifestKey("sessions", "20261130T070000Z-ab12"),
+			Key{Kind: KindRedisManifest, Instance: "sessions", ID: "20261130T070000Z-ab12"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +93,8 @@ func TestLayoutSpelling(t *testing.T) {
 		l.LeaseKey("backup", 7):                                 "pg/main/leases/backup/00000000000000000007.json",
 		l.JobRecordKey("backup"):                                "pg/main/jobs/backup/last.json",
 		l.RestorePlanKey("3f2a"):                                "pg/main/restores/3f2a.json",
+		l.RedisSnapshotKey("s", "id", "zst"):                    "pg/main/redis/s/id.rdb.zst",
+		l.RedisManifestKey("s", "id"):                           "pg/main/redis/s/id.json",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
@@ -120,6 +126,10 @@ func TestLayoutParseRefusesForeignAndStrayKeys(t *testing.T) {
 		"pg/main/jobs/backup/first.json",
 		"pg/main/restores/x/3f2a.json",
 		"pg/main/restores/.json",
+		"pg/main/redis/s/id.rdb",    // no codec extension
+		"pg/main/redis/s/id.rdb.gz", // not a codec of ours
+		"pg/main/redis/id.json",     // no instance
+		"pg/main/redis/s/x/id.json", // too deep
 		"pg/main/notes.txt",
 	} {
 		if k, ok := l.Parse(key); ok {
