@@ -1,0 +1,596 @@
+package posture
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
+)
+
+// Control IDs.
+const (
+	ControlObjectLock       = "bucket.object_lock"
+	ControlVersioning       = "bucket.versioning"
+	ControlEncryption       = "bucket.encryption"
+	ControlWriterNoDelete   = "bucket.writer_cannot_delete"
+	ControlWALArchiving     = "wal.archiving"
+	ControlArchiverFailures = "wal.archiver_failures"
+	ControlBaseBackupAge    = "backup.newest_base_backup"
+	ControlTenantDumps      = "backup.tenant_dumps"
+	ControlWindow           = "backup.restorable_window"
+	ControlVerification     = "backup.verification"
+	ControlDrill            = "drill.last_passed"
+	ControlRTO              = "drill.rto"
+	ControlConfiguration    = "config.intact"
+)
+
+// The standards groups controls share.
+var (
+	storageStandards = []Standard{ISO27001A813, SOC2A12, DORAArt12, NISTCP9, NIS2Art21c}
+	backupStandards  = []Standard{ISO27001A813, SOC2A12, DORAArt12, NISTCP9, NIS2Art21c}
+	windowStandards  = []Standard{ISO27001A813, SOC2A12, DORAArt12, NISTCP9, NISTCP10, NIS2Art21c}
+	testStandards    = []Standard{ISO27001A813, ISO27001A530, SOC2A13, DORAArt12, NISTCP4, NISTCP10, NIS2Art21c}
+)
+
+// Controls lists every control in report order.
+func Controls() []Control {
+	return []Control{
+		{ID: ControlObjectLock, Title: "Object lock with a minimum default retention", Scope: ScopeBucket, Standards: storageStandards,
+			Parameters: func(p Params) map[string]string {
+				return map[string]string{"min_lock_days": strconv.Itoa(p.MinLockDays)}
+			},
+			Evaluate: objectLock},
+		{ID: ControlVersioning, Title: "Bucket versioning enabled", Scope: ScopeBucket, Standards: storageStandards, Evaluate: versioning},
+		{ID: ControlEncryption, Title: "Encryption at rest by default", Scope: ScopeBucket, Standards: storageStandards, Evaluate: encryption},
+		{ID: ControlWriterNoDelete, Title: "The writer cannot delete or weaken protection", Scope: ScopeBucket, Standards: storageStandards, Evaluate: writerNoDelete},
+		{ID: ControlWALArchiving, Title: "WAL archiving active, lag within the RPO", Scope: ScopeCluster, Standards: backupStandards,
+			Parameters: func(p Params) map[string]string { return map[string]string{"rpo": p.RPO.String()} },
+			Evaluate:   walArchiving},
+		{ID: ControlArchiverFailures, Title: "No archiver failure since the last success", Scope: ScopeCluster, Standards: backupStandards, Evaluate: archiverFailures},
+		{ID: ControlBaseBackupAge, Title: "Newest base backup within its schedule", Scope: ScopeCluster, Standards: backupStandards, Evaluate: baseBackupAge},
+		{ID: ControlTenantDumps, Title: "Every declared tenant dumped within the schedule", Scope: ScopeCluster, Standards: backupStandards, Evaluate: tenantDumps},
+		{ID: ControlWindow, Title: "Restorable window covers the required days", Scope: ScopeCluster, Standards: windowStandards,
+			Parameters: func(p Params) map[string]string { return map[string]string{"window_days": strconv.Itoa(p.WindowDays)} },
+			Evaluate:   window},
+		{ID: ControlVerification, Title: "Last verification passed recently", Scope: ScopeCluster, Standards: backupStandards,
+			Parameters: func(p Params) map[string]string {
+				return map[string]string{"verify_within_days": strconv.Itoa(p.VerifyWithinDays)}
+			},
+			Evaluate: verification},
+		{ID: ControlDrill, Title: "Last restore drill passed recently", Scope: ScopeCluster, Standards: testStandards,
+			Parameters: func(p Params) map[string]string {
+				return map[string]string{"drill_within_days": strconv.Itoa(p.DrillWithinDays)}
+			},
+			Evaluate: lastDrill},
+		{ID: ControlRTO, Title: "Measured RTO within target", Scope: ScopeCluster, Standards: testStandards,
+			Parameters: func(p Params) map[string]string {
+				if p.RTOTarget == 0 {
+					return map[string]string{"rto_target": "the drill's own target"}
+				}
+				return map[string]string{"rto_target": p.RTOTarget.String()}
+			},
+			Evaluate: rto},
+		{ID: ControlConfiguration, Title: "Configuration objects present and intact", Scope: ScopeCluster, Standards: backupStandards,
+			Parameters: func(p Params) map[string]string {
+				return map[string]string{"signature_required": strconv.FormatBool(p.Trust.Required())}
+			},
+			Evaluate: configuration},
+	}
+}
+
+func unknown(observed, remedy string) Finding {
+	return Finding{Status: Unknown, Observed: observed, Remedy: remedy}
+}
+
+func bucketEvidence(o *Observation) []Evidence {
+	return []Evidence{{Key: "s3://" + o.Bucket, Time: o.Now.UTC(), Note: "bucket configuration read"}}
+}
+
+func bucketUnreadable(o *Observation) (Finding, bool) {
+	if o.BucketState != nil {
+		return Finding{}, false
+	}
+	return unknown(fmt.Sprintf("bucket configuration unreadable: %v", o.BucketErr),
+		"Give the report credentials that may read the bucket's object lock, versioning and encryption configuration."), true
+}
+
+func objectLock(o *Observation, _ *ClusterObservation, p Params) Finding {
+	if f, bad := bucketUnreadable(o); bad {
+		return f
+	}
+	st := o.BucketState
+	f := Finding{Threshold: fmt.Sprintf("COMPLIANCE (or GOVERNANCE), at least %s", days(p.MinLockDays)), Evidence: bucketEvidence(o)}
+	r := st.Spec.Retention
+	switch {
+	case !st.ObjectLockEnabled:
+		f.Status, f.Observed = Fail, "object lock not enabled"
+		f.Remedy = "Recreate the repository as a lifeboat_immutable_bucket (object lock can only be enabled when a bucket is created) and move the backups into it."
+	case r == nil:
+		f.Status, f.Observed = Fail, "object lock enabled, no default retention"
+		f.Remedy = "Set a default retention on the bucket (lifeboat_immutable_bucket retention block)."
+	case int(r.Days) < p.MinLockDays:
+		f.Status, f.Observed = Fail, fmt.Sprintf("%s, %s", r.Mode, days(int(r.Days)))
+		f.Remedy = fmt.Sprintf("Raise the bucket's default retention to at least %s.", days(p.MinLockDays))
+	case r.Mode != objectstore.ModeCompliance:
+		f.Status, f.Observed = Warn, fmt.Sprintf("%s, %s", r.Mode, days(int(r.Days)))
+		f.Remedy = "Switch the default retention to COMPLIANCE so that no account, not even an administrator, can shorten it."
+	default:
+		f.Status, f.Observed = Pass, fmt.Sprintf("%s, %s", r.Mode, days(int(r.Days)))
+	}
+	return f
+}
+
+func versioning(o *Observation, _ *ClusterObservation, _ Params) Finding {
+	if f, bad := bucketUnreadable(o); bad {
+		return f
+	}
+	f := Finding{Threshold: "Enabled", Observed: orNone(o.BucketState.Versioning), Evidence: bucketEvidence(o)}
+	if o.BucketState.Versioning == "Enabled" {
+		f.Status = Pass
+	} else {
+		f.Status = Fail
+		f.Remedy = "Enable versioning on the bucket: without it an overwritten or deleted backup object is gone."
+	}
+	return f
+}
+
+func encryption(o *Observation, _ *ClusterObservation, _ Params) Finding {
+	if f, bad := bucketUnreadable(o); bad {
+		return f
+	}
+	f := Finding{Threshold: "default server-side encryption (AES256 or aws:kms)", Evidence: bucketEvidence(o)}
+	if e := o.BucketState.Spec.Encryption; e != nil && e.Algorithm != "" {
+		f.Status, f.Observed = Pass, e.Algorithm
+		if e.KMSKeyID != "" {
+			f.Observed += " (" + e.KMSKeyID + ")"
+		}
+	} else {
+		f.Status, f.Observed = Fail, "none"
+		f.Remedy = "Set default encryption on the bucket (lifeboat_immutable_bucket encryption block)."
+	}
+	return f
+}
+
+func writerNoDelete(o *Observation, _ *ClusterObservation, _ Params) Finding {
+	if o.Probe == nil {
+		return unknown("no writer probe was run",
+			"Run the writer probe (lifeboat_immutable_bucket writer_probe, or lifeboat agent's probe) with the agent's credentials.")
+	}
+	f := Finding{Threshold: "every forbidden action denied"}
+	var allowed, unsure []string
+	destructive := false
+	for _, r := range o.Probe.Results {
+		f.Evidence = append(f.Evidence, Evidence{Note: fmt.Sprintf("%s: %s %s %s", r.Check, r.Outcome, r.By, r.Detail)})
+		switch r.Outcome {
+		case access.Allowed:
+			allowed = append(allowed, string(r.Check))
+			if r.Check == access.CheckDeleteLockedVersion || r.Check == access.CheckBypassGovernance {
+				destructive = true
+			}
+		case access.Unknown:
+			unsure = append(unsure, string(r.Check))
+		}
+	}
+	switch {
+	case destructive:
+		f.Status, f.Observed = Fail, "allowed: "+strings.Join(allowed, ", ")
+		f.Remedy = "Give the agent the writer policy of lifeboat_access_policy: it must never delete versions or bypass governance retention."
+	case len(allowed) > 0:
+		f.Status, f.Observed = Fail, "allowed: "+strings.Join(allowed, ", ")
+		f.Remedy = "Give the agent the writer policy of lifeboat_access_policy: it must not change lifecycle, retention, other clusters or its policy."
+	case len(unsure) > 0:
+		f.Status, f.Observed = Warn, "could not check: "+strings.Join(unsure, ", ")
+		f.Remedy = "Rerun the probe where the writer can reach the bucket; the evidence says why each check could not be made."
+	case len(o.Probe.Results) == 0:
+		return unknown("the writer probe ran no check", "Run the writer probe with the agent's credentials.")
+	default:
+		f.Status, f.Observed = Pass, fmt.Sprintf("%d of %d actions denied", len(o.Probe.Results), len(o.Probe.Results))
+	}
+	return f
+}
+
+func walArchiving(o *Observation, c *ClusterObservation, p Params) Finding {
+	a := c.Archive
+	th := "archive_mode on, oldest segment waiting <= " + p.RPO.String()
+	if a == nil {
+		f := unknown("no PostgreSQL connection given", "Give the report a connection to the cluster's server to read pg_stat_archiver.")
+		f.Threshold = th
+		if c.Window != nil && c.Window.LatestSegment != "" {
+			f.Evidence = []Evidence{{Key: c.Window.LatestSegment, Time: c.Window.Latest, Note: "newest archived segment of the unbroken run"}}
+		}
+		return f
+	}
+	if a.Err != nil {
+		f := unknown(a.Err.Error(), "Give the report a role that may read pg_settings and pg_ls_archive_statusdir (pg_monitor).")
+		f.Threshold = th
+		return f
+	}
+	st := a.State
+	f := Finding{Threshold: th, Evidence: []Evidence{{Key: a.Server, Time: o.Now.UTC(),
+		Note: fmt.Sprintf("archive_mode=%s archive_timeout=%s last archived %s at %s", st.Settings.ArchiveMode, st.Settings.ArchiveTimeout,
+			orNone(st.Archiver.LastArchivedWAL), ts(st.Archiver.LastArchivedTime))}}}
+	if st.Settings.ArchiveMode != "on" && st.Settings.ArchiveMode != "always" {
+		f.Status, f.Observed = Fail, "archive_mode = "+orNone(st.Settings.ArchiveMode)
+		f.Remedy = "Declare lifeboat_wal_archive for this cluster (it sets archive_mode and archive_command) and restart PostgreSQL."
+		return f
+	}
+	if a.Ready == 0 {
+		f.Status, f.Observed = Pass, "no segment waiting"
+		return f
+	}
+	wait := o.Now.Sub(a.OldestReady)
+	f.Observed = fmt.Sprintf("%d segment(s) waiting, oldest for %s", a.Ready, wait.Truncate(time.Second))
+	if wait > p.RPO {
+		f.Status = Fail
+		f.Remedy = "Find why archive_command is slow or failing (PostgreSQL's log, the object store): a failure now loses more than the RPO."
+	} else {
+		f.Status = Pass
+	}
+	return f
+}
+
+func archiverFailures(o *Observation, c *ClusterObservation, _ Params) Finding {
+	a := c.Archive
+	th := "no failed attempt newer than the last success"
+	if a == nil || a.Err != nil {
+		obs := "no PostgreSQL connection given"
+		if a != nil {
+			obs = a.Err.Error()
+		}
+		f := unknown(obs, "Give the report a connection to the cluster's server to read pg_stat_archiver.")
+		f.Threshold = th
+		return f
+	}
+	s := a.State.Archiver
+	f := Finding{Threshold: th, Evidence: []Evidence{
+		{Key: orNone(s.LastArchivedWAL), Time: s.LastArchivedTime, Note: "last archived (pg_stat_archiver)"},
+	}}
+	if s.FailedCount > 0 {
+		f.Evidence = append(f.Evidence, Evidence{Key: s.LastFailedWAL, Time: s.LastFailedTime, Note: "last failed (pg_stat_archiver)"})
+	}
+	if s.Failing() {
+		f.Status = Fail
+		f.Observed = fmt.Sprintf("failing: %d failed attempts, the last for %s at %s after the last success at %s",
+			s.FailedCount, s.LastFailedWAL, ts(s.LastFailedTime), ts(s.LastArchivedTime))
+		f.Remedy = "Read PostgreSQL's log for archive_command's error and fix the object store access; PostgreSQL keeps the WAL and retries."
+		return f
+	}
+	f.Status = Pass
+	f.Observed = fmt.Sprintf("%d archived, %d failed attempts, none since the last success", s.ArchivedCount, s.FailedCount)
+	return f
+}
+
+// policySchedule returns the policy's backup schedule, or a finding saying
+// why it cannot be judged.
+func policySchedule(c *ClusterObservation) (*schedule.Schedule, *Finding) {
+	if c.PolicyErr != nil {
+		f := unknown("no backup policy: "+c.PolicyErr.Error(), "Declare lifeboat_backup_policy for this cluster so backups have a schedule to be judged against.")
+		if !errors.Is(c.PolicyErr, objectstore.ErrNotFound) {
+			f.Remedy = "Fix the read of policy.json (see the observed error)."
+		}
+		return nil, &f
+	}
+	s, err := schedule.Parse(c.Policy.Schedule)
+	if err != nil {
+		f := unknown(fmt.Sprintf("policy schedule %q: %v", c.Policy.Schedule, err), "Rewrite the policy with a valid cron schedule.")
+		return nil, &f
+	}
+	return s, nil
+}
+
+func baseBackupAge(o *Observation, c *ClusterObservation, _ Params) Finding {
+	if c.CatalogErr != nil {
+		return unknown("catalog unreadable: "+c.CatalogErr.Error(), "Give the report credentials that may list and read the repository.")
+	}
+	sched, bad := policySchedule(c)
+	var last time.Time
+	var ev []Evidence
+	if n := len(c.Catalog.Physical); n > 0 {
+		m := c.Catalog.Physical[n-1]
+		last = m.StopTime
+		ev = append(ev, Evidence{Key: c.Layout.BackupManifestKey(m.ID), Time: m.StopTime, Note: "newest complete base backup " + m.ID})
+	}
+	if bad != nil {
+		bad.Evidence = ev
+		if !last.IsZero() {
+			bad.Observed = fmt.Sprintf("newest base backup %s old; %s", age(o.Now, last), bad.Observed)
+		}
+		return *bad
+	}
+	due, overdue := sched.Overdue(c.Policy.Created, last, o.Now)
+	f := Finding{Evidence: ev, Threshold: fmt.Sprintf("a backup for every slot of %q (max gap %s)", c.Policy.Schedule, sched.MaxGap())}
+	switch {
+	case last.IsZero():
+		f.Observed = "no complete base backup"
+	default:
+		f.Observed = fmt.Sprintf("%s old (%s)", age(o.Now, last), ts(last))
+	}
+	if overdue {
+		f.Status = Fail
+		f.Remedy = fmt.Sprintf("The backup due at %s is missing: check that lifeboat agent runs against this repository and why its backups fail.", ts(due))
+	} else {
+		f.Status = Pass
+	}
+	return f
+}
+
+func tenantDumps(o *Observation, c *ClusterObservation, _ Params) Finding {
+	if c.CatalogErr != nil {
+		return unknown("catalog unreadable: "+c.CatalogErr.Error(), "Give the report credentials that may list and read the repository.")
+	}
+	sched, bad := policySchedule(c)
+	if bad != nil {
+		return *bad
+	}
+	if len(c.Policy.TenantDatabases) == 0 {
+		return unknown("the policy declares no tenant database",
+			"Declare tenant_databases in lifeboat_backup_policy if tenants must be restorable one by one.")
+	}
+	newest := map[string]time.Time{}
+	keys := map[string]Evidence{}
+	for _, t := range c.Catalog.Tenant {
+		if t.StopTime.After(newest[t.Database]) {
+			newest[t.Database] = t.StopTime
+			keys[t.Database] = Evidence{Key: c.Layout.TenantManifestKey(t.Database, t.ID), Time: t.StopTime, Note: "newest dump of " + t.Database}
+		}
+	}
+	dbs := append([]string(nil), c.Policy.TenantDatabases...)
+	sort.Strings(dbs)
+	f := Finding{Threshold: fmt.Sprintf("a dump of every declared tenant for every slot of %q", c.Policy.Schedule)}
+	var late []string
+	dumped := 0
+	for _, db := range dbs {
+		if ev, ok := keys[db]; ok {
+			f.Evidence = append(f.Evidence, ev)
+			dumped++
+		}
+		if _, overdue := sched.Overdue(c.Policy.Created, newest[db], o.Now); overdue {
+			if newest[db].IsZero() {
+				late = append(late, db+" (never)")
+			} else {
+				late = append(late, fmt.Sprintf("%s (%s old)", db, age(o.Now, newest[db])))
+			}
+		}
+	}
+	if len(late) > 0 {
+		f.Status = Fail
+		f.Observed = fmt.Sprintf("%d of %d tenants overdue: %s", len(late), len(dbs), strings.Join(late, ", "))
+		f.Remedy = "Read the agent's last backup record for each tenant's dump error, fix the database or remove it from tenant_databases."
+		return f
+	}
+	f.Status = Pass
+	f.Observed = fmt.Sprintf("%d of %d tenants have a dump, none overdue", dumped, len(dbs))
+	return f
+}
+
+func window(o *Observation, c *ClusterObservation, p Params) Finding {
+	th := fmt.Sprintf("restorable from at least %s ago", days(p.WindowDays))
+	if c.WindowErr != nil {
+		f := unknown("window unreadable: "+c.WindowErr.Error(), "Give the report credentials that may list and read the repository.")
+		f.Threshold = th
+		return f
+	}
+	w := c.Window
+	f := Finding{Threshold: th}
+	if !w.Restorable {
+		f.Status, f.Observed = Fail, "not restorable: no base backup has all the WAL it needs"
+		f.Remedy = "Take a base backup (lifeboat backup) with WAL archiving active, and keep its WAL."
+		return f
+	}
+	f.Evidence = []Evidence{
+		{Key: c.Layout.BackupManifestKey(w.FromBackup), Time: w.Earliest, Note: "oldest usable base backup " + w.FromBackup},
+		{Key: w.LatestSegment, Time: w.Latest, Note: "last WAL segment of the unbroken run"},
+	}
+	span := w.Latest.Sub(w.Earliest)
+	f.Observed = fmt.Sprintf("%s to %s (%.1f days)", ts(w.Earliest), ts(w.Latest), span.Hours()/24)
+	need := o.Now.Add(-time.Duration(p.WindowDays) * 24 * time.Hour)
+	switch {
+	case w.Earliest.After(need):
+		f.Status = Fail
+		f.Remedy = fmt.Sprintf("Keep base backups and WAL for at least %s (retention days of lifeboat_backup_policy, lock days of the bucket).", days(p.WindowDays))
+	case w.Truncated():
+		f.Status = Warn
+		f.Observed += fmt.Sprintf("; a WAL gap cuts it short before %s", w.NewestSegment)
+		f.Remedy = "Take a new base backup: WAL after the gap is unusable until then."
+	default:
+		f.Status = Pass
+	}
+	return f
+}
+
+func verification(o *Observation, c *ClusterObservation, p Params) Finding {
+	th := fmt.Sprintf("passed within %s", days(p.VerifyWithinDays))
+	if c.VerifyErr != nil {
+		f := unknown(c.VerifyErr.Error(), "Give the report credentials that may read the agent's job records.")
+		f.Threshold = th
+		return f
+	}
+	r := c.VerifyRun
+	if r == nil {
+		f := unknown("the agent has recorded no verification", "Set verify_schedule in lifeboat_backup_policy so the agent verifies the newest backup by content.")
+		f.Threshold = th
+		return f
+	}
+	f := Finding{Threshold: th, Evidence: []Evidence{{Key: c.Layout.JobRecordKey(agentd.VerifyJob), Time: r.Finished,
+		Note: fmt.Sprintf("%s by %s: %s%s", r.Result, r.Holder, r.Output, r.Error)}}}
+	f.Observed = fmt.Sprintf("%s %s ago", r.Result, age(o.Now, r.Finished))
+	switch {
+	case r.Result != agentd.ResultSuccess:
+		f.Status = Fail
+		f.Remedy = "Run lifeboat verify on the newest backup for the full report, and take a new base backup."
+	case o.Now.Sub(r.Finished) > time.Duration(p.VerifyWithinDays)*24*time.Hour:
+		f.Status = Fail
+		f.Remedy = "Check that lifeboat agent runs and that verify_schedule fires at least as often as required."
+	default:
+		f.Status = Pass
+	}
+	return f
+}
+
+// newestDrill is the newest evidence of a cluster's schedules.
+func newestDrill(c *ClusterObservation) (*DrillObservation, []string) {
+	var best *DrillObservation
+	var errs []string
+	for i := range c.Drills {
+		d := &c.Drills[i]
+		if d.Err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", d.Schedule.Name, d.Err))
+			continue
+		}
+		if d.Latest != nil && (best == nil || d.Latest.Finished.After(best.Latest.Finished)) {
+			best = d
+		}
+	}
+	return best, errs
+}
+
+func drillEvidence(d *DrillObservation) Evidence {
+	ev := d.Latest
+	return Evidence{Key: ev.Key, Time: ev.Finished, Note: fmt.Sprintf("drill %s of schedule %s", ev.ID, d.Schedule.Name)}
+}
+
+func lastDrill(o *Observation, c *ClusterObservation, p Params) Finding {
+	th := fmt.Sprintf("passed within %s", days(p.DrillWithinDays))
+	if c.DrillsErr != nil {
+		f := unknown("drill schedules unreadable: "+c.DrillsErr.Error(), "Give the report credentials that may read the repository's drills.")
+		f.Threshold = th
+		return f
+	}
+	f := Finding{Threshold: th}
+	if len(c.Drills) == 0 {
+		f.Status, f.Observed = Fail, "no drill schedule"
+		f.Remedy = "Declare lifeboat_drill_schedule for this cluster: a backup never restored is not known to restore."
+		return f
+	}
+	best, errs := newestDrill(c)
+	if best == nil {
+		if len(errs) > 0 {
+			f := unknown("drill evidence unreadable: "+strings.Join(errs, "; "), "Give the report credentials that may read drill evidence versions.")
+			f.Threshold = th
+			return f
+		}
+		f.Status, f.Observed = Fail, "no drill has run"
+		f.Remedy = "Check that lifeboat agent runs the drill schedules, or apply with run_on_apply."
+		return f
+	}
+	ev := best.Latest
+	f.Evidence = []Evidence{drillEvidence(best)}
+	f.Observed = fmt.Sprintf("%s %s ago", map[bool]string{true: "passed", false: "failed"}[ev.Passed], age(o.Now, ev.Finished))
+	switch {
+	case !ev.Passed:
+		f.Status = Fail
+		fails := ev.FailedChecks()
+		if ev.Error != "" {
+			fails = append(fails, "restore: "+ev.Error)
+		}
+		f.Observed += ": " + strings.Join(fails, "; ")
+		f.Remedy = "Read the drill's evidence for the failed checks, fix the backup or the checks, and run the drill again."
+	case o.Now.Sub(ev.Finished) > time.Duration(p.DrillWithinDays)*24*time.Hour:
+		f.Status = Fail
+		f.Remedy = "Check that lifeboat agent runs the drill schedule at least as often as required."
+	case p.Trust.Required() && best.EvidenceSigner == "":
+		f.Status = Warn
+		f.Observed += "; evidence not signed by a trusted key"
+		f.Remedy = "Give the agent a signing key whose public half is trusted, so evidence cannot be forged by whoever can write the bucket."
+	case ev.LaterVersions > 0:
+		f.Status = Warn
+		f.Observed += fmt.Sprintf("; %d version(s) written over the evidence", ev.LaterVersions)
+		f.Remedy = "Find out who wrote over the locked evidence; the original version is the one judged."
+	default:
+		f.Status = Pass
+	}
+	return f
+}
+
+func rto(o *Observation, c *ClusterObservation, p Params) Finding {
+	best, _ := newestDrill(c)
+	if best == nil {
+		return unknown("no drill evidence", "Run a drill with an rto_target so the restore time is measured.")
+	}
+	ev := best.Latest
+	target := p.RTOTarget
+	if target == 0 {
+		target = time.Duration(ev.RTOTargetSeconds * float64(time.Second))
+	}
+	if target == 0 {
+		target = time.Duration(best.Schedule.RTOTargetSeconds * float64(time.Second))
+	}
+	if target == 0 {
+		f := unknown(fmt.Sprintf("%.0fs measured, no target", ev.RTOSeconds), "Set rto_target on lifeboat_drill_schedule (or give the report a target).")
+		f.Evidence = []Evidence{drillEvidence(best)}
+		return f
+	}
+	f := Finding{Threshold: "<= " + target.String(), Evidence: []Evidence{drillEvidence(best)},
+		Observed: (time.Duration(ev.RTOSeconds * float64(time.Second))).Truncate(time.Second).String()}
+	if ev.RTOSeconds > target.Seconds() {
+		f.Status = Fail
+		f.Remedy = "Restore faster (parallel restore, smaller base backups, more frequent backups so less WAL replays) or revise the RTO target with the business."
+	} else {
+		f.Status = Pass
+	}
+	if !ev.Passed {
+		f.Observed += " (drill failed: the RTO is of a restore that did not pass its checks)"
+		f.Status = Fail
+		if f.Remedy == "" {
+			f.Remedy = "A failed drill has no valid RTO: fix the drill first."
+		}
+	}
+	return f
+}
+
+func configuration(o *Observation, c *ClusterObservation, p Params) Finding {
+	f := Finding{Threshold: "policy.json and drill schedules present"}
+	if p.Trust.Required() {
+		f.Threshold += ", signed by a trusted key"
+	}
+	if c.PolicyErr != nil {
+		if errors.Is(c.PolicyErr, objectstore.ErrNotFound) {
+			f.Status, f.Observed = Fail, "policy.json missing"
+			f.Remedy = "Declare lifeboat_backup_policy for this cluster: without policy.json the agent schedules nothing."
+			return f
+		}
+		f.Status, f.Observed = Fail, "policy.json unreadable: "+c.PolicyErr.Error()
+		f.Remedy = "Rewrite policy.json by applying lifeboat_backup_policy; check who changed it."
+		return f
+	}
+	f.Evidence = append(f.Evidence, Evidence{Key: c.Layout.PolicyKey(), Version: c.PolicyObject.VersionID, Time: c.PolicyObject.LastModified,
+		Note: "signer: " + orNone(c.PolicySigner)})
+	var bad []string
+	if p.Trust.Required() && c.PolicySigner == "" {
+		bad = append(bad, "policy.json not signed by a trusted key")
+	}
+	for _, d := range c.Drills {
+		f.Evidence = append(f.Evidence, Evidence{Key: c.Layout.DrillScheduleKey(d.Schedule.Name), Time: d.Schedule.Updated, Note: "signer: " + orNone(d.Signer)})
+		if p.Trust.Required() && d.Signer == "" {
+			bad = append(bad, "drill schedule "+d.Schedule.Name+" not signed by a trusted key")
+		}
+	}
+	if c.DrillsErr != nil {
+		bad = append(bad, "drill schedules unreadable: "+c.DrillsErr.Error())
+	}
+	if len(bad) > 0 {
+		f.Status, f.Observed = Fail, strings.Join(bad, "; ")
+		f.Remedy = "Apply the configuration again with the provider's signing_key, and find out who wrote the unsigned objects."
+		return f
+	}
+	f.Status = Pass
+	f.Observed = fmt.Sprintf("policy.json and %d drill schedule(s) present", len(c.Drills))
+	if p.Trust.Required() {
+		f.Observed += ", all signed"
+	}
+	return f
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

@@ -1,0 +1,164 @@
+package posture
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+)
+
+// JSON is the report as indented JSON.
+func (r *Report) JSON() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
+
+func standardsList(ss []Standard) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = s.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func evidenceLine(e Evidence) string {
+	var parts []string
+	if e.Key != "" {
+		k := e.Key
+		if e.Version != "" {
+			k += " (version " + e.Version + ")"
+		}
+		parts = append(parts, k)
+	}
+	if !e.Time.IsZero() {
+		parts = append(parts, ts(e.Time))
+	}
+	if e.Note != "" {
+		parts = append(parts, e.Note)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// Markdown is the report for a pull request or a ticket: a summary table
+// by scope, then each finding.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Recovery posture of s3://%s", r.Bucket)
+	if r.Prefix != "" {
+		fmt.Fprintf(&b, "/%s", r.Prefix)
+	}
+	fmt.Fprintf(&b, "\n\nGenerated %s. Worst status: **%s**.\n\n", ts(r.Generated), r.Worst())
+	b.WriteString("| scope | fail | warn | unknown | pass |\n|---|---|---|---|---|\n")
+	counts := r.Counts()
+	for _, s := range r.scopes() {
+		c := counts[s]
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d |\n", scopeName(s), c[Fail], c[Warn], c[Unknown], c[Pass])
+	}
+	for _, s := range r.scopes() {
+		fmt.Fprintf(&b, "\n## %s\n", scopeName(s))
+		for _, f := range r.Findings {
+			if f.Cluster != s {
+				continue
+			}
+			fmt.Fprintf(&b, "\n### %s `%s` — %s\n\n", strings.ToUpper(string(f.Status)), f.Control, mdEscape(f.Title))
+			fmt.Fprintf(&b, "- Observed: %s\n", mdEscape(f.Observed))
+			if f.Threshold != "" {
+				fmt.Fprintf(&b, "- Threshold: %s\n", mdEscape(f.Threshold))
+			}
+			if f.Remedy != "" {
+				fmt.Fprintf(&b, "- Remedy: %s\n", mdEscape(f.Remedy))
+			}
+			fmt.Fprintf(&b, "- Standards: %s\n", standardsList(f.Standards))
+			for _, e := range f.Evidence {
+				fmt.Fprintf(&b, "- Evidence: %s\n", mdEscape(evidenceLine(e)))
+			}
+		}
+	}
+	return b.String()
+}
+
+// mdEscape keeps observed text (errors, keys) from breaking the Markdown.
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ", "*", `\*`, "_", `\_`, "`", "'").Replace(s)
+}
+
+// CSVHeader is the CSV report's header row.
+var CSVHeader = []string{"scope", "control", "title", "status", "observed", "threshold", "remedy", "standards", "evidence"}
+
+// CSV writes one row per finding, for spreadsheets.
+func (r *Report) CSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	for _, f := range r.Findings {
+		ev := make([]string, len(f.Evidence))
+		for i, e := range f.Evidence {
+			ev[i] = evidenceLine(e)
+		}
+		if err := cw.Write([]string{scopeName(f.Cluster), f.Control, f.Title, string(f.Status), f.Observed, f.Threshold,
+			f.Remedy, standardsList(f.Standards), strings.Join(ev, "\n")}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// HTML writes the report as one self-contained page: inline CSS, no
+// script, no external asset, so it can be archived and opened anywhere.
+func (r *Report) HTML(w io.Writer) error {
+	type scopeRow struct {
+		Name                      string
+		Fail, Warn, Unknown, Pass int
+		Findings                  []Finding
+	}
+	var rows []scopeRow
+	counts := r.Counts()
+	for _, s := range r.scopes() {
+		c := counts[s]
+		row := scopeRow{Name: scopeName(s), Fail: c[Fail], Warn: c[Warn], Unknown: c[Unknown], Pass: c[Pass]}
+		for _, f := range r.Findings {
+			if f.Cluster == s {
+				row.Findings = append(row.Findings, f)
+			}
+		}
+		rows = append(rows, row)
+	}
+	return htmlReport.Execute(w, struct {
+		R      *Report
+		Worst  Status
+		Scopes []scopeRow
+	}{r, r.Worst(), rows})
+}
+
+var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
+	"ts":        ts,
+	"evidence":  evidenceLine,
+	"standards": standardsList,
+}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Recovery posture of s3://{{.R.Bucket}}{{if .R.Prefix}}/{{.R.Prefix}}{{end}}</title>
+<style>
+body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#1d2330;padding:0 1em}
+h1{font-size:1.5em}h2{margin-top:2em;border-bottom:1px solid #ccd}
+table{border-collapse:collapse}td,th{padding:.3em .8em;border:1px solid #ccd;text-align:left}
+.n{text-align:right;font-variant-numeric:tabular-nums}
+.fail{background:#fbe0e0}.warn{background:#fdf1d0}.unknown{background:#e8e8ee}.pass{background:#e0f3e3}
+.badge{display:inline-block;min-width:5em;text-align:center;font-weight:600;border-radius:.3em;padding:.1em .4em}
+.f{border:1px solid #ccd;border-radius:.4em;margin:1em 0;padding:.6em 1em}
+.f h3{margin:.2em 0;font-size:1.05em}code{font-size:.9em}ul{margin:.3em 0}
+.meta{color:#555}
+</style></head><body>
+<h1>Recovery posture of s3://{{.R.Bucket}}{{if .R.Prefix}}/{{.R.Prefix}}{{end}}</h1>
+<p class="meta">Generated {{ts .R.Generated}} · worst status <span class="badge {{.Worst}}">{{.Worst}}</span></p>
+<table id="summary"><thead><tr><th>scope</th><th class="fail">fail</th><th class="warn">warn</th><th class="unknown">unknown</th><th class="pass">pass</th></tr></thead><tbody>
+{{range .Scopes}}<tr data-scope="{{.Name}}"><td>{{.Name}}</td><td class="n" data-status="fail">{{.Fail}}</td><td class="n" data-status="warn">{{.Warn}}</td><td class="n" data-status="unknown">{{.Unknown}}</td><td class="n" data-status="pass">{{.Pass}}</td></tr>
+{{end}}</tbody></table>
+{{range .Scopes}}<h2>{{.Name}}</h2>
+{{range .Findings}}<div class="f" data-control="{{.Control}}" data-status="{{.Status}}">
+<h3><span class="badge {{.Status}}">{{.Status}}</span> {{.Title}} <code>{{.Control}}</code></h3>
+<ul><li>Observed: {{.Observed}}</li>{{if .Threshold}}<li>Threshold: {{.Threshold}}</li>{{end}}{{if .Remedy}}<li>Remedy: {{.Remedy}}</li>{{end}}
+<li>Standards: {{standards .Standards}}</li>
+{{range .Evidence}}<li>Evidence: {{evidence .}}</li>{{end}}</ul></div>
+{{end}}{{end}}</body></html>
+`))
