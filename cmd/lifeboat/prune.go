@@ -26,7 +26,7 @@ func newPruneCmd() *cobra.Command {
 	var f pruneFlags
 	cmd := &cobra.Command{
 		Use:   "prune",
-		Short: "Enforce retention: delete old backups, the WAL no kept backup needs, and dead incomplete backups",
+		Short: "Enforce retention: delete old backups, the WAL no kept backup needs, and dead incomplete backups (delete markers; versions are never destroyed)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, store, err := openRepo(cmd.Context(), f.agent)
@@ -67,44 +67,38 @@ func runPrune(ctx context.Context, cfg repo.AgentConfig, store objectstore.Store
 			fmt.Fprintf(out, "%s incomplete backup %s\n", verb, id)
 		}
 		for _, w := range res.Waiting {
-			fmt.Fprintf(out, "waiting for object lock: %s (%d locked object versions %s)\n", describeWaiting(w), w.Objects, untilText(w.Until))
+			fmt.Fprintf(out, "held by object lock: %s, %d objects %s\n", describeWaiting(w), w.Objects, untilText(w.Until))
 		}
 		if res.WALWaiting > 0 {
-			fmt.Fprintf(out, "waiting for object lock: %d WAL files %s\n", res.WALWaiting, untilText(res.WALWaitingUntil))
+			fmt.Fprintf(out, "held by object lock: %d WAL files %s\n", res.WALWaiting, untilText(res.WALWaitingUntil))
 		}
-		fmt.Fprintf(out, "kept %d backups and %d tenant dumps; WAL kept from %s, %d WAL files %s; %d objects (%.1f MB) %s\n",
+		fmt.Fprintf(out, "kept %d backups and %d tenant dumps; WAL kept from %s, %d WAL files %s; %d objects (%.1f MB) %s "+
+			"(delete markers: their versions stay until their lock expires and the bucket's lifecycle removes them)\n",
 			len(res.Kept), len(res.TenantKept), orNone(res.WALKeptFrom), res.WALDeleted, verb, res.ObjectsDeleted,
 			float64(res.BytesDeleted)/1e6, verb)
 	}
 	return err
 }
 
-// describeWaiting names what retention let go but object lock holds, and
-// what of it is still there.
+// describeWaiting names a backup prune deleted whose versions object lock
+// still holds.
 func describeWaiting(w catalog.Waiting) string {
-	what := "backup " + w.Name
 	switch {
 	case w.Kind == backup.KindTenant && w.Incomplete:
-		what = "incomplete tenant dump " + w.Name
+		return "incomplete tenant dump " + w.Name
 	case w.Kind == backup.KindTenant:
-		what = "tenant dump " + w.Name
+		return "tenant dump " + w.Name
 	case w.Incomplete:
-		what = "incomplete backup " + w.Name
+		return "incomplete backup " + w.Name
 	}
-	if w.Listed {
-		return what + ", still complete and listed (its manifest is locked)"
-	}
-	if !w.Incomplete {
-		return what + ", no longer listed (manifest deleted), parts left"
-	}
-	return what
+	return "backup " + w.Name
 }
 
 func untilText(t time.Time) string {
 	if t.IsZero() {
 		return "until their lock expires"
 	}
-	return "until " + t.UTC().Format(time.RFC3339) + "; a prune after that removes them"
+	return "until " + t.UTC().Format(time.RFC3339) + ", then the bucket's lifecycle removes them"
 }
 
 func orNone(s string) string {

@@ -96,6 +96,12 @@ func TestBackupWithoutManifestDoesNotExist(t *testing.T) {
 	if _, err := s.Head(ctx, m.Archives[0].Parts[0].Key); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Fatalf("part of the dead backup still there: %v", err)
 	}
+	// A delete marker: its version stays for the bucket's lifecycle.
+	rc, _, err := s.GetVersion(ctx, m.Archives[0].Parts[0].Key, "1")
+	if err != nil {
+		t.Fatalf("version of the dead backup's part: %v", err)
+	}
+	rc.Close()
 }
 
 func TestWindowStopsAtGap(t *testing.T) {
@@ -203,34 +209,51 @@ func TestPruneByDaysKeepsTheBackupBeforeTheWindow(t *testing.T) {
 	}
 }
 
-// orderStore records deletions.
+// orderStore records the keys marked deleted, and any attempt to delete a
+// version (the writer role may not).
 type orderStore struct {
 	objectstore.Store
-	deleted []string
+	deleted        []string
+	versionDeletes int
 }
 
-func (o *orderStore) DeleteVersion(ctx context.Context, key, v string) error {
-	err := o.Store.DeleteVersion(ctx, key, v)
+func (o *orderStore) Delete(ctx context.Context, key string) error {
+	err := o.Store.Delete(ctx, key)
 	if err == nil {
 		o.deleted = append(o.deleted, key)
 	}
 	return err
 }
 
-func TestPruneDeletesManifestFirstAndReportsLocksOnce(t *testing.T) {
+func (o *orderStore) DeleteVersion(ctx context.Context, key, v string) error {
+	o.versionDeletes++
+	return o.Store.DeleteVersion(ctx, key, v)
+}
+
+// Retention passes the memory store's lock through, as the S3 store's.
+func (o *orderStore) Retention(ctx context.Context, key, v string) (time.Time, string, bool) {
+	return o.Store.(*objectstore.Memory).Retention(ctx, key, v)
+}
+
+// TestPruneMarksManifestFirstAndReportsLocks: prune deletes with delete
+// markers only, the manifest first; locked objects are deleted all the
+// same (gone from the catalog), and reported with their lock's expiry,
+// as their versions stay until then.
+func TestPruneMarksManifestFirstAndReportsLocks(t *testing.T) {
 	ctx := context.Background()
 	mem := objectstore.NewMemory("b")
 	s := &orderStore{Store: mem}
 	now := time.Now()
+	until := now.Add(time.Hour).UTC().Truncate(time.Second)
 	old := addBackup(t, mem, now.Add(-48*time.Hour), 2, 2, true)
 	// A second part of the old backup under object lock, with two versions.
 	locked := layout.BackupDir(old.ID) + "base.tar.zst/000001"
-	put(t, mem, locked, []byte("v1"), objectstore.PutOptions{RetainUntil: now.Add(time.Hour)})
-	put(t, mem, locked, []byte("v2"), objectstore.PutOptions{RetainUntil: now.Add(time.Hour)})
+	put(t, mem, locked, []byte("v1"), objectstore.PutOptions{RetainUntil: until})
+	put(t, mem, locked, []byte("v2"), objectstore.PutOptions{RetainUntil: until})
 	lockedOld := addBackup(t, mem, now.Add(-36*time.Hour), 3, 3, true)
-	// This one's manifest is locked: the backup must stay whole.
+	// This one's manifest is locked (rewritten under lock).
 	raw, _ := json.Marshal(lockedOld)
-	put(t, mem, layout.BackupManifestKey(lockedOld.ID), raw, objectstore.PutOptions{RetainUntil: now.Add(time.Hour)})
+	put(t, mem, layout.BackupManifestKey(lockedOld.ID), raw, objectstore.PutOptions{RetainUntil: until})
 	newest := addBackup(t, mem, now.Add(-time.Hour), 4, 4, true)
 	addWAL(t, mem, 1, 5)
 
@@ -238,20 +261,20 @@ func TestPruneDeletesManifestFirstAndReportsLocksOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s.versionDeletes != 0 {
+		t.Fatalf("prune tried to delete %d object versions", s.versionDeletes)
+	}
 	if len(s.deleted) == 0 || s.deleted[0] != layout.BackupManifestKey(old.ID) {
 		t.Fatalf("first deletion %v, want the manifest of %s", s.deleted, old.ID)
 	}
-	// Neither old backup is gone: old's manifest went but a part is
-	// locked, lockedOld's manifest is locked. Both wait; neither is
-	// reported deleted.
-	if len(res.Deleted) != 0 || fmt.Sprint(res.Kept) != fmt.Sprint([]string{lockedOld.ID, newest.ID}) {
+	if fmt.Sprint(res.Deleted) != fmt.Sprint([]string{old.ID, lockedOld.ID}) || fmt.Sprint(res.Kept) != fmt.Sprint([]string{newest.ID}) {
 		t.Fatalf("deleted %v kept %v", res.Deleted, res.Kept)
 	}
-	if len(res.Waiting) != 2 || res.Waiting[0].Name != old.ID || res.Waiting[0].Listed || res.Waiting[0].Objects != 2 ||
-		res.Waiting[1].Name != lockedOld.ID || !res.Waiting[1].Listed {
+	// Both wait for their lock, one object each, until it expires.
+	if len(res.Waiting) != 2 || res.Waiting[0].Name != old.ID || res.Waiting[0].Objects != 1 || !res.Waiting[0].Until.Equal(until) ||
+		res.Waiting[1].Name != lockedOld.ID || res.Waiting[1].Objects != 1 || !res.Waiting[1].Until.Equal(until) {
 		t.Fatalf("waiting %+v", res.Waiting)
 	}
-	// One report per locked key, however many versions it has.
 	var lockedKeys []string
 	for _, lo := range res.Locked {
 		lockedKeys = append(lockedKeys, lo.Key)
@@ -259,16 +282,31 @@ func TestPruneDeletesManifestFirstAndReportsLocksOnce(t *testing.T) {
 	if fmt.Sprint(lockedKeys) != fmt.Sprint([]string{locked, layout.BackupManifestKey(lockedOld.ID)}) {
 		t.Fatalf("locked %v", lockedKeys)
 	}
-	// The locked backup's part is untouched, and its WAL (from 3) kept.
-	if _, err := mem.Head(ctx, lockedOld.Archives[0].Parts[0].Key); err != nil {
-		t.Fatalf("part of the backup with a locked manifest: %v", err)
+	// Gone from listings, but every version is still there.
+	if _, err := mem.Head(ctx, locked); !errors.Is(err, objectstore.ErrNotFound) {
+		t.Fatalf("Head of a pruned part: %v, want ErrNotFound", err)
 	}
-	if res.WALKeptFrom != seg(3) || res.WALDeleted != 2 {
-		t.Fatalf("WAL kept from %s, %d deleted; want from %s", res.WALKeptFrom, res.WALDeleted, seg(3))
+	versions := 0
+	if err := mem.ListVersions(ctx, locked, func(o objectstore.ObjectInfo) error {
+		if !o.DeleteMarker {
+			versions++
+		}
+		return nil
+	}); err != nil || versions != 2 {
+		t.Fatalf("%d versions of the pruned part left (%v), want 2", versions, err)
+	}
+	// The WAL before the newest backup (from 4) goes.
+	if res.WALKeptFrom != seg(4) || res.WALDeleted != 3 || fmt.Sprint(walKeys(t, s)) != fmt.Sprint([]string{seg(4) + ".zst", seg(5) + ".zst"}) {
+		t.Fatalf("WAL kept from %s, %d deleted, left %v; want from %s", res.WALKeptFrom, res.WALDeleted, walKeys(t, s), seg(4))
 	}
 	list, _ := ListBackups(ctx, s, layout)
-	if len(list) != 2 {
-		t.Fatalf("listed %d backups", len(list))
+	if len(list) != 1 || list[0].ID != newest.ID {
+		t.Fatalf("listed %+v, want only %s", list, newest.ID)
+	}
+	// A second run finds nothing to delete: markers are not marked again.
+	res, err = Prune(ctx, s, layout, PruneOptions{FullCount: 1})
+	if err != nil || len(res.Deleted) != 0 || res.WALDeleted != 0 || res.ObjectsDeleted != 0 {
+		t.Fatalf("second prune %+v, %v", res, err)
 	}
 }
 
@@ -332,9 +370,10 @@ func mustWAL(t *testing.T, s objectstore.Store) *WALArchive {
 	return a
 }
 
-// TestPruneReportsOnlyWhatItRemoved: an incomplete backup whose parts are
-// locked is not reported removed; it waits, with the lock's expiry.
-func TestPruneReportsOnlyWhatItRemoved(t *testing.T) {
+// TestPruneReportsWhatLockStillHolds: an incomplete backup whose parts are
+// locked is deleted all the same (delete markers), and reported waiting
+// for its lock, with the lock's expiry.
+func TestPruneReportsWhatLockStillHolds(t *testing.T) {
 	ctx := context.Background()
 	mem := objectstore.NewMemory("b")
 	now := time.Now()
@@ -347,11 +386,15 @@ func TestPruneReportsOnlyWhatItRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(res.Incomplete) != fmt.Sprint([]string{gone.ID}) {
-		t.Fatalf("removed incomplete %v, want only %s (the other is locked)", res.Incomplete, gone.ID)
+	if fmt.Sprint(res.Incomplete) != fmt.Sprint([]string{dead.ID, gone.ID}) {
+		t.Fatalf("deleted incomplete %v, want %s and %s", res.Incomplete, dead.ID, gone.ID)
 	}
 	if len(res.Waiting) != 1 || res.Waiting[0].Name != dead.ID || !res.Waiting[0].Incomplete || !res.Waiting[0].Until.Equal(until) {
 		t.Fatalf("waiting %+v, want %s until %s", res.Waiting, dead.ID, until)
+	}
+	c, err := Load(ctx, mem, layout)
+	if err != nil || len(c.Incomplete) != 0 {
+		t.Fatalf("incomplete backups after prune: %+v, %v", c, err)
 	}
 }
 

@@ -37,19 +37,19 @@ type PruneOptions struct {
 	Now func() time.Time
 }
 
-// LockedObject is an object version Prune had to leave because object
-// lock still protects it.
-type LockedObject struct {
-	Key       string `json:"key"`
-	VersionID string `json:"version_id,omitempty"`
-	Reason    string `json:"reason"`
-	// Until is when the lock expires (zero when the store does not say).
-	Until time.Time `json:"until,omitempty"`
+// HeldObject is an object Prune marked deleted whose current version
+// object lock still holds: the bucket's lifecycle can remove it only after
+// Until.
+type HeldObject struct {
+	Key       string    `json:"key"`
+	VersionID string    `json:"version_id,omitempty"`
+	Mode      string    `json:"mode,omitempty"`
+	Until     time.Time `json:"until"`
 }
 
-// Waiting is a backup, dump or incomplete backup that retention lets go
-// but object lock still holds: nothing of it, or only part of it, was
-// removed. A later prune after Until removes the rest.
+// Waiting is a backup, dump or incomplete backup Prune marked deleted
+// (gone from listings, the catalog and restores) whose versions object
+// lock still holds: the bucket's lifecycle removes them after Until.
 type Waiting struct {
 	// Kind is backup.KindPhysical or backup.KindTenant; Name the id, or
 	// "<database>/<id>" for a dump.
@@ -57,60 +57,69 @@ type Waiting struct {
 	Name string `json:"name"`
 	// Incomplete is true for a backup that had no manifest.
 	Incomplete bool `json:"incomplete,omitempty"`
-	// Listed is true while its manifest is locked: it is still a complete
-	// backup (and keeps its WAL).
-	Listed bool `json:"listed,omitempty"`
-	// Objects counts the locked versions left; Until is when the last of
-	// their locks expires (zero when the store does not say).
+	// Objects counts its objects still under lock; Until is when the last
+	// of their locks expires.
 	Objects int       `json:"objects"`
-	Until   time.Time `json:"until,omitempty"`
+	Until   time.Time `json:"until"`
 }
 
-// PruneResult says what Prune kept and removed.
+// PruneResult says what Prune kept and marked deleted. Nothing of it was
+// destroyed: every object marked deleted keeps its versions until their
+// lock expires and the bucket's lifecycle removes noncurrent versions.
 type PruneResult struct {
-	// Kept and Deleted are physical backup ids, oldest first.
+	// Kept and Deleted (marked deleted) are physical backup ids, oldest
+	// first.
 	Kept    []string `json:"kept"`
 	Deleted []string `json:"deleted"`
 	// TenantKept and TenantDeleted are "<database>/<id>".
 	TenantKept    []string `json:"tenant_kept"`
 	TenantDeleted []string `json:"tenant_deleted"`
-	// Incomplete are the incomplete backups removed ("<id>" or
+	// Incomplete are the incomplete backups marked deleted ("<id>" or
 	// "<database>/<id>").
 	Incomplete []string `json:"incomplete"`
-	// Waiting are what retention lets go but object lock holds: not in
-	// Deleted, TenantDeleted or Incomplete, which list only what is gone.
+	// Waiting are those of Deleted, TenantDeleted and Incomplete whose
+	// versions object lock still holds.
 	Waiting []Waiting `json:"waiting,omitempty"`
-	// WALWaiting counts the WAL files left under object lock, until
-	// WALWaitingUntil.
+	// WALWaiting counts the WAL files marked deleted whose versions object
+	// lock holds until WALWaitingUntil.
 	WALWaiting      int       `json:"wal_waiting,omitempty"`
 	WALWaitingUntil time.Time `json:"wal_waiting_until,omitempty"`
 	// WALKeptFrom is the oldest WAL segment kept ("" when no WAL was
 	// pruned because no physical backup is kept); WALDeleted counts the
-	// WAL files removed.
+	// WAL files marked deleted.
 	WALKeptFrom string `json:"wal_kept_from,omitempty"`
 	WALDeleted  int    `json:"wal_deleted"`
-	// ObjectsDeleted counts object versions removed, BytesDeleted their size.
+	// ObjectsDeleted counts the objects marked deleted (delete markers
+	// placed), BytesDeleted their size: storage the bucket frees once
+	// lifecycle removes their versions.
 	ObjectsDeleted int   `json:"objects_deleted"`
 	BytesDeleted   int64 `json:"bytes_deleted"`
-	// Locked lists, once each, the objects left under object lock. A
-	// backup whose manifest is locked is kept whole and listed here.
-	Locked []LockedObject `json:"locked,omitempty"`
+	// Locked lists the objects marked deleted whose current version object
+	// lock still holds.
+	Locked []HeldObject `json:"locked,omitempty"`
 }
 
-// Prune enforces opts on the cluster at l. Safety rules, each tested:
+// Prune enforces opts on the cluster at l.
+//
+// Prune never destroys an object version: it removes a backup, dump or WAL
+// file with a delete marker (Store.Delete), which takes it out of every
+// listing, the catalog and restores at once, while its versions stay until
+// their object lock expires and the bucket's lifecycle removes noncurrent
+// versions of the data folders (the backup policy's rules). So an agent
+// holding the writer role, which may never delete a version, can prune,
+// and a prune made by mistake is undone by removing the markers.
+//
+// Safety rules, each tested:
 //   - the newest complete physical backup is never deleted;
 //   - WAL from the first segment of the oldest kept physical backup on is
 //     never deleted, nor any timeline history file, and no WAL at all when
 //     no physical backup is kept;
 //   - a backup's manifest is deleted before its parts, so a prune that
 //     stops half-way leaves an incomplete backup (which a later prune
-//     removes), never a listed backup with missing parts; when the manifest
-//     cannot be deleted (object lock) the parts are left too;
+//     removes), never a listed backup with missing parts;
 //   - an incomplete backup is deleted only once its newest object is older
 //     than the grace period, so a running backup is not pulled from under
-//     its agent;
-//   - a version under object lock is reported once and not retried in the
-//     same run.
+//     its agent.
 func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts PruneOptions) (*PruneResult, error) {
 	now := time.Now
 	if opts.Now != nil {
@@ -130,9 +139,9 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 	if err != nil {
 		return nil, err
 	}
-	p := &pruner{ctx: ctx, store: store, dry: opts.DryRun, res: &PruneResult{}, locked: map[string]time.Time{}}
-	res := p.res
 	t := now()
+	p := &pruner{ctx: ctx, store: store, dry: opts.DryRun, res: &PruneResult{}, now: t}
+	res := p.res
 
 	// Physical backups.
 	keep := retain(len(c.Physical), func(i int) time.Time { return c.Physical[i].StartTime }, opts, t)
@@ -145,23 +154,12 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 			}
 			continue
 		}
-		d, err := p.deleteBackup(l.BackupDir(m.ID), l.BackupManifestKey(m.ID))
+		d, err := p.deleteUnder(l.BackupDir(m.ID), l.BackupManifestKey(m.ID))
 		if err != nil {
 			return res, err
 		}
-		switch {
-		case d.manifestLocked:
-			// Locked manifest: the backup stays, so does its WAL.
-			res.Kept = append(res.Kept, m.ID)
-			if oldestKept == nil || m.StartTime.Before(oldestKept.StartTime) {
-				oldestKept = m
-			}
-			res.Waiting = append(res.Waiting, d.waiting(backup.KindPhysical, m.ID, false))
-		case d.locked > 0:
-			res.Waiting = append(res.Waiting, d.waiting(backup.KindPhysical, m.ID, false))
-		default:
-			res.Deleted = append(res.Deleted, m.ID)
-		}
+		res.Deleted = append(res.Deleted, m.ID)
+		d.report(res, backup.KindPhysical, m.ID, false)
 	}
 
 	// Tenant dumps, per database.
@@ -188,15 +186,8 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 			if err != nil {
 				return res, err
 			}
-			switch {
-			case d.manifestLocked:
-				res.TenantKept = append(res.TenantKept, name)
-				res.Waiting = append(res.Waiting, d.waiting(backup.KindTenant, name, false))
-			case d.locked > 0:
-				res.Waiting = append(res.Waiting, d.waiting(backup.KindTenant, name, false))
-			default:
-				res.TenantDeleted = append(res.TenantDeleted, name)
-			}
+			res.TenantDeleted = append(res.TenantDeleted, name)
+			d.report(res, backup.KindTenant, name, false)
 		}
 	}
 
@@ -209,7 +200,7 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 		var err error
 		name := in.ID
 		if in.Kind == backup.KindPhysical {
-			d, err = p.deleteBackup(l.BackupDir(in.ID), "")
+			d, err = p.deleteUnder(l.BackupDir(in.ID), "")
 		} else {
 			name = in.Database + "/" + in.ID
 			d, err = p.deleteKeys("", []string{l.TenantDumpKey(in.Database, in.ID)})
@@ -217,11 +208,8 @@ func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, opts Pru
 		if err != nil {
 			return res, err
 		}
-		if d.locked > 0 {
-			res.Waiting = append(res.Waiting, d.waiting(in.Kind, name, true))
-			continue
-		}
 		res.Incomplete = append(res.Incomplete, name)
+		d.report(res, in.Kind, name, true)
 	}
 
 	// WAL older than what the oldest kept backup needs.
@@ -266,78 +254,77 @@ func retain(n int, at func(int) time.Time, opts PruneOptions, now time.Time) []b
 }
 
 type pruner struct {
-	ctx    context.Context
-	store  objectstore.Store
-	dry    bool
-	res    *PruneResult
-	locked map[string]time.Time // key -> lock expiry (zero: unknown)
+	ctx   context.Context
+	store objectstore.Store
+	dry   bool
+	res   *PruneResult
+	now   time.Time
 }
 
-// deletion is what deleting one backup's versions did.
+// deletion is what marking one backup deleted left under object lock.
 type deletion struct {
-	// manifestLocked: the manifest could not be deleted, so nothing else
-	// was tried.
-	manifestLocked bool
-	// locked counts the versions left under lock; until is the latest of
-	// their expiries (zero when unknown).
-	locked int
-	until  time.Time
+	// held counts its objects whose current version is still locked;
+	// until is the latest of their expiries.
+	held  int
+	until time.Time
 }
 
-func (d deletion) waiting(kind, name string, incomplete bool) Waiting {
-	return Waiting{Kind: kind, Name: name, Incomplete: incomplete, Listed: d.manifestLocked, Objects: d.locked, Until: d.until}
+// report adds a deletion that left objects under lock to res.Waiting.
+func (d deletion) report(res *PruneResult, kind, name string, incomplete bool) {
+	if d.held > 0 {
+		res.Waiting = append(res.Waiting, Waiting{Kind: kind, Name: name, Incomplete: incomplete, Objects: d.held, Until: d.until})
+	}
 }
 
-// deleteBackup removes every version under dir, manifestKey first (when
-// set); when the manifest is locked it deletes nothing else.
-func (p *pruner) deleteBackup(dir, manifestKey string) (deletion, error) {
-	var versions []objectstore.ObjectInfo
-	if err := p.store.ListVersions(p.ctx, dir, func(o objectstore.ObjectInfo) error {
-		versions = append(versions, o)
+// current lists the current versions under prefix that are objects, not
+// delete markers: what a listing shows. Their version ids tell their
+// lock. exact, when set, keeps only that key.
+func (p *pruner) current(prefix, exact string, out *[]objectstore.ObjectInfo) error {
+	return p.store.ListVersions(p.ctx, prefix, func(o objectstore.ObjectInfo) error {
+		if o.IsLatest && !o.DeleteMarker && (exact == "" || o.Key == exact) {
+			*out = append(*out, o)
+		}
 		return nil
-	}); err != nil {
+	})
+}
+
+// deleteUnder marks every object under dir deleted, manifestKey first
+// (when set).
+func (p *pruner) deleteUnder(dir, manifestKey string) (deletion, error) {
+	var objs []objectstore.ObjectInfo
+	if err := p.current(dir, "", &objs); err != nil {
 		return deletion{}, err
 	}
-	return p.deleteVersions(manifestKey, versions)
+	return p.deleteObjects(manifestKey, objs)
 }
 
-// deleteKeys removes every version of keys, manifestKey first.
+// deleteKeys marks keys deleted, manifestKey first.
 func (p *pruner) deleteKeys(manifestKey string, keys []string) (deletion, error) {
-	var versions []objectstore.ObjectInfo
+	var objs []objectstore.ObjectInfo
 	for _, k := range keys {
-		if err := p.store.ListVersions(p.ctx, k, func(o objectstore.ObjectInfo) error {
-			if o.Key == k {
-				versions = append(versions, o)
-			}
-			return nil
-		}); err != nil {
+		if err := p.current(k, k, &objs); err != nil {
 			return deletion{}, err
 		}
 	}
-	return p.deleteVersions(manifestKey, versions)
+	return p.deleteObjects(manifestKey, objs)
 }
 
-func (p *pruner) deleteVersions(manifestKey string, versions []objectstore.ObjectInfo) (deletion, error) {
+func (p *pruner) deleteObjects(manifestKey string, objs []objectstore.ObjectInfo) (deletion, error) {
 	// Safety rule: the manifest goes first (see Prune).
-	sort.SliceStable(versions, func(i, j int) bool {
-		return versions[i].Key == manifestKey && versions[j].Key != manifestKey
+	sort.SliceStable(objs, func(i, j int) bool {
+		return objs[i].Key == manifestKey && objs[j].Key != manifestKey
 	})
 	var d deletion
-	for _, v := range versions {
-		locked, until, err := p.deleteVersion(v)
+	for _, o := range objs {
+		until, held, err := p.delete(o)
 		if err != nil {
 			return d, err
 		}
-		if !locked {
-			continue
-		}
-		d.locked++
-		if until.After(d.until) {
-			d.until = until
-		}
-		if v.Key == manifestKey {
-			d.manifestLocked = true
-			return d, nil
+		if held {
+			d.held++
+			if until.After(d.until) {
+				d.until = until
+			}
 		}
 	}
 	return d, nil
@@ -349,41 +336,33 @@ type retentionReader interface {
 	Retention(ctx context.Context, key, versionID string) (until time.Time, mode string, ok bool)
 }
 
-// deleteVersion removes one version; locked reports a version left under
-// object lock (recorded once per key), until when its lock expires (zero
-// when the store does not say).
-func (p *pruner) deleteVersion(v objectstore.ObjectInfo) (locked bool, until time.Time, err error) {
-	if until, seen := p.locked[v.Key]; seen {
-		return true, until, nil // reported already: not retried in this run
-	}
+// delete marks o (a current version) deleted: a delete marker, never a
+// version deletion. held reports that o's version stays locked until
+// until, so the bucket cannot remove it before.
+func (p *pruner) delete(o objectstore.ObjectInfo) (until time.Time, held bool, err error) {
 	if !p.dry {
-		if v.VersionID == "" {
-			err = p.store.Delete(p.ctx, v.Key)
-		} else {
-			err = p.store.DeleteVersion(p.ctx, v.Key, v.VersionID)
+		if err := p.store.Delete(p.ctx, o.Key); err != nil {
+			return time.Time{}, false, fmt.Errorf("prune: %w", err)
 		}
-	}
-	if errors.Is(err, objectstore.ErrObjectLocked) {
-		if rr, ok := p.store.(retentionReader); ok {
-			if u, _, ok := rr.Retention(p.ctx, v.Key, v.VersionID); ok {
-				until = u.UTC()
-			}
-		}
-		p.locked[v.Key] = until
-		p.res.Locked = append(p.res.Locked, LockedObject{Key: v.Key, VersionID: v.VersionID, Reason: err.Error(), Until: until})
-		return true, until, nil
-	}
-	if err != nil {
-		return false, time.Time{}, fmt.Errorf("prune: %w", err)
 	}
 	p.res.ObjectsDeleted++
-	p.res.BytesDeleted += v.Size
-	return false, time.Time{}, nil
+	p.res.BytesDeleted += o.Size
+	rr, ok := p.store.(retentionReader)
+	if !ok || o.VersionID == "" {
+		return time.Time{}, false, nil
+	}
+	u, mode, ok := rr.Retention(p.ctx, o.Key, o.VersionID)
+	if !ok || !u.After(p.now) {
+		return time.Time{}, false, nil
+	}
+	u = u.UTC()
+	p.res.Locked = append(p.res.Locked, HeldObject{Key: o.Key, VersionID: o.VersionID, Mode: mode, Until: u})
+	return u, true, nil
 }
 
-// pruneWAL deletes the WAL files (segments, .partial, .backup) before the
-// first segment m needs. Timeline history files are never deleted: a
-// restore on a later timeline needs all of them.
+// pruneWAL marks deleted the WAL files (segments, .partial, .backup)
+// before the first segment m needs. Timeline history files are never
+// deleted: a restore on a later timeline needs all of them.
 func (p *pruner) pruneWAL(l repo.Layout, m *backup.Manifest) error {
 	segSize := m.WALSegmentSize
 	if segSize == 0 {
@@ -394,40 +373,26 @@ func (p *pruner) pruneWAL(l repo.Layout, m *backup.Manifest) error {
 		return fmt.Errorf("manifest of %s: %w", m.ID, err)
 	}
 	p.res.WALKeptFrom = m.WALStart
-	deleted := map[string]bool{}
-	var doomed []objectstore.ObjectInfo
-	err = p.store.ListVersions(p.ctx, l.WALDir(), func(o objectstore.ObjectInfo) error {
-		f, ok := parseWALKey(l, o, segSize)
-		if !ok || strings.Contains(f.Name, ".history") || f.Segment.No >= first.No {
-			return nil
-		}
-		doomed = append(doomed, o)
-		return nil
-	})
-	if err != nil {
+	var all []objectstore.ObjectInfo
+	if err := p.current(l.WALDir(), "", &all); err != nil {
 		return err
 	}
-	waiting := map[string]bool{}
-	for _, o := range doomed {
-		locked, until, err := p.deleteVersion(o)
+	for _, o := range all {
+		f, ok := parseWALKey(l, o, segSize)
+		if !ok || strings.Contains(f.Name, ".history") || f.Segment.No >= first.No {
+			continue
+		}
+		until, held, err := p.delete(o)
 		if err != nil {
 			return err
 		}
-		if locked {
-			waiting[o.Key] = true
+		p.res.WALDeleted++
+		if held {
+			p.res.WALWaiting++
 			if until.After(p.res.WALWaitingUntil) {
 				p.res.WALWaitingUntil = until
 			}
-		} else if !o.DeleteMarker {
-			deleted[o.Key] = true
 		}
 	}
-	// NOTE: a file counts as deleted only when none of its versions is
-	// left: one locked version keeps it in the archive.
-	for k := range waiting {
-		delete(deleted, k)
-	}
-	p.res.WALDeleted = len(deleted)
-	p.res.WALWaiting = len(waiting)
 	return nil
 }
