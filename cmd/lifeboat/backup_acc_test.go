@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -367,24 +369,36 @@ func (f *backupFixture) changeWALByte(t *testing.T, name string) string {
 	return key
 }
 
-// TestAccPrune_lockedIncompleteBackup: in a bucket under object lock, an
-// incomplete backup's parts cannot be deleted yet. Prune does not claim it
-// deleted them: it says they wait for the lock, and until when.
-func TestAccPrune_lockedIncompleteBackup(t *testing.T) {
+// TestAccPrune_writer: the agent prunes with the writer's keys (a MinIO
+// user made from access.Policy(RoleWriter)), which may never delete an
+// object version, in a bucket under object lock. Prune succeeds with delete
+// markers: the pruned backup and a killed backup's parts leave `lifeboat
+// backups` and the catalog, their versions stay, locked, for the bucket's
+// lifecycle, and the output says until when. No version deletion is ever
+// attempted.
+func TestAccPrune_writer(t *testing.T) {
 	env := testenv.Require(t)
-	f := setupAgentRepo(t, env, "prune-lock-acc")
+	f := setupAgentRepo(t, env, "prune-writer-acc")
 	ctx := context.Background()
-	cfg := f.cfg
-	cfg.Bucket = "prune-lock-acc-locked"
-	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
+	admin, err := objectstore.NewClient(ctx, f.cfg.ObjectStore())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: cfg.Bucket,
+	cfg := f.cfg
+	cfg.Bucket = "prune-writer-acc-locked"
+	if err := admin.CreateBucket(ctx, objectstore.BucketSpec{Name: cfg.Bucket,
 		Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), cfg.Bucket, true) })
+	t.Cleanup(func() { _ = admin.DestroyBucket(context.Background(), cfg.Bucket, true) })
+	doc, err := access.Policy(access.RoleWriter, cfg.Bucket, cfg.Layout())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AccessKey, cfg.SecretKey = "prune-writer", "prune-writer-secret"
+	if err := env.MinIO[0].CreateUser(ctx, cfg.AccessKey, cfg.SecretKey, "prune-writer", doc.JSON()); err != nil {
+		t.Fatal(err)
+	}
 	body, err := cfg.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -392,21 +406,95 @@ func TestAccPrune_lockedIncompleteBackup(t *testing.T) {
 	if err := os.WriteFile(f.cfgPath, body, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f.cfg, f.store = cfg, client.Store(cfg.Bucket)
+	// The binary runs as the writer; the test inspects as the admin.
+	f.cfg, f.store = cfg, admin.Store(cfg.Bucket)
+	l := cfg.Layout()
 
-	f.run(t, 0, "backup")
+	var ids []string
+	for i := 0; i < 3; i++ {
+		f.run(t, 0, "backup")
+		ids = append(ids, f.newest(t))
+		f.archiveWAL(t)
+	}
 	killed := f.killMidStream(t)
-	out := f.run(t, 0, "prune", "--full-count", "1", "--grace", "0")
-	if strings.Contains(out, "deleted incomplete backup") {
-		t.Fatalf("prune claims it deleted a locked incomplete backup:\n%s", out)
+	out := f.run(t, 0, "prune", "--full-count", "2", "--grace", "0")
+	t.Logf("prune: %s", out)
+	for _, want := range []string{"deleted backup " + ids[0], "deleted incomplete backup " + killed,
+		"held by object lock: backup " + ids[0], "held by object lock: incomplete backup " + killed, "until 20"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("prune output lacks %q:\n%s", want, out)
+		}
 	}
-	want := "waiting for object lock: incomplete backup " + killed
-	if !strings.Contains(out, want) || !strings.Contains(out, "until 20") {
-		t.Fatalf("prune output lacks %q with the lock's expiry:\n%s", want, out)
+	var listing struct {
+		Backups []catalog.Backup `json:"backups"`
 	}
-	n := 0
-	_ = f.store.List(ctx, f.cfg.Layout().BackupDir(killed), func(objectstore.ObjectInfo) error { n++; return nil })
-	if n == 0 {
-		t.Fatal("the locked parts are gone: the test's bucket lock did not hold")
+	if err := json.Unmarshal([]byte(f.run(t, 0, "backups", "--json")), &listing); err != nil {
+		t.Fatal(err)
 	}
+	if len(listing.Backups) != 2 || listing.Backups[0].ID != ids[1] {
+		t.Fatalf("backups after prune: %+v, want %v", listing.Backups, ids[1:])
+	}
+	c, err := catalog.Load(ctx, f.store, l)
+	if err != nil || len(c.Physical) != 2 || len(c.Incomplete) != 0 {
+		t.Fatalf("catalog after prune: %+v, %v", c, err)
+	}
+	// Every object of the pruned backups is still there as a version,
+	// locked, behind a delete marker.
+	for _, id := range []string{ids[0], killed} {
+		held, markers := 0, 0
+		if err := f.store.ListVersions(ctx, l.BackupDir(id), func(o objectstore.ObjectInfo) error {
+			if o.DeleteMarker {
+				markers++
+				return nil
+			}
+			until, _, ok := admin.Store(cfg.Bucket).Retention(ctx, o.Key, o.VersionID)
+			if !ok || !until.After(time.Now()) {
+				t.Errorf("%s version %s: not locked (%v, %s)", o.Key, o.VersionID, ok, until)
+			}
+			held++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if held == 0 || markers != held {
+			t.Fatalf("backup %s: %d versions, %d delete markers; want every version kept behind a marker", id, held, markers)
+		}
+	}
+	for _, id := range ids[1:] {
+		if out := f.run(t, 0, "verify", id); !strings.HasSuffix(strings.TrimSpace(out), "OK") {
+			t.Fatalf("verify %s after prune: %s", id, out)
+		}
+	}
+
+	// The engine the agent's scheduled prune runs, with the writer's
+	// store: not one version deletion is tried.
+	writer, err := objectstore.NewClient(ctx, cfg.ObjectStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &versionDeleteGuard{S3: writer.Store(cfg.Bucket)}
+	res, err := catalog.Prune(ctx, g, l, catalog.PruneOptions{FullCount: 1, Grace: -1})
+	if err != nil {
+		t.Fatalf("prune with the writer's keys: %v", err)
+	}
+	if g.tried != 0 {
+		t.Fatalf("prune tried %d version deletions", g.tried)
+	}
+	if fmt.Sprint(res.Deleted) != fmt.Sprint([]string{ids[1]}) || res.WALDeleted == 0 || len(res.Waiting) != 1 || res.Waiting[0].Until.IsZero() {
+		t.Fatalf("second prune: %+v", res)
+	}
+	if list, err := catalog.ListBackups(ctx, f.store, l); err != nil || len(list) != 1 || list[0].ID != ids[2] {
+		t.Fatalf("backups after the second prune: %+v, %v", list, err)
+	}
+}
+
+// versionDeleteGuard counts, and refuses, version deletions.
+type versionDeleteGuard struct {
+	*objectstore.S3
+	tried int
+}
+
+func (g *versionDeleteGuard) DeleteVersion(context.Context, string, string) error {
+	g.tried++
+	return errors.New("prune must never delete an object version")
 }
