@@ -204,8 +204,9 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 							MarkdownDescription: "Key prefix; defaults to the cluster's repository root for `transactional` (its data folders get the rules), and `attachments/`, `audit/`, `config/` for the others.",
 							Optional:            true,
 							Computed:            true,
-							PlanModifiers:       keepState,
 							Validators:          []validator.String{keyPrefixValidator{trailingSlash: true}},
+							// NOTE: no UseStateForUnknown: ModifyPlan computes
+							// the default.
 						},
 						"retention_days": schema.Int64Attribute{
 							MarkdownDescription: "Days objects of this class are kept before the store expires them.",
@@ -427,13 +428,19 @@ func (r *backupPolicyResource) apply(ctx context.Context, planned tfsdk.Plan, pr
 	if !ok {
 		return
 	}
-	if prior == nil && plan.BackupOnCreate.ValueBool() {
-		r.firstBackup(ctx, store, &plan, diags)
-		if diags.HasError() {
-			return
+	if prior == nil {
+		if plan.BackupOnCreate.ValueBool() {
+			r.firstBackup(ctx, store, &plan, diags)
+			if diags.HasError() {
+				return
+			}
 		}
+		r.observe(ctx, store, &plan, diags)
 	}
-	r.observe(ctx, store, &plan, diags)
+	// On update the last backup and the restorable window stay as planned:
+	// they move with every backup and every archived segment, so the plan
+	// kept them as refresh saw them, and the update takes no backup. The
+	// next refresh shows the news.
 	diags.Append(state.Set(ctx, &plan)...)
 }
 
@@ -458,6 +465,11 @@ func (r *backupPolicyResource) converge(ctx context.Context, m *backupPolicyMode
 		diags.AddAttributeError(path.Root("repository").AtName("bucket"), "Bucket Lifecycle Tier Would Expire Repository Configuration",
 			bucketTiersDetail(bucket, layout, bad))
 		return nil, false
+	}
+	for i, t := range m.Tiers {
+		if t.Prefix.IsUnknown() || t.Prefix.IsNull() { // the layout was unknown at plan
+			m.Tiers[i].Prefix = types.StringValue(defaultTierPrefix(t.Name.ValueString(), layout))
+		}
 	}
 	if err := repo.WritePolicy(ctx, store, layout, m.policy(), r.data.signer); err != nil {
 		diags.Append(errorDiag("Error Writing Backup Policy", fmt.Sprintf("writing s3://%s/%s", bucket, layout.PolicyKey()), err))

@@ -255,6 +255,34 @@ func (r *drillScheduleResource) ValidateConfig(ctx context.Context, req resource
 	}
 }
 
+// ModifyPlan implements resource.ResourceWithModifyPlan. The schedule
+// document is planned as signed by the provider's key. An update with
+// run_on_apply runs a drill, so the last drill's values are unknown until
+// it has run; any other update keeps them as the state has them (a drill
+// the agent runs meanwhile shows at the next refresh). On create they are
+// unknown anyway.
+func (r *drillScheduleResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	resp.Diagnostics.Append(planSignedBy(ctx, r.data, req, resp)...)
+	// NOTE: compared after signed_by is planned: a document re-signed
+	// because it was rewritten outside Terraform is an update too.
+	if resp.Diagnostics.HasError() || req.Plan.Raw.IsNull() || req.State.Raw.IsNull() || resp.Plan.Raw.Equal(req.State.Raw) {
+		return // destroy, create, or nothing to apply
+	}
+	var run types.Bool
+	resp.Diagnostics.Append(resp.Plan.GetAttribute(ctx, path.Root("run_on_apply"), &run)...)
+	if resp.Diagnostics.HasError() || (!run.IsUnknown() && !run.ValueBool()) {
+		return
+	}
+	unknown := map[string]attr.Value{
+		"last_drill_time": types.StringUnknown(), "last_drill_result": types.StringUnknown(),
+		"last_achieved_rto_seconds": types.Float64Unknown(), "last_evidence_key": types.StringUnknown(),
+		"last_failures": types.ListUnknown(types.StringType),
+	}
+	for name, v := range unknown {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root(name), v)...)
+	}
+}
+
 // Create implements resource.Resource.
 func (r *drillScheduleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	r.apply(ctx, req.Plan, nil, &resp.State, &resp.Diagnostics, func(t timeouts.Value) (time.Duration, diag.Diagnostics) {
@@ -317,7 +345,11 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _
 			failure = describeFailure(ev)
 		}
 	}
-	r.observe(ctx, store, m, diags)
+	if m.LastDrillTime.IsUnknown() {
+		// Planned unknown: a drill ran, or this is a create. Otherwise the
+		// plan kept the last drill's values, and so does the apply.
+		r.observe(ctx, store, m, diags)
+	}
 	diags.Append(state.Set(ctx, m)...)
 	if failure != "" {
 		diags.AddAttributeError(path.Root("run_on_apply"), "Drill Failed", failure)
@@ -336,12 +368,6 @@ func describeFailure(ev *drill.Evidence) string {
 		parts = append(parts, fmt.Sprintf("RTO missed: %.0fs achieved, target %.0fs", ev.RTOSeconds, ev.RTOTargetSeconds))
 	}
 	return fmt.Sprintf("Drill %s of %q did not pass (evidence %s):\n- %s", ev.ID, ev.Schedule, ev.Key, strings.Join(parts, "\n- "))
-}
-
-// ModifyPlan implements resource.ResourceWithModifyPlan: the schedule
-// document is planned as signed by the provider's key.
-func (r *drillScheduleResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	resp.Diagnostics.Append(planSignedBy(ctx, r.data, req, resp)...)
 }
 
 // Read implements resource.Resource.

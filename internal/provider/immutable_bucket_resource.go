@@ -357,8 +357,9 @@ func (r *immutableBucketResource) Update(ctx context.Context, req resource.Updat
 	})
 }
 
-// apply creates the bucket (prior is nil) or converges it from the prior
-// state to the plan, then records what the store reports as the new state.
+// apply creates the bucket (prior is nil) or converges it from what the
+// store holds to the plan, then records what the store reports as the new
+// state.
 func (r *immutableBucketResource) apply(ctx context.Context, planned tfsdk.Plan, prior *tfsdk.State, state *tfsdk.State, diags *diag.Diagnostics,
 	timeout timeoutFunc) {
 	var plan immutableBucketModel
@@ -385,12 +386,21 @@ func (r *immutableBucketResource) apply(ctx context.Context, planned tfsdk.Plan,
 			return
 		}
 	} else {
-		var old immutableBucketModel
-		diags.Append(prior.Get(ctx, &old)...)
-		if diags.HasError() {
+		// Converge from what the bucket holds now, not from the prior
+		// state: whatever moved since the plan (a tag or a rule changed by
+		// hand) is put back to what the plan shows, so the apply records
+		// exactly the plan.
+		current, err := client.ReadBucket(ctx, spec.Name)
+		if err != nil {
+			diags.Append(errorDiag("Error Reading Immutable Bucket",
+				fmt.Sprintf("reading bucket %q on %s before updating it", spec.Name, client.Endpoint()), err))
 			return
 		}
-		if err := client.UpdateBucket(ctx, old.spec(ctx), spec); err != nil {
+		old := current.Spec
+		if plan.Encryption == nil {
+			old.Encryption = nil // not declared: left as the store has it
+		}
+		if err := client.UpdateBucket(ctx, old, spec); err != nil {
 			diags.Append(errorDiag("Error Updating Immutable Bucket",
 				fmt.Sprintf("updating bucket %q on %s", spec.Name, client.Endpoint()), err))
 			return
@@ -476,16 +486,26 @@ func (r *immutableBucketResource) observe(ctx context.Context, client *objectsto
 		diags.AddWarning("Object Lock Not Enabled",
 			fmt.Sprintf("Bucket %q has no object lock, so nothing in it is immutable. Object lock can only be enabled when a bucket is created: replace the bucket.", st.Spec.Name))
 	}
+	// An imported state has no retention yet: it adopts everything found.
+	// Otherwise encryption is observed only when declared: without the
+	// block the store's default applies (AWS encrypts every bucket with
+	// SSE-S3), which is neither drift nor a result the plan could show.
+	declaredEncryption := m.Encryption != nil || m.Retention == nil
 	m.Retention = nil
 	if r := st.Spec.Retention; r != nil {
 		m.Retention = &bucketRetentionModel{Mode: types.StringValue(r.Mode), Days: types.Int64Value(int64(r.Days))}
 	}
-	if e := st.Spec.Encryption; e != nil {
+	switch e := st.Spec.Encryption; {
+	case !declaredEncryption:
+	case e != nil:
 		m.Encryption = &bucketEncryptionModel{Algorithm: types.StringValue(e.Algorithm), KMSKeyID: types.StringNull()}
 		if e.KMSKeyID != "" {
 			m.Encryption.KMSKeyID = types.StringValue(e.KMSKeyID)
 		}
-	} else {
+	case m.Encryption != nil && m.Encryption.Algorithm.IsNull():
+		// An empty block declares no algorithm: the store's default, as
+		// without the block.
+	default:
 		m.Encryption = nil
 	}
 	m.LifecycleTier = observedTiers(m.LifecycleTier, st.Spec.Lifecycle)

@@ -130,7 +130,9 @@ func (r *walArchiveResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Optional:            true,
 				Computed:            true,
 				Validators:          []validator.String{absolutePathValidator{}},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				// NOTE: no UseStateForUnknown: a path removed from the
+				// configuration goes back to the default, which ModifyPlan
+				// computes from the cluster name.
 			},
 			"manage_agent_config_file": schema.BoolAttribute{
 				MarkdownDescription: "Write `agent_config` to `agent_config_path` (mode 0600, owned by `agent_config_owner`) from the machine running Terraform. Only for setups where that machine is the database host; otherwise hand `agent_config` to a secret store or config management. Default `false`.",
@@ -253,9 +255,15 @@ func (r *walArchiveResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	plan.WALLevel = types.StringValue("replica")
-	if state != nil && state.WALLevel.ValueString() == "logical" {
-		plan.WALLevel = state.WALLevel // never lowered
+	// wal_level is only ever raised to replica, never lowered from logical:
+	// on create the server's current level decides, so it is known after
+	// apply only.
+	plan.WALLevel = types.StringUnknown()
+	if state != nil {
+		plan.WALLevel = types.StringValue("replica")
+		if state.WALLevel.ValueString() == "logical" {
+			plan.WALLevel = state.WALLevel
+		}
 	}
 	plan.ArchiveMode = types.StringValue(want.ArchiveMode)
 	plan.ArchiveCommand = types.StringValue(want.ArchiveCommand)
@@ -267,7 +275,11 @@ func (r *walArchiveResource) ModifyPlan(ctx context.Context, req resource.Modify
 		state.ArchiveCommand.ValueString() != plan.ArchiveCommand.ValueString() ||
 		state.ArchiveTimeout.ValueString() != plan.ArchiveTimeout.ValueString() ||
 		state.AgentConfig.ValueString() != plan.AgentConfig.ValueString() ||
-		!state.Verify.Equal(plan.Verify)
+		!state.Verify.Equal(plan.Verify) ||
+		// A newly written or re-owned agent file can stop the agent from
+		// reading it: prove archiving again.
+		plan.ManageAgentConfigFile.ValueBool() && (!state.ManageAgentConfigFile.ValueBool() ||
+			!state.AgentConfigOwner.Equal(plan.AgentConfigOwner) || !state.AgentConfigPath.Equal(plan.AgentConfigPath))
 	outstanding := state != nil && plan.Verify.ValueBool() && state.VerifiedSegment.IsNull() && !state.PendingRestart.ValueBool()
 	if changed || outstanding {
 		plan.PendingRestart = types.BoolUnknown()
@@ -370,6 +382,9 @@ func (r *walArchiveResource) apply(ctx context.Context, planned tfsdk.Plan, _ *t
 // verifies archiving; m is filled with what was observed.
 func (r *walArchiveResource) converge(ctx context.Context, m *walArchiveModel, diags *diag.Diagnostics) {
 	server := m.Postgres.describe()
+	if m.AgentConfigPath.IsUnknown() { // the cluster name was unknown at plan
+		m.AgentConfigPath = types.StringValue("/etc/lifeboat/" + m.Cluster.ValueString() + ".json")
+	}
 	pool, err := r.pool(ctx, m)
 	if err != nil {
 		diags.Append(errorDiag("Error Connecting To PostgreSQL", fmt.Sprintf("connecting to %s (postgres block)", server), err))
@@ -410,9 +425,17 @@ func (r *walArchiveResource) converge(ctx context.Context, m *walArchiveModel, d
 	}
 	m.ID = m.Cluster
 	m.AgentConfig = types.StringValue(string(content))
-	m.observe(st)
+	if !m.settle(st, server, diags) {
+		return
+	}
+	if !m.VerifiedSegment.IsUnknown() {
+		// The plan kept the last proof: nothing this apply changes can
+		// affect archiving (verify_timeout, on_destroy, ...), and a new
+		// proof now would contradict the plan.
+		return
+	}
 	m.VerifiedSegment, m.VerifiedAt = types.StringNull(), types.StringNull()
-	if m.PendingRestart.ValueBool() {
+	if len(st.PendingRestart) > 0 {
 		diags.AddWarning("PostgreSQL Restart Pending",
 			fmt.Sprintf("%s waits for a restart of %s (archive_mode only changes at server start). Restart PostgreSQL, then apply again: archiving is verified on the next apply.",
 				strings.Join(st.PendingRestart, ", "), server))
@@ -429,6 +452,45 @@ func (r *walArchiveResource) converge(ctx context.Context, m *walArchiveModel, d
 	}
 	m.VerifiedSegment = types.StringValue(segment)
 	m.VerifiedAt = types.StringValue(at.UTC().Format(time.RFC3339))
+}
+
+// settle records what the server reports for the values the plan left
+// unknown, and holds the values the plan showed: the apply does what the
+// plan said even when the server moved since (the next refresh shows it).
+// The settings this apply just wrote must read back as planned, except a
+// wal_level of logical where replica was planned: logical includes what
+// archiving needs, and the level is never lowered.
+func (m *walArchiveModel) settle(st pg.ArchiveState, server string, diags *diag.Diagnostics) bool {
+	var seen walArchiveModel
+	seen.observe(st)
+	for _, s := range []struct {
+		name     string
+		planned  *types.String
+		observed types.String
+	}{
+		{"wal_level", &m.WALLevel, seen.WALLevel},
+		{"archive_mode", &m.ArchiveMode, seen.ArchiveMode},
+		{"archive_command", &m.ArchiveCommand, seen.ArchiveCommand},
+		{"archive_timeout", &m.ArchiveTimeout, seen.ArchiveTimeout},
+	} {
+		switch p := s.planned.ValueString(); {
+		case s.planned.IsUnknown():
+			*s.planned = s.observed
+		case p == s.observed.ValueString(), s.name == "wal_level" && p == "replica" && s.observed.ValueString() == "logical":
+		default:
+			diags.AddAttributeError(path.Root(s.name), "WAL Archiving Setting Not Applied",
+				fmt.Sprintf("%s was set to %q with ALTER SYSTEM on %s, but the server reports %q after the reload. "+
+					"Check postgresql.auto.conf and whether another tool manages this setting, then apply again.",
+					s.name, p, server, s.observed.ValueString()))
+		}
+	}
+	if m.PendingRestart.IsUnknown() {
+		m.PendingRestart = seen.PendingRestart
+	}
+	if m.SystemIdentifier.IsUnknown() {
+		m.SystemIdentifier = seen.SystemIdentifier
+	}
+	return !diags.HasError()
 }
 
 // verify switches WAL and waits until the completed segment is in the bucket.
