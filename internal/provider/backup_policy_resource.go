@@ -170,7 +170,7 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				Computed:            true,
 				Default:             booldefault.StaticBool(false),
 			},
-			"last_backup_id":   schema.StringAttribute{MarkdownDescription: "Newest complete base backup. Refreshed on read; never causes a diff.", Computed: true, PlanModifiers: keepState},
+			"last_backup_id":   schema.StringAttribute{MarkdownDescription: "Newest complete base backup, as refresh saw it: an update keeps it as planned (it takes no backup), and never causes a diff.", Computed: true, PlanModifiers: keepState},
 			"last_backup_time": schema.StringAttribute{MarkdownDescription: "When it finished (RFC 3339).", Computed: true, PlanModifiers: keepState},
 			"recovery_window_start": schema.StringAttribute{
 				MarkdownDescription: "Earliest point in time the cluster can be restored to (RFC 3339).", Computed: true, PlanModifiers: keepState,

@@ -139,7 +139,7 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 				Validators:          []validator.String{durationValidator{min: time.Second}},
 			},
 			"run_on_apply": schema.BoolAttribute{
-				MarkdownDescription: "Run one drill while applying a change to this schedule, and fail the apply if it fails. Default `false`.",
+				MarkdownDescription: "Run one drill while applying a change to this schedule, and fail the apply if it fails; the plan then shows the `last_*` values unknown. Without it an apply keeps them as planned, and refresh shows drills the agent ran. Default `false`.",
 				Optional:            true, Computed: true, Default: booldefault.StaticBool(false),
 			},
 			"evidence_trusted_keys": schema.ListAttribute{

@@ -20,7 +20,7 @@ type BackupPolicy struct {
 	BackupOnCreate pulumi.BoolPtrOutput `pulumi:"backupOnCreate"`
 	// Cluster name in the repository (the same as its `lifeboat_wal_archive`). Changing it replaces the policy.
 	Cluster pulumi.StringOutput `pulumi:"cluster"`
-	// Newest complete base backup. Refreshed on read; never causes a diff.
+	// Newest complete base backup, as refresh saw it: an update keeps it as planned (it takes no backup), and never causes a diff.
 	LastBackupId pulumi.StringOutput `pulumi:"lastBackupId"`
 	// When it finished (RFC 3339).
 	LastBackupTime pulumi.StringOutput `pulumi:"lastBackupTime"`
@@ -261,7 +261,7 @@ func (o BackupPolicyOutput) Cluster() pulumi.StringOutput {
 	return o.ApplyT(func(v *BackupPolicy) pulumi.StringOutput { return v.Cluster }).(pulumi.StringOutput)
 }
 
-// Newest complete base backup. Refreshed on read; never causes a diff.
+// Newest complete base backup, as refresh saw it: an update keeps it as planned (it takes no backup), and never causes a diff.
 func (o BackupPolicyOutput) LastBackupId() pulumi.StringOutput {
 	return o.ApplyT(func(v *BackupPolicy) pulumi.StringOutput { return v.LastBackupId }).(pulumi.StringOutput)
 }

@@ -50,7 +50,7 @@ type DrillSchedule struct {
 	Repository DrillScheduleRepositoryPtrOutput `pulumi:"repository"`
 	// Recovery time objective the drill must meet (a duration). A drill slower than this fails.
 	RtoTarget pulumi.StringPtrOutput `pulumi:"rtoTarget"`
-	// Run one drill while applying a change to this schedule, and fail the apply if it fails. Default `false`.
+	// Run one drill while applying a change to this schedule, and fail the apply if it fails; the plan then shows the `last_*` values unknown. Without it an apply keeps them as planned, and refresh shows drills the agent ran. Default `false`.
 	RunOnApply pulumi.BoolPtrOutput `pulumi:"runOnApply"`
 	// When drills run, in UTC (cron or `@weekly`).
 	Schedule pulumi.StringOutput `pulumi:"schedule"`
@@ -142,7 +142,7 @@ type drillScheduleArgs struct {
 	Repository *DrillScheduleRepository `pulumi:"repository"`
 	// Recovery time objective the drill must meet (a duration). A drill slower than this fails.
 	RtoTarget *string `pulumi:"rtoTarget"`
-	// Run one drill while applying a change to this schedule, and fail the apply if it fails. Default `false`.
+	// Run one drill while applying a change to this schedule, and fail the apply if it fails; the plan then shows the `last_*` values unknown. Without it an apply keeps them as planned, and refresh shows drills the agent ran. Default `false`.
 	RunOnApply *bool `pulumi:"runOnApply"`
 	// When drills run, in UTC (cron or `@weekly`).
 	Schedule string `pulumi:"schedule"`
@@ -176,7 +176,7 @@ type DrillScheduleArgs struct {
 	Repository DrillScheduleRepositoryPtrInput
 	// Recovery time objective the drill must meet (a duration). A drill slower than this fails.
 	RtoTarget pulumi.StringPtrInput
-	// Run one drill while applying a change to this schedule, and fail the apply if it fails. Default `false`.
+	// Run one drill while applying a change to this schedule, and fail the apply if it fails; the plan then shows the `last_*` values unknown. Without it an apply keeps them as planned, and refresh shows drills the agent ran. Default `false`.
 	RunOnApply pulumi.BoolPtrInput
 	// When drills run, in UTC (cron or `@weekly`).
 	Schedule pulumi.StringInput
@@ -356,7 +356,7 @@ func (o DrillScheduleOutput) RtoTarget() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.StringPtrOutput { return v.RtoTarget }).(pulumi.StringPtrOutput)
 }
 
-// Run one drill while applying a change to this schedule, and fail the apply if it fails. Default `false`.
+// Run one drill while applying a change to this schedule, and fail the apply if it fails; the plan then shows the `last_*` values unknown. Without it an apply keeps them as planned, and refresh shows drills the agent ran. Default `false`.
 func (o DrillScheduleOutput) RunOnApply() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.BoolPtrOutput { return v.RunOnApply }).(pulumi.BoolPtrOutput)
 }

@@ -56,13 +56,13 @@ type WalArchive struct {
 	SystemIdentifier pulumi.StringOutput `pulumi:"systemIdentifier"`
 	// When that segment was seen in the repository (RFC 3339).
 	VerifiedAt pulumi.StringOutput `pulumi:"verifiedAt"`
-	// The WAL segment last proven to reach the repository, by the last apply.
+	// The WAL segment last proven to reach the repository. An apply that changes what archiving depends on (settings, agent file, compression, `verify`) proves it again, so the plan shows it unknown; one that changes only `verify_timeout` or `on_destroy` keeps the last proof.
 	VerifiedSegment pulumi.StringOutput `pulumi:"verifiedSegment"`
 	// Prove archiving works on apply: `pg_switch_wal()`, then wait until that segment is in the bucket. Default `true`.
 	Verify pulumi.BoolPtrOutput `pulumi:"verify"`
 	// How long verification waits for the segment (a duration). Default `2m`.
 	VerifyTimeout pulumi.StringPtrOutput `pulumi:"verifyTimeout"`
-	// `wal_level` the server will use (`replica`, or `logical` when it already was).
+	// `wal_level` the server will use: `replica`, or `logical` when it already was (never lowered). Known after the first apply, which reads the server.
 	WalLevel pulumi.StringOutput `pulumi:"walLevel"`
 }
 
@@ -357,7 +357,7 @@ func (o WalArchiveOutput) VerifiedAt() pulumi.StringOutput {
 	return o.ApplyT(func(v *WalArchive) pulumi.StringOutput { return v.VerifiedAt }).(pulumi.StringOutput)
 }
 
-// The WAL segment last proven to reach the repository, by the last apply.
+// The WAL segment last proven to reach the repository. An apply that changes what archiving depends on (settings, agent file, compression, `verify`) proves it again, so the plan shows it unknown; one that changes only `verify_timeout` or `on_destroy` keeps the last proof.
 func (o WalArchiveOutput) VerifiedSegment() pulumi.StringOutput {
 	return o.ApplyT(func(v *WalArchive) pulumi.StringOutput { return v.VerifiedSegment }).(pulumi.StringOutput)
 }
@@ -372,7 +372,7 @@ func (o WalArchiveOutput) VerifyTimeout() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *WalArchive) pulumi.StringPtrOutput { return v.VerifyTimeout }).(pulumi.StringPtrOutput)
 }
 
-// `wal_level` the server will use (`replica`, or `logical` when it already was).
+// `wal_level` the server will use: `replica`, or `logical` when it already was (never lowered). Known after the first apply, which reads the server.
 func (o WalArchiveOutput) WalLevel() pulumi.StringOutput {
 	return o.ApplyT(func(v *WalArchive) pulumi.StringOutput { return v.WalLevel }).(pulumi.StringOutput)
 }
