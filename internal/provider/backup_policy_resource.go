@@ -355,7 +355,7 @@ func (r *backupPolicyResource) ModifyPlan(ctx context.Context, req resource.Modi
 		configured[t.Name.ValueString()] = !t.Prefix.IsNull()
 	}
 	for i := range plan.Tiers {
-		if !configured[plan.Tiers[i].Name.ValueString()] || plan.Tiers[i].Prefix.IsUnknown() || plan.Tiers[i].Prefix.IsNull() {
+		if !configured[plan.Tiers[i].Name.ValueString()] { // a configured prefix, even unknown, is kept
 			plan.Tiers[i].Prefix = types.StringValue(defaultTierPrefix(plan.Tiers[i].Name.ValueString(), layout))
 		}
 	}

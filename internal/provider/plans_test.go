@@ -85,11 +85,10 @@ func archiveSomeWAL(t *testing.T, dsn string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pool, err := pg.Pool(ctx, dsn)
+	pool, err := pg.Pool(ctx, dsn) // the process-wide pool: never closed here
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
 	if err := pg.Ping(ctx, pool); err != nil {
 		return err
 	}

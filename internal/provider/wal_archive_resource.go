@@ -130,9 +130,8 @@ func (r *walArchiveResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Optional:            true,
 				Computed:            true,
 				Validators:          []validator.String{absolutePathValidator{}},
-				// NOTE: no UseStateForUnknown: a path removed from the
-				// configuration goes back to the default, which ModifyPlan
-				// computes from the cluster name.
+				// NOTE: no UseStateForUnknown: ModifyPlan computes the
+				// default from the cluster name.
 			},
 			"manage_agent_config_file": schema.BoolAttribute{
 				MarkdownDescription: "Write `agent_config` to `agent_config_path` (mode 0600, owned by `agent_config_owner`) from the machine running Terraform. Only for setups where that machine is the database host; otherwise hand `agent_config` to a secret store or config management. Default `false`.",
@@ -230,8 +229,16 @@ func (r *walArchiveResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if plan.AgentConfigPath.IsUnknown() && !plan.Cluster.IsUnknown() {
-		plan.AgentConfigPath = types.StringValue("/etc/lifeboat/" + plan.Cluster.ValueString() + ".json")
+	// A path the configuration leaves out is the default, whatever the state
+	// holds: Terraform proposes the prior value of an unset computed
+	// attribute, which would keep a path that was removed.
+	var configured types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("agent_config_path"), &configured)...)
+	if configured.IsNull() {
+		plan.AgentConfigPath = types.StringUnknown()
+		if !plan.Cluster.IsUnknown() {
+			plan.AgentConfigPath = types.StringValue("/etc/lifeboat/" + plan.Cluster.ValueString() + ".json")
+		}
 	}
 	if plan.Repository == nil || plan.RPO.IsUnknown() || plan.Cluster.IsUnknown() || plan.AgentPath.IsUnknown() ||
 		plan.AgentConfigPath.IsUnknown() || plan.Repository.Bucket.IsUnknown() || plan.Repository.Prefix.IsUnknown() ||
