@@ -531,6 +531,8 @@ resource "lifeboat_backup_policy" "test" {
 			update(with(func(s *settings) { s.extra = `rpo = "1h"` })),
 			update(with(func(s *settings) { s.extra += "\n  rto = \"4h\"" })),
 			update(with(func(s *settings) { s.extra += "\n  backup_on_create = true" })),
+			update(with(func(s *settings) { s.extra += "\n  tenant_dump_parallelism = 3" })),
+			update(with(func(s *settings) { s.extra += "\n  verify_schedule = \"0 4 * * *\"" })),
 		},
 	})
 }
