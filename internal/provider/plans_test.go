@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -129,6 +130,8 @@ func TestAccWalArchiveResource_updatesAfterWALMoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	bucket := randomName("lb-walmove")
+	// The agent archives as the writer, never with the provider's keys.
+	ak, sk := testAccUser(t, access.RoleWriter, bucket, repo.Layout{Prefix: "pg", Cluster: "main"})
 	type settings struct {
 		rpo, compression, agentPath, cfgPath, verifyTimeout, onDestroy string
 		manage, verify                                                 bool
@@ -163,8 +166,13 @@ resource "lifeboat_wal_archive" "test" {
   verify                   = %[8]t
   verify_timeout           = %[9]q
   on_destroy               = %[10]q
+
+  agent_credentials {
+    access_key = %[11]q
+    secret_key = %[12]q
+  }
 }
-`, bucket, dsn, s.rpo, s.compression, s.agentPath, s.cfgPath, s.manage, s.verify, s.verifyTimeout, s.onDestroy)
+`, bucket, dsn, s.rpo, s.compression, s.agentPath, s.cfgPath, s.manage, s.verify, s.verifyTimeout, s.onDestroy, ak, sk)
 	}
 	resetArchiving(t, pgSrv)
 	t.Cleanup(func() { resetArchiving(t, pgSrv) })
@@ -282,7 +290,8 @@ func TestAccWalArchiveResource_logicalServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { setLevel(""); resetArchiving(t, pgSrv) })
-	config := testAccWalArchiveConfig_basic(bucket, pgSrv.DSN("postgres"), agent, filepath.Join(dir, "agent.json"), "10s")
+	ak, sk := testAccUser(t, access.RoleWriter, bucket, repo.Layout{Prefix: "pg", Cluster: "main"})
+	config := testAccWalArchiveConfig_basic(bucket, pgSrv.DSN("postgres"), agent, filepath.Join(dir, "agent.json"), "10s", ak, sk)
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
