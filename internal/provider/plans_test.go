@@ -23,6 +23,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
@@ -363,7 +364,7 @@ func TestAccDrillScheduleResource_lastDrillHonest(t *testing.T) {
 	// agentDrill runs a drill of the schedule as the agent would.
 	var agentKey string
 	agentDrill := moveWorld(func() error {
-		doc, err := drill.ReadSchedule(ctx, store, layout, "nightly")
+		doc, err := drill.ReadSchedule(ctx, store, layout, "nightly", signature.Trust{}) // the test provider signs nothing
 		if err != nil {
 			return err
 		}
