@@ -20,6 +20,7 @@ type restoreOptions struct {
 	agentFlags
 	to          string
 	backupID    string
+	timeline    string
 	dataDir     string
 	port        int
 	binDir      string
@@ -69,6 +70,7 @@ as they were at that time. --plan prints the recovery point and stops.`,
 	opts.register(fs)
 	fs.StringVar(&opts.to, "to", "latest", "point in time: RFC3339 (2026-11-25T21:30:00Z) or latest")
 	fs.StringVar(&opts.backupID, "backup", "", "restore from this base backup (with --tenant: this dump id)")
+	fs.StringVar(&opts.timeline, "timeline", "latest", "recovery_target_timeline: latest (the archive's newest), current (the backup's own) or a timeline number")
 	fs.StringVar(&opts.dataDir, "data-dir", "", "new data directory (must not exist, or be empty)")
 	fs.IntVar(&opts.port, "port", 0, "port of the restored server")
 	fs.StringVar(&opts.binDir, "bin-dir", os.Getenv("LIFEBOAT_PG_BINDIR"), "PostgreSQL bin directory (default $LIFEBOAT_PG_BINDIR, else /usr/lib/postgresql/15/bin)")
@@ -112,7 +114,7 @@ func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
 		}
 	}
 	req := restore.Request{
-		Kind: restore.KindCluster, Layout: cfg.Layout(), Target: target, BackupID: opts.backupID,
+		Kind: restore.KindCluster, Layout: cfg.Layout(), Target: target, BackupID: opts.backupID, TargetTimeline: opts.timeline,
 		DataDir: opts.dataDir, Port: opts.port, Parallel: opts.parallel, KeepRunning: opts.keepRunning, NoStart: opts.noStart,
 		BinDir: opts.binDir, OSUser: opts.osUser, AgentPath: agent, AgentConfig: cfg,
 		Progress: restore.LogProgress(opts.log, 5*time.Second),
@@ -156,7 +158,8 @@ func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
 	}
 	mb := float64(res.Extracted) / 1e6
 	if opts.noStart {
-		fmt.Fprintf(opts.out, "laid out backup %s in %s: %.1f MB in %.2fs (%.1f MB/s); start PostgreSQL to replay WAL\n",
+		fmt.Fprintf(opts.out, "laid out backup %s in %s: %.1f MB in %.2fs (%.1f MB/s); start PostgreSQL to replay WAL, with the repository's "+
+			"credentials in its environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or an instance role: the copy's configuration file holds no keys\n",
 			res.Source.ID, res.DataDir, mb, res.Duration.Seconds(), mb/max(res.Duration.Seconds(), 0.001))
 		return nil
 	}
@@ -180,6 +183,6 @@ func printPlan(w io.Writer, req restore.Request, plan *restore.RecoveryPlan) {
 	if !p.Target.IsZero() {
 		to = p.Target.UTC().Format(time.RFC3339Nano)
 	}
-	fmt.Fprintf(w, "plan: to %s from backup %s (consistent from %s), WAL %s..%s, archive reaches %s\n",
-		to, p.BackupID, p.BackupStop.UTC().Format(time.RFC3339), p.WALStart, p.WALStop, p.Latest.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "plan: to %s from backup %s (consistent from %s) along timeline %d (%s), WAL %s..%s, archive reaches %s\n",
+		to, p.BackupID, p.BackupStop.UTC().Format(time.RFC3339), p.Timeline, p.TimelinePath, p.WALStart, p.WALStop, p.Latest.UTC().Format(time.RFC3339))
 }

@@ -111,8 +111,13 @@ func TestAccRestoreCommand(t *testing.T) {
 	psql(t, pg, "INSERT INTO restore_cmd SELECT g FROM generate_series(1001, 1500) g")
 	waitArchived()
 
-	if out := run(0, "restore", "--plan"); !strings.Contains(out, "plan: to latest from backup ") {
+	if out := run(0, "restore", "--plan"); !strings.Contains(out, "plan: to latest from backup ") || !strings.Contains(out, " along timeline 1 (1)") {
 		t.Fatalf("restore --plan:\n%s", out)
+	}
+	// A timeline the archive does not hold is refused at plan, naming the
+	// ones it does.
+	if out := run(2, "restore", "--plan", "--timeline", "7"); !strings.Contains(out, "timeline 7: timeline not in the archive") {
+		t.Fatalf("restore --plan --timeline 7:\n%s", out)
 	}
 	if out := run(2, "restore", "--plan", "--to", "2000-01-01T00:00:00Z"); !strings.Contains(out, "outside the restorable window") {
 		t.Fatalf("restore --plan before the window:\n%s", out)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -25,6 +27,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -49,20 +52,23 @@ type restoreResource struct {
 }
 
 type restoreModel struct {
-	ID          types.String        `tfsdk:"id"`
-	Kind        types.String        `tfsdk:"kind"`
-	Cluster     types.String        `tfsdk:"cluster"`
-	Repository  *repositoryRef      `tfsdk:"repository"`
-	PointInTime types.String        `tfsdk:"point_in_time"`
-	BackupID    types.String        `tfsdk:"backup_id"`
-	Target      *restoreTargetModel `tfsdk:"target"`
-	Postgres    *postgresModel      `tfsdk:"postgres"`
-	Attachments *restoreAttachModel `tfsdk:"attachments"`
-	Checks      []restoreCheckModel `tfsdk:"check"`
-	AgentPath   types.String        `tfsdk:"agent_path"`
+	ID          types.String   `tfsdk:"id"`
+	Kind        types.String   `tfsdk:"kind"`
+	Cluster     types.String   `tfsdk:"cluster"`
+	Repository  *repositoryRef `tfsdk:"repository"`
+	PointInTime types.String   `tfsdk:"point_in_time"`
+	BackupID    types.String   `tfsdk:"backup_id"`
+	// TargetTimeline is recovery_target_timeline; null means latest.
+	TargetTimeline types.String        `tfsdk:"recovery_target_timeline"`
+	Target         *restoreTargetModel `tfsdk:"target"`
+	Postgres       *postgresModel      `tfsdk:"postgres"`
+	Attachments    *restoreAttachModel `tfsdk:"attachments"`
+	Checks         []restoreCheckModel `tfsdk:"check"`
+	AgentPath      types.String        `tfsdk:"agent_path"`
 
 	RecoverySource     types.String   `tfsdk:"recovery_source"`
 	WALRange           types.String   `tfsdk:"wal_range"`
+	Timeline           types.Int64    `tfsdk:"timeline"`
 	DataLossWindow     types.String   `tfsdk:"data_loss_window"`
 	RestoredToTime     types.String   `tfsdk:"restored_to_time"`
 	RestoredToLSN      types.String   `tfsdk:"restored_to_lsn"`
@@ -144,6 +150,17 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Validators:          []validator.String{keyNameValidator{}},
 			},
 			"backup_id": optStr("Restore from this backup (a `lifeboat_recovery_points` id) instead of the newest one that reaches the target."),
+			"recovery_target_timeline": schema.StringAttribute{
+				MarkdownDescription: "PostgreSQL timeline to recover along (cluster restores and tenant restores through PITR): `latest` (default: " +
+					"the newest timeline in the archive, e.g. the promoted standby's after a failover), `current` (the chosen backup's own " +
+					"timeline) or a timeline number (e.g. `1` for an old primary that went on after its standby was promoted). The plan " +
+					"chooses a backup on that timeline's history (read from the archived `.history` files) and names the timeline in " +
+					"`timeline`; a backup or timeline off that history fails at plan.",
+				Optional:      true,
+				PlanModifiers: replaceStr,
+				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^(latest|current|[1-9][0-9]{0,9})$`),
+					"must be latest, current or a timeline number (1 or more)")},
+			},
 			"agent_path": schema.StringAttribute{
 				MarkdownDescription: "Path of the `lifeboat` agent binary that PostgreSQL runs as `restore_command` (on the machine running Terraform). Default `/usr/local/bin/lifeboat`.",
 				Optional:            true,
@@ -156,7 +173,9 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				"uses exactly it, even when a newer backup finished in between (for `latest`, WAL is still replayed to the newest segment " +
 				"archived when the restore runs). For `latest` the planned backup is kept in the repository (`restores/`) so that a saved " +
 				"plan applied later names the same one; it is released once the restore is done, and a plan of the same restore within 7 days reuses it."),
-			"wal_range":        computed("WAL segments replayed (`<first>..<last>`), known at plan for cluster restores."),
+			"wal_range": computed("WAL segments replayed (`<first>..<last>`), known at plan for cluster restores."),
+			"timeline": schema.Int64Attribute{MarkdownDescription: "Timeline the restore recovers along (`recovery_target_timeline` resolved), known at plan; " +
+				"the restored server is told this number, so a timeline archived between plan and apply does not change it. Null for a dump.", Computed: true},
 			"data_loss_window": computed("For `latest`: how far the recovered point lagged behind the start of the restore (the changes it could not bring back). The plan shows the current lag as a warning."),
 			"restored_to_time": computed("Commit time of the last transaction recovered (RFC 3339)."),
 			"restored_to_lsn":  computed("WAL location recovered to (cluster restores)."),
@@ -327,9 +346,10 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 				p.Source, p.NotKept))
 	}
 	plan.RecoverySource = types.StringValue(p.Source.String())
-	plan.WALRange = types.StringNull()
+	plan.WALRange, plan.Timeline = types.StringNull(), types.Int64Null()
 	if p.Cluster != nil {
 		plan.WALRange = types.StringValue(p.WALRange())
+		plan.Timeline = types.Int64Value(int64(p.Cluster.Timeline))
 		r.warnLatest(&resp.Diagnostics, p.Cluster.Target, p.Cluster.Latest)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
@@ -340,6 +360,13 @@ func (r *restoreResource) planError(diags *diag.Diagnostics, err error) {
 	if errors.As(err, &outside) {
 		diags.AddAttributeError(path.Root("point_in_time"), "Point In Time Outside Restorable Window",
 			fmt.Sprintf("The restore cannot reach point_in_time: %v. Choose a point inside the window (see the lifeboat_recovery_points data source).", err))
+		return
+	}
+	var tl *catalog.TimelineError
+	if errors.As(err, &tl) {
+		diags.AddAttributeError(path.Root("recovery_target_timeline"), "Timeline Not Reachable",
+			fmt.Sprintf("The restore cannot recover along the requested timeline: %v. Set recovery_target_timeline to a timeline the backup lies on "+
+				"(see `lifeboat backups`, or the window's timeline and forks in the lifeboat_recovery_points data source), or choose another backup_id.", err))
 		return
 	}
 	diags.AddAttributeError(path.Root("repository"), "Error Planning Restore", detail("choosing the recovery point", err))
@@ -390,7 +417,13 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 		rreq.Source = src
 	}
 	store := client.Store(plan.Repository.Bucket.ValueString())
-	out, err := restore.Restore(ctx, store, rreq)
+	// ... and the timeline it named (rreq keeps the configured value: it
+	// identifies the kept recovery point released below).
+	ereq := rreq
+	if !plan.Timeline.IsUnknown() && !plan.Timeline.IsNull() {
+		ereq.TargetTimeline = strconv.FormatInt(plan.Timeline.ValueInt64(), 10)
+	}
+	out, err := restore.Restore(ctx, store, ereq)
 	if err != nil {
 		if rreq.Kind == restore.KindCluster {
 			resp.Diagnostics.Append(errorDiag("Error Restoring Cluster",
@@ -408,6 +441,12 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 		tflog.Warn(ctx, "could not forget the kept recovery point", map[string]any{"error": err.Error()})
 	}
 	plan.RecoverySource = types.StringValue(out.Source.String())
+	if plan.Timeline.IsUnknown() {
+		plan.Timeline = types.Int64Null()
+		if out.Plan != nil {
+			plan.Timeline = types.Int64Value(int64(out.Plan.Timeline))
+		}
+	}
 	if plan.WALRange.IsUnknown() {
 		plan.WALRange = types.StringNull()
 		if out.Plan != nil {
@@ -536,7 +575,7 @@ func (m *restoreModel) target() (time.Time, error) {
 }
 
 func (m *restoreModel) anyUnknown() bool {
-	vals := []attr.Value{m.Kind, m.PointInTime, m.BackupID, m.Cluster, m.Repository.Bucket, m.Repository.Prefix,
+	vals := []attr.Value{m.Kind, m.PointInTime, m.BackupID, m.TargetTimeline, m.Cluster, m.Repository.Bucket, m.Repository.Prefix,
 		m.Target.DataDirectory, m.Target.Port, m.Target.Database, m.Target.SourceDatabase}
 	for _, v := range vals {
 		if v.IsUnknown() {
@@ -553,7 +592,7 @@ func (m *restoreModel) definitionChanged(s *restoreModel) bool {
 		return true
 	}
 	pairs := [][2]attr.Value{
-		{m.Kind, s.Kind}, {m.PointInTime, s.PointInTime}, {m.BackupID, s.BackupID},
+		{m.Kind, s.Kind}, {m.PointInTime, s.PointInTime}, {m.BackupID, s.BackupID}, {m.TargetTimeline, s.TargetTimeline},
 		{m.Cluster, s.Cluster}, {m.Repository.Bucket, s.Repository.Bucket}, {m.Repository.Prefix, s.Repository.Prefix},
 		{m.Target.DataDirectory, s.Target.DataDirectory}, {m.Target.Port, s.Target.Port}, {m.Target.Database, s.Target.Database},
 		{m.Target.SourceDatabase, s.Target.SourceDatabase},
@@ -572,7 +611,8 @@ func (r *restoreResource) request(m *restoreModel, client *objectstore.Client) r
 	target, _ := m.target()
 	req := restore.Request{
 		Kind: restore.Kind(m.Kind.ValueString()), Layout: m.layout(), Target: target, BackupID: m.BackupID.ValueString(),
-		BinDir: m.Target.BinDir.ValueString(), AgentPath: m.AgentPath.ValueString(), AgentConfig: r.agentConfig(m),
+		TargetTimeline: m.TargetTimeline.ValueString(),
+		BinDir:         m.Target.BinDir.ValueString(), AgentPath: m.AgentPath.ValueString(), AgentConfig: r.agentConfig(m),
 	}
 	if req.Kind == restore.KindCluster {
 		req.DataDir, req.Port = m.Target.DataDirectory.ValueString(), int(m.Target.Port.ValueInt64())

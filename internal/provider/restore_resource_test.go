@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,6 +124,7 @@ func TestAccRestoreResource_clusterAccidentalDeletion(t *testing.T) {
 						// The plan names the recovery point before anyone approves it.
 						plancheck.ExpectKnownValue(restoreAddr, tfjsonpath.New("recovery_source"), knownvalue.StringRegexp(regexp.MustCompile(`^backup:\d{8}T\d{6}Z.*\+wal$`))),
 						plancheck.ExpectKnownValue(restoreAddr, tfjsonpath.New("wal_range"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9A-F]{24}\.\.[0-9A-F]{24}$`))),
+						plancheck.ExpectKnownValue(restoreAddr, tfjsonpath.New("timeline"), knownvalue.Int64Exact(1)),
 					},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
@@ -181,6 +183,10 @@ func TestAccRestoreResource_planTimeRefusals(t *testing.T) {
 			{Config: testAccRestoreConfig_cluster(f, "latest", env.Postgres.DataDir, 5999, "0"), ExpectError: regexp.MustCompile(`(?s)Restore Target Not Empty.*data_directory`)},
 			{Config: testAccRestoreConfig_cluster(f, "latest", filepath.Join(f.scratch, "x"), env.Postgres.Port, "0"), ExpectError: regexp.MustCompile(`(?s)Restore Port In Use.*port`)},
 			{Config: testAccRestoreConfig_cluster(f, "yesterday", filepath.Join(f.scratch, "x"), 5999, "0"), ExpectError: regexp.MustCompile(`(?s)Invalid Point In Time`)},
+			// recovery_target_timeline is latest, current or a number.
+			{Config: strings.Replace(testAccRestoreConfig_cluster(f, "latest", filepath.Join(f.scratch, "x"), 5999, "0"),
+				`kind          = "cluster"`, `kind          = "cluster"
+  recovery_target_timeline = "sideways"`, 1), ExpectError: regexp.MustCompile(`(?s)recovery_target_timeline.*latest, current or a timeline number`)},
 			{Config: fmt.Sprintf(`
 resource "lifeboat_restore" "test" {
   kind = "tenant"

@@ -46,6 +46,8 @@ type Restore struct {
 	Postgres RestorePostgresPtrOutput `pulumi:"postgres"`
 	// The recovery point the restore uses: `backup:<id>+wal` or `dump:<id>`. Known at plan, and the apply uses exactly it, even when a newer backup finished in between (for `latest`, WAL is still replayed to the newest segment archived when the restore runs). For `latest` the planned backup is kept in the repository (`restores/`) so that a saved plan applied later names the same one; it is released once the restore is done, and a plan of the same restore within 7 days reuses it.
 	RecoverySource pulumi.StringOutput `pulumi:"recoverySource"`
+	// PostgreSQL timeline to recover along (cluster restores and tenant restores through PITR): `latest` (default: the newest timeline in the archive, e.g. the promoted standby's after a failover), `current` (the chosen backup's own timeline) or a timeline number (e.g. `1` for an old primary that went on after its standby was promoted). The plan chooses a backup on that timeline's history (read from the archived `.history` files) and names the timeline in `timeline`; a backup or timeline off that history fails at plan.
+	RecoveryTargetTimeline pulumi.StringPtrOutput `pulumi:"recoveryTargetTimeline"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository RestoreRepositoryPtrOutput `pulumi:"repository"`
 	// WAL location recovered to (cluster restores).
@@ -54,6 +56,8 @@ type Restore struct {
 	RestoredToTime pulumi.StringOutput `pulumi:"restoredToTime"`
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target RestoreTargetPtrOutput `pulumi:"target"`
+	// Timeline the restore recovers along (`recovery_target_timeline` resolved), known at plan; the restored server is told this number, so a timeline archived between plan and apply does not change it. Null for a dump.
+	Timeline pulumi.IntOutput `pulumi:"timeline"`
 	// WAL segments replayed (`<first>..<last>`), known at plan for cluster restores.
 	WalRange pulumi.StringOutput `pulumi:"walRange"`
 }
@@ -126,6 +130,8 @@ type restoreArgs struct {
 	PointInTime *string `pulumi:"pointInTime"`
 	// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres *RestorePostgres `pulumi:"postgres"`
+	// PostgreSQL timeline to recover along (cluster restores and tenant restores through PITR): `latest` (default: the newest timeline in the archive, e.g. the promoted standby's after a failover), `current` (the chosen backup's own timeline) or a timeline number (e.g. `1` for an old primary that went on after its standby was promoted). The plan chooses a backup on that timeline's history (read from the archived `.history` files) and names the timeline in `timeline`; a backup or timeline off that history fails at plan.
+	RecoveryTargetTimeline *string `pulumi:"recoveryTargetTimeline"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository *RestoreRepository `pulumi:"repository"`
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
@@ -150,6 +156,8 @@ type RestoreArgs struct {
 	PointInTime pulumi.StringPtrInput
 	// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres RestorePostgresPtrInput
+	// PostgreSQL timeline to recover along (cluster restores and tenant restores through PITR): `latest` (default: the newest timeline in the archive, e.g. the promoted standby's after a failover), `current` (the chosen backup's own timeline) or a timeline number (e.g. `1` for an old primary that went on after its standby was promoted). The plan chooses a backup on that timeline's history (read from the archived `.history` files) and names the timeline in `timeline`; a backup or timeline off that history fails at plan.
+	RecoveryTargetTimeline pulumi.StringPtrInput
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository RestoreRepositoryPtrInput
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
@@ -308,6 +316,11 @@ func (o RestoreOutput) RecoverySource() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.RecoverySource }).(pulumi.StringOutput)
 }
 
+// PostgreSQL timeline to recover along (cluster restores and tenant restores through PITR): `latest` (default: the newest timeline in the archive, e.g. the promoted standby's after a failover), `current` (the chosen backup's own timeline) or a timeline number (e.g. `1` for an old primary that went on after its standby was promoted). The plan chooses a backup on that timeline's history (read from the archived `.history` files) and names the timeline in `timeline`; a backup or timeline off that history fails at plan.
+func (o RestoreOutput) RecoveryTargetTimeline() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.RecoveryTargetTimeline }).(pulumi.StringPtrOutput)
+}
+
 // Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 func (o RestoreOutput) Repository() RestoreRepositoryPtrOutput {
 	return o.ApplyT(func(v *Restore) RestoreRepositoryPtrOutput { return v.Repository }).(RestoreRepositoryPtrOutput)
@@ -326,6 +339,11 @@ func (o RestoreOutput) RestoredToTime() pulumi.StringOutput {
 // Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 func (o RestoreOutput) Target() RestoreTargetPtrOutput {
 	return o.ApplyT(func(v *Restore) RestoreTargetPtrOutput { return v.Target }).(RestoreTargetPtrOutput)
+}
+
+// Timeline the restore recovers along (`recovery_target_timeline` resolved), known at plan; the restored server is told this number, so a timeline archived between plan and apply does not change it. Null for a dump.
+func (o RestoreOutput) Timeline() pulumi.IntOutput {
+	return o.ApplyT(func(v *Restore) pulumi.IntOutput { return v.Timeline }).(pulumi.IntOutput)
 }
 
 // WAL segments replayed (`<first>..<last>`), known at plan for cluster restores.
