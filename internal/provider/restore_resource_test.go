@@ -186,7 +186,7 @@ func TestAccRestoreResource_planTimeRefusals(t *testing.T) {
 			// recovery_target_timeline is latest, current or a number.
 			{Config: strings.Replace(testAccRestoreConfig_cluster(f, "latest", filepath.Join(f.scratch, "x"), 5999, "0"),
 				`kind          = "cluster"`, `kind          = "cluster"
-  recovery_target_timeline = "sideways"`, 1), ExpectError: regexp.MustCompile(`(?s)recovery_target_timeline.*latest, current or a timeline number`)},
+  recovery_target_timeline = "sideways"`, 1), ExpectError: regexp.MustCompile(`(?s)recovery_target_timeline.*latest, current or a timeline\s+number`)},
 			{Config: fmt.Sprintf(`
 resource "lifeboat_restore" "test" {
   kind = "tenant"
