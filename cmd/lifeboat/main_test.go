@@ -10,5 +10,5 @@ import (
 // TestMain starts PostgreSQL and MinIO for the acceptance tests (TF_ACC=1);
 // without TF_ACC only the unit tests run.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, testenv.Spec{MinIO: 1, Postgres: true}))
+	os.Exit(testenv.Main(m, testenv.Spec{MinIO: 1, Postgres: true, Redis: true}))
 }

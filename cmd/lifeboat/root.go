@@ -37,5 +37,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newAgentCmd())
 	root.AddCommand(newRestoreCmd())
 	root.AddCommand(newDrillCmd())
+	root.AddCommand(newRedisSnapshotCmd(), newRedisRestoreCmd())
 	return root
 }

@@ -157,9 +157,10 @@ func writer(a arns, l repo.Layout) []Statement {
 	}
 	// Leases are rewritten on renewal and job records on every run; drill
 	// evidence is written once under its own COMPLIANCE retention;
-	// cluster.json once, conditionally.
+	// cluster.json once, conditionally. Redis snapshots are written by the
+	// agent on the Redis host, each object once (IfAbsent).
 	writable := append(slices.Clone(data), a.objects(l.LeasesDir()), a.objects(l.JobsDir()),
-		a.objects(l.DrillEvidenceDir("*")), a.object(l.ClusterInfoKey()))
+		a.objects(l.DrillEvidenceDir("*")), a.object(l.ClusterInfoKey()), a.objects(l.RedisDir()))
 	return []Statement{
 		list("ListOwnClusterRoot", a, l.RootDir()),
 		allow("ReadOwnClusterRoot", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.RootDir())),

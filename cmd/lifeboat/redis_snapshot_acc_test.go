@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
+)
+
+// TestAccRedisSnapshotCommands takes a snapshot of the harness' Redis with
+// the binary, restores it with the binary into a new instance's directory,
+// and finds the same keys and values there.
+func TestAccRedisSnapshotCommands(t *testing.T) {
+	env := testenv.Require(t)
+	f := setupAgentRepo(t, env, "redis-cmd-acc")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src := redis.NewClient(&redis.Options{Addr: env.Redis.Addr, Protocol: 2, DisableIdentity: true})
+	defer func() { _ = src.Close() }()
+	if err := src.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 500; i++ {
+		if err := src.HSet(ctx, fmt.Sprintf("session:%d", i), "user", i, "cart", strings.Repeat("x", i)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The snapshot is taken as the agent on a database host runs: with the
+	// writer's keys, never the provider's.
+	doc, err := access.Policy(access.RoleWriter, f.cfg.Bucket, f.cfg.Layout())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.MinIO[0].CreateUser(ctx, "redis-cmd-writer", "redis-cmd-writer-secret", "redis-cmd-writer", doc.JSON()); err != nil {
+		t.Fatal(err)
+	}
+	w := *f
+	w.cfg.AccessKey, w.cfg.SecretKey = "redis-cmd-writer", "redis-cmd-writer-secret"
+	body, err := w.cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cfgPath = filepath.Join(filepath.Dir(f.cfgPath), "writer.json")
+	if err := os.WriteFile(w.cfgPath, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var m redisx.SnapshotManifest
+	if err := json.Unmarshal([]byte(w.run(t, 0, "redis-snapshot", "--instance", "sessions")), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Instance != "sessions" || m.RDBSize == 0 {
+		t.Fatalf("manifest %+v", m)
+	}
+
+	dst := t.TempDir()
+	data := filepath.Join(dst, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := f.run(t, 0, "redis-restore", "--instance", "sessions", data)
+	if !strings.Contains(out, m.ID) {
+		t.Fatalf("restore names no snapshot %s:\n%s", m.ID, out)
+	}
+	restored, err := testenv.StartRedis(ctx, dst, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restored.Stop()
+	rc := redis.NewClient(&redis.Options{Addr: restored.Addr, Protocol: 2, DisableIdentity: true})
+	defer func() { _ = rc.Close() }()
+	if n, err := rc.DBSize(ctx).Result(); err != nil || n != 500 {
+		t.Fatalf("restored DBSIZE = %d, %v; want 500", n, err)
+	}
+	if v, err := rc.HGet(ctx, "session:321", "cart").Result(); err != nil || v != strings.Repeat("x", 321) {
+		t.Fatalf("session:321 cart = %q, %v", v, err)
+	}
+	// Another instance name has no snapshot: the restore fails, loudly.
+	if out, code := f.exec(t, "redis-restore", "--instance", "jobs", t.TempDir()); code == 0 || !strings.Contains(out, "not found") {
+		t.Fatalf("restore of an instance without snapshots: exit %d\n%s", code, out)
+	}
+}
