@@ -168,6 +168,7 @@ func (p *LifeboatProvider) DataSources(context.Context) []func() datasource.Data
 	return []func() datasource.DataSource{
 		NewRecoveryPointsDataSource,
 		NewAccessPolicyDataSource,
+		NewPostureDataSource,
 	}
 }
 
