@@ -81,7 +81,7 @@ func (d *postureDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			"versioning and encryption, and for each cluster WAL archiving (when a server is given), the newest base backup and tenant dumps against " +
 			"the policy's schedule, the restorable window, the agent's last verification, the last drill and its RTO, and whether policy.json and the " +
 			"drill schedules are present (and signed, when `trusted_keys` is set). Each control is mapped to ISO/IEC 27001:2022, SOC 2, DORA, " +
-			"NIST SP 800-53 and NIS2. Use it in a `check` block to fail a pipeline on a failing control.",
+			"NIST SP 800-53 and NIS2. Use it in a `check` block (failing controls show as warnings) or in a `precondition` (a failing control stops the plan).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{MarkdownDescription: "`<bucket>/<prefix>`.", Computed: true},
 			"repository": schema.SingleNestedAttribute{
