@@ -21,11 +21,10 @@ import (
 // drillOptions are the flags of `lifeboat drill run`.
 type drillOptions struct {
 	agentFlags
-	pgDSN    string
-	binDir   string
-	format   string
-	stdout   io.Writer
-	selfPath string
+	pgDSN  string
+	binDir string
+	format string
+	stdout io.Writer
 	// evidenceKeys are the agents' public keys drill report checks.
 	evidenceKeys []string
 }

@@ -122,7 +122,7 @@ func (w *partWriter) Close() error {
 func (w *partWriter) Abort(err error) {
 	if w.pw != nil {
 		_ = w.pw.CloseWithError(err) // always nil: the reader side sees err
-		<-w.done
+		<-w.done                     //nolint:errcheck // the upload's own error: the caller already failed with err
 		w.pw = nil
 	}
 }

@@ -424,7 +424,7 @@ func CheckPort(port int) error {
 	for _, addr := range []string{"127.0.0.1", "0.0.0.0"} {
 		l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
 		if err != nil {
-			return fmt.Errorf("port %d: %w: %v", port, ErrPortInUse, err)
+			return fmt.Errorf("port %d: %w: %w", port, ErrPortInUse, err)
 		}
 		l.Close()
 	}

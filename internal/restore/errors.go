@@ -9,34 +9,34 @@ import (
 )
 
 var (
-	// ErrOutsideWindow: the requested point in time is not restorable
+	// ErrOutsideWindow means the requested point in time is not restorable
 	// (before the oldest usable backup, after the newest archived WAL, or
 	// across a WAL gap). Returned as an *OutsideWindowError.
 	ErrOutsideWindow = errors.New("point in time outside the restorable window")
-	// ErrTargetNotEmpty: the target data directory exists and is not empty.
+	// ErrTargetNotEmpty means the target data directory exists and is not empty.
 	ErrTargetNotEmpty = errors.New("target data directory is not empty")
-	// ErrRestoreInProgress: another live process is restoring into the
+	// ErrRestoreInProgress means another live process is restoring into the
 	// target data directory.
 	ErrRestoreInProgress = errors.New("restore in progress")
-	// ErrPortInUse: the target port is taken.
+	// ErrPortInUse means the target port is taken.
 	ErrPortInUse = errors.New("port in use")
-	// ErrRecoveryFailed: PostgreSQL did not reach the target (a missing WAL
+	// ErrRecoveryFailed means PostgreSQL did not reach the target (a missing WAL
 	// segment, a corrupt one, a server that would not start). The error
 	// carries the last lines of the server log.
 	ErrRecoveryFailed = errors.New("recovery failed")
-	// ErrTablespaces: the backup has tablespaces besides the main data
+	// ErrTablespaces means the backup has tablespaces besides the main data
 	// directory. Their absolute paths would point the copy at the source's
 	// tablespace directories, so such backups are refused until a
 	// tablespace mapping is supported.
 	ErrTablespaces = errors.New("backup has extra tablespaces")
-	// ErrNotARestore: RemoveCluster or DropTenant was pointed at something
+	// ErrNotARestore means RemoveCluster or DropTenant was pointed at something
 	// Lifeboat did not restore (no lifeboat-restore.json, no restore
 	// comment): it is left alone.
 	ErrNotARestore = errors.New("not a Lifeboat restore")
-	// ErrBadTimeline: recovery_target_timeline is not latest, current or a
+	// ErrBadTimeline means recovery_target_timeline is not latest, current or a
 	// timeline number.
 	ErrBadTimeline = errors.New("invalid recovery target timeline")
-	// ErrTargetExists: the tenant restore's new database already exists.
+	// ErrTargetExists means the tenant restore's new database already exists.
 	ErrTargetExists = errors.New("target database already exists")
 )
 

@@ -27,7 +27,7 @@ import (
 // chunks downloading plus as many downloaded ahead of the decompressor.
 const chunkSize = 8 << 20
 
-// ErrChecksum: a downloaded part does not match the size or SHA-256 its
+// ErrChecksum means a downloaded part does not match the size or SHA-256 its
 // manifest recorded.
 var ErrChecksum = errors.New("backup part does not match its manifest")
 

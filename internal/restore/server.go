@@ -275,7 +275,7 @@ func (s *server) start(ctx context.Context) error {
 	// and waitPromoted watches the server itself.
 	out, err := s.pgctl(ctx, "-l", filepath.Join(s.dataDir, LogFile), "-W", "start")
 	if err != nil {
-		return fmt.Errorf("%w: pg_ctl start: %v: %s", ErrRecoveryFailed, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("%w: pg_ctl start: %w: %s", ErrRecoveryFailed, err, strings.TrimSpace(string(out)))
 	}
 	s.started = true
 	return nil
@@ -292,7 +292,7 @@ func (s *server) stop(ctx context.Context, mode string) error {
 		if s.pid() == 0 || strings.Contains(string(out), "Is server running?") {
 			return nil
 		}
-		return fmt.Errorf("pg_ctl stop -m %s: %v: %s", mode, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("pg_ctl stop -m %s: %w: %s", mode, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
@@ -383,7 +383,7 @@ func (s *server) waitPromoted(ctx context.Context, rep reporter) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for PostgreSQL to finish recovery: %w (last: %v)", ctx.Err(), lastErr)
+			return fmt.Errorf("waiting for PostgreSQL to finish recovery: %w (last: %v)", ctx.Err(), lastErr) //nolint:errorlint // lastErr may be nil; ctx.Err() is the cause
 		case <-time.After(250 * time.Millisecond):
 		}
 		if s.pid() == 0 && time.Since(started) > time.Second {
@@ -440,13 +440,13 @@ func (s *server) recover(ctx context.Context, plan *Plan, opts ClusterOptions, r
 
 	conn, err := s.connect(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: connecting to the promoted server: %v", ErrRecoveryFailed, err)
+		return fmt.Errorf("%w: connecting to the promoted server: %w", ErrRecoveryFailed, err)
 	}
 	defer conn.Close(context.Background())
 	var ts *time.Time
 	var lsn *string
 	if err := conn.QueryRow(ctx, "SELECT pg_last_xact_replay_timestamp(), pg_last_wal_replay_lsn()::text").Scan(&ts, &lsn); err != nil {
-		return fmt.Errorf("%w: reading the replay position: %v", ErrRecoveryFailed, err)
+		return fmt.Errorf("%w: reading the replay position: %w", ErrRecoveryFailed, err)
 	}
 	res.RestoredToTime = plan.BackupStop
 	if ts != nil {
@@ -513,7 +513,7 @@ func logTail(path string, n int) string {
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err == nil && st.Size() > 1<<20 {
-		f.Seek(st.Size()-1<<20, 0)
+		_, _ = f.Seek(st.Size()-1<<20, 0) // best effort: on failure the tail starts earlier
 	}
 	var lines []string
 	sc := bufio.NewScanner(f)

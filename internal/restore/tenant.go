@@ -325,7 +325,7 @@ func isSourceServer(ctx context.Context, conn *pgx.Conn, store objectstore.Store
 	info, err := repo.ReadCluster(ctx, store, l)
 	if err != nil {
 		// No identity record: assume the worst.
-		return true, nil
+		return true, nil //nolint:nilerr // unknown counts as the source
 	}
 	return info.SystemIdentifier == sysid, nil
 }
