@@ -311,3 +311,49 @@ output "restore" {
     duration_seconds    = lifeboat_restore.acme[0].duration_seconds
   }
 }
+
+# Redis: Odoo's HTTP sessions live in one instance, a page cache in
+# another. Losing sessions logs every user out, so that instance is
+# persisted and restored; the cache is rebuilt, so it writes nothing to disk.
+variable "redis_sessions_addr" {
+  description = "host:port of the Redis holding HTTP sessions (null: not declared)."
+  type        = string
+  default     = null
+}
+
+variable "redis_cache_addr" {
+  description = "host:port of the Redis used as a cache (null: not declared)."
+  type        = string
+  default     = null
+}
+
+resource "lifeboat_redis_persistence" "sessions" {
+  count = var.redis_sessions_addr == null ? 0 : 1
+  class = "session"
+  redis {
+    address = var.redis_sessions_addr
+  }
+}
+
+resource "lifeboat_redis_persistence" "cache" {
+  count = var.redis_cache_addr == null ? 0 : 1
+  class = "cache"
+  redis {
+    address = var.redis_cache_addr
+  }
+}
+
+output "redis" {
+  value = {
+    sessions = length(lifeboat_redis_persistence.sessions) == 0 ? null : {
+      decision    = lifeboat_redis_persistence.sessions[0].decision
+      appendonly  = lifeboat_redis_persistence.sessions[0].appendonly
+      save        = lifeboat_redis_persistence.sessions[0].save
+      config_file = lifeboat_redis_persistence.sessions[0].config_file
+    }
+    cache = length(lifeboat_redis_persistence.cache) == 0 ? null : {
+      decision   = lifeboat_redis_persistence.cache[0].decision
+      appendonly = lifeboat_redis_persistence.cache[0].appendonly
+    }
+  }
+}

@@ -121,3 +121,6 @@ func (r *Redis) Restart(ctx context.Context) error {
 
 // Stop stops the server.
 func (r *Redis) Stop() { r.proc.stop(syscall.SIGTERM, 10*time.Second) }
+
+// Pid is the server's process id.
+func (r *Redis) Pid() int { return r.proc.cmd.Process.Pid }

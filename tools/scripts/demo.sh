@@ -52,6 +52,7 @@ eval "$("$DEMO/bin/devenv" writer -dir "$SERVICES" -bucket lifeboat-demo-reposit
 
 export TF_CLI_CONFIG_FILE="$DEMO/terraformrc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
 export TF_VAR_pg_dsn="$LIFEBOAT_PG_DSN"
+export TF_VAR_redis_sessions_addr="$LIFEBOAT_REDIS_ADDR" TF_VAR_redis_cache_addr="$LIFEBOAT_REDIS_CACHE_ADDR"
 export TF_VAR_agent_path="$DEMO/bin/lifeboat"
 export TF_VAR_agent_config_path="$SERVICES/lifeboat-agent.json"
 export TF_VAR_drill_scratch_dir="$DEMO/drills"
@@ -83,6 +84,7 @@ echo "==> outputs"
 "$TF" output -no-color repository_posture
 "$TF" output -no-color wal_archive
 "$TF" output -no-color recovery_points
+"$TF" output -no-color redis
 echo "==> the drill run on apply"
 "$TF" output -no-color drill
 

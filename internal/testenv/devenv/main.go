@@ -89,8 +89,21 @@ func run(args []string) error {
 				return err
 			}
 		}
+		envVars := env.EnvFile()
+		var cache *testenv.Redis
+		if *redis {
+			// A second Redis for the quickstart's cache: a session store
+			// (restored) and a cache (rebuilt) are separate instances.
+			if cache, err = testenv.StartRedis(ctx, filepath.Join(abs, "redis-cache"), true); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(abs, "redis-cache.pid"), []byte(strconv.Itoa(cache.Pid())+"\n"), 0o644); err != nil {
+				return err
+			}
+			envVars += fmt.Sprintf("export LIFEBOAT_REDIS_CACHE_ADDR=%q\n", cache.Addr)
+		}
 		envFile := filepath.Join(abs, "env.sh")
-		if err := os.WriteFile(envFile, []byte(env.EnvFile()), 0o600); err != nil {
+		if err := os.WriteFile(envFile, []byte(envVars), 0o600); err != nil {
 			return err
 		}
 		for _, m := range env.MinIO {
@@ -101,6 +114,9 @@ func run(args []string) error {
 		}
 		if r := env.Redis; r != nil {
 			fmt.Printf("redis      %s (log %s)\n", r.Addr, r.LogPath)
+		}
+		if cache != nil {
+			fmt.Printf("redis      %s (cache; log %s)\n", cache.Addr, cache.LogPath)
 		}
 		fmt.Printf("env        source %s\n", envFile)
 		return nil
