@@ -101,19 +101,27 @@ fsync = off
 full_page_writes = on
 logging_collector = off
 `, port, dir) + strings.Join(extraConf, "\n") + "\n"
-	f, err := os.OpenFile(filepath.Join(pg.DataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	_, err = f.WriteString(conf)
-	f.Close()
-	if err != nil {
+	if err := appendConf(pg.DataDir, conf); err != nil {
 		return nil, err
 	}
 	if err := pg.Start(ctx); err != nil {
 		return nil, err
 	}
 	return pg, nil
+}
+
+// appendConf adds lines at the end of a data directory's postgresql.conf,
+// where they win over anything earlier in the file.
+func appendConf(dataDir, conf string) error {
+	f, err := os.OpenFile(filepath.Join(dataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(conf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // run runs a PostgreSQL tool as the server's account.

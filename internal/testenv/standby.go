@@ -38,13 +38,7 @@ func (pg *Postgres) StartStandby(ctx context.Context, dir string, extraConf ...s
 	// primary's port and socket directory.
 	conf := fmt.Sprintf("\n# standby, written by lifeboat testenv\nport = %d\nunix_socket_directories = '%s'\n", port, dir) +
 		strings.Join(extraConf, "\n") + "\n"
-	f, err := os.OpenFile(filepath.Join(sb.DataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	_, err = f.WriteString(conf)
-	f.Close()
-	if err != nil {
+	if err := appendConf(sb.DataDir, conf); err != nil {
 		return nil, err
 	}
 	if err := sb.Start(ctx); err != nil {
