@@ -59,8 +59,11 @@ type LifecycleTier struct {
 	Prefix                          string
 	ExpirationDays                  int32 // 0: never
 	NoncurrentVersionExpirationDays int32 // 0: never
-	TransitionDays                  int32 // 0: no transition
-	TransitionStorageClass          string
+	// ExpiredObjectDeleteMarker removes a delete marker once no version is
+	// left behind it. S3 takes it only in a rule without ExpirationDays.
+	ExpiredObjectDeleteMarker bool
+	TransitionDays            int32 // 0: no transition
+	TransitionStorageClass    string
 }
 
 // BucketState is what ReadBucket observes beyond the spec.
@@ -443,8 +446,11 @@ func ruleFromTier(id string, t LifecycleTier) types.LifecycleRule {
 		Status: types.ExpirationStatusEnabled,
 		Filter: &types.LifecycleRuleFilter{Prefix: aws.String(t.Prefix)},
 	}
-	if t.ExpirationDays > 0 {
+	switch {
+	case t.ExpirationDays > 0:
 		r.Expiration = &types.LifecycleExpiration{Days: aws.Int32(t.ExpirationDays)}
+	case t.ExpiredObjectDeleteMarker:
+		r.Expiration = &types.LifecycleExpiration{ExpiredObjectDeleteMarker: aws.Bool(true)}
 	}
 	if t.NoncurrentVersionExpirationDays > 0 {
 		r.NoncurrentVersionExpiration = &types.NoncurrentVersionExpiration{NoncurrentDays: aws.Int32(t.NoncurrentVersionExpirationDays)}
@@ -469,6 +475,7 @@ func tierFromRule(r types.LifecycleRule) LifecycleTier {
 	}
 	if r.Expiration != nil {
 		t.ExpirationDays = aws.ToInt32(r.Expiration.Days)
+		t.ExpiredObjectDeleteMarker = aws.ToBool(r.Expiration.ExpiredObjectDeleteMarker)
 	}
 	if r.NoncurrentVersionExpiration != nil {
 		t.NoncurrentVersionExpirationDays = aws.ToInt32(r.NoncurrentVersionExpiration.NoncurrentDays)

@@ -89,6 +89,38 @@ func TestAccBackupPolicyResource_lifecycleSparesConfiguration(t *testing.T) {
 							return fmt.Errorf("%s: no noncurrent-version expiry for leases and job records in %+v", l.Root(), tiers)
 						}
 					}
+					// What prune hides behind delete markers goes after the
+					// retention (7 daily backups: 7 days), with the markers
+					// themselves; in the data folders only, current
+					// versions untouched. Read raw, as the store keeps it.
+					lc, err := client.S3().GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String(bucket)})
+					if err != nil {
+						return err
+					}
+					data := map[string]bool{}
+					for _, l := range []repo.Layout{main, eu} {
+						for _, p := range l.DataPrefixes() {
+							data[p] = true
+						}
+					}
+					pruned := map[string]bool{}
+					for _, r := range lc.Rules {
+						var prefix string
+						if r.Filter != nil {
+							prefix = aws.ToString(r.Filter.Prefix)
+						}
+						if r.Expiration == nil || !aws.ToBool(r.Expiration.ExpiredObjectDeleteMarker) {
+							continue
+						}
+						if !data[prefix] || r.Expiration.Days != nil || r.NoncurrentVersionExpiration == nil ||
+							aws.ToInt32(r.NoncurrentVersionExpiration.NoncurrentDays) != 7 {
+							return fmt.Errorf("rule %s (prefix %q): want noncurrent versions after 7 days in a data folder, no expiry of current versions", aws.ToString(r.ID), prefix)
+						}
+						pruned[prefix] = true
+					}
+					if len(pruned) != len(data) {
+						return fmt.Errorf("data folders whose pruned versions expire: %v, want all of %v", pruned, data)
+					}
 					for _, k := range []string{"files/a.pdf", "attachments/a.pdf", "audit/log"} {
 						if _, err := store.Put(ctx, k, strings.NewReader("x"), objectstore.PutOptions{Size: 1}); err != nil {
 							return err

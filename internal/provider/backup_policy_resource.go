@@ -755,9 +755,39 @@ func (m *backupPolicyModel) tiers(l repo.Layout) ([]objectstore.LifecycleTier, e
 	for _, f := range []repo.Folder{repo.FolderLeases, repo.FolderJobs} {
 		out = append(out, objectstore.LifecycleTier{Name: agentRulePrefix + string(f), Prefix: l.Dir(f), NoncurrentVersionExpirationDays: 1})
 	}
+	// Prune only adds delete markers (the writer may not delete versions):
+	// the versions it hid go, with the bucket's rights, once the policy's
+	// retention has passed again, so a prune made in error can be undone
+	// (by removing the markers) for as long. Markers left with no version
+	// behind them go too. Data folders only: elsewhere a replaced version
+	// may be what the agent needs.
+	if days := m.prunedVersionDays(); days > 0 {
+		for _, p := range l.DataPrefixes() {
+			out = append(out, objectstore.LifecycleTier{Name: prunedRulePrefix + folderName(p), Prefix: p,
+				NoncurrentVersionExpirationDays: days, ExpiredObjectDeleteMarker: true})
+		}
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
+
+// prunedVersionDays is how long, in days, a version prune hid stays: what
+// the retention keeps (retentionNeedsDays), at least a day; 0 without a
+// retention.
+func (m *backupPolicyModel) prunedVersionDays() int32 {
+	if m.Retention == nil {
+		return 0
+	}
+	var gap time.Duration
+	if s, err := schedule.Parse(m.Schedule.ValueString()); err == nil {
+		gap = s.MaxGap()
+	}
+	return int32(max(1, retentionNeedsDays(m.Retention, gap)))
+}
+
+// prunedRulePrefix names the policy's rules that remove what prune hid,
+// which are no tier.
+const prunedRulePrefix = "pruned."
 
 // agentRulePrefix names the policy's rules for the agent's own records,
 // which are no tier.
@@ -819,7 +849,7 @@ func observedPolicyTiers(prior []policyTierModel, observed []objectstore.Lifecyc
 	groups := map[string]*group{}
 	var names []string
 	for _, t := range observed {
-		if strings.HasPrefix(t.Name, agentRulePrefix) {
+		if strings.HasPrefix(t.Name, agentRulePrefix) || strings.HasPrefix(t.Name, prunedRulePrefix) {
 			continue
 		}
 		name, _, _ := strings.Cut(t.Name, ".")

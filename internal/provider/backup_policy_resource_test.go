@@ -77,12 +77,13 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 						return fmt.Errorf("stored policy = %+v", p)
 					}
 					// transactional: one rule per data folder; attachments: one;
-					// the agent's leases and job records: one each.
+					// the agent's leases and job records: one each; what prune
+					// hid: one per data folder.
 					tiers, err := client.PolicyTiers(context.Background(), bucket, "pg/main")
 					if err != nil {
 						return fmt.Errorf("reading the policy lifecycle rules: %w", err)
 					}
-					if len(tiers) != 6 {
+					if len(tiers) != 9 {
 						return fmt.Errorf("policy lifecycle rules = %+v", tiers)
 					}
 					return nil
@@ -104,7 +105,7 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 					if err != nil {
 						return fmt.Errorf("reading the policy lifecycle rules: %w", err)
 					}
-					if len(tiers) != 6 || tiers[3].Name != "transactional.basebackups" || tiers[3].ExpirationDays != 40 {
+					if len(tiers) != 9 || tiers[6].Name != "transactional.basebackups" || tiers[6].ExpirationDays != 40 || tiers[3].Name != "pruned.basebackups" {
 						return fmt.Errorf("tiers not converged back: %+v", tiers)
 					}
 					return nil

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -24,7 +25,7 @@ func TestBackupPolicyTierRulesRoundTrip(t *testing.T) {
 	}
 	m := &backupPolicyModel{Tiers: []policyTierModel{
 		tier("transactional", "-", 40), tier("attachments", "files/", 90), tier("audit", "pg/main/wal/", 10),
-	}}
+	}, Schedule: types.StringValue("0 2 * * *"), Retention: &policyRetentionModel{FullCount: types.Int64Null(), Days: types.Int64Value(5)}}
 	rules, err := m.tiers(l)
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +33,7 @@ func TestBackupPolicyTierRulesRoundTrip(t *testing.T) {
 	want := map[string]string{
 		"agent.jobs": "pg/main/jobs/", "agent.leases": "pg/main/leases/", "attachments": "files/", "audit": "pg/main/wal/",
 		"transactional.basebackups": "pg/main/basebackups/", "transactional.tenants": "pg/main/tenants/", "transactional.wal": "pg/main/wal/",
+		"pruned.basebackups": "pg/main/basebackups/", "pruned.tenants": "pg/main/tenants/", "pruned.wal": "pg/main/wal/",
 	}
 	if len(rules) != len(want) {
 		t.Fatalf("rules = %+v", rules)
@@ -42,6 +44,16 @@ func TestBackupPolicyTierRulesRoundTrip(t *testing.T) {
 		}
 		if (r.Name == "agent.jobs" || r.Name == "agent.leases") && (r.ExpirationDays != 0 || r.NoncurrentVersionExpirationDays != 1) {
 			t.Errorf("rule %s = %+v: the agent's records must only lose replaced versions", r.Name, r)
+		}
+		// What prune hid goes after the retention (5 days, and the day
+		// before them a restore needs), with markers left alone; current
+		// versions never expire by these rules.
+		pruned := strings.HasPrefix(r.Name, "pruned.")
+		if pruned && (r.ExpirationDays != 0 || r.NoncurrentVersionExpirationDays != 6 || !r.ExpiredObjectDeleteMarker) {
+			t.Errorf("rule %s = %+v: want noncurrent versions after 6 days and expired delete markers removed", r.Name, r)
+		}
+		if !pruned && r.ExpiredObjectDeleteMarker {
+			t.Errorf("rule %s removes delete markers", r.Name)
 		}
 	}
 
