@@ -37,6 +37,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newAgentCmd())
 	root.AddCommand(newRestoreCmd())
 	root.AddCommand(newDrillCmd())
+	root.AddCommand(newPostureCmd())
 	root.AddCommand(newRedisSnapshotCmd(), newRedisRestoreCmd())
 	return root
 }

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
+)
+
+// exitPostureFailed is posture report's exit code when a control fails, so
+// a pipeline stops; the report is written first either way.
+const exitPostureFailed = 1
+
+// postureOptions are posture report's flags.
+type postureOptions struct {
+	clusters    []string
+	pgDSN       string
+	format      string
+	output      string
+	trustedKeys []string
+	params      posture.Params
+}
+
+func newPostureCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "posture",
+		Short: "Judge the repository's recovery posture",
+	}
+	cmd.AddCommand(newPostureReportCmd())
+	return cmd
+}
+
+func newPostureReportCmd() *cobra.Command {
+	var f agentFlags
+	opts := postureOptions{params: posture.DefaultParams}
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Write the posture report: every control with its status, evidence and standards",
+		Long: `Judge the repository with every posture control (object lock, versioning and
+encryption of the bucket; per cluster WAL archiving, base backup and tenant dump age
+against the policy's schedule, restorable window, last verification, last drill and
+its RTO, configuration present and signed) and write the report as Markdown, JSON,
+CSV or one self-contained HTML file. Each control lists the clauses of ISO/IEC
+27001:2022, SOC 2, DORA, NIST SP 800-53 and NIS2 it evidences.
+
+Exit 1 when a control fails (after writing the report), 2 when the report
+could not be made.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := repo.Load(f.configPath)
+			if err != nil {
+				return err
+			}
+			client, err := objectstore.NewClient(cmd.Context(), cfg.ObjectStore())
+			if err != nil {
+				return fmt.Errorf("object store: %w", err)
+			}
+			return runPostureReport(cmd.Context(), cfg, client, opts, cmd.OutOrStdout())
+		},
+	}
+	f.register(cmd.Flags())
+	fs := cmd.Flags()
+	fs.StringSliceVar(&opts.clusters, "cluster", nil, "clusters to judge (default the configuration's cluster); repeat or separate by commas")
+	fs.StringVar(&opts.pgDSN, "pg-dsn", os.Getenv(EnvPGDSN), "PostgreSQL connection of the configuration's cluster, for the WAL archiving controls (default $"+EnvPGDSN+"; empty: those controls are unknown)")
+	fs.StringVar(&opts.format, "format", "markdown", "markdown, json, csv or html")
+	fs.StringVarP(&opts.output, "output", "o", "", "file to write (default standard output)")
+	fs.StringSliceVar(&opts.trustedKeys, "trusted-key", nil, "public key whose signature configuration and evidence must carry (default the configuration's trusted_keys)")
+	fs.IntVar(&opts.params.MinLockDays, "min-lock-days", opts.params.MinLockDays, "shortest default object-lock retention accepted")
+	fs.DurationVar(&opts.params.RPO, "rpo", opts.params.RPO, "longest a WAL segment may wait to be archived")
+	fs.IntVar(&opts.params.WindowDays, "window-days", opts.params.WindowDays, "how far back the restorable window must reach")
+	fs.IntVar(&opts.params.VerifyWithinDays, "verify-within-days", opts.params.VerifyWithinDays, "how recent the last passed verification must be")
+	fs.IntVar(&opts.params.DrillWithinDays, "drill-within-days", opts.params.DrillWithinDays, "how recent the last passed drill must be")
+	fs.DurationVar(&opts.params.RTOTarget, "rto-target", 0, "RTO a drill must meet (default the drill's own target)")
+	return cmd
+}
+
+func runPostureReport(ctx context.Context, cfg repo.AgentConfig, client *objectstore.Client, opts postureOptions, stdout io.Writer) error {
+	keys := opts.trustedKeys
+	if len(keys) == 0 {
+		keys = cfg.TrustedKeys
+	}
+	trust, err := signature.NewTrust(keys...)
+	if err != nil {
+		return fmt.Errorf("trusted keys: %w", err)
+	}
+	opts.params.Trust = trust
+	clusters := opts.clusters
+	if len(clusters) == 0 {
+		clusters = []string{cfg.Cluster}
+	}
+	target := posture.Target{Buckets: client, Store: client.Store(cfg.Bucket), Prefix: cfg.Prefix, Clusters: clusters, Trust: trust}
+	if opts.pgDSN != "" {
+		pool, err := pg.Pool(ctx, opts.pgDSN)
+		if err != nil {
+			return fmt.Errorf("PostgreSQL of %s: %w", cfg.Cluster, err)
+		}
+		defer pool.Close()
+		target.Postgres = map[string]posture.Server{cfg.Cluster: {Name: "the server of " + cfg.Cluster, Pool: pool}}
+	}
+	o, err := posture.Gather(ctx, target)
+	if err != nil {
+		return err
+	}
+	r := posture.Evaluate(o, opts.params)
+	var buf bytes.Buffer
+	if err := writePosture(&buf, opts.format, r); err != nil {
+		return err
+	}
+	if opts.output == "" {
+		if _, err := stdout.Write(buf.Bytes()); err != nil {
+			return err
+		}
+	} else if err := os.WriteFile(opts.output, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	if r.Worst() == posture.Fail {
+		n := 0
+		for _, f := range r.Findings {
+			if f.Status == posture.Fail {
+				n++
+			}
+		}
+		return &exitError{code: exitPostureFailed, err: fmt.Errorf("%d control(s) failing (report generated %s)", n, r.Generated.Format(time.RFC3339))}
+	}
+	return nil
+}
+
+// writePosture renders r in format.
+func writePosture(w io.Writer, format string, r *posture.Report) error {
+	switch format {
+	case "markdown", "md":
+		_, err := io.WriteString(w, r.Markdown())
+		return err
+	case "json":
+		b, err := r.JSON()
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	case "csv":
+		return r.CSV(w)
+	case "html":
+		return r.HTML(w)
+	default:
+		return fmt.Errorf("unknown format %q: use markdown, json, csv or html", format)
+	}
+}
