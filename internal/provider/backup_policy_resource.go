@@ -183,8 +183,9 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"postgres":   postgresBlock("to back up (the role needs REPLICATION)"),
 			"repository": repositoryBlock(),
 			"retention": schema.SingleNestedBlock{
-				MarkdownDescription: "What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned.",
-				Validators:          []validator.Object{objectvalidator.IsRequired()},
+				MarkdownDescription: "What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned. " +
+					"Prune deletes with delete markers only (the agent may not delete a version); the policy's lifecycle rules `pruned.<folder>` on the data folders remove the versions it hid once this retention has passed again, and the delete markers left behind.",
+				Validators: []validator.Object{objectvalidator.IsRequired()},
 				Attributes: map[string]schema.Attribute{
 					"full_count": schema.Int64Attribute{MarkdownDescription: "Base backups to keep.", Optional: true, Validators: []validator.Int64{int64validator.Between(1, 10000)}},
 					"days":       schema.Int64Attribute{MarkdownDescription: "Days of point-in-time recovery to keep.", Optional: true, Validators: []validator.Int64{int64validator.Between(1, 36500)}},

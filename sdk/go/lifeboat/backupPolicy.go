@@ -32,7 +32,7 @@ type BackupPolicy struct {
 	RecoveryWindowStart pulumi.StringOutput `pulumi:"recoveryWindowStart"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository BackupPolicyRepositoryPtrOutput `pulumi:"repository"`
-	// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned.
+	// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned. Prune deletes with delete markers only (the agent may not delete a version); the policy's lifecycle rules `pruned.<folder>` on the data folders remove the versions it hid once this retention has passed again, and the delete markers left behind.
 	Retention BackupPolicyRetentionPtrOutput `pulumi:"retention"`
 	// Declared recovery point objective. Without WAL archiving (`wal_archiving = false`), the schedule must back up at least this often.
 	Rpo pulumi.StringPtrOutput `pulumi:"rpo"`
@@ -114,7 +114,7 @@ type backupPolicyArgs struct {
 	Postgres *BackupPolicyPostgres `pulumi:"postgres"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository *BackupPolicyRepository `pulumi:"repository"`
-	// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned.
+	// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned. Prune deletes with delete markers only (the agent may not delete a version); the policy's lifecycle rules `pruned.<folder>` on the data folders remove the versions it hid once this retention has passed again, and the delete markers left behind.
 	Retention *BackupPolicyRetention `pulumi:"retention"`
 	// Declared recovery point objective. Without WAL archiving (`wal_archiving = false`), the schedule must back up at least this often.
 	Rpo *string `pulumi:"rpo"`
@@ -144,7 +144,7 @@ type BackupPolicyArgs struct {
 	Postgres BackupPolicyPostgresPtrInput
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository BackupPolicyRepositoryPtrInput
-	// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned.
+	// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned. Prune deletes with delete markers only (the agent may not delete a version); the policy's lifecycle rules `pruned.<folder>` on the data folders remove the versions it hid once this retention has passed again, and the delete markers left behind.
 	Retention BackupPolicyRetentionPtrInput
 	// Declared recovery point objective. Without WAL archiving (`wal_archiving = false`), the schedule must back up at least this often.
 	Rpo pulumi.StringPtrInput
@@ -291,7 +291,7 @@ func (o BackupPolicyOutput) Repository() BackupPolicyRepositoryPtrOutput {
 	return o.ApplyT(func(v *BackupPolicy) BackupPolicyRepositoryPtrOutput { return v.Repository }).(BackupPolicyRepositoryPtrOutput)
 }
 
-// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned.
+// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned. Prune deletes with delete markers only (the agent may not delete a version); the policy's lifecycle rules `pruned.<folder>` on the data folders remove the versions it hid once this retention has passed again, and the delete markers left behind.
 func (o BackupPolicyOutput) Retention() BackupPolicyRetentionPtrOutput {
 	return o.ApplyT(func(v *BackupPolicy) BackupPolicyRetentionPtrOutput { return v.Retention }).(BackupPolicyRetentionPtrOutput)
 }

@@ -426,7 +426,7 @@ func (o BackupPolicyRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned.
+// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned. Prune deletes with delete markers only (the agent may not delete a version); the policy's lifecycle rules `pruned.<folder>` on the data folders remove the versions it hid once this retention has passed again, and the delete markers left behind.
 type BackupPolicyRetention struct {
 	// Days of point-in-time recovery to keep.
 	Days *int `pulumi:"days"`
@@ -445,7 +445,7 @@ type BackupPolicyRetentionInput interface {
 	ToBackupPolicyRetentionOutputWithContext(context.Context) BackupPolicyRetentionOutput
 }
 
-// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned.
+// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned. Prune deletes with delete markers only (the agent may not delete a version); the policy's lifecycle rules `pruned.<folder>` on the data folders remove the versions it hid once this retention has passed again, and the delete markers left behind.
 type BackupPolicyRetentionArgs struct {
 	// Days of point-in-time recovery to keep.
 	Days pulumi.IntPtrInput `pulumi:"days"`
@@ -506,7 +506,7 @@ func (i *backupPolicyRetentionPtrType) ToBackupPolicyRetentionPtrOutputWithConte
 	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyRetentionPtrOutput)
 }
 
-// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned.
+// What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned. Prune deletes with delete markers only (the agent may not delete a version); the policy's lifecycle rules `pruned.<folder>` on the data folders remove the versions it hid once this retention has passed again, and the delete markers left behind.
 type BackupPolicyRetentionOutput struct{ *pulumi.OutputState }
 
 func (BackupPolicyRetentionOutput) ElementType() reflect.Type {
