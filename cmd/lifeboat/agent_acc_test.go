@@ -676,3 +676,51 @@ func TestAccAgent_drill(t *testing.T) {
 		t.Fatalf("a missing schedule: exit %d\n%s", code, out)
 	}
 }
+
+// TestAccAgent_writerPrunes: the agent, run with the writer's keys in a
+// bucket under object lock, runs its scheduled backup and the prune after
+// it: the job succeeds, the backup retention lets go leaves the catalog,
+// and its versions stay, locked, behind delete markers.
+func TestAccAgent_writerPrunes(t *testing.T) {
+	env := testenv.Require(t)
+	f, _ := setupWriterRepo(t, env, "agent-acc-prune")
+	ctx := context.Background()
+	l := f.cfg.Layout()
+	f.run(t, 0, "backup")
+	old := f.newest(t)
+	f.archiveWAL(t)
+	if err := repo.WritePolicy(ctx, f.store, l, repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *",
+		Retention: repo.PolicyRetention{FullCount: 1}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, f, "W")
+	var last *agentd.Run
+	waitFor(t, 90*time.Second, "the agent runs the backup slot", func() bool {
+		last, _ = agentd.ReadRun(ctx, f.store, l, agentd.BackupJob)
+		return last != nil
+	})
+	if code := a.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("agent exited %d:\n%s", code, a.out.String())
+	}
+	if last.Result != agentd.ResultSuccess || !strings.Contains(a.out.String(), "prune complete") {
+		t.Fatalf("backup job %+v\n%s", last, a.out.String())
+	}
+	c := loadCatalog(t, f)
+	if len(c.Physical) != 1 || c.Physical[0].ID == old {
+		t.Fatalf("after the agent's prune: %+v, want one backup newer than %s", c.Physical, old)
+	}
+	versions, markers := 0, 0
+	if err := f.store.ListVersions(ctx, l.BackupDir(old), func(o objectstore.ObjectInfo) error {
+		if o.DeleteMarker {
+			markers++
+		} else {
+			versions++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if versions == 0 || markers != versions {
+		t.Fatalf("pruned backup %s: %d versions, %d delete markers; want every version kept behind a marker", old, versions, markers)
+	}
+}

@@ -378,36 +378,9 @@ func (f *backupFixture) changeWALByte(t *testing.T, name string) string {
 // attempted.
 func TestAccPrune_writer(t *testing.T) {
 	env := testenv.Require(t)
-	f := setupAgentRepo(t, env, "prune-writer-acc")
+	f, admin := setupWriterRepo(t, env, "prune-writer-acc")
 	ctx := context.Background()
-	admin, err := objectstore.NewClient(ctx, f.cfg.ObjectStore())
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := f.cfg
-	cfg.Bucket = "prune-writer-acc-locked"
-	if err := admin.CreateBucket(ctx, objectstore.BucketSpec{Name: cfg.Bucket,
-		Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.DestroyBucket(context.Background(), cfg.Bucket, true) })
-	doc, err := access.Policy(access.RoleWriter, cfg.Bucket, cfg.Layout())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.AccessKey, cfg.SecretKey = "prune-writer", "prune-writer-secret"
-	if err := env.MinIO[0].CreateUser(ctx, cfg.AccessKey, cfg.SecretKey, "prune-writer", doc.JSON()); err != nil {
-		t.Fatal(err)
-	}
-	body, err := cfg.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(f.cfgPath, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// The binary runs as the writer; the test inspects as the admin.
-	f.cfg, f.store = cfg, admin.Store(cfg.Bucket)
 	l := cfg.Layout()
 
 	var ids []string
@@ -486,6 +459,44 @@ func TestAccPrune_writer(t *testing.T) {
 	if list, err := catalog.ListBackups(ctx, f.store, l); err != nil || len(list) != 1 || list[0].ID != ids[2] {
 		t.Fatalf("backups after the second prune: %+v, %v", list, err)
 	}
+}
+
+// setupWriterRepo is setupAgentRepo in a bucket under object lock
+// (GOVERNANCE, 1 day), the binary running with the keys of a MinIO user
+// made from the writer's policy document; f.store and the client returned
+// use the admin's keys, to inspect.
+func setupWriterRepo(t *testing.T, env *testenv.Env, name string) (*backupFixture, *objectstore.Client) {
+	t.Helper()
+	f := setupAgentRepo(t, env, name)
+	ctx := context.Background()
+	admin, err := objectstore.NewClient(ctx, f.cfg.ObjectStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := f.cfg
+	cfg.Bucket = name + "-locked"
+	if err := admin.CreateBucket(ctx, objectstore.BucketSpec{Name: cfg.Bucket,
+		Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.DestroyBucket(context.Background(), cfg.Bucket, true) })
+	doc, err := access.Policy(access.RoleWriter, cfg.Bucket, cfg.Layout())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AccessKey, cfg.SecretKey = name+"-writer", name+"-writer-secret"
+	if err := env.MinIO[0].CreateUser(ctx, cfg.AccessKey, cfg.SecretKey, name+"-writer", doc.JSON()); err != nil {
+		t.Fatal(err)
+	}
+	body, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.cfgPath, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.cfg, f.store = cfg, admin.Store(cfg.Bucket)
+	return f, admin
 }
 
 // versionDeleteGuard counts, and refuses, version deletions.
