@@ -109,7 +109,7 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"(applied as bucket lifecycle rules), and the tenant databases dumped logically. The policy is written into " +
 			"the repository (`<prefix>/<cluster>/policy.json`, no secrets) where `lifeboat agent` executes it. " +
 			"Plan fails when a tier would expire backups or WAL the retention still needs, when the bucket's object lock " +
-			"outlives the retention (prune could never delete), or when the schedule cannot meet the declared RPO/RTO. " +
+			"outlives the retention (the bucket could not remove what prune lets go), or when the schedule cannot meet the declared RPO/RTO. " +
 			"Refresh reports the last backup and the restorable window, and warns when a backup is overdue. " +
 			"Destroying the policy stops scheduling; it never deletes backups.",
 		Attributes: map[string]schema.Attribute{
@@ -393,8 +393,8 @@ func (r *backupPolicyResource) ModifyPlan(ctx context.Context, req resource.Modi
 	need := retentionNeedsDays(plan.Retention, sched.MaxGap())
 	if lock := int64(st.Spec.Retention.Days); lock > need+1 {
 		resp.Diagnostics.AddAttributeError(path.Root("retention"), "Retention Shorter Than Bucket Lock",
-			fmt.Sprintf("Bucket %q locks every object for %d days (%s), but %s only keeps backups about %d days: prune could never delete "+
-				"what the retention lets go, and the repository would grow for %d days past it. Raise the retention to at least %d days, "+
+			fmt.Sprintf("Bucket %q locks every object for %d days (%s), but %s only keeps backups about %d days: prune hides "+
+				"what the retention lets go behind delete markers, but the bucket cannot remove its versions while they are locked, and the repository would grow for %d days past it. Raise the retention to at least %d days, "+
 				"or lower the bucket's retention.days.", st.Spec.Name, lock, st.Spec.Retention.Mode, describeRetention(plan.Retention), need, lock-need, lock))
 	}
 }

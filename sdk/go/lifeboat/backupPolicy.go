@@ -12,7 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// A backup policy for one PostgreSQL cluster: schedule, retention, per-data-class lifetimes (applied as bucket lifecycle rules), and the tenant databases dumped logically. The policy is written into the repository (`<prefix>/<cluster>/policy.json`, no secrets) where `lifeboat agent` executes it. Plan fails when a tier would expire backups or WAL the retention still needs, when the bucket's object lock outlives the retention (prune could never delete), or when the schedule cannot meet the declared RPO/RTO. Refresh reports the last backup and the restorable window, and warns when a backup is overdue. Destroying the policy stops scheduling; it never deletes backups.
+// A backup policy for one PostgreSQL cluster: schedule, retention, per-data-class lifetimes (applied as bucket lifecycle rules), and the tenant databases dumped logically. The policy is written into the repository (`<prefix>/<cluster>/policy.json`, no secrets) where `lifeboat agent` executes it. Plan fails when a tier would expire backups or WAL the retention still needs, when the bucket's object lock outlives the retention (the bucket could not remove what prune lets go), or when the schedule cannot meet the declared RPO/RTO. Refresh reports the last backup and the restorable window, and warns when a backup is overdue. Destroying the policy stops scheduling; it never deletes backups.
 type BackupPolicy struct {
 	pulumi.CustomResourceState
 
