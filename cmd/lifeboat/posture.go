@@ -36,7 +36,7 @@ func newPostureCmd() *cobra.Command {
 		Use:   "posture",
 		Short: "Judge the repository's recovery posture",
 	}
-	cmd.AddCommand(newPostureReportCmd())
+	cmd.AddCommand(newPostureReportCmd(), newPosturePlanCmd())
 	return cmd
 }
 
@@ -111,16 +111,21 @@ func runPostureReport(ctx context.Context, cfg repo.AgentConfig, client *objects
 	if err != nil {
 		return err
 	}
-	r := posture.Evaluate(o, opts.params)
+	return writePostureReport(posture.Evaluate(o, opts.params), opts.format, opts.output, stdout)
+}
+
+// writePostureReport writes r to output (stdout when empty), then returns
+// an exitPostureFailed error when a control fails.
+func writePostureReport(r *posture.Report, format, output string, stdout io.Writer) error {
 	var buf bytes.Buffer
-	if err := writePosture(&buf, opts.format, r); err != nil {
+	if err := writePosture(&buf, format, r); err != nil {
 		return err
 	}
-	if opts.output == "" {
+	if output == "" {
 		if _, err := stdout.Write(buf.Bytes()); err != nil {
 			return err
 		}
-	} else if err := os.WriteFile(opts.output, buf.Bytes(), 0o644); err != nil {
+	} else if err := os.WriteFile(output, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	if r.Worst() == posture.Fail {
@@ -155,4 +160,39 @@ func writePosture(w io.Writer, format string, r *posture.Report) error {
 	default:
 		return fmt.Errorf("unknown format %q: use markdown, json, csv or html", format)
 	}
+}
+
+func newPosturePlanCmd() *cobra.Command {
+	var format, output string
+	params := posture.DefaultParams
+	cmd := &cobra.Command{
+		Use:   "plan PLAN.json",
+		Short: "Judge the posture a Terraform plan declares, before apply",
+		Long: `Judge the output of 'terraform show -json PLAN' offline: a repository bucket destroyed,
+its retention shortened or relaxed, missing or below --min-lock-days, no encryption; tenants
+dropped from a backup policy; an RPO lengthened or beyond --rpo; WAL archiving removed.
+Exit 1 when a control fails, so a pull request pipeline stops.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPosturePlan(args[0], format, output, params, cmd.OutOrStdout())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&format, "format", "markdown", "markdown, json, csv or html")
+	fs.StringVarP(&output, "output", "o", "", "file to write (default standard output)")
+	fs.IntVar(&params.MinLockDays, "min-lock-days", params.MinLockDays, "shortest default object-lock retention accepted")
+	fs.DurationVar(&params.RPO, "rpo", params.RPO, "longest RPO accepted")
+	return cmd
+}
+
+func runPosturePlan(path, format, output string, params posture.Params, stdout io.Writer) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	r, err := posture.EvaluatePlan(b, params)
+	if err != nil {
+		return err
+	}
+	return writePostureReport(r, format, output, stdout)
 }
