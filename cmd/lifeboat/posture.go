@@ -104,7 +104,6 @@ func runPostureReport(ctx context.Context, cfg repo.AgentConfig, client *objects
 		if err != nil {
 			return fmt.Errorf("PostgreSQL of %s: %w", cfg.Cluster, err)
 		}
-		defer pool.Close()
 		target.Postgres = map[string]posture.Server{cfg.Cluster: {Name: "the server of " + cfg.Cluster, Pool: pool}}
 	}
 	o, err := posture.Gather(ctx, target)

@@ -37,6 +37,8 @@ var (
 
 // Pool returns the process-wide pool for dsn, creating it on first use, so
 // hundreds of resources on one server share a handful of connections.
+// GOTCHA: callers never Close it: every other user of the same DSN in the
+// process would then fail with "closed pool".
 func Pool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	poolsMu.Lock()
 	defer poolsMu.Unlock()

@@ -163,7 +163,6 @@ func (d *postureDataSource) Read(ctx context.Context, req datasource.ReadRequest
 				detail(fmt.Sprintf("opening the connection of cluster %q", cluster), err))
 			return
 		}
-		defer pool.Close()
 		target.Postgres[cluster] = posture.Server{Name: "the server of " + cluster, Pool: pool}
 	}
 	o, err := posture.Gather(ctx, target)
