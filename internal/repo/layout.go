@@ -34,6 +34,7 @@ const (
 	FolderJobs        Folder = "jobs"
 	FolderRestores    Folder = "restores"
 	FolderRedis       Folder = "redis"
+	FolderRegions     Folder = "regions"
 )
 
 // DataFolders hold backup data: what a restore reads, and what retention
@@ -59,6 +60,10 @@ const (
 	restorePlanExt   = ".json"
 	redisRDBExt      = ".rdb."
 	redisManExt      = ".json"
+	regionConfigFile = "config.json"
+	regionCanaryFile = "canary.json"
+	regionIndexDir   = "index"
+	regionIndexExt   = ".json"
 )
 
 // Root is "<prefix>/<cluster>" (or "<cluster>" without a prefix), with no
@@ -253,6 +258,32 @@ func (l Layout) RedisManifestKey(instance, id string) string {
 	return l.RedisDir() + instance + "/" + id + redisManExt
 }
 
+// RegionsDir is the prefix of every recovery region's objects, with a
+// trailing slash.
+func (l Layout) RegionsDir() string { return l.Dir(FolderRegions) }
+
+// RegionDir is the prefix of recovery region name's objects, with a
+// trailing slash.
+func (l Layout) RegionDir(name string) string { return l.RegionsDir() + name + "/" }
+
+// RegionConfigKey is where the provider writes recovery region name's copy
+// configuration (signed) for the agent, in the source repository.
+func (l Layout) RegionConfigKey(name string) string { return l.RegionDir(name) + regionConfigFile }
+
+// RegionCanaryKey is recovery region name's canary: written in the source
+// and copied like any object, its round trip is part of the measured lag.
+func (l Layout) RegionCanaryKey(name string) string { return l.RegionDir(name) + regionCanaryFile }
+
+// RegionIndexDir is the prefix of recovery region name's copy index
+// segments (kept at the destination), with a trailing slash.
+func (l Layout) RegionIndexDir(name string) string { return l.RegionDir(name) + regionIndexDir + "/" }
+
+// RegionIndexKey is segment seq of recovery region name's copy index. NOTE:
+// 20 digits, so segments sort lexically in a listing.
+func (l Layout) RegionIndexKey(name string, seq uint64) string {
+	return fmt.Sprintf("%s%020d%s", l.RegionIndexDir(name), seq, regionIndexExt)
+}
+
 // Kind is the class of a repository object.
 type Kind int
 
@@ -273,11 +304,15 @@ const (
 	KindRestorePlan         // restores/<id>.json
 	KindRedisSnapshot       // redis/<instance>/<id>.rdb.<ext>
 	KindRedisManifest       // redis/<instance>/<id>.json
+	KindRegionConfig        // regions/<name>/config.json
+	KindRegionCanary        // regions/<name>/canary.json
+	KindRegionIndex         // regions/<name>/index/<seq>.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
 	"base backup manifest", "tenant dump", "tenant dump manifest", "drill schedule", "drill evidence",
-	"job lease", "job record", "kept restore plan", "Redis snapshot", "Redis snapshot manifest"}
+	"job lease", "job record", "kept restore plan", "Redis snapshot", "Redis snapshot manifest",
+	"recovery region configuration", "recovery region canary", "recovery region copy index"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -312,6 +347,9 @@ type Key struct {
 	Database string
 	// Instance is a Redis snapshot's instance name (with ID and Ext).
 	Instance string
+	// Region is a recovery region's name (with Generation for an index
+	// segment's sequence number).
+	Region string
 	// Drill is the drill schedule's name.
 	Drill string
 	// Job and Generation of a lease; Job of a job record.
@@ -394,6 +432,18 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 		}
 		if id, ok := strings.CutSuffix(parts[1], redisManExt); ok && id != "" && !strings.Contains(id, ".") {
 			return Key{Kind: KindRedisManifest, Instance: parts[0], ID: id}, true
+		}
+	case FolderRegions:
+		switch {
+		case len(parts) == 2 && parts[0] != "" && parts[1] == regionConfigFile:
+			return Key{Kind: KindRegionConfig, Region: parts[0]}, true
+		case len(parts) == 2 && parts[0] != "" && parts[1] == regionCanaryFile:
+			return Key{Kind: KindRegionCanary, Region: parts[0]}, true
+		case len(parts) == 3 && parts[0] != "" && parts[1] == regionIndexDir:
+			g, ok := strings.CutSuffix(parts[2], regionIndexExt)
+			if seq, err := strconv.ParseUint(g, 10, 64); ok && err == nil {
+				return Key{Kind: KindRegionIndex, Region: parts[0], Generation: seq}, true
+			}
 		}
 	}
 	return Key{}, false

@@ -48,6 +48,9 @@ func TestLayoutKeysParse(t *testing.T) {
 			Key{Kind: KindRedisSnapshot, Instance: "sessions", ID: "20261130T070000Z-ab12", Ext: "zst"}, false},
 		{"redis manifest", l.RedisManifestKey("sessions", "20261130T070000Z-ab12"),
 			Key{Kind: KindRedisManifest, Instance: "sessions", ID: "20261130T070000Z-ab12"}, false},
+		{"region configuration", l.RegionConfigKey("eu2"), Key{Kind: KindRegionConfig, Region: "eu2"}, false},
+		{"region canary", l.RegionCanaryKey("eu2"), Key{Kind: KindRegionCanary, Region: "eu2"}, false},
+		{"region index segment", l.RegionIndexKey("eu2", 7), Key{Kind: KindRegionIndex, Region: "eu2", Generation: 7}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,6 +98,8 @@ func TestLayoutSpelling(t *testing.T) {
 		l.RestorePlanKey("3f2a"):                                "pg/main/restores/3f2a.json",
 		l.RedisSnapshotKey("s", "id", "zst"):                    "pg/main/redis/s/id.rdb.zst",
 		l.RedisManifestKey("s", "id"):                           "pg/main/redis/s/id.json",
+		l.RegionConfigKey("eu2"):                                "pg/main/regions/eu2/config.json",
+		l.RegionIndexKey("eu2", 3):                              "pg/main/regions/eu2/index/00000000000000000003.json",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)

@@ -1,0 +1,587 @@
+package region
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+// MetaSourceETag is the destination object metadata naming the source
+// object's ETag it was copied from: a copy interrupted before its index
+// segment was written is recognised (and verified, not written again).
+const MetaSourceETag = "lifeboat-source-etag"
+
+// ErrMismatch means an object read back from the destination is not what
+// was read from the source (or what the index recorded).
+var ErrMismatch = errors.New("destination object differs from the source")
+
+// MismatchError names the object and both digests.
+type MismatchError struct {
+	Key       string
+	Want, Got string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%s: destination sha256 %s, want %s", e.Key, e.Got, e.Want)
+}
+
+// Unwrap lets errors.Is(err, ErrMismatch) match.
+func (e *MismatchError) Unwrap() error { return ErrMismatch }
+
+// Options configures a copy, a verification or a status of one recovery
+// region of one cluster. The destination holds the same keys as the source.
+type Options struct {
+	// Name is the recovery region's name (its index and canary keys).
+	Name   string
+	Layout repo.Layout
+	Source objectstore.Store
+	Dest   objectstore.Store
+	// Workers copy objects in parallel (default 8).
+	Workers int
+	// FlushEvery is how often a long pass appends what it verified to the
+	// index (default 10s), so a killed agent redoes little.
+	FlushEvery time.Duration
+	Now        func() time.Time
+	Log        *slog.Logger
+}
+
+func (o *Options) defaults() error {
+	if o.Name == "" || o.Source == nil || o.Dest == nil || o.Layout.Cluster == "" {
+		return errors.New("region: name, cluster, source and destination are required")
+	}
+	if o.Source.Bucket() == o.Dest.Bucket() && sameStore(o.Source, o.Dest) {
+		return errors.New("region: the destination is the source bucket")
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.FlushEvery <= 0 {
+		o.FlushEvery = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// sameStore is true when both are one Go value (the same store object):
+// two stores of one bucket name on two endpoints are two regions.
+func sameStore(a, b objectstore.Store) bool { return a == b }
+
+// skipped are the folders never copied: the agents' leases and run records
+// (operational, rewritten on every run) and the regions' own objects.
+var skipped = []repo.Folder{repo.FolderLeases, repo.FolderJobs, repo.FolderRegions}
+
+// Copyable reports whether key of the repository is copied to a recovery
+// region.
+func Copyable(l repo.Layout, key string) bool {
+	if !strings.HasPrefix(key, l.RootDir()) {
+		return false
+	}
+	for _, f := range skipped {
+		if strings.HasPrefix(key, l.Dir(f)) {
+			return false
+		}
+	}
+	return true
+}
+
+// phase orders the copy: data first, then what refers to data (manifests,
+// timeline history), each only once what it names is verified.
+type phase int
+
+const (
+	phaseData phase = iota
+	phaseManifest
+)
+
+func phaseOf(l repo.Layout, key string) phase {
+	k, ok := l.Parse(key)
+	if !ok {
+		return phaseData
+	}
+	switch k.Kind {
+	case repo.KindBackupManifest, repo.KindTenantManifest, repo.KindRedisManifest:
+		return phaseManifest
+	case repo.KindWAL:
+		if strings.HasSuffix(k.Name, ".history") {
+			return phaseManifest
+		}
+	}
+	return phaseData
+}
+
+// Copy runs one pass: the canary round trip, then every copyable object of
+// the cluster not yet verified at the destination (new or changed since),
+// data before the manifests and timeline histories that refer to it, each
+// read back and compared by SHA-256. What it verified is appended to the
+// index at the destination as it goes. The returned status is also
+// recorded there; a pass with failures returns it with an error.
+func Copy(ctx context.Context, o Options) (*Status, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	idx, err := ReadIndex(ctx, o.Dest, o.Layout, o.Name)
+	if err != nil {
+		return nil, err
+	}
+	c := &copier{o: o, idx: idx, fresh: map[string]Entry{}, lastFlush: o.Now()}
+	st := &Status{}
+	rtt, err := c.canary(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("canary round trip: %w", err)
+	}
+	st.CanaryRTTSeconds = rtt.Seconds()
+
+	st.ListedAt = o.Now().UTC()
+	var todo []objectstore.ObjectInfo
+	err = o.Source.List(ctx, o.Layout.RootDir(), func(obj objectstore.ObjectInfo) error {
+		if !Copyable(o.Layout, obj.Key) {
+			return nil
+		}
+		if e, ok := idx.Entries[obj.Key]; ok && e.ETag == obj.ETag && e.Size == obj.Size {
+			return nil
+		}
+		todo = append(todo, obj)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the source %s/%s: %w", o.Source.Bucket(), o.Layout.RootDir(), err)
+	}
+	var data, refs []objectstore.ObjectInfo
+	for _, obj := range todo {
+		if phaseOf(o.Layout, obj.Key) == phaseManifest {
+			refs = append(refs, obj)
+		} else {
+			data = append(data, obj)
+		}
+	}
+	failed := map[string]error{}
+	c.run(ctx, data, failed)
+	// Manifests and histories whose referents are not verified wait for
+	// a later pass: they are pending, not failed.
+	var ready []objectstore.ObjectInfo
+	for _, obj := range refs {
+		if ok, why := c.ready(ctx, obj, failed, data); ok {
+			ready = append(ready, obj)
+		} else {
+			o.Log.Debug("waiting for what it refers to", "key", obj.Key, "reason", why)
+		}
+	}
+	c.run(ctx, ready, failed)
+
+	for _, obj := range todo {
+		if _, ok := c.verified(obj); ok {
+			st.Copied++
+			st.CopiedBytes += obj.Size
+			continue
+		}
+		st.PendingObjects++
+		st.PendingBytes += obj.Size
+		if st.OldestPending.IsZero() || obj.LastModified.Before(st.OldestPending) {
+			st.OldestPending = obj.LastModified.UTC()
+		}
+	}
+	var errs []error
+	keys := make([]string, 0, len(failed))
+	for k := range failed {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		errs = append(errs, failed[k])
+	}
+	st.Failures = len(errs)
+	if len(errs) > 0 {
+		st.LastError = errs[0].Error()
+	}
+	st.Finished = o.Now().UTC()
+	// NOTE: without the caller's cancellation: what was verified before a
+	// shutdown is worth recording.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if ferr := c.flush(wctx, st); ferr != nil {
+		errs = append(errs, ferr)
+	}
+	if len(errs) > 0 {
+		return st, &CopyError{Failed: len(errs), Errs: errs}
+	}
+	return st, ctx.Err()
+}
+
+// CopyError is a pass in which some objects could not be copied or
+// verified; they stay pending and are retried by the next pass.
+type CopyError struct {
+	Failed int
+	Errs   []error
+}
+
+func (e *CopyError) Error() string {
+	msg := fmt.Sprintf("%d object(s) not copied: %v", e.Failed, e.Errs[0])
+	if len(e.Errs) > 1 {
+		msg += fmt.Sprintf(" (and %d more)", len(e.Errs)-1)
+	}
+	return msg
+}
+
+// Unwrap lets errors.Is see each failure (ErrUnreachable, ErrMismatch...).
+func (e *CopyError) Unwrap() []error { return e.Errs }
+
+type copier struct {
+	o   Options
+	idx *Index
+
+	mu        sync.Mutex
+	fresh     map[string]Entry // verified, not yet in a segment
+	lastFlush time.Time
+}
+
+func (c *copier) verified(obj objectstore.ObjectInfo) (Entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.fresh[obj.Key]
+	if !ok {
+		e, ok = c.idx.Entries[obj.Key]
+	}
+	return e, ok && e.ETag == obj.ETag && e.Size == obj.Size
+}
+
+func (c *copier) entry(key string) (Entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.fresh[key]; ok {
+		return e, true
+	}
+	e, ok := c.idx.Entries[key]
+	return e, ok
+}
+
+// run copies objs with the workers; failures are collected by key.
+func (c *copier) run(ctx context.Context, objs []objectstore.ObjectInfo, failed map[string]error) {
+	work := make(chan objectstore.ObjectInfo)
+	var wg sync.WaitGroup
+	var fmu sync.Mutex
+	for i := 0; i < c.o.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for obj := range work {
+				e, err := c.copyOne(ctx, obj)
+				if err != nil {
+					fmu.Lock()
+					failed[obj.Key] = err
+					fmu.Unlock()
+					continue
+				}
+				c.record(ctx, obj.Key, e)
+			}
+		}()
+	}
+	for _, obj := range objs {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- obj
+	}
+	close(work)
+	wg.Wait()
+}
+
+// record notes a verified object and appends the index every FlushEvery.
+func (c *copier) record(ctx context.Context, key string, e Entry) {
+	c.mu.Lock()
+	c.fresh[key] = e
+	due := c.o.Now().Sub(c.lastFlush) >= c.o.FlushEvery
+	c.mu.Unlock()
+	if due {
+		if err := c.flush(ctx, nil); err != nil {
+			c.o.Log.Warn("appending the copy index (kept for the next flush)", "err", err)
+		}
+	}
+}
+
+func (c *copier) flush(ctx context.Context, st *Status) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastFlush = c.o.Now()
+	fresh := c.fresh
+	if err := c.idx.append(ctx, c.o.Dest, c.o.Layout, c.o.Name, fresh, nil, st, c.o.Now()); err != nil {
+		return err
+	}
+	c.fresh = map[string]Entry{}
+	return nil
+}
+
+// copyOne copies obj and reads it back. An object already at the
+// destination from the same source version (a pass killed before its
+// index segment) is verified against the source without being written
+// again.
+func (c *copier) copyOne(ctx context.Context, obj objectstore.ObjectInfo) (Entry, error) {
+	if _, known := c.entry(obj.Key); !known {
+		if d, err := c.o.Dest.Head(ctx, obj.Key); err == nil && d.Metadata[MetaSourceETag] == obj.ETag && d.Size == obj.Size {
+			want, info, err := c.sourceDigest(ctx, obj.Key)
+			if err != nil {
+				return Entry{}, err
+			}
+			if err := c.readBack(ctx, obj.Key, want); err == nil {
+				return Entry{ETag: info.ETag, Size: info.Size, SHA256: want, Modified: info.LastModified.UTC(), Verified: c.o.Now().UTC()}, nil
+			}
+			// Not the same bytes after all: write it again below.
+		}
+	}
+	rc, info, err := c.o.Source.Get(ctx, obj.Key)
+	if err != nil {
+		return Entry{}, fmt.Errorf("reading %s from the source: %w", obj.Key, err)
+	}
+	defer rc.Close()
+	meta := make(map[string]string, len(info.Metadata)+1)
+	for k, v := range info.Metadata {
+		meta[k] = v
+	}
+	meta[MetaSourceETag] = info.ETag
+	h := sha256.New()
+	// NOTE: the object is hashed as it streams to the destination; the
+	// read-back below compares what the destination now holds.
+	if _, err := c.o.Dest.Put(ctx, obj.Key, io.TeeReader(rc, h), objectstore.PutOptions{Size: info.Size, Metadata: meta}); err != nil {
+		return Entry{}, fmt.Errorf("writing %s to the destination: %w", obj.Key, err)
+	}
+	want := hex.EncodeToString(h.Sum(nil))
+	if err := c.readBack(ctx, obj.Key, want); err != nil {
+		return Entry{}, err
+	}
+	return Entry{ETag: info.ETag, Size: info.Size, SHA256: want, Modified: info.LastModified.UTC(), Verified: c.o.Now().UTC()}, nil
+}
+
+func (c *copier) sourceDigest(ctx context.Context, key string) (string, objectstore.ObjectInfo, error) {
+	rc, info, err := c.o.Source.Get(ctx, key)
+	if err != nil {
+		return "", info, fmt.Errorf("reading %s from the source: %w", key, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", info, fmt.Errorf("reading %s from the source: %w", key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), info, nil
+}
+
+// readBack reads key from the destination and compares its SHA-256.
+func (c *copier) readBack(ctx context.Context, key, want string) error {
+	got, err := digest(ctx, c.o.Dest, key)
+	if err != nil {
+		return fmt.Errorf("verifying %s at the destination: %w", key, err)
+	}
+	if got != want {
+		return &MismatchError{Key: key, Want: want, Got: got}
+	}
+	return nil
+}
+
+func digest(ctx context.Context, s objectstore.Store, key string) (string, error) {
+	rc, _, err := s.Get(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ready reports whether obj (a manifest or a timeline history) may be
+// copied: everything it refers to is verified at the destination.
+func (c *copier) ready(ctx context.Context, obj objectstore.ObjectInfo, failed map[string]error, data []objectstore.ObjectInfo) (bool, string) {
+	l := c.o.Layout
+	k, _ := l.Parse(obj.Key)
+	has := func(key, sha string) bool {
+		e, ok := c.entry(key)
+		return ok && (sha == "" || e.SHA256 == sha)
+	}
+	switch k.Kind {
+	case repo.KindBackupManifest:
+		var m backupManifest
+		if err := readJSON(ctx, c.o.Source, obj.Key, &m); err != nil {
+			return false, err.Error()
+		}
+		parts := m.parts()
+		for _, p := range parts {
+			if !has(p.Key, p.SHA256) {
+				return false, p.Key + " not verified at the destination"
+			}
+		}
+		for _, w := range []string{m.WALStart, m.WALStop} {
+			if w != "" && !c.hasWAL(w) {
+				return false, "WAL " + w + " not verified at the destination"
+			}
+		}
+		return true, ""
+	case repo.KindTenantManifest:
+		var m struct {
+			Dump struct {
+				Key    string `json:"key"`
+				SHA256 string `json:"sha256"`
+			} `json:"dump"`
+		}
+		if err := readJSON(ctx, c.o.Source, obj.Key, &m); err != nil {
+			return false, err.Error()
+		}
+		key := m.Dump.Key
+		if key == "" {
+			key = l.TenantDumpKey(k.Database, k.ID)
+		}
+		if !has(key, m.Dump.SHA256) {
+			return false, key + " not verified at the destination"
+		}
+		return true, ""
+	case repo.KindRedisManifest:
+		prefix := l.RedisDir() + k.Instance + "/" + k.ID + ".rdb."
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for key := range c.fresh {
+			if strings.HasPrefix(key, prefix) {
+				return true, ""
+			}
+		}
+		for key := range c.idx.Entries {
+			if strings.HasPrefix(key, prefix) {
+				return true, ""
+			}
+		}
+		return false, "no snapshot " + prefix + "* verified at the destination"
+	case repo.KindWAL:
+		// A timeline history names the switch point on its parent
+		// timelines: it goes once every WAL segment of an earlier
+		// timeline in this pass is verified.
+		tl, err := strconv.ParseUint(k.Timeline, 16, 32)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, d := range data {
+			dk, ok := l.Parse(d.Key)
+			if !ok || dk.Kind != repo.KindWAL {
+				continue
+			}
+			dtl, _ := strconv.ParseUint(dk.Timeline, 16, 32)
+			if dtl < tl {
+				if _, bad := failed[d.Key]; bad {
+					return false, d.Key + " not verified at the destination"
+				}
+				if _, ok := c.verified(d); !ok {
+					return false, d.Key + " not verified at the destination"
+				}
+			}
+		}
+		return true, ""
+	}
+	return true, ""
+}
+
+// hasWAL reports whether WAL file name (any timeline directory, any codec)
+// is verified at the destination.
+func (c *copier) hasWAL(name string) bool {
+	l := c.o.Layout
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	match := func(key string) bool {
+		k, ok := l.Parse(key)
+		return ok && k.Kind == repo.KindWAL && k.Name == name
+	}
+	if len(name) >= 8 {
+		// Segments live in their timeline's directory: look there first.
+		prefix := l.WALTimelineDir(name[:8]) + name + "."
+		for key := range c.fresh {
+			if strings.HasPrefix(key, prefix) && match(key) {
+				return true
+			}
+		}
+		for key := range c.idx.Entries {
+			if strings.HasPrefix(key, prefix) && match(key) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// backupManifest is the part of a base backup manifest the copy needs: the
+// objects it names and the WAL it starts and stops in. NOTE: decoded here
+// rather than with the backup package, which would make the copy depend on
+// the writer of the data it only moves.
+type backupManifest struct {
+	WALStart string `json:"wal_start"`
+	WALStop  string `json:"wal_stop"`
+	Archives []struct {
+		Parts []part `json:"parts"`
+	} `json:"archives"`
+	BackupManifest *part `json:"backup_manifest"`
+}
+
+type part struct {
+	Key    string `json:"key"`
+	SHA256 string `json:"sha256"`
+}
+
+func (m backupManifest) parts() []part {
+	var out []part
+	for _, a := range m.Archives {
+		out = append(out, a.Parts...)
+	}
+	if m.BackupManifest != nil {
+		out = append(out, *m.BackupManifest)
+	}
+	return out
+}
+
+func readJSON(ctx context.Context, s objectstore.Store, key string, v any) error {
+	rc, _, err := s.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", key, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", key, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
+}
+
+// canary writes the canary in the source, copies it and reads it back from
+// the destination: the round trip of one object through the copy.
+func (c *copier) canary(ctx context.Context) (time.Duration, error) {
+	key := c.o.Layout.RegionCanaryKey(c.o.Name)
+	start := c.o.Now()
+	body := []byte(start.UTC().Format(time.RFC3339Nano) + "\n")
+	if _, err := c.o.Source.Put(ctx, key, bytes.NewReader(body), objectstore.PutOptions{Size: int64(len(body))}); err != nil {
+		return 0, fmt.Errorf("writing the canary in the source: %w", err)
+	}
+	info, err := c.o.Source.Head(ctx, key)
+	if err != nil {
+		return 0, fmt.Errorf("reading the canary in the source: %w", err)
+	}
+	if _, err := c.copyOne(ctx, info); err != nil {
+		return 0, err
+	}
+	return c.o.Now().Sub(start), nil
+}
