@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
 )
 
@@ -60,9 +61,14 @@ func runWalFetch(ctx context.Context, opts walFetchOptions, args []string) error
 	if err != nil {
 		return &exitError{code: exitFetchFailed, err: err}
 	}
-	walCfg := wal.Config{Layout: cfg.Layout(), Compression: cfg.Compression}
+	ids, err := cfg.Identities()
+	if err != nil {
+		return &exitError{code: exitFetchFailed, err: err}
+	}
+	walCfg := wal.Config{Layout: cfg.Layout(), Compression: cfg.Compression, Identities: ids}
 	_, err = wal.Fetch(ctx, store, walCfg, args[0], args[1])
-	for attempt, wait := 0, time.Second; err != nil && !errors.Is(err, wal.ErrSegmentNotFound) && attempt < opts.retries; attempt, wait = attempt+1, wait*2 {
+	// NOTE: a missing identity does not come back on a retry.
+	for attempt, wait := 0, time.Second; err != nil && !errors.Is(err, wal.ErrSegmentNotFound) && !errors.Is(err, crypt.ErrNoIdentity) && attempt < opts.retries; attempt, wait = attempt+1, wait*2 {
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):

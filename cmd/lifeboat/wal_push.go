@@ -76,7 +76,11 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	walCfg := wal.Config{Layout: cfg.Layout(), Compression: cfg.Compression, SystemIdentifier: sysid}
+	recipients, err := cfg.Recipients()
+	if err != nil {
+		return err
+	}
+	walCfg := wal.Config{Layout: cfg.Layout(), Compression: cfg.Compression, SystemIdentifier: sysid, Recipients: recipients}
 	if tli, err := wal.Timeline(filepath.Base(args[0])); err == nil {
 		n, _ := strconv.ParseUint(tli, 16, 32)
 		pushed, err := wal.PushUnarchivedHistory(ctx, store, walCfg, filepath.Dir(args[0]), uint32(n))

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
@@ -78,6 +79,48 @@ type AgentConfig struct {
 	// signs the drill evidence it records, so a forged record shows as
 	// forged to whoever trusts the key.
 	SigningKeyFile string `json:"signing_key_file,omitempty"`
+	// Encryption, when set, encrypts the WAL, base backups and tenant
+	// dumps this agent writes to its recipients (public keys only: this
+	// host can write backups it cannot read).
+	Encryption *Encryption `json:"encryption,omitempty"`
+	// IdentityFile is a file of age identities (mode 0600) that wal-fetch,
+	// restores, drills and verification decrypt with; empty means the
+	// environment (crypt.LoadIdentities). A writer-only host has none.
+	IdentityFile string `json:"identity_file,omitempty"`
+}
+
+// Encryption declares client-side encryption: age recipients ("age1...")
+// that new objects are encrypted to. Objects record the fingerprints of
+// their recipients, so changing the list (rotation) applies to new objects
+// and the old identities still read the old ones.
+type Encryption struct {
+	Recipients []string `json:"recipients"`
+}
+
+// Parse reads the encryption recipients; nil when there is no
+// encryption.
+func (e *Encryption) Parse() (*crypt.Recipients, error) {
+	if e == nil {
+		return nil, nil
+	}
+	if len(e.Recipients) == 0 {
+		return nil, errors.New("encryption: recipients must list at least one age recipient")
+	}
+	r, err := crypt.ParseRecipients(e.Recipients)
+	if err != nil {
+		return nil, fmt.Errorf("encryption: %w", err)
+	}
+	return r, nil
+}
+
+// Recipients are the recipients new objects are encrypted to; nil when the
+// configuration declares no encryption.
+func (c AgentConfig) Recipients() (*crypt.Recipients, error) { return c.Encryption.Parse() }
+
+// Identities loads the identities to decrypt with, from IdentityFile or
+// the environment (crypt.LoadIdentities); nil when none is configured.
+func (c AgentConfig) Identities() (*crypt.Keyring, error) {
+	return crypt.LoadIdentities(c.IdentityFile)
 }
 
 // Signer reads SigningKeyFile; nil when none is configured. A key file
@@ -228,6 +271,9 @@ func (c AgentConfig) Validate() error {
 		errs = append(errs, err)
 	}
 	if _, err := c.Trust(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.Recipients(); err != nil {
 		errs = append(errs, err)
 	}
 	if (c.AccessKey == "") != (c.SecretKey == "") {

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
@@ -197,4 +200,49 @@ func TestSigningKeyFileMustBeTheAgentsAlone(t *testing.T) {
 	if got, err := (AgentConfig{}).Signer(); got != nil || err != nil {
 		t.Fatalf("no key file: %v, %v", got, err)
 	}
+}
+
+// TestEncryptionRecipientsAreValidatedAndIdentitiesPrivate: a recipient
+// that is not an age public key fails the configuration naming it; an
+// identity file other accounts can read is refused.
+func TestEncryptionRecipientsAreValidatedAndIdentitiesPrivate(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := id.Recipient().String()
+	p := writeConfig(t, `{"bucket":"b","cluster":"c","encryption":{"recipients":["`+good+`","age1typo"]}}`, 0o600)
+	if _, err := Load(p); !errors.Is(err, crypt.ErrInvalidRecipient) || !strings.Contains(err.Error(), "recipient 2") {
+		t.Fatalf("bad recipient: %v", err)
+	}
+	idFile := filepath.Join(t.TempDir(), "id.txt")
+	if err := os.WriteFile(idFile, []byte(id.String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p = writeConfig(t, `{"bucket":"b","cluster":"c","encryption":{"recipients":["`+good+`"]},"identity_file":"`+idFile+`"}`, 0o600)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := c.Recipients(); err != nil || r.Info().Recipients[0] != crypt.Fingerprint(good) {
+		t.Fatalf("recipients: %v %v", r, err)
+	}
+	if _, err := c.Identities(); !errors.Is(err, crypt.ErrInsecureIdentityFile) {
+		t.Fatalf("identity file of mode 0644: %v", err)
+	}
+	if err := os.Chmod(idFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := c.Identities(); err != nil || k.Check("x", c.Encryption.mustInfo(t)) != nil {
+		t.Fatalf("identities: %v", err)
+	}
+}
+
+func (e *Encryption) mustInfo(t *testing.T) *crypt.Info {
+	t.Helper()
+	r, err := e.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Info()
 }

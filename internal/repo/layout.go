@@ -64,6 +64,8 @@ const (
 	regionCanaryFile = "canary.json"
 	regionIndexDir   = "index"
 	regionIndexExt   = ".json"
+	// encryptedExt ends the name of an object encrypted with age.
+	encryptedExt = ".age"
 )
 
 // Root is "<prefix>/<cluster>" (or "<cluster>" without a prefix), with no
@@ -166,6 +168,15 @@ func (l Layout) WALTimelineDir(timeline string) string { return l.WALDir() + tim
 // .history file) of timeline, stored with the codec of extension ext.
 func (l Layout) WALKey(timeline, name, ext string) string {
 	return l.WALTimelineDir(timeline) + name + "." + ext
+}
+
+// WALKeyEncrypted is the key of WAL file name of timeline, stored with the
+// codec of extension ext and then encrypted to the recipient set whose id
+// is set (8 hex digits, crypt.Info.SetID): "<name>.<ext>.<set>.age". The
+// key says how to read the object and which recipients it needs, so a
+// restore plan can tell which identities it needs from a listing alone.
+func (l Layout) WALKeyEncrypted(timeline, name, ext, set string) string {
+	return l.WALKey(timeline, name, ext) + "." + set + encryptedExt
 }
 
 // BaseBackupsDir is the prefix of every base backup, with a trailing slash.
@@ -338,6 +349,9 @@ type Key struct {
 	// Timeline (8 hex digits), Name (the WAL file name, without the codec
 	// extension) and Ext (the codec's extension) of a WAL file.
 	Timeline, Name, Ext string
+	// RecipientSet is the id of the recipient set an encrypted WAL file is
+	// encrypted to (see WALKeyEncrypted); "" when it is not encrypted.
+	RecipientSet string
 	// ID of a base backup, tenant dump, drill evidence or kept restore plan.
 	ID string
 	// Object is a base backup object's name below its backup's directory
@@ -449,22 +463,54 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 	return Key{}, false
 }
 
-// parseWAL reads "<timeline>/<name>.<ext>" below WALDir: the timeline is 8
+// ParseWALKey decodes a WAL key of any repository by its last two
+// segments ("<timeline>/<file>"), for readers handed a bare key; ok is
+// false for anything else.
+func ParseWALKey(key string) (Key, bool) {
+	parts := strings.Split(key, "/")
+	if len(parts) < 2 {
+		return Key{}, false
+	}
+	return parseWAL(parts[len(parts)-2:])
+}
+
+// parseWAL reads "<timeline>/<name>.<ext>" below WALDir, or
+// "<timeline>/<name>.<ext>.<set>.age" when encrypted: the timeline is 8
 // hex digits, and ext must be a codec's, so a longer name sharing a prefix
 // (a segment's .partial file) or a stray object is never taken for a file.
 func parseWAL(parts []string) (Key, bool) {
 	if len(parts) != 2 || !isHex8(parts[0]) {
 		return Key{}, false
 	}
-	i := strings.LastIndexByte(parts[1], '.')
+	file, set := parts[1], ""
+	if rest, ok := strings.CutSuffix(file, encryptedExt); ok {
+		i := strings.LastIndexByte(rest, '.')
+		if i <= 0 || !isLowerHex(rest[i+1:], 8) {
+			return Key{}, false
+		}
+		file, set = rest[:i], rest[i+1:]
+	}
+	i := strings.LastIndexByte(file, '.')
 	if i <= 0 {
 		return Key{}, false
 	}
-	name, ext := parts[1][:i], parts[1][i+1:]
+	name, ext := file[:i], file[i+1:]
 	if _, ok := compression.ByExt(ext); !ok {
 		return Key{}, false
 	}
-	return Key{Kind: KindWAL, Timeline: parts[0], Name: name, Ext: ext}, true
+	return Key{Kind: KindWAL, Timeline: parts[0], Name: name, Ext: ext, RecipientSet: set}, true
+}
+
+func isLowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
 }
 
 func isHex8(s string) bool {

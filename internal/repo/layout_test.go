@@ -28,6 +28,10 @@ func TestLayoutKeysParse(t *testing.T) {
 			Key{Kind: KindWAL, Timeline: "00000001", Name: "000000010000000000000003.00000028.backup", Ext: "raw"}, true},
 		{"timeline history", l.WALKey("00000002", "00000002.history", "zst"),
 			Key{Kind: KindWAL, Timeline: "00000002", Name: "00000002.history", Ext: "zst"}, true},
+		{"encrypted WAL segment", l.WALKeyEncrypted("00000001", "000000010000000000000003", "zst", "0a1b2c3d"),
+			Key{Kind: KindWAL, Timeline: "00000001", Name: "000000010000000000000003", Ext: "zst", RecipientSet: "0a1b2c3d"}, true},
+		{"encrypted WAL partial", l.WALKeyEncrypted("00000002", "000000020000000000000004.partial", "raw", "ffffffff"),
+			Key{Kind: KindWAL, Timeline: "00000002", Name: "000000020000000000000004.partial", Ext: "raw", RecipientSet: "ffffffff"}, true},
 		{"backup manifest", l.BackupManifestKey("20261130T070000Z-ab12"),
 			Key{Kind: KindBackupManifest, ID: "20261130T070000Z-ab12"}, true},
 		{"backup archive part", l.BackupArchiveDir("20261130T070000Z-ab12", "base.tar.zst") + "000001",
@@ -86,20 +90,21 @@ func TestLayoutSpelling(t *testing.T) {
 		Layout{Cluster: "main"}.PrefixDir(): "",
 		l.ClusterInfoKey():                  "pg/main/cluster.json",
 		l.PolicyKey():                       "pg/main/policy.json",
-		l.WALKey("00000001", "000000010000000000000003", "zst"): "pg/main/wal/00000001/000000010000000000000003.zst",
-		l.BackupManifestKey("id"):                               "pg/main/basebackups/id/manifest.json",
-		l.BackupArchiveDir("id", "base.tar.zst"):                "pg/main/basebackups/id/base.tar.zst/",
-		l.TenantDumpKey("db", "id"):                             "pg/main/tenants/db/id.dump",
-		l.TenantManifestKey("db", "id"):                         "pg/main/tenants/db/id.json",
-		l.DrillScheduleKey("n"):                                 "pg/main/drills/n/schedule.json",
-		l.DrillEvidenceKey("n", "e"):                            "pg/main/drills/n/evidence/e.json",
-		l.LeaseKey("backup", 7):                                 "pg/main/leases/backup/00000000000000000007.json",
-		l.JobRecordKey("backup"):                                "pg/main/jobs/backup/last.json",
-		l.RestorePlanKey("3f2a"):                                "pg/main/restores/3f2a.json",
-		l.RedisSnapshotKey("s", "id", "zst"):                    "pg/main/redis/s/id.rdb.zst",
-		l.RedisManifestKey("s", "id"):                           "pg/main/redis/s/id.json",
-		l.RegionConfigKey("eu2"):                                "pg/main/regions/eu2/config.json",
-		l.RegionIndexKey("eu2", 3):                              "pg/main/regions/eu2/index/00000000000000000003.json",
+		l.WALKey("00000001", "000000010000000000000003", "zst"):                      "pg/main/wal/00000001/000000010000000000000003.zst",
+		l.WALKeyEncrypted("00000001", "000000010000000000000003", "zst", "0a1b2c3d"): "pg/main/wal/00000001/000000010000000000000003.zst.0a1b2c3d.age",
+		l.BackupManifestKey("id"):                "pg/main/basebackups/id/manifest.json",
+		l.BackupArchiveDir("id", "base.tar.zst"): "pg/main/basebackups/id/base.tar.zst/",
+		l.TenantDumpKey("db", "id"):              "pg/main/tenants/db/id.dump",
+		l.TenantManifestKey("db", "id"):          "pg/main/tenants/db/id.json",
+		l.DrillScheduleKey("n"):                  "pg/main/drills/n/schedule.json",
+		l.DrillEvidenceKey("n", "e"):             "pg/main/drills/n/evidence/e.json",
+		l.LeaseKey("backup", 7):                  "pg/main/leases/backup/00000000000000000007.json",
+		l.JobRecordKey("backup"):                 "pg/main/jobs/backup/last.json",
+		l.RestorePlanKey("3f2a"):                 "pg/main/restores/3f2a.json",
+		l.RedisSnapshotKey("s", "id", "zst"):     "pg/main/redis/s/id.rdb.zst",
+		l.RedisManifestKey("s", "id"):            "pg/main/redis/s/id.json",
+		l.RegionConfigKey("eu2"):                 "pg/main/regions/eu2/config.json",
+		l.RegionIndexKey("eu2", 3):               "pg/main/regions/eu2/index/00000000000000000003.json",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
@@ -113,16 +118,19 @@ func TestLayoutSpelling(t *testing.T) {
 func TestLayoutParseRefusesForeignAndStrayKeys(t *testing.T) {
 	l := Layout{Prefix: "pg", Cluster: "main"}
 	for _, key := range []string{
-		"pg/main-eu/policy.json",                                // a cluster whose name extends this one's
-		"pg/mainpolicy.json",                                    // no separator
-		"other/main/policy.json",                                // another prefix
-		"main/policy.json",                                      // no prefix
-		"pg/main/wal/00000001/000000010000000000000003",         // no codec extension
-		"pg/main/wal/00000001/000000010000000000000003.gz",      // not a codec of ours
-		"pg/main/wal/0000001/000000010000000000000003.zst",      // timeline not 8 hex digits
-		"pg/main/wal/00000001/sub/000000010000000000000003.zst", // too deep
-		"pg/main/basebackups/id",                                // no object
-		"pg/main/basebackups/id/",                               // folder marker
+		"pg/main-eu/policy.json",                                         // a cluster whose name extends this one's
+		"pg/mainpolicy.json",                                             // no separator
+		"other/main/policy.json",                                         // another prefix
+		"main/policy.json",                                               // no prefix
+		"pg/main/wal/00000001/000000010000000000000003",                  // no codec extension
+		"pg/main/wal/00000001/000000010000000000000003.gz",               // not a codec of ours
+		"pg/main/wal/0000001/000000010000000000000003.zst",               // timeline not 8 hex digits
+		"pg/main/wal/00000001/sub/000000010000000000000003.zst",          // too deep
+		"pg/main/wal/00000001/000000010000000000000003.zst.age",          // encrypted without a recipient set
+		"pg/main/wal/00000001/000000010000000000000003.zst.0A1B2C3D.age", // set id not lower hex
+		"pg/main/wal/00000001/000000010000000000000003.0a1b2c3d.age",     // encrypted without a codec
+		"pg/main/basebackups/id",                                         // no object
+		"pg/main/basebackups/id/",                                        // folder marker
 		"pg/main/tenants/db/id.tmp",
 		"pg/main/tenants/id.dump",
 		"pg/main/drills/n/evidence/e.txt",

@@ -36,6 +36,10 @@ type Policy struct {
 	// VerifySchedule, when set, is when the agent verifies the newest base
 	// backup and the WAL a restore of it reads, by content (cron, UTC).
 	VerifySchedule string `json:"verify_schedule,omitempty"`
+	// Encryption, when set, is what the agent encrypts the policy's base
+	// backups and tenant dumps to (it overrides the agent configuration's,
+	// and the policy is signed, so a writer cannot change it).
+	Encryption *Encryption `json:"encryption,omitempty"`
 	// Postgres locates the server without credentials.
 	Postgres PolicyPostgres `json:"postgres"`
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 )
 
 // encodeChunk is the unit of parallel compression: a 16 MiB segment is
@@ -316,6 +317,32 @@ func (e *encoding) payload(changed func() error) (*payload, error) {
 		pw.CloseWithError(u.err) // nil: the store sees the end of the body
 	}()
 	return u, nil
+}
+
+// encrypted is u encrypted to recipients: the same stream through age,
+// its length announced exactly (crypt.Writer.Size of u's), so a streamed
+// body stays streamed. Its body fails whenever u's does, and finish
+// returns u's own failure (errMispredicted, a changed file...).
+func (u *payload) encrypted(recipients *crypt.Recipients) (*payload, error) {
+	pr, pw := io.Pipe()
+	ew, err := recipients.NewWriter(pw)
+	if err != nil {
+		return nil, err
+	}
+	e := &payload{body: pr, pipe: pr, length: ew.Size(u.length), ended: make(chan struct{})}
+	go func() {
+		defer close(e.ended)
+		_, err := io.Copy(ew, u.body)
+		if err == nil {
+			err = ew.Close()
+		}
+		if ierr := u.finish(); ierr != nil {
+			e.err = ierr
+			err = ierr
+		}
+		pw.CloseWithError(err) // nil: the store sees the end of the body
+	}()
+	return e, nil
 }
 
 // exact waits for every frame and returns the whole object.

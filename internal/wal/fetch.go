@@ -10,10 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
 // FetchResult reports what Fetch restored.
@@ -55,7 +56,7 @@ func Fetch(ctx context.Context, store objectstore.Store, cfg Config, name, destP
 			os.Remove(tmp.Name())
 		}
 	}()
-	res, err := readVerified(ctx, store, key, tmp)
+	res, err := readVerified(ctx, store, key, cfg.Identities, tmp)
 	if err != nil {
 		return FetchResult{}, err
 	}
@@ -81,15 +82,27 @@ func Fetch(ctx context.Context, store objectstore.Store, cfg Config, name, destP
 // extension and checks the result against the size and SHA-256 recorded at
 // push time, exactly as Fetch would before handing it to PostgreSQL, but
 // without writing it anywhere. A mismatch (or an undecodable stream) is a
-// *ChecksumError; an object without a recorded checksum is refused.
+// *ChecksumError; an object without a recorded checksum is refused. An
+// encrypted object needs an identity (VerifyWith).
 func Verify(ctx context.Context, store objectstore.Store, key string) (FetchResult, error) {
-	return readVerified(ctx, store, key, io.Discard)
+	return readVerified(ctx, store, key, nil, io.Discard)
 }
 
-// readVerified streams the decompressed object at key into dst and checks
-// it against the checksum recorded at push time.
-func readVerified(ctx context.Context, store objectstore.Store, key string, dst io.Writer) (FetchResult, error) {
-	method, _ := compression.ByExt(key[strings.LastIndexByte(key, '.')+1:])
+// VerifyWith is Verify with identities to decrypt an encrypted object: its
+// checksum covers the original file, so it is checked after decryption
+// (which itself authenticates every 64 KiB of the stored bytes).
+func VerifyWith(ctx context.Context, store objectstore.Store, key string, identities *crypt.Keyring) (FetchResult, error) {
+	return readVerified(ctx, store, key, identities, io.Discard)
+}
+
+// readVerified streams the decrypted and decompressed object at key into
+// dst and checks it against the checksum recorded at push time.
+func readVerified(ctx context.Context, store objectstore.Store, key string, ids *crypt.Keyring, dst io.Writer) (FetchResult, error) {
+	k, ok := repo.ParseWALKey(key)
+	if !ok {
+		return FetchResult{}, fmt.Errorf("%s is not an archived WAL file", key)
+	}
+	method, _ := compression.ByExt(k.Ext)
 	body, info, err := store.Get(ctx, key)
 	if errors.Is(err, objectstore.ErrNotFound) {
 		// Deleted between List and Get (prune): the same as never archived.
@@ -106,7 +119,21 @@ func readVerified(ctx context.Context, store objectstore.Store, key string, dst 
 	wantSize, _ := strconv.ParseInt(info.Metadata[MetaSize], 10, 64)
 
 	src := &errReader{r: body}
-	zr, err := method.NewReader(src)
+	var plain io.Reader = src
+	if k.RecipientSet != "" {
+		encInfo := crypt.InfoFromMetadata(info.Metadata)
+		if encInfo == nil {
+			return FetchResult{}, fmt.Errorf("%s is named encrypted but has no %s metadata", key, crypt.MetaRecipients)
+		}
+		plain, err = ids.NewReader(src, encInfo, "WAL file "+key)
+		if err != nil && errors.Is(err, crypt.ErrCorrupt) && src.err == nil {
+			return FetchResult{}, &ChecksumError{Key: store.Bucket() + "/" + key, Want: wantSum, Got: "undecryptable (" + err.Error() + ")", WantSize: wantSize}
+		}
+		if err != nil {
+			return FetchResult{}, err
+		}
+	}
+	zr, err := method.NewReader(plain)
 	if err != nil {
 		return FetchResult{}, fmt.Errorf("decompressing %s: %w", key, err)
 	}

@@ -9,9 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
@@ -33,6 +36,38 @@ type Config struct {
 	// SystemIdentifier is the system identifier of the cluster whose WAL
 	// is pushed (SystemIdentifier(pgdata)). Push requires it.
 	SystemIdentifier uint64
+	// Recipients, when set, are what Push encrypts segments and .partial
+	// files to, after compressing them (see encrypts).
+	Recipients *crypt.Recipients
+	// Identities decrypt encrypted files for Fetch (nil: none held, and an
+	// encrypted file fails with a *crypt.MissingIdentityError).
+	Identities *crypt.Keyring
+}
+
+// encrypts reports whether Push encrypts the WAL file name: segments and
+// .partial files hold the data. Timeline .history files and .backup labels
+// hold only locations and labels, and stay readable without identities:
+// the catalog and every restore plan read them, on hosts that hold
+// recipients only too.
+func (c Config) encrypts(name string) bool {
+	return c.Recipients != nil && !strings.HasSuffix(name, ".history") && !strings.HasSuffix(name, ".backup")
+}
+
+// key is the key Push stores name under.
+func (c Config) key(tli, name string, method compression.Method) string {
+	if c.encrypts(name) {
+		return c.Layout.WALKeyEncrypted(tli, name, method.Ext, c.Recipients.Info().SetID())
+	}
+	return c.Layout.WALKey(tli, name, method.Ext)
+}
+
+// meta is the metadata of name's object.
+func (c Config) meta(name, sum string, size int64) map[string]string {
+	md := meta(sum, size, c.SystemIdentifier)
+	if c.encrypts(name) {
+		md = c.Recipients.Info().Metadata(md)
+	}
+	return md
 }
 
 // PushResult reports what Push did.
@@ -128,8 +163,11 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 	if len(l.existing) > 0 {
 		return verifyArchived(ctx, store, l.existing, res)
 	}
-	res.Key = cfg.Layout.WALKey(tli, name, method.Ext)
+	res.Key = cfg.key(tli, name, method)
 	up, err := enc.payload(src.changed)
+	if err == nil && cfg.encrypts(name) {
+		up, err = up.encrypted(cfg.Recipients)
+	}
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
@@ -137,7 +175,7 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 		_, err := store.Put(ctx, res.Key, up.body, objectstore.PutOptions{
 			IfAbsent: true,
 			Size:     up.length,
-			Metadata: meta(sum, res.Size, cfg.SystemIdentifier),
+			Metadata: cfg.meta(name, sum, res.Size),
 		})
 		if serr := up.finish(); serr != nil {
 			return serr // the cause, whatever the store made of it
@@ -147,7 +185,10 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 	err = put(up)
 	if errors.Is(err, errMispredicted) {
 		// Nothing was stored: upload the exact object instead.
-		if up, err = enc.exact(src.changed); err == nil {
+		if up, err = enc.exact(src.changed); err == nil && cfg.encrypts(name) {
+			up, err = up.encrypted(cfg.Recipients)
+		}
+		if err == nil {
 			err = put(up)
 		}
 	}
@@ -198,11 +239,15 @@ func pushStreaming(ctx context.Context, store objectstore.Store, cfg Config, f *
 	if len(existing) > 0 {
 		return verifyArchived(ctx, store, existing, res)
 	}
-	res.Key = cfg.Layout.WALKey(tli, name, method.Ext)
+	res.Key = cfg.key(tli, name, method)
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return res, err
 	}
-	stored, err := upload(ctx, store, res.Key, f, method, sum, meta(sum, size, cfg.SystemIdentifier))
+	var recipients *crypt.Recipients
+	if cfg.encrypts(name) {
+		recipients = cfg.Recipients
+	}
+	stored, err := upload(ctx, store, res.Key, f, method, recipients, sum, cfg.meta(name, sum, size))
 	if errors.Is(err, objectstore.ErrExists) {
 		return lostRace(ctx, store, res, err)
 	}
@@ -233,21 +278,32 @@ func verifyArchived(ctx context.Context, store objectstore.Store, objs []objects
 	return res, nil
 }
 
-// upload streams f through the codec into key with a conditional put and
-// returns the number of bytes stored.
+// upload streams f through the codec (and then encryption to recipients,
+// when set) into key with a conditional put and returns the number of
+// bytes stored.
 //
 // The compressor writes into a pipe the store reads from, so memory stays
 // bounded by the store's part buffer, whatever the file size. The bytes are
 // checksummed again on the way through: if the file changed since the first
 // pass, the pipe fails before the stream ends, and the put is aborted
 // instead of storing bytes that do not match their recorded checksum.
-func upload(ctx context.Context, store objectstore.Store, key string, f io.Reader, method compression.Method, sum string, meta map[string]string) (int64, error) {
+func upload(ctx context.Context, store objectstore.Store, key string, f io.Reader, method compression.Method, recipients *crypt.Recipients, sum string, meta map[string]string) (int64, error) {
 	pr, pw := io.Pipe()
 	counter := &countingWriter{w: pw}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		zw, err := method.NewWriter(counter)
+		var out io.Writer = counter
+		var ew *crypt.Writer
+		if recipients != nil {
+			var err error
+			if ew, err = recipients.NewWriter(counter); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			out = ew
+		}
+		zw, err := method.NewWriter(out)
 		if err != nil {
 			pw.CloseWithError(err)
 			return
@@ -262,7 +318,11 @@ func upload(ctx context.Context, store objectstore.Store, key string, f io.Reade
 			zw.Close() // releases the encoder; its writes now fail harmlessly
 			return
 		}
-		pw.CloseWithError(zw.Close()) // nil: clean EOF
+		err = zw.Close()
+		if err == nil && ew != nil {
+			err = ew.Close()
+		}
+		pw.CloseWithError(err) // nil: clean EOF
 	}()
 	_, err := store.Put(ctx, key, pr, objectstore.PutOptions{IfAbsent: true, Size: -1, Metadata: meta})
 	// Unblock the compressor if the store stopped reading early.
@@ -271,26 +331,36 @@ func upload(ctx context.Context, store objectstore.Store, key string, f io.Reade
 	return counter.n, err
 }
 
-// locate lists the archived objects of WAL file name of timeline tli, whatever their
-// codec, in codec order (default first).
+// locate lists the archived objects of WAL file name of timeline tli,
+// whatever their codec and encryption, in codec order (default first;
+// unencrypted before encrypted within a codec).
 func locate(ctx context.Context, store objectstore.Store, l repo.Layout, tli, name string) ([]objectstore.ObjectInfo, error) {
-	found := map[string]objectstore.ObjectInfo{}
+	type found struct {
+		info  objectstore.ObjectInfo
+		order int
+	}
+	var all []found
 	err := store.List(ctx, l.WALTimelineDir(tli)+name+".", func(info objectstore.ObjectInfo) error {
 		// NOTE: the prefix also matches longer names (a segment's prefix
-		// matches its .partial file): keep exact "<name>.<codec ext>" only.
-		if k, ok := l.Parse(info.Key); ok && k.Kind == repo.KindWAL && k.Name == name {
-			found[k.Ext] = info
+		// matches its .partial file): keep exact "<name>.<codec ext>[...]" only.
+		k, ok := l.Parse(info.Key)
+		if !ok || k.Kind != repo.KindWAL || k.Name != name {
+			return nil
 		}
+		order := slices.IndexFunc(compression.Methods, func(m compression.Method) bool { return m.Ext == k.Ext }) * 2
+		if k.RecipientSet != "" {
+			order++
+		}
+		all = append(all, found{info: info, order: order})
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("looking up %s in the archive: %w", name, err)
 	}
-	var out []objectstore.ObjectInfo
-	for _, m := range compression.Methods {
-		if info, ok := found[m.Ext]; ok {
-			out = append(out, info)
-		}
+	slices.SortStableFunc(all, func(a, b found) int { return a.order - b.order })
+	out := make([]objectstore.ObjectInfo, len(all))
+	for i, f := range all {
+		out[i] = f.info
 	}
 	return out, nil
 }
