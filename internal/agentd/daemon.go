@@ -16,6 +16,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
@@ -75,6 +76,9 @@ type Config struct {
 	MaxAttempts int
 	Logger      *slog.Logger
 	Metrics     *Metrics
+	// RegionStore opens a recovery region's destination; nil opens it with
+	// the agent configuration's store its document names.
+	RegionStore func(doc region.ConfigDoc) (objectstore.Store, error)
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -117,6 +121,9 @@ type Daemon struct {
 	trust signature.Trust
 	// signer signs the drill evidence this agent records (nil: unsigned).
 	signer *signature.Signer
+
+	// clients are the connections to recovery regions' destinations.
+	clients objectstore.Clients
 
 	wg sync.WaitGroup
 
@@ -320,6 +327,13 @@ func (d *Daemon) refresh(ctx context.Context) {
 		errs = append(errs, err)
 	}
 	for _, j := range drills {
+		jobs[j.name] = j
+	}
+	regions, rerr := d.regionJobs(ctx)
+	if rerr != nil {
+		errs = append(errs, rerr)
+	}
+	for _, j := range regions {
 		jobs[j.name] = j
 	}
 

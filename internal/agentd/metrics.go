@@ -49,6 +49,15 @@ type Metrics struct {
 	// 0 when denied; WriterProbeAt is when that probe ran.
 	WriterForbiddenAllowed *prometheus.GaugeVec
 	WriterProbeAt          prometheus.Gauge
+	// RegionLag, RegionPendingObjects and RegionPendingBytes are what the
+	// last copy pass to each recovery region measured; RegionCopyFailures
+	// counts objects (or whole passes) that could not be copied.
+	RegionLag            *prometheus.GaugeVec
+	RegionPendingObjects *prometheus.GaugeVec
+	RegionPendingBytes   *prometheus.GaugeVec
+	RegionCopyFailures   *prometheus.CounterVec
+	RegionMaxLag         *prometheus.GaugeVec
+	RegionLastCopy       *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics on a new registry, with the Go and
@@ -86,12 +95,21 @@ func NewMetrics() *Metrics {
 		WriterForbiddenAllowed: g("lifeboat_writer_forbidden_actions_allowed",
 			"1 when the agent's own credentials were allowed a forbidden action by the last writer probe (a hole in their policy), 0 when denied; no series when the check could not be made.", "action"),
 		WriterProbeAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_writer_probe_timestamp_seconds", Help: "When the writer probe last ran."}),
+		RegionLag: g("lifeboat_recovery_region_lag_seconds",
+			"Age of the oldest repository object not yet verified in the recovery region (or of the last listing when none is pending), plus the canary's round trip, at the end of the last copy pass.", "region"),
+		RegionPendingObjects: g("lifeboat_recovery_region_pending_objects", "Repository objects not yet verified in the recovery region after the last copy pass.", "region"),
+		RegionPendingBytes:   g("lifeboat_recovery_region_pending_bytes", "Bytes of the repository objects not yet verified in the recovery region after the last copy pass.", "region"),
+		RegionCopyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_recovery_region_copy_failures_total",
+			Help: "Objects this agent could not copy or verify in the recovery region (a pass that could not start counts one)."}, []string{"region"}),
+		RegionMaxLag:   g("lifeboat_recovery_region_max_lag_seconds", "The recovery region's lag target (max_lag).", "region"),
+		RegionLastCopy: g("lifeboat_recovery_region_last_copy_timestamp_seconds", "When this agent's last copy pass to the recovery region finished.", "region"),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.BackupLastSuccess, m.BackupDuration, m.BackupBytes, m.WALArchiveLag, m.WALLastArchived,
 		m.JobRuns, m.JobFailures, m.JobRunning, m.JobLastSuccess,
 		m.DrillLast, m.DrillDuration, m.DrillRTO, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt,
-		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems, m.ConfigRefused, m.WriterForbiddenAllowed, m.WriterProbeAt)
+		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems, m.ConfigRefused, m.WriterForbiddenAllowed, m.WriterProbeAt,
+		m.RegionLag, m.RegionPendingObjects, m.RegionPendingBytes, m.RegionCopyFailures, m.RegionMaxLag, m.RegionLastCopy)
 	return m
 }
 

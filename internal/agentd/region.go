@@ -1,0 +1,112 @@
+package agentd
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
+)
+
+// RegionJobPrefix prefixes the job name of a recovery region's copy
+// ("region-<name>").
+const RegionJobPrefix = "region-"
+
+// regionJobs lists the cluster's recovery regions as copy jobs, each on an
+// "@every <interval>" schedule. A region that cannot run (another cluster,
+// an interval below MinGap, native mode) is logged and left out.
+func (d *Daemon) regionJobs(ctx context.Context) ([]*job, error) {
+	docs, refused, err := region.ListConfigs(ctx, d.cfg.Store, d.layout, d.trust)
+	if err != nil {
+		return nil, fmt.Errorf("reading recovery regions: %w", err)
+	}
+	for _, err := range refused {
+		d.log.Error("recovery region not scheduled", "err", err)
+		d.m.ConfigRefused.WithLabelValues("recovery_region").Inc()
+	}
+	var jobs []*job
+	for _, doc := range docs {
+		if doc.Cluster != "" && doc.Cluster != d.layout.Cluster {
+			d.log.Error("recovery region not scheduled", "region", doc.Name, "err",
+				fmt.Sprintf("region is for cluster %q, this agent serves %q", doc.Cluster, d.layout.Cluster))
+			continue
+		}
+		if doc.Mode == region.ModeNative {
+			continue
+		}
+		every := doc.Interval().Round(time.Second)
+		s, err := d.parseSchedule("@every " + every.String())
+		if err != nil {
+			d.log.Error("recovery region not scheduled", "region", doc.Name, "err", err)
+			continue
+		}
+		doc := doc
+		if doc.MaxLagSeconds > 0 {
+			d.m.RegionMaxLag.WithLabelValues(doc.Name).Set(doc.MaxLagSeconds)
+		}
+		jobs = append(jobs, &job{name: RegionJobPrefix + doc.Name, sched: s, run: func(ctx context.Context, _ time.Time) (string, error) {
+			return d.regionCopy(ctx, doc)
+		}})
+	}
+	return jobs, nil
+}
+
+// regionDest opens the destination of doc with the credentials of the
+// agent configuration's store named by doc; where that entry leaves the
+// endpoint or region empty, the document's apply.
+func (d *Daemon) regionDest(ctx context.Context, doc region.ConfigDoc) (objectstore.Store, error) {
+	if d.cfg.RegionStore != nil {
+		return d.cfg.RegionStore(doc)
+	}
+	cfg, err := d.cfg.Agent.StoreConfig(doc.StoreName())
+	if err != nil {
+		return nil, fmt.Errorf("recovery region %s: destination credentials: %w (add it under \"stores\" in the agent configuration)", doc.Name, err)
+	}
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = doc.Destination.Endpoint
+	}
+	if cfg.Region == "" {
+		cfg.Region = doc.Destination.Region
+	}
+	c, err := d.clients.Get(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("recovery region %s: %w", doc.Name, err)
+	}
+	return c.Store(doc.Destination.Bucket), nil
+}
+
+// regionCopy runs one copy pass of doc and sets the region's metrics.
+func (d *Daemon) regionCopy(ctx context.Context, doc region.ConfigDoc) (string, error) {
+	dest, err := d.regionDest(ctx, doc)
+	if err != nil {
+		d.m.RegionCopyFailures.WithLabelValues(doc.Name).Inc()
+		return "", err
+	}
+	st, err := region.Copy(ctx, region.Options{Name: doc.Name, Layout: d.layout, Source: d.cfg.Store, Dest: dest,
+		Log: d.log.With("region", doc.Name), Now: d.cfg.Now})
+	if st == nil {
+		d.m.RegionCopyFailures.WithLabelValues(doc.Name).Inc()
+		return "", fmt.Errorf("recovery region %s: %w", doc.Name, err)
+	}
+	d.setRegionMetrics(doc.Name, st)
+	d.m.RegionCopyFailures.WithLabelValues(doc.Name).Add(float64(st.Failures))
+	lag := st.Lag(d.cfg.Now())
+	out := fmt.Sprintf("copied %d objects (%d bytes) to %s; %d pending (%d bytes); lag %s",
+		st.Copied, st.CopiedBytes, dest.Bucket(), st.PendingObjects, st.PendingBytes, lag.Round(time.Millisecond))
+	if err != nil {
+		return out, fmt.Errorf("recovery region %s: %w", doc.Name, err)
+	}
+	if target := doc.MaxLag(); target > 0 && lag > target {
+		d.log.Warn("recovery region lag over its target", "region", doc.Name, "lag", lag, "max_lag", target)
+	}
+	return out, nil
+}
+
+func (d *Daemon) setRegionMetrics(name string, st *region.Status) {
+	d.m.RegionLag.WithLabelValues(name).Set(math.Max(0, st.Lag(d.cfg.Now()).Seconds()))
+	d.m.RegionPendingObjects.WithLabelValues(name).Set(float64(st.PendingObjects))
+	d.m.RegionPendingBytes.WithLabelValues(name).Set(float64(st.PendingBytes))
+	d.m.RegionLastCopy.WithLabelValues(name).Set(float64(st.Finished.UnixNano()) / 1e9)
+}
