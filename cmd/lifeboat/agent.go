@@ -20,7 +20,9 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/remote"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/version"
 )
 
 // agentOptions are the flags of `lifeboat agent`.
@@ -42,6 +44,9 @@ type agentOptions struct {
 	compression   string
 	partSize      int64
 	maxRate       int
+	host          string
+	requestPoll   time.Duration
+	heartbeat     time.Duration
 	// envErr is a malformed LIFEBOAT_AGENT_* default, reported at run.
 	envErr error
 }
@@ -84,6 +89,10 @@ and exits 0.`,
 	fs.StringVar(&o.logLevel, "log-level", envOr("LIFEBOAT_LOG_LEVEL", "info"), "debug, info, warn or error (default $LIFEBOAT_LOG_LEVEL)")
 	fs.StringVar(&o.compression, "compression", "", "base backup compression: zstd, lz4 or none (default from the agent configuration)")
 	fs.Int64Var(&o.partSize, "part-size", backup.DefaultPartSize, "base backup: stored bytes per part object")
+	fs.StringVar(&o.host, "host", os.Getenv("LIFEBOAT_AGENT_HOST"),
+		"this host's name in requests (agent = \"...\" on a resource) and heartbeats (default $LIFEBOAT_AGENT_HOST, else the configuration's host, else the machine's host name)")
+	fs.DurationVar(&o.requestPoll, "request-poll", o.envDuration("LIFEBOAT_AGENT_REQUEST_POLL", 2*time.Second), "look for requests (restores, teardowns, drills now) this often")
+	fs.DurationVar(&o.heartbeat, "heartbeat", o.envDuration("LIFEBOAT_AGENT_HEARTBEAT", remote.DefaultHeartbeat), "publish this agent's heartbeat this often")
 	fs.IntVar(&o.maxRate, "max-rate", o.envInt("LIFEBOAT_AGENT_MAX_RATE", 0), "base backup: limit the server's read rate, kB/s (0: unlimited)")
 	return cmd
 }
@@ -147,7 +156,18 @@ func runAgent(ctx context.Context, o agentOptions, logw io.Writer) error {
 			cancel(err)
 		}
 	}()
+	w, err := requestWorker(o, cfg, client, d, self, log)
+	if err != nil {
+		return err
+	}
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		_ = w.Run(runCtx)
+	}()
 	err = d.Run(runCtx)
+	cancel(nil)
+	<-workerDone
 	if srv != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = srv.Shutdown(sctx)
@@ -161,6 +181,31 @@ func runAgent(ctx context.Context, o agentOptions, logw io.Writer) error {
 		return cause
 	}
 	return nil
+}
+
+// requestWorker executes the requests addressed to this host (or to any
+// agent of the cluster) beside the daemon, with the same credentials,
+// holder id and PostgreSQL connection.
+func requestWorker(o agentOptions, cfg repo.AgentConfig, client *objectstore.Client, d *agentd.Daemon, self string, log *slog.Logger) (*remote.Worker, error) {
+	host := o.host
+	if host == "" {
+		host = cfg.Host
+	}
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	trust, err := cfg.Trust()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := cfg.Signer()
+	if err != nil {
+		return nil, err
+	}
+	exec := &remote.Host{Store: client.Store(cfg.Bucket), StoreFor: func(b string) objectstore.Store { return client.Store(b) }, Layout: cfg.Layout(),
+		Agent: cfg, AgentPath: self, DSN: d.DSN, Trust: trust, Signer: signer}
+	return &remote.Worker{Store: client.Store(cfg.Bucket), Layout: cfg.Layout(), Host: host, Holder: d.Holder(), Trust: trust, Exec: exec.Exec,
+		Version: version.Version, Poll: o.requestPoll, LeaseRenew: o.leaseRenew, Heartbeat: o.heartbeat, Logger: log}, nil
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

@@ -146,6 +146,9 @@ func TestAccRolesMinIO(t *testing.T) {
 				_, err := w.Store(b).Put(ctx, l.BackupObjectKey("b1", "base.tar.zst/000001"), io.LimitReader(zeros{}, 6<<20), objectstore.PutOptions{Size: -1})
 				return err
 			}},
+			op{"put a request's progress", func() error { return put(ctx, w, b, l.RequestProgressKey("r1"), objectstore.PutOptions{}) }},
+			op{"put a request's result", func() error { return put(ctx, w, b, l.RequestResultKey("r1"), objectstore.PutOptions{IfAbsent: true}) }},
+			op{"put a heartbeat", func() error { return put(ctx, w, b, l.HeartbeatKey("db-eu-1"), objectstore.PutOptions{}) }},
 			op{"read policy.json", func() error { return get(ctx, w, b, l.PolicyKey()) }},
 			op{"list own root", func() error { return listKeys(ctx, w, b, l.RootDir()) }},
 			op{"list own WAL versions", func() error {
@@ -164,6 +167,9 @@ func TestAccRolesMinIO(t *testing.T) {
 		mustDeny(t, RoleWriter,
 			op{"put policy.json", func() error { return put(ctx, w, b, l.PolicyKey(), objectstore.PutOptions{}) }},
 			op{"put a drill schedule", func() error { return put(ctx, w, b, l.DrillScheduleKey("nightly"), objectstore.PutOptions{}) }},
+			op{"put a request (only the provider orders work)", func() error { return put(ctx, w, b, l.RequestKey("r2"), objectstore.PutOptions{}) }},
+			op{"acknowledge a request", func() error { return put(ctx, w, b, l.RequestAckKey("r1"), objectstore.PutOptions{}) }},
+			op{"put a heartbeat into another cluster", func() error { return put(ctx, w, b, other.HeartbeatKey("db-eu-1"), objectstore.PutOptions{}) }},
 			op{"put into another cluster", func() error {
 				return put(ctx, w, b, other.WALKey("00000001", "000000010000000000000001", "zst"), objectstore.PutOptions{})
 			}},

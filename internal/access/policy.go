@@ -158,9 +158,13 @@ func writer(a arns, l repo.Layout) []Statement {
 	// Leases are rewritten on renewal and job records on every run; drill
 	// evidence is written once under its own COMPLIANCE retention;
 	// cluster.json once, conditionally. Redis snapshots are written by the
-	// agent on the Redis host, each object once (IfAbsent).
+	// agent on the Redis host, each object once (IfAbsent). An agent
+	// claims a request with a lease, reports its progress and result, and
+	// publishes its heartbeat; the request itself (and its
+	// acknowledgement) is the provider's.
 	writable := append(slices.Clone(data), a.objects(l.LeasesDir()), a.objects(l.JobsDir()),
-		a.objects(l.DrillEvidenceDir("*")), a.object(l.ClusterInfoKey()), a.objects(l.RedisDir()))
+		a.objects(l.DrillEvidenceDir("*")), a.object(l.ClusterInfoKey()), a.objects(l.RedisDir()),
+		a.object(l.RequestProgressKey("*")), a.object(l.RequestResultKey("*")), a.objects(l.AgentsDir()))
 	return []Statement{
 		list("ListOwnClusterRoot", a, l.RootDir()),
 		allow("ReadOwnClusterRoot", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.RootDir())),
@@ -175,7 +179,8 @@ func writer(a arns, l repo.Layout) []Statement {
 		allow("PruneWithDeleteMarkers", []string{actDeleteObject}, data...),
 		deny("NeverDestroyVersions", []string{actDeleteObjectVersion, actBypassGovernanceRetention}, a.objects("")),
 		deny("NeverChangeTheBucket", bucketWrites, a.bucketARN()),
-		deny("NeverRewriteProviderConfig", []string{actPutObject}, a.object(l.PolicyKey()), a.object(l.DrillScheduleKey("*"))),
+		deny("NeverRewriteProviderConfig", []string{actPutObject}, a.object(l.PolicyKey()), a.object(l.DrillScheduleKey("*")),
+			a.object(l.RequestKey("*")), a.object(l.RequestAckKey("*"))),
 	}
 }
 

@@ -169,6 +169,7 @@ func (p *LifeboatProvider) DataSources(context.Context) []func() datasource.Data
 		NewRecoveryPointsDataSource,
 		NewAccessPolicyDataSource,
 		NewPostureDataSource,
+		NewAgentsDataSource,
 	}
 }
 

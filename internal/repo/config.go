@@ -87,6 +87,11 @@ type AgentConfig struct {
 	// restores, drills and verification decrypt with; empty means the
 	// environment (crypt.LoadIdentities). A writer-only host has none.
 	IdentityFile string `json:"identity_file,omitempty"`
+	// Host is this agent's name in requests for host-side work: a request
+	// addressed to a host (`agent = "db-eu-1"` on a resource) is claimed
+	// only by agents of that name, and the agent's heartbeat is published
+	// under it. Empty means the machine's host name.
+	Host string `json:"host,omitempty"`
 }
 
 // Encryption declares client-side encryption: age recipients ("age1...")
@@ -286,6 +291,9 @@ func (c AgentConfig) Validate() error {
 		if (e.AccessKey == "") != (e.SecretKey == "") {
 			errs = append(errs, fmt.Errorf("stores.%s: access_key and secret_key must be set together", name))
 		}
+	}
+	if c.Host != "" && !clusterName.MatchString(c.Host) {
+		errs = append(errs, fmt.Errorf("host %q must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Host))
 	}
 	if strings.Contains(c.Prefix, "//") {
 		errs = append(errs, fmt.Errorf("prefix %q must not contain empty path segments", c.Prefix))

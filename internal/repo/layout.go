@@ -35,6 +35,8 @@ const (
 	FolderRestores    Folder = "restores"
 	FolderRedis       Folder = "redis"
 	FolderRegions     Folder = "regions"
+	FolderRequests    Folder = "requests"
+	FolderAgents      Folder = "agents"
 )
 
 // DataFolders hold backup data: what a restore reads, and what retention
@@ -64,6 +66,11 @@ const (
 	regionCanaryFile = "canary.json"
 	regionIndexDir   = "index"
 	regionIndexExt   = ".json"
+	requestFile      = "request.json"
+	progressFile     = "progress.json"
+	resultFile       = "result.json"
+	ackFile          = "ack.json"
+	heartbeatExt     = ".json"
 	// encryptedExt ends the name of an object encrypted with age.
 	encryptedExt = ".age"
 )
@@ -295,35 +302,74 @@ func (l Layout) RegionIndexKey(name string, seq uint64) string {
 	return fmt.Sprintf("%s%020d%s", l.RegionIndexDir(name), seq, regionIndexExt)
 }
 
+// RequestsDir is the prefix of every request for host-side work (a
+// restore, a teardown, a drill) the provider hands to the cluster's
+// agents, with a trailing slash.
+func (l Layout) RequestsDir() string { return l.Dir(FolderRequests) }
+
+// RequestDir is the prefix of request id's objects, with a trailing slash.
+func (l Layout) RequestDir(id string) string { return l.RequestsDir() + id + "/" }
+
+// RequestKey is where request id is stated (by the provider, signed).
+func (l Layout) RequestKey(id string) string { return l.RequestDir(id) + requestFile }
+
+// RequestProgressKey is where the agent executing request id reports how
+// far it got.
+func (l Layout) RequestProgressKey(id string) string { return l.RequestDir(id) + progressFile }
+
+// RequestResultKey is where request id's outcome is recorded, once: by the
+// agent that executed it, or by the provider that withdrew it unclaimed.
+func (l Layout) RequestResultKey(id string) string { return l.RequestDir(id) + resultFile }
+
+// RequestAckKey is written by the provider once it has read request id's
+// result into its state: a later identical request is new work.
+func (l Layout) RequestAckKey(id string) string { return l.RequestDir(id) + ackFile }
+
+// RequestLeaseJob is the lease job name under which an agent claims
+// request id (its lease lives at LeaseDir(RequestLeaseJob(id))).
+func (l Layout) RequestLeaseJob(id string) string { return "request-" + id }
+
+// AgentsDir is the prefix of the agents' heartbeats, with a trailing slash.
+func (l Layout) AgentsDir() string { return l.Dir(FolderAgents) }
+
+// HeartbeatKey is where the agent on host publishes that it is alive.
+func (l Layout) HeartbeatKey(host string) string { return l.AgentsDir() + host + heartbeatExt }
+
 // Kind is the class of a repository object.
 type Kind int
 
 // Kinds of repository objects, as Parse reads them.
 const (
-	KindUnknown        Kind = iota
-	KindClusterInfo         // cluster.json
-	KindPolicy              // policy.json
-	KindWAL                 // wal/<timeline>/<file>.<ext>
-	KindBackupObject        // basebackups/<id>/<object>
-	KindBackupManifest      // basebackups/<id>/manifest.json
-	KindTenantDump          // tenants/<db>/<id>.dump
-	KindTenantManifest      // tenants/<db>/<id>.json
-	KindDrillSchedule       // drills/<name>/schedule.json
-	KindDrillEvidence       // drills/<name>/evidence/<id>.json
-	KindLease               // leases/<job>/<generation>.json
-	KindJobRecord           // jobs/<job>/last.json
-	KindRestorePlan         // restores/<id>.json
-	KindRedisSnapshot       // redis/<instance>/<id>.rdb.<ext>
-	KindRedisManifest       // redis/<instance>/<id>.json
-	KindRegionConfig        // regions/<name>/config.json
-	KindRegionCanary        // regions/<name>/canary.json
-	KindRegionIndex         // regions/<name>/index/<seq>.json
+	KindUnknown         Kind = iota
+	KindClusterInfo          // cluster.json
+	KindPolicy               // policy.json
+	KindWAL                  // wal/<timeline>/<file>.<ext>
+	KindBackupObject         // basebackups/<id>/<object>
+	KindBackupManifest       // basebackups/<id>/manifest.json
+	KindTenantDump           // tenants/<db>/<id>.dump
+	KindTenantManifest       // tenants/<db>/<id>.json
+	KindDrillSchedule        // drills/<name>/schedule.json
+	KindDrillEvidence        // drills/<name>/evidence/<id>.json
+	KindLease                // leases/<job>/<generation>.json
+	KindJobRecord            // jobs/<job>/last.json
+	KindRestorePlan          // restores/<id>.json
+	KindRedisSnapshot        // redis/<instance>/<id>.rdb.<ext>
+	KindRedisManifest        // redis/<instance>/<id>.json
+	KindRegionConfig         // regions/<name>/config.json
+	KindRegionCanary         // regions/<name>/canary.json
+	KindRegionIndex          // regions/<name>/index/<seq>.json
+	KindRequest              // requests/<id>/request.json
+	KindRequestProgress      // requests/<id>/progress.json
+	KindRequestResult        // requests/<id>/result.json
+	KindRequestAck           // requests/<id>/ack.json
+	KindHeartbeat            // agents/<host>.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
 	"base backup manifest", "tenant dump", "tenant dump manifest", "drill schedule", "drill evidence",
 	"job lease", "job record", "kept restore plan", "Redis snapshot", "Redis snapshot manifest",
-	"recovery region configuration", "recovery region canary", "recovery region copy index"}
+	"recovery region configuration", "recovery region canary", "recovery region copy index",
+	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -366,6 +412,11 @@ type Key struct {
 	Region string
 	// Drill is the drill schedule's name.
 	Drill string
+	// Request is the id of an agent request (its request, progress,
+	// result or acknowledgement).
+	Request string
+	// Host is a heartbeat's host name.
+	Host string
 	// Job and Generation of a lease; Job of a job record.
 	Job        string
 	Generation uint64
@@ -457,6 +508,21 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 			g, ok := strings.CutSuffix(parts[2], regionIndexExt)
 			if seq, err := strconv.ParseUint(g, 10, 64); ok && err == nil {
 				return Key{Kind: KindRegionIndex, Region: parts[0], Generation: seq}, true
+			}
+		}
+	case FolderRequests:
+		if len(parts) != 2 || parts[0] == "" {
+			return Key{}, false
+		}
+		kind, ok := map[string]Kind{requestFile: KindRequest, progressFile: KindRequestProgress,
+			resultFile: KindRequestResult, ackFile: KindRequestAck}[parts[1]]
+		if ok {
+			return Key{Kind: kind, Request: parts[0]}, true
+		}
+	case FolderAgents:
+		if len(parts) == 1 {
+			if host, ok := strings.CutSuffix(parts[0], heartbeatExt); ok && host != "" {
+				return Key{Kind: KindHeartbeat, Host: host}, true
 			}
 		}
 	}

@@ -55,6 +55,13 @@ func TestLayoutKeysParse(t *testing.T) {
 		{"region configuration", l.RegionConfigKey("eu2"), Key{Kind: KindRegionConfig, Region: "eu2"}, false},
 		{"region canary", l.RegionCanaryKey("eu2"), Key{Kind: KindRegionCanary, Region: "eu2"}, false},
 		{"region index segment", l.RegionIndexKey("eu2", 7), Key{Kind: KindRegionIndex, Region: "eu2", Generation: 7}, false},
+		{"agent request", l.RequestKey("restore-3f2a-0001"), Key{Kind: KindRequest, Request: "restore-3f2a-0001"}, false},
+		{"agent request progress", l.RequestProgressKey("restore-3f2a-0001"), Key{Kind: KindRequestProgress, Request: "restore-3f2a-0001"}, false},
+		{"agent request result", l.RequestResultKey("restore-3f2a-0001"), Key{Kind: KindRequestResult, Request: "restore-3f2a-0001"}, false},
+		{"agent request ack", l.RequestAckKey("restore-3f2a-0001"), Key{Kind: KindRequestAck, Request: "restore-3f2a-0001"}, false},
+		{"agent request lease", l.LeaseKey(l.RequestLeaseJob("restore-3f2a-0001"), 1),
+			Key{Kind: KindLease, Job: "request-restore-3f2a-0001", Generation: 1}, false},
+		{"heartbeat", l.HeartbeatKey("db-eu-1"), Key{Kind: KindHeartbeat, Host: "db-eu-1"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,6 +112,11 @@ func TestLayoutSpelling(t *testing.T) {
 		l.RedisManifestKey("s", "id"):            "pg/main/redis/s/id.json",
 		l.RegionConfigKey("eu2"):                 "pg/main/regions/eu2/config.json",
 		l.RegionIndexKey("eu2", 3):               "pg/main/regions/eu2/index/00000000000000000003.json",
+		l.RequestKey("r"):                        "pg/main/requests/r/request.json",
+		l.RequestProgressKey("r"):                "pg/main/requests/r/progress.json",
+		l.RequestResultKey("r"):                  "pg/main/requests/r/result.json",
+		l.RequestAckKey("r"):                     "pg/main/requests/r/ack.json",
+		l.HeartbeatKey("db-eu-1"):                "pg/main/agents/db-eu-1.json",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
@@ -139,10 +151,15 @@ func TestLayoutParseRefusesForeignAndStrayKeys(t *testing.T) {
 		"pg/main/jobs/backup/first.json",
 		"pg/main/restores/x/3f2a.json",
 		"pg/main/restores/.json",
-		"pg/main/redis/s/id.rdb",    // no codec extension
-		"pg/main/redis/s/id.rdb.gz", // not a codec of ours
-		"pg/main/redis/id.json",     // no instance
-		"pg/main/redis/s/x/id.json", // too deep
+		"pg/main/redis/s/id.rdb",        // no codec extension
+		"pg/main/redis/s/id.rdb.gz",     // not a codec of ours
+		"pg/main/redis/id.json",         // no instance
+		"pg/main/redis/s/x/id.json",     // too deep
+		"pg/main/requests/r/notes.json", // not a request object
+		"pg/main/requests/request.json", // no request id
+		"pg/main/requests/r/x/result.json",
+		"pg/main/agents/.json",
+		"pg/main/agents/h/x.json",
 		"pg/main/notes.txt",
 	} {
 		if k, ok := l.Parse(key); ok {
@@ -182,7 +199,8 @@ func TestLifecyclePrefixes(t *testing.T) {
 		}
 		// Whatever it returns covers no key of the repository but data.
 		for _, key := range []string{l.ClusterInfoKey(), l.PolicyKey(), l.DrillScheduleKey("n"), l.DrillEvidenceKey("n", "e"),
-			l.LeaseKey("backup", 1), l.JobRecordKey("backup"), "pg/main-eu/policy.json"} {
+			l.LeaseKey("backup", 1), l.JobRecordKey("backup"), l.RequestKey("r"), l.RequestResultKey("r"), l.HeartbeatKey("h"),
+			"pg/main-eu/policy.json"} {
 			for _, p := range got {
 				if strings.HasPrefix(key, p) {
 					t.Errorf("LifecyclePrefixes(%q) gives %q, which covers %s", tt.prefix, p, key)

@@ -1,0 +1,28 @@
+package agentd
+
+import (
+	"context"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+)
+
+// PutRecord writes a small record that agents rewrite often (a request's
+// progress, a heartbeat) at key with the same safety rule as leases and
+// job records (see putShortLived): each version is locked for retain only,
+// and the versions it replaced are deleted once that has passed. With
+// ifAbsent the put is conditional, and a taken key wraps
+// objectstore.ErrExists.
+func PutRecord(ctx context.Context, store objectstore.Store, key string, body []byte, ifAbsent bool, retain time.Duration) error {
+	return putShortLived(ctx, store, key, body, ifAbsent, retain)
+}
+
+// DSN is the PostgreSQL connection the daemon's jobs use now: Config.DSN,
+// else the one built from the policy last read (password from PGPASSWORD
+// or ~/.pgpass). Requests executed beside the daemon use it too.
+func (d *Daemon) DSN() string {
+	d.mu.Lock()
+	p := d.policy
+	d.mu.Unlock()
+	return d.dsn(p)
+}

@@ -1,0 +1,132 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
+)
+
+// Host executes requests on the agent's host with the restore and drill
+// engines, with the agent's own repository access, binary and PostgreSQL
+// connection.
+type Host struct {
+	Store objectstore.Store
+	// StoreFor opens another bucket (attachments) with the agent's
+	// credentials; nil means Store.
+	StoreFor func(bucket string) objectstore.Store
+	Layout   repo.Layout
+	// Agent is the agent's configuration (restore_command of a restored
+	// server reads the repository with it); AgentPath its binary.
+	Agent     repo.AgentConfig
+	AgentPath string
+	// DSN is the local server that receives tenant restores and tenant
+	// drills.
+	DSN func() string
+	// Trust checks drill schedules; Signer signs drill evidence.
+	Trust  signature.Trust
+	Signer *signature.Signer
+}
+
+// ErrUnknownKind is a request kind this agent does not execute.
+var ErrUnknownKind = errors.New("unknown request kind")
+
+// Exec is the Worker's ExecFunc.
+func (h *Host) Exec(ctx context.Context, req *Request, report func(Progress)) (*Result, error) {
+	switch req.Kind {
+	case KindRestore, KindTeardown:
+		if req.Restore == nil {
+			return nil, fmt.Errorf("%s request without a restore", req.Kind)
+		}
+		rr, err := h.restoreRequest(req.Restore, report)
+		if err != nil {
+			return nil, err
+		}
+		if req.Kind == KindTeardown {
+			report(Progress{Phase: "removing"})
+			return &Result{}, restore.Teardown(ctx, rr)
+		}
+		return h.restore(ctx, rr)
+	case KindDrill:
+		return h.drill(ctx, req.Drill, report)
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownKind, req.Kind)
+}
+
+func (h *Host) storeFor(bucket string) objectstore.Store {
+	if h.StoreFor == nil {
+		return h.Store
+	}
+	return h.StoreFor(bucket)
+}
+
+func (h *Host) dsn() string {
+	if h.DSN == nil {
+		return ""
+	}
+	return h.DSN()
+}
+
+func (h *Host) restoreRequest(s *RestoreSpec, report func(Progress)) (restore.Request, error) {
+	rr := restore.Request{
+		Kind: s.Kind, Layout: h.Layout, Target: s.PointInTime, BackupID: s.BackupID, TargetTimeline: s.TargetTimeline,
+		DataDir: s.DataDir, Port: s.Port, BinDir: s.BinDir, KeepRunning: s.Kind == restore.KindCluster,
+		Database: s.Database, NewDatabase: s.NewDatabase, ScratchDir: s.ScratchDir,
+		AgentPath: h.AgentPath, AgentConfig: h.Agent, Checks: s.Checks,
+		Progress: func(p restore.Progress) {
+			report(Progress{Phase: p.Phase, Detail: p.Detail, DownloadedBytes: p.Downloaded, ExtractedBytes: p.Extracted})
+		},
+	}
+	if s.Source != "" {
+		src, err := restore.ParseSource(s.Source)
+		if err != nil {
+			return rr, err
+		}
+		rr.Source = src
+	}
+	if s.Kind == restore.KindTenant {
+		rr.TargetDSN = h.dsn()
+		if a := s.Attachments; a != nil {
+			rr.Attachments = &restore.AttachmentOptions{Store: h.storeFor(a.Bucket), SourcePrefix: a.SourcePrefix, TargetPrefix: a.TargetPrefix}
+		}
+	}
+	return rr, nil
+}
+
+func (h *Host) restore(ctx context.Context, rr restore.Request) (*Result, error) {
+	out, err := restore.Restore(ctx, h.Store, rr)
+	if err != nil {
+		return nil, err
+	}
+	rs := &RestoreResult{Source: out.Source.String(), Started: out.Started, RestoredToTime: out.RestoredToTime, RestoredToLSN: out.RestoredToLSN,
+		DurationMS: out.Duration.Milliseconds(), DataDir: out.DataDir, Database: out.Database, Checks: out.Checks}
+	if out.Plan != nil {
+		rs.Timeline = out.Plan.Timeline
+		rs.WALRange = (&restore.RecoveryPlan{Kind: out.Kind, Source: out.Source, Cluster: out.Plan}).WALRange()
+	}
+	if out.Attachments != nil {
+		rs.Missing = out.Attachments.Missing
+	}
+	return &Result{Restore: rs}, nil
+}
+
+func (h *Host) drill(ctx context.Context, name string, report func(Progress)) (*Result, error) {
+	doc, err := drill.ReadSchedule(ctx, h.Store, h.Layout, name, h.Trust)
+	if err != nil {
+		return nil, err
+	}
+	report(Progress{Phase: "drilling", Detail: doc.Kind})
+	spec := doc.Spec(h.storeFor, h.Layout, h.Agent, h.AgentPath, h.dsn())
+	spec.Signer = h.Signer
+	ev, err := drill.Run(ctx, h.Store, spec)
+	if err != nil {
+		return nil, fmt.Errorf("drill %s: %w", name, err)
+	}
+	passed := ev.Passed
+	return &Result{Evidence: ev.Key, Passed: &passed}, nil
+}
