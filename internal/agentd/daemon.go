@@ -24,7 +24,7 @@ import (
 
 // BackupJob is the job name of the policy's scheduled backup (base backup,
 // tenant dumps, then retention).
-const BackupJob = "backup"
+const BackupJob = repo.JobBackup
 
 // DrillJobPrefix prefixes the job name of a drill schedule ("drill-<name>").
 const DrillJobPrefix = "drill-"

@@ -58,6 +58,11 @@ type Metrics struct {
 	RegionCopyFailures   *prometheus.CounterVec
 	RegionMaxLag         *prometheus.GaugeVec
 	RegionLastCopy       *prometheus.GaugeVec
+	// PostureFinding is 1 for the status of each posture control's
+	// finding on the cluster (internal/posture), 0 for the other statuses;
+	// PostureAt is when the findings were evaluated.
+	PostureFinding *prometheus.GaugeVec
+	PostureAt      prometheus.Gauge
 }
 
 // NewMetrics creates the metrics on a new registry, with the Go and
@@ -103,13 +108,18 @@ func NewMetrics() *Metrics {
 			Help: "Objects this agent could not copy or verify in the recovery region (a pass that could not start counts one)."}, []string{"region"}),
 		RegionMaxLag:   g("lifeboat_recovery_region_max_lag_seconds", "The recovery region's lag target (max_lag).", "region"),
 		RegionLastCopy: g("lifeboat_recovery_region_last_copy_timestamp_seconds", "When this agent's last copy pass to the recovery region finished.", "region"),
+		PostureFinding: g("lifeboat_posture_finding",
+			"1 for the status (pass, warn, fail, unknown) of the posture control's finding on the cluster, 0 for the other statuses; the same findings as lifeboat posture report.",
+			"control", "cluster", "status"),
+		PostureAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_posture_timestamp_seconds", Help: "When lifeboat_posture_finding was evaluated."}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.BackupLastSuccess, m.BackupDuration, m.BackupBytes, m.WALArchiveLag, m.WALLastArchived,
 		m.JobRuns, m.JobFailures, m.JobRunning, m.JobLastSuccess,
 		m.DrillLast, m.DrillDuration, m.DrillRTO, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt,
 		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems, m.ConfigRefused, m.WriterForbiddenAllowed, m.WriterProbeAt,
-		m.RegionLag, m.RegionPendingObjects, m.RegionPendingBytes, m.RegionCopyFailures, m.RegionMaxLag, m.RegionLastCopy)
+		m.RegionLag, m.RegionPendingObjects, m.RegionPendingBytes, m.RegionCopyFailures, m.RegionMaxLag, m.RegionLastCopy,
+		m.PostureFinding, m.PostureAt)
 	return m
 }
 

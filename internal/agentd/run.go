@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -17,50 +16,18 @@ import (
 
 // Results of a run.
 const (
-	ResultSuccess = "success"
-	ResultFailure = "failure"
+	ResultSuccess = repo.JobSuccess
+	ResultFailure = repo.JobFailure
 )
 
-// Run is the record of a job's last run of a slot (<root>/jobs/<job>/last.json).
-type Run struct {
-	Job    string    `json:"job"`
-	Slot   time.Time `json:"slot"`
-	Result string    `json:"result"`
-	// Attempts counts the runs of this slot (failures are retried).
-	Attempts int       `json:"attempts"`
-	Holder   string    `json:"holder"`
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished"`
-	Error    string    `json:"error,omitempty"`
-	// Final marks a failure not to retry within the slot (a drill that
-	// ran and failed: its evidence is the answer).
-	Final bool `json:"final,omitempty"`
-	// Output names what the run produced (backup id, drill evidence id).
-	Output string `json:"output,omitempty"`
-	// TenantFailures names the tenant databases whose dump failed in this
-	// run, with the error (the backup job; every other tenant was dumped).
-	TenantFailures map[string]string `json:"tenant_failures,omitempty"`
-}
+// Run is the record of a job's last run of a slot; it lives in repo so
+// that readers of the records (the provider, the posture engine) need not
+// import the agent.
+type Run = repo.JobRun
 
 // ReadRun reads the last run of job; nil with no error when there is none.
 func ReadRun(ctx context.Context, store objectstore.Store, l repo.Layout, job string) (*Run, error) {
-	rc, _, err := store.Get(ctx, l.JobRecordKey(job))
-	if errors.Is(err, objectstore.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading last run of %s: %w", job, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading last run of %s: %w", job, err)
-	}
-	var r Run
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("last run of %s (%s) is not valid JSON: %w", job, l.JobRecordKey(job), err)
-	}
-	return &r, nil
+	return repo.ReadJobRun(ctx, store, l, job)
 }
 
 // JobRecordRetention is how long each version of a job record stays

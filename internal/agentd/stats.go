@@ -24,6 +24,9 @@ func (d *Daemon) statsLoop(ctx context.Context) {
 		if err := d.drillStats(ctx); err != nil && ctx.Err() == nil {
 			d.log.Warn("computing drill metrics", "err", err)
 		}
+		if err := d.postureStats(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("computing posture metrics", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

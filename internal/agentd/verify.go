@@ -10,7 +10,7 @@ import (
 )
 
 // VerifyJob is the job name of the policy's scheduled verification.
-const VerifyJob = "verify"
+const VerifyJob = repo.JobVerify
 
 // verifyJob turns the policy's verify_schedule into the scheduled
 // verification job; nil when the policy has none.

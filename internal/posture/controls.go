@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
 )
 
@@ -29,6 +29,10 @@ const (
 	ControlDrill            = "drill.last_passed"
 	ControlRTO              = "drill.rto"
 	ControlConfiguration    = "config.intact"
+	ControlTenantDumpErrors = "backup.tenant_dump_failures"
+	ControlDrillOnSchedule  = "drill.on_schedule"
+	ControlDrillEvidence    = "drill.evidence_intact"
+	ControlLifecycleSpares  = "config.lifecycle_spares_config"
 )
 
 // The standards groups controls share.
@@ -39,37 +43,49 @@ var (
 	testStandards    = []Standard{ISO27001A813, ISO27001A530, SOC2A13, DORAArt12, NISTCP4, NISTCP10, NIS2Art21c}
 )
 
-// Controls lists every control in report order.
-func Controls() []Control {
-	return []Control{
-		{ID: ControlObjectLock, Title: "Object lock with a minimum default retention", Scope: ScopeBucket, Standards: storageStandards,
+// The core controls. A new family of controls goes in its own file with
+// its own init calling register, so that families are added without
+// touching this list.
+func init() {
+	register(
+		Control{ID: ControlObjectLock, Title: "Object lock with a minimum default retention", Scope: ScopeBucket, Standards: storageStandards, Problem: "Object Lock Too Weak",
 			Parameters: func(p Params) map[string]string {
-				return map[string]string{"min_lock_days": strconv.Itoa(p.MinLockDays)}
+				return map[string]string{"min_lock_days": strconv.Itoa(p.MinLockDays), "governance_accepted": strconv.FormatBool(p.AcceptGovernance)}
 			},
 			Evaluate: objectLock},
-		{ID: ControlVersioning, Title: "Bucket versioning enabled", Scope: ScopeBucket, Standards: storageStandards, Evaluate: versioning},
-		{ID: ControlEncryption, Title: "Encryption at rest by default", Scope: ScopeBucket, Standards: storageStandards, Evaluate: encryption},
-		{ID: ControlWriterNoDelete, Title: "The writer cannot delete or weaken protection", Scope: ScopeBucket, Standards: storageStandards, Evaluate: writerNoDelete},
-		{ID: ControlWALArchiving, Title: "WAL archiving active, lag within the RPO", Scope: ScopeCluster, Standards: backupStandards,
+		Control{ID: ControlVersioning, Title: "Bucket versioning enabled", Scope: ScopeBucket, Standards: storageStandards, Problem: "Versioning Not Enabled", Evaluate: versioning},
+		Control{ID: ControlEncryption, Title: "Encryption at rest by default", Scope: ScopeBucket, Standards: storageStandards, Problem: "Encryption At Rest Missing", Evaluate: encryption},
+		Control{ID: ControlWriterNoDelete, Title: "The writer cannot delete or weaken protection", Scope: ScopeBucket, Standards: storageStandards, Problem: "Writer Can Weaken The Repository", Evaluate: writerNoDelete},
+		Control{ID: ControlWALArchiving, Title: "WAL archiving active, lag within the RPO", Scope: ScopeCluster, Standards: backupStandards, Problem: "WAL Archive Lag Beyond RPO",
 			Parameters: func(p Params) map[string]string { return map[string]string{"rpo": p.RPO.String()} },
 			Evaluate:   walArchiving},
-		{ID: ControlArchiverFailures, Title: "No archiver failure since the last success", Scope: ScopeCluster, Standards: backupStandards, Evaluate: archiverFailures},
-		{ID: ControlBaseBackupAge, Title: "Newest base backup within its schedule", Scope: ScopeCluster, Standards: backupStandards, Evaluate: baseBackupAge},
-		{ID: ControlTenantDumps, Title: "Every declared tenant dumped within the schedule", Scope: ScopeCluster, Standards: backupStandards, Evaluate: tenantDumps},
-		{ID: ControlWindow, Title: "Restorable window covers the required days", Scope: ScopeCluster, Standards: windowStandards,
+		Control{ID: ControlArchiverFailures, Title: "No archiver failure since the last success", Scope: ScopeCluster, Standards: backupStandards, Problem: "WAL Archiving Failing", Evaluate: archiverFailures},
+		Control{ID: ControlBaseBackupAge, Title: "Newest base backup within its schedule", Scope: ScopeCluster, Standards: backupStandards, Problem: "Backup Overdue", Evaluate: baseBackupAge},
+		Control{ID: ControlTenantDumps, Title: "Every declared tenant dumped within the schedule", Scope: ScopeCluster, Standards: backupStandards, Problem: "Tenant Dumps Overdue", Evaluate: tenantDumps},
+		Control{ID: ControlTenantDumpErrors, Title: "The last scheduled backup dumped every declared tenant", Scope: ScopeCluster, Standards: backupStandards,
+			Problem: "Tenant Dumps Failing", Evaluate: tenantDumpFailures},
+		Control{ID: ControlWindow, Title: "Restorable window covers the required days", Scope: ScopeCluster, Standards: windowStandards, Problem: "Restorable Window Too Short",
 			Parameters: func(p Params) map[string]string { return map[string]string{"window_days": strconv.Itoa(p.WindowDays)} },
 			Evaluate:   window},
-		{ID: ControlVerification, Title: "Last verification passed recently", Scope: ScopeCluster, Standards: backupStandards,
+		Control{ID: ControlVerification, Title: "Last verification passed recently", Scope: ScopeCluster, Standards: backupStandards, Problem: "Backup Verification Failed",
 			Parameters: func(p Params) map[string]string {
 				return map[string]string{"verify_within_days": strconv.Itoa(p.VerifyWithinDays)}
 			},
 			Evaluate: verification},
-		{ID: ControlDrill, Title: "Last restore drill passed recently", Scope: ScopeCluster, Standards: testStandards,
+		Control{ID: ControlDrill, Title: "Last restore drill passed recently", Scope: ScopeCluster, Standards: testStandards, Problem: "Last Drill Failed",
 			Parameters: func(p Params) map[string]string {
 				return map[string]string{"drill_within_days": strconv.Itoa(p.DrillWithinDays)}
 			},
 			Evaluate: lastDrill},
-		{ID: ControlRTO, Title: "Measured RTO within target", Scope: ScopeCluster, Standards: testStandards,
+		Control{ID: ControlDrillOnSchedule, Title: "Every drill schedule ran its last slot", Scope: ScopeCluster, Standards: testStandards,
+			Problem: "Drill Overdue", Evaluate: drillOnSchedule},
+		Control{ID: ControlDrillEvidence, Title: "Drill evidence signed and never written over", Scope: ScopeCluster, Standards: testStandards,
+			Problem: "Drill Evidence Not Intact",
+			Parameters: func(p Params) map[string]string {
+				return map[string]string{"signature_required": strconv.FormatBool(p.Trust.Required())}
+			},
+			Evaluate: drillEvidenceIntact},
+		Control{ID: ControlRTO, Title: "Measured RTO within target", Scope: ScopeCluster, Standards: testStandards, Problem: "Drill Missed RTO Target",
 			Parameters: func(p Params) map[string]string {
 				if p.RTOTarget == 0 {
 					return map[string]string{"rto_target": "the drill's own target"}
@@ -77,12 +93,14 @@ func Controls() []Control {
 				return map[string]string{"rto_target": p.RTOTarget.String()}
 			},
 			Evaluate: rto},
-		{ID: ControlConfiguration, Title: "Configuration objects present and intact", Scope: ScopeCluster, Standards: backupStandards,
+		Control{ID: ControlConfiguration, Title: "Configuration objects present and intact", Scope: ScopeCluster, Standards: backupStandards, Problem: "Configuration Missing Or Unsigned",
 			Parameters: func(p Params) map[string]string {
 				return map[string]string{"signature_required": strconv.FormatBool(p.Trust.Required())}
 			},
 			Evaluate: configuration},
-	}
+		Control{ID: ControlLifecycleSpares, Title: "The bucket's lifecycle tiers spare the repository's configuration", Scope: ScopeCluster,
+			Standards: backupStandards, Problem: "Lifecycle Tier Would Expire Repository Configuration", Evaluate: lifecycleSpares},
+	)
 }
 
 func unknown(observed, remedy string) Finding {
@@ -110,7 +128,7 @@ func objectLock(o *Observation, _ *ClusterObservation, p Params) Finding {
 	r := st.Spec.Retention
 	switch {
 	case !st.ObjectLockEnabled:
-		f.Status, f.Observed = Fail, "object lock not enabled"
+		f.Status, f.Observed, f.Problem = Fail, "object lock not enabled", "Object Lock Not Enabled"
 		f.Remedy = "Recreate the repository as a lifeboat_immutable_bucket (object lock can only be enabled when a bucket is created) and move the backups into it."
 	case r == nil:
 		f.Status, f.Observed = Fail, "object lock enabled, no default retention"
@@ -118,7 +136,7 @@ func objectLock(o *Observation, _ *ClusterObservation, p Params) Finding {
 	case int(r.Days) < p.MinLockDays:
 		f.Status, f.Observed = Fail, fmt.Sprintf("%s, %s", r.Mode, days(int(r.Days)))
 		f.Remedy = fmt.Sprintf("Raise the bucket's default retention to at least %s.", days(p.MinLockDays))
-	case r.Mode != objectstore.ModeCompliance:
+	case r.Mode != objectstore.ModeCompliance && !p.AcceptGovernance:
 		f.Status, f.Observed = Warn, fmt.Sprintf("%s, %s", r.Mode, days(int(r.Days)))
 		f.Remedy = "Switch the default retention to COMPLIANCE so that no account, not even an administrator, can shorten it."
 	default:
@@ -217,7 +235,7 @@ func walArchiving(o *Observation, c *ClusterObservation, p Params) Finding {
 		Note: fmt.Sprintf("archive_mode=%s archive_timeout=%s last archived %s at %s", st.Settings.ArchiveMode, st.Settings.ArchiveTimeout,
 			orNone(st.Archiver.LastArchivedWAL), ts(st.Archiver.LastArchivedTime))}}}
 	if st.Settings.ArchiveMode != "on" && st.Settings.ArchiveMode != "always" {
-		f.Status, f.Observed = Fail, "archive_mode = "+orNone(st.Settings.ArchiveMode)
+		f.Status, f.Observed, f.Problem = Fail, "archive_mode = "+orNone(st.Settings.ArchiveMode), "WAL Archiving Off"
 		f.Remedy = "Declare lifeboat_wal_archive for this cluster (it sets archive_mode and archive_command) and restart PostgreSQL."
 		return f
 	}
@@ -396,7 +414,7 @@ func window(o *Observation, c *ClusterObservation, p Params) Finding {
 		f.Status = Fail
 		f.Remedy = fmt.Sprintf("Keep base backups and WAL for at least %s (retention days of lifeboat_backup_policy, lock days of the bucket).", days(p.WindowDays))
 	case w.Truncated():
-		f.Status = Warn
+		f.Status, f.Problem = Warn, "Restorable Window Cut By A WAL Gap"
 		f.Observed += fmt.Sprintf("; a WAL gap cuts it short before %s", w.NewestSegment)
 		f.Remedy = "Take a new base backup: WAL after the gap is unusable until then."
 	default:
@@ -409,7 +427,7 @@ func verification(o *Observation, c *ClusterObservation, p Params) Finding {
 	th := fmt.Sprintf("passed within %s", days(p.VerifyWithinDays))
 	if c.VerifyErr != nil {
 		f := unknown(c.VerifyErr.Error(), "Give the report credentials that may read the agent's job records.")
-		f.Threshold = th
+		f.Threshold, f.Problem = th, "Verification Record Unreadable"
 		return f
 	}
 	r := c.VerifyRun
@@ -418,15 +436,16 @@ func verification(o *Observation, c *ClusterObservation, p Params) Finding {
 		f.Threshold = th
 		return f
 	}
-	f := Finding{Threshold: th, Evidence: []Evidence{{Key: c.Layout.JobRecordKey(agentd.VerifyJob), Time: r.Finished,
+	f := Finding{Threshold: th, Evidence: []Evidence{{Key: c.Layout.JobRecordKey(repo.JobVerify), Time: r.Finished,
 		Note: fmt.Sprintf("%s by %s: %s%s", r.Result, r.Holder, r.Output, r.Error)}}}
 	f.Observed = fmt.Sprintf("%s %s ago", r.Result, age(o.Now, r.Finished))
 	switch {
-	case r.Result != agentd.ResultSuccess:
+	case r.Result != repo.JobSuccess:
 		f.Status = Fail
-		f.Remedy = "Run lifeboat verify on the newest backup for the full report, and take a new base backup."
+		f.Observed += ": " + r.Error
+		f.Remedy = "Run lifeboat verify on the newest backup for the full report, and take a new base backup: a restore that reads these objects would fail."
 	case o.Now.Sub(r.Finished) > time.Duration(p.VerifyWithinDays)*24*time.Hour:
-		f.Status = Fail
+		f.Status, f.Problem = Fail, "Verification Overdue"
 		f.Remedy = "Check that lifeboat agent runs and that verify_schedule fires at least as often as required."
 	default:
 		f.Status = Pass
@@ -465,7 +484,7 @@ func lastDrill(o *Observation, c *ClusterObservation, p Params) Finding {
 	}
 	f := Finding{Threshold: th}
 	if len(c.Drills) == 0 {
-		f.Status, f.Observed = Fail, "no drill schedule"
+		f.Status, f.Observed, f.Problem = Fail, "no drill schedule", "No Drill Schedule"
 		f.Remedy = "Declare lifeboat_drill_schedule for this cluster: a backup never restored is not known to restore."
 		return f
 	}
@@ -473,10 +492,10 @@ func lastDrill(o *Observation, c *ClusterObservation, p Params) Finding {
 	if best == nil {
 		if len(errs) > 0 {
 			f := unknown("drill evidence unreadable: "+strings.Join(errs, "; "), "Give the report credentials that may read drill evidence versions.")
-			f.Threshold = th
+			f.Threshold, f.Problem = th, "Drill Evidence Unreadable"
 			return f
 		}
-		f.Status, f.Observed = Fail, "no drill has run"
+		f.Status, f.Observed, f.Problem = Fail, "no drill has run", "No Drill Has Run"
 		f.Remedy = "Check that lifeboat agent runs the drill schedules, or apply with run_on_apply."
 		return f
 	}
@@ -493,16 +512,8 @@ func lastDrill(o *Observation, c *ClusterObservation, p Params) Finding {
 		f.Observed += ": " + strings.Join(fails, "; ")
 		f.Remedy = "Read the drill's evidence for the failed checks, fix the backup or the checks, and run the drill again."
 	case o.Now.Sub(ev.Finished) > time.Duration(p.DrillWithinDays)*24*time.Hour:
-		f.Status = Fail
+		f.Status, f.Problem = Fail, "Last Passed Drill Too Old"
 		f.Remedy = "Check that lifeboat agent runs the drill schedule at least as often as required."
-	case p.Trust.Required() && best.EvidenceSigner == "":
-		f.Status = Warn
-		f.Observed += "; evidence not signed by a trusted key"
-		f.Remedy = "Give the agent a signing key whose public half is trusted, so evidence cannot be forged by whoever can write the bucket."
-	case ev.LaterVersions > 0:
-		f.Status = Warn
-		f.Observed += fmt.Sprintf("; %d version(s) written over the evidence", ev.LaterVersions)
-		f.Remedy = "Find out who wrote over the locked evidence; the original version is the one judged."
 	default:
 		f.Status = Pass
 	}
@@ -537,8 +548,8 @@ func rto(o *Observation, c *ClusterObservation, p Params) Finding {
 	}
 	if !ev.Passed {
 		f.Observed += " (drill failed: the RTO is of a restore that did not pass its checks)"
-		f.Status = Fail
-		if f.Remedy == "" {
+		if f.Status != Fail {
+			f.Status, f.Problem = Fail, "RTO Not Measured On A Passing Drill"
 			f.Remedy = "A failed drill has no valid RTO: fix the drill first."
 		}
 	}
@@ -593,4 +604,181 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+func tenantDumpFailures(o *Observation, c *ClusterObservation, _ Params) Finding {
+	th := "no tenant dump failed in the agent's last scheduled backup"
+	if c.BackupRunErr != nil {
+		f := unknown(c.BackupRunErr.Error(), "Give the report credentials that may read the agent's job records.")
+		f.Threshold, f.Problem = th, "Backup Job Record Unreadable"
+		return f
+	}
+	r := c.BackupRun
+	if r == nil {
+		f := unknown("the agent has recorded no scheduled backup", "Check that lifeboat agent runs against this repository.")
+		f.Threshold = th
+		return f
+	}
+	f := Finding{Threshold: th, Evidence: []Evidence{{Key: c.Layout.JobRecordKey(repo.JobBackup), Time: r.Finished,
+		Note: fmt.Sprintf("%s by %s", r.Result, r.Holder)}}}
+	if len(r.TenantFailures) == 0 {
+		f.Status = Pass
+		f.Observed = fmt.Sprintf("the backup of %s dumped every tenant", ts(r.Finished))
+		return f
+	}
+	dbs := make([]string, 0, len(r.TenantFailures))
+	for db := range r.TenantFailures {
+		dbs = append(dbs, db)
+	}
+	sort.Strings(dbs)
+	var lines []string
+	for _, db := range dbs {
+		lines = append(lines, fmt.Sprintf("%s: %s", db, r.TenantFailures[db]))
+	}
+	f.Status = Fail
+	f.Observed = fmt.Sprintf("the scheduled backup at %s (agent %s) could not dump %d tenant database(s): %s",
+		ts(r.Finished), r.Holder, len(dbs), strings.Join(lines, "; "))
+	f.Remedy = "Every other tenant was dumped: fix these databases, or remove them from tenant_databases."
+	return f
+}
+
+func drillOnSchedule(o *Observation, c *ClusterObservation, _ Params) Finding {
+	th := "a drill for every slot of each drill schedule"
+	if c.DrillsErr != nil {
+		f := unknown("drill schedules unreadable: "+c.DrillsErr.Error(), "Give the report credentials that may read the repository's drills.")
+		f.Threshold = th
+		return f
+	}
+	if len(c.Drills) == 0 {
+		f := unknown("no drill schedule", "Declare lifeboat_drill_schedule for this cluster.")
+		f.Threshold = th
+		return f
+	}
+	f := Finding{Threshold: th}
+	var late, unsure []string
+	for _, d := range c.Drills {
+		if d.Err != nil {
+			unsure = append(unsure, fmt.Sprintf("%s: %v", d.Schedule.Name, d.Err))
+			continue
+		}
+		sched, err := schedule.Parse(d.Schedule.Schedule)
+		if err != nil {
+			unsure = append(unsure, fmt.Sprintf("%s: schedule %q: %v", d.Schedule.Name, d.Schedule.Schedule, err))
+			continue
+		}
+		var last time.Time
+		if d.Latest != nil {
+			last = d.Latest.Finished
+			f.Evidence = append(f.Evidence, drillEvidence(&d))
+		}
+		if due, overdue := sched.Overdue(d.Schedule.Created, last, o.Now); overdue {
+			lastS := "none"
+			if !last.IsZero() {
+				lastS = ts(last)
+			}
+			late = append(late, fmt.Sprintf("drill %q was due at %s by schedule %q, its last drill is %s", d.Schedule.Name, ts(due), d.Schedule.Schedule, lastS))
+		}
+	}
+	switch {
+	case len(late) > 0:
+		f.Status, f.Observed = Fail, strings.Join(late, "; ")
+		f.Remedy = "Check that lifeboat agent runs against this repository and why its drills do not run."
+	case len(unsure) > 0:
+		f.Status, f.Observed = Unknown, strings.Join(unsure, "; ")
+		f.Remedy = "Give the report credentials that may read drill evidence versions, and fix the schedules."
+	default:
+		f.Status, f.Observed = Pass, fmt.Sprintf("%d drill schedule(s), none overdue", len(c.Drills))
+	}
+	return f
+}
+
+func drillEvidenceIntact(o *Observation, c *ClusterObservation, p Params) Finding {
+	th := "no version written over the drill evidence"
+	if p.Trust.Required() {
+		th += ", signed by a trusted key"
+	}
+	f := Finding{Threshold: th}
+	var unsigned, overwritten []string
+	n := 0
+	for i := range c.Drills {
+		d := &c.Drills[i]
+		if d.Latest == nil {
+			continue
+		}
+		n++
+		f.Evidence = append(f.Evidence, drillEvidence(d))
+		if p.Trust.Required() && d.EvidenceSigner == "" {
+			unsigned = append(unsigned, d.Latest.Key)
+		}
+		if d.Latest.LaterVersions > 0 {
+			overwritten = append(overwritten, fmt.Sprintf("%s (%d later version(s))", d.Latest.Key, d.Latest.LaterVersions))
+		}
+	}
+	var bad []string
+	if len(unsigned) > 0 {
+		bad = append(bad, "not signed by a trusted key: "+strings.Join(unsigned, ", "))
+		f.Problem = "Drill Evidence Signature Not Verified"
+		f.Remedy = "Give the agent a signing key whose public half is trusted, so evidence cannot be forged by whoever can write the bucket; check who wrote it."
+	}
+	if len(overwritten) > 0 {
+		bad = append(bad, "written over after the drill: "+strings.Join(overwritten, ", "))
+		f.Problem = "Drill Evidence Overwritten"
+		f.Remedy = "Find out who wrote over the locked evidence; the values judged come from the original, locked version."
+	}
+	switch {
+	case len(bad) == 2:
+		f.Status, f.Observed, f.Problem = Warn, strings.Join(bad, "; "), ""
+	case len(bad) == 1:
+		f.Status, f.Observed = Warn, bad[0]
+	case n == 0:
+		f.Status, f.Observed = Unknown, "no drill evidence"
+		f.Remedy = "Run a drill (lifeboat_drill_schedule with run_on_apply, or lifeboat agent)."
+	default:
+		f.Status, f.Observed = Pass, fmt.Sprintf("%d evidence object(s) intact", n)
+	}
+	return f
+}
+
+func lifecycleSpares(o *Observation, c *ClusterObservation, _ Params) Finding {
+	th := "no lifecycle tier expires " + c.Layout.RootDir() + " outside its data folders"
+	if f, bad := bucketUnreadable(o); bad {
+		f.Threshold = th
+		return f
+	}
+	f := Finding{Threshold: th, Evidence: bucketEvidence(o)}
+	if bad := ExpiringConfig(c.Layout, o.BucketState.Spec.Lifecycle); len(bad) > 0 {
+		f.Status, f.Observed = Fail, "tiers "+strings.Join(bad, ", ")
+		f.Remedy = ExpiringConfigDetail(o.Bucket, c.Layout, bad)
+		return f
+	}
+	f.Status = Pass
+	f.Observed = fmt.Sprintf("%d bucket tier(s), none reaching the configuration", len(o.BucketState.Spec.Lifecycle))
+	return f
+}
+
+// ExpiringConfig names the tiers among tiers (the bucket's own lifecycle
+// rules, not the ones a backup policy owns) whose expiration would reach
+// objects of the repository at l that are not backup data: policy.json,
+// cluster.json, drill schedules and evidence, leases, job records. The
+// agent stops without them, so such a tier is refused where it is declared
+// and failed where it is found.
+func ExpiringConfig(l repo.Layout, tiers []objectstore.LifecycleTier) []string {
+	var out []string
+	for _, t := range tiers {
+		if t.ExpirationDays == 0 {
+			continue // noncurrent versions only: the current objects stay
+		}
+		if ps, err := l.LifecyclePrefixes(t.Prefix); err != nil || len(ps) != 1 || ps[0] != t.Prefix {
+			out = append(out, fmt.Sprintf("%q (prefix %q)", t.Name, t.Prefix))
+		}
+	}
+	return out
+}
+
+// ExpiringConfigDetail says what ExpiringConfig found and what to do.
+func ExpiringConfigDetail(bucket string, l repo.Layout, bad []string) string {
+	return fmt.Sprintf("Bucket %q has lifecycle tier(s) %s that would expire objects of repository %s that are not backup data "+
+		"(policy.json, cluster.json, drill schedules and evidence, leases, job records): the agent would stop without them. "+
+		"Give those tiers a prefix outside the repository or inside its data folders (%s).",
+		bucket, strings.Join(bad, ", "), l.RootDir(), strings.Join(l.DataPrefixes(), ", "))
 }

@@ -2,9 +2,13 @@
 // of "is this posture holding" lives here, once: a Control has an ID, a
 // title, its parameters and the standards it evidences, and evaluating it
 // gives a typed Finding (status, observed value, threshold, evidence,
-// remedy). The data source, the CLI report and, later, the resources'
-// warnings and the agent's metrics all read findings instead of deciding
-// for themselves.
+// remedy). The data source, the CLI report, the resources' warnings (Judge
+// on what a resource read, each non-passing finding's Problem as the
+// summary) and the agent's lifeboat_posture_finding metric all read
+// findings instead of deciding for themselves.
+//
+// Controls register themselves (register, in an init of the file of their
+// family): a new control is a new file, not an edit of a shared list.
 //
 // Evaluation is split in two so that each half can be trusted on its own:
 //

@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -54,8 +53,12 @@ type ClusterObservation struct {
 
 	// VerifyRun is the agent's record of its last scheduled verification
 	// (nil: none recorded).
-	VerifyRun *agentd.Run
+	VerifyRun *repo.JobRun
 	VerifyErr error
+	// BackupRun is the agent's record of its last scheduled backup (nil:
+	// none recorded).
+	BackupRun    *repo.JobRun
+	BackupRunErr error
 
 	Drills    []DrillObservation
 	DrillsErr error
@@ -161,7 +164,8 @@ func gatherCluster(ctx context.Context, t Target, c *ClusterObservation) {
 			c.PolicyObject = info
 		}
 	}
-	c.VerifyRun, c.VerifyErr = agentd.ReadRun(ctx, store, l, agentd.VerifyJob)
+	c.VerifyRun, c.VerifyErr = repo.ReadJobRun(ctx, store, l, repo.JobVerify)
+	c.BackupRun, c.BackupRunErr = repo.ReadJobRun(ctx, store, l, repo.JobBackup)
 
 	// NOTE: an empty Trust lists every schedule, signed or not; the
 	// signer is read per schedule below, so an unsigned schedule shows up

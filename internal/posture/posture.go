@@ -59,14 +59,19 @@ type Evidence struct {
 // Finding is a control's verdict on one cluster (or on the bucket, with
 // Cluster empty).
 type Finding struct {
-	Control    string            `json:"control"`
-	Title      string            `json:"title"`
-	Cluster    string            `json:"cluster,omitempty"`
-	Status     Status            `json:"status"`
-	Observed   string            `json:"observed"`
-	Threshold  string            `json:"threshold"`
-	Evidence   []Evidence        `json:"evidence,omitempty"`
-	Remedy     string            `json:"remedy,omitempty"`
+	Control   string     `json:"control"`
+	Title     string     `json:"title"`
+	Cluster   string     `json:"cluster,omitempty"`
+	Status    Status     `json:"status"`
+	Observed  string     `json:"observed"`
+	Threshold string     `json:"threshold"`
+	Evidence  []Evidence `json:"evidence,omitempty"`
+	Remedy    string     `json:"remedy,omitempty"`
+	// Problem names, in a short Title Case phrase, what is wrong when the
+	// finding does not pass ("Backup Overdue"): the summary of the
+	// warning a resource shows for it. Empty on a pass, and on an unknown
+	// that is not worth a warning (nothing declared to judge).
+	Problem    string            `json:"problem,omitempty"`
 	Parameters map[string]string `json:"parameters,omitempty"`
 	Standards  []Standard        `json:"standards"`
 }
@@ -86,6 +91,9 @@ type Control struct {
 	Title     string
 	Scope     Scope
 	Standards []Standard
+	// Problem is the Problem of a failing or warning finding whose
+	// evaluation named none.
+	Problem string
 	// Parameters names the Params fields the control reads, with their
 	// values, for the report.
 	Parameters func(p Params) map[string]string
@@ -98,6 +106,10 @@ type Control struct {
 type Params struct {
 	// MinLockDays is the shortest default object-lock retention accepted.
 	MinLockDays int
+	// AcceptGovernance passes a GOVERNANCE default retention instead of
+	// warning that privileged users may bypass it (a bucket that declares
+	// GOVERNANCE holds what it declares).
+	AcceptGovernance bool
 	// RPO bounds how long a WAL segment may wait to be archived.
 	RPO time.Duration
 	// WindowDays is how far back the restorable window must reach.
@@ -166,9 +178,38 @@ func Evaluate(o *Observation, p Params) *Report {
 	return r
 }
 
+// Judge evaluates only the controls named by ids, on every cluster of o
+// (bucket controls once), in the order of ids. Resources call it on what
+// they read for themselves, so that their warnings are the engine's
+// findings and not a judgement of their own.
+func Judge(o *Observation, p Params, ids ...string) []Finding {
+	p = p.withDefaults()
+	var out []Finding
+	for _, id := range ids {
+		ctl, ok := ControlByID(id)
+		if !ok {
+			continue
+		}
+		if ctl.Scope == ScopeBucket {
+			out = append(out, ctl.finding(o, nil, p))
+			continue
+		}
+		for i := range o.Clusters {
+			out = append(out, ctl.finding(o, &o.Clusters[i], p))
+		}
+	}
+	return out
+}
+
 func (ctl Control) finding(o *Observation, c *ClusterObservation, p Params) Finding {
 	f := ctl.Evaluate(o, c, p)
 	f.Control, f.Title, f.Standards = ctl.ID, ctl.Title, ctl.Standards
+	switch {
+	case f.Status == Pass:
+		f.Problem = ""
+	case f.Problem == "" && (f.Status == Fail || f.Status == Warn):
+		f.Problem = ctl.Problem
+	}
 	if c != nil {
 		f.Cluster = c.Cluster
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -25,7 +24,7 @@ func observation() *Observation {
 	gone := errors.New("connection refused")
 	return &Observation{Bucket: "b", Now: now, BucketErr: gone, Clusters: []ClusterObservation{{
 		Cluster: "main", Layout: repo.Layout{Cluster: "main"},
-		CatalogErr: gone, WindowErr: gone, PolicyErr: gone, VerifyErr: gone, DrillsErr: gone,
+		CatalogErr: gone, WindowErr: gone, PolicyErr: gone, VerifyErr: gone, BackupRunErr: gone, DrillsErr: gone,
 	}}}
 }
 
@@ -68,9 +67,9 @@ func TestVerification(t *testing.T) {
 	if f, _ := Evaluate(o, Params{}).Find(ControlVerification, "main"); f.Status != Unknown {
 		t.Fatalf("no record: %s, want unknown", f.Status)
 	}
-	c.VerifyRun = &agentd.Run{Job: agentd.VerifyJob, Result: agentd.ResultSuccess, Finished: now.Add(-24 * time.Hour), Holder: "h"}
+	c.VerifyRun = &repo.JobRun{Job: repo.JobVerify, Result: repo.JobSuccess, Finished: now.Add(-24 * time.Hour), Holder: "h"}
 	f, _ := Evaluate(o, Params{VerifyWithinDays: 2}).Find(ControlVerification, "main")
-	if f.Status != Pass || f.Evidence[0].Key != c.Layout.JobRecordKey(agentd.VerifyJob) {
+	if f.Status != Pass || f.Evidence[0].Key != c.Layout.JobRecordKey(repo.JobVerify) {
 		t.Fatalf("recent success: %s %+v", f.Status, f.Evidence)
 	}
 	if f, _ := Evaluate(o, Params{VerifyWithinDays: 1}).Find(ControlVerification, "main"); f.Status != Pass {
@@ -80,7 +79,7 @@ func TestVerification(t *testing.T) {
 	if f, _ := Evaluate(o, Params{VerifyWithinDays: 2}).Find(ControlVerification, "main"); f.Status != Fail {
 		t.Fatalf("success 49h ago, 2 days required: %s", f.Status)
 	}
-	c.VerifyRun.Finished, c.VerifyRun.Result, c.VerifyRun.Error = now, agentd.ResultFailure, "checksum mismatch"
+	c.VerifyRun.Finished, c.VerifyRun.Result, c.VerifyRun.Error = now, repo.JobFailure, "checksum mismatch"
 	if f, _ := Evaluate(o, Params{}).Find(ControlVerification, "main"); f.Status != Fail || !strings.Contains(f.Evidence[0].Note, "checksum mismatch") {
 		t.Fatalf("failed verification: %s %+v", f.Status, f.Evidence)
 	}

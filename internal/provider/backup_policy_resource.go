@@ -28,11 +28,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
@@ -383,9 +383,9 @@ func (r *backupPolicyResource) ModifyPlan(ctx context.Context, req resource.Modi
 	if err != nil {
 		return // missing buckets are reported at apply, with the attribute
 	}
-	if bad := tiersExpiringConfig(layout, st.Spec.Lifecycle); len(bad) > 0 {
+	if bad := posture.ExpiringConfig(layout, st.Spec.Lifecycle); len(bad) > 0 {
 		resp.Diagnostics.AddAttributeError(path.Root("repository").AtName("bucket"), "Bucket Lifecycle Tier Would Expire Repository Configuration",
-			bucketTiersDetail(st.Spec.Name, layout, bad))
+			posture.ExpiringConfigDetail(st.Spec.Name, layout, bad))
 	}
 	if st.Spec.Retention == nil {
 		return
@@ -462,9 +462,9 @@ func (r *backupPolicyResource) converge(ctx context.Context, m *backupPolicyMode
 		diags.Append(errorDiag("Error Reading Repository Bucket", fmt.Sprintf("reading the lifecycle of bucket %q", bucket), err))
 		return nil, false
 	}
-	if bad := tiersExpiringConfig(layout, st.Spec.Lifecycle); len(bad) > 0 {
+	if bad := posture.ExpiringConfig(layout, st.Spec.Lifecycle); len(bad) > 0 {
 		diags.AddAttributeError(path.Root("repository").AtName("bucket"), "Bucket Lifecycle Tier Would Expire Repository Configuration",
-			bucketTiersDetail(bucket, layout, bad))
+			posture.ExpiringConfigDetail(bucket, layout, bad))
 		return nil, false
 	}
 	for i, t := range m.Tiers {
@@ -560,15 +560,14 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 		return
 	}
 	state.Tiers = observedPolicyTiers(state.Tiers, tiers, layout)
-	r.observe(ctx, store, &state, &resp.Diagnostics)
-	r.warnOverdue(&state, p.Created, &resp.Diagnostics)
-	r.warnTenantDumps(ctx, store, &state, &resp.Diagnostics)
-	r.warnVerify(ctx, store, &state, &resp.Diagnostics)
+	cat := r.observe(ctx, store, &state, &resp.Diagnostics)
+	r.warnPosture(ctx, store, layout, p, cat, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// observe fills the computed posture values from the catalog.
-func (r *backupPolicyResource) observe(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) {
+// observe fills the computed posture values from the catalog, and returns
+// it (nil when it could not be read).
+func (r *backupPolicyResource) observe(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) *catalog.Catalog {
 	m.LastBackupID, m.LastBackupTime = types.StringNull(), types.StringNull()
 	m.RecoveryWindowStart, m.RecoveryWindowEnd = types.StringNull(), types.StringNull()
 	// NOTE: only the physical backups: the policy shows the newest base
@@ -577,7 +576,7 @@ func (r *backupPolicyResource) observe(ctx context.Context, store objectstore.St
 	c, err := catalog.LoadPhysical(ctx, store, m.layout())
 	if err != nil {
 		diags.AddWarning("Backup Catalog Unreadable", fmt.Sprintf("The repository's backups could not be listed: %v", err))
-		return
+		return nil
 	}
 	if n := len(c.Physical); n > 0 {
 		last := c.Physical[n-1]
@@ -589,80 +588,28 @@ func (r *backupPolicyResource) observe(ctx context.Context, store objectstore.St
 		m.RecoveryWindowStart = types.StringValue(w.Earliest.UTC().Format(time.RFC3339))
 		m.RecoveryWindowEnd = types.StringValue(w.Latest.UTC().Format(time.RFC3339))
 	}
+	return c
 }
 
-// warnOverdue warns when the last backup is older than the schedule allows.
-// created is when the policy was first written: a new policy owes no backup
-// before its first slot.
-func (r *backupPolicyResource) warnOverdue(m *backupPolicyModel, created time.Time, diags *diag.Diagnostics) {
-	sched, err := schedule.Parse(m.Schedule.ValueString())
-	if err != nil {
-		return
+// warnPosture shows the posture engine's findings on the policy p as read
+// from the repository: the newest base backup against the schedule (a new
+// policy owes no backup before its first slot after p.Created), the
+// tenants whose dump failed in the agent's last scheduled backup, and, with
+// a verify_schedule, the agent's last verification. cat is the catalog of
+// physical backups (nil: unreadable, already warned about).
+func (r *backupPolicyResource) warnPosture(ctx context.Context, store objectstore.Store, l repo.Layout, p *repo.Policy, cat *catalog.Catalog, diags *diag.Diagnostics) {
+	c := posture.ClusterObservation{Cluster: l.Cluster, Layout: l, Catalog: cat, Policy: p}
+	var ids []string
+	if cat != nil {
+		ids = append(ids, posture.ControlBaseBackupAge)
 	}
-	var last time.Time
-	if !m.LastBackupTime.IsNull() {
-		if last, err = time.Parse(time.RFC3339, m.LastBackupTime.ValueString()); err != nil {
-			return
-		}
+	c.BackupRun, c.BackupRunErr = repo.ReadJobRun(ctx, store, l, repo.JobBackup)
+	ids = append(ids, posture.ControlTenantDumpErrors)
+	if p.VerifySchedule != "" {
+		c.VerifyRun, c.VerifyErr = repo.ReadJobRun(ctx, store, l, repo.JobVerify)
+		ids = append(ids, posture.ControlVerification)
 	}
-	due, overdue := sched.Overdue(created, last, time.Now())
-	switch {
-	case !overdue:
-	case last.IsZero():
-		diags.AddWarning("Backup Overdue",
-			fmt.Sprintf("Cluster %q has no complete base backup, but schedule %q was due at %s. Is `lifeboat agent` running against this repository?",
-				m.Cluster.ValueString(), m.Schedule.ValueString(), due.Format(time.RFC3339)))
-	default:
-		diags.AddWarning("Backup Overdue",
-			fmt.Sprintf("Cluster %q was last backed up at %s (%s), but schedule %q was due at %s. Is `lifeboat agent` running, and are its backups failing?",
-				m.Cluster.ValueString(), last.Format(time.RFC3339), m.LastBackupID.ValueString(), m.Schedule.ValueString(), due.Format(time.RFC3339)))
-	}
-}
-
-// warnTenantDumps warns, naming them, about the tenants whose dump failed in
-// the agent's last scheduled backup (its job record).
-func (r *backupPolicyResource) warnTenantDumps(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) {
-	run, err := agentd.ReadRun(ctx, store, m.layout(), agentd.BackupJob)
-	if err != nil {
-		diags.AddWarning("Backup Job Record Unreadable", fmt.Sprintf("The agent's record of its last scheduled backup could not be read: %v", err))
-		return
-	}
-	if run == nil || len(run.TenantFailures) == 0 {
-		return
-	}
-	dbs := make([]string, 0, len(run.TenantFailures))
-	for db := range run.TenantFailures {
-		dbs = append(dbs, db)
-	}
-	sort.Strings(dbs)
-	var lines []string
-	for _, db := range dbs {
-		lines = append(lines, fmt.Sprintf("  %s: %s", db, run.TenantFailures[db]))
-	}
-	diags.AddWarning("Tenant Dumps Failing",
-		fmt.Sprintf("The scheduled backup of cluster %q at %s (agent %s) could not dump %d tenant database(s): %s. Every other tenant was dumped. "+
-			"Fix these databases, or remove them from tenant_databases:\n%s",
-			m.Cluster.ValueString(), run.Finished.Format(time.RFC3339), run.Holder, len(dbs), strings.Join(dbs, ", "), strings.Join(lines, "\n")))
-}
-
-// warnVerify warns when the agent's last scheduled verification found the
-// newest backup (or the WAL a restore of it reads) damaged.
-func (r *backupPolicyResource) warnVerify(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) {
-	if m.VerifySchedule.IsNull() || m.VerifySchedule.ValueString() == "" {
-		return
-	}
-	run, err := agentd.ReadRun(ctx, store, m.layout(), agentd.VerifyJob)
-	if err != nil {
-		diags.AddWarning("Verification Record Unreadable", fmt.Sprintf("The agent's record of its last scheduled verification could not be read: %v", err))
-		return
-	}
-	if run == nil || run.Result != agentd.ResultFailure {
-		return
-	}
-	diags.AddWarning("Backup Verification Failed",
-		fmt.Sprintf("The scheduled verification of cluster %q at %s (agent %s) failed: %s. A restore that reads these objects would fail: "+
-			"run `lifeboat verify` on the backup for the full report, and take a new base backup.",
-			m.Cluster.ValueString(), run.Finished.Format(time.RFC3339), run.Holder, run.Error))
+	warnFindings(diags, &posture.Observation{Bucket: store.Bucket(), Prefix: l.Prefix, Clusters: []posture.ClusterObservation{c}}, posture.Params{}, ids...)
 }
 
 // Delete implements resource.Resource: scheduling stops, backups stay.
@@ -793,29 +740,6 @@ const prunedRulePrefix = "pruned."
 // agentRulePrefix names the policy's rules for the agent's own records,
 // which are no tier.
 const agentRulePrefix = "agent."
-
-// tiersExpiringConfig names the tiers among tiers (rules the policy does
-// not own: the bucket's own) whose expiration would reach objects of the
-// repository at l that are not backup data.
-func tiersExpiringConfig(l repo.Layout, tiers []objectstore.LifecycleTier) []string {
-	var out []string
-	for _, t := range tiers {
-		if t.ExpirationDays == 0 {
-			continue // noncurrent versions only: the current objects stay
-		}
-		if ps, err := l.LifecyclePrefixes(t.Prefix); err != nil || len(ps) != 1 || ps[0] != t.Prefix {
-			out = append(out, fmt.Sprintf("%q (prefix %q)", t.Name, t.Prefix))
-		}
-	}
-	return out
-}
-
-func bucketTiersDetail(bucket string, l repo.Layout, bad []string) string {
-	return fmt.Sprintf("Bucket %q has lifecycle tier(s) %s that would expire objects of repository %s that are not backup data "+
-		"(policy.json, cluster.json, drill schedules and evidence, leases, job records): the agent would stop without them. "+
-		"Give those tiers a prefix outside the repository or inside its data folders (%s).",
-		bucket, strings.Join(bad, ", "), l.RootDir(), strings.Join(l.DataPrefixes(), ", "))
-}
 
 // layoutOfRoot is the layout of the repository whose root is root.
 func layoutOfRoot(root string) repo.Layout {

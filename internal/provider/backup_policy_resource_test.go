@@ -22,8 +22,10 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
@@ -193,24 +195,29 @@ func testAccCheckBackupPolicyDestroyed(t *testing.T, bucket string, layout repo.
 	}
 }
 
+// TestBackupPolicyOverdueWarning: the policy warns with the engine's
+// finding when the newest base backup misses a slot of the schedule.
 func TestBackupPolicyOverdueWarning(t *testing.T) {
+	ctx := context.Background()
 	r := &backupPolicyResource{}
-	m := &backupPolicyModel{Cluster: types.StringValue("main"), Schedule: types.StringValue("@hourly"), LastBackupID: types.StringValue("old")}
-	m.LastBackupTime = types.StringValue(time.Now().Add(-5 * time.Hour).UTC().Format(time.RFC3339))
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	store := objectstore.NewMemory("b")
+	p := &repo.Policy{Cluster: "main", Schedule: "@hourly"}
+	cat := &catalog.Catalog{Layout: l, Physical: []*backup.Manifest{{ID: "old", StopTime: time.Now().Add(-5 * time.Hour)}}}
 	var diags diag.Diagnostics
-	r.warnOverdue(m, time.Time{}, &diags)
-	if !hasWarning(diags, "Backup Overdue") {
-		t.Fatalf("a backup 5h old on an hourly schedule must warn, got %v", diags)
+	r.warnPosture(ctx, store, l, p, cat, &diags)
+	if !hasWarning(diags, "Backup Overdue") || !strings.Contains(diags[0].Detail(), l.BackupManifestKey("old")) {
+		t.Fatalf("a backup 5h old on an hourly schedule must warn naming its manifest, got %v", diags)
 	}
-	m.LastBackupTime = types.StringValue(time.Now().Add(-20 * time.Minute).UTC().Format(time.RFC3339))
+	cat.Physical[0].StopTime = time.Now().Add(-20 * time.Minute)
 	diags = nil
-	r.warnOverdue(m, time.Time{}, &diags)
+	r.warnPosture(ctx, store, l, p, cat, &diags)
 	if len(diags) != 0 {
 		t.Fatalf("a backup 20m old on an hourly schedule must not warn, got %v", diags)
 	}
-	m.LastBackupTime = types.StringNull()
+	cat.Physical = nil
 	diags = nil
-	r.warnOverdue(m, time.Time{}, &diags)
+	r.warnPosture(ctx, store, l, p, cat, &diags)
 	if !hasWarning(diags, "Backup Overdue") {
 		t.Fatalf("no backup at all must warn, got %v", diags)
 	}
@@ -308,8 +315,9 @@ func TestAccBackupPolicyTenantDumpWarning(t *testing.T) {
 	m := &backupPolicyModel{Cluster: types.StringValue("main"),
 		Repository: &repositoryRef{Bucket: types.StringValue(bucket), Prefix: types.StringValue("pg")}}
 	r := &backupPolicyResource{}
+	p := &repo.Policy{Cluster: "main", Schedule: "@hourly", TenantDatabases: []string{"acme", "acme_gone"}}
 	var diags diag.Diagnostics
-	r.warnTenantDumps(ctx, store, m, &diags)
+	r.warnPosture(ctx, store, m.layout(), p, nil, &diags)
 	if len(diags) != 0 {
 		t.Fatalf("no job record yet: want no diagnostics, got %v", diags)
 	}
@@ -319,7 +327,7 @@ func TestAccBackupPolicyTenantDumpWarning(t *testing.T) {
 		TenantFailures: map[string]string{"acme_gone": `database "acme_gone" does not exist`}}); err != nil {
 		t.Fatal(err)
 	}
-	r.warnTenantDumps(ctx, store, m, &diags)
+	r.warnPosture(ctx, store, m.layout(), p, nil, &diags)
 	if !hasWarning(diags, "Tenant Dumps Failing") || diags.HasError() || !strings.Contains(diags[0].Detail(), "acme_gone") {
 		t.Fatalf("want a 'Tenant Dumps Failing' warning naming acme_gone, got %v", diags)
 	}
@@ -328,7 +336,7 @@ func TestAccBackupPolicyTenantDumpWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	diags = nil
-	r.warnTenantDumps(ctx, store, m, &diags)
+	r.warnPosture(ctx, store, m.layout(), p, nil, &diags)
 	if len(diags) != 0 {
 		t.Fatalf("after a successful run: want no diagnostics, got %v", diags)
 	}
@@ -360,14 +368,15 @@ func TestAccNewSchedulesAreNotOverdue(t *testing.T) {
 		if time.Since(p.Created) > time.Minute || time.Since(p.Created) < 0 {
 			t.Fatalf("policy created %s, want now", p.Created)
 		}
-		m := &backupPolicyModel{Cluster: types.StringValue("main"), Schedule: types.StringValue(sched), LastBackupTime: types.StringNull()}
+		cat := &catalog.Catalog{Layout: l}
 		var diags diag.Diagnostics
-		(&backupPolicyResource{}).warnOverdue(m, p.Created, &diags)
+		(&backupPolicyResource{}).warnPosture(ctx, store, l, p, cat, &diags)
 		if len(diags) != 0 {
 			t.Fatalf("policy %q created just now, never run: want no warning, got %v", sched, diags)
 		}
 		// Created long ago (before its last slot), never run: overdue.
-		(&backupPolicyResource{}).warnOverdue(m, p.Created.Add(-72*time.Hour), &diags)
+		p.Created = p.Created.Add(-72 * time.Hour)
+		(&backupPolicyResource{}).warnPosture(ctx, store, l, p, cat, &diags)
 		if !hasWarning(diags, "Backup Overdue") {
 			t.Fatalf("policy %q created 3 days ago, never run: want a warning, got %v", sched, diags)
 		}
@@ -391,14 +400,14 @@ func TestAccNewSchedulesAreNotOverdue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := &drillScheduleModel{Name: types.StringValue(name), Schedule: types.StringValue(sched),
-			LastDrillTime: types.StringNull(), LastAchievedRTO: types.Float64Null(), RTOTarget: types.StringNull()}
 		var diags diag.Diagnostics
-		(&drillScheduleResource{}).warn(m, doc.Created, &diags)
+		warnDrill(&diags, l, posture.DrillObservation{Schedule: *doc}, signature.Trust{})
 		if len(diags) != 0 {
 			t.Fatalf("drill %q created just now, never run: want no warning, got %v", sched, diags)
 		}
-		(&drillScheduleResource{}).warn(m, doc.Created.Add(-72*time.Hour), &diags)
+		old := *doc
+		old.Created = doc.Created.Add(-72 * time.Hour)
+		warnDrill(&diags, l, posture.DrillObservation{Schedule: old}, signature.Trust{})
 		if !hasWarning(diags, "Drill Overdue") {
 			t.Fatalf("drill %q created 3 days ago, never run: want a warning, got %v", sched, diags)
 		}
@@ -430,8 +439,9 @@ func TestAccBackupPolicyVerifyWarning(t *testing.T) {
 		Attempts: 1, Holder: "db1", Started: now, Finished: now, Error: "backup verification failed: physical x: pg/main/wal/00000001/000000010000000000000003.zst: WAL segment content does not match"}); err != nil {
 		t.Fatal(err)
 	}
+	p := &repo.Policy{Cluster: "main", Schedule: "@daily", VerifySchedule: "@daily"}
 	var diags diag.Diagnostics
-	(&backupPolicyResource{}).warnVerify(ctx, store, m, &diags)
+	(&backupPolicyResource{}).warnPosture(ctx, store, m.layout(), p, nil, &diags)
 	if !hasWarning(diags, "Backup Verification Failed") || !strings.Contains(diags[0].Detail(), "000000010000000000000003") {
 		t.Fatalf("want a 'Backup Verification Failed' warning naming the segment, got %v", diags)
 	}
@@ -440,7 +450,7 @@ func TestAccBackupPolicyVerifyWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	diags = nil
-	(&backupPolicyResource{}).warnVerify(ctx, store, m, &diags)
+	(&backupPolicyResource{}).warnPosture(ctx, store, m.layout(), p, nil, &diags)
 	if len(diags) != 0 {
 		t.Fatalf("after a passing verification: want no diagnostics, got %v", diags)
 	}

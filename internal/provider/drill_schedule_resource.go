@@ -30,8 +30,8 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
@@ -347,8 +347,11 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _
 	}
 	if m.LastDrillTime.IsUnknown() {
 		// Planned unknown: a drill ran, or this is a create. Otherwise the
-		// plan kept the last drill's values, and so does the apply.
-		r.observe(ctx, store, m, diags)
+		// plan kept the last drill's values, and so does the apply. The
+		// findings on them show at the next refresh (a failed drill run
+		// here is already this apply's error).
+		doc := m.doc()
+		r.observe(ctx, store, m, &doc)
 	}
 	diags.Append(state.Set(ctx, m)...)
 	if failure != "" {
@@ -396,8 +399,8 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 	if state.Kind.IsNull() { // just imported
 		state.adopt(doc)
 	}
-	r.observe(ctx, store, &state, &resp.Diagnostics)
-	r.warn(&state, doc.Created, &resp.Diagnostics)
+	obs := r.observe(ctx, store, &state, doc)
+	warnDrill(&resp.Diagnostics, state.layout(), obs, r.evidenceTrust(ctx, &state))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -413,29 +416,25 @@ func (r *drillScheduleResource) evidenceTrust(ctx context.Context, m *drillSched
 	return t
 }
 
-// observe fills the last drill's values from its evidence.
-func (r *drillScheduleResource) observe(ctx context.Context, store objectstore.Store, m *drillScheduleModel, diags *diag.Diagnostics) {
+// observe fills the last drill's values from its evidence, and returns
+// what the posture engine judges: the schedule, its newest evidence (the
+// original, locked version) and who signed it.
+func (r *drillScheduleResource) observe(ctx context.Context, store objectstore.Store, m *drillScheduleModel, doc *drill.ScheduleDoc) posture.DrillObservation {
 	m.LastDrillTime, m.LastDrillResult, m.LastEvidenceKey = types.StringNull(), types.StringNull(), types.StringNull()
 	m.LastAchievedRTO = types.Float64Null()
 	m.LastFailures = types.ListValueMust(types.StringType, []attr.Value{})
+	obs := posture.DrillObservation{Schedule: *doc}
 	ev, err := drill.Latest(ctx, store, m.layout(), m.Name.ValueString())
 	if errors.Is(err, objectstore.ErrNotFound) {
-		return
+		return obs
 	}
 	if err != nil {
-		diags.AddWarning("Drill Evidence Unreadable", fmt.Sprintf("The last drill's evidence could not be read: %v", err))
-		return
+		obs.Err = err
+		return obs
 	}
+	obs.Latest = ev
 	if trust := r.evidenceTrust(ctx, m); trust.Required() {
-		if _, err := ev.SignedBy(trust); err != nil {
-			diags.AddWarning("Drill Evidence Signature Not Verified",
-				fmt.Sprintf("The last drill's evidence %s does not carry a valid signature of a trusted key (evidence_trusted_keys or the provider's signing_key): %v. "+
-					"Its values are shown, but the record may not come from an agent: check who wrote it.", ev.Key, err))
-		}
-	}
-	if ev.LaterVersions > 0 {
-		diags.AddWarning("Drill Evidence Overwritten",
-			fmt.Sprintf("%d version(s) were written over the last drill's evidence %s after the drill. The values shown come from the original, locked version; find out who wrote the others.", ev.LaterVersions, ev.Key))
+		obs.EvidenceSigner, _ = ev.SignedBy(trust)
 	}
 	m.LastDrillTime = types.StringValue(ev.Finished.UTC().Format(time.RFC3339))
 	m.LastDrillResult = types.StringValue(map[bool]string{true: "passed", false: "failed"}[ev.Passed])
@@ -449,36 +448,21 @@ func (r *drillScheduleResource) observe(ctx context.Context, store objectstore.S
 		fails = append(fails, types.StringValue("restore: "+ev.Error))
 	}
 	m.LastFailures = types.ListValueMust(types.StringType, append([]attr.Value{}, fails...))
+	return obs
 }
 
-// warn reports posture that is declared but not holding. created is when
-// the schedule was first written: no drill is owed before its first slot.
-func (r *drillScheduleResource) warn(m *drillScheduleModel, created time.Time, diags *diag.Diagnostics) {
-	name := m.Name.ValueString()
-	if m.LastDrillResult.ValueString() == "failed" {
-		diags.AddWarning("Last Drill Failed", fmt.Sprintf("The last drill of %q (%s) failed; evidence %s. Failures: %v",
-			name, m.LastDrillTime.ValueString(), m.LastEvidenceKey.ValueString(), m.LastFailures))
+// warnDrill shows the posture engine's findings on one schedule's drills:
+// posture declared but not holding (the last drill failed or missed its
+// RTO, a slot passed without a drill, evidence unsigned or written over).
+// A schedule that never ran owes nothing but its slots: the "last drill"
+// controls judge it only once there is evidence to judge.
+func warnDrill(diags *diag.Diagnostics, l repo.Layout, d posture.DrillObservation, trust signature.Trust) {
+	c := posture.ClusterObservation{Cluster: l.Cluster, Layout: l, Drills: []posture.DrillObservation{d}}
+	ids := []string{posture.ControlDrillOnSchedule}
+	if d.Latest != nil || d.Err != nil {
+		ids = append(ids, posture.ControlDrill, posture.ControlRTO, posture.ControlDrillEvidence)
 	}
-	if !m.RTOTarget.IsNull() && !m.LastAchievedRTO.IsNull() {
-		if target, err := time.ParseDuration(m.RTOTarget.ValueString()); err == nil && m.LastAchievedRTO.ValueFloat64() > target.Seconds() {
-			diags.AddWarning("Drill Missed RTO Target", fmt.Sprintf("The last drill of %q took %.0fs to restore and pass its checks, beyond rto_target = %s.",
-				name, m.LastAchievedRTO.ValueFloat64(), m.RTOTarget.ValueString()))
-		}
-	}
-	sched, err := schedule.Parse(m.Schedule.ValueString())
-	if err != nil {
-		return
-	}
-	var last time.Time
-	if !m.LastDrillTime.IsNull() {
-		if last, err = time.Parse(time.RFC3339, m.LastDrillTime.ValueString()); err != nil {
-			return
-		}
-	}
-	if due, overdue := sched.Overdue(created, last, time.Now()); overdue {
-		diags.AddWarning("Drill Overdue", fmt.Sprintf("Drill %q was due at %s by schedule %q, but its last drill is %s. Is `lifeboat agent` running?",
-			name, due.Format(time.RFC3339), m.Schedule.ValueString(), orNone(m.LastDrillTime.ValueString())))
-	}
+	warnFindings(diags, &posture.Observation{Clusters: []posture.ClusterObservation{c}}, posture.Params{Trust: trust}, ids...)
 }
 
 // Delete implements resource.Resource: the schedule stops; evidence stays

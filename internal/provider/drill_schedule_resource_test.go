@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
@@ -122,26 +121,31 @@ func testAccCheckDrillScheduleDestroyed(t *testing.T, bucket string, layout repo
 	}
 }
 
+// TestDrillScheduleWarnings: the schedule's warnings are the engine's
+// findings on its last drill: failed, beyond its RTO, overdue; none for a
+// recent passing drill within its RTO.
 func TestDrillScheduleWarnings(t *testing.T) {
-	r := &drillScheduleResource{}
-	m := &drillScheduleModel{
-		Name: types.StringValue("nightly"), Schedule: types.StringValue("@daily"), RTOTarget: types.StringValue("1m"),
-		LastDrillTime: types.StringValue(time.Now().Add(-72 * time.Hour).UTC().Format(time.RFC3339)), LastDrillResult: types.StringValue("failed"),
-		LastAchievedRTO: types.Float64Value(300), LastEvidenceKey: types.StringValue("k"),
-		LastFailures: types.ListValueMust(types.StringType, []attr.Value{types.StringValue("rows: expected 1, observed 0")}),
-	}
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	doc := drill.ScheduleDoc{Name: "nightly", Schedule: "@daily", RTOTargetSeconds: 60}
+	ev := &drill.Evidence{ID: "d1", Key: l.DrillEvidenceKey("nightly", "d1"), Finished: time.Now().Add(-72 * time.Hour), RTOSeconds: 300,
+		Checks: []drill.CheckResult{{Name: "rows", Expected: "1", Observed: "0"}}}
 	var diags diag.Diagnostics
-	r.warn(m, time.Time{}, &diags)
+	warnDrill(&diags, l, posture.DrillObservation{Schedule: doc, Latest: ev}, signature.Trust{})
 	for _, want := range []string{"Last Drill Failed", "Drill Missed RTO Target", "Drill Overdue"} {
 		if !hasWarning(diags, want) {
 			t.Errorf("missing warning %q in %v", want, diags)
 		}
 	}
-	m.LastDrillTime = types.StringValue(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
-	m.LastDrillResult = types.StringValue("passed")
-	m.LastAchievedRTO = types.Float64Value(20)
+	ev.LaterVersions = 1
 	diags = nil
-	r.warn(m, time.Time{}, &diags)
+	warnDrill(&diags, l, posture.DrillObservation{Schedule: doc, Latest: ev}, signature.Trust{})
+	if !hasWarning(diags, "Drill Evidence Overwritten") {
+		t.Errorf("evidence written over: missing warning in %v", diags)
+	}
+	ev.LaterVersions = 0
+	ev.Finished, ev.Passed, ev.RTOSeconds, ev.Checks = time.Now().Add(-time.Hour), true, 20, nil
+	diags = nil
+	warnDrill(&diags, l, posture.DrillObservation{Schedule: doc, Latest: ev}, signature.Trust{})
 	if len(diags) != 0 {
 		t.Fatalf("a recent passing drill within its RTO must not warn: %v", diags)
 	}

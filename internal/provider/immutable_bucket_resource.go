@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 )
 
 var (
@@ -482,10 +483,13 @@ func (r *immutableBucketResource) observe(ctx context.Context, client *objectsto
 		status = "Disabled"
 	}
 	m.Versioning = types.StringValue(status)
-	if !st.ObjectLockEnabled {
-		diags.AddWarning("Object Lock Not Enabled",
-			fmt.Sprintf("Bucket %q has no object lock, so nothing in it is immutable. Object lock can only be enabled when a bucket is created: replace the bucket.", st.Spec.Name))
+	// The bucket is judged against what it declares (an imported state
+	// declares nothing yet: the engine's defaults apply).
+	params := posture.Params{}
+	if d := m.Retention; d != nil && !d.Days.IsNull() && !d.Days.IsUnknown() {
+		params.MinLockDays, params.AcceptGovernance = int(d.Days.ValueInt64()), d.Mode.ValueString() == objectstore.ModeGovernance
 	}
+	warnFindings(diags, &posture.Observation{Bucket: st.Spec.Name, BucketState: st}, params, posture.ControlObjectLock)
 	// An imported state has no retention yet: it adopts everything found.
 	// Otherwise encryption is observed only when declared: without the
 	// block the store's default applies (AWS encrypts every bucket with
@@ -615,8 +619,8 @@ func tiersSpareRepositories(ctx context.Context, client *objectstore.Client, spe
 	}
 	for _, owner := range owners {
 		l := layoutOfRoot(owner)
-		if bad := tiersExpiringConfig(l, spec.Lifecycle); len(bad) > 0 {
-			diags.AddAttributeError(path.Root("lifecycle_tier"), "Lifecycle Tier Would Expire Repository Configuration", bucketTiersDetail(spec.Name, l, bad))
+		if bad := posture.ExpiringConfig(l, spec.Lifecycle); len(bad) > 0 {
+			diags.AddAttributeError(path.Root("lifecycle_tier"), "Lifecycle Tier Would Expire Repository Configuration", posture.ExpiringConfigDetail(spec.Name, l, bad))
 			return false
 		}
 	}

@@ -140,7 +140,7 @@ func (d *postureDataSource) Read(ctx context.Context, req datasource.ReadRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	client := d.data.storeClient(ctx, &resp.Diagnostics)
+	client, store := d.data.openRepository(ctx, m.Repository, &resp.Diagnostics)
 	if client == nil {
 		return
 	}
@@ -150,7 +150,7 @@ func (d *postureDataSource) Read(ctx context.Context, req datasource.ReadRequest
 		return
 	}
 	bucket, prefix := m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString()
-	target := posture.Target{Buckets: client, Store: client.Store(bucket), Prefix: prefix, Trust: params.Trust, Postgres: map[string]posture.Server{}}
+	target := posture.Target{Buckets: client, Store: store, Prefix: prefix, Trust: params.Trust, Postgres: map[string]posture.Server{}}
 	for _, c := range m.Clusters {
 		target.Clusters = append(target.Clusters, c.ValueString())
 	}

@@ -130,13 +130,12 @@ func (d *recoveryPointsDataSource) Read(ctx context.Context, req datasource.Read
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	client := d.data.storeClient(ctx, &resp.Diagnostics)
+	client, store := d.data.openRepository(ctx, m.Repository, &resp.Diagnostics)
 	if client == nil {
 		return
 	}
 	bucket := m.Repository.Bucket.ValueString()
 	layout := repo.Layout{Prefix: m.Repository.Prefix.ValueString(), Cluster: m.Cluster.ValueString()}
-	store := client.Store(bucket)
 	c, err := catalog.Load(ctx, store, layout)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("repository"), "Error Listing Recovery Points",

@@ -79,3 +79,16 @@ func parseRepositoryPath(s string) (ref *repositoryRef, cluster string, ok bool)
 	}
 	return ref, parts[len(parts)-1], true
 }
+
+// openRepository is how every reader of a repository reaches it: the
+// provider's store client (which also reads the bucket's configuration)
+// and the store of the repository's bucket; nil with a diagnostic when
+// the client cannot be configured. The data sources share it so that they
+// read one repository the same way.
+func (d *providerData) openRepository(ctx context.Context, r *repositoryRef, diags *diag.Diagnostics) (*objectstore.Client, objectstore.Store) {
+	client := d.storeClient(ctx, diags)
+	if client == nil {
+		return nil, nil
+	}
+	return client, client.Store(r.Bucket.ValueString())
+}

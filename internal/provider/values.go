@@ -28,13 +28,6 @@ func shortDuration(d time.Duration) string {
 
 func formatSeconds(d time.Duration) string { return strconv.Itoa(int(d/time.Second)) + "s" }
 
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
 // stringSet turns observed strings into a Set, keeping null when the prior
 // value was null and nothing was observed.
 func stringSet(prior types.Set, values []string) types.Set {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
 )
@@ -572,26 +573,25 @@ func (r *walArchiveResource) Read(ctx context.Context, req resource.ReadRequest,
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// warnPosture turns a failing or lagging archiver into warnings: posture
-// declared but not holding. Counters never enter the state.
+// warnPosture shows the posture engine's findings on the archiver (failing
+// since its last success, a segment waiting longer than the declared rpo)
+// as warnings: posture declared but not holding. Counters never enter the
+// state.
 func (r *walArchiveResource) warnPosture(ctx context.Context, pool *pgxpool.Pool, m *walArchiveModel, st pg.ArchiveState, diags *diag.Diagnostics) {
 	server := m.Postgres.describe()
-	a := st.Archiver
-	if a.Failing() {
-		diags.AddWarning("WAL Archiving Failing",
-			fmt.Sprintf("%s cannot archive WAL: %d failed attempts, the last for %s at %s (last success: %s at %s). PostgreSQL keeps the WAL and retries; check its log and the object store.",
-				server, a.FailedCount, a.LastFailedWAL, a.LastFailedTime.UTC().Format(time.RFC3339), orNone(a.LastArchivedWAL), a.LastArchivedTime.UTC().Format(time.RFC3339)))
+	a := &posture.ArchiveObservation{Server: server, State: st}
+	ids := []string{posture.ControlArchiverFailures}
+	var err error
+	params := posture.Params{}
+	// NOTE: the lag is judged only when it could be read (pg_monitor) and
+	// an rpo is declared; the failing archiver is judged regardless.
+	if params.RPO, err = time.ParseDuration(m.RPO.ValueString()); err == nil && st.Settings.ArchiveMode != "off" {
+		if a.OldestReady, a.Ready, err = pg.OldestReady(ctx, pool); err == nil {
+			ids = append(ids, posture.ControlWALArchiving)
+		}
 	}
-	rpo, err := time.ParseDuration(m.RPO.ValueString())
-	if err != nil {
-		return
-	}
-	oldest, n, err := pg.OldestReady(ctx, pool)
-	if err == nil && n > 0 && time.Since(oldest) > rpo {
-		diags.AddWarning("WAL Archive Lag Beyond RPO",
-			fmt.Sprintf("%s has %d WAL segment(s) waiting to be archived; the oldest has waited %s, beyond the declared rpo of %s. A failure now would lose more data than declared.",
-				server, n, time.Since(oldest).Truncate(time.Second), rpo))
-	}
+	c := posture.ClusterObservation{Archive: a}
+	warnFindings(diags, &posture.Observation{Clusters: []posture.ClusterObservation{c}}, params, ids...)
 	if st.Settings.ArchiveMode == "on" && len(st.PendingRestart) > 0 {
 		diags.AddWarning("PostgreSQL Restart Pending",
 			fmt.Sprintf("%s waits for a restart of %s.", strings.Join(st.PendingRestart, ", "), server))
