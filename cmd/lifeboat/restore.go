@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
 )
 
@@ -30,6 +31,7 @@ type restoreOptions struct {
 	keepRunning bool
 	noStart     bool
 	planOnly    bool
+	auditConfig string
 
 	tenant      string
 	targetDSN   string
@@ -80,6 +82,9 @@ as they were at that time. --plan prints the recovery point and stops.`,
 	fs.BoolVar(&opts.keepRunning, "keep-running", false, "leave the restored server running")
 	fs.BoolVar(&opts.noStart, "no-start", false, "lay out the files and recovery settings only; do not start PostgreSQL")
 	fs.BoolVar(&opts.planOnly, "plan", false, "print the recovery point and exit")
+	fs.StringVar(&opts.auditConfig, "audit-config", os.Getenv("LIFEBOAT_AUDIT_CONFIG"),
+		"agent configuration whose credentials write the restore's audit record (default $LIFEBOAT_AUDIT_CONFIG, else --config's): "+
+			"lets a restore read with restorer credentials only")
 	fs.StringVar(&opts.tenant, "tenant", "", "restore this tenant database only")
 	fs.StringVar(&opts.targetDSN, "target-dsn", os.Getenv(EnvPGDSN), "server to create the tenant's new database on (default $"+EnvPGDSN+")")
 	fs.StringVar(&opts.newDatabase, "new-database", "", "name of the tenant's new database (must not exist)")
@@ -88,6 +93,7 @@ as they were at that time. --plan prints the recovery point and stops.`,
 	fs.StringVar(&opts.attPrefix, "attachments-prefix", "", "prefix of the tenant's attachment objects (objects are prefix + store_fname)")
 	fs.StringVar(&opts.attTargetPrefix, "attachments-target-prefix", "", "prefix the restored attachment copies are written under")
 	fs.StringVar(&opts.attQuery, "attachments-query", "", "SQL listing referenced names (default: DISTINCT store_fname FROM ir_attachment)")
+	cmd.AddCommand(newRestoreAuditCmd())
 	return cmd
 }
 
@@ -119,6 +125,9 @@ func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
 		BinDir: opts.binDir, OSUser: opts.osUser, AgentPath: agent, AgentConfig: cfg,
 		Progress: restore.LogProgress(opts.log, 5*time.Second),
 	}
+	if req.Audit, err = cliAudit(ctx, cfg, opts.auditConfig); err != nil {
+		return err
+	}
 	if opts.tenant != "" {
 		req.Kind, req.Database, req.TargetDSN, req.NewDatabase, req.ScratchDir = restore.KindTenant, opts.tenant, opts.targetDSN, opts.newDatabase, opts.scratchDir
 		if opts.attBucket != "" {
@@ -145,6 +154,9 @@ func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
 	if err != nil {
 		return err
 	}
+	if res.AuditError != nil {
+		fmt.Fprintf(opts.log, "warning: the restore succeeded but its finished audit record was not written: %v\n", res.AuditError)
+	}
 	if req.Kind == restore.KindTenant {
 		fmt.Fprintf(opts.out, "restored tenant %s into %s from %s to %s in %.1fs\n", opts.tenant, opts.newDatabase, res.Source,
 			res.RestoredToTime.UTC().Format(time.RFC3339Nano), res.Duration.Seconds())
@@ -170,6 +182,30 @@ func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
 	fmt.Fprintf(opts.out, "restored to %s (LSN %s) in %s: %.1f MB in %.1fs; server %s\n",
 		res.RestoredToTime.UTC().Format(time.RFC3339Nano), res.RestoredToLSN, res.DataDir, mb, res.Duration.Seconds(), state)
 	return nil
+}
+
+// cliAudit is how a CLI restore is audited: signed with the agent's key,
+// written with the credentials of auditConfig (another agent configuration
+// of the same repository) or, without it, of cfg.
+func cliAudit(ctx context.Context, cfg repo.AgentConfig, auditConfig string) (restore.AuditOptions, error) {
+	signer, err := cfg.Signer()
+	if err != nil {
+		return restore.AuditOptions{}, err
+	}
+	a := restore.AuditOptions{Signer: signer, FrontEnd: restore.FrontEndCLI}
+	if auditConfig == "" {
+		return a, nil
+	}
+	acfg, astore, err := openRepo(ctx, agentFlags{configPath: auditConfig})
+	if err != nil {
+		return a, fmt.Errorf("--audit-config: %w", err)
+	}
+	if acfg.Layout().Root() != cfg.Layout().Root() || acfg.Bucket != cfg.Bucket {
+		return a, fmt.Errorf("--audit-config points at %s/%s, the restore reads %s/%s: audit records go to the restored repository",
+			acfg.Bucket, acfg.Layout().Root(), cfg.Bucket, cfg.Layout().Root())
+	}
+	a.Store = astore
+	return a, nil
 }
 
 // printPlan shows the recovery point before anything is downloaded.

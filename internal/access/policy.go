@@ -142,6 +142,8 @@ func Policy(role Role, bucket string, l repo.Layout) (Document, error) {
 		st = []Statement{
 			list("ListDrillEvidence", a, l.DrillsDir()),
 			allow("ReadDrillEvidence", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.DrillEvidenceDir("*"))),
+			list("ListRestoreAudit", a, l.RestoreAuditDir()),
+			allow("ReadRestoreAudit", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.RestoreAuditDir())),
 			allow("ReadBucketPosture", postureReads, a.bucketARN()),
 		}
 	default:
@@ -161,10 +163,13 @@ func writer(a arns, l repo.Layout) []Statement {
 	// agent on the Redis host, each object once (IfAbsent). An agent
 	// claims a request with a lease, reports its progress and result, and
 	// publishes its heartbeat; the request itself (and its
-	// acknowledgement) is the provider's.
+	// acknowledgement) is the provider's. Restore audit records (of the
+	// restores and drills the agent runs) are written once each under
+	// their own retention: a writer can add a record, never remove or
+	// rewrite a locked one, and one it forges is unsigned.
 	writable := append(slices.Clone(data), a.objects(l.LeasesDir()), a.objects(l.JobsDir()),
 		a.objects(l.DrillEvidenceDir("*")), a.object(l.ClusterInfoKey()), a.objects(l.RedisDir()),
-		a.object(l.RequestProgressKey("*")), a.object(l.RequestResultKey("*")), a.objects(l.AgentsDir()))
+		a.object(l.RequestProgressKey("*")), a.object(l.RequestResultKey("*")), a.objects(l.AgentsDir()), a.objects(l.RestoreAuditDir()))
 	return []Statement{
 		list("ListOwnClusterRoot", a, l.RootDir()),
 		allow("ReadOwnClusterRoot", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.RootDir())),

@@ -165,6 +165,10 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 	req := restore.Request{
 		Kind: restore.Kind(spec.Kind), Layout: spec.Layout, BackupID: spec.BackupID, BinDir: spec.BinDir, OSUser: spec.OSUser,
 		AgentPath: spec.AgentPath, AgentConfig: spec.AgentConfig, Checks: spec.Checks,
+		// The drill's restore is audited like any other, signed with the
+		// key that signs its evidence.
+		Audit: restore.AuditOptions{Signer: spec.Signer, FrontEnd: restore.FrontEndDrill, Actor: "drill " + spec.Schedule + " " + ev.ID,
+			Retention: spec.EvidenceRetention},
 	}
 	switch req.Kind {
 	case restore.KindCluster:

@@ -249,3 +249,18 @@ func (c *Client) classify(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
+
+// AccessKeyID names the credentials this client signs with (never the
+// secret): what audit records say a restore ran as. "" when no credentials
+// resolve.
+func (c *Client) AccessKeyID(ctx context.Context) string {
+	p := c.s3.Options().Credentials
+	if p == nil {
+		return ""
+	}
+	cr, err := p.Retrieve(ctx)
+	if err != nil {
+		return ""
+	}
+	return cr.AccessKeyID
+}

@@ -313,3 +313,7 @@ func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io
 	}
 	return out.Body, nil
 }
+
+// AccessKeyID names the credentials the store's client signs with (see
+// Client.AccessKeyID).
+func (s *S3) AccessKeyID(ctx context.Context) string { return s.client.AccessKeyID(ctx) }

@@ -127,3 +127,16 @@ func sslMode(dsn string) string {
 	}
 	return ""
 }
+
+// Describe names the server and database of dsn for records and messages,
+// never its password: "host:port/db", or "" when dsn does not parse.
+func Describe(dsn string) string {
+	if dsn == "" {
+		return ""
+	}
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
+}

@@ -423,6 +423,9 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	if !plan.Timeline.IsUnknown() && !plan.Timeline.IsNull() {
 		ereq.TargetTimeline = strconv.FormatInt(plan.Timeline.ValueInt64(), 10)
 	}
+	// Every restore is recorded, signed with the provider's key, under
+	// object lock, with the provider's own credentials.
+	ereq.Audit = restore.AuditOptions{Store: store, Signer: r.data.signer, FrontEnd: restore.FrontEndProvider}
 	out, err := restore.Restore(ctx, store, ereq)
 	if err != nil {
 		if rreq.Kind == restore.KindCluster {
@@ -435,6 +438,11 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 					plan.Target.SourceDatabase.ValueString(), plan.PointInTime.ValueString(), plan.Target.Database.ValueString()), err))
 		}
 		return
+	}
+	if out.AuditError != nil {
+		resp.Diagnostics.AddWarning("Restore Audit Record Not Written",
+			fmt.Sprintf("The restore succeeded, and its start was recorded, but its finished audit record was not written: %v. "+
+				"`lifeboat restore audit` shows this restore as still running.", out.AuditError))
 	}
 	// Done: the next plan of this restore chooses the newest backup again.
 	if err := restore.ReleaseKept(ctx, store, rreq); err != nil {

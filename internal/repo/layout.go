@@ -37,6 +37,7 @@ const (
 	FolderRegions     Folder = "regions"
 	FolderRequests    Folder = "requests"
 	FolderAgents      Folder = "agents"
+	FolderAudit       Folder = "audit"
 )
 
 // DataFolders hold backup data: what a restore reads, and what retention
@@ -72,7 +73,17 @@ const (
 	ackFile          = "ack.json"
 	heartbeatExt     = ".json"
 	// encryptedExt ends the name of an object encrypted with age.
-	encryptedExt = ".age"
+	encryptedExt     = ".age"
+	auditRestoresDir = "restores"
+	auditExt         = ".json"
+)
+
+// Phases of a restore audit record: one object when the restore starts, one
+// when it ends (a started record without a finished one is a restore that
+// is running, or whose process died).
+const (
+	AuditStarted  = "started"
+	AuditFinished = "finished"
 )
 
 // Root is "<prefix>/<cluster>" (or "<cluster>" without a prefix), with no
@@ -262,6 +273,20 @@ func (l Layout) RestorePlansDir() string { return l.Dir(FolderRestores) }
 // id (a digest of its definition) is kept between its plan and its apply.
 func (l Layout) RestorePlanKey(id string) string { return l.RestorePlansDir() + id + restorePlanExt }
 
+// AuditDir is the prefix of the repository's audit records, with a
+// trailing slash.
+func (l Layout) AuditDir() string { return l.Dir(FolderAudit) }
+
+// RestoreAuditDir is the prefix of every restore's audit records.
+func (l Layout) RestoreAuditDir() string { return l.AuditDir() + auditRestoresDir + "/" }
+
+// RestoreAuditKey is the key of the record of phase (AuditStarted,
+// AuditFinished) of the restore id. NOTE: ids start with the UTC start
+// time, so records list in the order the restores began.
+func (l Layout) RestoreAuditKey(id, phase string) string {
+	return l.RestoreAuditDir() + id + "/" + phase + auditExt
+}
+
 // RedisDir is the prefix of every Redis snapshot, with a trailing slash.
 func (l Layout) RedisDir() string { return l.Dir(FolderRedis) }
 
@@ -363,13 +388,14 @@ const (
 	KindRequestResult        // requests/<id>/result.json
 	KindRequestAck           // requests/<id>/ack.json
 	KindHeartbeat            // agents/<host>.json
+	KindRestoreAudit         // audit/restores/<id>/<phase>.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
 	"base backup manifest", "tenant dump", "tenant dump manifest", "drill schedule", "drill evidence",
 	"job lease", "job record", "kept restore plan", "Redis snapshot", "Redis snapshot manifest",
 	"recovery region configuration", "recovery region canary", "recovery region copy index",
-	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat"}
+	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat", "restore audit record"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -420,6 +446,8 @@ type Key struct {
 	// Job and Generation of a lease; Job of a job record.
 	Job        string
 	Generation uint64
+	// Phase of a restore audit record (AuditStarted, AuditFinished), with ID.
+	Phase string
 }
 
 // Parse decodes key, a key of this repository. ok is false for a key
@@ -484,6 +512,12 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 		if len(parts) == 1 {
 			if id, ok := strings.CutSuffix(parts[0], restorePlanExt); ok && id != "" {
 				return Key{Kind: KindRestorePlan, ID: id}, true
+			}
+		}
+	case FolderAudit:
+		if len(parts) == 3 && parts[0] == auditRestoresDir && parts[1] != "" {
+			if ph, ok := strings.CutSuffix(parts[2], auditExt); ok && (ph == AuditStarted || ph == AuditFinished) {
+				return Key{Kind: KindRestoreAudit, ID: parts[1], Phase: ph}, true
 			}
 		}
 	case FolderRedis:

@@ -62,6 +62,10 @@ func TestLayoutKeysParse(t *testing.T) {
 		{"agent request lease", l.LeaseKey(l.RequestLeaseJob("restore-3f2a-0001"), 1),
 			Key{Kind: KindLease, Job: "request-restore-3f2a-0001", Generation: 1}, false},
 		{"heartbeat", l.HeartbeatKey("db-eu-1"), Key{Kind: KindHeartbeat, Host: "db-eu-1"}, false},
+		{"restore audit started", l.RestoreAuditKey("20261130T070000Z-ab12", AuditStarted),
+			Key{Kind: KindRestoreAudit, ID: "20261130T070000Z-ab12", Phase: AuditStarted}, false},
+		{"restore audit finished", l.RestoreAuditKey("20261130T070000Z-ab12", AuditFinished),
+			Key{Kind: KindRestoreAudit, ID: "20261130T070000Z-ab12", Phase: AuditFinished}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,6 +121,7 @@ func TestLayoutSpelling(t *testing.T) {
 		l.RequestResultKey("r"):                  "pg/main/requests/r/result.json",
 		l.RequestAckKey("r"):                     "pg/main/requests/r/ack.json",
 		l.HeartbeatKey("db-eu-1"):                "pg/main/agents/db-eu-1.json",
+		l.RestoreAuditKey("id", AuditFinished):   "pg/main/audit/restores/id/finished.json",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
@@ -160,6 +165,9 @@ func TestLayoutParseRefusesForeignAndStrayKeys(t *testing.T) {
 		"pg/main/requests/r/x/result.json",
 		"pg/main/agents/.json",
 		"pg/main/agents/h/x.json",
+		"pg/main/audit/restores/id/begun.json",  // not a phase
+		"pg/main/audit/restores/started.json",   // no id
+		"pg/main/audit/drills/id/finished.json", // not restores
 		"pg/main/notes.txt",
 	} {
 		if k, ok := l.Parse(key); ok {

@@ -130,6 +130,13 @@ type Request struct {
 	// Checks run on the restored copy once it is up.
 	Checks   []Check
 	Progress func(Progress)
+
+	// Audit says who runs the restore and where its audit record goes:
+	// every restore is recorded when it starts and when it ends.
+	Audit AuditOptions
+	// CleanRoom and NotAfter: see the clean-room restore (cleanroom.go).
+	CleanRoom bool
+	NotAfter  time.Time
 }
 
 // RecoveryPlan is what a restore will use, known before anything is
@@ -187,6 +194,11 @@ type Outcome struct {
 	Attachments *AttachmentReport
 
 	Checks []CheckResult
+
+	// AuditKey is the restore's finished audit record; AuditError says why
+	// it could not be written (the restore itself stands).
+	AuditKey   string
+	AuditError error
 
 	targetDSN string
 }
@@ -265,11 +277,19 @@ func PlanRestore(ctx context.Context, store objectstore.Store, req Request) (*Re
 // that does not show the plan first.
 func Restore(ctx context.Context, store objectstore.Store, req Request) (*Outcome, error) {
 	started := time.Now()
-	plan, err := PlanRestore(ctx, store, req)
+	if err := req.validKind(); err != nil {
+		return nil, err
+	}
+	a, err := beginAudit(ctx, store, req, nil, started)
 	if err != nil {
 		return nil, err
 	}
-	return execute(ctx, store, req, plan, started)
+	plan, err := PlanRestore(ctx, store, req)
+	if err != nil {
+		_, _ = a.finish(ctx, nil, nil, err)
+		return nil, err
+	}
+	return auditedExecute(ctx, store, req, plan, started, a)
 }
 
 // Execute performs the restore plan names (exactly its source: a newer
@@ -279,8 +299,30 @@ func Restore(ctx context.Context, store objectstore.Store, req Request) (*Outcom
 // unless req.KeepRunning. An error means there is no copy (see
 // RestoreCluster and RestoreTenant for what is left behind); failed checks
 // are not an error: see Outcome.Checks.
+//
+// Every restore is audited: a signed record is written under object lock
+// (req.Audit) before anything else, and another when the restore ends,
+// failed or not. A restore whose start cannot be recorded does not run
+// (ErrAuditNotWritten).
 func Execute(ctx context.Context, store objectstore.Store, req Request, plan *RecoveryPlan) (*Outcome, error) {
-	return execute(ctx, store, req, plan, time.Now())
+	started := time.Now()
+	if err := req.validKind(); err != nil {
+		return nil, err
+	}
+	a, err := beginAudit(ctx, store, req, plan, started)
+	if err != nil {
+		return nil, err
+	}
+	return auditedExecute(ctx, store, req, plan, started, a)
+}
+
+func auditedExecute(ctx context.Context, store objectstore.Store, req Request, plan *RecoveryPlan, started time.Time, a *auditor) (*Outcome, error) {
+	out, err := execute(ctx, store, req, plan, started)
+	key, aerr := a.finish(ctx, plan, out, err)
+	if out != nil {
+		out.AuditKey, out.AuditError = key, aerr
+	}
+	return out, err
 }
 
 func execute(ctx context.Context, store objectstore.Store, req Request, plan *RecoveryPlan, started time.Time) (*Outcome, error) {

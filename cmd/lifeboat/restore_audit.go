@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
+)
+
+// restoreAuditOptions are `restore audit`'s flag values.
+type restoreAuditOptions struct {
+	agentFlags
+	keys   []string
+	format string
+	out    io.Writer
+}
+
+// errAuditFlagged makes `restore audit` exit 1 when a record is flagged.
+var errAuditFlagged = errors.New("restore audit records flagged")
+
+func newRestoreAuditCmd() *cobra.Command {
+	opts := restoreAuditOptions{}
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "List every restore of the repository from its signed audit records, and flag the ones that do not verify",
+		Long: `List the repository's restore audit records (one per restore: Terraform and
+Pulumi's lifeboat_restore, lifeboat restore, drills, agent-executed restores):
+who ran it (credentials and signer), what (recovery point), to where, when,
+and how it ended. Each record is verified: a record that is unsigned, signed
+by a key that is not trusted, forged, not under object lock, written over, or
+contradicting its started record is flagged, and the command exits 1.
+
+Trusted keys are the configuration's trusted_keys (the provider's) plus every
+--trusted-key (agents' keys, as "lifeboat keygen" prints them).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.out = cmd.OutOrStdout()
+			return runRestoreAudit(cmd.Context(), opts, args)
+		},
+	}
+	fs := cmd.Flags()
+	opts.register(fs)
+	fs.StringArrayVar(&opts.keys, "trusted-key", nil, "public key (ed25519:<base64>) whose audit signatures are trusted, besides the configuration's trusted_keys; repeatable")
+	fs.StringVar(&opts.format, "format", "text", "text or json")
+	return cmd
+}
+
+// auditLine is one restore in `restore audit --format json`.
+type auditLine struct {
+	restore.AuditRecord
+	SignedBy    string    `json:"signed_by,omitempty"`
+	Locked      bool      `json:"locked"`
+	LockedUntil time.Time `json:"locked_until,omitzero"`
+	Flags       []string  `json:"flags,omitempty"`
+}
+
+func runRestoreAudit(ctx context.Context, opts restoreAuditOptions, _ []string) error {
+	if opts.out == nil {
+		opts.out = os.Stdout
+	}
+	cfg, store, err := openRepo(ctx, opts.agentFlags)
+	if err != nil {
+		return err
+	}
+	trust, err := signature.NewTrust(append(append([]string{}, cfg.TrustedKeys...), opts.keys...)...)
+	if err != nil {
+		return fmt.Errorf("trusted keys: %w", err)
+	}
+	entries, err := restore.ListAudit(ctx, store, cfg.Layout(), trust)
+	if err != nil {
+		return err
+	}
+	flagged := 0
+	var lines []auditLine
+	for _, e := range entries {
+		l := auditLine{AuditRecord: e.Record, SignedBy: e.SignedBy, Locked: e.Locked, LockedUntil: e.LockedUntil, Flags: auditFlags(e, trust)}
+		if len(l.Flags) > 0 {
+			flagged++
+		}
+		lines = append(lines, l)
+	}
+	switch opts.format {
+	case "json":
+		enc := json.NewEncoder(opts.out)
+		enc.SetIndent("", "  ")
+		if lines == nil {
+			lines = []auditLine{}
+		}
+		if err := enc.Encode(lines); err != nil {
+			return err
+		}
+	case "text":
+		if len(lines) == 0 {
+			fmt.Fprintln(opts.out, "no restore audit records")
+		}
+		for _, l := range lines {
+			r := l.AuditRecord
+			to := r.DataDirectory
+			if r.Kind == restore.KindTenant {
+				to = r.NewDatabase + " on " + r.TargetServer
+			} else if r.Port != 0 {
+				to = fmt.Sprintf("%s (port %d, listen %s)", to, r.Port, r.Listen)
+			}
+			fmt.Fprintf(opts.out, "%s %s %s restore via %s by %s (read as %s, recorded as %s, signer %s): %s to %s from %s into %s",
+				r.ID, r.Result, r.Kind, r.FrontEnd, or(r.Actor, r.OSUser+"@"+r.Host), or(r.ReadAccessKeyID, "?"), or(r.WriteAccessKeyID, "?"),
+				or(l.SignedBy, "none verified"), r.PointInTime, or(r.Source, "no recovery point"), r.Cluster, to)
+			if r.CleanRoom {
+				fmt.Fprintf(opts.out, " [clean room, not after %s]", or(r.NotAfter, "-"))
+			}
+			if !r.Finished.IsZero() {
+				fmt.Fprintf(opts.out, ", %s..%s", r.Started.Format(time.RFC3339), r.Finished.Format(time.RFC3339))
+			}
+			if r.Error != "" {
+				fmt.Fprintf(opts.out, ", error: %s", r.Error)
+			}
+			fmt.Fprintln(opts.out)
+			for _, f := range l.Flags {
+				fmt.Fprintf(opts.out, "  FLAGGED: %s\n", f)
+			}
+		}
+	default:
+		return fmt.Errorf("--format %q: want text or json", opts.format)
+	}
+	if flagged > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%w: %d of %d", errAuditFlagged, flagged, len(lines))}
+	}
+	return nil
+}
+
+// auditFlags says what is wrong with one restore's records, judged
+// against trust (nothing: the records are sound).
+func auditFlags(e restore.AuditEntry, trust signature.Trust) []string {
+	var out []string
+	switch {
+	case e.SignatureError == nil:
+	case errors.Is(e.SignatureError, signature.ErrUnsigned):
+		out = append(out, "unsigned: "+e.SignatureError.Error())
+	case errors.Is(e.SignatureError, signature.ErrUnknownSigner):
+		if trust.Required() {
+			out = append(out, "signed by an untrusted key: "+e.SignatureError.Error())
+		} else {
+			out = append(out, "signature not checked: no trusted key given ("+e.SignatureError.Error()+")")
+		}
+	default:
+		out = append(out, "forged: "+e.SignatureError.Error())
+	}
+	if !e.Locked {
+		out = append(out, "not under object lock")
+	}
+	if e.LaterVersions > 0 {
+		out = append(out, fmt.Sprintf("%d version(s) or delete marker(s) written over the record", e.LaterVersions))
+	}
+	if e.Inconsistent != "" {
+		out = append(out, "inconsistent: "+e.Inconsistent)
+	}
+	if e.StartedKey == "" {
+		out = append(out, "no started record")
+	}
+	return out
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
