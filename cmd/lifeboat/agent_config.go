@@ -33,5 +33,10 @@ func openRepo(ctx context.Context, f agentFlags) (repo.AgentConfig, objectstore.
 	if err != nil {
 		return repo.AgentConfig{}, nil, fmt.Errorf("object store: %w", err)
 	}
+	if !cfg.ReadAsOf.IsZero() {
+		// A clean-room restore's configuration: the repository as it was
+		// before the declared compromise, nothing written since.
+		return cfg, objectstore.AsOf(client.Store(cfg.Bucket), cfg.ReadAsOf), nil
+	}
 	return cfg, client.Store(cfg.Bucket), nil
 }

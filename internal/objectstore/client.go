@@ -38,6 +38,10 @@ type Config struct {
 	PathStyle bool
 	// Insecure skips TLS certificate verification (self-signed test stores).
 	Insecure bool
+	// Profile is a profile of the AWS shared configuration and credentials
+	// files; "" is the default chain's choice (AWS_PROFILE, then default).
+	// Static keys, when set, win.
+	Profile string
 }
 
 // Environment variables read when the matching Config field is empty.
@@ -82,6 +86,9 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 	var opts []func(*config.LoadOptions) error
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	if cfg.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
 	}
 	if cfg.AccessKey != "" || cfg.SecretKey != "" {
 		if cfg.AccessKey == "" || cfg.SecretKey == "" {

@@ -13,3 +13,6 @@ func SetLifecycleSettle(d time.Duration) (restore func()) {
 	lifecycleSettle = d
 	return func() { lifecycleSettle = prev }
 }
+
+// SetClock makes m stamp versions with now.
+func (m *Memory) SetClock(now func() time.Time) { m.now = now }

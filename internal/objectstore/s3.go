@@ -296,13 +296,22 @@ var _ RangeReader = (*S3)(nil)
 
 // GetRange implements RangeReader with an HTTP Range request.
 func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	return s.GetVersionRange(ctx, key, "", offset, length)
+}
+
+// GetVersionRange is GetRange of one version ("": the current one).
+func (s *S3) GetVersionRange(ctx context.Context, key, versionID string, offset, length int64) (io.ReadCloser, error) {
 	if length <= 0 {
 		return io.NopCloser(strings.NewReader("")), nil
 	}
-	out, err := s.client.s3.GetObject(ctx, &s3.GetObjectInput{
+	in := &s3.GetObjectInput{
 		Bucket: aws.String(s.bucket), Key: aws.String(key),
 		Range: aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)),
-	}, func(o *s3.Options) {
+	}
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+	}
+	out, err := s.client.s3.GetObject(ctx, in, func(o *s3.Options) {
 		// NOTE: a range has no whole-object checksum to validate; callers
 		// check their own (restore verifies each part's SHA-256), and the
 		// SDK would otherwise log a warning per request.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
@@ -92,6 +93,15 @@ type AgentConfig struct {
 	// only by agents of that name, and the agent's heartbeat is published
 	// under it. Empty means the machine's host name.
 	Host string `json:"host,omitempty"`
+	// Profile names a profile of the AWS shared configuration and
+	// credentials files on the host (~/.aws/credentials) the agent signs
+	// with, instead of static keys or the default chain.
+	Profile string `json:"profile,omitempty"`
+	// ReadAsOf, when set, makes every read see the repository as it was at
+	// that time (objectstore.AsOf). A clean-room restore writes it into
+	// the copy's configuration, so restore_command can never fetch WAL
+	// written, or shadowed, after the declared compromise.
+	ReadAsOf time.Time `json:"read_as_of,omitzero"`
 }
 
 // Encryption declares client-side encryption: age recipients ("age1...")
@@ -358,6 +368,7 @@ func (c AgentConfig) ObjectStore() objectstore.Config {
 		SecretKey: c.SecretKey,
 		PathStyle: c.PathStyle,
 		Insecure:  c.SkipTLSVerify,
+		Profile:   c.Profile,
 	}
 }
 
