@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// ErrReadOnlyView: a write was attempted through a view made by AsOf.
+// ErrReadOnlyView means a write was attempted through a view made by AsOf.
 var ErrReadOnlyView = errors.New("the store is a read-only view of the past")
 
 // AsOf is a read-only view of a versioned store as it was at t: a read or
