@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
@@ -92,10 +93,14 @@ func runBackup(ctx context.Context, cfg repo.AgentConfig, store objectstore.Stor
 	if comp == "" {
 		comp = cfg.Compression
 	}
+	recipients, err := backupRecipients(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
 	m, err := backup.Take(ctx, store, backup.Options{
 		Layout: cfg.Layout(), DSN: f.pg.dsn, Label: f.label, Compression: comp,
 		ClientCompression: f.clientCompression, Level: f.level, Workers: f.workers,
-		PartSize: f.partSize, MaxRate: f.maxRate,
+		PartSize: f.partSize, MaxRate: f.maxRate, Recipients: recipients,
 		Progress: backup.LogProgress(logw, 5*time.Second),
 	})
 	if err != nil {
@@ -143,8 +148,12 @@ func runBackupTenants(ctx context.Context, cfg repo.AgentConfig, store objectsto
 	if f.pg.binDir != "" {
 		pgDump = filepath.Join(f.pg.binDir, "pg_dump")
 	}
+	recipients, err := backupRecipients(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
 	results, err := backup.DumpTenants(ctx, store, backup.TenantOptions{
-		Layout: cfg.Layout(), DSN: f.pg.dsn, PGDump: pgDump, Parallelism: parallel,
+		Layout: cfg.Layout(), DSN: f.pg.dsn, PGDump: pgDump, Parallelism: parallel, Recipients: recipients,
 		Progress: backup.LogProgress(logw, 5*time.Second),
 	}, dbs)
 	for _, r := range results {
@@ -160,4 +169,23 @@ func runBackupTenants(ctx context.Context, cfg repo.AgentConfig, store objectsto
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d tenant dumps failed: %s", len(tde.Failed), len(dbs), strings.Join(tde.Databases(), ", "))}
 	}
 	return err
+}
+
+// backupRecipients are what a backup or dump taken now is encrypted to:
+// the signed policy's recipients when it declares some, else the agent
+// configuration's (repo.BackupRecipients). A policy refused for its
+// signature stops the backup, as it stops the daemon's.
+func backupRecipients(ctx context.Context, cfg repo.AgentConfig, store objectstore.Store) (*crypt.Recipients, error) {
+	trust, err := cfg.Trust()
+	if err != nil {
+		return nil, err
+	}
+	p, err := repo.ReadPolicy(ctx, store, cfg.Layout(), trust)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		p, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return repo.BackupRecipients(cfg, p)
 }

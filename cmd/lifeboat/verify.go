@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
@@ -39,9 +40,17 @@ first one to the newest. Exit 1 when a check fails, naming the failing object.`,
 }
 
 func runVerify(ctx context.Context, cfg repo.AgentConfig, store objectstore.Store, args []string, out io.Writer) error {
-	rep, err := catalog.Verify(ctx, store, cfg.Layout(), args[0])
+	ids, err := cfg.Identities()
 	if err != nil {
 		return err
+	}
+	rep, err := catalog.VerifyWith(ctx, store, cfg.Layout(), args[0], ids)
+	if err != nil {
+		return err
+	}
+	if rep.NotDecrypted > 0 {
+		fmt.Fprintf(out, "NOTE %d encrypted objects checked by their stored checksums only: no identity decrypts them (set identity_file or %s to check their content)\n",
+			rep.NotDecrypted, crypt.EnvIdentityFile)
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(out, "FAIL %s: %s\n", p.Object, p.Reason)

@@ -43,9 +43,13 @@ func (d *Daemon) backupJob(p *repo.Policy) (*job, error) {
 func (d *Daemon) backup(ctx context.Context, p *repo.Policy) (string, error) {
 	dsn := d.dsn(p)
 	log := d.log.With("job", BackupJob)
+	recipients, err := repo.BackupRecipients(d.cfg.Agent, p)
+	if err != nil {
+		return "", err
+	}
 	m, err := backup.Take(ctx, d.cfg.Store, backup.Options{
 		Layout: d.layout, DSN: dsn, Compression: cmp.Or(d.cfg.Backup.Compression, d.cfg.Agent.Compression),
-		PartSize: d.cfg.Backup.PartSize, MaxRate: d.cfg.Backup.MaxRate, Workers: d.cfg.Backup.Workers,
+		PartSize: d.cfg.Backup.PartSize, MaxRate: d.cfg.Backup.MaxRate, Workers: d.cfg.Backup.Workers, Recipients: recipients,
 		Progress: throttledProgress(log, 30*time.Second),
 	})
 	if err != nil {
@@ -63,7 +67,7 @@ func (d *Daemon) backup(ctx context.Context, p *repo.Policy) (string, error) {
 		if pgDump == "" {
 			pgDump = pg.Program("pg_dump")
 		}
-		opts := backup.TenantOptions{Layout: d.layout, DSN: dsn, PGDump: pgDump,
+		opts := backup.TenantOptions{Layout: d.layout, DSN: dsn, PGDump: pgDump, Recipients: recipients,
 			Parallelism: p.TenantDumpParallelism, Progress: throttledProgress(log, 30*time.Second)}
 		results, err := backup.DumpTenants(ctx, d.cfg.Store, opts, p.TenantDatabases)
 		// The failed tenants get one more attempt once the others are done:

@@ -42,7 +42,13 @@ func (d *Daemon) verify(ctx context.Context) (string, error) {
 		return "no complete base backup to verify", nil
 	}
 	id := cat.Physical[len(cat.Physical)-1].ID
-	rep, err := catalog.Verify(ctx, d.cfg.Store, d.layout, id)
+	// A writer's host usually holds no identity: an encrypted backup's
+	// stored checksums are checked, its content only where an identity is.
+	ids, err := d.cfg.Agent.Identities()
+	if err != nil {
+		return "", err
+	}
+	rep, err := catalog.VerifyWith(ctx, d.cfg.Store, d.layout, id, ids)
 	if err != nil {
 		return "", fmt.Errorf("verifying %s: %w", id, err)
 	}

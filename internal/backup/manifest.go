@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
@@ -90,6 +91,12 @@ type Manifest struct {
 	// BackupManifest is PostgreSQL's backup_manifest, stored uncompressed
 	// so pg_verifybackup can read it after a restore.
 	BackupManifest *Part `json:"backup_manifest,omitempty"`
+	// Encryption, when set, says the archives and backup_manifest are
+	// encrypted (after compression) to the recipients it names by
+	// fingerprint; each archive's name then ends in ".age". Parts' SHA256
+	// covers the stored (encrypted) bytes, so they verify without an
+	// identity; their content needs one.
+	Encryption *crypt.Info `json:"encryption,omitempty"`
 }
 
 // TenantManifest is the manifest of one tenant dump
@@ -109,7 +116,12 @@ type TenantManifest struct {
 	DumpFormat    string `json:"dump_format"`
 	PGDumpVersion string `json:"pg_dump_version"`
 	ServerVersion int    `json:"server_version,omitempty"`
-	Dump          Part   `json:"dump"`
+	// Dump's Size and SHA256 are of the stored bytes: the encrypted ones
+	// when Encryption is set.
+	Dump Part `json:"dump"`
+	// Encryption, when set, says the dump is encrypted to the recipients
+	// it names by fingerprint.
+	Encryption *crypt.Info `json:"encryption,omitempty"`
 }
 
 // IDTimeFormat is the time part of a backup id.

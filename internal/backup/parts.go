@@ -30,6 +30,8 @@ type partWriter struct {
 
 	// single stores the whole stream under prefix itself, in one object.
 	single bool
+	// meta is every part's object metadata (encryption).
+	meta map[string]string
 
 	pw    *io.PipeWriter
 	done  chan error
@@ -87,7 +89,7 @@ func (w *partWriter) start() {
 	key := w.key
 	go func() {
 		// IfAbsent: a part never replaces another backup's object.
-		_, err := w.store.Put(w.ctx, key, pr, objectstore.PutOptions{IfAbsent: true, Size: -1})
+		_, err := w.store.Put(w.ctx, key, pr, objectstore.PutOptions{IfAbsent: true, Size: -1, Metadata: w.meta})
 		// Unblock the writer if the upload stopped early.
 		pr.CloseWithError(fmt.Errorf("uploading %s: %w", key, errOr(err, io.ErrClosedPipe)))
 		w.done <- err

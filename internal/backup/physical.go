@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
@@ -52,6 +53,9 @@ type Options struct {
 	// MaxRate limits the server's read rate in kB/s (32..1048576); 0 means
 	// unlimited.
 	MaxRate int
+	// Recipients, when set, encrypts every archive and the backup_manifest
+	// after compression (crypt): this host cannot read the backup back.
+	Recipients *crypt.Recipients
 	// Progress, when set, is called as the backup advances.
 	Progress func(Progress)
 	// Now is the clock (tests); nil means time.Now.
@@ -114,6 +118,7 @@ func Take(ctx context.Context, store objectstore.Store, opts Options) (*Manifest
 		Format: FormatVersion, Kind: KindPhysical, ID: NewID(start), Cluster: opts.Layout.Cluster,
 		SystemIdentifier: strconv.FormatUint(sys.systemID, 10), ServerVersion: sys.serverVersion,
 		StartTime: start, WALSegmentSize: sys.segSize, Compression: method.Name,
+		Encryption: opts.Recipients.Info(),
 	}
 	m.Label = opts.Label
 	if m.Label == "" {
@@ -242,7 +247,23 @@ type archiveWriter struct {
 	parts    *partWriter
 	w        io.Writer
 	enc      io.WriteCloser
+	crypt    *crypt.Writer // encrypts into parts, after enc
 	manifest bool
+}
+
+// encrypt puts encryption between aw's writer and its parts, when the
+// backup is encrypted. It is called before a compressor is added.
+func (s *stream) encrypt(aw *archiveWriter) error {
+	if s.opts.Recipients == nil {
+		return nil
+	}
+	ew, err := s.opts.Recipients.NewWriter(aw.parts)
+	if err != nil {
+		return err
+	}
+	aw.parts.meta = s.m.Encryption.Metadata(nil)
+	aw.crypt, aw.w = ew, ew
+	return nil
 }
 
 func (s *stream) command() string {
@@ -393,7 +414,11 @@ func (s *stream) copyData(d []byte) error {
 		key := s.opts.Layout.BackupObjectKey(s.m.ID, repo.BackupPGManifest)
 		pw := newPartWriter(s.ctx, s.store, key, 0, &s.stored)
 		pw.single = true
-		s.cur = &archiveWriter{parts: pw, w: pw, manifest: true}
+		aw := &archiveWriter{parts: pw, w: pw, manifest: true}
+		if err := s.encrypt(aw); err != nil {
+			return err
+		}
+		s.cur = aw
 		return nil
 	case 'p':
 		if len(d) >= 9 {
@@ -418,16 +443,22 @@ func (s *stream) beginArchive(name, path string) error {
 	if s.method.Name == compression.None && name != strings.TrimSuffix(name, ".tar")+".tar" {
 		return fmt.Errorf("BASE_BACKUP: archive %q is not a tar", name)
 	}
+	if s.opts.Recipients != nil {
+		a.Name += ".age"
+	}
 	pw := newPartWriter(s.ctx, s.store, s.opts.Layout.BackupArchiveDir(s.m.ID, a.Name), s.opts.PartSize, &s.stored)
 	aw := &archiveWriter{archive: a, parts: pw, w: pw}
+	if err := s.encrypt(aw); err != nil {
+		return err
+	}
 	if !s.serverSide && s.method.Name != compression.None {
 		var enc io.WriteCloser
 		var err error
 		if s.method.Name == compression.Zstd {
-			enc, err = zstd.NewWriter(pw, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(s.opts.Level)),
+			enc, err = zstd.NewWriter(aw.w, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(s.opts.Level)),
 				zstd.WithEncoderConcurrency(s.opts.Workers))
 		} else {
-			enc, err = s.method.NewWriter(pw)
+			enc, err = s.method.NewWriter(aw.w)
 		}
 		if err != nil {
 			return err
@@ -446,6 +477,12 @@ func (s *stream) endArchive() error {
 	s.cur = nil
 	if aw.enc != nil {
 		if err := aw.enc.Close(); err != nil {
+			aw.parts.Abort(err)
+			return err
+		}
+	}
+	if aw.crypt != nil {
+		if err := aw.crypt.Close(); err != nil {
 			aw.parts.Abort(err)
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -39,6 +40,9 @@ type TenantOptions struct {
 	// Parallelism is how many databases DumpTenants dumps at once
 	// (0: DefaultTenantParallelism; at most MaxTenantParallelism).
 	Parallelism int
+	// Recipients, when set, encrypts each dump (pg_dump's custom format,
+	// compressed by pg_dump) as it streams to the store.
+	Recipients *crypt.Recipients
 }
 
 // DefaultTenantParallelism is how many tenant dumps run at once when the
@@ -205,6 +209,7 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 		Format: FormatVersion, Kind: KindTenant, ID: id, Cluster: opts.Layout.Cluster, Database: db,
 		StartTime: now().UTC(), LSN: lsn, DumpFormat: "custom",
 		PGDumpVersion: strings.TrimSpace(string(version)), ServerVersion: serverVersion,
+		Encryption: opts.Recipients.Info(),
 	}
 	key := opts.Layout.TenantDumpKey(db, id)
 
@@ -224,24 +229,60 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 	}
 
 	started := time.Now()
-	var read atomic.Int64
-	h := sha256.New()
-	body := io.TeeReader(stdout, io.MultiWriter(h, writerFunc(func(p []byte) (int, error) {
+	var read, stored atomic.Int64
+	src := io.TeeReader(stdout, writerFunc(func(p []byte) (int, error) {
 		n := read.Add(int64(len(p)))
 		if opts.Progress != nil {
-			opts.Progress(Progress{ID: id, Database: db, Phase: "streaming", Read: n, Stored: n, Elapsed: time.Since(started)})
+			opts.Progress(Progress{ID: id, Database: db, Phase: "streaming", Read: n, Stored: stored.Load(), Elapsed: time.Since(started)})
 		}
+		return len(p), nil
+	}))
+	// Encryption runs beside the upload, through a pipe: the dump streams,
+	// whatever its size.
+	var encrypted *io.PipeReader
+	encDone := make(chan error, 1)
+	if opts.Recipients != nil {
+		pr, pw := io.Pipe()
+		ew, err := opts.Recipients.NewWriter(pw)
+		if err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return nil, err
+		}
+		plain := src
+		go func() {
+			_, err := io.Copy(ew, plain)
+			if err == nil {
+				err = ew.Close()
+			}
+			pw.CloseWithError(err) // nil: the end of the dump
+			encDone <- err
+		}()
+		src, encrypted = pr, pr
+	} else {
+		encDone <- nil
+	}
+	h := sha256.New()
+	body := io.TeeReader(src, io.MultiWriter(h, writerFunc(func(p []byte) (int, error) {
+		stored.Add(int64(len(p)))
 		return len(p), nil
 	})))
 	_, putErr := store.Put(ctx, key, body, objectstore.PutOptions{IfAbsent: true, Size: -1,
-		Metadata: map[string]string{"lifeboat-database": db}})
+		Metadata: m.Encryption.Metadata(map[string]string{"lifeboat-database": db})})
 	if putErr != nil {
 		// pg_dump blocks on a full pipe once the upload stopped reading.
 		_ = cmd.Process.Kill()
+		if encrypted != nil {
+			encrypted.CloseWithError(putErr)
+		}
 	}
 	waitErr := cmd.Wait()
+	encErr := <-encDone
 	if putErr != nil {
 		return nil, fmt.Errorf("dump of %q: uploading %s: %w", db, key, putErr)
+	}
+	if waitErr == nil && encErr != nil {
+		waitErr = fmt.Errorf("encrypting: %w", encErr)
 	}
 	if waitErr != nil {
 		// The upload completed with whatever pg_dump wrote before failing:
@@ -252,7 +293,7 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 		return nil, fmt.Errorf("pg_dump of %q: %w: %s", db, waitErr, strings.TrimSpace(stderr.String()))
 	}
 	m.StopTime = now().UTC()
-	m.Dump = Part{Key: key, Size: read.Load(), SHA256: fmt.Sprintf("%x", h.Sum(nil))}
+	m.Dump = Part{Key: key, Size: stored.Load(), SHA256: fmt.Sprintf("%x", h.Sum(nil))}
 	// Safety rule: the manifest is written last, after the store
 	// acknowledged the whole dump and pg_dump exited successfully.
 	if err := writeManifest(ctx, store, opts.Layout.TenantManifestKey(db, id), m); err != nil {

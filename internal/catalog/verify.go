@@ -13,9 +13,11 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
@@ -48,6 +50,12 @@ type VerifyReport struct {
 	WALTo       string    `json:"wal_to,omitempty"`
 	WALSegments int       `json:"wal_segments,omitempty"`
 	Problems    []Problem `json:"problems,omitempty"`
+	// NotDecrypted counts encrypted objects no identity held decrypts:
+	// their stored bytes were checked (the SHA-256 a manifest records, for
+	// parts and dumps) but not their content (data files, WAL checksums,
+	// which cover the original bytes). A verification with the restorer's
+	// identity checks everything.
+	NotDecrypted int `json:"not_decrypted,omitempty"`
 }
 
 // OK reports whether every check passed.
@@ -91,9 +99,16 @@ func (e *VerifyError) Unwrap() error { return ErrVerifyFailed }
 // size and SHA-256 stored with them (what a restore's wal-fetch checks).
 // For a tenant id it checks every dump with that id.
 func Verify(ctx context.Context, store objectstore.Store, l repo.Layout, id string) (*VerifyReport, error) {
+	return VerifyWith(ctx, store, l, id, nil)
+}
+
+// VerifyWith is Verify with identities that decrypt an encrypted backup's
+// content; what they do not decrypt is counted in NotDecrypted, its stored
+// checksums still checked.
+func VerifyWith(ctx context.Context, store objectstore.Store, l repo.Layout, id string, ids *crypt.Keyring) (*VerifyReport, error) {
 	m, err := backup.ReadManifest(ctx, store, l, id)
 	if err == nil {
-		return verifyPhysical(ctx, store, l, m)
+		return verifyPhysical(ctx, store, l, m, ids)
 	}
 	if !errors.Is(err, backup.ErrNoManifest) {
 		return nil, err
@@ -107,7 +122,18 @@ func Verify(ctx context.Context, store objectstore.Store, l repo.Layout, id stri
 	for _, t := range c.Tenant {
 		if t.ID == id {
 			found = true
+			if ids.Check("", t.Encryption) != nil {
+				r.NotDecrypted++
+				verifyPart(ctx, store, t.Dump, r, func(io.Reader) error { return nil })
+				continue
+			}
 			verifyPart(ctx, store, t.Dump, r, func(r io.Reader) error {
+				if t.Encryption != nil {
+					var err error
+					if r, err = ids.NewReader(r, t.Encryption, "dump "+t.ID); err != nil {
+						return err
+					}
+				}
 				magic := make([]byte, 5)
 				if _, err := io.ReadFull(r, magic); err != nil || string(magic) != "PGDMP" {
 					return errors.New("not a pg_dump custom-format archive")
@@ -123,8 +149,17 @@ func Verify(ctx context.Context, store objectstore.Store, l repo.Layout, id stri
 	return r, nil
 }
 
-func verifyPhysical(ctx context.Context, store objectstore.Store, l repo.Layout, m *backup.Manifest) (*VerifyReport, error) {
+func verifyPhysical(ctx context.Context, store objectstore.Store, l repo.Layout, m *backup.Manifest, ids *crypt.Keyring) (*VerifyReport, error) {
 	r := &VerifyReport{ID: m.ID, Kind: backup.KindPhysical}
+	// decrypt reads an encrypted object's content, or nil when no identity
+	// held decrypts it (only its stored bytes are checked then).
+	decrypt := func(rd io.Reader, what string) (io.Reader, error) {
+		if m.Encryption == nil {
+			return rd, nil
+		}
+		return ids.NewReader(rd, m.Encryption, what)
+	}
+	readable := ids.Check("", m.Encryption) == nil
 
 	// PostgreSQL's manifest: stored bytes, then the file list.
 	var files map[string]pgFile
@@ -132,7 +167,14 @@ func verifyPhysical(ctx context.Context, store objectstore.Store, l repo.Layout,
 		r.Problems = append(r.Problems, Problem{Object: l.BackupObjectKey(m.ID, repo.BackupPGManifest), Reason: "not recorded in manifest.json"})
 	} else {
 		verifyPart(ctx, store, *m.BackupManifest, r, func(rd io.Reader) error {
-			var err error
+			if !readable {
+				r.NotDecrypted++
+				return nil
+			}
+			rd, err := decrypt(rd, repo.BackupPGManifest)
+			if err != nil {
+				return err
+			}
 			files, err = parsePGManifest(rd)
 			return err
 		})
@@ -143,7 +185,10 @@ func verifyPhysical(ctx context.Context, store objectstore.Store, l repo.Layout,
 		if a.TablespaceOID != "" {
 			prefix = "pg_tblspc/" + a.TablespaceOID + "/"
 		}
-		verifyArchive(ctx, store, a, prefix, files, r)
+		if !readable {
+			r.NotDecrypted++
+		}
+		verifyArchive(ctx, store, a, prefix, files, r, readable, decrypt)
 	}
 	for path, f := range files {
 		if !f.seen {
@@ -188,7 +233,7 @@ func verifyPhysical(ctx context.Context, store objectstore.Store, l repo.Layout,
 			segs = append(segs, f)
 		}
 	}
-	verifyWAL(ctx, store, segs, r)
+	verifyWAL(ctx, store, segs, ids, r)
 	// Timeline history files: a restore reads them to follow the timeline
 	// (ListWAL already re-read each against its stored checksum).
 	for _, t := range a.sortedTimelines() {
@@ -211,9 +256,10 @@ const walVerifyWorkers = 4
 // decompresses it and checks it against the checksum stored with it (what
 // wal-fetch checks before PostgreSQL sees it): a segment that is present
 // but changed fails here, not in the middle of a restore.
-func verifyWAL(ctx context.Context, store objectstore.Store, segs []WALFile, r *VerifyReport) {
+func verifyWAL(ctx context.Context, store objectstore.Store, segs []WALFile, ids *crypt.Keyring, r *VerifyReport) {
 	problems := make([]*Problem, len(segs))
 	sizes := make([]int64, len(segs))
+	var notDecrypted atomic.Int64
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < min(walVerifyWorkers, len(segs)); w++ {
@@ -223,7 +269,12 @@ func verifyWAL(ctx context.Context, store objectstore.Store, segs []WALFile, r *
 			for i := range next {
 				f := segs[i]
 				sizes[i] = f.Size
-				if _, err := wal.Verify(ctx, store, f.Key); err != nil {
+				_, err := wal.VerifyWith(ctx, store, f.Key, ids)
+				if errors.Is(err, crypt.ErrNoIdentity) {
+					notDecrypted.Add(1)
+					continue
+				}
+				if err != nil {
 					reason := "cannot verify: " + err.Error()
 					var ce *wal.ChecksumError
 					if errors.As(err, &ce) {
@@ -243,6 +294,7 @@ func verifyWAL(ctx context.Context, store objectstore.Store, segs []WALFile, r *
 	}
 	close(next)
 	wg.Wait()
+	r.NotDecrypted += int(notDecrypted.Load())
 	for i := range segs {
 		r.Objects++
 		r.Bytes += sizes[i]
@@ -279,7 +331,8 @@ func verifyPart(ctx context.Context, store objectstore.Store, p backup.Part, r *
 
 // verifyArchive checks every part of one archive, and reads the archive
 // (the parts concatenated) as a compressed tar.
-func verifyArchive(ctx context.Context, store objectstore.Store, a backup.Archive, prefix string, files map[string]pgFile, r *VerifyReport) {
+func verifyArchive(ctx context.Context, store objectstore.Store, a backup.Archive, prefix string, files map[string]pgFile, r *VerifyReport,
+	readable bool, decrypt func(io.Reader, string) (io.Reader, error)) {
 	if len(a.Parts) == 0 {
 		r.Problems = append(r.Problems, Problem{Object: a.Name, Reason: "archive has no parts"})
 		return
@@ -291,7 +344,17 @@ func verifyArchive(ctx context.Context, store objectstore.Store, a backup.Archiv
 	// changed is named first.
 	tr := &VerifyReport{}
 	go func() {
-		err := readTar(pr, a, prefix, files, tr)
+		var err error
+		if !readable {
+			// Encrypted, and no identity: the parts' stored checksums
+			// are all that can be checked.
+			_, err = io.Copy(io.Discard, pr)
+		} else {
+			var rd io.Reader
+			if rd, err = decrypt(pr, a.Name); err == nil {
+				err = readTar(rd, a, prefix, files, tr)
+			}
+		}
 		pr.CloseWithError(errOr(err, io.ErrClosedPipe))
 		done <- err
 	}()

@@ -20,6 +20,9 @@ type WALFile struct {
 	IsSegment    bool
 	Size         int64
 	LastModified time.Time
+	// RecipientSet is the id of the recipient set the file is encrypted
+	// to (from its key); "" when it is not encrypted.
+	RecipientSet string
 }
 
 // WALArchive is the archived WAL of a cluster, by segment number.
@@ -100,7 +103,7 @@ func parseWALKey(l repo.Layout, o objectstore.ObjectInfo, segSize uint64) (WALFi
 		return WALFile{}, false
 	}
 	return WALFile{Key: o.Key, Name: k.Name, Segment: seg, IsSegment: len(k.Name) == 24,
-		Size: o.Size, LastModified: o.LastModified}, true
+		Size: o.Size, LastModified: o.LastModified, RecipientSet: k.RecipientSet}, true
 }
 
 // Has reports whether segment number no is archived (on any timeline).

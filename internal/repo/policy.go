@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
@@ -42,6 +43,21 @@ type Policy struct {
 	Encryption *Encryption `json:"encryption,omitempty"`
 	// Postgres locates the server without credentials.
 	Postgres PolicyPostgres `json:"postgres"`
+}
+
+// BackupRecipients are what base backups and tenant dumps are encrypted
+// to: the policy's encryption when it declares one (the provider signs the
+// policy), else the agent configuration's; nil for no encryption. p may be
+// nil (no policy).
+func BackupRecipients(c AgentConfig, p *Policy) (*crypt.Recipients, error) {
+	if p != nil && p.Encryption != nil {
+		r, err := p.Encryption.Parse()
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", c.Layout().PolicyKey(), err)
+		}
+		return r, nil
+	}
+	return c.Recipients()
 }
 
 // PolicyRetention is a retention rule.

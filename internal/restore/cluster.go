@@ -163,6 +163,10 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	if err != nil {
 		return nil, err
 	}
+	ids, err := opts.AgentConfig.Identities()
+	if err != nil {
+		return nil, err
+	}
 	m := plan.manifest
 	if m.ServerVersion/10000 != 0 {
 		if v, verr := serverMajor(opts.BinDir); verr == nil && v != m.ServerVersion/10000 {
@@ -229,7 +233,7 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	}()
 	rep.send(Progress{Phase: "downloading", Total: total, Detail: m.ID})
 	for _, a := range m.Archives {
-		if err = extractArchive(ctx, store, a, dataDir, own, opts.Parallel, &downloaded, &extracted); err != nil {
+		if err = extractArchive(ctx, store, a, m.Encryption, ids, dataDir, own, opts.Parallel, &downloaded, &extracted); err != nil {
 			break
 		}
 	}

@@ -29,6 +29,10 @@ var (
 	// tablespace directories, so such backups are refused until a
 	// tablespace mapping is supported.
 	ErrTablespaces = errors.New("backup has extra tablespaces")
+	// ErrCannotDecrypt means the backup, dump or WAL a restore needs is
+	// encrypted and no identity held decrypts it; it wraps the
+	// *crypt.MissingIdentityError naming the recipients. Plans fail with it.
+	ErrCannotDecrypt = errors.New("no identity decrypts what the restore reads")
 	// ErrNotARestore means RemoveCluster or DropTenant was pointed at something
 	// Lifeboat did not restore (no lifeboat-restore.json, no restore
 	// comment): it is left alone.

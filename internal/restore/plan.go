@@ -3,12 +3,15 @@ package restore
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
 )
@@ -43,6 +46,9 @@ type Plan struct {
 	// manifest and segSize are for RestoreCluster.
 	manifest *backup.Manifest
 	segSize  uint64
+	// walSets maps each recipient set the WAL replay reads is encrypted
+	// to, to one of its files (for checkIdentities).
+	walSets map[string]catalog.WALFile
 }
 
 // Manifest is the chosen backup's manifest.
@@ -72,7 +78,41 @@ func PlanCluster(ctx context.Context, store objectstore.Store, opts ClusterOptio
 	if err != nil {
 		return nil, fmt.Errorf("listing archived WAL: %w", err)
 	}
-	return planCluster(c, a, opts)
+	p, err := planCluster(c, a, opts)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := opts.AgentConfig.Identities()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIdentities(ctx, store, ids, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkIdentities fails the plan when ids cannot decrypt the backup or a
+// WAL file replay reads: at plan time, naming the recipients, rather than
+// in the middle of a restore. The recipients of a WAL file are read from
+// one file per recipient set (its key names the set).
+func checkIdentities(ctx context.Context, store objectstore.Store, ids *crypt.Keyring, p *Plan) error {
+	if err := ids.Check("backup "+p.BackupID, p.manifest.Encryption); err != nil {
+		return fmt.Errorf("%w: %w", ErrCannotDecrypt, err)
+	}
+	sets := slices.Sorted(maps.Keys(p.walSets))
+	for _, set := range sets {
+		f := p.walSets[set]
+		info, err := store.Head(ctx, f.Key)
+		if err != nil {
+			return fmt.Errorf("reading the recipients of %s: %w", f.Key, err)
+		}
+		what := fmt.Sprintf("WAL segment %s (and every segment of recipient set %s)", f.Name, set)
+		if err := ids.Check(what, crypt.InfoFromMetadata(info.Metadata)); err != nil {
+			return fmt.Errorf("%w: %w", ErrCannotDecrypt, err)
+		}
+	}
+	return nil
 }
 
 func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions) (*Plan, error) {
@@ -173,6 +213,7 @@ func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions)
 		}
 		if target.IsZero() {
 			p.WALStop = last.Name
+			p.walSets = recipientSets(segs, start.No, end)
 			return p, nil
 		}
 		if last.LastModified.Before(target) {
@@ -192,12 +233,14 @@ func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions)
 		// written after it: replay needs no further.
 		p.WALStop = last.Name
 		stop, _ := wal.ParseSegment(m.WALStop, segSize(v))
+		stopNo := end
 		for no := max(start.No, stop.No); no <= end; no++ {
 			if f := segs[no]; !f.LastModified.Before(target) {
-				p.WALStop = f.Name
+				p.WALStop, stopNo = f.Name, no
 				break
 			}
 		}
+		p.walSets = recipientSets(segs, start.No, stopNo)
 		return p, nil
 	}
 	if lastReason == "" && len(offPath) > 0 {
@@ -208,6 +251,20 @@ func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions)
 		lastReason = "the repository holds no complete base backup"
 	}
 	return nil, outside(lastReason)
+}
+
+// recipientSets maps the recipient sets of segments from..to to one
+// segment each.
+func recipientSets(segs map[uint64]catalog.WALFile, from, to uint64) map[string]catalog.WALFile {
+	out := map[string]catalog.WALFile{}
+	for no := from; no <= to; no++ {
+		if f, ok := segs[no]; ok && f.RecipientSet != "" {
+			if _, seen := out[f.RecipientSet]; !seen {
+				out[f.RecipientSet] = f
+			}
+		}
+	}
+	return out
 }
 
 // TargetTimeline is a parsed recovery_target_timeline.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
@@ -157,9 +158,17 @@ func planTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 		return Source{}, nil, nil, fmt.Errorf("dump %q of %q: %w", dumpID, opts.Database, backup.ErrNoManifest)
 	}
 	if best != nil {
+		ids, err := opts.AgentConfig.Identities()
+		if err != nil {
+			return Source{}, nil, nil, err
+		}
+		if err := ids.Check(fmt.Sprintf("dump %s of %q", best.ID, best.Database), best.Encryption); err != nil {
+			return Source{}, nil, nil, fmt.Errorf("%w: %w", ErrCannotDecrypt, err)
+		}
 		return DumpSource(best.ID), best, nil, nil
 	}
-	plan, err := PlanCluster(ctx, store, ClusterOptions{Layout: opts.Layout, Target: opts.Target, TargetTimeline: opts.TargetTimeline, BackupID: backupID})
+	plan, err := PlanCluster(ctx, store, ClusterOptions{Layout: opts.Layout, Target: opts.Target, TargetTimeline: opts.TargetTimeline, BackupID: backupID,
+		AgentConfig: opts.AgentConfig})
 	if err != nil {
 		return Source{}, nil, nil, err
 	}
@@ -190,6 +199,10 @@ func RestoreTenant(ctx context.Context, store objectstore.Store, opts TenantOpti
 	}
 	rep.send(Progress{Phase: "planning"})
 	source, dump, plan, err := planTenant(ctx, store, opts)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := opts.AgentConfig.Identities()
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +256,7 @@ func RestoreTenant(ctx context.Context, store objectstore.Store, opts TenantOpti
 	res = &TenantResult{Source: source, Plan: plan}
 	if dump != nil {
 		rep.send(Progress{Phase: "pg_restore", Total: dump.Dump.Size, Detail: source.String()})
-		if err = restoreDump(ctx, store, dump, opts.BinDir, tdsn, &tcfg.Config, restoreArgs); err != nil {
+		if err = restoreDump(ctx, store, dump, ids, opts.BinDir, tdsn, &tcfg.Config, restoreArgs); err != nil {
 			return nil, err
 		}
 		res.RestoredToTime = dump.StartTime.UTC()
@@ -334,14 +347,21 @@ func tempName(db string) string { return db + "__lifeboat_restoring" }
 
 // restoreDump streams a tenant dump from the store into pg_restore,
 // checking its SHA-256 against the manifest.
-func restoreDump(ctx context.Context, store objectstore.Store, m *backup.TenantManifest, bin, dsn string, cfg *pgconn.Config, args []string) error {
+func restoreDump(ctx context.Context, store objectstore.Store, m *backup.TenantManifest, ids *crypt.Keyring, bin, dsn string, cfg *pgconn.Config, args []string) error {
 	body, _, err := store.Get(ctx, m.Dump.Key)
 	if err != nil {
 		return fmt.Errorf("opening dump %s: %w", m.Dump.Key, err)
 	}
 	defer body.Close()
+	// The manifest's checksum covers the stored bytes (encrypted or not);
+	// decryption, when the dump is encrypted, authenticates them again.
 	h := sha256.New()
 	src := io.TeeReader(body, h)
+	if m.Encryption != nil {
+		if src, err = ids.NewReader(src, m.Encryption, "dump "+m.ID); err != nil {
+			return err
+		}
+	}
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir(bin), "pg_restore"), append(args, "--dbname="+dbOf(dsn))...)
 	cmd.Env = append(os.Environ(), pg.LibpqEnv(cfg, dsn, "lifeboat tenant restore")...)
 	var stderr bytes.Buffer
