@@ -160,6 +160,7 @@ func (p *LifeboatProvider) Resources(context.Context) []func() resource.Resource
 		NewRestoreResource,
 		NewDrillScheduleResource,
 		NewRedisPersistenceResource,
+		NewRecoveryRegionResource,
 	}
 }
 
