@@ -27,6 +27,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 		r = &DrillSchedule{}
 	case "lifeboat:index:ImmutableBucket":
 		r = &ImmutableBucket{}
+	case "lifeboat:index:RecoveryRegion":
+		r = &RecoveryRegion{}
 	case "lifeboat:index:RedisPersistence":
 		r = &RedisPersistence{}
 	case "lifeboat:index:Restore":

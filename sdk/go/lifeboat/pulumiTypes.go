@@ -2286,6 +2286,696 @@ func (o ImmutableBucketWriterProbeResultsArrayOutput) Index(i pulumi.IntInput) I
 	}).(ImmutableBucketWriterProbeResultsOutput)
 }
 
+// Business-priority order in which the region is brought up: groups are restored in declaration order.
+type RecoveryRegionActivation struct {
+	// One activation group: its tenants are restored together.
+	Group []RecoveryRegionActivationGroup `pulumi:"group"`
+}
+
+// RecoveryRegionActivationInput is an input type that accepts RecoveryRegionActivationArgs and RecoveryRegionActivationOutput values.
+// You can construct a concrete instance of `RecoveryRegionActivationInput` via:
+//
+//	RecoveryRegionActivationArgs{...}
+type RecoveryRegionActivationInput interface {
+	pulumi.Input
+
+	ToRecoveryRegionActivationOutput() RecoveryRegionActivationOutput
+	ToRecoveryRegionActivationOutputWithContext(context.Context) RecoveryRegionActivationOutput
+}
+
+// Business-priority order in which the region is brought up: groups are restored in declaration order.
+type RecoveryRegionActivationArgs struct {
+	// One activation group: its tenants are restored together.
+	Group RecoveryRegionActivationGroupArrayInput `pulumi:"group"`
+}
+
+func (RecoveryRegionActivationArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RecoveryRegionActivation)(nil)).Elem()
+}
+
+func (i RecoveryRegionActivationArgs) ToRecoveryRegionActivationOutput() RecoveryRegionActivationOutput {
+	return i.ToRecoveryRegionActivationOutputWithContext(context.Background())
+}
+
+func (i RecoveryRegionActivationArgs) ToRecoveryRegionActivationOutputWithContext(ctx context.Context) RecoveryRegionActivationOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RecoveryRegionActivationOutput)
+}
+
+func (i RecoveryRegionActivationArgs) ToRecoveryRegionActivationPtrOutput() RecoveryRegionActivationPtrOutput {
+	return i.ToRecoveryRegionActivationPtrOutputWithContext(context.Background())
+}
+
+func (i RecoveryRegionActivationArgs) ToRecoveryRegionActivationPtrOutputWithContext(ctx context.Context) RecoveryRegionActivationPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RecoveryRegionActivationOutput).ToRecoveryRegionActivationPtrOutputWithContext(ctx)
+}
+
+// RecoveryRegionActivationPtrInput is an input type that accepts RecoveryRegionActivationArgs, RecoveryRegionActivationPtr and RecoveryRegionActivationPtrOutput values.
+// You can construct a concrete instance of `RecoveryRegionActivationPtrInput` via:
+//
+//	        RecoveryRegionActivationArgs{...}
+//
+//	or:
+//
+//	        nil
+type RecoveryRegionActivationPtrInput interface {
+	pulumi.Input
+
+	ToRecoveryRegionActivationPtrOutput() RecoveryRegionActivationPtrOutput
+	ToRecoveryRegionActivationPtrOutputWithContext(context.Context) RecoveryRegionActivationPtrOutput
+}
+
+type recoveryRegionActivationPtrType RecoveryRegionActivationArgs
+
+func RecoveryRegionActivationPtr(v *RecoveryRegionActivationArgs) RecoveryRegionActivationPtrInput {
+	return (*recoveryRegionActivationPtrType)(v)
+}
+
+func (*recoveryRegionActivationPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RecoveryRegionActivation)(nil)).Elem()
+}
+
+func (i *recoveryRegionActivationPtrType) ToRecoveryRegionActivationPtrOutput() RecoveryRegionActivationPtrOutput {
+	return i.ToRecoveryRegionActivationPtrOutputWithContext(context.Background())
+}
+
+func (i *recoveryRegionActivationPtrType) ToRecoveryRegionActivationPtrOutputWithContext(ctx context.Context) RecoveryRegionActivationPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RecoveryRegionActivationPtrOutput)
+}
+
+// Business-priority order in which the region is brought up: groups are restored in declaration order.
+type RecoveryRegionActivationOutput struct{ *pulumi.OutputState }
+
+func (RecoveryRegionActivationOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RecoveryRegionActivation)(nil)).Elem()
+}
+
+func (o RecoveryRegionActivationOutput) ToRecoveryRegionActivationOutput() RecoveryRegionActivationOutput {
+	return o
+}
+
+func (o RecoveryRegionActivationOutput) ToRecoveryRegionActivationOutputWithContext(ctx context.Context) RecoveryRegionActivationOutput {
+	return o
+}
+
+func (o RecoveryRegionActivationOutput) ToRecoveryRegionActivationPtrOutput() RecoveryRegionActivationPtrOutput {
+	return o.ToRecoveryRegionActivationPtrOutputWithContext(context.Background())
+}
+
+func (o RecoveryRegionActivationOutput) ToRecoveryRegionActivationPtrOutputWithContext(ctx context.Context) RecoveryRegionActivationPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RecoveryRegionActivation) *RecoveryRegionActivation {
+		return &v
+	}).(RecoveryRegionActivationPtrOutput)
+}
+
+// One activation group: its tenants are restored together.
+func (o RecoveryRegionActivationOutput) Group() RecoveryRegionActivationGroupArrayOutput {
+	return o.ApplyT(func(v RecoveryRegionActivation) []RecoveryRegionActivationGroup { return v.Group }).(RecoveryRegionActivationGroupArrayOutput)
+}
+
+type RecoveryRegionActivationPtrOutput struct{ *pulumi.OutputState }
+
+func (RecoveryRegionActivationPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RecoveryRegionActivation)(nil)).Elem()
+}
+
+func (o RecoveryRegionActivationPtrOutput) ToRecoveryRegionActivationPtrOutput() RecoveryRegionActivationPtrOutput {
+	return o
+}
+
+func (o RecoveryRegionActivationPtrOutput) ToRecoveryRegionActivationPtrOutputWithContext(ctx context.Context) RecoveryRegionActivationPtrOutput {
+	return o
+}
+
+func (o RecoveryRegionActivationPtrOutput) Elem() RecoveryRegionActivationOutput {
+	return o.ApplyT(func(v *RecoveryRegionActivation) RecoveryRegionActivation {
+		if v != nil {
+			return *v
+		}
+		var ret RecoveryRegionActivation
+		return ret
+	}).(RecoveryRegionActivationOutput)
+}
+
+// One activation group: its tenants are restored together.
+func (o RecoveryRegionActivationPtrOutput) Group() RecoveryRegionActivationGroupArrayOutput {
+	return o.ApplyT(func(v *RecoveryRegionActivation) []RecoveryRegionActivationGroup {
+		if v == nil {
+			return nil
+		}
+		return v.Group
+	}).(RecoveryRegionActivationGroupArrayOutput)
+}
+
+// One activation group: its tenants are restored together.
+type RecoveryRegionActivationGroup struct {
+	// Group name (`warehouse`, `finance`...).
+	Name string `pulumi:"name"`
+	// Recovery time objective of the group (a duration), measured by `region` drills from the start of the activation.
+	Rto *string `pulumi:"rto"`
+	// Tenant databases of the group; each must be in a backup policy's `tenant_databases` of the clusters.
+	Tenants []string `pulumi:"tenants"`
+}
+
+// RecoveryRegionActivationGroupInput is an input type that accepts RecoveryRegionActivationGroupArgs and RecoveryRegionActivationGroupOutput values.
+// You can construct a concrete instance of `RecoveryRegionActivationGroupInput` via:
+//
+//	RecoveryRegionActivationGroupArgs{...}
+type RecoveryRegionActivationGroupInput interface {
+	pulumi.Input
+
+	ToRecoveryRegionActivationGroupOutput() RecoveryRegionActivationGroupOutput
+	ToRecoveryRegionActivationGroupOutputWithContext(context.Context) RecoveryRegionActivationGroupOutput
+}
+
+// One activation group: its tenants are restored together.
+type RecoveryRegionActivationGroupArgs struct {
+	// Group name (`warehouse`, `finance`...).
+	Name pulumi.StringInput `pulumi:"name"`
+	// Recovery time objective of the group (a duration), measured by `region` drills from the start of the activation.
+	Rto pulumi.StringPtrInput `pulumi:"rto"`
+	// Tenant databases of the group; each must be in a backup policy's `tenant_databases` of the clusters.
+	Tenants pulumi.StringArrayInput `pulumi:"tenants"`
+}
+
+func (RecoveryRegionActivationGroupArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RecoveryRegionActivationGroup)(nil)).Elem()
+}
+
+func (i RecoveryRegionActivationGroupArgs) ToRecoveryRegionActivationGroupOutput() RecoveryRegionActivationGroupOutput {
+	return i.ToRecoveryRegionActivationGroupOutputWithContext(context.Background())
+}
+
+func (i RecoveryRegionActivationGroupArgs) ToRecoveryRegionActivationGroupOutputWithContext(ctx context.Context) RecoveryRegionActivationGroupOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RecoveryRegionActivationGroupOutput)
+}
+
+// RecoveryRegionActivationGroupArrayInput is an input type that accepts RecoveryRegionActivationGroupArray and RecoveryRegionActivationGroupArrayOutput values.
+// You can construct a concrete instance of `RecoveryRegionActivationGroupArrayInput` via:
+//
+//	RecoveryRegionActivationGroupArray{ RecoveryRegionActivationGroupArgs{...} }
+type RecoveryRegionActivationGroupArrayInput interface {
+	pulumi.Input
+
+	ToRecoveryRegionActivationGroupArrayOutput() RecoveryRegionActivationGroupArrayOutput
+	ToRecoveryRegionActivationGroupArrayOutputWithContext(context.Context) RecoveryRegionActivationGroupArrayOutput
+}
+
+type RecoveryRegionActivationGroupArray []RecoveryRegionActivationGroupInput
+
+func (RecoveryRegionActivationGroupArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]RecoveryRegionActivationGroup)(nil)).Elem()
+}
+
+func (i RecoveryRegionActivationGroupArray) ToRecoveryRegionActivationGroupArrayOutput() RecoveryRegionActivationGroupArrayOutput {
+	return i.ToRecoveryRegionActivationGroupArrayOutputWithContext(context.Background())
+}
+
+func (i RecoveryRegionActivationGroupArray) ToRecoveryRegionActivationGroupArrayOutputWithContext(ctx context.Context) RecoveryRegionActivationGroupArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RecoveryRegionActivationGroupArrayOutput)
+}
+
+// One activation group: its tenants are restored together.
+type RecoveryRegionActivationGroupOutput struct{ *pulumi.OutputState }
+
+func (RecoveryRegionActivationGroupOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RecoveryRegionActivationGroup)(nil)).Elem()
+}
+
+func (o RecoveryRegionActivationGroupOutput) ToRecoveryRegionActivationGroupOutput() RecoveryRegionActivationGroupOutput {
+	return o
+}
+
+func (o RecoveryRegionActivationGroupOutput) ToRecoveryRegionActivationGroupOutputWithContext(ctx context.Context) RecoveryRegionActivationGroupOutput {
+	return o
+}
+
+// Group name (`warehouse`, `finance`...).
+func (o RecoveryRegionActivationGroupOutput) Name() pulumi.StringOutput {
+	return o.ApplyT(func(v RecoveryRegionActivationGroup) string { return v.Name }).(pulumi.StringOutput)
+}
+
+// Recovery time objective of the group (a duration), measured by `region` drills from the start of the activation.
+func (o RecoveryRegionActivationGroupOutput) Rto() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RecoveryRegionActivationGroup) *string { return v.Rto }).(pulumi.StringPtrOutput)
+}
+
+// Tenant databases of the group; each must be in a backup policy's `tenant_databases` of the clusters.
+func (o RecoveryRegionActivationGroupOutput) Tenants() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RecoveryRegionActivationGroup) []string { return v.Tenants }).(pulumi.StringArrayOutput)
+}
+
+type RecoveryRegionActivationGroupArrayOutput struct{ *pulumi.OutputState }
+
+func (RecoveryRegionActivationGroupArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]RecoveryRegionActivationGroup)(nil)).Elem()
+}
+
+func (o RecoveryRegionActivationGroupArrayOutput) ToRecoveryRegionActivationGroupArrayOutput() RecoveryRegionActivationGroupArrayOutput {
+	return o
+}
+
+func (o RecoveryRegionActivationGroupArrayOutput) ToRecoveryRegionActivationGroupArrayOutputWithContext(ctx context.Context) RecoveryRegionActivationGroupArrayOutput {
+	return o
+}
+
+func (o RecoveryRegionActivationGroupArrayOutput) Index(i pulumi.IntInput) RecoveryRegionActivationGroupOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) RecoveryRegionActivationGroup {
+		return vs[0].([]RecoveryRegionActivationGroup)[vs[1].(int)]
+	}).(RecoveryRegionActivationGroupOutput)
+}
+
+// Where the copy goes: a versioned bucket with object lock (a `lifeboat_immutable_bucket` of a provider in the other region) and its store, with settings like the provider's own (empty ones fall back the same way).
+type RecoveryRegionDestination struct {
+	// Access key ID for the destination (reading it at refresh and plan).
+	AccessKey *string `pulumi:"accessKey"`
+	// Name of the entry of the agent configuration's `stores` holding the destination's credentials for the copy (a writer role of the destination; default: the destination bucket's name).
+	AgentStore *string `pulumi:"agentStore"`
+	// Destination bucket; also the region's name in the repository. Changing it replaces the region.
+	Bucket *string `pulumi:"bucket"`
+	// S3 API endpoint of the destination store.
+	Endpoint *string `pulumi:"endpoint"`
+	// Address the destination's buckets as `endpoint/bucket`.
+	PathStyle *bool `pulumi:"pathStyle"`
+	// Region of the destination store.
+	Region *string `pulumi:"region"`
+	// Secret access key for the destination.
+	SecretKey *string `pulumi:"secretKey"`
+	// Skip TLS verification (self-signed test stores only).
+	SkipTlsVerify *bool `pulumi:"skipTlsVerify"`
+}
+
+// RecoveryRegionDestinationInput is an input type that accepts RecoveryRegionDestinationArgs and RecoveryRegionDestinationOutput values.
+// You can construct a concrete instance of `RecoveryRegionDestinationInput` via:
+//
+//	RecoveryRegionDestinationArgs{...}
+type RecoveryRegionDestinationInput interface {
+	pulumi.Input
+
+	ToRecoveryRegionDestinationOutput() RecoveryRegionDestinationOutput
+	ToRecoveryRegionDestinationOutputWithContext(context.Context) RecoveryRegionDestinationOutput
+}
+
+// Where the copy goes: a versioned bucket with object lock (a `lifeboat_immutable_bucket` of a provider in the other region) and its store, with settings like the provider's own (empty ones fall back the same way).
+type RecoveryRegionDestinationArgs struct {
+	// Access key ID for the destination (reading it at refresh and plan).
+	AccessKey pulumi.StringPtrInput `pulumi:"accessKey"`
+	// Name of the entry of the agent configuration's `stores` holding the destination's credentials for the copy (a writer role of the destination; default: the destination bucket's name).
+	AgentStore pulumi.StringPtrInput `pulumi:"agentStore"`
+	// Destination bucket; also the region's name in the repository. Changing it replaces the region.
+	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
+	// S3 API endpoint of the destination store.
+	Endpoint pulumi.StringPtrInput `pulumi:"endpoint"`
+	// Address the destination's buckets as `endpoint/bucket`.
+	PathStyle pulumi.BoolPtrInput `pulumi:"pathStyle"`
+	// Region of the destination store.
+	Region pulumi.StringPtrInput `pulumi:"region"`
+	// Secret access key for the destination.
+	SecretKey pulumi.StringPtrInput `pulumi:"secretKey"`
+	// Skip TLS verification (self-signed test stores only).
+	SkipTlsVerify pulumi.BoolPtrInput `pulumi:"skipTlsVerify"`
+}
+
+func (RecoveryRegionDestinationArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RecoveryRegionDestination)(nil)).Elem()
+}
+
+func (i RecoveryRegionDestinationArgs) ToRecoveryRegionDestinationOutput() RecoveryRegionDestinationOutput {
+	return i.ToRecoveryRegionDestinationOutputWithContext(context.Background())
+}
+
+func (i RecoveryRegionDestinationArgs) ToRecoveryRegionDestinationOutputWithContext(ctx context.Context) RecoveryRegionDestinationOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RecoveryRegionDestinationOutput)
+}
+
+func (i RecoveryRegionDestinationArgs) ToRecoveryRegionDestinationPtrOutput() RecoveryRegionDestinationPtrOutput {
+	return i.ToRecoveryRegionDestinationPtrOutputWithContext(context.Background())
+}
+
+func (i RecoveryRegionDestinationArgs) ToRecoveryRegionDestinationPtrOutputWithContext(ctx context.Context) RecoveryRegionDestinationPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RecoveryRegionDestinationOutput).ToRecoveryRegionDestinationPtrOutputWithContext(ctx)
+}
+
+// RecoveryRegionDestinationPtrInput is an input type that accepts RecoveryRegionDestinationArgs, RecoveryRegionDestinationPtr and RecoveryRegionDestinationPtrOutput values.
+// You can construct a concrete instance of `RecoveryRegionDestinationPtrInput` via:
+//
+//	        RecoveryRegionDestinationArgs{...}
+//
+//	or:
+//
+//	        nil
+type RecoveryRegionDestinationPtrInput interface {
+	pulumi.Input
+
+	ToRecoveryRegionDestinationPtrOutput() RecoveryRegionDestinationPtrOutput
+	ToRecoveryRegionDestinationPtrOutputWithContext(context.Context) RecoveryRegionDestinationPtrOutput
+}
+
+type recoveryRegionDestinationPtrType RecoveryRegionDestinationArgs
+
+func RecoveryRegionDestinationPtr(v *RecoveryRegionDestinationArgs) RecoveryRegionDestinationPtrInput {
+	return (*recoveryRegionDestinationPtrType)(v)
+}
+
+func (*recoveryRegionDestinationPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RecoveryRegionDestination)(nil)).Elem()
+}
+
+func (i *recoveryRegionDestinationPtrType) ToRecoveryRegionDestinationPtrOutput() RecoveryRegionDestinationPtrOutput {
+	return i.ToRecoveryRegionDestinationPtrOutputWithContext(context.Background())
+}
+
+func (i *recoveryRegionDestinationPtrType) ToRecoveryRegionDestinationPtrOutputWithContext(ctx context.Context) RecoveryRegionDestinationPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RecoveryRegionDestinationPtrOutput)
+}
+
+// Where the copy goes: a versioned bucket with object lock (a `lifeboat_immutable_bucket` of a provider in the other region) and its store, with settings like the provider's own (empty ones fall back the same way).
+type RecoveryRegionDestinationOutput struct{ *pulumi.OutputState }
+
+func (RecoveryRegionDestinationOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RecoveryRegionDestination)(nil)).Elem()
+}
+
+func (o RecoveryRegionDestinationOutput) ToRecoveryRegionDestinationOutput() RecoveryRegionDestinationOutput {
+	return o
+}
+
+func (o RecoveryRegionDestinationOutput) ToRecoveryRegionDestinationOutputWithContext(ctx context.Context) RecoveryRegionDestinationOutput {
+	return o
+}
+
+func (o RecoveryRegionDestinationOutput) ToRecoveryRegionDestinationPtrOutput() RecoveryRegionDestinationPtrOutput {
+	return o.ToRecoveryRegionDestinationPtrOutputWithContext(context.Background())
+}
+
+func (o RecoveryRegionDestinationOutput) ToRecoveryRegionDestinationPtrOutputWithContext(ctx context.Context) RecoveryRegionDestinationPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RecoveryRegionDestination) *RecoveryRegionDestination {
+		return &v
+	}).(RecoveryRegionDestinationPtrOutput)
+}
+
+// Access key ID for the destination (reading it at refresh and plan).
+func (o RecoveryRegionDestinationOutput) AccessKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RecoveryRegionDestination) *string { return v.AccessKey }).(pulumi.StringPtrOutput)
+}
+
+// Name of the entry of the agent configuration's `stores` holding the destination's credentials for the copy (a writer role of the destination; default: the destination bucket's name).
+func (o RecoveryRegionDestinationOutput) AgentStore() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RecoveryRegionDestination) *string { return v.AgentStore }).(pulumi.StringPtrOutput)
+}
+
+// Destination bucket; also the region's name in the repository. Changing it replaces the region.
+func (o RecoveryRegionDestinationOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RecoveryRegionDestination) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+}
+
+// S3 API endpoint of the destination store.
+func (o RecoveryRegionDestinationOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RecoveryRegionDestination) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
+}
+
+// Address the destination's buckets as `endpoint/bucket`.
+func (o RecoveryRegionDestinationOutput) PathStyle() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v RecoveryRegionDestination) *bool { return v.PathStyle }).(pulumi.BoolPtrOutput)
+}
+
+// Region of the destination store.
+func (o RecoveryRegionDestinationOutput) Region() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RecoveryRegionDestination) *string { return v.Region }).(pulumi.StringPtrOutput)
+}
+
+// Secret access key for the destination.
+func (o RecoveryRegionDestinationOutput) SecretKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RecoveryRegionDestination) *string { return v.SecretKey }).(pulumi.StringPtrOutput)
+}
+
+// Skip TLS verification (self-signed test stores only).
+func (o RecoveryRegionDestinationOutput) SkipTlsVerify() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v RecoveryRegionDestination) *bool { return v.SkipTlsVerify }).(pulumi.BoolPtrOutput)
+}
+
+type RecoveryRegionDestinationPtrOutput struct{ *pulumi.OutputState }
+
+func (RecoveryRegionDestinationPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RecoveryRegionDestination)(nil)).Elem()
+}
+
+func (o RecoveryRegionDestinationPtrOutput) ToRecoveryRegionDestinationPtrOutput() RecoveryRegionDestinationPtrOutput {
+	return o
+}
+
+func (o RecoveryRegionDestinationPtrOutput) ToRecoveryRegionDestinationPtrOutputWithContext(ctx context.Context) RecoveryRegionDestinationPtrOutput {
+	return o
+}
+
+func (o RecoveryRegionDestinationPtrOutput) Elem() RecoveryRegionDestinationOutput {
+	return o.ApplyT(func(v *RecoveryRegionDestination) RecoveryRegionDestination {
+		if v != nil {
+			return *v
+		}
+		var ret RecoveryRegionDestination
+		return ret
+	}).(RecoveryRegionDestinationOutput)
+}
+
+// Access key ID for the destination (reading it at refresh and plan).
+func (o RecoveryRegionDestinationPtrOutput) AccessKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RecoveryRegionDestination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.AccessKey
+	}).(pulumi.StringPtrOutput)
+}
+
+// Name of the entry of the agent configuration's `stores` holding the destination's credentials for the copy (a writer role of the destination; default: the destination bucket's name).
+func (o RecoveryRegionDestinationPtrOutput) AgentStore() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RecoveryRegionDestination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.AgentStore
+	}).(pulumi.StringPtrOutput)
+}
+
+// Destination bucket; also the region's name in the repository. Changing it replaces the region.
+func (o RecoveryRegionDestinationPtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RecoveryRegionDestination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Bucket
+	}).(pulumi.StringPtrOutput)
+}
+
+// S3 API endpoint of the destination store.
+func (o RecoveryRegionDestinationPtrOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RecoveryRegionDestination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Endpoint
+	}).(pulumi.StringPtrOutput)
+}
+
+// Address the destination's buckets as `endpoint/bucket`.
+func (o RecoveryRegionDestinationPtrOutput) PathStyle() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *RecoveryRegionDestination) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.PathStyle
+	}).(pulumi.BoolPtrOutput)
+}
+
+// Region of the destination store.
+func (o RecoveryRegionDestinationPtrOutput) Region() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RecoveryRegionDestination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Region
+	}).(pulumi.StringPtrOutput)
+}
+
+// Secret access key for the destination.
+func (o RecoveryRegionDestinationPtrOutput) SecretKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RecoveryRegionDestination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.SecretKey
+	}).(pulumi.StringPtrOutput)
+}
+
+// Skip TLS verification (self-signed test stores only).
+func (o RecoveryRegionDestinationPtrOutput) SkipTlsVerify() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *RecoveryRegionDestination) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.SkipTlsVerify
+	}).(pulumi.BoolPtrOutput)
+}
+
+// The repository copied: a bucket of the provider's store and its key prefix.
+type RecoveryRegionSource struct {
+	// Source repository bucket. Changing it replaces the region.
+	Bucket *string `pulumi:"bucket"`
+	// Key prefix of the repository (kept at the destination). Changing it replaces the region.
+	Prefix *string `pulumi:"prefix"`
+}
+
+// RecoveryRegionSourceInput is an input type that accepts RecoveryRegionSourceArgs and RecoveryRegionSourceOutput values.
+// You can construct a concrete instance of `RecoveryRegionSourceInput` via:
+//
+//	RecoveryRegionSourceArgs{...}
+type RecoveryRegionSourceInput interface {
+	pulumi.Input
+
+	ToRecoveryRegionSourceOutput() RecoveryRegionSourceOutput
+	ToRecoveryRegionSourceOutputWithContext(context.Context) RecoveryRegionSourceOutput
+}
+
+// The repository copied: a bucket of the provider's store and its key prefix.
+type RecoveryRegionSourceArgs struct {
+	// Source repository bucket. Changing it replaces the region.
+	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
+	// Key prefix of the repository (kept at the destination). Changing it replaces the region.
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+}
+
+func (RecoveryRegionSourceArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RecoveryRegionSource)(nil)).Elem()
+}
+
+func (i RecoveryRegionSourceArgs) ToRecoveryRegionSourceOutput() RecoveryRegionSourceOutput {
+	return i.ToRecoveryRegionSourceOutputWithContext(context.Background())
+}
+
+func (i RecoveryRegionSourceArgs) ToRecoveryRegionSourceOutputWithContext(ctx context.Context) RecoveryRegionSourceOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RecoveryRegionSourceOutput)
+}
+
+func (i RecoveryRegionSourceArgs) ToRecoveryRegionSourcePtrOutput() RecoveryRegionSourcePtrOutput {
+	return i.ToRecoveryRegionSourcePtrOutputWithContext(context.Background())
+}
+
+func (i RecoveryRegionSourceArgs) ToRecoveryRegionSourcePtrOutputWithContext(ctx context.Context) RecoveryRegionSourcePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RecoveryRegionSourceOutput).ToRecoveryRegionSourcePtrOutputWithContext(ctx)
+}
+
+// RecoveryRegionSourcePtrInput is an input type that accepts RecoveryRegionSourceArgs, RecoveryRegionSourcePtr and RecoveryRegionSourcePtrOutput values.
+// You can construct a concrete instance of `RecoveryRegionSourcePtrInput` via:
+//
+//	        RecoveryRegionSourceArgs{...}
+//
+//	or:
+//
+//	        nil
+type RecoveryRegionSourcePtrInput interface {
+	pulumi.Input
+
+	ToRecoveryRegionSourcePtrOutput() RecoveryRegionSourcePtrOutput
+	ToRecoveryRegionSourcePtrOutputWithContext(context.Context) RecoveryRegionSourcePtrOutput
+}
+
+type recoveryRegionSourcePtrType RecoveryRegionSourceArgs
+
+func RecoveryRegionSourcePtr(v *RecoveryRegionSourceArgs) RecoveryRegionSourcePtrInput {
+	return (*recoveryRegionSourcePtrType)(v)
+}
+
+func (*recoveryRegionSourcePtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RecoveryRegionSource)(nil)).Elem()
+}
+
+func (i *recoveryRegionSourcePtrType) ToRecoveryRegionSourcePtrOutput() RecoveryRegionSourcePtrOutput {
+	return i.ToRecoveryRegionSourcePtrOutputWithContext(context.Background())
+}
+
+func (i *recoveryRegionSourcePtrType) ToRecoveryRegionSourcePtrOutputWithContext(ctx context.Context) RecoveryRegionSourcePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RecoveryRegionSourcePtrOutput)
+}
+
+// The repository copied: a bucket of the provider's store and its key prefix.
+type RecoveryRegionSourceOutput struct{ *pulumi.OutputState }
+
+func (RecoveryRegionSourceOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RecoveryRegionSource)(nil)).Elem()
+}
+
+func (o RecoveryRegionSourceOutput) ToRecoveryRegionSourceOutput() RecoveryRegionSourceOutput {
+	return o
+}
+
+func (o RecoveryRegionSourceOutput) ToRecoveryRegionSourceOutputWithContext(ctx context.Context) RecoveryRegionSourceOutput {
+	return o
+}
+
+func (o RecoveryRegionSourceOutput) ToRecoveryRegionSourcePtrOutput() RecoveryRegionSourcePtrOutput {
+	return o.ToRecoveryRegionSourcePtrOutputWithContext(context.Background())
+}
+
+func (o RecoveryRegionSourceOutput) ToRecoveryRegionSourcePtrOutputWithContext(ctx context.Context) RecoveryRegionSourcePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RecoveryRegionSource) *RecoveryRegionSource {
+		return &v
+	}).(RecoveryRegionSourcePtrOutput)
+}
+
+// Source repository bucket. Changing it replaces the region.
+func (o RecoveryRegionSourceOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RecoveryRegionSource) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+}
+
+// Key prefix of the repository (kept at the destination). Changing it replaces the region.
+func (o RecoveryRegionSourceOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RecoveryRegionSource) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+type RecoveryRegionSourcePtrOutput struct{ *pulumi.OutputState }
+
+func (RecoveryRegionSourcePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RecoveryRegionSource)(nil)).Elem()
+}
+
+func (o RecoveryRegionSourcePtrOutput) ToRecoveryRegionSourcePtrOutput() RecoveryRegionSourcePtrOutput {
+	return o
+}
+
+func (o RecoveryRegionSourcePtrOutput) ToRecoveryRegionSourcePtrOutputWithContext(ctx context.Context) RecoveryRegionSourcePtrOutput {
+	return o
+}
+
+func (o RecoveryRegionSourcePtrOutput) Elem() RecoveryRegionSourceOutput {
+	return o.ApplyT(func(v *RecoveryRegionSource) RecoveryRegionSource {
+		if v != nil {
+			return *v
+		}
+		var ret RecoveryRegionSource
+		return ret
+	}).(RecoveryRegionSourceOutput)
+}
+
+// Source repository bucket. Changing it replaces the region.
+func (o RecoveryRegionSourcePtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RecoveryRegionSource) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Bucket
+	}).(pulumi.StringPtrOutput)
+}
+
+// Key prefix of the repository (kept at the destination). Changing it replaces the region.
+func (o RecoveryRegionSourcePtrOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RecoveryRegionSource) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Prefix
+	}).(pulumi.StringPtrOutput)
+}
+
 // How to reach the Redis instance. The user needs `CONFIG`, `INFO` and `BGSAVE` (for example the ACL `+@admin` category, or `+config +info +bgsave +ping`).
 type RedisPersistenceRedis struct {
 	// `host:port`. Changing it replaces the resource: it is another instance.
@@ -4045,6 +4735,14 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketRetentionPtrInput)(nil)).Elem(), ImmutableBucketRetentionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketWriterProbeInput)(nil)).Elem(), ImmutableBucketWriterProbeArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketWriterProbePtrInput)(nil)).Elem(), ImmutableBucketWriterProbeArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RecoveryRegionActivationInput)(nil)).Elem(), RecoveryRegionActivationArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RecoveryRegionActivationPtrInput)(nil)).Elem(), RecoveryRegionActivationArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RecoveryRegionActivationGroupInput)(nil)).Elem(), RecoveryRegionActivationGroupArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RecoveryRegionActivationGroupArrayInput)(nil)).Elem(), RecoveryRegionActivationGroupArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RecoveryRegionDestinationInput)(nil)).Elem(), RecoveryRegionDestinationArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RecoveryRegionDestinationPtrInput)(nil)).Elem(), RecoveryRegionDestinationArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RecoveryRegionSourceInput)(nil)).Elem(), RecoveryRegionSourceArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RecoveryRegionSourcePtrInput)(nil)).Elem(), RecoveryRegionSourceArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceRedisInput)(nil)).Elem(), RedisPersistenceRedisArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceRedisPtrInput)(nil)).Elem(), RedisPersistenceRedisArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsInput)(nil)).Elem(), RestoreAttachmentsArgs{})
@@ -4091,6 +4789,14 @@ func init() {
 	pulumi.RegisterOutputType(ImmutableBucketWriterProbePtrOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketWriterProbeResultsOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketWriterProbeResultsArrayOutput{})
+	pulumi.RegisterOutputType(RecoveryRegionActivationOutput{})
+	pulumi.RegisterOutputType(RecoveryRegionActivationPtrOutput{})
+	pulumi.RegisterOutputType(RecoveryRegionActivationGroupOutput{})
+	pulumi.RegisterOutputType(RecoveryRegionActivationGroupArrayOutput{})
+	pulumi.RegisterOutputType(RecoveryRegionDestinationOutput{})
+	pulumi.RegisterOutputType(RecoveryRegionDestinationPtrOutput{})
+	pulumi.RegisterOutputType(RecoveryRegionSourceOutput{})
+	pulumi.RegisterOutputType(RecoveryRegionSourcePtrOutput{})
 	pulumi.RegisterOutputType(RedisPersistenceRedisOutput{})
 	pulumi.RegisterOutputType(RedisPersistenceRedisPtrOutput{})
 	pulumi.RegisterOutputType(RestoreAttachmentsOutput{})
