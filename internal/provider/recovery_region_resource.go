@@ -374,7 +374,7 @@ func effectiveRegion(c objectstore.Config) string {
 func destWeakness(src, dst *objectstore.BucketState) []string {
 	var out []string
 	if dst.Versioning != "Enabled" {
-		out = append(out, fmt.Sprintf("versioning is %q, not Enabled", orNone(dst.Versioning)))
+		out = append(out, fmt.Sprintf("versioning is %q, not Enabled", cmp.Or(dst.Versioning, "never enabled")))
 	}
 	if !dst.ObjectLockEnabled {
 		out = append(out, "object lock is not enabled")
