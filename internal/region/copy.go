@@ -85,9 +85,11 @@ func (o *Options) defaults() error {
 // two stores of one bucket name on two endpoints are two regions.
 func sameStore(a, b objectstore.Store) bool { return a == b }
 
-// skipped are the folders never copied: the agents' leases and run records
-// (operational, rewritten on every run) and the regions' own objects.
-var skipped = []repo.Folder{repo.FolderLeases, repo.FolderJobs, repo.FolderRegions}
+// skipped are the folders never copied: the agents' leases, run records
+// and heartbeats (operational, rewritten all the time), the requests the
+// provider hands the primary's agents (agents started on the region must
+// not act on them), and the regions' own objects.
+var skipped = []repo.Folder{repo.FolderLeases, repo.FolderJobs, repo.FolderAgents, repo.FolderRequests, repo.FolderRegions}
 
 // Copyable reports whether key of the repository is copied to a recovery
 // region.

@@ -23,8 +23,8 @@
 //     (an object written but not yet indexed is recognised by its source
 //     ETag and verified, not written again).
 //
-// The agents' leases and run records, and the regions' own objects, are
-// not copied. Deletions are not copied either: a backup pruned in the
+// The agents' leases, run records and heartbeats, the provider's requests
+// to the primary's agents and the regions' own objects are not copied. Deletions are not copied either: a backup pruned in the
 // source stays in the recovery region until the destination's own
 // lifecycle removes it.
 //
