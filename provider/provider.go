@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	fwprovider "github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -61,6 +62,7 @@ type Server struct {
 	config    *object
 	configTyp tftypes.Type
 	resources map[string]*resourceInfo // by Pulumi token
+	functions map[string]*functionInfo // data sources, by Pulumi token
 	schema    []byte
 
 	mu         sync.Mutex
@@ -88,6 +90,14 @@ func NewServer(ctx context.Context, name, version string, host *pprovider.HostCl
 		r.Schema(ctx, resource.SchemaRequest{}, &sr)
 		ints[md.TypeName] = frameworkIntPaths(ctx, sr.Schema.Type())
 	}
+	for _, newDS := range fw.DataSources(ctx) {
+		d := newDS()
+		var md datasource.MetadataResponse
+		d.Metadata(ctx, datasource.MetadataRequest{ProviderTypeName: name}, &md)
+		var sr datasource.SchemaResponse
+		d.Schema(ctx, datasource.SchemaRequest{}, &sr)
+		ints[md.TypeName] = frameworkIntPaths(ctx, sr.Schema.Type())
+	}
 	tf := providerserver.NewProtocol6(fw)()
 	sch, err := tf.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
 	if err != nil {
@@ -96,7 +106,7 @@ func NewServer(ctx context.Context, name, version string, host *pprovider.HostCl
 	if err := diagsError(sch.Diagnostics); err != nil {
 		return nil, fmt.Errorf("reading the Terraform schema: %w", err)
 	}
-	s := &Server{name: name, version: version, host: host, tf: tf, resources: map[string]*resourceInfo{}}
+	s := &Server{name: name, version: version, host: host, tf: tf, resources: map[string]*resourceInfo{}, functions: map[string]*functionInfo{}}
 	s.config = buildBlock(sch.Provider.Block, name+":index:Provider", "", nil, true)
 	s.configTyp = sch.Provider.ValueType()
 	for tfName, rs := range sch.ResourceSchemas {
@@ -106,6 +116,15 @@ func NewServer(ctx context.Context, name, version string, host *pprovider.HostCl
 			token:  token,
 			obj:    buildBlock(rs.Block, token, "", ints[tfName], true),
 			typ:    rs.ValueType(),
+		}
+	}
+	for tfName, ds := range sch.DataSourceSchemas {
+		token := functionToken(name, tfName)
+		s.functions[token] = &functionInfo{
+			tfName: tfName,
+			token:  token,
+			obj:    buildBlock(ds.Block, functionTypeToken(name, tfName), "", ints[tfName], true),
+			typ:    ds.ValueType(),
 		}
 	}
 	if s.schema, err = s.pulumiSchema(); err != nil {

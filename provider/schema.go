@@ -24,6 +24,10 @@ func (s *Server) pulumiSchema() ([]byte, error) {
 	for _, r := range s.resources {
 		resources[r.token] = resourceSpec(r.obj, types)
 	}
+	functions := map[string]any{}
+	for _, f := range s.functions {
+		functions[f.token] = functionSpec(f.obj, types)
+	}
 	cfgVars := map[string]any{}
 	provIn := map[string]any{}
 	for _, f := range s.config.fields {
@@ -47,6 +51,7 @@ func (s *Server) pulumiSchema() ([]byte, error) {
 			"inputProperties": provIn,
 		},
 		"resources": resources,
+		"functions": functions,
 		"types":     types,
 		"language": map[string]any{
 			"go": map[string]any{

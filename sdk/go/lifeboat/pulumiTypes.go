@@ -1411,6 +1411,548 @@ func (o DrillScheduleRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+type GetAgentsAgents struct {
+	// The agent process's id in leases and run records.
+	Holder *string `pulumi:"holder"`
+	// Host name the agent claims requests for (its bootstrap file's `host`, `--host`, or the machine's name).
+	Host *string `pulumi:"host"`
+	// Its last heartbeat (RFC 3339).
+	LastSeen *string `pulumi:"lastSeen"`
+	// Whether the last heartbeat is younger than three heartbeat intervals.
+	Live *bool `pulumi:"live"`
+	// When the agent process started (RFC 3339).
+	Started *string `pulumi:"started"`
+	// The agent's version.
+	Version *string `pulumi:"version"`
+}
+
+type GetAgentsAgentsOutput struct{ *pulumi.OutputState }
+
+func (GetAgentsAgentsOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GetAgentsAgents)(nil)).Elem()
+}
+
+func (o GetAgentsAgentsOutput) ToGetAgentsAgentsOutput() GetAgentsAgentsOutput {
+	return o
+}
+
+func (o GetAgentsAgentsOutput) ToGetAgentsAgentsOutputWithContext(ctx context.Context) GetAgentsAgentsOutput {
+	return o
+}
+
+// The agent process's id in leases and run records.
+func (o GetAgentsAgentsOutput) Holder() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetAgentsAgents) *string { return v.Holder }).(pulumi.StringPtrOutput)
+}
+
+// Host name the agent claims requests for (its bootstrap file's `host`, `--host`, or the machine's name).
+func (o GetAgentsAgentsOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetAgentsAgents) *string { return v.Host }).(pulumi.StringPtrOutput)
+}
+
+// Its last heartbeat (RFC 3339).
+func (o GetAgentsAgentsOutput) LastSeen() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetAgentsAgents) *string { return v.LastSeen }).(pulumi.StringPtrOutput)
+}
+
+// Whether the last heartbeat is younger than three heartbeat intervals.
+func (o GetAgentsAgentsOutput) Live() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v GetAgentsAgents) *bool { return v.Live }).(pulumi.BoolPtrOutput)
+}
+
+// When the agent process started (RFC 3339).
+func (o GetAgentsAgentsOutput) Started() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetAgentsAgents) *string { return v.Started }).(pulumi.StringPtrOutput)
+}
+
+// The agent's version.
+func (o GetAgentsAgentsOutput) Version() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetAgentsAgents) *string { return v.Version }).(pulumi.StringPtrOutput)
+}
+
+type GetAgentsAgentsArrayOutput struct{ *pulumi.OutputState }
+
+func (GetAgentsAgentsArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]GetAgentsAgents)(nil)).Elem()
+}
+
+func (o GetAgentsAgentsArrayOutput) ToGetAgentsAgentsArrayOutput() GetAgentsAgentsArrayOutput {
+	return o
+}
+
+func (o GetAgentsAgentsArrayOutput) ToGetAgentsAgentsArrayOutputWithContext(ctx context.Context) GetAgentsAgentsArrayOutput {
+	return o
+}
+
+func (o GetAgentsAgentsArrayOutput) Index(i pulumi.IntInput) GetAgentsAgentsOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) GetAgentsAgents {
+		return vs[0].([]GetAgentsAgents)[vs[1].(int)]
+	}).(GetAgentsAgentsOutput)
+}
+
+type GetAgentsRepository struct {
+	// Repository bucket.
+	Bucket string `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix *string `pulumi:"prefix"`
+}
+
+// GetAgentsRepositoryInput is an input type that accepts GetAgentsRepositoryArgs and GetAgentsRepositoryOutput values.
+// You can construct a concrete instance of `GetAgentsRepositoryInput` via:
+//
+//	GetAgentsRepositoryArgs{...}
+type GetAgentsRepositoryInput interface {
+	pulumi.Input
+
+	ToGetAgentsRepositoryOutput() GetAgentsRepositoryOutput
+	ToGetAgentsRepositoryOutputWithContext(context.Context) GetAgentsRepositoryOutput
+}
+
+type GetAgentsRepositoryArgs struct {
+	// Repository bucket.
+	Bucket pulumi.StringInput `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+}
+
+func (GetAgentsRepositoryArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*GetAgentsRepository)(nil)).Elem()
+}
+
+func (i GetAgentsRepositoryArgs) ToGetAgentsRepositoryOutput() GetAgentsRepositoryOutput {
+	return i.ToGetAgentsRepositoryOutputWithContext(context.Background())
+}
+
+func (i GetAgentsRepositoryArgs) ToGetAgentsRepositoryOutputWithContext(ctx context.Context) GetAgentsRepositoryOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(GetAgentsRepositoryOutput)
+}
+
+type GetAgentsRepositoryOutput struct{ *pulumi.OutputState }
+
+func (GetAgentsRepositoryOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GetAgentsRepository)(nil)).Elem()
+}
+
+func (o GetAgentsRepositoryOutput) ToGetAgentsRepositoryOutput() GetAgentsRepositoryOutput {
+	return o
+}
+
+func (o GetAgentsRepositoryOutput) ToGetAgentsRepositoryOutputWithContext(ctx context.Context) GetAgentsRepositoryOutput {
+	return o
+}
+
+// Repository bucket.
+func (o GetAgentsRepositoryOutput) Bucket() pulumi.StringOutput {
+	return o.ApplyT(func(v GetAgentsRepository) string { return v.Bucket }).(pulumi.StringOutput)
+}
+
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o GetAgentsRepositoryOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetAgentsRepository) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+type GetPostureControls struct {
+	// Cluster judged; empty for bucket controls.
+	Cluster *string `pulumi:"cluster"`
+	// Objects (key, version, time) and server values it was judged on.
+	Evidence []string `pulumi:"evidence"`
+	// Control id, e.g. `bucket.object_lock`, `backup.newest_base_backup`.
+	Id *string `pulumi:"id"`
+	// What was observed.
+	Observed *string `pulumi:"observed"`
+	// What to do, in one sentence (empty on pass).
+	Remedy *string `pulumi:"remedy"`
+	// Clauses the control evidences.
+	Standards []string `pulumi:"standards"`
+	// `pass`, `warn`, `fail` or `unknown` (could not be observed).
+	Status *string `pulumi:"status"`
+	// What the control requires.
+	Threshold *string `pulumi:"threshold"`
+	// What the control asks.
+	Title *string `pulumi:"title"`
+}
+
+type GetPostureControlsOutput struct{ *pulumi.OutputState }
+
+func (GetPostureControlsOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GetPostureControls)(nil)).Elem()
+}
+
+func (o GetPostureControlsOutput) ToGetPostureControlsOutput() GetPostureControlsOutput {
+	return o
+}
+
+func (o GetPostureControlsOutput) ToGetPostureControlsOutputWithContext(ctx context.Context) GetPostureControlsOutput {
+	return o
+}
+
+// Cluster judged; empty for bucket controls.
+func (o GetPostureControlsOutput) Cluster() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetPostureControls) *string { return v.Cluster }).(pulumi.StringPtrOutput)
+}
+
+// Objects (key, version, time) and server values it was judged on.
+func (o GetPostureControlsOutput) Evidence() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v GetPostureControls) []string { return v.Evidence }).(pulumi.StringArrayOutput)
+}
+
+// Control id, e.g. `bucket.object_lock`, `backup.newest_base_backup`.
+func (o GetPostureControlsOutput) Id() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetPostureControls) *string { return v.Id }).(pulumi.StringPtrOutput)
+}
+
+// What was observed.
+func (o GetPostureControlsOutput) Observed() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetPostureControls) *string { return v.Observed }).(pulumi.StringPtrOutput)
+}
+
+// What to do, in one sentence (empty on pass).
+func (o GetPostureControlsOutput) Remedy() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetPostureControls) *string { return v.Remedy }).(pulumi.StringPtrOutput)
+}
+
+// Clauses the control evidences.
+func (o GetPostureControlsOutput) Standards() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v GetPostureControls) []string { return v.Standards }).(pulumi.StringArrayOutput)
+}
+
+// `pass`, `warn`, `fail` or `unknown` (could not be observed).
+func (o GetPostureControlsOutput) Status() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetPostureControls) *string { return v.Status }).(pulumi.StringPtrOutput)
+}
+
+// What the control requires.
+func (o GetPostureControlsOutput) Threshold() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetPostureControls) *string { return v.Threshold }).(pulumi.StringPtrOutput)
+}
+
+// What the control asks.
+func (o GetPostureControlsOutput) Title() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetPostureControls) *string { return v.Title }).(pulumi.StringPtrOutput)
+}
+
+type GetPostureControlsArrayOutput struct{ *pulumi.OutputState }
+
+func (GetPostureControlsArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]GetPostureControls)(nil)).Elem()
+}
+
+func (o GetPostureControlsArrayOutput) ToGetPostureControlsArrayOutput() GetPostureControlsArrayOutput {
+	return o
+}
+
+func (o GetPostureControlsArrayOutput) ToGetPostureControlsArrayOutputWithContext(ctx context.Context) GetPostureControlsArrayOutput {
+	return o
+}
+
+func (o GetPostureControlsArrayOutput) Index(i pulumi.IntInput) GetPostureControlsOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) GetPostureControls {
+		return vs[0].([]GetPostureControls)[vs[1].(int)]
+	}).(GetPostureControlsOutput)
+}
+
+type GetPostureRepository struct {
+	// Repository bucket.
+	Bucket string `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix *string `pulumi:"prefix"`
+}
+
+// GetPostureRepositoryInput is an input type that accepts GetPostureRepositoryArgs and GetPostureRepositoryOutput values.
+// You can construct a concrete instance of `GetPostureRepositoryInput` via:
+//
+//	GetPostureRepositoryArgs{...}
+type GetPostureRepositoryInput interface {
+	pulumi.Input
+
+	ToGetPostureRepositoryOutput() GetPostureRepositoryOutput
+	ToGetPostureRepositoryOutputWithContext(context.Context) GetPostureRepositoryOutput
+}
+
+type GetPostureRepositoryArgs struct {
+	// Repository bucket.
+	Bucket pulumi.StringInput `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+}
+
+func (GetPostureRepositoryArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*GetPostureRepository)(nil)).Elem()
+}
+
+func (i GetPostureRepositoryArgs) ToGetPostureRepositoryOutput() GetPostureRepositoryOutput {
+	return i.ToGetPostureRepositoryOutputWithContext(context.Background())
+}
+
+func (i GetPostureRepositoryArgs) ToGetPostureRepositoryOutputWithContext(ctx context.Context) GetPostureRepositoryOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(GetPostureRepositoryOutput)
+}
+
+type GetPostureRepositoryOutput struct{ *pulumi.OutputState }
+
+func (GetPostureRepositoryOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GetPostureRepository)(nil)).Elem()
+}
+
+func (o GetPostureRepositoryOutput) ToGetPostureRepositoryOutput() GetPostureRepositoryOutput {
+	return o
+}
+
+func (o GetPostureRepositoryOutput) ToGetPostureRepositoryOutputWithContext(ctx context.Context) GetPostureRepositoryOutput {
+	return o
+}
+
+// Repository bucket.
+func (o GetPostureRepositoryOutput) Bucket() pulumi.StringOutput {
+	return o.ApplyT(func(v GetPostureRepository) string { return v.Bucket }).(pulumi.StringOutput)
+}
+
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o GetPostureRepositoryOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetPostureRepository) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+type GetRecoveryPointsBackups struct {
+	// Tenant database (tenant dumps only).
+	Database *string `pulumi:"database"`
+	// Backup id (use it as a restore's `backup_id`).
+	Id *string `pulumi:"id"`
+	// `physical` (base backup) or `tenant` (logical dump of one database).
+	Kind *string `pulumi:"kind"`
+	// Stored bytes.
+	Size *int `pulumi:"size"`
+	// WAL location at start.
+	StartLsn *string `pulumi:"startLsn"`
+	// When the backup started (RFC 3339).
+	StartTime *string `pulumi:"startTime"`
+	// WAL location at stop.
+	StopLsn *string `pulumi:"stopLsn"`
+	// When it finished (RFC 3339): the earliest point a restore from it reaches.
+	StopTime *string `pulumi:"stopTime"`
+	// PostgreSQL timeline the base backup was taken on (physical backups only).
+	Timeline *int `pulumi:"timeline"`
+}
+
+type GetRecoveryPointsBackupsOutput struct{ *pulumi.OutputState }
+
+func (GetRecoveryPointsBackupsOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GetRecoveryPointsBackups)(nil)).Elem()
+}
+
+func (o GetRecoveryPointsBackupsOutput) ToGetRecoveryPointsBackupsOutput() GetRecoveryPointsBackupsOutput {
+	return o
+}
+
+func (o GetRecoveryPointsBackupsOutput) ToGetRecoveryPointsBackupsOutputWithContext(ctx context.Context) GetRecoveryPointsBackupsOutput {
+	return o
+}
+
+// Tenant database (tenant dumps only).
+func (o GetRecoveryPointsBackupsOutput) Database() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsBackups) *string { return v.Database }).(pulumi.StringPtrOutput)
+}
+
+// Backup id (use it as a restore's `backup_id`).
+func (o GetRecoveryPointsBackupsOutput) Id() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsBackups) *string { return v.Id }).(pulumi.StringPtrOutput)
+}
+
+// `physical` (base backup) or `tenant` (logical dump of one database).
+func (o GetRecoveryPointsBackupsOutput) Kind() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsBackups) *string { return v.Kind }).(pulumi.StringPtrOutput)
+}
+
+// Stored bytes.
+func (o GetRecoveryPointsBackupsOutput) Size() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsBackups) *int { return v.Size }).(pulumi.IntPtrOutput)
+}
+
+// WAL location at start.
+func (o GetRecoveryPointsBackupsOutput) StartLsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsBackups) *string { return v.StartLsn }).(pulumi.StringPtrOutput)
+}
+
+// When the backup started (RFC 3339).
+func (o GetRecoveryPointsBackupsOutput) StartTime() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsBackups) *string { return v.StartTime }).(pulumi.StringPtrOutput)
+}
+
+// WAL location at stop.
+func (o GetRecoveryPointsBackupsOutput) StopLsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsBackups) *string { return v.StopLsn }).(pulumi.StringPtrOutput)
+}
+
+// When it finished (RFC 3339): the earliest point a restore from it reaches.
+func (o GetRecoveryPointsBackupsOutput) StopTime() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsBackups) *string { return v.StopTime }).(pulumi.StringPtrOutput)
+}
+
+// PostgreSQL timeline the base backup was taken on (physical backups only).
+func (o GetRecoveryPointsBackupsOutput) Timeline() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsBackups) *int { return v.Timeline }).(pulumi.IntPtrOutput)
+}
+
+type GetRecoveryPointsBackupsArrayOutput struct{ *pulumi.OutputState }
+
+func (GetRecoveryPointsBackupsArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]GetRecoveryPointsBackups)(nil)).Elem()
+}
+
+func (o GetRecoveryPointsBackupsArrayOutput) ToGetRecoveryPointsBackupsArrayOutput() GetRecoveryPointsBackupsArrayOutput {
+	return o
+}
+
+func (o GetRecoveryPointsBackupsArrayOutput) ToGetRecoveryPointsBackupsArrayOutputWithContext(ctx context.Context) GetRecoveryPointsBackupsArrayOutput {
+	return o
+}
+
+func (o GetRecoveryPointsBackupsArrayOutput) Index(i pulumi.IntInput) GetRecoveryPointsBackupsOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) GetRecoveryPointsBackups {
+		return vs[0].([]GetRecoveryPointsBackups)[vs[1].(int)]
+	}).(GetRecoveryPointsBackupsOutput)
+}
+
+type GetRecoveryPointsRepository struct {
+	// Repository bucket.
+	Bucket string `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix *string `pulumi:"prefix"`
+}
+
+// GetRecoveryPointsRepositoryInput is an input type that accepts GetRecoveryPointsRepositoryArgs and GetRecoveryPointsRepositoryOutput values.
+// You can construct a concrete instance of `GetRecoveryPointsRepositoryInput` via:
+//
+//	GetRecoveryPointsRepositoryArgs{...}
+type GetRecoveryPointsRepositoryInput interface {
+	pulumi.Input
+
+	ToGetRecoveryPointsRepositoryOutput() GetRecoveryPointsRepositoryOutput
+	ToGetRecoveryPointsRepositoryOutputWithContext(context.Context) GetRecoveryPointsRepositoryOutput
+}
+
+type GetRecoveryPointsRepositoryArgs struct {
+	// Repository bucket.
+	Bucket pulumi.StringInput `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+}
+
+func (GetRecoveryPointsRepositoryArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*GetRecoveryPointsRepository)(nil)).Elem()
+}
+
+func (i GetRecoveryPointsRepositoryArgs) ToGetRecoveryPointsRepositoryOutput() GetRecoveryPointsRepositoryOutput {
+	return i.ToGetRecoveryPointsRepositoryOutputWithContext(context.Background())
+}
+
+func (i GetRecoveryPointsRepositoryArgs) ToGetRecoveryPointsRepositoryOutputWithContext(ctx context.Context) GetRecoveryPointsRepositoryOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(GetRecoveryPointsRepositoryOutput)
+}
+
+type GetRecoveryPointsRepositoryOutput struct{ *pulumi.OutputState }
+
+func (GetRecoveryPointsRepositoryOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GetRecoveryPointsRepository)(nil)).Elem()
+}
+
+func (o GetRecoveryPointsRepositoryOutput) ToGetRecoveryPointsRepositoryOutput() GetRecoveryPointsRepositoryOutput {
+	return o
+}
+
+func (o GetRecoveryPointsRepositoryOutput) ToGetRecoveryPointsRepositoryOutputWithContext(ctx context.Context) GetRecoveryPointsRepositoryOutput {
+	return o
+}
+
+// Repository bucket.
+func (o GetRecoveryPointsRepositoryOutput) Bucket() pulumi.StringOutput {
+	return o.ApplyT(func(v GetRecoveryPointsRepository) string { return v.Bucket }).(pulumi.StringOutput)
+}
+
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o GetRecoveryPointsRepositoryOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsRepository) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+type GetRecoveryPointsWindow struct {
+	// Earliest restorable time (RFC 3339).
+	Earliest *string `pulumi:"earliest"`
+	// Timelines that went on past the point a child timeline branched off (an old primary that kept writing after its standby was promoted), each described with its children; their WAL past that point is on no path to those children.
+	Forks []string `pulumi:"forks"`
+	// Oldest usable base backup.
+	FromBackup *string `pulumi:"fromBackup"`
+	// Number of missing WAL runs.
+	Gaps *int `pulumi:"gaps"`
+	// Latest restorable time, as far as archived WAL reaches (RFC 3339).
+	Latest *string `pulumi:"latest"`
+	// Last WAL segment of the unbroken run.
+	LatestSegment *string `pulumi:"latestSegment"`
+	// Newest archived WAL segment; differs from latest_segment when a gap cuts the window short.
+	NewestSegment *string `pulumi:"newestSegment"`
+	// False when no base backup has all the WAL it needs.
+	Restorable *bool `pulumi:"restorable"`
+	// Timeline the window follows: the newest in the archive, along its history (its `.history` file). A restore to another timeline sets `recovery_target_timeline`.
+	Timeline *int `pulumi:"timeline"`
+}
+
+type GetRecoveryPointsWindowOutput struct{ *pulumi.OutputState }
+
+func (GetRecoveryPointsWindowOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GetRecoveryPointsWindow)(nil)).Elem()
+}
+
+func (o GetRecoveryPointsWindowOutput) ToGetRecoveryPointsWindowOutput() GetRecoveryPointsWindowOutput {
+	return o
+}
+
+func (o GetRecoveryPointsWindowOutput) ToGetRecoveryPointsWindowOutputWithContext(ctx context.Context) GetRecoveryPointsWindowOutput {
+	return o
+}
+
+// Earliest restorable time (RFC 3339).
+func (o GetRecoveryPointsWindowOutput) Earliest() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsWindow) *string { return v.Earliest }).(pulumi.StringPtrOutput)
+}
+
+// Timelines that went on past the point a child timeline branched off (an old primary that kept writing after its standby was promoted), each described with its children; their WAL past that point is on no path to those children.
+func (o GetRecoveryPointsWindowOutput) Forks() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v GetRecoveryPointsWindow) []string { return v.Forks }).(pulumi.StringArrayOutput)
+}
+
+// Oldest usable base backup.
+func (o GetRecoveryPointsWindowOutput) FromBackup() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsWindow) *string { return v.FromBackup }).(pulumi.StringPtrOutput)
+}
+
+// Number of missing WAL runs.
+func (o GetRecoveryPointsWindowOutput) Gaps() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsWindow) *int { return v.Gaps }).(pulumi.IntPtrOutput)
+}
+
+// Latest restorable time, as far as archived WAL reaches (RFC 3339).
+func (o GetRecoveryPointsWindowOutput) Latest() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsWindow) *string { return v.Latest }).(pulumi.StringPtrOutput)
+}
+
+// Last WAL segment of the unbroken run.
+func (o GetRecoveryPointsWindowOutput) LatestSegment() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsWindow) *string { return v.LatestSegment }).(pulumi.StringPtrOutput)
+}
+
+// Newest archived WAL segment; differs from latest_segment when a gap cuts the window short.
+func (o GetRecoveryPointsWindowOutput) NewestSegment() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsWindow) *string { return v.NewestSegment }).(pulumi.StringPtrOutput)
+}
+
+// False when no base backup has all the WAL it needs.
+func (o GetRecoveryPointsWindowOutput) Restorable() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsWindow) *bool { return v.Restorable }).(pulumi.BoolPtrOutput)
+}
+
+// Timeline the window follows: the newest in the archive, along its history (its `.history` file). A restore to another timeline sets `recovery_target_timeline`.
+func (o GetRecoveryPointsWindowOutput) Timeline() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsWindow) *int { return v.Timeline }).(pulumi.IntPtrOutput)
+}
+
 // Default server-side encryption. Without this block the bucket keeps the store's default.
 type ImmutableBucketEncryption struct {
 	// `AES256` (SSE-S3) or `aws:kms` (SSE-KMS).
@@ -4725,6 +5267,9 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillSchedulePostgresPtrInput)(nil)).Elem(), DrillSchedulePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleRepositoryInput)(nil)).Elem(), DrillScheduleRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleRepositoryPtrInput)(nil)).Elem(), DrillScheduleRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*GetAgentsRepositoryInput)(nil)).Elem(), GetAgentsRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*GetPostureRepositoryInput)(nil)).Elem(), GetPostureRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*GetRecoveryPointsRepositoryInput)(nil)).Elem(), GetRecoveryPointsRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketEncryptionInput)(nil)).Elem(), ImmutableBucketEncryptionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketEncryptionPtrInput)(nil)).Elem(), ImmutableBucketEncryptionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ImmutableBucketLifecycleTierInput)(nil)).Elem(), ImmutableBucketLifecycleTierArgs{})
@@ -4777,6 +5322,16 @@ func init() {
 	pulumi.RegisterOutputType(DrillSchedulePostgresPtrOutput{})
 	pulumi.RegisterOutputType(DrillScheduleRepositoryOutput{})
 	pulumi.RegisterOutputType(DrillScheduleRepositoryPtrOutput{})
+	pulumi.RegisterOutputType(GetAgentsAgentsOutput{})
+	pulumi.RegisterOutputType(GetAgentsAgentsArrayOutput{})
+	pulumi.RegisterOutputType(GetAgentsRepositoryOutput{})
+	pulumi.RegisterOutputType(GetPostureControlsOutput{})
+	pulumi.RegisterOutputType(GetPostureControlsArrayOutput{})
+	pulumi.RegisterOutputType(GetPostureRepositoryOutput{})
+	pulumi.RegisterOutputType(GetRecoveryPointsBackupsOutput{})
+	pulumi.RegisterOutputType(GetRecoveryPointsBackupsArrayOutput{})
+	pulumi.RegisterOutputType(GetRecoveryPointsRepositoryOutput{})
+	pulumi.RegisterOutputType(GetRecoveryPointsWindowOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketEncryptionOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketEncryptionPtrOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketLifecycleTierOutput{})
