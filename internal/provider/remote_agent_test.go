@@ -48,6 +48,11 @@ func startTestAgent(t *testing.T, bin, bucket, host, holder, dsn string, trusted
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	// The agent's working directory is inherited by the PostgreSQL servers
+	// it starts as postgres: it must be able to enter it.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "bootstrap.json"), b, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,12 @@ type restoreModel struct {
 	Attachments    *restoreAttachModel `tfsdk:"attachments"`
 	Checks         []restoreCheckModel `tfsdk:"check"`
 	AgentPath      types.String        `tfsdk:"agent_path"`
+	// Agent, Executor, ClaimTimeout and Request: where the restore runs
+	// (see restore_remote.go).
+	Agent        types.String `tfsdk:"agent"`
+	Executor     types.String `tfsdk:"executor"`
+	ClaimTimeout types.String `tfsdk:"claim_timeout"`
+	Request      types.String `tfsdk:"request"`
 
 	RecoverySource     types.String   `tfsdk:"recovery_source"`
 	WALRange           types.String   `tfsdk:"wal_range"`
@@ -169,6 +175,29 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				PlanModifiers:       replaceStr,
 				Validators:          []validator.String{absolutePathValidator{}},
 			},
+			"agent": schema.StringAttribute{
+				MarkdownDescription: "Host whose Lifeboat agent performs the restore (its bootstrap file's `host`, see `data.lifeboat_agents`). " +
+					"The provider writes the restore as a signed request into the repository; the agent on that host claims it, restores " +
+					"there (data directory, server, scratch cluster, PostgreSQL binaries all on that host), reports progress into Terraform's " +
+					"log, and records the result that is read into state. Terraform can then run anywhere that reaches the bucket (a CI runner). " +
+					"Destroy is a request too. A tenant restore then goes into the agent's own server (its `--pg-dsn`); the `postgres` block is not needed.",
+				Optional: true, PlanModifiers: replaceStr, Validators: []validator.String{keyNameValidator{}},
+			},
+			"executor": schema.StringAttribute{
+				MarkdownDescription: "`agent` (the cluster's agent performs the restore: the one on `agent`, or any agent of the cluster when `agent` is unset) " +
+					"or `local` (the machine running Terraform does, as in a single-host setup). Default: `agent` when `agent` is set, else `local`.",
+				Optional: true, PlanModifiers: replaceStr, Validators: []validator.String{stringvalidator.OneOf("agent", "local")},
+			},
+			"claim_timeout": schema.StringAttribute{
+				MarkdownDescription: "With the agent executor: how long the request may wait without a live agent claiming it (or after its agent stopped " +
+					"renewing its claim) before the apply fails, naming the request and the live agents; the request is then withdrawn, so no agent " +
+					"starts it later. Default `5m`.",
+				Optional: true, Computed: true, Default: stringdefault.StaticString("5m"), Validators: []validator.String{durationValidator{min: time.Second}},
+			},
+			"request": schema.StringAttribute{
+				MarkdownDescription: "With the agent executor: the repository key of the request the agent executed (its progress and result lie beside it).",
+				Computed:            true, PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
 			"recovery_source": computed("The recovery point the restore uses: `backup:<id>+wal` or `dump:<id>`. Known at plan, and the apply " +
 				"uses exactly it, even when a newer backup finished in between (for `latest`, WAL is still replayed to the newest segment " +
 				"archived when the restore runs). For `latest` the planned backup is kept in the repository (`restores/`) so that a saved " +
@@ -251,6 +280,11 @@ func (r *restoreResource) ValidateConfig(ctx context.Context, req resource.Valid
 		}
 	}
 	m.Repository.validate("the repository to restore from", &resp.Diagnostics)
+	if m.Executor.ValueString() == "local" && !m.Agent.IsNull() && !m.Agent.IsUnknown() {
+		resp.Diagnostics.AddAttributeError(path.Root("executor"), "Conflicting Restore Executor",
+			fmt.Sprintf("executor = \"local\" runs the restore on the machine running Terraform, but agent = %q names a host whose agent would. Remove one of them.",
+				m.Agent.ValueString()))
+	}
 	if m.Target == nil {
 		resp.Diagnostics.AddAttributeError(path.Root("target"), "Missing Restore Target", "A target block is required.")
 		return
@@ -265,9 +299,11 @@ func (r *restoreResource) ValidateConfig(ctx context.Context, req resource.Valid
 	case "tenant":
 		need(path.Root("target").AtName("database"), m.Target.Database, "target.database (the new database) is required for a tenant restore.")
 		need(path.Root("target").AtName("source_database"), m.Target.SourceDatabase, "target.source_database is required for a tenant restore.")
-		if m.Postgres == nil {
-			resp.Diagnostics.AddAttributeError(path.Root("postgres"), "Missing PostgreSQL Connection", "A tenant restore needs the postgres block of the server that receives the new database.")
-		} else {
+		if m.Postgres == nil && !m.remote() {
+			resp.Diagnostics.AddAttributeError(path.Root("postgres"), "Missing PostgreSQL Connection",
+				"A tenant restore run by Terraform (executor = \"local\") needs the postgres block of the server that receives the new database; "+
+					"or set agent to the host whose agent restores into its own server.")
+		} else if m.Postgres != nil {
 			m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
 		}
 		if !m.Target.Database.IsUnknown() && !m.Target.SourceDatabase.IsUnknown() && m.Target.Database.ValueString() == m.Target.SourceDatabase.ValueString() && !m.Target.Database.IsNull() {
@@ -312,7 +348,7 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		return
 	}
 	store := client.Store(plan.Repository.Bucket.ValueString())
-	if plan.Kind.ValueString() == string(restore.KindCluster) {
+	if plan.Kind.ValueString() == string(restore.KindCluster) && !plan.remote() {
 		dir := plan.Target.DataDirectory.ValueString()
 		// A copy being replaced is removed before the new one is made, so
 		// its directory and port do not count as taken. NOTE: Terraform
@@ -400,6 +436,11 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	if client == nil {
 		return
 	}
+	if plan.remote() {
+		r.createRemote(ctx, &plan, client, resp)
+		return
+	}
+	plan.Request = types.StringNull()
 	rreq := r.request(&plan, client)
 	rreq.KeepRunning = true
 	rreq.Progress = func(p restore.Progress) {
@@ -505,8 +546,11 @@ func (r *restoreResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() || state.Target == nil {
 		return
 	}
-	switch state.Kind.ValueString() {
-	case "cluster":
+	// NOTE: the copy of a restore the agent made lives on its host, which
+	// the machine running Terraform need not reach: it stays in state.
+	switch kind := state.Kind.ValueString(); {
+	case state.remote():
+	case kind == "cluster":
 		dir := state.Target.DataDirectory.ValueString()
 		if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 			resp.State.RemoveResource(ctx)
@@ -516,7 +560,7 @@ func (r *restoreResource) Read(ctx context.Context, req resource.ReadRequest, re
 			resp.State.RemoveResource(ctx)
 			return
 		}
-	case "tenant":
+	case kind == "tenant":
 		if state.Postgres == nil {
 			return
 		}
@@ -552,6 +596,10 @@ func (r *restoreResource) Delete(ctx context.Context, req resource.DeleteRequest
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if state.remote() {
+		r.deleteRemote(ctx, &state, resp)
+		return
+	}
 	var client *objectstore.Client
 	if a := state.Attachments; state.Kind.ValueString() == string(restore.KindTenant) && a != nil && !a.Bucket.IsNull() {
 		var err error
@@ -603,7 +651,7 @@ func (m *restoreModel) definitionChanged(s *restoreModel) bool {
 		{m.Kind, s.Kind}, {m.PointInTime, s.PointInTime}, {m.BackupID, s.BackupID}, {m.TargetTimeline, s.TargetTimeline},
 		{m.Cluster, s.Cluster}, {m.Repository.Bucket, s.Repository.Bucket}, {m.Repository.Prefix, s.Repository.Prefix},
 		{m.Target.DataDirectory, s.Target.DataDirectory}, {m.Target.Port, s.Target.Port}, {m.Target.Database, s.Target.Database},
-		{m.Target.SourceDatabase, s.Target.SourceDatabase},
+		{m.Target.SourceDatabase, s.Target.SourceDatabase}, {m.Agent, s.Agent}, {m.Executor, s.Executor},
 	}
 	for _, p := range pairs {
 		if !p[0].Equal(p[1]) {

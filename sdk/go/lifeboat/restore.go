@@ -20,6 +20,8 @@ import (
 type Restore struct {
 	pulumi.CustomResourceState
 
+	// Host whose Lifeboat agent performs the restore (its bootstrap file's `host`, see `data.lifeboat_agents`). The provider writes the restore as a signed request into the repository; the agent on that host claims it, restores there (data directory, server, scratch cluster, PostgreSQL binaries all on that host), reports progress into Terraform's log, and records the result that is read into state. Terraform can then run anywhere that reaches the bucket (a CI runner). Destroy is a request too. A tenant restore then goes into the agent's own server (its `--pg-dsn`); the `postgres` block is not needed.
+	Agent pulumi.StringPtrOutput `pulumi:"agent"`
 	// Path of the `lifeboat` agent binary that PostgreSQL runs as `restore_command` (on the machine running Terraform). Default `/usr/local/bin/lifeboat`.
 	AgentPath pulumi.StringPtrOutput `pulumi:"agentPath"`
 	// Odoo attachments of a tenant restore: every `ir_attachment.store_fname` of the restored database is copied, as it was at the restore point (S3 versions), from `source_prefix` to `target_prefix` in `bucket`, then checked to resolve.
@@ -30,12 +32,16 @@ type Restore struct {
 	Check RestoreCheckArrayOutput `pulumi:"check"`
 	// Each check's outcome: `pass`, or `fail: got <value>`.
 	CheckResults pulumi.StringMapOutput `pulumi:"checkResults"`
+	// With the agent executor: how long the request may wait without a live agent claiming it (or after its agent stopped renewing its claim) before the apply fails, naming the request and the live agents; the request is then withdrawn, so no agent starts it later. Default `5m`.
+	ClaimTimeout pulumi.StringPtrOutput `pulumi:"claimTimeout"`
 	// Name of the cluster inside the repository to restore from.
 	Cluster pulumi.StringOutput `pulumi:"cluster"`
 	// For `latest`: how far the recovered point lagged behind the start of the restore (the changes it could not bring back). The plan shows the current lag as a warning.
 	DataLossWindow pulumi.StringOutput `pulumi:"dataLossWindow"`
 	// How long the restore took, checks included.
 	DurationSeconds pulumi.IntOutput `pulumi:"durationSeconds"`
+	// `agent` (the cluster's agent performs the restore: the one on `agent`, or any agent of the cluster when `agent` is unset) or `local` (the machine running Terraform does, as in a single-host setup). Default: `agent` when `agent` is set, else `local`.
+	Executor pulumi.StringPtrOutput `pulumi:"executor"`
 	// `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
 	Kind pulumi.StringOutput `pulumi:"kind"`
 	// `store_fname` values of the restored database that resolve to no object as of the restore point.
@@ -50,6 +56,8 @@ type Restore struct {
 	RecoveryTargetTimeline pulumi.StringPtrOutput `pulumi:"recoveryTargetTimeline"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository RestoreRepositoryPtrOutput `pulumi:"repository"`
+	// With the agent executor: the repository key of the request the agent executed (its progress and result lie beside it).
+	Request pulumi.StringOutput `pulumi:"request"`
 	// WAL location recovered to (cluster restores).
 	RestoredToLsn pulumi.StringOutput `pulumi:"restoredToLsn"`
 	// Commit time of the last transaction recovered (RFC 3339).
@@ -114,6 +122,8 @@ func RestoreExists(ctx *pulumi.Context,
 }
 
 type restoreArgs struct {
+	// Host whose Lifeboat agent performs the restore (its bootstrap file's `host`, see `data.lifeboat_agents`). The provider writes the restore as a signed request into the repository; the agent on that host claims it, restores there (data directory, server, scratch cluster, PostgreSQL binaries all on that host), reports progress into Terraform's log, and records the result that is read into state. Terraform can then run anywhere that reaches the bucket (a CI runner). Destroy is a request too. A tenant restore then goes into the agent's own server (its `--pg-dsn`); the `postgres` block is not needed.
+	Agent *string `pulumi:"agent"`
 	// Path of the `lifeboat` agent binary that PostgreSQL runs as `restore_command` (on the machine running Terraform). Default `/usr/local/bin/lifeboat`.
 	AgentPath *string `pulumi:"agentPath"`
 	// Odoo attachments of a tenant restore: every `ir_attachment.store_fname` of the restored database is copied, as it was at the restore point (S3 versions), from `source_prefix` to `target_prefix` in `bucket`, then checked to resolve.
@@ -122,8 +132,12 @@ type restoreArgs struct {
 	BackupId *string `pulumi:"backupId"`
 	// SQL assertions that must hold on the restored copy: the query's single value, as text, must equal `expected`. A failing check fails the apply (the copy is kept for inspection and replaced on the next apply).
 	Check []RestoreCheck `pulumi:"check"`
+	// With the agent executor: how long the request may wait without a live agent claiming it (or after its agent stopped renewing its claim) before the apply fails, naming the request and the live agents; the request is then withdrawn, so no agent starts it later. Default `5m`.
+	ClaimTimeout *string `pulumi:"claimTimeout"`
 	// Name of the cluster inside the repository to restore from.
 	Cluster string `pulumi:"cluster"`
+	// `agent` (the cluster's agent performs the restore: the one on `agent`, or any agent of the cluster when `agent` is unset) or `local` (the machine running Terraform does, as in a single-host setup). Default: `agent` when `agent` is set, else `local`.
+	Executor *string `pulumi:"executor"`
 	// `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
 	Kind string `pulumi:"kind"`
 	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`) or `latest` (all archived WAL). Default `latest`.
@@ -140,6 +154,8 @@ type restoreArgs struct {
 
 // The set of arguments for constructing a Restore resource.
 type RestoreArgs struct {
+	// Host whose Lifeboat agent performs the restore (its bootstrap file's `host`, see `data.lifeboat_agents`). The provider writes the restore as a signed request into the repository; the agent on that host claims it, restores there (data directory, server, scratch cluster, PostgreSQL binaries all on that host), reports progress into Terraform's log, and records the result that is read into state. Terraform can then run anywhere that reaches the bucket (a CI runner). Destroy is a request too. A tenant restore then goes into the agent's own server (its `--pg-dsn`); the `postgres` block is not needed.
+	Agent pulumi.StringPtrInput
 	// Path of the `lifeboat` agent binary that PostgreSQL runs as `restore_command` (on the machine running Terraform). Default `/usr/local/bin/lifeboat`.
 	AgentPath pulumi.StringPtrInput
 	// Odoo attachments of a tenant restore: every `ir_attachment.store_fname` of the restored database is copied, as it was at the restore point (S3 versions), from `source_prefix` to `target_prefix` in `bucket`, then checked to resolve.
@@ -148,8 +164,12 @@ type RestoreArgs struct {
 	BackupId pulumi.StringPtrInput
 	// SQL assertions that must hold on the restored copy: the query's single value, as text, must equal `expected`. A failing check fails the apply (the copy is kept for inspection and replaced on the next apply).
 	Check RestoreCheckArrayInput
+	// With the agent executor: how long the request may wait without a live agent claiming it (or after its agent stopped renewing its claim) before the apply fails, naming the request and the live agents; the request is then withdrawn, so no agent starts it later. Default `5m`.
+	ClaimTimeout pulumi.StringPtrInput
 	// Name of the cluster inside the repository to restore from.
 	Cluster pulumi.StringInput
+	// `agent` (the cluster's agent performs the restore: the one on `agent`, or any agent of the cluster when `agent` is unset) or `local` (the machine running Terraform does, as in a single-host setup). Default: `agent` when `agent` is set, else `local`.
+	Executor pulumi.StringPtrInput
 	// `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
 	Kind pulumi.StringInput
 	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`) or `latest` (all archived WAL). Default `latest`.
@@ -251,6 +271,11 @@ func (o RestoreOutput) ToRestoreOutputWithContext(ctx context.Context) RestoreOu
 	return o
 }
 
+// Host whose Lifeboat agent performs the restore (its bootstrap file's `host`, see `data.lifeboat_agents`). The provider writes the restore as a signed request into the repository; the agent on that host claims it, restores there (data directory, server, scratch cluster, PostgreSQL binaries all on that host), reports progress into Terraform's log, and records the result that is read into state. Terraform can then run anywhere that reaches the bucket (a CI runner). Destroy is a request too. A tenant restore then goes into the agent's own server (its `--pg-dsn`); the `postgres` block is not needed.
+func (o RestoreOutput) Agent() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.Agent }).(pulumi.StringPtrOutput)
+}
+
 // Path of the `lifeboat` agent binary that PostgreSQL runs as `restore_command` (on the machine running Terraform). Default `/usr/local/bin/lifeboat`.
 func (o RestoreOutput) AgentPath() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.AgentPath }).(pulumi.StringPtrOutput)
@@ -276,6 +301,11 @@ func (o RestoreOutput) CheckResults() pulumi.StringMapOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringMapOutput { return v.CheckResults }).(pulumi.StringMapOutput)
 }
 
+// With the agent executor: how long the request may wait without a live agent claiming it (or after its agent stopped renewing its claim) before the apply fails, naming the request and the live agents; the request is then withdrawn, so no agent starts it later. Default `5m`.
+func (o RestoreOutput) ClaimTimeout() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.ClaimTimeout }).(pulumi.StringPtrOutput)
+}
+
 // Name of the cluster inside the repository to restore from.
 func (o RestoreOutput) Cluster() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.Cluster }).(pulumi.StringOutput)
@@ -289,6 +319,11 @@ func (o RestoreOutput) DataLossWindow() pulumi.StringOutput {
 // How long the restore took, checks included.
 func (o RestoreOutput) DurationSeconds() pulumi.IntOutput {
 	return o.ApplyT(func(v *Restore) pulumi.IntOutput { return v.DurationSeconds }).(pulumi.IntOutput)
+}
+
+// `agent` (the cluster's agent performs the restore: the one on `agent`, or any agent of the cluster when `agent` is unset) or `local` (the machine running Terraform does, as in a single-host setup). Default: `agent` when `agent` is set, else `local`.
+func (o RestoreOutput) Executor() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.Executor }).(pulumi.StringPtrOutput)
 }
 
 // `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
@@ -324,6 +359,11 @@ func (o RestoreOutput) RecoveryTargetTimeline() pulumi.StringPtrOutput {
 // Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 func (o RestoreOutput) Repository() RestoreRepositoryPtrOutput {
 	return o.ApplyT(func(v *Restore) RestoreRepositoryPtrOutput { return v.Repository }).(RestoreRepositoryPtrOutput)
+}
+
+// With the agent executor: the repository key of the request the agent executed (its progress and result lie beside it).
+func (o RestoreOutput) Request() pulumi.StringOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.Request }).(pulumi.StringOutput)
 }
 
 // WAL location recovered to (cluster restores).
