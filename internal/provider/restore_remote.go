@@ -107,6 +107,11 @@ func (r *restoreResource) createRemote(ctx context.Context, plan *restoreModel, 
 		return
 	}
 	out := res.Restore
+	if out.AuditError != "" {
+		resp.Diagnostics.AddWarning("Restore Audit Record Not Written",
+			fmt.Sprintf("The agent's restore succeeded, and its start was recorded, but its finished audit record was not written: %s. "+
+				"`lifeboat restore audit` shows this restore as still running.", out.AuditError))
+	}
 	// Done: the next plan of this restore chooses the newest backup again.
 	if err := restore.ReleaseKept(ctx, store, r.request(plan, nil)); err != nil {
 		tflog.Warn(ctx, "could not forget the kept recovery point", map[string]any{"error": err.Error()})

@@ -225,6 +225,9 @@ resource "lifeboat_restore" "tenant" {
 		if res.Status != remote.StatusSucceeded || res.Attempt != 1 || res.Host != "db-eu-1" || (res.Holder != "agent-a" && res.Holder != "agent-b") {
 			t.Errorf("%s: result %+v: want succeeded on the first claim by agent-a or agent-b", addr, res)
 		}
+		if res.Restore == nil || res.Restore.AuditKey == "" {
+			t.Errorf("%s: the agent's restore left no finished audit record: %+v", addr, res.Restore)
+		}
 		claimed := 0
 		for _, ag := range []*testAgent{a, b} {
 			log, _ := os.ReadFile(ag.log)

@@ -44,6 +44,9 @@ func (h *Host) Exec(ctx context.Context, req *Request, report func(Progress)) (*
 			return nil, fmt.Errorf("%s request without a restore", req.Kind)
 		}
 		rr, err := h.restoreRequest(req.Restore, report)
+		// Audited as every restore: who ran it (this agent, signed with
+		// its key) and on whose request.
+		rr.Audit = restore.AuditOptions{Signer: h.Signer, FrontEnd: restore.FrontEndAgent, Actor: "request " + req.ID}
 		if err != nil {
 			return nil, err
 		}
@@ -111,6 +114,10 @@ func (h *Host) restore(ctx context.Context, rr restore.Request) (*Result, error)
 	}
 	if out.Attachments != nil {
 		rs.Missing = out.Attachments.Missing
+	}
+	rs.AuditKey = out.AuditKey
+	if out.AuditError != nil {
+		rs.AuditError = out.AuditError.Error()
 	}
 	return &Result{Restore: rs}, nil
 }

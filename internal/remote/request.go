@@ -129,6 +129,10 @@ type RestoreResult struct {
 	Database       string                `json:"database,omitempty"`
 	Checks         []restore.CheckResult `json:"checks,omitempty"`
 	Missing        []string              `json:"missing_attachments,omitempty"`
+	// AuditKey is the restore's finished audit record; AuditError why it
+	// could not be written.
+	AuditKey   string `json:"audit_key,omitempty"`
+	AuditError string `json:"audit_error,omitempty"`
 }
 
 // Progress is the executing agent's latest report
