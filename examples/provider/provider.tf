@@ -6,4 +6,8 @@ provider "lifeboat" {
   region     = "us-east-1"
   path_style = true
   # access_key / secret_key: prefer the environment or an AWS profile.
+
+  # age identities (mode 0600) that restores and drills decrypt client-side
+  # encrypted backups with; only the path reaches the state.
+  identity_file = "/etc/lifeboat/restorer.age"
 }

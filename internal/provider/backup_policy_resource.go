@@ -73,6 +73,7 @@ type backupPolicyModel struct {
 	TenantDatabases     types.Set             `tfsdk:"tenant_databases"`
 	TenantDumpParallel  types.Int64           `tfsdk:"tenant_dump_parallelism"`
 	VerifySchedule      types.String          `tfsdk:"verify_schedule"`
+	Encryption          *encryptionModel      `tfsdk:"encryption"`
 	RPO                 types.String          `tfsdk:"rpo"`
 	RTO                 types.String          `tfsdk:"rto"`
 	WALArchiving        types.Bool            `tfsdk:"wal_archiving"`
@@ -182,6 +183,7 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 		Blocks: map[string]schema.Block{
 			"postgres":   postgresBlock("to back up (the role needs REPLICATION)"),
 			"repository": repositoryBlock(),
+			"encryption": encryptionBlock("the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's)"),
 			"retention": schema.SingleNestedBlock{
 				MarkdownDescription: "What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned. " +
 					"Prune deletes with delete markers only (the agent may not delete a version); the policy's lifecycle rules `pruned.<folder>` on the data folders remove the versions it hid once this retention has passed again, and the delete markers left behind.",
@@ -237,6 +239,7 @@ func (r *backupPolicyResource) ValidateConfig(ctx context.Context, req resource.
 	}
 	m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
 	m.Repository.validate("the bucket backups are written to", &resp.Diagnostics)
+	m.Encryption.validate(&resp.Diagnostics)
 	if m.Retention != nil && m.Retention.FullCount.IsNull() && m.Retention.Days.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("retention"), "Empty Retention", "Set retention.full_count, retention.days, or both.")
 	}
@@ -496,7 +499,12 @@ func (r *backupPolicyResource) firstBackup(ctx context.Context, store objectstor
 		tflog.Info(ctx, "backup in progress", map[string]any{"id": p.ID, "database": p.Database, "phase": p.Phase,
 			"read_mb": p.Read / 1e6, "stored_mb": p.Stored / 1e6, "mb_per_s": fmt.Sprintf("%.1f", p.Rate())})
 	}
-	manifest, err := backup.Take(ctx, store, backup.Options{Layout: m.layout(), DSN: m.Postgres.dsn(), Progress: progress})
+	recipients, err := m.Encryption.repo().Parse()
+	if err != nil {
+		diags.AddAttributeError(path.Root("encryption"), "Invalid Age Recipient", err.Error())
+		return
+	}
+	manifest, err := backup.Take(ctx, store, backup.Options{Layout: m.layout(), DSN: m.Postgres.dsn(), Progress: progress, Recipients: recipients})
 	if err != nil {
 		diags.Append(errorDiag("Error Taking First Base Backup",
 			fmt.Sprintf("taking a base backup of %s (backup_on_create = true)", m.Postgres.describe()), err))
@@ -508,7 +516,7 @@ func (r *backupPolicyResource) firstBackup(ctx context.Context, store objectstor
 		return
 	}
 	_, err = backup.DumpTenants(ctx, store, backup.TenantOptions{Layout: m.layout(), DSN: m.Postgres.dsn(), PGDump: pg.Program("pg_dump"),
-		Parallelism: int(m.TenantDumpParallel.ValueInt64()), Progress: progress}, dbs)
+		Parallelism: int(m.TenantDumpParallel.ValueInt64()), Progress: progress, Recipients: recipients}, dbs)
 	var tde *backup.TenantDumpError
 	switch {
 	case errors.As(err, &tde):
@@ -833,6 +841,7 @@ func (m *backupPolicyModel) policy() repo.Policy {
 		TenantDumpParallelism: int(m.TenantDumpParallel.ValueInt64()),
 		VerifySchedule:        m.VerifySchedule.ValueString(),
 		Retention:             repo.PolicyRetention{FullCount: int(m.Retention.FullCount.ValueInt64()), Days: int(m.Retention.Days.ValueInt64())},
+		Encryption:            m.Encryption.repo(),
 	}
 	if cfg, err := pgconn.ParseConfig(m.Postgres.dsn()); err == nil {
 		p.Postgres = repo.PolicyPostgres{Host: cfg.Host, Port: int(cfg.Port), User: cfg.User, DBName: cfg.Database}

@@ -329,7 +329,7 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _
 	var failure string
 	if m.RunOnApply.ValueBool() {
 		tflog.Info(ctx, "running a drill on apply", map[string]any{"schedule": m.Name.ValueString(), "kind": m.Kind.ValueString()})
-		agentCfg := r.data.agentConfig(bucket, m.Repository.Prefix.ValueString(), m.Cluster.ValueString(), "")
+		agentCfg := r.data.restoreAgentConfig(bucket, m.Repository.Prefix.ValueString(), m.Cluster.ValueString())
 		targetDSN := ""
 		if m.Postgres != nil {
 			targetDSN = m.Postgres.dsn()

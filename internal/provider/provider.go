@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
@@ -43,6 +44,7 @@ type providerModel struct {
 	PathStyle     types.Bool   `tfsdk:"path_style"`
 	SkipTLSVerify types.Bool   `tfsdk:"skip_tls_verify"`
 	SigningKey    types.String `tfsdk:"signing_key"`
+	IdentityFile  types.String `tfsdk:"identity_file"`
 }
 
 // Metadata implements provider.Provider.
@@ -95,6 +97,14 @@ func (p *LifeboatProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 				Optional:  true,
 				Sensitive: true,
 			},
+			"identity_file": schema.StringAttribute{
+				MarkdownDescription: "Path of a file of age identities (private keys, `age-keygen -o`; mode 0600, refused when group or " +
+					"others can read it) that restores and drills decrypt client-side encrypted backups, dumps and WAL with (see the " +
+					"`encryption` blocks of `lifeboat_wal_archive` and `lifeboat_backup_policy`). Only the path is kept, never the keys: " +
+					"they stay out of Terraform state. A restore whose data no identity here decrypts fails at plan. Falls back to `" +
+					crypt.EnvIdentityFile + "`, then to identities in `" + crypt.EnvIdentity + "`.",
+				Optional: true,
+			},
 		},
 	}
 }
@@ -137,7 +147,14 @@ func (p *LifeboatProvider) Configure(ctx context.Context, req provider.Configure
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	data := &providerData{storeConfig: cfg}
+	data := &providerData{storeConfig: cfg, identityFile: m.IdentityFile.ValueString()}
+	// Read once here so an unreadable or exposed file is named at the
+	// provider block, not at the first restore.
+	if _, err := crypt.LoadIdentities(data.identityFile); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("identity_file"), "Invalid Identity File",
+			fmt.Sprintf("The age identities of identity_file (or %s / %s) could not be used: %v", crypt.EnvIdentityFile, crypt.EnvIdentity, err))
+		return
+	}
 	if key := cmp.Or(m.SigningKey.ValueString(), os.Getenv("LIFEBOAT_SIGNING_KEY")); key != "" {
 		signer, err := signature.ParsePrivateKey(key)
 		if err != nil {
@@ -184,6 +201,19 @@ type providerData struct {
 	clients     objectstore.Clients
 	// signer signs policies and drill schedules; nil when no signing_key.
 	signer *signature.Signer
+	// identityFile is the provider's identity_file: restores and drills
+	// decrypt with it (crypt.LoadIdentities; "" is the environment).
+	identityFile string
+}
+
+// restoreAgentConfig is the configuration a restore or drill the provider
+// runs reads the repository with: the provider's store and its identities
+// (the path only), which restore_command's wal-fetch reads too. A writer's
+// agent configuration never gets them.
+func (d *providerData) restoreAgentConfig(bucket, prefix, cluster string) repo.AgentConfig {
+	c := d.agentConfig(bucket, prefix, cluster, "")
+	c.IdentityFile = d.identityFile
+	return c
 }
 
 // Store returns the client of the provider block's store.

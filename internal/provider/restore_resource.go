@@ -28,6 +28,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -405,6 +406,12 @@ func (r *restoreResource) planError(diags *diag.Diagnostics, err error) {
 				"(see `lifeboat backups`, or the window's timeline and forks in the lifeboat_recovery_points data source), or choose another backup_id.", err))
 		return
 	}
+	if errors.Is(err, restore.ErrCannotDecrypt) {
+		diags.AddError("No Identity Decrypts The Backup",
+			fmt.Sprintf("The restore reads client-side encrypted data that none of the provider's age identities decrypts: %v. "+
+				"Set the provider's identity_file (or %s) to a file holding the identity of one of those recipients.", err, crypt.EnvIdentityFile))
+		return
+	}
 	diags.AddAttributeError(path.Root("repository"), "Error Planning Restore", detail("choosing the recovery point", err))
 }
 
@@ -691,7 +698,7 @@ func (r *restoreResource) request(m *restoreModel, client *objectstore.Client) r
 
 // agentConfig is what restore_command's agent needs to read the repository.
 func (r *restoreResource) agentConfig(m *restoreModel) repo.AgentConfig {
-	return r.data.agentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString(), "")
+	return r.data.restoreAgentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString())
 }
 
 // pointInTimeValidator accepts "latest" or an RFC 3339 time.

@@ -58,6 +58,7 @@ type walArchiveModel struct {
 	ManageAgentConfigFile types.Bool             `tfsdk:"manage_agent_config_file"`
 	AgentConfigOwner      types.String           `tfsdk:"agent_config_owner"`
 	AgentCredentials      *agentCredentialsModel `tfsdk:"agent_credentials"`
+	Encryption            *encryptionModel       `tfsdk:"encryption"`
 	Verify                types.Bool             `tfsdk:"verify"`
 	VerifyTimeout         types.String           `tfsdk:"verify_timeout"`
 	OnDestroy             types.String           `tfsdk:"on_destroy"`
@@ -184,6 +185,7 @@ func (r *walArchiveResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"postgres":          postgresBlock("whose WAL is archived"),
 			"repository":        repositoryBlock(),
 			"agent_credentials": agentCredentialsBlock(),
+			"encryption":        encryptionBlock("every WAL segment `wal-push` archives (the agent configuration carries the recipients)"),
 			"timeouts":          timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 		},
 	}
@@ -204,6 +206,7 @@ func (r *walArchiveResource) ValidateConfig(ctx context.Context, req resource.Va
 	m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
 	m.Repository.validate("the bucket WAL is archived into", &resp.Diagnostics)
 	m.AgentCredentials.validate(&resp.Diagnostics)
+	m.Encryption.validate(&resp.Diagnostics)
 }
 
 // desired computes the server settings and agent files the config implies.
@@ -215,6 +218,7 @@ func (r *walArchiveResource) desired(m *walArchiveModel) (pg.ArchiveSettings, re
 	}
 	cmd := pg.ArchiveCommand(m.AgentPath.ValueString(), m.AgentConfigPath.ValueString())
 	cfg := r.data.writerAgentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString(), m.Compression.ValueString(), m.AgentCredentials)
+	cfg.Encryption = m.Encryption.repo()
 	return pg.ArchiveSettings{WALLevel: "replica", ArchiveMode: "on", ArchiveCommand: cmd, ArchiveTimeout: timeout}, cfg
 }
 
@@ -243,7 +247,7 @@ func (r *walArchiveResource) ModifyPlan(ctx context.Context, req resource.Modify
 	}
 	if plan.Repository == nil || plan.RPO.IsUnknown() || plan.Cluster.IsUnknown() || plan.AgentPath.IsUnknown() ||
 		plan.AgentConfigPath.IsUnknown() || plan.Repository.Bucket.IsUnknown() || plan.Repository.Prefix.IsUnknown() ||
-		plan.AgentCredentials.unknown() {
+		plan.AgentCredentials.unknown() || !plan.Encryption.known() {
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}

@@ -25,6 +25,13 @@ resource "lifeboat_backup_policy" "main" {
     days       = 30
   }
 
+  # Base backups and tenant dumps are encrypted on the database host to
+  # these recipients (carried in the signed policy); restores need one of
+  # their identities.
+  encryption {
+    recipients = ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]
+  }
+
   # Lifetimes per data class, applied as bucket lifecycle rules. A tier that
   # would expire backups the retention still needs fails at plan.
   tier {

@@ -27,6 +27,15 @@ resource "lifeboat_wal_archive" "main" {
     access_key = var.writer_access_key
     secret_key = var.writer_secret_key
   }
+
+  # WAL is encrypted on the database host, after compression, to these
+  # public keys: the host can archive but never read back. The restorer
+  # holds the identities (the provider's identity_file). To rotate, add the
+  # new recipient (new WAL uses it), and keep the old identity until the
+  # WAL encrypted to it has expired.
+  encryption {
+    recipients = ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]
+  }
 }
 
 # The agent's configuration for the database host (a Kubernetes Secret,

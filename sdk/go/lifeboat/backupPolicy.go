@@ -20,6 +20,8 @@ type BackupPolicy struct {
 	BackupOnCreate pulumi.BoolPtrOutput `pulumi:"backupOnCreate"`
 	// Cluster name in the repository (the same as its `lifeboat_wal_archive`). Changing it replaces the policy.
 	Cluster pulumi.StringOutput `pulumi:"cluster"`
+	// Client-side encryption of the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+	Encryption BackupPolicyEncryptionPtrOutput `pulumi:"encryption"`
 	// Newest complete base backup, as refresh saw it: an update keeps it as planned (it takes no backup), and never causes a diff.
 	LastBackupId pulumi.StringOutput `pulumi:"lastBackupId"`
 	// When it finished (RFC 3339).
@@ -110,6 +112,8 @@ type backupPolicyArgs struct {
 	BackupOnCreate *bool `pulumi:"backupOnCreate"`
 	// Cluster name in the repository (the same as its `lifeboat_wal_archive`). Changing it replaces the policy.
 	Cluster string `pulumi:"cluster"`
+	// Client-side encryption of the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+	Encryption *BackupPolicyEncryption `pulumi:"encryption"`
 	// How to reach the PostgreSQL server to back up (the role needs REPLICATION): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres *BackupPolicyPostgres `pulumi:"postgres"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
@@ -140,6 +144,8 @@ type BackupPolicyArgs struct {
 	BackupOnCreate pulumi.BoolPtrInput
 	// Cluster name in the repository (the same as its `lifeboat_wal_archive`). Changing it replaces the policy.
 	Cluster pulumi.StringInput
+	// Client-side encryption of the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+	Encryption BackupPolicyEncryptionPtrInput
 	// How to reach the PostgreSQL server to back up (the role needs REPLICATION): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres BackupPolicyPostgresPtrInput
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
@@ -259,6 +265,11 @@ func (o BackupPolicyOutput) BackupOnCreate() pulumi.BoolPtrOutput {
 // Cluster name in the repository (the same as its `lifeboat_wal_archive`). Changing it replaces the policy.
 func (o BackupPolicyOutput) Cluster() pulumi.StringOutput {
 	return o.ApplyT(func(v *BackupPolicy) pulumi.StringOutput { return v.Cluster }).(pulumi.StringOutput)
+}
+
+// Client-side encryption of the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+func (o BackupPolicyOutput) Encryption() BackupPolicyEncryptionPtrOutput {
+	return o.ApplyT(func(v *BackupPolicy) BackupPolicyEncryptionPtrOutput { return v.Encryption }).(BackupPolicyEncryptionPtrOutput)
 }
 
 // Newest complete base backup, as refresh saw it: an update keeps it as planned (it takes no backup), and never causes a diff.

@@ -43,6 +43,8 @@ type providerArgs struct {
 	AccessKey *string `pulumi:"accessKey"`
 	// S3 API endpoint URL with its scheme, e.g. `http://127.0.0.1:9000` for MinIO. Empty means AWS S3. Falls back to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, then `LIFEBOAT_S3_ENDPOINT`.
 	Endpoint *string `pulumi:"endpoint"`
+	// Path of a file of age identities (private keys, `age-keygen -o`; mode 0600, refused when group or others can read it) that restores and drills decrypt client-side encrypted backups, dumps and WAL with (see the `encryption` blocks of `lifeboat_wal_archive` and `lifeboat_backup_policy`). Only the path is kept, never the keys: they stay out of Terraform state. A restore whose data no identity here decrypts fails at plan. Falls back to `LIFEBOAT_AGE_IDENTITY_FILE`, then to identities in `LIFEBOAT_AGE_IDENTITY`.
+	IdentityFile *string `pulumi:"identityFile"`
 	// Address buckets as `endpoint/bucket` rather than `bucket.endpoint` (MinIO and most self-hosted stores). Falls back to `LIFEBOAT_S3_PATH_STYLE`.
 	PathStyle *bool `pulumi:"pathStyle"`
 	// Region of the object store. Falls back to `AWS_REGION`/`AWS_DEFAULT_REGION`, then `us-east-1`.
@@ -61,6 +63,8 @@ type ProviderArgs struct {
 	AccessKey pulumi.StringPtrInput
 	// S3 API endpoint URL with its scheme, e.g. `http://127.0.0.1:9000` for MinIO. Empty means AWS S3. Falls back to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, then `LIFEBOAT_S3_ENDPOINT`.
 	Endpoint pulumi.StringPtrInput
+	// Path of a file of age identities (private keys, `age-keygen -o`; mode 0600, refused when group or others can read it) that restores and drills decrypt client-side encrypted backups, dumps and WAL with (see the `encryption` blocks of `lifeboat_wal_archive` and `lifeboat_backup_policy`). Only the path is kept, never the keys: they stay out of Terraform state. A restore whose data no identity here decrypts fails at plan. Falls back to `LIFEBOAT_AGE_IDENTITY_FILE`, then to identities in `LIFEBOAT_AGE_IDENTITY`.
+	IdentityFile pulumi.StringPtrInput
 	// Address buckets as `endpoint/bucket` rather than `bucket.endpoint` (MinIO and most self-hosted stores). Falls back to `LIFEBOAT_S3_PATH_STYLE`.
 	PathStyle pulumi.BoolPtrInput
 	// Region of the object store. Falls back to `AWS_REGION`/`AWS_DEFAULT_REGION`, then `us-east-1`.

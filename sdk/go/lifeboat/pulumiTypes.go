@@ -13,6 +13,146 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
+// Client-side encryption of the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+type BackupPolicyEncryption struct {
+	// age recipients, `age1...` (X25519, as `age-keygen -y identity.txt` prints) or `age1pq1...` (hybrid post-quantum). Any one of their identities decrypts. Required in the block.
+	Recipients []string `pulumi:"recipients"`
+}
+
+// BackupPolicyEncryptionInput is an input type that accepts BackupPolicyEncryptionArgs and BackupPolicyEncryptionOutput values.
+// You can construct a concrete instance of `BackupPolicyEncryptionInput` via:
+//
+//	BackupPolicyEncryptionArgs{...}
+type BackupPolicyEncryptionInput interface {
+	pulumi.Input
+
+	ToBackupPolicyEncryptionOutput() BackupPolicyEncryptionOutput
+	ToBackupPolicyEncryptionOutputWithContext(context.Context) BackupPolicyEncryptionOutput
+}
+
+// Client-side encryption of the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+type BackupPolicyEncryptionArgs struct {
+	// age recipients, `age1...` (X25519, as `age-keygen -y identity.txt` prints) or `age1pq1...` (hybrid post-quantum). Any one of their identities decrypts. Required in the block.
+	Recipients pulumi.StringArrayInput `pulumi:"recipients"`
+}
+
+func (BackupPolicyEncryptionArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*BackupPolicyEncryption)(nil)).Elem()
+}
+
+func (i BackupPolicyEncryptionArgs) ToBackupPolicyEncryptionOutput() BackupPolicyEncryptionOutput {
+	return i.ToBackupPolicyEncryptionOutputWithContext(context.Background())
+}
+
+func (i BackupPolicyEncryptionArgs) ToBackupPolicyEncryptionOutputWithContext(ctx context.Context) BackupPolicyEncryptionOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyEncryptionOutput)
+}
+
+func (i BackupPolicyEncryptionArgs) ToBackupPolicyEncryptionPtrOutput() BackupPolicyEncryptionPtrOutput {
+	return i.ToBackupPolicyEncryptionPtrOutputWithContext(context.Background())
+}
+
+func (i BackupPolicyEncryptionArgs) ToBackupPolicyEncryptionPtrOutputWithContext(ctx context.Context) BackupPolicyEncryptionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyEncryptionOutput).ToBackupPolicyEncryptionPtrOutputWithContext(ctx)
+}
+
+// BackupPolicyEncryptionPtrInput is an input type that accepts BackupPolicyEncryptionArgs, BackupPolicyEncryptionPtr and BackupPolicyEncryptionPtrOutput values.
+// You can construct a concrete instance of `BackupPolicyEncryptionPtrInput` via:
+//
+//	        BackupPolicyEncryptionArgs{...}
+//
+//	or:
+//
+//	        nil
+type BackupPolicyEncryptionPtrInput interface {
+	pulumi.Input
+
+	ToBackupPolicyEncryptionPtrOutput() BackupPolicyEncryptionPtrOutput
+	ToBackupPolicyEncryptionPtrOutputWithContext(context.Context) BackupPolicyEncryptionPtrOutput
+}
+
+type backupPolicyEncryptionPtrType BackupPolicyEncryptionArgs
+
+func BackupPolicyEncryptionPtr(v *BackupPolicyEncryptionArgs) BackupPolicyEncryptionPtrInput {
+	return (*backupPolicyEncryptionPtrType)(v)
+}
+
+func (*backupPolicyEncryptionPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**BackupPolicyEncryption)(nil)).Elem()
+}
+
+func (i *backupPolicyEncryptionPtrType) ToBackupPolicyEncryptionPtrOutput() BackupPolicyEncryptionPtrOutput {
+	return i.ToBackupPolicyEncryptionPtrOutputWithContext(context.Background())
+}
+
+func (i *backupPolicyEncryptionPtrType) ToBackupPolicyEncryptionPtrOutputWithContext(ctx context.Context) BackupPolicyEncryptionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyEncryptionPtrOutput)
+}
+
+// Client-side encryption of the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+type BackupPolicyEncryptionOutput struct{ *pulumi.OutputState }
+
+func (BackupPolicyEncryptionOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*BackupPolicyEncryption)(nil)).Elem()
+}
+
+func (o BackupPolicyEncryptionOutput) ToBackupPolicyEncryptionOutput() BackupPolicyEncryptionOutput {
+	return o
+}
+
+func (o BackupPolicyEncryptionOutput) ToBackupPolicyEncryptionOutputWithContext(ctx context.Context) BackupPolicyEncryptionOutput {
+	return o
+}
+
+func (o BackupPolicyEncryptionOutput) ToBackupPolicyEncryptionPtrOutput() BackupPolicyEncryptionPtrOutput {
+	return o.ToBackupPolicyEncryptionPtrOutputWithContext(context.Background())
+}
+
+func (o BackupPolicyEncryptionOutput) ToBackupPolicyEncryptionPtrOutputWithContext(ctx context.Context) BackupPolicyEncryptionPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v BackupPolicyEncryption) *BackupPolicyEncryption {
+		return &v
+	}).(BackupPolicyEncryptionPtrOutput)
+}
+
+// age recipients, `age1...` (X25519, as `age-keygen -y identity.txt` prints) or `age1pq1...` (hybrid post-quantum). Any one of their identities decrypts. Required in the block.
+func (o BackupPolicyEncryptionOutput) Recipients() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v BackupPolicyEncryption) []string { return v.Recipients }).(pulumi.StringArrayOutput)
+}
+
+type BackupPolicyEncryptionPtrOutput struct{ *pulumi.OutputState }
+
+func (BackupPolicyEncryptionPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**BackupPolicyEncryption)(nil)).Elem()
+}
+
+func (o BackupPolicyEncryptionPtrOutput) ToBackupPolicyEncryptionPtrOutput() BackupPolicyEncryptionPtrOutput {
+	return o
+}
+
+func (o BackupPolicyEncryptionPtrOutput) ToBackupPolicyEncryptionPtrOutputWithContext(ctx context.Context) BackupPolicyEncryptionPtrOutput {
+	return o
+}
+
+func (o BackupPolicyEncryptionPtrOutput) Elem() BackupPolicyEncryptionOutput {
+	return o.ApplyT(func(v *BackupPolicyEncryption) BackupPolicyEncryption {
+		if v != nil {
+			return *v
+		}
+		var ret BackupPolicyEncryption
+		return ret
+	}).(BackupPolicyEncryptionOutput)
+}
+
+// age recipients, `age1...` (X25519, as `age-keygen -y identity.txt` prints) or `age1pq1...` (hybrid post-quantum). Any one of their identities decrypts. Required in the block.
+func (o BackupPolicyEncryptionPtrOutput) Recipients() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *BackupPolicyEncryption) []string {
+		if v == nil {
+			return nil
+		}
+		return v.Recipients
+	}).(pulumi.StringArrayOutput)
+}
+
 // How to reach the PostgreSQL server to back up (the role needs REPLICATION): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 type BackupPolicyPostgres struct {
 	// Database to connect to (default `postgres`).
@@ -4837,6 +4977,146 @@ func (o WalArchiveAgentCredentialsPtrOutput) SecretKey() pulumi.StringPtrOutput 
 	}).(pulumi.StringPtrOutput)
 }
 
+// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+type WalArchiveEncryption struct {
+	// age recipients, `age1...` (X25519, as `age-keygen -y identity.txt` prints) or `age1pq1...` (hybrid post-quantum). Any one of their identities decrypts. Required in the block.
+	Recipients []string `pulumi:"recipients"`
+}
+
+// WalArchiveEncryptionInput is an input type that accepts WalArchiveEncryptionArgs and WalArchiveEncryptionOutput values.
+// You can construct a concrete instance of `WalArchiveEncryptionInput` via:
+//
+//	WalArchiveEncryptionArgs{...}
+type WalArchiveEncryptionInput interface {
+	pulumi.Input
+
+	ToWalArchiveEncryptionOutput() WalArchiveEncryptionOutput
+	ToWalArchiveEncryptionOutputWithContext(context.Context) WalArchiveEncryptionOutput
+}
+
+// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+type WalArchiveEncryptionArgs struct {
+	// age recipients, `age1...` (X25519, as `age-keygen -y identity.txt` prints) or `age1pq1...` (hybrid post-quantum). Any one of their identities decrypts. Required in the block.
+	Recipients pulumi.StringArrayInput `pulumi:"recipients"`
+}
+
+func (WalArchiveEncryptionArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*WalArchiveEncryption)(nil)).Elem()
+}
+
+func (i WalArchiveEncryptionArgs) ToWalArchiveEncryptionOutput() WalArchiveEncryptionOutput {
+	return i.ToWalArchiveEncryptionOutputWithContext(context.Background())
+}
+
+func (i WalArchiveEncryptionArgs) ToWalArchiveEncryptionOutputWithContext(ctx context.Context) WalArchiveEncryptionOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WalArchiveEncryptionOutput)
+}
+
+func (i WalArchiveEncryptionArgs) ToWalArchiveEncryptionPtrOutput() WalArchiveEncryptionPtrOutput {
+	return i.ToWalArchiveEncryptionPtrOutputWithContext(context.Background())
+}
+
+func (i WalArchiveEncryptionArgs) ToWalArchiveEncryptionPtrOutputWithContext(ctx context.Context) WalArchiveEncryptionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WalArchiveEncryptionOutput).ToWalArchiveEncryptionPtrOutputWithContext(ctx)
+}
+
+// WalArchiveEncryptionPtrInput is an input type that accepts WalArchiveEncryptionArgs, WalArchiveEncryptionPtr and WalArchiveEncryptionPtrOutput values.
+// You can construct a concrete instance of `WalArchiveEncryptionPtrInput` via:
+//
+//	        WalArchiveEncryptionArgs{...}
+//
+//	or:
+//
+//	        nil
+type WalArchiveEncryptionPtrInput interface {
+	pulumi.Input
+
+	ToWalArchiveEncryptionPtrOutput() WalArchiveEncryptionPtrOutput
+	ToWalArchiveEncryptionPtrOutputWithContext(context.Context) WalArchiveEncryptionPtrOutput
+}
+
+type walArchiveEncryptionPtrType WalArchiveEncryptionArgs
+
+func WalArchiveEncryptionPtr(v *WalArchiveEncryptionArgs) WalArchiveEncryptionPtrInput {
+	return (*walArchiveEncryptionPtrType)(v)
+}
+
+func (*walArchiveEncryptionPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**WalArchiveEncryption)(nil)).Elem()
+}
+
+func (i *walArchiveEncryptionPtrType) ToWalArchiveEncryptionPtrOutput() WalArchiveEncryptionPtrOutput {
+	return i.ToWalArchiveEncryptionPtrOutputWithContext(context.Background())
+}
+
+func (i *walArchiveEncryptionPtrType) ToWalArchiveEncryptionPtrOutputWithContext(ctx context.Context) WalArchiveEncryptionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WalArchiveEncryptionPtrOutput)
+}
+
+// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+type WalArchiveEncryptionOutput struct{ *pulumi.OutputState }
+
+func (WalArchiveEncryptionOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*WalArchiveEncryption)(nil)).Elem()
+}
+
+func (o WalArchiveEncryptionOutput) ToWalArchiveEncryptionOutput() WalArchiveEncryptionOutput {
+	return o
+}
+
+func (o WalArchiveEncryptionOutput) ToWalArchiveEncryptionOutputWithContext(ctx context.Context) WalArchiveEncryptionOutput {
+	return o
+}
+
+func (o WalArchiveEncryptionOutput) ToWalArchiveEncryptionPtrOutput() WalArchiveEncryptionPtrOutput {
+	return o.ToWalArchiveEncryptionPtrOutputWithContext(context.Background())
+}
+
+func (o WalArchiveEncryptionOutput) ToWalArchiveEncryptionPtrOutputWithContext(ctx context.Context) WalArchiveEncryptionPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v WalArchiveEncryption) *WalArchiveEncryption {
+		return &v
+	}).(WalArchiveEncryptionPtrOutput)
+}
+
+// age recipients, `age1...` (X25519, as `age-keygen -y identity.txt` prints) or `age1pq1...` (hybrid post-quantum). Any one of their identities decrypts. Required in the block.
+func (o WalArchiveEncryptionOutput) Recipients() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v WalArchiveEncryption) []string { return v.Recipients }).(pulumi.StringArrayOutput)
+}
+
+type WalArchiveEncryptionPtrOutput struct{ *pulumi.OutputState }
+
+func (WalArchiveEncryptionPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**WalArchiveEncryption)(nil)).Elem()
+}
+
+func (o WalArchiveEncryptionPtrOutput) ToWalArchiveEncryptionPtrOutput() WalArchiveEncryptionPtrOutput {
+	return o
+}
+
+func (o WalArchiveEncryptionPtrOutput) ToWalArchiveEncryptionPtrOutputWithContext(ctx context.Context) WalArchiveEncryptionPtrOutput {
+	return o
+}
+
+func (o WalArchiveEncryptionPtrOutput) Elem() WalArchiveEncryptionOutput {
+	return o.ApplyT(func(v *WalArchiveEncryption) WalArchiveEncryption {
+		if v != nil {
+			return *v
+		}
+		var ret WalArchiveEncryption
+		return ret
+	}).(WalArchiveEncryptionOutput)
+}
+
+// age recipients, `age1...` (X25519, as `age-keygen -y identity.txt` prints) or `age1pq1...` (hybrid post-quantum). Any one of their identities decrypts. Required in the block.
+func (o WalArchiveEncryptionPtrOutput) Recipients() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *WalArchiveEncryption) []string {
+		if v == nil {
+			return nil
+		}
+		return v.Recipients
+	}).(pulumi.StringArrayOutput)
+}
+
 // How to reach the PostgreSQL server whose WAL is archived: either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 type WalArchivePostgres struct {
 	// Database to connect to (default `postgres`).
@@ -5251,6 +5531,8 @@ func (o WalArchiveRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
 }
 
 func init() {
+	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyEncryptionInput)(nil)).Elem(), BackupPolicyEncryptionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyEncryptionPtrInput)(nil)).Elem(), BackupPolicyEncryptionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyPostgresInput)(nil)).Elem(), BackupPolicyPostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyPostgresPtrInput)(nil)).Elem(), BackupPolicyPostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyRepositoryInput)(nil)).Elem(), BackupPolicyRepositoryArgs{})
@@ -5302,10 +5584,14 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreTargetPtrInput)(nil)).Elem(), RestoreTargetArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveAgentCredentialsInput)(nil)).Elem(), WalArchiveAgentCredentialsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveAgentCredentialsPtrInput)(nil)).Elem(), WalArchiveAgentCredentialsArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveEncryptionInput)(nil)).Elem(), WalArchiveEncryptionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveEncryptionPtrInput)(nil)).Elem(), WalArchiveEncryptionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchivePostgresInput)(nil)).Elem(), WalArchivePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchivePostgresPtrInput)(nil)).Elem(), WalArchivePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveRepositoryInput)(nil)).Elem(), WalArchiveRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveRepositoryPtrInput)(nil)).Elem(), WalArchiveRepositoryArgs{})
+	pulumi.RegisterOutputType(BackupPolicyEncryptionOutput{})
+	pulumi.RegisterOutputType(BackupPolicyEncryptionPtrOutput{})
 	pulumi.RegisterOutputType(BackupPolicyPostgresOutput{})
 	pulumi.RegisterOutputType(BackupPolicyPostgresPtrOutput{})
 	pulumi.RegisterOutputType(BackupPolicyRepositoryOutput{})
@@ -5366,6 +5652,8 @@ func init() {
 	pulumi.RegisterOutputType(RestoreTargetPtrOutput{})
 	pulumi.RegisterOutputType(WalArchiveAgentCredentialsOutput{})
 	pulumi.RegisterOutputType(WalArchiveAgentCredentialsPtrOutput{})
+	pulumi.RegisterOutputType(WalArchiveEncryptionOutput{})
+	pulumi.RegisterOutputType(WalArchiveEncryptionPtrOutput{})
 	pulumi.RegisterOutputType(WalArchivePostgresOutput{})
 	pulumi.RegisterOutputType(WalArchivePostgresPtrOutput{})
 	pulumi.RegisterOutputType(WalArchiveRepositoryOutput{})

@@ -40,6 +40,8 @@ type WalArchive struct {
 	Cluster pulumi.StringOutput `pulumi:"cluster"`
 	// Compression of archived WAL: `zstd` (default), `lz4` or `none`. Changing it affects new segments only; old ones stay readable.
 	Compression pulumi.StringPtrOutput `pulumi:"compression"`
+	// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+	Encryption WalArchiveEncryptionPtrOutput `pulumi:"encryption"`
 	// Write `agent_config` to `agent_config_path` (mode 0600, owned by `agent_config_owner`) from the machine running Terraform. Only for setups where that machine is the database host; otherwise hand `agent_config` to a secret store or config management. Default `false`.
 	ManageAgentConfigFile pulumi.BoolPtrOutput `pulumi:"manageAgentConfigFile"`
 	// What destroy does to the server: `keep` (default: archiving keeps running into the repository) or `pause` (archive_command fails on purpose, so PostgreSQL retains WAL locally until archiving is configured again). WAL is never discarded either way.
@@ -134,6 +136,8 @@ type walArchiveArgs struct {
 	Cluster string `pulumi:"cluster"`
 	// Compression of archived WAL: `zstd` (default), `lz4` or `none`. Changing it affects new segments only; old ones stay readable.
 	Compression *string `pulumi:"compression"`
+	// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+	Encryption *WalArchiveEncryption `pulumi:"encryption"`
 	// Write `agent_config` to `agent_config_path` (mode 0600, owned by `agent_config_owner`) from the machine running Terraform. Only for setups where that machine is the database host; otherwise hand `agent_config` to a secret store or config management. Default `false`.
 	ManageAgentConfigFile *bool `pulumi:"manageAgentConfigFile"`
 	// What destroy does to the server: `keep` (default: archiving keeps running into the repository) or `pause` (archive_command fails on purpose, so PostgreSQL retains WAL locally until archiving is configured again). WAL is never discarded either way.
@@ -164,6 +168,8 @@ type WalArchiveArgs struct {
 	Cluster pulumi.StringInput
 	// Compression of archived WAL: `zstd` (default), `lz4` or `none`. Changing it affects new segments only; old ones stay readable.
 	Compression pulumi.StringPtrInput
+	// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+	Encryption WalArchiveEncryptionPtrInput
 	// Write `agent_config` to `agent_config_path` (mode 0600, owned by `agent_config_owner`) from the machine running Terraform. Only for setups where that machine is the database host; otherwise hand `agent_config` to a secret store or config management. Default `false`.
 	ManageAgentConfigFile pulumi.BoolPtrInput
 	// What destroy does to the server: `keep` (default: archiving keeps running into the repository) or `pause` (archive_command fails on purpose, so PostgreSQL retains WAL locally until archiving is configured again). WAL is never discarded either way.
@@ -315,6 +321,11 @@ func (o WalArchiveOutput) Cluster() pulumi.StringOutput {
 // Compression of archived WAL: `zstd` (default), `lz4` or `none`. Changing it affects new segments only; old ones stay readable.
 func (o WalArchiveOutput) Compression() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *WalArchive) pulumi.StringPtrOutput { return v.Compression }).(pulumi.StringPtrOutput)
+}
+
+// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+func (o WalArchiveOutput) Encryption() WalArchiveEncryptionPtrOutput {
+	return o.ApplyT(func(v *WalArchive) WalArchiveEncryptionPtrOutput { return v.Encryption }).(WalArchiveEncryptionPtrOutput)
 }
 
 // Write `agent_config` to `agent_config_path` (mode 0600, owned by `agent_config_owner`) from the machine running Terraform. Only for setups where that machine is the database host; otherwise hand `agent_config` to a secret store or config management. Default `false`.

@@ -21,6 +21,11 @@ func GetEndpoint(ctx *pulumi.Context) string {
 	return config.Get(ctx, "lifeboat:endpoint")
 }
 
+// Path of a file of age identities (private keys, `age-keygen -o`; mode 0600, refused when group or others can read it) that restores and drills decrypt client-side encrypted backups, dumps and WAL with (see the `encryption` blocks of `lifeboat_wal_archive` and `lifeboat_backup_policy`). Only the path is kept, never the keys: they stay out of Terraform state. A restore whose data no identity here decrypts fails at plan. Falls back to `LIFEBOAT_AGE_IDENTITY_FILE`, then to identities in `LIFEBOAT_AGE_IDENTITY`.
+func GetIdentityFile(ctx *pulumi.Context) string {
+	return config.Get(ctx, "lifeboat:identityFile")
+}
+
 // Address buckets as `endpoint/bucket` rather than `bucket.endpoint` (MinIO and most self-hosted stores). Falls back to `LIFEBOAT_S3_PATH_STYLE`.
 func GetPathStyle(ctx *pulumi.Context) bool {
 	return config.GetBool(ctx, "lifeboat:pathStyle")
