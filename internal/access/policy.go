@@ -159,8 +159,9 @@ func writer(a arns, l repo.Layout) []Statement {
 	}
 	// Leases are rewritten on renewal and job records on every run; drill
 	// evidence is written once under its own COMPLIANCE retention;
-	// cluster.json once, conditionally. Redis snapshots are written by the
-	// agent on the Redis host, each object once (IfAbsent). An agent
+	// cluster.json once, conditionally. Redis snapshots (a data folder)
+	// are written by the agent on the Redis host, each object once
+	// (IfAbsent), and pruned like base backups. An agent
 	// claims a request with a lease, reports its progress and result, and
 	// publishes its heartbeat; the request itself (and its
 	// acknowledgement) is the provider's. Restore audit records (of the
@@ -168,7 +169,7 @@ func writer(a arns, l repo.Layout) []Statement {
 	// their own retention: a writer can add a record, never remove or
 	// rewrite a locked one, and one it forges is unsigned.
 	writable := append(slices.Clone(data), a.objects(l.LeasesDir()), a.objects(l.JobsDir()),
-		a.objects(l.DrillEvidenceDir("*")), a.object(l.ClusterInfoKey()), a.objects(l.RedisDir()),
+		a.objects(l.DrillEvidenceDir("*")), a.object(l.ClusterInfoKey()),
 		a.object(l.RequestProgressKey("*")), a.object(l.RequestResultKey("*")), a.objects(l.AgentsDir()), a.objects(l.RestoreAuditDir()))
 	return []Statement{
 		list("ListOwnClusterRoot", a, l.RootDir()),
@@ -185,7 +186,8 @@ func writer(a arns, l repo.Layout) []Statement {
 		deny("NeverDestroyVersions", []string{actDeleteObjectVersion, actBypassGovernanceRetention}, a.objects("")),
 		deny("NeverChangeTheBucket", bucketWrites, a.bucketARN()),
 		deny("NeverRewriteProviderConfig", []string{actPutObject}, a.object(l.PolicyKey()), a.object(l.DrillScheduleKey("*")),
-			a.object(l.RequestKey("*")), a.object(l.RequestAckKey("*"))),
+			a.object(l.RequestKey("*")), a.object(l.RequestAckKey("*")),
+			a.object(l.RedisScheduleKey("*"))),
 	}
 }
 

@@ -122,13 +122,15 @@ func TestPolicyDocuments(t *testing.T) {
 				get(l.PolicyKey()), get(l.DrillScheduleKey("nightly")), get(l.WALKey("00000001", "000000010000000000000003", "zst")),
 				{action: "s3:GetObjectVersion", resource: obj(l.WALKey("00000001", "000000010000000000000003", "zst"))},
 				del(l.WALKey("00000001", "000000010000000000000003", "zst")), del(l.BackupManifestKey("x")), del(l.TenantDumpKey("acme", "1")),
+				put(l.RedisSnapshotKey("sessions", "1", "zst")), put(l.RedisManifestKey("sessions", "1")),
+				del(l.RedisSnapshotKey("sessions", "1", "zst")), del(l.RedisManifestKey("sessions", "1")), get(l.RedisScheduleKey("sessions")),
 				listing(l.RootDir()), listing(l.WALDir()), listing(l.LeaseDir("backup")),
 				{action: "s3:ListBucketVersions", resource: bucketARN, prefix: ptr(l.WALDir())},
 				onBucket("s3:GetLifecycleConfiguration"), onBucket("s3:GetBucketObjectLockConfiguration"),
 				onBucket("s3:GetBucketVersioning"), onBucket("s3:GetEncryptionConfiguration"),
 			},
 			deny: []request{
-				put(l.PolicyKey()), put(l.DrillScheduleKey("nightly")),
+				put(l.PolicyKey()), put(l.DrillScheduleKey("nightly")), put(l.RedisScheduleKey("sessions")), del(l.RedisScheduleKey("sessions")),
 				// A drill name with a slash puts a schedule where evidence
 				// could go: the explicit Deny still wins.
 				put(l.DrillScheduleKey("x/evidence")),
@@ -242,6 +244,7 @@ func TestWriterDeniesExplicitly(t *testing.T) {
 		{action: "s3:DeleteBucket", resource: bucketARN},
 		{action: "s3:PutObject", resource: obj(l.PolicyKey())},
 		{action: "s3:PutObject", resource: obj(l.DrillScheduleKey("nightly"))},
+		{action: "s3:PutObject", resource: obj(l.RedisScheduleKey("sessions"))},
 	} {
 		if evaluate(t, broad, r) {
 			t.Errorf("%s on %s allowed once a broad Allow is added: the writer's document must deny it explicitly", r.action, r.resource)

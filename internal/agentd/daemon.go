@@ -16,6 +16,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/schedule"
@@ -115,6 +116,7 @@ type Daemon struct {
 	refreshErr  error
 	policy      *repo.Policy
 	drills      map[string]drill.ScheduleDoc
+	redis       map[string]redisx.ScheduleDoc
 
 	// trust holds the provider's public keys: configuration (policy,
 	// drill schedules) without their signature is refused.
@@ -336,6 +338,13 @@ func (d *Daemon) refresh(ctx context.Context) {
 	for _, j := range regions {
 		jobs[j.name] = j
 	}
+	redisSnaps, redisDocs, redisErr := d.redisJobs(ctx)
+	if redisErr != nil {
+		errs = append(errs, redisErr)
+	}
+	for _, j := range redisSnaps {
+		jobs[j.name] = j
+	}
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -345,6 +354,9 @@ func (d *Daemon) refresh(ctx context.Context) {
 	}
 	if err == nil {
 		d.drills = docs
+	}
+	if redisErr == nil {
+		d.redis = redisDocs
 	}
 	if len(errs) > 0 {
 		d.refreshErr = errors.Join(errs...)

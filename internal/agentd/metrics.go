@@ -11,7 +11,7 @@ import (
 
 // RepositoryFolders are the repository folders whose size
 // lifeboat_repository_size_bytes reports.
-var RepositoryFolders = []repo.Folder{repo.FolderBaseBackups, repo.FolderWAL, repo.FolderTenants, repo.FolderDrills}
+var RepositoryFolders = []repo.Folder{repo.FolderBaseBackups, repo.FolderWAL, repo.FolderTenants, repo.FolderDrills, repo.FolderRedis}
 
 // Metrics are the daemon's Prometheus metrics, on their own registry (no
 // global state: two daemons in one test process do not collide).
@@ -63,6 +63,14 @@ type Metrics struct {
 	// PostureAt is when the findings were evaluated.
 	PostureFinding *prometheus.GaugeVec
 	PostureAt      prometheus.Gauge
+	// RedisSnapshotLast, RedisSnapshotAge and RedisSnapshotBytes describe
+	// the newest snapshot of each scheduled Redis instance;
+	// RedisBgsaveSuccess and RedisAOFEnabled its server's INFO persistence.
+	RedisSnapshotLast  *prometheus.GaugeVec
+	RedisSnapshotAge   *prometheus.GaugeVec
+	RedisSnapshotBytes *prometheus.GaugeVec
+	RedisBgsaveSuccess *prometheus.GaugeVec
+	RedisAOFEnabled    *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics on a new registry, with the Go and
@@ -96,7 +104,7 @@ func NewMetrics() *Metrics {
 		VerifyProblems:     g("lifeboat_verify_problems", "Problems (missing or changed objects) the last scheduled verification found.", "cluster"),
 		TenantDumpFailures: g("lifeboat_tenant_dump_failures", "1 when the tenant database's last scheduled dump failed, 0 when it succeeded.", "database"),
 		ConfigRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_config_refused_total",
-			Help: "Configuration documents (policy, drill_schedule) refused because they lack a valid signature of a trusted key."}, []string{"document"}),
+			Help: "Configuration documents (policy, drill_schedule, redis_schedule) refused because they lack a valid signature of a trusted key."}, []string{"document"}),
 		WriterForbiddenAllowed: g("lifeboat_writer_forbidden_actions_allowed",
 			"1 when the agent's own credentials were allowed a forbidden action by the last writer probe (a hole in their policy), 0 when denied; no series when the check could not be made.", "action"),
 		WriterProbeAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_writer_probe_timestamp_seconds", Help: "When the writer probe last ran."}),
@@ -111,7 +119,14 @@ func NewMetrics() *Metrics {
 		PostureFinding: g("lifeboat_posture_finding",
 			"1 for the status (pass, warn, fail, unknown) of the posture control's finding on the cluster, 0 for the other statuses; the same findings as lifeboat posture report.",
 			"control", "cluster", "status"),
-		PostureAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_posture_timestamp_seconds", Help: "When lifeboat_posture_finding was evaluated."}),
+		PostureAt:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_posture_timestamp_seconds", Help: "When lifeboat_posture_finding was evaluated."}),
+		RedisSnapshotLast: g("lifeboat_redis_snapshot_last_timestamp_seconds", "When the newest complete snapshot of the Redis instance was taken (its BGSAVE finished).", "instance"),
+		RedisSnapshotAge: g("lifeboat_redis_snapshot_age_seconds",
+			"Age of the newest complete snapshot of the Redis instance when last computed (each snapshot and every stats interval).", "instance"),
+		RedisSnapshotBytes: g("lifeboat_redis_snapshot_bytes", "Stored (compressed) size of the newest snapshot of the Redis instance.", "instance"),
+		RedisBgsaveSuccess: g("lifeboat_redis_bgsave_success",
+			"1 when the Redis instance's last BGSAVE succeeded (INFO persistence rdb_last_bgsave_status ok), else 0: with stop-writes-on-bgsave-error it refuses writes.", "instance"),
+		RedisAOFEnabled: g("lifeboat_redis_aof_enabled", "1 when the Redis instance's AOF is on.", "instance"),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.BackupLastSuccess, m.BackupDuration, m.BackupBytes, m.WALArchiveLag, m.WALLastArchived,
@@ -119,7 +134,8 @@ func NewMetrics() *Metrics {
 		m.DrillLast, m.DrillDuration, m.DrillRTO, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt,
 		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems, m.ConfigRefused, m.WriterForbiddenAllowed, m.WriterProbeAt,
 		m.RegionLag, m.RegionPendingObjects, m.RegionPendingBytes, m.RegionCopyFailures, m.RegionMaxLag, m.RegionLastCopy,
-		m.PostureFinding, m.PostureAt)
+		m.PostureFinding, m.PostureAt,
+		m.RedisSnapshotLast, m.RedisSnapshotAge, m.RedisSnapshotBytes, m.RedisBgsaveSuccess, m.RedisAOFEnabled)
 	return m
 }
 

@@ -27,6 +27,9 @@ func (d *Daemon) statsLoop(ctx context.Context) {
 		if err := d.postureStats(ctx); err != nil && ctx.Err() == nil {
 			d.log.Warn("computing posture metrics", "err", err)
 		}
+		if err := d.redisStats(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("computing redis metrics", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -807,6 +807,8 @@ func observedPolicyTiers(prior []policyTierModel, observed []objectstore.Lifecyc
 		}
 		for _, candidate := range candidates {
 			want, err := l.LifecyclePrefixes(candidate)
+			// NOTE: g.prefixes is sorted, the layout's data folders are not.
+			want = slices.Sorted(slices.Values(want))
 			if err == nil && slices.Equal(want, g.prefixes) {
 				prefix = candidate
 				break

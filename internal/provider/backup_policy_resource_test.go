@@ -107,7 +107,7 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 					if err != nil {
 						return fmt.Errorf("reading the policy lifecycle rules: %w", err)
 					}
-					if len(tiers) != 9 || tiers[6].Name != "transactional.basebackups" || tiers[6].ExpirationDays != 40 || tiers[3].Name != "pruned.basebackups" {
+					if len(tiers) != 11 || tiers[7].Name != "transactional.basebackups" || tiers[7].ExpirationDays != 40 || tiers[3].Name != "pruned.basebackups" {
 						return fmt.Errorf("tiers not converged back: %+v", tiers)
 					}
 					return nil

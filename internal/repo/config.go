@@ -102,6 +102,13 @@ type AgentConfig struct {
 	// the copy's configuration, so restore_command can never fetch WAL
 	// written, or shadowed, after the declared compromise.
 	ReadAsOf time.Time `json:"read_as_of,omitzero"`
+	// Redis are the Redis instances on this host by their name in the
+	// repository: how the agent reaches the instance a Redis snapshot
+	// schedule names. The connection (and its password) lives here, never
+	// in the repository, which the schedule is read from:
+	//
+	//	"redis": {"sessions": {"address": "127.0.0.1:6379", "password": "..."}}
+	Redis map[string]RedisEntry `json:"redis,omitempty"`
 }
 
 // Encryption declares client-side encryption: age recipients ("age1...")
@@ -136,6 +143,18 @@ func (c AgentConfig) Recipients() (*crypt.Recipients, error) { return c.Encrypti
 // the environment (crypt.LoadIdentities); nil when none is configured.
 func (c AgentConfig) Identities() (*crypt.Keyring, error) {
 	return crypt.LoadIdentities(c.IdentityFile)
+}
+
+// RedisEntry is how the agent reaches one Redis instance.
+type RedisEntry struct {
+	Address  string `json:"address"`
+	Username string `json:"username,omitempty"`
+	// Password is a secret: a file holding one must be mode 0600.
+	Password      string `json:"password,omitempty"`
+	TLS           bool   `json:"tls,omitempty"`
+	TLSServerName string `json:"tls_server_name,omitempty"`
+	// TLSCAFile is a PEM bundle to trust instead of the system roots.
+	TLSCAFile string `json:"tls_ca_file,omitempty"`
 }
 
 // Signer reads SigningKeyFile; nil when none is configured. A key file
@@ -197,6 +216,11 @@ func (c AgentConfig) hasSecret() bool {
 	}
 	for _, e := range c.Stores {
 		if e.SecretKey != "" {
+			return true
+		}
+	}
+	for _, e := range c.Redis {
+		if e.Password != "" {
 			return true
 		}
 	}
@@ -305,6 +329,14 @@ func (c AgentConfig) Validate() error {
 	if c.Host != "" && !clusterName.MatchString(c.Host) {
 		errs = append(errs, fmt.Errorf("host %q must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Host))
 	}
+	for name, e := range c.Redis {
+		if !clusterName.MatchString(name) {
+			errs = append(errs, fmt.Errorf("redis: instance name %q must be 1-128 letters, digits, '.', '_' or '-'", name))
+		}
+		if e.Address == "" {
+			errs = append(errs, fmt.Errorf("redis.%s: address is required", name))
+		}
+	}
 	if strings.Contains(c.Prefix, "//") {
 		errs = append(errs, fmt.Errorf("prefix %q must not contain empty path segments", c.Prefix))
 	}
@@ -345,6 +377,16 @@ func (c AgentConfig) Redacted() AgentConfig {
 			stores[name] = e
 		}
 		c.Stores = stores // a copy: the caller's map keeps its secrets
+	}
+	if len(c.Redis) > 0 {
+		rs := make(map[string]RedisEntry, len(c.Redis))
+		for name, e := range c.Redis {
+			if e.Password != "" {
+				e.Password = "<redacted>"
+			}
+			rs[name] = e
+		}
+		c.Redis = rs
 	}
 	return c
 }

@@ -246,3 +246,33 @@ func (e *Encryption) mustInfo(t *testing.T) *crypt.Info {
 	}
 	return r.Info()
 }
+
+// A Redis password in the agent configuration is a secret like secret_key:
+// the file must be private, and printing never shows it.
+func TestRedisEntriesHoldSecrets(t *testing.T) {
+	body := `{"bucket":"b","cluster":"c1","redis":{"sessions":{"address":"127.0.0.1:6379","username":"lifeboat","password":"REDISSECRET"}}}`
+	if _, err := Load(writeConfig(t, body, 0o644)); !errors.Is(err, ErrInsecureConfig) {
+		t.Fatalf("readable file with a Redis password: err = %v, want ErrInsecureConfig", err)
+	}
+	c, err := Load(writeConfig(t, body, 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := c.Redis["sessions"]; e.Address != "127.0.0.1:6379" || e.Username != "lifeboat" || e.Password != "REDISSECRET" {
+		t.Fatalf("loaded %+v", c.Redis)
+	}
+	if s := fmt.Sprint(c); strings.Contains(s, "REDISSECRET") {
+		t.Fatalf("printed secret: %s", s)
+	}
+	if c.Redis["sessions"].Password != "REDISSECRET" {
+		t.Fatal("Redacted changed the caller's map")
+	}
+	for _, bad := range []string{
+		`{"bucket":"b","cluster":"c1","redis":{"sessions":{}}}`,
+		`{"bucket":"b","cluster":"c1","redis":{"a/b":{"address":"x:1"}}}`,
+	} {
+		if _, err := Load(writeConfig(t, bad, 0o600)); err == nil {
+			t.Errorf("Load(%s) accepted", bad)
+		}
+	}
+}

@@ -16,9 +16,12 @@
 //	<prefix>/<cluster>/drills/<name>/evidence/<id>.json    drill evidence, locked (drill)
 //	<prefix>/<cluster>/leases/<job>/<generation>.json      job leases (agentd)
 //	<prefix>/<cluster>/jobs/<job>/last.json                job records (agentd)
+//	<prefix>/<cluster>/redis/<instance>/<id>.rdb.<ext>     Redis snapshot (redisx)
+//	<prefix>/<cluster>/redis/<instance>/<id>.json          its manifest, written last
+//	<prefix>/<cluster>/redis-schedules/<instance>.json     Redis snapshot schedule, signed (redisx)
 //
-// Only wal/, basebackups/ and tenants/ hold backup data (DataFolders): a
-// lifecycle rule may expire them, never anything else.
+// Only wal/, basebackups/, tenants/ and redis/ hold backup data
+// (DataFolders): a lifecycle rule may expire them, never anything else.
 //
 // The agent configuration is a JSON file (no new dependency, and the
 // provider renders it with AgentConfig.Marshal). A file that holds a secret

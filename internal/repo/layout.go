@@ -38,13 +38,20 @@ const (
 	FolderRequests    Folder = "requests"
 	FolderAgents      Folder = "agents"
 	FolderAudit       Folder = "audit"
+	// FolderRedisSchedules holds the provider's signed Redis snapshot
+	// schedules: configuration, so outside redis/ (data a lifecycle rule
+	// may expire).
+	FolderRedisSchedules Folder = "redis-schedules"
 )
 
 // DataFolders hold backup data: what a restore reads, and what retention
 // and lifecycle tiers may expire. Everything else in a repository
-// (identity, policy, drill schedules and evidence, leases, job records) is
-// what the agent needs to keep working and must never expire with the data.
-var DataFolders = []Folder{FolderBaseBackups, FolderTenants, FolderWAL}
+// (identity, policy, drill and Redis snapshot schedules, drill evidence,
+// leases, job records) is what the agent needs to keep working and must
+// never expire with the data. Redis snapshots are data: the agent prunes
+// them with delete markers like base backups, and the policy's pruned.*
+// rules remove what it hid.
+var DataFolders = []Folder{FolderBaseBackups, FolderTenants, FolderWAL, FolderRedis}
 
 // File names directly below the root, and inside folders.
 const (
@@ -76,6 +83,8 @@ const (
 	encryptedExt     = ".age"
 	auditRestoresDir = "restores"
 	auditExt         = ".json"
+	// redisSchedExt ends a Redis snapshot schedule's name.
+	redisSchedExt = ".json"
 )
 
 // Phases of a restore audit record: one object when the restore starts, one
@@ -360,6 +369,15 @@ func (l Layout) AgentsDir() string { return l.Dir(FolderAgents) }
 // HeartbeatKey is where the agent on host publishes that it is alive.
 func (l Layout) HeartbeatKey(host string) string { return l.AgentsDir() + host + heartbeatExt }
 
+// RedisSchedulesDir is the prefix of every Redis snapshot schedule.
+func (l Layout) RedisSchedulesDir() string { return l.Dir(FolderRedisSchedules) }
+
+// RedisScheduleKey is where the provider's snapshot schedule of Redis
+// instance lives (signed configuration the agent verifies).
+func (l Layout) RedisScheduleKey(instance string) string {
+	return l.RedisSchedulesDir() + instance + redisSchedExt
+}
+
 // Kind is the class of a repository object.
 type Kind int
 
@@ -389,13 +407,14 @@ const (
 	KindRequestAck           // requests/<id>/ack.json
 	KindHeartbeat            // agents/<host>.json
 	KindRestoreAudit         // audit/restores/<id>/<phase>.json
+	KindRedisSchedule        // redis-schedules/<instance>.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
 	"base backup manifest", "tenant dump", "tenant dump manifest", "drill schedule", "drill evidence",
 	"job lease", "job record", "kept restore plan", "Redis snapshot", "Redis snapshot manifest",
 	"recovery region configuration", "recovery region canary", "recovery region copy index",
-	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat", "restore audit record"}
+	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat", "restore audit record", "Redis snapshot schedule"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -408,7 +427,7 @@ func (k Kind) String() string {
 // tenant dumps, WAL), the only objects a lifecycle rule may expire.
 func (k Kind) Data() bool {
 	switch k {
-	case KindWAL, KindBackupObject, KindBackupManifest, KindTenantDump, KindTenantManifest:
+	case KindWAL, KindBackupObject, KindBackupManifest, KindTenantDump, KindTenantManifest, KindRedisSnapshot, KindRedisManifest:
 		return true
 	}
 	return false
@@ -557,6 +576,12 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 		if len(parts) == 1 {
 			if host, ok := strings.CutSuffix(parts[0], heartbeatExt); ok && host != "" {
 				return Key{Kind: KindHeartbeat, Host: host}, true
+			}
+		}
+	case FolderRedisSchedules:
+		if len(parts) == 1 {
+			if inst, ok := strings.CutSuffix(parts[0], redisSchedExt); ok && inst != "" {
+				return Key{Kind: KindRedisSchedule, Instance: inst}, true
 			}
 		}
 	}

@@ -49,9 +49,10 @@ func TestLayoutKeysParse(t *testing.T) {
 		{"job record", l.JobRecordKey("drill-nightly"), Key{Kind: KindJobRecord, Job: "drill-nightly"}, false},
 		{"kept restore plan", l.RestorePlanKey("3f2a"), Key{Kind: KindRestorePlan, ID: "3f2a"}, false},
 		{"redis snapshot", l.RedisSnapshotKey("sessions", "20261130T070000Z-ab12", "zst"),
-			Key{Kind: KindRedisSnapshot, Instance: "sessions", ID: "20261130T070000Z-ab12", Ext: "zst"}, false},
+			Key{Kind: KindRedisSnapshot, Instance: "sessions", ID: "20261130T070000Z-ab12", Ext: "zst"}, true},
 		{"redis manifest", l.RedisManifestKey("sessions", "20261130T070000Z-ab12"),
-			Key{Kind: KindRedisManifest, Instance: "sessions", ID: "20261130T070000Z-ab12"}, false},
+			Key{Kind: KindRedisManifest, Instance: "sessions", ID: "20261130T070000Z-ab12"}, true},
+		{"redis schedule", l.RedisScheduleKey("sessions"), Key{Kind: KindRedisSchedule, Instance: "sessions"}, false},
 		{"region configuration", l.RegionConfigKey("eu2"), Key{Kind: KindRegionConfig, Region: "eu2"}, false},
 		{"region canary", l.RegionCanaryKey("eu2"), Key{Kind: KindRegionCanary, Region: "eu2"}, false},
 		{"region index segment", l.RegionIndexKey("eu2", 7), Key{Kind: KindRegionIndex, Region: "eu2", Generation: 7}, false},
@@ -113,6 +114,7 @@ func TestLayoutSpelling(t *testing.T) {
 		l.JobRecordKey("backup"):                 "pg/main/jobs/backup/last.json",
 		l.RestorePlanKey("3f2a"):                 "pg/main/restores/3f2a.json",
 		l.RedisSnapshotKey("s", "id", "zst"):     "pg/main/redis/s/id.rdb.zst",
+		l.RedisScheduleKey("s"):                  "pg/main/redis-schedules/s.json",
 		l.RedisManifestKey("s", "id"):            "pg/main/redis/s/id.json",
 		l.RegionConfigKey("eu2"):                 "pg/main/regions/eu2/config.json",
 		l.RegionIndexKey("eu2", 3):               "pg/main/regions/eu2/index/00000000000000000003.json",
@@ -127,7 +129,7 @@ func TestLayoutSpelling(t *testing.T) {
 			t.Errorf("got %q, want %q", got, want)
 		}
 	}
-	if got, want := l.DataPrefixes(), []string{"pg/main/basebackups/", "pg/main/tenants/", "pg/main/wal/"}; !reflect.DeepEqual(got, want) {
+	if got, want := l.DataPrefixes(), []string{"pg/main/basebackups/", "pg/main/tenants/", "pg/main/wal/", "pg/main/redis/"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("DataPrefixes() = %q, want %q", got, want)
 	}
 }
@@ -156,12 +158,14 @@ func TestLayoutParseRefusesForeignAndStrayKeys(t *testing.T) {
 		"pg/main/jobs/backup/first.json",
 		"pg/main/restores/x/3f2a.json",
 		"pg/main/restores/.json",
-		"pg/main/redis/s/id.rdb",        // no codec extension
-		"pg/main/redis/s/id.rdb.gz",     // not a codec of ours
-		"pg/main/redis/id.json",         // no instance
-		"pg/main/redis/s/x/id.json",     // too deep
-		"pg/main/requests/r/notes.json", // not a request object
-		"pg/main/requests/request.json", // no request id
+		"pg/main/redis/s/id.rdb",           // no codec extension
+		"pg/main/redis/s/id.rdb.gz",        // not a codec of ours
+		"pg/main/redis/id.json",            // no instance
+		"pg/main/redis/s/x/id.json",        // too deep
+		"pg/main/redis-schedules/s/x.json", // too deep
+		"pg/main/redis-schedules/.json",    // no instance
+		"pg/main/requests/r/notes.json",    // not a request object
+		"pg/main/requests/request.json",    // no request id
 		"pg/main/requests/r/x/result.json",
 		"pg/main/agents/.json",
 		"pg/main/agents/h/x.json",
@@ -178,7 +182,7 @@ func TestLayoutParseRefusesForeignAndStrayKeys(t *testing.T) {
 
 func TestLifecyclePrefixes(t *testing.T) {
 	l := Layout{Prefix: "pg", Cluster: "main"}
-	data := []string{"pg/main/basebackups/", "pg/main/tenants/", "pg/main/wal/"}
+	data := []string{"pg/main/basebackups/", "pg/main/tenants/", "pg/main/wal/", "pg/main/redis/"}
 	tests := []struct {
 		prefix string
 		want   []string
@@ -191,6 +195,8 @@ func TestLifecyclePrefixes(t *testing.T) {
 		{"pg/main/wal/00000001/", []string{"pg/main/wal/00000001/"}, false},
 		{"pg/main/t", []string{"pg/main/tenants/"}, false},
 		{"pg/main/basebackups", []string{"pg/main/basebackups/"}, false},
+		{"pg/main/redis", []string{"pg/main/redis/"}, false}, // never redis-schedules/
+		{"pg/main/redis-schedules/", nil, true},
 		{"pg/main/drills/", nil, true},
 		{"pg/main/policy", nil, true},
 		{"pg/main/jobs/", nil, true},
@@ -207,7 +213,7 @@ func TestLifecyclePrefixes(t *testing.T) {
 		}
 		// Whatever it returns covers no key of the repository but data.
 		for _, key := range []string{l.ClusterInfoKey(), l.PolicyKey(), l.DrillScheduleKey("n"), l.DrillEvidenceKey("n", "e"),
-			l.LeaseKey("backup", 1), l.JobRecordKey("backup"), l.RequestKey("r"), l.RequestResultKey("r"), l.HeartbeatKey("h"),
+			l.LeaseKey("backup", 1), l.JobRecordKey("backup"), l.RedisScheduleKey("sessions"), l.RequestKey("r"), l.RequestResultKey("r"), l.HeartbeatKey("h"),
 			"pg/main-eu/policy.json"} {
 			for _, p := range got {
 				if strings.HasPrefix(key, p) {

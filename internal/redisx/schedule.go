@@ -1,0 +1,239 @@
+package redisx
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
+)
+
+// ScheduleDoc is a Redis instance's snapshot schedule as the provider
+// writes it for the agent (repo.Layout.RedisScheduleKey), signed like the
+// backup policy and drill schedules. It holds no secret: the agent reaches
+// the instance with the connection its own configuration names for
+// Instance.
+type ScheduleDoc struct {
+	Format   int    `json:"format"`
+	Instance string `json:"instance"`
+	Cluster  string `json:"cluster"`
+	// Class is the instance's workload class: the RPO posture judges the
+	// snapshot age against, and never a cache (rebuilt, not restored).
+	Class    string    `json:"class"`
+	Schedule string    `json:"schedule"`
+	Updated  time.Time `json:"updated"`
+	// Created is when the schedule was first written (kept by
+	// WriteSchedule): no snapshot is owed for slots before it existed.
+	Created time.Time `json:"created"`
+	// Retention: the KeepCount newest snapshots, and every snapshot of the
+	// last KeepDays days; the newest is always kept.
+	KeepCount int `json:"keep_count,omitempty"`
+	KeepDays  int `json:"keep_days,omitempty"`
+}
+
+// ErrCacheSnapshots says a cache was given a snapshot schedule: a cache is
+// rebuilt, and snapshotting it would only cost disk and latency.
+var ErrCacheSnapshots = errors.New("a cache is rebuilt, not restored: it takes no snapshot schedule")
+
+// Validate checks what the agent needs of d.
+func (d ScheduleDoc) Validate() error {
+	if !instanceRE.MatchString(d.Instance) {
+		return fmt.Errorf("%w: instance name %q: want 1-128 letters, digits, '.', '_' or '-'", ErrInvalidSetting, d.Instance)
+	}
+	c, err := ParseClass(d.Class)
+	if err != nil {
+		return err
+	}
+	if c == ClassCache {
+		return ErrCacheSnapshots
+	}
+	if d.KeepCount < 0 || d.KeepDays < 0 {
+		return fmt.Errorf("%w: keep_count and keep_days must not be negative", ErrInvalidSetting)
+	}
+	return nil
+}
+
+// WriteSchedule stores d, replacing the previous version, signed by signer
+// (nil: unsigned; agents that trust a key then refuse it). Created is kept
+// from the stored document, or set now for a new schedule.
+func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, d ScheduleDoc, signer *signature.Signer) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	d.Format = 1
+	prev, _, _, err := readSchedule(ctx, store, l, d.Instance)
+	switch {
+	case err == nil:
+		d.Created = prev.Created
+	case errors.Is(err, objectstore.ErrNotFound):
+		if d.Created.IsZero() {
+			d.Created = time.Now().UTC()
+		}
+	default:
+		return fmt.Errorf("reading the Redis snapshot schedule of %s: %w", d.Instance, err)
+	}
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	key := l.RedisScheduleKey(d.Instance)
+	if _, err := store.Put(ctx, key, bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b)), Metadata: signer.Sign(key, b, nil)}); err != nil {
+		return fmt.Errorf("writing the Redis snapshot schedule of %s: %w", d.Instance, err)
+	}
+	return nil
+}
+
+// ReadScheduleSigned reads instance's schedule and reports which key of
+// trust signed it ("" when unsigned, forged or signed by another key),
+// without refusing it. A missing schedule wraps objectstore.ErrNotFound.
+func ReadScheduleSigned(ctx context.Context, store objectstore.Store, l repo.Layout, instance string, trust signature.Trust) (*ScheduleDoc, string, error) {
+	d, body, meta, err := readSchedule(ctx, store, l, instance)
+	if err != nil {
+		return nil, "", err
+	}
+	signer, _ := trust.Signed(l.RedisScheduleKey(instance), body, meta)
+	return d, signer, nil
+}
+
+// ReadSchedule reads one schedule; when trust holds a key, a schedule
+// without a valid signature of one of them is refused (*signature.Error).
+func ReadSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, instance string, trust signature.Trust) (*ScheduleDoc, error) {
+	d, body, meta, err := readSchedule(ctx, store, l, instance)
+	if err != nil {
+		return nil, err
+	}
+	if err := trust.Check(l.RedisScheduleKey(instance), body, meta); err != nil {
+		return nil, fmt.Errorf("refusing the Redis snapshot schedule of %s: %w", instance, err)
+	}
+	return d, nil
+}
+
+func readSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, instance string) (*ScheduleDoc, []byte, map[string]string, error) {
+	rc, info, err := store.Get(ctx, l.RedisScheduleKey(instance))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer func() { _ = rc.Close() }()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var d ScheduleDoc
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, nil, nil, fmt.Errorf("redis snapshot schedule %s: %w", instance, err)
+	}
+	return &d, b, info.Metadata, nil
+}
+
+// DeleteSchedule removes instance's schedule: the agent stops taking
+// snapshots; the snapshots stay until retention or lifecycle removes them.
+func DeleteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, instance string) error {
+	err := store.Delete(ctx, l.RedisScheduleKey(instance))
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// ListSchedules reads every Redis snapshot schedule of the cluster, each
+// checked against trust. A schedule refused by trust is left out and its
+// error returned in refused, so one forged schedule does not stop the
+// others.
+func ListSchedules(ctx context.Context, store objectstore.Store, l repo.Layout, trust signature.Trust) (docs []ScheduleDoc, refused []error, err error) {
+	var names []string
+	err = store.List(ctx, l.RedisSchedulesDir(), func(o objectstore.ObjectInfo) error {
+		if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindRedisSchedule {
+			names = append(names, k.Instance)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, n := range names {
+		d, err := ReadSchedule(ctx, store, l, n, trust)
+		var se *signature.Error
+		if errors.As(err, &se) {
+			refused = append(refused, err)
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		docs = append(docs, *d)
+	}
+	return docs, refused, nil
+}
+
+// PruneResult says which snapshots Prune kept and marked deleted.
+type PruneResult struct {
+	Kept    []string `json:"kept"`
+	Deleted []string `json:"deleted"`
+	// Incomplete are RDB objects without a manifest (a snapshot that
+	// failed after its upload) older than IncompleteGrace, marked deleted.
+	Incomplete []string `json:"incomplete"`
+}
+
+// IncompleteGrace is how old an RDB object without a manifest must be
+// before Prune takes it for a failed snapshot rather than a running one.
+const IncompleteGrace = time.Hour
+
+// Prune applies a retention to instance's snapshots: the keepCount newest
+// and those taken within keepDays of now are kept (either rule keeps a
+// snapshot; with neither set every snapshot is kept), and the newest is
+// always kept. A pruned snapshot is deleted manifest first, so it leaves
+// the catalog before its RDB object goes, and only with delete markers:
+// the versions stay (object lock holds them, and the writer role may not
+// delete versions) until the bucket's lifecycle removes them.
+func Prune(ctx context.Context, store objectstore.Store, l repo.Layout, instance string, keepCount, keepDays int, now time.Time) (*PruneResult, error) {
+	all, err := Snapshots(ctx, store, l, instance)
+	if err != nil {
+		return nil, err
+	}
+	res := &PruneResult{Kept: []string{}, Deleted: []string{}, Incomplete: []string{}}
+	complete := map[string]bool{}
+	for _, m := range all {
+		complete[m.ID] = true
+	}
+	var orphans []string
+	err = store.List(ctx, l.RedisDir()+instance+"/", func(o objectstore.ObjectInfo) error {
+		if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindRedisSnapshot && k.Instance == instance &&
+			!complete[k.ID] && now.Sub(o.LastModified) > IncompleteGrace {
+			orphans = append(orphans, o.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range orphans {
+		if err := store.Delete(ctx, key); err != nil {
+			return res, fmt.Errorf("pruning incomplete Redis snapshot %s: %w", key, err)
+		}
+		res.Incomplete = append(res.Incomplete, key)
+	}
+	for i, m := range all {
+		fromNewest := len(all) - 1 - i
+		keep := (keepCount == 0 && keepDays == 0) || fromNewest == 0 ||
+			(keepCount > 0 && fromNewest < keepCount) ||
+			(keepDays > 0 && now.Sub(m.TakenAt) < time.Duration(keepDays)*24*time.Hour)
+		if keep {
+			res.Kept = append(res.Kept, m.ID)
+			continue
+		}
+		if err := store.Delete(ctx, l.RedisManifestKey(instance, m.ID)); err != nil {
+			return res, fmt.Errorf("pruning Redis snapshot %s: %w", m.ID, err)
+		}
+		if err := store.Delete(ctx, m.Key); err != nil {
+			return res, fmt.Errorf("pruning Redis snapshot %s: %w", m.ID, err)
+		}
+		res.Deleted = append(res.Deleted, m.ID)
+	}
+	return res, nil
+}
