@@ -34,7 +34,7 @@ func TestBackupPolicyTierRulesRoundTrip(t *testing.T) {
 		"agent.jobs": "pg/main/jobs/", "agent.leases": "pg/main/leases/", "attachments": "files/", "audit": "pg/main/wal/",
 		"transactional.basebackups": "pg/main/basebackups/", "transactional.tenants": "pg/main/tenants/", "transactional.wal": "pg/main/wal/",
 		"transactional.redis": "pg/main/redis/",
-		"pruned.basebackups": "pg/main/basebackups/", "pruned.tenants": "pg/main/tenants/", "pruned.wal": "pg/main/wal/",
+		"pruned.basebackups":  "pg/main/basebackups/", "pruned.tenants": "pg/main/tenants/", "pruned.wal": "pg/main/wal/",
 		"pruned.redis": "pg/main/redis/",
 	}
 	if len(rules) != len(want) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -21,10 +22,13 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
 var (
+	_ resource.ResourceWithConfigure      = (*redisPersistenceResource)(nil)
 	_ resource.ResourceWithImportState    = (*redisPersistenceResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*redisPersistenceResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*redisPersistenceResource)(nil)
@@ -35,7 +39,9 @@ func NewRedisPersistenceResource() resource.Resource { return &redisPersistenceR
 
 // redisPersistenceResource declares one Redis instance's workload class and
 // converges the persistence settings that class implies (redisx).
-type redisPersistenceResource struct{}
+type redisPersistenceResource struct {
+	data *providerData
+}
 
 type redisPersistenceModel struct {
 	ID              types.String    `tfsdk:"id"`
@@ -51,6 +57,21 @@ type redisPersistenceModel struct {
 	ConfigFile        types.String `tfsdk:"config_file"`
 	LastSaveAt        types.String `tfsdk:"last_save_at"`
 	LastBgsaveStatus  types.String `tfsdk:"last_bgsave_status"`
+
+	// Snapshots taken by the agent: where (cluster, repository) and when.
+	Cluster    types.String        `tfsdk:"cluster"`
+	Repository *repositoryRef      `tfsdk:"repository"`
+	Snapshot   *redisSnapshotModel `tfsdk:"snapshot"`
+	SignedBy   types.String        `tfsdk:"signed_by"`
+}
+
+// redisSnapshotModel is the `snapshot` block: the schedule the agent
+// takes RDB snapshots on, and their retention.
+type redisSnapshotModel struct {
+	Instance  types.String `tfsdk:"instance"`
+	Schedule  types.String `tfsdk:"schedule"`
+	KeepCount types.Int64  `tfsdk:"keep_count"`
+	KeepDays  types.Int64  `tfsdk:"keep_days"`
 }
 
 // redisConnModel is the `redis` block: how to reach the instance.
@@ -81,7 +102,13 @@ func (r *redisPersistenceResource) Schema(_ context.Context, _ resource.SchemaRe
 			"Refresh reads the settings back and `INFO persistence`: settings changed outside Terraform (say `appendonly` turned off) plan as an update, " +
 			"and a failing BGSAVE or AOF write is a warning (with `stop-writes-on-bgsave-error` Redis refuses writes until a save succeeds).\n\n" +
 			"The server must run from a config file that its account can write, or `CONFIG REWRITE` fails and a restart would undo the settings: " +
-			"that is an error, at plan when the server is reachable then. Destroy leaves the server's settings as they are.",
+			"that is an error, at plan when the server is reachable then. Destroy leaves the server's settings as they are.\n\n" +
+			"With a `snapshot` block (not on a cache: it is rebuilt), the resource writes a signed snapshot schedule into the " +
+			"repository (`redis-schedules/<instance>.json`, signed with the provider's `signing_key`), and `lifeboat agent` on the Redis host " +
+			"takes the RDB snapshots on it: BGSAVE, the RDB streamed compressed with its sha256 into `redis/<instance>/`, the manifest last, " +
+			"older snapshots pruned with delete markers. The agent reaches Redis with the connection its own configuration names for the " +
+			"instance (`\"redis\": {\"<instance>\": {\"address\": ..., \"password\": ...}}`): the password is never in the repository. " +
+			"Destroy removes the schedule; the snapshots stay.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "The instance's address (`host:port`).",
@@ -119,25 +146,61 @@ func (r *redisPersistenceResource) Schema(_ context.Context, _ resource.SchemaRe
 			"config_file":        schema.StringAttribute{MarkdownDescription: "The config file `CONFIG REWRITE` persists the settings into.", Computed: true},
 			"last_save_at":       schema.StringAttribute{MarkdownDescription: "When the last successful RDB save finished (RFC 3339), as of the last refresh.", Computed: true},
 			"last_bgsave_status": schema.StringAttribute{MarkdownDescription: "`ok` or `err`: the outcome of the last BGSAVE, as of the last refresh.", Computed: true},
+			"cluster": schema.StringAttribute{
+				MarkdownDescription: "Name of the cluster repository the snapshots go into (the `cluster` of the agent on the Redis host). Required with `snapshot`.",
+				Optional:            true,
+				Validators:          []validator.String{keyNameValidator{}},
+			},
+			"signed_by": signedByAttribute(),
 		},
 		Blocks: map[string]schema.Block{
-			"redis": schema.SingleNestedBlock{
-				MarkdownDescription: "How to reach the Redis instance. The user needs `CONFIG`, `INFO` and `BGSAVE` (for example the ACL `+@admin` category, or `+config +info +bgsave +ping`).",
+			"redis":      redisConnBlock(),
+			"repository": repositoryBlock(),
+			"snapshot": schema.SingleNestedBlock{
+				MarkdownDescription: "RDB snapshots the agent takes into the repository on a schedule (session and queue classes). Needs `cluster` and `repository`.",
 				Attributes: map[string]schema.Attribute{
-					"address": schema.StringAttribute{
-						MarkdownDescription: "`host:port`. Changing it replaces the resource: it is another instance.",
+					"instance": schema.StringAttribute{
+						MarkdownDescription: "The instance's name in the repository (snapshots under `redis/<instance>/`) and in the agent configuration's `redis` map.",
 						Optional:            true,
-						PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+						Validators:          []validator.String{keyNameValidator{}},
 					},
-					"username":           schema.StringAttribute{MarkdownDescription: "ACL user (default: the `default` user).", Optional: true},
-					"password":           schema.StringAttribute{MarkdownDescription: "Password of the user (`requirepass` for the default user).", Optional: true, Sensitive: true},
-					"tls":                schema.BoolAttribute{MarkdownDescription: "Connect with TLS.", Optional: true},
-					"tls_server_name":    schema.StringAttribute{MarkdownDescription: "Name to verify in the server certificate, when it differs from the address' host.", Optional: true},
-					"tls_ca_certificate": schema.StringAttribute{MarkdownDescription: "PEM CA bundle to trust instead of the system's.", Optional: true},
+					"schedule": schema.StringAttribute{MarkdownDescription: "When the agent takes a snapshot, in UTC (cron, `@hourly`, `@every 15m`).", Optional: true, Validators: []validator.String{cronValidator{}}},
+					"keep_count": schema.Int64Attribute{
+						MarkdownDescription: "Keep this many newest snapshots. With `keep_days`, a snapshot either keeps is kept; the newest is always kept; with neither, all are.",
+						Optional:            true, Validators: []validator.Int64{int64validator.AtLeast(1)},
+					},
+					"keep_days": schema.Int64Attribute{
+						MarkdownDescription: "Keep every snapshot taken within this many days.",
+						Optional:            true, Validators: []validator.Int64{int64validator.AtLeast(1)},
+					},
 				},
 			},
 		},
 	}
+}
+
+// redisConnBlock is the `redis` block: how to reach one instance.
+func redisConnBlock() schema.SingleNestedBlock {
+	return schema.SingleNestedBlock{
+		MarkdownDescription: "How to reach the Redis instance. The user needs `CONFIG`, `INFO` and `BGSAVE` (for example the ACL `+@admin` category, or `+config +info +bgsave +ping`).",
+		Attributes: map[string]schema.Attribute{
+			"address": schema.StringAttribute{
+				MarkdownDescription: "`host:port`. Changing it replaces the resource: it is another instance.",
+				Optional:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"username":           schema.StringAttribute{MarkdownDescription: "ACL user (default: the `default` user).", Optional: true},
+			"password":           schema.StringAttribute{MarkdownDescription: "Password of the user (`requirepass` for the default user).", Optional: true, Sensitive: true},
+			"tls":                schema.BoolAttribute{MarkdownDescription: "Connect with TLS.", Optional: true},
+			"tls_server_name":    schema.StringAttribute{MarkdownDescription: "Name to verify in the server certificate, when it differs from the address' host.", Optional: true},
+			"tls_ca_certificate": schema.StringAttribute{MarkdownDescription: "PEM CA bundle to trust instead of the system's.", Optional: true},
+		},
+	}
+}
+
+// Configure implements resource.ResourceWithConfigure.
+func (r *redisPersistenceResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig implements resource.ResourceWithValidateConfig: a class and
@@ -162,6 +225,28 @@ func (r *redisPersistenceResource) ValidateConfig(ctx context.Context, req resou
 			fmt.Sprintf("%s (class %q). Change the attribute or the class; see the resource documentation for what each class allows.",
 				err, m.Class.ValueString()))
 	}
+	if m.Snapshot != nil {
+		m.validateSnapshot(&resp.Diagnostics)
+	}
+}
+
+// validateSnapshot checks the snapshot block and what it needs.
+func (m *redisPersistenceModel) validateSnapshot(diags *diag.Diagnostics) {
+	if m.Class.ValueString() == string(redisx.ClassCache) {
+		diags.AddAttributeError(path.Root("snapshot"), "Snapshots Of A Cache",
+			fmt.Sprintf("The snapshot block asks the agent to snapshot a cache, but %v. Remove the snapshot block, or declare the class the data really has (session or queue).", redisx.ErrCacheSnapshots))
+	}
+	for name, v := range map[string]types.String{"instance": m.Snapshot.Instance, "schedule": m.Snapshot.Schedule} {
+		if v.IsNull() {
+			diags.AddAttributeError(path.Root("snapshot").AtName(name), "Missing Snapshot "+strings.ToUpper(name[:1])+name[1:],
+				fmt.Sprintf("snapshot.%s is required in a snapshot block.", name))
+		}
+	}
+	if m.Cluster.IsNull() {
+		diags.AddAttributeError(path.Root("cluster"), "Missing Cluster",
+			"cluster is required with a snapshot block: the repository of the agent on the Redis host, which takes the snapshots.")
+	}
+	m.Repository.validate("the repository the agent takes the snapshots into", diags)
 }
 
 var errUnknownYet = errors.New("known only at apply")
@@ -207,19 +292,38 @@ func (r *redisPersistenceResource) ModifyPlan(ctx context.Context, req resource.
 	if plan.Redis != nil && !plan.Redis.Address.IsUnknown() {
 		plan.ID = plan.Redis.Address
 	}
-	var state *redisPersistenceModel
-	if !req.State.Raw.IsNull() {
-		state = &redisPersistenceModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	plan.SignedBy = types.StringNull()
+	if plan.Snapshot != nil {
+		plan.SignedBy = types.StringUnknown()
+		if r.data != nil {
+			plan.SignedBy = types.StringValue(r.data.signerID())
+		}
 	}
-	changed := state == nil || !state.Save.Equal(plan.Save) || !state.AppendOnly.Equal(plan.AppendOnly) ||
-		!state.AppendFsync.Equal(plan.AppendFsync) || !state.AOFUseRDBPreamble.Equal(plan.AOFUseRDBPreamble) ||
-		!state.MaxmemoryPolicy.Equal(plan.MaxmemoryPolicy) || !state.Class.Equal(plan.Class)
-	if changed {
+	if req.State.Raw.IsNull() {
 		plan.ConfigFile, plan.LastSaveAt, plan.LastBgsaveStatus = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
 		r.refuseWithoutConfigFile(ctx, &plan, &resp.Diagnostics)
-	} else {
-		plan.ConfigFile, plan.LastSaveAt, plan.LastBgsaveStatus = state.ConfigFile, state.LastSaveAt, state.LastBgsaveStatus
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		return
+	}
+	var state redisPersistenceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// What the server reports is kept as it is when nothing is to change;
+	// any update reads it again, so the plan cannot promise its value (a
+	// BGSAVE between plan and apply moves last_save_at).
+	plan.ConfigFile, plan.LastSaveAt, plan.LastBgsaveStatus = state.ConfigFile, state.LastSaveAt, state.LastBgsaveStatus
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || resp.Plan.Raw.Equal(req.State.Raw) {
+		return
+	}
+	plan.ConfigFile, plan.LastSaveAt, plan.LastBgsaveStatus = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
+	settingsChanged := !state.Save.Equal(plan.Save) || !state.AppendOnly.Equal(plan.AppendOnly) ||
+		!state.AppendFsync.Equal(plan.AppendFsync) || !state.AOFUseRDBPreamble.Equal(plan.AOFUseRDBPreamble) ||
+		!state.MaxmemoryPolicy.Equal(plan.MaxmemoryPolicy) || !state.Class.Equal(plan.Class)
+	if settingsChanged {
+		r.refuseWithoutConfigFile(ctx, &plan, &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -250,21 +354,30 @@ func (r *redisPersistenceResource) refuseWithoutConfigFile(ctx context.Context, 
 
 // Create implements resource.Resource.
 func (r *redisPersistenceResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+	r.apply(ctx, req.Plan, nil, &resp.State, &resp.Diagnostics)
 }
 
 // Update implements resource.Resource.
 func (r *redisPersistenceResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+	r.apply(ctx, req.Plan, &req.State, &resp.State, &resp.Diagnostics)
 }
 
-// apply converges the server to the plan and records what it reads back:
-// create and update do the same.
-func (r *redisPersistenceResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
+// apply converges the server to the plan and records what it reads back,
+// then writes (or moves, or removes) the snapshot schedule: create and
+// update do the same.
+func (r *redisPersistenceResource) apply(ctx context.Context, planned tfsdk.Plan, prior *tfsdk.State, state *tfsdk.State, diags *diag.Diagnostics) {
 	var m redisPersistenceModel
 	diags.Append(planned.Get(ctx, &m)...)
 	if diags.HasError() {
 		return
+	}
+	var old *redisPersistenceModel
+	if prior != nil {
+		old = &redisPersistenceModel{}
+		diags.Append(prior.Get(ctx, old)...)
+		if diags.HasError() {
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -294,7 +407,58 @@ func (r *redisPersistenceResource) apply(ctx context.Context, planned tfsdk.Plan
 	m.ID = m.Redis.Address
 	m.observe(st)
 	warnRedisPersistence(addr, st.Persistence, diags)
+	if !r.applySchedule(ctx, &m, old, diags) {
+		return
+	}
 	diags.Append(state.Set(ctx, &m)...)
+}
+
+// applySchedule writes m's snapshot schedule for the agent, signed, and
+// removes the one old had elsewhere (another instance name, cluster or
+// repository, or no snapshot block any more).
+func (r *redisPersistenceResource) applySchedule(ctx context.Context, m, old *redisPersistenceModel, diags *diag.Diagnostics) bool {
+	if m.Snapshot == nil && (old == nil || old.Snapshot == nil) {
+		return true
+	}
+	client := r.data.storeClient(ctx, diags)
+	if client == nil {
+		return false
+	}
+	if m.Snapshot != nil {
+		bucket := m.Repository.Bucket.ValueString()
+		if !requireBucket(ctx, client, bucket, path.Root("repository").AtName("bucket"), diags) {
+			return false
+		}
+		l, doc := m.scheduleDoc()
+		if err := redisx.WriteSchedule(ctx, client.Store(bucket), l, doc, r.data.signer); err != nil {
+			diags.Append(errorDiag("Error Writing Redis Snapshot Schedule", fmt.Sprintf("writing s3://%s/%s", bucket, l.RedisScheduleKey(doc.Instance)), err))
+			return false
+		}
+		m.SignedBy = types.StringValue(r.data.signerID())
+	}
+	if old != nil && old.Snapshot != nil {
+		ol, od := old.scheduleDoc()
+		if m.Snapshot != nil {
+			if nl, nd := m.scheduleDoc(); nl == ol && nd.Instance == od.Instance && m.Repository.Bucket.Equal(old.Repository.Bucket) {
+				return true
+			}
+		}
+		if err := redisx.DeleteSchedule(ctx, client.Store(old.Repository.Bucket.ValueString()), ol, od.Instance); err != nil {
+			diags.Append(errorDiag("Error Removing Redis Snapshot Schedule", "removing the previous schedule "+ol.RedisScheduleKey(od.Instance), err))
+			return false
+		}
+	}
+	return true
+}
+
+// scheduleDoc is the schedule document m declares, and where it goes.
+func (m *redisPersistenceModel) scheduleDoc() (repo.Layout, redisx.ScheduleDoc) {
+	l := repo.Layout{Prefix: m.Repository.Prefix.ValueString(), Cluster: m.Cluster.ValueString()}
+	return l, redisx.ScheduleDoc{
+		Instance: m.Snapshot.Instance.ValueString(), Cluster: m.Cluster.ValueString(), Class: m.Class.ValueString(),
+		Schedule: m.Snapshot.Schedule.ValueString(), Updated: time.Now().UTC(),
+		KeepCount: int(m.Snapshot.KeepCount.ValueInt64()), KeepDays: int(m.Snapshot.KeepDays.ValueInt64()),
+	}
 }
 
 // Read implements resource.Resource.
@@ -328,7 +492,34 @@ func (r *redisPersistenceResource) Read(ctx context.Context, req resource.ReadRe
 	m.ID = m.Redis.Address
 	m.observe(*st)
 	warnRedisPersistence(addr, st.Persistence, &resp.Diagnostics)
+	if m.Snapshot != nil && !r.readSchedule(ctx, &m, &resp.Diagnostics) {
+		return
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// readSchedule reads the stored snapshot schedule back into m: changed
+// outside Terraform, it shows as an update; gone, the snapshot block
+// drops from the state, so the plan writes it again.
+func (r *redisPersistenceResource) readSchedule(ctx context.Context, m *redisPersistenceModel, diags *diag.Diagnostics) bool {
+	client := r.data.storeClient(ctx, diags)
+	if client == nil {
+		return false
+	}
+	l, want := m.scheduleDoc()
+	doc, signedBy, err := redisx.ReadScheduleSigned(ctx, client.Store(m.Repository.Bucket.ValueString()), l, want.Instance, r.data.trust())
+	if errors.Is(err, objectstore.ErrNotFound) || errors.Is(err, objectstore.ErrBucketNotFound) {
+		m.Snapshot, m.SignedBy = nil, types.StringNull()
+		return true
+	}
+	if err != nil {
+		diags.Append(errorDiag("Error Reading Redis Snapshot Schedule", "reading "+l.RedisScheduleKey(want.Instance), err))
+		return false
+	}
+	m.Snapshot.Schedule = types.StringValue(doc.Schedule)
+	m.Snapshot.KeepCount, m.Snapshot.KeepDays = optionalInt(int32(doc.KeepCount)), optionalInt(int32(doc.KeepDays))
+	m.SignedBy = types.StringValue(signedBy)
+	return true
 }
 
 // warnRedisPersistence turns failing saves into warnings: persistence
@@ -356,10 +547,25 @@ func (m *redisPersistenceModel) observe(st redisx.State) {
 	m.LastBgsaveStatus = types.StringValue(st.Persistence.LastBgsaveStatus)
 }
 
-// Delete implements resource.Resource. NOTE: intentionally leaves the
-// server's settings: turning persistence off on destroy could lose the
-// data the settings protect.
-func (r *redisPersistenceResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+// Delete implements resource.Resource: the snapshot schedule goes (the
+// snapshots stay). NOTE: intentionally leaves the server's settings:
+// turning persistence off on destroy could lose the data the settings
+// protect.
+func (r *redisPersistenceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m redisPersistenceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || m.Snapshot == nil {
+		return
+	}
+	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	if client == nil {
+		return
+	}
+	l, doc := m.scheduleDoc()
+	err := redisx.DeleteSchedule(ctx, client.Store(m.Repository.Bucket.ValueString()), l, doc.Instance)
+	if err != nil && !errors.Is(err, objectstore.ErrBucketNotFound) {
+		resp.Diagnostics.Append(errorDiag("Error Removing Redis Snapshot Schedule", "removing "+l.RedisScheduleKey(doc.Instance), err))
+	}
 }
 
 // ImportState implements resource.ResourceWithImportState. The ID is the
@@ -382,6 +588,7 @@ func (r *redisPersistenceResource) ImportState(ctx context.Context, req resource
 			fmt.Sprintf("Expected \"[<user>@]<host>:<port>\", e.g. \"10.0.0.5:6379\" or \"lifeboat@redis.internal:6379\" (the password from REDISCLI_AUTH), got %q.", req.ID))
 		return
 	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("signed_by"), types.StringNull())...)
 	conn := &redisConnModel{Address: types.StringValue(addr), Username: optionalString(user), Password: types.StringNull(),
 		TLS: types.BoolNull(), TLSServerName: types.StringNull(), TLSCACertificate: types.StringNull()}
 	if pw := os.Getenv("REDISCLI_AUTH"); pw != "" {

@@ -1,5 +1,8 @@
 # HTTP sessions of the Odoo workers: lost sessions log users out, so they
-# are persisted (RDB + AOF everysec) and restored after a failure.
+# are persisted (RDB + AOF everysec) and restored after a failure. The
+# agent on the Redis host snapshots them into the repository every 15
+# minutes (its configuration holds the connection: "redis": {"sessions":
+# {"address": "127.0.0.1:6379", "password": "..."}}), keeping a day of them.
 resource "lifeboat_redis_persistence" "sessions" {
   class = "session"
 
@@ -8,6 +11,17 @@ resource "lifeboat_redis_persistence" "sessions" {
     username = "lifeboat"
     password = var.redis_sessions_password
     tls      = true
+  }
+
+  cluster = "odoo-main"
+  repository {
+    bucket = "acme-odoo-backups"
+    prefix = "pg"
+  }
+  snapshot {
+    instance  = "sessions"
+    schedule  = "@every 15m"
+    keep_days = 1
   }
 }
 

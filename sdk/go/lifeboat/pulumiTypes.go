@@ -3893,6 +3893,362 @@ func (o RedisPersistenceRedisPtrOutput) Username() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type RedisPersistenceRepository struct {
+	// Repository bucket name.
+	Bucket *string `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix *string `pulumi:"prefix"`
+}
+
+// RedisPersistenceRepositoryInput is an input type that accepts RedisPersistenceRepositoryArgs and RedisPersistenceRepositoryOutput values.
+// You can construct a concrete instance of `RedisPersistenceRepositoryInput` via:
+//
+//	RedisPersistenceRepositoryArgs{...}
+type RedisPersistenceRepositoryInput interface {
+	pulumi.Input
+
+	ToRedisPersistenceRepositoryOutput() RedisPersistenceRepositoryOutput
+	ToRedisPersistenceRepositoryOutputWithContext(context.Context) RedisPersistenceRepositoryOutput
+}
+
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type RedisPersistenceRepositoryArgs struct {
+	// Repository bucket name.
+	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+}
+
+func (RedisPersistenceRepositoryArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RedisPersistenceRepository)(nil)).Elem()
+}
+
+func (i RedisPersistenceRepositoryArgs) ToRedisPersistenceRepositoryOutput() RedisPersistenceRepositoryOutput {
+	return i.ToRedisPersistenceRepositoryOutputWithContext(context.Background())
+}
+
+func (i RedisPersistenceRepositoryArgs) ToRedisPersistenceRepositoryOutputWithContext(ctx context.Context) RedisPersistenceRepositoryOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RedisPersistenceRepositoryOutput)
+}
+
+func (i RedisPersistenceRepositoryArgs) ToRedisPersistenceRepositoryPtrOutput() RedisPersistenceRepositoryPtrOutput {
+	return i.ToRedisPersistenceRepositoryPtrOutputWithContext(context.Background())
+}
+
+func (i RedisPersistenceRepositoryArgs) ToRedisPersistenceRepositoryPtrOutputWithContext(ctx context.Context) RedisPersistenceRepositoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RedisPersistenceRepositoryOutput).ToRedisPersistenceRepositoryPtrOutputWithContext(ctx)
+}
+
+// RedisPersistenceRepositoryPtrInput is an input type that accepts RedisPersistenceRepositoryArgs, RedisPersistenceRepositoryPtr and RedisPersistenceRepositoryPtrOutput values.
+// You can construct a concrete instance of `RedisPersistenceRepositoryPtrInput` via:
+//
+//	        RedisPersistenceRepositoryArgs{...}
+//
+//	or:
+//
+//	        nil
+type RedisPersistenceRepositoryPtrInput interface {
+	pulumi.Input
+
+	ToRedisPersistenceRepositoryPtrOutput() RedisPersistenceRepositoryPtrOutput
+	ToRedisPersistenceRepositoryPtrOutputWithContext(context.Context) RedisPersistenceRepositoryPtrOutput
+}
+
+type redisPersistenceRepositoryPtrType RedisPersistenceRepositoryArgs
+
+func RedisPersistenceRepositoryPtr(v *RedisPersistenceRepositoryArgs) RedisPersistenceRepositoryPtrInput {
+	return (*redisPersistenceRepositoryPtrType)(v)
+}
+
+func (*redisPersistenceRepositoryPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RedisPersistenceRepository)(nil)).Elem()
+}
+
+func (i *redisPersistenceRepositoryPtrType) ToRedisPersistenceRepositoryPtrOutput() RedisPersistenceRepositoryPtrOutput {
+	return i.ToRedisPersistenceRepositoryPtrOutputWithContext(context.Background())
+}
+
+func (i *redisPersistenceRepositoryPtrType) ToRedisPersistenceRepositoryPtrOutputWithContext(ctx context.Context) RedisPersistenceRepositoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RedisPersistenceRepositoryPtrOutput)
+}
+
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type RedisPersistenceRepositoryOutput struct{ *pulumi.OutputState }
+
+func (RedisPersistenceRepositoryOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RedisPersistenceRepository)(nil)).Elem()
+}
+
+func (o RedisPersistenceRepositoryOutput) ToRedisPersistenceRepositoryOutput() RedisPersistenceRepositoryOutput {
+	return o
+}
+
+func (o RedisPersistenceRepositoryOutput) ToRedisPersistenceRepositoryOutputWithContext(ctx context.Context) RedisPersistenceRepositoryOutput {
+	return o
+}
+
+func (o RedisPersistenceRepositoryOutput) ToRedisPersistenceRepositoryPtrOutput() RedisPersistenceRepositoryPtrOutput {
+	return o.ToRedisPersistenceRepositoryPtrOutputWithContext(context.Background())
+}
+
+func (o RedisPersistenceRepositoryOutput) ToRedisPersistenceRepositoryPtrOutputWithContext(ctx context.Context) RedisPersistenceRepositoryPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RedisPersistenceRepository) *RedisPersistenceRepository {
+		return &v
+	}).(RedisPersistenceRepositoryPtrOutput)
+}
+
+// Repository bucket name.
+func (o RedisPersistenceRepositoryOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceRepository) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+}
+
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o RedisPersistenceRepositoryOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceRepository) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+type RedisPersistenceRepositoryPtrOutput struct{ *pulumi.OutputState }
+
+func (RedisPersistenceRepositoryPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RedisPersistenceRepository)(nil)).Elem()
+}
+
+func (o RedisPersistenceRepositoryPtrOutput) ToRedisPersistenceRepositoryPtrOutput() RedisPersistenceRepositoryPtrOutput {
+	return o
+}
+
+func (o RedisPersistenceRepositoryPtrOutput) ToRedisPersistenceRepositoryPtrOutputWithContext(ctx context.Context) RedisPersistenceRepositoryPtrOutput {
+	return o
+}
+
+func (o RedisPersistenceRepositoryPtrOutput) Elem() RedisPersistenceRepositoryOutput {
+	return o.ApplyT(func(v *RedisPersistenceRepository) RedisPersistenceRepository {
+		if v != nil {
+			return *v
+		}
+		var ret RedisPersistenceRepository
+		return ret
+	}).(RedisPersistenceRepositoryOutput)
+}
+
+// Repository bucket name.
+func (o RedisPersistenceRepositoryPtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceRepository) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Bucket
+	}).(pulumi.StringPtrOutput)
+}
+
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o RedisPersistenceRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceRepository) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Prefix
+	}).(pulumi.StringPtrOutput)
+}
+
+// RDB snapshots the agent takes into the repository on a schedule (session and queue classes). Needs `cluster` and `repository`.
+type RedisPersistenceSnapshot struct {
+	// The instance's name in the repository (snapshots under `redis/<instance>/`) and in the agent configuration's `redis` map.
+	Instance *string `pulumi:"instance"`
+	// Keep this many newest snapshots. With `keep_days`, a snapshot either keeps is kept; the newest is always kept; with neither, all are.
+	KeepCount *int `pulumi:"keepCount"`
+	// Keep every snapshot taken within this many days.
+	KeepDays *int `pulumi:"keepDays"`
+	// When the agent takes a snapshot, in UTC (cron, `@hourly`, `@every 15m`).
+	Schedule *string `pulumi:"schedule"`
+}
+
+// RedisPersistenceSnapshotInput is an input type that accepts RedisPersistenceSnapshotArgs and RedisPersistenceSnapshotOutput values.
+// You can construct a concrete instance of `RedisPersistenceSnapshotInput` via:
+//
+//	RedisPersistenceSnapshotArgs{...}
+type RedisPersistenceSnapshotInput interface {
+	pulumi.Input
+
+	ToRedisPersistenceSnapshotOutput() RedisPersistenceSnapshotOutput
+	ToRedisPersistenceSnapshotOutputWithContext(context.Context) RedisPersistenceSnapshotOutput
+}
+
+// RDB snapshots the agent takes into the repository on a schedule (session and queue classes). Needs `cluster` and `repository`.
+type RedisPersistenceSnapshotArgs struct {
+	// The instance's name in the repository (snapshots under `redis/<instance>/`) and in the agent configuration's `redis` map.
+	Instance pulumi.StringPtrInput `pulumi:"instance"`
+	// Keep this many newest snapshots. With `keep_days`, a snapshot either keeps is kept; the newest is always kept; with neither, all are.
+	KeepCount pulumi.IntPtrInput `pulumi:"keepCount"`
+	// Keep every snapshot taken within this many days.
+	KeepDays pulumi.IntPtrInput `pulumi:"keepDays"`
+	// When the agent takes a snapshot, in UTC (cron, `@hourly`, `@every 15m`).
+	Schedule pulumi.StringPtrInput `pulumi:"schedule"`
+}
+
+func (RedisPersistenceSnapshotArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RedisPersistenceSnapshot)(nil)).Elem()
+}
+
+func (i RedisPersistenceSnapshotArgs) ToRedisPersistenceSnapshotOutput() RedisPersistenceSnapshotOutput {
+	return i.ToRedisPersistenceSnapshotOutputWithContext(context.Background())
+}
+
+func (i RedisPersistenceSnapshotArgs) ToRedisPersistenceSnapshotOutputWithContext(ctx context.Context) RedisPersistenceSnapshotOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RedisPersistenceSnapshotOutput)
+}
+
+func (i RedisPersistenceSnapshotArgs) ToRedisPersistenceSnapshotPtrOutput() RedisPersistenceSnapshotPtrOutput {
+	return i.ToRedisPersistenceSnapshotPtrOutputWithContext(context.Background())
+}
+
+func (i RedisPersistenceSnapshotArgs) ToRedisPersistenceSnapshotPtrOutputWithContext(ctx context.Context) RedisPersistenceSnapshotPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RedisPersistenceSnapshotOutput).ToRedisPersistenceSnapshotPtrOutputWithContext(ctx)
+}
+
+// RedisPersistenceSnapshotPtrInput is an input type that accepts RedisPersistenceSnapshotArgs, RedisPersistenceSnapshotPtr and RedisPersistenceSnapshotPtrOutput values.
+// You can construct a concrete instance of `RedisPersistenceSnapshotPtrInput` via:
+//
+//	        RedisPersistenceSnapshotArgs{...}
+//
+//	or:
+//
+//	        nil
+type RedisPersistenceSnapshotPtrInput interface {
+	pulumi.Input
+
+	ToRedisPersistenceSnapshotPtrOutput() RedisPersistenceSnapshotPtrOutput
+	ToRedisPersistenceSnapshotPtrOutputWithContext(context.Context) RedisPersistenceSnapshotPtrOutput
+}
+
+type redisPersistenceSnapshotPtrType RedisPersistenceSnapshotArgs
+
+func RedisPersistenceSnapshotPtr(v *RedisPersistenceSnapshotArgs) RedisPersistenceSnapshotPtrInput {
+	return (*redisPersistenceSnapshotPtrType)(v)
+}
+
+func (*redisPersistenceSnapshotPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RedisPersistenceSnapshot)(nil)).Elem()
+}
+
+func (i *redisPersistenceSnapshotPtrType) ToRedisPersistenceSnapshotPtrOutput() RedisPersistenceSnapshotPtrOutput {
+	return i.ToRedisPersistenceSnapshotPtrOutputWithContext(context.Background())
+}
+
+func (i *redisPersistenceSnapshotPtrType) ToRedisPersistenceSnapshotPtrOutputWithContext(ctx context.Context) RedisPersistenceSnapshotPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RedisPersistenceSnapshotPtrOutput)
+}
+
+// RDB snapshots the agent takes into the repository on a schedule (session and queue classes). Needs `cluster` and `repository`.
+type RedisPersistenceSnapshotOutput struct{ *pulumi.OutputState }
+
+func (RedisPersistenceSnapshotOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RedisPersistenceSnapshot)(nil)).Elem()
+}
+
+func (o RedisPersistenceSnapshotOutput) ToRedisPersistenceSnapshotOutput() RedisPersistenceSnapshotOutput {
+	return o
+}
+
+func (o RedisPersistenceSnapshotOutput) ToRedisPersistenceSnapshotOutputWithContext(ctx context.Context) RedisPersistenceSnapshotOutput {
+	return o
+}
+
+func (o RedisPersistenceSnapshotOutput) ToRedisPersistenceSnapshotPtrOutput() RedisPersistenceSnapshotPtrOutput {
+	return o.ToRedisPersistenceSnapshotPtrOutputWithContext(context.Background())
+}
+
+func (o RedisPersistenceSnapshotOutput) ToRedisPersistenceSnapshotPtrOutputWithContext(ctx context.Context) RedisPersistenceSnapshotPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RedisPersistenceSnapshot) *RedisPersistenceSnapshot {
+		return &v
+	}).(RedisPersistenceSnapshotPtrOutput)
+}
+
+// The instance's name in the repository (snapshots under `redis/<instance>/`) and in the agent configuration's `redis` map.
+func (o RedisPersistenceSnapshotOutput) Instance() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceSnapshot) *string { return v.Instance }).(pulumi.StringPtrOutput)
+}
+
+// Keep this many newest snapshots. With `keep_days`, a snapshot either keeps is kept; the newest is always kept; with neither, all are.
+func (o RedisPersistenceSnapshotOutput) KeepCount() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceSnapshot) *int { return v.KeepCount }).(pulumi.IntPtrOutput)
+}
+
+// Keep every snapshot taken within this many days.
+func (o RedisPersistenceSnapshotOutput) KeepDays() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceSnapshot) *int { return v.KeepDays }).(pulumi.IntPtrOutput)
+}
+
+// When the agent takes a snapshot, in UTC (cron, `@hourly`, `@every 15m`).
+func (o RedisPersistenceSnapshotOutput) Schedule() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceSnapshot) *string { return v.Schedule }).(pulumi.StringPtrOutput)
+}
+
+type RedisPersistenceSnapshotPtrOutput struct{ *pulumi.OutputState }
+
+func (RedisPersistenceSnapshotPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RedisPersistenceSnapshot)(nil)).Elem()
+}
+
+func (o RedisPersistenceSnapshotPtrOutput) ToRedisPersistenceSnapshotPtrOutput() RedisPersistenceSnapshotPtrOutput {
+	return o
+}
+
+func (o RedisPersistenceSnapshotPtrOutput) ToRedisPersistenceSnapshotPtrOutputWithContext(ctx context.Context) RedisPersistenceSnapshotPtrOutput {
+	return o
+}
+
+func (o RedisPersistenceSnapshotPtrOutput) Elem() RedisPersistenceSnapshotOutput {
+	return o.ApplyT(func(v *RedisPersistenceSnapshot) RedisPersistenceSnapshot {
+		if v != nil {
+			return *v
+		}
+		var ret RedisPersistenceSnapshot
+		return ret
+	}).(RedisPersistenceSnapshotOutput)
+}
+
+// The instance's name in the repository (snapshots under `redis/<instance>/`) and in the agent configuration's `redis` map.
+func (o RedisPersistenceSnapshotPtrOutput) Instance() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceSnapshot) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Instance
+	}).(pulumi.StringPtrOutput)
+}
+
+// Keep this many newest snapshots. With `keep_days`, a snapshot either keeps is kept; the newest is always kept; with neither, all are.
+func (o RedisPersistenceSnapshotPtrOutput) KeepCount() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceSnapshot) *int {
+		if v == nil {
+			return nil
+		}
+		return v.KeepCount
+	}).(pulumi.IntPtrOutput)
+}
+
+// Keep every snapshot taken within this many days.
+func (o RedisPersistenceSnapshotPtrOutput) KeepDays() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceSnapshot) *int {
+		if v == nil {
+			return nil
+		}
+		return v.KeepDays
+	}).(pulumi.IntPtrOutput)
+}
+
+// When the agent takes a snapshot, in UTC (cron, `@hourly`, `@every 15m`).
+func (o RedisPersistenceSnapshotPtrOutput) Schedule() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceSnapshot) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Schedule
+	}).(pulumi.StringPtrOutput)
+}
+
 // Odoo attachments of a tenant restore: every `ir_attachment.store_fname` of the restored database is copied, as it was at the restore point (S3 versions), from `source_prefix` to `target_prefix` in `bucket`, then checked to resolve.
 type RestoreAttachments struct {
 	// Attachments bucket (versioned).
@@ -5572,6 +5928,10 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*RecoveryRegionSourcePtrInput)(nil)).Elem(), RecoveryRegionSourceArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceRedisInput)(nil)).Elem(), RedisPersistenceRedisArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceRedisPtrInput)(nil)).Elem(), RedisPersistenceRedisArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceRepositoryInput)(nil)).Elem(), RedisPersistenceRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceRepositoryPtrInput)(nil)).Elem(), RedisPersistenceRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceSnapshotInput)(nil)).Elem(), RedisPersistenceSnapshotArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceSnapshotPtrInput)(nil)).Elem(), RedisPersistenceSnapshotArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsInput)(nil)).Elem(), RestoreAttachmentsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsPtrInput)(nil)).Elem(), RestoreAttachmentsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCheckInput)(nil)).Elem(), RestoreCheckArgs{})
@@ -5640,6 +6000,10 @@ func init() {
 	pulumi.RegisterOutputType(RecoveryRegionSourcePtrOutput{})
 	pulumi.RegisterOutputType(RedisPersistenceRedisOutput{})
 	pulumi.RegisterOutputType(RedisPersistenceRedisPtrOutput{})
+	pulumi.RegisterOutputType(RedisPersistenceRepositoryOutput{})
+	pulumi.RegisterOutputType(RedisPersistenceRepositoryPtrOutput{})
+	pulumi.RegisterOutputType(RedisPersistenceSnapshotOutput{})
+	pulumi.RegisterOutputType(RedisPersistenceSnapshotPtrOutput{})
 	pulumi.RegisterOutputType(RestoreAttachmentsOutput{})
 	pulumi.RegisterOutputType(RestoreAttachmentsPtrOutput{})
 	pulumi.RegisterOutputType(RestoreCheckOutput{})

@@ -23,6 +23,8 @@ import (
 // Refresh reads the settings back and `INFO persistence`: settings changed outside Terraform (say `appendonly` turned off) plan as an update, and a failing BGSAVE or AOF write is a warning (with `stop-writes-on-bgsave-error` Redis refuses writes until a save succeeds).
 //
 // The server must run from a config file that its account can write, or `CONFIG REWRITE` fails and a restart would undo the settings: that is an error, at plan when the server is reachable then. Destroy leaves the server's settings as they are.
+//
+// With a `snapshot` block (not on a cache: it is rebuilt), the resource writes a signed snapshot schedule into the repository (`redis-schedules/<instance>.json`, signed with the provider's `signing_key`), and `lifeboat agent` on the Redis host takes the RDB snapshots on it: BGSAVE, the RDB streamed compressed with its sha256 into `redis/<instance>/`, the manifest last, older snapshots pruned with delete markers. The agent reaches Redis with the connection its own configuration names for the instance (`"redis": {"<instance>": {"address": ..., "password": ...}}`): the password is never in the repository. Destroy removes the schedule; the snapshots stay.
 type RedisPersistence struct {
 	pulumi.CustomResourceState
 
@@ -34,6 +36,8 @@ type RedisPersistence struct {
 	Appendonly pulumi.BoolOutput `pulumi:"appendonly"`
 	// Workload class: `cache` (derived data, rebuilt after a loss), `session` (sessions, restored) or `queue` (jobs, restored; never evicted).
 	Class pulumi.StringOutput `pulumi:"class"`
+	// Name of the cluster repository the snapshots go into (the `cluster` of the agent on the Redis host). Required with `snapshot`.
+	Cluster pulumi.StringPtrOutput `pulumi:"cluster"`
 	// The config file `CONFIG REWRITE` persists the settings into.
 	ConfigFile pulumi.StringOutput `pulumi:"configFile"`
 	// What recovery does for this instance: `rebuild` (start empty; the application refills it) for a cache, `restore` (load the last snapshot) otherwise.
@@ -46,8 +50,14 @@ type RedisPersistence struct {
 	MaxmemoryPolicy pulumi.StringPtrOutput `pulumi:"maxmemoryPolicy"`
 	// How to reach the Redis instance. The user needs `CONFIG`, `INFO` and `BGSAVE` (for example the ACL `+@admin` category, or `+config +info +bgsave +ping`).
 	Redis RedisPersistenceRedisPtrOutput `pulumi:"redis"`
+	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+	Repository RedisPersistenceRepositoryPtrOutput `pulumi:"repository"`
 	// RDB schedule, `"<seconds> <changes>"` pairs as in redis.conf (`""` for none). Default from the class; a cache takes none.
 	Save pulumi.StringPtrOutput `pulumi:"save"`
+	// ID of the provider key (`signing_key`) that signed the document the agents read; empty when the provider has no signing key. A document changed or rewritten outside this provider reads back with another value, and the next apply signs it again.
+	SignedBy pulumi.StringOutput `pulumi:"signedBy"`
+	// RDB snapshots the agent takes into the repository on a schedule (session and queue classes). Needs `cluster` and `repository`.
+	Snapshot RedisPersistenceSnapshotPtrOutput `pulumi:"snapshot"`
 }
 
 // NewRedisPersistence registers a new resource with the given unique name, arguments, and options.
@@ -103,12 +113,18 @@ type redisPersistenceArgs struct {
 	Appendfsync *string `pulumi:"appendfsync"`
 	// Workload class: `cache` (derived data, rebuilt after a loss), `session` (sessions, restored) or `queue` (jobs, restored; never evicted).
 	Class string `pulumi:"class"`
+	// Name of the cluster repository the snapshots go into (the `cluster` of the agent on the Redis host). Required with `snapshot`.
+	Cluster *string `pulumi:"cluster"`
 	// Eviction policy. Default from the class; a queue must use `noeviction`, a session `noeviction` or a `volatile-*` policy.
 	MaxmemoryPolicy *string `pulumi:"maxmemoryPolicy"`
 	// How to reach the Redis instance. The user needs `CONFIG`, `INFO` and `BGSAVE` (for example the ACL `+@admin` category, or `+config +info +bgsave +ping`).
 	Redis *RedisPersistenceRedis `pulumi:"redis"`
+	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+	Repository *RedisPersistenceRepository `pulumi:"repository"`
 	// RDB schedule, `"<seconds> <changes>"` pairs as in redis.conf (`""` for none). Default from the class; a cache takes none.
 	Save *string `pulumi:"save"`
+	// RDB snapshots the agent takes into the repository on a schedule (session and queue classes). Needs `cluster` and `repository`.
+	Snapshot *RedisPersistenceSnapshot `pulumi:"snapshot"`
 }
 
 // The set of arguments for constructing a RedisPersistence resource.
@@ -117,12 +133,18 @@ type RedisPersistenceArgs struct {
 	Appendfsync pulumi.StringPtrInput
 	// Workload class: `cache` (derived data, rebuilt after a loss), `session` (sessions, restored) or `queue` (jobs, restored; never evicted).
 	Class pulumi.StringInput
+	// Name of the cluster repository the snapshots go into (the `cluster` of the agent on the Redis host). Required with `snapshot`.
+	Cluster pulumi.StringPtrInput
 	// Eviction policy. Default from the class; a queue must use `noeviction`, a session `noeviction` or a `volatile-*` policy.
 	MaxmemoryPolicy pulumi.StringPtrInput
 	// How to reach the Redis instance. The user needs `CONFIG`, `INFO` and `BGSAVE` (for example the ACL `+@admin` category, or `+config +info +bgsave +ping`).
 	Redis RedisPersistenceRedisPtrInput
+	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+	Repository RedisPersistenceRepositoryPtrInput
 	// RDB schedule, `"<seconds> <changes>"` pairs as in redis.conf (`""` for none). Default from the class; a cache takes none.
 	Save pulumi.StringPtrInput
+	// RDB snapshots the agent takes into the repository on a schedule (session and queue classes). Needs `cluster` and `repository`.
+	Snapshot RedisPersistenceSnapshotPtrInput
 }
 
 func (RedisPersistenceArgs) ElementType() reflect.Type {
@@ -232,6 +254,11 @@ func (o RedisPersistenceOutput) Class() pulumi.StringOutput {
 	return o.ApplyT(func(v *RedisPersistence) pulumi.StringOutput { return v.Class }).(pulumi.StringOutput)
 }
 
+// Name of the cluster repository the snapshots go into (the `cluster` of the agent on the Redis host). Required with `snapshot`.
+func (o RedisPersistenceOutput) Cluster() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisPersistence) pulumi.StringPtrOutput { return v.Cluster }).(pulumi.StringPtrOutput)
+}
+
 // The config file `CONFIG REWRITE` persists the settings into.
 func (o RedisPersistenceOutput) ConfigFile() pulumi.StringOutput {
 	return o.ApplyT(func(v *RedisPersistence) pulumi.StringOutput { return v.ConfigFile }).(pulumi.StringOutput)
@@ -262,9 +289,24 @@ func (o RedisPersistenceOutput) Redis() RedisPersistenceRedisPtrOutput {
 	return o.ApplyT(func(v *RedisPersistence) RedisPersistenceRedisPtrOutput { return v.Redis }).(RedisPersistenceRedisPtrOutput)
 }
 
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+func (o RedisPersistenceOutput) Repository() RedisPersistenceRepositoryPtrOutput {
+	return o.ApplyT(func(v *RedisPersistence) RedisPersistenceRepositoryPtrOutput { return v.Repository }).(RedisPersistenceRepositoryPtrOutput)
+}
+
 // RDB schedule, `"<seconds> <changes>"` pairs as in redis.conf (`""` for none). Default from the class; a cache takes none.
 func (o RedisPersistenceOutput) Save() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RedisPersistence) pulumi.StringPtrOutput { return v.Save }).(pulumi.StringPtrOutput)
+}
+
+// ID of the provider key (`signing_key`) that signed the document the agents read; empty when the provider has no signing key. A document changed or rewritten outside this provider reads back with another value, and the next apply signs it again.
+func (o RedisPersistenceOutput) SignedBy() pulumi.StringOutput {
+	return o.ApplyT(func(v *RedisPersistence) pulumi.StringOutput { return v.SignedBy }).(pulumi.StringOutput)
+}
+
+// RDB snapshots the agent takes into the repository on a schedule (session and queue classes). Needs `cluster` and `repository`.
+func (o RedisPersistenceOutput) Snapshot() RedisPersistenceSnapshotPtrOutput {
+	return o.ApplyT(func(v *RedisPersistence) RedisPersistenceSnapshotPtrOutput { return v.Snapshot }).(RedisPersistenceSnapshotPtrOutput)
 }
 
 type RedisPersistenceArrayOutput struct{ *pulumi.OutputState }
