@@ -85,7 +85,7 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 					if err != nil {
 						return fmt.Errorf("reading the policy lifecycle rules: %w", err)
 					}
-					if len(tiers) != 9 {
+					if len(tiers) != 11 {
 						return fmt.Errorf("policy lifecycle rules = %+v", tiers)
 					}
 					return nil

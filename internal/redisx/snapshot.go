@@ -219,6 +219,9 @@ func Snapshots(ctx context.Context, store objectstore.Store, layout repo.Layout,
 	out := make([]SnapshotManifest, 0, len(ids))
 	for _, id := range ids {
 		m, err := readManifest(ctx, store, layout, instance, id)
+		if errors.Is(err, ErrSnapshotNotFound) {
+			continue // pruned since the listing
+		}
 		if err != nil {
 			return nil, err
 		}
