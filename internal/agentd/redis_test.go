@@ -232,14 +232,3 @@ func deletedManifests(t *testing.T, store objectstore.Store, l repo.Layout) []st
 	}
 	return ids
 }
-
-func waitUntil(t *testing.T, within time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for: %s", within, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
