@@ -41,6 +41,10 @@ type ClusterObservation struct {
 	CatalogErr error
 	Window     *catalog.Window
 	WindowErr  error
+	// NewestWALKey is the key of the window's newest archived segment
+	// ("": none, or NewestWALErr): its name says whether it is encrypted.
+	NewestWALKey string
+	NewestWALErr error
 
 	// Policy is policy.json (nil with PolicyErr wrapping
 	// objectstore.ErrNotFound when there is none); PolicyObject is its
@@ -151,6 +155,15 @@ func gatherCluster(ctx context.Context, t Target, c *ClusterObservation) {
 	c.Catalog, c.CatalogErr = catalog.Load(ctx, store, l)
 	if c.CatalogErr == nil {
 		c.Window, c.WindowErr = c.Catalog.RestorableWindow(ctx, store)
+		if c.WindowErr == nil && len(c.Window.NewestSegment) >= 8 {
+			seg := c.Window.NewestSegment
+			c.NewestWALErr = store.List(ctx, l.WALTimelineDir(seg[:8])+seg+".", func(o objectstore.ObjectInfo) error {
+				if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindWAL && k.Name == seg {
+					c.NewestWALKey = o.Key
+				}
+				return nil
+			})
+		}
 	} else {
 		c.WindowErr = c.CatalogErr
 	}
