@@ -69,6 +69,9 @@ type ClusterObservation struct {
 
 	// Archive is PostgreSQL's archiver; nil when no server was given.
 	Archive *ArchiveObservation
+
+	// History is the repository over time (nil: not read).
+	History *History
 }
 
 // DrillObservation is one drill schedule and its newest evidence.
@@ -142,6 +145,7 @@ func Gather(ctx context.Context, t Target) (*Observation, error) {
 	for _, name := range t.Clusters {
 		c := ClusterObservation{Cluster: name, Layout: repo.Layout{Prefix: t.Prefix, Cluster: name}}
 		gatherCluster(ctx, t, &c)
+		c.History = gatherHistory(ctx, t.Store, &c)
 		if srv, ok := t.Postgres[name]; ok && srv.Pool != nil {
 			c.Archive = gatherArchive(ctx, srv)
 		}

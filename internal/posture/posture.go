@@ -156,6 +156,9 @@ type Report struct {
 	Clusters  []string  `json:"clusters"`
 	Generated time.Time `json:"generated"`
 	Findings  []Finding `json:"findings"`
+	// Series are the plots' data: drill restore times against their RTO
+	// target, WAL archiving gaps against the RPO, repository growth.
+	Series []Series `json:"series,omitempty"`
 }
 
 // Evaluate judges o with every control: bucket controls once, cluster
@@ -174,6 +177,9 @@ func Evaluate(o *Observation, p Params) *Report {
 		for i := range o.Clusters {
 			r.Findings = append(r.Findings, ctl.finding(o, &o.Clusters[i], p))
 		}
+	}
+	for i := range o.Clusters {
+		r.Series = append(r.Series, historySeries(&o.Clusters[i], p)...)
 	}
 	return r
 }
