@@ -20,6 +20,10 @@ import (
 type restoreOptions struct {
 	agentFlags
 	to          string
+	lsn         string
+	xid         string
+	name        string
+	exclusive   bool
 	backupID    string
 	timeline    string
 	dataDir     string
@@ -70,7 +74,11 @@ as they were at that time. --plan prints the recovery point and stops.`,
 	}
 	fs := cmd.Flags()
 	opts.register(fs)
-	fs.StringVar(&opts.to, "to", "latest", "point in time: RFC3339 (2026-11-25T21:30:00Z) or latest")
+	fs.StringVar(&opts.to, "to", "latest", "point in time: RFC3339 (2026-11-25T21:30:00Z), latest, or immediate (the end of the base backup)")
+	fs.StringVar(&opts.lsn, "lsn", "", "recovery target: a WAL location (recovery_target_lsn, 0/5000060)")
+	fs.StringVar(&opts.xid, "xid", "", "recovery target: a transaction id (recovery_target_xid), e.g. from lifeboat incident find")
+	fs.StringVar(&opts.name, "restore-point", "", "recovery target: a named restore point (recovery_target_name)")
+	fs.BoolVar(&opts.exclusive, "exclusive", false, "stop just before the --xid or --lsn target (recovery_target_inclusive = off)")
 	fs.StringVar(&opts.backupID, "backup", "", "restore from this base backup (with --tenant: this dump id)")
 	fs.StringVar(&opts.timeline, "timeline", "latest", "recovery_target_timeline: latest (the archive's newest), current (the backup's own) or a timeline number")
 	fs.StringVar(&opts.dataDir, "data-dir", "", "new data directory (must not exist, or be empty)")
@@ -102,10 +110,20 @@ func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
 		opts.out, opts.log = os.Stdout, os.Stderr
 	}
 	var target time.Time
-	if opts.to != "" && !strings.EqualFold(opts.to, "latest") {
+	point := restore.Point{LSN: opts.lsn, XID: opts.xid, Name: opts.name, Immediate: strings.EqualFold(opts.to, "immediate"), Exclusive: opts.exclusive}
+	if !point.IsZero() && !point.Immediate && opts.to != "" && !strings.EqualFold(opts.to, "latest") {
+		return fmt.Errorf("--to %s and --%s are both set: a restore has one recovery target", opts.to, map[bool]string{true: "lsn", false: "xid or --restore-point"}[opts.lsn != ""])
+	}
+	if err := point.Validate(); err != nil {
+		return err
+	}
+	if opts.exclusive && opts.lsn == "" && opts.xid == "" {
+		return errors.New("--exclusive applies to an --xid or --lsn target")
+	}
+	if opts.to != "" && !strings.EqualFold(opts.to, "latest") && !point.Immediate {
 		t, err := time.Parse(time.RFC3339Nano, opts.to)
 		if err != nil {
-			return fmt.Errorf("--to %q: want RFC3339 (2026-11-25T21:30:00Z) or latest", opts.to)
+			return fmt.Errorf("--to %q: want RFC3339 (2026-11-25T21:30:00Z), latest or immediate", opts.to)
 		}
 		target = t
 	}
@@ -120,7 +138,7 @@ func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
 		}
 	}
 	req := restore.Request{
-		Kind: restore.KindCluster, Layout: cfg.Layout(), Target: target, BackupID: opts.backupID, TargetTimeline: opts.timeline,
+		Kind: restore.KindCluster, Layout: cfg.Layout(), Target: target, Point: point, BackupID: opts.backupID, TargetTimeline: opts.timeline,
 		DataDir: opts.dataDir, Port: opts.port, Parallel: opts.parallel, KeepRunning: opts.keepRunning, NoStart: opts.noStart,
 		BinDir: opts.binDir, OSUser: opts.osUser, AgentPath: agent, AgentConfig: cfg,
 		Progress: restore.LogProgress(opts.log, 5*time.Second),
@@ -216,8 +234,18 @@ func printPlan(w io.Writer, req restore.Request, plan *restore.RecoveryPlan) {
 	}
 	p := plan.Cluster
 	to := "latest"
-	if !p.Target.IsZero() {
+	switch {
+	case !p.Target.IsZero():
 		to = p.Target.UTC().Format(time.RFC3339Nano)
+	case !p.Point.IsZero():
+		to = p.Point.String() + " at " + p.TargetLSN
+		if p.TargetFound != "" {
+			to += " (" + p.TargetFound
+			if !p.TargetTime.IsZero() {
+				to += " at " + p.TargetTime.UTC().Format(time.RFC3339Nano)
+			}
+			to += ")"
+		}
 	}
 	fmt.Fprintf(w, "plan: to %s from backup %s (consistent from %s) along timeline %d (%s), WAL %s..%s, archive reaches %s\n",
 		to, p.BackupID, p.BackupStop.UTC().Format(time.RFC3339), p.Timeline, p.TimelinePath, p.WALStart, p.WALStop, p.Latest.UTC().Format(time.RFC3339))

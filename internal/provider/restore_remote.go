@@ -38,6 +38,9 @@ func (m *restoreModel) remoteSpec() *remote.RestoreSpec {
 		Kind: restore.Kind(m.Kind.ValueString()), PointInTime: target, BackupID: m.BackupID.ValueString(),
 		TargetTimeline: m.TargetTimeline.ValueString(), BinDir: m.Target.BinDir.ValueString(),
 	}
+	if pt := m.point(); !pt.IsZero() {
+		s.Point = &pt
+	}
 	if !m.RecoverySource.IsUnknown() {
 		s.Source = m.RecoverySource.ValueString()
 	}

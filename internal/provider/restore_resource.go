@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -18,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
@@ -60,12 +62,18 @@ type restoreModel struct {
 	PointInTime types.String   `tfsdk:"point_in_time"`
 	BackupID    types.String   `tfsdk:"backup_id"`
 	// TargetTimeline is recovery_target_timeline; null means latest.
-	TargetTimeline types.String        `tfsdk:"recovery_target_timeline"`
-	Target         *restoreTargetModel `tfsdk:"target"`
-	Postgres       *postgresModel      `tfsdk:"postgres"`
-	Attachments    *restoreAttachModel `tfsdk:"attachments"`
-	Checks         []restoreCheckModel `tfsdk:"check"`
-	AgentPath      types.String        `tfsdk:"agent_path"`
+	TargetTimeline types.String `tfsdk:"recovery_target_timeline"`
+	// LSN, XID, RestorePoint: recovery targets other than a time;
+	// Inclusive is recovery_target_inclusive.
+	LSN          types.String        `tfsdk:"lsn"`
+	XID          types.String        `tfsdk:"xid"`
+	RestorePoint types.String        `tfsdk:"restore_point"`
+	Inclusive    types.Bool          `tfsdk:"inclusive"`
+	Target       *restoreTargetModel `tfsdk:"target"`
+	Postgres     *postgresModel      `tfsdk:"postgres"`
+	Attachments  *restoreAttachModel `tfsdk:"attachments"`
+	Checks       []restoreCheckModel `tfsdk:"check"`
+	AgentPath    types.String        `tfsdk:"agent_path"`
 	// Agent, Executor, ClaimTimeout and Request: where the restore runs
 	// (see restore_remote.go).
 	Agent        types.String `tfsdk:"agent"`
@@ -76,6 +84,7 @@ type restoreModel struct {
 	RecoverySource     types.String   `tfsdk:"recovery_source"`
 	WALRange           types.String   `tfsdk:"wal_range"`
 	Timeline           types.Int64    `tfsdk:"timeline"`
+	TargetLSN          types.String   `tfsdk:"target_lsn"`
 	DataLossWindow     types.String   `tfsdk:"data_loss_window"`
 	RestoredToTime     types.String   `tfsdk:"restored_to_time"`
 	RestoredToLSN      types.String   `tfsdk:"restored_to_lsn"`
@@ -143,12 +152,13 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Validators:          []validator.String{stringvalidator.OneOf("cluster", "tenant")},
 			},
 			"point_in_time": schema.StringAttribute{
-				MarkdownDescription: "Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`) or `latest` (all archived WAL). Default `latest`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString("latest"),
-				PlanModifiers:       replaceStr,
-				Validators:          []validator.String{pointInTimeValidator{}},
+				MarkdownDescription: "Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`), `latest` (all archived WAL) or `immediate` " +
+					"(the end of the base backup: no WAL replayed after it is consistent). Default `latest`; leave it unset with `lsn`, `xid` or `restore_point`.",
+				Optional:      true,
+				Computed:      true,
+				Default:       stringdefault.StaticString("latest"),
+				PlanModifiers: replaceStr,
+				Validators:    []validator.String{pointInTimeValidator{}},
 			},
 			"cluster": schema.StringAttribute{
 				MarkdownDescription: "Name of the cluster inside the repository to restore from.",
@@ -167,6 +177,26 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				PlanModifiers: replaceStr,
 				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^(latest|current|[1-9][0-9]{0,9})$`),
 					"must be latest, current or a timeline number (1 or more)")},
+			},
+			"lsn": optStr("Recovery target: a WAL location (`0/5000060`, `recovery_target_lsn`). At plan it must lie in the archived WAL " +
+				"a backup can replay (from the backup's end to the end of the unbroken run), else the plan fails naming the archived range."),
+			"xid": schema.StringAttribute{
+				MarkdownDescription: "Recovery target: a transaction id (`recovery_target_xid`), e.g. one `lifeboat incident find` named. With " +
+					"`inclusive = false` the restore stops just before that transaction commits (\"just before the delete\"). At plan its " +
+					"commit (or abort) record must be in the archived WAL, else the plan fails.",
+				Optional: true, PlanModifiers: replaceStr,
+				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[0-9]{1,10}$`), "must be a transaction id")},
+			},
+			"restore_point": schema.StringAttribute{
+				MarkdownDescription: "Recovery target: a named restore point (`recovery_target_name`), e.g. `lifeboat_restore_point.x.name`. " +
+					"At plan the archived WAL must contain a restore point of that name after a usable backup, else the plan fails.",
+				Optional: true, PlanModifiers: replaceStr,
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 63)},
+			},
+			"inclusive": schema.BoolAttribute{
+				MarkdownDescription: "`recovery_target_inclusive`: stop just after the target (`true`, default) or just before it (`false`: " +
+					"the target transaction's changes, or the record at `lsn`, are not applied). Applies to `lsn` and `xid`.",
+				Optional: true, PlanModifiers: []planmodifier.Bool{boolplanmodifier.RequiresReplace()},
 			},
 			"agent_path": schema.StringAttribute{
 				MarkdownDescription: "Path of the `lifeboat` agent binary that PostgreSQL runs as `restore_command` (on the machine running Terraform). Default `/usr/local/bin/lifeboat`.",
@@ -206,6 +236,8 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"wal_range": computed("WAL segments replayed (`<first>..<last>`), known at plan for cluster restores."),
 			"timeline": schema.Int64Attribute{MarkdownDescription: "Timeline the restore recovers along (`recovery_target_timeline` resolved), known at plan; " +
 				"the restored server is told this number, so a timeline archived between plan and apply does not change it. Null for a dump.", Computed: true},
+			"target_lsn": computed("Where replay stops for `lsn`, `xid`, `restore_point` or `immediate`: the LSN asked for, the LSN of the " +
+				"restore point's or the transaction's record found in the archive, or the backup's end. Known at plan."),
 			"data_loss_window": computed("For `latest`: how far the recovered point lagged behind the start of the restore (the changes it could not bring back). The plan shows the current lag as a warning."),
 			"restored_to_time": computed("Commit time of the last transaction recovered (RFC 3339)."),
 			"restored_to_lsn":  computed("WAL location recovered to (cluster restores)."),
@@ -285,6 +317,28 @@ func (r *restoreResource) ValidateConfig(ctx context.Context, req resource.Valid
 		resp.Diagnostics.AddAttributeError(path.Root("executor"), "Conflicting Restore Executor",
 			fmt.Sprintf("executor = \"local\" runs the restore on the machine running Terraform, but agent = %q names a host whose agent would. Remove one of them.",
 				m.Agent.ValueString()))
+	}
+	var targets []string
+	for _, t := range []struct {
+		name string
+		v    types.String
+	}{{"point_in_time", m.PointInTime}, {"lsn", m.LSN}, {"xid", m.XID}, {"restore_point", m.RestorePoint}} {
+		if !t.v.IsNull() && (t.name != "point_in_time" || t.v.ValueString() != "latest") {
+			targets = append(targets, t.name)
+		}
+	}
+	if len(targets) > 1 {
+		resp.Diagnostics.AddAttributeError(path.Root(targets[1]), "Conflicting Recovery Targets",
+			fmt.Sprintf("%s are set together: a restore has one recovery target. Keep one of them.", strings.Join(targets, " and ")))
+	}
+	if !m.LSN.IsNull() && !m.LSN.IsUnknown() {
+		if err := (restore.Point{LSN: m.LSN.ValueString()}).Validate(); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("lsn"), "Invalid LSN", fmt.Sprintf("lsn = %q is not a WAL location such as 0/5000060.", m.LSN.ValueString()))
+		}
+	}
+	if !m.Inclusive.IsNull() && m.LSN.IsNull() && m.XID.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("inclusive"), "Inclusive Without Target",
+			"inclusive applies to an lsn or xid target; set one of them, or remove inclusive.")
 	}
 	if m.Target == nil {
 		resp.Diagnostics.AddAttributeError(path.Root("target"), "Missing Restore Target", "A target block is required.")
@@ -383,11 +437,14 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 				p.Source, p.NotKept))
 	}
 	plan.RecoverySource = types.StringValue(p.Source.String())
-	plan.WALRange, plan.Timeline = types.StringNull(), types.Int64Null()
+	plan.WALRange, plan.Timeline, plan.TargetLSN = types.StringNull(), types.Int64Null(), types.StringNull()
 	if p.Cluster != nil {
 		plan.WALRange = types.StringValue(p.WALRange())
 		plan.Timeline = types.Int64Value(int64(p.Cluster.Timeline))
-		r.warnLatest(&resp.Diagnostics, p.Cluster.Target, p.Cluster.Latest)
+		plan.TargetLSN = optionalString(p.Cluster.TargetLSN)
+		if p.Cluster.IsLatest() {
+			r.warnLatest(&resp.Diagnostics, p.Cluster.Target, p.Cluster.Latest)
+		}
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -397,6 +454,17 @@ func (r *restoreResource) planError(diags *diag.Diagnostics, err error) {
 	if errors.As(err, &outside) {
 		diags.AddAttributeError(path.Root("point_in_time"), "Point In Time Outside Restorable Window",
 			fmt.Sprintf("The restore cannot reach point_in_time: %v. Choose a point inside the window (see the lifeboat_recovery_points data source).", err))
+		return
+	}
+	var te *restore.TargetError
+	if errors.As(err, &te) {
+		attr := map[string]string{"recovery_target_lsn": "lsn", "recovery_target_xid": "xid", "recovery_target_name": "restore_point"}[te.Attribute]
+		if attr == "" {
+			attr = "point_in_time"
+		}
+		diags.AddAttributeError(path.Root(attr), "Recovery Target Not In The Archive",
+			fmt.Sprintf("The restore cannot reach %s: %v. Choose a target the archive holds (`lifeboat incident find` lists transactions, "+
+				"lifeboat_recovery_points the window), or wait until its WAL is archived.", attr, err))
 		return
 	}
 	var tl *catalog.TimelineError
@@ -503,13 +571,22 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 			plan.Timeline = types.Int64Value(int64(out.Plan.Timeline))
 		}
 	}
+	if plan.TargetLSN.IsUnknown() {
+		plan.TargetLSN = types.StringNull()
+		if out.Plan != nil {
+			plan.TargetLSN = optionalString(out.Plan.TargetLSN)
+		}
+	}
 	if plan.WALRange.IsUnknown() {
 		plan.WALRange = types.StringNull()
 		if out.Plan != nil {
 			plan.WALRange = types.StringValue((&restore.RecoveryPlan{Kind: out.Kind, Source: out.Source, Cluster: out.Plan}).WALRange())
 		}
 	}
-	plan.DataLossWindow = lossWindow(rreq.Target, out.Started, out.RestoredToTime)
+	plan.DataLossWindow = types.StringNull()
+	if rreq.Point.IsZero() {
+		plan.DataLossWindow = lossWindow(rreq.Target, out.Started, out.RestoredToTime)
+	}
 	plan.RestoredToTime = types.StringValue(out.RestoredToTime.UTC().Format(time.RFC3339Nano))
 	plan.RestoredToLSN = optionalString(out.RestoredToLSN)
 	plan.MissingAttachments = types.ListNull(types.StringType)
@@ -631,14 +708,14 @@ func (m *restoreModel) layout() repo.Layout {
 // target is the recovery target time; zero for latest.
 func (m *restoreModel) target() (time.Time, error) {
 	v := m.PointInTime.ValueString()
-	if v == "" || v == "latest" {
+	if v == "" || v == "latest" || v == "immediate" {
 		return time.Time{}, nil
 	}
 	return time.Parse(time.RFC3339Nano, v)
 }
 
 func (m *restoreModel) anyUnknown() bool {
-	vals := []attr.Value{m.Kind, m.PointInTime, m.BackupID, m.TargetTimeline, m.Cluster, m.Repository.Bucket, m.Repository.Prefix,
+	vals := []attr.Value{m.Kind, m.PointInTime, m.LSN, m.XID, m.RestorePoint, m.Inclusive, m.BackupID, m.TargetTimeline, m.Cluster, m.Repository.Bucket, m.Repository.Prefix,
 		m.Target.DataDirectory, m.Target.Port, m.Target.Database, m.Target.SourceDatabase}
 	for _, v := range vals {
 		if v.IsUnknown() {
@@ -656,6 +733,7 @@ func (m *restoreModel) definitionChanged(s *restoreModel) bool {
 	}
 	pairs := [][2]attr.Value{
 		{m.Kind, s.Kind}, {m.PointInTime, s.PointInTime}, {m.BackupID, s.BackupID}, {m.TargetTimeline, s.TargetTimeline},
+		{m.LSN, s.LSN}, {m.XID, s.XID}, {m.RestorePoint, s.RestorePoint}, {m.Inclusive, s.Inclusive},
 		{m.Cluster, s.Cluster}, {m.Repository.Bucket, s.Repository.Bucket}, {m.Repository.Prefix, s.Repository.Prefix},
 		{m.Target.DataDirectory, s.Target.DataDirectory}, {m.Target.Port, s.Target.Port}, {m.Target.Database, s.Target.Database},
 		{m.Target.SourceDatabase, s.Target.SourceDatabase}, {m.Agent, s.Agent}, {m.Executor, s.Executor},
@@ -674,8 +752,8 @@ func (r *restoreResource) request(m *restoreModel, client *objectstore.Client) r
 	target, _ := m.target()
 	req := restore.Request{
 		Kind: restore.Kind(m.Kind.ValueString()), Layout: m.layout(), Target: target, BackupID: m.BackupID.ValueString(),
-		TargetTimeline: m.TargetTimeline.ValueString(),
-		BinDir:         m.Target.BinDir.ValueString(), AgentPath: m.AgentPath.ValueString(), AgentConfig: r.agentConfig(m),
+		TargetTimeline: m.TargetTimeline.ValueString(), Point: m.point(),
+		BinDir: m.Target.BinDir.ValueString(), AgentPath: m.AgentPath.ValueString(), AgentConfig: r.agentConfig(m),
 	}
 	if req.Kind == restore.KindCluster {
 		req.DataDir, req.Port = m.Target.DataDirectory.ValueString(), int(m.Target.Port.ValueInt64())
@@ -701,23 +779,29 @@ func (r *restoreResource) agentConfig(m *restoreModel) repo.AgentConfig {
 	return r.data.restoreAgentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString())
 }
 
-// pointInTimeValidator accepts "latest" or an RFC 3339 time.
+// point is the recovery target other than a time the model names.
+func (m *restoreModel) point() restore.Point {
+	return restore.Point{LSN: m.LSN.ValueString(), XID: m.XID.ValueString(), Name: m.RestorePoint.ValueString(),
+		Immediate: m.PointInTime.ValueString() == "immediate", Exclusive: !m.Inclusive.IsNull() && !m.Inclusive.ValueBool()}
+}
+
+// pointInTimeValidator accepts "latest", "immediate" or an RFC 3339 time.
 type pointInTimeValidator struct{}
 
 func (pointInTimeValidator) Description(context.Context) string {
-	return `must be "latest" or an RFC 3339 time such as 2026-11-25T09:41:00Z`
+	return `must be "latest", "immediate" or an RFC 3339 time such as 2026-11-25T09:41:00Z`
 }
 func (v pointInTimeValidator) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
 }
 func (pointInTimeValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.ConfigValue.ValueString() == "latest" {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.ConfigValue.ValueString() == "latest" || req.ConfigValue.ValueString() == "immediate" {
 		return
 	}
 	t, err := time.Parse(time.RFC3339Nano, req.ConfigValue.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Point In Time",
-			fmt.Sprintf("point_in_time = %q is neither \"latest\" nor an RFC 3339 time such as 2026-11-25T09:41:00Z (with a zone).", req.ConfigValue.ValueString()))
+			fmt.Sprintf("point_in_time = %q is neither \"latest\", \"immediate\" nor an RFC 3339 time such as 2026-11-25T09:41:00Z (with a zone).", req.ConfigValue.ValueString()))
 		return
 	}
 	if t.After(time.Now().Add(time.Minute)) {

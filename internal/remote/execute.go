@@ -76,8 +76,13 @@ func (h *Host) dsn() string {
 }
 
 func (h *Host) restoreRequest(s *RestoreSpec, report func(Progress)) (restore.Request, error) {
+	var point restore.Point
+	if s.Point != nil {
+		point = *s.Point
+	}
 	rr := restore.Request{
-		Kind: s.Kind, Layout: h.Layout, Target: s.PointInTime, BackupID: s.BackupID, TargetTimeline: s.TargetTimeline,
+		Point: point,
+		Kind:  s.Kind, Layout: h.Layout, Target: s.PointInTime, BackupID: s.BackupID, TargetTimeline: s.TargetTimeline,
 		DataDir: s.DataDir, Port: s.Port, BinDir: s.BinDir, KeepRunning: s.Kind == restore.KindCluster,
 		Database: s.Database, NewDatabase: s.NewDatabase, ScratchDir: s.ScratchDir,
 		AgentPath: h.AgentPath, AgentConfig: h.Agent, Checks: s.Checks,

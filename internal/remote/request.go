@@ -62,6 +62,9 @@ type RestoreSpec struct {
 	PointInTime    time.Time `json:"point_in_time,omitempty"`
 	BackupID       string    `json:"backup_id,omitempty"`
 	TargetTimeline string    `json:"target_timeline,omitempty"`
+	// Point is a target other than a time (lsn, xid, restore point,
+	// immediate); nil for a time or latest.
+	Point *restore.Point `json:"point,omitempty"`
 	// Source is the recovery point the reviewed plan named
 	// (restore.Source.String()); the agent restores exactly it.
 	Source string `json:"source,omitempty"`

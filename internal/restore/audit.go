@@ -150,6 +150,9 @@ func beginAudit(ctx context.Context, store objectstore.Store, req Request, plan 
 	if !req.Target.IsZero() {
 		a.rec.PointInTime = req.Target.UTC().Format(time.RFC3339Nano)
 	}
+	if !req.Point.IsZero() {
+		a.rec.PointInTime = req.Point.String()
+	}
 	if !req.NotAfter.IsZero() {
 		a.rec.NotAfter = req.NotAfter.UTC().Format(time.RFC3339Nano)
 	}

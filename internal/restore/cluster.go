@@ -40,6 +40,9 @@ type ClusterOptions struct {
 	// Target is the point in time; zero means latest (replay all
 	// archived WAL).
 	Target time.Time
+	// Point is a target other than a time (LSN, transaction, restore
+	// point, immediate); Target must then be zero.
+	Point Point
 	// BackupID, when set, restores from this base backup (checked to
 	// reach Target).
 	BackupID string
@@ -245,7 +248,7 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	rep.send(Progress{Phase: "downloading", Downloaded: downloaded.Load(), Total: total, Extracted: extracted.Load(), Detail: "done"})
 
 	if err = writeSettings(dataDir, own, settings{
-		agent: agent, target: opts.Target, timeline: plan.Timeline, port: opts.Port, listen: opts.ListenAddresses,
+		agent: agent, target: opts.Target, point: opts.Point, timeline: plan.Timeline, port: opts.Port, listen: opts.ListenAddresses,
 	}); err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ type keptPlan struct {
 // When the source cannot be kept (a read-only credential, say), the plan
 // is still returned, with RecoveryPlan.NotKept saying why.
 func PlanKept(ctx context.Context, store objectstore.Store, req Request) (*RecoveryPlan, error) {
-	if !req.Source.IsZero() || req.BackupID != "" || !req.Target.IsZero() {
+	if !req.Source.IsZero() || req.BackupID != "" || !req.Target.IsZero() || !req.Point.IsZero() {
 		return PlanRestore(ctx, store, req)
 	}
 	key := req.Layout.RestorePlanKey(req.identity())

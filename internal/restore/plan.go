@@ -29,8 +29,17 @@ type Plan struct {
 	// segment of the unbroken run.
 	WALStart string
 	WALStop  string
-	// Target is zero for latest.
+	// Target is zero for latest (and for a Point target).
 	Target time.Time
+	// Point is a target other than a time (see Point); TargetLSN is where
+	// replay stops for it: the LSN asked for, the record of the restore
+	// point or of the transaction's end found in the archive (TargetFound
+	// says which, TargetTime the commit time it records), or the backup's
+	// end for immediate.
+	Point       Point
+	TargetLSN   string
+	TargetFound string
+	TargetTime  time.Time
 	// Latest is the newest restorable time reachable from this backup
 	// (when WALStop's run ends); for "latest" the data-loss window ends
 	// here.
@@ -78,7 +87,11 @@ func PlanCluster(ctx context.Context, store objectstore.Store, opts ClusterOptio
 	if err != nil {
 		return nil, fmt.Errorf("listing archived WAL: %w", err)
 	}
-	p, err := planCluster(c, a, opts)
+	var loc *locator
+	if !opts.Point.IsZero() {
+		loc = &locator{ctx: ctx, store: store, opts: opts, point: opts.Point, views: map[uint32]*scanned{}}
+	}
+	p, err := planCluster(c, a, opts, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +128,22 @@ func checkIdentities(ctx context.Context, store objectstore.Store, ids *crypt.Ke
 	return nil
 }
 
-func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions) (*Plan, error) {
+// IsLatest reports whether the plan replays all archived WAL (no time and
+// no other target).
+func (p *Plan) IsLatest() bool { return p.Target.IsZero() && p.Point.IsZero() }
+
+func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions, loc *locator) (*Plan, error) {
+	if err := opts.Point.Validate(); err != nil {
+		return nil, err
+	}
+	if !opts.Point.IsZero() && !opts.Target.IsZero() {
+		return nil, fmt.Errorf("%w: a point in time and %s are both set", ErrInvalidTarget, opts.Point.Attribute())
+	}
+	if loc != nil && opts.Point.XID != "" {
+		v, _ := strconv.ParseUint(opts.Point.XID, 10, 32)
+		loc.xid = uint32(v)
+	}
+	var pointReasons []string
 	tt, err := ParseTargetTimeline(opts.TargetTimeline)
 	if err != nil {
 		return nil, err
@@ -211,6 +239,22 @@ func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions)
 			Latest: last.LastModified, Timeline: v.Timeline(), TimelinePath: describePath(v, m),
 			manifest: m, segSize: segSize(v),
 		}
+		if !opts.Point.IsZero() {
+			if loc == nil {
+				return nil, fmt.Errorf("planning %s needs the repository", opts.Point)
+			}
+			reason, err := planPoint(loc, v, m, p, start.No, end)
+			if err != nil {
+				return nil, err
+			}
+			if reason == "" {
+				ws, _ := wal.ParseSegment(p.WALStop, segSize(v))
+				p.walSets = recipientSets(segs, start.No, ws.No)
+				return p, nil
+			}
+			pointReasons = append(pointReasons, reason)
+			continue
+		}
 		if target.IsZero() {
 			p.WALStop = last.Name
 			p.walSets = recipientSets(segs, start.No, end)
@@ -242,6 +286,12 @@ func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions)
 		}
 		p.walSets = recipientSets(segs, start.No, stopNo)
 		return p, nil
+	}
+	if !opts.Point.IsZero() {
+		if lastReason != "" {
+			pointReasons = append(pointReasons, lastReason)
+		}
+		return nil, pointRefusal(opts.Point, pointReasons)
 	}
 	if lastReason == "" && len(offPath) > 0 {
 		return nil, timelineError(a, winView.Timeline(), catalog.ErrNotOnTimeline,

@@ -89,6 +89,10 @@ type Request struct {
 	// Target is the point in time; zero means latest (replay all archived
 	// WAL there is when the restore runs).
 	Target time.Time
+	// Point is a target other than a time: an LSN, a transaction, a named
+	// restore point or immediate (Target must be zero). A tenant restore
+	// to a point goes through PITR.
+	Point Point
 	// BackupID restores from this base backup (cluster) or this dump
 	// (tenant) instead of the newest one that reaches Target.
 	BackupID string
@@ -159,7 +163,7 @@ func (p *RecoveryPlan) WALRange() string {
 	if p.Cluster == nil {
 		return ""
 	}
-	if p.Cluster.Target.IsZero() {
+	if p.Cluster.IsLatest() {
 		return p.Cluster.WALStart + "..latest"
 	}
 	return p.Cluster.WALStart + ".." + p.Cluster.WALStop
@@ -229,7 +233,7 @@ func (r *Request) validKind() error {
 
 func (r *Request) clusterOptions() ClusterOptions {
 	return ClusterOptions{
-		Layout: r.Layout, Target: r.Target, TargetTimeline: r.TargetTimeline, BackupID: r.BackupID, DataDir: r.DataDir, Port: r.Port, BinDir: r.BinDir,
+		Layout: r.Layout, Target: r.Target, Point: r.Point, TargetTimeline: r.TargetTimeline, BackupID: r.BackupID, DataDir: r.DataDir, Port: r.Port, BinDir: r.BinDir,
 		OSUser: r.OSUser, AgentPath: r.AgentPath, AgentConfig: r.AgentConfig, Parallel: r.Parallel,
 		KeepRunning: r.KeepRunning, NoStart: r.NoStart, ListenAddresses: r.ListenAddresses, Progress: r.Progress,
 	}
@@ -237,7 +241,7 @@ func (r *Request) clusterOptions() ClusterOptions {
 
 func (r *Request) tenantOptions() TenantOptions {
 	return TenantOptions{
-		Layout: r.Layout, Database: r.Database, Target: r.Target, TargetTimeline: r.TargetTimeline, DumpID: r.BackupID, Source: r.Source,
+		Layout: r.Layout, Database: r.Database, Target: r.Target, Point: r.Point, TargetTimeline: r.TargetTimeline, DumpID: r.BackupID, Source: r.Source,
 		TargetDSN: r.TargetDSN, NewDatabase: r.NewDatabase, ScratchDir: r.ScratchDir, ScratchPort: r.ScratchPort,
 		BinDir: r.BinDir, OSUser: r.OSUser, AgentPath: r.AgentPath, AgentConfig: r.AgentConfig,
 		Attachments: r.Attachments, Progress: r.Progress,

@@ -26,6 +26,7 @@ import (
 type settings struct {
 	agent  string
 	target time.Time
+	point  Point
 	// timeline is the plan's timeline (0: latest, for a caller without a
 	// plan).
 	timeline uint32
@@ -78,6 +79,19 @@ func writeSettings(dir string, own owner, s settings) error {
 		// NOTE: UTC with microseconds, PostgreSQL's timestamp precision;
 		// the zone is explicit so the server's TimeZone cannot shift it.
 		set("recovery_target_time", s.target.UTC().Format("2006-01-02 15:04:05.000000")+"+00")
+	}
+	switch {
+	case s.point.LSN != "":
+		set("recovery_target_lsn", s.point.LSN)
+	case s.point.XID != "":
+		set("recovery_target_xid", s.point.XID)
+	case s.point.Name != "":
+		set("recovery_target_name", s.point.Name)
+	case s.point.Immediate:
+		set("recovery_target", "immediate")
+	}
+	if s.point.Exclusive {
+		set("recovery_target_inclusive", "off")
 	}
 	set("recovery_target_action", "promote")
 	// NOTE: the planned timeline, never "latest": a timeline archived
@@ -461,7 +475,7 @@ func (s *server) recover(ctx context.Context, plan *Plan, opts ClusterOptions, r
 	// vanished from the archive: PostgreSQL took the missing file for the
 	// end of the archive. A time target that PostgreSQL reached itself
 	// needs no such check (it fails when it runs out of WAL first).
-	if opts.Target.IsZero() || replayedAll {
+	if (opts.Target.IsZero() && (opts.Point.IsZero() || opts.Point.Immediate)) || replayedAll {
 		want, err := segmentStart(plan.WALStop, plan.segSize)
 		if err != nil {
 			return err

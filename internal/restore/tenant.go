@@ -35,6 +35,8 @@ type TenantOptions struct {
 	Database string
 	// Target is the point in time; zero means latest.
 	Target time.Time
+	// Point is a target other than a time (see Point): always a PITR.
+	Point Point
 	// TargetTimeline is recovery_target_timeline of a PITR (see
 	// ClusterOptions.TargetTimeline); a dump has none.
 	TargetTimeline string
@@ -167,8 +169,8 @@ func planTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 		}
 		return DumpSource(best.ID), best, nil, nil
 	}
-	plan, err := PlanCluster(ctx, store, ClusterOptions{Layout: opts.Layout, Target: opts.Target, TargetTimeline: opts.TargetTimeline, BackupID: backupID,
-		AgentConfig: opts.AgentConfig})
+	plan, err := PlanCluster(ctx, store, ClusterOptions{Layout: opts.Layout, Target: opts.Target, Point: opts.Point, TargetTimeline: opts.TargetTimeline,
+		BackupID: backupID, BinDir: opts.BinDir, AgentConfig: opts.AgentConfig})
 	if err != nil {
 		return Source{}, nil, nil, err
 	}
@@ -402,7 +404,7 @@ func pitrTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 		}
 	}
 	copts := ClusterOptions{
-		Layout: opts.Layout, Target: opts.Target, TargetTimeline: opts.TargetTimeline, BackupID: plan.BackupID, DataDir: filepath.Join(scratch, "data"), Port: port,
+		Layout: opts.Layout, Target: opts.Target, Point: opts.Point, TargetTimeline: opts.TargetTimeline, BackupID: plan.BackupID, DataDir: filepath.Join(scratch, "data"), Port: port,
 		BinDir: opts.BinDir, OSUser: opts.OSUser, AgentPath: opts.AgentPath, AgentConfig: opts.AgentConfig,
 		KeepRunning: true, Progress: opts.Progress,
 	}

@@ -42,11 +42,15 @@ type Restore struct {
 	DurationSeconds pulumi.IntOutput `pulumi:"durationSeconds"`
 	// `agent` (the cluster's agent performs the restore: the one on `agent`, or any agent of the cluster when `agent` is unset) or `local` (the machine running Terraform does, as in a single-host setup). Default: `agent` when `agent` is set, else `local`.
 	Executor pulumi.StringPtrOutput `pulumi:"executor"`
+	// `recovery_target_inclusive`: stop just after the target (`true`, default) or just before it (`false`: the target transaction's changes, or the record at `lsn`, are not applied). Applies to `lsn` and `xid`.
+	Inclusive pulumi.BoolPtrOutput `pulumi:"inclusive"`
 	// `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
 	Kind pulumi.StringOutput `pulumi:"kind"`
+	// Recovery target: a WAL location (`0/5000060`, `recovery_target_lsn`). At plan it must lie in the archived WAL a backup can replay (from the backup's end to the end of the unbroken run), else the plan fails naming the archived range.
+	Lsn pulumi.StringPtrOutput `pulumi:"lsn"`
 	// `store_fname` values of the restored database that resolve to no object as of the restore point.
 	MissingAttachments pulumi.StringArrayOutput `pulumi:"missingAttachments"`
-	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`) or `latest` (all archived WAL). Default `latest`.
+	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`), `latest` (all archived WAL) or `immediate` (the end of the base backup: no WAL replayed after it is consistent). Default `latest`; leave it unset with `lsn`, `xid` or `restore_point`.
 	PointInTime pulumi.StringPtrOutput `pulumi:"pointInTime"`
 	// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres RestorePostgresPtrOutput `pulumi:"postgres"`
@@ -58,16 +62,22 @@ type Restore struct {
 	Repository RestoreRepositoryPtrOutput `pulumi:"repository"`
 	// With the agent executor: the repository key of the request the agent executed (its progress and result lie beside it).
 	Request pulumi.StringOutput `pulumi:"request"`
+	// Recovery target: a named restore point (`recovery_target_name`), e.g. `lifeboat_restore_point.x.name`. At plan the archived WAL must contain a restore point of that name after a usable backup, else the plan fails.
+	RestorePoint pulumi.StringPtrOutput `pulumi:"restorePoint"`
 	// WAL location recovered to (cluster restores).
 	RestoredToLsn pulumi.StringOutput `pulumi:"restoredToLsn"`
 	// Commit time of the last transaction recovered (RFC 3339).
 	RestoredToTime pulumi.StringOutput `pulumi:"restoredToTime"`
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target RestoreTargetPtrOutput `pulumi:"target"`
+	// Where replay stops for `lsn`, `xid`, `restore_point` or `immediate`: the LSN asked for, the LSN of the restore point's or the transaction's record found in the archive, or the backup's end. Known at plan.
+	TargetLsn pulumi.StringOutput `pulumi:"targetLsn"`
 	// Timeline the restore recovers along (`recovery_target_timeline` resolved), known at plan; the restored server is told this number, so a timeline archived between plan and apply does not change it. Null for a dump.
 	Timeline pulumi.IntOutput `pulumi:"timeline"`
 	// WAL segments replayed (`<first>..<last>`), known at plan for cluster restores.
 	WalRange pulumi.StringOutput `pulumi:"walRange"`
+	// Recovery target: a transaction id (`recovery_target_xid`), e.g. one `lifeboat incident find` named. With `inclusive = false` the restore stops just before that transaction commits ("just before the delete"). At plan its commit (or abort) record must be in the archived WAL, else the plan fails.
+	Xid pulumi.StringPtrOutput `pulumi:"xid"`
 }
 
 // NewRestore registers a new resource with the given unique name, arguments, and options.
@@ -138,9 +148,13 @@ type restoreArgs struct {
 	Cluster string `pulumi:"cluster"`
 	// `agent` (the cluster's agent performs the restore: the one on `agent`, or any agent of the cluster when `agent` is unset) or `local` (the machine running Terraform does, as in a single-host setup). Default: `agent` when `agent` is set, else `local`.
 	Executor *string `pulumi:"executor"`
+	// `recovery_target_inclusive`: stop just after the target (`true`, default) or just before it (`false`: the target transaction's changes, or the record at `lsn`, are not applied). Applies to `lsn` and `xid`.
+	Inclusive *bool `pulumi:"inclusive"`
 	// `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
 	Kind string `pulumi:"kind"`
-	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`) or `latest` (all archived WAL). Default `latest`.
+	// Recovery target: a WAL location (`0/5000060`, `recovery_target_lsn`). At plan it must lie in the archived WAL a backup can replay (from the backup's end to the end of the unbroken run), else the plan fails naming the archived range.
+	Lsn *string `pulumi:"lsn"`
+	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`), `latest` (all archived WAL) or `immediate` (the end of the base backup: no WAL replayed after it is consistent). Default `latest`; leave it unset with `lsn`, `xid` or `restore_point`.
 	PointInTime *string `pulumi:"pointInTime"`
 	// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres *RestorePostgres `pulumi:"postgres"`
@@ -148,8 +162,12 @@ type restoreArgs struct {
 	RecoveryTargetTimeline *string `pulumi:"recoveryTargetTimeline"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository *RestoreRepository `pulumi:"repository"`
+	// Recovery target: a named restore point (`recovery_target_name`), e.g. `lifeboat_restore_point.x.name`. At plan the archived WAL must contain a restore point of that name after a usable backup, else the plan fails.
+	RestorePoint *string `pulumi:"restorePoint"`
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target *RestoreTarget `pulumi:"target"`
+	// Recovery target: a transaction id (`recovery_target_xid`), e.g. one `lifeboat incident find` named. With `inclusive = false` the restore stops just before that transaction commits ("just before the delete"). At plan its commit (or abort) record must be in the archived WAL, else the plan fails.
+	Xid *string `pulumi:"xid"`
 }
 
 // The set of arguments for constructing a Restore resource.
@@ -170,9 +188,13 @@ type RestoreArgs struct {
 	Cluster pulumi.StringInput
 	// `agent` (the cluster's agent performs the restore: the one on `agent`, or any agent of the cluster when `agent` is unset) or `local` (the machine running Terraform does, as in a single-host setup). Default: `agent` when `agent` is set, else `local`.
 	Executor pulumi.StringPtrInput
+	// `recovery_target_inclusive`: stop just after the target (`true`, default) or just before it (`false`: the target transaction's changes, or the record at `lsn`, are not applied). Applies to `lsn` and `xid`.
+	Inclusive pulumi.BoolPtrInput
 	// `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
 	Kind pulumi.StringInput
-	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`) or `latest` (all archived WAL). Default `latest`.
+	// Recovery target: a WAL location (`0/5000060`, `recovery_target_lsn`). At plan it must lie in the archived WAL a backup can replay (from the backup's end to the end of the unbroken run), else the plan fails naming the archived range.
+	Lsn pulumi.StringPtrInput
+	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`), `latest` (all archived WAL) or `immediate` (the end of the base backup: no WAL replayed after it is consistent). Default `latest`; leave it unset with `lsn`, `xid` or `restore_point`.
 	PointInTime pulumi.StringPtrInput
 	// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres RestorePostgresPtrInput
@@ -180,8 +202,12 @@ type RestoreArgs struct {
 	RecoveryTargetTimeline pulumi.StringPtrInput
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository RestoreRepositoryPtrInput
+	// Recovery target: a named restore point (`recovery_target_name`), e.g. `lifeboat_restore_point.x.name`. At plan the archived WAL must contain a restore point of that name after a usable backup, else the plan fails.
+	RestorePoint pulumi.StringPtrInput
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target RestoreTargetPtrInput
+	// Recovery target: a transaction id (`recovery_target_xid`), e.g. one `lifeboat incident find` named. With `inclusive = false` the restore stops just before that transaction commits ("just before the delete"). At plan its commit (or abort) record must be in the archived WAL, else the plan fails.
+	Xid pulumi.StringPtrInput
 }
 
 func (RestoreArgs) ElementType() reflect.Type {
@@ -326,9 +352,19 @@ func (o RestoreOutput) Executor() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.Executor }).(pulumi.StringPtrOutput)
 }
 
+// `recovery_target_inclusive`: stop just after the target (`true`, default) or just before it (`false`: the target transaction's changes, or the record at `lsn`, are not applied). Applies to `lsn` and `xid`.
+func (o RestoreOutput) Inclusive() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *Restore) pulumi.BoolPtrOutput { return v.Inclusive }).(pulumi.BoolPtrOutput)
+}
+
 // `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
 func (o RestoreOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.Kind }).(pulumi.StringOutput)
+}
+
+// Recovery target: a WAL location (`0/5000060`, `recovery_target_lsn`). At plan it must lie in the archived WAL a backup can replay (from the backup's end to the end of the unbroken run), else the plan fails naming the archived range.
+func (o RestoreOutput) Lsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.Lsn }).(pulumi.StringPtrOutput)
 }
 
 // `store_fname` values of the restored database that resolve to no object as of the restore point.
@@ -336,7 +372,7 @@ func (o RestoreOutput) MissingAttachments() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringArrayOutput { return v.MissingAttachments }).(pulumi.StringArrayOutput)
 }
 
-// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`) or `latest` (all archived WAL). Default `latest`.
+// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`), `latest` (all archived WAL) or `immediate` (the end of the base backup: no WAL replayed after it is consistent). Default `latest`; leave it unset with `lsn`, `xid` or `restore_point`.
 func (o RestoreOutput) PointInTime() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.PointInTime }).(pulumi.StringPtrOutput)
 }
@@ -366,6 +402,11 @@ func (o RestoreOutput) Request() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.Request }).(pulumi.StringOutput)
 }
 
+// Recovery target: a named restore point (`recovery_target_name`), e.g. `lifeboat_restore_point.x.name`. At plan the archived WAL must contain a restore point of that name after a usable backup, else the plan fails.
+func (o RestoreOutput) RestorePoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.RestorePoint }).(pulumi.StringPtrOutput)
+}
+
 // WAL location recovered to (cluster restores).
 func (o RestoreOutput) RestoredToLsn() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.RestoredToLsn }).(pulumi.StringOutput)
@@ -381,6 +422,11 @@ func (o RestoreOutput) Target() RestoreTargetPtrOutput {
 	return o.ApplyT(func(v *Restore) RestoreTargetPtrOutput { return v.Target }).(RestoreTargetPtrOutput)
 }
 
+// Where replay stops for `lsn`, `xid`, `restore_point` or `immediate`: the LSN asked for, the LSN of the restore point's or the transaction's record found in the archive, or the backup's end. Known at plan.
+func (o RestoreOutput) TargetLsn() pulumi.StringOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.TargetLsn }).(pulumi.StringOutput)
+}
+
 // Timeline the restore recovers along (`recovery_target_timeline` resolved), known at plan; the restored server is told this number, so a timeline archived between plan and apply does not change it. Null for a dump.
 func (o RestoreOutput) Timeline() pulumi.IntOutput {
 	return o.ApplyT(func(v *Restore) pulumi.IntOutput { return v.Timeline }).(pulumi.IntOutput)
@@ -389,6 +435,11 @@ func (o RestoreOutput) Timeline() pulumi.IntOutput {
 // WAL segments replayed (`<first>..<last>`), known at plan for cluster restores.
 func (o RestoreOutput) WalRange() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.WalRange }).(pulumi.StringOutput)
+}
+
+// Recovery target: a transaction id (`recovery_target_xid`), e.g. one `lifeboat incident find` named. With `inclusive = false` the restore stops just before that transaction commits ("just before the delete"). At plan its commit (or abort) record must be in the archived WAL, else the plan fails.
+func (o RestoreOutput) Xid() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.Xid }).(pulumi.StringPtrOutput)
 }
 
 type RestoreArrayOutput struct{ *pulumi.OutputState }
