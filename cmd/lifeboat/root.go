@@ -35,7 +35,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newWalPushCmd(), newWalFetchCmd())
 	root.AddCommand(newBackupCmd(), newBackupsCmd(), newVerifyCmd(), newPruneCmd())
 	root.AddCommand(newAgentCmd())
-	root.AddCommand(newRestoreCmd())
+	root.AddCommand(newRestoreCmd(), newIncidentCmd())
 	root.AddCommand(newDrillCmd())
 	root.AddCommand(newPostureCmd())
 	root.AddCommand(newRedisSnapshotCmd(), newRedisRestoreCmd())
