@@ -113,8 +113,12 @@ func runIncidentFind(cmd *cobra.Command, o incidentFindOptions) error {
 	if err != nil {
 		return err
 	}
+	ids, err := cfg.Identities()
+	if err != nil {
+		return err
+	}
 	f, err := walscan.Find(ctx, store, walscan.FindOptions{Layout: cfg.Layout(), Relation: rel, From: from, To: to,
-		Timeline: o.timeline, BinDir: o.binDir, IncludeAborted: o.aborted})
+		Timeline: o.timeline, BinDir: o.binDir, IncludeAborted: o.aborted, Identities: ids})
 	if err != nil {
 		return err
 	}

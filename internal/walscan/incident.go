@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
@@ -85,6 +86,8 @@ type FindOptions struct {
 	BinDir   string
 	// IncludeAborted also lists rolled-back transactions.
 	IncludeAborted bool
+	// Identities decrypt encrypted segments.
+	Identities *crypt.Keyring
 }
 
 // Finding is what Find read and found.
@@ -137,7 +140,7 @@ func Find(ctx context.Context, store objectstore.Store, opts FindOptions) (*Find
 		return out, nil
 	}
 	tr := &Tracker{Rels: []RelFileNode{opts.Relation.File}, RelOIDs: []uint32{opts.Relation.OID}}
-	err = Scan(ctx, store, v, Options{Layout: opts.Layout, BinDir: opts.BinDir, From: from, To: to}, func(r Record) error {
+	err = Scan(ctx, store, v, Options{Layout: opts.Layout, BinDir: opts.BinDir, From: from, To: to, Identities: opts.Identities}, func(r Record) error {
 		tr.Add(r)
 		return nil
 	})
