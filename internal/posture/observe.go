@@ -67,6 +67,10 @@ type ClusterObservation struct {
 	Drills    []DrillObservation
 	DrillsErr error
 
+	// Agents are the heartbeats the cluster's agents published.
+	Agents    []repo.Heartbeat
+	AgentsErr error
+
 	// Archive is PostgreSQL's archiver; nil when no server was given.
 	Archive *ArchiveObservation
 
@@ -181,6 +185,7 @@ func gatherCluster(ctx context.Context, t Target, c *ClusterObservation) {
 			c.PolicyObject = info
 		}
 	}
+	c.Agents, c.AgentsErr = repo.ListHeartbeats(ctx, store, l)
 	c.VerifyRun, c.VerifyErr = repo.ReadJobRun(ctx, store, l, repo.JobVerify)
 	c.BackupRun, c.BackupRunErr = repo.ReadJobRun(ctx, store, l, repo.JobBackup)
 

@@ -31,6 +31,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/remote"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
@@ -69,6 +70,8 @@ type drillScheduleModel struct {
 	EvidenceTrustedKeys   types.List        `tfsdk:"evidence_trusted_keys"`
 	EvidenceRetentionDays types.Int64       `tfsdk:"evidence_retention_days"`
 	AgentPath             types.String      `tfsdk:"agent_path"`
+	// Agent is the host whose agent runs the drill of run_on_apply.
+	Agent types.String `tfsdk:"agent"`
 
 	LastDrillTime   types.String   `tfsdk:"last_drill_time"`
 	LastDrillResult types.String   `tfsdk:"last_drill_result"`
@@ -137,6 +140,13 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 				MarkdownDescription: "Recovery time objective the drill must meet (a duration). A drill slower than this fails.",
 				Optional:            true,
 				Validators:          []validator.String{durationValidator{min: time.Second}},
+			},
+			"agent": schema.StringAttribute{
+				MarkdownDescription: "Host whose Lifeboat agent runs the drill of `run_on_apply` (its bootstrap file's `host`, see `data.lifeboat_agents`): " +
+					"the provider writes a signed request into the repository, the agent on that host claims it, runs the drill there " +
+					"(scratch directory, PostgreSQL binaries and the tenant drill's server are the host's), and the apply reads its evidence. " +
+					"Without it the machine running Terraform runs that drill itself. The scheduled drills always run on the agents.",
+				Optional: true, Validators: []validator.String{keyNameValidator{}},
 			},
 			"run_on_apply": schema.BoolAttribute{
 				MarkdownDescription: "Run one drill while applying a change to this schedule, and fail the apply if it fails; the plan then shows the `last_*` values unknown. Without it an apply keeps them as planned, and refresh shows drills the agent ran. Default `false`.",
@@ -327,7 +337,15 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _
 	m.ID = types.StringValue(m.Cluster.ValueString() + "/" + m.Name.ValueString())
 	m.SignedBy = types.StringValue(r.data.signerID())
 	var failure string
-	if m.RunOnApply.ValueBool() {
+	if m.RunOnApply.ValueBool() && !m.Agent.IsNull() {
+		ev := r.drillOnAgent(ctx, m, store, diags)
+		if ev == nil {
+			return
+		}
+		if !ev.Passed {
+			failure = describeFailure(ev)
+		}
+	} else if m.RunOnApply.ValueBool() {
 		tflog.Info(ctx, "running a drill on apply", map[string]any{"schedule": m.Name.ValueString(), "kind": m.Kind.ValueString()})
 		agentCfg := r.data.restoreAgentConfig(bucket, m.Repository.Prefix.ValueString(), m.Cluster.ValueString())
 		targetDSN := ""
@@ -357,6 +375,49 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _
 	if failure != "" {
 		diags.AddAttributeError(path.Root("run_on_apply"), "Drill Failed", failure)
 	}
+}
+
+// drillOnAgent asks the agent on m.Agent to run one drill of the schedule
+// now and returns its evidence (nil after a diagnostic).
+func (r *drillScheduleResource) drillOnAgent(ctx context.Context, m *drillScheduleModel, store objectstore.Store, diags *diag.Diagnostics) *drill.Evidence {
+	layout := m.layout()
+	req, reused, err := remote.Submit(ctx, store, layout, remote.Request{Kind: remote.KindDrill, Agent: m.Agent.ValueString(), Drill: m.Name.ValueString()}, r.data.signer)
+	if err != nil {
+		diags.Append(errorDiag("Error Requesting Drill", fmt.Sprintf("writing the drill request for the agent into s3://%s/%s", store.Bucket(), layout.RequestsDir()), err))
+		return nil
+	}
+	key := layout.RequestKey(req.ID)
+	tflog.Info(ctx, "drill requested from the agent", map[string]any{"request": key, "agent": req.Agent, "reused": reused})
+	res, err := remote.Wait(ctx, store, layout, req, remote.WaitOptions{OnProgress: func(p remote.Progress) {
+		tflog.Info(ctx, "agent progress", map[string]any{"request": key, "host": p.Host, "holder": p.Holder, "phase": p.Phase, "detail": p.Detail})
+	}})
+	if err != nil {
+		var nc *remote.NotClaimedError
+		if errors.As(err, &nc) {
+			diags.AddAttributeError(path.Root("agent"), "Drill Not Claimed By An Agent",
+				fmt.Sprintf("%v.\n\nStart `lifeboat agent` on host %q (data.lifeboat_agents lists the live agents).", err, req.Agent))
+			return nil
+		}
+		diags.Append(errorDiag("Error Running Drill On The Agent", fmt.Sprintf("waiting for request %s", key), err))
+		return nil
+	}
+	ev, err := drill.Latest(ctx, store, layout, m.Name.ValueString())
+	if err != nil || ev.Key != res.Evidence {
+		diags.Append(errorDiag("Error Reading Drill Evidence", fmt.Sprintf("reading the evidence %s the agent recorded for request %s", res.Evidence, key),
+			errors.Join(err, fmt.Errorf("newest evidence is %v", evidenceKey(ev)))))
+		return nil
+	}
+	if err := remote.Ack(ctx, store, layout, req.ID); err != nil {
+		tflog.Warn(ctx, "could not acknowledge the request", map[string]any{"request": key, "error": err.Error()})
+	}
+	return ev
+}
+
+func evidenceKey(ev *drill.Evidence) string {
+	if ev == nil {
+		return "none"
+	}
+	return ev.Key
 }
 
 func describeFailure(ev *drill.Evidence) string {

@@ -149,3 +149,9 @@ data "lifeboat_agents" "main" {
 		}},
 	})
 }
+
+// kill ends the agent as a crash or an OOM kill would: no clean-up at all.
+func (a *testAgent) kill() {
+	_ = a.cmd.Process.Kill()
+	<-a.done
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/remote"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -69,8 +70,9 @@ func (c *terraformCLIDir) mustRun(t *testing.T, env []string, args ...string) st
 // on a machine without PostgreSQL (plan -out in one process, apply of the
 // saved plan in another, destroy in a third), and the agents on the
 // database host, separate processes with their own bootstrap files, do the
-// host-side work: a cluster restore started on the host and a tenant
-// restore through a scratch PITR cluster, then their removal. Two agents
+// host-side work: a cluster restore started on the host, a tenant restore
+// through a scratch PITR cluster, a drill run on apply, then the removal
+// of the restored copies. Two agents
 // share the host name: each request runs once. Then a restore for a host
 // with no agent fails after its claim timeout, naming the request and the
 // live agents, leaving nothing behind.
@@ -176,7 +178,27 @@ resource "lifeboat_restore" "tenant" {
     expected = "42"
   }
 }
-`, f.bucket, dataDir, port, db))
+
+resource "lifeboat_drill_schedule" "nightly" {
+  name                    = "nightly"
+  schedule                = "@daily"
+  kind                    = "cluster"
+  run_on_apply            = true
+  agent                   = "db-eu-1"
+  evidence_retention_days = 1
+  scratch_dir             = %[5]q
+  cluster                 = "main"
+  repository {
+    bucket = %[1]q
+    prefix = "pg"
+  }
+  check {
+    name     = "shipments"
+    sql      = "SELECT count(*) FROM shipments"
+    expected = "7"
+  }
+}
+`, f.bucket, dataDir, port, db, f.scratch))
 	tf.mustRun(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
 	logPath := filepath.Join(t.TempDir(), "apply.log")
 	tf.mustRun(t, append(ci, "TF_LOG_PROVIDER=INFO", "TF_LOG_PATH="+logPath), "apply", "-input=false", "reviewed.tfplan")
@@ -196,6 +218,28 @@ resource "lifeboat_restore" "tenant" {
 	}
 	requests := map[string]string{}
 	for _, r := range state.Values.RootModule.Resources {
+		if r.Address == "lifeboat_drill_schedule.nightly" {
+			// The drill of run_on_apply ran on the agent: its request's
+			// result names the evidence in state.
+			if r.Values["last_drill_result"] != "passed" {
+				t.Errorf("drill on apply: last_drill_result %v", r.Values["last_drill_result"])
+			}
+			var drills []*remote.Result
+			_ = store.List(ctx, layout.RequestsDir(), func(o objectstore.ObjectInfo) error {
+				if k, ok := layout.Parse(o.Key); ok && k.Kind == repo.KindRequestResult && strings.HasPrefix(k.Request, string(remote.KindDrill)+"-") {
+					res, err := remote.ReadResult(ctx, store, layout, k.Request)
+					if err != nil {
+						return err
+					}
+					drills = append(drills, res)
+				}
+				return nil
+			})
+			if len(drills) != 1 || drills[0].Evidence != r.Values["last_evidence_key"] || (drills[0].Holder != "agent-a" && drills[0].Holder != "agent-b") {
+				t.Errorf("drill requests' results %+v: want one, by agent-a or agent-b, with evidence %v", drills, r.Values["last_evidence_key"])
+			}
+			continue
+		}
 		checks, _ := r.Values["check_results"].(map[string]any)
 		for name, v := range checks {
 			if v != "pass" {
@@ -212,7 +256,7 @@ resource "lifeboat_restore" "tenant" {
 		}
 		requests[r.Address] = k.Request
 	}
-	if len(requests) != 2 {
+	if len(requests) != 2 || len(state.Values.RootModule.Resources) != 3 {
 		t.Fatalf("requests in state: %v", requests)
 	}
 	// Each request ran once, on the first claim, by one of the two agents

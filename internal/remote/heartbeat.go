@@ -3,9 +3,7 @@ package remote
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
@@ -13,34 +11,14 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
-// Heartbeat is an agent's sign of life (<root>/agents/<host>.json),
-// rewritten every IntervalSeconds.
-type Heartbeat struct {
-	Host    string `json:"host"`
-	Holder  string `json:"holder"`
-	Cluster string `json:"cluster"`
-	Version string `json:"version"`
-	// Executes lists the request kinds this agent executes.
-	Executes        []Kind    `json:"executes,omitempty"`
-	Started         time.Time `json:"started"`
-	LastSeen        time.Time `json:"last_seen"`
-	IntervalSeconds float64   `json:"interval_seconds"`
-}
-
-// LiveAt reports whether the agent was seen within three of its intervals
-// before now: one missed heartbeat is a slow store, three a dead agent.
-func (h Heartbeat) LiveAt(now time.Time) bool {
-	every := time.Duration(h.IntervalSeconds * float64(time.Second))
-	if every <= 0 {
-		every = DefaultHeartbeat
-	}
-	return now.Sub(h.LastSeen) <= 3*every
-}
+// Heartbeat is an agent's sign of life (see repo.Heartbeat).
+type Heartbeat = repo.Heartbeat
 
 // DefaultHeartbeat is how often an agent publishes its heartbeat.
-const DefaultHeartbeat = 30 * time.Second
+const DefaultHeartbeat = repo.DefaultHeartbeat
 
-// PublishHeartbeat writes h (LastSeen set now) under its host.
+// PublishHeartbeat writes h (LastSeen set now) under its host, each
+// version locked for three intervals only.
 func PublishHeartbeat(ctx context.Context, store objectstore.Store, l repo.Layout, h Heartbeat) error {
 	h.LastSeen = time.Now().UTC()
 	b, _ := json.MarshalIndent(h, "", "  ")
@@ -53,28 +31,7 @@ func PublishHeartbeat(ctx context.Context, store objectstore.Store, l repo.Layou
 
 // ListAgents reads every heartbeat of the cluster, by host.
 func ListAgents(ctx context.Context, store objectstore.Store, l repo.Layout) ([]Heartbeat, error) {
-	var keys []string
-	err := store.List(ctx, l.AgentsDir(), func(o objectstore.ObjectInfo) error {
-		if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindHeartbeat {
-			keys = append(keys, o.Key)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing agents %s: %w", l.AgentsDir(), err)
-	}
-	var out []Heartbeat
-	for _, k := range keys {
-		var h Heartbeat
-		if err := readJSON(ctx, store, k, &h); errors.Is(err, objectstore.ErrNotFound) {
-			continue
-		} else if err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
-	return out, nil
+	return repo.ListHeartbeats(ctx, store, l)
 }
 
 // LiveAgents are the heartbeats of ListAgents live at now.

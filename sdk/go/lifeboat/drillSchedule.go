@@ -16,6 +16,8 @@ import (
 type DrillSchedule struct {
 	pulumi.CustomResourceState
 
+	// Host whose Lifeboat agent runs the drill of `run_on_apply` (its bootstrap file's `host`, see `data.lifeboat_agents`): the provider writes a signed request into the repository, the agent on that host claims it, runs the drill there (scratch directory, PostgreSQL binaries and the tenant drill's server are the host's), and the apply reads its evidence. Without it the machine running Terraform runs that drill itself. The scheduled drills always run on the agents.
+	Agent pulumi.StringPtrOutput `pulumi:"agent"`
 	// The `lifeboat` binary used as `restore_command` by drills run on apply. Default `/usr/local/bin/lifeboat`.
 	AgentPath pulumi.StringPtrOutput `pulumi:"agentPath"`
 	// Where a tenant's attachment objects live, for `attachments` checks.
@@ -118,6 +120,8 @@ func DrillScheduleExists(ctx *pulumi.Context,
 }
 
 type drillScheduleArgs struct {
+	// Host whose Lifeboat agent runs the drill of `run_on_apply` (its bootstrap file's `host`, see `data.lifeboat_agents`): the provider writes a signed request into the repository, the agent on that host claims it, runs the drill there (scratch directory, PostgreSQL binaries and the tenant drill's server are the host's), and the apply reads its evidence. Without it the machine running Terraform runs that drill itself. The scheduled drills always run on the agents.
+	Agent *string `pulumi:"agent"`
 	// The `lifeboat` binary used as `restore_command` by drills run on apply. Default `/usr/local/bin/lifeboat`.
 	AgentPath *string `pulumi:"agentPath"`
 	// Where a tenant's attachment objects live, for `attachments` checks.
@@ -152,6 +156,8 @@ type drillScheduleArgs struct {
 
 // The set of arguments for constructing a DrillSchedule resource.
 type DrillScheduleArgs struct {
+	// Host whose Lifeboat agent runs the drill of `run_on_apply` (its bootstrap file's `host`, see `data.lifeboat_agents`): the provider writes a signed request into the repository, the agent on that host claims it, runs the drill there (scratch directory, PostgreSQL binaries and the tenant drill's server are the host's), and the apply reads its evidence. Without it the machine running Terraform runs that drill itself. The scheduled drills always run on the agents.
+	Agent pulumi.StringPtrInput
 	// The `lifeboat` binary used as `restore_command` by drills run on apply. Default `/usr/local/bin/lifeboat`.
 	AgentPath pulumi.StringPtrInput
 	// Where a tenant's attachment objects live, for `attachments` checks.
@@ -269,6 +275,11 @@ func (o DrillScheduleOutput) ToDrillScheduleOutput() DrillScheduleOutput {
 
 func (o DrillScheduleOutput) ToDrillScheduleOutputWithContext(ctx context.Context) DrillScheduleOutput {
 	return o
+}
+
+// Host whose Lifeboat agent runs the drill of `run_on_apply` (its bootstrap file's `host`, see `data.lifeboat_agents`): the provider writes a signed request into the repository, the agent on that host claims it, runs the drill there (scratch directory, PostgreSQL binaries and the tenant drill's server are the host's), and the apply reads its evidence. Without it the machine running Terraform runs that drill itself. The scheduled drills always run on the agents.
+func (o DrillScheduleOutput) Agent() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillSchedule) pulumi.StringPtrOutput { return v.Agent }).(pulumi.StringPtrOutput)
 }
 
 // The `lifeboat` binary used as `restore_command` by drills run on apply. Default `/usr/local/bin/lifeboat`.
