@@ -175,6 +175,7 @@ func (p *LifeboatProvider) Resources(context.Context) []func() resource.Resource
 		NewWalArchiveResource,
 		NewBackupPolicyResource,
 		NewRestoreResource,
+		NewRestorePointResource,
 		NewDrillScheduleResource,
 		NewRedisPersistenceResource,
 		NewRecoveryRegionResource,

@@ -33,6 +33,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 		r = &RedisPersistence{}
 	case "lifeboat:index:Restore":
 		r = &Restore{}
+	case "lifeboat:index:RestorePoint":
+		r = &RestorePoint{}
 	case "lifeboat:index:WalArchive":
 		r = &WalArchive{}
 	default:

@@ -4545,6 +4545,419 @@ func (o RestoreCheckArrayOutput) Index(i pulumi.IntInput) RestoreCheckOutput {
 	}).(RestoreCheckOutput)
 }
 
+// How to reach the PostgreSQL server to mark (the live primary): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
+type RestorePointPostgres struct {
+	// Database to connect to (default `postgres`).
+	Dbname *string `pulumi:"dbname"`
+	// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+	Dsn *string `pulumi:"dsn"`
+	// Server host name or address.
+	Host *string `pulumi:"host"`
+	// Password of the role.
+	Password *string `pulumi:"password"`
+	// Server port (default 5432).
+	Port *int `pulumi:"port"`
+	// libpq `sslmode` (default `prefer`).
+	Sslmode *string `pulumi:"sslmode"`
+	// Role to log in as.
+	User *string `pulumi:"user"`
+}
+
+// RestorePointPostgresInput is an input type that accepts RestorePointPostgresArgs and RestorePointPostgresOutput values.
+// You can construct a concrete instance of `RestorePointPostgresInput` via:
+//
+//	RestorePointPostgresArgs{...}
+type RestorePointPostgresInput interface {
+	pulumi.Input
+
+	ToRestorePointPostgresOutput() RestorePointPostgresOutput
+	ToRestorePointPostgresOutputWithContext(context.Context) RestorePointPostgresOutput
+}
+
+// How to reach the PostgreSQL server to mark (the live primary): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
+type RestorePointPostgresArgs struct {
+	// Database to connect to (default `postgres`).
+	Dbname pulumi.StringPtrInput `pulumi:"dbname"`
+	// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+	Dsn pulumi.StringPtrInput `pulumi:"dsn"`
+	// Server host name or address.
+	Host pulumi.StringPtrInput `pulumi:"host"`
+	// Password of the role.
+	Password pulumi.StringPtrInput `pulumi:"password"`
+	// Server port (default 5432).
+	Port pulumi.IntPtrInput `pulumi:"port"`
+	// libpq `sslmode` (default `prefer`).
+	Sslmode pulumi.StringPtrInput `pulumi:"sslmode"`
+	// Role to log in as.
+	User pulumi.StringPtrInput `pulumi:"user"`
+}
+
+func (RestorePointPostgresArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestorePointPostgres)(nil)).Elem()
+}
+
+func (i RestorePointPostgresArgs) ToRestorePointPostgresOutput() RestorePointPostgresOutput {
+	return i.ToRestorePointPostgresOutputWithContext(context.Background())
+}
+
+func (i RestorePointPostgresArgs) ToRestorePointPostgresOutputWithContext(ctx context.Context) RestorePointPostgresOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestorePointPostgresOutput)
+}
+
+func (i RestorePointPostgresArgs) ToRestorePointPostgresPtrOutput() RestorePointPostgresPtrOutput {
+	return i.ToRestorePointPostgresPtrOutputWithContext(context.Background())
+}
+
+func (i RestorePointPostgresArgs) ToRestorePointPostgresPtrOutputWithContext(ctx context.Context) RestorePointPostgresPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestorePointPostgresOutput).ToRestorePointPostgresPtrOutputWithContext(ctx)
+}
+
+// RestorePointPostgresPtrInput is an input type that accepts RestorePointPostgresArgs, RestorePointPostgresPtr and RestorePointPostgresPtrOutput values.
+// You can construct a concrete instance of `RestorePointPostgresPtrInput` via:
+//
+//	        RestorePointPostgresArgs{...}
+//
+//	or:
+//
+//	        nil
+type RestorePointPostgresPtrInput interface {
+	pulumi.Input
+
+	ToRestorePointPostgresPtrOutput() RestorePointPostgresPtrOutput
+	ToRestorePointPostgresPtrOutputWithContext(context.Context) RestorePointPostgresPtrOutput
+}
+
+type restorePointPostgresPtrType RestorePointPostgresArgs
+
+func RestorePointPostgresPtr(v *RestorePointPostgresArgs) RestorePointPostgresPtrInput {
+	return (*restorePointPostgresPtrType)(v)
+}
+
+func (*restorePointPostgresPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestorePointPostgres)(nil)).Elem()
+}
+
+func (i *restorePointPostgresPtrType) ToRestorePointPostgresPtrOutput() RestorePointPostgresPtrOutput {
+	return i.ToRestorePointPostgresPtrOutputWithContext(context.Background())
+}
+
+func (i *restorePointPostgresPtrType) ToRestorePointPostgresPtrOutputWithContext(ctx context.Context) RestorePointPostgresPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestorePointPostgresPtrOutput)
+}
+
+// How to reach the PostgreSQL server to mark (the live primary): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
+type RestorePointPostgresOutput struct{ *pulumi.OutputState }
+
+func (RestorePointPostgresOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestorePointPostgres)(nil)).Elem()
+}
+
+func (o RestorePointPostgresOutput) ToRestorePointPostgresOutput() RestorePointPostgresOutput {
+	return o
+}
+
+func (o RestorePointPostgresOutput) ToRestorePointPostgresOutputWithContext(ctx context.Context) RestorePointPostgresOutput {
+	return o
+}
+
+func (o RestorePointPostgresOutput) ToRestorePointPostgresPtrOutput() RestorePointPostgresPtrOutput {
+	return o.ToRestorePointPostgresPtrOutputWithContext(context.Background())
+}
+
+func (o RestorePointPostgresOutput) ToRestorePointPostgresPtrOutputWithContext(ctx context.Context) RestorePointPostgresPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RestorePointPostgres) *RestorePointPostgres {
+		return &v
+	}).(RestorePointPostgresPtrOutput)
+}
+
+// Database to connect to (default `postgres`).
+func (o RestorePointPostgresOutput) Dbname() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePointPostgres) *string { return v.Dbname }).(pulumi.StringPtrOutput)
+}
+
+// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+func (o RestorePointPostgresOutput) Dsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePointPostgres) *string { return v.Dsn }).(pulumi.StringPtrOutput)
+}
+
+// Server host name or address.
+func (o RestorePointPostgresOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePointPostgres) *string { return v.Host }).(pulumi.StringPtrOutput)
+}
+
+// Password of the role.
+func (o RestorePointPostgresOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePointPostgres) *string { return v.Password }).(pulumi.StringPtrOutput)
+}
+
+// Server port (default 5432).
+func (o RestorePointPostgresOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v RestorePointPostgres) *int { return v.Port }).(pulumi.IntPtrOutput)
+}
+
+// libpq `sslmode` (default `prefer`).
+func (o RestorePointPostgresOutput) Sslmode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePointPostgres) *string { return v.Sslmode }).(pulumi.StringPtrOutput)
+}
+
+// Role to log in as.
+func (o RestorePointPostgresOutput) User() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePointPostgres) *string { return v.User }).(pulumi.StringPtrOutput)
+}
+
+type RestorePointPostgresPtrOutput struct{ *pulumi.OutputState }
+
+func (RestorePointPostgresPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestorePointPostgres)(nil)).Elem()
+}
+
+func (o RestorePointPostgresPtrOutput) ToRestorePointPostgresPtrOutput() RestorePointPostgresPtrOutput {
+	return o
+}
+
+func (o RestorePointPostgresPtrOutput) ToRestorePointPostgresPtrOutputWithContext(ctx context.Context) RestorePointPostgresPtrOutput {
+	return o
+}
+
+func (o RestorePointPostgresPtrOutput) Elem() RestorePointPostgresOutput {
+	return o.ApplyT(func(v *RestorePointPostgres) RestorePointPostgres {
+		if v != nil {
+			return *v
+		}
+		var ret RestorePointPostgres
+		return ret
+	}).(RestorePointPostgresOutput)
+}
+
+// Database to connect to (default `postgres`).
+func (o RestorePointPostgresPtrOutput) Dbname() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePointPostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Dbname
+	}).(pulumi.StringPtrOutput)
+}
+
+// Connection string, URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key/value form. Excludes the other attributes.
+func (o RestorePointPostgresPtrOutput) Dsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePointPostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Dsn
+	}).(pulumi.StringPtrOutput)
+}
+
+// Server host name or address.
+func (o RestorePointPostgresPtrOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePointPostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Host
+	}).(pulumi.StringPtrOutput)
+}
+
+// Password of the role.
+func (o RestorePointPostgresPtrOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePointPostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Password
+	}).(pulumi.StringPtrOutput)
+}
+
+// Server port (default 5432).
+func (o RestorePointPostgresPtrOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *RestorePointPostgres) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Port
+	}).(pulumi.IntPtrOutput)
+}
+
+// libpq `sslmode` (default `prefer`).
+func (o RestorePointPostgresPtrOutput) Sslmode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePointPostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Sslmode
+	}).(pulumi.StringPtrOutput)
+}
+
+// Role to log in as.
+func (o RestorePointPostgresPtrOutput) User() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePointPostgres) *string {
+		if v == nil {
+			return nil
+		}
+		return v.User
+	}).(pulumi.StringPtrOutput)
+}
+
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type RestorePointRepository struct {
+	// Repository bucket name.
+	Bucket *string `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix *string `pulumi:"prefix"`
+}
+
+// RestorePointRepositoryInput is an input type that accepts RestorePointRepositoryArgs and RestorePointRepositoryOutput values.
+// You can construct a concrete instance of `RestorePointRepositoryInput` via:
+//
+//	RestorePointRepositoryArgs{...}
+type RestorePointRepositoryInput interface {
+	pulumi.Input
+
+	ToRestorePointRepositoryOutput() RestorePointRepositoryOutput
+	ToRestorePointRepositoryOutputWithContext(context.Context) RestorePointRepositoryOutput
+}
+
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type RestorePointRepositoryArgs struct {
+	// Repository bucket name.
+	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+}
+
+func (RestorePointRepositoryArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestorePointRepository)(nil)).Elem()
+}
+
+func (i RestorePointRepositoryArgs) ToRestorePointRepositoryOutput() RestorePointRepositoryOutput {
+	return i.ToRestorePointRepositoryOutputWithContext(context.Background())
+}
+
+func (i RestorePointRepositoryArgs) ToRestorePointRepositoryOutputWithContext(ctx context.Context) RestorePointRepositoryOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestorePointRepositoryOutput)
+}
+
+func (i RestorePointRepositoryArgs) ToRestorePointRepositoryPtrOutput() RestorePointRepositoryPtrOutput {
+	return i.ToRestorePointRepositoryPtrOutputWithContext(context.Background())
+}
+
+func (i RestorePointRepositoryArgs) ToRestorePointRepositoryPtrOutputWithContext(ctx context.Context) RestorePointRepositoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestorePointRepositoryOutput).ToRestorePointRepositoryPtrOutputWithContext(ctx)
+}
+
+// RestorePointRepositoryPtrInput is an input type that accepts RestorePointRepositoryArgs, RestorePointRepositoryPtr and RestorePointRepositoryPtrOutput values.
+// You can construct a concrete instance of `RestorePointRepositoryPtrInput` via:
+//
+//	        RestorePointRepositoryArgs{...}
+//
+//	or:
+//
+//	        nil
+type RestorePointRepositoryPtrInput interface {
+	pulumi.Input
+
+	ToRestorePointRepositoryPtrOutput() RestorePointRepositoryPtrOutput
+	ToRestorePointRepositoryPtrOutputWithContext(context.Context) RestorePointRepositoryPtrOutput
+}
+
+type restorePointRepositoryPtrType RestorePointRepositoryArgs
+
+func RestorePointRepositoryPtr(v *RestorePointRepositoryArgs) RestorePointRepositoryPtrInput {
+	return (*restorePointRepositoryPtrType)(v)
+}
+
+func (*restorePointRepositoryPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestorePointRepository)(nil)).Elem()
+}
+
+func (i *restorePointRepositoryPtrType) ToRestorePointRepositoryPtrOutput() RestorePointRepositoryPtrOutput {
+	return i.ToRestorePointRepositoryPtrOutputWithContext(context.Background())
+}
+
+func (i *restorePointRepositoryPtrType) ToRestorePointRepositoryPtrOutputWithContext(ctx context.Context) RestorePointRepositoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestorePointRepositoryPtrOutput)
+}
+
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type RestorePointRepositoryOutput struct{ *pulumi.OutputState }
+
+func (RestorePointRepositoryOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestorePointRepository)(nil)).Elem()
+}
+
+func (o RestorePointRepositoryOutput) ToRestorePointRepositoryOutput() RestorePointRepositoryOutput {
+	return o
+}
+
+func (o RestorePointRepositoryOutput) ToRestorePointRepositoryOutputWithContext(ctx context.Context) RestorePointRepositoryOutput {
+	return o
+}
+
+func (o RestorePointRepositoryOutput) ToRestorePointRepositoryPtrOutput() RestorePointRepositoryPtrOutput {
+	return o.ToRestorePointRepositoryPtrOutputWithContext(context.Background())
+}
+
+func (o RestorePointRepositoryOutput) ToRestorePointRepositoryPtrOutputWithContext(ctx context.Context) RestorePointRepositoryPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RestorePointRepository) *RestorePointRepository {
+		return &v
+	}).(RestorePointRepositoryPtrOutput)
+}
+
+// Repository bucket name.
+func (o RestorePointRepositoryOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePointRepository) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+}
+
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o RestorePointRepositoryOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestorePointRepository) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+type RestorePointRepositoryPtrOutput struct{ *pulumi.OutputState }
+
+func (RestorePointRepositoryPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestorePointRepository)(nil)).Elem()
+}
+
+func (o RestorePointRepositoryPtrOutput) ToRestorePointRepositoryPtrOutput() RestorePointRepositoryPtrOutput {
+	return o
+}
+
+func (o RestorePointRepositoryPtrOutput) ToRestorePointRepositoryPtrOutputWithContext(ctx context.Context) RestorePointRepositoryPtrOutput {
+	return o
+}
+
+func (o RestorePointRepositoryPtrOutput) Elem() RestorePointRepositoryOutput {
+	return o.ApplyT(func(v *RestorePointRepository) RestorePointRepository {
+		if v != nil {
+			return *v
+		}
+		var ret RestorePointRepository
+		return ret
+	}).(RestorePointRepositoryOutput)
+}
+
+// Repository bucket name.
+func (o RestorePointRepositoryPtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePointRepository) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Bucket
+	}).(pulumi.StringPtrOutput)
+}
+
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o RestorePointRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestorePointRepository) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Prefix
+	}).(pulumi.StringPtrOutput)
+}
+
 // How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 type RestorePostgres struct {
 	// Database to connect to (default `postgres`).
@@ -5936,6 +6349,10 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsPtrInput)(nil)).Elem(), RestoreAttachmentsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCheckInput)(nil)).Elem(), RestoreCheckArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCheckArrayInput)(nil)).Elem(), RestoreCheckArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestorePointPostgresInput)(nil)).Elem(), RestorePointPostgresArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestorePointPostgresPtrInput)(nil)).Elem(), RestorePointPostgresArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestorePointRepositoryInput)(nil)).Elem(), RestorePointRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestorePointRepositoryPtrInput)(nil)).Elem(), RestorePointRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestorePostgresInput)(nil)).Elem(), RestorePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestorePostgresPtrInput)(nil)).Elem(), RestorePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreRepositoryInput)(nil)).Elem(), RestoreRepositoryArgs{})
@@ -6008,6 +6425,10 @@ func init() {
 	pulumi.RegisterOutputType(RestoreAttachmentsPtrOutput{})
 	pulumi.RegisterOutputType(RestoreCheckOutput{})
 	pulumi.RegisterOutputType(RestoreCheckArrayOutput{})
+	pulumi.RegisterOutputType(RestorePointPostgresOutput{})
+	pulumi.RegisterOutputType(RestorePointPostgresPtrOutput{})
+	pulumi.RegisterOutputType(RestorePointRepositoryOutput{})
+	pulumi.RegisterOutputType(RestorePointRepositoryPtrOutput{})
 	pulumi.RegisterOutputType(RestorePostgresOutput{})
 	pulumi.RegisterOutputType(RestorePostgresPtrOutput{})
 	pulumi.RegisterOutputType(RestoreRepositoryOutput{})
