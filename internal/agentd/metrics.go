@@ -63,6 +63,10 @@ type Metrics struct {
 	// PostureAt is when the findings were evaluated.
 	PostureFinding *prometheus.GaugeVec
 	PostureAt      prometheus.Gauge
+	// PostureMeasure is a number a finding compared: the anomaly controls'
+	// observed value and baseline (WAL compression ratio, WAL bytes per
+	// window, newest backup size as a share of the earlier ones).
+	PostureMeasure *prometheus.GaugeVec
 	// RedisSnapshotLast, RedisSnapshotAge and RedisSnapshotBytes describe
 	// the newest snapshot of each scheduled Redis instance;
 	// RedisBgsaveSuccess and RedisAOFEnabled its server's INFO persistence.

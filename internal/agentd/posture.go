@@ -36,6 +36,9 @@ func (d *Daemon) postureStats(ctx context.Context) error {
 		if f.Cluster == "" {
 			continue
 		}
+		for name, v := range f.Measures {
+			d.m.PostureMeasure.WithLabelValues(f.Control, f.Cluster, name).Set(v)
+		}
 		for _, s := range posture.Statuses() {
 			v := 0.0
 			if f.Status == s {

@@ -71,9 +71,12 @@ type Finding struct {
 	// finding does not pass ("Backup Overdue"): the summary of the
 	// warning a resource shows for it. Empty on a pass, and on an unknown
 	// that is not worth a warning (nothing declared to judge).
-	Problem    string            `json:"problem,omitempty"`
-	Parameters map[string]string `json:"parameters,omitempty"`
-	Standards  []Standard        `json:"standards"`
+	Problem string `json:"problem,omitempty"`
+	// Measures are the numbers a finding compared, by name (the anomaly
+	// controls' MeasureObserved and MeasureBaseline), for metrics.
+	Measures   map[string]float64 `json:"measures,omitempty"`
+	Parameters map[string]string  `json:"parameters,omitempty"`
+	Standards  []Standard         `json:"standards"`
 }
 
 // Scope says what a control judges once: the bucket, or each cluster.
@@ -121,13 +124,26 @@ type Params struct {
 	// RTOTarget bounds a drill's measured RTO; zero: the target the drill
 	// itself recorded (its schedule's rto_target).
 	RTOTarget time.Duration
+	// AnomalyWindow is the window the anomaly controls compare with the
+	// windows before it (default one hour).
+	AnomalyWindow time.Duration
+	// CollapseFactor: WAL compressibility fails when the last window's
+	// median ratio times this is below the earlier median (default 2).
+	CollapseFactor float64
+	// SurgeFactor: WAL volume warns above this many times the earlier
+	// windows' median (default 4).
+	SurgeFactor float64
+	// MaxSizeDrop: a newest base backup or dump smaller than (1 - this) of
+	// the earlier ones' median fails (default 0.5).
+	MaxSizeDrop float64
 	// Trust, when it holds keys, requires policy.json, drill schedules and
 	// drill evidence to be signed by one of them.
 	Trust signature.Trust
 }
 
 // DefaultParams are the thresholds used when a Params field is zero.
-var DefaultParams = Params{MinLockDays: 7, RPO: 5 * time.Minute, WindowDays: 7, VerifyWithinDays: 7, DrillWithinDays: 30}
+var DefaultParams = Params{MinLockDays: 7, RPO: 5 * time.Minute, WindowDays: 7, VerifyWithinDays: 7, DrillWithinDays: 30,
+	AnomalyWindow: time.Hour, CollapseFactor: 2, SurgeFactor: 4, MaxSizeDrop: 0.5}
 
 func (p Params) withDefaults() Params {
 	d := DefaultParams
@@ -145,6 +161,18 @@ func (p Params) withDefaults() Params {
 	}
 	if p.DrillWithinDays <= 0 {
 		p.DrillWithinDays = d.DrillWithinDays
+	}
+	if p.AnomalyWindow <= 0 {
+		p.AnomalyWindow = d.AnomalyWindow
+	}
+	if p.CollapseFactor <= 1 {
+		p.CollapseFactor = d.CollapseFactor
+	}
+	if p.SurgeFactor <= 1 {
+		p.SurgeFactor = d.SurgeFactor
+	}
+	if p.MaxSizeDrop <= 0 || p.MaxSizeDrop >= 1 {
+		p.MaxSizeDrop = d.MaxSizeDrop
 	}
 	return p
 }
