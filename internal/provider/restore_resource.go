@@ -80,6 +80,8 @@ type restoreModel struct {
 	Executor     types.String `tfsdk:"executor"`
 	ClaimTimeout types.String `tfsdk:"claim_timeout"`
 	Request      types.String `tfsdk:"request"`
+	// SourceRegion reads the repository from a recovery region's copy.
+	SourceRegion *sourceRegionModel `tfsdk:"source_region"`
 
 	RecoverySource     types.String   `tfsdk:"recovery_source"`
 	WALRange           types.String   `tfsdk:"wal_range"`
@@ -284,7 +286,8 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				}},
 				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
 			},
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Delete: true}),
+			"timeouts":      timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Delete: true}),
+			"source_region": sourceRegionBlock("plan and apply work"),
 		},
 	}
 }
@@ -395,14 +398,15 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 			return // the same restore: nothing to resolve again
 		}
 	}
-	if plan.Repository == nil || plan.Target == nil || plan.anyUnknown() {
+	if plan.Repository == nil || plan.Target == nil || plan.anyUnknown() || plan.SourceRegion.unknown() {
 		return
 	}
-	client, err := r.data.Store(ctx)
+	cfg, bucket := r.source(&plan)
+	client, err := r.data.StoreFor(ctx, cfg)
 	if err != nil {
 		return
 	}
-	store := client.Store(plan.Repository.Bucket.ValueString())
+	store := client.Store(bucket)
 	if plan.Kind.ValueString() == string(restore.KindCluster) && !plan.remote() {
 		dir := plan.Target.DataDirectory.ValueString()
 		// A copy being replaced is removed before the new one is made, so
@@ -507,11 +511,19 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	cfg, bucket := r.source(&plan)
+	client := r.data.storeClientFor(ctx, cfg, &resp.Diagnostics)
 	if client == nil {
 		return
 	}
 	if plan.remote() {
+		if plan.SourceRegion.set() {
+			// NOTE: the agents read their requests from the primary
+			// repository, which a restore from the region does without.
+			resp.Diagnostics.AddAttributeError(path.Root("source_region"), "Source Region With A Remote Restore",
+				"source_region restores run where Terraform runs: remove the agent executor, or source_region.")
+			return
+		}
 		r.createRemote(ctx, &plan, client, resp)
 		return
 	}
@@ -532,7 +544,7 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 		}
 		rreq.Source = src
 	}
-	store := client.Store(plan.Repository.Bucket.ValueString())
+	store := client.Store(bucket)
 	// ... and the timeline it named (rreq keeps the configured value: it
 	// identifies the kept recovery point released below).
 	ereq := rreq
@@ -774,9 +786,23 @@ func (r *restoreResource) request(m *restoreModel, client *objectstore.Client) r
 	return req
 }
 
-// agentConfig is what restore_command's agent needs to read the repository.
+// agentConfig is what restore_command's agent needs to read the repository
+// (the recovery region's copy with source_region).
 func (r *restoreResource) agentConfig(m *restoreModel) repo.AgentConfig {
-	return r.data.restoreAgentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString())
+	c := r.data.restoreAgentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString())
+	if m.SourceRegion.set() {
+		c = m.SourceRegion.agentConfig(c)
+	}
+	return c
+}
+
+// source is the store and bucket the repository is read from: the
+// provider's, or the recovery region's with source_region.
+func (r *restoreResource) source(m *restoreModel) (objectstore.Config, string) {
+	if m.SourceRegion.set() {
+		return m.SourceRegion.config(), m.SourceRegion.Bucket.ValueString()
+	}
+	return r.data.storeConfig, m.Repository.Bucket.ValueString()
 }
 
 // point is the recovery target other than a time the model names.
