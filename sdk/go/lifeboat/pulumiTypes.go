@@ -5371,6 +5371,260 @@ func (o RestoreRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+type RestoreSourceRegion struct {
+	// Access key ID for the region's store (a restorer role's).
+	AccessKey *string `pulumi:"accessKey"`
+	// The recovery region's bucket.
+	Bucket *string `pulumi:"bucket"`
+	// S3 API endpoint of the region's store.
+	Endpoint *string `pulumi:"endpoint"`
+	// Address the region's buckets as `endpoint/bucket`.
+	PathStyle *bool `pulumi:"pathStyle"`
+	// Region of the region's store.
+	Region *string `pulumi:"region"`
+	// Secret access key for the region's store.
+	SecretKey *string `pulumi:"secretKey"`
+	// Skip TLS verification (self-signed test stores only).
+	SkipTlsVerify *bool `pulumi:"skipTlsVerify"`
+}
+
+// RestoreSourceRegionInput is an input type that accepts RestoreSourceRegionArgs and RestoreSourceRegionOutput values.
+// You can construct a concrete instance of `RestoreSourceRegionInput` via:
+//
+//	RestoreSourceRegionArgs{...}
+type RestoreSourceRegionInput interface {
+	pulumi.Input
+
+	ToRestoreSourceRegionOutput() RestoreSourceRegionOutput
+	ToRestoreSourceRegionOutputWithContext(context.Context) RestoreSourceRegionOutput
+}
+
+// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+type RestoreSourceRegionArgs struct {
+	// Access key ID for the region's store (a restorer role's).
+	AccessKey pulumi.StringPtrInput `pulumi:"accessKey"`
+	// The recovery region's bucket.
+	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
+	// S3 API endpoint of the region's store.
+	Endpoint pulumi.StringPtrInput `pulumi:"endpoint"`
+	// Address the region's buckets as `endpoint/bucket`.
+	PathStyle pulumi.BoolPtrInput `pulumi:"pathStyle"`
+	// Region of the region's store.
+	Region pulumi.StringPtrInput `pulumi:"region"`
+	// Secret access key for the region's store.
+	SecretKey pulumi.StringPtrInput `pulumi:"secretKey"`
+	// Skip TLS verification (self-signed test stores only).
+	SkipTlsVerify pulumi.BoolPtrInput `pulumi:"skipTlsVerify"`
+}
+
+func (RestoreSourceRegionArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreSourceRegion)(nil)).Elem()
+}
+
+func (i RestoreSourceRegionArgs) ToRestoreSourceRegionOutput() RestoreSourceRegionOutput {
+	return i.ToRestoreSourceRegionOutputWithContext(context.Background())
+}
+
+func (i RestoreSourceRegionArgs) ToRestoreSourceRegionOutputWithContext(ctx context.Context) RestoreSourceRegionOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreSourceRegionOutput)
+}
+
+func (i RestoreSourceRegionArgs) ToRestoreSourceRegionPtrOutput() RestoreSourceRegionPtrOutput {
+	return i.ToRestoreSourceRegionPtrOutputWithContext(context.Background())
+}
+
+func (i RestoreSourceRegionArgs) ToRestoreSourceRegionPtrOutputWithContext(ctx context.Context) RestoreSourceRegionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreSourceRegionOutput).ToRestoreSourceRegionPtrOutputWithContext(ctx)
+}
+
+// RestoreSourceRegionPtrInput is an input type that accepts RestoreSourceRegionArgs, RestoreSourceRegionPtr and RestoreSourceRegionPtrOutput values.
+// You can construct a concrete instance of `RestoreSourceRegionPtrInput` via:
+//
+//	        RestoreSourceRegionArgs{...}
+//
+//	or:
+//
+//	        nil
+type RestoreSourceRegionPtrInput interface {
+	pulumi.Input
+
+	ToRestoreSourceRegionPtrOutput() RestoreSourceRegionPtrOutput
+	ToRestoreSourceRegionPtrOutputWithContext(context.Context) RestoreSourceRegionPtrOutput
+}
+
+type restoreSourceRegionPtrType RestoreSourceRegionArgs
+
+func RestoreSourceRegionPtr(v *RestoreSourceRegionArgs) RestoreSourceRegionPtrInput {
+	return (*restoreSourceRegionPtrType)(v)
+}
+
+func (*restoreSourceRegionPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestoreSourceRegion)(nil)).Elem()
+}
+
+func (i *restoreSourceRegionPtrType) ToRestoreSourceRegionPtrOutput() RestoreSourceRegionPtrOutput {
+	return i.ToRestoreSourceRegionPtrOutputWithContext(context.Background())
+}
+
+func (i *restoreSourceRegionPtrType) ToRestoreSourceRegionPtrOutputWithContext(ctx context.Context) RestoreSourceRegionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreSourceRegionPtrOutput)
+}
+
+// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+type RestoreSourceRegionOutput struct{ *pulumi.OutputState }
+
+func (RestoreSourceRegionOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreSourceRegion)(nil)).Elem()
+}
+
+func (o RestoreSourceRegionOutput) ToRestoreSourceRegionOutput() RestoreSourceRegionOutput {
+	return o
+}
+
+func (o RestoreSourceRegionOutput) ToRestoreSourceRegionOutputWithContext(ctx context.Context) RestoreSourceRegionOutput {
+	return o
+}
+
+func (o RestoreSourceRegionOutput) ToRestoreSourceRegionPtrOutput() RestoreSourceRegionPtrOutput {
+	return o.ToRestoreSourceRegionPtrOutputWithContext(context.Background())
+}
+
+func (o RestoreSourceRegionOutput) ToRestoreSourceRegionPtrOutputWithContext(ctx context.Context) RestoreSourceRegionPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RestoreSourceRegion) *RestoreSourceRegion {
+		return &v
+	}).(RestoreSourceRegionPtrOutput)
+}
+
+// Access key ID for the region's store (a restorer role's).
+func (o RestoreSourceRegionOutput) AccessKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreSourceRegion) *string { return v.AccessKey }).(pulumi.StringPtrOutput)
+}
+
+// The recovery region's bucket.
+func (o RestoreSourceRegionOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreSourceRegion) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+}
+
+// S3 API endpoint of the region's store.
+func (o RestoreSourceRegionOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreSourceRegion) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
+}
+
+// Address the region's buckets as `endpoint/bucket`.
+func (o RestoreSourceRegionOutput) PathStyle() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v RestoreSourceRegion) *bool { return v.PathStyle }).(pulumi.BoolPtrOutput)
+}
+
+// Region of the region's store.
+func (o RestoreSourceRegionOutput) Region() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreSourceRegion) *string { return v.Region }).(pulumi.StringPtrOutput)
+}
+
+// Secret access key for the region's store.
+func (o RestoreSourceRegionOutput) SecretKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreSourceRegion) *string { return v.SecretKey }).(pulumi.StringPtrOutput)
+}
+
+// Skip TLS verification (self-signed test stores only).
+func (o RestoreSourceRegionOutput) SkipTlsVerify() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v RestoreSourceRegion) *bool { return v.SkipTlsVerify }).(pulumi.BoolPtrOutput)
+}
+
+type RestoreSourceRegionPtrOutput struct{ *pulumi.OutputState }
+
+func (RestoreSourceRegionPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestoreSourceRegion)(nil)).Elem()
+}
+
+func (o RestoreSourceRegionPtrOutput) ToRestoreSourceRegionPtrOutput() RestoreSourceRegionPtrOutput {
+	return o
+}
+
+func (o RestoreSourceRegionPtrOutput) ToRestoreSourceRegionPtrOutputWithContext(ctx context.Context) RestoreSourceRegionPtrOutput {
+	return o
+}
+
+func (o RestoreSourceRegionPtrOutput) Elem() RestoreSourceRegionOutput {
+	return o.ApplyT(func(v *RestoreSourceRegion) RestoreSourceRegion {
+		if v != nil {
+			return *v
+		}
+		var ret RestoreSourceRegion
+		return ret
+	}).(RestoreSourceRegionOutput)
+}
+
+// Access key ID for the region's store (a restorer role's).
+func (o RestoreSourceRegionPtrOutput) AccessKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreSourceRegion) *string {
+		if v == nil {
+			return nil
+		}
+		return v.AccessKey
+	}).(pulumi.StringPtrOutput)
+}
+
+// The recovery region's bucket.
+func (o RestoreSourceRegionPtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreSourceRegion) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Bucket
+	}).(pulumi.StringPtrOutput)
+}
+
+// S3 API endpoint of the region's store.
+func (o RestoreSourceRegionPtrOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreSourceRegion) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Endpoint
+	}).(pulumi.StringPtrOutput)
+}
+
+// Address the region's buckets as `endpoint/bucket`.
+func (o RestoreSourceRegionPtrOutput) PathStyle() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *RestoreSourceRegion) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.PathStyle
+	}).(pulumi.BoolPtrOutput)
+}
+
+// Region of the region's store.
+func (o RestoreSourceRegionPtrOutput) Region() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreSourceRegion) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Region
+	}).(pulumi.StringPtrOutput)
+}
+
+// Secret access key for the region's store.
+func (o RestoreSourceRegionPtrOutput) SecretKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreSourceRegion) *string {
+		if v == nil {
+			return nil
+		}
+		return v.SecretKey
+	}).(pulumi.StringPtrOutput)
+}
+
+// Skip TLS verification (self-signed test stores only).
+func (o RestoreSourceRegionPtrOutput) SkipTlsVerify() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *RestoreSourceRegion) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.SkipTlsVerify
+	}).(pulumi.BoolPtrOutput)
+}
+
 // Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 type RestoreTarget struct {
 	// PostgreSQL binaries (default Debian's PostgreSQL 15).
@@ -6357,6 +6611,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*RestorePostgresPtrInput)(nil)).Elem(), RestorePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreRepositoryInput)(nil)).Elem(), RestoreRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreRepositoryPtrInput)(nil)).Elem(), RestoreRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreSourceRegionInput)(nil)).Elem(), RestoreSourceRegionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreSourceRegionPtrInput)(nil)).Elem(), RestoreSourceRegionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreTargetInput)(nil)).Elem(), RestoreTargetArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreTargetPtrInput)(nil)).Elem(), RestoreTargetArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveAgentCredentialsInput)(nil)).Elem(), WalArchiveAgentCredentialsArgs{})
@@ -6433,6 +6689,8 @@ func init() {
 	pulumi.RegisterOutputType(RestorePostgresPtrOutput{})
 	pulumi.RegisterOutputType(RestoreRepositoryOutput{})
 	pulumi.RegisterOutputType(RestoreRepositoryPtrOutput{})
+	pulumi.RegisterOutputType(RestoreSourceRegionOutput{})
+	pulumi.RegisterOutputType(RestoreSourceRegionPtrOutput{})
 	pulumi.RegisterOutputType(RestoreTargetOutput{})
 	pulumi.RegisterOutputType(RestoreTargetPtrOutput{})
 	pulumi.RegisterOutputType(WalArchiveAgentCredentialsOutput{})

@@ -68,6 +68,8 @@ type Restore struct {
 	RestoredToLsn pulumi.StringOutput `pulumi:"restoredToLsn"`
 	// Commit time of the last transaction recovered (RFC 3339).
 	RestoredToTime pulumi.StringOutput `pulumi:"restoredToTime"`
+	// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+	SourceRegion RestoreSourceRegionPtrOutput `pulumi:"sourceRegion"`
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target RestoreTargetPtrOutput `pulumi:"target"`
 	// Where replay stops for `lsn`, `xid`, `restore_point` or `immediate`: the LSN asked for, the LSN of the restore point's or the transaction's record found in the archive, or the backup's end. Known at plan.
@@ -164,6 +166,8 @@ type restoreArgs struct {
 	Repository *RestoreRepository `pulumi:"repository"`
 	// Recovery target: a named restore point (`recovery_target_name`), e.g. `lifeboat_restore_point.x.name`. At plan the archived WAL must contain a restore point of that name after a usable backup, else the plan fails.
 	RestorePoint *string `pulumi:"restorePoint"`
+	// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+	SourceRegion *RestoreSourceRegion `pulumi:"sourceRegion"`
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target *RestoreTarget `pulumi:"target"`
 	// Recovery target: a transaction id (`recovery_target_xid`), e.g. one `lifeboat incident find` named. With `inclusive = false` the restore stops just before that transaction commits ("just before the delete"). At plan its commit (or abort) record must be in the archived WAL, else the plan fails.
@@ -204,6 +208,8 @@ type RestoreArgs struct {
 	Repository RestoreRepositoryPtrInput
 	// Recovery target: a named restore point (`recovery_target_name`), e.g. `lifeboat_restore_point.x.name`. At plan the archived WAL must contain a restore point of that name after a usable backup, else the plan fails.
 	RestorePoint pulumi.StringPtrInput
+	// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+	SourceRegion RestoreSourceRegionPtrInput
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target RestoreTargetPtrInput
 	// Recovery target: a transaction id (`recovery_target_xid`), e.g. one `lifeboat incident find` named. With `inclusive = false` the restore stops just before that transaction commits ("just before the delete"). At plan its commit (or abort) record must be in the archived WAL, else the plan fails.
@@ -415,6 +421,11 @@ func (o RestoreOutput) RestoredToLsn() pulumi.StringOutput {
 // Commit time of the last transaction recovered (RFC 3339).
 func (o RestoreOutput) RestoredToTime() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.RestoredToTime }).(pulumi.StringOutput)
+}
+
+// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+func (o RestoreOutput) SourceRegion() RestoreSourceRegionPtrOutput {
+	return o.ApplyT(func(v *Restore) RestoreSourceRegionPtrOutput { return v.SourceRegion }).(RestoreSourceRegionPtrOutput)
 }
 
 // Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
