@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
@@ -31,5 +32,29 @@ func TestKeygenWritesAPrivateKeyOnlyTheOwnerReadsAndNeverOverwrites(t *testing.T
 	}
 	if err := runKeygen(context.Background(), keygenOptions{out: path}, &out); err == nil {
 		t.Fatal("keygen overwrote an existing key")
+	}
+}
+
+// TestKeygenAgeWritesAnIdentityTheRecipientOpens: the identity file is
+// 0600 and loads, and the printed recipient is its public key.
+func TestKeygenAgeWritesAnIdentityTheRecipientOpens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "restorer.age")
+	var out bytes.Buffer
+	if err := runKeygen(context.Background(), keygenOptions{out: path, age: true}, &out); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := crypt.LoadIdentities(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := crypt.ParseRecipients([]string{strings.TrimSpace(out.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ids.Check("x", r.Info()); err != nil {
+		t.Fatalf("the identity does not match the printed recipient: %v", err)
+	}
+	if err := runKeygen(context.Background(), keygenOptions{out: path, age: true}, &out); err == nil {
+		t.Fatal("keygen overwrote an existing identity")
 	}
 }

@@ -266,6 +266,18 @@ func (w *Writer) Size(plain int64) int64 {
 	return w.hdrLen + plain + chunks*tag
 }
 
+// GenerateIdentity returns a new X25519 identity file body (as age-keygen
+// writes it: a comment naming the public key, then the private key) and
+// its recipient.
+func GenerateIdentity() (file, recipient string, err error) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return "", "", err
+	}
+	r := id.Recipient().String()
+	return "# public key: " + r + "\n" + id.String() + "\n", r, nil
+}
+
 // Keyring holds the identities (private keys) restores decrypt with.
 // A nil *Keyring holds none.
 type Keyring struct {
