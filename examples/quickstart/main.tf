@@ -312,6 +312,66 @@ output "restore" {
   }
 }
 
+# The agent executor: a whole-cluster restore rehearsal performed by the
+# agent on the database host, not by the machine running Terraform. The
+# provider writes a signed request into the repository; the agent whose host
+# name is agent_host claims it, restores and starts the copy there, and its
+# progress and result come back through the repository. Terraform could run
+# in CI with no PostgreSQL at all. Removing it (rehearsal_dir = null) is a
+# request to the agent too.
+variable "agent_host" {
+  description = "Host name the database host's agent runs as (`lifeboat agent --host`, or `host` in its bootstrap file). Null: no agent executor."
+  type        = string
+  default     = null
+}
+
+variable "rehearsal_dir" {
+  description = "Data directory on the database host for the agent's cluster restore rehearsal (null: none)."
+  type        = string
+  default     = null
+}
+
+variable "rehearsal_port" {
+  description = "Port the rehearsal's restored server listens on, on the database host."
+  type        = number
+  default     = 55433
+}
+
+resource "lifeboat_restore" "rehearsal" {
+  count         = var.agent_host == null || var.rehearsal_dir == null ? 0 : 1
+  kind          = "cluster"
+  agent         = var.agent_host
+  claim_timeout = "2m"
+
+  cluster = lifeboat_backup_policy.main.cluster
+  repository {
+    bucket = lifeboat_immutable_bucket.repository.name
+    prefix = "pg"
+  }
+
+  target {
+    data_directory = var.rehearsal_dir
+    port           = var.rehearsal_port
+  }
+
+  check {
+    name     = "tenant_present"
+    sql      = "SELECT count(*) FROM pg_database WHERE datname = 'acme_logistics'"
+    expected = "1"
+  }
+}
+
+output "rehearsal" {
+  value = length(lifeboat_restore.rehearsal) == 0 ? null : {
+    executed_by      = var.agent_host
+    request          = lifeboat_restore.rehearsal[0].request
+    data_directory   = lifeboat_restore.rehearsal[0].id
+    recovery_source  = lifeboat_restore.rehearsal[0].recovery_source
+    checks           = lifeboat_restore.rehearsal[0].check_results
+    duration_seconds = lifeboat_restore.rehearsal[0].duration_seconds
+  }
+}
+
 # Redis: Odoo's HTTP sessions live in one instance, a page cache in
 # another. Losing sessions logs every user out, so that instance is
 # persisted and restored; the cache is rebuilt, so it writes nothing to disk.

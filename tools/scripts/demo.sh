@@ -90,7 +90,7 @@ echo "==> the drill run on apply"
 
 echo "==> starting the agent daemon (schedules from the repository, Prometheus metrics)"
 AGENT_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-setsid "$DEMO/bin/lifeboat" agent --config "$SERVICES/lifeboat-agent.json" --pg-dsn "$LIFEBOAT_PG_DSN" \
+setsid "$DEMO/bin/lifeboat" agent --config "$SERVICES/lifeboat-agent.json" --pg-dsn "$LIFEBOAT_PG_DSN" --host demo-db \
   --pg-bindir /usr/lib/postgresql/15/bin --listen "127.0.0.1:$AGENT_PORT" >"$SERVICES/agent.log" 2>&1 < /dev/null &
 echo $! >"$SERVICES/agent.pid"
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$AGENT_PORT/healthz" >/dev/null && break; sleep 0.2; done
@@ -112,17 +112,30 @@ for _ in $(seq 60); do # wait until that WAL is archived
   sleep 0.5
 done
 
-echo "==> terraform plan of restoring acme_logistics to $POINT (before the accident)"
-"$TF" plan -input=false -no-color -var "restore_point_in_time=$POINT" -out "$DEMO/restore.tfplan" >"$DEMO/plan.log" 2>&1 || { cat "$DEMO/plan.log"; exit 1; }
+# The agent executor: a cluster restore rehearsal the agent on host demo-db
+# performs (the database host), requested through the repository.
+REHEARSAL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+REHEARSAL=(-var "agent_host=demo-db" -var "rehearsal_dir=$SERVICES/rehearsal" -var "rehearsal_port=$REHEARSAL_PORT")
+rm -rf "$SERVICES/rehearsal"
+
+echo "==> terraform plan of restoring acme_logistics to $POINT (before the accident), and of a cluster restore rehearsal by the agent on demo-db"
+"$TF" plan -input=false -no-color -var "restore_point_in_time=$POINT" "${REHEARSAL[@]}" -out "$DEMO/restore.tfplan" >"$DEMO/plan.log" 2>&1 || { cat "$DEMO/plan.log"; exit 1; }
 sed -n '/# lifeboat_restore.acme\[0\] will be created/,/^    }$/p' "$DEMO/plan.log" | grep -E "will be created|kind|point_in_time|recovery_source|wal_range|database|source_database|prefix" || true
 
 echo "==> terraform apply of that plan: the restore runs"
 "$TF" apply -input=false -no-color "$DEMO/restore.tfplan" >"$DEMO/apply.log" 2>&1 || { cat "$DEMO/apply.log"; echo "restore failed"; exit 1; }
 grep -E "^(lifeboat_restore|Apply complete|Warning:)" "$DEMO/apply.log" || true
 "$TF" output -no-color restore
+echo "==> the rehearsal the agent performed (request, progress and result in the repository)"
+"$TF" output -no-color rehearsal
 
 echo "==> a second plan must be empty (no drift)"
-"$TF" plan -detailed-exitcode -input=false -no-color -var "restore_point_in_time=$POINT" >/dev/null
+"$TF" plan -detailed-exitcode -input=false -no-color -var "restore_point_in_time=$POINT" "${REHEARSAL[@]}" >/dev/null
+
+echo "==> removing the rehearsal: a request the agent executes (stops the server, deletes the directory)"
+"$TF" apply -auto-approve -input=false -no-color -var "restore_point_in_time=$POINT" >"$DEMO/apply.log" 2>&1 || { cat "$DEMO/apply.log"; echo "removing the rehearsal failed"; exit 1; }
+grep -E "^(lifeboat_restore|Apply complete)" "$DEMO/apply.log" || true
+[[ ! -e "$SERVICES/rehearsal" ]] || { echo "the rehearsal's directory is still there"; exit 1; }
 
 cat <<MSG
 
