@@ -57,6 +57,8 @@ type walArchiveModel struct {
 	AgentConfigPath       types.String           `tfsdk:"agent_config_path"`
 	ManageAgentConfigFile types.Bool             `tfsdk:"manage_agent_config_file"`
 	AgentConfigOwner      types.String           `tfsdk:"agent_config_owner"`
+	// AgentHost is the bootstrap file's host: the name requests address.
+	AgentHost types.String `tfsdk:"agent_host"`
 	AgentCredentials      *agentCredentialsModel `tfsdk:"agent_credentials"`
 	Encryption            *encryptionModel       `tfsdk:"encryption"`
 	Verify                types.Bool             `tfsdk:"verify"`
@@ -141,6 +143,13 @@ func (r *walArchiveResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Computed:            true,
 				Default:             booldefault.StaticBool(false),
 			},
+			"agent_host": schema.StringAttribute{
+				MarkdownDescription: "The database host's name, written into `agent_config` as `host`: the agent there executes the requests " +
+					"addressed to it (`agent = \"<host>\"` on `lifeboat_restore` and `lifeboat_drill_schedule`) and publishes its heartbeat under it. " +
+					"With it, `agent_config` is the host's whole bootstrap file (endpoint, the writer's keys, cluster, host, trusted keys). " +
+					"Default: unset (the agent uses the machine's host name).",
+				Optional: true, Validators: []validator.String{keyNameValidator{}},
+			},
 			"agent_config_owner": schema.StringAttribute{
 				MarkdownDescription: "Owner of the managed agent configuration file: the account PostgreSQL runs as. Default `postgres`.",
 				Optional:            true,
@@ -219,6 +228,7 @@ func (r *walArchiveResource) desired(m *walArchiveModel) (pg.ArchiveSettings, re
 	cmd := pg.ArchiveCommand(m.AgentPath.ValueString(), m.AgentConfigPath.ValueString())
 	cfg := r.data.writerAgentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString(), m.Compression.ValueString(), m.AgentCredentials)
 	cfg.Encryption = m.Encryption.repo()
+	cfg.Host = m.AgentHost.ValueString()
 	return pg.ArchiveSettings{WALLevel: "replica", ArchiveMode: "on", ArchiveCommand: cmd, ArchiveTimeout: timeout}, cfg
 }
 

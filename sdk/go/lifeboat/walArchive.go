@@ -28,6 +28,8 @@ type WalArchive struct {
 	AgentConfigPath pulumi.StringPtrOutput `pulumi:"agentConfigPath"`
 	// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
 	AgentCredentials WalArchiveAgentCredentialsPtrOutput `pulumi:"agentCredentials"`
+	// The database host's name, written into `agent_config` as `host`: the agent there executes the requests addressed to it (`agent = "<host>"` on `lifeboat_restore` and `lifeboat_drill_schedule`) and publishes its heartbeat under it. With it, `agent_config` is the host's whole bootstrap file (endpoint, the writer's keys, cluster, host, trusted keys). Default: unset (the agent uses the machine's host name).
+	AgentHost pulumi.StringPtrOutput `pulumi:"agentHost"`
 	// Path of the `lifeboat` agent binary on the database host. Default `/usr/local/bin/lifeboat`.
 	AgentPath pulumi.StringPtrOutput `pulumi:"agentPath"`
 	// The `archive_command` set on the server: the agent's `wal-push` with its configuration path, and nothing secret.
@@ -130,6 +132,8 @@ type walArchiveArgs struct {
 	AgentConfigPath *string `pulumi:"agentConfigPath"`
 	// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
 	AgentCredentials *WalArchiveAgentCredentials `pulumi:"agentCredentials"`
+	// The database host's name, written into `agent_config` as `host`: the agent there executes the requests addressed to it (`agent = "<host>"` on `lifeboat_restore` and `lifeboat_drill_schedule`) and publishes its heartbeat under it. With it, `agent_config` is the host's whole bootstrap file (endpoint, the writer's keys, cluster, host, trusted keys). Default: unset (the agent uses the machine's host name).
+	AgentHost *string `pulumi:"agentHost"`
 	// Path of the `lifeboat` agent binary on the database host. Default `/usr/local/bin/lifeboat`.
 	AgentPath *string `pulumi:"agentPath"`
 	// Name of the cluster inside the repository (WAL goes under `<prefix>/<cluster>/wal/`). Changing it replaces the resource.
@@ -162,6 +166,8 @@ type WalArchiveArgs struct {
 	AgentConfigPath pulumi.StringPtrInput
 	// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
 	AgentCredentials WalArchiveAgentCredentialsPtrInput
+	// The database host's name, written into `agent_config` as `host`: the agent there executes the requests addressed to it (`agent = "<host>"` on `lifeboat_restore` and `lifeboat_drill_schedule`) and publishes its heartbeat under it. With it, `agent_config` is the host's whole bootstrap file (endpoint, the writer's keys, cluster, host, trusted keys). Default: unset (the agent uses the machine's host name).
+	AgentHost pulumi.StringPtrInput
 	// Path of the `lifeboat` agent binary on the database host. Default `/usr/local/bin/lifeboat`.
 	AgentPath pulumi.StringPtrInput
 	// Name of the cluster inside the repository (WAL goes under `<prefix>/<cluster>/wal/`). Changing it replaces the resource.
@@ -291,6 +297,11 @@ func (o WalArchiveOutput) AgentConfigPath() pulumi.StringPtrOutput {
 // Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
 func (o WalArchiveOutput) AgentCredentials() WalArchiveAgentCredentialsPtrOutput {
 	return o.ApplyT(func(v *WalArchive) WalArchiveAgentCredentialsPtrOutput { return v.AgentCredentials }).(WalArchiveAgentCredentialsPtrOutput)
+}
+
+// The database host's name, written into `agent_config` as `host`: the agent there executes the requests addressed to it (`agent = "<host>"` on `lifeboat_restore` and `lifeboat_drill_schedule`) and publishes its heartbeat under it. With it, `agent_config` is the host's whole bootstrap file (endpoint, the writer's keys, cluster, host, trusted keys). Default: unset (the agent uses the machine's host name).
+func (o WalArchiveOutput) AgentHost() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *WalArchive) pulumi.StringPtrOutput { return v.AgentHost }).(pulumi.StringPtrOutput)
 }
 
 // Path of the `lifeboat` agent binary on the database host. Default `/usr/local/bin/lifeboat`.
