@@ -17,8 +17,8 @@ func TestWalArchiveRendersBootstrap(t *testing.T) {
 	r := &walArchiveResource{data: &providerData{}}
 	m := &walArchiveModel{Cluster: types.StringValue("odoo-main"), RPO: types.StringValue("5m"), Compression: types.StringValue("zstd"),
 		AgentPath: types.StringValue("/usr/local/bin/lifeboat"), AgentConfigPath: types.StringValue("/etc/lifeboat/bootstrap.json"),
-		AgentHost:  types.StringValue("db-eu-1"),
-		Repository: &repositoryRef{Bucket: types.StringValue("acme-odoo-backups"), Prefix: types.StringValue("pg")},
+		AgentHost:        types.StringValue("db-eu-1"),
+		Repository:       &repositoryRef{Bucket: types.StringValue("acme-odoo-backups"), Prefix: types.StringValue("pg")},
 		AgentCredentials: &agentCredentialsModel{AccessKey: types.StringValue("WRITER"), SecretKey: types.StringValue("s3cr3t")}}
 	settings, cfg := r.desired(m)
 	b, err := cfg.Marshal()

@@ -47,23 +47,23 @@ type walArchiveResource struct {
 }
 
 type walArchiveModel struct {
-	ID                    types.String           `tfsdk:"id"`
-	Cluster               types.String           `tfsdk:"cluster"`
-	Postgres              *postgresModel         `tfsdk:"postgres"`
-	Repository            *repositoryRef         `tfsdk:"repository"`
-	RPO                   types.String           `tfsdk:"rpo"`
-	Compression           types.String           `tfsdk:"compression"`
-	AgentPath             types.String           `tfsdk:"agent_path"`
-	AgentConfigPath       types.String           `tfsdk:"agent_config_path"`
-	ManageAgentConfigFile types.Bool             `tfsdk:"manage_agent_config_file"`
-	AgentConfigOwner      types.String           `tfsdk:"agent_config_owner"`
+	ID                    types.String   `tfsdk:"id"`
+	Cluster               types.String   `tfsdk:"cluster"`
+	Postgres              *postgresModel `tfsdk:"postgres"`
+	Repository            *repositoryRef `tfsdk:"repository"`
+	RPO                   types.String   `tfsdk:"rpo"`
+	Compression           types.String   `tfsdk:"compression"`
+	AgentPath             types.String   `tfsdk:"agent_path"`
+	AgentConfigPath       types.String   `tfsdk:"agent_config_path"`
+	ManageAgentConfigFile types.Bool     `tfsdk:"manage_agent_config_file"`
+	AgentConfigOwner      types.String   `tfsdk:"agent_config_owner"`
 	// AgentHost is the bootstrap file's host: the name requests address.
-	AgentHost types.String `tfsdk:"agent_host"`
-	AgentCredentials      *agentCredentialsModel `tfsdk:"agent_credentials"`
-	Encryption            *encryptionModel       `tfsdk:"encryption"`
-	Verify                types.Bool             `tfsdk:"verify"`
-	VerifyTimeout         types.String           `tfsdk:"verify_timeout"`
-	OnDestroy             types.String           `tfsdk:"on_destroy"`
+	AgentHost        types.String           `tfsdk:"agent_host"`
+	AgentCredentials *agentCredentialsModel `tfsdk:"agent_credentials"`
+	Encryption       *encryptionModel       `tfsdk:"encryption"`
+	Verify           types.Bool             `tfsdk:"verify"`
+	VerifyTimeout    types.String           `tfsdk:"verify_timeout"`
+	OnDestroy        types.String           `tfsdk:"on_destroy"`
 
 	WALLevel         types.String   `tfsdk:"wal_level"`
 	ArchiveMode      types.String   `tfsdk:"archive_mode"`
