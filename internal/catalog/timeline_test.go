@@ -151,3 +151,34 @@ func TestVerifyNamesAChangedHistoryFile(t *testing.T) {
 		t.Fatalf("verify problems %+v: want %s named", rep.Problems, key)
 	}
 }
+
+// TestVerifyChecksEveryTimelinesHistory: after a failover the old primary
+// went on on timeline 1 (segments 5..8) beside timeline 2 (5..8), and
+// timeline 1's segment 6 is missing. The whole-archive index sees segment
+// 6 (timeline 2's), so only the per-timeline check finds that a restore
+// along timeline 1 would stop there; timeline 2's history has no gap.
+func TestVerifyChecksEveryTimelinesHistory(t *testing.T) {
+	ctx := context.Background()
+	s := objectstore.NewMemory("b")
+	m := addBackupOn(t, s, time.Now().Add(-time.Hour), 1, 2, 2, "0/2000100")
+	addWALOn(t, s, 1, 1, 5)
+	addWALOn(t, s, 1, 7, 8)
+	addHistory(t, s, 2, "1\t0/5000028\tno recovery target specified\n")
+	addWALOn(t, s, 2, 5, 8)
+	r, err := Verify(ctx, s, layout, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onTL1, onTL2 []Problem
+	for _, p := range r.Problems {
+		if strings.Contains(p.Reason, "timeline 1's history") {
+			onTL1 = append(onTL1, p)
+		}
+		if strings.Contains(p.Reason, "timeline 2's history") {
+			onTL2 = append(onTL2, p)
+		}
+	}
+	if len(onTL1) != 1 || onTL1[0].Object != layout.WALTimelineDir("00000001")+segOn(1, 6) || len(onTL2) != 0 {
+		t.Fatalf("timeline 1 problems %+v, timeline 2 problems %+v; want %s missing on timeline 1 only", onTL1, onTL2, segOn(1, 6))
+	}
+}

@@ -227,6 +227,7 @@ func verifyPhysical(ctx context.Context, store objectstore.Store, l repo.Layout,
 		}
 		r.Problems = append(r.Problems, Problem{Object: obj, Reason: reason})
 	}
+	r.Problems = append(r.Problems, timelineGaps(l, a, m, start.No)...)
 	var segs []WALFile
 	for _, f := range a.Files {
 		if f.IsSegment && f.Segment.No >= start.No && f.Segment.No <= to.No {
@@ -246,6 +247,46 @@ func verifyPhysical(ctx context.Context, store objectstore.Store, l repo.Layout,
 		return nil, err
 	}
 	return r, nil
+}
+
+// timelineGaps checks WAL continuity along the history of every timeline
+// the backup lies on, not only the newest: a restore with
+// recovery_target_timeline = 1 (the old primary's branch after a
+// failover) reads timeline 1's segments past the switch, which the
+// whole-archive index hides behind the newer timeline's files of the same
+// numbers. Each gap names the timeline whose restores it breaks.
+//
+// A gap every segment of which is missing on all timelines is left out: the
+// whole-archive check above reports it already.
+func timelineGaps(l repo.Layout, a *WALArchive, m *backup.Manifest, from uint64) []Problem {
+	var out []Problem
+	for _, t := range a.TimelineList() {
+		v, err := a.On(t.ID)
+		if err != nil || !v.OnPath(m) || len(v.Files) == 0 {
+			continue
+		}
+		to := v.Files[len(v.Files)-1].Segment.No
+		if to < from {
+			continue
+		}
+		for _, g := range v.Gaps(from, to, t.ID) {
+			first, _ := wal.ParseSegment(g.From, a.SegmentSize)
+			hidden := false
+			for no := first.No; no < first.No+g.Missing; no++ {
+				hidden = hidden || a.Has(no)
+			}
+			if !hidden {
+				continue
+			}
+			reason := fmt.Sprintf("WAL segment missing from timeline %d's history (a restore along timeline %d stops there)", t.ID, t.ID)
+			if g.Missing > 1 {
+				reason = fmt.Sprintf("WAL segments %s to %s (%d) missing from timeline %d's history (a restore along timeline %d stops there)",
+					g.From, g.To, g.Missing, t.ID, t.ID)
+			}
+			out = append(out, Problem{Object: l.WALTimelineDir(g.From[:8]) + g.From, Reason: reason})
+		}
+	}
+	return out
 }
 
 // walVerifyWorkers is how many archived WAL segments are re-read at once:
