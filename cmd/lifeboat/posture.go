@@ -29,6 +29,10 @@ type postureOptions struct {
 	output      string
 	trustedKeys []string
 	params      posture.Params
+	// store writes the report into the repository too, under object lock
+	// for retainDays.
+	store      bool
+	retainDays int
 }
 
 func newPostureCmd() *cobra.Command {
@@ -81,6 +85,8 @@ could not be made.`,
 	fs.IntVar(&opts.params.VerifyWithinDays, "verify-within-days", opts.params.VerifyWithinDays, "how recent the last passed verification must be")
 	fs.IntVar(&opts.params.DrillWithinDays, "drill-within-days", opts.params.DrillWithinDays, "how recent the last passed drill must be")
 	fs.DurationVar(&opts.params.RTOTarget, "rto-target", 0, "RTO a drill must meet (default the drill's own target)")
+	fs.BoolVar(&opts.store, "store", false, "also write the report into the repository (audit/posture/<time>.<ext>) with its sha256, under COMPLIANCE object lock")
+	fs.IntVar(&opts.retainDays, "retain-days", 400, "how long a stored report stays locked")
 	return cmd
 }
 
@@ -110,7 +116,17 @@ func runPostureReport(ctx context.Context, cfg repo.AgentConfig, client *objects
 	if err != nil {
 		return err
 	}
-	return writePostureReport(posture.Evaluate(o, opts.params), opts.format, opts.output, stdout)
+	r := posture.Evaluate(o, opts.params)
+	if opts.store {
+		l := repo.Layout{Prefix: cfg.Prefix, Cluster: cfg.Cluster}
+		st, err := posture.StoreReport(ctx, target.Store, l, r, opts.format, time.Duration(opts.retainDays)*24*time.Hour)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "posture report stored: s3://%s/%s version %s sha256 %s locked until %s\n",
+			cfg.Bucket, st.Key, st.Version, st.SHA256, st.RetainUntil.Format(time.RFC3339))
+	}
+	return writePostureReport(r, opts.format, opts.output, stdout)
 }
 
 // writePostureReport writes r to output (stdout when empty), then returns
@@ -140,26 +156,7 @@ func writePostureReport(r *posture.Report, format, output string, stdout io.Writ
 }
 
 // writePosture renders r in format.
-func writePosture(w io.Writer, format string, r *posture.Report) error {
-	switch format {
-	case "markdown", "md":
-		_, err := io.WriteString(w, r.Markdown())
-		return err
-	case "json":
-		b, err := r.JSON()
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(append(b, '\n'))
-		return err
-	case "csv":
-		return r.CSV(w)
-	case "html":
-		return r.HTML(w)
-	default:
-		return fmt.Errorf("unknown format %q: use markdown, json, csv or html", format)
-	}
-}
+func writePosture(w io.Writer, format string, r *posture.Report) error { return r.Render(w, format) }
 
 func newPosturePlanCmd() *cobra.Command {
 	var format, output string

@@ -144,6 +144,8 @@ func Policy(role Role, bucket string, l repo.Layout) (Document, error) {
 			allow("ReadDrillEvidence", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.DrillEvidenceDir("*"))),
 			list("ListRestoreAudit", a, l.RestoreAuditDir()),
 			allow("ReadRestoreAudit", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.RestoreAuditDir())),
+			list("ListPostureReports", a, l.PostureReportsDir()),
+			allow("ReadPostureReports", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.PostureReportsDir())),
 			allow("ReadBucketPosture", postureReads, a.bucketARN()),
 		}
 	default:
@@ -167,10 +169,13 @@ func writer(a arns, l repo.Layout) []Statement {
 	// acknowledgement) is the provider's. Restore audit records (of the
 	// restores and drills the agent runs) are written once each under
 	// their own retention: a writer can add a record, never remove or
-	// rewrite a locked one, and one it forges is unsigned.
+	// rewrite a locked one, and one it forges is unsigned. Posture reports
+	// likewise: written once (lifeboat posture report --store, or the
+	// agent on a schedule), under COMPLIANCE retention.
 	writable := append(slices.Clone(data), a.objects(l.LeasesDir()), a.objects(l.JobsDir()),
 		a.objects(l.DrillEvidenceDir("*")), a.object(l.ClusterInfoKey()),
-		a.object(l.RequestProgressKey("*")), a.object(l.RequestResultKey("*")), a.objects(l.AgentsDir()), a.objects(l.RestoreAuditDir()))
+		a.object(l.RequestProgressKey("*")), a.object(l.RequestResultKey("*")), a.objects(l.AgentsDir()), a.objects(l.RestoreAuditDir()),
+		a.objects(l.PostureReportsDir()))
 	return []Statement{
 		list("ListOwnClusterRoot", a, l.RootDir()),
 		allow("ReadOwnClusterRoot", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.RootDir())),

@@ -114,7 +114,7 @@ func TestPolicyDocuments(t *testing.T) {
 				put(l.BackupManifestKey("20261130T010000Z")), put(l.BackupObjectKey("20261130T010000Z", "base.tar.zst/000001")),
 				put(l.TenantDumpKey("acme", "1")),
 				put(l.LeaseKey("backup", 3)), put(l.JobRecordKey("backup")), put(l.DrillEvidenceKey("nightly", "e1")),
-				put(l.ClusterInfoKey()), put(l.RestoreAuditKey("r1", repo.AuditStarted)),
+				put(l.ClusterInfoKey()), put(l.RestoreAuditKey("r1", repo.AuditStarted)), put(l.PostureReportKey("20261130T113000Z", "json")),
 				{action: "s3:PutObjectRetention", resource: obj(l.DrillEvidenceKey("nightly", "e1"))},
 				{action: "s3:PutObjectRetention", resource: obj(l.RestoreAuditKey("r1", repo.AuditFinished))},
 				{action: "s3:PutObjectRetention", resource: obj(l.JobRecordKey("probe"))},
@@ -171,6 +171,7 @@ func TestPolicyDocuments(t *testing.T) {
 			allow: []request{
 				get(l.DrillEvidenceKey("nightly", "e1")), listing(l.DrillEvidenceDir("nightly")), listing(l.DrillsDir()),
 				get(l.RestoreAuditKey("r1", repo.AuditFinished)), listing(l.RestoreAuditDir()),
+				get(l.PostureReportKey("20261130T113000Z", "html")), listing(l.PostureReportsDir()),
 				{action: "s3:GetObjectRetention", resource: obj(l.DrillEvidenceKey("nightly", "e1"))},
 				onBucket("s3:GetLifecycleConfiguration"), onBucket("s3:GetBucketObjectLockConfiguration"),
 				onBucket("s3:GetBucketVersioning"), onBucket("s3:GetEncryptionConfiguration"),
@@ -178,7 +179,7 @@ func TestPolicyDocuments(t *testing.T) {
 			deny: []request{
 				get(l.DrillScheduleKey("nightly")), get(l.PolicyKey()), get(l.WALKey("00000001", "000000010000000000000003", "zst")),
 				get("pg/other/drills/nightly/evidence/e1.json"), put(l.DrillEvidenceKey("nightly", "e2")),
-				put(l.RestoreAuditKey("r1", repo.AuditStarted)),
+				put(l.RestoreAuditKey("r1", repo.AuditStarted)), put(l.PostureReportKey("20261130T113000Z", "html")),
 				listing(l.RootDir()), listing(l.WALDir()), onBucket("s3:PutLifecycleConfiguration"),
 			}},
 		{role: RoleAuditor, layout: repo.Layout{Prefix: "pg"},

@@ -82,6 +82,7 @@ const (
 	// encryptedExt ends the name of an object encrypted with age.
 	encryptedExt     = ".age"
 	auditRestoresDir = "restores"
+	auditPostureDir  = "posture"
 	auditExt         = ".json"
 	// redisSchedExt ends a Redis snapshot schedule's name.
 	redisSchedExt = ".json"
@@ -296,6 +297,18 @@ func (l Layout) RestoreAuditKey(id, phase string) string {
 	return l.RestoreAuditDir() + id + "/" + phase + auditExt
 }
 
+// PostureReportsDir is the prefix of the posture reports written for
+// auditors, with a trailing slash.
+func (l Layout) PostureReportsDir() string { return l.AuditDir() + auditPostureDir + "/" }
+
+// PostureReportKey is the key of the posture report id (its generation time,
+// UTC, "20060102T150405Z", so reports list by date) in format ext (md,
+// json, csv, html). A report is written once, under object lock, with its
+// sha256 in the object's metadata.
+func (l Layout) PostureReportKey(id, ext string) string {
+	return l.PostureReportsDir() + id + "." + ext
+}
+
 // RedisDir is the prefix of every Redis snapshot, with a trailing slash.
 func (l Layout) RedisDir() string { return l.Dir(FolderRedis) }
 
@@ -408,13 +421,15 @@ const (
 	KindHeartbeat            // agents/<host>.json
 	KindRestoreAudit         // audit/restores/<id>/<phase>.json
 	KindRedisSchedule        // redis-schedules/<instance>.json
+	KindPostureReport        // audit/posture/<id>.<ext>
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
 	"base backup manifest", "tenant dump", "tenant dump manifest", "drill schedule", "drill evidence",
 	"job lease", "job record", "kept restore plan", "Redis snapshot", "Redis snapshot manifest",
 	"recovery region configuration", "recovery region canary", "recovery region copy index",
-	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat", "restore audit record", "Redis snapshot schedule"}
+	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat", "restore audit record", "Redis snapshot schedule",
+	"posture report"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -537,6 +552,11 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 		if len(parts) == 3 && parts[0] == auditRestoresDir && parts[1] != "" {
 			if ph, ok := strings.CutSuffix(parts[2], auditExt); ok && (ph == AuditStarted || ph == AuditFinished) {
 				return Key{Kind: KindRestoreAudit, ID: parts[1], Phase: ph}, true
+			}
+		}
+		if len(parts) == 2 && parts[0] == auditPostureDir {
+			if id, ext, ok := strings.Cut(parts[1], "."); ok && id != "" && ext != "" && !strings.Contains(ext, ".") {
+				return Key{Kind: KindPostureReport, ID: id, Ext: ext}, true
 			}
 		}
 	case FolderRedis:

@@ -67,6 +67,8 @@ func TestLayoutKeysParse(t *testing.T) {
 			Key{Kind: KindRestoreAudit, ID: "20261130T070000Z-ab12", Phase: AuditStarted}, false},
 		{"restore audit finished", l.RestoreAuditKey("20261130T070000Z-ab12", AuditFinished),
 			Key{Kind: KindRestoreAudit, ID: "20261130T070000Z-ab12", Phase: AuditFinished}, false},
+		{"posture report", l.PostureReportKey("20261130T113000Z", "html"),
+			Key{Kind: KindPostureReport, ID: "20261130T113000Z", Ext: "html"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,6 +126,7 @@ func TestLayoutSpelling(t *testing.T) {
 		l.RequestAckKey("r"):                     "pg/main/requests/r/ack.json",
 		l.HeartbeatKey("db-eu-1"):                "pg/main/agents/db-eu-1.json",
 		l.RestoreAuditKey("id", AuditFinished):   "pg/main/audit/restores/id/finished.json",
+		l.PostureReportKey("id", "json"):         "pg/main/audit/posture/id.json",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
