@@ -78,7 +78,11 @@ type ClusterOptions struct {
 	// addresses, so clients of the source cannot reach the copy by
 	// accident).
 	ListenAddresses string
-	Progress        func(Progress)
+	// VerifyWAL reads every archived WAL segment the plan replays and
+	// checks its SHA-256 before anything is written or started (a
+	// clean-room restore).
+	VerifyWAL bool
+	Progress  func(Progress)
 }
 
 // Result is what a cluster restore reached.
@@ -174,6 +178,12 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	if m.ServerVersion/10000 != 0 {
 		if v, verr := serverMajor(opts.BinDir); verr == nil && v != m.ServerVersion/10000 {
 			return nil, fmt.Errorf("backup %s is of PostgreSQL %d, %s is PostgreSQL %d", m.ID, m.ServerVersion/10000, binDir(opts.BinDir), v)
+		}
+	}
+
+	if opts.VerifyWAL {
+		if err := verifyWAL(ctx, store, plan, opts, rep); err != nil {
+			return nil, err
 		}
 	}
 
@@ -500,4 +510,22 @@ func segmentStart(name string, segSize uint64) (wal.LSN, error) {
 		return 0, err
 	}
 	return wal.LSN(s.No * segSize), nil
+}
+
+// verifyWAL checks every WAL segment plan replays against its recorded
+// SHA-256 (decrypting it when it is encrypted), before the restore writes
+// or starts anything.
+func verifyWAL(ctx context.Context, store objectstore.Store, plan *Plan, opts ClusterOptions, rep reporter) error {
+	ids, err := opts.AgentConfig.Identities()
+	if err != nil {
+		return err
+	}
+	keys := plan.WALKeys()
+	rep.send(Progress{Phase: "verifying", Detail: fmt.Sprintf("%d WAL segments", len(keys))})
+	for _, k := range keys {
+		if _, err := wal.VerifyWith(ctx, store, k, ids); err != nil {
+			return fmt.Errorf("verifying archived WAL before starting the clean-room copy: %w", err)
+		}
+	}
+	return nil
 }

@@ -44,13 +44,19 @@ type keptPlan struct {
 // are planned without keeping anything.
 //
 // When the source cannot be kept (a read-only credential, say), the plan
-// is still returned, with RecoveryPlan.NotKept saying why.
+// is still returned, with RecoveryPlan.NotKept saying why. The kept source
+// is read and written through req.Audit.Store when set (the credentials
+// that record the restore), so a restore that reads with restorer
+// credentials never writes with them.
 func PlanKept(ctx context.Context, store objectstore.Store, req Request) (*RecoveryPlan, error) {
-	if !req.Source.IsZero() || req.BackupID != "" || !req.Target.IsZero() || !req.Point.IsZero() {
+	// NOTE: a restore as of NotAfter sees a repository that no longer
+	// changes: it names the same source every time.
+	if !req.Source.IsZero() || req.BackupID != "" || !req.Target.IsZero() || !req.Point.IsZero() || !req.NotAfter.IsZero() {
 		return PlanRestore(ctx, store, req)
 	}
+	records := req.recordStore(store)
 	key := req.Layout.RestorePlanKey(req.identity())
-	if k, err := readKept(ctx, store, key); err == nil && time.Since(k.Planned) < KeptPlanTTL {
+	if k, err := readKept(ctx, records, key); err == nil && time.Since(k.Planned) < KeptPlanTTL {
 		if src, err := ParseSource(k.Source); err == nil {
 			again := req
 			again.Source = src
@@ -67,7 +73,7 @@ func PlanKept(ctx context.Context, store objectstore.Store, req Request) (*Recov
 	}
 	body, err := json.Marshal(keptPlan{Format: 1, Source: p.Source.String(), Planned: time.Now().UTC()})
 	if err == nil {
-		_, err = store.Put(ctx, key, bytes.NewReader(body), objectstore.PutOptions{Size: int64(len(body))})
+		_, err = records.Put(ctx, key, bytes.NewReader(body), objectstore.PutOptions{Size: int64(len(body))})
 	}
 	if err != nil {
 		p.NotKept = fmt.Errorf("keeping the planned recovery point at %s: %w", key, err)
@@ -79,7 +85,7 @@ func PlanKept(ctx context.Context, store objectstore.Store, req Request) (*Recov
 // planned for is done), so the next plan of it chooses the newest backup
 // again. Nothing kept is success.
 func ReleaseKept(ctx context.Context, store objectstore.Store, req Request) error {
-	err := store.Delete(ctx, req.Layout.RestorePlanKey(req.identity()))
+	err := req.recordStore(store).Delete(ctx, req.Layout.RestorePlanKey(req.identity()))
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil
 	}
@@ -113,4 +119,13 @@ func (r *Request) identity() string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// recordStore writes what a restore records (audit records, kept plans):
+// req.Audit.Store, or the store it reads.
+func (r *Request) recordStore(store objectstore.Store) objectstore.Store {
+	if r.Audit.Store != nil {
+		return r.Audit.Store
+	}
+	return store
 }

@@ -52,12 +52,32 @@ type Plan struct {
 	Timeline     uint32
 	TimelinePath string
 
-	// manifest and segSize are for RestoreCluster.
+	// manifest and segSize are for RestoreCluster; segs and startNo name
+	// the WAL files of WALStart..WALStop (WALKeys).
 	manifest *backup.Manifest
 	segSize  uint64
 	// walSets maps each recipient set the WAL replay reads is encrypted
 	// to, to one of its files (for checkIdentities).
 	walSets map[string]catalog.WALFile
+	segs    map[uint64]catalog.WALFile
+	startNo uint64
+}
+
+// WALKeys are the keys of the archived WAL segments WALStart..WALStop, in
+// replay order: what a clean-room restore verifies before it starts.
+func (p *Plan) WALKeys() []string {
+	var keys []string
+	for no := p.startNo; ; no++ {
+		f, ok := p.segs[no]
+		if !ok {
+			break
+		}
+		keys = append(keys, f.Key)
+		if f.Name == p.WALStop {
+			break
+		}
+	}
+	return keys
 }
 
 // Manifest is the chosen backup's manifest.
@@ -237,7 +257,7 @@ func planCluster(c *catalog.Catalog, a *catalog.WALArchive, opts ClusterOptions,
 		p := &Plan{
 			BackupID: m.ID, BackupStop: m.StopTime, WALStart: segs[start.No].Name, Target: opts.Target,
 			Latest: last.LastModified, Timeline: v.Timeline(), TimelinePath: describePath(v, m),
-			manifest: m, segSize: segSize(v),
+			manifest: m, segSize: segSize(v), segs: segs, startNo: start.No,
 		}
 		if !opts.Point.IsZero() {
 			if loc == nil {

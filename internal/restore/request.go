@@ -199,6 +199,10 @@ type Outcome struct {
 
 	Checks []CheckResult
 
+	// Superuser and SuperuserPassword: a clean-room copy's superuser and
+	// the fresh password it was given (a secret).
+	Superuser, SuperuserPassword string
+
 	// AuditKey is the restore's finished audit record; AuditError says why
 	// it could not be written (the restore itself stands).
 	AuditKey   string
@@ -232,7 +236,9 @@ func (r *Request) validKind() error {
 }
 
 func (r *Request) clusterOptions() ClusterOptions {
-	return ClusterOptions{
+	// restore_command reads as the restore does: as of NotAfter.
+	r.AgentConfig.ReadAsOf = r.NotAfter
+	return ClusterOptions{VerifyWAL: r.CleanRoom,
 		Layout: r.Layout, Target: r.Target, Point: r.Point, TargetTimeline: r.TargetTimeline, BackupID: r.BackupID, DataDir: r.DataDir, Port: r.Port, BinDir: r.BinDir,
 		OSUser: r.OSUser, AgentPath: r.AgentPath, AgentConfig: r.AgentConfig, Parallel: r.Parallel,
 		KeepRunning: r.KeepRunning, NoStart: r.NoStart, ListenAddresses: r.ListenAddresses, Progress: r.Progress,
@@ -240,6 +246,7 @@ func (r *Request) clusterOptions() ClusterOptions {
 }
 
 func (r *Request) tenantOptions() TenantOptions {
+	r.AgentConfig.ReadAsOf = r.NotAfter
 	return TenantOptions{
 		Layout: r.Layout, Database: r.Database, Target: r.Target, Point: r.Point, TargetTimeline: r.TargetTimeline, DumpID: r.BackupID, Source: r.Source,
 		TargetDSN: r.TargetDSN, NewDatabase: r.NewDatabase, ScratchDir: r.ScratchDir, ScratchPort: r.ScratchPort,
@@ -256,6 +263,10 @@ func PlanRestore(ctx context.Context, store objectstore.Store, req Request) (*Re
 	if err := req.validKind(); err != nil {
 		return nil, err
 	}
+	if err := req.validCleanRoom(); err != nil {
+		return nil, err
+	}
+	store = req.readStore(store)
 	if req.Kind == KindTenant {
 		src, _, p, err := planTenant(ctx, store, req.tenantOptions())
 		if err != nil {
@@ -336,6 +347,10 @@ func execute(ctx context.Context, store objectstore.Store, req Request, plan *Re
 	if plan == nil || plan.Source.IsZero() || plan.Kind != req.Kind {
 		return nil, errors.New("restore: Execute needs the plan PlanRestore made for this request")
 	}
+	if err := req.validCleanRoom(); err != nil {
+		return nil, err
+	}
+	store = req.readStore(store)
 	out := &Outcome{Kind: req.Kind, Source: plan.Source, Started: started, targetDSN: req.TargetDSN}
 	switch req.Kind {
 	case KindCluster:
@@ -351,6 +366,13 @@ func execute(ctx context.Context, store objectstore.Store, req Request, plan *Re
 		out.RestoredToTime, out.RestoredToLSN = res.RestoredToTime, res.RestoredToLSN
 		out.DataDir, out.Port, out.User, out.Running = res.DataDir, res.Port, res.User, res.Running
 		out.Downloaded, out.Extracted = res.Downloaded, res.Extracted
+		if req.CleanRoom && res.Running {
+			pw, err := setSuperuserPassword(ctx, out.DSN(""), res.User)
+			if err != nil {
+				return nil, err
+			}
+			out.Superuser, out.SuperuserPassword = res.User, pw
+		}
 		if checksNeedServer {
 			out.Checks = evaluateChecks(ctx, req.Checks, out)
 			if !req.KeepRunning {
