@@ -82,6 +82,8 @@ type restoreModel struct {
 	Request      types.String `tfsdk:"request"`
 	// SourceRegion reads the repository from a recovery region's copy.
 	SourceRegion *sourceRegionModel `tfsdk:"source_region"`
+	// The clean-room arguments and results, and the restorer's credentials.
+	cleanRoomModel
 
 	RecoverySource     types.String   `tfsdk:"recovery_source"`
 	WALRange           types.String   `tfsdk:"wal_range"`
@@ -290,6 +292,12 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"source_region": sourceRegionBlock("plan and apply work"),
 		},
 	}
+	for k, a := range cleanRoomAttributes() {
+		resp.Schema.Attributes[k] = a
+	}
+	for k, b := range cleanRoomBlocks() {
+		resp.Schema.Blocks[k] = b
+	}
 }
 
 // UpgradeState implements resource.ResourceWithUpgradeState: version 0's
@@ -342,6 +350,13 @@ func (r *restoreResource) ValidateConfig(ctx context.Context, req resource.Valid
 	if !m.Inclusive.IsNull() && m.LSN.IsNull() && m.XID.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("inclusive"), "Inclusive Without Target",
 			"inclusive applies to an lsn or xid target; set one of them, or remove inclusive.")
+	}
+	m.validateCleanRoom(m.Kind, m.PointInTime, &resp.Diagnostics)
+	if m.CleanRoom.ValueBool() && m.remote() {
+		// NOTE: the request an agent executes carries no restorer
+		// credentials or compromise time yet.
+		resp.Diagnostics.AddAttributeError(path.Root("clean_room"), "Clean Room Runs Here",
+			"A clean-room restore runs on the machine running Terraform, with the restorer credentials of its credentials block, never on a database host's agent. Remove agent (or set executor = \"local\").")
 	}
 	if m.Target == nil {
 		resp.Diagnostics.AddAttributeError(path.Root("target"), "Missing Restore Target", "A target block is required.")
@@ -406,7 +421,13 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if err != nil {
 		return
 	}
-	store := client.Store(bucket)
+	// Plans read with the restore's own credentials (the restorer's, with
+	// a credentials block); kept plans go through the provider's.
+	admin := client.Store(bucket)
+	store := r.readStore(ctx, &plan, cfg, bucket, admin, &resp.Diagnostics)
+	if store == nil {
+		return
+	}
 	if plan.Kind.ValueString() == string(restore.KindCluster) && !plan.remote() {
 		dir := plan.Target.DataDirectory.ValueString()
 		// A copy being replaced is removed before the new one is made, so
@@ -429,7 +450,9 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	// Kept: when this plan is saved and applied later, Terraform plans it
 	// again, and that plan must name the same recovery point.
-	p, err := restore.PlanKept(ctx, store, r.request(&plan, nil))
+	kreq := r.request(&plan, nil)
+	kreq.Audit.Store = admin
+	p, err := restore.PlanKept(ctx, store, kreq)
 	if err != nil {
 		r.planError(&resp.Diagnostics, err)
 		return
@@ -450,6 +473,7 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 			r.warnLatest(&resp.Diagnostics, p.Cluster.Target, p.Cluster.Latest)
 		}
 	}
+	planCleanRoom(ctx, store, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -544,7 +568,11 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 		}
 		rreq.Source = src
 	}
-	store := client.Store(bucket)
+	admin := client.Store(bucket)
+	store := r.readStore(ctx, &plan, cfg, bucket, admin, &resp.Diagnostics)
+	if store == nil {
+		return
+	}
 	// ... and the timeline it named (rreq keeps the configured value: it
 	// identifies the kept recovery point released below).
 	ereq := rreq
@@ -553,7 +581,8 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	// Every restore is recorded, signed with the provider's key, under
 	// object lock, with the provider's own credentials.
-	ereq.Audit = restore.AuditOptions{Store: store, Signer: r.data.signer, FrontEnd: restore.FrontEndProvider}
+	ereq.Audit = restore.AuditOptions{Store: admin, Signer: r.data.signer, FrontEnd: restore.FrontEndProvider}
+	rreq.Audit.Store = admin
 	out, err := restore.Restore(ctx, store, ereq)
 	if err != nil {
 		if rreq.Kind == restore.KindCluster {
@@ -594,6 +623,13 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 		if out.Plan != nil {
 			plan.WALRange = types.StringValue((&restore.RecoveryPlan{Kind: out.Kind, Source: out.Source, Cluster: out.Plan}).WALRange())
 		}
+	}
+	plan.Superuser, plan.SuperuserPassword = types.StringNull(), types.StringNull()
+	if out.SuperuserPassword != "" {
+		plan.Superuser, plan.SuperuserPassword = types.StringValue(out.Superuser), types.StringValue(out.SuperuserPassword)
+	}
+	if plan.ForensicSummary.IsUnknown() {
+		plan.ForensicSummary, plan.ForensicChanges = types.StringNull(), types.ListNull(types.StringType)
 	}
 	plan.DataLossWindow = types.StringNull()
 	if rreq.Point.IsZero() {
@@ -676,8 +712,16 @@ func (r *restoreResource) Read(ctx context.Context, req resource.ReadRequest, re
 // Update implements resource.Resource. Every argument forces replacement,
 // so only computed values could change: there is nothing to do.
 func (r *restoreResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan restoreModel
+	var plan, state restoreModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// The copy is the same: what it reached stays (a credentials change,
+	// say, plans these unknown).
+	plan.Superuser, plan.SuperuserPassword = state.Superuser, state.SuperuserPassword
+	plan.ForensicSummary, plan.ForensicChanges = state.ForensicSummary, state.ForensicChanges
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -729,6 +773,10 @@ func (m *restoreModel) target() (time.Time, error) {
 func (m *restoreModel) anyUnknown() bool {
 	vals := []attr.Value{m.Kind, m.PointInTime, m.LSN, m.XID, m.RestorePoint, m.Inclusive, m.BackupID, m.TargetTimeline, m.Cluster, m.Repository.Bucket, m.Repository.Prefix,
 		m.Target.DataDirectory, m.Target.Port, m.Target.Database, m.Target.SourceDatabase}
+	vals = append(vals, m.cleanRoomValues()...)
+	if c := m.Credentials; c != nil {
+		vals = append(vals, c.AccessKey, c.SecretKey, c.Profile)
+	}
 	for _, v := range vals {
 		if v.IsUnknown() {
 			return true
@@ -749,6 +797,9 @@ func (m *restoreModel) definitionChanged(s *restoreModel) bool {
 		{m.Cluster, s.Cluster}, {m.Repository.Bucket, s.Repository.Bucket}, {m.Repository.Prefix, s.Repository.Prefix},
 		{m.Target.DataDirectory, s.Target.DataDirectory}, {m.Target.Port, s.Target.Port}, {m.Target.Database, s.Target.Database},
 		{m.Target.SourceDatabase, s.Target.SourceDatabase}, {m.Agent, s.Agent}, {m.Executor, s.Executor},
+	}
+	for i, v := range m.cleanRoomValues() {
+		pairs = append(pairs, [2]attr.Value{v, s.cleanRoomValues()[i]})
 	}
 	for _, p := range pairs {
 		if !p[0].Equal(p[1]) {
@@ -779,6 +830,7 @@ func (r *restoreResource) request(m *restoreModel, client *objectstore.Client) r
 				SourcePrefix: a.SourcePrefix.ValueString(), TargetPrefix: a.TargetPrefix.ValueString()}
 		}
 	}
+	m.applyCleanRoom(&req)
 	for _, c := range m.Checks {
 		req.Checks = append(req.Checks, restore.Check{Name: c.Name.ValueString(), Kind: restore.CheckSQL, SQL: c.SQL.ValueString(),
 			Expected: c.Expected.ValueString()})
