@@ -4545,6 +4545,184 @@ func (o RestoreCheckArrayOutput) Index(i pulumi.IntInput) RestoreCheckOutput {
 	}).(RestoreCheckOutput)
 }
 
+// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.
+type RestoreCredentials struct {
+	// The restorer's access key id.
+	AccessKey *string `pulumi:"accessKey"`
+	// A profile of the AWS shared configuration and credentials files holding the restorer's keys.
+	Profile *string `pulumi:"profile"`
+	// The restorer's secret access key.
+	SecretKey *string `pulumi:"secretKey"`
+}
+
+// RestoreCredentialsInput is an input type that accepts RestoreCredentialsArgs and RestoreCredentialsOutput values.
+// You can construct a concrete instance of `RestoreCredentialsInput` via:
+//
+//	RestoreCredentialsArgs{...}
+type RestoreCredentialsInput interface {
+	pulumi.Input
+
+	ToRestoreCredentialsOutput() RestoreCredentialsOutput
+	ToRestoreCredentialsOutputWithContext(context.Context) RestoreCredentialsOutput
+}
+
+// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.
+type RestoreCredentialsArgs struct {
+	// The restorer's access key id.
+	AccessKey pulumi.StringPtrInput `pulumi:"accessKey"`
+	// A profile of the AWS shared configuration and credentials files holding the restorer's keys.
+	Profile pulumi.StringPtrInput `pulumi:"profile"`
+	// The restorer's secret access key.
+	SecretKey pulumi.StringPtrInput `pulumi:"secretKey"`
+}
+
+func (RestoreCredentialsArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreCredentials)(nil)).Elem()
+}
+
+func (i RestoreCredentialsArgs) ToRestoreCredentialsOutput() RestoreCredentialsOutput {
+	return i.ToRestoreCredentialsOutputWithContext(context.Background())
+}
+
+func (i RestoreCredentialsArgs) ToRestoreCredentialsOutputWithContext(ctx context.Context) RestoreCredentialsOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreCredentialsOutput)
+}
+
+func (i RestoreCredentialsArgs) ToRestoreCredentialsPtrOutput() RestoreCredentialsPtrOutput {
+	return i.ToRestoreCredentialsPtrOutputWithContext(context.Background())
+}
+
+func (i RestoreCredentialsArgs) ToRestoreCredentialsPtrOutputWithContext(ctx context.Context) RestoreCredentialsPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreCredentialsOutput).ToRestoreCredentialsPtrOutputWithContext(ctx)
+}
+
+// RestoreCredentialsPtrInput is an input type that accepts RestoreCredentialsArgs, RestoreCredentialsPtr and RestoreCredentialsPtrOutput values.
+// You can construct a concrete instance of `RestoreCredentialsPtrInput` via:
+//
+//	        RestoreCredentialsArgs{...}
+//
+//	or:
+//
+//	        nil
+type RestoreCredentialsPtrInput interface {
+	pulumi.Input
+
+	ToRestoreCredentialsPtrOutput() RestoreCredentialsPtrOutput
+	ToRestoreCredentialsPtrOutputWithContext(context.Context) RestoreCredentialsPtrOutput
+}
+
+type restoreCredentialsPtrType RestoreCredentialsArgs
+
+func RestoreCredentialsPtr(v *RestoreCredentialsArgs) RestoreCredentialsPtrInput {
+	return (*restoreCredentialsPtrType)(v)
+}
+
+func (*restoreCredentialsPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestoreCredentials)(nil)).Elem()
+}
+
+func (i *restoreCredentialsPtrType) ToRestoreCredentialsPtrOutput() RestoreCredentialsPtrOutput {
+	return i.ToRestoreCredentialsPtrOutputWithContext(context.Background())
+}
+
+func (i *restoreCredentialsPtrType) ToRestoreCredentialsPtrOutputWithContext(ctx context.Context) RestoreCredentialsPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RestoreCredentialsPtrOutput)
+}
+
+// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.
+type RestoreCredentialsOutput struct{ *pulumi.OutputState }
+
+func (RestoreCredentialsOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreCredentials)(nil)).Elem()
+}
+
+func (o RestoreCredentialsOutput) ToRestoreCredentialsOutput() RestoreCredentialsOutput {
+	return o
+}
+
+func (o RestoreCredentialsOutput) ToRestoreCredentialsOutputWithContext(ctx context.Context) RestoreCredentialsOutput {
+	return o
+}
+
+func (o RestoreCredentialsOutput) ToRestoreCredentialsPtrOutput() RestoreCredentialsPtrOutput {
+	return o.ToRestoreCredentialsPtrOutputWithContext(context.Background())
+}
+
+func (o RestoreCredentialsOutput) ToRestoreCredentialsPtrOutputWithContext(ctx context.Context) RestoreCredentialsPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RestoreCredentials) *RestoreCredentials {
+		return &v
+	}).(RestoreCredentialsPtrOutput)
+}
+
+// The restorer's access key id.
+func (o RestoreCredentialsOutput) AccessKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCredentials) *string { return v.AccessKey }).(pulumi.StringPtrOutput)
+}
+
+// A profile of the AWS shared configuration and credentials files holding the restorer's keys.
+func (o RestoreCredentialsOutput) Profile() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCredentials) *string { return v.Profile }).(pulumi.StringPtrOutput)
+}
+
+// The restorer's secret access key.
+func (o RestoreCredentialsOutput) SecretKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCredentials) *string { return v.SecretKey }).(pulumi.StringPtrOutput)
+}
+
+type RestoreCredentialsPtrOutput struct{ *pulumi.OutputState }
+
+func (RestoreCredentialsPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RestoreCredentials)(nil)).Elem()
+}
+
+func (o RestoreCredentialsPtrOutput) ToRestoreCredentialsPtrOutput() RestoreCredentialsPtrOutput {
+	return o
+}
+
+func (o RestoreCredentialsPtrOutput) ToRestoreCredentialsPtrOutputWithContext(ctx context.Context) RestoreCredentialsPtrOutput {
+	return o
+}
+
+func (o RestoreCredentialsPtrOutput) Elem() RestoreCredentialsOutput {
+	return o.ApplyT(func(v *RestoreCredentials) RestoreCredentials {
+		if v != nil {
+			return *v
+		}
+		var ret RestoreCredentials
+		return ret
+	}).(RestoreCredentialsOutput)
+}
+
+// The restorer's access key id.
+func (o RestoreCredentialsPtrOutput) AccessKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreCredentials) *string {
+		if v == nil {
+			return nil
+		}
+		return v.AccessKey
+	}).(pulumi.StringPtrOutput)
+}
+
+// A profile of the AWS shared configuration and credentials files holding the restorer's keys.
+func (o RestoreCredentialsPtrOutput) Profile() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreCredentials) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Profile
+	}).(pulumi.StringPtrOutput)
+}
+
+// The restorer's secret access key.
+func (o RestoreCredentialsPtrOutput) SecretKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RestoreCredentials) *string {
+		if v == nil {
+			return nil
+		}
+		return v.SecretKey
+	}).(pulumi.StringPtrOutput)
+}
+
 // How to reach the PostgreSQL server to mark (the live primary): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 type RestorePointPostgres struct {
 	// Database to connect to (default `postgres`).
@@ -6603,6 +6781,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsPtrInput)(nil)).Elem(), RestoreAttachmentsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCheckInput)(nil)).Elem(), RestoreCheckArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCheckArrayInput)(nil)).Elem(), RestoreCheckArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCredentialsInput)(nil)).Elem(), RestoreCredentialsArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCredentialsPtrInput)(nil)).Elem(), RestoreCredentialsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestorePointPostgresInput)(nil)).Elem(), RestorePointPostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestorePointPostgresPtrInput)(nil)).Elem(), RestorePointPostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestorePointRepositoryInput)(nil)).Elem(), RestorePointRepositoryArgs{})
@@ -6681,6 +6861,8 @@ func init() {
 	pulumi.RegisterOutputType(RestoreAttachmentsPtrOutput{})
 	pulumi.RegisterOutputType(RestoreCheckOutput{})
 	pulumi.RegisterOutputType(RestoreCheckArrayOutput{})
+	pulumi.RegisterOutputType(RestoreCredentialsOutput{})
+	pulumi.RegisterOutputType(RestoreCredentialsPtrOutput{})
 	pulumi.RegisterOutputType(RestorePointPostgresOutput{})
 	pulumi.RegisterOutputType(RestorePointPostgresPtrOutput{})
 	pulumi.RegisterOutputType(RestorePointRepositoryOutput{})

@@ -34,22 +34,34 @@ type Restore struct {
 	CheckResults pulumi.StringMapOutput `pulumi:"checkResults"`
 	// With the agent executor: how long the request may wait without a live agent claiming it (or after its agent stopped renewing its claim) before the apply fails, naming the request and the live agents; the request is then withdrawn, so no agent starts it later. Default `5m`.
 	ClaimTimeout pulumi.StringPtrOutput `pulumi:"claimTimeout"`
+	// A clean-room restore after a credential compromise (cluster restores): reads with the `credentials` block's restorer identity only (audit records and kept plans are written with the provider's), every archived WAL segment the plan replays is verified against its recorded SHA-256 before PostgreSQL starts (base backup parts as they are extracted), the copy never archives and listens on `listen_addresses` (default the loopback), and its superuser gets a fresh password (`superuser_password`). With `not_after`, everything is read as the repository was then.
+	CleanRoom pulumi.BoolPtrOutput `pulumi:"cleanRoom"`
 	// Name of the cluster inside the repository to restore from.
 	Cluster pulumi.StringOutput `pulumi:"cluster"`
+	// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.
+	Credentials RestoreCredentialsPtrOutput `pulumi:"credentials"`
 	// For `latest`: how far the recovered point lagged behind the start of the restore (the changes it could not bring back). The plan shows the current lag as a warning.
 	DataLossWindow pulumi.StringOutput `pulumi:"dataLossWindow"`
 	// How long the restore took, checks included.
 	DurationSeconds pulumi.IntOutput `pulumi:"durationSeconds"`
 	// `agent` (the cluster's agent performs the restore: the one on `agent`, or any agent of the cluster when `agent` is unset) or `local` (the machine running Terraform does, as in a single-host setup). Default: `agent` when `agent` is set, else `local`.
 	Executor pulumi.StringPtrOutput `pulumi:"executor"`
+	// With `not_after`: each version and delete marker written into the repository since (`<time> <written|overwritten|delete marker> <key> (<kind>)`), oldest first, at most 200. Known at plan.
+	ForensicChanges pulumi.StringArrayOutput `pulumi:"forensicChanges"`
+	// With `not_after`: what was written into the repository since, counted by kind of object and change (objects written, versions written over existing objects, delete markers). Known at plan.
+	ForensicSummary pulumi.StringOutput `pulumi:"forensicSummary"`
 	// `recovery_target_inclusive`: stop just after the target (`true`, default) or just before it (`false`: the target transaction's changes, or the record at `lsn`, are not applied). Applies to `lsn` and `xid`.
 	Inclusive pulumi.BoolPtrOutput `pulumi:"inclusive"`
 	// `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
 	Kind pulumi.StringOutput `pulumi:"kind"`
+	// Addresses the restored server listens on (cluster restores), as PostgreSQL's `listen_addresses`. Default `127.0.0.1`: never the source's addresses, so its clients cannot reach the copy by accident.
+	ListenAddresses pulumi.StringPtrOutput `pulumi:"listenAddresses"`
 	// Recovery target: a WAL location (`0/5000060`, `recovery_target_lsn`). At plan it must lie in the archived WAL a backup can replay (from the backup's end to the end of the unbroken run), else the plan fails naming the archived range.
 	Lsn pulumi.StringPtrOutput `pulumi:"lsn"`
 	// `store_fname` values of the restored database that resolve to no object as of the restore point.
 	MissingAttachments pulumi.StringArrayOutput `pulumi:"missingAttachments"`
+	// The declared compromise time (RFC 3339), with `clean_room`. The restore reads the repository as it was then (backups and WAL an attacker overwrote or hid behind delete markers since read as they were; anything written since does not exist), so the recovery point is the newest before it (`point_in_time`, if set, must not be later). The plan lists what changed in the repository since (`forensic_summary`, `forensic_changes`).
+	NotAfter pulumi.StringPtrOutput `pulumi:"notAfter"`
 	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`), `latest` (all archived WAL) or `immediate` (the end of the base backup: no WAL replayed after it is consistent). Default `latest`; leave it unset with `lsn`, `xid` or `restore_point`.
 	PointInTime pulumi.StringPtrOutput `pulumi:"pointInTime"`
 	// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
@@ -70,6 +82,10 @@ type Restore struct {
 	RestoredToTime pulumi.StringOutput `pulumi:"restoredToTime"`
 	// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
 	SourceRegion RestoreSourceRegionPtrOutput `pulumi:"sourceRegion"`
+	// The superuser of a clean-room copy, whose password was replaced by `superuser_password`.
+	Superuser pulumi.StringOutput `pulumi:"superuser"`
+	// The fresh random password of a clean-room copy's superuser (a password known from the source, or to an attacker, does not open it).
+	SuperuserPassword pulumi.StringOutput `pulumi:"superuserPassword"`
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target RestoreTargetPtrOutput `pulumi:"target"`
 	// Where replay stops for `lsn`, `xid`, `restore_point` or `immediate`: the LSN asked for, the LSN of the restore point's or the transaction's record found in the archive, or the backup's end. Known at plan.
@@ -95,6 +111,10 @@ func NewRestore(ctx *pulumi.Context,
 	if args.Kind == nil {
 		return nil, errors.New("invalid value for required argument 'Kind'")
 	}
+	secrets := pulumi.AdditionalSecretOutputs([]string{
+		"superuserPassword",
+	})
+	opts = append(opts, secrets)
 	opts = internal.PkgResourceDefaultOpts(opts)
 	var resource Restore
 	err := ctx.RegisterResource("lifeboat:index:Restore", name, args, &resource, opts...)
@@ -146,16 +166,24 @@ type restoreArgs struct {
 	Check []RestoreCheck `pulumi:"check"`
 	// With the agent executor: how long the request may wait without a live agent claiming it (or after its agent stopped renewing its claim) before the apply fails, naming the request and the live agents; the request is then withdrawn, so no agent starts it later. Default `5m`.
 	ClaimTimeout *string `pulumi:"claimTimeout"`
+	// A clean-room restore after a credential compromise (cluster restores): reads with the `credentials` block's restorer identity only (audit records and kept plans are written with the provider's), every archived WAL segment the plan replays is verified against its recorded SHA-256 before PostgreSQL starts (base backup parts as they are extracted), the copy never archives and listens on `listen_addresses` (default the loopback), and its superuser gets a fresh password (`superuser_password`). With `not_after`, everything is read as the repository was then.
+	CleanRoom *bool `pulumi:"cleanRoom"`
 	// Name of the cluster inside the repository to restore from.
 	Cluster string `pulumi:"cluster"`
+	// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.
+	Credentials *RestoreCredentials `pulumi:"credentials"`
 	// `agent` (the cluster's agent performs the restore: the one on `agent`, or any agent of the cluster when `agent` is unset) or `local` (the machine running Terraform does, as in a single-host setup). Default: `agent` when `agent` is set, else `local`.
 	Executor *string `pulumi:"executor"`
 	// `recovery_target_inclusive`: stop just after the target (`true`, default) or just before it (`false`: the target transaction's changes, or the record at `lsn`, are not applied). Applies to `lsn` and `xid`.
 	Inclusive *bool `pulumi:"inclusive"`
 	// `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
 	Kind string `pulumi:"kind"`
+	// Addresses the restored server listens on (cluster restores), as PostgreSQL's `listen_addresses`. Default `127.0.0.1`: never the source's addresses, so its clients cannot reach the copy by accident.
+	ListenAddresses *string `pulumi:"listenAddresses"`
 	// Recovery target: a WAL location (`0/5000060`, `recovery_target_lsn`). At plan it must lie in the archived WAL a backup can replay (from the backup's end to the end of the unbroken run), else the plan fails naming the archived range.
 	Lsn *string `pulumi:"lsn"`
+	// The declared compromise time (RFC 3339), with `clean_room`. The restore reads the repository as it was then (backups and WAL an attacker overwrote or hid behind delete markers since read as they were; anything written since does not exist), so the recovery point is the newest before it (`point_in_time`, if set, must not be later). The plan lists what changed in the repository since (`forensic_summary`, `forensic_changes`).
+	NotAfter *string `pulumi:"notAfter"`
 	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`), `latest` (all archived WAL) or `immediate` (the end of the base backup: no WAL replayed after it is consistent). Default `latest`; leave it unset with `lsn`, `xid` or `restore_point`.
 	PointInTime *string `pulumi:"pointInTime"`
 	// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
@@ -188,16 +216,24 @@ type RestoreArgs struct {
 	Check RestoreCheckArrayInput
 	// With the agent executor: how long the request may wait without a live agent claiming it (or after its agent stopped renewing its claim) before the apply fails, naming the request and the live agents; the request is then withdrawn, so no agent starts it later. Default `5m`.
 	ClaimTimeout pulumi.StringPtrInput
+	// A clean-room restore after a credential compromise (cluster restores): reads with the `credentials` block's restorer identity only (audit records and kept plans are written with the provider's), every archived WAL segment the plan replays is verified against its recorded SHA-256 before PostgreSQL starts (base backup parts as they are extracted), the copy never archives and listens on `listen_addresses` (default the loopback), and its superuser gets a fresh password (`superuser_password`). With `not_after`, everything is read as the repository was then.
+	CleanRoom pulumi.BoolPtrInput
 	// Name of the cluster inside the repository to restore from.
 	Cluster pulumi.StringInput
+	// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.
+	Credentials RestoreCredentialsPtrInput
 	// `agent` (the cluster's agent performs the restore: the one on `agent`, or any agent of the cluster when `agent` is unset) or `local` (the machine running Terraform does, as in a single-host setup). Default: `agent` when `agent` is set, else `local`.
 	Executor pulumi.StringPtrInput
 	// `recovery_target_inclusive`: stop just after the target (`true`, default) or just before it (`false`: the target transaction's changes, or the record at `lsn`, are not applied). Applies to `lsn` and `xid`.
 	Inclusive pulumi.BoolPtrInput
 	// `cluster` (whole-cluster PITR into a new data directory) or `tenant` (one database into a new database).
 	Kind pulumi.StringInput
+	// Addresses the restored server listens on (cluster restores), as PostgreSQL's `listen_addresses`. Default `127.0.0.1`: never the source's addresses, so its clients cannot reach the copy by accident.
+	ListenAddresses pulumi.StringPtrInput
 	// Recovery target: a WAL location (`0/5000060`, `recovery_target_lsn`). At plan it must lie in the archived WAL a backup can replay (from the backup's end to the end of the unbroken run), else the plan fails naming the archived range.
 	Lsn pulumi.StringPtrInput
+	// The declared compromise time (RFC 3339), with `clean_room`. The restore reads the repository as it was then (backups and WAL an attacker overwrote or hid behind delete markers since read as they were; anything written since does not exist), so the recovery point is the newest before it (`point_in_time`, if set, must not be later). The plan lists what changed in the repository since (`forensic_summary`, `forensic_changes`).
+	NotAfter pulumi.StringPtrInput
 	// Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`), `latest` (all archived WAL) or `immediate` (the end of the base backup: no WAL replayed after it is consistent). Default `latest`; leave it unset with `lsn`, `xid` or `restore_point`.
 	PointInTime pulumi.StringPtrInput
 	// How to reach the PostgreSQL server that receives a tenant restore (tenant restores): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
@@ -338,9 +374,19 @@ func (o RestoreOutput) ClaimTimeout() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.ClaimTimeout }).(pulumi.StringPtrOutput)
 }
 
+// A clean-room restore after a credential compromise (cluster restores): reads with the `credentials` block's restorer identity only (audit records and kept plans are written with the provider's), every archived WAL segment the plan replays is verified against its recorded SHA-256 before PostgreSQL starts (base backup parts as they are extracted), the copy never archives and listens on `listen_addresses` (default the loopback), and its superuser gets a fresh password (`superuser_password`). With `not_after`, everything is read as the repository was then.
+func (o RestoreOutput) CleanRoom() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *Restore) pulumi.BoolPtrOutput { return v.CleanRoom }).(pulumi.BoolPtrOutput)
+}
+
 // Name of the cluster inside the repository to restore from.
 func (o RestoreOutput) Cluster() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.Cluster }).(pulumi.StringOutput)
+}
+
+// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.
+func (o RestoreOutput) Credentials() RestoreCredentialsPtrOutput {
+	return o.ApplyT(func(v *Restore) RestoreCredentialsPtrOutput { return v.Credentials }).(RestoreCredentialsPtrOutput)
 }
 
 // For `latest`: how far the recovered point lagged behind the start of the restore (the changes it could not bring back). The plan shows the current lag as a warning.
@@ -358,6 +404,16 @@ func (o RestoreOutput) Executor() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.Executor }).(pulumi.StringPtrOutput)
 }
 
+// With `not_after`: each version and delete marker written into the repository since (`<time> <written|overwritten|delete marker> <key> (<kind>)`), oldest first, at most 200. Known at plan.
+func (o RestoreOutput) ForensicChanges() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringArrayOutput { return v.ForensicChanges }).(pulumi.StringArrayOutput)
+}
+
+// With `not_after`: what was written into the repository since, counted by kind of object and change (objects written, versions written over existing objects, delete markers). Known at plan.
+func (o RestoreOutput) ForensicSummary() pulumi.StringOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.ForensicSummary }).(pulumi.StringOutput)
+}
+
 // `recovery_target_inclusive`: stop just after the target (`true`, default) or just before it (`false`: the target transaction's changes, or the record at `lsn`, are not applied). Applies to `lsn` and `xid`.
 func (o RestoreOutput) Inclusive() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *Restore) pulumi.BoolPtrOutput { return v.Inclusive }).(pulumi.BoolPtrOutput)
@@ -368,6 +424,11 @@ func (o RestoreOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.Kind }).(pulumi.StringOutput)
 }
 
+// Addresses the restored server listens on (cluster restores), as PostgreSQL's `listen_addresses`. Default `127.0.0.1`: never the source's addresses, so its clients cannot reach the copy by accident.
+func (o RestoreOutput) ListenAddresses() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.ListenAddresses }).(pulumi.StringPtrOutput)
+}
+
 // Recovery target: a WAL location (`0/5000060`, `recovery_target_lsn`). At plan it must lie in the archived WAL a backup can replay (from the backup's end to the end of the unbroken run), else the plan fails naming the archived range.
 func (o RestoreOutput) Lsn() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.Lsn }).(pulumi.StringPtrOutput)
@@ -376,6 +437,11 @@ func (o RestoreOutput) Lsn() pulumi.StringPtrOutput {
 // `store_fname` values of the restored database that resolve to no object as of the restore point.
 func (o RestoreOutput) MissingAttachments() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringArrayOutput { return v.MissingAttachments }).(pulumi.StringArrayOutput)
+}
+
+// The declared compromise time (RFC 3339), with `clean_room`. The restore reads the repository as it was then (backups and WAL an attacker overwrote or hid behind delete markers since read as they were; anything written since does not exist), so the recovery point is the newest before it (`point_in_time`, if set, must not be later). The plan lists what changed in the repository since (`forensic_summary`, `forensic_changes`).
+func (o RestoreOutput) NotAfter() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.NotAfter }).(pulumi.StringPtrOutput)
 }
 
 // Recovery target: an RFC 3339 time (`2026-11-25T09:41:00Z`), `latest` (all archived WAL) or `immediate` (the end of the base backup: no WAL replayed after it is consistent). Default `latest`; leave it unset with `lsn`, `xid` or `restore_point`.
@@ -426,6 +492,16 @@ func (o RestoreOutput) RestoredToTime() pulumi.StringOutput {
 // Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
 func (o RestoreOutput) SourceRegion() RestoreSourceRegionPtrOutput {
 	return o.ApplyT(func(v *Restore) RestoreSourceRegionPtrOutput { return v.SourceRegion }).(RestoreSourceRegionPtrOutput)
+}
+
+// The superuser of a clean-room copy, whose password was replaced by `superuser_password`.
+func (o RestoreOutput) Superuser() pulumi.StringOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.Superuser }).(pulumi.StringOutput)
+}
+
+// The fresh random password of a clean-room copy's superuser (a password known from the source, or to an attacker, does not open it).
+func (o RestoreOutput) SuperuserPassword() pulumi.StringOutput {
+	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.SuperuserPassword }).(pulumi.StringOutput)
 }
 
 // Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
