@@ -137,6 +137,18 @@ echo "==> removing the rehearsal: a request the agent executes (stops the server
 grep -E "^(lifeboat_restore|Apply complete)" "$DEMO/apply.log" || true
 [[ ! -e "$SERVICES/rehearsal" ]] || { echo "the rehearsal's directory is still there"; exit 1; }
 
+echo "==> the posture report: every control with its evidence and standards, the trends; stored under object lock for auditors"
+REPORT="$DEMO/posture-report.html"
+rc=0
+"$DEMO/bin/lifeboat" posture report --config "$SERVICES/lifeboat-agent.json" --pg-dsn "$LIFEBOAT_PG_DSN" \
+  --format html -o "$REPORT" --store 2>"$DEMO/posture.log" || rc=$?
+# Exit 1 means a control fails (the demo's one-day lock, its young window): the report is written.
+[[ $rc -le 1 && -s "$REPORT" ]] || { cat "$DEMO/posture.log"; echo "the posture report failed"; exit 1; }
+grep -E "^posture report stored" "$DEMO/posture.log" || { cat "$DEMO/posture.log"; echo "the posture report was not stored"; exit 1; }
+"$DEMO/bin/lifeboat" posture report --config "$SERVICES/lifeboat-agent.json" --pg-dsn "$LIFEBOAT_PG_DSN" --format json 2>/dev/null |
+  python3 -c 'import json,sys,collections; r=json.load(sys.stdin); c=collections.Counter(f["status"] for f in r["findings"]); print("controls: " + ", ".join(f"{c[s]} {s}" for s in ("fail","warn","unknown","pass")))' || true
+echo "posture report: $REPORT"
+
 cat <<MSG
 
 Demo is up. Inspect it:
@@ -145,6 +157,7 @@ Demo is up. Inspect it:
   psql -d acme_logistics -c 'select count(*) from stock_picking'            # the live one, untouched
   cd $DEMO/quickstart && TF_CLI_CONFIG_FILE=$DEMO/terraformrc $TF show
   agent metrics: curl http://127.0.0.1:$AGENT_PORT/metrics   (log: $SERVICES/agent.log)
+  posture report: $REPORT   (and under audit/posture/ in the repository: $DEMO/posture.log)
   service logs: $SERVICES/*/*.log
 Stop it:  make demo-down
 MSG
