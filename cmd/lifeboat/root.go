@@ -39,5 +39,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newDrillCmd())
 	root.AddCommand(newPostureCmd())
 	root.AddCommand(newRedisSnapshotCmd(), newRedisRestoreCmd())
+	root.AddCommand(newRegionCmd())
 	return root
 }

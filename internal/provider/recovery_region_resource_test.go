@@ -149,7 +149,7 @@ func TestAccRecoveryRegionResource(t *testing.T) {
 				Config: testAccRegionConfig(src, dst, dr, "15m", "1m", `"acme"`),
 				Check: resource.ComposeTestCheckFunc(
 					resource.TestCheckResourceAttr(regionAddr, "id", src+"/pg "+dst),
-					resource.TestCheckResourceAttr(regionAddr, "pending_objects", "2"), // the segment and the policy: nothing copied yet
+					resource.TestCheckResourceAttr(regionAddr, "pending_objects", "3"), // the segment, the policy and the region document: nothing copied yet
 					resource.TestCheckNoResourceAttr(regionAddr, "last_copy_time"),
 					resource.TestMatchResourceAttr(regionAddr, "runbook", regexp.MustCompile(`(?s)1\. warehouse.*acme.*2\. finance.*globex`)),
 					func(*terraform.State) error {

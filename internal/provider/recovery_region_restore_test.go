@@ -18,6 +18,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
 )
@@ -39,6 +40,11 @@ func TestAccRecoveryRegion_restoreWithPrimaryDown(t *testing.T) {
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	src, dest := testAccClient(t).Store(f.bucket), drClient.Store(dst)
 	opts := region.Options{Name: dst, Layout: l, Source: src, Dest: dest}
+	doc := region.ConfigDoc{Name: dst, Cluster: "main", Destination: region.Destination{Bucket: dst, Endpoint: dr.Endpoint},
+		IntervalSeconds: 60, MaxLagSeconds: 900, Activation: []region.Group{{Name: "warehouse", Tenants: []string{"rr_acme"}, RTOSeconds: 1800}}}
+	if err := region.WriteConfig(ctx, src, l, doc, nil); err != nil {
+		t.Fatal(err)
+	}
 
 	exec := func(db, sql string) {
 		t.Helper()
@@ -126,6 +132,22 @@ func TestAccRecoveryRegion_restoreWithPrimaryDown(t *testing.T) {
 	dstCat, err := catalog.LoadPhysical(ctx, dest, l)
 	if err != nil || len(dstCat.Physical) != len(srcCat.Physical) || len(dstCat.Physical) == 0 {
 		t.Fatalf("backups in the region %d, in the source %d (%v)", len(dstCat.Physical), len(srcCat.Physical), err)
+	}
+
+	// The runbook, from the region alone: the region's own document came
+	// along, the cluster's latest point is the last segment's.
+	copied, err := region.ReadConfig(ctx, dest, l, dst, signature.Trust{})
+	if err != nil || len(copied.Activation) != 1 {
+		t.Fatalf("region document at the destination: %+v, %v", copied, err)
+	}
+	plan, err := region.PlanActivation(ctx, dest, *copied, "pg", []string{"main"}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	book := plan.Markdown()
+	if plan.Clusters[0].Err != nil || plan.Clusters[0].BackupID != dstCat.Physical[len(dstCat.Physical)-1].ID ||
+		!strings.Contains(book, "### 1. warehouse (RTO 30m0s)") || !strings.Contains(book, "restore tenant `rr_acme` of cluster `main` to latest") {
+		t.Fatalf("runbook:\n%s", book)
 	}
 
 	// The primary store is gone.

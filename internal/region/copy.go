@@ -154,8 +154,12 @@ func Copy(ctx context.Context, o Options) (*Status, error) {
 
 	st.ListedAt = o.Now().UTC()
 	var todo []objectstore.ObjectInfo
+	// The region's own document goes too: with the primary gone, the
+	// activation plan reads its groups from the destination (signed, so
+	// it verifies there under the same key).
+	own := o.Layout.RegionConfigKey(o.Name)
 	err = o.Source.List(ctx, o.Layout.RootDir(), func(obj objectstore.ObjectInfo) error {
-		if !Copyable(o.Layout, obj.Key) {
+		if !Copyable(o.Layout, obj.Key) && obj.Key != own {
 			return nil
 		}
 		if e, ok := idx.Entries[obj.Key]; ok && e.ETag == obj.ETag && e.Size == obj.Size {

@@ -110,8 +110,9 @@ func Measure(ctx context.Context, o Options) (*Status, error) {
 		st.Failures = idx.Status.Failures
 		st.LastError = idx.Status.LastError
 	}
+	own := o.Layout.RegionConfigKey(o.Name)
 	err = o.Source.List(ctx, o.Layout.RootDir(), func(obj objectstore.ObjectInfo) error {
-		if !Copyable(o.Layout, obj.Key) {
+		if !Copyable(o.Layout, obj.Key) && obj.Key != own {
 			return nil
 		}
 		if e, ok := idx.Entries[obj.Key]; ok && e.ETag == obj.ETag && e.Size == obj.Size {

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+)
+
+// regionOptions are the flags of `lifeboat region` subcommands.
+type regionOptions struct {
+	agentFlags
+	name     string
+	clusters []string
+	plan     bool
+	store    string
+}
+
+func newRegionCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "region",
+		Short: "Recovery region: copy, verify and status of the repository's copy in a second store, and the activation plan",
+	}
+	cmd.AddCommand(newRegionActivateCmd(), newRegionVerifyCmd(), newRegionCopyCmd())
+	return cmd
+}
+
+func newRegionActivateCmd() *cobra.Command {
+	var o regionOptions
+	cmd := &cobra.Command{
+		Use:   "activate",
+		Short: "Print the regional activation runbook, read from the recovery region only",
+		Long: `With --plan, print the runbook of a regional failover: each cluster's recovery
+point in the recovery region, then every tenant restore in the activation order
+the lifeboat_recovery_region declared, with its recovery point and the expected
+data loss per group. Only the region is read: --config is an agent
+configuration whose store and bucket are the region's (the primary may be gone).
+The restores themselves are lifeboat_restore resources with source_region, or
+` + "`lifeboat restore --config <that configuration>`" + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !o.plan {
+				return errors.New("only --plan is available: run the restores it lists with lifeboat_restore (source_region) or lifeboat restore")
+			}
+			return runRegionActivatePlan(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	o.register(cmd.Flags())
+	cmd.Flags().StringVar(&o.name, "name", "", "recovery region name (default: the configuration's bucket, the destination)")
+	cmd.Flags().StringSliceVar(&o.clusters, "clusters", nil, "clusters to plan (default: the configuration's cluster)")
+	cmd.Flags().BoolVar(&o.plan, "plan", false, "print the runbook and stop")
+	return cmd
+}
+
+func newRegionVerifyCmd() *cobra.Command {
+	var o regionOptions
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Read back every object the recovery region holds and compare its SHA-256; exit 1 on any problem",
+		Long: `Read back from the destination every object the copy index says was verified
+there and compare its SHA-256. A missing or changed object is reported and
+dropped from the index, so the agent's next pass copies it again. --config is
+the cluster's agent configuration (the source); --store names the entry of
+its "stores" that holds the destination.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRegionVerify(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	o.register(cmd.Flags())
+	cmd.Flags().StringVar(&o.name, "name", "", "recovery region name (the destination bucket)")
+	cmd.Flags().StringVar(&o.store, "store", "", "entry of the configuration's stores holding the destination (default: --name)")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func newRegionCopyCmd() *cobra.Command {
+	var o regionOptions
+	cmd := &cobra.Command{
+		Use:   "copy",
+		Short: "Run one copy pass to a recovery region now (what the agent does on the region's interval)",
+		Long: `Copy every object of the cluster not yet verified in the recovery region, data
+before the manifests that name it, each read back and compared by SHA-256, and
+print what was copied, what is pending and the lag. --config is the cluster's
+agent configuration (the source); --store names the entry of its "stores"
+that holds the destination.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRegionCopy(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	o.register(cmd.Flags())
+	cmd.Flags().StringVar(&o.name, "name", "", "recovery region name (the destination bucket)")
+	cmd.Flags().StringVar(&o.store, "store", "", "entry of the configuration's stores holding the destination (default: --name)")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+// regionStores opens the source (the configuration's repository) and the
+// destination (its stores entry).
+func regionStores(ctx context.Context, o regionOptions) (region.Options, error) {
+	cfg, src, err := openRepo(ctx, o.agentFlags)
+	if err != nil {
+		return region.Options{}, err
+	}
+	storeName := o.store
+	if storeName == "" {
+		storeName = o.name
+	}
+	sc, err := cfg.StoreConfig(storeName)
+	if err != nil {
+		return region.Options{}, err
+	}
+	client, err := objectstore.NewClient(ctx, sc)
+	if err != nil {
+		return region.Options{}, fmt.Errorf("object store: %w", err)
+	}
+	return region.Options{Name: o.name, Layout: cfg.Layout(), Source: src, Dest: client.Store(o.name)}, nil
+}
+
+func runRegionCopy(ctx context.Context, o regionOptions, out io.Writer) error {
+	opts, err := regionStores(ctx, o)
+	if err != nil {
+		return err
+	}
+	st, err := region.Copy(ctx, opts)
+	if st != nil {
+		fmt.Fprintf(out, "copied %d objects (%d bytes) to %s in %s; %d pending (%d bytes); lag %s\n", st.Copied, st.CopiedBytes, o.name,
+			st.Finished.Sub(st.ListedAt).Round(time.Millisecond), st.PendingObjects, st.PendingBytes, st.Lag(time.Now()).Round(time.Millisecond))
+	}
+	return err
+}
+
+func runRegionActivatePlan(ctx context.Context, o regionOptions, out io.Writer) error {
+	cfg, store, err := openRepo(ctx, o.agentFlags)
+	if err != nil {
+		return err
+	}
+	name := o.name
+	if name == "" {
+		name = cfg.Bucket
+	}
+	clusters := o.clusters
+	if len(clusters) == 0 {
+		clusters = []string{cfg.Cluster}
+	}
+	trust, err := cfg.Trust()
+	if err != nil {
+		return err
+	}
+	var doc *region.ConfigDoc
+	tenantCluster := map[string]string{}
+	for _, c := range clusters {
+		l := repo.Layout{Prefix: cfg.Prefix, Cluster: c}
+		d, err := region.ReadConfig(ctx, store, l, name, trust)
+		switch {
+		case errors.Is(err, objectstore.ErrNotFound):
+		case err != nil:
+			return err
+		case doc == nil:
+			doc = d
+		}
+		if p, err := repo.ReadPolicy(ctx, store, l, trust); err == nil {
+			for _, t := range p.TenantDatabases {
+				if _, ok := tenantCluster[t]; !ok {
+					tenantCluster[t] = c
+				}
+			}
+		}
+	}
+	if doc == nil {
+		return fmt.Errorf("no recovery region %q in %s/%s for clusters %s: is --config the region's store, and has the agent copied it?",
+			name, store.Bucket(), cfg.Prefix, strings.Join(clusters, ", "))
+	}
+	plan, err := region.PlanActivation(ctx, store, *doc, cfg.Prefix, clusters, tenantCluster, time.Now())
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(out, plan.Markdown())
+	return err
+}
+
+func runRegionVerify(ctx context.Context, o regionOptions, out io.Writer) error {
+	opts, err := regionStores(ctx, o)
+	if err != nil {
+		return err
+	}
+	rep, err := region.Verify(ctx, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "checked %d objects in %s\n", rep.Checked, o.name)
+	for _, p := range rep.Problems {
+		fmt.Fprintf(out, "PROBLEM %s: %v\n", p.Key, p.Err)
+	}
+	if len(rep.Problems) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d object(s) in the recovery region are missing or changed; the next copy pass writes them again", len(rep.Problems))}
+	}
+	return nil
+}
