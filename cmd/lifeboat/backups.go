@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -56,14 +57,18 @@ func runBackups(ctx context.Context, cfg repo.AgentConfig, store objectstore.Sto
 		}{list, w})
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tDATABASE\tSTART\tSTOP\tTIMELINE\tSTART LSN\tSTOP LSN\tSIZE (MB)")
+	fmt.Fprintln(tw, "ID\tKIND\tDATABASE\tSTART\tSTOP\tTIMELINE\tSTART LSN\tSTOP LSN\tSIZE (MB)\tENCRYPTED TO")
 	for _, b := range list {
 		tli := ""
 		if b.Timeline != 0 {
 			tli = fmt.Sprint(b.Timeline)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\n", b.ID, b.Kind, b.Database,
-			b.StartTime.Format(time.RFC3339), b.StopTime.Format(time.RFC3339), tli, b.StartLSN, b.StopLSN, float64(b.Size)/1e6)
+		enc := "-"
+		if b.Encryption != nil {
+			enc = strings.Join(b.Encryption.Recipients, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\n", b.ID, b.Kind, b.Database,
+			b.StartTime.Format(time.RFC3339), b.StopTime.Format(time.RFC3339), tli, b.StartLSN, b.StopLSN, float64(b.Size)/1e6, enc)
 	}
 	tw.Flush()
 	// More than one timeline: say how they relate, and which went on past

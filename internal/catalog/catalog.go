@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
@@ -35,6 +36,10 @@ type Backup struct {
 	WALStart    string `json:"wal_start,omitempty"`
 	WALStop     string `json:"wal_stop,omitempty"`
 	ManifestKey string `json:"manifest_key"`
+	// Encryption names the recipients a client-side encrypted backup is
+	// encrypted to (nil: stored in the clear); a restore needs one of
+	// their identities.
+	Encryption *crypt.Info `json:"encryption,omitempty"`
 }
 
 // Incomplete is a backup without its manifest: running, failed or killed.
@@ -189,14 +194,14 @@ func (c *Catalog) Backups() []Backup {
 			ID: m.ID, Kind: m.Kind, StartTime: m.StartTime, StopTime: m.StopTime,
 			StartLSN: m.StartLSN, StopLSN: m.StopLSN, Timeline: m.Timeline,
 			Size: m.StoredSize, DataSize: m.DataSize, WALStart: m.WALStart, WALStop: m.WALStop,
-			ManifestKey: c.Layout.BackupManifestKey(m.ID),
+			ManifestKey: c.Layout.BackupManifestKey(m.ID), Encryption: m.Encryption,
 		})
 	}
 	for _, m := range c.Tenant {
 		out = append(out, Backup{
 			ID: m.ID, Kind: m.Kind, Database: m.Database, StartTime: m.StartTime, StopTime: m.StopTime,
 			StartLSN: m.LSN, StopLSN: m.LSN, Size: m.Dump.Size, DataSize: m.Dump.Size,
-			ManifestKey: c.Layout.TenantManifestKey(m.Database, m.ID),
+			ManifestKey: c.Layout.TenantManifestKey(m.Database, m.ID), Encryption: m.Encryption,
 		})
 	}
 	// Oldest first by start; a physical backup before the dumps taken with it.

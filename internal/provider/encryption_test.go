@@ -107,6 +107,8 @@ resource "lifeboat_restore" "test" {
 					statecheck.ExpectKnownValue(walAddr, tfjsonpath.New("verified_segment"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9A-F]{24}$`))),
 					statecheck.ExpectKnownValue(walAddr, tfjsonpath.New("agent_config"), knownvalue.StringRegexp(regexp.MustCompile(`"recipients": \[\s*"`+recipient+`"`))),
 					statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("encryption").AtMapKey("recipients").AtSliceIndex(0), knownvalue.StringExact(recipient)),
+					statecheck.ExpectKnownValue("data.lifeboat_recovery_points.test", tfjsonpath.New("backups").AtSliceIndex(0).AtMapKey("encrypted_to"),
+						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(fp)})),
 				},
 				Check: func(s *terraform.State) error {
 					ctx := context.Background()
@@ -222,6 +224,14 @@ resource "lifeboat_backup_policy" "test" {
     recipients = [%[7]q]
   }
   depends_on = [lifeboat_wal_archive.test]
+}
+
+data "lifeboat_recovery_points" "test" {
+  cluster = lifeboat_backup_policy.test.cluster
+  repository = {
+    bucket = lifeboat_immutable_bucket.repo.name
+    prefix = "pg"
+  }
 }
 `, bucket, dsn, agent, cfgPath, ak, sk, recipient)
 }

@@ -44,6 +44,8 @@ type recoveryPointModel struct {
 	StopLSN   types.String `tfsdk:"stop_lsn"`
 	Timeline  types.Int64  `tfsdk:"timeline"`
 	Size      types.Int64  `tfsdk:"size"`
+	// EncryptedTo lists recipient fingerprints (empty: in the clear).
+	EncryptedTo []types.String `tfsdk:"encrypted_to"`
 }
 
 type recoveryWindowModel struct {
@@ -94,6 +96,9 @@ func (d *recoveryPointsDataSource) Schema(_ context.Context, _ datasource.Schema
 					"stop_lsn":   str("WAL location at stop."),
 					"timeline":   schema.Int64Attribute{MarkdownDescription: "PostgreSQL timeline the base backup was taken on (physical backups only).", Computed: true},
 					"size":       schema.Int64Attribute{MarkdownDescription: "Stored bytes.", Computed: true},
+					"encrypted_to": schema.ListAttribute{MarkdownDescription: "Fingerprints of the age recipients the backup is encrypted to " +
+						"on the database host (empty: stored in the clear); a restore of it needs the identity of one of them.",
+						ElementType: types.StringType, Computed: true},
 				}},
 			},
 			"window": schema.SingleNestedAttribute{
@@ -148,8 +153,13 @@ func (d *recoveryPointsDataSource) Read(ctx context.Context, req datasource.Read
 			ID: types.StringValue(b.ID), Kind: types.StringValue(b.Kind), Database: optionalString(b.Database),
 			StartTime: types.StringValue(b.StartTime.UTC().Format(time.RFC3339)), StopTime: types.StringValue(b.StopTime.UTC().Format(time.RFC3339)),
 			StartLSN: optionalString(b.StartLSN), StopLSN: optionalString(b.StopLSN), Size: types.Int64Value(b.Size),
-			Timeline: types.Int64Null(),
+			Timeline: types.Int64Null(), EncryptedTo: []types.String{},
 		})
+		if b.Encryption != nil {
+			for _, fp := range b.Encryption.Recipients {
+				m.Backups[len(m.Backups)-1].EncryptedTo = append(m.Backups[len(m.Backups)-1].EncryptedTo, types.StringValue(fp))
+			}
+		}
 		if b.Timeline != 0 {
 			m.Backups[len(m.Backups)-1].Timeline = types.Int64Value(int64(b.Timeline))
 		}

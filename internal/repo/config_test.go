@@ -276,3 +276,37 @@ func TestRedisEntriesHoldSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupRecipientsPreferTheSignedPolicy: the policy's recipients win
+// over the agent configuration's; without them, the configuration's.
+func TestBackupRecipientsPreferTheSignedPolicy(t *testing.T) {
+	newRecipient := func() string {
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id.Recipient().String()
+	}
+	cfgRec, polRec := newRecipient(), newRecipient()
+	c := AgentConfig{Bucket: "b", Cluster: "c", Encryption: &Encryption{Recipients: []string{cfgRec}}}
+	for _, tc := range []struct {
+		name string
+		p    *Policy
+		want string
+	}{
+		{"no policy", nil, cfgRec},
+		{"policy without encryption", &Policy{}, cfgRec},
+		{"policy with encryption", &Policy{Encryption: &Encryption{Recipients: []string{polRec}}}, polRec},
+	} {
+		r, err := BackupRecipients(c, tc.p)
+		if err != nil || r.Info().Recipients[0] != crypt.Fingerprint(tc.want) {
+			t.Fatalf("%s: %v %v", tc.name, r.Info(), err)
+		}
+	}
+	if _, err := BackupRecipients(c, &Policy{Encryption: &Encryption{Recipients: []string{"age1bad"}}}); !errors.Is(err, crypt.ErrInvalidRecipient) {
+		t.Fatalf("bad policy recipient: %v", err)
+	}
+	if r, err := BackupRecipients(AgentConfig{}, nil); r != nil || err != nil {
+		t.Fatalf("nothing declared: %v %v", r, err)
+	}
+}

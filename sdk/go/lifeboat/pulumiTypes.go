@@ -1855,6 +1855,8 @@ func (o GetPostureRepositoryOutput) Prefix() pulumi.StringPtrOutput {
 type GetRecoveryPointsBackups struct {
 	// Tenant database (tenant dumps only).
 	Database *string `pulumi:"database"`
+	// Fingerprints of the age recipients the backup is encrypted to on the database host (empty: stored in the clear); a restore of it needs the identity of one of them.
+	EncryptedTo []string `pulumi:"encryptedTo"`
 	// Backup id (use it as a restore's `backup_id`).
 	Id *string `pulumi:"id"`
 	// `physical` (base backup) or `tenant` (logical dump of one database).
@@ -1890,6 +1892,11 @@ func (o GetRecoveryPointsBackupsOutput) ToGetRecoveryPointsBackupsOutputWithCont
 // Tenant database (tenant dumps only).
 func (o GetRecoveryPointsBackupsOutput) Database() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v GetRecoveryPointsBackups) *string { return v.Database }).(pulumi.StringPtrOutput)
+}
+
+// Fingerprints of the age recipients the backup is encrypted to on the database host (empty: stored in the clear); a restore of it needs the identity of one of them.
+func (o GetRecoveryPointsBackupsOutput) EncryptedTo() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v GetRecoveryPointsBackups) []string { return v.EncryptedTo }).(pulumi.StringArrayOutput)
 }
 
 // Backup id (use it as a restore's `backup_id`).
