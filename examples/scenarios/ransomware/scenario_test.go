@@ -186,7 +186,9 @@ func TestScenarioRansomware(t *testing.T) {
 	// Destroying it for good is denied, each way.
 	denied := func(what string, err error) {
 		t.Helper()
-		if err == nil || !(errors.Is(err, objectstore.ErrAccessDenied) || errors.Is(err, objectstore.ErrObjectLocked) || strings.Contains(err.Error(), "AccessDenied")) {
+		refused := err != nil && (errors.Is(err, objectstore.ErrAccessDenied) || errors.Is(err, objectstore.ErrObjectLocked) ||
+			strings.Contains(err.Error(), "AccessDenied"))
+		if !refused {
 			t.Fatalf("the writer could %s: %v", what, err)
 		}
 		t.Logf("denied: %s", what)
