@@ -38,6 +38,8 @@ type agentOptions struct {
 	pruneGrace    time.Duration
 	retryDelay    time.Duration
 	probeInterval time.Duration
+	// postureReport is how often the agent stores the posture report (0: never).
+	postureReport time.Duration
 	maxAttempts   int
 	logFormat     string
 	logLevel      string
@@ -84,6 +86,8 @@ and exits 0.`,
 	fs.DurationVar(&o.retryDelay, "retry-delay", o.envDuration("LIFEBOAT_AGENT_RETRY_DELAY", 5*time.Minute), "wait this long before running a failed slot again")
 	fs.DurationVar(&o.probeInterval, "probe-interval", o.envDuration("LIFEBOAT_AGENT_PROBE_INTERVAL", time.Hour),
 		"prove this often (and at start) that the agent's credentials cannot delete locked versions, change the bucket or rewrite its policy (lifeboat_writer_forbidden_actions_allowed)")
+	fs.DurationVar(&o.postureReport, "posture-report-interval", o.envDuration("LIFEBOAT_AGENT_POSTURE_REPORT_INTERVAL", 0),
+		"store the posture report (HTML and JSON, with its sha256, under COMPLIANCE lock for 400 days) in the repository this often; 0: never")
 	fs.IntVar(&o.maxAttempts, "max-attempts", 3, "runs of one slot before it is given up until the next")
 	fs.StringVar(&o.logFormat, "log-format", envOr("LIFEBOAT_LOG_FORMAT", "text"), "text or json (default $LIFEBOAT_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", envOr("LIFEBOAT_LOG_LEVEL", "info"), "debug, info, warn or error (default $LIFEBOAT_LOG_LEVEL)")
@@ -129,7 +133,7 @@ func runAgent(ctx context.Context, o agentOptions, logw io.Writer) error {
 		Holder: o.holder, Refresh: o.refresh, Tick: o.tick, LeaseRenew: o.leaseRenew, StatsInterval: o.stats,
 		PruneGrace: o.pruneGrace, RetryDelay: o.retryDelay, MaxAttempts: o.maxAttempts, Logger: log,
 		Probe:         func(ctx context.Context) access.Report { return access.Probe(ctx, client, cfg.Bucket, cfg.Layout()) },
-		ProbeInterval: o.probeInterval,
+		ProbeInterval: o.probeInterval, PostureReportInterval: o.postureReport,
 	})
 	if err != nil {
 		return err

@@ -68,6 +68,12 @@ type Config struct {
 	// lifeboat_writer_forbidden_actions_allowed; nil runs none.
 	Probe         ProbeFunc
 	ProbeInterval time.Duration
+	// PostureReportInterval, when set, stores the posture report (HTML and
+	// JSON) in the repository under COMPLIANCE lock for PostureReportRetain
+	// (default 400 days) this often, from the stats loop: an auditor then
+	// finds the report of any date without anyone running one.
+	PostureReportInterval time.Duration
+	PostureReportRetain   time.Duration
 	// PruneGrace is the age below which an incomplete backup is left
 	// alone by the scheduled prune (default catalog.DefaultGrace).
 	PruneGrace time.Duration
@@ -115,8 +121,10 @@ type Daemon struct {
 	lastRefresh time.Time
 	refreshErr  error
 	policy      *repo.Policy
-	drills      map[string]drill.ScheduleDoc
-	redis       map[string]redisx.ScheduleDoc
+	// lastReport is when this agent last stored a posture report.
+	lastReport time.Time
+	drills     map[string]drill.ScheduleDoc
+	redis      map[string]redisx.ScheduleDoc
 
 	// trust holds the provider's public keys: configuration (policy,
 	// drill schedules) without their signature is refused.

@@ -48,5 +48,29 @@ func (d *Daemon) postureStats(ctx context.Context) error {
 		}
 	}
 	d.m.PostureAt.Set(float64(d.cfg.Now().UnixNano()) / 1e9)
+	d.storeReport(ctx, r)
 	return nil
+}
+
+// storeReport stores r (HTML and JSON) when PostureReportInterval has
+// passed since this agent last did. Failures are logged: the next stats
+// pass tries again.
+func (d *Daemon) storeReport(ctx context.Context, r *posture.Report) {
+	every := d.cfg.PostureReportInterval
+	if every <= 0 || (!d.lastReport.IsZero() && d.cfg.Now().Sub(d.lastReport) < every) {
+		return
+	}
+	retain := d.cfg.PostureReportRetain
+	if retain <= 0 {
+		retain = 400 * 24 * time.Hour
+	}
+	for _, format := range []string{"html", "json"} {
+		st, err := posture.StoreReport(ctx, d.cfg.Store, d.layout, r, format, retain)
+		if err != nil {
+			d.log.Warn("storing the posture report", "format", format, "err", err)
+			return
+		}
+		d.log.Info("posture report stored", "key", st.Key, "version", st.Version, "sha256", st.SHA256, "retain_until", st.RetainUntil)
+	}
+	d.lastReport = d.cfg.Now()
 }

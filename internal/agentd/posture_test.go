@@ -52,3 +52,34 @@ func TestPostureMetricsAreTheEngineFindings(t *testing.T) {
 		t.Fatal("lifeboat_posture_timestamp_seconds not set")
 	}
 }
+
+// TestAgentStoresPostureReports: with a report interval, the stats pass
+// stores the report (HTML and JSON) in the repository, and not again
+// before the interval has passed.
+func TestAgentStoresPostureReports(t *testing.T) {
+	ctx := context.Background()
+	store := objectstore.NewMemory("b")
+	writePolicy(t, store, "@hourly")
+	d := testDaemon(t, store, "A")
+	d.cfg.PostureReportInterval = time.Hour
+	count := func() int {
+		n := 0
+		if err := store.List(ctx, testLayout.PostureReportsDir(), func(objectstore.ObjectInfo) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := d.postureStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d reports stored, want the HTML and the JSON", n)
+	}
+	time.Sleep(1100 * time.Millisecond) // a new report id
+	if err := d.postureStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d reports after a second pass within the interval, want still 2", n)
+	}
+}
