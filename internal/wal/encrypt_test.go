@@ -216,3 +216,26 @@ func TestEncryptedWALCorruptionIsDetected(t *testing.T) {
 		}
 	}
 }
+
+// TestEncryptedLargeFileStreams: a file above the one-pass limit (a WAL
+// segment size of 128 MiB or more) takes the two-pass streaming upload,
+// encrypted the same way, and reads back.
+func TestEncryptedLargeFileStreams(t *testing.T) {
+	ctx := context.Background()
+	store := objectstore.NewMemory("b")
+	k := newAgeKey(t)
+	cfg := testConfig("lz4")
+	cfg.Recipients, cfg.Identities = recipients(t, k), keyring(t, k)
+	path, data := walFile(t, t.TempDir(), seg1, onePassLimit+1<<20, 4)
+	res, err := Push(ctx, store, cfg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(res.Key, ".age") {
+		t.Fatalf("stored as %s", res.Key)
+	}
+	got, err := fetchBytes(t, store, cfg, seg1)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("fetched %d bytes (%v), want the %d pushed", len(got), err, len(data))
+	}
+}
