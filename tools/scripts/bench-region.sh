@@ -33,17 +33,18 @@ log() { echo "bench: $*" >&2; }
 (cd "$REPO" && go build -o "$W/lifeboat" ./cmd/lifeboat)
 AK=bench-admin
 SK=bench-secret-$RANDOM$RANDOM
-start_minio() { # name -> port
-	local port; port=$(freeport)
+# start_minio NAME PORT (not in a subshell: PIDS must reach cleanup)
+start_minio() {
 	mkdir -p "$W/$1"
 	MINIO_ROOT_USER=$AK MINIO_ROOT_PASSWORD=$SK MINIO_BROWSER=off MINIO_UPDATE=off \
-		"$BIN/minio" server "$W/$1" --address 127.0.0.1:"$port" --console-address 127.0.0.1:"$(freeport)" --quiet >"$W/$1.log" 2>&1 &
+		"$BIN/minio" server "$W/$1" --address 127.0.0.1:"$2" --console-address 127.0.0.1:"$(freeport)" --quiet >"$W/$1.log" 2>&1 &
 	PIDS+=($!)
-	for _ in $(seq 100); do curl -sf http://127.0.0.1:"$port"/minio/health/ready >/dev/null && break; sleep 0.2; done
-	echo "$port"
+	for _ in $(seq 100); do curl -sf http://127.0.0.1:"$2"/minio/health/ready >/dev/null && break; sleep 0.2; done
 }
-P1=$(start_minio primary)
-P2=$(start_minio dr)
+P1=$(freeport)
+start_minio primary "$P1"
+P2=$(freeport)
+start_minio dr "$P2"
 export MC_CONFIG_DIR=$W/mc
 "$BIN/mc" alias set primary http://127.0.0.1:"$P1" "$AK" "$SK" >/dev/null
 "$BIN/mc" alias set dr http://127.0.0.1:"$P2" "$AK" "$SK" >/dev/null

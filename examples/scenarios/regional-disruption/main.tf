@@ -120,10 +120,6 @@ resource "lifeboat_recovery_region" "eu2" {
   }
 }
 
-output "runbook" {
-  value = lifeboat_recovery_region.eu2.runbook
-}
-
-output "lag_seconds" {
-  value = lifeboat_recovery_region.eu2.lag_seconds
-}
+# The runbook is lifeboat_recovery_region.eu2.runbook (`terraform state show`,
+# or `lifeboat region activate --plan`): measured at every refresh, it is
+# not an output, whose value would change with the clock on every plan.
