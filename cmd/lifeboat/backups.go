@@ -14,6 +14,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
@@ -23,7 +24,7 @@ func newBackupsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "backups",
 		Aliases: []string{"list"},
-		Short:   "List the complete backups of the cluster and its restorable window",
+		Short:   "List the complete backups of the cluster, its restorable window, and its Redis snapshots",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, store, err := openRepo(cmd.Context(), f)
@@ -48,13 +49,18 @@ func runBackups(ctx context.Context, cfg repo.AgentConfig, store objectstore.Sto
 		return err
 	}
 	list, w := c.Backups(), c.Window(a)
+	snaps, err := redisx.AllSnapshots(ctx, store, cfg.Layout())
+	if err != nil {
+		return err
+	}
 	if asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Backups []catalog.Backup `json:"backups"`
-			Window  *catalog.Window  `json:"window"`
-		}{list, w})
+			Backups        []catalog.Backup          `json:"backups"`
+			Window         *catalog.Window           `json:"window"`
+			RedisSnapshots []redisx.SnapshotManifest `json:"redis_snapshots"`
+		}{list, w, snaps})
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tDATABASE\tSTART\tSTOP\tTIMELINE\tSTART LSN\tSTOP LSN\tSIZE (MB)\tENCRYPTED TO")
@@ -88,6 +94,15 @@ func runBackups(ctx context.Context, cfg repo.AgentConfig, store objectstore.Sto
 	}
 	if w.Restorable && w.Truncated() {
 		fmt.Fprintf(out, "warning: WAL up to %s is archived but unusable past the gap: take a base backup\n", w.NewestSegment)
+	}
+	if len(snaps) > 0 {
+		fmt.Fprintln(out)
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "REDIS INSTANCE\tSNAPSHOT\tTAKEN\tRDB (MB)\tSTORED (MB)")
+		for _, m := range snaps {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.1f\n", m.Instance, m.ID, m.TakenAt.Format(time.RFC3339), float64(m.RDBSize)/1e6, float64(m.StoredSize)/1e6)
+		}
+		tw.Flush()
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,20 @@ func TestAccRedisSnapshotCommands(t *testing.T) {
 	}
 	if m.Instance != "sessions" || m.RDBSize == 0 {
 		t.Fatalf("manifest %+v", m)
+	}
+
+	// The catalog lists it, as a table and as JSON.
+	if out := f.run(t, 0, "backups"); !strings.Contains(out, "REDIS INSTANCE") || !regexp.MustCompile(`sessions +`+m.ID).MatchString(out) {
+		t.Fatalf("lifeboat backups does not list snapshot %s:\n%s", m.ID, out)
+	}
+	var listed struct {
+		RedisSnapshots []redisx.SnapshotManifest `json:"redis_snapshots"`
+	}
+	if err := json.Unmarshal([]byte(f.run(t, 0, "backups", "--json")), &listed); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed.RedisSnapshots) != 1 || listed.RedisSnapshots[0].ID != m.ID || listed.RedisSnapshots[0].RDBSHA256 != m.RDBSHA256 {
+		t.Fatalf("lifeboat backups --json: redis_snapshots = %+v, want snapshot %s", listed.RedisSnapshots, m.ID)
 	}
 
 	dst := t.TempDir()

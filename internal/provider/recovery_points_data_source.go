@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
@@ -32,6 +33,7 @@ type recoveryPointsModel struct {
 	Repository *repositoryRef       `tfsdk:"repository"`
 	Backups    []recoveryPointModel `tfsdk:"backups"`
 	Window     *recoveryWindowModel `tfsdk:"window"`
+	Redis      []redisPointModel    `tfsdk:"redis_snapshots"`
 }
 
 type recoveryPointModel struct {
@@ -60,6 +62,16 @@ type recoveryWindowModel struct {
 	Forks         types.List   `tfsdk:"forks"`
 }
 
+// redisPointModel is one complete Redis snapshot.
+type redisPointModel struct {
+	Instance    types.String `tfsdk:"instance"`
+	ID          types.String `tfsdk:"id"`
+	TakenAt     types.String `tfsdk:"taken_at"`
+	RDBSize     types.Int64  `tfsdk:"rdb_size"`
+	StoredSize  types.Int64  `tfsdk:"size"`
+	RDBChecksum types.String `tfsdk:"rdb_sha256"`
+}
+
 // Metadata implements datasource.DataSource.
 func (d *recoveryPointsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_recovery_points"
@@ -71,7 +83,7 @@ func (d *recoveryPointsDataSource) Schema(_ context.Context, _ datasource.Schema
 		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "The recovery points of a cluster: its complete base backups and tenant dumps (a backup without its manifest does not count), and the window of time it can be restored to, with WAL gaps detected.",
+		MarkdownDescription: "The recovery points of a cluster: its complete base backups and tenant dumps (a backup without its manifest does not count), the window of time it can be restored to, with WAL gaps detected, and the Redis snapshots the agent took into its repository.",
 		Attributes: map[string]schema.Attribute{
 			"id":      schema.StringAttribute{MarkdownDescription: "`<bucket>/<prefix>/<cluster>`.", Computed: true},
 			"cluster": schema.StringAttribute{MarkdownDescription: "Cluster name in the repository.", Required: true, Validators: []validator.String{keyNameValidator{}}},
@@ -99,6 +111,18 @@ func (d *recoveryPointsDataSource) Schema(_ context.Context, _ datasource.Schema
 					"encrypted_to": schema.ListAttribute{MarkdownDescription: "Fingerprints of the age recipients the backup is encrypted to " +
 						"on the database host (empty: stored in the clear); a restore of it needs the identity of one of them.",
 						ElementType: types.StringType, Computed: true},
+				}},
+			},
+			"redis_snapshots": schema.ListNestedAttribute{
+				MarkdownDescription: "Complete Redis snapshots in the repository (those with a manifest), by instance then oldest first (a `lifeboat_redis_restore`'s `snapshot_id`).",
+				Computed:            true,
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"instance":   str("The Redis instance's name in the repository."),
+					"id":         str("Snapshot id."),
+					"taken_at":   str("When its BGSAVE finished (RFC 3339)."),
+					"rdb_size":   schema.Int64Attribute{MarkdownDescription: "Bytes of the RDB file.", Computed: true},
+					"size":       schema.Int64Attribute{MarkdownDescription: "Stored (compressed) bytes.", Computed: true},
+					"rdb_sha256": str("SHA-256 of the RDB file, checked on restore."),
 				}},
 			},
 			"window": schema.SingleNestedAttribute{
@@ -163,6 +187,17 @@ func (d *recoveryPointsDataSource) Read(ctx context.Context, req datasource.Read
 		if b.Timeline != 0 {
 			m.Backups[len(m.Backups)-1].Timeline = types.Int64Value(int64(b.Timeline))
 		}
+	}
+	snaps, err := redisx.AllSnapshots(ctx, store, layout)
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Listing Redis Snapshots", fmt.Sprintf("listing s3://%s/%s", bucket, layout.RedisDir()), err))
+		return
+	}
+	m.Redis = []redisPointModel{}
+	for _, sm := range snaps {
+		m.Redis = append(m.Redis, redisPointModel{Instance: types.StringValue(sm.Instance), ID: types.StringValue(sm.ID),
+			TakenAt: types.StringValue(sm.TakenAt.UTC().Format(time.RFC3339)), RDBSize: types.Int64Value(sm.RDBSize),
+			StoredSize: types.Int64Value(sm.StoredSize), RDBChecksum: types.StringValue(sm.RDBSHA256)})
 	}
 	w, err := c.RestorableWindow(ctx, store)
 	if err != nil {

@@ -332,3 +332,30 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// AllSnapshots lists the complete snapshots of every Redis instance of the
+// repository, by instance then oldest first: what the catalog shows.
+func AllSnapshots(ctx context.Context, store objectstore.Store, layout repo.Layout) ([]SnapshotManifest, error) {
+	seen := map[string]bool{}
+	var instances []string
+	err := store.List(ctx, layout.RedisDir(), func(o objectstore.ObjectInfo) error {
+		if k, ok := layout.Parse(o.Key); ok && k.Kind == repo.KindRedisManifest && !seen[k.Instance] {
+			seen[k.Instance] = true
+			instances = append(instances, k.Instance)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(instances)
+	out := []SnapshotManifest{}
+	for _, inst := range instances {
+		all, err := Snapshots(ctx, store, layout, inst)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, all...)
+	}
+	return out, nil
+}

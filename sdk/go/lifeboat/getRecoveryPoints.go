@@ -11,7 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// The recovery points of a cluster: its complete base backups and tenant dumps (a backup without its manifest does not count), and the window of time it can be restored to, with WAL gaps detected.
+// The recovery points of a cluster: its complete base backups and tenant dumps (a backup without its manifest does not count), the window of time it can be restored to, with WAL gaps detected, and the Redis snapshots the agent took into its repository.
 func GetRecoveryPoints(ctx *pulumi.Context, args *GetRecoveryPointsArgs, opts ...pulumi.InvokeOption) (*GetRecoveryPointsResult, error) {
 	opts = internal.PkgInvokeDefaultOpts(opts)
 	var rv GetRecoveryPointsResult
@@ -34,6 +34,8 @@ type GetRecoveryPointsResult struct {
 	Backups []GetRecoveryPointsBackups `pulumi:"backups"`
 	// Cluster name in the repository.
 	Cluster string `pulumi:"cluster"`
+	// Complete Redis snapshots in the repository (those with a manifest), by instance then oldest first (a `lifeboat_redis_restore`'s `snapshot_id`).
+	RedisSnapshots []GetRecoveryPointsRedisSnapshots `pulumi:"redisSnapshots"`
 	// Where the repository lives.
 	Repository GetRecoveryPointsRepository `pulumi:"repository"`
 	// The restorable window: from the oldest usable base backup to the newest WAL reachable from it without a gap.
@@ -78,6 +80,11 @@ func (o GetRecoveryPointsResultOutput) Backups() GetRecoveryPointsBackupsArrayOu
 // Cluster name in the repository.
 func (o GetRecoveryPointsResultOutput) Cluster() pulumi.StringOutput {
 	return o.ApplyT(func(v GetRecoveryPointsResult) string { return v.Cluster }).(pulumi.StringOutput)
+}
+
+// Complete Redis snapshots in the repository (those with a manifest), by instance then oldest first (a `lifeboat_redis_restore`'s `snapshot_id`).
+func (o GetRecoveryPointsResultOutput) RedisSnapshots() GetRecoveryPointsRedisSnapshotsArrayOutput {
+	return o.ApplyT(func(v GetRecoveryPointsResult) []GetRecoveryPointsRedisSnapshots { return v.RedisSnapshots }).(GetRecoveryPointsRedisSnapshotsArrayOutput)
 }
 
 // Where the repository lives.

@@ -1959,6 +1959,85 @@ func (o GetRecoveryPointsBackupsArrayOutput) Index(i pulumi.IntInput) GetRecover
 	}).(GetRecoveryPointsBackupsOutput)
 }
 
+type GetRecoveryPointsRedisSnapshots struct {
+	// Snapshot id.
+	Id *string `pulumi:"id"`
+	// The Redis instance's name in the repository.
+	Instance *string `pulumi:"instance"`
+	// SHA-256 of the RDB file, checked on restore.
+	RdbSha256 *string `pulumi:"rdbSha256"`
+	// Bytes of the RDB file.
+	RdbSize *int `pulumi:"rdbSize"`
+	// Stored (compressed) bytes.
+	Size *int `pulumi:"size"`
+	// When its BGSAVE finished (RFC 3339).
+	TakenAt *string `pulumi:"takenAt"`
+}
+
+type GetRecoveryPointsRedisSnapshotsOutput struct{ *pulumi.OutputState }
+
+func (GetRecoveryPointsRedisSnapshotsOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GetRecoveryPointsRedisSnapshots)(nil)).Elem()
+}
+
+func (o GetRecoveryPointsRedisSnapshotsOutput) ToGetRecoveryPointsRedisSnapshotsOutput() GetRecoveryPointsRedisSnapshotsOutput {
+	return o
+}
+
+func (o GetRecoveryPointsRedisSnapshotsOutput) ToGetRecoveryPointsRedisSnapshotsOutputWithContext(ctx context.Context) GetRecoveryPointsRedisSnapshotsOutput {
+	return o
+}
+
+// Snapshot id.
+func (o GetRecoveryPointsRedisSnapshotsOutput) Id() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsRedisSnapshots) *string { return v.Id }).(pulumi.StringPtrOutput)
+}
+
+// The Redis instance's name in the repository.
+func (o GetRecoveryPointsRedisSnapshotsOutput) Instance() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsRedisSnapshots) *string { return v.Instance }).(pulumi.StringPtrOutput)
+}
+
+// SHA-256 of the RDB file, checked on restore.
+func (o GetRecoveryPointsRedisSnapshotsOutput) RdbSha256() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsRedisSnapshots) *string { return v.RdbSha256 }).(pulumi.StringPtrOutput)
+}
+
+// Bytes of the RDB file.
+func (o GetRecoveryPointsRedisSnapshotsOutput) RdbSize() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsRedisSnapshots) *int { return v.RdbSize }).(pulumi.IntPtrOutput)
+}
+
+// Stored (compressed) bytes.
+func (o GetRecoveryPointsRedisSnapshotsOutput) Size() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsRedisSnapshots) *int { return v.Size }).(pulumi.IntPtrOutput)
+}
+
+// When its BGSAVE finished (RFC 3339).
+func (o GetRecoveryPointsRedisSnapshotsOutput) TakenAt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GetRecoveryPointsRedisSnapshots) *string { return v.TakenAt }).(pulumi.StringPtrOutput)
+}
+
+type GetRecoveryPointsRedisSnapshotsArrayOutput struct{ *pulumi.OutputState }
+
+func (GetRecoveryPointsRedisSnapshotsArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]GetRecoveryPointsRedisSnapshots)(nil)).Elem()
+}
+
+func (o GetRecoveryPointsRedisSnapshotsArrayOutput) ToGetRecoveryPointsRedisSnapshotsArrayOutput() GetRecoveryPointsRedisSnapshotsArrayOutput {
+	return o
+}
+
+func (o GetRecoveryPointsRedisSnapshotsArrayOutput) ToGetRecoveryPointsRedisSnapshotsArrayOutputWithContext(ctx context.Context) GetRecoveryPointsRedisSnapshotsArrayOutput {
+	return o
+}
+
+func (o GetRecoveryPointsRedisSnapshotsArrayOutput) Index(i pulumi.IntInput) GetRecoveryPointsRedisSnapshotsOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) GetRecoveryPointsRedisSnapshots {
+		return vs[0].([]GetRecoveryPointsRedisSnapshots)[vs[1].(int)]
+	}).(GetRecoveryPointsRedisSnapshotsOutput)
+}
+
 type GetRecoveryPointsRepository struct {
 	// Repository bucket.
 	Bucket string `pulumi:"bucket"`
@@ -6836,6 +6915,8 @@ func init() {
 	pulumi.RegisterOutputType(GetPostureRepositoryOutput{})
 	pulumi.RegisterOutputType(GetRecoveryPointsBackupsOutput{})
 	pulumi.RegisterOutputType(GetRecoveryPointsBackupsArrayOutput{})
+	pulumi.RegisterOutputType(GetRecoveryPointsRedisSnapshotsOutput{})
+	pulumi.RegisterOutputType(GetRecoveryPointsRedisSnapshotsArrayOutput{})
 	pulumi.RegisterOutputType(GetRecoveryPointsRepositoryOutput{})
 	pulumi.RegisterOutputType(GetRecoveryPointsWindowOutput{})
 	pulumi.RegisterOutputType(ImmutableBucketEncryptionOutput{})
