@@ -178,6 +178,7 @@ func (p *LifeboatProvider) Resources(context.Context) []func() resource.Resource
 		NewRestorePointResource,
 		NewDrillScheduleResource,
 		NewRedisPersistenceResource,
+		NewRedisRestoreResource,
 		NewRecoveryRegionResource,
 	}
 }

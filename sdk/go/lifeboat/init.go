@@ -31,6 +31,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 		r = &RecoveryRegion{}
 	case "lifeboat:index:RedisPersistence":
 		r = &RedisPersistence{}
+	case "lifeboat:index:RedisRestore":
+		r = &RedisRestore{}
 	case "lifeboat:index:Restore":
 		r = &Restore{}
 	case "lifeboat:index:RestorePoint":

@@ -4335,6 +4335,165 @@ func (o RedisPersistenceSnapshotPtrOutput) Schedule() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type RedisRestoreRepository struct {
+	// Repository bucket name.
+	Bucket *string `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix *string `pulumi:"prefix"`
+}
+
+// RedisRestoreRepositoryInput is an input type that accepts RedisRestoreRepositoryArgs and RedisRestoreRepositoryOutput values.
+// You can construct a concrete instance of `RedisRestoreRepositoryInput` via:
+//
+//	RedisRestoreRepositoryArgs{...}
+type RedisRestoreRepositoryInput interface {
+	pulumi.Input
+
+	ToRedisRestoreRepositoryOutput() RedisRestoreRepositoryOutput
+	ToRedisRestoreRepositoryOutputWithContext(context.Context) RedisRestoreRepositoryOutput
+}
+
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type RedisRestoreRepositoryArgs struct {
+	// Repository bucket name.
+	Bucket pulumi.StringPtrInput `pulumi:"bucket"`
+	// Key prefix inside the bucket (no leading or trailing `/`).
+	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
+}
+
+func (RedisRestoreRepositoryArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RedisRestoreRepository)(nil)).Elem()
+}
+
+func (i RedisRestoreRepositoryArgs) ToRedisRestoreRepositoryOutput() RedisRestoreRepositoryOutput {
+	return i.ToRedisRestoreRepositoryOutputWithContext(context.Background())
+}
+
+func (i RedisRestoreRepositoryArgs) ToRedisRestoreRepositoryOutputWithContext(ctx context.Context) RedisRestoreRepositoryOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RedisRestoreRepositoryOutput)
+}
+
+func (i RedisRestoreRepositoryArgs) ToRedisRestoreRepositoryPtrOutput() RedisRestoreRepositoryPtrOutput {
+	return i.ToRedisRestoreRepositoryPtrOutputWithContext(context.Background())
+}
+
+func (i RedisRestoreRepositoryArgs) ToRedisRestoreRepositoryPtrOutputWithContext(ctx context.Context) RedisRestoreRepositoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RedisRestoreRepositoryOutput).ToRedisRestoreRepositoryPtrOutputWithContext(ctx)
+}
+
+// RedisRestoreRepositoryPtrInput is an input type that accepts RedisRestoreRepositoryArgs, RedisRestoreRepositoryPtr and RedisRestoreRepositoryPtrOutput values.
+// You can construct a concrete instance of `RedisRestoreRepositoryPtrInput` via:
+//
+//	        RedisRestoreRepositoryArgs{...}
+//
+//	or:
+//
+//	        nil
+type RedisRestoreRepositoryPtrInput interface {
+	pulumi.Input
+
+	ToRedisRestoreRepositoryPtrOutput() RedisRestoreRepositoryPtrOutput
+	ToRedisRestoreRepositoryPtrOutputWithContext(context.Context) RedisRestoreRepositoryPtrOutput
+}
+
+type redisRestoreRepositoryPtrType RedisRestoreRepositoryArgs
+
+func RedisRestoreRepositoryPtr(v *RedisRestoreRepositoryArgs) RedisRestoreRepositoryPtrInput {
+	return (*redisRestoreRepositoryPtrType)(v)
+}
+
+func (*redisRestoreRepositoryPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RedisRestoreRepository)(nil)).Elem()
+}
+
+func (i *redisRestoreRepositoryPtrType) ToRedisRestoreRepositoryPtrOutput() RedisRestoreRepositoryPtrOutput {
+	return i.ToRedisRestoreRepositoryPtrOutputWithContext(context.Background())
+}
+
+func (i *redisRestoreRepositoryPtrType) ToRedisRestoreRepositoryPtrOutputWithContext(ctx context.Context) RedisRestoreRepositoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RedisRestoreRepositoryPtrOutput)
+}
+
+// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
+type RedisRestoreRepositoryOutput struct{ *pulumi.OutputState }
+
+func (RedisRestoreRepositoryOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RedisRestoreRepository)(nil)).Elem()
+}
+
+func (o RedisRestoreRepositoryOutput) ToRedisRestoreRepositoryOutput() RedisRestoreRepositoryOutput {
+	return o
+}
+
+func (o RedisRestoreRepositoryOutput) ToRedisRestoreRepositoryOutputWithContext(ctx context.Context) RedisRestoreRepositoryOutput {
+	return o
+}
+
+func (o RedisRestoreRepositoryOutput) ToRedisRestoreRepositoryPtrOutput() RedisRestoreRepositoryPtrOutput {
+	return o.ToRedisRestoreRepositoryPtrOutputWithContext(context.Background())
+}
+
+func (o RedisRestoreRepositoryOutput) ToRedisRestoreRepositoryPtrOutputWithContext(ctx context.Context) RedisRestoreRepositoryPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RedisRestoreRepository) *RedisRestoreRepository {
+		return &v
+	}).(RedisRestoreRepositoryPtrOutput)
+}
+
+// Repository bucket name.
+func (o RedisRestoreRepositoryOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisRestoreRepository) *string { return v.Bucket }).(pulumi.StringPtrOutput)
+}
+
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o RedisRestoreRepositoryOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisRestoreRepository) *string { return v.Prefix }).(pulumi.StringPtrOutput)
+}
+
+type RedisRestoreRepositoryPtrOutput struct{ *pulumi.OutputState }
+
+func (RedisRestoreRepositoryPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RedisRestoreRepository)(nil)).Elem()
+}
+
+func (o RedisRestoreRepositoryPtrOutput) ToRedisRestoreRepositoryPtrOutput() RedisRestoreRepositoryPtrOutput {
+	return o
+}
+
+func (o RedisRestoreRepositoryPtrOutput) ToRedisRestoreRepositoryPtrOutputWithContext(ctx context.Context) RedisRestoreRepositoryPtrOutput {
+	return o
+}
+
+func (o RedisRestoreRepositoryPtrOutput) Elem() RedisRestoreRepositoryOutput {
+	return o.ApplyT(func(v *RedisRestoreRepository) RedisRestoreRepository {
+		if v != nil {
+			return *v
+		}
+		var ret RedisRestoreRepository
+		return ret
+	}).(RedisRestoreRepositoryOutput)
+}
+
+// Repository bucket name.
+func (o RedisRestoreRepositoryPtrOutput) Bucket() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisRestoreRepository) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Bucket
+	}).(pulumi.StringPtrOutput)
+}
+
+// Key prefix inside the bucket (no leading or trailing `/`).
+func (o RedisRestoreRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisRestoreRepository) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Prefix
+	}).(pulumi.StringPtrOutput)
+}
+
 // Odoo attachments of a tenant restore: every `ir_attachment.store_fname` of the restored database is copied, as it was at the restore point (S3 versions), from `source_prefix` to `target_prefix` in `bucket`, then checked to resolve.
 type RestoreAttachments struct {
 	// Attachments bucket (versioned).
@@ -6863,6 +7022,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceRepositoryPtrInput)(nil)).Elem(), RedisPersistenceRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceSnapshotInput)(nil)).Elem(), RedisPersistenceSnapshotArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RedisPersistenceSnapshotPtrInput)(nil)).Elem(), RedisPersistenceSnapshotArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RedisRestoreRepositoryInput)(nil)).Elem(), RedisRestoreRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RedisRestoreRepositoryPtrInput)(nil)).Elem(), RedisRestoreRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsInput)(nil)).Elem(), RestoreAttachmentsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreAttachmentsPtrInput)(nil)).Elem(), RestoreAttachmentsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RestoreCheckInput)(nil)).Elem(), RestoreCheckArgs{})
@@ -6945,6 +7106,8 @@ func init() {
 	pulumi.RegisterOutputType(RedisPersistenceRepositoryPtrOutput{})
 	pulumi.RegisterOutputType(RedisPersistenceSnapshotOutput{})
 	pulumi.RegisterOutputType(RedisPersistenceSnapshotPtrOutput{})
+	pulumi.RegisterOutputType(RedisRestoreRepositoryOutput{})
+	pulumi.RegisterOutputType(RedisRestoreRepositoryPtrOutput{})
 	pulumi.RegisterOutputType(RestoreAttachmentsOutput{})
 	pulumi.RegisterOutputType(RestoreAttachmentsPtrOutput{})
 	pulumi.RegisterOutputType(RestoreCheckOutput{})
