@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
 // asOfStory writes a repository, notes the time, then plays an attacker:
@@ -121,4 +123,37 @@ func TestAsOfS3(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
 	asOfStory(t, c.Store(name), func() { time.Sleep(1100 * time.Millisecond) })
+}
+
+// TestS3Profile: a client configured with a profile signs with that
+// profile's keys from the AWS shared credentials file (the agent's
+// agent_credentials { profile }).
+func TestS3Profile(t *testing.T) {
+	c := newMinIOClient(t)
+	name := randomBucket("profile")
+	if err := c.CreateBucket(context.Background(), objectstore.BucketSpec{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
+	env := testenv.Require(t).MinIO[0]
+	dir := t.TempDir()
+	creds := dir + "/credentials"
+	body := "[lifeboat-writer]\naws_access_key_id = " + env.AccessKey + "\naws_secret_access_key = " + env.SecretKey + "\n"
+	if err := os.WriteFile(creds, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
+	t.Setenv("AWS_CONFIG_FILE", dir+"/none")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	pc, err := objectstore.NewClient(context.Background(), objectstore.Config{Endpoint: env.Endpoint, PathStyle: true, Profile: "lifeboat-writer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pc.AccessKeyID(context.Background()); got != env.AccessKey {
+		t.Fatalf("profile client signs as %q", got)
+	}
+	if _, err := pc.Store(name).Put(context.Background(), "k", strings.NewReader("v"), objectstore.PutOptions{Size: 1}); err != nil {
+		t.Fatalf("put with the profile's keys: %v", err)
+	}
 }

@@ -133,3 +133,32 @@ func TestAgentCredentialsWarning(t *testing.T) {
 		}
 	}
 }
+
+// A writer profile is written by name only, never with the provider's keys,
+// and cannot be given with static keys.
+func TestAgentCredentialsProfile(t *testing.T) {
+	d := &providerData{storeConfig: objectstore.Config{AccessKey: "provider-key", SecretKey: "provider-secret"}}
+	creds := &agentCredentialsModel{Profile: types.StringValue("lifeboat-writer")}
+	var diags diag.Diagnostics
+	creds.validate(&diags)
+	if diags.HasError() {
+		t.Fatalf("a profile alone: %v", diags)
+	}
+	c := d.writerAgentConfig("b", "pg", "main", "zstd", creds)
+	if c.Profile != "lifeboat-writer" || c.AccessKey != "" || c.SecretKey != "" {
+		t.Fatalf("agent config with a profile: %+v", c)
+	}
+	body, err := c.Marshal()
+	if err != nil || !strings.Contains(string(body), `"profile": "lifeboat-writer"`) {
+		t.Fatalf("rendered: %s %v", body, err)
+	}
+	if c.ObjectStore().Profile != "lifeboat-writer" {
+		t.Fatal("the agent's store does not use the profile")
+	}
+	creds.AccessKey = types.StringValue("k")
+	diags = nil
+	creds.validate(&diags)
+	if !diags.HasError() {
+		t.Fatal("a profile with static keys was accepted")
+	}
+}

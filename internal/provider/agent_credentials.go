@@ -14,17 +14,21 @@ import (
 type agentCredentialsModel struct {
 	AccessKey types.String `tfsdk:"access_key"`
 	SecretKey types.String `tfsdk:"secret_key"`
+	Profile   types.String `tfsdk:"profile"`
 }
 
 func agentCredentialsBlock() schema.SingleNestedBlock {
 	return schema.SingleNestedBlock{
 		MarkdownDescription: "Static keys of the writer identity the agent on the database host uses (the `writer` document of " +
-			"`lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent " +
+			"`lifeboat_access_policy`), written into `agent_config`, or the name of a `profile` in the host's AWS shared credentials " +
+			"files that holds them (only the name is written). Without this block the agent config holds no keys and the agent " +
 			"uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are " +
 			"never copied into the agent config; giving them here is a plan-time warning.",
 		Attributes: map[string]schema.Attribute{
 			"access_key": schema.StringAttribute{MarkdownDescription: "The writer's access key id.", Optional: true},
 			"secret_key": schema.StringAttribute{MarkdownDescription: "The writer's secret access key.", Optional: true, Sensitive: true},
+			"profile": schema.StringAttribute{MarkdownDescription: "A profile of the AWS shared configuration and credentials files on the " +
+				"database host (`~/.aws/credentials` of the agent's account) holding the writer's keys, instead of access_key and secret_key.", Optional: true},
 		},
 	}
 }
@@ -34,13 +38,20 @@ func (c *agentCredentialsModel) validate(diags *diag.Diagnostics) {
 	if c == nil {
 		return
 	}
+	if !c.Profile.IsNull() {
+		if !c.AccessKey.IsNull() || !c.SecretKey.IsNull() {
+			diags.AddAttributeError(path.Root("agent_credentials").AtName("profile"), "Conflicting Agent Credentials",
+				"agent_credentials takes either a profile or access_key and secret_key, not both.")
+		}
+		return
+	}
 	for _, a := range []struct {
 		name string
 		v    types.String
 	}{{"access_key", c.AccessKey}, {"secret_key", c.SecretKey}} {
 		if a.v.IsNull() {
 			diags.AddAttributeError(path.Root("agent_credentials").AtName(a.name), "Missing Agent Credential",
-				"agent_credentials needs both access_key and secret_key. Remove the block to let the agent use the AWS default credential chain on its host.")
+				"agent_credentials needs both access_key and secret_key, or a profile. Remove the block to let the agent use the AWS default credential chain on its host.")
 		}
 	}
 }
@@ -76,6 +87,7 @@ func (d *providerData) writerAgentConfig(bucket, prefix, cluster, compression st
 	c.AccessKey, c.SecretKey = "", ""
 	if creds != nil {
 		c.AccessKey, c.SecretKey = creds.AccessKey.ValueString(), creds.SecretKey.ValueString()
+		c.Profile = creds.Profile.ValueString()
 	}
 	return c
 }

@@ -6264,10 +6264,12 @@ func (o RestoreTargetPtrOutput) SourceDatabase() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`, or the name of a `profile` in the host's AWS shared credentials files that holds them (only the name is written). Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
 type WalArchiveAgentCredentials struct {
 	// The writer's access key id.
 	AccessKey *string `pulumi:"accessKey"`
+	// A profile of the AWS shared configuration and credentials files on the database host (`~/.aws/credentials` of the agent's account) holding the writer's keys, instead of access_key and secret_key.
+	Profile *string `pulumi:"profile"`
 	// The writer's secret access key.
 	SecretKey *string `pulumi:"secretKey"`
 }
@@ -6283,10 +6285,12 @@ type WalArchiveAgentCredentialsInput interface {
 	ToWalArchiveAgentCredentialsOutputWithContext(context.Context) WalArchiveAgentCredentialsOutput
 }
 
-// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`, or the name of a `profile` in the host's AWS shared credentials files that holds them (only the name is written). Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
 type WalArchiveAgentCredentialsArgs struct {
 	// The writer's access key id.
 	AccessKey pulumi.StringPtrInput `pulumi:"accessKey"`
+	// A profile of the AWS shared configuration and credentials files on the database host (`~/.aws/credentials` of the agent's account) holding the writer's keys, instead of access_key and secret_key.
+	Profile pulumi.StringPtrInput `pulumi:"profile"`
 	// The writer's secret access key.
 	SecretKey pulumi.StringPtrInput `pulumi:"secretKey"`
 }
@@ -6344,7 +6348,7 @@ func (i *walArchiveAgentCredentialsPtrType) ToWalArchiveAgentCredentialsPtrOutpu
 	return pulumi.ToOutputWithContext(ctx, i).(WalArchiveAgentCredentialsPtrOutput)
 }
 
-// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`, or the name of a `profile` in the host's AWS shared credentials files that holds them (only the name is written). Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
 type WalArchiveAgentCredentialsOutput struct{ *pulumi.OutputState }
 
 func (WalArchiveAgentCredentialsOutput) ElementType() reflect.Type {
@@ -6372,6 +6376,11 @@ func (o WalArchiveAgentCredentialsOutput) ToWalArchiveAgentCredentialsPtrOutputW
 // The writer's access key id.
 func (o WalArchiveAgentCredentialsOutput) AccessKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v WalArchiveAgentCredentials) *string { return v.AccessKey }).(pulumi.StringPtrOutput)
+}
+
+// A profile of the AWS shared configuration and credentials files on the database host (`~/.aws/credentials` of the agent's account) holding the writer's keys, instead of access_key and secret_key.
+func (o WalArchiveAgentCredentialsOutput) Profile() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v WalArchiveAgentCredentials) *string { return v.Profile }).(pulumi.StringPtrOutput)
 }
 
 // The writer's secret access key.
@@ -6410,6 +6419,16 @@ func (o WalArchiveAgentCredentialsPtrOutput) AccessKey() pulumi.StringPtrOutput 
 			return nil
 		}
 		return v.AccessKey
+	}).(pulumi.StringPtrOutput)
+}
+
+// A profile of the AWS shared configuration and credentials files on the database host (`~/.aws/credentials` of the agent's account) holding the writer's keys, instead of access_key and secret_key.
+func (o WalArchiveAgentCredentialsPtrOutput) Profile() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *WalArchiveAgentCredentials) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Profile
 	}).(pulumi.StringPtrOutput)
 }
 

@@ -26,7 +26,7 @@ type WalArchive struct {
 	AgentConfigOwner pulumi.StringPtrOutput `pulumi:"agentConfigOwner"`
 	// Path of the agent configuration file on the database host (the content is `agent_config`). Default `/etc/lifeboat/<cluster>.json`. No secret ever appears in `archive_command`, which any role with `pg_read_all_settings` can read.
 	AgentConfigPath pulumi.StringPtrOutput `pulumi:"agentConfigPath"`
-	// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+	// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`, or the name of a `profile` in the host's AWS shared credentials files that holds them (only the name is written). Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
 	AgentCredentials WalArchiveAgentCredentialsPtrOutput `pulumi:"agentCredentials"`
 	// The database host's name, written into `agent_config` as `host`: the agent there executes the requests addressed to it (`agent = "<host>"` on `lifeboat_restore` and `lifeboat_drill_schedule`) and publishes its heartbeat under it. With it, `agent_config` is the host's whole bootstrap file (endpoint, the writer's keys, cluster, host, trusted keys). Default: unset (the agent uses the machine's host name).
 	AgentHost pulumi.StringPtrOutput `pulumi:"agentHost"`
@@ -130,7 +130,7 @@ type walArchiveArgs struct {
 	AgentConfigOwner *string `pulumi:"agentConfigOwner"`
 	// Path of the agent configuration file on the database host (the content is `agent_config`). Default `/etc/lifeboat/<cluster>.json`. No secret ever appears in `archive_command`, which any role with `pg_read_all_settings` can read.
 	AgentConfigPath *string `pulumi:"agentConfigPath"`
-	// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+	// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`, or the name of a `profile` in the host's AWS shared credentials files that holds them (only the name is written). Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
 	AgentCredentials *WalArchiveAgentCredentials `pulumi:"agentCredentials"`
 	// The database host's name, written into `agent_config` as `host`: the agent there executes the requests addressed to it (`agent = "<host>"` on `lifeboat_restore` and `lifeboat_drill_schedule`) and publishes its heartbeat under it. With it, `agent_config` is the host's whole bootstrap file (endpoint, the writer's keys, cluster, host, trusted keys). Default: unset (the agent uses the machine's host name).
 	AgentHost *string `pulumi:"agentHost"`
@@ -164,7 +164,7 @@ type WalArchiveArgs struct {
 	AgentConfigOwner pulumi.StringPtrInput
 	// Path of the agent configuration file on the database host (the content is `agent_config`). Default `/etc/lifeboat/<cluster>.json`. No secret ever appears in `archive_command`, which any role with `pg_read_all_settings` can read.
 	AgentConfigPath pulumi.StringPtrInput
-	// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+	// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`, or the name of a `profile` in the host's AWS shared credentials files that holds them (only the name is written). Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
 	AgentCredentials WalArchiveAgentCredentialsPtrInput
 	// The database host's name, written into `agent_config` as `host`: the agent there executes the requests addressed to it (`agent = "<host>"` on `lifeboat_restore` and `lifeboat_drill_schedule`) and publishes its heartbeat under it. With it, `agent_config` is the host's whole bootstrap file (endpoint, the writer's keys, cluster, host, trusted keys). Default: unset (the agent uses the machine's host name).
 	AgentHost pulumi.StringPtrInput
@@ -294,7 +294,7 @@ func (o WalArchiveOutput) AgentConfigPath() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *WalArchive) pulumi.StringPtrOutput { return v.AgentConfigPath }).(pulumi.StringPtrOutput)
 }
 
-// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`. Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
+// Static keys of the writer identity the agent on the database host uses (the `writer` document of `lifeboat_access_policy`), written into `agent_config`, or the name of a `profile` in the host's AWS shared credentials files that holds them (only the name is written). Without this block the agent config holds no keys and the agent uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are never copied into the agent config; giving them here is a plan-time warning.
 func (o WalArchiveOutput) AgentCredentials() WalArchiveAgentCredentialsPtrOutput {
 	return o.ApplyT(func(v *WalArchive) WalArchiveAgentCredentialsPtrOutput { return v.AgentCredentials }).(WalArchiveAgentCredentialsPtrOutput)
 }
