@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,7 +42,7 @@ func newPostureCmd() *cobra.Command {
 		Use:   "posture",
 		Short: "Judge the repository's recovery posture",
 	}
-	cmd.AddCommand(newPostureReportCmd(), newPosturePlanCmd())
+	cmd.AddCommand(newPostureReportCmd(), newPosturePlanCmd(), newPostureReportsCmd())
 	return cmd
 }
 
@@ -85,7 +87,7 @@ could not be made.`,
 	fs.IntVar(&opts.params.VerifyWithinDays, "verify-within-days", opts.params.VerifyWithinDays, "how recent the last passed verification must be")
 	fs.IntVar(&opts.params.DrillWithinDays, "drill-within-days", opts.params.DrillWithinDays, "how recent the last passed drill must be")
 	fs.DurationVar(&opts.params.RTOTarget, "rto-target", 0, "RTO a drill must meet (default the drill's own target)")
-	fs.BoolVar(&opts.store, "store", false, "also write the report into the repository (audit/posture/<time>.<ext>) with its sha256, under COMPLIANCE object lock")
+	fs.BoolVar(&opts.store, "store", false, "also write the report into the repository (audit/posture/<time>.<ext>) with its sha256, signed with the configuration's signing_key_file, under COMPLIANCE object lock")
 	fs.IntVar(&opts.retainDays, "retain-days", 400, "how long a stored report stays locked")
 	return cmd
 }
@@ -118,13 +120,19 @@ func runPostureReport(ctx context.Context, cfg repo.AgentConfig, client *objects
 	}
 	r := posture.Evaluate(o, opts.params)
 	if opts.store {
-		l := repo.Layout{Prefix: cfg.Prefix, Cluster: cfg.Cluster}
-		st, err := posture.StoreReport(ctx, target.Store, l, r, opts.format, time.Duration(opts.retainDays)*24*time.Hour)
+		// Signed with the agent's key, as drill evidence is, so that a
+		// report any other credential stores shows as unsigned or forged.
+		signer, err := cfg.Signer()
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "posture report stored: s3://%s/%s version %s sha256 %s locked until %s\n",
-			cfg.Bucket, st.Key, st.Version, st.SHA256, st.RetainUntil.Format(time.RFC3339))
+		l := repo.Layout{Prefix: cfg.Prefix, Cluster: cfg.Cluster}
+		st, err := posture.StoreReport(ctx, target.Store, l, r, opts.format, time.Duration(opts.retainDays)*24*time.Hour, signer)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "posture report stored: s3://%s/%s version %s sha256 %s signer %s locked until %s\n",
+			cfg.Bucket, st.Key, st.Version, st.SHA256, or(st.Signer, "none (no signing_key_file)"), st.RetainUntil.Format(time.RFC3339))
 	}
 	return writePostureReport(r, opts.format, opts.output, stdout)
 }
@@ -191,4 +199,110 @@ func runPosturePlan(path, format, output string, params posture.Params, stdout i
 		return err
 	}
 	return writePostureReport(r, format, output, stdout)
+}
+
+// postureReportsOptions are `posture reports`' flag values.
+type postureReportsOptions struct {
+	agentFlags
+	keys   []string
+	format string
+	out    io.Writer
+}
+
+// errReportsFlagged makes `posture reports` exit 1 when a report is flagged.
+var errReportsFlagged = errors.New("stored posture reports flagged")
+
+func newPostureReportsCmd() *cobra.Command {
+	opts := postureReportsOptions{}
+	cmd := &cobra.Command{
+		Use:   "reports",
+		Short: "List the posture reports stored in the repository, and flag the ones that do not verify",
+		Long: `List the posture reports stored with 'posture report --store' or the agent's
+--posture-report-interval, each at its first version, and verify it: a report
+that is unsigned, signed by a key that is not trusted, forged, not matching its
+recorded sha256, not under object lock, or written over is flagged, and the
+command exits 1.
+
+Trusted keys are the configuration's trusted_keys plus every --trusted-key
+(agents' keys, as "lifeboat keygen" prints them).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.out = cmd.OutOrStdout()
+			return runPostureReports(cmd.Context(), opts)
+		},
+	}
+	fs := cmd.Flags()
+	opts.register(fs)
+	fs.StringArrayVar(&opts.keys, "trusted-key", nil, "public key (ed25519:<base64>) whose report signatures are trusted, besides the configuration's trusted_keys; repeatable")
+	fs.StringVar(&opts.format, "format", "text", "text or json")
+	return cmd
+}
+
+// reportLine is one stored report in `posture reports --format json`.
+type reportLine struct {
+	Key         string    `json:"key"`
+	Version     string    `json:"version_id"`
+	Format      string    `json:"format"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"`
+	SignedBy    string    `json:"signed_by,omitempty"`
+	Locked      bool      `json:"locked"`
+	LockedUntil time.Time `json:"locked_until,omitzero"`
+	Flags       []string  `json:"flags,omitempty"`
+}
+
+func runPostureReports(ctx context.Context, opts postureReportsOptions) error {
+	if opts.out == nil {
+		opts.out = os.Stdout
+	}
+	cfg, store, err := openRepo(ctx, opts.agentFlags)
+	if err != nil {
+		return err
+	}
+	trust, err := signature.NewTrust(append(append([]string{}, cfg.TrustedKeys...), opts.keys...)...)
+	if err != nil {
+		return fmt.Errorf("trusted keys: %w", err)
+	}
+	entries, err := posture.ListReports(ctx, store, cfg.Layout(), trust)
+	if err != nil {
+		return err
+	}
+	flagged := 0
+	lines := []reportLine{}
+	for _, e := range entries {
+		l := reportLine{Key: e.Key, Version: e.Version, Format: e.Format, Size: e.Size, SHA256: e.SHA256, SignedBy: e.SignedBy,
+			Locked: e.Locked, LockedUntil: e.LockedUntil, Flags: e.Flags(trust)}
+		if len(l.Flags) > 0 {
+			flagged++
+		}
+		lines = append(lines, l)
+	}
+	switch opts.format {
+	case "json":
+		enc := json.NewEncoder(opts.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(lines); err != nil {
+			return err
+		}
+	case "text":
+		if len(lines) == 0 {
+			fmt.Fprintln(opts.out, "no stored posture reports")
+		}
+		for _, l := range lines {
+			locked := "not locked"
+			if l.Locked {
+				locked = "locked until " + l.LockedUntil.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(opts.out, "%s version %s sha256 %s signer %s, %s\n", l.Key, or(l.Version, "-"), or(l.SHA256, "-"), or(l.SignedBy, "none verified"), locked)
+			for _, f := range l.Flags {
+				fmt.Fprintf(opts.out, "  FLAGGED: %s\n", f)
+			}
+		}
+	default:
+		return fmt.Errorf("--format %q: want text or json", opts.format)
+	}
+	if flagged > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%w: %d of %d", errReportsFlagged, flagged, len(lines))}
+	}
+	return nil
 }

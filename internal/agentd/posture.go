@@ -65,12 +65,12 @@ func (d *Daemon) storeReport(ctx context.Context, r *posture.Report) {
 		retain = 400 * 24 * time.Hour
 	}
 	for _, format := range []string{"html", "json"} {
-		st, err := posture.StoreReport(ctx, d.cfg.Store, d.layout, r, format, retain)
+		st, err := posture.StoreReport(ctx, d.cfg.Store, d.layout, r, format, retain, d.signer)
 		if err != nil {
 			d.log.Warn("storing the posture report", "format", format, "err", err)
 			return
 		}
-		d.log.Info("posture report stored", "key", st.Key, "version", st.Version, "sha256", st.SHA256, "retain_until", st.RetainUntil)
+		d.log.Info("posture report stored", "key", st.Key, "version", st.Version, "sha256", st.SHA256, "signer", st.Signer, "retain_until", st.RetainUntil)
 	}
 	d.lastReport = d.cfg.Now()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 // TestPostureMetricsAreTheEngineFindings: lifeboat_posture_finding shows
@@ -62,6 +63,8 @@ func TestAgentStoresPostureReports(t *testing.T) {
 	writePolicy(t, store, "@hourly")
 	d := testDaemon(t, store, "A")
 	d.cfg.PostureReportInterval = time.Hour
+	signer, _ := signature.Generate()
+	d.signer = signer
 	count := func() int {
 		n := 0
 		if err := store.List(ctx, testLayout.PostureReportsDir(), func(objectstore.ObjectInfo) error { n++; return nil }); err != nil {
@@ -74,6 +77,16 @@ func TestAgentStoresPostureReports(t *testing.T) {
 	}
 	if n := count(); n != 2 {
 		t.Fatalf("%d reports stored, want the HTML and the JSON", n)
+	}
+	trust, _ := signature.NewTrust(signer.Public().String())
+	entries, err := posture.ListReports(ctx, store, testLayout, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.SignedBy != signer.Public().ID() || e.SignatureError != nil {
+			t.Fatalf("%s: signed by %q (%v), want the agent's key", e.Key, e.SignedBy, e.SignatureError)
+		}
 	}
 	time.Sleep(1100 * time.Millisecond) // a new report id
 	if err := d.postureStats(ctx); err != nil {
