@@ -14,6 +14,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
@@ -67,6 +68,11 @@ type ClusterObservation struct {
 	Drills    []DrillObservation
 	DrillsErr error
 
+	// Redis are the cluster's Redis snapshot schedules, each with its
+	// newest snapshot (RedisErr: the schedules could not be listed).
+	Redis    []RedisObservation
+	RedisErr error
+
 	// Agents are the heartbeats the cluster's agents published.
 	Agents    []repo.Heartbeat
 	AgentsErr error
@@ -88,6 +94,17 @@ type DrillObservation struct {
 	// EvidenceSigner is the trusted key that signed Latest ("": none).
 	EvidenceSigner string
 	Err            error
+}
+
+// RedisObservation is one Redis instance's snapshot schedule and its
+// newest complete snapshot.
+type RedisObservation struct {
+	Schedule redisx.ScheduleDoc
+	// Signer is the trusted key that signed the schedule ("": none).
+	Signer string
+	// Newest is the newest complete snapshot (nil: none taken yet).
+	Newest *redisx.SnapshotManifest
+	Err    error
 }
 
 // ArchiveObservation is PostgreSQL's archiving state.
@@ -185,6 +202,7 @@ func gatherCluster(ctx context.Context, t Target, c *ClusterObservation) {
 			c.PolicyObject = info
 		}
 	}
+	c.Redis, c.RedisErr = gatherRedis(ctx, t, l)
 	c.Agents, c.AgentsErr = repo.ListHeartbeats(ctx, store, l)
 	c.VerifyRun, c.VerifyErr = repo.ReadJobRun(ctx, store, l, repo.JobVerify)
 	c.BackupRun, c.BackupRunErr = repo.ReadJobRun(ctx, store, l, repo.JobBackup)
@@ -216,6 +234,35 @@ func gatherCluster(ctx context.Context, t Target, c *ClusterObservation) {
 		}
 		c.Drills = append(c.Drills, do)
 	}
+}
+
+// gatherRedis reads every Redis snapshot schedule of the cluster and the
+// newest snapshot of each.
+func gatherRedis(ctx context.Context, t Target, l repo.Layout) ([]RedisObservation, error) {
+	// NOTE: listed without trust, like the drill schedules: an unsigned
+	// schedule is a failing control, not an instance missing from the
+	// report.
+	docs, _, err := redisx.ListSchedules(ctx, t.Store, l, signature.Trust{})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(docs, func(i, j int) bool { return docs[i].Instance < docs[j].Instance })
+	var out []RedisObservation
+	for _, d := range docs {
+		ro := RedisObservation{Schedule: d}
+		if _, signer, err := redisx.ReadScheduleSigned(ctx, t.Store, l, d.Instance, t.Trust); err == nil {
+			ro.Signer = signer
+		}
+		snaps, err := redisx.Snapshots(ctx, t.Store, l, d.Instance)
+		switch {
+		case err != nil:
+			ro.Err = err
+		case len(snaps) > 0:
+			ro.Newest = &snaps[len(snaps)-1]
+		}
+		out = append(out, ro)
+	}
+	return out, nil
 }
 
 func gatherArchive(ctx context.Context, srv Server) *ArchiveObservation {
