@@ -188,6 +188,9 @@ func writer(a arns, l repo.Layout) []Statement {
 		// A delete without a version id only adds a delete marker: the
 		// versions stay for a restore until lifecycle expires them.
 		allow("PruneWithDeleteMarkers", []string{actDeleteObject}, data...),
+		// An agent retires the lease generations it superseded the same
+		// way; their versions and markers go by lifecycle.
+		allow("RetireOldLeases", []string{actDeleteObject}, a.objects(l.LeasesDir())),
 		deny("NeverDestroyVersions", []string{actDeleteObjectVersion, actBypassGovernanceRetention}, a.objects("")),
 		deny("NeverChangeTheBucket", bucketWrites, a.bucketARN()),
 		deny("NeverRewriteProviderConfig", []string{actPutObject}, a.object(l.PolicyKey()), a.object(l.DrillScheduleKey("*")),

@@ -124,6 +124,9 @@ func TestPolicyDocuments(t *testing.T) {
 				del(l.WALKey("00000001", "000000010000000000000003", "zst")), del(l.BackupManifestKey("x")), del(l.TenantDumpKey("acme", "1")),
 				put(l.RedisSnapshotKey("sessions", "1", "zst")), put(l.RedisManifestKey("sessions", "1")),
 				del(l.RedisSnapshotKey("sessions", "1", "zst")), del(l.RedisManifestKey("sessions", "1")), get(l.RedisScheduleKey("sessions")),
+				// A superseded lease generation is retired with a delete
+				// marker; lifecycle removes its versions.
+				del(l.LeaseKey("backup", 3)),
 				listing(l.RootDir()), listing(l.WALDir()), listing(l.LeaseDir("backup")),
 				{action: "s3:ListBucketVersions", resource: bucketARN, prefix: ptr(l.WALDir())},
 				onBucket("s3:GetLifecycleConfiguration"), onBucket("s3:GetBucketObjectLockConfiguration"),
@@ -136,7 +139,9 @@ func TestPolicyDocuments(t *testing.T) {
 				put(l.DrillScheduleKey("x/evidence")),
 				put("pg/other/wal/00000001/000000010000000000000003.zst"), put("pg/main-eu/wal/x"), put("other/main/wal/x"),
 				put("pg/main/unknown"), get("pg/other/policy.json"), get("pg/main-eu/cluster.json"),
-				del(l.DrillEvidenceKey("nightly", "e1")), del(l.LeaseKey("backup", 3)), del(l.PolicyKey()), del(l.ClusterInfoKey()),
+				del(l.DrillEvidenceKey("nightly", "e1")), del(l.PolicyKey()), del(l.ClusterInfoKey()),
+				del(l.JobRecordKey("backup")), del(l.HeartbeatKey("db-1")), del(l.RequestProgressKey("r1")),
+				{action: "s3:DeleteObjectVersion", resource: obj(l.LeaseKey("backup", 3))},
 				del(l.RestoreAuditKey("r1", repo.AuditStarted)),
 				{action: "s3:DeleteObjectVersion", resource: obj(l.RestoreAuditKey("r1", repo.AuditStarted))},
 				del("pg/other/wal/x"),

@@ -100,13 +100,13 @@ func AcquireLease(ctx context.Context, store objectstore.Store, l repo.Layout, j
 		return nil, err
 	}
 	for _, g := range gens {
-		// Best effort: an old generation left behind is only clutter. The
-		// delete marker stays (the key is never reused); the versions
-		// behind it go, their short retention having passed with the lease.
-		key := l.LeaseKey(job, g)
-		if store.Delete(ctx, key) == nil {
-			deleteReplaced(ctx, store, key)
-		}
+		// Best effort: an old generation left behind is only clutter. A
+		// delete marker hides it from the next listing (the key is never
+		// reused: the newest generation is never deleted); its versions,
+		// then the marker, are expired by the backup policy's agent.leases
+		// lifecycle rule, never deleted by the agent (the writer role may
+		// not delete versions).
+		_ = store.Delete(ctx, l.LeaseKey(job, g))
 	}
 	return le, nil
 }

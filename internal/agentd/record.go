@@ -10,7 +10,8 @@ import (
 // PutRecord writes a small record that agents rewrite often (a request's
 // progress, a heartbeat) at key with the same safety rule as leases and
 // job records (see putShortLived): each version is locked for retain only,
-// and the versions it replaced are deleted once that has passed. With
+// and the versions it replaced are left to the backup policy's agent.*
+// lifecycle rules. With
 // ifAbsent the put is conditional, and a taken key wraps
 // objectstore.ErrExists.
 func PutRecord(ctx context.Context, store objectstore.Store, key string, body []byte, ifAbsent bool, retain time.Duration) error {

@@ -5,68 +5,125 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
-// In a bucket whose default retention is COMPLIANCE for a day, lease
-// renewals and job records must not each leave a version locked for that
-// day: every version is locked (GOVERNANCE) for the lease ttl or
-// JobRecordRetention only, and the versions replaced are deleted once that
-// has passed.
+// deleteWatch records every delete the agent asks of its store.
+type deleteWatch struct {
+	objectstore.Store
+	mu       sync.Mutex
+	versions []string // DeleteVersion calls (key@version)
+	denied   []string // deletes the store refused
+}
+
+func (w *deleteWatch) DeleteVersion(ctx context.Context, key, versionID string) error {
+	w.mu.Lock()
+	w.versions = append(w.versions, key+"@"+versionID)
+	w.mu.Unlock()
+	return w.Store.DeleteVersion(ctx, key, versionID)
+}
+
+func (w *deleteWatch) Delete(ctx context.Context, key string) error {
+	err := w.Store.Delete(ctx, key)
+	if err != nil {
+		w.mu.Lock()
+		w.denied = append(w.denied, fmt.Sprintf("%s: %v", key, err))
+		w.mu.Unlock()
+	}
+	return err
+}
+
+// The agent, running with writer credentials (a MinIO user made from the
+// writer's policy document) in a bucket whose default retention is
+// COMPLIANCE for a day, renews leases, takes over a lease generation,
+// records runs, heartbeats and a request's progress: it never asks for a
+// version to be deleted (the writer may not, and the backup policy's
+// agent.* lifecycle rules expire what it replaced), the one delete it does
+// ask (a delete marker retiring a superseded lease generation) is allowed,
+// and no version it writes is held like the bucket's default: each carries
+// its own short GOVERNANCE retention, so lifecycle can expire it.
 func TestAccLeaseAndJobRecordVersionsAreNotHeldForTheBucketRetention(t *testing.T) {
 	env := testenv.Require(t)
 	ctx := context.Background()
-	c, err := objectstore.NewClient(ctx, objectstore.Config{
-		Endpoint: env.MinIO[0].Endpoint, AccessKey: env.MinIO[0].AccessKey, SecretKey: env.MinIO[0].SecretKey, PathStyle: true,
-	})
+	m := env.MinIO[0]
+	admin, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, PathStyle: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bucket := fmt.Sprintf("leases-%08x", rand.Uint32())
-	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket, Retention: &objectstore.Retention{Mode: objectstore.ModeCompliance, Days: 1}}); err != nil {
+	if err := admin.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket, Retention: &objectstore.Retention{Mode: objectstore.ModeCompliance, Days: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	// NOTE: if this test fails, versions under the bucket's COMPLIANCE
 	// default stay for a day in the test MinIO; the bucket is random.
-	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), bucket, true) })
-	store := c.Store(bucket)
+	t.Cleanup(func() { _ = admin.DestroyBucket(context.Background(), bucket, true) })
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
-	// The test can fail: a plain put is held by the bucket's default.
-	info, err := store.Put(ctx, l.PolicyKey(), strings.NewReader("{}"), objectstore.PutOptions{Size: 2})
+	doc, err := access.Policy(access.RoleWriter, bucket, l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, mode, ok := store.Retention(ctx, l.PolicyKey(), info.VersionID); !ok || mode != objectstore.ModeCompliance {
+	if err := m.CreateUser(ctx, bucket+"-w", bucket+"-w-secret", bucket+"-w", doc.JSON()); err != nil {
+		t.Fatal(err)
+	}
+	wc, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: bucket + "-w", SecretKey: bucket + "-w-secret", PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminStore := admin.Store(bucket)
+	store := &deleteWatch{Store: wc.Store(bucket)}
+	// The test can fail: a plain put is held by the bucket's default.
+	info, err := adminStore.Put(ctx, l.PolicyKey(), strings.NewReader("{}"), objectstore.PutOptions{Size: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, mode, ok := adminStore.Retention(ctx, l.PolicyKey(), info.VersionID); !ok || mode != objectstore.ModeCompliance {
 		t.Fatalf("plain put: retention %q, %v; the bucket default does not apply", mode, ok)
 	}
 	dayAway := time.Now().Add(12 * time.Hour)
 
-	const ttl = 3 * time.Second
+	const ttl = 2 * time.Second
 	le, err := AcquireLease(ctx, store, l, "backup", "agent-a", time.Now(), ttl, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 5 {
+	for range 3 {
 		if err := le.Renew(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if err := WriteRun(ctx, store, l, Run{Job: "backup", Result: ResultSuccess, Finished: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
+		if err := PutRecord(ctx, store, l.HeartbeatKey("db-1"), []byte("{}"), false, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := PutRecord(ctx, store, l.RequestProgressKey("r1"), []byte("{}"), false, time.Minute); err != nil {
+			t.Fatal(err)
+		}
 	}
-	locks := func(key string) (n int) {
+	// Generation 2 takes over once generation 1 has expired, and retires it.
+	time.Sleep(ttl + time.Second)
+	if _, err := AcquireLease(ctx, store, l, "backup", "agent-b", time.Now(), ttl, nil); err != nil {
+		t.Fatal(err)
+	}
+	versions := func(key string) (n int, marker bool) {
 		t.Helper()
-		err := store.ListVersions(ctx, key, func(o objectstore.ObjectInfo) error {
-			if o.Key != key || o.DeleteMarker {
+		err := adminStore.ListVersions(ctx, key, func(o objectstore.ObjectInfo) error {
+			if o.Key != key {
+				return nil
+			}
+			if o.DeleteMarker {
+				marker = marker || o.IsLatest
 				return nil
 			}
 			n++
-			until, mode, ok := store.Retention(ctx, key, o.VersionID)
+			until, mode, ok := adminStore.Retention(ctx, key, o.VersionID)
 			if !ok || mode != objectstore.ModeGovernance || until.After(dayAway) {
 				t.Errorf("%s version %s: retention %s until %s (ok %v): held like the bucket's default", key, o.VersionID, mode, until, ok)
 			}
@@ -75,35 +132,23 @@ func TestAccLeaseAndJobRecordVersionsAreNotHeldForTheBucketRetention(t *testing.
 		if err != nil {
 			t.Fatal(err)
 		}
-		return n
+		return n, marker
 	}
-	locks(l.LeaseKey("backup", 1))
-	locks(l.JobRecordKey("backup"))
-
-	// Once the ttl has passed, the next renewal deletes the versions it
-	// replaced: the lease key holds the current version (and at most the
-	// one written just before, still locked).
-	time.Sleep(ttl + time.Second)
-	if err := le.Renew(ctx); err == nil {
-		t.Fatal("a lease past its ttl renewed")
-	}
-	le, err = AcquireLease(ctx, store, l, "backup", "agent-a", time.Now(), ttl, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := locks(l.LeaseKey("backup", 1)); n != 0 {
-		t.Fatalf("generation 1 keeps %d versions after generation 2 took over", n)
-	}
-	// Renewed every 2s with a 3s ttl: each renewal finds the version
-	// written two renewals ago unlocked and deletes it, so the key keeps at
-	// most two versions however long the job runs (five would pile up).
-	for range 4 {
-		time.Sleep(2 * time.Second)
-		if err := le.Renew(ctx); err != nil {
-			t.Fatal(err)
+	for _, key := range []string{l.JobRecordKey("backup"), l.HeartbeatKey("db-1"), l.RequestProgressKey("r1")} {
+		// Every version written stays for lifecycle (none deleted).
+		if n, _ := versions(key); n != 3 {
+			t.Errorf("%s keeps %d versions, want the 3 written", key, n)
 		}
 	}
-	if n := locks(l.LeaseKey("backup", 2)); n > 2 {
-		t.Fatalf("generation 2 keeps %d versions after 5 renewals, want at most 2", n)
+	if n, marker := versions(l.LeaseKey("backup", 1)); n != 4 || !marker {
+		t.Errorf("retired generation 1: %d versions (want the 4 written), delete marker on top %v", n, marker)
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if len(store.versions) != 0 {
+		t.Errorf("the agent asked to delete %d versions (the writer never may): %v", len(store.versions), store.versions)
+	}
+	if len(store.denied) != 0 {
+		t.Errorf("deletes refused to the writer: %v", store.denied)
 	}
 }

@@ -51,8 +51,10 @@ func WriteRun(ctx context.Context, store objectstore.Store, l repo.Layout, r Run
 // bucket with object lock, every write is a new version that the bucket's
 // default retention would hold for its whole period (a lease renewed every
 // minute under a 30-day COMPLIANCE default is 43,200 locked versions), so
-// each version is written with its own short GOVERNANCE retention (retain),
-// and the versions it replaced are deleted once their retention has passed.
+// each version is written with its own short GOVERNANCE retention (retain).
+// The versions it replaced are never deleted here: the agent holds the
+// writer role, which may not remove a version; the backup policy's agent.*
+// lifecycle rules expire them with the bucket owner's rights.
 // A bucket without object lock takes the record without a retention.
 func putShortLived(ctx context.Context, store objectstore.Store, key string, b []byte, ifAbsent bool, retain time.Duration) error {
 	// NOTE: the real clock, not an injected one: the store compares the
@@ -67,24 +69,7 @@ func putShortLived(ctx context.Context, store objectstore.Store, key string, b [
 	if err != nil {
 		return err
 	}
-	deleteReplaced(ctx, store, key)
 	return nil
-}
-
-// deleteReplaced deletes the versions of key other than the current one
-// (best effort: a version still under its retention stays until a later
-// write).
-func deleteReplaced(ctx context.Context, store objectstore.Store, key string) {
-	var old []objectstore.ObjectInfo
-	_ = store.ListVersions(ctx, key, func(o objectstore.ObjectInfo) error {
-		if o.Key == key && !o.IsLatest {
-			old = append(old, o)
-		}
-		return nil
-	})
-	for _, o := range old {
-		_ = store.DeleteVersion(ctx, key, o.VersionID)
-	}
 }
 
 // Due reports whether a job whose schedule's current slot is slot must run,

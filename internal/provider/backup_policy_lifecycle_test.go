@@ -72,8 +72,9 @@ func TestAccBackupPolicyResource_lifecycleSparesConfiguration(t *testing.T) {
 							}
 						}
 					}
-					// Replaced versions of leases and job records expire; the
-					// current ones do not (checked above).
+					// Replaced versions of leases, job records, heartbeats and
+					// request progress expire (the agent, a writer, never
+					// deletes them); the current ones do not (checked above).
 					for _, l := range []repo.Layout{main, eu} {
 						tiers, err := client.PolicyTiers(ctx, bucket, l.Root())
 						if err != nil {
@@ -81,12 +82,13 @@ func TestAccBackupPolicyResource_lifecycleSparesConfiguration(t *testing.T) {
 						}
 						found := 0
 						for _, t := range tiers {
-							if (t.Prefix == l.LeasesDir() || t.Prefix == l.JobsDir()) && t.NoncurrentVersionExpirationDays == 1 && t.ExpirationDays == 0 {
+							if (t.Prefix == l.LeasesDir() || t.Prefix == l.JobsDir() || t.Prefix == l.AgentsDir() || t.Prefix == l.RequestsDir()) &&
+								t.NoncurrentVersionExpirationDays == 1 && t.ExpirationDays == 0 {
 								found++
 							}
 						}
-						if found != 2 {
-							return fmt.Errorf("%s: no noncurrent-version expiry for leases and job records in %+v", l.Root(), tiers)
+						if found != 4 {
+							return fmt.Errorf("%s: %d of 4 noncurrent-version expiries for leases, job records, heartbeats and request progress in %+v", l.Root(), found, tiers)
 						}
 					}
 					// What prune hides behind delete markers goes after the
@@ -110,6 +112,14 @@ func TestAccBackupPolicyResource_lifecycleSparesConfiguration(t *testing.T) {
 							prefix = aws.ToString(r.Filter.Prefix)
 						}
 						if r.Expiration == nil || !aws.ToBool(r.Expiration.ExpiredObjectDeleteMarker) {
+							continue
+						}
+						// A retired lease generation's marker goes too, once
+						// its versions have (a day).
+						if prefix == main.LeasesDir() || prefix == eu.LeasesDir() {
+							if r.Expiration.Days != nil || r.NoncurrentVersionExpiration == nil || aws.ToInt32(r.NoncurrentVersionExpiration.NoncurrentDays) != 1 {
+								return fmt.Errorf("rule %s (prefix %q): want the leases' replaced versions after a day, no expiry of current ones", aws.ToString(r.ID), prefix)
+							}
 							continue
 						}
 						if !data[prefix] || r.Expiration.Days != nil || r.NoncurrentVersionExpiration == nil ||

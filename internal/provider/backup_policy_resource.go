@@ -704,12 +704,16 @@ func (m *backupPolicyModel) tiers(l repo.Layout) ([]objectstore.LifecycleTier, e
 			out = append(out, objectstore.LifecycleTier{Name: name, Prefix: p, ExpirationDays: days, NoncurrentVersionExpirationDays: days})
 		}
 	}
-	// Lease renewals and job records rewrite the same keys all day: their
-	// replaced versions go after a day (each is locked for minutes only,
-	// and an agent with the writer role may not delete versions itself).
-	// Current versions never expire.
-	for _, f := range []repo.Folder{repo.FolderLeases, repo.FolderJobs} {
-		out = append(out, objectstore.LifecycleTier{Name: agentRulePrefix + string(f), Prefix: l.Dir(f), NoncurrentVersionExpirationDays: 1})
+	// Lease renewals, job records, heartbeats (agents/) and request
+	// progress (requests/) rewrite the same keys all day: their replaced
+	// versions go after a day (each is locked for minutes only, and an
+	// agent with the writer role may not delete versions itself). Current
+	// versions never expire. Superseded lease generations are hidden by a
+	// delete marker, which goes too once nothing is behind it (the newest
+	// generation is never deleted, so no key is reused).
+	for _, f := range []repo.Folder{repo.FolderLeases, repo.FolderJobs, repo.FolderAgents, repo.FolderRequests} {
+		out = append(out, objectstore.LifecycleTier{Name: agentRulePrefix + string(f), Prefix: l.Dir(f), NoncurrentVersionExpirationDays: 1,
+			ExpiredObjectDeleteMarker: f == repo.FolderLeases})
 	}
 	// Prune only adds delete markers (the writer may not delete versions):
 	// the versions it hid go, with the bucket's rights, once the policy's

@@ -79,13 +79,13 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 						return fmt.Errorf("stored policy = %+v", p)
 					}
 					// transactional: one rule per data folder; attachments: one;
-					// the agent's leases and job records: one each; what prune
-					// hid: one per data folder.
+					// the agent's leases, job records, heartbeats and request
+					// progress: one each; what prune hid: one per data folder.
 					tiers, err := client.PolicyTiers(context.Background(), bucket, "pg/main")
 					if err != nil {
 						return fmt.Errorf("reading the policy lifecycle rules: %w", err)
 					}
-					if len(tiers) != 11 {
+					if len(tiers) != 13 {
 						return fmt.Errorf("policy lifecycle rules = %+v", tiers)
 					}
 					return nil
@@ -107,7 +107,7 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 					if err != nil {
 						return fmt.Errorf("reading the policy lifecycle rules: %w", err)
 					}
-					if len(tiers) != 11 || tiers[7].Name != "transactional.basebackups" || tiers[7].ExpirationDays != 40 || tiers[3].Name != "pruned.basebackups" {
+					if len(tiers) != 13 || tiers[9].Name != "transactional.basebackups" || tiers[9].ExpirationDays != 40 || tiers[5].Name != "pruned.basebackups" {
 						return fmt.Errorf("tiers not converged back: %+v", tiers)
 					}
 					return nil
