@@ -92,6 +92,7 @@ func runDrill(ctx context.Context, opts drillOptions, args []string) error {
 	}
 	spec := doc.Spec(func(b string) objectstore.Store { return client.Store(b) }, cfg.Layout(), cfg, self, opts.pgDSN)
 	spec.BinDir = opts.binDir
+	spec.Redis.Trust = trust
 	if spec.Signer, err = cfg.Signer(); err != nil {
 		return err
 	}

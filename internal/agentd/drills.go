@@ -62,6 +62,9 @@ func (d *Daemon) drill(ctx context.Context, doc drill.ScheduleDoc) (string, erro
 	}
 	spec := doc.Spec(storeFor, d.layout, d.cfg.Agent, d.cfg.AgentPath, d.dsn(p))
 	spec.Signer = d.signer
+	// A redis drill reads its RPO from the instance's snapshot schedule,
+	// trusted like every other configuration the agent reads.
+	spec.Redis.Trust = d.trust
 	ev, err := drill.Run(ctx, d.cfg.Store, spec)
 	if ev != nil && ev.Key != "" {
 		d.setDrillMetrics(ev)

@@ -49,7 +49,7 @@ type CheckResult = restore.CheckResult
 type Spec struct {
 	Schedule string      // the schedule's name
 	Layout   repo.Layout // the cluster's repository
-	// Kind is "cluster" or "tenant"; Database the tenant database.
+	// Kind is "cluster", "tenant" or "redis"; Database the tenant database.
 	Kind     string
 	Database string
 	// BackupID restores a chosen backup; "" = the newest recovery point.
@@ -71,6 +71,8 @@ type Spec struct {
 	RTOTarget   time.Duration
 	// EvidenceRetention is how long evidence stays under COMPLIANCE lock.
 	EvidenceRetention time.Duration
+	// Redis is what a redis drill restores and checks (KindRedis).
+	Redis RedisSpec
 	// Signer signs the evidence (nil: unsigned), so a reader that trusts
 	// its key can tell the agent's record from one a writer of the bucket
 	// forged.
@@ -170,6 +172,9 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 		Audit: restore.AuditOptions{Signer: spec.Signer, FrontEnd: restore.FrontEndDrill, Actor: "drill " + spec.Schedule + " " + ev.ID,
 			Retention: spec.EvidenceRetention},
 	}
+	if spec.Kind == KindRedis {
+		return runRedis(ctx, store, spec, ev)
+	}
 	switch req.Kind {
 	case restore.KindCluster:
 		scratchParent := spec.ScratchDir
@@ -201,7 +206,7 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 			req.Attachments = &a
 		}
 	default:
-		return fmt.Errorf("unknown drill kind %q: want cluster or tenant", spec.Kind)
+		return fmt.Errorf("unknown drill kind %q: want cluster, tenant or redis", spec.Kind)
 	}
 	// The scratch copy goes whatever happens (a failed restore leaves
 	// nothing Teardown minds). NOTE: a copy that cannot be removed does not

@@ -37,6 +37,11 @@ type ScheduleDoc struct {
 	Checks            []Check `json:"checks"`
 	RTOTargetSeconds  float64 `json:"rto_target_seconds,omitempty"`
 	EvidenceDays      int     `json:"evidence_retention_days"`
+	// RedisInstance, RedisMinKeys and RedisRPOSeconds are a redis drill's
+	// (RedisSpec; a zero RPO takes the instance's snapshot schedule's).
+	RedisInstance   string  `json:"redis_instance,omitempty"`
+	RedisMinKeys    int64   `json:"redis_min_keys,omitempty"`
+	RedisRPOSeconds float64 `json:"redis_rpo_seconds,omitempty"`
 }
 
 // WriteSchedule stores d, replacing the previous version, signed by signer
@@ -158,6 +163,8 @@ func (d ScheduleDoc) Spec(store func(bucket string) objectstore.Store, layout re
 		TargetDSN: targetDSN, AgentPath: agentPath, AgentConfig: agentCfg, Checks: d.Checks,
 		RTOTarget:         time.Duration(d.RTOTargetSeconds * float64(time.Second)),
 		EvidenceRetention: time.Duration(d.EvidenceDays) * 24 * time.Hour,
+		Redis: RedisSpec{Instance: d.RedisInstance, MinKeys: d.RedisMinKeys,
+			RPO: time.Duration(d.RedisRPOSeconds * float64(time.Second))},
 	}
 	if d.AttachmentsBucket != "" && store != nil {
 		s.Attachments = &restore.AttachmentOptions{Store: store(d.AttachmentsBucket), SourcePrefix: d.AttachmentsPrefix}
