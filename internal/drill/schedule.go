@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -49,7 +48,7 @@ type ScheduleDoc struct {
 // from the stored document, or set now for a new schedule.
 func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, d ScheduleDoc, signer *signature.Signer) error {
 	d.Format = 1
-	prev, _, _, err := readSchedule(ctx, store, l, d.Name)
+	prev, _, _, err := repo.ReadDoc[ScheduleDoc](ctx, store, l.DrillScheduleKey(d.Name), "drill schedule "+d.Name)
 	switch {
 	case err == nil:
 		d.Created = prev.Created
@@ -75,43 +74,20 @@ func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, 
 // When trust holds a key, a schedule without a valid signature of one of
 // its keys is refused with a *signature.Error.
 func ReadSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, name string, trust signature.Trust) (*ScheduleDoc, error) {
-	d, body, meta, err := readSchedule(ctx, store, l, name)
-	if err != nil {
-		return nil, err
-	}
-	if err := trust.Check(l.DrillScheduleKey(name), body, meta); err != nil {
-		return nil, fmt.Errorf("refusing drill schedule %s: %w", name, err)
-	}
-	return d, nil
+	return repo.ReadTrusted[ScheduleDoc](ctx, store, l.DrillScheduleKey(name), "drill schedule "+name, trust)
 }
 
 // ReadScheduleSigned reads one schedule and reports which key of trust
 // signed it ("" when unsigned, forged or signed by another key), without
 // refusing it.
 func ReadScheduleSigned(ctx context.Context, store objectstore.Store, l repo.Layout, name string, trust signature.Trust) (*ScheduleDoc, string, error) {
-	d, body, meta, err := readSchedule(ctx, store, l, name)
+	key := l.DrillScheduleKey(name)
+	d, body, meta, err := repo.ReadDoc[ScheduleDoc](ctx, store, key, "drill schedule "+name)
 	if err != nil {
 		return nil, "", err
 	}
-	signer, _ := trust.Signed(l.DrillScheduleKey(name), body, meta)
+	signer, _ := trust.Signed(key, body, meta)
 	return d, signer, nil
-}
-
-func readSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, name string) (*ScheduleDoc, []byte, map[string]string, error) {
-	rc, info, err := store.Get(ctx, l.DrillScheduleKey(name))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var d ScheduleDoc
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, nil, nil, fmt.Errorf("drill schedule %s: %w", name, err)
-	}
-	return &d, b, info.Metadata, nil
 }
 
 // DeleteSchedule removes a schedule; its evidence stays (it is locked).
@@ -128,29 +104,9 @@ func DeleteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout,
 // out and its error returned in refused, so one forged schedule does not
 // stop the others.
 func ListSchedules(ctx context.Context, store objectstore.Store, l repo.Layout, trust signature.Trust) (docs []ScheduleDoc, refused []error, err error) {
-	var names []string
-	err = store.List(ctx, l.DrillsDir(), func(o objectstore.ObjectInfo) error {
-		if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindDrillSchedule {
-			names = append(names, k.Drill)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, n := range names {
-		d, err := ReadSchedule(ctx, store, l, n, trust)
-		var se *signature.Error
-		if errors.As(err, &se) {
-			refused = append(refused, err)
-			continue
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		docs = append(docs, *d)
-	}
-	return docs, refused, nil
+	return repo.ListTrusted(ctx, store, l, l.DrillsDir(), repo.KindDrillSchedule,
+		func(k repo.Key) string { return k.Drill },
+		func(n string) (*ScheduleDoc, error) { return ReadSchedule(ctx, store, l, n, trust) })
 }
 
 // Spec turns the document into a runnable drill. The agent supplies what

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -67,7 +66,7 @@ func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, 
 		return err
 	}
 	d.Format = 1
-	prev, _, _, err := readSchedule(ctx, store, l, d.Instance)
+	prev, _, _, err := repo.ReadDoc[ScheduleDoc](ctx, store, l.RedisScheduleKey(d.Instance), "the Redis snapshot schedule of "+d.Instance)
 	switch {
 	case err == nil:
 		d.Created = prev.Created
@@ -93,42 +92,19 @@ func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, 
 // trust signed it ("" when unsigned, forged or signed by another key),
 // without refusing it. A missing schedule wraps objectstore.ErrNotFound.
 func ReadScheduleSigned(ctx context.Context, store objectstore.Store, l repo.Layout, instance string, trust signature.Trust) (*ScheduleDoc, string, error) {
-	d, body, meta, err := readSchedule(ctx, store, l, instance)
+	key := l.RedisScheduleKey(instance)
+	d, body, meta, err := repo.ReadDoc[ScheduleDoc](ctx, store, key, "the Redis snapshot schedule of "+instance)
 	if err != nil {
 		return nil, "", err
 	}
-	signer, _ := trust.Signed(l.RedisScheduleKey(instance), body, meta)
+	signer, _ := trust.Signed(key, body, meta)
 	return d, signer, nil
 }
 
 // ReadSchedule reads one schedule; when trust holds a key, a schedule
 // without a valid signature of one of them is refused (*signature.Error).
 func ReadSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, instance string, trust signature.Trust) (*ScheduleDoc, error) {
-	d, body, meta, err := readSchedule(ctx, store, l, instance)
-	if err != nil {
-		return nil, err
-	}
-	if err := trust.Check(l.RedisScheduleKey(instance), body, meta); err != nil {
-		return nil, fmt.Errorf("refusing the Redis snapshot schedule of %s: %w", instance, err)
-	}
-	return d, nil
-}
-
-func readSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, instance string) (*ScheduleDoc, []byte, map[string]string, error) {
-	rc, info, err := store.Get(ctx, l.RedisScheduleKey(instance))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer func() { _ = rc.Close() }()
-	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var d ScheduleDoc
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, nil, nil, fmt.Errorf("redis snapshot schedule %s: %w", instance, err)
-	}
-	return &d, b, info.Metadata, nil
+	return repo.ReadTrusted[ScheduleDoc](ctx, store, l.RedisScheduleKey(instance), "the Redis snapshot schedule of "+instance, trust)
 }
 
 // DeleteSchedule removes instance's schedule: the agent stops taking
@@ -146,29 +122,9 @@ func DeleteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout,
 // error returned in refused, so one forged schedule does not stop the
 // others.
 func ListSchedules(ctx context.Context, store objectstore.Store, l repo.Layout, trust signature.Trust) (docs []ScheduleDoc, refused []error, err error) {
-	var names []string
-	err = store.List(ctx, l.RedisSchedulesDir(), func(o objectstore.ObjectInfo) error {
-		if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindRedisSchedule {
-			names = append(names, k.Instance)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, n := range names {
-		d, err := ReadSchedule(ctx, store, l, n, trust)
-		var se *signature.Error
-		if errors.As(err, &se) {
-			refused = append(refused, err)
-			continue
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		docs = append(docs, *d)
-	}
-	return docs, refused, nil
+	return repo.ListTrusted(ctx, store, l, l.RedisSchedulesDir(), repo.KindRedisSchedule,
+		func(k repo.Key) string { return k.Instance },
+		func(n string) (*ScheduleDoc, error) { return ReadSchedule(ctx, store, l, n, trust) })
 }
 
 // PruneResult says which snapshots Prune kept and marked deleted.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -96,53 +95,16 @@ func WriteConfig(ctx context.Context, store objectstore.Store, l repo.Layout, d 
 // objectstore.ErrNotFound. When trust holds a key, a document without a
 // valid signature of one of its keys is refused with a *signature.Error.
 func ReadConfig(ctx context.Context, store objectstore.Store, l repo.Layout, name string, trust signature.Trust) (*ConfigDoc, error) {
-	key := l.RegionConfigKey(name)
-	rc, info, err := store.Get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if err := trust.Check(key, b, info.Metadata); err != nil {
-		return nil, fmt.Errorf("refusing recovery region %s: %w", name, err)
-	}
-	var d ConfigDoc
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("recovery region %s: %w", name, err)
-	}
-	return &d, nil
+	return repo.ReadTrusted[ConfigDoc](ctx, store, l.RegionConfigKey(name), "recovery region "+name, trust)
 }
 
 // ListConfigs reads every recovery region of the cluster, each checked
 // against trust; a refused one is left out and its error returned in
 // refused, so one forged document does not stop the others.
 func ListConfigs(ctx context.Context, store objectstore.Store, l repo.Layout, trust signature.Trust) (docs []ConfigDoc, refused []error, err error) {
-	var names []string
-	err = store.List(ctx, l.RegionsDir(), func(o objectstore.ObjectInfo) error {
-		if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindRegionConfig {
-			names = append(names, k.Region)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, n := range names {
-		d, err := ReadConfig(ctx, store, l, n, trust)
-		var se *signature.Error
-		if errors.As(err, &se) {
-			refused = append(refused, err)
-			continue
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		docs = append(docs, *d)
-	}
-	return docs, refused, nil
+	return repo.ListTrusted(ctx, store, l, l.RegionsDir(), repo.KindRegionConfig,
+		func(k repo.Key) string { return k.Region },
+		func(n string) (*ConfigDoc, error) { return ReadConfig(ctx, store, l, n, trust) })
 }
 
 // DeleteConfig removes region name's document: the agent stops copying.

@@ -1,0 +1,81 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
+)
+
+// maxDocSize bounds what a configuration document read may hold: these are
+// small JSON files, and a larger object is not one the provider wrote.
+const maxDocSize = 1 << 20
+
+// ReadDoc reads the JSON document at key into a T, with the bytes and the
+// object metadata its signature check needs. what names the document in
+// errors ("drill schedule nightly").
+func ReadDoc[T any](ctx context.Context, store objectstore.Store, key, what string) (doc *T, body []byte, meta map[string]string, err error) {
+	rc, info, err := store.Get(ctx, key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer func() { _ = rc.Close() }()
+	body, err = io.ReadAll(io.LimitReader(rc, maxDocSize))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var d T
+	if err := json.Unmarshal(body, &d); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return &d, body, info.Metadata, nil
+}
+
+// ReadTrusted reads a document the provider signed: when trust holds keys,
+// one without a valid signature by one of them is refused, the error
+// wrapping a *signature.Error.
+func ReadTrusted[T any](ctx context.Context, store objectstore.Store, key, what string, trust signature.Trust) (*T, error) {
+	d, body, meta, err := ReadDoc[T](ctx, store, key, what)
+	if err != nil {
+		return nil, err
+	}
+	if err := trust.Check(key, body, meta); err != nil {
+		return nil, fmt.Errorf("refusing %s: %w", what, err)
+	}
+	return d, nil
+}
+
+// ListTrusted reads every document under dir that Parse names as kind, with
+// read (a ReadTrusted of the named document). A document refused by trust is
+// left out and its error returned in refused, so one forged document does
+// not stop the others; any other error stops the listing.
+func ListTrusted[T any](ctx context.Context, store objectstore.Store, l Layout, dir string, kind Kind,
+	name func(Key) string, read func(name string) (*T, error)) (docs []T, refused []error, err error) {
+	var names []string
+	err = store.List(ctx, dir, func(o objectstore.ObjectInfo) error {
+		if k, ok := l.Parse(o.Key); ok && k.Kind == kind {
+			names = append(names, name(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, n := range names {
+		d, err := read(n)
+		var se *signature.Error
+		if errors.As(err, &se) {
+			refused = append(refused, err)
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		docs = append(docs, *d)
+	}
+	return docs, refused, nil
+}
