@@ -64,6 +64,7 @@ type drillScheduleModel struct {
 	ScratchDir            types.String      `tfsdk:"scratch_dir"`
 	Postgres              *postgresModel    `tfsdk:"postgres"`
 	Attachments           *drillAttachModel `tfsdk:"attachments"`
+	Redis                 *drillRedisModel  `tfsdk:"redis"`
 	Checks                []drillCheckModel `tfsdk:"check"`
 	RTOTarget             types.String      `tfsdk:"rto_target"`
 	RunOnApply            types.Bool        `tfsdk:"run_on_apply"`
@@ -85,6 +86,13 @@ type drillScheduleModel struct {
 type drillAttachModel struct {
 	Bucket types.String `tfsdk:"bucket"`
 	Prefix types.String `tfsdk:"prefix"`
+}
+
+// drillRedisModel is what a redis drill restores and checks.
+type drillRedisModel struct {
+	Instance types.String `tfsdk:"instance"`
+	MinKeys  types.Int64  `tfsdk:"min_keys"`
+	RPO      types.String `tfsdk:"rpo"`
 }
 
 type drillCheckModel struct {
@@ -130,9 +138,10 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 			},
 			"schedule": schema.StringAttribute{MarkdownDescription: "When drills run, in UTC (cron or `@weekly`).", Required: true, Validators: []validator.String{cronValidator{}}},
 			"kind": schema.StringAttribute{
-				MarkdownDescription: "`cluster` (PITR of the whole cluster into a scratch directory) or `tenant` (one database into a scratch database).",
-				Required:            true,
-				Validators:          []validator.String{stringvalidator.OneOf("cluster", "tenant")},
+				MarkdownDescription: "`cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) " +
+					"or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block).",
+				Required:   true,
+				Validators: []validator.String{stringvalidator.OneOf("cluster", "tenant", drill.KindRedis)},
 			},
 			"database":    schema.StringAttribute{MarkdownDescription: "Tenant database (tenant drills).", Optional: true},
 			"scratch_dir": schema.StringAttribute{MarkdownDescription: "Parent directory of cluster drills' throw-away data directories (default: the system temp dir).", Optional: true, Validators: []validator.String{absolutePathValidator{}}},
@@ -195,6 +204,20 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 						Validators: []validator.String{keyPrefixValidator{trailingSlash: true, empty: true}}},
 				},
 			},
+			"redis": schema.SingleNestedBlock{
+				MarkdownDescription: "What a `redis` drill restores and checks (required for `kind = \"redis\"`, refused otherwise): the instance's newest " +
+					"snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), " +
+					"its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.",
+				Attributes: map[string]schema.Attribute{
+					"instance": schema.StringAttribute{MarkdownDescription: "The Redis instance's name in the repository (its `lifeboat_redis_persistence` snapshot schedule's `instance`). Required.",
+						Optional: true, Validators: []validator.String{keyNameValidator{}}},
+					"min_keys": schema.Int64Attribute{MarkdownDescription: "Fewest keys the restored snapshot must hold. Default 0 (the check then only proves the snapshot loads).",
+						Optional: true, Validators: []validator.Int64{int64validator.AtLeast(0)}},
+					"rpo": schema.StringAttribute{MarkdownDescription: "Oldest the restored snapshot may be at the drill's start (a duration such as `1h`). " +
+						"Default: the longest gap of the instance's signed snapshot schedule.",
+						Optional: true, Validators: []validator.String{durationValidator{min: time.Second}}},
+				},
+			},
 			"check": schema.ListNestedBlock{
 				MarkdownDescription: "What must hold on the restored copy. `kind`: `sql` (the query's value equals `expected`), `row_count_floor` (the query's number is at least `expected`), `attachments` (every `ir_attachment.store_fname` resolves; tenant drills), `rpo` (the restored point is at most `expected`, a duration, older than the drill's start).",
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
@@ -233,6 +256,7 @@ func (r *drillScheduleResource) ValidateConfig(ctx context.Context, req resource
 		resp.Diagnostics.AddAttributeError(path.Root("repository").AtName("bucket"), "Missing Repository Bucket",
 			"repository.bucket is required: the repository the drills restore from and keep their evidence in (a bucket with object lock).")
 	}
+	validateRedisDrill(&m, &resp.Diagnostics)
 	if m.Kind.ValueString() == "tenant" {
 		if m.Database.IsNull() {
 			resp.Diagnostics.AddAttributeError(path.Root("database"), "Missing Tenant Database", "A tenant drill needs database.")
@@ -263,6 +287,38 @@ func (r *drillScheduleResource) ValidateConfig(ctx context.Context, req resource
 				fmt.Sprintf("check %q: attachment integrity is checked on tenant drills with an attachments block.", c.Name.ValueString()))
 		}
 	}
+}
+
+// validateRedisDrill refuses a redis drill without its redis block or with
+// what only a PostgreSQL drill uses, and a redis block on any other kind.
+func validateRedisDrill(m *drillScheduleModel, diags *diag.Diagnostics) {
+	if m.Kind.IsUnknown() {
+		return
+	}
+	if m.Kind.ValueString() != drill.KindRedis {
+		if m.Redis != nil {
+			diags.AddAttributeError(path.Root("redis"), "Redis Block On A PostgreSQL Drill",
+				fmt.Sprintf("The redis block is for kind = \"redis\" drills; this drill's kind is %q. Remove the block, or set kind = \"redis\".", m.Kind.ValueString()))
+		}
+		return
+	}
+	if m.Redis == nil {
+		diags.AddAttributeError(path.Root("redis"), "Missing Redis Block",
+			"A redis drill needs a redis block naming the instance whose snapshot it restores: redis { instance = \"sessions\" }.")
+	} else if m.Redis.Instance.IsNull() {
+		diags.AddAttributeError(path.Root("redis").AtName("instance"), "Missing Redis Instance",
+			"redis.instance is required: the Redis instance's name in the repository, as its snapshot schedule declares it.")
+	}
+	pgOnly := func(name string, set bool) {
+		if set {
+			diags.AddAttributeError(path.Root(name), "PostgreSQL Attribute On A Redis Drill",
+				fmt.Sprintf("%s is for cluster and tenant drills; a redis drill checks its key count and age with the redis block (min_keys, rpo). Remove %s.", name, name))
+		}
+	}
+	pgOnly("database", !m.Database.IsNull())
+	pgOnly("postgres", m.Postgres != nil)
+	pgOnly("attachments", m.Attachments != nil)
+	pgOnly("check", len(m.Checks) > 0)
 }
 
 // ModifyPlan implements resource.ResourceWithModifyPlan. The schedule
@@ -459,6 +515,11 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 	state.Schedule = types.StringValue(doc.Schedule)
 	if state.Kind.IsNull() { // just imported
 		state.adopt(doc)
+	} else if state.Kind.ValueString() == drill.KindRedis || doc.Kind == drill.KindRedis {
+		// What the agent drills is the document's: a kind or redis target
+		// changed outside Terraform shows as an update.
+		state.Kind = types.StringValue(doc.Kind)
+		state.adoptRedis(doc)
 	}
 	obs := r.observe(ctx, store, &state, doc)
 	warnDrill(&resp.Diagnostics, state.layout(), obs, r.evidenceTrust(ctx, &state))
@@ -580,6 +641,7 @@ func (m *drillScheduleModel) adopt(d *drill.ScheduleDoc) {
 	if d.AttachmentsBucket != "" || d.AttachmentsPrefix != "" {
 		m.Attachments = &drillAttachModel{Bucket: optionalString(d.AttachmentsBucket), Prefix: optionalString(d.AttachmentsPrefix)}
 	}
+	m.adoptRedis(d)
 	m.Checks = nil
 	for _, c := range d.Checks {
 		kind := optionalString(c.Kind)
@@ -589,6 +651,29 @@ func (m *drillScheduleModel) adopt(d *drill.ScheduleDoc) {
 		m.Checks = append(m.Checks, drillCheckModel{Name: types.StringValue(c.Name), Kind: kind,
 			SQL: optionalString(c.SQL), Expected: optionalString(c.Expected), Database: optionalString(c.Database)})
 	}
+}
+
+// adoptRedis sets the redis block from the document, keeping the state's
+// spelling of an equal RPO ("60m" stays "60m", not "1h").
+func (m *drillScheduleModel) adoptRedis(d *drill.ScheduleDoc) {
+	if d.Kind != drill.KindRedis && d.RedisInstance == "" {
+		m.Redis = nil
+		return
+	}
+	r := &drillRedisModel{Instance: optionalString(d.RedisInstance), MinKeys: types.Int64Null(), RPO: types.StringNull()}
+	if d.RedisMinKeys != 0 || (m.Redis != nil && !m.Redis.MinKeys.IsNull()) {
+		r.MinKeys = types.Int64Value(d.RedisMinKeys)
+	}
+	if d.RedisRPOSeconds > 0 {
+		rpo := time.Duration(d.RedisRPOSeconds * float64(time.Second))
+		r.RPO = types.StringValue(shortDuration(rpo))
+		if m.Redis != nil {
+			if was, err := time.ParseDuration(m.Redis.RPO.ValueString()); err == nil && was == rpo {
+				r.RPO = m.Redis.RPO
+			}
+		}
+	}
+	m.Redis = r
 }
 
 // findDrillSchedule is the schedule document the agent runs drill name
@@ -616,6 +701,12 @@ func (m *drillScheduleModel) doc() drill.ScheduleDoc {
 	}
 	if a := m.Attachments; a != nil {
 		d.AttachmentsBucket, d.AttachmentsPrefix = a.Bucket.ValueString(), a.Prefix.ValueString()
+	}
+	if r := m.Redis; r != nil {
+		d.RedisInstance, d.RedisMinKeys = r.Instance.ValueString(), r.MinKeys.ValueInt64()
+		if t, err := time.ParseDuration(r.RPO.ValueString()); err == nil {
+			d.RedisRPOSeconds = t.Seconds()
+		}
 	}
 	for _, c := range m.Checks {
 		kind := c.Kind.ValueString()

@@ -59,3 +59,24 @@ resource "lifeboat_drill_schedule" "acme_weekly" {
     kind = "attachments"
   }
 }
+
+# Every night, the sessions Redis' newest snapshot loaded into a scratch
+# redis-server: at least 1000 keys, taken at most an hour before the drill.
+resource "lifeboat_drill_schedule" "sessions_redis" {
+  name       = "sessions-redis-nightly"
+  cluster    = "odoo-main"
+  schedule   = "30 3 * * *"
+  kind       = "redis"
+  rto_target = "5m"
+
+  repository {
+    bucket = "acme-odoo-backups"
+    prefix = "pg"
+  }
+
+  redis {
+    instance = "sessions"
+    min_keys = 1000
+    rpo      = "1h"
+  }
+}

@@ -32,7 +32,7 @@ type DrillSchedule struct {
 	EvidenceRetentionDays pulumi.IntPtrOutput `pulumi:"evidenceRetentionDays"`
 	// Public keys (`ed25519:<base64>`, as `lifeboat keygen` prints them) of the agents whose drill evidence is trusted; the provider's own `signing_key` (drills run on apply) is always trusted. With any key known, refresh warns when the last drill's evidence is unsigned, forged or signed by another key: a writer of the bucket may have recorded a drill that never ran.
 	EvidenceTrustedKeys pulumi.StringArrayOutput `pulumi:"evidenceTrustedKeys"`
-	// `cluster` (PITR of the whole cluster into a scratch directory) or `tenant` (one database into a scratch database).
+	// `cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block).
 	Kind pulumi.StringOutput `pulumi:"kind"`
 	// Achieved RTO of the last drill: seconds from start to checks passed.
 	LastAchievedRtoSeconds pulumi.Float64Output `pulumi:"lastAchievedRtoSeconds"`
@@ -48,6 +48,8 @@ type DrillSchedule struct {
 	Name pulumi.StringOutput `pulumi:"name"`
 	// How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres DrillSchedulePostgresPtrOutput `pulumi:"postgres"`
+	// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+	Redis DrillScheduleRedisPtrOutput `pulumi:"redis"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository DrillScheduleRepositoryPtrOutput `pulumi:"repository"`
 	// Recovery time objective the drill must meet (a duration). A drill slower than this fails.
@@ -136,12 +138,14 @@ type drillScheduleArgs struct {
 	EvidenceRetentionDays *int `pulumi:"evidenceRetentionDays"`
 	// Public keys (`ed25519:<base64>`, as `lifeboat keygen` prints them) of the agents whose drill evidence is trusted; the provider's own `signing_key` (drills run on apply) is always trusted. With any key known, refresh warns when the last drill's evidence is unsigned, forged or signed by another key: a writer of the bucket may have recorded a drill that never ran.
 	EvidenceTrustedKeys []string `pulumi:"evidenceTrustedKeys"`
-	// `cluster` (PITR of the whole cluster into a scratch directory) or `tenant` (one database into a scratch database).
+	// `cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block).
 	Kind string `pulumi:"kind"`
 	// Schedule name, unique per cluster. Changing it replaces the schedule.
 	Name string `pulumi:"name"`
 	// How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres *DrillSchedulePostgres `pulumi:"postgres"`
+	// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+	Redis *DrillScheduleRedis `pulumi:"redis"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository *DrillScheduleRepository `pulumi:"repository"`
 	// Recovery time objective the drill must meet (a duration). A drill slower than this fails.
@@ -172,12 +176,14 @@ type DrillScheduleArgs struct {
 	EvidenceRetentionDays pulumi.IntPtrInput
 	// Public keys (`ed25519:<base64>`, as `lifeboat keygen` prints them) of the agents whose drill evidence is trusted; the provider's own `signing_key` (drills run on apply) is always trusted. With any key known, refresh warns when the last drill's evidence is unsigned, forged or signed by another key: a writer of the bucket may have recorded a drill that never ran.
 	EvidenceTrustedKeys pulumi.StringArrayInput
-	// `cluster` (PITR of the whole cluster into a scratch directory) or `tenant` (one database into a scratch database).
+	// `cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block).
 	Kind pulumi.StringInput
 	// Schedule name, unique per cluster. Changing it replaces the schedule.
 	Name pulumi.StringInput
 	// How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres DrillSchedulePostgresPtrInput
+	// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+	Redis DrillScheduleRedisPtrInput
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository DrillScheduleRepositoryPtrInput
 	// Recovery time objective the drill must meet (a duration). A drill slower than this fails.
@@ -317,7 +323,7 @@ func (o DrillScheduleOutput) EvidenceTrustedKeys() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.StringArrayOutput { return v.EvidenceTrustedKeys }).(pulumi.StringArrayOutput)
 }
 
-// `cluster` (PITR of the whole cluster into a scratch directory) or `tenant` (one database into a scratch database).
+// `cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block).
 func (o DrillScheduleOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.StringOutput { return v.Kind }).(pulumi.StringOutput)
 }
@@ -355,6 +361,11 @@ func (o DrillScheduleOutput) Name() pulumi.StringOutput {
 // How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 func (o DrillScheduleOutput) Postgres() DrillSchedulePostgresPtrOutput {
 	return o.ApplyT(func(v *DrillSchedule) DrillSchedulePostgresPtrOutput { return v.Postgres }).(DrillSchedulePostgresPtrOutput)
+}
+
+// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+func (o DrillScheduleOutput) Redis() DrillScheduleRedisPtrOutput {
+	return o.ApplyT(func(v *DrillSchedule) DrillScheduleRedisPtrOutput { return v.Redis }).(DrillScheduleRedisPtrOutput)
 }
 
 // Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.

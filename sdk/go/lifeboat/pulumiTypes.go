@@ -1392,6 +1392,184 @@ func (o DrillSchedulePostgresPtrOutput) User() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+type DrillScheduleRedis struct {
+	// The Redis instance's name in the repository (its `lifeboat_redis_persistence` snapshot schedule's `instance`). Required.
+	Instance *string `pulumi:"instance"`
+	// Fewest keys the restored snapshot must hold. Default 0 (the check then only proves the snapshot loads).
+	MinKeys *int `pulumi:"minKeys"`
+	// Oldest the restored snapshot may be at the drill's start (a duration such as `1h`). Default: the longest gap of the instance's signed snapshot schedule.
+	Rpo *string `pulumi:"rpo"`
+}
+
+// DrillScheduleRedisInput is an input type that accepts DrillScheduleRedisArgs and DrillScheduleRedisOutput values.
+// You can construct a concrete instance of `DrillScheduleRedisInput` via:
+//
+//	DrillScheduleRedisArgs{...}
+type DrillScheduleRedisInput interface {
+	pulumi.Input
+
+	ToDrillScheduleRedisOutput() DrillScheduleRedisOutput
+	ToDrillScheduleRedisOutputWithContext(context.Context) DrillScheduleRedisOutput
+}
+
+// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+type DrillScheduleRedisArgs struct {
+	// The Redis instance's name in the repository (its `lifeboat_redis_persistence` snapshot schedule's `instance`). Required.
+	Instance pulumi.StringPtrInput `pulumi:"instance"`
+	// Fewest keys the restored snapshot must hold. Default 0 (the check then only proves the snapshot loads).
+	MinKeys pulumi.IntPtrInput `pulumi:"minKeys"`
+	// Oldest the restored snapshot may be at the drill's start (a duration such as `1h`). Default: the longest gap of the instance's signed snapshot schedule.
+	Rpo pulumi.StringPtrInput `pulumi:"rpo"`
+}
+
+func (DrillScheduleRedisArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillScheduleRedis)(nil)).Elem()
+}
+
+func (i DrillScheduleRedisArgs) ToDrillScheduleRedisOutput() DrillScheduleRedisOutput {
+	return i.ToDrillScheduleRedisOutputWithContext(context.Background())
+}
+
+func (i DrillScheduleRedisArgs) ToDrillScheduleRedisOutputWithContext(ctx context.Context) DrillScheduleRedisOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleRedisOutput)
+}
+
+func (i DrillScheduleRedisArgs) ToDrillScheduleRedisPtrOutput() DrillScheduleRedisPtrOutput {
+	return i.ToDrillScheduleRedisPtrOutputWithContext(context.Background())
+}
+
+func (i DrillScheduleRedisArgs) ToDrillScheduleRedisPtrOutputWithContext(ctx context.Context) DrillScheduleRedisPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleRedisOutput).ToDrillScheduleRedisPtrOutputWithContext(ctx)
+}
+
+// DrillScheduleRedisPtrInput is an input type that accepts DrillScheduleRedisArgs, DrillScheduleRedisPtr and DrillScheduleRedisPtrOutput values.
+// You can construct a concrete instance of `DrillScheduleRedisPtrInput` via:
+//
+//	        DrillScheduleRedisArgs{...}
+//
+//	or:
+//
+//	        nil
+type DrillScheduleRedisPtrInput interface {
+	pulumi.Input
+
+	ToDrillScheduleRedisPtrOutput() DrillScheduleRedisPtrOutput
+	ToDrillScheduleRedisPtrOutputWithContext(context.Context) DrillScheduleRedisPtrOutput
+}
+
+type drillScheduleRedisPtrType DrillScheduleRedisArgs
+
+func DrillScheduleRedisPtr(v *DrillScheduleRedisArgs) DrillScheduleRedisPtrInput {
+	return (*drillScheduleRedisPtrType)(v)
+}
+
+func (*drillScheduleRedisPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**DrillScheduleRedis)(nil)).Elem()
+}
+
+func (i *drillScheduleRedisPtrType) ToDrillScheduleRedisPtrOutput() DrillScheduleRedisPtrOutput {
+	return i.ToDrillScheduleRedisPtrOutputWithContext(context.Background())
+}
+
+func (i *drillScheduleRedisPtrType) ToDrillScheduleRedisPtrOutputWithContext(ctx context.Context) DrillScheduleRedisPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleRedisPtrOutput)
+}
+
+// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+type DrillScheduleRedisOutput struct{ *pulumi.OutputState }
+
+func (DrillScheduleRedisOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillScheduleRedis)(nil)).Elem()
+}
+
+func (o DrillScheduleRedisOutput) ToDrillScheduleRedisOutput() DrillScheduleRedisOutput {
+	return o
+}
+
+func (o DrillScheduleRedisOutput) ToDrillScheduleRedisOutputWithContext(ctx context.Context) DrillScheduleRedisOutput {
+	return o
+}
+
+func (o DrillScheduleRedisOutput) ToDrillScheduleRedisPtrOutput() DrillScheduleRedisPtrOutput {
+	return o.ToDrillScheduleRedisPtrOutputWithContext(context.Background())
+}
+
+func (o DrillScheduleRedisOutput) ToDrillScheduleRedisPtrOutputWithContext(ctx context.Context) DrillScheduleRedisPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v DrillScheduleRedis) *DrillScheduleRedis {
+		return &v
+	}).(DrillScheduleRedisPtrOutput)
+}
+
+// The Redis instance's name in the repository (its `lifeboat_redis_persistence` snapshot schedule's `instance`). Required.
+func (o DrillScheduleRedisOutput) Instance() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleRedis) *string { return v.Instance }).(pulumi.StringPtrOutput)
+}
+
+// Fewest keys the restored snapshot must hold. Default 0 (the check then only proves the snapshot loads).
+func (o DrillScheduleRedisOutput) MinKeys() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v DrillScheduleRedis) *int { return v.MinKeys }).(pulumi.IntPtrOutput)
+}
+
+// Oldest the restored snapshot may be at the drill's start (a duration such as `1h`). Default: the longest gap of the instance's signed snapshot schedule.
+func (o DrillScheduleRedisOutput) Rpo() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleRedis) *string { return v.Rpo }).(pulumi.StringPtrOutput)
+}
+
+type DrillScheduleRedisPtrOutput struct{ *pulumi.OutputState }
+
+func (DrillScheduleRedisPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**DrillScheduleRedis)(nil)).Elem()
+}
+
+func (o DrillScheduleRedisPtrOutput) ToDrillScheduleRedisPtrOutput() DrillScheduleRedisPtrOutput {
+	return o
+}
+
+func (o DrillScheduleRedisPtrOutput) ToDrillScheduleRedisPtrOutputWithContext(ctx context.Context) DrillScheduleRedisPtrOutput {
+	return o
+}
+
+func (o DrillScheduleRedisPtrOutput) Elem() DrillScheduleRedisOutput {
+	return o.ApplyT(func(v *DrillScheduleRedis) DrillScheduleRedis {
+		if v != nil {
+			return *v
+		}
+		var ret DrillScheduleRedis
+		return ret
+	}).(DrillScheduleRedisOutput)
+}
+
+// The Redis instance's name in the repository (its `lifeboat_redis_persistence` snapshot schedule's `instance`). Required.
+func (o DrillScheduleRedisPtrOutput) Instance() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleRedis) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Instance
+	}).(pulumi.StringPtrOutput)
+}
+
+// Fewest keys the restored snapshot must hold. Default 0 (the check then only proves the snapshot loads).
+func (o DrillScheduleRedisPtrOutput) MinKeys() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleRedis) *int {
+		if v == nil {
+			return nil
+		}
+		return v.MinKeys
+	}).(pulumi.IntPtrOutput)
+}
+
+// Oldest the restored snapshot may be at the drill's start (a duration such as `1h`). Default: the longest gap of the instance's signed snapshot schedule.
+func (o DrillScheduleRedisPtrOutput) Rpo() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleRedis) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Rpo
+	}).(pulumi.StringPtrOutput)
+}
+
 // Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 type DrillScheduleRepository struct {
 	// Repository bucket name.
@@ -7012,6 +7190,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleCheckArrayInput)(nil)).Elem(), DrillScheduleCheckArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillSchedulePostgresInput)(nil)).Elem(), DrillSchedulePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillSchedulePostgresPtrInput)(nil)).Elem(), DrillSchedulePostgresArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleRedisInput)(nil)).Elem(), DrillScheduleRedisArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleRedisPtrInput)(nil)).Elem(), DrillScheduleRedisArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleRepositoryInput)(nil)).Elem(), DrillScheduleRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleRepositoryPtrInput)(nil)).Elem(), DrillScheduleRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*GetAgentsRepositoryInput)(nil)).Elem(), GetAgentsRepositoryArgs{})
@@ -7085,6 +7265,8 @@ func init() {
 	pulumi.RegisterOutputType(DrillScheduleCheckArrayOutput{})
 	pulumi.RegisterOutputType(DrillSchedulePostgresOutput{})
 	pulumi.RegisterOutputType(DrillSchedulePostgresPtrOutput{})
+	pulumi.RegisterOutputType(DrillScheduleRedisOutput{})
+	pulumi.RegisterOutputType(DrillScheduleRedisPtrOutput{})
 	pulumi.RegisterOutputType(DrillScheduleRepositoryOutput{})
 	pulumi.RegisterOutputType(DrillScheduleRepositoryPtrOutput{})
 	pulumi.RegisterOutputType(GetAgentsAgentsOutput{})

@@ -1,0 +1,140 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
+)
+
+// A redis drill declared in Terraform: invalid combinations are refused at
+// plan naming the attribute; the signed schedule document carries the
+// instance, key floor and RPO; run_on_apply restores the newest snapshot
+// into a scratch redis-server and passes, and a key floor above what the
+// snapshot holds fails the apply with the observed count; import reads
+// the redis block back from the document.
+func TestAccDrillScheduleResource_redis(t *testing.T) {
+	f := newRedisRestoreFixture(t, 200)
+	f.snapshot(t)
+	// The drill finds redis-server on PATH, as the agent does.
+	t.Setenv("PATH", filepath.Dir(f.server)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	scratch := t.TempDir()
+	signer, err := signature.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LIFEBOAT_SIGNING_KEY", signer.String())
+	ctx := context.Background()
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             testAccCheckDrillScheduleDestroyed(t, f.bucket, f.layout, "redis-nightly"),
+		Steps: []resource.TestStep{
+			{
+				Config:      testAccRedisDrillConfig(f, scratch, "redis", "", ""),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Missing Redis Block.*redis\s+\{\s+instance`),
+			},
+			{
+				Config:      testAccRedisDrillConfig(f, scratch, "redis", "redis {\n min_keys = 1\n}", ""),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Missing Redis Instance.*redis\.instance is required`),
+			},
+			{
+				Config:      testAccRedisDrillConfig(f, scratch, "redis", `redis { instance = "sessions" }`, `database = "odoo"`),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)PostgreSQL Attribute On A Redis Drill.*database is for cluster and tenant drills`),
+			},
+			{
+				Config: testAccRedisDrillConfig(f, scratch, "redis", `redis { instance = "sessions" }`,
+					"check {\n name = \"x\"\n sql = \"SELECT 1\"\n expected = \"1\"\n}"),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)PostgreSQL Attribute On A Redis Drill.*check is for cluster and tenant drills`),
+			},
+			{
+				Config:      testAccRedisDrillConfig(f, scratch, "cluster", `redis { instance = "sessions" }`, ""),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Redis Block On A PostgreSQL Drill.*kind is "cluster"`),
+			},
+			{
+				Config:      testAccRedisDrillConfig(f, scratch, "redis", "redis {\n instance = \"sessions\"\n rpo = \"soon\"\n}", ""),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`redis\.rpo`),
+			},
+			{
+				Config: testAccRedisDrillConfig(f, scratch, "redis", "redis {\n instance = \"sessions\"\n min_keys = 150\n rpo = \"60m\"\n}", ""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(drillAddr, tfjsonpath.New("last_drill_result"), knownvalue.StringExact("passed")),
+					statecheck.ExpectKnownValue(drillAddr, tfjsonpath.New("last_failures"), knownvalue.ListSizeExact(0)),
+					statecheck.ExpectKnownValue(drillAddr, tfjsonpath.New("redis").AtMapKey("rpo"), knownvalue.StringExact("60m")),
+				},
+				Check: func(*terraform.State) error {
+					// What the agent accepts: the document, signed by the provider's key.
+					trust, err := signature.NewTrust(signer.Public().String())
+					if err != nil {
+						return err
+					}
+					doc, err := drill.ReadSchedule(ctx, f.store, f.layout, "redis-nightly", trust)
+					if err != nil {
+						return err
+					}
+					if doc.Kind != drill.KindRedis || doc.RedisInstance != "sessions" || doc.RedisMinKeys != 150 || doc.RedisRPOSeconds != 3600 || len(doc.Checks) != 0 {
+						return fmt.Errorf("schedule document = %+v", doc)
+					}
+					ev, err := drill.Latest(ctx, f.store, f.layout, "redis-nightly")
+					if err != nil {
+						return err
+					}
+					if !ev.Passed || len(ev.Checks) != 2 || ev.Checks[0].Observed != "200" {
+						return fmt.Errorf("evidence = %+v", ev)
+					}
+					if left, _ := os.ReadDir(scratch); len(left) != 0 {
+						return fmt.Errorf("scratch directory not cleared: %v", left)
+					}
+					return nil
+				},
+			},
+			{
+				ResourceName:            drillAddr,
+				ImportState:             true,
+				ImportStateId:           f.bucket + "/main/redis-nightly",
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"run_on_apply", "agent_path", "timeouts", "redis.rpo"},
+			},
+			{
+				Config:      testAccRedisDrillConfig(f, scratch, "redis", "redis {\n instance = \"sessions\"\n min_keys = 500\n rpo = \"60m\"\n}", ""),
+				ExpectError: regexp.MustCompile(`(?s)Drill Failed.*key count of sessions: expected >= 500, observed 200`),
+			},
+		},
+	})
+}
+
+func testAccRedisDrillConfig(f *redisRestoreFixture, scratch, kind, redisBlock, extra string) string {
+	return fmt.Sprintf(`
+resource "lifeboat_drill_schedule" "test" {
+  name                    = "redis-nightly"
+  schedule                = "@daily"
+  kind                    = %[2]q
+  run_on_apply            = true
+  evidence_retention_days = 1
+  scratch_dir             = %[3]q
+  cluster                 = "main"
+  repository {
+    bucket = %[1]q
+  }
+  %[4]s
+  %[5]s
+}
+`, f.bucket, kind, scratch, redisBlock, extra)
+}
