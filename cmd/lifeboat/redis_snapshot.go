@@ -74,7 +74,12 @@ func runRedisSnapshot(ctx context.Context, opts redisSnapshotOptions, out io.Wri
 		return err
 	}
 	defer func() { _ = c.Close() }()
-	m, err := redisx.Snapshot(ctx, c, store, redisx.SnapshotOptions{Layout: cfg.Layout(), Instance: opts.instance, Compression: cfg.Compression})
+	recipients, err := cfg.Recipients()
+	if err != nil {
+		return err
+	}
+	m, err := redisx.Snapshot(ctx, c, store, redisx.SnapshotOptions{Layout: cfg.Layout(), Instance: opts.instance, Compression: cfg.Compression,
+		Recipients: recipients})
 	if err != nil {
 		return fmt.Errorf("snapshot of %s: %w", opts.addr, err)
 	}
@@ -119,7 +124,11 @@ func runRedisRestore(ctx context.Context, opts redisRestoreOptions, dir string, 
 	if err != nil {
 		return err
 	}
-	m, err := redisx.RestoreSnapshot(ctx, store, cfg.Layout(), opts.instance, opts.id, dir)
+	ids, err := cfg.Identities()
+	if err != nil {
+		return err
+	}
+	m, err := redisx.RestoreSnapshot(ctx, store, cfg.Layout(), opts.instance, opts.id, dir, ids)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
 // RedisJobPrefix prefixes the job name of a Redis snapshot schedule
@@ -98,8 +100,18 @@ func (d *Daemon) redisSnapshot(ctx context.Context, doc redisx.ScheduleDoc) (str
 		return "", err
 	}
 	defer func() { _ = c.Close() }()
+	// Encrypted like the base backups: the signed policy's recipients, or
+	// the agent's own.
+	p, err := repo.ReadPolicy(ctx, d.cfg.Store, d.layout, d.trust)
+	if err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+		return "", fmt.Errorf("reading the policy for the snapshot's recipients: %w", err)
+	}
+	recipients, err := repo.BackupRecipients(d.cfg.Agent, p)
+	if err != nil {
+		return "", &FinalError{Err: err}
+	}
 	m, err := redisx.Snapshot(ctx, c, d.cfg.Store, redisx.SnapshotOptions{Layout: d.layout, Instance: doc.Instance,
-		Compression: cmp.Or(d.cfg.Backup.Compression, d.cfg.Agent.Compression)})
+		Compression: cmp.Or(d.cfg.Backup.Compression, d.cfg.Agent.Compression), Recipients: recipients})
 	d.redisServerStats(ctx, doc.Instance, c)
 	if err != nil {
 		return "", fmt.Errorf("snapshot of redis %s: %w", doc.Instance, err)

@@ -177,7 +177,7 @@ func TestAccAgentTakesScheduledRedisSnapshots(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dst, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := redisx.RestoreSnapshot(ctx, store, l, "sessions", "", filepath.Join(dst, "data")); err != nil {
+	if _, err := redisx.RestoreSnapshot(ctx, store, l, "sessions", "", filepath.Join(dst, "data"), nil); err != nil {
 		t.Fatal(err)
 	}
 	restored, err := testenv.StartRedis(ctx, dst, false)

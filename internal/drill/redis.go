@@ -74,7 +74,11 @@ func runRedis(ctx context.Context, store objectstore.Store, spec Spec, ev *Evide
 			return err
 		}
 	}
-	target := redisx.RestoreTarget{Dir: filepath.Join(scratch, "redis"), Port: port, RedisServer: rs.RedisServer}
+	ids, err := spec.AgentConfig.Identities()
+	if err != nil {
+		return err
+	}
+	target := redisx.RestoreTarget{Dir: filepath.Join(scratch, "redis"), Port: port, RedisServer: rs.RedisServer, Identities: ids}
 	// The scratch instance goes whatever happens. NOTE: a teardown that
 	// fails does not change the verdict; the next drill's directory and
 	// port differ.

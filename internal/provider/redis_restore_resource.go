@@ -25,6 +25,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
@@ -193,8 +194,13 @@ func (r *redisRestoreResource) Create(ctx context.Context, req resource.CreateRe
 	var keys []string
 	resp.Diagnostics.Append(m.SampleKeys.ElementsAs(ctx, &keys, false)...)
 	tflog.Info(ctx, "restoring a redis snapshot", map[string]any{"instance": m.Instance.ValueString(), "snapshot": id, "directory": m.Directory.ValueString()})
+	ids, err := crypt.LoadIdentities(r.data.identityFile)
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Loading Age Identities", "loading the identities that decrypt encrypted snapshots", err))
+		return
+	}
 	res, err := redisx.RestoreInto(ctx, store, m.layout(), m.Instance.ValueString(), id,
-		redisx.RestoreTarget{Dir: m.Directory.ValueString(), Port: int(m.Port.ValueInt64()), RedisServer: m.RedisServer.ValueString()},
+		redisx.RestoreTarget{Dir: m.Directory.ValueString(), Port: int(m.Port.ValueInt64()), RedisServer: m.RedisServer.ValueString(), Identities: ids},
 		redisx.RestoreChecks{MinKeys: m.MinKeys.ValueInt64(), Keys: keys})
 	if res != nil && res.Manifest != nil {
 		m.SnapshotID = types.StringValue(res.Manifest.ID)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
@@ -62,6 +63,8 @@ type RestoreTarget struct {
 	RedisServer string
 	// Password, when set, is the new instance's requirepass.
 	Password string
+	// Identities decrypt an encrypted snapshot (crypt.LoadIdentities).
+	Identities *crypt.Keyring
 }
 
 // RestoreChecks are what must hold on the restored instance.
@@ -99,7 +102,7 @@ func RestoreInto(ctx context.Context, store objectstore.Store, layout repo.Layou
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, err
 	}
-	m, err := RestoreSnapshot(ctx, store, layout, instance, id, data)
+	m, err := RestoreSnapshot(ctx, store, layout, instance, id, data, target.Identities)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
@@ -53,6 +54,9 @@ type SnapshotManifest struct {
 	StoredSize   int64  `json:"stored_size"`
 	StoredSHA256 string `json:"stored_sha256"`
 	RedisVersion string `json:"redis_version"`
+	// Encryption says which age recipients the stored object is encrypted
+	// to (nil: not encrypted); the RDB is compressed, then encrypted.
+	Encryption *crypt.Info `json:"encryption,omitempty"`
 }
 
 // SnapshotOptions configure Snapshot.
@@ -63,6 +67,9 @@ type SnapshotOptions struct {
 	Compression string
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// Recipients, when set, encrypt the snapshot (after compression), as
+	// base backups and dumps are: the signed policy's or the agent's.
+	Recipients *crypt.Recipients
 }
 
 var instanceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
@@ -107,7 +114,10 @@ func Snapshot(ctx context.Context, c *redis.Client, store objectstore.Store, opt
 	id := takenAt.Format("20060102T150405Z") + "-" + randomHex(2)
 	m := &SnapshotManifest{Format: SnapshotFormat, Instance: opts.Instance, ID: id, TakenAt: takenAt,
 		Key: opts.Layout.RedisSnapshotKey(opts.Instance, id, method.Ext), Compression: method.Name, RedisVersion: server["redis_version"]}
-	if err := putCompressed(ctx, store, m, f, method); err != nil {
+	if opts.Recipients != nil {
+		m.Encryption = opts.Recipients.Info()
+	}
+	if err := putCompressed(ctx, store, m, f, method, opts.Recipients); err != nil {
 		return nil, err
 	}
 	body, err := json.MarshalIndent(m, "", "  ")
@@ -174,25 +184,42 @@ func rdbPath(ctx context.Context, c *redis.Client) (string, error) {
 	return filepath.Join(dir["dir"], name["dbfilename"]), nil
 }
 
-// putCompressed streams r through method into m.Key, recording sizes and
-// checksums in m; nothing is buffered whole.
-func putCompressed(ctx context.Context, store objectstore.Store, m *SnapshotManifest, r io.Reader, method compression.Method) error {
+// putCompressed streams r through method (then encrypts it to recipients,
+// when set) into m.Key, recording sizes and checksums in m; nothing is
+// buffered whole.
+func putCompressed(ctx context.Context, store objectstore.Store, m *SnapshotManifest, r io.Reader, method compression.Method, recipients *crypt.Recipients) error {
 	rawSum, storedSum := sha256.New(), sha256.New()
 	raw := &countingWriter{w: rawSum}
 	pr, pw := io.Pipe()
 	go func() {
 		stored := &countingWriter{w: io.MultiWriter(pw, storedSum)}
-		zw, err := method.NewWriter(stored)
+		var dst io.Writer = stored
+		var enc *crypt.Writer
+		var err error
+		if recipients != nil {
+			if enc, err = recipients.NewWriter(stored); err == nil {
+				dst = enc
+			}
+		}
+		var zw io.WriteCloser
+		if err == nil {
+			zw, err = method.NewWriter(dst)
+		}
 		if err == nil {
 			_, err = io.Copy(io.MultiWriter(zw, raw), r)
 			if cerr := zw.Close(); err == nil {
 				err = cerr
 			}
+			if enc != nil {
+				if cerr := enc.Close(); err == nil {
+					err = cerr
+				}
+			}
 		}
 		m.StoredSize = stored.n
 		_ = pw.CloseWithError(err)
 	}()
-	if _, err := store.Put(ctx, m.Key, pr, objectstore.PutOptions{IfAbsent: true, Size: -1}); err != nil {
+	if _, err := store.Put(ctx, m.Key, pr, objectstore.PutOptions{IfAbsent: true, Size: -1, Metadata: m.Encryption.Metadata(nil)}); err != nil {
 		_ = pr.CloseWithError(err)
 		return fmt.Errorf("storing the RDB file: %w", err)
 	}
@@ -233,8 +260,11 @@ func Snapshots(ctx context.Context, store objectstore.Store, layout repo.Layout,
 // RestoreSnapshot writes snapshot id of instance ("" for the newest) as
 // dir/dump.rdb, for a new redis-server started with dir as its working
 // directory. The bytes are checked against the manifest before the file
-// takes its final name: a corrupt download never becomes dump.rdb.
-func RestoreSnapshot(ctx context.Context, store objectstore.Store, layout repo.Layout, instance, id, dir string) (*SnapshotManifest, error) {
+// takes its final name: a corrupt download never becomes dump.rdb. An
+// encrypted snapshot is decrypted with ids; when none of them matches its
+// recipients the error is a *crypt.MissingIdentityError naming their
+// fingerprints, before anything is downloaded.
+func RestoreSnapshot(ctx context.Context, store objectstore.Store, layout repo.Layout, instance, id, dir string, ids *crypt.Keyring) (*SnapshotManifest, error) {
 	var m *SnapshotManifest
 	if id == "" {
 		all, err := Snapshots(ctx, store, layout, instance)
@@ -256,12 +286,22 @@ func RestoreSnapshot(ctx context.Context, store objectstore.Store, layout repo.L
 		return nil, fmt.Errorf("manifest of %s names %q, not a snapshot of this repository", m.ID, m.Key)
 	}
 	method, _ := compression.ByExt(k.Ext) // NOTE: by the name, so old snapshots stay readable
+	what := "redis snapshot " + m.ID + " of " + instance
+	if err := ids.Check(what, m.Encryption); err != nil {
+		return nil, err
+	}
 	body, _, err := store.Get(ctx, m.Key)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", m.Key, err)
 	}
 	defer func() { _ = body.Close() }()
-	zr, err := method.NewReader(body)
+	var plain io.Reader = body
+	if m.Encryption != nil {
+		if plain, err = ids.NewReader(body, m.Encryption, what); err != nil {
+			return nil, err
+		}
+	}
+	zr, err := method.NewReader(plain)
 	if err != nil {
 		return nil, err
 	}

@@ -95,7 +95,7 @@ func TestSnapshot_underWriteLoadRestoresIntoNewInstance(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dst, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	got, err := RestoreSnapshot(ctx, store, layout, "sessions", "", filepath.Join(dst, "data"))
+	got, err := RestoreSnapshot(ctx, store, layout, "sessions", "", filepath.Join(dst, "data"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,16 +157,16 @@ func TestRestoreSnapshot_refusesChecksumMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if _, err := RestoreSnapshot(ctx, store, layout, "queue", bad.ID, dir); !errors.Is(err, ErrChecksumMismatch) {
+	if _, err := RestoreSnapshot(ctx, store, layout, "queue", bad.ID, dir, nil); !errors.Is(err, ErrChecksumMismatch) {
 		t.Fatalf("err = %v, want ErrChecksumMismatch", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "dump.rdb")); !os.IsNotExist(err) {
 		t.Fatalf("dump.rdb exists after a mismatch: %v", err)
 	}
-	if _, err := RestoreSnapshot(ctx, store, layout, "queue", m.ID, dir); err != nil {
+	if _, err := RestoreSnapshot(ctx, store, layout, "queue", m.ID, dir, nil); err != nil {
 		t.Fatalf("the good lz4 snapshot: %v", err)
 	}
-	if _, err := RestoreSnapshot(ctx, store, layout, "other", "", dir); !errors.Is(err, ErrSnapshotNotFound) {
+	if _, err := RestoreSnapshot(ctx, store, layout, "other", "", dir, nil); !errors.Is(err, ErrSnapshotNotFound) {
 		t.Fatalf("no snapshots: err = %v, want ErrSnapshotNotFound", err)
 	}
 }
