@@ -2,18 +2,21 @@ package agentd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -90,10 +93,15 @@ func TestAccAgentTakesScheduledRedisSnapshots(t *testing.T) {
 		Schedule: "@every 1s"}, attacker); err != nil {
 		t.Fatal(err)
 	}
+	// The agent's recipients encrypt its snapshots as they do its backups.
+	idFile, recipient, err := crypt.GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
 	d, err := New(Config{
 		Store: store, Agent: repo.AgentConfig{Bucket: bucket, Prefix: l.Prefix, Cluster: l.Cluster,
-			TrustedKeys: []string{provider.Public().String()},
-			Redis:       map[string]repo.RedisEntry{"sessions": {Address: r.Addr}, "forged": {Address: r.Addr}}},
+			TrustedKeys: []string{provider.Public().String()}, Encryption: &repo.Encryption{Recipients: []string{recipient}},
+			Redis: map[string]repo.RedisEntry{"sessions": {Address: r.Addr}, "forged": {Address: r.Addr}}},
 		Holder: "A", Refresh: 500 * time.Millisecond, Tick: 100 * time.Millisecond, LeaseRenew: time.Second,
 		StatsInterval: time.Hour, RetryDelay: 500 * time.Millisecond, MaxAttempts: 100, DSN: "host=/nonexistent",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -177,7 +185,18 @@ func TestAccAgentTakesScheduledRedisSnapshots(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dst, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := redisx.RestoreSnapshot(ctx, store, l, "sessions", "", filepath.Join(dst, "data"), nil); err != nil {
+	fp := crypt.Fingerprint(recipient)
+	if newest.Encryption == nil || len(newest.Encryption.Recipients) != 1 || newest.Encryption.Recipients[0] != fp {
+		t.Fatalf("snapshot encryption %+v, want age to the agent's recipient %s", newest.Encryption, fp)
+	}
+	if _, err := redisx.RestoreSnapshot(ctx, store, l, "sessions", "", filepath.Join(dst, "data"), nil); !errors.Is(err, crypt.ErrNoIdentity) || !strings.Contains(err.Error(), fp) {
+		t.Fatalf("restore without an identity: want ErrNoIdentity naming %s, got %v", fp, err)
+	}
+	ids, err := crypt.ParseIdentities("test identity", strings.NewReader(idFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redisx.RestoreSnapshot(ctx, store, l, "sessions", "", filepath.Join(dst, "data"), ids); err != nil {
 		t.Fatal(err)
 	}
 	restored, err := testenv.StartRedis(ctx, dst, false)
