@@ -80,6 +80,8 @@ func (r *redisRestoreResource) Schema(_ context.Context, _ resource.SchemaReques
 			"The apply checks the snapshot's size and sha256 against its manifest, starts `redis-server` on a fresh directory and port " +
 			"(bound to 127.0.0.1, persistence off, daemonized: it outlives Terraform), waits until the RDB is loaded and checks it " +
 			"(`min_keys`, `sample_keys`); a failed check fails the apply and leaves the instance running for inspection. " +
+			"A snapshot the agent encrypted (its configuration's or the signed policy's age recipients) is decrypted with the provider's " +
+			"`identity_file` (or `LIFEBOAT_AGE_IDENTITY_FILE`); without an identity of one of its recipients the plan fails naming their fingerprints. " +
 			"Destroy stops the instance and removes the directory. Runs where Terraform runs (the provider needs the repository and `redis-server`).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{MarkdownDescription: "`<cluster>/<instance>@<directory>`.", Computed: true, PlanModifiers: keep},
@@ -159,6 +161,17 @@ func (r *redisRestoreResource) ModifyPlan(ctx context.Context, req resource.Modi
 	}
 	if err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Reading Redis Snapshots", "finding snapshot "+m.Snapshot.ValueString()+" of "+m.Instance.ValueString(), err))
+		return
+	}
+	// An encrypted snapshot no identity held opens fails here, at plan,
+	// naming the recipients it needs, not halfway through the apply.
+	ids, err := crypt.LoadIdentities(r.data.identityFile)
+	if err == nil {
+		err = ids.Check("redis snapshot "+sm.ID+" of "+m.Instance.ValueString(), sm.Encryption)
+	}
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("snapshot"), "Redis Snapshot Cannot Be Decrypted",
+			fmt.Sprintf("%v. Set the provider's identity_file (or LIFEBOAT_AGE_IDENTITY_FILE) to the identity of one of those recipients.", err))
 		return
 	}
 	m.SnapshotID = types.StringValue(sm.ID)

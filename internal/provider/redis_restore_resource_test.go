@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -266,4 +267,49 @@ terraform {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("%s left after destroy: %v", dir, err)
 	}
+}
+
+// TestAccRedisRestoreResource_encrypted: a snapshot encrypted to an age
+// recipient is refused at plan, naming the recipient's fingerprint, when
+// no identity is configured; with the identity file the apply decrypts it
+// into a new instance with every key and value.
+func TestAccRedisRestoreResource_encrypted(t *testing.T) {
+	f := newRedisRestoreFixture(t, 120)
+	file, recipient, err := crypt.GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipients, err := crypt.ParseRecipients([]string{recipient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redisx.Snapshot(context.Background(), redisClient(t, f.src.Addr), f.store,
+		redisx.SnapshotOptions{Layout: f.layout, Instance: "sessions", Recipients: recipients}); err != nil {
+		t.Fatal(err)
+	}
+	idFile := filepath.Join(t.TempDir(), "restorer.age")
+	if err := os.WriteFile(idFile, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(crypt.EnvIdentityFile, "")
+	t.Setenv(crypt.EnvIdentity, "")
+	dir := filepath.Join(t.TempDir(), "restored")
+	port, _ := testenv.FreePort()
+	cfg := testAccRedisRestoreConfig(f.bucket, dir, port, f.server, "")
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      cfg,
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Redis Snapshot Cannot Be Decrypted.*` + crypt.Fingerprint(recipient)),
+			},
+			{
+				PreConfig: func() { t.Setenv(crypt.EnvIdentityFile, idFile) },
+				Config:    cfg,
+				Check:     checkRestored(t, port, 120),
+			},
+		},
+	})
 }
