@@ -14,7 +14,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
@@ -102,5 +104,50 @@ func TestAccRedisSnapshotCommands(t *testing.T) {
 	// Another instance name has no snapshot: the restore fails, loudly.
 	if out, code := f.exec(t, "redis-restore", "--instance", "jobs", t.TempDir()); code == 0 || !strings.Contains(out, "not found") {
 		t.Fatalf("restore of an instance without snapshots: exit %d\n%s", code, out)
+	}
+
+	// With recipients in the writer's configuration the snapshot is
+	// encrypted; a restore without an identity fails naming the recipient,
+	// one with the identity file restores it.
+	idBody, recipient, err := crypt.GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := w
+	enc.cfg.Encryption = &repo.Encryption{Recipients: []string{recipient}}
+	enc.cfgPath = filepath.Join(filepath.Dir(f.cfgPath), "writer-enc.json")
+	if body, err = enc.cfg.Marshal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(enc.cfgPath, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var em redisx.SnapshotManifest
+	if err := json.Unmarshal([]byte(enc.run(t, 0, "redis-snapshot", "--instance", "sessions-enc")), &em); err != nil {
+		t.Fatal(err)
+	}
+	fp := crypt.Fingerprint(recipient)
+	if em.Encryption == nil || len(em.Encryption.Recipients) != 1 || em.Encryption.Recipients[0] != fp {
+		t.Fatalf("encrypted snapshot manifest %+v", em)
+	}
+	t.Setenv(crypt.EnvIdentityFile, "")
+	t.Setenv(crypt.EnvIdentity, "")
+	if out, code := f.exec(t, "redis-restore", "--instance", "sessions-enc", t.TempDir()); code == 0 || !strings.Contains(out, fp) {
+		t.Fatalf("restore of an encrypted snapshot without an identity: exit %d, want the fingerprint %s\n%s", code, fp, out)
+	}
+	r := *f
+	r.cfg.IdentityFile = filepath.Join(filepath.Dir(f.cfgPath), "restorer.age")
+	if err := os.WriteFile(r.cfg.IdentityFile, []byte(idBody), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.cfgPath = filepath.Join(filepath.Dir(f.cfgPath), "restorer.json")
+	if body, err = r.cfg.Marshal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.cfgPath, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := r.run(t, 0, "redis-restore", "--instance", "sessions-enc", t.TempDir()); !strings.Contains(out, em.ID) {
+		t.Fatalf("restore with the identity names no snapshot %s:\n%s", em.ID, out)
 	}
 }
