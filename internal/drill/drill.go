@@ -11,6 +11,7 @@ package drill
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -147,7 +148,7 @@ func Run(ctx context.Context, store objectstore.Store, spec Spec) (*Evidence, er
 		Format: 1, Schedule: spec.Schedule, Cluster: spec.Layout.Cluster, Kind: spec.Kind, Database: spec.Database,
 		Started: time.Now().UTC(), AgentVersion: version.Version, Host: host, RTOTargetSeconds: spec.RTOTarget.Seconds(),
 	}
-	ev.ID = ev.Started.Format("20060102T150405Z")
+	ev.ID = newEvidenceID(ev.Started)
 	err := run(ctx, store, spec, ev)
 	ev.Finished = time.Now().UTC()
 	if err != nil {
@@ -223,6 +224,17 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 	return nil
 }
 
+// newEvidenceID names one drill run: its start time, so evidence lists by
+// date, and a random suffix, because two runs of one schedule can start in
+// the same second (the agent's scheduled slot and a drill requested on
+// apply, or two hosts) and evidence is written once: the second would fail
+// on the first's key.
+func newEvidenceID(started time.Time) string {
+	b := make([]byte, 2)
+	_, _ = rand.Read(b)
+	return started.Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
 // maxScratchDatabase is the longest name restore.RestoreTenant accepts for
 // a new database (it derives a temporary name from it, and PostgreSQL
 // names hold at most 63 bytes).
@@ -234,7 +246,7 @@ const maxScratchDatabase = 40
 // collide) and the evidence id. Any name PostgreSQL accepts for db gives a
 // name RestoreTenant accepts.
 func ScratchDatabase(db, evidenceID string) string {
-	tail := "_drill_" + strings.ToLower(evidenceID)
+	tail := "_drill_" + strings.ToLower(strings.ReplaceAll(evidenceID, "-", "_"))
 	if len(db)+len(tail) <= maxScratchDatabase {
 		return db + tail
 	}
@@ -311,6 +323,21 @@ func Latest(ctx context.Context, store objectstore.Store, l repo.Layout, schedul
 		return nil, fmt.Errorf("no drill evidence for %q: %w", schedule, objectstore.ErrNotFound)
 	}
 	return readEvidence(ctx, store, originals[last])
+}
+
+// Read reads the evidence at key of schedule, at its first version (as
+// Latest does): the record one run wrote, for a caller that knows which run
+// it asked for, when other runs of the schedule may have finished since.
+func Read(ctx context.Context, store objectstore.Store, l repo.Layout, schedule, key string) (*Evidence, error) {
+	originals, err := evidenceOriginals(ctx, store, l, schedule)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := originals[key]
+	if !ok {
+		return nil, fmt.Errorf("drill evidence %s of %q: %w", key, schedule, objectstore.ErrNotFound)
+	}
+	return readEvidence(ctx, store, v)
 }
 
 // evidenceVersion is the first version of an evidence object, the one

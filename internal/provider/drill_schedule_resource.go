@@ -457,23 +457,17 @@ func (r *drillScheduleResource) drillOnAgent(ctx context.Context, m *drillSchedu
 		diags.Append(errorDiag("Error Running Drill On The Agent", fmt.Sprintf("waiting for request %s", key), err))
 		return nil
 	}
-	ev, err := drill.Latest(ctx, store, layout, m.Name.ValueString())
-	if err != nil || ev.Key != res.Evidence {
-		diags.Append(errorDiag("Error Reading Drill Evidence", fmt.Sprintf("reading the evidence %s the agent recorded for request %s", res.Evidence, key),
-			errors.Join(err, fmt.Errorf("newest evidence is %v", evidenceKey(ev)))))
+	// NOTE: read the run this request made, not the newest: the agent's own
+	// schedule may have run the drill in the meantime.
+	ev, err := drill.Read(ctx, store, layout, m.Name.ValueString(), res.Evidence)
+	if err != nil {
+		diags.Append(errorDiag("Error Reading Drill Evidence", fmt.Sprintf("reading the evidence %s the agent recorded for request %s", res.Evidence, key), err))
 		return nil
 	}
 	if err := remote.Ack(ctx, store, layout, req.ID); err != nil {
 		tflog.Warn(ctx, "could not acknowledge the request", map[string]any{"request": key, "error": err.Error()})
 	}
 	return ev
-}
-
-func evidenceKey(ev *drill.Evidence) string {
-	if ev == nil {
-		return "none"
-	}
-	return ev.Key
 }
 
 func describeFailure(ev *drill.Evidence) string {
