@@ -4,7 +4,41 @@
 # TLS too, so every tool pays for it).
 #
 # Before sourcing, set BENCH_NAME. After it: REPO, PGBIN, W (work folder),
-# PIDS, S3PORT, AK, SK, a "bench" bucket, $W/lifeboat, and start_pg.
+# PIDS, S3PORT, AK, SK, a "bench" bucket, $W/lifeboat, and start_pg; the
+# helpers log, now, freeport and bench_row/bench_ratio/bench_met (one row of
+# the table `make bench` prints, see bench-all.sh).
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+log() { echo "bench: $*" >&2; }
+
+# bench_row AREA MEASURE LIFEBOAT PEER RATIO TARGET MET: one measure for the
+# table `make bench` prints (tools/scripts/bench-all.sh). When BENCH_TABLE
+# names a file the row is appended to it as TSV; every row is also logged so a
+# script run alone still shows it. MET is yes, no or - (no target). Use "-"
+# for a column that does not apply.
+bench_row() {
+	if [ $# -ne 7 ]; then
+		log "bench_row needs 7 fields (area measure lifeboat peer ratio target met), got $#: $*"
+		return 1
+	fi
+	local row
+	row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s' "$@")
+	[ -z "${BENCH_TABLE:-}" ] || printf '%s\n' "$row" >>"$BENCH_TABLE"
+	log "row: ${row//$'\t'/ | }"
+}
+
+# bench_ratio A B [DIGITS]: A / B with DIGITS decimals (2), "-" when B is 0 or empty.
+bench_ratio() {
+	awk -v a="${1:-0}" -v b="${2:-0}" -v d="${3:-2}" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.*f\n", d, a / b }'
+}
+
+# bench_met VALUE OP LIMIT: yes when VALUE OP LIMIT holds (OP is >= or <=), no otherwise, - without a value.
+bench_met() {
+	awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+		if (v == "" || v == "-") { print "-"; exit }
+		if (op == ">=") print (v + 0 >= l + 0) ? "yes" : "no"; else print (v + 0 <= l + 0) ? "yes" : "no" }'
+}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PGBIN=${LIFEBOAT_PG_BINDIR:-/usr/lib/postgresql/15/bin}
@@ -21,9 +55,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
-log() { echo "bench: $*" >&2; }
+# A script that needs only the helpers and the work folder (no lifeboat
+# binary, no MinIO) sets BENCH_HELPERS_ONLY=1 before sourcing.
+[ -z "${BENCH_HELPERS_ONLY:-}" ] || return 0
 
 # --- lifeboat binary ---------------------------------------------------------
 log "building lifeboat"
