@@ -71,8 +71,10 @@ type drillScheduleModel struct {
 	EvidenceTrustedKeys   types.List        `tfsdk:"evidence_trusted_keys"`
 	EvidenceRetentionDays types.Int64       `tfsdk:"evidence_retention_days"`
 	AgentPath             types.String      `tfsdk:"agent_path"`
-	// Agent is the host whose agent runs the drill of run_on_apply.
-	Agent types.String `tfsdk:"agent"`
+	// Agent is the host whose agent runs the drill of run_on_apply;
+	// ClaimTimeout how long that drill's request may go unclaimed.
+	Agent        types.String `tfsdk:"agent"`
+	ClaimTimeout types.String `tfsdk:"claim_timeout"`
 
 	LastDrillTime   types.String   `tfsdk:"last_drill_time"`
 	LastDrillResult types.String   `tfsdk:"last_drill_result"`
@@ -156,6 +158,12 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 					"(scratch directory, PostgreSQL binaries and the tenant drill's server are the host's), and the apply reads its evidence. " +
 					"Without it the machine running Terraform runs that drill itself. The scheduled drills always run on the agents.",
 				Optional: true, Validators: []validator.String{keyNameValidator{}},
+			},
+			"claim_timeout": schema.StringAttribute{
+				MarkdownDescription: "With `agent`: how long the drill request of `run_on_apply` may wait without a live agent claiming it (or after " +
+					"its agent stopped renewing its claim) before the apply fails, naming the request and the live agents; the request is then " +
+					"withdrawn, so no agent runs it later. Default `5m`.",
+				Optional: true, Validators: []validator.String{durationValidator{min: time.Second}},
 			},
 			"run_on_apply": schema.BoolAttribute{
 				MarkdownDescription: "Run one drill while applying a change to this schedule, and fail the apply if it fails; the plan then shows the `last_*` values unknown. Without it an apply keeps them as planned, and refresh shows drills the agent ran. Default `false`.",
@@ -366,7 +374,7 @@ func (r *drillScheduleResource) Update(ctx context.Context, req resource.UpdateR
 // apply writes the schedule for the agent and, with run_on_apply, runs one
 // drill, failing the apply when it fails. Creating and updating do the
 // same: the schedule document is rewritten whole.
-func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _ *tfsdk.State, state *tfsdk.State, diags *diag.Diagnostics,
+func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, prior *tfsdk.State, state *tfsdk.State, diags *diag.Diagnostics,
 	timeout timeoutFunc) {
 	var plan drillScheduleModel
 	diags.Append(planned.Get(ctx, &plan)...)
@@ -396,6 +404,14 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, _
 	if m.RunOnApply.ValueBool() && !m.Agent.IsNull() {
 		ev := r.drillOnAgent(ctx, m, store, diags)
 		if ev == nil {
+			if prior == nil {
+				// A create that failed is not in state: take back the schedule
+				// it wrote, so the failed apply leaves nothing for the agents
+				// to run.
+				if err := drill.DeleteSchedule(context.WithoutCancel(ctx), store, layout, m.Name.ValueString()); err != nil {
+					tflog.Warn(ctx, "could not remove the schedule of the failed create", map[string]any{"error": err.Error()})
+				}
+			}
 			return
 		}
 		if !ev.Passed {
@@ -444,7 +460,8 @@ func (r *drillScheduleResource) drillOnAgent(ctx context.Context, m *drillSchedu
 	}
 	key := layout.RequestKey(req.ID)
 	tflog.Info(ctx, "drill requested from the agent", map[string]any{"request": key, "agent": req.Agent, "reused": reused})
-	res, err := remote.Wait(ctx, store, layout, req, remote.WaitOptions{OnProgress: func(p remote.Progress) {
+	claimTimeout, _ := time.ParseDuration(m.ClaimTimeout.ValueString()) // validated; null is the default
+	res, err := remote.Wait(ctx, store, layout, req, remote.WaitOptions{ClaimTimeout: claimTimeout, OnProgress: func(p remote.Progress) {
 		tflog.Info(ctx, "agent progress", map[string]any{"request": key, "host": p.Host, "holder": p.Holder, "phase": p.Phase, "detail": p.Detail})
 	}})
 	if err != nil {

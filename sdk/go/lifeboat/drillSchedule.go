@@ -24,6 +24,8 @@ type DrillSchedule struct {
 	Attachments DrillScheduleAttachmentsPtrOutput `pulumi:"attachments"`
 	// What must hold on the restored copy. `kind`: `sql` (the query's value equals `expected`), `row_count_floor` (the query's number is at least `expected`), `attachments` (every `ir_attachment.store_fname` resolves; tenant drills), `rpo` (the restored point is at most `expected`, a duration, older than the drill's start).
 	Check DrillScheduleCheckArrayOutput `pulumi:"check"`
+	// With `agent`: how long the drill request of `run_on_apply` may wait without a live agent claiming it (or after its agent stopped renewing its claim) before the apply fails, naming the request and the live agents; the request is then withdrawn, so no agent runs it later. Default `5m`.
+	ClaimTimeout pulumi.StringPtrOutput `pulumi:"claimTimeout"`
 	// Name of the cluster inside the repository whose backups the drills restore. Changing it replaces the schedule.
 	Cluster pulumi.StringOutput `pulumi:"cluster"`
 	// Tenant database (tenant drills).
@@ -130,6 +132,8 @@ type drillScheduleArgs struct {
 	Attachments *DrillScheduleAttachments `pulumi:"attachments"`
 	// What must hold on the restored copy. `kind`: `sql` (the query's value equals `expected`), `row_count_floor` (the query's number is at least `expected`), `attachments` (every `ir_attachment.store_fname` resolves; tenant drills), `rpo` (the restored point is at most `expected`, a duration, older than the drill's start).
 	Check []DrillScheduleCheck `pulumi:"check"`
+	// With `agent`: how long the drill request of `run_on_apply` may wait without a live agent claiming it (or after its agent stopped renewing its claim) before the apply fails, naming the request and the live agents; the request is then withdrawn, so no agent runs it later. Default `5m`.
+	ClaimTimeout *string `pulumi:"claimTimeout"`
 	// Name of the cluster inside the repository whose backups the drills restore. Changing it replaces the schedule.
 	Cluster string `pulumi:"cluster"`
 	// Tenant database (tenant drills).
@@ -168,6 +172,8 @@ type DrillScheduleArgs struct {
 	Attachments DrillScheduleAttachmentsPtrInput
 	// What must hold on the restored copy. `kind`: `sql` (the query's value equals `expected`), `row_count_floor` (the query's number is at least `expected`), `attachments` (every `ir_attachment.store_fname` resolves; tenant drills), `rpo` (the restored point is at most `expected`, a duration, older than the drill's start).
 	Check DrillScheduleCheckArrayInput
+	// With `agent`: how long the drill request of `run_on_apply` may wait without a live agent claiming it (or after its agent stopped renewing its claim) before the apply fails, naming the request and the live agents; the request is then withdrawn, so no agent runs it later. Default `5m`.
+	ClaimTimeout pulumi.StringPtrInput
 	// Name of the cluster inside the repository whose backups the drills restore. Changing it replaces the schedule.
 	Cluster pulumi.StringInput
 	// Tenant database (tenant drills).
@@ -301,6 +307,11 @@ func (o DrillScheduleOutput) Attachments() DrillScheduleAttachmentsPtrOutput {
 // What must hold on the restored copy. `kind`: `sql` (the query's value equals `expected`), `row_count_floor` (the query's number is at least `expected`), `attachments` (every `ir_attachment.store_fname` resolves; tenant drills), `rpo` (the restored point is at most `expected`, a duration, older than the drill's start).
 func (o DrillScheduleOutput) Check() DrillScheduleCheckArrayOutput {
 	return o.ApplyT(func(v *DrillSchedule) DrillScheduleCheckArrayOutput { return v.Check }).(DrillScheduleCheckArrayOutput)
+}
+
+// With `agent`: how long the drill request of `run_on_apply` may wait without a live agent claiming it (or after its agent stopped renewing its claim) before the apply fails, naming the request and the live agents; the request is then withdrawn, so no agent runs it later. Default `5m`.
+func (o DrillScheduleOutput) ClaimTimeout() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillSchedule) pulumi.StringPtrOutput { return v.ClaimTimeout }).(pulumi.StringPtrOutput)
 }
 
 // Name of the cluster inside the repository whose backups the drills restore. Changing it replaces the schedule.
