@@ -79,6 +79,9 @@ type ClusterObservation struct {
 
 	// Archive is PostgreSQL's archiver; nil when no server was given.
 	Archive *ArchiveObservation
+	// Replication is the server's standbys (pg_stat_replication) and
+	// whether it is itself one; nil when no server was given.
+	Replication *ReplicationObservation
 
 	// History is the repository over time (nil: not read).
 	History *History
@@ -116,6 +119,13 @@ type ArchiveObservation struct {
 	OldestReady time.Time
 	Ready       int
 	Err         error
+}
+
+// ReplicationObservation is what the server says of its standbys.
+type ReplicationObservation struct {
+	Server string
+	State  pg.Replication
+	Err    error
 }
 
 // BucketReader reads a bucket's posture (objectstore.Client).
@@ -169,6 +179,8 @@ func Gather(ctx context.Context, t Target) (*Observation, error) {
 		c.History = gatherHistory(ctx, t.Store, &c)
 		if srv, ok := t.Postgres[name]; ok && srv.Pool != nil {
 			c.Archive = gatherArchive(ctx, srv)
+			c.Replication = &ReplicationObservation{Server: srv.Name}
+			c.Replication.State, c.Replication.Err = pg.ReadReplication(ctx, srv.Pool)
 		}
 		o.Clusters = append(o.Clusters, c)
 	}
