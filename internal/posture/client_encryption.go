@@ -16,13 +16,14 @@ import (
 const ControlClientEncryption = "backup.client_side_encryption"
 
 func init() {
-	register(Control{ID: ControlClientEncryption, Title: "Backups and WAL encrypted on the database host to declared recipients",
+	register(Control{ID: ControlClientEncryption, Title: "Backups, WAL and Redis snapshots encrypted before upload to declared recipients",
 		Scope: ScopeCluster, Standards: storageStandards, Problem: "Backups Not Encrypted Client-Side", Evaluate: clientEncryption})
 }
 
 // clientEncryption passes when the policy declares recipients and the
-// newest base backup, the newest dump of every tenant and the newest WAL
-// segment are encrypted; it warns when they are encrypted to other
+// newest base backup, the newest dump of every tenant, the newest WAL
+// segment and the newest snapshot of every scheduled Redis instance are
+// encrypted; it warns when they are encrypted to other
 // recipients than the policy's (a rotation the agent has not picked up),
 // and fails otherwise.
 func clientEncryption(_ *Observation, c *ClusterObservation, _ Params) Finding {
@@ -65,6 +66,14 @@ func clientEncryption(_ *Observation, c *ClusterObservation, _ Params) Finding {
 		m := c.Catalog.Tenant[newestDump[db]]
 		judge("dump "+m.ID+" of "+db, c.Layout.TenantManifestKey(db, m.ID), m.Encryption)
 	}
+	// Redis snapshots hold sessions and queues: the same credential that
+	// must not read the database must not read them either. Only restored
+	// instances (session, queue) have a schedule and so snapshots.
+	for _, ro := range c.Redis {
+		if m := ro.Newest; m != nil {
+			judge("Redis snapshot "+m.ID+" of "+m.Instance, c.Layout.RedisManifestKey(m.Instance, m.ID), m.Encryption)
+		}
+	}
 	if c.NewestWALKey != "" {
 		k, _ := repo.ParseWALKey(c.NewestWALKey)
 		// NOTE: a WAL key names its recipient set, not the recipients: it
@@ -81,7 +90,7 @@ func clientEncryption(_ *Observation, c *ClusterObservation, _ Params) Finding {
 	switch {
 	case len(plain) > 0:
 		f.Status, f.Observed = Fail, "not encrypted: "+strings.Join(plain, ", ")
-		f.Remedy = "Declare encryption { recipients = [...] } on lifeboat_wal_archive and lifeboat_backup_policy (age public keys; the restorer keeps the identities), so the database host encrypts before upload."
+		f.Remedy = "Declare encryption { recipients = [...] } on lifeboat_wal_archive and lifeboat_backup_policy (age public keys; the restorer keeps the identities), so the database host (and the agent snapshotting Redis) encrypts before upload."
 	case declared == nil:
 		f.Status, f.Observed = Fail, "no recipients declared in the backup policy"
 		if len(checked) > 0 {

@@ -404,7 +404,7 @@ func window(o *Observation, c *ClusterObservation, p Params) Finding {
 	}
 	f.Evidence = []Evidence{
 		{Key: c.Layout.BackupManifestKey(w.FromBackup), Time: w.Earliest, Note: "oldest usable base backup " + w.FromBackup},
-		{Key: w.LatestSegment, Time: w.Latest, Note: "last WAL segment of the unbroken run"},
+		{Key: or(c.LatestWALKey, w.LatestSegment), Time: w.Latest, Note: "last WAL segment of the unbroken run, " + w.LatestSegment},
 	}
 	span := w.Latest.Sub(w.Earliest)
 	f.Observed = fmt.Sprintf("%s to %s (%.1f days)", ts(w.Earliest), ts(w.Latest), span.Hours()/24)
@@ -781,4 +781,12 @@ func ExpiringConfigDetail(bucket string, l repo.Layout, bad []string) string {
 		"(policy.json, cluster.json, drill schedules and evidence, leases, job records): the agent would stop without them. "+
 		"Give those tiers a prefix outside the repository or inside its data folders (%s).",
 		bucket, strings.Join(bad, ", "), l.RootDir(), strings.Join(l.DataPrefixes(), ", "))
+}
+
+// or is s, or def when s is empty.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -46,6 +46,10 @@ type ClusterObservation struct {
 	// ("": none, or NewestWALErr): its name says whether it is encrypted.
 	NewestWALKey string
 	NewestWALErr error
+	// LatestWALKey is the key of the window's last segment of the
+	// unbroken run (the restorable window's end): the evidence an auditor
+	// fetches ("": not found).
+	LatestWALKey string
 
 	// Policy is policy.json (nil with PolicyErr wrapping
 	// objectstore.ErrNotFound when there is none); PolicyObject is its
@@ -192,14 +196,12 @@ func gatherCluster(ctx context.Context, t Target, c *ClusterObservation) {
 	c.Catalog, c.CatalogErr = catalog.Load(ctx, store, l)
 	if c.CatalogErr == nil {
 		c.Window, c.WindowErr = c.Catalog.RestorableWindow(ctx, store)
-		if c.WindowErr == nil && len(c.Window.NewestSegment) >= 8 {
-			seg := c.Window.NewestSegment
-			c.NewestWALErr = store.List(ctx, l.WALTimelineDir(seg[:8])+seg+".", func(o objectstore.ObjectInfo) error {
-				if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindWAL && k.Name == seg {
-					c.NewestWALKey = o.Key
-				}
-				return nil
-			})
+		if c.WindowErr == nil {
+			c.NewestWALKey, c.NewestWALErr = walKey(ctx, store, l, c.Window.NewestSegment)
+			c.LatestWALKey = c.NewestWALKey
+			if c.Window.LatestSegment != c.Window.NewestSegment {
+				c.LatestWALKey, _ = walKey(ctx, store, l, c.Window.LatestSegment)
+			}
 		}
 	} else {
 		c.WindowErr = c.CatalogErr
@@ -246,6 +248,22 @@ func gatherCluster(ctx context.Context, t Target, c *ClusterObservation) {
 		}
 		c.Drills = append(c.Drills, do)
 	}
+}
+
+// walKey finds the key segment seg is stored under (its name says the
+// codec and whether it is encrypted); "" when seg is not archived.
+func walKey(ctx context.Context, store objectstore.Store, l repo.Layout, seg string) (string, error) {
+	if len(seg) < 8 {
+		return "", nil
+	}
+	var key string
+	err := store.List(ctx, l.WALTimelineDir(seg[:8])+seg+".", func(o objectstore.ObjectInfo) error {
+		if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindWAL && k.Name == seg {
+			key = o.Key
+		}
+		return nil
+	})
+	return key, err
 }
 
 // gatherRedis reads every Redis snapshot schedule of the cluster and the
