@@ -154,6 +154,10 @@ func (pg *Postgres) Start(ctx context.Context) error {
 // Stop shuts the server down (fast mode: SIGINT).
 func (pg *Postgres) Stop() { pg.proc.stop(syscall.SIGINT, 30*time.Second) }
 
+// Kill kills the postmaster (SIGKILL), as a machine or zone that goes dark
+// would: no shutdown checkpoint, no last archive_command.
+func (pg *Postgres) Kill() { pg.proc.stop(syscall.SIGKILL, 30*time.Second) }
+
 // Restart stops and starts the server, for settings that need a restart
 // (archive_mode).
 func (pg *Postgres) Restart(ctx context.Context) error {
