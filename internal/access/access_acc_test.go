@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -228,6 +229,91 @@ func TestAccRolesMinIO(t *testing.T) {
 			op{"list the root", func() error { return listKeys(ctx, a, b, l.RootDir()) }},
 		)
 	})
+}
+
+// TestAccCopyRoleMinIO: the copy role's MinIO user (created from its
+// document) writes copies, reads them back and appends the index below the
+// cluster root of the destination, under the bucket's default lock; it
+// deletes nothing, names no retention, writes no agent state and cannot
+// change the bucket; the probe, run as that user, finds every forbidden
+// action denied by the policy.
+func TestAccCopyRoleMinIO(t *testing.T) {
+	f := newFixture(t, "access-copy")
+	ctx := context.Background()
+	l, b, c := f.l, f.bucket, f.users[RoleCopy]
+	wal := l.WALKey("00000001", "000000010000000000000001", "zst")
+	other := repo.Layout{Prefix: "pg", Cluster: "other"}
+	ok := func(name string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Errorf("copy: %s: %v, want allowed", name, err)
+		}
+	}
+	denied := func(name string, err error) {
+		t.Helper()
+		if !errors.Is(err, objectstore.ErrAccessDenied) {
+			t.Errorf("copy: %s: %v, want access denied", name, err)
+		}
+	}
+	ok("put WAL", put(ctx, c, b, wal, objectstore.PutOptions{}))
+	ok("put policy.json (the copy carries it)", put(ctx, c, b, l.PolicyKey(), objectstore.PutOptions{}))
+	ok("put a drill schedule's copy", put(ctx, c, b, l.DrillScheduleKey("nightly"), objectstore.PutOptions{}))
+	ok("append an index segment", put(ctx, c, b, l.RegionIndexKey("eu2", 1), objectstore.PutOptions{IfAbsent: true}))
+	_, err := c.Store(b).Put(ctx, l.BackupObjectKey("b1", "base.tar.zst/000001"), io.LimitReader(zeros{}, 6<<20), objectstore.PutOptions{Size: -1})
+	ok("put a multipart backup part", err)
+	ok("read back", get(ctx, c, b, wal))
+	ok("list the index", listKeys(ctx, c, b, l.RegionIndexDir("eu2")))
+	info, err := f.admin.Store(b).Head(ctx, wal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, locked := f.admin.Store(b).Retention(ctx, wal, info.VersionID); !locked {
+		t.Error("a copy written by the copy role is not under the bucket's default lock")
+	}
+
+	denied("put with its own retention", put(ctx, c, b, l.WALKey("00000001", "000000010000000000000002", "zst"),
+		objectstore.PutOptions{RetainUntil: time.Now().Add(time.Minute)}))
+	denied("delete (a delete marker)", c.Store(b).Delete(ctx, wal))
+	denied("delete a version", deleteFirstVersion(ctx, f.admin, c, b, wal))
+	denied("put a lease", put(ctx, c, b, l.LeaseKey("backup", 1), objectstore.PutOptions{}))
+	denied("put a job record", put(ctx, c, b, l.JobRecordKey("backup"), objectstore.PutOptions{}))
+	denied("put a heartbeat", put(ctx, c, b, l.HeartbeatKey("db-eu-1"), objectstore.PutOptions{}))
+	denied("put a request (an agent in the region would act on it)", put(ctx, c, b, l.RequestKey("r1"), objectstore.PutOptions{}))
+	denied("put into another cluster", put(ctx, c, b, other.WALKey("00000001", "000000010000000000000001", "zst"), objectstore.PutOptions{}))
+	_, err = c.S3().PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(b),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusSuspended}})
+	denied("suspend versioning", c.Classify("suspend versioning", err))
+
+	before := snapshot(t, f)
+	for run := 1; run <= 2; run++ {
+		rep := ProbeRole(ctx, c, b, l, RoleCopy)
+		if len(rep.Results) != len(ChecksFor(RoleCopy)) {
+			t.Fatalf("%d results, want %d", len(rep.Results), len(ChecksFor(RoleCopy)))
+		}
+		for _, r := range rep.Results {
+			if r.Outcome != Denied || r.By != ByPolicy {
+				t.Errorf("copy run %d: %s: %s (%s) %s, want denied by policy", run, r.Check, r.Outcome, r.By, r.Detail)
+			}
+		}
+	}
+	if n := versionCount(t, f, l.RegionCanaryKey(probeJob)); n != 1 {
+		t.Errorf("two copy probes left %d canary versions, want 1 (the canary is reused)", n)
+	}
+	// The same checks with the root user's keys: allowed, except the
+	// locked version, which the lock keeps; the probe tells them apart.
+	rep := ProbeRole(ctx, f.admin, b, l, RoleCopy)
+	for _, r := range rep.Results {
+		want := Allowed
+		if r.Check == CheckDeleteLockedVersion {
+			want = Denied
+		}
+		if r.Outcome != want {
+			t.Errorf("admin: %s: %s (%s) %s, want %s", r.Check, r.Outcome, r.By, r.Detail, want)
+		}
+	}
+	if after := snapshot(t, f); before.lifecycle != after.lifecycle || before.lock != after.lock {
+		t.Errorf("the probe changed the bucket:\nbefore %+v\nafter  %+v", before, after)
+	}
 }
 
 // deleteFirstVersion permanently deletes the oldest version of key with c.

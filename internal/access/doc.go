@@ -8,6 +8,10 @@
 //	writer    the agent on a database host: its own cluster root only
 //	restorer  restores and drills: read-only over the repository
 //	auditor   drill evidence and bucket posture, read-only
+//	copy      a recovery region's copy, in the destination bucket: list,
+//	          read and write the copy under the bucket's default lock;
+//	          never delete, name a retention, change the bucket or write
+//	          agent state (leases, job records, heartbeats, requests)
 //
 // Safety rules, each enforced in the documents and tested against MinIO
 // users created from them:
@@ -28,6 +32,9 @@
 //   - every key and prefix in a document comes from repo.Layout, and a
 //     bucket, prefix or cluster name holding a policy wildcard or variable
 //     ('*', '?', '$') is refused, so a name can never widen a document.
+//
+// ProbeRole runs the same kind of harmless checks with the copy role's
+// credentials against the destination (ChecksFor lists each role's).
 //
 // The probe (Probe) runs with a writer's credentials and tries each
 // forbidden action on objects of its own, so that a probe that is wrongly

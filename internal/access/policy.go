@@ -19,10 +19,13 @@ const (
 	RoleWriter   Role = "writer"
 	RoleRestorer Role = "restorer"
 	RoleAuditor  Role = "auditor"
+	// RoleCopy writes a recovery region's copy into the destination
+	// bucket: it is a role of the destination, not of the primary.
+	RoleCopy Role = "copy"
 )
 
 // Roles lists every role, in the order above.
-func Roles() []Role { return []Role{RoleAdmin, RoleWriter, RoleRestorer, RoleAuditor} }
+func Roles() []Role { return []Role{RoleAdmin, RoleWriter, RoleRestorer, RoleAuditor, RoleCopy} }
 
 // ErrInvalidScope means a document cannot be rendered for this role, bucket,
 // prefix and cluster (an empty or unsafe name, an unknown role).
@@ -85,6 +88,7 @@ const (
 	actDeleteBucketPolicy         = "s3:DeleteBucketPolicy"
 	actPutBucketTagging           = "s3:PutBucketTagging"
 	actDeleteBucket               = "s3:DeleteBucket"
+	actPutObjectLegalHold         = "s3:PutObjectLegalHold"
 )
 
 // postureReads read the bucket's posture: what a writer checks before it
@@ -148,8 +152,10 @@ func Policy(role Role, bucket string, l repo.Layout) (Document, error) {
 			allow("ReadPostureReports", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.PostureReportsDir())),
 			allow("ReadBucketPosture", postureReads, a.bucketARN()),
 		}
+	case RoleCopy:
+		st = copier(a, l)
 	default:
-		return Document{}, fmt.Errorf("%w: unknown role %q (one of admin, writer, restorer, auditor)", ErrInvalidScope, role)
+		return Document{}, fmt.Errorf("%w: unknown role %q (one of admin, writer, restorer, auditor, copy)", ErrInvalidScope, role)
 	}
 	return Document{Version: "2012-10-17", Statement: st}, nil
 }
@@ -196,6 +202,40 @@ func writer(a arns, l repo.Layout) []Statement {
 		deny("NeverRewriteProviderConfig", []string{actPutObject}, a.object(l.PolicyKey()), a.object(l.DrillScheduleKey("*")),
 			a.object(l.RequestKey("*")), a.object(l.RequestAckKey("*")),
 			a.object(l.RedisScheduleKey("*"))),
+	}
+}
+
+// copier is the recovery region copy's document for the destination bucket:
+// l's cluster root (every cluster below l.Prefix without l.Cluster). The
+// copy lists the index, writes each object under the same key, reads it
+// back, and appends index segments; it never deletes (a pruned source
+// backup stays in the region until the destination's lifecycle removes
+// it), so every delete is denied, as is every change to the bucket. It
+// may not name its own retention either: each copy takes the destination
+// bucket's default lock, so these keys cannot write a copy under a weaker
+// or shorter lock than the bucket's. The folders the copy never carries
+// (leases, job records, agent heartbeats, requests) are denied too: an
+// agent started in the region must not act on anything these keys wrote.
+func copier(a arns, l repo.Layout) []Statement {
+	scope := l.PrefixDir()
+	never := l
+	if l.Cluster != "" {
+		scope = l.RootDir()
+	} else {
+		// Every cluster below the prefix: "*" is a wildcard in the
+		// patterns, never a key.
+		never.Cluster = "*"
+	}
+	return []Statement{
+		list("ListRepository", a, scope),
+		allow("ReadRepository", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(scope)),
+		allow("ReadBucketPosture", postureReads, a.bucketARN()),
+		allow("WriteCopies", []string{actPutObject, actAbortMultipartUpload, actListMultipartUploadParts}, a.objects(scope)),
+		deny("NeverDelete", []string{actDeleteObject, actDeleteObjectVersion, actBypassGovernanceRetention}, a.objects("")),
+		deny("NeverNameItsOwnLock", []string{actPutObjectRetention, actPutObjectLegalHold}, a.objects("")),
+		deny("NeverChangeTheBucket", bucketWrites, a.bucketARN()),
+		deny("NeverWriteAgentState", []string{actPutObject}, a.objects(never.LeasesDir()), a.objects(never.JobsDir()),
+			a.objects(never.AgentsDir()), a.objects(never.RequestsDir())),
 	}
 }
 

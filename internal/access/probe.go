@@ -38,12 +38,33 @@ const (
 	CheckWriteOtherCluster Check = "write_other_cluster"
 	// CheckRewritePolicy puts the cluster's policy.json, conditionally.
 	CheckRewritePolicy Check = "rewrite_policy"
+	// CheckDeleteObject deletes the canary without a version id (which
+	// would only add a delete marker).
+	CheckDeleteObject Check = "delete_object"
+	// CheckPutBucketPolicy writes the bucket's policy back as it is (or
+	// deletes the absent one).
+	CheckPutBucketPolicy Check = "put_bucket_policy"
 )
 
-// Checks lists every check, in the order Probe runs them.
-func Checks() []Check {
-	return []Check{CheckDeleteLockedVersion, CheckBypassGovernance, CheckPutLifecycle,
-		CheckPutDefaultRetention, CheckWriteOtherCluster, CheckRewritePolicy}
+// Checks lists every check of a writer, in the order Probe runs them.
+func Checks() []Check { return ChecksFor(RoleWriter) }
+
+// ChecksFor lists the checks ProbeRole runs for role, in order: the
+// forbidden actions its document denies that the probe can try harmlessly.
+// A writer may write policy.json's neighbours but not policy.json; the copy
+// role writes every key of the copy (policy.json included) but deletes
+// nothing and may not change the bucket's policy. Roles without a probe
+// (admin, restorer, auditor) have none.
+func ChecksFor(role Role) []Check {
+	switch role {
+	case RoleWriter:
+		return []Check{CheckDeleteLockedVersion, CheckBypassGovernance, CheckPutLifecycle,
+			CheckPutDefaultRetention, CheckWriteOtherCluster, CheckRewritePolicy}
+	case RoleCopy:
+		return []Check{CheckDeleteLockedVersion, CheckBypassGovernance, CheckDeleteObject, CheckPutLifecycle,
+			CheckPutDefaultRetention, CheckPutBucketPolicy}
+	}
+	return nil
 }
 
 // Outcome is what the store answered a check.
@@ -144,15 +165,42 @@ func otherCluster(own string) string {
 // be undone by an allowed write-back: only a writer whose policy is already
 // broken can do that, and the report then says Allowed.
 func Probe(ctx context.Context, client *objectstore.Client, bucket string, l repo.Layout) Report {
-	p := &prober{c: client, api: client.S3(), bucket: aws.String(bucket), l: l}
-	return Report{Results: []Result{
-		p.deleteLocked(ctx, false),
-		p.deleteLocked(ctx, true),
-		p.putLifecycle(ctx),
-		p.putRetention(ctx),
-		p.writeOtherCluster(ctx),
-		p.rewritePolicy(ctx),
-	}}
+	return ProbeRole(ctx, client, bucket, l, RoleWriter)
+}
+
+// ProbeRole runs ChecksFor(role) with client's credentials on the
+// repository l (which needs a cluster) in bucket, as Probe does for a
+// writer. For the copy role, bucket is the recovery region's destination
+// and the canary is a probe-only region canary
+// (l.RegionCanaryKey("lifeboat-access-probe")): the copy role may write
+// there but may not name a retention, so its canary takes the bucket's
+// default lock.
+func ProbeRole(ctx context.Context, client *objectstore.Client, bucket string, l repo.Layout, role Role) Report {
+	p := &prober{c: client, api: client.S3(), bucket: aws.String(bucket), l: l, role: role}
+	var out Report
+	for _, c := range ChecksFor(role) {
+		var r Result
+		switch c {
+		case CheckDeleteLockedVersion:
+			r = p.deleteLocked(ctx, false)
+		case CheckBypassGovernance:
+			r = p.deleteLocked(ctx, true)
+		case CheckDeleteObject:
+			r = p.deleteObject(ctx)
+		case CheckPutLifecycle:
+			r = p.putLifecycle(ctx)
+		case CheckPutDefaultRetention:
+			r = p.putRetention(ctx)
+		case CheckPutBucketPolicy:
+			r = p.putBucketPolicy(ctx)
+		case CheckWriteOtherCluster:
+			r = p.writeOtherCluster(ctx)
+		case CheckRewritePolicy:
+			r = p.rewritePolicy(ctx)
+		}
+		out.Results = append(out.Results, r)
+	}
+	return out
 }
 
 type prober struct {
@@ -160,11 +208,17 @@ type prober struct {
 	api    *s3.Client
 	bucket *string
 	l      repo.Layout
+	role   Role
 }
 
-// canary returns a version of the canary under GOVERNANCE retention,
-// reusing the current one while it stays locked long enough.
+// canary returns a locked version of the canary, reusing the current one
+// while it stays locked long enough: a writer's is under GOVERNANCE
+// retention it names itself; the copy role's under the bucket's default
+// (it may not name one).
 func (p *prober) canary(ctx context.Context) (key, version string, err error) {
+	if p.role == RoleCopy {
+		return p.copyCanary(ctx)
+	}
 	key = p.l.JobRecordKey(probeJob)
 	now := time.Now()
 	head, err := p.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: p.bucket, Key: aws.String(key)})
@@ -206,6 +260,52 @@ func (p *prober) deleteLocked(ctx context.Context, bypass bool) Result {
 		what += " bypassing governance retention"
 	}
 	return p.result(check, what, err)
+}
+
+func (p *prober) copyCanary(ctx context.Context) (key, version string, err error) {
+	key = p.l.RegionCanaryKey(probeJob)
+	head, err := p.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: p.bucket, Key: aws.String(key)})
+	if err == nil && head.ObjectLockRetainUntilDate != nil && head.ObjectLockRetainUntilDate.After(time.Now().Add(canaryReuse)) &&
+		aws.ToString(head.VersionId) != "" {
+		return key, aws.ToString(head.VersionId), nil
+	}
+	body := []byte("lifeboat access probe canary: a version the copy role must not be able to delete\n")
+	out, err := p.api.PutObject(ctx, &s3.PutObjectInput{Bucket: p.bucket, Key: aws.String(key), Body: bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body)))})
+	if err != nil {
+		return key, "", p.c.Classify("put the probe's canary s3://"+*p.bucket+"/"+key, err)
+	}
+	if aws.ToString(out.VersionId) == "" {
+		return key, "", fmt.Errorf("put the probe's canary s3://%s/%s: the bucket keeps no versions", *p.bucket, key)
+	}
+	return key, aws.ToString(out.VersionId), nil
+}
+
+// deleteObject deletes the canary without a version id: allowed, it only
+// adds a delete marker over a probe-only object.
+func (p *prober) deleteObject(ctx context.Context) Result {
+	key, _, err := p.canary(ctx)
+	if err != nil {
+		return Result{Check: CheckDeleteObject, Outcome: Unknown, Detail: err.Error()}
+	}
+	_, err = p.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: p.bucket, Key: aws.String(key)})
+	return p.result(CheckDeleteObject, fmt.Sprintf("delete s3://%s/%s (a delete marker)", *p.bucket, key), err)
+}
+
+// putBucketPolicy puts a malformed bucket policy: the store authorises a
+// request before it parses its body, so an allowed caller gets a
+// malformed-policy error and nothing changes, a denied one AccessDenied.
+// (Reading the current policy to write it back needs a permission the
+// copy role does not have.)
+func (p *prober) putBucketPolicy(ctx context.Context) Result {
+	_, err := p.api.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: p.bucket, Policy: aws.String("lifeboat access probe: not a policy")})
+	what := "put a malformed bucket policy on " + *p.bucket
+	// NOTE: only a refusal of the document itself is a verdict; bad
+	// credentials or throttling are not.
+	if code := apiCode(err); err != nil && (strings.Contains(code, "Malformed") || strings.Contains(code, "Polic")) {
+		return Result{Check: CheckPutBucketPolicy, Outcome: Allowed, Detail: what + ": authorised, then refused as " + code + " (nothing changed)"}
+	}
+	return p.result(CheckPutBucketPolicy, what, err)
 }
 
 func (p *prober) putLifecycle(ctx context.Context) Result {

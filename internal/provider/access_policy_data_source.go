@@ -47,14 +47,16 @@ func (d *accessPolicyDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 			"| `admin` | everything on the bucket (the provider's own keys) | |\n" +
 			"| `writer` | the agent on a database host: list and read its own cluster root; write WAL, base backups, tenant dumps, leases, job records, drill evidence and `cluster.json` there, with their object-lock retention; delete (a delete marker) WAL, base backups and tenant dumps; read the bucket's lifecycle, object lock, versioning and encryption | delete any object version, bypass governance retention, change the bucket's lifecycle, lock, versioning, encryption, policy or tags, delete the bucket, write `policy.json` or a drill schedule, read or write another cluster (all denied explicitly) |\n" +
 			"| `restorer` | restores and drills: list and read every object and version of the cluster (of every cluster below `prefix` without `cluster`) | write or delete anything |\n" +
-			"| `auditor` | read drill evidence (of every cluster below `prefix` without `cluster`) and the bucket's posture | read backups, policies or schedules; write anything |\n\n" +
-			"`lifeboat_immutable_bucket`'s `writer_probe` proves, with the writer's credentials, that the forbidden actions are denied.",
+			"| `auditor` | read drill evidence (of every cluster below `prefix` without `cluster`) and the bucket's posture | read backups, policies or schedules; write anything |\n" +
+			"| `copy` | a recovery region's copy, rendered for the **destination** bucket (`lifeboat_recovery_region`): list and read the cluster root (every cluster below `prefix` without `cluster`), write copies and the copy index there under the bucket's default lock; read the bucket's posture | delete anything (no delete marker, no version), bypass governance retention, name an object's own retention or legal hold, change the bucket's lifecycle, lock, versioning, encryption, policy or tags, write leases, job records, heartbeats or requests (all denied explicitly) |\n\n" +
+			"`lifeboat_immutable_bucket`'s `writer_probe` proves, with the writer's credentials, that the forbidden actions are denied; " +
+			"`lifeboat_recovery_region`'s `copy_policy` is the `copy` document of its destination.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{MarkdownDescription: "`<role>:<bucket>/<prefix>/<cluster>`.", Computed: true},
 			"role": schema.StringAttribute{
-				MarkdownDescription: "`admin`, `writer`, `restorer` or `auditor`.",
+				MarkdownDescription: "`admin`, `writer`, `restorer`, `auditor` or `copy`.",
 				Required:            true,
-				Validators:          []validator.String{stringvalidator.OneOf("admin", "writer", "restorer", "auditor")},
+				Validators:          []validator.String{stringvalidator.OneOf("admin", "writer", "restorer", "auditor", "copy")},
 			},
 			"bucket": schema.StringAttribute{MarkdownDescription: "Repository bucket.", Required: true},
 			"prefix": schema.StringAttribute{MarkdownDescription: "Key prefix of the repository inside the bucket, as in the resources' `repository` block.", Optional: true},

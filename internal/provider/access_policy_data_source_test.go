@@ -93,6 +93,16 @@ data "lifeboat_access_policy" "test" {
 				},
 			},
 			{
+				Config: config("copy", `cluster = "main"`),
+				Check: resource.TestCheckResourceAttrWith("data.lifeboat_access_policy.test", "json", func(doc string) error {
+					want, _ := access.Policy(access.RoleCopy, bucket, l)
+					if doc != want.JSON() || !strings.Contains(doc, `"s3:DeleteObject"`) || !strings.Contains(doc, `"NeverDelete"`) {
+						return fmt.Errorf("copy document: %s", doc)
+					}
+					return nil
+				}),
+			},
+			{
 				Config: config("auditor", ""),
 				Check: resource.TestCheckResourceAttrWith("data.lifeboat_access_policy.test", "json", func(doc string) error {
 					if !strings.Contains(doc, `pg/*/drills/*/evidence/*`) || strings.Contains(doc, "s3:PutObject") {

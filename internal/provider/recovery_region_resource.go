@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -62,6 +63,7 @@ type recoveryRegionModel struct {
 	LastCopyTime   types.String  `tfsdk:"last_copy_time"`
 	Runbook        types.String  `tfsdk:"runbook"`
 	SignedBy       types.String  `tfsdk:"signed_by"`
+	CopyPolicy     types.String  `tfsdk:"copy_policy"`
 }
 
 type regionDestModel struct {
@@ -147,6 +149,14 @@ func (r *recoveryRegionResource) Schema(_ context.Context, _ resource.SchemaRequ
 				Computed:            true, PlanModifiers: keep,
 			},
 			"signed_by": signedByAttribute(),
+			"copy_policy": schema.StringAttribute{
+				MarkdownDescription: "The least-privilege S3/IAM policy document (JSON) for the credentials the agent writes the destination with " +
+					"(`destination.agent_store`): `data.lifeboat_access_policy`'s `copy` role for the destination bucket, the source prefix " +
+					"and the cluster (every cluster below the prefix when there are several). It lists, reads and writes the copy under the " +
+					"bucket's default lock, and may never delete, bypass governance retention, name its own retention, change the bucket " +
+					"or write agent state (leases, job records, heartbeats, requests).",
+				Computed: true,
+			},
 		},
 		Blocks: map[string]schema.Block{
 			"source": schema.SingleNestedBlock{
@@ -314,6 +324,23 @@ func (r *recoveryRegionResource) ModifyPlan(ctx context.Context, req resource.Mo
 	}
 	r.checkStores(ctx, &m, false, &resp.Diagnostics)
 	r.checkTenants(ctx, &m, &resp.Diagnostics)
+	// Known from the configuration alone: the reviewed plan shows the
+	// document the copy's credentials need.
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("copy_policy"), m.copyPolicy())...)
+}
+
+// copyPolicy is the copy role's document for the destination (null when it
+// cannot be rendered: a name the document refuses, reported elsewhere).
+func (m *recoveryRegionModel) copyPolicy() types.String {
+	l := repo.Layout{Prefix: m.prefix()}
+	if cs := m.clusters(); len(cs) == 1 {
+		l.Cluster = cs[0]
+	}
+	d, err := access.Policy(access.RoleCopy, m.name(), l)
+	if err != nil {
+		return types.StringNull()
+	}
+	return types.StringValue(d.JSON())
 }
 
 // checkStores applies the rules on the two buckets: not the same bucket;
@@ -487,6 +514,7 @@ func (r *recoveryRegionResource) apply(ctx context.Context, m, prior *recoveryRe
 	}
 	m.ID = types.StringValue(regionID(m.Source.Bucket.ValueString(), m.prefix(), m.name()))
 	m.SignedBy = types.StringValue(r.data.signerID())
+	m.CopyPolicy = m.copyPolicy()
 	r.observe(ctx, m, diags)
 }
 
@@ -619,6 +647,7 @@ func (r *recoveryRegionResource) Read(ctx context.Context, req resource.ReadRequ
 			}
 		}
 	}
+	m.CopyPolicy = m.copyPolicy()
 	r.observe(ctx, &m, &resp.Diagnostics)
 	r.warn(&m, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -152,6 +153,13 @@ func TestAccRecoveryRegionResource(t *testing.T) {
 					resource.TestCheckResourceAttr(regionAddr, "pending_objects", "3"), // the segment, the policy and the region document: nothing copied yet
 					resource.TestCheckNoResourceAttr(regionAddr, "last_copy_time"),
 					resource.TestMatchResourceAttr(regionAddr, "runbook", regexp.MustCompile(`(?s)1\. warehouse.*acme.*2\. finance.*globex`)),
+					resource.TestCheckResourceAttrWith(regionAddr, "copy_policy", func(v string) error {
+						want, err := access.Policy(access.RoleCopy, dst, l)
+						if err != nil || v != want.JSON() {
+							return fmt.Errorf("copy_policy is not the copy role's document of the destination (%v):\n%s", err, v)
+						}
+						return nil
+					}),
 					func(*terraform.State) error {
 						doc, err := region.ReadConfig(ctx, store, l, dst, signature.Trust{})
 						if err != nil {

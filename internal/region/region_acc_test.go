@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
@@ -150,5 +151,82 @@ func TestCopyBetweenTwoMinIOServers(t *testing.T) {
 	m, err := Measure(ctx, o)
 	if err != nil || m.PendingObjects != 0 {
 		t.Fatalf("measure %+v, %v", m, err)
+	}
+}
+
+// TestCopyWithTheCopyRole: the copy runs with a MinIO user of the
+// destination created from the copy role's document (access.RoleCopy):
+// every object arrives verified under the bucket's default lock, Verify
+// reads it back, and with those same keys the probe finds deleting,
+// bypassing governance, and changing the bucket's lifecycle, lock or policy
+// denied.
+func TestCopyWithTheCopyRole(t *testing.T) {
+	ctx := context.Background()
+	src, dstAdmin, _, dr := twoRegions(t)
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	doc, err := access.Policy(access.RoleCopy, dstAdmin.Bucket(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ak, sk := "copy-"+dstAdmin.Bucket(), "secret-copy-"+dstAdmin.Bucket()
+	if err := dr.CreateUser(ctx, ak, sk, "copy-"+dstAdmin.Bucket(), doc.JSON()); err != nil {
+		t.Fatalf("creating the copy user from its document: %v", err)
+	}
+	cc, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: dr.Endpoint, Region: "us-east-1", AccessKey: ak, SecretKey: sk, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := cc.Store(dstAdmin.Bucket())
+
+	var keys []string
+	for i := 1; i <= 6; i++ {
+		k := l.WALKey("00000001", fmt.Sprintf("0000000100000000000000%02X", i), "zst")
+		put(t, src, k, randomBytes(t, 32<<10))
+		keys = append(keys, k)
+	}
+	id := "20261130T070000Z-cd34"
+	pk := l.BackupArchiveDir(id, "base.tar.zst") + "000000"
+	// NOTE: over the multipart threshold, so the role's multipart actions
+	// are exercised too.
+	sum := put(t, src, pk, randomBytes(t, 9<<20))
+	keys = append(keys, pk)
+	put(t, src, l.BackupManifestKey(id), []byte(fmt.Sprintf(`{"id":%q,"wal_start":"000000010000000000000002","wal_stop":"000000010000000000000003","archives":[{"parts":[{"key":%q,"sha256":%q}]}]}`, id, pk, sum)))
+	keys = append(keys, l.BackupManifestKey(id))
+	put(t, src, l.PolicyKey(), []byte(`{}`))
+	keys = append(keys, l.PolicyKey())
+
+	o := Options{Name: "eu2", Layout: l, Source: src, Dest: dst}
+	st, err := Copy(ctx, o)
+	if err != nil {
+		t.Fatalf("copy with the copy role: %v", err)
+	}
+	if st.PendingObjects != 0 || st.Copied != len(keys) {
+		t.Fatalf("pass %+v, want %d copied and none pending", st, len(keys))
+	}
+	for _, k := range keys {
+		sameBytes(t, src, dstAdmin, k)
+		info, err := dstAdmin.Head(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, locked := dstAdmin.Retention(ctx, k, info.VersionID); !locked {
+			t.Errorf("%s written by the copy role is not under the destination's lock", k)
+		}
+	}
+	if rep, err := Verify(ctx, o); err != nil || len(rep.Problems) != 0 || rep.Checked != len(keys) {
+		t.Fatalf("verify with the copy role: %+v, %v", rep, err)
+	}
+	// The copy role cannot remove what it copied.
+	if err := dst.Delete(ctx, keys[0]); !errors.Is(err, objectstore.ErrAccessDenied) {
+		t.Fatalf("delete with the copy role: %v, want access denied", err)
+	}
+	rep := access.ProbeRole(ctx, cc, dst.Bucket(), l, access.RoleCopy)
+	if len(rep.Results) != len(access.ChecksFor(access.RoleCopy)) {
+		t.Fatalf("probe: %d results", len(rep.Results))
+	}
+	for _, r := range rep.Results {
+		if r.Outcome != access.Denied || r.By != access.ByPolicy {
+			t.Errorf("probe as the copy role: %s: %s (%s) %s, want denied by policy", r.Check, r.Outcome, r.By, r.Detail)
+		}
 	}
 }

@@ -19,8 +19,9 @@ import (
 // | `writer` | the agent on a database host: list and read its own cluster root; write WAL, base backups, tenant dumps, leases, job records, drill evidence and `cluster.json` there, with their object-lock retention; delete (a delete marker) WAL, base backups and tenant dumps; read the bucket's lifecycle, object lock, versioning and encryption | delete any object version, bypass governance retention, change the bucket's lifecycle, lock, versioning, encryption, policy or tags, delete the bucket, write `policy.json` or a drill schedule, read or write another cluster (all denied explicitly) |
 // | `restorer` | restores and drills: list and read every object and version of the cluster (of every cluster below `prefix` without `cluster`) | write or delete anything |
 // | `auditor` | read drill evidence (of every cluster below `prefix` without `cluster`) and the bucket's posture | read backups, policies or schedules; write anything |
+// | `copy` | a recovery region's copy, rendered for the **destination** bucket (`lifeboat_recovery_region`): list and read the cluster root (every cluster below `prefix` without `cluster`), write copies and the copy index there under the bucket's default lock; read the bucket's posture | delete anything (no delete marker, no version), bypass governance retention, name an object's own retention or legal hold, change the bucket's lifecycle, lock, versioning, encryption, policy or tags, write leases, job records, heartbeats or requests (all denied explicitly) |
 //
-// `lifeboat_immutable_bucket`'s `writer_probe` proves, with the writer's credentials, that the forbidden actions are denied.
+// `lifeboat_immutable_bucket`'s `writer_probe` proves, with the writer's credentials, that the forbidden actions are denied; `lifeboat_recovery_region`'s `copy_policy` is the `copy` document of its destination.
 func GetAccessPolicy(ctx *pulumi.Context, args *GetAccessPolicyArgs, opts ...pulumi.InvokeOption) (*GetAccessPolicyResult, error) {
 	opts = internal.PkgInvokeDefaultOpts(opts)
 	var rv GetAccessPolicyResult
@@ -38,7 +39,7 @@ type GetAccessPolicyArgs struct {
 	Cluster *string `pulumi:"cluster"`
 	// Key prefix of the repository inside the bucket, as in the resources' `repository` block.
 	Prefix *string `pulumi:"prefix"`
-	// `admin`, `writer`, `restorer` or `auditor`.
+	// `admin`, `writer`, `restorer`, `auditor` or `copy`.
 	Role string `pulumi:"role"`
 }
 
@@ -51,7 +52,7 @@ type GetAccessPolicyResult struct {
 	Json string `pulumi:"json"`
 	// Key prefix of the repository inside the bucket, as in the resources' `repository` block.
 	Prefix *string `pulumi:"prefix"`
-	// `admin`, `writer`, `restorer` or `auditor`.
+	// `admin`, `writer`, `restorer`, `auditor` or `copy`.
 	Role string `pulumi:"role"`
 }
 
@@ -67,7 +68,7 @@ type GetAccessPolicyOutputArgs struct {
 	Cluster pulumi.StringPtrInput `pulumi:"cluster"`
 	// Key prefix of the repository inside the bucket, as in the resources' `repository` block.
 	Prefix pulumi.StringPtrInput `pulumi:"prefix"`
-	// `admin`, `writer`, `restorer` or `auditor`.
+	// `admin`, `writer`, `restorer`, `auditor` or `copy`.
 	Role pulumi.StringInput `pulumi:"role"`
 }
 
@@ -109,7 +110,7 @@ func (o GetAccessPolicyResultOutput) Prefix() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v GetAccessPolicyResult) *string { return v.Prefix }).(pulumi.StringPtrOutput)
 }
 
-// `admin`, `writer`, `restorer` or `auditor`.
+// `admin`, `writer`, `restorer`, `auditor` or `copy`.
 func (o GetAccessPolicyResultOutput) Role() pulumi.StringOutput {
 	return o.ApplyT(func(v GetAccessPolicyResult) string { return v.Role }).(pulumi.StringOutput)
 }

@@ -20,6 +20,8 @@ type RecoveryRegion struct {
 	Activation RecoveryRegionActivationPtrOutput `pulumi:"activation"`
 	// Clusters (names in the source repository) whose repositories are copied.
 	Clusters pulumi.StringArrayOutput `pulumi:"clusters"`
+	// The least-privilege S3/IAM policy document (JSON) for the credentials the agent writes the destination with (`destination.agent_store`): `data.lifeboat_access_policy`'s `copy` role for the destination bucket, the source prefix and the cluster (every cluster below the prefix when there are several). It lists, reads and writes the copy under the bucket's default lock, and may never delete, bypass governance retention, name its own retention, change the bucket or write agent state (leases, job records, heartbeats, requests).
+	CopyPolicy pulumi.StringOutput `pulumi:"copyPolicy"`
 	// Where the copy goes: a versioned bucket with object lock (a `lifeboat_immutable_bucket` of a provider in the other region) and its store, with settings like the provider's own (empty ones fall back the same way).
 	Destination RecoveryRegionDestinationPtrOutput `pulumi:"destination"`
 	// How often the agent starts a copy pass (a duration, default `1m`, at least `1m`).
@@ -222,6 +224,11 @@ func (o RecoveryRegionOutput) Activation() RecoveryRegionActivationPtrOutput {
 // Clusters (names in the source repository) whose repositories are copied.
 func (o RecoveryRegionOutput) Clusters() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *RecoveryRegion) pulumi.StringArrayOutput { return v.Clusters }).(pulumi.StringArrayOutput)
+}
+
+// The least-privilege S3/IAM policy document (JSON) for the credentials the agent writes the destination with (`destination.agent_store`): `data.lifeboat_access_policy`'s `copy` role for the destination bucket, the source prefix and the cluster (every cluster below the prefix when there are several). It lists, reads and writes the copy under the bucket's default lock, and may never delete, bypass governance retention, name its own retention, change the bucket or write agent state (leases, job records, heartbeats, requests).
+func (o RecoveryRegionOutput) CopyPolicy() pulumi.StringOutput {
+	return o.ApplyT(func(v *RecoveryRegion) pulumi.StringOutput { return v.CopyPolicy }).(pulumi.StringOutput)
 }
 
 // Where the copy goes: a versioned bucket with object lock (a `lifeboat_immutable_bucket` of a provider in the other region) and its store, with settings like the provider's own (empty ones fall back the same way).
