@@ -47,8 +47,9 @@ func newArchiver(t *testing.T, env *testenv.Env) *archiver {
 	}
 	a := &archiver{t: t, env: env, pool: pool, dir: dir, pushed: map[string]bool{}}
 	// Copied under a temporary name, then renamed: a segment seen in dir
-	// is complete.
-	a.exec("alter system set archive_command = 'cp %p " + dir + "/%f.tmp && mv " + dir + "/%f.tmp " + dir + "/%f'")
+	// is complete. cp -p keeps the segment's mtime (when PostgreSQL
+	// finished it), which wal-push reads from pg_wal itself.
+	a.exec("alter system set archive_command = 'cp -p %p " + dir + "/%f.tmp && mv " + dir + "/%f.tmp " + dir + "/%f'")
 	a.exec("select pg_reload_conf()")
 	t.Cleanup(func() {
 		a.exec("alter system reset archive_command")
@@ -68,6 +69,14 @@ func (a *archiver) exec(sql string, args ...any) {
 // archive it, and pushes every segment not pushed yet into store.
 func (a *archiver) switchAndPush(store objectstore.Store, l repo.Layout) {
 	a.t.Helper()
+	a.switchWAL()
+	a.push(store, l)
+}
+
+// switchWAL closes the current segment and waits for the server to archive
+// it into the folder.
+func (a *archiver) switchWAL() {
+	a.t.Helper()
 	ctx := context.Background()
 	var seg string
 	if err := a.pool.QueryRow(ctx, "select pg_walfile_name(pg_switch_wal())").Scan(&seg); err != nil {
@@ -81,6 +90,12 @@ func (a *archiver) switchAndPush(store objectstore.Store, l repo.Layout) {
 			a.t.Fatalf("segment %s never archived into %s", seg, a.dir)
 		}
 	}
+}
+
+// push pushes every archived segment not pushed yet into store.
+func (a *archiver) push(store objectstore.Store, l repo.Layout) {
+	a.t.Helper()
+	ctx := context.Background()
 	sysid, err := wal.SystemIdentifier(a.env.Postgres.DataDir)
 	if err != nil {
 		a.t.Fatal(err)

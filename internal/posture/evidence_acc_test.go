@@ -256,3 +256,57 @@ func TestAccPostureClientEncryptionRedis(t *testing.T) {
 		t.Errorf("evidence %+v does not say it is the Redis snapshot", e)
 	}
 }
+
+// TestAccPostureWALArchiveLag: the report's lag plot is each segment's
+// real wait between PostgreSQL finishing it and the repository storing it,
+// read from the written time wal.Push records: a segment pushed at once
+// waits less than the RPO of two seconds, one pushed three seconds after
+// the server finished it is drawn beyond it, at about three seconds.
+func TestAccPostureWALArchiveLag(t *testing.T) {
+	env := testenv.Require(t)
+	ctx := context.Background()
+	c := client(t, env)
+	bucket := bucketName("wallag")
+	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	store := c.Store(bucket)
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	a := newArchiver(t, env)
+	a.exec("create table if not exists posture_lag(x int)")
+	a.exec("insert into posture_lag select generate_series(1, 1000)")
+	a.switchAndPush(store, l)
+	a.exec("insert into posture_lag select generate_series(1, 1000)")
+	a.switchWAL()
+	time.Sleep(3 * time.Second) // the archiver is behind: the segment waits on the server
+	a.push(store, l)
+
+	o, err := posture.Gather(ctx, posture.Target{Store: store, Prefix: "pg", Clusters: []string{"main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := posture.Evaluate(o, posture.Params{RPO: 2 * time.Second})
+	var lag *posture.Series
+	for i := range r.Series {
+		if r.Series[i].Plot == posture.PlotWALLag {
+			lag = &r.Series[i]
+		}
+	}
+	if lag == nil || len(lag.Points) < 2 || lag.Limit != 2 || lag.Unit != "seconds" {
+		t.Fatalf("lag series %+v: want a point per pushed segment against the RPO", lag)
+	}
+	prompt, late := lag.Points[len(lag.Points)-2], lag.Points[len(lag.Points)-1]
+	if prompt.Bad || prompt.V >= 2 {
+		t.Errorf("segment pushed at once: lag %.2fs (bad %v), want under the RPO", prompt.V, prompt.Bad)
+	}
+	if !late.Bad || late.V < 3 || late.V > 30 {
+		t.Errorf("segment pushed three seconds late: lag %.2fs (bad %v), want about 3s, beyond the RPO", late.V, late.Bad)
+	}
+	var html strings.Builder
+	if err := r.HTML(&html); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), `data-plot="wal_lag"`) || !strings.Contains(html.String(), "WAL archive lag over time") {
+		t.Error("the HTML report does not draw the lag plot")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
 )
 
 // History is what a cluster's repository shows over time, read from the
@@ -44,7 +45,15 @@ type WALObject struct {
 	Name   string
 	Time   time.Time
 	Stored int64
+	// Written is when PostgreSQL last wrote the segment, as wal-push
+	// recorded it (zero: not recorded, or not read): Time minus Written
+	// is how long the segment waited to be archived.
+	Written time.Time
 }
+
+// maxLagReads bounds the segments whose push record (object metadata) a
+// report reads for the archive lag plot: the newest ones, one HEAD each.
+const maxLagReads = maxPoints
 
 // Sized is an object's time and stored size.
 type Sized struct {
@@ -79,6 +88,20 @@ func gatherHistory(ctx context.Context, store objectstore.Store, c *ClusterObser
 		h.Folders[folder] = objs
 	}
 	sort.SliceStable(h.WAL, func(i, j int) bool { return h.WAL[i].Time.Before(h.WAL[j].Time) })
+	// The lag is in each segment's push record, which a listing does not
+	// carry: read the newest segments' records.
+	for i := max(0, len(h.WAL)-maxLagReads); i < len(h.WAL); i++ {
+		info, err := store.Head(ctx, h.WAL[i].Key)
+		if err != nil {
+			if h.Err == nil {
+				h.Err = fmt.Errorf("reading the push record of %s: %w", h.WAL[i].Key, err)
+			}
+			break
+		}
+		if w, err := time.Parse(time.RFC3339Nano, info.Metadata[wal.MetaWritten]); err == nil {
+			h.WAL[i].Written = w
+		}
+	}
 	for _, d := range c.Drills {
 		evs, err := drill.List(ctx, store, l, d.Schedule.Name)
 		if err != nil {
@@ -117,7 +140,7 @@ func isSegmentName(name string) bool {
 // Plot names.
 const (
 	PlotDrillRTO = "drill_rto"
-	PlotWALGap   = "wal_gap"
+	PlotWALLag   = "wal_lag"
 	PlotGrowth   = "growth"
 )
 
@@ -146,9 +169,9 @@ type Point struct {
 const maxPoints = 400
 
 // historySeries turns a cluster's history into the report's plots:
-// restore time of every drill against its RTO target, the time between
-// consecutive archived WAL segments against the RPO (how long written data
-// could have existed only on the server), and the stored bytes of each
+// restore time of every drill against its RTO target, the archive lag of
+// each segment against the RPO (how long written data existed only on the
+// server, from the segments' push records), and the stored bytes of each
 // data folder over time.
 func historySeries(c *ClusterObservation, p Params) []Series {
 	h := c.History
@@ -176,14 +199,20 @@ func historySeries(c *ClusterObservation, p Params) []Series {
 		s.Points = thin(s.Points)
 		out = append(out, *s)
 	}
-	if len(h.WAL) > 1 {
-		s := Series{Cluster: c.Cluster, Plot: PlotWALGap, Name: "time between archived segments", Unit: "seconds", Limit: p.RPO.Seconds()}
-		for i := 1; i < len(h.WAL); i++ {
-			gap := h.WAL[i].Time.Sub(h.WAL[i-1].Time).Seconds()
-			s.Points = append(s.Points, Point{T: h.WAL[i].Time, V: gap, Bad: gap > p.RPO.Seconds()})
+	lag := Series{Cluster: c.Cluster, Plot: PlotWALLag, Name: "archive lag", Unit: "seconds", Limit: p.RPO.Seconds()}
+	for _, w := range h.WAL {
+		if w.Written.IsZero() {
+			continue
 		}
-		s.Points = thin(s.Points)
-		out = append(out, s)
+		// NOTE: clocks of the database host and the store differ by a
+		// little; a negative lag is that skew, not a segment archived
+		// before it was written.
+		v := max(w.Time.Sub(w.Written).Seconds(), 0)
+		lag.Points = append(lag.Points, Point{T: w.Time, V: v, Bad: v > p.RPO.Seconds()})
+	}
+	if len(lag.Points) > 0 {
+		lag.Points = thin(lag.Points)
+		out = append(out, lag)
 	}
 	for _, folder := range HistoryFolders {
 		objs := h.Folders[folder]

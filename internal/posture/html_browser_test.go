@@ -222,7 +222,7 @@ func TestAccPostureHTMLInBrowser(t *testing.T) {
 		}
 	}
 	if len(plots) != 3 {
-		t.Fatalf("%d plots, want 3 (drill RTO, WAL gaps, growth): %+v", len(plots), plots)
+		t.Fatalf("%d plots, want 3 (drill RTO, WAL archive lag, growth): %+v", len(plots), plots)
 	}
 	for _, p := range plots {
 		if p.Series == 0 || p.Circles == 0 || p.Width < 100 || p.Height < 100 {

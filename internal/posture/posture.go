@@ -185,7 +185,7 @@ type Report struct {
 	Generated time.Time `json:"generated"`
 	Findings  []Finding `json:"findings"`
 	// Series are the plots' data: drill restore times against their RTO
-	// target, WAL archiving gaps against the RPO, repository growth.
+	// target, WAL archive lag against the RPO, repository growth.
 	Series []Series `json:"series,omitempty"`
 }
 

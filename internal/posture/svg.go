@@ -13,8 +13,8 @@ import (
 var plotTitles = []struct{ Plot, Title, Caption string }{
 	{PlotDrillRTO, "Restore time of each drill against its RTO target",
 		"Seconds from the drill's start to its checks passing; red points are drills that failed; the dashed line is the target."},
-	{PlotWALGap, "Time between archived WAL segments against the RPO",
-		"How long written data could have existed only on the server; red points exceed the RPO (the dashed line)."},
+	{PlotWALLag, "WAL archive lag over time against the RPO",
+		"For each archived segment, how long it waited on the server between PostgreSQL finishing it and the repository storing it (from its push record): written data that existed only on the server. Red points exceed the RPO (the dashed line)."},
 	{PlotGrowth, "Repository growth by folder",
 		"Bytes stored under each data folder (current objects), by the time they were written."},
 }

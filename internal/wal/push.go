@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
@@ -24,6 +25,11 @@ const (
 	MetaSHA256   = "lifeboat-sha256"
 	MetaSize     = "lifeboat-size"
 	MetaSystemID = "lifeboat-system-id"
+	// MetaWritten is when PostgreSQL last wrote the file (its mtime, RFC
+	// 3339): for a completed segment, when it became ready to archive.
+	// The object's own time minus it is how long the segment waited to be
+	// archived, the lag a report plots over time.
+	MetaWritten = "lifeboat-written"
 )
 
 // Config says where WAL goes and how it is written.
@@ -42,6 +48,9 @@ type Config struct {
 	// Identities decrypt encrypted files for Fetch (nil: none held, and an
 	// encrypted file fails with a *crypt.MissingIdentityError).
 	Identities *crypt.Keyring
+
+	// written is the file's mtime, set by Push for MetaWritten.
+	written time.Time
 }
 
 // encrypts reports whether Push encrypts the WAL file name: segments and
@@ -64,6 +73,9 @@ func (c Config) key(tli, name string, method compression.Method) string {
 // meta is the metadata of name's object.
 func (c Config) meta(name, sum string, size int64) map[string]string {
 	md := meta(sum, size, c.SystemIdentifier)
+	if !c.written.IsZero() {
+		md[MetaWritten] = c.written.UTC().Format(time.RFC3339Nano)
+	}
 	if c.encrypts(name) {
 		md = c.Recipients.Info().Metadata(md)
 	}
@@ -107,6 +119,7 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 	if err != nil {
 		return PushResult{}, fmt.Errorf("opening WAL file: %w", err)
 	}
+	cfg.written = fi.ModTime()
 
 	// The repository checks are round trips and compression is CPU work:
 	// run them side by side. Nothing is written before both checks pass.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -88,6 +89,13 @@ func TestPushFetchRoundTripEveryCompression(t *testing.T) {
 			}
 			if info.Metadata[MetaSHA256] != res.SHA256 || info.Metadata[MetaSize] != "16777216" || info.Metadata[MetaSystemID] != "7312345678901234567" {
 				t.Fatalf("metadata %v", info.Metadata)
+			}
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w, err := time.Parse(time.RFC3339Nano, info.Metadata[MetaWritten]); err != nil || !w.Equal(fi.ModTime()) {
+				t.Fatalf("written %q (%v), want the file's mtime %s", info.Metadata[MetaWritten], err, fi.ModTime())
 			}
 			if c.ext != "raw" && info.Size >= int64(len(data)) {
 				t.Errorf("stored %d bytes for %d: not compressed", info.Size, len(data))
