@@ -12,6 +12,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/progress"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -48,7 +49,7 @@ func (d *Daemon) backup(ctx context.Context, p *repo.Policy) (string, error) {
 		return "", err
 	}
 	m, err := backup.Take(ctx, d.cfg.Store, backup.Options{
-		Layout: d.layout, DSN: dsn, Compression: cmp.Or(d.cfg.Backup.Compression, d.cfg.Agent.Compression),
+		Layout: d.layout, DSN: dsn, Compression: cmp.Or(d.cfg.Backup.Compression, p.Compression, d.cfg.Agent.Compression),
 		PartSize: d.cfg.Backup.PartSize, MaxRate: d.cfg.Backup.MaxRate, Workers: d.cfg.Backup.Workers, Recipients: recipients,
 		Progress: throttledProgress(log, 30*time.Second),
 	})
@@ -179,4 +180,26 @@ func throttledProgress(log *slog.Logger, every time.Duration) func(backup.Progre
 		log.Info("backup progress", "backup", pr.ID, "database", pr.Database, "phase", pr.Phase,
 			"read_bytes", pr.Read, "stored_bytes", pr.Stored, "elapsed", pr.Elapsed.Round(time.Second))
 	})
+}
+
+// ErrNoPolicy means a backup was asked for and the repository holds no
+// backup policy for the cluster.
+var ErrNoPolicy = errors.New("no backup policy in the repository")
+
+// BackupNow takes one backup as the policy in the repository declares it
+// (read now, and refused unless signed by a trusted key, as the schedule
+// is): base backup, tenant dumps, then retention. It is what a "backup
+// now" request runs on this host.
+func (d *Daemon) BackupNow(ctx context.Context) (string, error) {
+	p, err := repo.ReadPolicy(ctx, d.cfg.Store, d.layout, d.trust)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return "", fmt.Errorf("%w: %s", ErrNoPolicy, d.layout.PolicyKey())
+	}
+	if err != nil {
+		return "", err
+	}
+	if p.Cluster != "" && p.Cluster != d.layout.Cluster {
+		return "", fmt.Errorf("policy is for cluster %q, this agent serves %q", p.Cluster, d.layout.Cluster)
+	}
+	return d.backupFn(ctx, p)
 }

@@ -63,27 +63,33 @@ type backupPolicyResource struct {
 }
 
 type backupPolicyModel struct {
-	ID                  types.String          `tfsdk:"id"`
-	Cluster             types.String          `tfsdk:"cluster"`
-	Postgres            *postgresModel        `tfsdk:"postgres"`
-	Repository          *repositoryRef        `tfsdk:"repository"`
-	Schedule            types.String          `tfsdk:"schedule"`
-	Retention           *policyRetentionModel `tfsdk:"retention"`
-	Tiers               []policyTierModel     `tfsdk:"tier"`
-	TenantDatabases     types.Set             `tfsdk:"tenant_databases"`
-	TenantDumpParallel  types.Int64           `tfsdk:"tenant_dump_parallelism"`
-	VerifySchedule      types.String          `tfsdk:"verify_schedule"`
-	Encryption          *encryptionModel      `tfsdk:"encryption"`
-	RPO                 types.String          `tfsdk:"rpo"`
-	RTO                 types.String          `tfsdk:"rto"`
-	WALArchiving        types.Bool            `tfsdk:"wal_archiving"`
-	BackupOnCreate      types.Bool            `tfsdk:"backup_on_create"`
-	LastBackupID        types.String          `tfsdk:"last_backup_id"`
-	LastBackupTime      types.String          `tfsdk:"last_backup_time"`
-	RecoveryWindowStart types.String          `tfsdk:"recovery_window_start"`
-	RecoveryWindowEnd   types.String          `tfsdk:"recovery_window_end"`
-	SignedBy            types.String          `tfsdk:"signed_by"`
-	Timeouts            timeouts.Value        `tfsdk:"timeouts"`
+	ID                 types.String          `tfsdk:"id"`
+	Cluster            types.String          `tfsdk:"cluster"`
+	Postgres           *postgresModel        `tfsdk:"postgres"`
+	Repository         *repositoryRef        `tfsdk:"repository"`
+	Schedule           types.String          `tfsdk:"schedule"`
+	Retention          *policyRetentionModel `tfsdk:"retention"`
+	Tiers              []policyTierModel     `tfsdk:"tier"`
+	TenantDatabases    types.Set             `tfsdk:"tenant_databases"`
+	TenantDumpParallel types.Int64           `tfsdk:"tenant_dump_parallelism"`
+	VerifySchedule     types.String          `tfsdk:"verify_schedule"`
+	Encryption         *encryptionModel      `tfsdk:"encryption"`
+	RPO                types.String          `tfsdk:"rpo"`
+	RTO                types.String          `tfsdk:"rto"`
+	WALArchiving       types.Bool            `tfsdk:"wal_archiving"`
+	BackupOnCreate     types.Bool            `tfsdk:"backup_on_create"`
+	// Agent, Executor and ClaimTimeout: where the backup of
+	// backup_on_create is taken (see firstBackup).
+	Agent               types.String   `tfsdk:"agent"`
+	Executor            types.String   `tfsdk:"executor"`
+	ClaimTimeout        types.String   `tfsdk:"claim_timeout"`
+	Compression         types.String   `tfsdk:"compression"`
+	LastBackupID        types.String   `tfsdk:"last_backup_id"`
+	LastBackupTime      types.String   `tfsdk:"last_backup_time"`
+	RecoveryWindowStart types.String   `tfsdk:"recovery_window_start"`
+	RecoveryWindowEnd   types.String   `tfsdk:"recovery_window_end"`
+	SignedBy            types.String   `tfsdk:"signed_by"`
+	Timeouts            timeouts.Value `tfsdk:"timeouts"`
 }
 
 type policyRetentionModel struct {
@@ -170,6 +176,30 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				Optional:            true,
 				Computed:            true,
 				Default:             booldefault.StaticBool(false),
+			},
+			"compression": schema.StringAttribute{
+				MarkdownDescription: "Codec of the base backups taken for this policy: `zstd`, `lz4` or `none`. It goes into the signed policy, so every " +
+					"running agent uses it from its next refresh, with no file to change on the hosts (an agent's `--compression` flag still " +
+					"overrides it). Default: the agent configuration's (`zstd` unless it says otherwise).",
+				Optional: true, Validators: []validator.String{stringvalidator.OneOf("zstd", "lz4", "none")},
+			},
+			"agent": schema.StringAttribute{
+				MarkdownDescription: "Host whose Lifeboat agent takes the backup of `backup_on_create` (its bootstrap file's `host`, see `data.lifeboat_agents`): " +
+					"the provider writes a signed \"backup now\" request into the repository, the agent on that host claims it and takes the backup " +
+					"there as the signed policy declares it (its own PostgreSQL connection, `pg_dump` and writer credentials), and the apply waits " +
+					"for its result. Terraform then needs no route to PostgreSQL.",
+				Optional: true, Validators: []validator.String{keyNameValidator{}},
+			},
+			"executor": schema.StringAttribute{
+				MarkdownDescription: "Where the backup of `backup_on_create` runs: `agent` (the agent on `agent`, or any agent of the cluster) or `local` " +
+					"(the machine running Terraform, through the `postgres` block). Default: `agent` when `agent` is set or a live agent of the " +
+					"cluster publishes its heartbeat at apply, else `local`.",
+				Optional: true, Validators: []validator.String{stringvalidator.OneOf("agent", "local")},
+			},
+			"claim_timeout": schema.StringAttribute{
+				MarkdownDescription: "With the agent executor: how long the backup request may wait without a live agent claiming it before the apply " +
+					"fails, naming the request and the live agents (the request is then withdrawn). Default `5m`.",
+				Optional: true, Validators: []validator.String{durationValidator{min: time.Second}},
 			},
 			"last_backup_id":   schema.StringAttribute{MarkdownDescription: "Newest complete base backup, as refresh saw it: an update keeps it as planned (it takes no backup), and never causes a diff.", Computed: true, PlanModifiers: keepState},
 			"last_backup_time": schema.StringAttribute{MarkdownDescription: "When it finished (RFC 3339).", Computed: true, PlanModifiers: keepState},
@@ -493,8 +523,13 @@ func (r *backupPolicyResource) converge(ctx context.Context, m *backupPolicyMode
 	return store, true
 }
 
-// firstBackup takes a base backup and the tenant dumps, logging progress.
+// firstBackup takes a base backup and the tenant dumps, logging progress:
+// on the cluster's agent when one is named or alive (see backupOnAgent),
+// else here.
 func (r *backupPolicyResource) firstBackup(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) {
+	if r.backupOnAgent(ctx, store, m, diags) || diags.HasError() {
+		return
+	}
 	progress := func(p backup.Progress) {
 		tflog.Info(ctx, "backup in progress", map[string]any{"id": p.ID, "database": p.Database, "phase": p.Phase,
 			"read_mb": p.Read / 1e6, "stored_mb": p.Stored / 1e6, "mb_per_s": fmt.Sprintf("%.1f", p.Rate())})
@@ -504,7 +539,8 @@ func (r *backupPolicyResource) firstBackup(ctx context.Context, store objectstor
 		diags.AddAttributeError(path.Root("encryption"), "Invalid Age Recipient", err.Error())
 		return
 	}
-	manifest, err := backup.Take(ctx, store, backup.Options{Layout: m.layout(), DSN: m.Postgres.dsn(), Progress: progress, Recipients: recipients})
+	manifest, err := backup.Take(ctx, store, backup.Options{Layout: m.layout(), DSN: m.Postgres.dsn(), Progress: progress, Recipients: recipients,
+		Compression: m.Compression.ValueString()})
 	if err != nil {
 		diags.Append(errorDiag("Error Taking First Base Backup",
 			fmt.Sprintf("taking a base backup of %s (backup_on_create = true)", m.Postgres.describe()), err))
@@ -562,6 +598,7 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 	state.TenantDatabases = stringSet(state.TenantDatabases, p.TenantDatabases)
 	state.TenantDumpParallel = types.Int64Value(int64(cmp.Or(p.TenantDumpParallelism, backup.DefaultTenantParallelism)))
 	state.VerifySchedule = optionalString(p.VerifySchedule)
+	state.Compression = optionalString(p.Compression)
 	tiers, err := client.PolicyTiers(ctx, bucket, layout.Root())
 	if err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Reading Tier Lifecycle Rules", fmt.Sprintf("reading bucket %q lifecycle", bucket), err))
@@ -848,6 +885,7 @@ func (m *backupPolicyModel) policy() repo.Policy {
 		VerifySchedule:        m.VerifySchedule.ValueString(),
 		Retention:             repo.PolicyRetention{FullCount: int(m.Retention.FullCount.ValueInt64()), Days: int(m.Retention.Days.ValueInt64())},
 		Encryption:            m.Encryption.repo(),
+		Compression:           m.Compression.ValueString(),
 	}
 	if cfg, err := pgconn.ParseConfig(m.Postgres.dsn()); err == nil {
 		p.Postgres = repo.PolicyPostgres{Host: cfg.Host, Port: int(cfg.Port), User: cfg.User, DBName: cfg.Database}

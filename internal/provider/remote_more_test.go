@@ -2,18 +2,23 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/remote"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
 // requestResults are the results of the requests of kind in the cluster
@@ -85,5 +90,144 @@ resource "lifeboat_drill_schedule" "test" {
 	}
 	if _, _, err := findDrillSchedule(ctx, store, repo.Layout{Prefix: "pg", Cluster: "main"}, "nightly", signature.Trust{}); !isNotFound(err) {
 		t.Errorf("schedule of the failed create: %v, want it taken back", err)
+	}
+}
+
+// stateValues are the resources' attribute values in the directory's
+// state, by address.
+func stateValues(t *testing.T, tf *terraformCLIDir) map[string]map[string]any {
+	t.Helper()
+	var state struct {
+		Values struct {
+			RootModule struct {
+				Resources []struct {
+					Address string         `json:"address"`
+					Values  map[string]any `json:"values"`
+				} `json:"resources"`
+			} `json:"root_module"`
+		} `json:"values"`
+	}
+	if err := json.Unmarshal([]byte(tf.run(t, "show", "-json")), &state); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for _, r := range state.Values.RootModule.Resources {
+		out[r.Address] = r.Values
+	}
+	return out
+}
+
+// TestAccBackupPolicy_backupNowOnAgent: the policy's first backup is a
+// "backup now" request the agent on the database host executes, as the
+// signed policy declares it (compression and tenant dumps), while
+// Terraform runs as a pipeline would: no PostgreSQL programs, a postgres
+// block that reaches no server, plan -out in one process and the saved
+// plan applied in another. Then the compression is changed in Terraform
+// and the policy replaced: the same running agent (never restarted) takes
+// the new backup with the new codec.
+func TestAccBackupPolicy_backupNowOnAgent(t *testing.T) {
+	f := newRestoreFixture(t)
+	env := testenv.Require(t)
+	ctx := context.Background()
+	store := testAccClient(t).Store(f.bucket)
+	layout := repo.Layout{Prefix: "pg", Cluster: "main"}
+	const db = "bn_acme"
+	for _, sql := range []string{"DROP DATABASE IF EXISTS " + db, "CREATE DATABASE " + db} {
+		if out, err := env.Postgres.Psql("postgres", sql); err != nil {
+			t.Fatalf("%s: %v: %s", sql, err, out)
+		}
+	}
+	t.Cleanup(func() { _, _ = env.Postgres.Psql("postgres", "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
+	conn, err := pgx.Connect(ctx, env.Postgres.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 5)"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+
+	a := startTestAgent(t, f.agent, f.bucket, "db-eu-1", "agent-a", env.Postgres.DSN("postgres"))
+	waitLive(t, store, "db-eu-1")
+	tf := terraformCLI(t)
+	ci := withoutPostgres(t, nil)
+	unreachable, _ := testenv.FreePort() // nothing listens there: the runner reaches no PostgreSQL
+	config := func(codec string) string {
+		return tfHeader + fmt.Sprintf(`
+resource "lifeboat_backup_policy" "main" {
+  cluster          = "main"
+  schedule         = "0 2 * * *"
+  tenant_databases = [%[2]q]
+  backup_on_create = true
+  agent            = "db-eu-1"
+  claim_timeout    = "2m"
+  compression      = %[3]q
+  postgres {
+    host = "127.0.0.1"
+    port = %[4]d
+    user = "postgres"
+  }
+  repository {
+    bucket = %[1]q
+    prefix = "pg"
+  }
+  retention {
+    full_count = 7
+  }
+}
+`, f.bucket, db, codec, unreachable)
+	}
+	newest := func() (id, codec string) {
+		c, err := catalog.LoadPhysical(ctx, store, layout)
+		if err != nil || len(c.Physical) == 0 {
+			t.Fatalf("catalog: %v (%d backups)", err, len(c.Physical))
+		}
+		m := c.Physical[len(c.Physical)-1]
+		return m.ID, m.Compression
+	}
+	checkBackup := func(step, codec string, want int) {
+		t.Helper()
+		res := requestResults(t, store, remote.KindBackup)
+		if len(res) != want {
+			t.Fatalf("%s: %d backup requests' results, want %d", step, len(res), want)
+		}
+		var last *remote.Result
+		for _, r := range res {
+			if last == nil || r.Finished.After(last.Finished) {
+				last = r
+			}
+		}
+		if last.Status != remote.StatusSucceeded || last.Host != "db-eu-1" || last.Holder != "agent-a" ||
+			!strings.Contains(last.Backup, "backup ") || !strings.Contains(last.Backup, "tenant "+db+"/") {
+			t.Errorf("%s: backup request's result %+v: want succeeded on db-eu-1 by agent-a, a base backup and the tenant dump", step, last)
+		}
+		id, got := newest()
+		if got != codec || !strings.Contains(last.Backup, "backup "+id) {
+			t.Errorf("%s: newest backup %s compressed %q, want %s by the agent's request (%q)", step, id, got, codec, last.Backup)
+		}
+		if v := stateValues(t, tf)["lifeboat_backup_policy.main"]; v["last_backup_id"] != id {
+			t.Errorf("%s: last_backup_id %v, want %s", step, v["last_backup_id"], id)
+		}
+	}
+
+	tf.write(t, config("lz4"))
+	tf.mustRun(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
+	tf.mustRun(t, ci, "apply", "-input=false", "reviewed.tfplan")
+	checkBackup("create", "lz4", 1)
+
+	// The codec changes in Terraform only; the agent keeps running.
+	tf.write(t, config("none"))
+	tf.mustRun(t, ci, "apply", "-auto-approve", "-input=false", "-replace=lifeboat_backup_policy.main")
+	checkBackup("replace", "none", 2)
+	select {
+	case <-a.done:
+		t.Fatal("the agent exited")
+	default:
+	}
+	if log, _ := os.ReadFile(a.log); strings.Count(string(log), "agent starting") != 1 {
+		t.Errorf("the agent started %d times, want once", strings.Count(string(log), "agent starting"))
+	}
+	if out := tf.mustRun(t, ci, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
+		t.Fatalf("plan after apply:\n%s", out)
 	}
 }

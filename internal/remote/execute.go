@@ -31,6 +31,9 @@ type Host struct {
 	// Trust checks drill schedules; Signer signs drill evidence.
 	Trust  signature.Trust
 	Signer *signature.Signer
+	// Backup takes a backup now as the signed policy in the repository
+	// declares it, and names what it produced; nil: backup requests fail.
+	Backup func(ctx context.Context) (string, error)
 }
 
 // ErrUnknownKind is a request kind this agent does not execute.
@@ -57,6 +60,16 @@ func (h *Host) Exec(ctx context.Context, req *Request, report func(Progress)) (*
 		return h.restore(ctx, rr)
 	case KindDrill:
 		return h.drill(ctx, req.Drill, report)
+	case KindBackup:
+		if h.Backup == nil {
+			return nil, fmt.Errorf("%w %q: this agent takes no backups", ErrUnknownKind, req.Kind)
+		}
+		report(Progress{Phase: "backing up"})
+		out, err := h.Backup(ctx)
+		if err != nil {
+			return &Result{Backup: out}, err
+		}
+		return &Result{Backup: out}, nil
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownKind, req.Kind)
 }

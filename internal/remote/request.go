@@ -34,6 +34,10 @@ const (
 	KindTeardown Kind = "teardown"
 	// KindDrill runs one drill of a declared drill schedule now.
 	KindDrill Kind = "drill"
+	// KindBackup takes a backup now, as the signed policy declares it (base
+	// backup, tenant dumps, retention): the policy's first backup, taken
+	// on the database host rather than where Terraform runs.
+	KindBackup Kind = "backup"
 )
 
 // Request is a request document (<root>/requests/<id>/request.json). It
@@ -117,6 +121,9 @@ type Result struct {
 	Restore  *RestoreResult `json:"restore,omitempty"`
 	Evidence string         `json:"evidence,omitempty"`
 	Passed   *bool          `json:"passed,omitempty"`
+	// Backup is what a backup request produced ("backup <id>, tenant
+	// <db>/<id>, ...").
+	Backup string `json:"backup,omitempty"`
 }
 
 // RestoreResult is what the provider reads into state after a restore.

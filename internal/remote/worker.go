@@ -99,7 +99,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 func (w *Worker) beat(ctx context.Context, log *slog.Logger) {
 	err := PublishHeartbeat(ctx, w.Store, w.Layout, Heartbeat{Host: w.Host, Holder: w.Holder, Cluster: w.Layout.Cluster, Version: w.Version,
-		Executes: []string{string(KindRestore), string(KindTeardown), string(KindDrill)}, Started: w.started, IntervalSeconds: w.Heartbeat.Seconds()})
+		Executes: []string{string(KindRestore), string(KindTeardown), string(KindDrill), string(KindBackup)}, Started: w.started, IntervalSeconds: w.Heartbeat.Seconds()})
 	if err != nil && ctx.Err() == nil {
 		log.Warn("heartbeat", "err", err)
 	}

@@ -43,6 +43,11 @@ type Policy struct {
 	Encryption *Encryption `json:"encryption,omitempty"`
 	// Postgres locates the server without credentials.
 	Postgres PolicyPostgres `json:"postgres"`
+	// Compression is the codec of the base backups the agent takes for
+	// this policy (zstd, lz4, none); empty leaves it to the agent
+	// configuration. Declared here, it reaches every running agent at its
+	// next refresh, with no file to change on the hosts.
+	Compression string `json:"compression,omitempty"`
 }
 
 // BackupRecipients are what base backups and tenant dumps are encrypted

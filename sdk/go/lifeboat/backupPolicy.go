@@ -16,12 +16,20 @@ import (
 type BackupPolicy struct {
 	pulumi.CustomResourceState
 
+	// Host whose Lifeboat agent takes the backup of `backup_on_create` (its bootstrap file's `host`, see `data.lifeboat_agents`): the provider writes a signed "backup now" request into the repository, the agent on that host claims it and takes the backup there as the signed policy declares it (its own PostgreSQL connection, `pg_dump` and writer credentials), and the apply waits for its result. Terraform then needs no route to PostgreSQL.
+	Agent pulumi.StringPtrOutput `pulumi:"agent"`
 	// Take a first base backup (and the tenant dumps) during apply, logging progress. Default `false`.
 	BackupOnCreate pulumi.BoolPtrOutput `pulumi:"backupOnCreate"`
+	// With the agent executor: how long the backup request may wait without a live agent claiming it before the apply fails, naming the request and the live agents (the request is then withdrawn). Default `5m`.
+	ClaimTimeout pulumi.StringPtrOutput `pulumi:"claimTimeout"`
 	// Cluster name in the repository (the same as its `lifeboat_wal_archive`). Changing it replaces the policy.
 	Cluster pulumi.StringOutput `pulumi:"cluster"`
+	// Codec of the base backups taken for this policy: `zstd`, `lz4` or `none`. It goes into the signed policy, so every running agent uses it from its next refresh, with no file to change on the hosts (an agent's `--compression` flag still overrides it). Default: the agent configuration's (`zstd` unless it says otherwise).
+	Compression pulumi.StringPtrOutput `pulumi:"compression"`
 	// Client-side encryption of the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
 	Encryption BackupPolicyEncryptionPtrOutput `pulumi:"encryption"`
+	// Where the backup of `backup_on_create` runs: `agent` (the agent on `agent`, or any agent of the cluster) or `local` (the machine running Terraform, through the `postgres` block). Default: `agent` when `agent` is set or a live agent of the cluster publishes its heartbeat at apply, else `local`.
+	Executor pulumi.StringPtrOutput `pulumi:"executor"`
 	// Newest complete base backup, as refresh saw it: an update keeps it as planned (it takes no backup), and never causes a diff.
 	LastBackupId pulumi.StringOutput `pulumi:"lastBackupId"`
 	// When it finished (RFC 3339).
@@ -108,12 +116,20 @@ func BackupPolicyExists(ctx *pulumi.Context,
 }
 
 type backupPolicyArgs struct {
+	// Host whose Lifeboat agent takes the backup of `backup_on_create` (its bootstrap file's `host`, see `data.lifeboat_agents`): the provider writes a signed "backup now" request into the repository, the agent on that host claims it and takes the backup there as the signed policy declares it (its own PostgreSQL connection, `pg_dump` and writer credentials), and the apply waits for its result. Terraform then needs no route to PostgreSQL.
+	Agent *string `pulumi:"agent"`
 	// Take a first base backup (and the tenant dumps) during apply, logging progress. Default `false`.
 	BackupOnCreate *bool `pulumi:"backupOnCreate"`
+	// With the agent executor: how long the backup request may wait without a live agent claiming it before the apply fails, naming the request and the live agents (the request is then withdrawn). Default `5m`.
+	ClaimTimeout *string `pulumi:"claimTimeout"`
 	// Cluster name in the repository (the same as its `lifeboat_wal_archive`). Changing it replaces the policy.
 	Cluster string `pulumi:"cluster"`
+	// Codec of the base backups taken for this policy: `zstd`, `lz4` or `none`. It goes into the signed policy, so every running agent uses it from its next refresh, with no file to change on the hosts (an agent's `--compression` flag still overrides it). Default: the agent configuration's (`zstd` unless it says otherwise).
+	Compression *string `pulumi:"compression"`
 	// Client-side encryption of the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
 	Encryption *BackupPolicyEncryption `pulumi:"encryption"`
+	// Where the backup of `backup_on_create` runs: `agent` (the agent on `agent`, or any agent of the cluster) or `local` (the machine running Terraform, through the `postgres` block). Default: `agent` when `agent` is set or a live agent of the cluster publishes its heartbeat at apply, else `local`.
+	Executor *string `pulumi:"executor"`
 	// How to reach the PostgreSQL server to back up (the role needs REPLICATION): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres *BackupPolicyPostgres `pulumi:"postgres"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
@@ -140,12 +156,20 @@ type backupPolicyArgs struct {
 
 // The set of arguments for constructing a BackupPolicy resource.
 type BackupPolicyArgs struct {
+	// Host whose Lifeboat agent takes the backup of `backup_on_create` (its bootstrap file's `host`, see `data.lifeboat_agents`): the provider writes a signed "backup now" request into the repository, the agent on that host claims it and takes the backup there as the signed policy declares it (its own PostgreSQL connection, `pg_dump` and writer credentials), and the apply waits for its result. Terraform then needs no route to PostgreSQL.
+	Agent pulumi.StringPtrInput
 	// Take a first base backup (and the tenant dumps) during apply, logging progress. Default `false`.
 	BackupOnCreate pulumi.BoolPtrInput
+	// With the agent executor: how long the backup request may wait without a live agent claiming it before the apply fails, naming the request and the live agents (the request is then withdrawn). Default `5m`.
+	ClaimTimeout pulumi.StringPtrInput
 	// Cluster name in the repository (the same as its `lifeboat_wal_archive`). Changing it replaces the policy.
 	Cluster pulumi.StringInput
+	// Codec of the base backups taken for this policy: `zstd`, `lz4` or `none`. It goes into the signed policy, so every running agent uses it from its next refresh, with no file to change on the hosts (an agent's `--compression` flag still overrides it). Default: the agent configuration's (`zstd` unless it says otherwise).
+	Compression pulumi.StringPtrInput
 	// Client-side encryption of the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
 	Encryption BackupPolicyEncryptionPtrInput
+	// Where the backup of `backup_on_create` runs: `agent` (the agent on `agent`, or any agent of the cluster) or `local` (the machine running Terraform, through the `postgres` block). Default: `agent` when `agent` is set or a live agent of the cluster publishes its heartbeat at apply, else `local`.
+	Executor pulumi.StringPtrInput
 	// How to reach the PostgreSQL server to back up (the role needs REPLICATION): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres BackupPolicyPostgresPtrInput
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
@@ -257,9 +281,19 @@ func (o BackupPolicyOutput) ToBackupPolicyOutputWithContext(ctx context.Context)
 	return o
 }
 
+// Host whose Lifeboat agent takes the backup of `backup_on_create` (its bootstrap file's `host`, see `data.lifeboat_agents`): the provider writes a signed "backup now" request into the repository, the agent on that host claims it and takes the backup there as the signed policy declares it (its own PostgreSQL connection, `pg_dump` and writer credentials), and the apply waits for its result. Terraform then needs no route to PostgreSQL.
+func (o BackupPolicyOutput) Agent() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicy) pulumi.StringPtrOutput { return v.Agent }).(pulumi.StringPtrOutput)
+}
+
 // Take a first base backup (and the tenant dumps) during apply, logging progress. Default `false`.
 func (o BackupPolicyOutput) BackupOnCreate() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *BackupPolicy) pulumi.BoolPtrOutput { return v.BackupOnCreate }).(pulumi.BoolPtrOutput)
+}
+
+// With the agent executor: how long the backup request may wait without a live agent claiming it before the apply fails, naming the request and the live agents (the request is then withdrawn). Default `5m`.
+func (o BackupPolicyOutput) ClaimTimeout() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicy) pulumi.StringPtrOutput { return v.ClaimTimeout }).(pulumi.StringPtrOutput)
 }
 
 // Cluster name in the repository (the same as its `lifeboat_wal_archive`). Changing it replaces the policy.
@@ -267,9 +301,19 @@ func (o BackupPolicyOutput) Cluster() pulumi.StringOutput {
 	return o.ApplyT(func(v *BackupPolicy) pulumi.StringOutput { return v.Cluster }).(pulumi.StringOutput)
 }
 
+// Codec of the base backups taken for this policy: `zstd`, `lz4` or `none`. It goes into the signed policy, so every running agent uses it from its next refresh, with no file to change on the hosts (an agent's `--compression` flag still overrides it). Default: the agent configuration's (`zstd` unless it says otherwise).
+func (o BackupPolicyOutput) Compression() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicy) pulumi.StringPtrOutput { return v.Compression }).(pulumi.StringPtrOutput)
+}
+
 // Client-side encryption of the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
 func (o BackupPolicyOutput) Encryption() BackupPolicyEncryptionPtrOutput {
 	return o.ApplyT(func(v *BackupPolicy) BackupPolicyEncryptionPtrOutput { return v.Encryption }).(BackupPolicyEncryptionPtrOutput)
+}
+
+// Where the backup of `backup_on_create` runs: `agent` (the agent on `agent`, or any agent of the cluster) or `local` (the machine running Terraform, through the `postgres` block). Default: `agent` when `agent` is set or a live agent of the cluster publishes its heartbeat at apply, else `local`.
+func (o BackupPolicyOutput) Executor() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicy) pulumi.StringPtrOutput { return v.Executor }).(pulumi.StringPtrOutput)
 }
 
 // Newest complete base backup, as refresh saw it: an update keeps it as planned (it takes no backup), and never causes a diff.
