@@ -35,7 +35,20 @@ type postureOptions struct {
 	// for retainDays.
 	store      bool
 	retainDays int
+	// auditor are the credentials the bucket's own posture (versioning,
+	// object lock, lifecycle, encryption, tags) is read with, when set: the
+	// auditor role may read the bucket's configuration, which the agent's
+	// writer keys may not all read.
+	auditor objectstore.Config
+	// buckets reads the bucket's posture (nil: the configuration's client).
+	buckets posture.BucketReader
 }
+
+// Environment variables of the auditor's keys for posture report.
+const (
+	EnvAuditorAccessKey = "LIFEBOAT_AUDITOR_ACCESS_KEY"
+	EnvAuditorSecretKey = "LIFEBOAT_AUDITOR_SECRET_KEY"
+)
 
 func newPostureCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -71,6 +84,18 @@ could not be made.`,
 			if err != nil {
 				return fmt.Errorf("object store: %w", err)
 			}
+			if opts.auditor.AccessKey != "" || opts.auditor.Profile != "" {
+				if (opts.auditor.AccessKey == "") != (opts.auditor.SecretKey == "") {
+					return fmt.Errorf("auditor credentials: set both $%s and $%s (or --auditor-profile)", EnvAuditorAccessKey, EnvAuditorSecretKey)
+				}
+				ac := cfg.ObjectStore()
+				ac.AccessKey, ac.SecretKey, ac.Profile = opts.auditor.AccessKey, opts.auditor.SecretKey, opts.auditor.Profile
+				auditor, err := objectstore.NewClient(cmd.Context(), ac)
+				if err != nil {
+					return fmt.Errorf("object store (auditor credentials): %w", err)
+				}
+				opts.buckets = auditor
+			}
 			return runPostureReport(cmd.Context(), cfg, client, opts, cmd.OutOrStdout())
 		},
 	}
@@ -89,6 +114,8 @@ could not be made.`,
 	fs.DurationVar(&opts.params.RTOTarget, "rto-target", 0, "RTO a drill must meet (default the drill's own target)")
 	fs.BoolVar(&opts.store, "store", false, "also write the report into the repository (audit/posture/<time>.<ext>) with its sha256, signed with the configuration's signing_key_file, under COMPLIANCE object lock")
 	fs.IntVar(&opts.retainDays, "retain-days", 400, "how long a stored report stays locked")
+	fs.StringVar(&opts.auditor.Profile, "auditor-profile", "", "AWS profile of the auditor role (lifeboat_access_policy's auditor document), whose keys read the bucket's versioning, object lock, lifecycle and encryption for the bucket controls; keys from $"+EnvAuditorAccessKey+" and $"+EnvAuditorSecretKey+" win (default: the configuration's keys, which a writer's cannot fully read: those controls are then unknown)")
+	opts.auditor.AccessKey, opts.auditor.SecretKey = os.Getenv(EnvAuditorAccessKey), os.Getenv(EnvAuditorSecretKey)
 	return cmd
 }
 
@@ -107,6 +134,9 @@ func runPostureReport(ctx context.Context, cfg repo.AgentConfig, client *objects
 		clusters = []string{cfg.Cluster}
 	}
 	target := posture.Target{Buckets: client, Store: client.Store(cfg.Bucket), Prefix: cfg.Prefix, Clusters: clusters, Trust: trust}
+	if opts.buckets != nil {
+		target.Buckets = opts.buckets
+	}
 	if opts.pgDSN != "" {
 		pool, err := pg.Pool(ctx, opts.pgDSN)
 		if err != nil {

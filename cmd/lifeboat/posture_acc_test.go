@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
@@ -99,5 +100,73 @@ func TestAccPostureReport(t *testing.T) {
 
 	if out, code := f.exec(t, "posture", "report", "--format", "pdf"); code != 2 || !strings.Contains(out, "unknown format") {
 		t.Errorf("unknown format: exit %d\n%s", code, out)
+	}
+}
+
+// TestAccPostureReportAuditorReadsTheBucket: run with the keys of a MinIO
+// user made from the writer's document (as the demo's agent runs), the
+// bucket controls of posture report are unknown: those keys may not read
+// the bucket's configuration. With the keys of a user made from the
+// auditor's document in $LIFEBOAT_AUDITOR_ACCESS_KEY and
+// $LIFEBOAT_AUDITOR_SECRET_KEY, the same report judges them: the object
+// lock (GOVERNANCE, 1 day) fails the 7-day minimum naming the bucket, and
+// versioning passes.
+func TestAccPostureReportAuditorReadsTheBucket(t *testing.T) {
+	env := testenv.Require(t)
+	f, _ := setupWriterRepo(t, env, "posture-auditor")
+	ctx := context.Background()
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Format: 1, Cluster: f.cfg.Cluster, Schedule: "@hourly"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	report := func(extraEnv ...string) *posture.Report {
+		t.Helper()
+		cmd := f.command("posture", "report", "--format", "json")
+		cmd.Env = append(cmd.Env, extraEnv...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() > exitPostureFailed {
+			t.Fatalf("posture report: %v\n%s", err, stderr.String())
+		}
+		var r posture.Report
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("report is not JSON: %v\n%s", err, out)
+		}
+		return &r
+	}
+	status := func(r *posture.Report, control string) posture.Finding {
+		t.Helper()
+		fd, ok := r.Find(control, "")
+		if !ok {
+			t.Fatalf("no finding for %s", control)
+		}
+		return fd
+	}
+	r := report()
+	for _, c := range []string{posture.ControlObjectLock, posture.ControlVersioning} {
+		if fd := status(r, c); fd.Status != posture.Unknown {
+			t.Fatalf("with the writer's keys %s = %s %q, want unknown (they may not read the bucket's configuration)", c, fd.Status, fd.Observed)
+		}
+	}
+
+	doc, err := access.Policy(access.RoleAuditor, f.cfg.Bucket, repo.Layout{Prefix: f.cfg.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.MinIO[0].CreateUser(ctx, "posture-auditor", "posture-auditor-secret", "posture-auditor", doc.JSON()); err != nil {
+		t.Fatal(err)
+	}
+	r = report(EnvAuditorAccessKey+"=posture-auditor", EnvAuditorSecretKey+"=posture-auditor-secret")
+	lock := status(r, posture.ControlObjectLock)
+	if lock.Status != posture.Fail || !strings.Contains(lock.Observed, "GOVERNANCE, 1 days") || len(lock.Evidence) == 0 ||
+		!strings.Contains(lock.Evidence[0].Key, f.cfg.Bucket) {
+		t.Fatalf("with the auditor's keys the object lock = %+v, want a fail on GOVERNANCE, 1 days naming the bucket", lock)
+	}
+	if v := status(r, posture.ControlVersioning); v.Status != posture.Pass {
+		t.Fatalf("with the auditor's keys versioning = %s %q, want pass", v.Status, v.Observed)
+	}
+	// The repository's controls still read with the configuration's keys.
+	if fd, _ := r.Find(posture.ControlConfiguration, f.cfg.Cluster); fd.Status != posture.Pass {
+		t.Errorf("configuration = %s %q, want pass (read with the writer's keys)", fd.Status, fd.Observed)
 	}
 }

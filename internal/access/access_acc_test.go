@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -221,12 +222,34 @@ func TestAccRolesMinIO(t *testing.T) {
 				_, err := a.S3().GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(b)})
 				return err
 			}},
+			// What a posture report reads of the bucket with the
+			// auditor's keys: every field, as the admin reads it.
+			op{"read the bucket's posture", func() error {
+				st, err := a.ReadBucket(ctx, b)
+				if err != nil {
+					return err
+				}
+				want, err := f.admin.ReadBucket(ctx, b)
+				if err != nil {
+					return err
+				}
+				if !st.ObjectLockEnabled || st.Versioning != "Enabled" || st.Spec.Retention == nil || *st.Spec.Retention != *want.Spec.Retention ||
+					len(st.Spec.Lifecycle) != 1 || st.Spec.Lifecycle[0].Name != "wal" || (st.PublicAccessBlocked == nil) != (want.PublicAccessBlocked == nil) {
+					return fmt.Errorf("auditor read %+v, the admin %+v", st, want)
+				}
+				return nil
+			}},
 		)
 		mustDeny(t, RoleAuditor,
 			op{"read policy.json", func() error { return get(ctx, a, b, l.PolicyKey()) }},
 			op{"read cluster.json", func() error { return get(ctx, a, b, l.ClusterInfoKey()) }},
 			op{"put evidence", func() error { return put(ctx, a, b, l.DrillEvidenceKey("nightly", "e2"), objectstore.PutOptions{}) }},
 			op{"list the root", func() error { return listKeys(ctx, a, b, l.RootDir()) }},
+			op{"tag the bucket", func() error {
+				_, err := a.S3().PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(b),
+					Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}}})
+				return a.Classify("tag the bucket", err)
+			}},
 		)
 	})
 }

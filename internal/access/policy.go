@@ -83,6 +83,8 @@ const (
 	actGetBucketVersioning        = "s3:GetBucketVersioning"
 	actPutBucketVersioning        = "s3:PutBucketVersioning"
 	actGetEncryptionConfiguration = "s3:GetEncryptionConfiguration"
+	actGetBucketTagging           = "s3:GetBucketTagging"
+	actGetBucketPolicyStatus      = "s3:GetBucketPolicyStatus"
 	actPutEncryptionConfiguration = "s3:PutEncryptionConfiguration"
 	actPutBucketPolicy            = "s3:PutBucketPolicy"
 	actDeleteBucketPolicy         = "s3:DeleteBucketPolicy"
@@ -94,6 +96,14 @@ const (
 // postureReads read the bucket's posture: what a writer checks before it
 // trusts the bucket, and what an auditor reports.
 var postureReads = []string{actGetLifecycleConfiguration, actGetObjectLockConfiguration, actGetBucketVersioning, actGetEncryptionConfiguration}
+
+// auditorBucketReads are what an auditor reads of the bucket itself for a
+// posture report: its posture, plus its tags and whether its bucket policy
+// makes it public. Configuration only: no key is listed or read through
+// them. NOTE: not s3:GetBucketPublicAccessBlock: MinIO refuses a document
+// that names it (it has no such API), and a posture read denied it reports
+// the block as not read.
+var auditorBucketReads = append(slices.Clone(postureReads), actGetBucketTagging, actGetBucketPolicyStatus)
 
 // bucketWrites change the bucket itself: never a writer's.
 var bucketWrites = []string{actPutLifecycleConfiguration, actPutObjectLockConfiguration, actPutBucketVersioning,
@@ -150,7 +160,7 @@ func Policy(role Role, bucket string, l repo.Layout) (Document, error) {
 			allow("ReadRestoreAudit", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.RestoreAuditDir())),
 			list("ListPostureReports", a, l.PostureReportsDir()),
 			allow("ReadPostureReports", []string{actGetObject, actGetObjectVersion, actGetObjectRetention}, a.objects(l.PostureReportsDir())),
-			allow("ReadBucketPosture", postureReads, a.bucketARN()),
+			allow("ReadBucketPosture", auditorBucketReads, a.bucketARN()),
 		}
 	case RoleCopy:
 		st = copier(a, l)

@@ -180,8 +180,10 @@ func TestPolicyDocuments(t *testing.T) {
 				{action: "s3:GetObjectRetention", resource: obj(l.DrillEvidenceKey("nightly", "e1"))},
 				onBucket("s3:GetLifecycleConfiguration"), onBucket("s3:GetBucketObjectLockConfiguration"),
 				onBucket("s3:GetBucketVersioning"), onBucket("s3:GetEncryptionConfiguration"),
+				onBucket("s3:GetBucketTagging"), onBucket("s3:GetBucketPolicyStatus"),
 			},
 			deny: []request{
+				onBucket("s3:PutBucketTagging"), onBucket("s3:GetBucketPolicy"),
 				get(l.DrillScheduleKey("nightly")), get(l.PolicyKey()), get(l.WALKey("00000001", "000000010000000000000003", "zst")),
 				get("pg/other/drills/nightly/evidence/e1.json"), put(l.DrillEvidenceKey("nightly", "e2")),
 				put(l.RestoreAuditKey("r1", repo.AuditStarted)), put(l.PostureReportKey("20261130T113000Z", "html")),

@@ -73,7 +73,8 @@ type BucketState struct {
 	Versioning string
 	// ObjectLockEnabled is false for a bucket created without object lock.
 	ObjectLockEnabled bool
-	// PublicAccessBlocked is nil when the store has no public access block API.
+	// PublicAccessBlocked is nil when the store has no public access block
+	// API, or the caller may not read it.
 	PublicAccessBlocked *bool
 }
 
@@ -493,10 +494,18 @@ func (c *Client) ReadBucket(ctx context.Context, name string) (*BucketState, err
 	bucket := aws.String(name)
 	if _, err := c.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: bucket}); err != nil {
 		err = c.classify("read bucket "+name, err)
-		if errors.Is(err, ErrNotFound) {
+		switch {
+		case errors.Is(err, ErrNotFound):
 			return nil, fmt.Errorf("read bucket %s: %w", name, ErrBucketNotFound)
+		case errors.Is(err, ErrAccessDenied):
+			// HeadBucket is authorised by s3:ListBucket on the whole
+			// bucket, which the auditor (and the writer) hold only for
+			// their own prefixes: whoever may read the configuration
+			// below reads the posture. A bucket that is absent says so
+			// there (NoSuchBucket), bad credentials too.
+		default:
+			return nil, err
 		}
-		return nil, err
 	}
 	st := &BucketState{Spec: BucketSpec{Name: name}}
 
@@ -571,6 +580,9 @@ func (c *Client) ReadBucket(ctx context.Context, name string) (*BucketState, err
 		blocked := aws.ToBool(p.BlockPublicAcls) && aws.ToBool(p.BlockPublicPolicy) && aws.ToBool(p.IgnorePublicAcls) && aws.ToBool(p.RestrictPublicBuckets)
 		st.PublicAccessBlocked = &blocked
 	case err == nil, notImplemented(err), isCode(err, "MalformedXML", "InvalidRequest"):
+	case errors.Is(c.classify("", err), ErrAccessDenied):
+		// An auditor's keys may read the posture but not the block
+		// (MinIO knows no such permission to grant): not read.
 	case isCode(err, "NoSuchPublicAccessBlockConfiguration"):
 		blocked := false
 		st.PublicAccessBlocked = &blocked

@@ -138,6 +138,10 @@ grep -E "^(lifeboat_restore|Apply complete)" "$DEMO/apply.log" || true
 [[ ! -e "$SERVICES/rehearsal" ]] || { echo "the rehearsal's directory is still there"; exit 1; }
 
 echo "==> the posture report: every control with its evidence and standards, the trends; stored under object lock for auditors"
+# The bucket's configuration (lock, versioning, lifecycle, encryption) is read with an auditor's
+# keys, made from the auditor's policy document: the agent's writer keys may not read all of it.
+eval "$("$DEMO/bin/devenv" auditor -dir "$SERVICES" -bucket lifeboat-demo-repository -prefix pg)"
+export LIFEBOAT_AUDITOR_ACCESS_KEY LIFEBOAT_AUDITOR_SECRET_KEY
 REPORT="$DEMO/posture-report.html"
 rc=0
 "$DEMO/bin/lifeboat" posture report --config "$SERVICES/lifeboat-agent.json" --pg-dsn "$LIFEBOAT_PG_DSN" \

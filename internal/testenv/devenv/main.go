@@ -9,7 +9,9 @@
 // `seed` creates Odoo-like tenant databases with attachments in a filestore
 // bucket; `incident` makes the accident the demo restores from; `writer`
 // creates the MinIO user the demo's agent writes as, from the writer's
-// policy document, and prints its keys as TF_VAR_ exports.
+// policy document, and prints its keys as TF_VAR_ exports; `auditor` the
+// user whose keys posture report reads the bucket's configuration with,
+// from the auditor's document (LIFEBOAT_AUDITOR_* exports).
 package main
 
 import (
@@ -33,7 +35,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: devenv up|down|seed|incident [flags]")
+		return fmt.Errorf("usage: devenv up|down|seed|incident|writer|auditor [flags]")
 	}
 	switch args[0] {
 	case "seed":
@@ -42,6 +44,8 @@ func run(args []string) error {
 		return runSeed(args[1:], true)
 	case "writer":
 		return runWriter(args[1:])
+	case "auditor":
+		return runAuditor(args[1:])
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	dir := fs.String("dir", ".demo/services", "folder for service data, logs, pid files and env.sh")
