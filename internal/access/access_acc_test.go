@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -247,7 +246,7 @@ func TestAccRolesMinIO(t *testing.T) {
 			op{"list the root", func() error { return listKeys(ctx, a, b, l.RootDir()) }},
 			op{"tag the bucket", func() error {
 				_, err := a.S3().PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(b),
-					Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}}})
+					Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}}})
 				return a.Classify("tag the bucket", err)
 			}},
 		)
