@@ -473,7 +473,7 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 			r.warnLatest(&resp.Diagnostics, p.Cluster.Target, p.Cluster.Latest)
 		}
 	}
-	planCleanRoom(ctx, store, &plan, &resp.Diagnostics)
+	planCleanRoom(ctx, store, kreq, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -628,9 +628,7 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	if out.SuperuserPassword != "" {
 		plan.Superuser, plan.SuperuserPassword = types.StringValue(out.Superuser), types.StringValue(out.SuperuserPassword)
 	}
-	if plan.ForensicSummary.IsUnknown() {
-		plan.ForensicSummary, plan.ForensicChanges = types.StringNull(), types.ListNull(types.StringType)
-	}
+	applyForensics(ctx, store, &plan, &resp.Diagnostics)
 	plan.DataLossWindow = types.StringNull()
 	if rreq.Point.IsZero() {
 		plan.DataLossWindow = lossWindow(rreq.Target, out.Started, out.RestoredToTime)

@@ -79,10 +79,12 @@ func cleanRoomAttributes() map[string]schema.Attribute {
 			Computed:            true, Sensitive: true,
 		},
 		"forensic_summary": computedStr("With `not_after`: what was written into the repository since, counted by kind of object and change " +
-			"(objects written, versions written over existing objects, delete markers). Known at plan."),
+			"(objects written, versions written over existing objects, delete markers), and when it was listed. Known at plan, and kept: " +
+			"a saved plan applied later, while an attacker goes on writing, keeps the listing it showed (a warning counts what changed since)."),
 		"forensic_changes": schema.ListAttribute{
 			MarkdownDescription: fmt.Sprintf("With `not_after`: each version and delete marker written into the repository since "+
-				"(`<time> <written|overwritten|delete marker> <key> (<kind>)`), oldest first, at most %d. Known at plan.", forensicLines),
+				"(`<time> <written|overwritten|delete marker> <key> (<kind>)`), oldest first, at most %d. Known at plan and kept as "+
+				"planned, like `forensic_summary`.", forensicLines),
 			ElementType: types.StringType, Computed: true,
 		},
 	}
@@ -194,12 +196,66 @@ func (r *restoreResource) readStore(ctx context.Context, m *restoreModel, cfg ob
 }
 
 // planCleanRoom fills the clean-room values the plan shows: the forensic
-// context since not_after, read with the restore's own store, and the
+// context since not_after, read with the restore's own store (req is the
+// restore's request, whose Audit.Store keeps the report), and the
 // password to come.
-func planCleanRoom(ctx context.Context, store objectstore.Store, m *restoreModel, diags *diag.Diagnostics) {
+//
+// GOTCHA: an attacker may still be writing, and Terraform plans a saved
+// plan again when it applies it, failing the apply if the forensic values
+// changed: the report is kept in the repository (restore.KeptForensics)
+// so that second plan shows exactly the first's; when it cannot be kept
+// the values are unknown and listed on apply.
+func planCleanRoom(ctx context.Context, store objectstore.Store, req restore.Request, m *restoreModel, diags *diag.Diagnostics) {
 	m.Superuser, m.SuperuserPassword = types.StringNull(), types.StringNull()
 	if m.CleanRoom.ValueBool() && m.Kind.ValueString() == string(restore.KindCluster) {
 		m.Superuser, m.SuperuserPassword = types.StringUnknown(), types.StringUnknown()
+	}
+	m.ForensicSummary, m.ForensicChanges = types.StringNull(), types.ListNull(types.StringType)
+	if m.notAfter().IsZero() {
+		return
+	}
+	rep, err := restore.KeptForensics(ctx, store, req, forensicLines)
+	if err != nil {
+		diags.AddAttributeError(path.Root("not_after"), "Error Reading The Repository's History",
+			detail(fmt.Sprintf("listing what was written into the repository since not_after %s (the restorer needs s3:ListBucketVersions)", m.NotAfter.ValueString()), err))
+		return
+	}
+	if rep.NotKept != nil {
+		m.ForensicSummary, m.ForensicChanges = types.StringUnknown(), types.ListUnknown(types.StringType)
+		diags.AddWarning("Forensic Context Listed On Apply",
+			fmt.Sprintf("%s. It could not be kept for a saved plan (%v), so forensic_summary and forensic_changes are listed again when the restore runs.",
+				rep.Summary, rep.NotKept))
+		return
+	}
+	m.ForensicSummary, m.ForensicChanges = forensicValues(rep.Summary, rep.Lines)
+	if rep.Changes > 0 {
+		diags.AddWarning("Repository Changed Since The Declared Compromise",
+			fmt.Sprintf("%s. The clean room reads the repository as it was at %s and ignores all of it; see forensic_changes.", rep.Summary, m.NotAfter.ValueString()))
+	}
+	if more := len(rep.Fresh.Changes) - rep.Changes; more != 0 {
+		// Warnings are not planned values: this one may say what the
+		// kept listing cannot.
+		diags.AddWarning("Repository Still Changing",
+			fmt.Sprintf("forensic_summary and forensic_changes are the listing of %s, kept for this restore's saved plan; the repository now holds %d "+
+				"changes since not_after (%+d): %s. Apply (or destroy) this restore, then plan again for a new listing.",
+				rep.Listed.UTC().Format(time.RFC3339), len(rep.Fresh.Changes), more, rep.Fresh.Summary()))
+	}
+}
+
+// forensicValues are forensic_summary and forensic_changes.
+func forensicValues(summary string, lines []string) (types.String, types.List) {
+	vals := []attr.Value{}
+	for _, l := range lines {
+		vals = append(vals, types.StringValue(l))
+	}
+	return types.StringValue(summary), types.ListValueMust(types.StringType, vals)
+}
+
+// applyForensics lists the forensic context when the plan could not keep
+// it (so it was unknown there).
+func applyForensics(ctx context.Context, store objectstore.Store, m *restoreModel, diags *diag.Diagnostics) {
+	if !m.ForensicSummary.IsUnknown() {
+		return
 	}
 	m.ForensicSummary, m.ForensicChanges = types.StringNull(), types.ListNull(types.StringType)
 	na := m.notAfter()
@@ -208,20 +264,11 @@ func planCleanRoom(ctx context.Context, store objectstore.Store, m *restoreModel
 	}
 	rep, err := restore.Forensics(ctx, store, m.layout(), na)
 	if err != nil {
-		diags.AddAttributeError(path.Root("not_after"), "Error Reading The Repository's History",
-			detail(fmt.Sprintf("listing what was written into the repository since not_after %s (the restorer needs s3:ListBucketVersions)", m.NotAfter.ValueString()), err))
+		diags.AddWarning("Forensic Context Not Listed",
+			fmt.Sprintf("The restore ran, but what was written into the repository since not_after could not be listed: %v.", err))
 		return
 	}
-	lines := []attr.Value{}
-	for _, l := range rep.Lines(forensicLines) {
-		lines = append(lines, types.StringValue(l))
-	}
-	m.ForensicSummary = types.StringValue(rep.Summary())
-	m.ForensicChanges = types.ListValueMust(types.StringType, lines)
-	if len(rep.Changes) > 0 {
-		diags.AddWarning("Repository Changed Since The Declared Compromise",
-			fmt.Sprintf("%s. The clean room reads the repository as it was at %s and ignores all of it; see forensic_changes.", rep.Summary(), m.NotAfter.ValueString()))
-	}
+	m.ForensicSummary, m.ForensicChanges = forensicValues(rep.Summary(), rep.Lines(forensicLines))
 }
 
 // applyCleanRoom sets the clean-room arguments of a restore request.

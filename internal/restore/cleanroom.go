@@ -126,8 +126,10 @@ func (c ForensicChange) String() string {
 // chose before that time. Versions removed for good leave no trace in a
 // listing; object lock is what keeps those from happening.
 type ForensicReport struct {
-	Since   time.Time
-	Changes []ForensicChange // oldest first
+	// Since is the declared compromise time; Until when the listing
+	// started (a change made while it ran may or may not be in it).
+	Since, Until time.Time
+	Changes      []ForensicChange // oldest first
 	// Counts by change kind.
 	Written, Overwritten, DeleteMarkers int
 }
@@ -135,7 +137,7 @@ type ForensicReport struct {
 // Summary is one line: the counts, and the kinds of objects touched.
 func (r *ForensicReport) Summary() string {
 	if len(r.Changes) == 0 {
-		return fmt.Sprintf("nothing written into the repository since %s", r.Since.UTC().Format(time.RFC3339))
+		return fmt.Sprintf("nothing written into the repository since %s (listed %s)", r.Since.UTC().Format(time.RFC3339), r.Until.UTC().Format(time.RFC3339))
 	}
 	kinds := map[string]int{}
 	for _, c := range r.Changes {
@@ -146,8 +148,8 @@ func (r *ForensicReport) Summary() string {
 		parts = append(parts, fmt.Sprintf("%d %s", n, k))
 	}
 	sort.Strings(parts)
-	return fmt.Sprintf("since %s: %d objects written, %d overwritten, %d delete markers (%s)", r.Since.UTC().Format(time.RFC3339),
-		r.Written, r.Overwritten, r.DeleteMarkers, strings.Join(parts, ", "))
+	return fmt.Sprintf("since %s (listed %s): %d objects written, %d overwritten, %d delete markers (%s)", r.Since.UTC().Format(time.RFC3339),
+		r.Until.UTC().Format(time.RFC3339), r.Written, r.Overwritten, r.DeleteMarkers, strings.Join(parts, ", "))
 }
 
 // Lines lists the changes, at most n (then a last line says how many were
@@ -167,7 +169,7 @@ func (r *ForensicReport) Lines(n int) []string {
 // Forensics lists every version and delete marker written into the
 // repository of l after since (ListObjectVersions).
 func Forensics(ctx context.Context, store objectstore.Store, l repo.Layout, since time.Time) (*ForensicReport, error) {
-	rep := &ForensicReport{Since: since}
+	rep := &ForensicReport{Since: since, Until: time.Now().UTC()}
 	var key string
 	var pending []objectstore.ObjectInfo // this key's versions after since, newest first
 	older := false                       // this key has a version at or before since

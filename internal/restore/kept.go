@@ -23,8 +23,10 @@ const KeptPlanTTL = 7 * 24 * time.Hour
 // keptPlan is the object PlanKept keeps in the repository.
 type keptPlan struct {
 	Format  int       `json:"format"`
-	Source  string    `json:"source"`
+	Source  string    `json:"source,omitempty"`
 	Planned time.Time `json:"planned"`
+	// Forensics is what KeptForensics listed, as the plan showed it.
+	Forensics *KeptForensicReport `json:"forensics,omitempty"`
 }
 
 // PlanKept is PlanRestore for a plan that is reviewed first and applied
@@ -118,6 +120,11 @@ func (r *Request) identity() string {
 		h.Write([]byte(v))
 		h.Write([]byte{0})
 	}
+	// NOTE: only when set, so the digest of every other restore (and what
+	// earlier plans kept under it) stays as it was.
+	if !r.NotAfter.IsZero() {
+		h.Write([]byte("not_after=" + r.NotAfter.UTC().Format(time.RFC3339Nano)))
+	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
@@ -128,4 +135,54 @@ func (r *Request) recordStore(store objectstore.Store) objectstore.Store {
 		return r.Audit.Store
 	}
 	return store
+}
+
+// KeptForensicReport is the forensic context a clean-room plan showed:
+// the summary and the listed changes, as of Listed.
+type KeptForensicReport struct {
+	Listed  time.Time `json:"listed"`
+	Summary string    `json:"summary"`
+	Lines   []string  `json:"lines"`
+	Changes int       `json:"changes"`
+	// Fresh is this plan's own listing (never kept): it may hold changes
+	// made after Listed. NotKept says why the report could not be kept,
+	// in which case the plan must not show it as final.
+	Fresh   *ForensicReport `json:"-"`
+	NotKept error           `json:"-"`
+}
+
+// KeptForensics is Forensics since req.NotAfter for a plan that is
+// reviewed first and applied later: the same restore planned again (as
+// Terraform does when it applies a saved plan) gets exactly the report the
+// first plan listed, even though an attacker still holding the writer's
+// keys keeps writing versions and delete markers, or versions expire, in
+// between. The report is kept, like PlanKept's source, under the digest
+// of the restore's definition (which includes NotAfter) for KeptPlanTTL,
+// through req.Audit.Store when set, and ReleaseKept forgets it. Every
+// call lists the repository afresh (Fresh), so a caller can say what
+// changed since the kept listing. lines bounds Lines.
+func KeptForensics(ctx context.Context, store objectstore.Store, req Request, lines int) (*KeptForensicReport, error) {
+	if req.NotAfter.IsZero() {
+		return nil, fmt.Errorf("%w: forensics need the declared compromise time", ErrCleanRoom)
+	}
+	fresh, err := Forensics(ctx, store, req.Layout, req.NotAfter)
+	if err != nil {
+		return nil, err
+	}
+	records := req.recordStore(store)
+	key := req.Layout.RestorePlanKey(req.identity())
+	if k, err := readKept(ctx, records, key); err == nil && k.Forensics != nil && time.Since(k.Planned) < KeptPlanTTL {
+		out := *k.Forensics
+		out.Fresh = fresh
+		return &out, nil
+	}
+	out := &KeptForensicReport{Listed: fresh.Until, Summary: fresh.Summary(), Lines: fresh.Lines(lines), Changes: len(fresh.Changes), Fresh: fresh}
+	body, err := json.Marshal(keptPlan{Format: 1, Planned: time.Now().UTC(), Forensics: out})
+	if err == nil {
+		_, err = records.Put(ctx, key, bytes.NewReader(body), objectstore.PutOptions{Size: int64(len(body))})
+	}
+	if err != nil {
+		out.NotKept = fmt.Errorf("keeping the forensic report at %s: %w", key, err)
+	}
+	return out, nil
 }

@@ -1,0 +1,207 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
+)
+
+// TestAccRestoreResource_cleanRoomSavedPlanWhileAttackerWrites: a
+// clean-room restore is reviewed as a saved plan while the attacker, still
+// holding the writer's keys, goes on: between `plan -out` and `apply` of
+// that plan, new WAL is archived, more objects are hidden behind delete
+// markers and a version the plan listed is deleted for good. The reviewed
+// plan applies (Terraform plans it again first and compares), restores
+// from the recovery point it named, and state keeps the forensic listing
+// the reviewer saw, although a fresh listing now differs from it.
+func TestAccRestoreResource_cleanRoomSavedPlanWhileAttackerWrites(t *testing.T) {
+	f := newRestoreFixture(t)
+	env := testenv.Require(t)
+	ctx := context.Background()
+	layout := repo.Layout{Prefix: "pg", Cluster: "main"}
+	exec := func(sql string) {
+		if _, err := f.pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec("DROP TABLE IF EXISTS vault")
+	exec("CREATE TABLE vault (id int PRIMARY KEY, secret text)")
+	exec("INSERT INTO vault SELECT g, 'gold' FROM generate_series(1, 30) g")
+	switchAndWaitArchived(t, f.pool, 90*time.Second)
+
+	restorer, writer := randomName("restorer"), randomName("writer")
+	for role, user := range map[access.Role]string{access.RoleRestorer: restorer, access.RoleWriter: writer} {
+		doc, err := access.Policy(role, f.bucket, layout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.MinIO[0].CreateUser(ctx, user, user+"-secret", user, doc.JSON()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wc, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: env.MinIO[0].Endpoint, PathStyle: true, AccessKey: writer, SecretKey: writer + "-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, admin := wc.Store(f.bucket), testAccClient(t).Store(f.bucket)
+	signer, _ := signature.Generate()
+	t.Setenv("LIFEBOAT_SIGNING_KEY", signer.String())
+	tf := terraformCLI(t)
+
+	// The compromise, then the first wave: the table wrecked, its WAL
+	// archived, the base backups hidden behind delete markers.
+	time.Sleep(1100 * time.Millisecond)
+	notAfter := time.Now().UTC().Truncate(time.Second)
+	time.Sleep(1100 * time.Millisecond)
+	exec("UPDATE vault SET secret = 'ENCRYPTED'")
+	exec("DROP TABLE vault")
+	switchAndWaitArchived(t, f.pool, 90*time.Second)
+	keysOf := func(dir string, kind repo.Kind) []string {
+		var keys []string
+		if err := admin.List(ctx, dir, func(o objectstore.ObjectInfo) error {
+			if k, ok := layout.Parse(o.Key); ok && k.Kind == kind {
+				keys = append(keys, o.Key)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	manifests := keysOf(layout.BaseBackupsDir(), repo.KindBackupManifest)
+	if len(manifests) == 0 {
+		t.Fatal("no base backup manifest")
+	}
+	for _, k := range manifests {
+		if err := ws.Delete(ctx, k); err != nil {
+			t.Fatalf("the writer hides %s: %v", k, err)
+		}
+	}
+
+	port, _ := testenv.FreePort()
+	dir := filepath.Join(f.scratch, "clean-room-saved")
+	tf.write(t, `
+terraform {
+  required_providers {
+    lifeboat = { source = "lifeboat-dr/lifeboat" }
+  }
+}
+`+strings.Replace(testAccRestoreConfig_cleanRoom(f, restorer, dir, port, true, notAfter.Format(time.RFC3339), "30"),
+		`"lifeboat_restore" "test"`, `"lifeboat_restore" "clean"`, 1))
+	t.Cleanup(func() { tf.run(t, "destroy", "-auto-approve", "-input=false") })
+
+	tf.run(t, "plan", "-input=false", "-out=reviewed.tfplan")
+	var planned struct {
+		ResourceChanges []struct {
+			Change struct {
+				After map[string]any `json:"after"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal([]byte(tf.run(t, "show", "-json", "reviewed.tfplan")), &planned); err != nil {
+		t.Fatal(err)
+	}
+	if len(planned.ResourceChanges) != 1 {
+		t.Fatalf("%d planned changes, want 1", len(planned.ResourceChanges))
+	}
+	after := planned.ResourceChanges[0].Change.After
+	source, _ := after["recovery_source"].(string)
+	summary, _ := after["forensic_summary"].(string)
+	changes, _ := after["forensic_changes"].([]any)
+	if !strings.HasPrefix(source, "backup:") || !strings.Contains(summary, "delete marker") || len(changes) == 0 {
+		t.Fatalf("saved plan: recovery_source %q, forensic_summary %q, %d forensic_changes: want all known, with the hidden manifests", source, summary, len(changes))
+	}
+
+	// The attacker goes on between the review and the apply: more WAL,
+	// more delete markers, and a listed version (a delete marker made
+	// before the plan) deleted for good.
+	exec("CREATE TABLE ransom (note text)")
+	exec("INSERT INTO ransom VALUES ('pay up')")
+	switchAndWaitArchived(t, f.pool, 90*time.Second)
+	segments := keysOf(layout.WALDir(), repo.KindWAL)
+	hidden := 0
+	for _, k := range segments {
+		if hidden == 3 {
+			break
+		}
+		if err := ws.Delete(ctx, k); err != nil {
+			t.Fatalf("the writer hides %s: %v", k, err)
+		}
+		hidden++
+	}
+	var marker objectstore.ObjectInfo
+	if err := admin.ListVersions(ctx, manifests[0], func(o objectstore.ObjectInfo) error {
+		if o.Key == manifests[0] && o.DeleteMarker {
+			marker = o
+		}
+		return nil
+	}); err != nil || marker.VersionID == "" {
+		t.Fatalf("the delete marker over %s: %+v, %v", manifests[0], marker, err)
+	}
+	if err := admin.DeleteVersion(ctx, marker.Key, marker.VersionID); err != nil {
+		t.Fatalf("deleting the listed delete marker %s@%s: %v", marker.Key, marker.VersionID, err)
+	}
+	fresh, err := restore.Forensics(ctx, admin, layout, notAfter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := fresh.Lines(forensicLines); reflect.DeepEqual(anyStrings(changes), lines) {
+		t.Fatalf("the repository did not change after the plan: %s", fresh.Summary())
+	}
+
+	// The reviewed plan applies, from the recovery point it named, with
+	// the forensic listing it showed.
+	tf.run(t, "apply", "-input=false", "reviewed.tfplan")
+	var state struct {
+		Values struct {
+			RootModule struct {
+				Resources []struct {
+					Values map[string]any `json:"values"`
+				} `json:"resources"`
+			} `json:"root_module"`
+		} `json:"values"`
+	}
+	if err := json.Unmarshal([]byte(tf.run(t, "show", "-json")), &state); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(state.Values.RootModule.Resources); n != 1 {
+		t.Fatalf("%d resources in state, want 1", n)
+	}
+	got := state.Values.RootModule.Resources[0].Values
+	if got["recovery_source"] != source {
+		t.Errorf("restored from %v, the plan named %s", got["recovery_source"], source)
+	}
+	if got["forensic_summary"] != summary {
+		t.Errorf("forensic_summary %v, the plan showed %q", got["forensic_summary"], summary)
+	}
+	if gc, _ := got["forensic_changes"].([]any); !reflect.DeepEqual(anyStrings(gc), anyStrings(changes)) {
+		t.Errorf("forensic_changes %v, the plan showed %v", gc, changes)
+	}
+	if cr, _ := got["check_results"].(map[string]any); cr["vault"] != "pass" {
+		t.Errorf("check_results %v: the clean room did not bring back the 30 rows from before the compromise", cr)
+	}
+	if out := tf.run(t, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
+		t.Fatalf("plan after apply:\n%s", out)
+	}
+	t.Logf("planned %s; fresh listing now: %s", summary, fresh.Summary())
+}
+
+func anyStrings(vs []any) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, fmt.Sprint(v))
+	}
+	return out
+}
