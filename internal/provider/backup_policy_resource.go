@@ -599,6 +599,10 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 	state.TenantDumpParallel = types.Int64Value(int64(cmp.Or(p.TenantDumpParallelism, backup.DefaultTenantParallelism)))
 	state.VerifySchedule = optionalString(p.VerifySchedule)
 	state.Compression = optionalString(p.Compression)
+	// The recipients the agent encrypts to are the stored policy's: a
+	// policy rewritten without them, or with others, is drift even though
+	// its signature (signed_by) tells only who wrote it.
+	state.Encryption = encryptionFromRepo(p.Encryption)
 	tiers, err := client.PolicyTiers(ctx, bucket, layout.Root())
 	if err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Reading Tier Lifecycle Rules", fmt.Sprintf("reading bucket %q lifecycle", bucket), err))

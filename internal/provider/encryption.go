@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -98,4 +99,18 @@ func (e *encryptionModel) repo() *repo.Encryption {
 		}
 	}
 	return out
+}
+
+// encryptionFromRepo is the block as a stored policy or configuration
+// carries it (nil: no block), for refresh: recipients changed or removed
+// in the store show as a planned update.
+func encryptionFromRepo(e *repo.Encryption) *encryptionModel {
+	if e == nil {
+		return nil
+	}
+	vals := make([]attr.Value, 0, len(e.Recipients))
+	for _, r := range e.Recipients {
+		vals = append(vals, types.StringValue(r))
+	}
+	return &encryptionModel{Recipients: types.ListValueMust(types.StringType, vals)}
 }

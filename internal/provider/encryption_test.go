@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"filippo.io/age"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
@@ -49,6 +51,10 @@ func TestAccEncryption(t *testing.T) {
 		t.Fatal(err)
 	}
 	recipient := id.Recipient().String()
+	otherID, _ := age.GenerateX25519Identity()
+	other := otherID.Recipient().String()
+	signer, _ := signature.Generate()
+	t.Setenv("LIFEBOAT_SIGNING_KEY", signer.String())
 	idFile := filepath.Join(dir, "restorer.txt")
 	if err := os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -151,6 +157,33 @@ resource "lifeboat_restore" "test" {
 				},
 			},
 			{
+				// Refresh reads the recipients back from the stored policy:
+				// one rewritten (validly signed, so signed_by stays) to
+				// another recipient is drift the plan puts back.
+				PreConfig: func() {
+					rewritePolicyEncryption(t, client.Store(bucket), layout, signer, &repo.Encryption{Recipients: []string{other}})
+				},
+				Config: config("", recipient, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(policyAddr, plancheck.ResourceActionUpdate),
+					expectBefore{policyAddr, "encryption", map[string]any{"recipients": []any{other}}},
+					plancheck.ExpectKnownValue(policyAddr, tfjsonpath.New("encryption").AtMapKey("recipients"),
+						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(recipient)})),
+				}},
+				Check: func(*terraform.State) error { return storedRecipients(client.Store(bucket), layout, recipient) },
+			},
+			{
+				// ... and one rewritten without encryption (backups would
+				// go out in the clear) too.
+				PreConfig: func() { rewritePolicyEncryption(t, client.Store(bucket), layout, signer, nil) },
+				Config:    config("", recipient, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(policyAddr, plancheck.ResourceActionUpdate),
+					expectBefore{policyAddr, "encryption", nil},
+				}},
+				Check: func(*terraform.State) error { return storedRecipients(client.Store(bucket), layout, recipient) },
+			},
+			{
 				// The restorer without an identity: refused at plan.
 				Config:      config("", recipient, restoreCfg),
 				PlanOnly:    true,
@@ -234,4 +267,52 @@ data "lifeboat_recovery_points" "test" {
   }
 }
 `, bucket, dsn, agent, cfgPath, ak, sk, recipient)
+}
+
+// rewritePolicyEncryption replaces the stored policy's encryption, signed
+// by signer (the provider's own key: only the recipients differ).
+func rewritePolicyEncryption(t *testing.T, store objectstore.Store, l repo.Layout, signer *signature.Signer, e *repo.Encryption) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := repo.ReadPolicy(ctx, store, l, signature.Trust{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Encryption = e
+	if err := repo.WritePolicy(ctx, store, l, *p, signer); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// storedRecipients checks the stored policy encrypts to want alone.
+func storedRecipients(store objectstore.Store, l repo.Layout, want string) error {
+	p, err := repo.ReadPolicy(context.Background(), store, l, signature.Trust{})
+	if err != nil {
+		return err
+	}
+	if p.Encryption == nil || len(p.Encryption.Recipients) != 1 || p.Encryption.Recipients[0] != want {
+		return fmt.Errorf("stored policy encryption = %+v, want %s", p.Encryption, want)
+	}
+	return nil
+}
+
+// expectBefore checks the value of a top-level attribute (or block) of a
+// resource before a planned change: what refresh read.
+type expectBefore struct {
+	addr, attr string
+	want       any
+}
+
+func (e expectBefore) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	for _, rc := range req.Plan.ResourceChanges {
+		if rc.Address != e.addr {
+			continue
+		}
+		before, _ := rc.Change.Before.(map[string]any)
+		if got := before[e.attr]; !reflect.DeepEqual(got, e.want) {
+			resp.Error = fmt.Errorf("%s.%s before the change = %#v, want %#v", e.addr, e.attr, got, e.want)
+		}
+		return
+	}
+	resp.Error = fmt.Errorf("no planned change of %s", e.addr)
 }
