@@ -210,7 +210,11 @@ func cliAudit(ctx context.Context, cfg repo.AgentConfig, auditConfig string) (re
 	if err != nil {
 		return restore.AuditOptions{}, err
 	}
-	a := restore.AuditOptions{Signer: signer, FrontEnd: restore.FrontEndCLI}
+	trust, err := cfg.Trust()
+	if err != nil {
+		return restore.AuditOptions{}, err
+	}
+	a := restore.AuditOptions{Signer: signer, FrontEnd: restore.FrontEndCLI, Trust: trust}
 	if auditConfig == "" {
 		return a, nil
 	}

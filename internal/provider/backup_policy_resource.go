@@ -74,6 +74,7 @@ type backupPolicyModel struct {
 	TenantDumpParallel types.Int64           `tfsdk:"tenant_dump_parallelism"`
 	VerifySchedule     types.String          `tfsdk:"verify_schedule"`
 	Encryption         *encryptionModel      `tfsdk:"encryption"`
+	AuditRetention     *auditRetentionModel  `tfsdk:"audit_retention"`
 	RPO                types.String          `tfsdk:"rpo"`
 	RTO                types.String          `tfsdk:"rto"`
 	WALArchiving       types.Bool            `tfsdk:"wal_archiving"`
@@ -211,9 +212,10 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			},
 		},
 		Blocks: map[string]schema.Block{
-			"postgres":   postgresBlock("to back up (the role needs REPLICATION)"),
-			"repository": repositoryBlock(),
-			"encryption": encryptionBlock("the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's)"),
+			"postgres":        postgresBlock("to back up (the role needs REPLICATION)"),
+			"repository":      repositoryBlock(),
+			"encryption":      encryptionBlock("the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's)"),
+			"audit_retention": auditRetentionBlock(),
 			"retention": schema.SingleNestedBlock{
 				MarkdownDescription: "What prune keeps: the newest `full_count` base backups and/or what a restore to any point of the last `days` days needs. WAL a kept backup needs is never pruned. " +
 					"Prune deletes with delete markers only (the agent may not delete a version); the policy's lifecycle rules `pruned.<folder>` on the data folders remove the versions it hid once this retention has passed again, and the delete markers left behind.",
@@ -270,6 +272,7 @@ func (r *backupPolicyResource) ValidateConfig(ctx context.Context, req resource.
 	m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
 	m.Repository.validate("the bucket backups are written to", &resp.Diagnostics)
 	m.Encryption.validate(&resp.Diagnostics)
+	m.AuditRetention.validate(&resp.Diagnostics)
 	if m.Retention != nil && m.Retention.FullCount.IsNull() && m.Retention.Days.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("retention"), "Empty Retention", "Set retention.full_count, retention.days, or both.")
 	}
@@ -402,11 +405,7 @@ func (r *backupPolicyResource) ModifyPlan(ctx context.Context, req resource.Modi
 	}
 
 	if plan.Repository.Bucket.IsUnknown() || plan.Retention == nil || plan.Schedule.IsUnknown() {
-		return // the bucket is created in this apply: nothing to read yet
-	}
-	sched, err := schedule.Parse(plan.Schedule.ValueString())
-	if err != nil {
-		return
+		return // the bucket is created in this apply: nothing to read yet (converge checks)
 	}
 	client, err := r.data.Store(ctx)
 	if err != nil {
@@ -420,7 +419,9 @@ func (r *backupPolicyResource) ModifyPlan(ctx context.Context, req resource.Modi
 		resp.Diagnostics.AddAttributeError(path.Root("repository").AtName("bucket"), "Bucket Lifecycle Tier Would Expire Repository Configuration",
 			posture.ExpiringConfigDetail(st.Spec.Name, layout, bad))
 	}
-	if st.Spec.Retention == nil {
+	plan.AuditRetention.checkBucket(st.Spec.Name, st.Spec.Retention, &resp.Diagnostics)
+	sched, err := schedule.Parse(plan.Schedule.ValueString())
+	if err != nil || st.Spec.Retention == nil {
 		return
 	}
 	need := retentionNeedsDays(plan.Retention, sched.MaxGap())
@@ -498,6 +499,11 @@ func (r *backupPolicyResource) converge(ctx context.Context, m *backupPolicyMode
 	if bad := posture.ExpiringConfig(layout, st.Spec.Lifecycle); len(bad) > 0 {
 		diags.AddAttributeError(path.Root("repository").AtName("bucket"), "Bucket Lifecycle Tier Would Expire Repository Configuration",
 			posture.ExpiringConfigDetail(bucket, layout, bad))
+		return nil, false
+	}
+	// The bucket may have been created in this apply, after the plan.
+	m.AuditRetention.checkBucket(bucket, st.Spec.Retention, diags)
+	if diags.HasError() {
 		return nil, false
 	}
 	for i, t := range m.Tiers {
@@ -603,6 +609,7 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 	// policy rewritten without them, or with others, is drift even though
 	// its signature (signed_by) tells only who wrote it.
 	state.Encryption = encryptionFromRepo(p.Encryption)
+	state.AuditRetention = auditRetentionFromRepo(p.AuditRetention)
 	tiers, err := client.PolicyTiers(ctx, bucket, layout.Root())
 	if err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Reading Tier Lifecycle Rules", fmt.Sprintf("reading bucket %q lifecycle", bucket), err))
@@ -890,6 +897,7 @@ func (m *backupPolicyModel) policy() repo.Policy {
 		Retention:             repo.PolicyRetention{FullCount: int(m.Retention.FullCount.ValueInt64()), Days: int(m.Retention.Days.ValueInt64())},
 		Encryption:            m.Encryption.repo(),
 		Compression:           m.Compression.ValueString(),
+		AuditRetention:        m.AuditRetention.repo(),
 	}
 	if cfg, err := pgconn.ParseConfig(m.Postgres.dsn()); err == nil {
 		p.Postgres = repo.PolicyPostgres{Host: cfg.Host, Port: int(cfg.Port), User: cfg.User, DBName: cfg.Database}

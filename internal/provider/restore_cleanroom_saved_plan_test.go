@@ -90,6 +90,13 @@ func TestAccRestoreResource_cleanRoomSavedPlanWhileAttackerWrites(t *testing.T) 
 		}
 	}
 
+	// The cluster's signed policy declares how long restore audit
+	// records stay locked: the provider's restore follows it.
+	if err := repo.WritePolicy(ctx, admin, layout, repo.Policy{Cluster: "main", Schedule: "@daily",
+		AuditRetention: &repo.AuditRetention{Mode: objectstore.ModeGovernance, Days: 2}}, signer); err != nil {
+		t.Fatal(err)
+	}
+
 	port, _ := testenv.FreePort()
 	dir := filepath.Join(f.scratch, "clean-room-saved")
 	tf.write(t, `
@@ -191,6 +198,15 @@ terraform {
 	}
 	if cr, _ := got["check_results"].(map[string]any); cr["vault"] != "pass" {
 		t.Errorf("check_results %v: the clean room did not bring back the 30 rows from before the compromise", cr)
+	}
+	trust, _ := signature.NewTrust(signer.Public().String())
+	e, err := lastAudit(ctx, admin, layout, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Record; !r.CleanRoom || r.Result != restore.AuditSucceeded || r.ReadAccessKeyID != restorer || e.SignatureError != nil ||
+		!e.Locked || e.LockedUntil.Before(time.Now().Add(47*time.Hour)) || e.LockedUntil.After(time.Now().Add(49*time.Hour)) {
+		t.Fatalf("audit record %+v (signature %v) locked until %s: want the policy's declared 2 days", r, e.SignatureError, e.LockedUntil)
 	}
 	if out := tf.run(t, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
 		t.Fatalf("plan after apply:\n%s", out)

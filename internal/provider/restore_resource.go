@@ -581,7 +581,7 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	// Every restore is recorded, signed with the provider's key, under
 	// object lock, with the provider's own credentials.
-	ereq.Audit = restore.AuditOptions{Store: admin, Signer: r.data.signer, FrontEnd: restore.FrontEndProvider}
+	ereq.Audit = restore.AuditOptions{Store: admin, Signer: r.data.signer, FrontEnd: restore.FrontEndProvider, Trust: r.data.trust()}
 	rreq.Audit.Store = admin
 	out, err := restore.Restore(ctx, store, ereq)
 	if err != nil {

@@ -41,6 +41,10 @@ type Policy struct {
 	// backups and tenant dumps to (it overrides the agent configuration's,
 	// and the policy is signed, so a writer cannot change it).
 	Encryption *Encryption `json:"encryption,omitempty"`
+	// AuditRetention, when set, is how long every restore's audit record
+	// of this cluster stays under object lock (whichever front end ran
+	// the restore); unset, restore.DefaultAuditRetention in COMPLIANCE.
+	AuditRetention *AuditRetention `json:"audit_retention,omitempty"`
 	// Postgres locates the server without credentials.
 	Postgres PolicyPostgres `json:"postgres"`
 	// Compression is the codec of the base backups the agent takes for
@@ -63,6 +67,12 @@ func BackupRecipients(c AgentConfig, p *Policy) (*crypt.Recipients, error) {
 		return r, nil
 	}
 	return c.Recipients()
+}
+
+// AuditRetention is the object lock of audit records.
+type AuditRetention struct {
+	Mode string `json:"mode"` // objectstore.ModeCompliance or ModeGovernance
+	Days int    `json:"days"`
 }
 
 // PolicyRetention is a retention rule.

@@ -46,11 +46,20 @@ type AuditOptions struct {
 	// Signer signs the records (nil: unsigned, which a reader trusting
 	// any key flags).
 	Signer *signature.Signer
-	// Retention is how long each record is locked (default
-	// DefaultAuditRetention); Mode is objectstore.ModeCompliance (the
-	// default) or objectstore.ModeGovernance.
+	// Retention is how long each record is locked and Mode
+	// objectstore.ModeCompliance or ModeGovernance. The cluster's policy
+	// declares them (repo.Policy.AuditRetention, read with Trust): the
+	// declared retention is the least any record gets, a longer Retention
+	// here (drill evidence kept longer) extends it, and the declared mode
+	// wins. Without a declaration, Retention (default
+	// DefaultAuditRetention) and Mode (default COMPLIANCE).
 	Retention time.Duration
 	Mode      string
+	// Trust verifies the policy that declares the retention: a policy not
+	// signed by one of its keys is ignored (the defaults apply). Without
+	// keys the policy is taken as stored, which only the provider's
+	// credentials may write.
+	Trust signature.Trust
 	// FrontEnd is one of the FrontEnd constants; Actor who asked for the
 	// restore beyond its credentials (an account, a request id), if known.
 	FrontEnd string
@@ -169,6 +178,7 @@ func beginAudit(ctx context.Context, store objectstore.Store, req Request, plan 
 		a.rec.Source, a.rec.WALRange = plan.Source.String(), plan.WALRange()
 	}
 	layout := req.Layout
+	a.opts.Retention, a.opts.Mode = auditLock(ctx, a.store, layout, a.opts)
 	a.key = func(phase string) string { return layout.RestoreAuditKey(a.rec.ID, phase) }
 	if err := a.write(ctx, repo.AuditStarted); err != nil {
 		return nil, fmt.Errorf("%w: %w; the restore did not run. Give the restore credentials that may write %s (the provider's, or the writer's), "+
@@ -219,14 +229,7 @@ func (a *auditor) write(ctx context.Context, phase string) error {
 		return err
 	}
 	key := a.key(phase)
-	retention := a.opts.Retention
-	if retention <= 0 {
-		retention = DefaultAuditRetention
-	}
-	mode := a.opts.Mode
-	if mode == "" {
-		mode = objectstore.ModeCompliance
-	}
+	retention, mode := a.opts.Retention, a.opts.Mode
 	meta := a.opts.Signer.Sign(key, body, map[string]string{metaAuditResult: a.rec.Result})
 	opts := objectstore.PutOptions{IfAbsent: true, Size: int64(len(body)), Metadata: meta, RetainUntil: time.Now().Add(retention), RetentionMode: mode}
 	_, err = a.store.Put(ctx, key, bytes.NewReader(body), opts)
@@ -241,6 +244,30 @@ func (a *auditor) write(ctx context.Context, phase string) error {
 }
 
 const metaAuditResult = "lifeboat-restore-result"
+
+// auditLock is the retention and mode of l's audit records: the policy's
+// declaration and opts (see AuditOptions.Retention).
+func auditLock(ctx context.Context, store objectstore.Store, l repo.Layout, opts AuditOptions) (time.Duration, string) {
+	retention, mode := opts.Retention, opts.Mode
+	if retention <= 0 {
+		retention = DefaultAuditRetention
+	}
+	if mode == "" {
+		mode = objectstore.ModeCompliance
+	}
+	// NOTE: a policy that is missing, unreadable or not trusted leaves the
+	// defaults: the record is still written, locked as before.
+	p, err := repo.ReadPolicy(ctx, store, l, opts.Trust)
+	if err != nil || p.AuditRetention == nil || p.AuditRetention.Days <= 0 {
+		return retention, mode
+	}
+	declared := time.Duration(p.AuditRetention.Days) * 24 * time.Hour
+	retention = max(declared, opts.Retention)
+	if p.AuditRetention.Mode != "" {
+		mode = p.AuditRetention.Mode
+	}
+	return retention, mode
+}
 
 // accessKeyID names the credentials of store, when it can tell.
 func accessKeyID(ctx context.Context, store objectstore.Store) string {

@@ -207,6 +207,80 @@ func TestAccRestoreAudit(t *testing.T) {
 		}
 	})
 
+	t.Run("the_signed_policy_declares_the_retention", func(t *testing.T) {
+		layout := f.cfg.Layout()
+		t.Cleanup(func() { _ = f.store.Delete(ctx, layout.PolicyKey()) })
+		retention := func(t *testing.T, key string) (time.Time, string) {
+			t.Helper()
+			info, err := f.store.Head(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, ok := f.store.(interface {
+				Retention(ctx context.Context, key, versionID string) (time.Time, string, bool)
+			})
+			if !ok {
+				t.Fatalf("%T reports no retention", f.store)
+			}
+			until, mode, has := r.Retention(ctx, key, info.VersionID)
+			if !has {
+				t.Fatalf("%s has no retention", key)
+			}
+			return until, mode
+		}
+		// A restore refused at planning is recorded too: the cheapest one.
+		failing := func(name string) restore.Request {
+			req := request(name)
+			req.Target = m.StartTime.Add(-time.Hour)
+			req.Audit.Trust = trust
+			return req
+		}
+		newest := func(t *testing.T) string {
+			t.Helper()
+			all, err := restore.ListAudit(ctx, f.store, layout, trust)
+			if err != nil || len(all) == 0 {
+				t.Fatalf("%d records: %v", len(all), err)
+			}
+			return all[len(all)-1].FinishedKey
+		}
+		declared := repo.Policy{Cluster: f.cfg.Cluster, Schedule: "@daily", AuditRetention: &repo.AuditRetention{Mode: objectstore.ModeGovernance, Days: 3}}
+		if err := repo.WritePolicy(ctx, f.store, layout, declared, signer); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := restore.Restore(ctx, rstore, failing("declared")); !errors.Is(err, restore.ErrOutsideWindow) {
+			t.Fatalf("restore before the first backup: %v", err)
+		}
+		// The declared 3 days in GOVERNANCE, not the request's hour in
+		// COMPLIANCE.
+		until, mode := retention(t, newest(t))
+		if mode != objectstore.ModeGovernance || until.Before(time.Now().Add(71*time.Hour)) || until.After(time.Now().Add(73*time.Hour)) {
+			t.Fatalf("record locked until %s (%s), want 3 days in GOVERNANCE as the policy declares", until, mode)
+		}
+		// A longer retention of the request (a drill's evidence_days)
+		// extends it; the declared one is the least.
+		longer := failing("longer")
+		longer.Audit.Retention = 5 * 24 * time.Hour
+		if _, err := restore.Restore(ctx, rstore, longer); !errors.Is(err, restore.ErrOutsideWindow) {
+			t.Fatal(err)
+		}
+		if until, _ := retention(t, newest(t)); until.Before(time.Now().Add(119 * time.Hour)) {
+			t.Fatalf("record locked until %s, want the request's 5 days", until)
+		}
+		// A policy signed by another key declares nothing: the defaults
+		// (the request's hour, COMPLIANCE) hold.
+		other, _ := signature.Generate()
+		declared.AuditRetention.Days = 30
+		if err := repo.WritePolicy(ctx, f.store, layout, declared, other); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := restore.Restore(ctx, rstore, failing("untrusted")); !errors.Is(err, restore.ErrOutsideWindow) {
+			t.Fatal(err)
+		}
+		if until, mode := retention(t, newest(t)); mode != objectstore.ModeCompliance || until.After(time.Now().Add(2*time.Hour)) {
+			t.Fatalf("record under an untrusted policy locked until %s (%s), want the request's hour in COMPLIANCE", until, mode)
+		}
+	})
+
 	t.Run("a_record_cannot_be_deleted", func(t *testing.T) {
 		var version string
 		if err := f.store.ListVersions(ctx, okKey, func(o objectstore.ObjectInfo) error {
