@@ -18,6 +18,8 @@ type BackupPolicy struct {
 
 	// Host whose Lifeboat agent takes the backup of `backup_on_create` (its bootstrap file's `host`, see `data.lifeboat_agents`): the provider writes a signed "backup now" request into the repository, the agent on that host claims it and takes the backup there as the signed policy declares it (its own PostgreSQL connection, `pg_dump` and writer credentials), and the apply waits for its result. Terraform then needs no route to PostgreSQL.
 	Agent pulumi.StringPtrOutput `pulumi:"agent"`
+	// How long the signed audit record of every restore of this cluster (Terraform, Pulumi, `lifeboat restore`, drills, restores the agent runs) stays under object lock; the signed policy carries it to each of them. Without this block records are kept 365 days in COMPLIANCE mode. Plan fails when it would lock audit records for less than the bucket's default retention, or in GOVERNANCE mode on a COMPLIANCE bucket: the evidence of a restore never goes before the backups it read. A drill whose `evidence_retention_days` is longer keeps its restore's record that long.
+	AuditRetention BackupPolicyAuditRetentionPtrOutput `pulumi:"auditRetention"`
 	// Take a first base backup (and the tenant dumps) during apply, logging progress. Default `false`.
 	BackupOnCreate pulumi.BoolPtrOutput `pulumi:"backupOnCreate"`
 	// With the agent executor: how long the backup request may wait without a live agent claiming it before the apply fails, naming the request and the live agents (the request is then withdrawn). Default `5m`.
@@ -118,6 +120,8 @@ func BackupPolicyExists(ctx *pulumi.Context,
 type backupPolicyArgs struct {
 	// Host whose Lifeboat agent takes the backup of `backup_on_create` (its bootstrap file's `host`, see `data.lifeboat_agents`): the provider writes a signed "backup now" request into the repository, the agent on that host claims it and takes the backup there as the signed policy declares it (its own PostgreSQL connection, `pg_dump` and writer credentials), and the apply waits for its result. Terraform then needs no route to PostgreSQL.
 	Agent *string `pulumi:"agent"`
+	// How long the signed audit record of every restore of this cluster (Terraform, Pulumi, `lifeboat restore`, drills, restores the agent runs) stays under object lock; the signed policy carries it to each of them. Without this block records are kept 365 days in COMPLIANCE mode. Plan fails when it would lock audit records for less than the bucket's default retention, or in GOVERNANCE mode on a COMPLIANCE bucket: the evidence of a restore never goes before the backups it read. A drill whose `evidence_retention_days` is longer keeps its restore's record that long.
+	AuditRetention *BackupPolicyAuditRetention `pulumi:"auditRetention"`
 	// Take a first base backup (and the tenant dumps) during apply, logging progress. Default `false`.
 	BackupOnCreate *bool `pulumi:"backupOnCreate"`
 	// With the agent executor: how long the backup request may wait without a live agent claiming it before the apply fails, naming the request and the live agents (the request is then withdrawn). Default `5m`.
@@ -158,6 +162,8 @@ type backupPolicyArgs struct {
 type BackupPolicyArgs struct {
 	// Host whose Lifeboat agent takes the backup of `backup_on_create` (its bootstrap file's `host`, see `data.lifeboat_agents`): the provider writes a signed "backup now" request into the repository, the agent on that host claims it and takes the backup there as the signed policy declares it (its own PostgreSQL connection, `pg_dump` and writer credentials), and the apply waits for its result. Terraform then needs no route to PostgreSQL.
 	Agent pulumi.StringPtrInput
+	// How long the signed audit record of every restore of this cluster (Terraform, Pulumi, `lifeboat restore`, drills, restores the agent runs) stays under object lock; the signed policy carries it to each of them. Without this block records are kept 365 days in COMPLIANCE mode. Plan fails when it would lock audit records for less than the bucket's default retention, or in GOVERNANCE mode on a COMPLIANCE bucket: the evidence of a restore never goes before the backups it read. A drill whose `evidence_retention_days` is longer keeps its restore's record that long.
+	AuditRetention BackupPolicyAuditRetentionPtrInput
 	// Take a first base backup (and the tenant dumps) during apply, logging progress. Default `false`.
 	BackupOnCreate pulumi.BoolPtrInput
 	// With the agent executor: how long the backup request may wait without a live agent claiming it before the apply fails, naming the request and the live agents (the request is then withdrawn). Default `5m`.
@@ -284,6 +290,11 @@ func (o BackupPolicyOutput) ToBackupPolicyOutputWithContext(ctx context.Context)
 // Host whose Lifeboat agent takes the backup of `backup_on_create` (its bootstrap file's `host`, see `data.lifeboat_agents`): the provider writes a signed "backup now" request into the repository, the agent on that host claims it and takes the backup there as the signed policy declares it (its own PostgreSQL connection, `pg_dump` and writer credentials), and the apply waits for its result. Terraform then needs no route to PostgreSQL.
 func (o BackupPolicyOutput) Agent() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *BackupPolicy) pulumi.StringPtrOutput { return v.Agent }).(pulumi.StringPtrOutput)
+}
+
+// How long the signed audit record of every restore of this cluster (Terraform, Pulumi, `lifeboat restore`, drills, restores the agent runs) stays under object lock; the signed policy carries it to each of them. Without this block records are kept 365 days in COMPLIANCE mode. Plan fails when it would lock audit records for less than the bucket's default retention, or in GOVERNANCE mode on a COMPLIANCE bucket: the evidence of a restore never goes before the backups it read. A drill whose `evidence_retention_days` is longer keeps its restore's record that long.
+func (o BackupPolicyOutput) AuditRetention() BackupPolicyAuditRetentionPtrOutput {
+	return o.ApplyT(func(v *BackupPolicy) BackupPolicyAuditRetentionPtrOutput { return v.AuditRetention }).(BackupPolicyAuditRetentionPtrOutput)
 }
 
 // Take a first base backup (and the tenant dumps) during apply, logging progress. Default `false`.

@@ -13,6 +13,165 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
+// How long the signed audit record of every restore of this cluster (Terraform, Pulumi, `lifeboat restore`, drills, restores the agent runs) stays under object lock; the signed policy carries it to each of them. Without this block records are kept 365 days in COMPLIANCE mode. Plan fails when it would lock audit records for less than the bucket's default retention, or in GOVERNANCE mode on a COMPLIANCE bucket: the evidence of a restore never goes before the backups it read. A drill whose `evidence_retention_days` is longer keeps its restore's record that long.
+type BackupPolicyAuditRetention struct {
+	// Days each record stays locked. Required in the block.
+	Days *int `pulumi:"days"`
+	// `COMPLIANCE` (no credential, the provider's included, can shorten or remove the lock) or `GOVERNANCE`. Required in the block.
+	Mode *string `pulumi:"mode"`
+}
+
+// BackupPolicyAuditRetentionInput is an input type that accepts BackupPolicyAuditRetentionArgs and BackupPolicyAuditRetentionOutput values.
+// You can construct a concrete instance of `BackupPolicyAuditRetentionInput` via:
+//
+//	BackupPolicyAuditRetentionArgs{...}
+type BackupPolicyAuditRetentionInput interface {
+	pulumi.Input
+
+	ToBackupPolicyAuditRetentionOutput() BackupPolicyAuditRetentionOutput
+	ToBackupPolicyAuditRetentionOutputWithContext(context.Context) BackupPolicyAuditRetentionOutput
+}
+
+// How long the signed audit record of every restore of this cluster (Terraform, Pulumi, `lifeboat restore`, drills, restores the agent runs) stays under object lock; the signed policy carries it to each of them. Without this block records are kept 365 days in COMPLIANCE mode. Plan fails when it would lock audit records for less than the bucket's default retention, or in GOVERNANCE mode on a COMPLIANCE bucket: the evidence of a restore never goes before the backups it read. A drill whose `evidence_retention_days` is longer keeps its restore's record that long.
+type BackupPolicyAuditRetentionArgs struct {
+	// Days each record stays locked. Required in the block.
+	Days pulumi.IntPtrInput `pulumi:"days"`
+	// `COMPLIANCE` (no credential, the provider's included, can shorten or remove the lock) or `GOVERNANCE`. Required in the block.
+	Mode pulumi.StringPtrInput `pulumi:"mode"`
+}
+
+func (BackupPolicyAuditRetentionArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*BackupPolicyAuditRetention)(nil)).Elem()
+}
+
+func (i BackupPolicyAuditRetentionArgs) ToBackupPolicyAuditRetentionOutput() BackupPolicyAuditRetentionOutput {
+	return i.ToBackupPolicyAuditRetentionOutputWithContext(context.Background())
+}
+
+func (i BackupPolicyAuditRetentionArgs) ToBackupPolicyAuditRetentionOutputWithContext(ctx context.Context) BackupPolicyAuditRetentionOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyAuditRetentionOutput)
+}
+
+func (i BackupPolicyAuditRetentionArgs) ToBackupPolicyAuditRetentionPtrOutput() BackupPolicyAuditRetentionPtrOutput {
+	return i.ToBackupPolicyAuditRetentionPtrOutputWithContext(context.Background())
+}
+
+func (i BackupPolicyAuditRetentionArgs) ToBackupPolicyAuditRetentionPtrOutputWithContext(ctx context.Context) BackupPolicyAuditRetentionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyAuditRetentionOutput).ToBackupPolicyAuditRetentionPtrOutputWithContext(ctx)
+}
+
+// BackupPolicyAuditRetentionPtrInput is an input type that accepts BackupPolicyAuditRetentionArgs, BackupPolicyAuditRetentionPtr and BackupPolicyAuditRetentionPtrOutput values.
+// You can construct a concrete instance of `BackupPolicyAuditRetentionPtrInput` via:
+//
+//	        BackupPolicyAuditRetentionArgs{...}
+//
+//	or:
+//
+//	        nil
+type BackupPolicyAuditRetentionPtrInput interface {
+	pulumi.Input
+
+	ToBackupPolicyAuditRetentionPtrOutput() BackupPolicyAuditRetentionPtrOutput
+	ToBackupPolicyAuditRetentionPtrOutputWithContext(context.Context) BackupPolicyAuditRetentionPtrOutput
+}
+
+type backupPolicyAuditRetentionPtrType BackupPolicyAuditRetentionArgs
+
+func BackupPolicyAuditRetentionPtr(v *BackupPolicyAuditRetentionArgs) BackupPolicyAuditRetentionPtrInput {
+	return (*backupPolicyAuditRetentionPtrType)(v)
+}
+
+func (*backupPolicyAuditRetentionPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**BackupPolicyAuditRetention)(nil)).Elem()
+}
+
+func (i *backupPolicyAuditRetentionPtrType) ToBackupPolicyAuditRetentionPtrOutput() BackupPolicyAuditRetentionPtrOutput {
+	return i.ToBackupPolicyAuditRetentionPtrOutputWithContext(context.Background())
+}
+
+func (i *backupPolicyAuditRetentionPtrType) ToBackupPolicyAuditRetentionPtrOutputWithContext(ctx context.Context) BackupPolicyAuditRetentionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BackupPolicyAuditRetentionPtrOutput)
+}
+
+// How long the signed audit record of every restore of this cluster (Terraform, Pulumi, `lifeboat restore`, drills, restores the agent runs) stays under object lock; the signed policy carries it to each of them. Without this block records are kept 365 days in COMPLIANCE mode. Plan fails when it would lock audit records for less than the bucket's default retention, or in GOVERNANCE mode on a COMPLIANCE bucket: the evidence of a restore never goes before the backups it read. A drill whose `evidence_retention_days` is longer keeps its restore's record that long.
+type BackupPolicyAuditRetentionOutput struct{ *pulumi.OutputState }
+
+func (BackupPolicyAuditRetentionOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*BackupPolicyAuditRetention)(nil)).Elem()
+}
+
+func (o BackupPolicyAuditRetentionOutput) ToBackupPolicyAuditRetentionOutput() BackupPolicyAuditRetentionOutput {
+	return o
+}
+
+func (o BackupPolicyAuditRetentionOutput) ToBackupPolicyAuditRetentionOutputWithContext(ctx context.Context) BackupPolicyAuditRetentionOutput {
+	return o
+}
+
+func (o BackupPolicyAuditRetentionOutput) ToBackupPolicyAuditRetentionPtrOutput() BackupPolicyAuditRetentionPtrOutput {
+	return o.ToBackupPolicyAuditRetentionPtrOutputWithContext(context.Background())
+}
+
+func (o BackupPolicyAuditRetentionOutput) ToBackupPolicyAuditRetentionPtrOutputWithContext(ctx context.Context) BackupPolicyAuditRetentionPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v BackupPolicyAuditRetention) *BackupPolicyAuditRetention {
+		return &v
+	}).(BackupPolicyAuditRetentionPtrOutput)
+}
+
+// Days each record stays locked. Required in the block.
+func (o BackupPolicyAuditRetentionOutput) Days() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v BackupPolicyAuditRetention) *int { return v.Days }).(pulumi.IntPtrOutput)
+}
+
+// `COMPLIANCE` (no credential, the provider's included, can shorten or remove the lock) or `GOVERNANCE`. Required in the block.
+func (o BackupPolicyAuditRetentionOutput) Mode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v BackupPolicyAuditRetention) *string { return v.Mode }).(pulumi.StringPtrOutput)
+}
+
+type BackupPolicyAuditRetentionPtrOutput struct{ *pulumi.OutputState }
+
+func (BackupPolicyAuditRetentionPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**BackupPolicyAuditRetention)(nil)).Elem()
+}
+
+func (o BackupPolicyAuditRetentionPtrOutput) ToBackupPolicyAuditRetentionPtrOutput() BackupPolicyAuditRetentionPtrOutput {
+	return o
+}
+
+func (o BackupPolicyAuditRetentionPtrOutput) ToBackupPolicyAuditRetentionPtrOutputWithContext(ctx context.Context) BackupPolicyAuditRetentionPtrOutput {
+	return o
+}
+
+func (o BackupPolicyAuditRetentionPtrOutput) Elem() BackupPolicyAuditRetentionOutput {
+	return o.ApplyT(func(v *BackupPolicyAuditRetention) BackupPolicyAuditRetention {
+		if v != nil {
+			return *v
+		}
+		var ret BackupPolicyAuditRetention
+		return ret
+	}).(BackupPolicyAuditRetentionOutput)
+}
+
+// Days each record stays locked. Required in the block.
+func (o BackupPolicyAuditRetentionPtrOutput) Days() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyAuditRetention) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Days
+	}).(pulumi.IntPtrOutput)
+}
+
+// `COMPLIANCE` (no credential, the provider's included, can shorten or remove the lock) or `GOVERNANCE`. Required in the block.
+func (o BackupPolicyAuditRetentionPtrOutput) Mode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *BackupPolicyAuditRetention) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Mode
+	}).(pulumi.StringPtrOutput)
+}
+
 // Client-side encryption of the base backups and tenant dumps the agent takes for this policy (the signed policy carries the recipients; they override the agent configuration's) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
 type BackupPolicyEncryption struct {
 	// age recipients, `age1...` (X25519, as `age-keygen -y identity.txt` prints) or `age1pq1...` (hybrid post-quantum). Any one of their identities decrypts. Required in the block.
@@ -7174,6 +7333,8 @@ func (o WalArchiveRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
 }
 
 func init() {
+	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyAuditRetentionInput)(nil)).Elem(), BackupPolicyAuditRetentionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyAuditRetentionPtrInput)(nil)).Elem(), BackupPolicyAuditRetentionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyEncryptionInput)(nil)).Elem(), BackupPolicyEncryptionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyEncryptionPtrInput)(nil)).Elem(), BackupPolicyEncryptionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyPostgresInput)(nil)).Elem(), BackupPolicyPostgresArgs{})
@@ -7249,6 +7410,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchivePostgresPtrInput)(nil)).Elem(), WalArchivePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveRepositoryInput)(nil)).Elem(), WalArchiveRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveRepositoryPtrInput)(nil)).Elem(), WalArchiveRepositoryArgs{})
+	pulumi.RegisterOutputType(BackupPolicyAuditRetentionOutput{})
+	pulumi.RegisterOutputType(BackupPolicyAuditRetentionPtrOutput{})
 	pulumi.RegisterOutputType(BackupPolicyEncryptionOutput{})
 	pulumi.RegisterOutputType(BackupPolicyEncryptionPtrOutput{})
 	pulumi.RegisterOutputType(BackupPolicyPostgresOutput{})

@@ -46,9 +46,9 @@ type Restore struct {
 	DurationSeconds pulumi.IntOutput `pulumi:"durationSeconds"`
 	// `agent` (the cluster's agent performs the restore: the one on `agent`, or any agent of the cluster when `agent` is unset) or `local` (the machine running Terraform does, as in a single-host setup). Default: `agent` when `agent` is set, else `local`.
 	Executor pulumi.StringPtrOutput `pulumi:"executor"`
-	// With `not_after`: each version and delete marker written into the repository since (`<time> <written|overwritten|delete marker> <key> (<kind>)`), oldest first, at most 200. Known at plan.
+	// With `not_after`: each version and delete marker written into the repository since (`<time> <written|overwritten|delete marker> <key> (<kind>)`), oldest first, at most 200. Known at plan and kept as planned, like `forensic_summary`.
 	ForensicChanges pulumi.StringArrayOutput `pulumi:"forensicChanges"`
-	// With `not_after`: what was written into the repository since, counted by kind of object and change (objects written, versions written over existing objects, delete markers). Known at plan.
+	// With `not_after`: what was written into the repository since, counted by kind of object and change (objects written, versions written over existing objects, delete markers), and when it was listed. Known at plan, and kept: a saved plan applied later, while an attacker goes on writing, keeps the listing it showed (a warning counts what changed since).
 	ForensicSummary pulumi.StringOutput `pulumi:"forensicSummary"`
 	// `recovery_target_inclusive`: stop just after the target (`true`, default) or just before it (`false`: the target transaction's changes, or the record at `lsn`, are not applied). Applies to `lsn` and `xid`.
 	Inclusive pulumi.BoolPtrOutput `pulumi:"inclusive"`
@@ -404,12 +404,12 @@ func (o RestoreOutput) Executor() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringPtrOutput { return v.Executor }).(pulumi.StringPtrOutput)
 }
 
-// With `not_after`: each version and delete marker written into the repository since (`<time> <written|overwritten|delete marker> <key> (<kind>)`), oldest first, at most 200. Known at plan.
+// With `not_after`: each version and delete marker written into the repository since (`<time> <written|overwritten|delete marker> <key> (<kind>)`), oldest first, at most 200. Known at plan and kept as planned, like `forensic_summary`.
 func (o RestoreOutput) ForensicChanges() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringArrayOutput { return v.ForensicChanges }).(pulumi.StringArrayOutput)
 }
 
-// With `not_after`: what was written into the repository since, counted by kind of object and change (objects written, versions written over existing objects, delete markers). Known at plan.
+// With `not_after`: what was written into the repository since, counted by kind of object and change (objects written, versions written over existing objects, delete markers), and when it was listed. Known at plan, and kept: a saved plan applied later, while an attacker goes on writing, keeps the listing it showed (a warning counts what changed since).
 func (o RestoreOutput) ForensicSummary() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.ForensicSummary }).(pulumi.StringOutput)
 }
