@@ -123,14 +123,19 @@ func runAgent(ctx context.Context, o agentOptions, logw io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("locating the lifeboat binary for drills: %w", err)
 	}
+	restorer, err := agentRestorer(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	pgDump := ""
 	if o.pg.binDir != "" {
 		pgDump = filepath.Join(o.pg.binDir, "pg_dump")
 	}
 	d, err := agentd.New(agentd.Config{
 		Store: client.Store(cfg.Bucket), StoreFor: func(b string) objectstore.Store { return client.Store(b) }, Agent: cfg, AgentPath: self, DSN: o.pg.dsn, PGDump: pgDump,
-		Backup: agentd.BackupSettings{Compression: o.compression, PartSize: o.partSize, MaxRate: o.maxRate},
-		Holder: o.holder, Refresh: o.refresh, Tick: o.tick, LeaseRenew: o.leaseRenew, StatsInterval: o.stats,
+		Restorer: restorer,
+		Backup:   agentd.BackupSettings{Compression: o.compression, PartSize: o.partSize, MaxRate: o.maxRate},
+		Holder:   o.holder, Refresh: o.refresh, Tick: o.tick, LeaseRenew: o.leaseRenew, StatsInterval: o.stats,
 		PruneGrace: o.pruneGrace, RetryDelay: o.retryDelay, MaxAttempts: o.maxAttempts, Logger: log,
 		Probe:         func(ctx context.Context) access.Report { return access.Probe(ctx, client, cfg.Bucket, cfg.Layout()) },
 		ProbeInterval: o.probeInterval, PostureReportInterval: o.postureReport,
@@ -160,7 +165,7 @@ func runAgent(ctx context.Context, o agentOptions, logw io.Writer) error {
 			cancel(err)
 		}
 	}()
-	w, err := requestWorker(o, cfg, client, d, self, log)
+	w, err := requestWorker(o, cfg, client, d, self, restorer, log)
 	if err != nil {
 		return err
 	}
@@ -190,7 +195,8 @@ func runAgent(ctx context.Context, o agentOptions, logw io.Writer) error {
 // requestWorker executes the requests addressed to this host (or to any
 // agent of the cluster) beside the daemon, with the same credentials,
 // holder id and PostgreSQL connection.
-func requestWorker(o agentOptions, cfg repo.AgentConfig, client *objectstore.Client, d *agentd.Daemon, self string, log *slog.Logger) (*remote.Worker, error) {
+func requestWorker(o agentOptions, cfg repo.AgentConfig, client *objectstore.Client, d *agentd.Daemon, self string, restorer *agentd.Restorer,
+	log *slog.Logger) (*remote.Worker, error) {
 	host := o.host
 	if host == "" {
 		host = cfg.Host
@@ -207,9 +213,23 @@ func requestWorker(o agentOptions, cfg repo.AgentConfig, client *objectstore.Cli
 		return nil, err
 	}
 	exec := &remote.Host{Store: client.Store(cfg.Bucket), StoreFor: func(b string) objectstore.Store { return client.Store(b) }, Layout: cfg.Layout(),
-		Agent: cfg, AgentPath: self, DSN: d.DSN, Trust: trust, Signer: signer, Backup: d.BackupNow}
+		Agent: cfg, AgentPath: self, DSN: d.DSN, Trust: trust, Signer: signer, Backup: d.BackupNow, Restorer: restorer}
 	return &remote.Worker{Store: client.Store(cfg.Bucket), Layout: cfg.Layout(), Host: host, Holder: d.Holder(), Trust: trust, Exec: exec.Exec,
 		Version: version.Version, Poll: o.requestPoll, LeaseRenew: o.leaseRenew, Heartbeat: o.heartbeat, Logger: log}, nil
+}
+
+// agentRestorer opens the repository as the bootstrap file's restorer,
+// for the restores and drills the agent runs; nil without one.
+func agentRestorer(ctx context.Context, cfg repo.AgentConfig) (*agentd.Restorer, error) {
+	rc, ok := cfg.RestorerConfig()
+	if !ok {
+		return nil, nil
+	}
+	client, err := objectstore.NewClient(ctx, rc.ObjectStore())
+	if err != nil {
+		return nil, fmt.Errorf("object store (restorer): %w", err)
+	}
+	return &agentd.Restorer{Store: client.Store(cfg.Bucket), StoreFor: func(b string) objectstore.Store { return client.Store(b) }, Agent: rc}, nil
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

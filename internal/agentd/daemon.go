@@ -45,6 +45,9 @@ type Config struct {
 	// empty, it is built from the policy's postgres block, and the
 	// password comes from PGPASSWORD or ~/.pgpass.
 	DSN string
+	// Restorer, when set, is what scheduled drills read the repository
+	// with (nil: Store, the agent's own credentials).
+	Restorer *Restorer
 	// PGDump is the pg_dump program for tenant dumps.
 	PGDump string
 	// Backup tunes scheduled base backups.

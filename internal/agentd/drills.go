@@ -9,6 +9,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
 // drillJobs lists the cluster's drill schedules as jobs. A schedule that
@@ -62,6 +63,7 @@ func (d *Daemon) drill(ctx context.Context, doc drill.ScheduleDoc) (string, erro
 	}
 	spec := doc.Spec(storeFor, d.layout, d.cfg.Agent, d.cfg.AgentPath, d.dsn(p))
 	spec.Signer = d.signer
+	d.cfg.Restorer.ApplyDrill(&spec)
 	// A redis drill reads its RPO from the instance's snapshot schedule,
 	// trusted like every other configuration the agent reads.
 	spec.Redis.Trust = d.trust
@@ -130,3 +132,29 @@ type FinalError struct{ Err error }
 
 func (e *FinalError) Error() string { return e.Err.Error() }
 func (e *FinalError) Unwrap() error { return e.Err }
+
+// Restorer is the restorer identity the agent's restores and drills read
+// the repository with (repo.AgentConfig.Restorer): its store on the
+// repository bucket, on any other bucket (attachments), and the
+// configuration their restore_command is given.
+type Restorer struct {
+	Store    objectstore.Store
+	StoreFor func(bucket string) objectstore.Store
+	Agent    repo.AgentConfig
+}
+
+// ApplyDrill makes spec read with the restorer: the restore and the
+// attachments' history through its stores, restore_command with its
+// configuration. Evidence and audit records stay with the store drill.Run
+// is given. A nil r changes nothing.
+func (r *Restorer) ApplyDrill(spec *drill.Spec) {
+	if r == nil {
+		return
+	}
+	spec.ReadStore, spec.AgentConfig = r.Store, r.Agent
+	if a := spec.Attachments; a != nil && r.StoreFor != nil {
+		b := *a
+		b.ReadStore = r.StoreFor(a.Store.Bucket())
+		spec.Attachments = &b
+	}
+}

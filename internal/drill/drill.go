@@ -68,8 +68,12 @@ type Spec struct {
 	AgentConfig repo.AgentConfig
 	// Attachments locate the tenant's attachment objects (tenant drills).
 	Attachments *restore.AttachmentOptions
-	Checks      []Check
-	RTOTarget   time.Duration
+	// ReadStore, when set, is what the drill's restore reads the
+	// repository with (a restorer's read-only credentials); the store Run
+	// is given then only writes the audit records and the evidence.
+	ReadStore objectstore.Store
+	Checks    []Check
+	RTOTarget time.Duration
 	// EvidenceRetention is how long evidence stays under COMPLIANCE lock.
 	EvidenceRetention time.Duration
 	// Redis is what a redis drill restores and checks (KindRedis).
@@ -213,6 +217,10 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 	// nothing Teardown minds). NOTE: a copy that cannot be removed does not
 	// change the drill's verdict; the next drill's scratch name differs.
 	defer func() { _ = restore.Teardown(context.WithoutCancel(ctx), req) }()
+	if spec.ReadStore != nil {
+		req.Audit.Store = store
+		store = spec.ReadStore
+	}
 	out, err := restore.Restore(ctx, store, req)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)

@@ -42,7 +42,15 @@ func startTestAgent(t *testing.T, bin, bucket, host, holder, dsn string, trusted
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	ak, sk := testAccUser(t, access.RoleWriter, bucket, l)
 	cfg := (&providerData{}).agentConfig(bucket, "pg", "main", "")
-	cfg.AccessKey, cfg.SecretKey, cfg.Host, cfg.TrustedKeys = ak, sk, host, trustedKeys
+	cfg.AccessKey, cfg.SecretKey, cfg.TrustedKeys = ak, sk, trustedKeys
+	return startTestAgentWith(t, bin, host, holder, dsn, cfg)
+}
+
+// startTestAgentWith starts the agent as host with the bootstrap file cfg
+// (its credentials, restorer, trusted keys as the caller chose them).
+func startTestAgentWith(t *testing.T, bin, host, holder, dsn string, cfg repo.AgentConfig) *testAgent {
+	t.Helper()
+	cfg.Host = host
 	b, err := cfg.Marshal()
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -31,6 +32,10 @@ type Host struct {
 	// Trust checks drill schedules; Signer signs drill evidence.
 	Trust  signature.Trust
 	Signer *signature.Signer
+	// Restorer, when set, is what restores and drills read the repository
+	// (and attachments' history) with; results, audit records and
+	// evidence are still written with Store.
+	Restorer *agentd.Restorer
 	// Backup takes a backup now as the signed policy in the repository
 	// declares it, and names what it produced; nil: backup requests fail.
 	Backup func(ctx context.Context) (string, error)
@@ -49,7 +54,7 @@ func (h *Host) Exec(ctx context.Context, req *Request, report func(Progress)) (*
 		rr, err := h.restoreRequest(req.Restore, report)
 		// Audited as every restore: who ran it (this agent, signed with
 		// its key) and on whose request.
-		rr.Audit = restore.AuditOptions{Signer: h.Signer, FrontEnd: restore.FrontEndAgent, Actor: "request " + req.ID}
+		rr.Audit = restore.AuditOptions{Store: h.Store, Signer: h.Signer, FrontEnd: restore.FrontEndAgent, Actor: "request " + req.ID}
 		if err != nil {
 			return nil, err
 		}
@@ -114,13 +119,25 @@ func (h *Host) restoreRequest(s *RestoreSpec, report func(Progress)) (restore.Re
 		rr.TargetDSN = h.dsn()
 		if a := s.Attachments; a != nil {
 			rr.Attachments = &restore.AttachmentOptions{Store: h.storeFor(a.Bucket), SourcePrefix: a.SourcePrefix, TargetPrefix: a.TargetPrefix}
+			if h.Restorer != nil && h.Restorer.StoreFor != nil {
+				rr.Attachments.ReadStore = h.Restorer.StoreFor(a.Bucket)
+			}
 		}
+	}
+	if h.Restorer != nil {
+		// restore_command of the restored server reads with the
+		// restorer's keys too, never the writer's.
+		rr.AgentConfig = h.Restorer.Agent
 	}
 	return rr, nil
 }
 
 func (h *Host) restore(ctx context.Context, rr restore.Request) (*Result, error) {
-	out, err := restore.Restore(ctx, h.Store, rr)
+	read := h.Store
+	if h.Restorer != nil {
+		read = h.Restorer.Store
+	}
+	out, err := restore.Restore(ctx, read, rr)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +165,7 @@ func (h *Host) drill(ctx context.Context, name string, report func(Progress)) (*
 	report(Progress{Phase: "drilling", Detail: doc.Kind})
 	spec := doc.Spec(h.storeFor, h.Layout, h.Agent, h.AgentPath, h.dsn())
 	spec.Signer = h.Signer
+	h.Restorer.ApplyDrill(&spec)
 	ev, err := drill.Run(ctx, h.Store, spec)
 	if err != nil {
 		return nil, fmt.Errorf("drill %s: %w", name, err)

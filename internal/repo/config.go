@@ -109,6 +109,36 @@ type AgentConfig struct {
 	//
 	//	"redis": {"sessions": {"address": "127.0.0.1:6379", "password": "..."}}
 	Redis map[string]RedisEntry `json:"redis,omitempty"`
+	// Restorer is the restorer identity (read-only: the restorer document
+	// of lifeboat_access_policy) the agent reads the repository with for
+	// the restores and drills it runs, and that their restore_command
+	// uses: a profile of the host's AWS shared files, or static keys. It
+	// lives in this file only, never in the repository. Without it those
+	// restores read with the agent's own (writer) credentials. Audit
+	// records, drill evidence and results are written with the writer's.
+	Restorer *RestorerEntry `json:"restorer,omitempty"`
+}
+
+// RestorerEntry is how the agent signs in as the restorer.
+type RestorerEntry struct {
+	Profile   string `json:"profile,omitempty"`
+	AccessKey string `json:"access_key,omitempty"`
+	SecretKey string `json:"secret_key,omitempty"`
+}
+
+// RestorerConfig is the configuration the agent's restores read with:
+// this one with the restorer's credentials in place of the agent's (and
+// no restorer entry, encryption or signing key of its own: it is what a
+// restored server's restore_command is given). ok is false without a
+// restorer.
+func (c AgentConfig) RestorerConfig() (rc AgentConfig, ok bool) {
+	if c.Restorer == nil {
+		return c, false
+	}
+	rc = c
+	rc.AccessKey, rc.SecretKey, rc.Profile = c.Restorer.AccessKey, c.Restorer.SecretKey, c.Restorer.Profile
+	rc.Restorer, rc.SigningKeyFile, rc.Encryption, rc.Redis = nil, "", nil, nil
+	return rc, true
 }
 
 // Encryption declares client-side encryption: age recipients ("age1...")
@@ -224,7 +254,7 @@ func (c AgentConfig) hasSecret() bool {
 			return true
 		}
 	}
-	return false
+	return c.Restorer != nil && c.Restorer.SecretKey != ""
 }
 
 // Trust is the set of TrustedKeys.
@@ -337,6 +367,17 @@ func (c AgentConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("redis.%s: address is required", name))
 		}
 	}
+	if r := c.Restorer; r != nil {
+		keys := r.AccessKey != "" || r.SecretKey != ""
+		switch {
+		case keys && (r.AccessKey == "" || r.SecretKey == ""):
+			errs = append(errs, errors.New("restorer: access_key and secret_key must be set together"))
+		case keys && r.Profile != "":
+			errs = append(errs, errors.New("restorer: give access_key and secret_key, or a profile, not both"))
+		case !keys && r.Profile == "":
+			errs = append(errs, errors.New("restorer: needs a profile, or access_key and secret_key"))
+		}
+	}
 	if strings.Contains(c.Prefix, "//") {
 		errs = append(errs, fmt.Errorf("prefix %q must not contain empty path segments", c.Prefix))
 	}
@@ -387,6 +428,11 @@ func (c AgentConfig) Redacted() AgentConfig {
 			rs[name] = e
 		}
 		c.Redis = rs
+	}
+	if c.Restorer != nil && c.Restorer.SecretKey != "" {
+		r := *c.Restorer
+		r.SecretKey = "<redacted>"
+		c.Restorer = &r
 	}
 	return c
 }

@@ -310,3 +310,36 @@ func TestBackupRecipientsPreferTheSignedPolicy(t *testing.T) {
 		t.Fatalf("nothing declared: %v %v", r, err)
 	}
 }
+
+// TestRestorerIsASecretOfTheBootstrapFile: the restorer's keys make the
+// file a secret one, are never printed, and RestorerConfig swaps them in
+// for the agent's own (with nothing of the writer's left).
+func TestRestorerIsASecretOfTheBootstrapFile(t *testing.T) {
+	body := `{"bucket":"b","cluster":"c1","access_key":"WRITER","secret_key":"WSECRET","signing_key_file":"/k","restorer":{"access_key":"RESTORER","secret_key":"RSECRET"}}`
+	if _, err := Load(writeConfig(t, `{"bucket":"b","cluster":"c1","restorer":{"access_key":"RESTORER","secret_key":"RSECRET"}}`, 0o644)); !errors.Is(err, ErrInsecureConfig) {
+		t.Fatalf("readable file with the restorer's secret: err = %v, want ErrInsecureConfig", err)
+	}
+	c, err := Load(writeConfig(t, body, 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprint(c); strings.Contains(s, "RSECRET") || strings.Contains(s, "WSECRET") {
+		t.Fatalf("printed secret: %s", s)
+	}
+	rc, ok := c.RestorerConfig()
+	if !ok || rc.AccessKey != "RESTORER" || rc.SecretKey != "RSECRET" || rc.Restorer != nil || rc.SigningKeyFile != "" || rc.Bucket != "b" {
+		t.Fatalf("RestorerConfig = %+v, %v", rc.Redacted(), ok)
+	}
+	if _, ok := (AgentConfig{Bucket: "b", Cluster: "c"}).RestorerConfig(); ok {
+		t.Fatal("RestorerConfig without a restorer")
+	}
+	for _, bad := range []string{
+		`{"bucket":"b","cluster":"c1","restorer":{}}`,
+		`{"bucket":"b","cluster":"c1","restorer":{"access_key":"R"}}`,
+		`{"bucket":"b","cluster":"c1","restorer":{"access_key":"R","secret_key":"S","profile":"p"}}`,
+	} {
+		if _, err := Load(writeConfig(t, bad, 0o600)); err == nil {
+			t.Errorf("Load(%s) accepted", bad)
+		}
+	}
+}

@@ -64,7 +64,11 @@ func restoreAttachments(ctx context.Context, dsn string, a AttachmentOptions, at
 	// The version current at `at` for each key: versions come newest first.
 	current := map[string]objectstore.ObjectInfo{}
 	decided := map[string]bool{}
-	err = a.Store.ListVersions(ctx, a.SourcePrefix, func(o objectstore.ObjectInfo) error {
+	src := a.Store
+	if a.ReadStore != nil {
+		src = a.ReadStore
+	}
+	err = src.ListVersions(ctx, a.SourcePrefix, func(o objectstore.ObjectInfo) error {
 		if decided[o.Key] || o.LastModified.After(at) {
 			return nil
 		}
@@ -88,7 +92,7 @@ func restoreAttachments(ctx context.Context, dsn string, a AttachmentOptions, at
 		go func() {
 			defer wg.Done()
 			for o := range jobs {
-				err := copyVersion(ctx, a.Store, o, a.TargetPrefix+strings.TrimPrefix(o.Key, a.SourcePrefix))
+				err := copyVersion(ctx, src, a.Store, o, a.TargetPrefix+strings.TrimPrefix(o.Key, a.SourcePrefix))
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -116,8 +120,8 @@ func restoreAttachments(ctx context.Context, dsn string, a AttachmentOptions, at
 	return rep, nil
 }
 
-func copyVersion(ctx context.Context, store objectstore.Store, o objectstore.ObjectInfo, to string) error {
-	body, info, err := store.GetVersion(ctx, o.Key, o.VersionID)
+func copyVersion(ctx context.Context, src, store objectstore.Store, o objectstore.ObjectInfo, to string) error {
+	body, info, err := src.GetVersion(ctx, o.Key, o.VersionID)
 	if err != nil {
 		return fmt.Errorf("attachments: reading %s version %s: %w", o.Key, o.VersionID, err)
 	}

@@ -68,8 +68,14 @@ type TenantOptions struct {
 
 // AttachmentOptions says where a tenant's attachment objects live.
 type AttachmentOptions struct {
-	// Store is the attachments bucket (versioned).
+	// Store is the attachments bucket (versioned): the copies are written
+	// with it, and the source versions read with it unless ReadStore is
+	// set.
 	Store objectstore.Store
+	// ReadStore, when set, reads the source versions (a restorer's
+	// read-only credentials on the bucket), so the credentials that write
+	// the copies need not read the tenant's history.
+	ReadStore objectstore.Store
 	// SourcePrefix: objects are SourcePrefix + store_fname
 	// (e.g. "attachments/acme/").
 	SourcePrefix string
