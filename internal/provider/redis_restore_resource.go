@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -56,6 +58,7 @@ type redisRestoreModel struct {
 	RedisServer types.String   `tfsdk:"redis_server"`
 	MinKeys     types.Int64    `tfsdk:"min_keys"`
 	SampleKeys  types.List     `tfsdk:"sample_keys"`
+	Password    types.String   `tfsdk:"password"`
 
 	SnapshotID      types.String `tfsdk:"snapshot_id"`
 	SnapshotTakenAt types.String `tfsdk:"snapshot_taken_at"`
@@ -106,6 +109,13 @@ func (r *redisRestoreResource) Schema(_ context.Context, _ resource.SchemaReques
 				PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplace()}, Validators: []validator.Int64{int64validator.AtLeast(0)}},
 			"sample_keys": schema.ListAttribute{MarkdownDescription: "Keys that must exist in the restored instance.", ElementType: types.StringType, Optional: true,
 				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()}, Validators: []validator.List{listvalidator.SizeAtMost(1000)}},
+			"password": schema.StringAttribute{
+				MarkdownDescription: "Password of the new instance (`requirepass`): clients, and the checks of the apply, authenticate with it. " +
+					"A restored session store holds live sessions: set one unless only this host's trusted accounts reach 127.0.0.1. " +
+					"Kept in the instance's `redis.conf` (mode 0600) and, sensitive, in state. Changing it replaces the restore.",
+				Optional: true, Sensitive: true, PlanModifiers: replace,
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 512), stringvalidator.RegexMatches(regexp.MustCompile(`^[^\r\n\x00]*$`), "must not hold a line break or NUL: it is written into redis.conf")},
+			},
 			"snapshot_id":       schema.StringAttribute{MarkdownDescription: "The snapshot the plan names: what the apply restores.", Computed: true, PlanModifiers: keep},
 			"snapshot_taken_at": schema.StringAttribute{MarkdownDescription: "When that snapshot was taken (RFC 3339).", Computed: true, PlanModifiers: keep},
 			"snapshot_age":      schema.StringAttribute{MarkdownDescription: "The snapshot's age when the restore was planned.", Computed: true, PlanModifiers: keep},
@@ -213,7 +223,8 @@ func (r *redisRestoreResource) Create(ctx context.Context, req resource.CreateRe
 		return
 	}
 	res, err := redisx.RestoreInto(ctx, store, m.layout(), m.Instance.ValueString(), id,
-		redisx.RestoreTarget{Dir: m.Directory.ValueString(), Port: int(m.Port.ValueInt64()), RedisServer: m.RedisServer.ValueString(), Identities: ids},
+		redisx.RestoreTarget{Dir: m.Directory.ValueString(), Port: int(m.Port.ValueInt64()), RedisServer: m.RedisServer.ValueString(),
+			Password: m.Password.ValueString(), Identities: ids},
 		redisx.RestoreChecks{MinKeys: m.MinKeys.ValueInt64(), Keys: keys})
 	if res != nil && res.Manifest != nil {
 		m.SnapshotID = types.StringValue(res.Manifest.ID)
@@ -253,7 +264,7 @@ func (r *redisRestoreResource) Read(ctx context.Context, req resource.ReadReques
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	if !redisx.Running(ctx, m.Directory.ValueString(), int(m.Port.ValueInt64()), "") {
+	if !redisx.Running(ctx, m.Directory.ValueString(), int(m.Port.ValueInt64()), m.Password.ValueString()) {
 		resp.Diagnostics.AddWarning("Restored Redis Not Running",
 			fmt.Sprintf("The restored instance in %s does not answer on 127.0.0.1:%d. Start it with `redis-server %s/redis.conf`, or replace the restore (terraform apply -replace).",
 				m.Directory.ValueString(), m.Port.ValueInt64(), m.Directory.ValueString()))
@@ -276,7 +287,7 @@ func (r *redisRestoreResource) Delete(ctx context.Context, req resource.DeleteRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := redisx.Teardown(ctx, m.Directory.ValueString(), int(m.Port.ValueInt64()), ""); err != nil {
+	if err := redisx.Teardown(ctx, m.Directory.ValueString(), int(m.Port.ValueInt64()), m.Password.ValueString()); err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Removing Restored Redis", "stopping the instance in "+m.Directory.ValueString(), err))
 	}
 }

@@ -221,6 +221,10 @@ func TestAccInvalidConfig_redisRestore(t *testing.T) {
 			want: []string{"port"}},
 		{name: "negative floor", config: testAccRedisRestoreConfig(f.bucket, "/tmp/lb-redis-x", 6390, server, "min_keys = -1"),
 			want: []string{"min_keys"}},
+		{name: "password with a line break", config: testAccRedisRestoreConfig(f.bucket, "/tmp/lb-redis-x", 6390, server, `password = "a\nrename-command CONFIG \"\""`),
+			want: []string{"password", "line break"}},
+		{name: "empty password", config: testAccRedisRestoreConfig(f.bucket, "/tmp/lb-redis-x", 6390, server, `password = ""`),
+			want: []string{"password"}},
 	})
 }
 
@@ -309,6 +313,93 @@ func TestAccRedisRestoreResource_encrypted(t *testing.T) {
 				PreConfig: func() { t.Setenv(crypt.EnvIdentityFile, idFile) },
 				Config:    cfg,
 				Check:     checkRestored(t, port, 120),
+			},
+		},
+	})
+}
+
+// checkAuth checks that the instance on port refuses a client without
+// the password, and serves want keys to one with it.
+func checkAuth(port, want int, password string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		ctx := context.Background()
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if c, err := redisx.Connect(ctx, redisx.Options{Addr: addr}); err == nil {
+			_ = c.Close()
+			return fmt.Errorf("the restored instance on %s answers without a password", addr)
+		} else if !strings.Contains(err.Error(), "NOAUTH") {
+			return fmt.Errorf("without a password: %v, want NOAUTH", err)
+		}
+		c, err := redisx.Connect(ctx, redisx.Options{Addr: addr, Password: password})
+		if err != nil {
+			return fmt.Errorf("with the password: %w", err)
+		}
+		defer func() { _ = c.Close() }()
+		if n, err := c.DBSize(ctx).Result(); err != nil || n != int64(want) {
+			return fmt.Errorf("DBSIZE = %d, %v; want %d", n, err, want)
+		}
+		return nil
+	}
+}
+
+// TestAccRedisRestoreResource_password: the new instance requires the
+// declared password (requirepass, quotes and spaces kept): a client
+// without it gets NOAUTH, one with it reads every key, and the apply's own
+// checks authenticate. After a newer snapshot the restore plans nothing
+// (refresh reaches the instance with the password); a new password
+// replaces the restore, and the old one no longer opens it; destroy stops
+// the instance, which it reaches with the password.
+func TestAccRedisRestoreResource_password(t *testing.T) {
+	const n = 200
+	f := newRedisRestoreFixture(t, n)
+	f.snapshot(t)
+	dir := filepath.Join(t.TempDir(), "restored")
+	port, _ := testenv.FreePort()
+	const first, second = `s3cret "quoted" pass`, "another-s3cret"
+	cfg := func(password string) string {
+		return testAccRedisRestoreConfig(f.bucket, dir, port, f.server, fmt.Sprintf(`min_keys = %d
+  sample_keys = ["session:0"]
+  password = %q`, n, password))
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			if redisx.Running(context.Background(), dir, port, second) {
+				return fmt.Errorf("the restored Redis still answers on %d after destroy", port)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				return fmt.Errorf("%s still there after destroy: %v", dir, err)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: cfg(first),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(redisRestoreAddr, tfjsonpath.New("key_count"), knownvalue.Int64Exact(n)),
+				},
+				Check: checkAuth(port, n, first),
+			},
+			{
+				PreConfig: func() { time.Sleep(1100 * time.Millisecond); f.snapshot(t) },
+				Config:    cfg(first),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(redisRestoreAddr, plancheck.ResourceActionNoop),
+				}},
+				Check: checkAuth(port, n, first),
+			},
+			{
+				Config: cfg(second),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(redisRestoreAddr, plancheck.ResourceActionDestroyBeforeCreate),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(checkAuth(port, n, second), func(*terraform.State) error {
+					if redisx.Running(context.Background(), dir, port, first) {
+						return fmt.Errorf("the replaced instance still opens with the old password")
+					}
+					return nil
+				}),
 			},
 		},
 	})
