@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -569,15 +570,18 @@ func (r *redisPersistenceResource) Delete(ctx context.Context, req resource.Dele
 }
 
 // ImportState implements resource.ResourceWithImportState. The ID is the
-// address, with the ACL user when not the default one:
+// address, with the ACL user when not the default one, and, for an
+// instance the agent snapshots, where its schedule is:
 //
-//	[<user>@]<host>:<port>
+//	[<user>@]<host>:<port>[,<bucket>[/<prefix>],<cluster>,<instance>]
 //
 // The password comes from REDISCLI_AUTH (as for redis-cli) while importing,
 // and from the configuration afterwards. Read adopts the class the server's
-// settings serve (redisx.Infer).
+// settings serve (redisx.Infer). With the repository part, the snapshot
+// block (schedule, retention) is read from the stored schedule, which must
+// exist.
 func (r *redisPersistenceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	id := strings.TrimSpace(req.ID)
+	id, where, withSchedule := strings.Cut(strings.TrimSpace(req.ID), ",")
 	user, addr, hasUser := strings.Cut(id, "@")
 	if !hasUser {
 		user, addr = "", id
@@ -585,7 +589,8 @@ func (r *redisPersistenceResource) ImportState(ctx context.Context, req resource
 	host, port, ok := cutLast(addr, ":")
 	if !ok || host == "" || port == "" || strings.ContainsAny(addr, " /") {
 		resp.Diagnostics.AddError("Invalid Import ID",
-			fmt.Sprintf("Expected \"[<user>@]<host>:<port>\", e.g. \"10.0.0.5:6379\" or \"lifeboat@redis.internal:6379\" (the password from REDISCLI_AUTH), got %q.", req.ID))
+			fmt.Sprintf("Expected \"[<user>@]<host>:<port>[,<bucket>[/<prefix>],<cluster>,<instance>]\", e.g. \"10.0.0.5:6379\" or "+
+				"\"lifeboat@redis.internal:6379,lifeboat-repo/pg,odoo-main,sessions\" (the password from REDISCLI_AUTH), got %q.", req.ID))
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("signed_by"), types.StringNull())...)
@@ -596,6 +601,64 @@ func (r *redisPersistenceResource) ImportState(ctx context.Context, req resource
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), addr)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("redis"), conn)...)
+	if withSchedule {
+		r.importSchedule(ctx, req.ID, where, resp)
+	}
+}
+
+// importSchedule reads the stored snapshot schedule named by where
+// ("<bucket>[/<prefix>],<cluster>,<instance>") into the imported state.
+func (r *redisPersistenceResource) importSchedule(ctx context.Context, id, where string, resp *resource.ImportStateResponse) {
+	parts := strings.Split(where, ",")
+	invalid := func(why string) {
+		resp.Diagnostics.AddError("Invalid Import ID",
+			fmt.Sprintf("The repository part of %q %s: expected \"<bucket>[/<prefix>],<cluster>,<instance>\" after the address, "+
+				"e.g. \"10.0.0.5:6379,lifeboat-repo/pg,odoo-main,sessions\".", id, why))
+	}
+	if len(parts) != 3 {
+		invalid(fmt.Sprintf("has %d comma-separated fields, not 3", len(parts)))
+		return
+	}
+	bucket, prefix, _ := strings.Cut(parts[0], "/")
+	cluster, instance := parts[1], parts[2]
+	switch {
+	case validBucketName(bucket) != "":
+		invalid("names bucket " + strconv.Quote(bucket) + ", which " + validBucketName(bucket))
+		return
+	case prefix != "" && (keyPrefixValidator{}).problem(prefix) != "":
+		invalid("names prefix " + strconv.Quote(prefix) + ", which " + (keyPrefixValidator{}).problem(prefix))
+		return
+	case !clusterNameRE.MatchString(cluster) || !clusterNameRE.MatchString(instance):
+		invalid("names a cluster or instance that is not 1-128 letters, digits, '.', '_' or '-'")
+		return
+	}
+	if r.data == nil {
+		resp.Diagnostics.AddError("Provider Not Configured", "The provider is not configured: it reads the snapshot schedule from the repository.")
+		return
+	}
+	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	if client == nil {
+		return
+	}
+	l := repo.Layout{Prefix: prefix, Cluster: cluster}
+	doc, signedBy, err := redisx.ReadScheduleSigned(ctx, client.Store(bucket), l, instance, r.data.trust())
+	if errors.Is(err, objectstore.ErrNotFound) || errors.Is(err, objectstore.ErrBucketNotFound) {
+		resp.Diagnostics.AddError("Redis Snapshot Schedule Not Found",
+			fmt.Sprintf("No snapshot schedule at s3://%s/%s. Import with the address alone when the agent takes no snapshots of this instance, "+
+				"or check the bucket, prefix, cluster and instance (lifeboat backups lists the instances with snapshots).", bucket, l.RedisScheduleKey(instance)))
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.Append(errorDiag("Error Reading Redis Snapshot Schedule", "reading "+l.RedisScheduleKey(instance), err))
+		return
+	}
+	ref := &repositoryRef{Bucket: types.StringValue(bucket), Prefix: optionalString(prefix)}
+	snap := &redisSnapshotModel{Instance: types.StringValue(doc.Instance), Schedule: types.StringValue(doc.Schedule),
+		KeepCount: optionalInt(int32(doc.KeepCount)), KeepDays: optionalInt(int32(doc.KeepDays))}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster"), cluster)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("repository"), ref)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("snapshot"), snap)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("signed_by"), optionalString(signedBy))...)
 }
 
 // findRedisPersistence is the server's persistence as this resource

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +28,9 @@ import (
 // snapshot block publishes its schedule and retention as a document signed
 // by the provider's key, which an agent trusting that key accepts; the
 // document rewritten outside Terraform (unsigned) plans as an update that
-// signs it again; a changed instance name moves it; removing the block
-// removes it.
+// signs it again; a changed instance name moves it; import by address and
+// repository brings the snapshot block in (and refuses an instance without
+// a schedule); removing the block removes it.
 func TestAccRedisPersistenceResource_snapshotSchedule(t *testing.T) {
 	env := testenv.Require(t)
 	bucket := randomName("lb-redis")
@@ -113,6 +115,28 @@ func TestAccRedisPersistenceResource_snapshotSchedule(t *testing.T) {
 				// Renamed: the schedule moves.
 				Config: cfg("web-sessions", "@every 15m", 96),
 				Check:  resource.ComposeTestCheckFunc(agentReads("web-sessions", "@every 15m", 96), gone("sessions")),
+			},
+			{
+				// Import by address and where the schedule is brings the
+				// snapshot block in, schedule and retention read back.
+				ResourceName:            redisAddr,
+				ImportState:             true,
+				ImportStateId:           env.Redis.Addr + "," + bucket + "/pg,main,web-sessions",
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"last_save_at"},
+			},
+			{
+				// An instance without a schedule is not imported as one.
+				ResourceName:  redisAddr,
+				ImportState:   true,
+				ImportStateId: env.Redis.Addr + "," + bucket + "/pg,main,sessions",
+				ExpectError:   regexp.MustCompile(`Redis Snapshot Schedule Not Found[\s\S]*redis-schedules/sessions`),
+			},
+			{
+				ResourceName:  redisAddr,
+				ImportState:   true,
+				ImportStateId: env.Redis.Addr + "," + bucket + "/pg,main",
+				ExpectError:   regexp.MustCompile(`Invalid Import ID[\s\S]*has 2\s+comma-separated\s+fields`),
 			},
 			{
 				// No snapshot block: no schedule.

@@ -7,3 +7,10 @@
 # session. When that guess is wrong, the next plan shows the change.
 REDISCLI_AUTH=... terraform import lifeboat_redis_persistence.sessions \
   'lifeboat@redis-sessions.internal:6379'
+
+# An instance the agent snapshots: add where its schedule is,
+# ",<bucket>[/<prefix>],<cluster>,<instance>". The snapshot block (schedule,
+# keep_count, keep_days), cluster and repository are read from the stored
+# schedule, which must exist.
+REDISCLI_AUTH=... terraform import lifeboat_redis_persistence.sessions \
+  'lifeboat@redis-sessions.internal:6379,lifeboat-repository/pg,odoo-main,sessions'
