@@ -28,6 +28,8 @@ type RedisRestore struct {
 	KeyCount pulumi.IntOutput `pulumi:"keyCount"`
 	// Key count floor the restored instance must reach (all databases). Default 0.
 	MinKeys pulumi.IntPtrOutput `pulumi:"minKeys"`
+	// Password of the new instance (`requirepass`): clients, and the checks of the apply, authenticate with it. A restored session store holds live sessions: set one unless only this host's trusted accounts reach 127.0.0.1. Kept in the instance's `redis.conf` (mode 0600) and, sensitive, in state. Changing it replaces the restore.
+	Password pulumi.StringPtrOutput `pulumi:"password"`
 	// Free TCP port the new instance listens on (127.0.0.1).
 	Port pulumi.IntOutput `pulumi:"port"`
 	// The `redis-server` program. Default `redis-server` (from `PATH`).
@@ -65,6 +67,13 @@ func NewRedisRestore(ctx *pulumi.Context,
 	if args.Port == nil {
 		return nil, errors.New("invalid value for required argument 'Port'")
 	}
+	if args.Password != nil {
+		args.Password = pulumi.ToSecret(args.Password).(pulumi.StringPtrInput)
+	}
+	secrets := pulumi.AdditionalSecretOutputs([]string{
+		"password",
+	})
+	opts = append(opts, secrets)
 	opts = internal.PkgResourceDefaultOpts(opts)
 	var resource RedisRestore
 	err := ctx.RegisterResource("lifeboat:index:RedisRestore", name, args, &resource, opts...)
@@ -112,6 +121,8 @@ type redisRestoreArgs struct {
 	Instance string `pulumi:"instance"`
 	// Key count floor the restored instance must reach (all databases). Default 0.
 	MinKeys *int `pulumi:"minKeys"`
+	// Password of the new instance (`requirepass`): clients, and the checks of the apply, authenticate with it. A restored session store holds live sessions: set one unless only this host's trusted accounts reach 127.0.0.1. Kept in the instance's `redis.conf` (mode 0600) and, sensitive, in state. Changing it replaces the restore.
+	Password *string `pulumi:"password"`
 	// Free TCP port the new instance listens on (127.0.0.1).
 	Port int `pulumi:"port"`
 	// The `redis-server` program. Default `redis-server` (from `PATH`).
@@ -134,6 +145,8 @@ type RedisRestoreArgs struct {
 	Instance pulumi.StringInput
 	// Key count floor the restored instance must reach (all databases). Default 0.
 	MinKeys pulumi.IntPtrInput
+	// Password of the new instance (`requirepass`): clients, and the checks of the apply, authenticate with it. A restored session store holds live sessions: set one unless only this host's trusted accounts reach 127.0.0.1. Kept in the instance's `redis.conf` (mode 0600) and, sensitive, in state. Changing it replaces the restore.
+	Password pulumi.StringPtrInput
 	// Free TCP port the new instance listens on (127.0.0.1).
 	Port pulumi.IntInput
 	// The `redis-server` program. Default `redis-server` (from `PATH`).
@@ -261,6 +274,11 @@ func (o RedisRestoreOutput) KeyCount() pulumi.IntOutput {
 // Key count floor the restored instance must reach (all databases). Default 0.
 func (o RedisRestoreOutput) MinKeys() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *RedisRestore) pulumi.IntPtrOutput { return v.MinKeys }).(pulumi.IntPtrOutput)
+}
+
+// Password of the new instance (`requirepass`): clients, and the checks of the apply, authenticate with it. A restored session store holds live sessions: set one unless only this host's trusted accounts reach 127.0.0.1. Kept in the instance's `redis.conf` (mode 0600) and, sensitive, in state. Changing it replaces the restore.
+func (o RedisRestoreOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisRestore) pulumi.StringPtrOutput { return v.Password }).(pulumi.StringPtrOutput)
 }
 
 // Free TCP port the new instance listens on (127.0.0.1).
