@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -50,6 +51,7 @@ type restorePointModel struct {
 	Segment   types.String   `tfsdk:"wal_segment"`
 	BackupID  types.String   `tfsdk:"backup_id"`
 	DumpIDs   types.Map      `tfsdk:"dump_ids"`
+	Schemas   types.Map      `tfsdk:"schema_records"`
 	Timeouts  timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -80,7 +82,10 @@ func (r *restorePointResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				PlanModifiers: replaceStr, Validators: []validator.String{keyNameValidator{}}},
 			"tenant_databases": schema.ListAttribute{
 				MarkdownDescription: "Databases to dump (`pg_dump -Fc`, into the repository's tenant dumps) just before the point: a rollback of one " +
-					"tenant can then restore from a dump instead of a PITR.",
+					"tenant can then restore from a dump instead of a PITR. Each one's schema (every user table's columns) and Odoo module versions " +
+					"(`ir_module_module`: name, latest_version, state) are recorded too, signed with the provider's `signing_key` and written once " +
+					"(`schema_records`), so the plan of a `lifeboat_restore` back to this point shows its `compatibility_review`. With tenants, " +
+					"`name` must be key-safe (letters, digits, '.', '_', '-').",
 				ElementType: types.StringType, Optional: true, PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
 			},
 			"base_backup": schema.BoolAttribute{MarkdownDescription: "Take a fresh base backup just before the point, so a restore to it replays " +
@@ -92,6 +97,8 @@ func (r *restorePointResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"backup_id":   computed("The fresh base backup (with `base_backup`)."),
 			"dump_ids": schema.MapAttribute{MarkdownDescription: "The fresh tenant dumps' ids by database.", ElementType: types.StringType,
 				Computed: true},
+			"schema_records": schema.MapAttribute{MarkdownDescription: "Repository key of each tenant's recorded schema and module versions, by database.",
+				ElementType: types.StringType, Computed: true, PlanModifiers: []planmodifier.Map{mapplanmodifier.UseStateForUnknown()}},
 		},
 		Blocks: map[string]schema.Block{
 			"repository": replacingRepositoryBlock(),
@@ -144,6 +151,7 @@ func (r *restorePointResource) Create(ctx context.Context, req resource.CreateRe
 	layout := repo.Layout{Prefix: plan.Repository.Prefix.ValueString(), Cluster: plan.Cluster.ValueString()}
 	res, err := restore.CreateRestorePoint(ctx, client.Store(plan.Repository.Bucket.ValueString()), restore.RestorePointOptions{
 		Layout: layout, DSN: plan.Postgres.dsn(), Name: plan.Name.ValueString(), BaseBackup: plan.BaseBackup.ValueBool(), Tenants: tenants,
+		Signer: r.data.signer,
 	})
 	if err != nil {
 		resp.Diagnostics.Append(errorDiag("Error Creating Restore Point",
@@ -161,6 +169,11 @@ func (r *restorePointResource) Create(ctx context.Context, req resource.CreateRe
 		dumps[db] = types.StringValue(id)
 	}
 	plan.DumpIDs = types.MapValueMust(types.StringType, dumps)
+	schemas := map[string]attr.Value{}
+	for db, key := range res.Schemas {
+		schemas[db] = types.StringValue(key)
+	}
+	plan.Schemas = types.MapValueMust(types.StringType, schemas)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -181,8 +194,8 @@ func (r *restorePointResource) Update(ctx context.Context, req resource.UpdateRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	plan.ID, plan.LSN, plan.CreatedAt, plan.Timeline, plan.Segment, plan.BackupID, plan.DumpIDs =
-		state.ID, state.LSN, state.CreatedAt, state.Timeline, state.Segment, state.BackupID, state.DumpIDs
+	plan.ID, plan.LSN, plan.CreatedAt, plan.Timeline, plan.Segment, plan.BackupID, plan.DumpIDs, plan.Schemas =
+		state.ID, state.LSN, state.CreatedAt, state.Timeline, state.Segment, state.BackupID, state.DumpIDs, state.Schemas
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

@@ -74,6 +74,8 @@ resource "lifeboat_restore" "test" {
 					statecheck.ExpectKnownValue("lifeboat_restore_point.before", tfjsonpath.New("lsn"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9A-F]+/[0-9A-F]+$`))),
 					statecheck.ExpectKnownValue("lifeboat_restore_point.before", tfjsonpath.New("backup_id"), knownvalue.StringRegexp(regexp.MustCompile(`^\d{8}T\d{6}Z`))),
 					statecheck.ExpectKnownValue("lifeboat_restore_point.before", tfjsonpath.New("dump_ids"), knownvalue.MapSizeExact(1)),
+					statecheck.ExpectKnownValue("lifeboat_restore_point.before", tfjsonpath.New("schema_records"), knownvalue.MapExact(map[string]knownvalue.Check{
+						"postgres": knownvalue.StringExact("pg/main/restore-points/before-release-acc/postgres.json")})),
 					statecheck.ExpectKnownValue("lifeboat_restore_point.before", tfjsonpath.New("wal_segment"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9A-F]{24}$`))),
 				},
 			},
@@ -89,6 +91,8 @@ resource "lifeboat_restore" "test" {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(restoreAddr, tfjsonpath.New("check_results"), knownvalue.MapExact(map[string]knownvalue.Check{"rows_at_point": knownvalue.StringExact("pass")})),
 					statecheck.ExpectKnownValue(restoreAddr, tfjsonpath.New("target_lsn"), knownvalue.NotNull()),
+					// A cluster restore reviews no tenant.
+					statecheck.ExpectKnownValue(restoreAddr, tfjsonpath.New("compatibility_review"), knownvalue.Null()),
 				},
 			},
 		},

@@ -119,6 +119,12 @@ func (r *restoreResource) createRemote(ctx context.Context, plan *restoreModel, 
 	if err := restore.ReleaseKept(ctx, store, r.request(plan, nil)); err != nil {
 		tflog.Warn(ctx, "could not forget the kept recovery point", map[string]any{"error": err.Error()})
 	}
+	if err := restore.ReleaseKeptReview(ctx, store, r.request(plan, nil)); err != nil {
+		tflog.Warn(ctx, "could not forget the kept compatibility review", map[string]any{"error": err.Error()})
+	}
+	if plan.CompatibilityReview.IsUnknown() {
+		plan.CompatibilityReview = types.ObjectNull(reviewType.AttrTypes)
+	}
 	plan.Request = types.StringValue(plan.layout().RequestKey(stored.ID))
 	plan.RecoverySource = types.StringValue(out.Source)
 	if plan.Timeline.IsUnknown() {

@@ -85,17 +85,19 @@ type restoreModel struct {
 	// The clean-room arguments and results, and the restorer's credentials.
 	cleanRoomModel
 
-	RecoverySource     types.String   `tfsdk:"recovery_source"`
-	WALRange           types.String   `tfsdk:"wal_range"`
-	Timeline           types.Int64    `tfsdk:"timeline"`
-	TargetLSN          types.String   `tfsdk:"target_lsn"`
-	DataLossWindow     types.String   `tfsdk:"data_loss_window"`
-	RestoredToTime     types.String   `tfsdk:"restored_to_time"`
-	RestoredToLSN      types.String   `tfsdk:"restored_to_lsn"`
-	DurationSeconds    types.Int64    `tfsdk:"duration_seconds"`
-	CheckResults       types.Map      `tfsdk:"check_results"`
-	MissingAttachments types.List     `tfsdk:"missing_attachments"`
-	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+	RecoverySource     types.String `tfsdk:"recovery_source"`
+	WALRange           types.String `tfsdk:"wal_range"`
+	Timeline           types.Int64  `tfsdk:"timeline"`
+	TargetLSN          types.String `tfsdk:"target_lsn"`
+	DataLossWindow     types.String `tfsdk:"data_loss_window"`
+	RestoredToTime     types.String `tfsdk:"restored_to_time"`
+	RestoredToLSN      types.String `tfsdk:"restored_to_lsn"`
+	DurationSeconds    types.Int64  `tfsdk:"duration_seconds"`
+	CheckResults       types.Map    `tfsdk:"check_results"`
+	MissingAttachments types.List   `tfsdk:"missing_attachments"`
+	// CompatibilityReview: see restore_review.go.
+	CompatibilityReview types.Object   `tfsdk:"compatibility_review"`
+	Timeouts            timeouts.Value `tfsdk:"timeouts"`
 }
 
 type restoreTargetModel struct {
@@ -251,6 +253,7 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				ElementType:         types.StringType,
 				Computed:            true,
 			},
+			"compatibility_review": compatibilityReviewAttribute(),
 			"missing_attachments": schema.ListAttribute{
 				MarkdownDescription: "`store_fname` values of the restored database that resolve to no object as of the restore point.",
 				ElementType:         types.StringType,
@@ -474,6 +477,10 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		}
 	}
 	planCleanRoom(ctx, store, kreq, &plan, &resp.Diagnostics)
+	r.planReview(ctx, admin, store, &plan, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -604,6 +611,12 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	// Done: the next plan of this restore chooses the newest backup again.
 	if err := restore.ReleaseKept(ctx, store, rreq); err != nil {
 		tflog.Warn(ctx, "could not forget the kept recovery point", map[string]any{"error": err.Error()})
+	}
+	if err := restore.ReleaseKeptReview(ctx, store, rreq); err != nil {
+		tflog.Warn(ctx, "could not forget the kept compatibility review", map[string]any{"error": err.Error()})
+	}
+	if plan.CompatibilityReview.IsUnknown() {
+		plan.CompatibilityReview = types.ObjectNull(reviewType.AttrTypes)
 	}
 	plan.RecoverySource = types.StringValue(out.Source.String())
 	if plan.Timeline.IsUnknown() {

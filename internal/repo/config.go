@@ -292,6 +292,11 @@ func (e *InsecureConfigError) Unwrap() error { return ErrInsecureConfig }
 
 var clusterName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
+// KeySafe reports whether name may be one segment of a repository key (a
+// cluster, a drill schedule, a restore point): 1-128 letters, digits, '.',
+// '_' or '-', starting with a letter or digit.
+func KeySafe(name string) bool { return clusterName.MatchString(name) }
+
 // Load reads and validates the configuration file at path. A file holding
 // secret_key whose mode lets group or others read it is refused with an
 // *InsecureConfigError, before its content is used.

@@ -42,6 +42,10 @@ const (
 	// schedules: configuration, so outside redis/ (data a lifecycle rule
 	// may expire).
 	FolderRedisSchedules Folder = "redis-schedules"
+	// FolderRestorePoints holds what lifeboat_restore_point recorded of a
+	// tenant's schema and modules at the point (signed, written once), for
+	// the compatibility review of a rollback to it.
+	FolderRestorePoints Folder = "restore-points"
 )
 
 // DataFolders hold backup data: what a restore reads, and what retention
@@ -68,6 +72,8 @@ const (
 	jobRecordFile    = "last.json"
 	leaseExt         = ".json"
 	restorePlanExt   = ".json"
+	keptReviewExt    = ".review.json"
+	pointSchemaExt   = ".json"
 	redisRDBExt      = ".rdb."
 	redisManExt      = ".json"
 	regionConfigFile = "config.json"
@@ -283,6 +289,20 @@ func (l Layout) RestorePlansDir() string { return l.Dir(FolderRestores) }
 // id (a digest of its definition) is kept between its plan and its apply.
 func (l Layout) RestorePlanKey(id string) string { return l.RestorePlansDir() + id + restorePlanExt }
 
+// KeptReviewKey is where the compatibility review planned for the restore
+// identified by id is kept between its plan and its apply (beside its kept
+// recovery point).
+func (l Layout) KeptReviewKey(id string) string { return l.RestorePlansDir() + id + keptReviewExt }
+
+// RestorePointsDir is the prefix of what restore points recorded.
+func (l Layout) RestorePointsDir() string { return l.Dir(FolderRestorePoints) }
+
+// RestorePointSchemaKey is the schema and module versions of database
+// recorded when restore point name was made.
+func (l Layout) RestorePointSchemaKey(name, database string) string {
+	return l.RestorePointsDir() + name + "/" + database + pointSchemaExt
+}
+
 // AuditDir is the prefix of the repository's audit records, with a
 // trailing slash.
 func (l Layout) AuditDir() string { return l.Dir(FolderAudit) }
@@ -396,32 +416,34 @@ type Kind int
 
 // Kinds of repository objects, as Parse reads them.
 const (
-	KindUnknown         Kind = iota
-	KindClusterInfo          // cluster.json
-	KindPolicy               // policy.json
-	KindWAL                  // wal/<timeline>/<file>.<ext>
-	KindBackupObject         // basebackups/<id>/<object>
-	KindBackupManifest       // basebackups/<id>/manifest.json
-	KindTenantDump           // tenants/<db>/<id>.dump
-	KindTenantManifest       // tenants/<db>/<id>.json
-	KindDrillSchedule        // drills/<name>/schedule.json
-	KindDrillEvidence        // drills/<name>/evidence/<id>.json
-	KindLease                // leases/<job>/<generation>.json
-	KindJobRecord            // jobs/<job>/last.json
-	KindRestorePlan          // restores/<id>.json
-	KindRedisSnapshot        // redis/<instance>/<id>.rdb.<ext>
-	KindRedisManifest        // redis/<instance>/<id>.json
-	KindRegionConfig         // regions/<name>/config.json
-	KindRegionCanary         // regions/<name>/canary.json
-	KindRegionIndex          // regions/<name>/index/<seq>.json
-	KindRequest              // requests/<id>/request.json
-	KindRequestProgress      // requests/<id>/progress.json
-	KindRequestResult        // requests/<id>/result.json
-	KindRequestAck           // requests/<id>/ack.json
-	KindHeartbeat            // agents/<host>.json
-	KindRestoreAudit         // audit/restores/<id>/<phase>.json
-	KindRedisSchedule        // redis-schedules/<instance>.json
-	KindPostureReport        // audit/posture/<id>.<ext>
+	KindUnknown            Kind = iota
+	KindClusterInfo             // cluster.json
+	KindPolicy                  // policy.json
+	KindWAL                     // wal/<timeline>/<file>.<ext>
+	KindBackupObject            // basebackups/<id>/<object>
+	KindBackupManifest          // basebackups/<id>/manifest.json
+	KindTenantDump              // tenants/<db>/<id>.dump
+	KindTenantManifest          // tenants/<db>/<id>.json
+	KindDrillSchedule           // drills/<name>/schedule.json
+	KindDrillEvidence           // drills/<name>/evidence/<id>.json
+	KindLease                   // leases/<job>/<generation>.json
+	KindJobRecord               // jobs/<job>/last.json
+	KindRestorePlan             // restores/<id>.json
+	KindRedisSnapshot           // redis/<instance>/<id>.rdb.<ext>
+	KindRedisManifest           // redis/<instance>/<id>.json
+	KindRegionConfig            // regions/<name>/config.json
+	KindRegionCanary            // regions/<name>/canary.json
+	KindRegionIndex             // regions/<name>/index/<seq>.json
+	KindRequest                 // requests/<id>/request.json
+	KindRequestProgress         // requests/<id>/progress.json
+	KindRequestResult           // requests/<id>/result.json
+	KindRequestAck              // requests/<id>/ack.json
+	KindHeartbeat               // agents/<host>.json
+	KindRestoreAudit            // audit/restores/<id>/<phase>.json
+	KindRedisSchedule           // redis-schedules/<instance>.json
+	KindPostureReport           // audit/posture/<id>.<ext>
+	KindKeptReview              // restores/<id>.review.json
+	KindRestorePointSchema      // restore-points/<name>/<database>.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
@@ -429,7 +451,7 @@ var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file",
 	"job lease", "job record", "kept restore plan", "Redis snapshot", "Redis snapshot manifest",
 	"recovery region configuration", "recovery region canary", "recovery region copy index",
 	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat", "restore audit record", "Redis snapshot schedule",
-	"posture report"}
+	"posture report", "kept compatibility review", "restore point schema"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -544,8 +566,17 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 		}
 	case FolderRestores:
 		if len(parts) == 1 {
+			if id, ok := strings.CutSuffix(parts[0], keptReviewExt); ok && id != "" {
+				return Key{Kind: KindKeptReview, ID: id}, true
+			}
 			if id, ok := strings.CutSuffix(parts[0], restorePlanExt); ok && id != "" {
 				return Key{Kind: KindRestorePlan, ID: id}, true
+			}
+		}
+	case FolderRestorePoints:
+		if len(parts) == 2 && parts[0] != "" {
+			if db, ok := strings.CutSuffix(parts[1], pointSchemaExt); ok && db != "" {
+				return Key{Kind: KindRestorePointSchema, ID: parts[0], Database: db}, true
 			}
 		}
 	case FolderAudit:

@@ -13,7 +13,17 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
+
+func captureSchemaOf(ctx context.Context, dsn string) (*SchemaSnapshot, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	return CaptureSchema(ctx, conn)
+}
 
 // RestorePointOptions configure CreateRestorePoint.
 type RestorePointOptions struct {
@@ -25,9 +35,12 @@ type RestorePointOptions struct {
 	// BaseBackup takes a fresh base backup first, so a restore to the
 	// point replays only the WAL since then.
 	BaseBackup bool
-	// Tenants are dumped (pg_dump -Fc) first, with PGDump.
+	// Tenants are dumped (pg_dump -Fc) first, with PGDump, and their
+	// schema and Odoo module versions recorded (signed with Signer) for
+	// the compatibility review of a rollback to the point.
 	Tenants []string
 	PGDump  string
+	Signer  *signature.Signer
 	// ArchiveTimeout bounds the wait for the WAL segment holding the
 	// point to reach the repository; 0 = 2 minutes.
 	ArchiveTimeout time.Duration
@@ -43,9 +56,11 @@ type RestorePointResult struct {
 	Timeline uint32
 	Segment  string
 	// BackupID is the fresh base backup ("" without BaseBackup); Dumps the
-	// fresh dump ids by database.
+	// fresh dump ids by database; Schemas the keys of the recorded schemas
+	// by database.
 	BackupID string
 	Dumps    map[string]string
+	Schemas  map[string]string
 }
 
 // ErrPointNotArchived means the restore point was made but the WAL
@@ -66,7 +81,11 @@ func CreateRestorePoint(ctx context.Context, store objectstore.Store, opts Resto
 	if err := (Point{Name: opts.Name}).Validate(); err != nil || opts.Name == "" {
 		return nil, fmt.Errorf("%w: restore point name %q: 1 to 63 bytes", ErrInvalidTarget, opts.Name)
 	}
-	res := &RestorePointResult{Name: opts.Name, Dumps: map[string]string{}}
+	res := &RestorePointResult{Name: opts.Name, Dumps: map[string]string{}, Schemas: map[string]string{}}
+	if len(opts.Tenants) > 0 && !repo.KeySafe(opts.Name) {
+		return nil, fmt.Errorf("%w: restore point name %q becomes part of a repository key (its tenants' recorded schemas): use letters, digits, '.', '_' and '-'",
+			ErrInvalidTarget, opts.Name)
+	}
 	if opts.BaseBackup {
 		m, err := backup.Take(ctx, store, backup.Options{Layout: opts.Layout, DSN: opts.DSN})
 		if err != nil {
@@ -86,6 +105,19 @@ func CreateRestorePoint(ctx context.Context, store objectstore.Store, opts Resto
 			res.Dumps[r.Database] = r.Manifest.ID
 		}
 	}
+	// NOTE: read after the dumps, just before the point: a schema change
+	// committed in the moment between the two would be in a rollback and
+	// not in its review, so release pipelines make the point before they
+	// start the upgrade.
+	var schemas []*SchemaSnapshot
+	for _, db := range opts.Tenants {
+		s, err := captureSchemaOf(ctx, pg.WithDatabase(opts.DSN, db))
+		if err != nil {
+			return nil, err
+		}
+		s.RestorePoint = opts.Name
+		schemas = append(schemas, s)
+	}
 	conn, err := pgx.Connect(ctx, opts.DSN)
 	if err != nil {
 		return nil, err
@@ -101,6 +133,12 @@ func CreateRestorePoint(ctx context.Context, store objectstore.Store, opts Resto
 	// after a promotion better than the last checkpoint does).
 	if err := conn.QueryRow(ctx, "SELECT pg_walfile_name($1::pg_lsn)", res.LSN).Scan(&res.Segment); err != nil {
 		return nil, err
+	}
+	for _, sc := range schemas {
+		if err := WritePointSchema(ctx, store, opts.Layout, sc, opts.Signer); err != nil {
+			return res, fmt.Errorf("recording the schema of %s at restore point %q: %w", sc.Database, opts.Name, err)
+		}
+		res.Schemas[sc.Database] = opts.Layout.RestorePointSchemaKey(opts.Name, sc.Database)
 	}
 	if _, err := conn.Exec(ctx, "SELECT pg_switch_wal()"); err != nil {
 		return nil, fmt.Errorf("switching WAL after restore point %q: %w", opts.Name, err)

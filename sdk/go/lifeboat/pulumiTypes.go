@@ -5127,6 +5127,179 @@ func (o RestoreCheckArrayOutput) Index(i pulumi.IntInput) RestoreCheckOutput {
 	}).(RestoreCheckOutput)
 }
 
+type RestoreCompatibilityReview struct {
+	// `table.column type` added since the point (to tables that existed then).
+	ColumnsAdded []string `pulumi:"columnsAdded"`
+	// `table.column: <type at the point> -> <type now>`.
+	ColumnsChanged []string `pulumi:"columnsChanged"`
+	// `table.column type` dropped since the point (from tables that still exist).
+	ColumnsDropped []string `pulumi:"columnsDropped"`
+	// The tenant database compared (`target.source_database`).
+	Database *string `pulumi:"database"`
+	// Odoo modules whose `latest_version` or `state` differ between the point and now (installed, upgraded or removed since).
+	Modules []RestoreCompatibilityReviewModules `pulumi:"modules"`
+	// When the tenant's schema was recorded, just before the point was made (RFC 3339).
+	PointRecordedAt *string `pulumi:"pointRecordedAt"`
+	// The restore point compared with.
+	RestorePoint *string `pulumi:"restorePoint"`
+	// When the live database was read for this review (RFC 3339).
+	ReviewedAt *string `pulumi:"reviewedAt"`
+	// One line: how much the rollback undoes.
+	Summary *string `pulumi:"summary"`
+	// Tables that exist now and did not at the point: the rollback removes them.
+	TablesAdded []string `pulumi:"tablesAdded"`
+	// Tables that existed at the point and do not now: the rollback brings them back.
+	TablesDropped []string `pulumi:"tablesDropped"`
+}
+
+type RestoreCompatibilityReviewOutput struct{ *pulumi.OutputState }
+
+func (RestoreCompatibilityReviewOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreCompatibilityReview)(nil)).Elem()
+}
+
+func (o RestoreCompatibilityReviewOutput) ToRestoreCompatibilityReviewOutput() RestoreCompatibilityReviewOutput {
+	return o
+}
+
+func (o RestoreCompatibilityReviewOutput) ToRestoreCompatibilityReviewOutputWithContext(ctx context.Context) RestoreCompatibilityReviewOutput {
+	return o
+}
+
+// `table.column type` added since the point (to tables that existed then).
+func (o RestoreCompatibilityReviewOutput) ColumnsAdded() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReview) []string { return v.ColumnsAdded }).(pulumi.StringArrayOutput)
+}
+
+// `table.column: <type at the point> -> <type now>`.
+func (o RestoreCompatibilityReviewOutput) ColumnsChanged() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReview) []string { return v.ColumnsChanged }).(pulumi.StringArrayOutput)
+}
+
+// `table.column type` dropped since the point (from tables that still exist).
+func (o RestoreCompatibilityReviewOutput) ColumnsDropped() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReview) []string { return v.ColumnsDropped }).(pulumi.StringArrayOutput)
+}
+
+// The tenant database compared (`target.source_database`).
+func (o RestoreCompatibilityReviewOutput) Database() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReview) *string { return v.Database }).(pulumi.StringPtrOutput)
+}
+
+// Odoo modules whose `latest_version` or `state` differ between the point and now (installed, upgraded or removed since).
+func (o RestoreCompatibilityReviewOutput) Modules() RestoreCompatibilityReviewModulesArrayOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReview) []RestoreCompatibilityReviewModules { return v.Modules }).(RestoreCompatibilityReviewModulesArrayOutput)
+}
+
+// When the tenant's schema was recorded, just before the point was made (RFC 3339).
+func (o RestoreCompatibilityReviewOutput) PointRecordedAt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReview) *string { return v.PointRecordedAt }).(pulumi.StringPtrOutput)
+}
+
+// The restore point compared with.
+func (o RestoreCompatibilityReviewOutput) RestorePoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReview) *string { return v.RestorePoint }).(pulumi.StringPtrOutput)
+}
+
+// When the live database was read for this review (RFC 3339).
+func (o RestoreCompatibilityReviewOutput) ReviewedAt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReview) *string { return v.ReviewedAt }).(pulumi.StringPtrOutput)
+}
+
+// One line: how much the rollback undoes.
+func (o RestoreCompatibilityReviewOutput) Summary() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReview) *string { return v.Summary }).(pulumi.StringPtrOutput)
+}
+
+// Tables that exist now and did not at the point: the rollback removes them.
+func (o RestoreCompatibilityReviewOutput) TablesAdded() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReview) []string { return v.TablesAdded }).(pulumi.StringArrayOutput)
+}
+
+// Tables that existed at the point and do not now: the rollback brings them back.
+func (o RestoreCompatibilityReviewOutput) TablesDropped() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReview) []string { return v.TablesDropped }).(pulumi.StringArrayOutput)
+}
+
+type RestoreCompatibilityReviewModules struct {
+	// `state` now.
+	LiveState *string `pulumi:"liveState"`
+	// `latest_version` now (empty: not in the database now).
+	LiveVersion *string `pulumi:"liveVersion"`
+	// Module name.
+	Name *string `pulumi:"name"`
+	// `state` at the point.
+	PointState *string `pulumi:"pointState"`
+	// `latest_version` at the point (empty: not in the database then).
+	PointVersion *string `pulumi:"pointVersion"`
+	// What the rollback does to the module (`downgraded from 16.0.2.0 to 16.0.1.0`).
+	RollbackEffect *string `pulumi:"rollbackEffect"`
+}
+
+type RestoreCompatibilityReviewModulesOutput struct{ *pulumi.OutputState }
+
+func (RestoreCompatibilityReviewModulesOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RestoreCompatibilityReviewModules)(nil)).Elem()
+}
+
+func (o RestoreCompatibilityReviewModulesOutput) ToRestoreCompatibilityReviewModulesOutput() RestoreCompatibilityReviewModulesOutput {
+	return o
+}
+
+func (o RestoreCompatibilityReviewModulesOutput) ToRestoreCompatibilityReviewModulesOutputWithContext(ctx context.Context) RestoreCompatibilityReviewModulesOutput {
+	return o
+}
+
+// `state` now.
+func (o RestoreCompatibilityReviewModulesOutput) LiveState() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReviewModules) *string { return v.LiveState }).(pulumi.StringPtrOutput)
+}
+
+// `latest_version` now (empty: not in the database now).
+func (o RestoreCompatibilityReviewModulesOutput) LiveVersion() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReviewModules) *string { return v.LiveVersion }).(pulumi.StringPtrOutput)
+}
+
+// Module name.
+func (o RestoreCompatibilityReviewModulesOutput) Name() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReviewModules) *string { return v.Name }).(pulumi.StringPtrOutput)
+}
+
+// `state` at the point.
+func (o RestoreCompatibilityReviewModulesOutput) PointState() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReviewModules) *string { return v.PointState }).(pulumi.StringPtrOutput)
+}
+
+// `latest_version` at the point (empty: not in the database then).
+func (o RestoreCompatibilityReviewModulesOutput) PointVersion() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReviewModules) *string { return v.PointVersion }).(pulumi.StringPtrOutput)
+}
+
+// What the rollback does to the module (`downgraded from 16.0.2.0 to 16.0.1.0`).
+func (o RestoreCompatibilityReviewModulesOutput) RollbackEffect() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RestoreCompatibilityReviewModules) *string { return v.RollbackEffect }).(pulumi.StringPtrOutput)
+}
+
+type RestoreCompatibilityReviewModulesArrayOutput struct{ *pulumi.OutputState }
+
+func (RestoreCompatibilityReviewModulesArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]RestoreCompatibilityReviewModules)(nil)).Elem()
+}
+
+func (o RestoreCompatibilityReviewModulesArrayOutput) ToRestoreCompatibilityReviewModulesArrayOutput() RestoreCompatibilityReviewModulesArrayOutput {
+	return o
+}
+
+func (o RestoreCompatibilityReviewModulesArrayOutput) ToRestoreCompatibilityReviewModulesArrayOutputWithContext(ctx context.Context) RestoreCompatibilityReviewModulesArrayOutput {
+	return o
+}
+
+func (o RestoreCompatibilityReviewModulesArrayOutput) Index(i pulumi.IntInput) RestoreCompatibilityReviewModulesOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) RestoreCompatibilityReviewModules {
+		return vs[0].([]RestoreCompatibilityReviewModules)[vs[1].(int)]
+	}).(RestoreCompatibilityReviewModulesOutput)
+}
+
 // The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.
 type RestoreCredentials struct {
 	// The restorer's access key id.
@@ -7476,6 +7649,9 @@ func init() {
 	pulumi.RegisterOutputType(RestoreAttachmentsPtrOutput{})
 	pulumi.RegisterOutputType(RestoreCheckOutput{})
 	pulumi.RegisterOutputType(RestoreCheckArrayOutput{})
+	pulumi.RegisterOutputType(RestoreCompatibilityReviewOutput{})
+	pulumi.RegisterOutputType(RestoreCompatibilityReviewModulesOutput{})
+	pulumi.RegisterOutputType(RestoreCompatibilityReviewModulesArrayOutput{})
 	pulumi.RegisterOutputType(RestoreCredentialsOutput{})
 	pulumi.RegisterOutputType(RestoreCredentialsPtrOutput{})
 	pulumi.RegisterOutputType(RestorePointPostgresOutput{})

@@ -38,6 +38,8 @@ type Restore struct {
 	CleanRoom pulumi.BoolPtrOutput `pulumi:"cleanRoom"`
 	// Name of the cluster inside the repository to restore from.
 	Cluster pulumi.StringOutput `pulumi:"cluster"`
+	// For a tenant restore to a `restore_point` whose `lifeboat_restore_point` listed the tenant in `tenant_databases`: what the rollback undoes, read at plan by comparing the tenant's schema and Odoo module versions (`ir_module_module`) recorded at the point with the live database. Known at plan. A saved plan applies with the review it showed: the review is kept in the repository (`restores/`) beside the kept recovery point, reused by a plan of the same restore within 7 days, and released once the restore is done. Null for other restores, with a warning when the point recorded no schema.
+	CompatibilityReview RestoreCompatibilityReviewOutput `pulumi:"compatibilityReview"`
 	// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.
 	Credentials RestoreCredentialsPtrOutput `pulumi:"credentials"`
 	// For `latest`: how far the recovered point lagged behind the start of the restore (the changes it could not bring back). The plan shows the current lag as a warning.
@@ -382,6 +384,11 @@ func (o RestoreOutput) CleanRoom() pulumi.BoolPtrOutput {
 // Name of the cluster inside the repository to restore from.
 func (o RestoreOutput) Cluster() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.Cluster }).(pulumi.StringOutput)
+}
+
+// For a tenant restore to a `restore_point` whose `lifeboat_restore_point` listed the tenant in `tenant_databases`: what the rollback undoes, read at plan by comparing the tenant's schema and Odoo module versions (`ir_module_module`) recorded at the point with the live database. Known at plan. A saved plan applies with the review it showed: the review is kept in the repository (`restores/`) beside the kept recovery point, reused by a plan of the same restore within 7 days, and released once the restore is done. Null for other restores, with a warning when the point recorded no schema.
+func (o RestoreOutput) CompatibilityReview() RestoreCompatibilityReviewOutput {
+	return o.ApplyT(func(v *Restore) RestoreCompatibilityReviewOutput { return v.CompatibilityReview }).(RestoreCompatibilityReviewOutput)
 }
 
 // The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.

@@ -36,7 +36,9 @@ type RestorePoint struct {
 	Postgres RestorePointPostgresPtrOutput `pulumi:"postgres"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository RestorePointRepositoryPtrOutput `pulumi:"repository"`
-	// Databases to dump (`pg_dump -Fc`, into the repository's tenant dumps) just before the point: a rollback of one tenant can then restore from a dump instead of a PITR.
+	// Repository key of each tenant's recorded schema and module versions, by database.
+	SchemaRecords pulumi.StringMapOutput `pulumi:"schemaRecords"`
+	// Databases to dump (`pg_dump -Fc`, into the repository's tenant dumps) just before the point: a rollback of one tenant can then restore from a dump instead of a PITR. Each one's schema (every user table's columns) and Odoo module versions (`ir_module_module`: name, latest_version, state) are recorded too, signed with the provider's `signing_key` and written once (`schema_records`), so the plan of a `lifeboat_restore` back to this point shows its `compatibility_review`. With tenants, `name` must be key-safe (letters, digits, '.', '_', '-').
 	TenantDatabases pulumi.StringArrayOutput `pulumi:"tenantDatabases"`
 	// The server's timeline when the point was made.
 	Timeline pulumi.IntOutput `pulumi:"timeline"`
@@ -106,7 +108,7 @@ type restorePointArgs struct {
 	Postgres *RestorePointPostgres `pulumi:"postgres"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository *RestorePointRepository `pulumi:"repository"`
-	// Databases to dump (`pg_dump -Fc`, into the repository's tenant dumps) just before the point: a rollback of one tenant can then restore from a dump instead of a PITR.
+	// Databases to dump (`pg_dump -Fc`, into the repository's tenant dumps) just before the point: a rollback of one tenant can then restore from a dump instead of a PITR. Each one's schema (every user table's columns) and Odoo module versions (`ir_module_module`: name, latest_version, state) are recorded too, signed with the provider's `signing_key` and written once (`schema_records`), so the plan of a `lifeboat_restore` back to this point shows its `compatibility_review`. With tenants, `name` must be key-safe (letters, digits, '.', '_', '-').
 	TenantDatabases []string `pulumi:"tenantDatabases"`
 }
 
@@ -122,7 +124,7 @@ type RestorePointArgs struct {
 	Postgres RestorePointPostgresPtrInput
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository RestorePointRepositoryPtrInput
-	// Databases to dump (`pg_dump -Fc`, into the repository's tenant dumps) just before the point: a rollback of one tenant can then restore from a dump instead of a PITR.
+	// Databases to dump (`pg_dump -Fc`, into the repository's tenant dumps) just before the point: a rollback of one tenant can then restore from a dump instead of a PITR. Each one's schema (every user table's columns) and Odoo module versions (`ir_module_module`: name, latest_version, state) are recorded too, signed with the provider's `signing_key` and written once (`schema_records`), so the plan of a `lifeboat_restore` back to this point shows its `compatibility_review`. With tenants, `name` must be key-safe (letters, digits, '.', '_', '-').
 	TenantDatabases pulumi.StringArrayInput
 }
 
@@ -258,7 +260,12 @@ func (o RestorePointOutput) Repository() RestorePointRepositoryPtrOutput {
 	return o.ApplyT(func(v *RestorePoint) RestorePointRepositoryPtrOutput { return v.Repository }).(RestorePointRepositoryPtrOutput)
 }
 
-// Databases to dump (`pg_dump -Fc`, into the repository's tenant dumps) just before the point: a rollback of one tenant can then restore from a dump instead of a PITR.
+// Repository key of each tenant's recorded schema and module versions, by database.
+func (o RestorePointOutput) SchemaRecords() pulumi.StringMapOutput {
+	return o.ApplyT(func(v *RestorePoint) pulumi.StringMapOutput { return v.SchemaRecords }).(pulumi.StringMapOutput)
+}
+
+// Databases to dump (`pg_dump -Fc`, into the repository's tenant dumps) just before the point: a rollback of one tenant can then restore from a dump instead of a PITR. Each one's schema (every user table's columns) and Odoo module versions (`ir_module_module`: name, latest_version, state) are recorded too, signed with the provider's `signing_key` and written once (`schema_records`), so the plan of a `lifeboat_restore` back to this point shows its `compatibility_review`. With tenants, `name` must be key-safe (letters, digits, '.', '_', '-').
 func (o RestorePointOutput) TenantDatabases() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *RestorePoint) pulumi.StringArrayOutput { return v.TenantDatabases }).(pulumi.StringArrayOutput)
 }

@@ -1,0 +1,81 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TerraformCLI runs the Terraform CLI (TF_ACC_TERRAFORM_PATH) in a
+// directory of its own, with the provider built from this tree as a binary
+// (dev_overrides): for what terraform-plugin-testing cannot do, such as
+// saving a plan and applying it in a later step, and for scenarios told as
+// the commands a user types.
+type TerraformCLI struct {
+	Bin, Dir string
+	Env      []string
+}
+
+// NewTerraformCLI builds the provider (main package pkg, registry address
+// addr) and returns a CLI whose directory is empty.
+func NewTerraformCLI(t *testing.T, addr, pkg string) *TerraformCLI {
+	t.Helper()
+	bin := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if bin == "" {
+		t.Skip("TF_ACC_TERRAFORM_PATH is not set")
+	}
+	plugins := t.TempDir()
+	name := "terraform-provider-" + addr[strings.LastIndex(addr, "/")+1:]
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(plugins, name), pkg).CombinedOutput(); err != nil {
+		t.Fatalf("building the provider: %v\n%s", err, out)
+	}
+	rc := filepath.Join(plugins, "terraformrc")
+	if err := os.WriteFile(rc, []byte(fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n  }\n  direct {}\n}\n", addr, plugins)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &TerraformCLI{Bin: bin, Dir: t.TempDir(),
+		Env: append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")}
+}
+
+// CopyFile copies src into the CLI's directory.
+func (c *TerraformCLI) CopyFile(t *testing.T, src string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(c.Dir, filepath.Base(src)), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Run runs terraform with args (-no-color added but to show) and returns
+// its standard output; a failure fails the test with both outputs.
+func (c *TerraformCLI) Run(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := c.Try(args...)
+	if err != nil {
+		t.Fatalf("terraform %s: %v\n%s\n%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// Try is Run returning the failure instead.
+func (c *TerraformCLI) Try(args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if args[0] != "show" {
+		args = append([]string{args[0], "-no-color"}, args[1:]...)
+	}
+	cmd := exec.CommandContext(ctx, c.Bin, append([]string{"-chdir=" + c.Dir}, args...)...)
+	cmd.Env = c.Env
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
