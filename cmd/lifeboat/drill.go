@@ -93,6 +93,8 @@ func runDrill(ctx context.Context, opts drillOptions, args []string) error {
 	spec := doc.Spec(func(b string) objectstore.Store { return client.Store(b) }, cfg.Layout(), cfg, self, opts.pgDSN)
 	spec.BinDir = opts.binDir
 	spec.Redis.Trust = trust
+	spec.Region.Trust = trust
+	spec.Region.Open = drill.OpenRegionFromConfig(cfg, objectstore.NewClient)
 	if spec.Signer, err = cfg.Signer(); err != nil {
 		return err
 	}
@@ -124,7 +126,34 @@ func printEvidence(w io.Writer, ev *drill.Evidence) {
 	if ev.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", ev.Error)
 	}
+	for i, g := range ev.Groups {
+		fmt.Fprintf(w, "  group %d %-20s rto %.1fs (target %.0fs) %s\n", i+1, g.Name, g.RTOSeconds, g.RTOTargetSeconds, groupsText([]drill.GroupResult{g}))
+	}
 	fmt.Fprintf(w, "evidence: %s (locked)\n", ev.Key)
+}
+
+// groupsText is a region drill's groups in activation order, each with
+// the RTO it achieved against its target ("-" for other drills).
+func groupsText(gs []drill.GroupResult) string {
+	if len(gs) == 0 {
+		return "-"
+	}
+	var out []string
+	for _, g := range gs {
+		verdict := "met"
+		switch {
+		case g.Error != "":
+			verdict = "NOT RESTORED"
+		case !g.RTOMet:
+			verdict = "MISSED"
+		}
+		target := "none"
+		if g.RTOTargetSeconds > 0 {
+			target = fmt.Sprintf("%.0fs", g.RTOTargetSeconds)
+		}
+		out = append(out, fmt.Sprintf("%s %.1fs/%s %s", g.Name, g.RTOSeconds, target, verdict))
+	}
+	return strings.Join(out, "; ")
 }
 
 func runDrillReport(ctx context.Context, opts drillOptions, args []string) error {
@@ -174,9 +203,9 @@ func writeReport(w io.Writer, format, schedule string, evs []*drill.Evidence, tr
 		}
 		return []string{ev.Finished.UTC().Format(time.RFC3339), result, fmt.Sprintf("%.1f", ev.RTOSeconds), fmt.Sprintf("%.0f", ev.RTOTargetSeconds),
 			ev.Source, ev.RestoredToTime.UTC().Format(time.RFC3339), fmt.Sprintf("%d/%d", passed, len(ev.Checks)),
-			strings.Join(failed, "; ")}
+			strings.Join(failed, "; "), groupsText(ev.Groups)}
 	}
-	header := []string{"finished", "result", "rto_s", "rto_target_s", "restored_from", "restored_to", "checks_passed", "failures"}
+	header := []string{"finished", "result", "rto_s", "rto_target_s", "restored_from", "restored_to", "checks_passed", "failures", "groups"}
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +30,7 @@ func newRegionCmd() *cobra.Command {
 		Use:   "region",
 		Short: "Recovery region: copy, verify and status of the repository's copy in a second store, and the activation plan",
 	}
-	cmd.AddCommand(newRegionActivateCmd(), newRegionVerifyCmd(), newRegionCopyCmd())
+	cmd.AddCommand(newRegionActivateCmd(), newRegionVerifyCmd(), newRegionCopyCmd(), newRegionStatusCmd())
 	return cmd
 }
 
@@ -100,6 +101,45 @@ that holds the destination.`,
 	o.register(cmd.Flags())
 	cmd.Flags().StringVar(&o.name, "name", "", "recovery region name (the destination bucket)")
 	cmd.Flags().StringVar(&o.store, "store", "", "entry of the configuration's stores holding the destination (default: --name)")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func newRegionStatusCmd() *cobra.Command {
+	var o regionOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Measure the recovery region's lag now: the source listed against the copy index at the destination",
+		Long: `List the cluster's repository in the source and compare it with the copy index
+at the destination: the objects not yet verified there, their bytes, and the
+lag (age of the oldest of them, plus the last canary round trip). Copies
+nothing. --config is the cluster's agent configuration (the source); --store
+names the entry of its "stores" that holds the destination.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts, err := regionStores(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			st, err := region.Measure(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			lag := st.Lag(time.Now())
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"region": o.name, "lag_seconds": lag.Seconds(),
+					"pending_objects": st.PendingObjects, "pending_bytes": st.PendingBytes, "last_copy_finished": st.Finished})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: lag %s; %d objects (%d bytes) not yet verified at the destination; last pass finished %s\n",
+				o.name, lag.Round(time.Millisecond), st.PendingObjects, st.PendingBytes, st.Finished.Format(time.RFC3339))
+			return nil
+		},
+	}
+	o.register(cmd.Flags())
+	cmd.Flags().StringVar(&o.name, "name", "", "recovery region name (the destination bucket)")
+	cmd.Flags().StringVar(&o.store, "store", "", "entry of the configuration's stores holding the destination (default: --name)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
@@ -67,6 +68,15 @@ func (d *Daemon) drill(ctx context.Context, doc drill.ScheduleDoc) (string, erro
 	// A redis drill reads its RPO from the instance's snapshot schedule,
 	// trusted like every other configuration the agent reads.
 	spec.Redis.Trust = d.trust
+	// A region drill opens the region's destination as the copy does.
+	spec.Region.Trust = d.trust
+	spec.Region.Open = drill.OpenRegionFromConfig(d.cfg.Agent, d.clients.Get)
+	if d.cfg.RegionStore != nil {
+		spec.Region.Open = func(_ context.Context, doc region.ConfigDoc) (objectstore.Store, repo.AgentConfig, error) {
+			s, err := d.cfg.RegionStore(doc)
+			return s, d.cfg.Agent, err
+		}
+	}
 	ev, err := drill.Run(ctx, d.cfg.Store, spec)
 	if ev != nil && ev.Key != "" {
 		d.setDrillMetrics(ev)

@@ -36,6 +36,11 @@ func (d *Daemon) regionJobs(ctx context.Context) ([]*job, error) {
 		if doc.Mode == region.ModeNative {
 			continue
 		}
+		if doc.Destination.Bucket == d.cfg.Agent.Bucket && (doc.Destination.Endpoint == "" || doc.Destination.Endpoint == d.cfg.Agent.Endpoint) {
+			// An agent started in the region serves the copy (the region
+			// document came along with it): it never copies it onto itself.
+			continue
+		}
 		every := doc.Interval().Round(time.Second)
 		s, err := d.parseSchedule("@every " + every.String())
 		if err != nil {

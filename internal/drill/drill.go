@@ -78,6 +78,8 @@ type Spec struct {
 	EvidenceRetention time.Duration
 	// Redis is what a redis drill restores and checks (KindRedis).
 	Redis RedisSpec
+	// Region is what a region drill activates (KindRegion).
+	Region RegionSpec
 	// Signer signs the evidence (nil: unsigned), so a reader that trusts
 	// its key can tell the agent's record from one a writer of the bucket
 	// forged.
@@ -103,8 +105,11 @@ type Evidence struct {
 	Passed           bool          `json:"passed"`
 	Error            string        `json:"error,omitempty"`
 	Checks           []CheckResult `json:"checks"`
-	AgentVersion     string        `json:"agent_version"`
-	Host             string        `json:"host"`
+	// Groups are a region drill's activation groups, in order, each with
+	// the RTO it achieved against its target.
+	Groups       []GroupResult `json:"groups,omitempty"`
+	AgentVersion string        `json:"agent_version"`
+	Host         string        `json:"host"`
 	// Key is where the evidence is stored (not part of the stored JSON).
 	Key string `json:"-"`
 	// LaterVersions counts versions and delete markers written over this
@@ -159,6 +164,9 @@ func Run(ctx context.Context, store objectstore.Store, spec Spec) (*Evidence, er
 		ev.Error = err.Error()
 	}
 	ev.RTOMet = spec.RTOTarget == 0 || (ev.RTOSeconds > 0 && ev.RTOSeconds <= spec.RTOTarget.Seconds())
+	for _, g := range ev.Groups {
+		ev.RTOMet = ev.RTOMet && g.RTOMet
+	}
 	ev.Passed = err == nil && restore.AllPassed(ev.Checks) && ev.RTOMet
 	if werr := writeEvidence(ctx, store, spec, ev); werr != nil {
 		return ev, werr
@@ -177,8 +185,11 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 		Audit: restore.AuditOptions{Signer: spec.Signer, FrontEnd: restore.FrontEndDrill, Actor: "drill " + spec.Schedule + " " + ev.ID,
 			Retention: spec.EvidenceRetention},
 	}
-	if spec.Kind == KindRedis {
+	switch spec.Kind {
+	case KindRedis:
 		return runRedis(ctx, store, spec, ev)
+	case KindRegion:
+		return runRegion(ctx, store, spec, ev)
 	}
 	switch req.Kind {
 	case restore.KindCluster:
@@ -211,7 +222,7 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 			req.Attachments = &a
 		}
 	default:
-		return fmt.Errorf("unknown drill kind %q: want cluster, tenant or redis", spec.Kind)
+		return fmt.Errorf("unknown drill kind %q: want cluster, tenant, redis or region", spec.Kind)
 	}
 	// The scratch copy goes whatever happens (a failed restore leaves
 	// nothing Teardown minds). NOTE: a copy that cannot be removed does not

@@ -41,6 +41,9 @@ type ScheduleDoc struct {
 	RedisInstance   string  `json:"redis_instance,omitempty"`
 	RedisMinKeys    int64   `json:"redis_min_keys,omitempty"`
 	RedisRPOSeconds float64 `json:"redis_rpo_seconds,omitempty"`
+	// Region is a region drill's recovery region (its name, the
+	// destination bucket).
+	Region string `json:"region,omitempty"`
 }
 
 // WriteSchedule stores d, replacing the previous version, signed by signer
@@ -121,6 +124,7 @@ func (d ScheduleDoc) Spec(store func(bucket string) objectstore.Store, layout re
 		EvidenceRetention: time.Duration(d.EvidenceDays) * 24 * time.Hour,
 		Redis: RedisSpec{Instance: d.RedisInstance, MinKeys: d.RedisMinKeys,
 			RPO: time.Duration(d.RedisRPOSeconds * float64(time.Second))},
+		Region: RegionSpec{Name: d.Region},
 	}
 	if d.AttachmentsBucket != "" && store != nil {
 		s.Attachments = &restore.AttachmentOptions{Store: store(d.AttachmentsBucket), SourcePrefix: d.AttachmentsPrefix}

@@ -65,6 +65,7 @@ type drillScheduleModel struct {
 	Postgres              *postgresModel    `tfsdk:"postgres"`
 	Attachments           *drillAttachModel `tfsdk:"attachments"`
 	Redis                 *drillRedisModel  `tfsdk:"redis"`
+	RecoveryRegion        types.String      `tfsdk:"recovery_region"`
 	Checks                []drillCheckModel `tfsdk:"check"`
 	RTOTarget             types.String      `tfsdk:"rto_target"`
 	RunOnApply            types.Bool        `tfsdk:"run_on_apply"`
@@ -141,9 +142,19 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"schedule": schema.StringAttribute{MarkdownDescription: "When drills run, in UTC (cron or `@weekly`).", Required: true, Validators: []validator.String{cronValidator{}}},
 			"kind": schema.StringAttribute{
 				MarkdownDescription: "`cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) " +
-					"or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block).",
+					"or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block), " +
+					"or `region` (a regional activation: the `activation` groups of `recovery_region`, in order, each tenant restored into a " +
+					"scratch database on the `postgres` server from the region's destination only, the checks run on each; the evidence " +
+					"records each group's achieved RTO against its `rto`).",
 				Required:   true,
-				Validators: []validator.String{stringvalidator.OneOf("cluster", "tenant", drill.KindRedis)},
+				Validators: []validator.String{stringvalidator.OneOf("cluster", "tenant", drill.KindRedis, drill.KindRegion)},
+			},
+			"recovery_region": schema.StringAttribute{
+				MarkdownDescription: "The recovery region a `region` drill activates (required for `kind = \"region\"`, refused otherwise): " +
+					"a `lifeboat_recovery_region`'s `id`, or its destination bucket. The drill reads the region's document, the backups and the " +
+					"WAL from the destination only, with the agent's credentials for it (its configuration's `stores` entry, or its own " +
+					"repository when the agent runs in the region), and writes its evidence into the repository the agent serves.",
+				Optional: true,
 			},
 			"database":    schema.StringAttribute{MarkdownDescription: "Tenant database (tenant drills).", Optional: true},
 			"scratch_dir": schema.StringAttribute{MarkdownDescription: "Parent directory of cluster drills' throw-away data directories (default: the system temp dir).", Optional: true, Validators: []validator.String{absolutePathValidator{}}},
@@ -265,6 +276,7 @@ func (r *drillScheduleResource) ValidateConfig(ctx context.Context, req resource
 			"repository.bucket is required: the repository the drills restore from and keep their evidence in (a bucket with object lock).")
 	}
 	validateRedisDrill(&m, &resp.Diagnostics)
+	validateRegionDrill(&m, &resp.Diagnostics)
 	if m.Kind.ValueString() == "tenant" {
 		if m.Database.IsNull() {
 			resp.Diagnostics.AddAttributeError(path.Root("database"), "Missing Tenant Database", "A tenant drill needs database.")
@@ -295,6 +307,46 @@ func (r *drillScheduleResource) ValidateConfig(ctx context.Context, req resource
 				fmt.Sprintf("check %q: attachment integrity is checked on tenant drills with an attachments block.", c.Name.ValueString()))
 		}
 	}
+}
+
+// validateRegionDrill requires recovery_region and the postgres block of a
+// region drill (its tenants land in scratch databases there), refuses
+// recovery_region on any other kind, and a region drill run on apply by
+// the machine running Terraform, which holds no credentials for the
+// region's destination.
+func validateRegionDrill(m *drillScheduleModel, diags *diag.Diagnostics) {
+	if m.Kind.IsUnknown() {
+		return
+	}
+	if m.Kind.ValueString() != drill.KindRegion {
+		if !m.RecoveryRegion.IsNull() {
+			diags.AddAttributeError(path.Root("recovery_region"), "Recovery Region On Another Drill Kind",
+				fmt.Sprintf("recovery_region is for kind = \"region\" drills; this drill's kind is %q. Remove it, or set kind = \"region\".", m.Kind.ValueString()))
+		}
+		return
+	}
+	if m.RecoveryRegion.IsNull() {
+		diags.AddAttributeError(path.Root("recovery_region"), "Missing Recovery Region",
+			"A region drill needs recovery_region: the id of the lifeboat_recovery_region whose activation it drills.")
+	}
+	if m.Postgres == nil {
+		diags.AddAttributeError(path.Root("postgres"), "Missing PostgreSQL Connection",
+			"A region drill restores each tenant of the activation into a scratch database: add the postgres block of the server that receives them.")
+	}
+	if m.RunOnApply.ValueBool() && m.Agent.IsNull() {
+		diags.AddAttributeError(path.Root("run_on_apply"), "Region Drill Runs On An Agent",
+			"A region drill reads the region's destination with an agent's credentials for it: set agent to the host whose agent runs it, or run_on_apply = false.")
+	}
+}
+
+// regionName is the recovery region a reference names: a
+// lifeboat_recovery_region's id ("<source bucket>/<prefix> <destination>")
+// or its destination bucket.
+func regionName(ref string) string {
+	if i := strings.LastIndex(ref, " "); i >= 0 {
+		return ref[i+1:]
+	}
+	return ref
 }
 
 // validateRedisDrill refuses a redis drill without its redis block or with
@@ -653,6 +705,7 @@ func (m *drillScheduleModel) adopt(d *drill.ScheduleDoc) {
 		m.Attachments = &drillAttachModel{Bucket: optionalString(d.AttachmentsBucket), Prefix: optionalString(d.AttachmentsPrefix)}
 	}
 	m.adoptRedis(d)
+	m.RecoveryRegion = optionalString(d.Region)
 	m.Checks = nil
 	for _, c := range d.Checks {
 		kind := optionalString(c.Kind)
@@ -712,6 +765,9 @@ func (m *drillScheduleModel) doc() drill.ScheduleDoc {
 	}
 	if a := m.Attachments; a != nil {
 		d.AttachmentsBucket, d.AttachmentsPrefix = a.Bucket.ValueString(), a.Prefix.ValueString()
+	}
+	if !m.RecoveryRegion.IsNull() {
+		d.Region = regionName(m.RecoveryRegion.ValueString())
 	}
 	if r := m.Redis; r != nil {
 		d.RedisInstance, d.RedisMinKeys = r.Instance.ValueString(), r.MinKeys.ValueInt64()

@@ -99,8 +99,7 @@ func (r *restoreResource) runRemote(ctx context.Context, m *restoreModel, store 
 
 // createRemote performs the restore through the agent and reads its
 // outcome into state.
-func (r *restoreResource) createRemote(ctx context.Context, plan *restoreModel, client *objectstore.Client, resp *resource.CreateResponse) {
-	store := client.Store(plan.Repository.Bucket.ValueString())
+func (r *restoreResource) createRemote(ctx context.Context, plan *restoreModel, store objectstore.Store, resp *resource.CreateResponse) {
 	what := "Restore"
 	stored, res := r.runRemote(ctx, plan, store, remote.Request{Kind: remote.KindRestore, Agent: plan.Agent.ValueString(), Restore: plan.remoteSpec()}, what, &resp.Diagnostics)
 	if res == nil || res.Restore == nil {
@@ -177,13 +176,16 @@ func (r *restoreResource) createRemote(ctx context.Context, plan *restoreModel, 
 	}
 }
 
-// deleteRemote asks the agent to remove the copy it made.
+// deleteRemote asks the agent to remove the copy it made, through the
+// repository the restore was requested in (the region's with
+// source_region).
 func (r *restoreResource) deleteRemote(ctx context.Context, state *restoreModel, resp *resource.DeleteResponse) {
-	client := r.data.storeClient(ctx, &resp.Diagnostics)
+	cfg, bucket := r.source(state)
+	client := r.data.storeClientFor(ctx, cfg, &resp.Diagnostics)
 	if client == nil {
 		return
 	}
-	store := client.Store(state.Repository.Bucket.ValueString())
+	store := client.Store(bucket)
 	stored, res := r.runRemote(ctx, state, store, remote.Request{Kind: remote.KindTeardown, Agent: state.Agent.ValueString(), Restore: state.remoteSpec()},
 		"Restore Removal", &resp.Diagnostics)
 	if res == nil {

@@ -548,14 +548,12 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	if plan.remote() {
-		if plan.SourceRegion.set() {
-			// NOTE: the agents read their requests from the primary
-			// repository, which a restore from the region does without.
-			resp.Diagnostics.AddAttributeError(path.Root("source_region"), "Source Region With A Remote Restore",
-				"source_region restores run where Terraform runs: remove the agent executor, or source_region.")
-			return
-		}
-		r.createRemote(ctx, &plan, client, resp)
+		// With source_region the request goes into the region's copy of
+		// the repository, where an agent started in the region (its
+		// repository the destination) claims it and restores from there:
+		// the primary store is not needed. The copy never carries the
+		// primary's requests, so no agent acts on one twice.
+		r.createRemote(ctx, &plan, client.Store(bucket), resp)
 		return
 	}
 	plan.Request = types.StringNull()

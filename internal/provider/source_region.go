@@ -34,7 +34,9 @@ func sourceRegionBlock(what string) schema.SingleNestedBlock {
 	return schema.SingleNestedBlock{
 		MarkdownDescription: "Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of " +
 			"the provider's store: " + what + " with the primary object store unreachable. The region holds the same keys, so " +
-			"`repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.",
+			"`repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way. " +
+			"With the agent executor (`agent`), the request is written into the region's copy of the repository and claimed by an agent " +
+			"started in the region (its configuration's `bucket` is the destination), which restores from there on its host.",
 		Attributes: map[string]schema.Attribute{
 			"bucket": schema.StringAttribute{MarkdownDescription: "The recovery region's bucket.", Optional: true, PlanModifiers: replace,
 				Validators: []validator.String{bucketNameValidator{}}},

@@ -166,6 +166,8 @@ func (h *Host) drill(ctx context.Context, name string, report func(Progress)) (*
 	spec := doc.Spec(h.storeFor, h.Layout, h.Agent, h.AgentPath, h.dsn())
 	spec.Signer = h.Signer
 	h.Restorer.ApplyDrill(&spec)
+	spec.Redis.Trust, spec.Region.Trust = h.Trust, h.Trust
+	spec.Region.Open = drill.OpenRegionFromConfig(h.Agent, objectstore.NewClient)
 	ev, err := drill.Run(ctx, h.Store, spec)
 	if err != nil {
 		return nil, fmt.Errorf("drill %s: %w", name, err)

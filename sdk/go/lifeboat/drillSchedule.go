@@ -34,7 +34,7 @@ type DrillSchedule struct {
 	EvidenceRetentionDays pulumi.IntPtrOutput `pulumi:"evidenceRetentionDays"`
 	// Public keys (`ed25519:<base64>`, as `lifeboat keygen` prints them) of the agents whose drill evidence is trusted; the provider's own `signing_key` (drills run on apply) is always trusted. With any key known, refresh warns when the last drill's evidence is unsigned, forged or signed by another key: a writer of the bucket may have recorded a drill that never ran.
 	EvidenceTrustedKeys pulumi.StringArrayOutput `pulumi:"evidenceTrustedKeys"`
-	// `cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block).
+	// `cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block), or `region` (a regional activation: the `activation` groups of `recovery_region`, in order, each tenant restored into a scratch database on the `postgres` server from the region's destination only, the checks run on each; the evidence records each group's achieved RTO against its `rto`).
 	Kind pulumi.StringOutput `pulumi:"kind"`
 	// Achieved RTO of the last drill: seconds from start to checks passed.
 	LastAchievedRtoSeconds pulumi.Float64Output `pulumi:"lastAchievedRtoSeconds"`
@@ -50,6 +50,8 @@ type DrillSchedule struct {
 	Name pulumi.StringOutput `pulumi:"name"`
 	// How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres DrillSchedulePostgresPtrOutput `pulumi:"postgres"`
+	// The recovery region a `region` drill activates (required for `kind = "region"`, refused otherwise): a `lifeboat_recovery_region`'s `id`, or its destination bucket. The drill reads the region's document, the backups and the WAL from the destination only, with the agent's credentials for it (its configuration's `stores` entry, or its own repository when the agent runs in the region), and writes its evidence into the repository the agent serves.
+	RecoveryRegion pulumi.StringPtrOutput `pulumi:"recoveryRegion"`
 	// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
 	Redis DrillScheduleRedisPtrOutput `pulumi:"redis"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
@@ -142,12 +144,14 @@ type drillScheduleArgs struct {
 	EvidenceRetentionDays *int `pulumi:"evidenceRetentionDays"`
 	// Public keys (`ed25519:<base64>`, as `lifeboat keygen` prints them) of the agents whose drill evidence is trusted; the provider's own `signing_key` (drills run on apply) is always trusted. With any key known, refresh warns when the last drill's evidence is unsigned, forged or signed by another key: a writer of the bucket may have recorded a drill that never ran.
 	EvidenceTrustedKeys []string `pulumi:"evidenceTrustedKeys"`
-	// `cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block).
+	// `cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block), or `region` (a regional activation: the `activation` groups of `recovery_region`, in order, each tenant restored into a scratch database on the `postgres` server from the region's destination only, the checks run on each; the evidence records each group's achieved RTO against its `rto`).
 	Kind string `pulumi:"kind"`
 	// Schedule name, unique per cluster. Changing it replaces the schedule.
 	Name string `pulumi:"name"`
 	// How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres *DrillSchedulePostgres `pulumi:"postgres"`
+	// The recovery region a `region` drill activates (required for `kind = "region"`, refused otherwise): a `lifeboat_recovery_region`'s `id`, or its destination bucket. The drill reads the region's document, the backups and the WAL from the destination only, with the agent's credentials for it (its configuration's `stores` entry, or its own repository when the agent runs in the region), and writes its evidence into the repository the agent serves.
+	RecoveryRegion *string `pulumi:"recoveryRegion"`
 	// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
 	Redis *DrillScheduleRedis `pulumi:"redis"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
@@ -182,12 +186,14 @@ type DrillScheduleArgs struct {
 	EvidenceRetentionDays pulumi.IntPtrInput
 	// Public keys (`ed25519:<base64>`, as `lifeboat keygen` prints them) of the agents whose drill evidence is trusted; the provider's own `signing_key` (drills run on apply) is always trusted. With any key known, refresh warns when the last drill's evidence is unsigned, forged or signed by another key: a writer of the bucket may have recorded a drill that never ran.
 	EvidenceTrustedKeys pulumi.StringArrayInput
-	// `cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block).
+	// `cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block), or `region` (a regional activation: the `activation` groups of `recovery_region`, in order, each tenant restored into a scratch database on the `postgres` server from the region's destination only, the checks run on each; the evidence records each group's achieved RTO against its `rto`).
 	Kind pulumi.StringInput
 	// Schedule name, unique per cluster. Changing it replaces the schedule.
 	Name pulumi.StringInput
 	// How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 	Postgres DrillSchedulePostgresPtrInput
+	// The recovery region a `region` drill activates (required for `kind = "region"`, refused otherwise): a `lifeboat_recovery_region`'s `id`, or its destination bucket. The drill reads the region's document, the backups and the WAL from the destination only, with the agent's credentials for it (its configuration's `stores` entry, or its own repository when the agent runs in the region), and writes its evidence into the repository the agent serves.
+	RecoveryRegion pulumi.StringPtrInput
 	// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
 	Redis DrillScheduleRedisPtrInput
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
@@ -334,7 +340,7 @@ func (o DrillScheduleOutput) EvidenceTrustedKeys() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.StringArrayOutput { return v.EvidenceTrustedKeys }).(pulumi.StringArrayOutput)
 }
 
-// `cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block).
+// `cluster` (PITR of the whole cluster into a scratch directory), `tenant` (one database into a scratch database) or `redis` (a Redis instance's newest snapshot into a scratch `redis-server` on 127.0.0.1; needs the `redis` block), or `region` (a regional activation: the `activation` groups of `recovery_region`, in order, each tenant restored into a scratch database on the `postgres` server from the region's destination only, the checks run on each; the evidence records each group's achieved RTO against its `rto`).
 func (o DrillScheduleOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.StringOutput { return v.Kind }).(pulumi.StringOutput)
 }
@@ -372,6 +378,11 @@ func (o DrillScheduleOutput) Name() pulumi.StringOutput {
 // How to reach the PostgreSQL server that receives a tenant drill's scratch database (tenant drills): either `dsn`, or `host`/`port`/`user`/`password`/`dbname`/`sslmode`. The role needs superuser (or `ALTER SYSTEM` and `pg_monitor` grants).
 func (o DrillScheduleOutput) Postgres() DrillSchedulePostgresPtrOutput {
 	return o.ApplyT(func(v *DrillSchedule) DrillSchedulePostgresPtrOutput { return v.Postgres }).(DrillSchedulePostgresPtrOutput)
+}
+
+// The recovery region a `region` drill activates (required for `kind = "region"`, refused otherwise): a `lifeboat_recovery_region`'s `id`, or its destination bucket. The drill reads the region's document, the backups and the WAL from the destination only, with the agent's credentials for it (its configuration's `stores` entry, or its own repository when the agent runs in the region), and writes its evidence into the repository the agent serves.
+func (o DrillScheduleOutput) RecoveryRegion() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillSchedule) pulumi.StringPtrOutput { return v.RecoveryRegion }).(pulumi.StringPtrOutput)
 }
 
 // What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.

@@ -6304,7 +6304,7 @@ func (o RestoreRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way. With the agent executor (`agent`), the request is written into the region's copy of the repository and claimed by an agent started in the region (its configuration's `bucket` is the destination), which restores from there on its host.
 type RestoreSourceRegion struct {
 	// Access key ID for the region's store (a restorer role's).
 	AccessKey *string `pulumi:"accessKey"`
@@ -6333,7 +6333,7 @@ type RestoreSourceRegionInput interface {
 	ToRestoreSourceRegionOutputWithContext(context.Context) RestoreSourceRegionOutput
 }
 
-// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way. With the agent executor (`agent`), the request is written into the region's copy of the repository and claimed by an agent started in the region (its configuration's `bucket` is the destination), which restores from there on its host.
 type RestoreSourceRegionArgs struct {
 	// Access key ID for the region's store (a restorer role's).
 	AccessKey pulumi.StringPtrInput `pulumi:"accessKey"`
@@ -6404,7 +6404,7 @@ func (i *restoreSourceRegionPtrType) ToRestoreSourceRegionPtrOutputWithContext(c
 	return pulumi.ToOutputWithContext(ctx, i).(RestoreSourceRegionPtrOutput)
 }
 
-// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way. With the agent executor (`agent`), the request is written into the region's copy of the repository and claimed by an agent started in the region (its configuration's `bucket` is the destination), which restores from there on its host.
 type RestoreSourceRegionOutput struct{ *pulumi.OutputState }
 
 func (RestoreSourceRegionOutput) ElementType() reflect.Type {

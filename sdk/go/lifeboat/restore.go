@@ -82,7 +82,7 @@ type Restore struct {
 	RestoredToLsn pulumi.StringOutput `pulumi:"restoredToLsn"`
 	// Commit time of the last transaction recovered (RFC 3339).
 	RestoredToTime pulumi.StringOutput `pulumi:"restoredToTime"`
-	// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+	// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way. With the agent executor (`agent`), the request is written into the region's copy of the repository and claimed by an agent started in the region (its configuration's `bucket` is the destination), which restores from there on its host.
 	SourceRegion RestoreSourceRegionPtrOutput `pulumi:"sourceRegion"`
 	// The superuser of a clean-room copy, whose password was replaced by `superuser_password`.
 	Superuser pulumi.StringOutput `pulumi:"superuser"`
@@ -196,7 +196,7 @@ type restoreArgs struct {
 	Repository *RestoreRepository `pulumi:"repository"`
 	// Recovery target: a named restore point (`recovery_target_name`), e.g. `lifeboat_restore_point.x.name`. At plan the archived WAL must contain a restore point of that name after a usable backup, else the plan fails.
 	RestorePoint *string `pulumi:"restorePoint"`
-	// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+	// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way. With the agent executor (`agent`), the request is written into the region's copy of the repository and claimed by an agent started in the region (its configuration's `bucket` is the destination), which restores from there on its host.
 	SourceRegion *RestoreSourceRegion `pulumi:"sourceRegion"`
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target *RestoreTarget `pulumi:"target"`
@@ -246,7 +246,7 @@ type RestoreArgs struct {
 	Repository RestoreRepositoryPtrInput
 	// Recovery target: a named restore point (`recovery_target_name`), e.g. `lifeboat_restore_point.x.name`. At plan the archived WAL must contain a restore point of that name after a usable backup, else the plan fails.
 	RestorePoint pulumi.StringPtrInput
-	// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+	// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way. With the agent executor (`agent`), the request is written into the region's copy of the repository and claimed by an agent started in the region (its configuration's `bucket` is the destination), which restores from there on its host.
 	SourceRegion RestoreSourceRegionPtrInput
 	// Where the restored copy goes. Cluster: `data_directory` (absent or empty), `port`, `bin_dir`. Tenant: `source_database` and the new `database` on the server of the `postgres` block.
 	Target RestoreTargetPtrInput
@@ -496,7 +496,7 @@ func (o RestoreOutput) RestoredToTime() pulumi.StringOutput {
 	return o.ApplyT(func(v *Restore) pulumi.StringOutput { return v.RestoredToTime }).(pulumi.StringOutput)
 }
 
-// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way.
+// Read the repository from a recovery region (the `destination` of a `lifeboat_recovery_region`) instead of the provider's store: plan and apply work with the primary object store unreachable. The region holds the same keys, so `repository.prefix` and `cluster` stay as they are. Settings like the provider's own; empty ones fall back the same way. With the agent executor (`agent`), the request is written into the region's copy of the repository and claimed by an agent started in the region (its configuration's `bucket` is the destination), which restores from there on its host.
 func (o RestoreOutput) SourceRegion() RestoreSourceRegionPtrOutput {
 	return o.ApplyT(func(v *Restore) RestoreSourceRegionPtrOutput { return v.SourceRegion }).(RestoreSourceRegionPtrOutput)
 }
