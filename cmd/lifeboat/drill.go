@@ -65,7 +65,36 @@ object lock. The exit code is 0 only when the drill passed.`,
 	report.Flags().StringArrayVar(&opts.evidenceKeys, "evidence-key", nil,
 		"public key (ed25519:<base64>) of an agent whose evidence signatures are trusted; repeatable. With one or more, "+
 			"every record's signature is checked and unsigned or forged records are marked")
-	cmd.AddCommand(run, report)
+	index := &cobra.Command{
+		Use:   "index",
+		Short: "Write the cluster's drill index now (the agent keeps it; refreshes read it in one request)",
+		Long: `Read every drill schedule of the cluster and its newest evidence, and write
+them, signed with the configuration's signing key, as the drill index that
+Terraform refreshes read in place of two or three requests per schedule.
+The agent rewrites it on its own whenever a schedule changes or a drill ran.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, store, err := openRepo(cmd.Context(), opts.agentFlags)
+			if err != nil {
+				return err
+			}
+			signer, err := cfg.Signer()
+			if err != nil {
+				return err
+			}
+			x, err := drill.BuildIndex(cmd.Context(), store, cfg.Layout(), time.Now())
+			if err != nil {
+				return err
+			}
+			if err := drill.WriteIndex(cmd.Context(), store, cfg.Layout(), x, signer); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "drill index %s: %d schedules\n", cfg.Layout().DrillIndexKey(), len(x.Schedules))
+			return nil
+		},
+	}
+	opts.agentFlags.register(index.Flags())
+	cmd.AddCommand(run, report, index)
 	return cmd
 }
 

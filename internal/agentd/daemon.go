@@ -128,6 +128,10 @@ type Daemon struct {
 	lastReport time.Time
 	drills     map[string]drill.ScheduleDoc
 	redis      map[string]redisx.ScheduleDoc
+	// drillIndexAt is when the drill index was last written (zero: not
+	// by this agent yet); drillIndexDirty is set when a drill ran since.
+	drillIndexAt    time.Time
+	drillIndexDirty bool
 
 	// trust holds the provider's public keys: configuration (policy,
 	// drill schedules) without their signature is refused.
@@ -338,6 +342,8 @@ func (d *Daemon) refresh(ctx context.Context) {
 	drills, docs, err := d.drillJobs(ctx)
 	if err != nil {
 		errs = append(errs, err)
+	} else {
+		d.indexDrills(ctx, docs)
 	}
 	for _, j := range drills {
 		jobs[j.name] = j

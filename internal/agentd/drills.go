@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -50,6 +51,39 @@ func (d *Daemon) drillJobs(ctx context.Context) ([]*job, map[string]drill.Schedu
 	return jobs, byName, nil
 }
 
+// indexDrills rewrites the drill index (drill.Index) that refreshes read in
+// place of every schedule and its evidence, when it may be stale: a
+// schedule changed (docs differ from the last refresh's), a drill ran here,
+// or drill.IndexRebuild passed (evidence another agent wrote). Without
+// schedules there is nothing to index. A failure is logged and retried at
+// the next refresh: readers then read the objects themselves.
+func (d *Daemon) indexDrills(ctx context.Context, docs map[string]drill.ScheduleDoc) {
+	d.mu.Lock()
+	due := len(docs) > 0 && (d.drillIndexDirty || d.drillIndexAt.IsZero() || !reflect.DeepEqual(d.drills, docs) ||
+		d.cfg.Now().Sub(d.drillIndexAt) >= drill.IndexRebuild)
+	if due {
+		d.drillIndexDirty = false
+	}
+	d.mu.Unlock()
+	if !due {
+		return
+	}
+	// NOTE: the real clock: readers judge the index's age with theirs.
+	x, err := drill.BuildIndex(ctx, d.cfg.Store, d.layout, time.Now())
+	if err == nil {
+		err = drill.WriteIndex(ctx, d.cfg.Store, d.layout, x, d.signer)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil {
+		d.drillIndexDirty = true
+		d.log.Error("drill index not written", "key", d.layout.DrillIndexKey(), "err", err)
+		return
+	}
+	d.drillIndexAt = d.cfg.Now()
+	d.log.Debug("drill index written", "key", d.layout.DrillIndexKey(), "schedules", len(x.Schedules))
+}
+
 // drill runs one drill of doc. The drill writes its evidence, passed or
 // not; a drill that ran and failed is a failed run that is not retried in
 // the same slot (its evidence is the answer), while one whose evidence
@@ -80,6 +114,9 @@ func (d *Daemon) drill(ctx context.Context, doc drill.ScheduleDoc) (string, erro
 	ev, err := drill.Run(ctx, d.cfg.Store, spec)
 	if ev != nil && ev.Key != "" {
 		d.setDrillMetrics(ev)
+		d.mu.Lock()
+		d.drillIndexDirty = true
+		d.mu.Unlock()
 	}
 	if err != nil {
 		return "", fmt.Errorf("drill %s: %w", doc.Name, err)

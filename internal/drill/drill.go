@@ -121,6 +121,8 @@ type Evidence struct {
 	// body and meta are the stored bytes and metadata, for SignedBy.
 	body []byte
 	meta map[string]string
+	// versionID is the version body was read at (the first one).
+	versionID string
 }
 
 // SignedBy verifies the evidence's signature against trust: the signer's
@@ -415,6 +417,6 @@ func readEvidence(ctx context.Context, store objectstore.Store, v evidenceVersio
 	}
 	ev.Key = v.key
 	ev.LaterVersions = v.later
-	ev.body, ev.meta = b, info.Metadata
+	ev.body, ev.meta, ev.versionID = b, info.Metadata, v.versionID
 	return &ev, nil
 }

@@ -110,7 +110,8 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		// Hundreds of tenants share one pool: keep enough idle connections.
 		t.MaxIdleConnsPerHost = 64
 	})
-	opts = append(opts, config.WithHTTPClient(httpClient))
+	counted := withRequestCounting(httpClient)
+	opts = append(opts, config.WithHTTPClient(counted))
 	var awsCfg aws.Config
 	if cfg.Insecure && cfg.Endpoint != "" && cfg.AccessKey != "" {
 		// Endpoint and keys are explicit and certificates go unchecked:
@@ -120,7 +121,7 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		awsCfg = aws.Config{
 			Region:      cmp.Or(cfg.Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
 			Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)),
-			HTTPClient:  httpClient,
+			HTTPClient:  counted,
 		}
 	} else {
 		var err error

@@ -493,7 +493,7 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, p
 		// findings on them show at the next refresh (a failed drill run
 		// here is already this apply's error).
 		doc := m.doc()
-		r.observe(ctx, store, m, &doc)
+		r.observe(ctx, store, m, &doc, nil)
 	}
 	diags.Append(state.Set(ctx, m)...)
 	if failure != "" {
@@ -565,14 +565,26 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	store := client.Store(state.Repository.Bucket.ValueString())
-	doc, signedBy, err := findDrillSchedule(ctx, store, state.layout(), state.Name.ValueString(), r.data.trust())
-	if isNotFound(err) {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.Append(errorDiag("Error Reading Drill Schedule", "reading the schedule document", err))
-		return
+	trust := r.evidenceTrust(ctx, &state)
+	// The agent's index of the cluster's drills answers for this schedule
+	// and its newest evidence when it agrees with the state: one request
+	// for every schedule of the repository instead of two or three each.
+	doc, entry := r.data.indexedDrill(ctx, store, &state, trust)
+	var latest func() (*drill.Evidence, error)
+	signedBy := state.SignedBy.ValueString()
+	if entry != nil {
+		latest = entry.Latest
+	} else {
+		var err error
+		doc, signedBy, err = findDrillSchedule(ctx, store, state.layout(), state.Name.ValueString(), r.data.trust())
+		if isNotFound(err) {
+			resp.State.RemoveResource(ctx)
+			return
+		}
+		if err != nil {
+			resp.Diagnostics.Append(errorDiag("Error Reading Drill Schedule", "reading the schedule document", err))
+			return
+		}
 	}
 	state.SignedBy = types.StringValue(signedBy)
 	state.Schedule = types.StringValue(doc.Schedule)
@@ -584,8 +596,8 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 		state.Kind = types.StringValue(doc.Kind)
 		state.adoptRedis(doc)
 	}
-	obs := r.observe(ctx, store, &state, doc)
-	warnDrill(&resp.Diagnostics, state.layout(), obs, r.evidenceTrust(ctx, &state))
+	obs := r.observe(ctx, store, &state, doc, latest)
+	warnDrill(&resp.Diagnostics, state.layout(), obs, trust)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -603,13 +615,18 @@ func (r *drillScheduleResource) evidenceTrust(ctx context.Context, m *drillSched
 
 // observe fills the last drill's values from its evidence, and returns
 // what the posture engine judges: the schedule, its newest evidence (the
-// original, locked version) and who signed it.
-func (r *drillScheduleResource) observe(ctx context.Context, store objectstore.Store, m *drillScheduleModel, doc *drill.ScheduleDoc) posture.DrillObservation {
+// original, locked version) and who signed it. latest reads that evidence
+// (the drill index's entry); nil reads it from the store.
+func (r *drillScheduleResource) observe(ctx context.Context, store objectstore.Store, m *drillScheduleModel, doc *drill.ScheduleDoc,
+	latest func() (*drill.Evidence, error)) posture.DrillObservation {
 	m.LastDrillTime, m.LastDrillResult, m.LastEvidenceKey = types.StringNull(), types.StringNull(), types.StringNull()
 	m.LastAchievedRTO = types.Float64Null()
 	m.LastFailures = types.ListValueMust(types.StringType, []attr.Value{})
 	obs := posture.DrillObservation{Schedule: *doc}
-	ev, err := drill.Latest(ctx, store, m.layout(), m.Name.ValueString())
+	if latest == nil {
+		latest = func() (*drill.Evidence, error) { return drill.Latest(ctx, store, m.layout(), m.Name.ValueString()) }
+	}
+	ev, err := latest()
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return obs
 	}

@@ -435,6 +435,7 @@ func (r *immutableBucketResource) Delete(ctx context.Context, req resource.Delet
 	name := state.Name.ValueString()
 	tflog.Info(ctx, "destroying immutable bucket", map[string]any{"bucket": name, "force_destroy": state.ForceDestroy.ValueBool()})
 	err := client.DestroyBucket(ctx, name, state.ForceDestroy.ValueBool())
+	bucketsSeen.Delete(bucketSeenKey{client, name}) // gone, or in doubt: ask again
 	var locked *objectstore.BucketLockedError
 	switch {
 	case err == nil, isNotFound(asNotFound(fmt.Sprintf("bucket %q", name), err)):

@@ -206,6 +206,9 @@ type providerData struct {
 	// identityFile is the provider's identity_file: restores and drills
 	// decrypt with it (crypt.LoadIdentities; "" is the environment).
 	identityFile string
+	// reads is what the resources of this Terraform command share of what
+	// they read (readCache).
+	reads readCache
 }
 
 // restoreAgentConfig is the configuration a restore or drill the provider

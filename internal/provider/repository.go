@@ -51,9 +51,14 @@ func repositoryBlock() schema.SingleNestedBlock {
 // requireBucket adds an error on attr and returns false when the repository
 // bucket does not exist (or cannot be read).
 func requireBucket(ctx context.Context, client *objectstore.Client, bucket string, attr path.Path, diags *diag.Diagnostics) bool {
+	seen := bucketSeenKey{client, bucket}
+	if _, ok := bucketsSeen.Load(seen); ok {
+		return true
+	}
 	_, err := client.ReadBucket(ctx, bucket)
 	switch {
 	case err == nil:
+		bucketsSeen.Store(seen, struct{}{})
 		return true
 	case errors.Is(err, objectstore.ErrBucketNotFound):
 		diags.AddAttributeError(attr, "Repository Bucket Not Found",

@@ -70,6 +70,7 @@ const (
 	scheduleFile     = "schedule.json"
 	evidenceDir      = "evidence"
 	jobRecordFile    = "last.json"
+	drillIndexFile   = "drill-index.json"
 	leaseExt         = ".json"
 	restorePlanExt   = ".json"
 	keptReviewExt    = ".review.json"
@@ -281,6 +282,14 @@ func (l Layout) JobsDir() string { return l.Dir(FolderJobs) }
 // JobRecordKey is the record of job's last run.
 func (l Layout) JobRecordKey(job string) string { return l.JobsDir() + job + "/" + jobRecordFile }
 
+// DrillIndexKey is where the agent keeps the index of the cluster's drill
+// schedules and their newest evidence (drill.Index), which a refresh reads
+// in one request instead of two or three per schedule. It lives beside the
+// job records because it is what they are: a record the agent rewrites,
+// which its writer role may write and the policy's agent.jobs lifecycle
+// rule expires the replaced versions of.
+func (l Layout) DrillIndexKey() string { return l.JobsDir() + drillIndexFile }
+
 // RestorePlansDir is the prefix of the recovery points kept for reviewed
 // restore plans.
 func (l Layout) RestorePlansDir() string { return l.Dir(FolderRestores) }
@@ -444,6 +453,7 @@ const (
 	KindPostureReport           // audit/posture/<id>.<ext>
 	KindKeptReview              // restores/<id>.review.json
 	KindRestorePointSchema      // restore-points/<name>/<database>.json
+	KindDrillIndex              // jobs/drill-index.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
@@ -451,7 +461,7 @@ var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file",
 	"job lease", "job record", "kept restore plan", "Redis snapshot", "Redis snapshot manifest",
 	"recovery region configuration", "recovery region canary", "recovery region copy index",
 	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat", "restore audit record", "Redis snapshot schedule",
-	"posture report", "kept compatibility review", "restore point schema"}
+	"posture report", "kept compatibility review", "restore point schema", "drill index"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -563,6 +573,9 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 	case FolderJobs:
 		if len(parts) == 2 && parts[0] != "" && parts[1] == jobRecordFile {
 			return Key{Kind: KindJobRecord, Job: parts[0]}, true
+		}
+		if len(parts) == 1 && parts[0] == drillIndexFile {
+			return Key{Kind: KindDrillIndex}, true
 		}
 	case FolderRestores:
 		if len(parts) == 1 {

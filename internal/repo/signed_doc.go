@@ -19,12 +19,22 @@ const maxDocSize = 1 << 20
 // object metadata its signature check needs. what names the document in
 // errors ("drill schedule nightly").
 func ReadDoc[T any](ctx context.Context, store objectstore.Store, key, what string) (doc *T, body []byte, meta map[string]string, err error) {
+	return ReadDocMax[T](ctx, store, key, what, maxDocSize)
+}
+
+// ReadDocMax is ReadDoc for a document that may hold up to limit bytes:
+// an index the agent writes over every schedule of a cluster is larger
+// than a configuration document. A larger object is refused.
+func ReadDocMax[T any](ctx context.Context, store objectstore.Store, key, what string, limit int64) (doc *T, body []byte, meta map[string]string, err error) {
 	rc, info, err := store.Get(ctx, key)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	defer func() { _ = rc.Close() }()
-	body, err = io.ReadAll(io.LimitReader(rc, maxDocSize))
+	body, err = io.ReadAll(io.LimitReader(rc, limit+1))
+	if err == nil && int64(len(body)) > limit {
+		err = fmt.Errorf("%s: larger than %d bytes", what, limit)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
