@@ -110,8 +110,7 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		// Hundreds of tenants share one pool: keep enough idle connections.
 		t.MaxIdleConnsPerHost = 64
 	})
-	counted := withRequestCounting(httpClient)
-	opts = append(opts, config.WithHTTPClient(counted))
+	opts = append(opts, config.WithHTTPClient(httpClient))
 	var awsCfg aws.Config
 	if cfg.Insecure && cfg.Endpoint != "" && cfg.AccessKey != "" {
 		// Endpoint and keys are explicit and certificates go unchecked:
@@ -121,7 +120,7 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		awsCfg = aws.Config{
 			Region:      cmp.Or(cfg.Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
 			Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)),
-			HTTPClient:  counted,
+			HTTPClient:  httpClient,
 		}
 	} else {
 		var err error
@@ -138,6 +137,9 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.PathStyle
+		// NOTE: wrapped here, after the configuration has set the client
+		// up (a CA bundle needs the buildable client itself).
+		o.HTTPClient = withRequestCounting(o.HTTPClient)
 		// Objects written by multipart uploads, or by stores that keep no
 		// checksum, have none to validate: Lifeboat checks its own SHA-256
 		// of what it reads, so the SDK's per-request notice is only noise

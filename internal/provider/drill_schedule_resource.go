@@ -266,6 +266,15 @@ func (r *drillScheduleResource) Configure(_ context.Context, req resource.Config
 
 // ValidateConfig implements resource.ResourceWithValidateConfig.
 func (r *drillScheduleResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	// A dynamic block whose for_each is not known yet (a module's input
+	// while Terraform validates the module) is an unknown block: the model
+	// cannot hold it, and it is validated at plan, once known.
+	for _, name := range []string{"check", "attachments", "redis", "postgres", "repository"} {
+		var v attr.Value
+		if d := req.Config.GetAttribute(ctx, path.Root(name), &v); !d.HasError() && v != nil && v.IsUnknown() {
+			return
+		}
+	}
 	var m drillScheduleModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
