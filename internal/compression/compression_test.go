@@ -46,6 +46,57 @@ func TestRoundTripEveryMethod(t *testing.T) {
 	}
 }
 
+// The stream reader (C decoder with cgo, pure Go without) reads what every
+// writer wrote, a multi-frame stream (as a multi-threaded server-side
+// compressor and WAL chunks produce) included, and a corrupt zstd stream is
+// an error, not short data.
+func TestStreamReader(t *testing.T) {
+	data := make([]byte, 5<<20)
+	rand.New(rand.NewSource(2)).Read(data[:2<<20])
+	for _, m := range Methods {
+		var buf bytes.Buffer
+		for _, half := range [][]byte{data[:len(data)/2], data[len(data)/2:]} { // two frames
+			w, err := m.NewWriter(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(half); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stored := buf.Bytes()
+		r, err := m.NewStreamReader(bytes.NewReader(stored))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s (%s build): stream read %d bytes, err %v; want the %d written", m.Name, ZstdImplementation, len(got), err, len(data))
+		}
+		if m.Name != Zstd {
+			continue
+		}
+		bad := bytes.Clone(stored)
+		bad[len(bad)/3] ^= 0xff
+		r, err = m.NewStreamReader(bytes.NewReader(bad))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err = io.ReadAll(r)
+		r.Close()
+		if err == nil && bytes.Equal(got, data) {
+			t.Fatalf("a corrupt zstd stream read back as the original")
+		}
+		if err == nil {
+			t.Fatalf("a corrupt zstd stream read without an error (%d bytes)", len(got))
+		}
+	}
+}
+
 func TestLookup(t *testing.T) {
 	if m, err := Lookup(""); err != nil || m.Name != Default {
 		t.Fatalf("Lookup(\"\") = %v, %v; want the default", m, err)

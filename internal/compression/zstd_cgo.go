@@ -3,6 +3,8 @@
 package compression
 
 import (
+	"io"
+
 	"github.com/DataDog/zstd"
 )
 
@@ -39,4 +41,11 @@ func (f *cFrames) encode(dst, src []byte) ([]byte, error) {
 		return nil, err
 	}
 	return append(dst, out...), nil
+}
+
+// newZstdStreamReader decodes a long zstd stream with the C library's
+// streaming decoder. A cgo call releases its processor, so the goroutines
+// downloading and writing keep running beside it.
+func newZstdStreamReader(r io.Reader) (io.ReadCloser, error) {
+	return zstd.NewReader(r), nil
 }

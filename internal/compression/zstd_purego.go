@@ -3,6 +3,8 @@
 package compression
 
 import (
+	"io"
+
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -34,4 +36,14 @@ func newZstdFrames() (frameEncoder, error) {
 		return nil, err
 	}
 	return &streamFrames{w: z}, nil
+}
+
+// newZstdStreamReader decodes a long zstd stream with the pure-Go decoder,
+// decoding blocks ahead on other goroutines.
+func newZstdStreamReader(r io.Reader) (io.ReadCloser, error) {
+	d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(4), zstd.WithDecoderLowmem(false))
+	if err != nil {
+		return nil, err
+	}
+	return d.IOReadCloser(), nil
 }
