@@ -43,6 +43,29 @@ type TenantOptions struct {
 	// Recipients, when set, encrypts each dump (pg_dump's custom format,
 	// compressed by pg_dump) as it streams to the store.
 	Recipients *crypt.Recipients
+
+	// pgDump is PGDump resolved, with its --version (DumpTenants finds them
+	// once for all its dumps: 500 small tenants would otherwise pay 500
+	// extra process starts).
+	pgDump *pgDumpBinary
+}
+
+type pgDumpBinary struct{ path, version string }
+
+// resolvePGDump finds the pg_dump binary and its version.
+func resolvePGDump(ctx context.Context, name string) (*pgDumpBinary, error) {
+	if name == "" {
+		name = "pg_dump"
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return nil, fmt.Errorf("pg_dump not found (set the PostgreSQL bin directory): %w", err)
+	}
+	version, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --version: %w", path, err)
+	}
+	return &pgDumpBinary{path: path, version: strings.TrimSpace(string(version))}, nil
 }
 
 // DefaultTenantParallelism is how many tenant dumps run at once when the
@@ -113,6 +136,15 @@ func DumpTenants(ctx context.Context, store objectstore.Store, opts TenantOption
 	n = min(n, MaxTenantParallelism, max(len(databases), 1))
 	id := NewID(now())
 	results := make([]TenantResult, len(databases))
+	bin, err := resolvePGDump(ctx, opts.PGDump)
+	if err != nil {
+		// Every tenant fails the same way: name them all.
+		for i, db := range databases {
+			results[i] = TenantResult{Database: db, Err: err}
+		}
+		return results, &TenantDumpError{Failed: results}
+	}
+	opts.pgDump = bin
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < n; w++ {
@@ -164,18 +196,14 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 	if now == nil {
 		now = time.Now
 	}
-	pgDump := opts.PGDump
-	if pgDump == "" {
-		pgDump = "pg_dump"
+	bin := opts.pgDump
+	if bin == nil {
+		var err error
+		if bin, err = resolvePGDump(ctx, opts.PGDump); err != nil {
+			return nil, err
+		}
 	}
-	pgDump, err := exec.LookPath(pgDump)
-	if err != nil {
-		return nil, fmt.Errorf("pg_dump not found (set the PostgreSQL bin directory): %w", err)
-	}
-	version, err := exec.CommandContext(ctx, pgDump, "--version").Output()
-	if err != nil {
-		return nil, fmt.Errorf("%s --version: %w", pgDump, err)
-	}
+	pgDump := bin.path
 
 	cfg, err := pgconn.ParseConfig(opts.DSN)
 	if err != nil {
@@ -208,7 +236,7 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 	m := &TenantManifest{
 		Format: FormatVersion, Kind: KindTenant, ID: id, Cluster: opts.Layout.Cluster, Database: db,
 		StartTime: now().UTC(), LSN: lsn, DumpFormat: "custom",
-		PGDumpVersion: strings.TrimSpace(string(version)), ServerVersion: serverVersion,
+		PGDumpVersion: bin.version, ServerVersion: serverVersion,
 		Encryption: opts.Recipients.Info(),
 	}
 	key := opts.Layout.TenantDumpKey(db, id)
