@@ -212,10 +212,17 @@ func requestWorker(o agentOptions, cfg repo.AgentConfig, client *objectstore.Cli
 	if err != nil {
 		return nil, err
 	}
+	// The fingerprints only: a plan checks them against what it sends
+	// here; an identity file that does not load fails the drills later, as
+	// it always did, not the agent's start.
+	var held []string
+	if ids, err := cfg.Identities(); err == nil {
+		held = ids.Fingerprints()
+	}
 	exec := &remote.Host{Store: client.Store(cfg.Bucket), StoreFor: func(b string) objectstore.Store { return client.Store(b) }, Layout: cfg.Layout(),
 		Agent: cfg, AgentPath: self, DSN: d.DSN, Trust: trust, Signer: signer, Backup: d.BackupNow, Restorer: restorer}
 	return &remote.Worker{Store: client.Store(cfg.Bucket), Layout: cfg.Layout(), Host: host, Holder: d.Holder(), Trust: trust, Exec: exec.Exec,
-		Version: version.Version, Poll: o.requestPoll, LeaseRenew: o.leaseRenew, Heartbeat: o.heartbeat, Logger: log}, nil
+		Version: version.Version, Identities: held, Poll: o.requestPoll, LeaseRenew: o.leaseRenew, Heartbeat: o.heartbeat, Logger: log}, nil
 }
 
 // agentRestorer opens the repository as the bootstrap file's restorer,

@@ -288,6 +288,13 @@ type Keyring struct {
 	Source string
 }
 
+// Fingerprinted is a keyring of the fingerprints of identities held
+// elsewhere (an agent's heartbeat lists them), from source: it answers
+// Check for that holder, and decrypts nothing.
+func Fingerprinted(fps []string, source string) *Keyring {
+	return &Keyring{fps: slices.Clone(fps), Source: source}
+}
+
 // MissingIdentityError names what cannot be decrypted and the recipients
 // an identity is needed for.
 type MissingIdentityError struct {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -14,7 +16,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/remote"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
@@ -137,4 +144,135 @@ resource "lifeboat_drill_schedule" "test" {
   %[5]s
 }
 `, f.bucket, kind, scratch, redisBlock, extra)
+}
+
+// TestAccDrillScheduleResource_redisOnAgent: a redis drill run on apply by
+// the agent on a named host, a separate `lifeboat agent` process with the
+// writer's keys and an age identity: the provider asks it (a signed
+// request), the agent restores the newest snapshot, encrypted to that
+// identity's recipient, into a scratch redis-server, checks its key floor
+// and records signed evidence the apply reads back. The plan of the same
+// drill sent to a live agent that holds no identity of the recipient
+// fails naming the fingerprint (the agent's heartbeat lists what it
+// holds), and so does the plan of a drill run here when the provider holds
+// none.
+func TestAccDrillScheduleResource_redisOnAgent(t *testing.T) {
+	const n = 180
+	f := newRedisRestoreFixture(t, n)
+	// The agents find redis-server on PATH.
+	t.Setenv("PATH", filepath.Dir(f.server)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv(crypt.EnvIdentityFile, "")
+	t.Setenv(crypt.EnvIdentity, "")
+	ctx := context.Background()
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	file, recipient, err := crypt.GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipients, err := crypt.ParseRecipients([]string{recipient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := redisx.Snapshot(ctx, redisClient(t, f.src.Addr), f.store, redisx.SnapshotOptions{Layout: l, Instance: "sessions", Recipients: recipients})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signature.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LIFEBOAT_SIGNING_KEY", signer.String())
+
+	bin, dir := buildAgent(t)
+	idFile := filepath.Join(dir, "agent.age")
+	if err := os.WriteFile(idFile, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ak, sk := testAccUser(t, access.RoleWriter, f.bucket, l)
+	agentCfg := func(identityFile string) repo.AgentConfig {
+		cfg := (&providerData{}).agentConfig(f.bucket, "pg", "main", "")
+		cfg.AccessKey, cfg.SecretKey, cfg.TrustedKeys, cfg.IdentityFile = ak, sk, []string{signer.Public().String()}, identityFile
+		return cfg
+	}
+	startTestAgentWith(t, bin, "redis-host-1", "agent-redis-1", "", agentCfg(idFile))
+	second := startTestAgentWith(t, bin, "redis-host-2", "agent-redis-2", "", agentCfg(""))
+	waitLive(t, f.store, "redis-host-1")
+	waitLive(t, f.store, "redis-host-2")
+
+	scratch := t.TempDir()
+	config := func(agent string) string {
+		a := ""
+		if agent != "" {
+			a = fmt.Sprintf("agent = %q", agent)
+		}
+		return fmt.Sprintf(`
+resource "lifeboat_drill_schedule" "test" {
+  name                    = "redis-on-agent"
+  schedule                = "@daily"
+  kind                    = "redis"
+  run_on_apply            = true
+  evidence_retention_days = 1
+  scratch_dir             = %[2]q
+  cluster                 = "main"
+  %[3]s
+  repository {
+    bucket = %[1]q
+    prefix = "pg"
+  }
+  redis {
+    instance = "sessions"
+    min_keys = 150
+    rpo      = "60m"
+  }
+}
+`, f.bucket, scratch, a)
+	}
+	fp := regexp.QuoteMeta(crypt.Fingerprint(recipient))
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             testAccCheckDrillScheduleDestroyed(t, f.bucket, l, "redis-on-agent"),
+		Steps: []resource.TestStep{
+			{
+				// The provider holds no identity: a drill run here cannot open the snapshot.
+				Config:      config(""),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Redis Snapshot Cannot Be Decrypted.*` + fp + `.*runs where Terraform runs`),
+			},
+			{
+				// A live agent without an identity of the recipient: refused at plan.
+				Config:      config("redis-host-2"),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Redis Snapshot Cannot Be Decrypted.*` + fp + `.*the agent on\s+redis-host-2`),
+			},
+			{
+				// Only the agent with the identity runs it (the other would
+				// fail the schedule's own slot for want of one).
+				PreConfig: second.stop,
+				Config:    config("redis-host-1"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(drillAddr, tfjsonpath.New("last_drill_result"), knownvalue.StringExact("passed")),
+					statecheck.ExpectKnownValue(drillAddr, tfjsonpath.New("last_failures"), knownvalue.ListSizeExact(0)),
+				},
+				Check: func(*terraform.State) error {
+					// The request the apply sent was run by redis-host-1,
+					// and its result names the evidence the agent recorded.
+					for _, res := range requestResults(t, f.store, remote.KindDrill) {
+						if res.Host != "redis-host-1" || res.Evidence == "" {
+							continue
+						}
+						ev, err := drill.Read(ctx, f.store, l, "redis-on-agent", res.Evidence)
+						if err != nil {
+							return err
+						}
+						if !ev.Passed || len(ev.Checks) == 0 || ev.Checks[0].Observed != strconv.Itoa(n) || !strings.Contains(ev.Source, m.ID) {
+							return fmt.Errorf("evidence of the agent's drill = %+v, want a pass on %d keys of snapshot %s", ev, n, m.ID)
+						}
+						return nil
+					}
+					return fmt.Errorf("no drill result of redis-host-1 naming its evidence")
+				},
+			},
+		},
+	})
 }

@@ -28,9 +28,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/remote"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
@@ -398,6 +400,9 @@ func validateRedisDrill(m *drillScheduleModel, diags *diag.Diagnostics) {
 // unknown anyway.
 func (r *drillScheduleResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	resp.Diagnostics.Append(planSignedBy(ctx, r.data, req, resp)...)
+	if !req.Plan.Raw.IsNull() && !resp.Diagnostics.HasError() {
+		r.checkRedisDrillIdentity(ctx, resp.Plan, &resp.Diagnostics)
+	}
 	// NOTE: compared after signed_by is planned: a document re-signed
 	// because it was rewritten outside Terraform is an update too.
 	if resp.Diagnostics.HasError() || req.Plan.Raw.IsNull() || req.State.Raw.IsNull() || resp.Plan.Raw.Equal(req.State.Raw) {
@@ -415,6 +420,60 @@ func (r *drillScheduleResource) ModifyPlan(ctx context.Context, req resource.Mod
 	}
 	for name, v := range unknown {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root(name), v)...)
+	}
+}
+
+// checkRedisDrillIdentity fails the plan of a redis drill run on apply
+// whose newest snapshot is encrypted to recipients no identity of the
+// drill's runner opens, naming their fingerprints, as a restore's plan
+// does: the provider's identities when the drill runs here, the named
+// agent's (its heartbeat lists their fingerprints) when it runs there. An
+// agent not live now is not judged: the request waits for it (claim_timeout).
+func (r *drillScheduleResource) checkRedisDrillIdentity(ctx context.Context, plan tfsdk.Plan, diags *diag.Diagnostics) {
+	var m drillScheduleModel
+	if d := plan.Get(ctx, &m); d.HasError() || r.data == nil {
+		return // unknown values are left to the apply
+	}
+	if m.Kind.ValueString() != drill.KindRedis || m.Redis == nil || !m.RunOnApply.ValueBool() || m.Repository == nil ||
+		m.Redis.Instance.IsUnknown() || m.Repository.Bucket.IsUnknown() || m.Repository.Prefix.IsUnknown() || m.Cluster.IsUnknown() || m.Agent.IsUnknown() {
+		return
+	}
+	client := r.data.storeClient(ctx, diags)
+	if client == nil {
+		return
+	}
+	store, l, instance := client.Store(m.Repository.Bucket.ValueString()), m.layout(), m.Redis.Instance.ValueString()
+	sm, err := redisx.FindSnapshot(ctx, store, l, instance, redisx.Latest)
+	if err != nil || sm.Encryption == nil {
+		return // no snapshot yet (the drill fails saying so), or one in the clear
+	}
+	what := "redis snapshot " + sm.ID + " of " + instance
+	var ids *crypt.Keyring
+	runner := "Set the provider's identity_file (or LIFEBOAT_AGE_IDENTITY_FILE) to the identity of one of those recipients: the drill runs where Terraform runs."
+	if !m.Agent.IsNull() {
+		live, err := remote.LiveAgents(ctx, store, l, time.Now())
+		if err != nil {
+			return
+		}
+		var held []string
+		found := false
+		for _, h := range live {
+			if h.Host == m.Agent.ValueString() {
+				found = true
+				held = append(held, h.Identities...)
+			}
+		}
+		if !found {
+			return
+		}
+		ids = crypt.Fingerprinted(held, "the agent on "+m.Agent.ValueString())
+		runner = fmt.Sprintf("Give the agent on %q the identity of one of those recipients (identity_file of its bootstrap file), and restart it.", m.Agent.ValueString())
+	} else if ids, err = crypt.LoadIdentities(r.data.identityFile); err != nil {
+		diags.Append(errorDiag("Error Loading Age Identities", "loading the identities that decrypt encrypted snapshots", err))
+		return
+	}
+	if err := ids.Check(what, sm.Encryption); err != nil {
+		diags.AddAttributeError(path.Root("redis").AtName("instance"), "Redis Snapshot Cannot Be Decrypted", fmt.Sprintf("%v. %s", err, runner))
 	}
 }
 

@@ -36,6 +36,9 @@ type Worker struct {
 	Trust   signature.Trust
 	Exec    ExecFunc
 	Version string
+	// Identities are the fingerprints of the age identities the agent
+	// holds, published in its heartbeat.
+	Identities []string
 	// Poll is how often requests are looked for (default 2s); LeaseRenew
 	// how often a claim is renewed (it expires after twice that; default
 	// 15s); Heartbeat how often the heartbeat is written (default 30s).
@@ -99,7 +102,8 @@ func (w *Worker) Run(ctx context.Context) error {
 
 func (w *Worker) beat(ctx context.Context, log *slog.Logger) {
 	err := PublishHeartbeat(ctx, w.Store, w.Layout, Heartbeat{Host: w.Host, Holder: w.Holder, Cluster: w.Layout.Cluster, Version: w.Version,
-		Executes: []string{string(KindRestore), string(KindTeardown), string(KindDrill), string(KindBackup)}, Started: w.started, IntervalSeconds: w.Heartbeat.Seconds()})
+		Executes: []string{string(KindRestore), string(KindTeardown), string(KindDrill), string(KindBackup)}, Identities: w.Identities,
+		Started: w.started, IntervalSeconds: w.Heartbeat.Seconds()})
 	if err != nil && ctx.Err() == nil {
 		log.Warn("heartbeat", "err", err)
 	}

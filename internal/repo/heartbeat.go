@@ -23,7 +23,12 @@ type Heartbeat struct {
 	Cluster string `json:"cluster"`
 	Version string `json:"version"`
 	// Executes lists the request kinds this agent executes.
-	Executes        []string  `json:"executes,omitempty"`
+	Executes []string `json:"executes,omitempty"`
+	// Identities are the fingerprints of the age identities the agent
+	// holds (its identity_file): public, they say which encrypted backups
+	// and snapshots a restore or drill it runs can open, so a plan that
+	// sends one there is checked before it is applied.
+	Identities      []string  `json:"identities,omitempty"`
 	Started         time.Time `json:"started"`
 	LastSeen        time.Time `json:"last_seen"`
 	IntervalSeconds float64   `json:"interval_seconds"`
