@@ -228,7 +228,10 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"redis": schema.SingleNestedBlock{
 				MarkdownDescription: "What a `redis` drill restores and checks (required for `kind = \"redis\"`, refused otherwise): the instance's newest " +
 					"snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), " +
-					"its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.",
+					"its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down. " +
+					"With `run_on_apply`, a newest snapshot encrypted to age recipients that the drill's runner cannot open fails the plan naming " +
+					"their fingerprints: the provider's `identity_file` when the drill runs where Terraform runs, the identities the live agent on " +
+					"`agent` lists in its heartbeat otherwise.",
 				Attributes: map[string]schema.Attribute{
 					"instance": schema.StringAttribute{MarkdownDescription: "The Redis instance's name in the repository (its `lifeboat_redis_persistence` snapshot schedule's `instance`). Required.",
 						Optional: true, Validators: []validator.String{keyNameValidator{}}},
