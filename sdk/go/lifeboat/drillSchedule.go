@@ -52,7 +52,7 @@ type DrillSchedule struct {
 	Postgres DrillSchedulePostgresPtrOutput `pulumi:"postgres"`
 	// The recovery region a `region` drill activates (required for `kind = "region"`, refused otherwise): a `lifeboat_recovery_region`'s `id`, or its destination bucket. The drill reads the region's document, the backups and the WAL from the destination only, with the agent's credentials for it (its configuration's `stores` entry, or its own repository when the agent runs in the region), and writes its evidence into the repository the agent serves.
 	RecoveryRegion pulumi.StringPtrOutput `pulumi:"recoveryRegion"`
-	// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+	// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down. With `run_on_apply`, a newest snapshot encrypted to age recipients that the drill's runner cannot open fails the plan naming their fingerprints: the provider's `identity_file` when the drill runs where Terraform runs, the identities the live agent on `agent` lists in its heartbeat otherwise.
 	Redis DrillScheduleRedisPtrOutput `pulumi:"redis"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository DrillScheduleRepositoryPtrOutput `pulumi:"repository"`
@@ -152,7 +152,7 @@ type drillScheduleArgs struct {
 	Postgres *DrillSchedulePostgres `pulumi:"postgres"`
 	// The recovery region a `region` drill activates (required for `kind = "region"`, refused otherwise): a `lifeboat_recovery_region`'s `id`, or its destination bucket. The drill reads the region's document, the backups and the WAL from the destination only, with the agent's credentials for it (its configuration's `stores` entry, or its own repository when the agent runs in the region), and writes its evidence into the repository the agent serves.
 	RecoveryRegion *string `pulumi:"recoveryRegion"`
-	// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+	// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down. With `run_on_apply`, a newest snapshot encrypted to age recipients that the drill's runner cannot open fails the plan naming their fingerprints: the provider's `identity_file` when the drill runs where Terraform runs, the identities the live agent on `agent` lists in its heartbeat otherwise.
 	Redis *DrillScheduleRedis `pulumi:"redis"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository *DrillScheduleRepository `pulumi:"repository"`
@@ -194,7 +194,7 @@ type DrillScheduleArgs struct {
 	Postgres DrillSchedulePostgresPtrInput
 	// The recovery region a `region` drill activates (required for `kind = "region"`, refused otherwise): a `lifeboat_recovery_region`'s `id`, or its destination bucket. The drill reads the region's document, the backups and the WAL from the destination only, with the agent's credentials for it (its configuration's `stores` entry, or its own repository when the agent runs in the region), and writes its evidence into the repository the agent serves.
 	RecoveryRegion pulumi.StringPtrInput
-	// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+	// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down. With `run_on_apply`, a newest snapshot encrypted to age recipients that the drill's runner cannot open fails the plan naming their fingerprints: the provider's `identity_file` when the drill runs where Terraform runs, the identities the live agent on `agent` lists in its heartbeat otherwise.
 	Redis DrillScheduleRedisPtrInput
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository DrillScheduleRepositoryPtrInput
@@ -385,7 +385,7 @@ func (o DrillScheduleOutput) RecoveryRegion() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.StringPtrOutput { return v.RecoveryRegion }).(pulumi.StringPtrOutput)
 }
 
-// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down. With `run_on_apply`, a newest snapshot encrypted to age recipients that the drill's runner cannot open fails the plan naming their fingerprints: the provider's `identity_file` when the drill runs where Terraform runs, the identities the live agent on `agent` lists in its heartbeat otherwise.
 func (o DrillScheduleOutput) Redis() DrillScheduleRedisPtrOutput {
 	return o.ApplyT(func(v *DrillSchedule) DrillScheduleRedisPtrOutput { return v.Redis }).(DrillScheduleRedisPtrOutput)
 }

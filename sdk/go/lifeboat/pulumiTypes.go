@@ -1551,7 +1551,7 @@ func (o DrillSchedulePostgresPtrOutput) User() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down. With `run_on_apply`, a newest snapshot encrypted to age recipients that the drill's runner cannot open fails the plan naming their fingerprints: the provider's `identity_file` when the drill runs where Terraform runs, the identities the live agent on `agent` lists in its heartbeat otherwise.
 type DrillScheduleRedis struct {
 	// The Redis instance's name in the repository (its `lifeboat_redis_persistence` snapshot schedule's `instance`). Required.
 	Instance *string `pulumi:"instance"`
@@ -1572,7 +1572,7 @@ type DrillScheduleRedisInput interface {
 	ToDrillScheduleRedisOutputWithContext(context.Context) DrillScheduleRedisOutput
 }
 
-// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down. With `run_on_apply`, a newest snapshot encrypted to age recipients that the drill's runner cannot open fails the plan naming their fingerprints: the provider's `identity_file` when the drill runs where Terraform runs, the identities the live agent on `agent` lists in its heartbeat otherwise.
 type DrillScheduleRedisArgs struct {
 	// The Redis instance's name in the repository (its `lifeboat_redis_persistence` snapshot schedule's `instance`). Required.
 	Instance pulumi.StringPtrInput `pulumi:"instance"`
@@ -1635,7 +1635,7 @@ func (i *drillScheduleRedisPtrType) ToDrillScheduleRedisPtrOutputWithContext(ctx
 	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleRedisPtrOutput)
 }
 
-// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down.
+// What a `redis` drill restores and checks (required for `kind = "redis"`, refused otherwise): the instance's newest snapshot is loaded into a scratch `redis-server` (a throw-away directory under `scratch_dir` and a free port on 127.0.0.1), its key count must reach `min_keys` and the snapshot's age must be within `rpo`; the instance is then torn down. With `run_on_apply`, a newest snapshot encrypted to age recipients that the drill's runner cannot open fails the plan naming their fingerprints: the provider's `identity_file` when the drill runs where Terraform runs, the identities the live agent on `agent` lists in its heartbeat otherwise.
 type DrillScheduleRedisOutput struct{ *pulumi.OutputState }
 
 func (DrillScheduleRedisOutput) ElementType() reflect.Type {
