@@ -98,6 +98,16 @@ for _ in $(seq 50); do # the first refresh reads the policy, the catalog and the
   curl -sf "http://127.0.0.1:$AGENT_PORT/metrics" | grep -q '^lifeboat_drill_success' && break; sleep 0.2
 done
 echo "metrics: http://127.0.0.1:$AGENT_PORT/metrics"
+echo "==> the agent runs as the writer: not the provider's keys, and its probe finds every forbidden action denied"
+AGENT_KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("access_key", ""))' "$SERVICES/lifeboat-agent.json")
+[[ -n "$AGENT_KEY" && "$AGENT_KEY" != "$AWS_ACCESS_KEY_ID" ]] || { echo "the agent configuration holds the provider's keys ($AGENT_KEY)"; exit 1; }
+PROBE=""
+for _ in $(seq 150); do # the agent probes its keys at start
+  PROBE=$(curl -sf "http://127.0.0.1:$AGENT_PORT/metrics" | grep '^lifeboat_writer_forbidden_actions_allowed' || true)
+  [[ -n "$PROBE" ]] && break; sleep 0.2
+done
+echo "$PROBE"
+[[ -n "$PROBE" ]] && ! grep -qv ' 0$' <<<"$PROBE" || { echo "the agent's writer probe found an allowed forbidden action, or did not run"; exit 1; }
 curl -sf "http://127.0.0.1:$AGENT_PORT/metrics" | grep -E '^lifeboat_(backup_last_success_timestamp_seconds|backup_bytes|wal_archive_lag_seconds|drill_success|drill_rto_seconds|drill_rto_target_seconds|repository_size_bytes)' || true
 
 echo "==> an accident in tenant acme_logistics"
