@@ -129,3 +129,14 @@ awk -v p="$P" -v e="$E" -v n="${#SEGS[@]}" 'BEGIN {
 	printf "%-30s %9.1f ms %12s %9.1f ms %12s %+8.1f%%\n", "wal-push 16 MiB (median of " n ")", p, "", e, "", (p/e - 1) * 100 }'
 printf 'agent CPU seconds: backup %s / %s, restore %s / %s (plain / encrypted)\n' \
 	"$(get backup-plain 3)" "$(get backup-encrypted 3)" "$(get restore-plain 3)" "$(get restore-encrypted 3)"
+
+# --- rows of the make bench table: encrypted against plain (the "peer") ------
+enc_row() { # measure, plain seconds, encrypted seconds
+	local pt et
+	pt=$(awk -v s="$2" -v b="$DBSIZE" 'BEGIN {printf "%.0f MB/s", b / 1e6 / s}')
+	et=$(awk -v s="$3" -v b="$DBSIZE" 'BEGIN {printf "%.0f MB/s", b / 1e6 / s}')
+	bench_row encryption "$1 (lifeboat: encrypted, peer: plain)" "$et" "$pt" "$(bench_ratio "$2" "$3")x" ">= 0.9x" "$(bench_met "$(bench_ratio "$2" "$3")" '>=' 0.9)"
+}
+enc_row "base backup, $((DBSIZE / 1000000)) MB" "$(get backup-plain 2)" "$(get backup-encrypted 2)"
+enc_row "restore --no-start, $((DBSIZE / 1000000)) MB" "$(get restore-plain 2)" "$(get restore-encrypted 2)"
+bench_row encryption "wal-push 16 MiB, ms (lifeboat: encrypted, peer: plain)" "$E" "$P" "$(bench_ratio "$P" "$E")x" ">= 0.9x" "$(bench_met "$(bench_ratio "$P" "$E")" '>=' 0.9)"

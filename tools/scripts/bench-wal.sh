@@ -10,7 +10,16 @@
 #      segment, in order, as PostgreSQL's archiver does (segments/s);
 #      pgBackRest also with archive-async + process-max=2, its parallel mode.
 #
-# Usage: tools/scripts/bench-wal.sh [N segments, default 24] [ROUNDS, default 5]
+#   3. archive_command latency (p50/p99) under full-speed pgbench: lifeboat
+#      wal-push as archive_command against pgBackRest archive-push with
+#      archive-async (process-max 2), each timed by a wrapper.
+#
+# pgBackRest runs at Lifeboat's zstd level (LEVEL, default 1; Lifeboat's
+# wal-push always compresses WAL at level 1), and again at its default
+# (level 3) for the single push and the async drain. With BENCH_TABLE set,
+# the measures are appended to it (bench_row) with the issue's targets.
+#
+# Usage: [LEVEL=1] tools/scripts/bench-wal.sh [N segments, default 24] [ROUNDS, default 5]
 # Needs: root, PostgreSQL 15 (Debian), pgbackrest, openssl, curl, MinIO in
 # ~/.cache/lifeboat-tools/bin. Runs differ by up to 70% on noisy machines:
 # compare tools within one run only.
@@ -19,6 +28,7 @@ set -euo pipefail
 N=${1:-24}
 ROUNDS=${2:-5}
 BENCH_NAME=bench-wal
+LEVEL=${LEVEL:-1}
 # shellcheck source=tools/scripts/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
@@ -63,6 +73,7 @@ repo1-s3-key-secret=$SK
 repo1-s3-uri-style=path
 repo1-storage-verify-tls=n
 compress-type=zst
+${PGBR_LEVEL:+compress-level=$PGBR_LEVEL}
 process-max=2
 log-level-console=warn
 log-level-file=off
@@ -79,14 +90,19 @@ pg1-user=postgres
 CONF
 	pgbackrest --config="$W/pgbackrest-$1.conf" --stanza=bench --no-online stanza-create >/dev/null
 }
-pgbr_conf sync /pgbr-sync "$W/pg/data" </dev/null
-pgbr_conf drain /pgbr-drain "$W/pg/data" </dev/null
+PGBR_LEVEL=$LEVEL pgbr_conf sync /pgbr-sync "$W/pg/data" </dev/null
+PGBR_LEVEL=$LEVEL pgbr_conf drain /pgbr-drain "$W/pg/data" </dev/null
+PGBR_LEVEL='' pgbr_conf sync-default /pgbr-sync-default "$W/pg/data" </dev/null
 # pgBackRest's async mode pushes ahead from pg_wal/archive_status/*.ready:
 # give it a data directory whose pg_wal holds the backlog, as PostgreSQL's would.
 mkdir -p "$W/fake/global" "$W/fake/pg_wal/archive_status"
 cp "$W/pg/data/global/pg_control" "$W/fake/global/"
 cp "$W/pg/data/PG_VERSION" "$W/fake/"
-echo "archive-async=y" | pgbr_conf async /pgbr-async "$W/fake"
+echo "archive-async=y" | PGBR_LEVEL=$LEVEL pgbr_conf async /pgbr-async "$W/fake"
+mkdir -p "$W/fake-d/global" "$W/fake-d/pg_wal/archive_status"
+cp "$W/pg/data/global/pg_control" "$W/fake-d/global/"
+cp "$W/pg/data/PG_VERSION" "$W/fake-d/"
+echo "archive-async=y" | PGBR_LEVEL='' pgbr_conf async-default /pgbr-async-default "$W/fake-d"
 
 lb_push() { "$W/lifeboat" wal-push --parallel 1 --config "$W/lifeboat-$1.json" --pgdata "$W/pg/data" "$2"; }
 for c in sync drain par; do
@@ -99,14 +115,15 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 
 # --- 1. one synchronous push ------------------------------------------------
 log "single push x$ROUNDS (interleaved)"
-: >"$W/t-lb"; : >"$W/t-pgbr"
+: >"$W/t-lb"; : >"$W/t-pgbr"; : >"$W/t-pgbr-d"
 for i in $(seq 0 $((ROUNDS - 1))); do
 	s="$W/segs/${SEGS[$i]}"
-	t0=$(now); lb_push sync "$s"; t1=$(now); pgbr_push sync "$s"; t2=$(now)
+	t0=$(now); lb_push sync "$s"; t1=$(now); pgbr_push sync "$s"; t2=$(now); pgbr_push sync-default "$s"; t3=$(now)
 	echo "$t1 - $t0" | bc -l >>"$W/t-lb"
 	echo "$t2 - $t1" | bc -l >>"$W/t-pgbr"
+	echo "$t3 - $t2" | bc -l >>"$W/t-pgbr-d"
 done
-LB1=$(median <"$W/t-lb"); PGBR1=$(median <"$W/t-pgbr")
+LB1=$(median <"$W/t-lb"); PGBR1=$(median <"$W/t-pgbr"); PGBR1D=$(median <"$W/t-pgbr-d")
 
 # --- 2. backlog drain --------------------------------------------------------
 BACKLOG=("${SEGS[@]:$ROUNDS:$N}")
@@ -125,6 +142,14 @@ t0=$(now)
 done)
 t1=$(now)
 PGBRA=$(echo "$t1 - $t0" | bc -l)
+log "drain: pgBackRest async, process-max=2, at its default level"
+for s in "${BACKLOG[@]}"; do cp "$W/segs/$s" "$W/fake-d/pg_wal/"; touch "$W/fake-d/pg_wal/archive_status/$s.ready"; done
+t0=$(now)
+(cd "$W/fake-d" && for s in "${BACKLOG[@]}"; do
+	pgbackrest --config="$W/pgbackrest-async-default.conf" --stanza=bench archive-push "pg_wal/$s" >/dev/null
+done)
+t1=$(now)
+PGBRAD=$(echo "$t1 - $t0" | bc -l)
 log "drain: lifeboat --parallel 3 (pushes ready segments ahead)"
 mkdir -p "$W/fake2/global" "$W/fake2/pg_wal/archive_status"
 cp "$W/pg/data/global/pg_control" "$W/fake2/global/"
@@ -139,26 +164,54 @@ done)
 t1=$(now)
 LBP=$(echo "$t1 - $t0" | bc -l)
 
-# --- 3. full-speed pgbench with lifeboat as archive_command --------------------
-log "pgbench at full speed for ${LOAD_SECONDS:=30}s, archived by lifeboat wal-push (parallel 3)"
+# --- 3. archive_command latency under full-speed pgbench ----------------------
+# Each archive_command runs under a wrapper that appends its duration (ms)
+# to a file; PostgreSQL runs it as postgres in the data directory.
+cat >"$W/timed.sh" <<'SH'
+#!/bin/bash
+# timed.sh OUT CMD...: run CMD, append its duration in ms to OUT, keep its status
+out=$1; shift
+t0=$(date +%s%N)
+"$@"; rc=$?
+echo $(( ($(date +%s%N) - t0) / 1000000 )) >>"$out"
+exit $rc
+SH
+chmod 755 "$W/timed.sh"
 sed "s/\"cluster\":\"bench\"/\"cluster\":\"bench-load\"/" "$W/lifeboat.json" >"$W/lifeboat-load.json"
 chown postgres: "$W/lifeboat-load.json"; chmod 600 "$W/lifeboat-load.json"
-"${PSQL[@]}" -c "ALTER SYSTEM SET archive_command = '$W/lifeboat wal-push --config $W/lifeboat-load.json %p'" postgres
-"${PSQL[@]}" -c "SELECT pg_reload_conf()" postgres >/dev/null
-"${PSQL[@]}" -c "SELECT pg_switch_wal()" postgres >/dev/null
-sleep 2
-A0=$("${PSQL[@]}" -c "SELECT archived_count FROM pg_stat_archiver" postgres)
-PGPASSWORD= "$PGBIN/pgbench" -h "$W/pg" -p "$PGPORT" -U postgres -c 4 -j 2 -T "$LOAD_SECONDS" postgres >"$W/pgbench.log" 2>&1
-TPS=$(grep -o 'tps = [0-9.]*' "$W/pgbench.log" | head -1 | cut -d' ' -f3)
-BACKLOG_END=$(ls "$W/pg/data/pg_wal/archive_status" | grep -c '\.ready$' || true)
-t0=$(now)
-while [ "$(ls "$W/pg/data/pg_wal/archive_status" | grep -c '\.ready$' || true)" -gt 0 ]; do
-	sleep 0.2
-	[ "$(echo "$(now) - $t0 > 120" | bc -l)" = 1 ] && break
-done
-DRAIN_AFTER=$(echo "$(now) - $t0" | bc -l)
-A1=$("${PSQL[@]}" -c "SELECT archived_count FROM pg_stat_archiver" postgres)
-FAILED=$("${PSQL[@]}" -c "SELECT failed_count FROM pg_stat_archiver" postgres)
+echo "archive-async=y" | PGBR_LEVEL=$LEVEL pgbr_conf load /pgbr-load "$W/pg/data"
+# archive_command runs as postgres: its pgBackRest needs its own lock and spool.
+mkdir -p "$W/pgbr-log" "$W/pgbr-lock-load" "$W/pgbr-spool-load"
+chown -R postgres: "$W/pgbr-log" "$W/pgbr-lock-load" "$W/pgbr-spool-load"
+chmod 644 "$W/pgbackrest-load.conf"
+declare -A TPS ARCHIVED FAILEDN BACKLOG_END DRAIN_AFTER
+# load NAME ARCHIVE_COMMAND: pgbench for LOAD_SECONDS with that archive_command
+load() {
+	local name=$1 cmd=$2
+	: >"$W/lat-$name"; chown postgres: "$W/lat-$name"
+	log "pgbench at full speed for ${LOAD_SECONDS}s, archived by $name"
+	"${PSQL[@]}" -c "ALTER SYSTEM SET archive_command = '$W/timed.sh $W/lat-$name $cmd'" postgres
+	"${PSQL[@]}" -c "SELECT pg_reload_conf()" postgres >/dev/null
+	"${PSQL[@]}" -c "SELECT pg_switch_wal()" postgres >/dev/null
+	sleep 2
+	local a0 t0
+	a0=$("${PSQL[@]}" -c "SELECT archived_count FROM pg_stat_archiver" postgres)
+	PGPASSWORD= "$PGBIN/pgbench" -h "$W/pg" -p "$PGPORT" -U postgres -c 4 -j 2 -T "$LOAD_SECONDS" postgres >"$W/pgbench-$name.log" 2>&1
+	TPS[$name]=$(grep -o 'tps = [0-9.]*' "$W/pgbench-$name.log" | head -1 | cut -d' ' -f3)
+	BACKLOG_END[$name]=$(ls "$W/pg/data/pg_wal/archive_status" | grep -c '\.ready$' || true)
+	t0=$(now)
+	while [ "$(ls "$W/pg/data/pg_wal/archive_status" | grep -c '\.ready$' || true)" -gt 0 ]; do
+		sleep 0.2
+		[ "$(echo "$(now) - $t0 > 120" | bc -l)" = 1 ] && break
+	done
+	DRAIN_AFTER[$name]=$(echo "$(now) - $t0" | bc -l)
+	ARCHIVED[$name]=$(( $("${PSQL[@]}" -c "SELECT archived_count FROM pg_stat_archiver" postgres) - a0 ))
+	FAILEDN[$name]=$("${PSQL[@]}" -c "SELECT failed_count FROM pg_stat_archiver" postgres)
+}
+pct() { sort -n "$1" | awk -v p="$2" '{a[NR]=$1} END {if (NR == 0) {print "-"; exit} i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print a[i]}'; }
+: "${LOAD_SECONDS:=60}"
+load lifeboat "$W/lifeboat wal-push --config $W/lifeboat-load.json %p"
+load pgbackrest-async "pgbackrest --config=$W/pgbackrest-load.conf --stanza=bench archive-push %p"
 
 # --- stored bytes -----------------------------------------------------------
 stored_bytes() { # sum of object sizes under prefix $1 (first 1000 keys: enough here)
@@ -177,13 +230,36 @@ done
 n=${#BACKLOG[@]}
 printf '\n%-44s %14s %14s\n' "measure ($(nproc) cores, TLS MinIO, zstd)" "lifeboat" "pgBackRest"
 printf '%-44s %12.0fms %12.0fms\n' "one synchronous 16 MiB push (median of $ROUNDS)" "$(echo "$LB1*1000" | bc -l)" "$(echo "$PGBR1*1000" | bc -l)"
-printf '%-44s %14.2f   (target <= 0.50; %s)\n' "  lifeboat / pgBackRest" "$(echo "$LB1/$PGBR1" | bc -l)" "$("$W/lifeboat" version)"
+printf '%-44s %14.2f   (target <= 0.45; %s)\n' "  lifeboat / pgBackRest" "$(echo "$LB1/$PGBR1" | bc -l)" "$("$W/lifeboat" version)"
 rate() { echo "$n/$1" | bc -l; }
 mbs() { echo "$n*16.777216/$1" | bc -l; }
 printf '%-44s %11.2f/s %11.2f/s\n' "drain $n segments, one process each" "$(rate "$LBD")" "$(rate "$PGBRD")"
 printf '%-44s %9.0fMB/s %9.0fMB/s\n' "  (of WAL)" "$(mbs "$LBD")" "$(mbs "$PGBRD")"
 printf '%-44s %11.2f/s %11.2f/s\n' "drain $n, parallel (lifeboat 3, pgBR async pm=2)" "$(rate "$LBP")" "$(rate "$PGBRA")"
 printf '%-44s %9.0fMB/s %9.0fMB/s\n' "  (of WAL)" "$(mbs "$LBP")" "$(mbs "$PGBRA")"
-printf '\npgbench %ss at full speed (%s tps): %d segments archived by lifeboat, %s failures;\n' "$LOAD_SECONDS" "$TPS" "$((A1 - A0))" "$FAILED"
-printf 'segments not yet archived when pgbench stopped: %s (the one being archived at that moment counts);\nall archived %.1fs later\n\n' "$BACKLOG_END" "$DRAIN_AFTER"
+for name in lifeboat pgbackrest-async; do
+	printf '\npgbench %ss at full speed, archived by %s (%s tps): %d segments archived, %s failures;\n' "$LOAD_SECONDS" "$name" "${TPS[$name]}" "${ARCHIVED[$name]}" "${FAILEDN[$name]}"
+	printf 'archive_command latency p50 %s ms, p99 %s ms; not yet archived when pgbench stopped: %s; all archived %.1fs later\n' \
+		"$(pct "$W/lat-$name" 50)" "$(pct "$W/lat-$name" 99)" "${BACKLOG_END[$name]}" "${DRAIN_AFTER[$name]}"
+done
 printf '%-44s %12.1fMB %12.1fMB\n' "bytes stored for the $n drained segments" "$(echo "$LBB/1048576" | bc -l)" "$(echo "$PGBRB/1048576" | bc -l)"
+
+echo "how it ran: $(nproc) cores, MinIO over TLS on loopback, pgBackRest zst level $LEVEL (and default 3 where named), lifeboat zstd level 1, $n segments drained, $ROUNDS single pushes"
+
+# --- rows of the make bench table -------------------------------------------
+r1=$(bench_ratio "$LB1" "$PGBR1")
+bench_row wal "one sync 16 MiB push vs pgBackRest archive-push zst $LEVEL" "$(printf '%.0f ms' "$(echo "$LB1*1000" | bc -l)")" \
+	"$(printf '%.0f ms' "$(echo "$PGBR1*1000" | bc -l)")" "$r1" "<= 0.45" "$(bench_met "$r1" '<=' 0.45)"
+bench_row wal "one sync push vs pgBackRest at its default (zst 3)" "$(printf '%.0f ms' "$(echo "$LB1*1000" | bc -l)")" \
+	"$(printf '%.0f ms' "$(echo "$PGBR1D*1000" | bc -l)")" "$(bench_ratio "$LB1" "$PGBR1D")" - -
+bench_row wal "drain $n segments, one process each, vs pgBackRest sync" "$(printf '%.2f/s' "$(rate "$LBD")")" \
+	"$(printf '%.2f/s' "$(rate "$PGBRD")")" "$(bench_ratio "$PGBRD" "$LBD")x" - -
+rp=$(bench_ratio "$PGBRA" "$LBP")
+bench_row wal "drain $n, parallel (lifeboat 3) vs pgBackRest async pm 2" "$(printf '%.2f/s' "$(rate "$LBP")")" \
+	"$(printf '%.2f/s' "$(rate "$PGBRA")")" "${rp}x" ">= 1.5x" "$(bench_met "$rp" '>=' 1.5)"
+bench_row wal "drain $n, parallel vs pgBackRest async at its default" "$(printf '%.2f/s' "$(rate "$LBP")")" \
+	"$(printf '%.2f/s' "$(rate "$PGBRAD")")" "$(bench_ratio "$PGBRAD" "$LBP")x" - -
+bench_row wal "archive_command p50 under pgbench vs pgBackRest async" "$(pct "$W/lat-lifeboat" 50) ms" "$(pct "$W/lat-pgbackrest-async" 50) ms" \
+	"$(bench_ratio "$(pct "$W/lat-lifeboat" 50)" "$(pct "$W/lat-pgbackrest-async" 50)")" - -
+bench_row wal "archive_command p99 under pgbench vs pgBackRest async" "$(pct "$W/lat-lifeboat" 99) ms" "$(pct "$W/lat-pgbackrest-async" 99) ms" \
+	"$(bench_ratio "$(pct "$W/lat-lifeboat" 99)" "$(pct "$W/lat-pgbackrest-async" 99)")" - -

@@ -30,6 +30,9 @@ if want apt; then
   [[ -x /usr/lib/postgresql/15/bin/postgres ]] || missing+=(postgresql-15 postgresql-contrib)
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v pgbackrest >/dev/null || missing+=(pgbackrest)
+  # make bench: the peers' numbers, CPU seconds and peak RSS (GNU time), arithmetic.
+  [[ -x /usr/bin/time ]] || missing+=(time)
+  command -v bc >/dev/null || missing+=(bc)
   # The posture report's browser test opens the HTML report in Debian's
   # chromium, headless; fonts so the screenshot shows text.
   command -v chromium >/dev/null || missing+=(chromium fonts-dejavu-core)
