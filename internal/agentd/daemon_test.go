@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -225,5 +226,61 @@ func TestFailedDrillIsNotRetriedInItsSlot(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(d.Metrics().DrillRTOTarget.WithLabelValues("nightly")); got != 600 {
 		t.Fatalf("lifeboat_drill_rto_target_seconds = %v", got)
+	}
+}
+
+// The agent keeps the drill index: written at its first refresh with every
+// schedule, rewritten when a schedule is added, and after a drill ran.
+func TestDaemonKeepsTheDrillIndex(t *testing.T) {
+	ctx := context.Background()
+	store := objectstore.NewMemory("b")
+	write := func(name string) {
+		t.Helper()
+		if err := drill.WriteSchedule(ctx, store, testLayout, drill.ScheduleDoc{Name: name, Cluster: testLayout.Cluster,
+			Schedule: "0 0 1 1 *", Kind: "tenant", Database: name}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("tenant-a")
+	write("tenant-b")
+	d := testDaemon(t, store, "A")
+	indexed := func() []string {
+		t.Helper()
+		x, err := drill.ReadIndex(ctx, store, testLayout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range x.Schedules {
+			names = append(names, e.Name)
+		}
+		return names
+	}
+	d.refresh(ctx)
+	if got := indexed(); !slices.Equal(got, []string{"tenant-a", "tenant-b"}) {
+		t.Fatalf("index after the first refresh: %v", got)
+	}
+	write("tenant-c")
+	d.refresh(ctx)
+	if got := indexed(); !slices.Equal(got, []string{"tenant-a", "tenant-b", "tenant-c"}) {
+		t.Fatalf("index after a schedule was added: %v", got)
+	}
+	// Nothing changed: no rewrite (the index is rewritten only when stale).
+	before, err := store.Head(ctx, testLayout.DrillIndexKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.refresh(ctx)
+	after, _ := store.Head(ctx, testLayout.DrillIndexKey())
+	if after.VersionID != before.VersionID || !after.LastModified.Equal(before.LastModified) {
+		t.Fatal("the index was rewritten although nothing changed")
+	}
+	d.mu.Lock()
+	d.drillIndexDirty = true // what a drill run sets
+	d.mu.Unlock()
+	d.refresh(ctx)
+	again, _ := store.Head(ctx, testLayout.DrillIndexKey())
+	if again.LastModified.Equal(before.LastModified) && again.VersionID == before.VersionID {
+		t.Fatal("the index was not rewritten after a drill ran")
 	}
 }

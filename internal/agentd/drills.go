@@ -45,6 +45,12 @@ func (d *Daemon) drillJobs(ctx context.Context) ([]*job, map[string]drill.Schedu
 			d.m.DrillRTOTarget.WithLabelValues(doc.Name).Set(doc.RTOTargetSeconds)
 		}
 		jobs = append(jobs, &job{name: DrillJobPrefix + doc.Name, sched: s, run: func(ctx context.Context, _ time.Time) (string, error) {
+			defer func() {
+				// New evidence, passed or not: the index is stale.
+				d.mu.Lock()
+				d.drillIndexDirty = true
+				d.mu.Unlock()
+			}()
 			return d.drillFn(ctx, doc)
 		}})
 	}
@@ -114,9 +120,6 @@ func (d *Daemon) drill(ctx context.Context, doc drill.ScheduleDoc) (string, erro
 	ev, err := drill.Run(ctx, d.cfg.Store, spec)
 	if ev != nil && ev.Key != "" {
 		d.setDrillMetrics(ev)
-		d.mu.Lock()
-		d.drillIndexDirty = true
-		d.mu.Unlock()
 	}
 	if err != nil {
 		return "", fmt.Errorf("drill %s: %w", doc.Name, err)
