@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
@@ -55,6 +57,15 @@ func TestAccDrill_deepPathAndLongTenantName(t *testing.T) {
 	ev, err := drill.Latest(ctx, f.store, f.cfg.Layout(), "deep")
 	if err != nil || !ev.Passed {
 		t.Fatalf("deep drill evidence %+v, %v", ev, err)
+	}
+	// The drill's restore left its audit record, as every restore does.
+	audits, err := restore.ListAudit(ctx, f.store, f.cfg.Layout(), signature.Trust{})
+	if err != nil || len(audits) == 0 {
+		t.Fatalf("%d restore audit records after the drill: %v", len(audits), err)
+	}
+	if r := audits[len(audits)-1].Record; r.FrontEnd != restore.FrontEndDrill || !strings.Contains(r.Actor, ev.ID) ||
+		r.Result != restore.AuditSucceeded || !strings.HasPrefix(r.DataDirectory, deep) || r.Source == "" {
+		t.Fatalf("the drill's restore audit record: %+v (evidence %s)", r, ev.ID)
 	}
 	// The scratch server is gone, and so is its socket directory.
 	entries, _ := os.ReadDir(deep)
