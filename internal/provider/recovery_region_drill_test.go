@@ -262,6 +262,36 @@ resource "lifeboat_drill_schedule" "regional" {
 	if err := drillWithPrimaryDown(); err != nil {
 		t.Fatal(err)
 	}
+	// Posture reads the region drill's evidence like any drill's: the
+	// last drill passed, within its targets.
+	// NOTE: stdout only (failing controls of this test repository are
+	// reported on stderr with a non-zero exit).
+	stdout, _ := exec.Command(f.agent, "posture", "report", "--format", "json", "--config", drCfg).Output()
+	out := string(stdout)
+	var rep struct {
+		Findings []struct {
+			Control  string `json:"control"`
+			Status   string `json:"status"`
+			Evidence []struct {
+				Key string `json:"key"`
+			} `json:"evidence"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("posture of the region's repository: %v\n%s", err, out)
+	}
+	found := false
+	for _, fd := range rep.Findings {
+		if fd.Control == "drill.last_passed" {
+			found = true
+			if fd.Status != "pass" || len(fd.Evidence) == 0 || !strings.Contains(fd.Evidence[0].Key, "drills/regional/evidence/") {
+				t.Fatalf("posture drill.last_passed: %+v", fd)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("posture has no drill.last_passed finding:\n%s", out)
+	}
 
 	// lifeboat_restore with the agent executor and source_region: the
 	// request goes into the region's repository, the agent started in the
