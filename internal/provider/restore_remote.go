@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -101,7 +103,23 @@ func (r *restoreResource) runRemote(ctx context.Context, m *restoreModel, store 
 // outcome into state.
 func (r *restoreResource) createRemote(ctx context.Context, plan *restoreModel, store objectstore.Store, resp *resource.CreateResponse) {
 	what := "Restore"
-	stored, res := r.runRemote(ctx, plan, store, remote.Request{Kind: remote.KindRestore, Agent: plan.Agent.ValueString(), Restore: plan.remoteSpec()}, what, &resp.Diagnostics)
+	spec := plan.remoteSpec()
+	password := ""
+	if plan.CleanRoom.ValueBool() {
+		// The password is made here and kept in state only; the request
+		// (in the repository, read by the agent's host) carries its
+		// SCRAM-SHA-256 verifier, which the agent sets as is.
+		var err error
+		if password, err = newSuperuserPassword(); err == nil {
+			spec.SuperuserVerifier, err = restore.ScramVerifier(password)
+		}
+		if err != nil {
+			resp.Diagnostics.AddError("Error Making The Clean-Room Password", err.Error())
+			return
+		}
+		spec.CleanRoom, spec.NotAfter, spec.ListenAddresses = true, plan.notAfter(), plan.ListenAddresses.ValueString()
+	}
+	stored, res := r.runRemote(ctx, plan, store, remote.Request{Kind: remote.KindRestore, Agent: plan.Agent.ValueString(), Restore: spec}, what, &resp.Diagnostics)
 	if res == nil || res.Restore == nil {
 		if res != nil {
 			resp.Diagnostics.AddError("Error Restoring On The Agent", fmt.Sprintf("The agent's result of request %s carries no restore outcome.", stored.ID))
@@ -161,6 +179,12 @@ func (r *restoreResource) createRemote(ctx context.Context, plan *restoreModel, 
 	}
 	plan.CheckResults = types.MapValueMust(types.StringType, results)
 	plan.DurationSeconds = types.Int64Value((out.DurationMS + 500) / 1000)
+	if plan.SuperuserPassword.IsUnknown() || plan.Superuser.IsUnknown() {
+		plan.Superuser, plan.SuperuserPassword = types.StringNull(), types.StringNull()
+		if out.Superuser != "" {
+			plan.Superuser, plan.SuperuserPassword = types.StringValue(out.Superuser), types.StringValue(password)
+		}
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -194,4 +218,14 @@ func (r *restoreResource) deleteRemote(ctx context.Context, state *restoreModel,
 	if err := remote.Ack(ctx, store, state.layout(), stored.ID); err != nil {
 		tflog.Warn(ctx, "could not acknowledge the request", map[string]any{"request": stored.ID, "error": err.Error()})
 	}
+}
+
+// newSuperuserPassword is a fresh random password for a clean-room copy's
+// superuser (24 random bytes, URL-safe base64).
+func newSuperuserPassword() (string, error) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }

@@ -354,13 +354,7 @@ func (r *restoreResource) ValidateConfig(ctx context.Context, req resource.Valid
 		resp.Diagnostics.AddAttributeError(path.Root("inclusive"), "Inclusive Without Target",
 			"inclusive applies to an lsn or xid target; set one of them, or remove inclusive.")
 	}
-	m.validateCleanRoom(m.Kind, m.PointInTime, &resp.Diagnostics)
-	if m.CleanRoom.ValueBool() && m.remote() {
-		// NOTE: the request an agent executes carries no restorer
-		// credentials or compromise time yet.
-		resp.Diagnostics.AddAttributeError(path.Root("clean_room"), "Clean Room Runs Here",
-			"A clean-room restore runs on the machine running Terraform, with the restorer credentials of its credentials block, never on a database host's agent. Remove agent (or set executor = \"local\").")
-	}
+	m.validateCleanRoom(m.Kind, m.PointInTime, m.remote(), &resp.Diagnostics)
 	if m.Target == nil {
 		resp.Diagnostics.AddAttributeError(path.Root("target"), "Missing Restore Target", "A target block is required.")
 		return

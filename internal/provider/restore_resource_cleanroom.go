@@ -56,7 +56,10 @@ func cleanRoomAttributes() map[string]schema.Attribute {
 				"restorer identity only (audit records and kept plans are written with the provider's), every archived WAL segment the " +
 				"plan replays is verified against its recorded SHA-256 before PostgreSQL starts (base backup parts as they are extracted), " +
 				"the copy never archives and listens on `listen_addresses` (default the loopback), and its superuser gets a fresh password " +
-				"(`superuser_password`). With `not_after`, everything is read as the repository was then.",
+				"(`superuser_password`). With `not_after`, everything is read as the repository was then. With the agent executor (`agent`), the " +
+				"agent restores with the restorer credentials of its bootstrap file (`restorer`; an agent without them refuses) and the " +
+				"`credentials` block, optional then, only plans; the password is made by the provider and kept in state, and the request in the " +
+				"repository carries only its SCRAM-SHA-256 verifier, which the agent sets on the copy.",
 			Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 			PlanModifiers: []planmodifier.Bool{boolplanmodifier.RequiresReplace()},
 		},
@@ -96,7 +99,7 @@ func cleanRoomBlocks() map[string]schema.Block {
 			MarkdownDescription: "The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads " +
 				"the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with " +
 				"the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. " +
-				"Without this block the provider's credentials read the repository. Required by `clean_room`.",
+				"Without this block the provider's credentials read the repository. Required by `clean_room` when Terraform restores itself (`executor = \"local\"`).",
 			Attributes: map[string]schema.Attribute{
 				"access_key": schema.StringAttribute{MarkdownDescription: "The restorer's access key id.", Optional: true},
 				"secret_key": schema.StringAttribute{MarkdownDescription: "The restorer's secret access key.", Optional: true, Sensitive: true},
@@ -107,7 +110,9 @@ func cleanRoomBlocks() map[string]schema.Block {
 }
 
 // validate is ValidateConfig's share for the clean-room arguments.
-func (c *cleanRoomModel) validateCleanRoom(kind, pointInTime types.String, diags *diag.Diagnostics) {
+// onAgent: the agent executor restores, with the restorer credentials of
+// its own bootstrap file (the credentials block then only plans).
+func (c *cleanRoomModel) validateCleanRoom(kind, pointInTime types.String, onAgent bool, diags *diag.Diagnostics) {
 	if cr := c.Credentials; cr != nil {
 		keys := !cr.AccessKey.IsNull() || !cr.SecretKey.IsNull()
 		if keys && (cr.AccessKey.IsNull() || cr.SecretKey.IsNull()) {
@@ -144,7 +149,7 @@ func (c *cleanRoomModel) validateCleanRoom(kind, pointInTime types.String, diags
 		diags.AddAttributeError(path.Root("clean_room"), "Clean Room Needs A Cluster Restore",
 			"A tenant restore goes into a live server, which is no clean room. Restore the cluster (kind = \"cluster\") into a new data directory.")
 	}
-	if c.Credentials == nil {
+	if c.Credentials == nil && !onAgent {
 		diags.AddAttributeError(path.Root("clean_room"), "Clean Room Needs Restorer Credentials",
 			"clean_room reads with restorer credentials only: add a credentials block with the keys (or profile) of an identity made from "+
 				"the lifeboat_access_policy data source's restorer document.")

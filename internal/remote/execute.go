@@ -41,6 +41,11 @@ type Host struct {
 	Backup func(ctx context.Context) (string, error)
 }
 
+// ErrNoRestorer means a clean-room request reached an agent whose
+// bootstrap file names no restorer: a clean room never reads with the
+// writer's credentials.
+var ErrNoRestorer = errors.New("a clean-room restore needs the agent's restorer credentials (restorer in its bootstrap file)")
+
 // ErrUnknownKind is a request kind this agent does not execute.
 var ErrUnknownKind = errors.New("unknown request kind")
 
@@ -129,6 +134,12 @@ func (h *Host) restoreRequest(s *RestoreSpec, report func(Progress)) (restore.Re
 		// restorer's keys too, never the writer's.
 		rr.AgentConfig = h.Restorer.Agent
 	}
+	if s.CleanRoom {
+		if h.Restorer == nil {
+			return rr, ErrNoRestorer
+		}
+		rr.CleanRoom, rr.NotAfter, rr.ListenAddresses, rr.SuperuserVerifier = true, s.NotAfter, s.ListenAddresses, s.SuperuserVerifier
+	}
 	return rr, nil
 }
 
@@ -142,7 +153,7 @@ func (h *Host) restore(ctx context.Context, rr restore.Request) (*Result, error)
 		return nil, err
 	}
 	rs := &RestoreResult{Source: out.Source.String(), Started: out.Started, RestoredToTime: out.RestoredToTime, RestoredToLSN: out.RestoredToLSN,
-		DurationMS: out.Duration.Milliseconds(), DataDir: out.DataDir, Database: out.Database, Checks: out.Checks}
+		DurationMS: out.Duration.Milliseconds(), DataDir: out.DataDir, Database: out.Database, Checks: out.Checks, Superuser: out.Superuser}
 	if out.Plan != nil {
 		rs.Timeline = out.Plan.Timeline
 		rs.WALRange = (&restore.RecoveryPlan{Kind: out.Kind, Source: out.Source, Cluster: out.Plan}).WALRange()

@@ -83,6 +83,17 @@ type RestoreSpec struct {
 	Attachments *AttachmentSpec `json:"attachments,omitempty"`
 
 	Checks []restore.Check `json:"checks,omitempty"`
+
+	// CleanRoom asks for a clean-room cluster restore: read with the
+	// agent's restorer credentials only (an agent without them refuses
+	// it), as the repository was at NotAfter when set, listening on
+	// ListenAddresses (default the loopback), no archiving, and the
+	// superuser given SuperuserVerifier: a SCRAM-SHA-256 verifier, never a
+	// password (the provider keeps that in Terraform's state).
+	CleanRoom         bool      `json:"clean_room,omitempty"`
+	NotAfter          time.Time `json:"not_after,omitzero"`
+	ListenAddresses   string    `json:"listen_addresses,omitempty"`
+	SuperuserVerifier string    `json:"superuser_verifier,omitempty"`
 }
 
 // AttachmentSpec locates a tenant's attachments (restore.AttachmentOptions
@@ -139,6 +150,9 @@ type RestoreResult struct {
 	Database       string                `json:"database,omitempty"`
 	Checks         []restore.CheckResult `json:"checks,omitempty"`
 	Missing        []string              `json:"missing_attachments,omitempty"`
+	// Superuser is a clean-room copy's superuser, whose password the
+	// request's verifier set.
+	Superuser string `json:"superuser,omitempty"`
 	// AuditKey is the restore's finished audit record; AuditError why it
 	// could not be written.
 	AuditKey   string `json:"audit_key,omitempty"`

@@ -29,11 +29,16 @@ package restore
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/pbkdf2"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,6 +103,75 @@ func setSuperuserPassword(ctx context.Context, dsn, role string) (string, error)
 		return "", fmt.Errorf("setting a fresh password for %s on the clean-room copy: %w", role, err)
 	}
 	return password, nil
+}
+
+// ErrBadVerifier means a superuser verifier that is not a SCRAM-SHA-256
+// verifier.
+var ErrBadVerifier = errors.New("not a SCRAM-SHA-256 verifier")
+
+// setSuperuserVerifier gives role the password whose SCRAM-SHA-256
+// verifier is verifier: PostgreSQL stores a verifier given as the password
+// as it is, so the password itself never reaches this host.
+func setSuperuserVerifier(ctx context.Context, dsn, role, verifier string) error {
+	if !scramVerifier.MatchString(verifier) {
+		return fmt.Errorf("clean-room superuser: %w", ErrBadVerifier)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("connecting to the clean-room copy: %w", err)
+	}
+	defer conn.Close(ctx)
+	// NOTE: the verifier is checked above to hold no quote.
+	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER ROLE %s WITH PASSWORD '%s'", pgx.Identifier{role}.Sanitize(), verifier)); err != nil {
+		return fmt.Errorf("setting the requested password verifier for %s on the clean-room copy: %w", role, err)
+	}
+	return nil
+}
+
+// scramVerifier is PostgreSQL's stored SCRAM-SHA-256 form.
+var scramVerifier = regexp.MustCompile(`^SCRAM-SHA-256\$[0-9]{1,7}:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$`)
+
+// ScramVerifier renders password's SCRAM-SHA-256 verifier as PostgreSQL
+// stores it (RFC 7677; 4096 iterations and a random 16-byte salt, as
+// PostgreSQL's own client does).
+func ScramVerifier(password string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	return scramVerifierWith(password, salt, 4096)
+}
+
+func scramVerifierWith(password string, salt []byte, iterations int) (string, error) {
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
+	if err != nil {
+		return "", err
+	}
+	mac := func(key []byte, msg string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(msg))
+		return h.Sum(nil)
+	}
+	stored := sha256.Sum256(mac(salted, "Client Key"))
+	b64 := base64.StdEncoding.EncodeToString
+	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iterations, b64(salt), b64(stored[:]), b64(mac(salted, "Server Key"))), nil
+}
+
+// VerifierMatches reports whether verifier is password's SCRAM-SHA-256
+// verifier.
+func VerifierMatches(verifier, password string) bool {
+	if !scramVerifier.MatchString(verifier) {
+		return false
+	}
+	head, _, _ := strings.Cut(strings.TrimPrefix(verifier, "SCRAM-SHA-256$"), "$")
+	iter, salt64, _ := strings.Cut(head, ":")
+	n, err1 := strconv.Atoi(iter)
+	salt, err2 := base64.StdEncoding.DecodeString(salt64)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	v, err := scramVerifierWith(password, salt, n)
+	return err == nil && hmac.Equal([]byte(v), []byte(verifier))
 }
 
 // Forensic change kinds.

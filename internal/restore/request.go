@@ -141,6 +141,12 @@ type Request struct {
 	// CleanRoom and NotAfter: see the clean-room restore (cleanroom.go).
 	CleanRoom bool
 	NotAfter  time.Time
+	// SuperuserVerifier, with CleanRoom, is the SCRAM-SHA-256 verifier
+	// ("SCRAM-SHA-256$<iterations>:<salt>$<stored key>:<server key>") the
+	// copy's superuser gets instead of a password made here: whoever asked
+	// for the restore (the provider, through an agent's request) keeps the
+	// password, and only the verifier travels.
+	SuperuserVerifier string
 }
 
 // RecoveryPlan is what a restore will use, known before anything is
@@ -366,7 +372,12 @@ func execute(ctx context.Context, store objectstore.Store, req Request, plan *Re
 		out.RestoredToTime, out.RestoredToLSN = res.RestoredToTime, res.RestoredToLSN
 		out.DataDir, out.Port, out.User, out.Running = res.DataDir, res.Port, res.User, res.Running
 		out.Downloaded, out.Extracted = res.Downloaded, res.Extracted
-		if req.CleanRoom && res.Running {
+		if req.CleanRoom && res.Running && req.SuperuserVerifier != "" {
+			if err := setSuperuserVerifier(ctx, out.DSN(""), res.User, req.SuperuserVerifier); err != nil {
+				return nil, err
+			}
+			out.Superuser = res.User
+		} else if req.CleanRoom && res.Running {
 			pw, err := setSuperuserPassword(ctx, out.DSN(""), res.User)
 			if err != nil {
 				return nil, err

@@ -5300,7 +5300,7 @@ func (o RestoreCompatibilityReviewModulesArrayOutput) Index(i pulumi.IntInput) R
 	}).(RestoreCompatibilityReviewModulesOutput)
 }
 
-// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.
+// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room` when Terraform restores itself (`executor = "local"`).
 type RestoreCredentials struct {
 	// The restorer's access key id.
 	AccessKey *string `pulumi:"accessKey"`
@@ -5321,7 +5321,7 @@ type RestoreCredentialsInput interface {
 	ToRestoreCredentialsOutputWithContext(context.Context) RestoreCredentialsOutput
 }
 
-// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.
+// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room` when Terraform restores itself (`executor = "local"`).
 type RestoreCredentialsArgs struct {
 	// The restorer's access key id.
 	AccessKey pulumi.StringPtrInput `pulumi:"accessKey"`
@@ -5384,7 +5384,7 @@ func (i *restoreCredentialsPtrType) ToRestoreCredentialsPtrOutputWithContext(ctx
 	return pulumi.ToOutputWithContext(ctx, i).(RestoreCredentialsPtrOutput)
 }
 
-// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room`.
+// The restorer identity (the `restorer` document of `lifeboat_access_policy`, read-only) the restore reads the repository with: planning, downloading and the copy's `restore_command`. Audit records and kept plans are written with the provider's own credentials, so the restorer's never write. Static keys, or a `profile` of the AWS shared files. Without this block the provider's credentials read the repository. Required by `clean_room` when Terraform restores itself (`executor = "local"`).
 type RestoreCredentialsOutput struct{ *pulumi.OutputState }
 
 func (RestoreCredentialsOutput) ElementType() reflect.Type {
