@@ -210,6 +210,34 @@ resource "lifeboat_drill_schedule" "x" {
     sql      = "   "
     expected = "1"
   }`), []string{"Empty Check SQL", `check[0].sql (check "rows") is empty`}},
+		{"recovery_region on a cluster drill", drillCfg("nightly", "main", "pg", `recovery_region = "acme-dr"`),
+			[]string{"Recovery Region On Another Drill Kind", `this drill's kind is "cluster"`}},
+	})
+	regionCfg := func(extra string) string {
+		return fmt.Sprintf(`
+resource "lifeboat_drill_schedule" "x" {
+  name     = "regional"
+  schedule = "@weekly"
+  kind     = "region"
+  cluster  = "main"
+  repository {
+    bucket = "some-bucket"
+    prefix = "pg"
+  }
+  %s
+}`, extra)
+	}
+	runInvalidConfigs(t, []invalidConfig{
+		{"region drill without its region", regionCfg(`postgres {
+    dsn = "host=/tmp"
+  }`), []string{"Missing Recovery Region", "needs recovery_region"}},
+		{"region drill without a server", regionCfg(`recovery_region = "acme-dr"`),
+			[]string{"Missing PostgreSQL Connection", "scratch database"}},
+		{"region drill run on apply by Terraform", regionCfg(`recovery_region = "acme-dr"
+  run_on_apply    = true
+  postgres {
+    dsn = "host=/tmp"
+  }`), []string{"Region Drill Runs On An Agent", "set agent"}},
 	})
 }
 
