@@ -55,6 +55,8 @@ type Spec struct {
 	Database string
 	// BackupID restores a chosen backup; "" = the newest recovery point.
 	BackupID string
+	// Target is where the restore stops (nil: the newest point).
+	Target *Target
 	// ScratchDir is the parent of the throw-away data directory (cluster
 	// drills and the tenant PITR scratch copy); "" = the system temp dir.
 	ScratchDir string
@@ -88,13 +90,16 @@ type Spec struct {
 
 // Evidence is the record of one drill.
 type Evidence struct {
-	Format           int           `json:"format"`
-	ID               string        `json:"id"`
-	Schedule         string        `json:"schedule"`
-	Cluster          string        `json:"cluster"`
-	Kind             string        `json:"kind"`
-	Database         string        `json:"database,omitempty"`
-	Source           string        `json:"source"`
+	Format   int    `json:"format"`
+	ID       string `json:"id"`
+	Schedule string `json:"schedule"`
+	Cluster  string `json:"cluster"`
+	Kind     string `json:"kind"`
+	Database string `json:"database,omitempty"`
+	Source   string `json:"source"`
+	// Target is where the drill's restore was asked to stop ("": the
+	// newest point).
+	Target           string        `json:"target,omitempty"`
 	RestoredToTime   time.Time     `json:"restored_to_time"`
 	RestoredToLSN    string        `json:"restored_to_lsn,omitempty"`
 	Started          time.Time     `json:"started"`
@@ -158,6 +163,7 @@ func Run(ctx context.Context, store objectstore.Store, spec Spec) (*Evidence, er
 	ev := &Evidence{
 		Format: 1, Schedule: spec.Schedule, Cluster: spec.Layout.Cluster, Kind: spec.Kind, Database: spec.Database,
 		Started: time.Now().UTC(), AgentVersion: version.Version, Host: host, RTOTargetSeconds: spec.RTOTarget.Seconds(),
+		Target: spec.Target.String(),
 	}
 	ev.ID = newEvidenceID(ev.Started)
 	err := run(ctx, store, spec, ev)
@@ -188,11 +194,21 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 			Retention: spec.EvidenceRetention},
 	}
 	switch spec.Kind {
+	case KindRedis, KindRegion:
+		if spec.Target != nil {
+			return fmt.Errorf("%w: a %s drill has no recovery target", ErrInvalidTarget, spec.Kind)
+		}
+	}
+	switch spec.Kind {
 	case KindRedis:
 		return runRedis(ctx, store, spec, ev)
 	case KindRegion:
 		return runRegion(ctx, store, spec, ev)
 	}
+	if err := spec.Target.Validate(); err != nil {
+		return err
+	}
+	spec.Target.apply(&req, ev.Started)
 	switch req.Kind {
 	case restore.KindCluster:
 		scratchParent := spec.ScratchDir

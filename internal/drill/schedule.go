@@ -44,6 +44,8 @@ type ScheduleDoc struct {
 	// Region is a region drill's recovery region (its name, the
 	// destination bucket).
 	Region string `json:"region,omitempty"`
+	// Target is where each drill's restore stops (nil: the newest point).
+	Target *Target `json:"target,omitempty"`
 }
 
 // WriteSchedule stores d, replacing the previous version, signed by signer
@@ -119,7 +121,7 @@ func ListSchedules(ctx context.Context, store objectstore.Store, l repo.Layout, 
 func (d ScheduleDoc) Spec(store func(bucket string) objectstore.Store, layout repo.Layout, agentCfg repo.AgentConfig, agentPath, targetDSN string) Spec {
 	s := Spec{
 		Schedule: d.Name, Layout: layout, Kind: d.Kind, Database: d.Database, ScratchDir: d.ScratchDir,
-		TargetDSN: targetDSN, AgentPath: agentPath, AgentConfig: agentCfg, Checks: d.Checks,
+		TargetDSN: targetDSN, AgentPath: agentPath, AgentConfig: agentCfg, Checks: d.Checks, Target: d.Target,
 		RTOTarget:         time.Duration(d.RTOTargetSeconds * float64(time.Second)),
 		EvidenceRetention: time.Duration(d.EvidenceDays) * 24 * time.Hour,
 		Redis: RedisSpec{Instance: d.RedisInstance, MinKeys: d.RedisMinKeys,

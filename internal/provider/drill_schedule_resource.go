@@ -68,6 +68,7 @@ type drillScheduleModel struct {
 	Attachments           *drillAttachModel `tfsdk:"attachments"`
 	Redis                 *drillRedisModel  `tfsdk:"redis"`
 	RecoveryRegion        types.String      `tfsdk:"recovery_region"`
+	Target                *drillTargetModel `tfsdk:"target"`
 	Checks                []drillCheckModel `tfsdk:"check"`
 	RTOTarget             types.String      `tfsdk:"rto_target"`
 	RunOnApply            types.Bool        `tfsdk:"run_on_apply"`
@@ -253,6 +254,7 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 					"database": schema.StringAttribute{MarkdownDescription: "Database to query in a cluster drill (default `postgres`).", Optional: true},
 				}},
 			},
+			"target":   drillTargetBlock(),
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
 		},
 	}
@@ -291,6 +293,7 @@ func (r *drillScheduleResource) ValidateConfig(ctx context.Context, req resource
 	}
 	validateRedisDrill(&m, &resp.Diagnostics)
 	validateRegionDrill(&m, &resp.Diagnostics)
+	validateDrillTarget(&m, &resp.Diagnostics)
 	if m.Kind.ValueString() == "tenant" {
 		if m.Database.IsNull() {
 			resp.Diagnostics.AddAttributeError(path.Root("database"), "Missing Tenant Database", "A tenant drill needs database.")
@@ -405,6 +408,11 @@ func (r *drillScheduleResource) ModifyPlan(ctx context.Context, req resource.Mod
 	resp.Diagnostics.Append(planSignedBy(ctx, r.data, req, resp)...)
 	if !req.Plan.Raw.IsNull() && !resp.Diagnostics.HasError() {
 		r.checkRedisDrillIdentity(ctx, resp.Plan, &resp.Diagnostics)
+		var m drillScheduleModel
+		resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+		if !resp.Diagnostics.HasError() {
+			r.planDrillTarget(ctx, &m, &resp.Diagnostics)
+		}
 	}
 	// NOTE: compared after signed_by is planned: a document re-signed
 	// because it was rewritten outside Terraform is an update too.
@@ -794,6 +802,7 @@ func (m *drillScheduleModel) adopt(d *drill.ScheduleDoc) {
 	}
 	m.adoptRedis(d)
 	m.RecoveryRegion = optionalString(d.Region)
+	m.Target = drillTargetFrom(d.Target)
 	m.Checks = nil
 	for _, c := range d.Checks {
 		kind := optionalString(c.Kind)
@@ -857,6 +866,7 @@ func (m *drillScheduleModel) doc() drill.ScheduleDoc {
 	if !m.RecoveryRegion.IsNull() {
 		d.Region = regionName(m.RecoveryRegion.ValueString())
 	}
+	d.Target = m.Target.target()
 	if r := m.Redis; r != nil {
 		d.RedisInstance, d.RedisMinKeys = r.Instance.ValueString(), r.MinKeys.ValueInt64()
 		if t, err := time.ParseDuration(r.RPO.ValueString()); err == nil {

@@ -66,6 +66,8 @@ type DrillSchedule struct {
 	ScratchDir pulumi.StringPtrOutput `pulumi:"scratchDir"`
 	// ID of the provider key (`signing_key`) that signed the document the agents read; empty when the provider has no signing key. A document changed or rewritten outside this provider reads back with another value, and the next apply signs it again.
 	SignedBy pulumi.StringOutput `pulumi:"signedBy"`
+	// Where each drill's restore stops instead of the newest point, so the drill rehearses the recovery a runbook asks for: exactly one of `offset`, `lsn`, `xid`, `restore_point` and `immediate` (cluster and tenant drills). Checked at plan against the repository like a `lifeboat_restore` target: a target the archived WAL does not hold, or an offset before the restorable window, fails at plan (not judged while the repository has no base backup yet). An `rpo` check measures from the drill's start, so it does not suit an `offset` drill.
+	Target DrillScheduleTargetPtrOutput `pulumi:"target"`
 }
 
 // NewDrillSchedule registers a new resource with the given unique name, arguments, and options.
@@ -164,6 +166,8 @@ type drillScheduleArgs struct {
 	Schedule string `pulumi:"schedule"`
 	// Parent directory of cluster drills' throw-away data directories (default: the system temp dir).
 	ScratchDir *string `pulumi:"scratchDir"`
+	// Where each drill's restore stops instead of the newest point, so the drill rehearses the recovery a runbook asks for: exactly one of `offset`, `lsn`, `xid`, `restore_point` and `immediate` (cluster and tenant drills). Checked at plan against the repository like a `lifeboat_restore` target: a target the archived WAL does not hold, or an offset before the restorable window, fails at plan (not judged while the repository has no base backup yet). An `rpo` check measures from the drill's start, so it does not suit an `offset` drill.
+	Target *DrillScheduleTarget `pulumi:"target"`
 }
 
 // The set of arguments for constructing a DrillSchedule resource.
@@ -206,6 +210,8 @@ type DrillScheduleArgs struct {
 	Schedule pulumi.StringInput
 	// Parent directory of cluster drills' throw-away data directories (default: the system temp dir).
 	ScratchDir pulumi.StringPtrInput
+	// Where each drill's restore stops instead of the newest point, so the drill rehearses the recovery a runbook asks for: exactly one of `offset`, `lsn`, `xid`, `restore_point` and `immediate` (cluster and tenant drills). Checked at plan against the repository like a `lifeboat_restore` target: a target the archived WAL does not hold, or an offset before the restorable window, fails at plan (not judged while the repository has no base backup yet). An `rpo` check measures from the drill's start, so it does not suit an `offset` drill.
+	Target DrillScheduleTargetPtrInput
 }
 
 func (DrillScheduleArgs) ElementType() reflect.Type {
@@ -418,6 +424,11 @@ func (o DrillScheduleOutput) ScratchDir() pulumi.StringPtrOutput {
 // ID of the provider key (`signing_key`) that signed the document the agents read; empty when the provider has no signing key. A document changed or rewritten outside this provider reads back with another value, and the next apply signs it again.
 func (o DrillScheduleOutput) SignedBy() pulumi.StringOutput {
 	return o.ApplyT(func(v *DrillSchedule) pulumi.StringOutput { return v.SignedBy }).(pulumi.StringOutput)
+}
+
+// Where each drill's restore stops instead of the newest point, so the drill rehearses the recovery a runbook asks for: exactly one of `offset`, `lsn`, `xid`, `restore_point` and `immediate` (cluster and tenant drills). Checked at plan against the repository like a `lifeboat_restore` target: a target the archived WAL does not hold, or an offset before the restorable window, fails at plan (not judged while the repository has no base backup yet). An `rpo` check measures from the drill's start, so it does not suit an `offset` drill.
+func (o DrillScheduleOutput) Target() DrillScheduleTargetPtrOutput {
+	return o.ApplyT(func(v *DrillSchedule) DrillScheduleTargetPtrOutput { return v.Target }).(DrillScheduleTargetPtrOutput)
 }
 
 type DrillScheduleArrayOutput struct{ *pulumi.OutputState }

@@ -1888,6 +1888,241 @@ func (o DrillScheduleRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Where each drill's restore stops instead of the newest point, so the drill rehearses the recovery a runbook asks for: exactly one of `offset`, `lsn`, `xid`, `restore_point` and `immediate` (cluster and tenant drills). Checked at plan against the repository like a `lifeboat_restore` target: a target the archived WAL does not hold, or an offset before the restorable window, fails at plan (not judged while the repository has no base backup yet). An `rpo` check measures from the drill's start, so it does not suit an `offset` drill.
+type DrillScheduleTarget struct {
+	// `true`: stop at the end of the base backup.
+	Immediate *bool `pulumi:"immediate"`
+	// With `lsn`, `xid` or `restore_point`: `false` stops just before it. Default `true`.
+	Inclusive *bool `pulumi:"inclusive"`
+	// A WAL location (`recovery_target_lsn`).
+	Lsn *string `pulumi:"lsn"`
+	// Restore to this long before the drill starts (a duration such as `1h`).
+	Offset *string `pulumi:"offset"`
+	// A named restore point (`lifeboat_restore_point`).
+	RestorePoint *string `pulumi:"restorePoint"`
+	// A transaction id (`recovery_target_xid`).
+	Xid *string `pulumi:"xid"`
+}
+
+// DrillScheduleTargetInput is an input type that accepts DrillScheduleTargetArgs and DrillScheduleTargetOutput values.
+// You can construct a concrete instance of `DrillScheduleTargetInput` via:
+//
+//	DrillScheduleTargetArgs{...}
+type DrillScheduleTargetInput interface {
+	pulumi.Input
+
+	ToDrillScheduleTargetOutput() DrillScheduleTargetOutput
+	ToDrillScheduleTargetOutputWithContext(context.Context) DrillScheduleTargetOutput
+}
+
+// Where each drill's restore stops instead of the newest point, so the drill rehearses the recovery a runbook asks for: exactly one of `offset`, `lsn`, `xid`, `restore_point` and `immediate` (cluster and tenant drills). Checked at plan against the repository like a `lifeboat_restore` target: a target the archived WAL does not hold, or an offset before the restorable window, fails at plan (not judged while the repository has no base backup yet). An `rpo` check measures from the drill's start, so it does not suit an `offset` drill.
+type DrillScheduleTargetArgs struct {
+	// `true`: stop at the end of the base backup.
+	Immediate pulumi.BoolPtrInput `pulumi:"immediate"`
+	// With `lsn`, `xid` or `restore_point`: `false` stops just before it. Default `true`.
+	Inclusive pulumi.BoolPtrInput `pulumi:"inclusive"`
+	// A WAL location (`recovery_target_lsn`).
+	Lsn pulumi.StringPtrInput `pulumi:"lsn"`
+	// Restore to this long before the drill starts (a duration such as `1h`).
+	Offset pulumi.StringPtrInput `pulumi:"offset"`
+	// A named restore point (`lifeboat_restore_point`).
+	RestorePoint pulumi.StringPtrInput `pulumi:"restorePoint"`
+	// A transaction id (`recovery_target_xid`).
+	Xid pulumi.StringPtrInput `pulumi:"xid"`
+}
+
+func (DrillScheduleTargetArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillScheduleTarget)(nil)).Elem()
+}
+
+func (i DrillScheduleTargetArgs) ToDrillScheduleTargetOutput() DrillScheduleTargetOutput {
+	return i.ToDrillScheduleTargetOutputWithContext(context.Background())
+}
+
+func (i DrillScheduleTargetArgs) ToDrillScheduleTargetOutputWithContext(ctx context.Context) DrillScheduleTargetOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleTargetOutput)
+}
+
+func (i DrillScheduleTargetArgs) ToDrillScheduleTargetPtrOutput() DrillScheduleTargetPtrOutput {
+	return i.ToDrillScheduleTargetPtrOutputWithContext(context.Background())
+}
+
+func (i DrillScheduleTargetArgs) ToDrillScheduleTargetPtrOutputWithContext(ctx context.Context) DrillScheduleTargetPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleTargetOutput).ToDrillScheduleTargetPtrOutputWithContext(ctx)
+}
+
+// DrillScheduleTargetPtrInput is an input type that accepts DrillScheduleTargetArgs, DrillScheduleTargetPtr and DrillScheduleTargetPtrOutput values.
+// You can construct a concrete instance of `DrillScheduleTargetPtrInput` via:
+//
+//	        DrillScheduleTargetArgs{...}
+//
+//	or:
+//
+//	        nil
+type DrillScheduleTargetPtrInput interface {
+	pulumi.Input
+
+	ToDrillScheduleTargetPtrOutput() DrillScheduleTargetPtrOutput
+	ToDrillScheduleTargetPtrOutputWithContext(context.Context) DrillScheduleTargetPtrOutput
+}
+
+type drillScheduleTargetPtrType DrillScheduleTargetArgs
+
+func DrillScheduleTargetPtr(v *DrillScheduleTargetArgs) DrillScheduleTargetPtrInput {
+	return (*drillScheduleTargetPtrType)(v)
+}
+
+func (*drillScheduleTargetPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**DrillScheduleTarget)(nil)).Elem()
+}
+
+func (i *drillScheduleTargetPtrType) ToDrillScheduleTargetPtrOutput() DrillScheduleTargetPtrOutput {
+	return i.ToDrillScheduleTargetPtrOutputWithContext(context.Background())
+}
+
+func (i *drillScheduleTargetPtrType) ToDrillScheduleTargetPtrOutputWithContext(ctx context.Context) DrillScheduleTargetPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DrillScheduleTargetPtrOutput)
+}
+
+// Where each drill's restore stops instead of the newest point, so the drill rehearses the recovery a runbook asks for: exactly one of `offset`, `lsn`, `xid`, `restore_point` and `immediate` (cluster and tenant drills). Checked at plan against the repository like a `lifeboat_restore` target: a target the archived WAL does not hold, or an offset before the restorable window, fails at plan (not judged while the repository has no base backup yet). An `rpo` check measures from the drill's start, so it does not suit an `offset` drill.
+type DrillScheduleTargetOutput struct{ *pulumi.OutputState }
+
+func (DrillScheduleTargetOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DrillScheduleTarget)(nil)).Elem()
+}
+
+func (o DrillScheduleTargetOutput) ToDrillScheduleTargetOutput() DrillScheduleTargetOutput {
+	return o
+}
+
+func (o DrillScheduleTargetOutput) ToDrillScheduleTargetOutputWithContext(ctx context.Context) DrillScheduleTargetOutput {
+	return o
+}
+
+func (o DrillScheduleTargetOutput) ToDrillScheduleTargetPtrOutput() DrillScheduleTargetPtrOutput {
+	return o.ToDrillScheduleTargetPtrOutputWithContext(context.Background())
+}
+
+func (o DrillScheduleTargetOutput) ToDrillScheduleTargetPtrOutputWithContext(ctx context.Context) DrillScheduleTargetPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v DrillScheduleTarget) *DrillScheduleTarget {
+		return &v
+	}).(DrillScheduleTargetPtrOutput)
+}
+
+// `true`: stop at the end of the base backup.
+func (o DrillScheduleTargetOutput) Immediate() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v DrillScheduleTarget) *bool { return v.Immediate }).(pulumi.BoolPtrOutput)
+}
+
+// With `lsn`, `xid` or `restore_point`: `false` stops just before it. Default `true`.
+func (o DrillScheduleTargetOutput) Inclusive() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v DrillScheduleTarget) *bool { return v.Inclusive }).(pulumi.BoolPtrOutput)
+}
+
+// A WAL location (`recovery_target_lsn`).
+func (o DrillScheduleTargetOutput) Lsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleTarget) *string { return v.Lsn }).(pulumi.StringPtrOutput)
+}
+
+// Restore to this long before the drill starts (a duration such as `1h`).
+func (o DrillScheduleTargetOutput) Offset() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleTarget) *string { return v.Offset }).(pulumi.StringPtrOutput)
+}
+
+// A named restore point (`lifeboat_restore_point`).
+func (o DrillScheduleTargetOutput) RestorePoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleTarget) *string { return v.RestorePoint }).(pulumi.StringPtrOutput)
+}
+
+// A transaction id (`recovery_target_xid`).
+func (o DrillScheduleTargetOutput) Xid() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DrillScheduleTarget) *string { return v.Xid }).(pulumi.StringPtrOutput)
+}
+
+type DrillScheduleTargetPtrOutput struct{ *pulumi.OutputState }
+
+func (DrillScheduleTargetPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**DrillScheduleTarget)(nil)).Elem()
+}
+
+func (o DrillScheduleTargetPtrOutput) ToDrillScheduleTargetPtrOutput() DrillScheduleTargetPtrOutput {
+	return o
+}
+
+func (o DrillScheduleTargetPtrOutput) ToDrillScheduleTargetPtrOutputWithContext(ctx context.Context) DrillScheduleTargetPtrOutput {
+	return o
+}
+
+func (o DrillScheduleTargetPtrOutput) Elem() DrillScheduleTargetOutput {
+	return o.ApplyT(func(v *DrillScheduleTarget) DrillScheduleTarget {
+		if v != nil {
+			return *v
+		}
+		var ret DrillScheduleTarget
+		return ret
+	}).(DrillScheduleTargetOutput)
+}
+
+// `true`: stop at the end of the base backup.
+func (o DrillScheduleTargetPtrOutput) Immediate() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleTarget) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Immediate
+	}).(pulumi.BoolPtrOutput)
+}
+
+// With `lsn`, `xid` or `restore_point`: `false` stops just before it. Default `true`.
+func (o DrillScheduleTargetPtrOutput) Inclusive() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleTarget) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Inclusive
+	}).(pulumi.BoolPtrOutput)
+}
+
+// A WAL location (`recovery_target_lsn`).
+func (o DrillScheduleTargetPtrOutput) Lsn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleTarget) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Lsn
+	}).(pulumi.StringPtrOutput)
+}
+
+// Restore to this long before the drill starts (a duration such as `1h`).
+func (o DrillScheduleTargetPtrOutput) Offset() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleTarget) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Offset
+	}).(pulumi.StringPtrOutput)
+}
+
+// A named restore point (`lifeboat_restore_point`).
+func (o DrillScheduleTargetPtrOutput) RestorePoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleTarget) *string {
+		if v == nil {
+			return nil
+		}
+		return v.RestorePoint
+	}).(pulumi.StringPtrOutput)
+}
+
+// A transaction id (`recovery_target_xid`).
+func (o DrillScheduleTargetPtrOutput) Xid() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrillScheduleTarget) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Xid
+	}).(pulumi.StringPtrOutput)
+}
+
 type GetAgentsAgents struct {
 	// The agent process's id in leases and run records.
 	Holder *string `pulumi:"holder"`
@@ -7528,6 +7763,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleRedisPtrInput)(nil)).Elem(), DrillScheduleRedisArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleRepositoryInput)(nil)).Elem(), DrillScheduleRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleRepositoryPtrInput)(nil)).Elem(), DrillScheduleRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleTargetInput)(nil)).Elem(), DrillScheduleTargetArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DrillScheduleTargetPtrInput)(nil)).Elem(), DrillScheduleTargetArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*GetAgentsRepositoryInput)(nil)).Elem(), GetAgentsRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*GetPostureRepositoryInput)(nil)).Elem(), GetPostureRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*GetRecoveryPointsRepositoryInput)(nil)).Elem(), GetRecoveryPointsRepositoryArgs{})
@@ -7605,6 +7842,8 @@ func init() {
 	pulumi.RegisterOutputType(DrillScheduleRedisPtrOutput{})
 	pulumi.RegisterOutputType(DrillScheduleRepositoryOutput{})
 	pulumi.RegisterOutputType(DrillScheduleRepositoryPtrOutput{})
+	pulumi.RegisterOutputType(DrillScheduleTargetOutput{})
+	pulumi.RegisterOutputType(DrillScheduleTargetPtrOutput{})
 	pulumi.RegisterOutputType(GetAgentsAgentsOutput{})
 	pulumi.RegisterOutputType(GetAgentsAgentsArrayOutput{})
 	pulumi.RegisterOutputType(GetAgentsRepositoryOutput{})
