@@ -25,7 +25,8 @@ echo "bench-plan: $N tenants, $(nproc) cores, Terraform $("$TF" version | head -
 
 # --- the provider, under /usr/bin/time ----------------------------------------
 mkdir -p "$W/bin"
-(cd "$REPO" && go build -o "$W/bin/provider.real" .)
+# PROVIDER_BIN= runs another build (a profiling one) in its place.
+if [ -n "${PROVIDER_BIN:-}" ]; then cp "$PROVIDER_BIN" "$W/bin/provider.real"; else (cd "$REPO" && go build -o "$W/bin/provider.real" .); fi
 cat >"$W/bin/terraform-provider-lifeboat" <<SH
 #!/bin/sh
 # peak RSS (KiB), user and system CPU seconds of each provider process
