@@ -1,9 +1,7 @@
 package drill
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -64,15 +62,7 @@ func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, 
 	default:
 		return fmt.Errorf("reading drill schedule %s: %w", d.Name, err)
 	}
-	b, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
-		return err
-	}
-	key := l.DrillScheduleKey(d.Name)
-	if _, err := store.Put(ctx, key, bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b)), Metadata: signer.Sign(key, b, nil)}); err != nil {
-		return fmt.Errorf("writing drill schedule %s: %w", d.Name, err)
-	}
-	return nil
+	return repo.WriteSigned(ctx, store, l.DrillScheduleKey(d.Name), "drill schedule "+d.Name, d, signer, objectstore.PutOptions{})
 }
 
 // ReadSchedule reads one schedule; a missing one wraps objectstore.ErrNotFound.

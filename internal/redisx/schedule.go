@@ -1,9 +1,7 @@
 package redisx
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -77,15 +75,7 @@ func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, 
 	default:
 		return fmt.Errorf("reading the Redis snapshot schedule of %s: %w", d.Instance, err)
 	}
-	b, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
-		return err
-	}
-	key := l.RedisScheduleKey(d.Instance)
-	if _, err := store.Put(ctx, key, bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b)), Metadata: signer.Sign(key, b, nil)}); err != nil {
-		return fmt.Errorf("writing the Redis snapshot schedule of %s: %w", d.Instance, err)
-	}
-	return nil
+	return repo.WriteSigned(ctx, store, l.RedisScheduleKey(d.Instance), "the Redis snapshot schedule of "+d.Instance, d, signer, objectstore.PutOptions{})
 }
 
 // ReadScheduleSigned reads instance's schedule and reports which key of

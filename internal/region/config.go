@@ -1,11 +1,8 @@
 package region
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -80,15 +77,7 @@ func WriteConfig(ctx context.Context, store objectstore.Store, l repo.Layout, d 
 	if d.Mode == "" {
 		d.Mode = ModeAgent
 	}
-	b, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
-		return err
-	}
-	key := l.RegionConfigKey(d.Name)
-	if _, err := store.Put(ctx, key, bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b)), Metadata: signer.Sign(key, b, nil)}); err != nil {
-		return fmt.Errorf("writing recovery region %s: %w", d.Name, err)
-	}
-	return nil
+	return repo.WriteSigned(ctx, store, l.RegionConfigKey(d.Name), "recovery region "+d.Name, d, signer, objectstore.PutOptions{})
 }
 
 // ReadConfig reads region name's document; a missing one wraps

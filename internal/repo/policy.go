@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -106,16 +105,7 @@ func WritePolicy(ctx context.Context, store objectstore.Store, l Layout, p Polic
 	default:
 		return err
 	}
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = store.Put(ctx, l.PolicyKey(), bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b)),
-		Metadata: signer.Sign(l.PolicyKey(), b, nil)})
-	if err != nil {
-		return fmt.Errorf("writing policy: %w", err)
-	}
-	return nil
+	return WriteSigned(ctx, store, l.PolicyKey(), "policy", p, signer, objectstore.PutOptions{})
 }
 
 // ReadPolicy reads the cluster's policy; a missing one wraps

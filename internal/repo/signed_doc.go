@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,23 @@ func ReadDocMax[T any](ctx context.Context, store objectstore.Store, key, what s
 		return nil, nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return &d, body, info.Metadata, nil
+}
+
+// WriteSigned writes doc as indented JSON at key, signed by signer (nil:
+// unsigned) over the key and the exact bytes, as ReadTrusted checks them.
+// opts adds conditions or retention (its Size and the signature are set
+// here; its Metadata is signed along). what names the document in errors
+// ("drill schedule nightly").
+func WriteSigned(ctx context.Context, store objectstore.Store, key, what string, doc any, signer *signature.Signer, opts objectstore.PutOptions) error {
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", what, err)
+	}
+	opts.Size, opts.Metadata = int64(len(b)), signer.Sign(key, b, opts.Metadata)
+	if _, err := store.Put(ctx, key, bytes.NewReader(b), opts); err != nil {
+		return fmt.Errorf("writing %s: %w", what, err)
+	}
+	return nil
 }
 
 // ReadTrusted reads a document the provider signed: when trust holds keys,
