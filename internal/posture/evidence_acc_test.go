@@ -12,6 +12,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/remote"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
@@ -309,4 +310,39 @@ func TestAccPostureWALArchiveLag(t *testing.T) {
 	if !strings.Contains(html.String(), `data-plot="wal_lag"`) || !strings.Contains(html.String(), "WAL archive lag over time") {
 		t.Error("the HTML report does not draw the lag plot")
 	}
+}
+
+// TestAccPostureLiveAgent: a cluster no agent ever served fails; an agent
+// heartbeat published into MinIO as the agent does (remote.PublishHeartbeat)
+// passes, naming the host and the heartbeat's key; judged ten minutes
+// later, with a heartbeat every 30 seconds, the same agent is dead and the
+// control fails naming when it was last heard.
+func TestAccPostureLiveAgent(t *testing.T) {
+	env := testenv.Require(t)
+	ctx := context.Background()
+	c := client(t, env)
+	bucket := bucketName("agents")
+	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	store := c.Store(bucket)
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	judge := func(now time.Time) posture.Finding {
+		t.Helper()
+		o, err := posture.Gather(ctx, posture.Target{Store: store, Prefix: "pg", Clusters: []string{"main"}, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := posture.Evaluate(o, posture.Params{}).Find(posture.ControlLiveAgent, "main")
+		return f
+	}
+	want(t, &posture.Report{Findings: []posture.Finding{judge(time.Now())}}, posture.ControlLiveAgent, "main", posture.Fail, "no agent has ever published")
+	if err := remote.PublishHeartbeat(ctx, store, l, remote.Heartbeat{Host: "db-eu-1", Holder: "agent-a", Cluster: "main",
+		Started: time.Now().UTC(), IntervalSeconds: 30}); err != nil {
+		t.Fatal(err)
+	}
+	f := want(t, &posture.Report{Findings: []posture.Finding{judge(time.Now())}}, posture.ControlLiveAgent, "main", posture.Pass, "live: db-eu-1")
+	hasEvidence(t, f, l.HeartbeatKey("db-eu-1"))
+	want(t, &posture.Report{Findings: []posture.Finding{judge(time.Now().Add(10 * time.Minute))}}, posture.ControlLiveAgent, "main", posture.Fail,
+		"no agent alive; last heard: db-eu-1")
 }
