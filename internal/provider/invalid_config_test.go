@@ -212,6 +212,17 @@ resource "lifeboat_drill_schedule" "x" {
   }`), []string{"Empty Check SQL", `check[0].sql (check "rows") is empty`}},
 		{"recovery_region on a cluster drill", drillCfg("nightly", "main", "pg", `recovery_region = "acme-dr"`),
 			[]string{"Recovery Region On Another Drill Kind", `this drill's kind is "cluster"`}},
+		{"two drill targets", drillCfg("nightly", "main", "pg", `target {
+    lsn       = "0/1"
+    immediate = true
+  }`), []string{"Invalid Drill Target", "(2 set)"}},
+		{"exclusive offset", drillCfg("nightly", "main", "pg", `target {
+    offset    = "1h"
+    inclusive = false
+  }`), []string{"Invalid Drill Target", "inclusive = false applies to lsn, xid and restore_point only"}},
+		{"malformed drill lsn", drillCfg("nightly", "main", "pg", `target {
+    lsn = "five"
+  }`), []string{"Invalid Drill Target", "five"}},
 	})
 	regionCfg := func(extra string) string {
 		return fmt.Sprintf(`
@@ -237,7 +248,13 @@ resource "lifeboat_drill_schedule" "x" {
   run_on_apply    = true
   postgres {
     dsn = "host=/tmp"
-  }`), []string{"Region Drill Runs On An Agent", "set agent"}},
+  }`), []string{"Region Drill Runs On An Agent", "set agent"}},		{"target on a region drill", regionCfg(`recovery_region = "acme-dr"
+  postgres {
+    dsn = "host=/tmp"
+  }
+  target {
+    offset = "1h"
+  }`), []string{"Recovery Target On A Region Drill", "no recovery target"}},
 	})
 }
 
