@@ -221,7 +221,7 @@ func requestWorker(o agentOptions, cfg repo.AgentConfig, client *objectstore.Cli
 	}
 	exec := &remote.Host{Store: client.Store(cfg.Bucket), StoreFor: func(b string) objectstore.Store { return client.Store(b) }, Layout: cfg.Layout(),
 		Agent: cfg, AgentPath: self, DSN: d.DSN, Trust: trust, Signer: signer, Backup: d.BackupNow, Restorer: restorer}
-	return &remote.Worker{Store: client.Store(cfg.Bucket), Layout: cfg.Layout(), Host: host, Holder: d.Holder(), Trust: trust, Exec: exec.Exec,
+	return &remote.Worker{Store: client.Store(cfg.Bucket), Layout: cfg.Layout(), Host: host, Holder: d.Holder(), Trust: trust, Exec: exec.Exec, Present: exec.Present,
 		Version: version.Version, Identities: held, Poll: o.requestPoll, LeaseRenew: o.leaseRenew, Heartbeat: o.heartbeat, Logger: log}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,8 @@ import (
 // loopback and does not archive; its superuser's password is made by the
 // provider and kept in state, while the request in the repository carries
 // only its SCRAM-SHA-256 verifier, which the agent set. The verifier
-// function agrees with PostgreSQL's own.
+// function agrees with PostgreSQL's own. Then the copy is deleted on the
+// host: the agent's heartbeat drops it and refresh plans it again.
 func TestAccRemoteRestore_cleanRoom(t *testing.T) {
 	f := newRestoreFixture(t)
 	env := testenv.Require(t)
@@ -183,6 +185,30 @@ output "password" {
 	}
 	if out := tf.mustRun(t, ci, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
 		t.Fatalf("plan after apply:\n%s", out)
+	}
+	conn.Close(ctx)
+
+	// Drift on the host: the copy is stopped and deleted behind
+	// Terraform's back. The agent's next heartbeat no longer holds it, and
+	// refresh (on the runner, which cannot see the host's disk) plans the
+	// restore again.
+	if err := restore.StopCluster(ctx, dataDir, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dataDir); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := tf.runErr(t, ci, "plan", "-input=false", "-detailed-exitcode")
+		flat := strings.Join(strings.Fields(out), " ")
+		if err != nil && strings.Contains(flat, "Restored Copy Gone From The Agent's Host") && strings.Contains(flat, "lifeboat_restore.clean will be created") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plan after the copy was deleted on the host: %v\n%s", err, out)
+		}
+		time.Sleep(time.Second)
 	}
 	tf.mustRun(t, ci, "destroy", "-auto-approve", "-input=false")
 }

@@ -229,3 +229,44 @@ func newSuperuserPassword() (string, error) {
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
+
+// remoteCopyGone reports whether the copy an agent made is known to be
+// gone from its host: the live heartbeat of the host that executed the
+// request, listed after the restore finished, no longer holds it. Anything
+// not known (no heartbeat, an agent that does not list its copies, a
+// repository that cannot be read) keeps the copy in state.
+func (r *restoreResource) remoteCopyGone(ctx context.Context, m *restoreModel, diags *diag.Diagnostics) bool {
+	k, ok := m.layout().Parse(m.Request.ValueString())
+	if m.Request.IsNull() || !ok {
+		return false
+	}
+	client := r.data.storeClient(ctx, diags)
+	if client == nil {
+		return false
+	}
+	store, layout := client.Store(m.Repository.Bucket.ValueString()), m.layout()
+	res, err := remote.ReadResult(ctx, store, layout, k.Request)
+	if err != nil || res.Status != remote.StatusSucceeded {
+		return false
+	}
+	agents, err := remote.ListAgents(ctx, store, layout)
+	if err != nil {
+		tflog.Warn(ctx, "could not read the agents' heartbeats: the restored copy stays in state", map[string]any{"error": err.Error()})
+		return false
+	}
+	for _, h := range agents {
+		if h.Host != res.Host || !h.HoldsRestores || !h.LiveAt(time.Now()) || !h.RestoresListed.After(res.Finished) {
+			continue
+		}
+		for _, id := range h.Restores {
+			if id == k.Request {
+				return false
+			}
+		}
+		diags.AddWarning("Restored Copy Gone From The Agent's Host",
+			fmt.Sprintf("The agent on host %q (heartbeat of %s) no longer holds the copy request %s made (%s): it was removed outside Terraform. "+
+				"The restore is planned again.", h.Host, h.LastSeen.Format(time.RFC3339), k.Request, m.ID.ValueString()))
+		return true
+	}
+	return false
+}

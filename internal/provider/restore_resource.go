@@ -685,6 +685,11 @@ func (r *restoreResource) Read(ctx context.Context, req resource.ReadRequest, re
 	// the machine running Terraform need not reach: it stays in state.
 	switch kind := state.Kind.ValueString(); {
 	case state.remote():
+		// The agent's heartbeat lists the copies still on its host.
+		if r.remoteCopyGone(ctx, &state, &resp.Diagnostics) {
+			resp.State.RemoveResource(ctx)
+			return
+		}
 	case kind == "cluster":
 		dir := state.Target.DataDirectory.ValueString()
 		if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {

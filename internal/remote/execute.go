@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
@@ -185,4 +188,23 @@ func (h *Host) drill(ctx context.Context, name string, report func(Progress)) (*
 	}
 	passed := ev.Passed
 	return &Result{Evidence: ev.Key, Passed: &passed}, nil
+}
+
+// Present reports whether the copy a restore made on this host still
+// exists: its data directory still holds a Lifeboat restore that did not
+// fail, or its database is on the agent's server.
+func (h *Host) Present(ctx context.Context, r *RestoreResult) (bool, error) {
+	switch {
+	case r.DataDir != "":
+		if _, err := os.Stat(filepath.Join(r.DataDir, "LIFEBOAT_RESTORE_FAILED")); err == nil {
+			return false, nil
+		}
+		return restore.IsRestore(r.DataDir), nil
+	case r.Database != "":
+		if h.dsn() == "" {
+			return true, nil // no server to ask: assume it is there
+		}
+		return pg.DatabaseExists(ctx, h.dsn(), r.Database)
+	}
+	return true, nil
 }

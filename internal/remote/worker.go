@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,8 +34,12 @@ type Worker struct {
 	Holder string
 	// Trust holds the provider's keys: a request without their signature
 	// is refused (none: any request is accepted).
-	Trust   signature.Trust
-	Exec    ExecFunc
+	Trust signature.Trust
+	Exec  ExecFunc
+	// Present, when set, tells whether the copy a succeeded restore
+	// request of this host made still exists; the heartbeat then lists
+	// the ones that do (Heartbeat.Restores).
+	Present func(ctx context.Context, r *RestoreResult) (bool, error)
 	Version string
 	// Identities are the fingerprints of the age identities the agent
 	// holds, published in its heartbeat.
@@ -101,12 +106,57 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 func (w *Worker) beat(ctx context.Context, log *slog.Logger) {
-	err := PublishHeartbeat(ctx, w.Store, w.Layout, Heartbeat{Host: w.Host, Holder: w.Holder, Cluster: w.Layout.Cluster, Version: w.Version,
+	hb := Heartbeat{Host: w.Host, Holder: w.Holder, Cluster: w.Layout.Cluster, Version: w.Version,
 		Executes: []string{string(KindRestore), string(KindTeardown), string(KindDrill), string(KindBackup)}, Identities: w.Identities,
-		Started: w.started, IntervalSeconds: w.Heartbeat.Seconds()})
+		Started: w.started, IntervalSeconds: w.Heartbeat.Seconds()}
+	if w.Present != nil {
+		listed := time.Now().UTC()
+		held, err := w.held(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("listing the restores held on this host (the heartbeat omits them)", "err", err)
+			}
+		} else {
+			hb.HoldsRestores, hb.Restores, hb.RestoresListed = true, held, listed
+		}
+	}
+	err := PublishHeartbeat(ctx, w.Store, w.Layout, hb)
 	if err != nil && ctx.Err() == nil {
 		log.Warn("heartbeat", "err", err)
 	}
+}
+
+// held lists the succeeded restore requests executed on this host whose
+// copy still exists (Present).
+func (w *Worker) held(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := w.Store.List(ctx, w.Layout.RequestsDir(), func(o objectstore.ObjectInfo) error {
+		if k, ok := w.Layout.Parse(o.Key); ok && k.Kind == repo.KindRequestResult && strings.HasPrefix(k.Request, string(KindRestore)+"-") {
+			ids = append(ids, k.Request)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	held := []string{}
+	for _, id := range ids {
+		res, err := ReadResult(ctx, w.Store, w.Layout, id)
+		if err != nil {
+			return nil, err
+		}
+		if res.Status != StatusSucceeded || res.Host != w.Host || res.Restore == nil {
+			continue
+		}
+		ok, err := w.Present(ctx, res.Restore)
+		if err != nil {
+			return nil, fmt.Errorf("request %s: %w", id, err)
+		}
+		if ok {
+			held = append(held, id)
+		}
+	}
+	return held, nil
 }
 
 // Scan looks for pending requests once and starts each one this agent

@@ -32,6 +32,16 @@ type Heartbeat struct {
 	Started         time.Time `json:"started"`
 	LastSeen        time.Time `json:"last_seen"`
 	IntervalSeconds float64   `json:"interval_seconds"`
+	// HoldsRestores is true when Restores is reported: the agent lists
+	// the copies of the restore requests it executed that still exist on
+	// its host (a data directory holding its restore, a database on its
+	// server), by request id. A copy removed outside Terraform drops out,
+	// so refresh can plan it again.
+	HoldsRestores bool     `json:"holds_restores,omitempty"`
+	Restores      []string `json:"restores,omitempty"`
+	// RestoresListed is when the agent began looking for those copies: a
+	// restore that finished after it may be missing from Restores.
+	RestoresListed time.Time `json:"restores_listed,omitzero"`
 }
 
 // LiveAt reports whether the agent was seen within three of its intervals
