@@ -248,7 +248,8 @@ resource "lifeboat_drill_schedule" "x" {
   run_on_apply    = true
   postgres {
     dsn = "host=/tmp"
-  }`), []string{"Region Drill Runs On An Agent", "set agent"}}, {"target on a region drill", regionCfg(`recovery_region = "acme-dr"
+  }`), []string{"Region Drill Runs On An Agent", "set agent"}},
+		{"target on a region drill", regionCfg(`recovery_region = "acme-dr"
   postgres {
     dsn = "host=/tmp"
   }
