@@ -121,8 +121,7 @@ func runDrill(ctx context.Context, opts drillOptions, args []string) error {
 	}
 	spec := doc.Spec(func(b string) objectstore.Store { return client.Store(b) }, cfg.Layout(), cfg, self, opts.pgDSN)
 	spec.BinDir = opts.binDir
-	spec.Redis.Trust = trust
-	spec.Region.Trust = trust
+	spec.Trust, spec.Redis.Trust, spec.Region.Trust = trust, trust, trust
 	spec.Region.Open = drill.OpenRegionFromConfig(cfg, objectstore.NewClient)
 	if spec.Signer, err = cfg.Signer(); err != nil {
 		return err

@@ -103,7 +103,7 @@ func (d *Daemon) drill(ctx context.Context, doc drill.ScheduleDoc) (string, erro
 		storeFor = func(string) objectstore.Store { return d.cfg.Store }
 	}
 	spec := doc.Spec(storeFor, d.layout, d.cfg.Agent, d.cfg.AgentPath, d.dsn(p))
-	spec.Signer = d.signer
+	spec.Signer, spec.Trust = d.signer, d.trust
 	d.cfg.Restorer.ApplyDrill(&spec)
 	// A redis drill reads its RPO from the instance's snapshot schedule,
 	// trusted like every other configuration the agent reads.

@@ -86,6 +86,11 @@ type Spec struct {
 	// its key can tell the agent's record from one a writer of the bucket
 	// forged.
 	Signer *signature.Signer
+	// Trust verifies the policy that declares how long the drill's restore
+	// audit records are locked (restore.AuditOptions.Trust): the agent's
+	// trusted_keys, so a policy.json a writer of the bucket forged cannot
+	// shorten or weaken the lock.
+	Trust signature.Trust
 }
 
 // Evidence is the record of one drill.
@@ -191,7 +196,7 @@ func run(ctx context.Context, store objectstore.Store, spec Spec, ev *Evidence) 
 		// The drill's restore is audited like any other, signed with the
 		// key that signs its evidence.
 		Audit: restore.AuditOptions{Signer: spec.Signer, FrontEnd: restore.FrontEndDrill, Actor: "drill " + spec.Schedule + " " + ev.ID,
-			Retention: spec.EvidenceRetention},
+			Retention: spec.EvidenceRetention, Trust: spec.Trust},
 	}
 	switch spec.Kind {
 	case KindRedis, KindRegion:

@@ -125,7 +125,7 @@ func runRegion(ctx context.Context, store objectstore.Store, spec Spec, ev *Evid
 				NewDatabase: ScratchDatabase(tenant, ev.ID), TargetDSN: spec.TargetDSN, ScratchDir: spec.ScratchDir,
 				BinDir: spec.BinDir, OSUser: spec.OSUser, AgentPath: spec.AgentPath, AgentConfig: agentCfg, Checks: spec.Checks,
 				Audit: restore.AuditOptions{Signer: spec.Signer, FrontEnd: restore.FrontEndDrill,
-					Actor: "drill " + spec.Schedule + " " + ev.ID + " group " + g.Name, Retention: spec.EvidenceRetention},
+					Actor: "drill " + spec.Schedule + " " + ev.ID + " group " + g.Name, Retention: spec.EvidenceRetention, Trust: spec.Trust},
 			}
 			reqs = append(reqs, req)
 			out, err := restore.Restore(ctx, dest, req)

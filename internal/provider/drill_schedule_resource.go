@@ -556,7 +556,7 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, p
 			targetDSN = m.Postgres.dsn()
 		}
 		spec := m.doc().Spec(func(b string) objectstore.Store { return client.Store(b) }, layout, agentCfg, m.AgentPath.ValueString(), targetDSN)
-		spec.Signer = r.data.signer
+		spec.Signer, spec.Trust = r.data.signer, r.data.trust()
 		ev, err := drill.Run(ctx, store, spec)
 		if err != nil {
 			diags.Append(errorDiag("Error Recording Drill Evidence", fmt.Sprintf("writing the evidence of drill %q (is object lock enabled on %q?)", m.Name.ValueString(), bucket), err))

@@ -32,7 +32,9 @@ type Host struct {
 	// DSN is the local server that receives tenant restores and tenant
 	// drills.
 	DSN func() string
-	// Trust checks drill schedules; Signer signs drill evidence.
+	// Trust checks drill schedules and the policy that declares how long
+	// audit records are locked; Signer signs drill evidence and audit
+	// records.
 	Trust  signature.Trust
 	Signer *signature.Signer
 	// Restorer, when set, is what restores and drills read the repository
@@ -62,7 +64,8 @@ func (h *Host) Exec(ctx context.Context, req *Request, report func(Progress)) (*
 		rr, err := h.restoreRequest(req.Restore, report)
 		// Audited as every restore: who ran it (this agent, signed with
 		// its key) and on whose request.
-		rr.Audit = restore.AuditOptions{Store: h.Store, Signer: h.Signer, FrontEnd: restore.FrontEndAgent, Actor: "request " + req.ID}
+		rr.Audit = restore.AuditOptions{Store: h.Store, Signer: h.Signer, FrontEnd: restore.FrontEndAgent, Actor: "request " + req.ID,
+			Trust: h.Trust}
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +181,7 @@ func (h *Host) drill(ctx context.Context, name string, report func(Progress)) (*
 	}
 	report(Progress{Phase: "drilling", Detail: doc.Kind})
 	spec := doc.Spec(h.storeFor, h.Layout, h.Agent, h.AgentPath, h.dsn())
-	spec.Signer = h.Signer
+	spec.Signer, spec.Trust = h.Signer, h.Trust
 	h.Restorer.ApplyDrill(&spec)
 	spec.Redis.Trust, spec.Region.Trust = h.Trust, h.Trust
 	spec.Region.Open = drill.OpenRegionFromConfig(h.Agent, objectstore.NewClient)
