@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ type regionOptions struct {
 	name     string
 	clusters []string
 	plan     bool
+	standby  bool
 	store    string
 }
 
@@ -38,8 +40,17 @@ func newRegionActivateCmd() *cobra.Command {
 	var o regionOptions
 	cmd := &cobra.Command{
 		Use:   "activate",
-		Short: "Print the regional activation runbook, read from the recovery region only",
-		Long: `With --plan, print the runbook of a regional failover: each cluster's recovery
+		Short: "Mark the recovery region active (agents there start the backup schedules), or print its activation runbook with --plan",
+		Long: `Without --plan, mark the recovery region active for each cluster: until
+then an agent started in the region (its configuration's bucket is the
+region's destination) stands by, serving restore requests and drills from
+the copy but running none of the primary's backup, tenant dump,
+verification or Redis snapshot schedules, which would write another
+database's backups into the primary's copied history. --standby removes the
+mark. --config is an agent configuration whose store and bucket are the
+region's.
+
+With --plan, print the runbook of a regional failover: each cluster's recovery
 point in the recovery region, then every tenant restore in the activation order
 the lifeboat_recovery_region declared, with its recovery point and the expected
 data loss per group. Only the region is read: --config is an agent
@@ -48,16 +59,17 @@ The restores themselves are lifeboat_restore resources with source_region, or
 ` + "`lifeboat restore --config <that configuration>`" + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !o.plan {
-				return errors.New("only --plan is available: run the restores it lists with lifeboat_restore (source_region) or lifeboat restore")
+			if o.plan {
+				return runRegionActivatePlan(cmd.Context(), o, cmd.OutOrStdout())
 			}
-			return runRegionActivatePlan(cmd.Context(), o, cmd.OutOrStdout())
+			return runRegionActivate(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
 	o.register(cmd.Flags())
 	cmd.Flags().StringVar(&o.name, "name", "", "recovery region name (default: the configuration's bucket, the destination)")
 	cmd.Flags().StringSliceVar(&o.clusters, "clusters", nil, "clusters to plan (default: the configuration's cluster)")
 	cmd.Flags().BoolVar(&o.plan, "plan", false, "print the runbook and stop")
+	cmd.Flags().BoolVar(&o.standby, "standby", false, "remove the activation mark: agents in the region stand by again")
 	return cmd
 }
 
@@ -177,6 +189,52 @@ func runRegionCopy(ctx context.Context, o regionOptions, out io.Writer) error {
 			st.Finished.Sub(st.ListedAt).Round(time.Millisecond), st.PendingObjects, st.PendingBytes, st.Lag(time.Now()).Round(time.Millisecond))
 	}
 	return err
+}
+
+// runRegionActivate writes (or with --standby removes) the activation mark
+// of each cluster in the region's store. It refuses a configuration that
+// is not the region's: the mark only means something where the copy is.
+func runRegionActivate(ctx context.Context, o regionOptions, out io.Writer) error {
+	cfg, store, err := openRepo(ctx, o.agentFlags)
+	if err != nil {
+		return err
+	}
+	name := o.name
+	if name == "" {
+		name = cfg.Bucket
+	}
+	clusters := o.clusters
+	if len(clusters) == 0 {
+		clusters = []string{cfg.Cluster}
+	}
+	trust, err := cfg.Trust()
+	if err != nil {
+		return err
+	}
+	by, _ := os.Hostname()
+	for _, c := range clusters {
+		l := repo.Layout{Prefix: cfg.Prefix, Cluster: c}
+		doc, err := region.ReadConfig(ctx, store, l, name, trust)
+		if err != nil {
+			return fmt.Errorf("cluster %s: recovery region %q in %s: %w (is --config the region's store, and has the agent copied it?)", c, name, store.Bucket(), err)
+		}
+		if doc.Destination.Bucket != cfg.Bucket || (doc.Destination.Endpoint != "" && doc.Destination.Endpoint != cfg.Endpoint) {
+			return fmt.Errorf("cluster %s: --config is not recovery region %s's destination (%s at %q): activate the region's copy, not the primary", c, name, doc.Destination.Bucket, doc.Destination.Endpoint)
+		}
+		if o.standby {
+			if err := region.Deactivate(ctx, store, l, name); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%s: recovery region %s stands by: agents there serve restores and drills only\n", c, name)
+			continue
+		}
+		a, err := region.Activate(ctx, store, l, name, by, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s: recovery region %s active since %s: agents there run the policy's schedules from their next refresh\n", c, name, a.ActivatedAt.Format(time.RFC3339))
+	}
+	return nil
 }
 
 func runRegionActivatePlan(ctx context.Context, o regionOptions, out io.Writer) error {

@@ -123,7 +123,10 @@ type Daemon struct {
 	lastTick    time.Time
 	lastRefresh time.Time
 	refreshErr  error
-	policy      *repo.Policy
+	// standby is the recovery region this agent stands by in ("" when
+	// it does not), as of the last refresh.
+	standby string
+	policy  *repo.Policy
 	// lastReport is when this agent last stored a posture report.
 	lastReport time.Time
 	drills     map[string]drill.ScheduleDoc
@@ -314,6 +317,13 @@ func (d *Daemon) refresh(ctx context.Context) {
 	jobs := map[string]*job{}
 	var errs []error
 
+	standby, serr := d.regionStandby(ctx)
+	if serr != nil {
+		// Unknown whether this agent stands by in a recovery region: the
+		// previous jobs stay (below) rather than start backups there.
+		errs = append(errs, serr)
+	}
+
 	p, err := repo.ReadPolicy(ctx, d.cfg.Store, d.layout, d.trust)
 	var refused *signature.Error
 	if errors.As(err, &refused) {
@@ -325,6 +335,10 @@ func (d *Daemon) refresh(ctx context.Context) {
 		// No policy: nothing to back up on a schedule.
 	case err != nil:
 		errs = append(errs, err)
+	case standby != "":
+		// The policy is the primary's, copied along: an agent standing by
+		// in the recovery region does not run it (see regionStandby).
+		// Logged when it changes, below.
 	default:
 		if j, err := d.backupJob(p); err != nil {
 			d.log.Error("policy not scheduled", "key", d.layout.PolicyKey(), "err", err)
@@ -360,12 +374,23 @@ func (d *Daemon) refresh(ctx context.Context) {
 		errs = append(errs, redisErr)
 	}
 	for _, j := range redisSnaps {
+		if standby != "" {
+			continue
+		}
 		jobs[j.name] = j
 	}
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.lastRefresh = d.cfg.Now()
+	if serr == nil && standby != d.standby {
+		if standby != "" {
+			d.log.Warn("standing by in recovery region: the copied policy's backups, tenant dumps, verification and Redis snapshots are not scheduled until `lifeboat region activate`; restore requests and drills are served", "region", standby)
+		} else {
+			d.log.Warn("recovery region activated: running the policy's schedules", "region", d.standby)
+		}
+		d.standby = standby
+	}
 	if policyRead {
 		d.policy = p
 	}

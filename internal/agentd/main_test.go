@@ -8,5 +8,5 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, testenv.Spec{MinIO: 1}))
+	os.Exit(testenv.Main(m, testenv.Spec{MinIO: 2}))
 }

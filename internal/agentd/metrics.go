@@ -58,6 +58,9 @@ type Metrics struct {
 	RegionCopyFailures   *prometheus.CounterVec
 	RegionMaxLag         *prometheus.GaugeVec
 	RegionLastCopy       *prometheus.GaugeVec
+	// RegionStandby is 1 for the recovery region this agent runs in while
+	// it is not activated (no backups, dumps or snapshots), 0 once it is.
+	RegionStandby *prometheus.GaugeVec
 	// PostureFinding is 1 for the status of each posture control's
 	// finding on the cluster (internal/posture), 0 for the other statuses;
 	// PostureAt is when the findings were evaluated.
@@ -118,7 +121,9 @@ func NewMetrics() *Metrics {
 		RegionPendingBytes:   g("lifeboat_recovery_region_pending_bytes", "Bytes of the repository objects not yet verified in the recovery region after the last copy pass.", "region"),
 		RegionCopyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_recovery_region_copy_failures_total",
 			Help: "Objects this agent could not copy or verify in the recovery region (a pass that could not start counts one)."}, []string{"region"}),
-		RegionMaxLag:   g("lifeboat_recovery_region_max_lag_seconds", "The recovery region's lag target (max_lag).", "region"),
+		RegionMaxLag: g("lifeboat_recovery_region_max_lag_seconds", "The recovery region's lag target (max_lag).", "region"),
+		RegionStandby: g("lifeboat_recovery_region_standby",
+			"1 while this agent runs in the recovery region (its store is the copy) and the region is not activated: it serves restores and drills but takes no backups, tenant dumps or Redis snapshots; 0 once `lifeboat region activate` marked it.", "region"),
 		RegionLastCopy: g("lifeboat_recovery_region_last_copy_timestamp_seconds", "When this agent's last copy pass to the recovery region finished.", "region"),
 		PostureFinding: g("lifeboat_posture_finding",
 			"1 for the status (pass, warn, fail, unknown) of the posture control's finding on the cluster, 0 for the other statuses; the same findings as lifeboat posture report.",
@@ -137,7 +142,7 @@ func NewMetrics() *Metrics {
 		m.JobRuns, m.JobFailures, m.JobRunning, m.JobLastSuccess,
 		m.DrillLast, m.DrillDuration, m.DrillRTO, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt,
 		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems, m.ConfigRefused, m.WriterForbiddenAllowed, m.WriterProbeAt,
-		m.RegionLag, m.RegionPendingObjects, m.RegionPendingBytes, m.RegionCopyFailures, m.RegionMaxLag, m.RegionLastCopy,
+		m.RegionLag, m.RegionPendingObjects, m.RegionPendingBytes, m.RegionCopyFailures, m.RegionMaxLag, m.RegionLastCopy, m.RegionStandby,
 		m.PostureFinding, m.PostureAt,
 		m.RedisSnapshotLast, m.RedisSnapshotAge, m.RedisSnapshotBytes, m.RedisBgsaveSuccess, m.RedisAOFEnabled)
 	return m

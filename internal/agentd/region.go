@@ -36,7 +36,7 @@ func (d *Daemon) regionJobs(ctx context.Context) ([]*job, error) {
 		if doc.Mode == region.ModeNative {
 			continue
 		}
-		if doc.Destination.Bucket == d.cfg.Agent.Bucket && (doc.Destination.Endpoint == "" || doc.Destination.Endpoint == d.cfg.Agent.Endpoint) {
+		if d.inRegion(doc) {
 			// An agent started in the region serves the copy (the region
 			// document came along with it): it never copies it onto itself.
 			continue
@@ -114,4 +114,39 @@ func (d *Daemon) setRegionMetrics(name string, st *region.Status) {
 	d.m.RegionPendingObjects.WithLabelValues(name).Set(float64(st.PendingObjects))
 	d.m.RegionPendingBytes.WithLabelValues(name).Set(float64(st.PendingBytes))
 	d.m.RegionLastCopy.WithLabelValues(name).Set(float64(st.Finished.UnixNano()) / 1e9)
+}
+
+// inRegion is true when this agent's own store is doc's destination: it was
+// started in the recovery region, on the copy.
+func (d *Daemon) inRegion(doc region.ConfigDoc) bool {
+	return doc.Destination.Bucket == d.cfg.Agent.Bucket && (doc.Destination.Endpoint == "" || doc.Destination.Endpoint == d.cfg.Agent.Endpoint)
+}
+
+// regionStandby reports the recovery region this agent was started in
+// while it is not activated (`lifeboat region activate`), "" otherwise.
+// Standing by, the agent serves restore requests and drills from the copy
+// but runs none of the primary's schedules: a base backup, tenant dump or
+// Redis snapshot taken there would be of whatever database the region's
+// host reaches, written into the primary's copied history. Signature
+// refusals are counted by regionJobs.
+func (d *Daemon) regionStandby(ctx context.Context) (string, error) {
+	docs, _, err := region.ListConfigs(ctx, d.cfg.Store, d.layout, d.trust)
+	if err != nil {
+		return "", fmt.Errorf("reading recovery regions: %w", err)
+	}
+	for _, doc := range docs {
+		if !d.inRegion(doc) {
+			continue
+		}
+		a, err := region.ReadActivation(ctx, d.cfg.Store, d.layout, doc.Name)
+		if err != nil {
+			return "", err
+		}
+		if a == nil {
+			d.m.RegionStandby.WithLabelValues(doc.Name).Set(1)
+			return doc.Name, nil
+		}
+		d.m.RegionStandby.WithLabelValues(doc.Name).Set(0)
+	}
+	return "", nil
 }

@@ -79,6 +79,7 @@ const (
 	redisManExt      = ".json"
 	regionConfigFile = "config.json"
 	regionCanaryFile = "canary.json"
+	regionActiveFile = "activation.json"
 	regionIndexDir   = "index"
 	regionIndexExt   = ".json"
 	requestFile      = "request.json"
@@ -368,6 +369,13 @@ func (l Layout) RegionConfigKey(name string) string { return l.RegionDir(name) +
 // and copied like any object, its round trip is part of the measured lag.
 func (l Layout) RegionCanaryKey(name string) string { return l.RegionDir(name) + regionCanaryFile }
 
+// RegionActivationKey is where `lifeboat region activate` marks recovery
+// region name active, in the region's own copy of the cluster's
+// repository: until it exists an agent started there stands by (restores
+// and drills only, none of the primary's backup schedules). Never copied
+// from the source (the regions folder is not).
+func (l Layout) RegionActivationKey(name string) string { return l.RegionDir(name) + regionActiveFile }
+
 // RegionIndexDir is the prefix of recovery region name's copy index
 // segments (kept at the destination), with a trailing slash.
 func (l Layout) RegionIndexDir(name string) string { return l.RegionDir(name) + regionIndexDir + "/" }
@@ -454,6 +462,7 @@ const (
 	KindKeptReview              // restores/<id>.review.json
 	KindRestorePointSchema      // restore-points/<name>/<database>.json
 	KindDrillIndex              // jobs/drill-index.json
+	KindRegionActivation        // regions/<name>/activation.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
@@ -621,6 +630,8 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 			return Key{Kind: KindRegionConfig, Region: parts[0]}, true
 		case len(parts) == 2 && parts[0] != "" && parts[1] == regionCanaryFile:
 			return Key{Kind: KindRegionCanary, Region: parts[0]}, true
+		case len(parts) == 2 && parts[0] != "" && parts[1] == regionActiveFile:
+			return Key{Kind: KindRegionActivation, Region: parts[0]}, true
 		case len(parts) == 3 && parts[0] != "" && parts[1] == regionIndexDir:
 			g, ok := strings.CutSuffix(parts[2], regionIndexExt)
 			if seq, err := strconv.ParseUint(g, 10, 64); ok && err == nil {

@@ -59,6 +59,7 @@ func TestLayoutKeysParse(t *testing.T) {
 		{"redis schedule", l.RedisScheduleKey("sessions"), Key{Kind: KindRedisSchedule, Instance: "sessions"}, false},
 		{"region configuration", l.RegionConfigKey("eu2"), Key{Kind: KindRegionConfig, Region: "eu2"}, false},
 		{"region canary", l.RegionCanaryKey("eu2"), Key{Kind: KindRegionCanary, Region: "eu2"}, false},
+		{"region activation", l.RegionActivationKey("eu2"), Key{Kind: KindRegionActivation, Region: "eu2"}, false},
 		{"region index segment", l.RegionIndexKey("eu2", 7), Key{Kind: KindRegionIndex, Region: "eu2", Generation: 7}, false},
 		{"agent request", l.RequestKey("restore-3f2a-0001"), Key{Kind: KindRequest, Request: "restore-3f2a-0001"}, false},
 		{"agent request progress", l.RequestProgressKey("restore-3f2a-0001"), Key{Kind: KindRequestProgress, Request: "restore-3f2a-0001"}, false},
