@@ -96,6 +96,11 @@ func (d *Daemon) regionCopy(ctx context.Context, doc region.ConfigDoc) (string, 
 		return "", fmt.Errorf("recovery region %s: %w", doc.Name, err)
 	}
 	d.setRegionMetrics(doc.Name, st)
+	// The report reads the primary bucket only: the pass's status goes
+	// there too, or the region's lag is unknown to it.
+	if werr := d.recordRegionStatus(ctx, region.NewStatusRecord(doc, dest.Bucket(), *st, d.cfg.Now()), doc.Interval()); werr != nil {
+		d.log.Error("recovery region status not recorded", "region", doc.Name, "err", werr)
+	}
 	d.m.RegionCopyFailures.WithLabelValues(doc.Name).Add(float64(st.Failures))
 	lag := st.Lag(d.cfg.Now())
 	out := fmt.Sprintf("copied %d objects (%d bytes) to %s; %d pending (%d bytes); lag %s",
@@ -149,4 +154,22 @@ func (d *Daemon) regionStandby(ctx context.Context) (string, error) {
 		d.m.RegionStandby.WithLabelValues(doc.Name).Set(0)
 	}
 	return "", nil
+}
+
+// recordRegionStatus stores the pass's status in the primary repository
+// with the short-lived record rule, locked for a few copy intervals.
+func (d *Daemon) recordRegionStatus(ctx context.Context, r region.StatusRecord, every time.Duration) error {
+	b, err := r.Marshal()
+	if err != nil {
+		return err
+	}
+	retain := 3 * every
+	if retain < time.Minute {
+		retain = time.Minute
+	}
+	key := d.layout.RegionStatusKey(r.Region)
+	if err := PutRecord(ctx, d.cfg.Store, key, b, false, retain); err != nil {
+		return fmt.Errorf("recording recovery region %s status at %s: %w", r.Region, key, err)
+	}
+	return nil
 }

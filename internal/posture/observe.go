@@ -77,6 +77,11 @@ type ClusterObservation struct {
 	Redis    []RedisObservation
 	RedisErr error
 
+	// Regions are the cluster's recovery regions, each with the copying
+	// agent's last status record (RegionsErr: they could not be listed).
+	Regions    []RegionObservation
+	RegionsErr error
+
 	// Agents are the heartbeats the cluster's agents published.
 	Agents    []repo.Heartbeat
 	AgentsErr error
@@ -218,6 +223,7 @@ func gatherCluster(ctx context.Context, t Target, c *ClusterObservation) {
 	}
 	c.Redis, c.RedisErr = gatherRedis(ctx, t, l)
 	c.Agents, c.AgentsErr = repo.ListHeartbeats(ctx, store, l)
+	c.Regions, c.RegionsErr = gatherRegions(ctx, store, l, c.Cluster)
 	c.VerifyRun, c.VerifyErr = repo.ReadJobRun(ctx, store, l, repo.JobVerify)
 	c.BackupRun, c.BackupRunErr = repo.ReadJobRun(ctx, store, l, repo.JobBackup)
 

@@ -24,7 +24,7 @@ func observation() *Observation {
 	gone := errors.New("connection refused")
 	return &Observation{Bucket: "b", Now: now, BucketErr: gone, Clusters: []ClusterObservation{{
 		Cluster: "main", Layout: repo.Layout{Cluster: "main"},
-		CatalogErr: gone, WindowErr: gone, PolicyErr: gone, VerifyErr: gone, BackupRunErr: gone, DrillsErr: gone, AgentsErr: gone, RedisErr: gone,
+		CatalogErr: gone, WindowErr: gone, PolicyErr: gone, VerifyErr: gone, BackupRunErr: gone, DrillsErr: gone, AgentsErr: gone, RedisErr: gone, RegionsErr: gone,
 	}}}
 }
 

@@ -71,6 +71,10 @@ const (
 	evidenceDir      = "evidence"
 	jobRecordFile    = "last.json"
 	drillIndexFile   = "drill-index.json"
+	// regionStatusPre and regionStatusExt frame a recovery region's copy
+	// status record directly below jobs/.
+	regionStatusPre  = "region-"
+	regionStatusExt  = ".json"
 	leaseExt         = ".json"
 	restorePlanExt   = ".json"
 	keptReviewExt    = ".review.json"
@@ -291,6 +295,14 @@ func (l Layout) JobRecordKey(job string) string { return l.JobsDir() + job + "/"
 // rule expires the replaced versions of.
 func (l Layout) DrillIndexKey() string { return l.JobsDir() + drillIndexFile }
 
+// RegionStatusKey is where the agent copying recovery region name records
+// its last pass (lag, pending objects, destination). It lives in the
+// primary repository, under jobs/ which the writer role may write, because
+// the report reads the primary bucket and not the destination.
+func (l Layout) RegionStatusKey(name string) string {
+	return l.JobsDir() + regionStatusPre + name + regionStatusExt
+}
+
 // RestorePlansDir is the prefix of the recovery points kept for reviewed
 // restore plans.
 func (l Layout) RestorePlansDir() string { return l.Dir(FolderRestores) }
@@ -463,6 +475,7 @@ const (
 	KindRestorePointSchema      // restore-points/<name>/<database>.json
 	KindDrillIndex              // jobs/drill-index.json
 	KindRegionActivation        // regions/<name>/activation.json
+	KindRegionStatus            // jobs/region-<name>.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
@@ -470,7 +483,7 @@ var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file",
 	"job lease", "job record", "kept restore plan", "Redis snapshot", "Redis snapshot manifest",
 	"recovery region configuration", "recovery region canary", "recovery region copy index",
 	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat", "restore audit record", "Redis snapshot schedule",
-	"posture report", "kept compatibility review", "restore point schema", "drill index"}
+	"posture report", "kept compatibility review", "restore point schema", "drill index", "recovery region activation", "recovery region copy status"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -585,6 +598,13 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 		}
 		if len(parts) == 1 && parts[0] == drillIndexFile {
 			return Key{Kind: KindDrillIndex}, true
+		}
+		if len(parts) == 1 {
+			if n, ok := strings.CutPrefix(parts[0], regionStatusPre); ok {
+				if name, ok := strings.CutSuffix(n, regionStatusExt); ok && name != "" {
+					return Key{Kind: KindRegionStatus, Region: name}, true
+				}
+			}
 		}
 	case FolderRestores:
 		if len(parts) == 1 {
