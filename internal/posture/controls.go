@@ -176,15 +176,46 @@ func encryption(o *Observation, _ *ClusterObservation, _ Params) Finding {
 	return f
 }
 
+// probeStaleIntervals is how many probe intervals an agent's recorded
+// probe may age before it no longer says what the keys can do now.
+const probeStaleIntervals = 3
+
 func writerNoDelete(o *Observation, _ *ClusterObservation, _ Params) Finding {
-	if o.Probe == nil {
-		return unknown("no writer probe was run",
-			"Run the writer probe (lifeboat_immutable_bucket writer_probe, or lifeboat agent's probe) with the agent's credentials.")
-	}
 	f := Finding{Threshold: "every forbidden action denied"}
+	probe := o.Probe
+	if probe == nil {
+		// The report did not probe: judge what the agents recorded of
+		// their own probes (their credentials, not the report's).
+		merged := &access.Report{}
+		var stale []string
+		for _, pr := range o.ProbeRecords {
+			r := pr.Record
+			if pr.Err != nil {
+				stale = append(stale, fmt.Sprintf("%s: %v", pr.Cluster, pr.Err))
+				continue
+			}
+			f.Evidence = append(f.Evidence, Evidence{Key: pr.Key, Time: r.Ran, Note: fmt.Sprintf("writer probe of agent %s (cluster %s)", r.Holder, pr.Cluster)})
+			if every := time.Duration(r.IntervalSeconds * float64(time.Second)); every > 0 && o.Now.Sub(r.Ran) > probeStaleIntervals*every {
+				stale = append(stale, fmt.Sprintf("%s: last probe %s ago (every %s)", pr.Cluster, o.Now.Sub(r.Ran).Truncate(time.Second), every))
+				continue
+			}
+			merged.Results = append(merged.Results, r.Results...)
+		}
+		if len(merged.Results) == 0 {
+			observed := "no writer probe was run"
+			if len(stale) > 0 {
+				observed = "no current writer probe: " + strings.Join(stale, "; ")
+			}
+			u := unknown(observed,
+				"Run the writer probe (lifeboat_immutable_bucket writer_probe, or lifeboat agent's probe) with the agent's credentials.")
+			u.Evidence = f.Evidence
+			return u
+		}
+		probe = merged
+	}
 	var allowed, unsure []string
 	destructive := false
-	for _, r := range o.Probe.Results {
+	for _, r := range probe.Results {
 		f.Evidence = append(f.Evidence, Evidence{Note: fmt.Sprintf("%s: %s %s %s", r.Check, r.Outcome, r.By, r.Detail)})
 		switch r.Outcome {
 		case access.Allowed:
@@ -206,10 +237,10 @@ func writerNoDelete(o *Observation, _ *ClusterObservation, _ Params) Finding {
 	case len(unsure) > 0:
 		f.Status, f.Observed = Warn, "could not check: "+strings.Join(unsure, ", ")
 		f.Remedy = "Rerun the probe where the writer can reach the bucket; the evidence says why each check could not be made."
-	case len(o.Probe.Results) == 0:
+	case len(probe.Results) == 0:
 		return unknown("the writer probe ran no check", "Run the writer probe with the agent's credentials.")
 	default:
-		f.Status, f.Observed = Pass, fmt.Sprintf("%d of %d actions denied", len(o.Probe.Results), len(o.Probe.Results))
+		f.Status, f.Observed = Pass, fmt.Sprintf("%d of %d actions denied", len(probe.Results), len(probe.Results))
 	}
 	return f
 }

@@ -29,6 +29,9 @@ type Observation struct {
 	BucketErr   error
 	// Probe is a writer probe's outcome; nil when none was run.
 	Probe *access.Report
+	// ProbeRecords are the clusters' agents' own writer probes, read when
+	// no Probe was run by the report (it runs with other credentials).
+	ProbeRecords []ProbeRecordObservation
 	// Clusters are the clusters observed, in the order asked.
 	Clusters []ClusterObservation
 }
@@ -94,6 +97,13 @@ type ClusterObservation struct {
 
 	// History is the repository over time (nil: not read).
 	History *History
+}
+
+// ProbeRecordObservation is one cluster agent's recorded writer probe.
+type ProbeRecordObservation struct {
+	Cluster, Key string
+	Record       *access.ProbeRecord
+	Err          error
 }
 
 // DrillObservation is one drill schedule and its newest evidence.
@@ -190,6 +200,13 @@ func Gather(ctx context.Context, t Target) (*Observation, error) {
 			c.Archive = gatherArchive(ctx, srv)
 			c.Replication = &ReplicationObservation{Server: srv.Name}
 			c.Replication.State, c.Replication.Err = pg.ReadReplication(ctx, srv.Pool)
+		}
+		if t.Probe == nil {
+			pr := ProbeRecordObservation{Cluster: name, Key: c.Layout.WriterProbeKey()}
+			pr.Record, pr.Err = access.ReadProbeRecord(ctx, t.Store, c.Layout)
+			if pr.Record != nil || pr.Err != nil {
+				o.ProbeRecords = append(o.ProbeRecords, pr)
+			}
 		}
 		o.Clusters = append(o.Clusters, c)
 	}

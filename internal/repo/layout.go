@@ -74,6 +74,7 @@ const (
 	// regionStatusPre and regionStatusExt frame a recovery region's copy
 	// status record directly below jobs/.
 	regionStatusPre  = "region-"
+	writerProbeFile  = "writer-probe.json"
 	regionStatusExt  = ".json"
 	leaseExt         = ".json"
 	restorePlanExt   = ".json"
@@ -295,6 +296,11 @@ func (l Layout) JobRecordKey(job string) string { return l.JobsDir() + job + "/"
 // rule expires the replaced versions of.
 func (l Layout) DrillIndexKey() string { return l.JobsDir() + drillIndexFile }
 
+// WriterProbeKey is where the agent records its last writer probe (which
+// forbidden actions its own credentials were denied), for posture reports
+// run with other credentials.
+func (l Layout) WriterProbeKey() string { return l.JobsDir() + writerProbeFile }
+
 // RegionStatusKey is where the agent copying recovery region name records
 // its last pass (lag, pending objects, destination). It lives in the
 // primary repository, under jobs/ which the writer role may write, because
@@ -476,6 +482,7 @@ const (
 	KindDrillIndex              // jobs/drill-index.json
 	KindRegionActivation        // regions/<name>/activation.json
 	KindRegionStatus            // jobs/region-<name>.json
+	KindWriterProbe             // jobs/writer-probe.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
@@ -483,7 +490,7 @@ var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file",
 	"job lease", "job record", "kept restore plan", "Redis snapshot", "Redis snapshot manifest",
 	"recovery region configuration", "recovery region canary", "recovery region copy index",
 	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat", "restore audit record", "Redis snapshot schedule",
-	"posture report", "kept compatibility review", "restore point schema", "drill index", "recovery region activation", "recovery region copy status"}
+	"posture report", "kept compatibility review", "restore point schema", "drill index", "recovery region activation", "recovery region copy status", "writer probe record"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -598,6 +605,9 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 		}
 		if len(parts) == 1 && parts[0] == drillIndexFile {
 			return Key{Kind: KindDrillIndex}, true
+		}
+		if len(parts) == 1 && parts[0] == writerProbeFile {
+			return Key{Kind: KindWriterProbe}, true
 		}
 		if len(parts) == 1 {
 			if n, ok := strings.CutPrefix(parts[0], regionStatusPre); ok {

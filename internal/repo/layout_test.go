@@ -48,6 +48,7 @@ func TestLayoutKeysParse(t *testing.T) {
 		{"lease", l.LeaseKey("backup", 42), Key{Kind: KindLease, Job: "backup", Generation: 42}, false},
 		{"job record", l.JobRecordKey("drill-nightly"), Key{Kind: KindJobRecord, Job: "drill-nightly"}, false},
 		{"drill index", l.DrillIndexKey(), Key{Kind: KindDrillIndex}, false},
+		{"writer probe", l.WriterProbeKey(), Key{Kind: KindWriterProbe}, false},
 		{"region status", l.RegionStatusKey("eu-west"), Key{Kind: KindRegionStatus, Region: "eu-west"}, false},
 		{"kept restore plan", l.RestorePlanKey("3f2a"), Key{Kind: KindRestorePlan, ID: "3f2a"}, false},
 		{"kept compatibility review", l.KeptReviewKey("3f2a"), Key{Kind: KindKeptReview, ID: "3f2a"}, false},
