@@ -20,6 +20,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/remote"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/version"
@@ -40,15 +41,18 @@ type agentOptions struct {
 	probeInterval time.Duration
 	// postureReport is how often the agent stores the posture report (0: never).
 	postureReport time.Duration
-	maxAttempts   int
-	logFormat     string
-	logLevel      string
-	compression   string
-	partSize      int64
-	maxRate       int
-	host          string
-	requestPoll   time.Duration
-	heartbeat     time.Duration
+	// auditor are the keys the scheduled posture report reads the bucket's
+	// configuration with (same names as posture report's).
+	auditor     objectstore.Config
+	maxAttempts int
+	logFormat   string
+	logLevel    string
+	compression string
+	partSize    int64
+	maxRate     int
+	host        string
+	requestPoll time.Duration
+	heartbeat   time.Duration
 	// envErr is a malformed LIFEBOAT_AGENT_* default, reported at run.
 	envErr error
 }
@@ -88,6 +92,8 @@ and exits 0.`,
 		"prove this often (and at start) that the agent's credentials cannot delete locked versions, change the bucket or rewrite its policy (lifeboat_writer_forbidden_actions_allowed)")
 	fs.DurationVar(&o.postureReport, "posture-report-interval", o.envDuration("LIFEBOAT_AGENT_POSTURE_REPORT_INTERVAL", 0),
 		"store the posture report (HTML and JSON, with its sha256, under COMPLIANCE lock for 400 days) in the repository this often; 0: never")
+	fs.StringVar(&o.auditor.Profile, "auditor-profile", "", "AWS profile of the auditor role, whose keys the scheduled posture report (--posture-report-interval) reads the bucket's versioning, object lock, lifecycle and encryption with; keys from $"+EnvAuditorAccessKey+" and $"+EnvAuditorSecretKey+" win (default: none, and the report's bucket controls are unknown)")
+	o.auditor.AccessKey, o.auditor.SecretKey = os.Getenv(EnvAuditorAccessKey), os.Getenv(EnvAuditorSecretKey)
 	fs.IntVar(&o.maxAttempts, "max-attempts", 3, "runs of one slot before it is given up until the next")
 	fs.StringVar(&o.logFormat, "log-format", envOr("LIFEBOAT_LOG_FORMAT", "text"), "text or json (default $LIFEBOAT_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", envOr("LIFEBOAT_LOG_LEVEL", "info"), "debug, info, warn or error (default $LIFEBOAT_LOG_LEVEL)")
@@ -131,8 +137,17 @@ func runAgent(ctx context.Context, o agentOptions, logw io.Writer) error {
 	if o.pg.binDir != "" {
 		pgDump = filepath.Join(o.pg.binDir, "pg_dump")
 	}
+	auditor, err := auditorClient(ctx, cfg, o.auditor)
+	if err != nil {
+		return err
+	}
+	var buckets posture.BucketReader
+	if auditor != nil {
+		buckets = auditor
+	}
 	d, err := agentd.New(agentd.Config{
-		Store: client.Store(cfg.Bucket), StoreFor: func(b string) objectstore.Store { return client.Store(b) }, Agent: cfg, AgentPath: self, DSN: o.pg.dsn, PGDump: pgDump,
+		PostureBuckets: buckets,
+		Store:          client.Store(cfg.Bucket), StoreFor: func(b string) objectstore.Store { return client.Store(b) }, Agent: cfg, AgentPath: self, DSN: o.pg.dsn, PGDump: pgDump,
 		Restorer: restorer,
 		Backup:   agentd.BackupSettings{Compression: o.compression, PartSize: o.partSize, MaxRate: o.maxRate},
 		Holder:   o.holder, Refresh: o.refresh, Tick: o.tick, LeaseRenew: o.leaseRenew, StatsInterval: o.stats,

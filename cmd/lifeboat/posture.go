@@ -84,16 +84,11 @@ could not be made.`,
 			if err != nil {
 				return fmt.Errorf("object store: %w", err)
 			}
-			if opts.auditor.AccessKey != "" || opts.auditor.Profile != "" {
-				if (opts.auditor.AccessKey == "") != (opts.auditor.SecretKey == "") {
-					return fmt.Errorf("auditor credentials: set both $%s and $%s (or --auditor-profile)", EnvAuditorAccessKey, EnvAuditorSecretKey)
-				}
-				ac := cfg.ObjectStore()
-				ac.AccessKey, ac.SecretKey, ac.Profile = opts.auditor.AccessKey, opts.auditor.SecretKey, opts.auditor.Profile
-				auditor, err := objectstore.NewClient(cmd.Context(), ac)
-				if err != nil {
-					return fmt.Errorf("object store (auditor credentials): %w", err)
-				}
+			auditor, err := auditorClient(cmd.Context(), cfg, opts.auditor)
+			if err != nil {
+				return err
+			}
+			if auditor != nil {
 				opts.buckets = auditor
 			}
 			return runPostureReport(cmd.Context(), cfg, client, opts, cmd.OutOrStdout())
@@ -335,4 +330,24 @@ func runPostureReports(ctx context.Context, opts postureReportsOptions) error {
 		return &exitError{code: 1, err: fmt.Errorf("%w: %d of %d", errReportsFlagged, flagged, len(lines))}
 	}
 	return nil
+}
+
+// auditorClient opens the object store with the auditor's keys ($
+// LIFEBOAT_AUDITOR_ACCESS_KEY and _SECRET_KEY, or its profile) at cfg's
+// endpoint; nil when none are set. The CLI report and the agent's
+// scheduled report read the bucket's configuration with it.
+func auditorClient(ctx context.Context, cfg repo.AgentConfig, a objectstore.Config) (*objectstore.Client, error) {
+	if a.AccessKey == "" && a.SecretKey == "" && a.Profile == "" {
+		return nil, nil
+	}
+	if (a.AccessKey == "") != (a.SecretKey == "") {
+		return nil, fmt.Errorf("auditor credentials: set both $%s and $%s (or --auditor-profile)", EnvAuditorAccessKey, EnvAuditorSecretKey)
+	}
+	ac := cfg.ObjectStore()
+	ac.AccessKey, ac.SecretKey, ac.Profile = a.AccessKey, a.SecretKey, a.Profile
+	c, err := objectstore.NewClient(ctx, ac)
+	if err != nil {
+		return nil, fmt.Errorf("object store (auditor credentials): %w", err)
+	}
+	return c, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -76,7 +77,11 @@ type Config struct {
 	// (default 400 days) this often, from the stats loop: an auditor then
 	// finds the report of any date without anyone running one.
 	PostureReportInterval time.Duration
-	PostureReportRetain   time.Duration
+	// PostureBuckets reads the bucket's configuration for the posture
+	// evaluation (the auditor's keys); nil leaves the bucket controls
+	// unknown, as the writer's keys may not read it all.
+	PostureBuckets      posture.BucketReader
+	PostureReportRetain time.Duration
 	// PruneGrace is the age below which an incomplete backup is left
 	// alone by the scheduled prune (default catalog.DefaultGrace).
 	PruneGrace time.Duration

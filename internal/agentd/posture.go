@@ -18,7 +18,8 @@ func (d *Daemon) postureStats(ctx context.Context) error {
 	d.mu.Lock()
 	p := d.policy
 	d.mu.Unlock()
-	t := posture.Target{Store: d.cfg.Store, Prefix: d.layout.Prefix, Clusters: []string{d.layout.Cluster}, Trust: d.trust, Now: d.cfg.Now()}
+	t := posture.Target{Store: d.cfg.Store, Prefix: d.layout.Prefix, Clusters: []string{d.layout.Cluster}, Trust: d.trust, Now: d.cfg.Now(),
+		Buckets: d.cfg.PostureBuckets}
 	if dsn := d.dsn(p); dsn != "" {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
