@@ -54,7 +54,6 @@ func TestPulumiRestoreIsAudited(t *testing.T) {
 	t.Cleanup(func() { pulumitest.ResetArchiving(t, server) })
 	pool, err := pg.Pool(ctx, server.DSN("postgres"))
 	require.NoError(t, err)
-	defer pool.Close()
 	_, err = pg.ApplyArchive(ctx, pool, pg.ArchiveSettings{ArchiveMode: "on", ArchiveTimeout: 5 * time.Second,
 		ArchiveCommand: fmt.Sprintf("%s wal-push --config %s %%p", agent, cfgPath)})
 	require.NoError(t, err)

@@ -53,7 +53,6 @@ func TestAccPostureHAIsNotDR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sbPool.Close()
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		r, err := pg.ReadReplication(ctx, a.pool)
 		if err == nil && len(r.Standbys) == 1 && r.Standbys[0].State == "streaming" {

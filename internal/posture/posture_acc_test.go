@@ -288,9 +288,24 @@ func TestAccPostureArchiver(t *testing.T) {
 		exec("select pg_reload_conf()")
 	}()
 	exec("create table if not exists posture_wal(x int)")
-	exec("insert into posture_wal values (1)")
-	exec("select pg_switch_wal()")
-	waitFor("a failed archive attempt", func(st pg.ArchiveState) bool { return st.Archiver.Failing() })
+	// pg_reload_conf only signals: the archiver may still archive the
+	// segment switched next with the old command before it rereads the
+	// configuration. Switch again until a segment meets the failing one.
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		exec("insert into posture_wal values (1)")
+		exec("select pg_switch_wal()")
+		st, err := pg.ReadArchive(ctx, pool)
+		for wait := time.Now().Add(3 * time.Second); err == nil && !st.Archiver.Failing() && time.Now().Before(wait); {
+			time.Sleep(200 * time.Millisecond)
+			st, err = pg.ReadArchive(ctx, pool)
+		}
+		if err == nil && st.Archiver.Failing() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for a failed archive attempt: %+v %v", st.Archiver, err)
+		}
+	}
 	time.Sleep(1500 * time.Millisecond) // the waiting segment is now older than the RPO
 	r := evaluate()
 	f := want(t, r, posture.ControlArchiverFailures, "main", posture.Fail, "failing")

@@ -117,7 +117,6 @@ func TestAccOdooTenantModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
 	for name := range tenants {
 		_, _ = pool.Exec(ctx, "DROP DATABASE IF EXISTS "+name)
 		if _, err := pool.Exec(ctx, "CREATE DATABASE "+name); err != nil {

@@ -143,7 +143,6 @@ func TestScenarioZoneOutage(t *testing.T) {
 	}
 	o, err := posture.Gather(ctx, posture.Target{Store: store, Prefix: cfg.Prefix, Clusters: []string{cfg.Cluster},
 		Postgres: map[string]posture.Server{cfg.Cluster: {Name: "zone-a primary", Pool: pool}}})
-	pool.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
