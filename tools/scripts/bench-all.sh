@@ -11,10 +11,12 @@
 # restore bench (default "100", ~1.5 GB; the issue's targets hold at 100 and
 # at 400, ~6.3 GB, which needs ~20 GB of free disk: SCALES="100 400"); with
 # two or more, a row compares Lifeboat's backup RSS across them.
-# ONLY="backup wal" runs a subset. Numbers are ratios within one run: run on
+# PGDATA_CACHE=DIR keeps each loaded pgbench database for the next run (see
+# bench-backup.sh; load once with PREPARE_ONLY=1 ONLY=backup while the machine
+# is busy, measure later when it is quiet). ONLY="backup wal" runs a subset. Numbers are ratios within one run: run on
 # an otherwise idle machine.
 #
-# Usage: [SCALES="100 400"] [LEVEL=1] [ONLY="..."] [DROP_CACHES=1] tools/scripts/bench-all.sh
+# Usage: [SCALES="100 400"] [LEVEL=1] [ONLY="..."] [DROP_CACHES=1] [PGDATA_CACHE=DIR] tools/scripts/bench-all.sh
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)

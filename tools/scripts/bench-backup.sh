@@ -25,7 +25,12 @@
 # issue's targets: backup >= 2x pgBackRest and >= 85% of pg_basebackup,
 # restore to a started server >= 2.5x pgBackRest.
 #
-# Usage: [RESTORE=1] [LEVEL=1] tools/scripts/bench-backup.sh [pgbench scale, default 100 (~1.5 GB)]
+# PGDATA_CACHE=DIR keeps the loaded pgbench database in DIR/scale-N and
+# starts later runs from a copy of it (loading scale 400 takes far longer
+# than measuring it); PREPARE_ONLY=1 only loads (and keeps) it, so the load
+# can run while the machine is busy and the measurements when it is quiet.
+#
+# Usage: [RESTORE=1] [LEVEL=1] [PGDATA_CACHE=DIR [PREPARE_ONLY=1]] tools/scripts/bench-backup.sh [pgbench scale, default 100 (~1.5 GB)]
 # Needs: root, PostgreSQL 15 (Debian), pgbackrest, openssl, curl, MinIO in
 # ~/.cache/lifeboat-tools/bin. Runs differ by up to 70% on noisy machines:
 # compare tools within one run only. KEEP=1 keeps the work directory.
@@ -42,13 +47,31 @@ LEVEL=${LEVEL:-1}
 # WAL is archived into a spool once the data is loaded (not during the load:
 # at scale 400 that would be many GB); both tools get the spool's segments,
 # so both restores replay the same WAL.
-start_pg /bin/true 8GB
+CACHE=${PGDATA_CACHE:+$PGDATA_CACHE/scale-$SCALE}
+if [ -n "$CACHE" ] && [ -d "$CACHE" ]; then
+	log "pgbench database (scale $SCALE) copied from $CACHE"
+	mkdir -p "$W/pg"; chown postgres: "$W/pg"
+	cp -a "$CACHE" "$W/pg/data"
+	start_pg /bin/true 8GB
+else
+	start_pg /bin/true 8GB
+	log "pgbench -i -s $SCALE, then random filler (compresses ~5x, not ~22x)"
+	"$PGBIN/pgbench" -h "$W/pg" -p "$PGPORT" -U postgres -i -s "$SCALE" -q postgres >/dev/null 2>&1
+	"${PSQL[@]}" -c "UPDATE pgbench_accounts SET filler = md5(random()::text) || md5(random()::text)" postgres
+	"${PSQL[@]}" -c "VACUUM FULL pgbench_accounts" postgres
+	"${PSQL[@]}" -c "CHECKPOINT" postgres
+	if [ -n "$CACHE" ]; then
+		# Keep the loaded database (server stopped cleanly) for later runs:
+		# at scale 400 loading takes far longer than the measurements.
+		log "keeping the loaded database in $CACHE"
+		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -m fast stop >/dev/null
+		mkdir -p "$PGDATA_CACHE"; rm -rf "$CACHE.tmp"
+		cp -a "$W/pg/data" "$CACHE.tmp" && mv "$CACHE.tmp" "$CACHE"
+		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/log" -w start >/dev/null
+	fi
+fi
+if [ -n "${PREPARE_ONLY:-}" ]; then log "PREPARE_ONLY: database loaded, nothing measured"; exit 0; fi
 mkdir -p "$W/spool"; chown postgres: "$W/spool"
-log "pgbench -i -s $SCALE, then random filler (compresses ~5x, not ~22x)"
-"$PGBIN/pgbench" -h "$W/pg" -p "$PGPORT" -U postgres -i -s "$SCALE" -q postgres >/dev/null 2>&1
-"${PSQL[@]}" -c "UPDATE pgbench_accounts SET filler = md5(random()::text) || md5(random()::text)" postgres
-"${PSQL[@]}" -c "VACUUM FULL pgbench_accounts" postgres
-"${PSQL[@]}" -c "CHECKPOINT" postgres
 "${PSQL[@]}" -c "ALTER SYSTEM SET archive_command = 'test ! -f $W/spool/%f && cp %p $W/spool/%f'" postgres
 # The restored servers inherit this: with fsync on, a server started from a
 # restore syncs its data directory before recovery, so "to a started server"

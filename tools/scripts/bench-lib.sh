@@ -85,7 +85,8 @@ start_pg() {
 	PGPORT=$(freeport)
 	mkdir -p "$W/pg"
 	chown postgres: "$W/pg"
-	runuser -u postgres -- "$PGBIN/initdb" -D "$W/pg/data" -U postgres --auth=trust --no-sync >/dev/null
+	# A data directory already in place (a copy of a loaded database) is used as is.
+	[ -d "$W/pg/data" ] || runuser -u postgres -- "$PGBIN/initdb" -D "$W/pg/data" -U postgres --auth=trust --no-sync >/dev/null
 	cat >>"$W/pg/data/postgresql.conf" <<CONF
 port = $PGPORT
 listen_addresses = ''
