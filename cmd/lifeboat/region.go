@@ -101,7 +101,8 @@ func newRegionCopyCmd() *cobra.Command {
 		Use:   "copy",
 		Short: "Run one copy pass to a recovery region now (what the agent does on the region's interval)",
 		Long: `Copy every object of the cluster not yet verified in the recovery region, data
-before the manifests that name it, each read back and compared by SHA-256, and
+before the manifests that name it, each one's SHA-256 checked by the destination
+as it arrives (read back where the destination confirms no checksum), and
 print what was copied, what is pending and the lag. --config is the cluster's
 agent configuration (the source); --store names the entry of its "stores"
 that holds the destination.`,

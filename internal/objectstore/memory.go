@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -58,6 +59,19 @@ func (m *Memory) Put(ctx context.Context, key string, body io.Reader, opts PutOp
 	if err := ctx.Err(); err != nil {
 		return ObjectInfo{}, err
 	}
+	var sha string
+	if opts.VerifySHA256 {
+		// As S3 with a checksum: the digest of what arrived, checked
+		// against the one sent ahead, kept with the version.
+		if opts.Size < 0 || opts.Size > MaxVerifiedPut {
+			return ObjectInfo{}, fmt.Errorf("put %s: a put checked on arrival needs a known size up to %d bytes, got %d", key, int64(MaxVerifiedPut), opts.Size)
+		}
+		s := sha256.Sum256(data)
+		sha = hex.EncodeToString(s[:])
+		if opts.SHA256 != "" && opts.SHA256 != sha {
+			return ObjectInfo{}, fmt.Errorf("put %s: %w: received %s, sent %s", key, ErrChecksumMismatch, sha, opts.SHA256)
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if opts.IfAbsent {
@@ -75,12 +89,15 @@ func (m *Memory) Put(ctx context.Context, key string, body io.Reader, opts PutOp
 			LastModified: m.now().UTC(),
 			VersionID:    strconv.Itoa(m.seq),
 			Metadata:     lowerKeys(opts.Metadata),
+			SHA256:       sha,
 		},
 		data:        data,
 		retainUntil: opts.RetainUntil,
 	}
 	m.objects[key] = append(m.objects[key], v)
-	return v.info, nil
+	info := v.info
+	info.SHA256Checked = sha != ""
+	return info, nil
 }
 
 // Get implements Store.

@@ -1,7 +1,12 @@
 package objectstore
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -73,6 +78,9 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 		}
 		in.ObjectLockRetainUntilDate = aws.Time(opts.RetainUntil.UTC())
 	}
+	if opts.VerifySHA256 {
+		return s.putVerified(ctx, key, body, opts, in)
+	}
 	_, seekable := body.(io.ReadSeeker)
 	if opts.Size >= 0 && (seekable && opts.Size <= partSize || !seekable && opts.Size <= maxStreamedPut) {
 		// A body of known length: one PutObject, no part buffers.
@@ -112,6 +120,103 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 		info.Size = opts.Size
 	}
 	return info, nil
+}
+
+// emptySHA256 is the SHA-256 of no bytes: an empty body's digest goes
+// ahead of it (aws-chunked needs a payload).
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// putVerified is Put with VerifySHA256: one request whose checksum the
+// store checks on arrival, the digest sent ahead of the body when known,
+// else computed as it streams and sent after it (trailerBody).
+func (s *S3) putVerified(ctx context.Context, key string, body io.Reader, opts PutOptions, in *s3.PutObjectInput) (ObjectInfo, error) {
+	if opts.Size < 0 || opts.Size > MaxVerifiedPut {
+		return ObjectInfo{}, fmt.Errorf("put s3://%s/%s: a put checked on arrival needs a known size up to %d bytes, got %d", s.bucket, key, int64(MaxVerifiedPut), opts.Size)
+	}
+	want := opts.SHA256
+	if opts.Size == 0 {
+		// Nothing to stream: the digest goes ahead (and an empty
+		// unseekable body would be sent chunked).
+		var one [1]byte
+		if n, _ := io.ReadFull(body, one[:]); n > 0 {
+			return ObjectInfo{}, fmt.Errorf("put s3://%s/%s: body longer than its size of 0 bytes", s.bucket, key)
+		}
+		body = bytes.NewReader(nil)
+		want = cmp.Or(want, emptySHA256)
+	}
+	var tb *trailerBody
+	optFns := []func(*s3.Options){s.client.streamOptions, func(o *s3.Options) {
+		// Only the SHA-256 asked for: the SDK adds no checksum of its own.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	}}
+	if want != "" {
+		raw, err := hex.DecodeString(want)
+		if err != nil || len(raw) != sha256.Size {
+			return ObjectInfo{}, fmt.Errorf("put s3://%s/%s: %q is not a hex SHA-256", s.bucket, key, want)
+		}
+		in.ChecksumSHA256 = aws.String(base64.StdEncoding.EncodeToString(raw))
+		in.ContentLength = aws.Int64(opts.Size)
+		// Hidden type: see Put (an *io.PipeReader would go chunked).
+		in.Body = struct{ io.Reader }{body}
+		if opts.Size == 0 {
+			in.Body = body
+		}
+	} else {
+		tb = newTrailerBody(body, opts.Size)
+		in.Body = tb
+		in.ContentLength = aws.Int64(tb.encodedLength())
+		optFns = append(optFns, func(o *s3.Options) { o.APIOptions = append(o.APIOptions, tb.trailerRequest) })
+	}
+	out, err := s.client.s3.PutObject(ctx, in, optFns...)
+	if err != nil {
+		if isCode(err, "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch", "BadDigest", "InvalidDigest") {
+			return ObjectInfo{}, fmt.Errorf("put s3://%s/%s: %w: %w", s.bucket, key, ErrChecksumMismatch, err)
+		}
+		return ObjectInfo{}, s.putError(ctx, key, opts, err)
+	}
+	if tb != nil {
+		want = hex.EncodeToString(tb.sum)
+	}
+	info := ObjectInfo{Key: key, Size: opts.Size, ETag: strings.Trim(aws.ToString(out.ETag), `"`), VersionID: aws.ToString(out.VersionId),
+		IsLatest: true, Metadata: lowerKeys(opts.Metadata), SHA256: want}
+	if got := aws.ToString(out.ChecksumSHA256); got != "" {
+		if got != base64.StdEncoding.EncodeToString(mustHex(want)) {
+			// The version is stored, under another digest than ours.
+			return info, fmt.Errorf("put s3://%s/%s: %w: the store answered SHA-256 %s for a body of SHA-256 %s", s.bucket, key, ErrChecksumMismatch, b64hex(got), want)
+		}
+		info.SHA256Checked = true
+	}
+	return info, nil
+}
+
+func mustHex(s string) []byte {
+	b, _ := hex.DecodeString(s)
+	return b
+}
+
+// b64hex is a base64 checksum from a response in hex (as given when it
+// is not base64).
+func b64hex(s string) string {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return s
+	}
+	return hex.EncodeToString(b)
+}
+
+// fullSHA256 is the hex SHA-256 of a whole object from a checksum the
+// store reports, "" for a checksum of parts ("<base64>-<parts>",
+// COMPOSITE) or none.
+func fullSHA256(checksum *string, typ types.ChecksumType) string {
+	c := aws.ToString(checksum)
+	if c == "" || typ == types.ChecksumTypeComposite || strings.Contains(c, "-") {
+		return ""
+	}
+	b, err := base64.StdEncoding.DecodeString(c)
+	if err != nil || len(b) != sha256.Size {
+		return ""
+	}
+	return hex.EncodeToString(b)
 }
 
 // putError classifies a failed put. GOTCHA: a store that refuses a
@@ -167,7 +272,10 @@ func (s *S3) get(ctx context.Context, key, versionID string) (io.ReadCloser, Obj
 
 // Head implements Store.
 func (s *S3) Head(ctx context.Context, key string) (ObjectInfo, error) {
-	out, err := s.client.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	// NOTE: with its checksum (a HEAD reads it, it validates nothing): a
+	// recovery region resuming a copy compares the SHA-256 the store
+	// checked on arrival.
+	out, err := s.client.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
 	if err != nil {
 		return ObjectInfo{}, s.client.classify("head s3://"+s.bucket+"/"+key, err)
 	}
@@ -179,6 +287,7 @@ func (s *S3) Head(ctx context.Context, key string) (ObjectInfo, error) {
 		VersionID:    aws.ToString(out.VersionId),
 		IsLatest:     true,
 		Metadata:     lowerKeys(out.Metadata),
+		SHA256:       fullSHA256(out.ChecksumSHA256, out.ChecksumType),
 	}, nil
 }
 

@@ -1,9 +1,13 @@
 package objectstore_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -124,5 +128,78 @@ func TestS3PolicyTiersAndBucketTiersCoexist(t *testing.T) {
 	st, _ = c.ReadBucket(ctx, name)
 	if got, _ := c.PolicyTiers(ctx, name, "pg/main"); len(got) != 0 || len(st.Spec.Lifecycle) != 1 {
 		t.Fatalf("after clearing the policy: policy %+v, bucket %+v", got, st.Spec.Lifecycle)
+	}
+}
+
+// A put checked on arrival: MinIO hashes what it receives against the
+// SHA-256 sent after the body (computed as it streams) or ahead of it
+// (given), answers it, and keeps it (Head). A wrong given digest stores
+// nothing; so does a body shorter than its size.
+func TestS3PutVerifiedSHA256(t *testing.T) {
+	c := newMinIOClient(t)
+	ctx := context.Background()
+	name := randomBucket("sha")
+	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
+	s := c.Store(name)
+	for _, size := range []int{0, 1, 1 << 20, 3<<20 + 5} {
+		body := make([]byte, size)
+		for i := range body {
+			body[i] = byte(i * 7)
+		}
+		sum := sha256.Sum256(body)
+		want := hex.EncodeToString(sum[:])
+		key := fmt.Sprintf("streamed/%d", size)
+		// NOTE: a pipe, as the copy's source body: read once, no seeking.
+		pr, pw := io.Pipe()
+		go func() { _, err := pw.Write(body); pw.CloseWithError(err) }()
+		info, err := s.Put(ctx, key, pr, objectstore.PutOptions{Size: int64(size), VerifySHA256: true})
+		if err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		if info.SHA256 != want || !info.SHA256Checked {
+			t.Fatalf("%d bytes: put answered %+v, want SHA-256 %s checked", size, info, want)
+		}
+		h, err := s.Head(ctx, key)
+		if err != nil || h.SHA256 != want || h.Size != int64(size) {
+			t.Fatalf("%d bytes: head %+v, %v: want the stored SHA-256 %s", size, h, err, want)
+		}
+		rc, _, err := s.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, body) {
+			t.Fatalf("%d bytes: stored bytes differ", size)
+		}
+		// The same, the digest given ahead.
+		info, err = s.Put(ctx, "given/"+key, bytes.NewReader(body), objectstore.PutOptions{Size: int64(size), VerifySHA256: true, SHA256: want})
+		if err != nil || !info.SHA256Checked || info.SHA256 != want {
+			t.Fatalf("%d bytes, digest given: %+v, %v", size, info, err)
+		}
+	}
+	other := sha256.Sum256([]byte("other"))
+	_, err := s.Put(ctx, "wrong", strings.NewReader("payload"), objectstore.PutOptions{Size: 7, VerifySHA256: true, SHA256: hex.EncodeToString(other[:])})
+	if !errors.Is(err, objectstore.ErrChecksumMismatch) {
+		t.Fatalf("put with another digest: %v, want ErrChecksumMismatch", err)
+	}
+	if _, err := s.Head(ctx, "wrong"); !errors.Is(err, objectstore.ErrNotFound) {
+		t.Fatalf("refused put left an object: %v", err)
+	}
+	if _, err := s.Put(ctx, "short", strings.NewReader("short"), objectstore.PutOptions{Size: 10, VerifySHA256: true}); err == nil {
+		t.Fatal("a short body went through")
+	}
+	if _, err := s.Head(ctx, "short"); !errors.Is(err, objectstore.ErrNotFound) {
+		t.Fatalf("short put left an object: %v", err)
+	}
+	// A plain put keeps no SHA-256 to report.
+	if _, err := s.Put(ctx, "plain", strings.NewReader("plain"), objectstore.PutOptions{Size: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := s.Head(ctx, "plain"); err != nil || h.SHA256 != "" {
+		t.Fatalf("plain put: %+v, %v", h, err)
 	}
 }

@@ -29,6 +29,11 @@ var (
 	// ErrNoObjectLock: a put asked for a retention, but the bucket has no
 	// object lock; nothing was written.
 	ErrNoObjectLock = errors.New("bucket has no object lock")
+	// ErrChecksumMismatch: a put asked the store to check the body's
+	// SHA-256 (PutOptions.VerifySHA256) and the bytes the store received
+	// do not have it; nothing was written. Also returned when the store
+	// answers with another digest than the one sent.
+	ErrChecksumMismatch = errors.New("the store received other bytes than were sent (SHA-256 checksum mismatch)")
 )
 
 // ObjectInfo describes one object (or one version of it).
@@ -45,6 +50,17 @@ type ObjectInfo struct {
 	DeleteMarker bool
 	// Metadata holds user metadata (lower-case keys, without the x-amz-meta- prefix).
 	Metadata map[string]string
+	// SHA256 is the object's SHA-256 (hex) when known: from Head, the
+	// full-object SHA-256 checksum the store keeps for it (objects written
+	// with one; "" otherwise, and for multipart objects, whose checksum
+	// is a checksum of their parts); from a Put with VerifySHA256, the
+	// digest of the body sent.
+	SHA256 string
+	// SHA256Checked, from a Put with VerifySHA256, means the store
+	// answered with SHA256 as the checksum it checked the received bytes
+	// against. False when it answered none (a store without S3 additional
+	// checksums): then nothing says what it stored but reading it back.
+	SHA256Checked bool
 }
 
 // PutOptions controls a Put.
@@ -68,7 +84,23 @@ type PutOptions struct {
 	// RetentionMode is the mode of RetainUntil: ModeCompliance (the
 	// default when empty) or ModeGovernance.
 	RetentionMode string
+	// VerifySHA256 asks the store to check the body's SHA-256 on arrival
+	// and to store nothing (ErrChecksumMismatch) unless the bytes it
+	// received have it. The digest is SHA256 when given, sent ahead of the
+	// body; otherwise it is computed as the body streams and sent after
+	// it (an aws-chunked trailer), so the body is read once. It needs a
+	// known Size up to MaxVerifiedPut (one request, never parts). The
+	// returned ObjectInfo carries the digest and whether the store
+	// confirmed it (SHA256, SHA256Checked).
+	VerifySHA256 bool
+	// SHA256 is the body's SHA-256 (hex) when known before the put (with
+	// VerifySHA256).
+	SHA256 string
 }
+
+// MaxVerifiedPut is the largest body a put with VerifySHA256 takes: one
+// request (S3's limit for a single PUT is 5 GiB).
+const MaxVerifiedPut = 5 << 30
 
 // Store is a bucket-scoped object store. Keys are '/'-separated paths without
 // a leading slash.

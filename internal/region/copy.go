@@ -2,6 +2,7 @@ package region
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -29,13 +31,18 @@ const MetaSourceETag = "lifeboat-source-etag"
 // was read from the source (or what the index recorded).
 var ErrMismatch = errors.New("destination object differs from the source")
 
-// MismatchError names the object and both digests.
+// MismatchError names the object and both digests; a destination that
+// refused the bytes on arrival has no Got, and Refused says what it said.
 type MismatchError struct {
 	Key       string
 	Want, Got string
+	Refused   error
 }
 
 func (e *MismatchError) Error() string {
+	if e.Refused != nil {
+		return fmt.Sprintf("%s: the destination refused the bytes it received, not of SHA-256 %s: %v", e.Key, e.Want, e.Refused)
+	}
 	return fmt.Sprintf("%s: destination sha256 %s, want %s", e.Key, e.Got, e.Want)
 }
 
@@ -144,7 +151,7 @@ func Copy(ctx context.Context, o Options) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &copier{o: o, idx: idx, fresh: map[string]Entry{}, lastFlush: o.Now()}
+	c := &copier{o: o, idx: idx, fresh: map[string]Entry{}, lastFlush: o.Now(), digests: map[string]string{}}
 	st := &Status{}
 	rtt, err := c.canary(ctx)
 	if err != nil {
@@ -179,6 +186,7 @@ func Copy(ctx context.Context, o Options) (*Status, error) {
 			data = append(data, obj)
 		}
 	}
+	c.learn(ctx, refs)
 	failed := map[string]error{}
 	c.run(ctx, data, failed)
 	// Manifests and histories whose referents are not verified wait for
@@ -257,6 +265,11 @@ type copier struct {
 	mu        sync.Mutex
 	fresh     map[string]Entry // verified, not yet in a segment
 	lastFlush time.Time
+	// digests are the SHA-256 the pending manifests record, by key.
+	digests map[string]string
+	// unchecked is set once the destination answered a checked put
+	// without the checksum it checked: the rest is read back.
+	unchecked atomic.Bool
 }
 
 func (c *copier) verified(obj objectstore.ObjectInfo) (Entry, bool) {
@@ -335,19 +348,19 @@ func (c *copier) flush(ctx context.Context, st *Status) error {
 	return nil
 }
 
-// copyOne copies obj and reads it back. An object already at the
-// destination from the same source version (a pass killed before its
-// index segment) is verified against the source without being written
-// again.
+// copyOne copies obj, verified: the destination checks the SHA-256 of
+// what it receives on arrival (objectstore.PutOptions.VerifySHA256) against
+// the digest a manifest records for obj, or else the digest of the bytes
+// read from the source as they stream; a destination that does not confirm
+// it checked is read back instead. An object already at the destination
+// from the same source version (a pass killed before its index segment) is
+// verified without being written again.
 func (c *copier) copyOne(ctx context.Context, obj objectstore.ObjectInfo) (Entry, error) {
+	want := c.named(obj.Key)
 	if _, known := c.entry(obj.Key); !known {
 		if d, err := c.o.Dest.Head(ctx, obj.Key); err == nil && d.Metadata[MetaSourceETag] == obj.ETag && d.Size == obj.Size {
-			want, info, err := c.sourceDigest(ctx, obj.Key)
-			if err != nil {
-				return Entry{}, err
-			}
-			if err := c.readBack(ctx, obj.Key, want); err == nil {
-				return Entry{ETag: info.ETag, Size: info.Size, SHA256: want, Modified: info.LastModified.UTC(), Verified: c.o.Now().UTC()}, nil
+			if e, err := c.resume(ctx, obj, d, want); err == nil {
+				return e, nil
 			}
 			// Not the same bytes after all: write it again below.
 		}
@@ -362,17 +375,119 @@ func (c *copier) copyOne(ctx context.Context, obj objectstore.ObjectInfo) (Entry
 		meta[k] = v
 	}
 	meta[MetaSourceETag] = info.ETag
-	h := sha256.New()
-	// NOTE: the object is hashed as it streams to the destination; the
-	// read-back below compares what the destination now holds.
-	if _, err := c.o.Dest.Put(ctx, obj.Key, io.TeeReader(rc, h), objectstore.PutOptions{Size: info.Size, Metadata: meta}); err != nil {
+	entry := func(sum string) Entry {
+		return Entry{ETag: info.ETag, Size: info.Size, SHA256: sum, Modified: info.LastModified.UTC(), Verified: c.o.Now().UTC()}
+	}
+	if info.Size > objectstore.MaxVerifiedPut || c.unchecked.Load() {
+		// Too large for one request, or a destination that does not
+		// check: hashed as it streams, then read back.
+		sum, err := c.putReadBack(ctx, obj.Key, rc, info.Size, meta)
+		if err != nil {
+			return Entry{}, err
+		}
+		return entry(sum), nil
+	}
+	put, err := c.o.Dest.Put(ctx, obj.Key, rc, objectstore.PutOptions{Size: info.Size, Metadata: meta, VerifySHA256: true, SHA256: want})
+	if errors.Is(err, objectstore.ErrChecksumMismatch) {
+		return Entry{}, &MismatchError{Key: obj.Key, Want: cmp.Or(want, put.SHA256, "the bytes read from the source"), Refused: err}
+	}
+	if err != nil {
 		return Entry{}, fmt.Errorf("writing %s to the destination: %w", obj.Key, err)
 	}
-	want := hex.EncodeToString(h.Sum(nil))
-	if err := c.readBack(ctx, obj.Key, want); err != nil {
-		return Entry{}, err
+	if !put.SHA256Checked {
+		// The destination answered no checksum: it may have checked none.
+		// Read this one back, and write the rest of the pass plainly.
+		c.unchecked.Store(true)
+		c.o.Log.Warn("the destination does not confirm the SHA-256 it checked on arrival: reading objects back", "key", obj.Key)
+		if err := c.readBack(ctx, obj.Key, put.SHA256); err != nil {
+			// A store that does not know the checksum's encoding may
+			// have kept it as content: write it again, plainly.
+			rc.Close()
+			if rc, _, err = c.o.Source.Get(ctx, obj.Key); err != nil {
+				return Entry{}, fmt.Errorf("reading %s from the source: %w", obj.Key, err)
+			}
+			defer rc.Close()
+			sum, err := c.putReadBack(ctx, obj.Key, rc, info.Size, meta)
+			if err != nil {
+				return Entry{}, err
+			}
+			return entry(sum), nil
+		}
+	}
+	return entry(put.SHA256), nil
+}
+
+// putReadBack writes body to key hashing it as it streams, then reads it
+// back from the destination and compares: for what the destination cannot
+// be asked to check on arrival. It returns the digest.
+func (c *copier) putReadBack(ctx context.Context, key string, body io.Reader, size int64, meta map[string]string) (string, error) {
+	h := sha256.New()
+	if _, err := c.o.Dest.Put(ctx, key, io.TeeReader(body, h), objectstore.PutOptions{Size: size, Metadata: meta}); err != nil {
+		return "", fmt.Errorf("writing %s to the destination: %w", key, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	return sum, c.readBack(ctx, key, sum)
+}
+
+// resume verifies an object found at the destination (d) from the same
+// source version as obj but not in the index: the SHA-256 the destination
+// checked on arrival (its stored checksum) or, without one, a read back,
+// against the source's digest (want, from a manifest, or read).
+func (c *copier) resume(ctx context.Context, obj, d objectstore.ObjectInfo, want string) (Entry, error) {
+	info := obj
+	if want == "" {
+		var err error
+		if want, info, err = c.sourceDigest(ctx, obj.Key); err != nil {
+			return Entry{}, err
+		}
+	}
+	if d.SHA256 == "" {
+		if err := c.readBack(ctx, obj.Key, want); err != nil {
+			return Entry{}, err
+		}
+	} else if d.SHA256 != want {
+		return Entry{}, &MismatchError{Key: obj.Key, Want: want, Got: d.SHA256}
 	}
 	return Entry{ETag: info.ETag, Size: info.Size, SHA256: want, Modified: info.LastModified.UTC(), Verified: c.o.Now().UTC()}, nil
+}
+
+// named is the SHA-256 a pending manifest records for key ("" if none).
+func (c *copier) named(key string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.digests[key]
+}
+
+// learn notes the digests the pending manifests record for the objects
+// they name, before the data they name is copied: those objects are
+// checked on arrival against the digest their writer recorded, and the
+// copy need not hash them.
+func (c *copier) learn(ctx context.Context, refs []objectstore.ObjectInfo) {
+	for _, obj := range refs {
+		k, _ := c.o.Layout.Parse(obj.Key)
+		var named []part
+		switch k.Kind {
+		case repo.KindBackupManifest:
+			var m backupManifest
+			if err := readJSON(ctx, c.o.Source, obj.Key, &m); err != nil {
+				continue // ready() says why, later
+			}
+			named = m.parts()
+		case repo.KindTenantManifest:
+			var m tenantManifest
+			if err := readJSON(ctx, c.o.Source, obj.Key, &m); err != nil {
+				continue
+			}
+			named = []part{{Key: cmp.Or(m.Dump.Key, c.o.Layout.TenantDumpKey(k.Database, k.ID)), SHA256: m.Dump.SHA256}}
+		}
+		c.mu.Lock()
+		for _, p := range named {
+			if len(p.SHA256) == 2*sha256.Size {
+				c.digests[p.Key] = p.SHA256
+			}
+		}
+		c.mu.Unlock()
+	}
 }
 
 func (c *copier) sourceDigest(ctx context.Context, key string) (string, objectstore.ObjectInfo, error) {
@@ -441,12 +556,7 @@ func (c *copier) ready(ctx context.Context, obj objectstore.ObjectInfo, failed m
 		}
 		return true, ""
 	case repo.KindTenantManifest:
-		var m struct {
-			Dump struct {
-				Key    string `json:"key"`
-				SHA256 string `json:"sha256"`
-			} `json:"dump"`
-		}
+		var m tenantManifest
 		if err := readJSON(ctx, c.o.Source, obj.Key, &m); err != nil {
 			return false, err.Error()
 		}
@@ -539,6 +649,11 @@ type backupManifest struct {
 		Parts []part `json:"parts"`
 	} `json:"archives"`
 	BackupManifest *part `json:"backup_manifest"`
+}
+
+// tenantManifest is the part of a tenant dump manifest the copy needs.
+type tenantManifest struct {
+	Dump part `json:"dump"`
 }
 
 type part struct {

@@ -389,3 +389,82 @@ func TestIndexCompaction(t *testing.T) {
 		t.Fatal("invalidated entry still in the index")
 	}
 }
+
+// uncheckedStore is a destination without S3 additional checksums: it
+// takes a put checked on arrival without checking anything, answers no
+// checksum, and (corrupt) stores other bytes than it received for WAL.
+type uncheckedStore struct {
+	objectstore.Store
+	corrupt        bool
+	checked, plain int
+	mu             sync.Mutex
+}
+
+func (u *uncheckedStore) Put(ctx context.Context, key string, body io.Reader, opts objectstore.PutOptions) (objectstore.ObjectInfo, error) {
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return objectstore.ObjectInfo{}, err
+	}
+	sum := sha256.Sum256(data)
+	u.mu.Lock()
+	if opts.VerifySHA256 {
+		u.checked++
+	} else {
+		u.plain++
+	}
+	corrupt := u.corrupt
+	u.mu.Unlock()
+	if corrupt && strings.Contains(key, "/wal/") && len(data) > 0 {
+		data = append([]byte{}, data...)
+		data[0] ^= 0xff
+	}
+	info, err := u.Store.Put(ctx, key, bytes.NewReader(data), objectstore.PutOptions{Size: opts.Size, Metadata: opts.Metadata, IfAbsent: opts.IfAbsent})
+	if opts.VerifySHA256 {
+		// What the sender hashed; no store confirmed it.
+		info.SHA256, info.SHA256Checked = hex.EncodeToString(sum[:]), false
+	}
+	return info, err
+}
+
+// A destination that confirms no checksum has what the copy writes read
+// back: other bytes stored are found, never recorded as verified (the
+// backup whose WAL they are waits), and written again by a later pass;
+// the rest of a pass is written plainly, without asking for a check it
+// would not make.
+func TestUncheckedDestinationIsReadBack(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	u := &uncheckedStore{Store: objectstore.NewMemory("dr"), corrupt: true}
+	o := f.opts()
+	o.Dest = u
+	_, err := Copy(ctx, o)
+	var ce *CopyError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrMismatch) || ce.Failed != len(f.segments) {
+		t.Fatalf("want a mismatch for each of the %d WAL segments, got %v", len(f.segments), err)
+	}
+	idx, err := ReadIndex(ctx, u, f.l, "eu2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range append([]string{f.history, f.manifest}, f.segments...) {
+		if _, ok := idx.Entries[k]; ok {
+			t.Fatalf("%s recorded as verified", k)
+		}
+	}
+	for _, k := range f.parts {
+		if _, ok := idx.Entries[k]; !ok {
+			t.Fatalf("%s, stored intact, not recorded", k)
+		}
+	}
+	if u.checked != 1 || u.plain == 0 {
+		t.Fatalf("%d checked puts and %d plain ones: want one checked, the rest plain", u.checked, u.plain)
+	}
+	u.corrupt = false
+	st, err := Copy(ctx, o)
+	if err != nil || st.PendingObjects != 0 {
+		t.Fatalf("second pass %+v, %v", st, err)
+	}
+	for _, k := range append([]string{f.history, f.manifest}, f.segments...) {
+		sameBytes(t, f.src, u, k)
+	}
+}

@@ -19,8 +19,10 @@ type Entry struct {
 	// object whose ETag or size differs has changed and is copied again.
 	ETag string `json:"etag"`
 	Size int64  `json:"size"`
-	// SHA256 is the hex SHA-256 of the bytes read from the source and read
-	// back from the destination (they were equal).
+	// SHA256 is the hex SHA-256 of the object: of the bytes read from the
+	// source (or as their manifest records it), which the destination
+	// checked the bytes it stored against on arrival (or, where it could
+	// not, which they had when read back).
 	SHA256 string `json:"sha256"`
 	// Modified is the source object's LastModified.
 	Modified time.Time `json:"modified"`

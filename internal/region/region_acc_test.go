@@ -4,10 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
@@ -228,5 +236,201 @@ func TestCopyWithTheCopyRole(t *testing.T) {
 		if r.Outcome != access.Denied || r.By != access.ByPolicy {
 			t.Errorf("probe as the copy role: %s: %s (%s) %s, want denied by policy", r.Check, r.Outcome, r.By, r.Detail)
 		}
+	}
+}
+
+// tamperingProxy stands between the copy and the destination MinIO, as a
+// faulty network, store or middlebox would: it can flip a byte of the
+// bodies of data puts (WAL, base backups), answer another checksum than
+// the one the store checked, or hide the checksum the store answered.
+type tamperingProxy struct {
+	*httptest.Server
+	flip, lie, hide atomic.Bool
+	flipped         atomic.Int64
+}
+
+func newTamperingProxy(t *testing.T, target string) *tamperingProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tamperingProxy{}
+	data := func(r *http.Request) bool {
+		return r.Method == http.MethodPut && (strings.Contains(r.URL.Path, "/wal/") || strings.Contains(r.URL.Path, "/basebackups/"))
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			// NOTE: the signature covers the Host header: keep the one the
+			// client signed.
+			pr.Out.Host = pr.In.Host
+			if p.flip.Load() && data(pr.In) && pr.In.ContentLength > 64 {
+				pr.Out.Body = &flipAt{r: pr.Out.Body, at: 40, done: &p.flipped}
+			}
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if !data(resp.Request) {
+				return nil
+			}
+			if p.hide.Load() {
+				resp.Header.Del("X-Amz-Checksum-Sha256")
+			}
+			if p.lie.Load() && resp.Header.Get("X-Amz-Checksum-Sha256") != "" {
+				sum := sha256.Sum256([]byte("not what was stored"))
+				resp.Header.Set("X-Amz-Checksum-Sha256", base64.StdEncoding.EncodeToString(sum[:]))
+			}
+			return nil
+		},
+	}
+	p.Server = httptest.NewServer(rp)
+	t.Cleanup(p.Close)
+	return p
+}
+
+// flipAt inverts the byte at offset at of a body.
+type flipAt struct {
+	r    io.ReadCloser
+	at   int64
+	off  int64
+	done *atomic.Int64
+}
+
+func (f *flipAt) Read(b []byte) (int, error) {
+	n, err := f.r.Read(b)
+	if f.off <= f.at && f.at < f.off+int64(n) {
+		b[f.at-f.off] ^= 0xff
+		f.done.Add(1)
+	}
+	f.off += int64(n)
+	return n, err
+}
+
+func (f *flipAt) Close() error { return f.r.Close() }
+
+// TestCopyRefusesWhatTheDestinationDidNotStore: a destination that
+// receives other bytes than the copy read (a byte flipped on the way), or
+// that answers another checksum than the one sent, fails the copy of those
+// objects: they are never recorded as verified, their backup manifest is
+// not copied, and a refused put leaves nothing stored. The next pass
+// through a clean path resumes what the lying destination did store (its
+// kept SHA-256 against the source's, not written again); a destination
+// that answers no checksum has the new object read back instead; the
+// destination keeps the SHA-256 the index records, and Verify agrees.
+func TestCopyRefusesWhatTheDestinationDidNotStore(t *testing.T) {
+	ctx := context.Background()
+	src, dst, _, dr := twoRegions(t)
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	proxy := newTamperingProxy(t, dr.Endpoint)
+	pc, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: proxy.URL, Region: "us-east-1", AccessKey: dr.AccessKey, SecretKey: dr.SecretKey, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaProxy := Options{Name: "eu2", Layout: l, Source: src, Dest: pc.Store(dst.Bucket())}
+	direct := Options{Name: "eu2", Layout: l, Source: src, Dest: dst}
+
+	// Two segments (hashed by the copy as they stream) and a backup part
+	// named by its manifest (checked against the manifest's digest).
+	var data []string
+	for i := 2; i <= 3; i++ {
+		k := l.WALKey("00000001", fmt.Sprintf("0000000100000000000000%02X", i), "zst")
+		put(t, src, k, randomBytes(t, 200<<10))
+		data = append(data, k)
+	}
+	id := "20261130T070000Z-ef56"
+	pk := l.BackupArchiveDir(id, "base.tar.zst") + "000000"
+	sum := put(t, src, pk, randomBytes(t, 1<<20+3))
+	data = append(data, pk)
+	man := l.BackupManifestKey(id)
+	put(t, src, man, []byte(fmt.Sprintf(`{"id":%q,"wal_start":"000000010000000000000002","wal_stop":"000000010000000000000003","archives":[{"parts":[{"key":%q,"sha256":%q}]}]}`, id, pk, sum)))
+
+	notRecorded := func(what string) {
+		t.Helper()
+		idx, err := ReadIndex(ctx, dst, l, "eu2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range append(data, man) {
+			if _, ok := idx.Entries[k]; ok {
+				t.Fatalf("%s: %s recorded as verified", what, k)
+			}
+		}
+		if _, err := dst.Head(ctx, man); !errors.Is(err, objectstore.ErrNotFound) {
+			t.Fatalf("%s: the manifest was copied before its parts: %v", what, err)
+		}
+	}
+	mismatch := func(what string, err error) {
+		t.Helper()
+		var ce *CopyError
+		if !errors.As(err, &ce) || ce.Failed != len(data) || !errors.Is(err, ErrMismatch) {
+			t.Fatalf("%s: %v, want a mismatch for each of the %d data objects", what, err, len(data))
+		}
+	}
+
+	// A byte flipped on the way: the destination refuses, keeps nothing.
+	proxy.flip.Store(true)
+	_, err = Copy(ctx, viaProxy)
+	mismatch("flipped byte", err)
+	if proxy.flipped.Load() < int64(len(data)) {
+		t.Fatalf("the proxy flipped %d bodies, want %d", proxy.flipped.Load(), len(data))
+	}
+	notRecorded("flipped byte")
+	for _, k := range data {
+		if _, err := dst.Head(ctx, k); !errors.Is(err, objectstore.ErrNotFound) {
+			t.Fatalf("the destination kept %s, refused on arrival: %v", k, err)
+		}
+	}
+
+	// Bytes intact, another checksum answered than the one checked.
+	proxy.flip.Store(false)
+	proxy.lie.Store(true)
+	_, err = Copy(ctx, viaProxy)
+	mismatch("another checksum answered", err)
+	notRecorded("another checksum answered")
+
+	// Directly: what the lying destination stored is resumed, by the
+	// SHA-256 it keeps, without being written again.
+	versions := map[string]string{}
+	for _, k := range data {
+		h, err := dst.Head(ctx, k)
+		if err != nil || h.SHA256 == "" {
+			t.Fatalf("%s at the destination: %+v, %v", k, h, err)
+		}
+		versions[k] = h.VersionID
+	}
+	st, err := Copy(ctx, direct)
+	if err != nil || st.PendingObjects != 0 || st.Copied != len(data)+1 {
+		t.Fatalf("clean pass %+v, %v", st, err)
+	}
+	for _, k := range data {
+		if h, err := dst.Head(ctx, k); err != nil || h.VersionID != versions[k] {
+			t.Fatalf("%s written again (%v): version %s, was %s", k, err, h.VersionID, versions[k])
+		}
+		sameBytes(t, src, dst, k)
+	}
+	sameBytes(t, src, dst, man)
+
+	// No checksum answered: the new segment is read back, and recorded.
+	proxy.lie.Store(false)
+	proxy.hide.Store(true)
+	more := l.WALKey("00000001", "000000010000000000000004", "zst")
+	put(t, src, more, randomBytes(t, 300<<10))
+	if st, err := Copy(ctx, viaProxy); err != nil || st.Copied != 1 {
+		t.Fatalf("pass with no checksum answered %+v, %v", st, err)
+	}
+	sameBytes(t, src, dst, more)
+
+	idx, err := ReadIndex(ctx, dst, l, "eu2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range append(data, man, more) {
+		h, err := dst.Head(ctx, k)
+		if err != nil || h.SHA256 == "" || h.SHA256 != idx.Entries[k].SHA256 {
+			t.Fatalf("%s: the destination keeps SHA-256 %q (%v), the index records %q", k, h.SHA256, err, idx.Entries[k].SHA256)
+		}
+	}
+	if rep, err := Verify(ctx, direct); err != nil || len(rep.Problems) != 0 || rep.Checked != len(data)+2 {
+		t.Fatalf("verify: %+v, %v", rep, err)
 	}
 }

@@ -4,13 +4,22 @@
 # TLS with one self-signed certificate), in one run:
 #
 #   1. throughput: a synthetic repository of a SIZE_MB base backup (64 MiB
-#      incompressible parts and its manifest) plus its WAL (16 MiB segments,
-#      a tenth of SIZE_MB), copied by
-#        - lifeboat region copy (8 workers; every object hashed as it streams
-#          and read back from the destination and compared: two reads, one
-#          write), into a locked bucket;
-#        - mc mirror (no read-back), into another locked bucket;
-#      MB/s as source bytes / wall time, and the CPU seconds of each.
+#      incompressible parts and its manifest naming each part's SHA-256)
+#      plus its WAL (16 MiB segments, a tenth of SIZE_MB), copied ROUNDS
+#      times by each tool, alternating which goes first, each round into
+#      fresh locked buckets:
+#        - lifeboat region copy, verified: 8 workers, one streamed PUT per
+#          object carrying its SHA-256 (x-amz-checksum-sha256), which the
+#          destination checks on arrival and refuses otherwise: the digest
+#          the manifest records for a base backup part, else the copy's
+#          own computed as the segment streams (aws-chunked trailer); no
+#          read-back (`lifeboat region verify` is the deep check);
+#        - mc mirror, its defaults: workers autodetected, multipart in
+#          16 MiB parts, 4 threads per object, a CRC32C per part checked by
+#          the destination;
+#      MB/s as source bytes / wall time (all rounds), and the CPU seconds
+#      per GB of the copier and of the two MinIO servers (/proc, while
+#      each tool runs).
 #   2. lag under full-speed pgbench: PostgreSQL 15 archives WAL into the
 #      primary with lifeboat wal-push while pgbench runs flat out for
 #      DURATION seconds; `lifeboat agent` copies on the region's interval
@@ -21,16 +30,19 @@
 # Targets (#15): copy throughput at least mc mirror's, with verification on;
 # lag under full-speed pgbench below 2 x the copy interval.
 #
-# Usage: [DURATION=180] [LAG_SCALE=10] tools/scripts/bench-region.sh [SIZE_MB, default 1536]
+# Usage: [ROUNDS=2] [DURATION=180] [LAG_SCALE=10] [SKIP_LAG=1] tools/scripts/bench-region.sh [SIZE_MB, default 1536]
 # With BENCH_TABLE set, rows are appended to it (bench_row, bench-lib.sh).
 # Needs: MinIO and mc in $LIFEBOAT_TOOLS/bin, PostgreSQL 15, Go, curl, openssl,
 # python3, /usr/bin/time; run as root (PostgreSQL runs as postgres).
-# Runs differ a lot on a busy machine: compare within one run only.
-# KEEP=1 keeps the work directory.
+# Runs differ a lot on a busy machine: compare within one run only; the CPU
+# seconds per GB are steadier than the wall-clock ratio.
+# KEEP=1 keeps the work directory. LIFEBOAT_CPUPROFILE=FILE profiles the
+# copier's last round.
 set -euo pipefail
 
 SIZE_MB=${1:-1536}
 DURATION=${DURATION:-180}
+ROUNDS=${ROUNDS:-2}
 LAG_SCALE=${LAG_SCALE:-10}
 INTERVAL=60
 BENCH_NAME=bench-region
@@ -40,7 +52,7 @@ MC_BIN=${LIFEBOAT_TOOLS:-$HOME/.cache/lifeboat-tools}/bin/mc
 export MC_CONFIG_DIR=$W/mc
 mc() { "$MC_BIN" --insecure "$@"; }
 
-echo "bench-region: $(nproc) cores, SIZE_MB=$SIZE_MB, DURATION=${DURATION}s, LAG_SCALE=$LAG_SCALE, copy interval ${INTERVAL}s; $(date -u +%FT%TZ)"
+echo "bench-region: $(nproc) cores, SIZE_MB=$SIZE_MB, ROUNDS=$ROUNDS, DURATION=${DURATION}s, LAG_SCALE=$LAG_SCALE, copy interval ${INTERVAL}s; $(date -u +%FT%TZ)"
 
 # --- the second region: another MinIO server, same certificate ----------------
 DRPORT=$(freeport)
@@ -53,7 +65,8 @@ for _ in $(seq 100); do curl -ksf https://127.0.0.1:$DRPORT/minio/health/ready >
 mc alias set primary https://127.0.0.1:$S3PORT "$AK" "$SK" >/dev/null
 mc alias set dr https://127.0.0.1:$DRPORT "$AK" "$SK" >/dev/null
 mc mb --with-lock dr/repo-dr >/dev/null
-mc mb --with-lock dr/repo-mirror >/dev/null
+PRIMARY_PID=${PIDS[0]}
+DR_PID=${PIDS[$((${#PIDS[@]} - 1))]}
 log "primary https://127.0.0.1:$S3PORT, region https://127.0.0.1:$DRPORT"
 
 # agent_config CLUSTER: the cluster's agent configuration, with the region's
@@ -95,23 +108,51 @@ BYTES=$((PARTS * (64 << 20) + SEGS * (16 << 20)))
 rm -f "$W/src/part" "$W/src/seg"
 agent_config main
 
-log "lifeboat region copy (verified)"
-/usr/bin/time -f '%e %U %S' -o "$W/time-lifeboat" "$W/lifeboat" region copy --config "$W/agent-main.json" --name repo-dr >&2
-log "mc mirror (not verified)"
-/usr/bin/time -f '%e %U %S' -o "$W/time-mc" "$MC_BIN" --insecure mirror -q primary/bench/pg/main dr/repo-mirror/pg/main >/dev/null
-read -r lb_wall lb_user lb_sys <"$W/time-lifeboat"
-read -r mc_wall mc_user mc_sys <"$W/time-mc"
+# cpu PID: the CPU seconds (user + system) process PID has used so far.
+cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / t }' "/proc/$1/stat"; }
+
+# run_tool TOOL ROUND: one copy of the repository into fresh locked buckets;
+# appends "wall copier_cpu minio_cpu" to $W/times-TOOL.
+run_tool() {
+	local tool=$1 r=$2 p0 d0 prof=()
+	mc mb --with-lock "dr/$tool-$r" >/dev/null
+	p0=$(cpu "$PRIMARY_PID")
+	d0=$(cpu "$DR_PID")
+	case $tool in
+	lifeboat)
+		log "round $r: lifeboat region copy (verified on arrival)"
+		if [ -n "${LIFEBOAT_CPUPROFILE:-}" ] && [ "$r" -eq "$ROUNDS" ]; then prof=(env "LIFEBOAT_CPUPROFILE=$LIFEBOAT_CPUPROFILE"); fi
+		LIFEBOAT_CPUPROFILE='' /usr/bin/time -f '%e %U %S' -o "$W/time" "${prof[@]}" "$W/lifeboat" region copy --config "$W/agent-main.json" \
+			--name "$tool-$r" --store repo-dr >&2
+		;;
+	mc)
+		log "round $r: mc mirror"
+		/usr/bin/time -f '%e %U %S' -o "$W/time" "$MC_BIN" --insecure mirror -q primary/bench/pg/main "dr/$tool-$r/pg/main" >/dev/null
+		;;
+	esac
+	local wall user sys
+	read -r wall user sys <"$W/time"
+	echo "$wall $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') $(awk -v a="$p0" -v b="$(cpu "$PRIMARY_PID")" -v c="$d0" -v d="$(cpu "$DR_PID")" 'BEGIN { print b - a + d - c }')" >>"$W/times-$tool"
+	echo "round $r $tool: $(tail -1 "$W/times-$tool") (wall s, copier CPU s, MinIO servers CPU s)"
+}
+
+for r in $(seq 1 "$ROUNDS"); do
+	if [ $((r % 2)) -eq 1 ]; then run_tool lifeboat "$r"; run_tool mc "$r"; else run_tool mc "$r"; run_tool lifeboat "$r"; fi
+done
+GB=$(awk -v b="$BYTES" -v n="$ROUNDS" 'BEGIN { printf "%.4f", b * n / 1e9 }')
 MB=$(awk -v b="$BYTES" 'BEGIN { printf "%.0f", b / 1e6 }')
-lb_mbs=$(awk -v b="$BYTES" -v t="$lb_wall" 'BEGIN { printf "%.1f", b / 1e6 / t }')
-mc_mbs=$(awk -v b="$BYTES" -v t="$mc_wall" 'BEGIN { printf "%.1f", b / 1e6 / t }')
-lb_cpu=$(awk -v u="$lb_user" -v s="$lb_sys" 'BEGIN { printf "%.1f", u + s }')
-mc_cpu=$(awk -v u="$mc_user" -v s="$mc_sys" 'BEGIN { printf "%.1f", u + s }')
+# sums TOOL: "MB/s copier_cpu_s_per_GB minio_cpu_s_per_GB" over the rounds.
+sums() { awk -v gb="$GB" '{ w += $1; c += $2; m += $3 } END { printf "%.1f %.2f %.2f\n", gb * 1000 / w, c / gb, m / gb }' "$W/times-$1"; }
+read -r lb_mbs lb_cpu lb_srv < <(sums lifeboat)
+read -r mc_mbs mc_cpu mc_srv < <(sums mc)
 ratio=$(bench_ratio "$lb_mbs" "$mc_mbs")
-echo "source bytes: $MB MB"
-echo "lifeboat region copy (verified): ${lb_wall} s, $lb_mbs MB/s, ${lb_cpu} CPU s"
-echo "mc mirror (not verified):        ${mc_wall} s, $mc_mbs MB/s, ${mc_cpu} CPU s"
-bench_row region "copy ${MB} MB, MB/s (lifeboat verified; peer mc mirror)" "$lb_mbs" "$mc_mbs" "$ratio" ">= 1.0 x mc mirror" "$(bench_met "$ratio" ">=" 1.0)"
-bench_row region "copy ${MB} MB, CPU s (lifeboat verified; peer mc mirror)" "$lb_cpu" "$mc_cpu" "$(bench_ratio "$lb_cpu" "$mc_cpu")" - -
+echo "source bytes: $MB MB x $ROUNDS rounds"
+echo "lifeboat region copy (verified on arrival): $lb_mbs MB/s; CPU s/GB: copier $lb_cpu, MinIO servers $lb_srv"
+echo "mc mirror (defaults):                       $mc_mbs MB/s; CPU s/GB: copier $mc_cpu, MinIO servers $mc_srv"
+bench_row region "copy ${MB} MB x ${ROUNDS}, MB/s (lifeboat verified on arrival, 8 workers; peer mc mirror defaults)" "$lb_mbs" "$mc_mbs" "$ratio" ">= 1.0 x mc mirror" "$(bench_met "$ratio" ">=" 1.0)"
+bench_row region "copy, copier CPU s/GB (lifeboat; peer mc mirror)" "$lb_cpu" "$mc_cpu" "$(bench_ratio "$lb_cpu" "$mc_cpu")" - -
+bench_row region "copy, both MinIO servers CPU s/GB (lifeboat; peer mc mirror)" "$lb_srv" "$mc_srv" "$(bench_ratio "$lb_srv" "$mc_srv")" - -
+[ -z "${SKIP_LAG:-}" ] || exit 0
 
 # --- 2. lag under full-speed pgbench -----------------------------------------
 agent_config lag
