@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,9 @@ type agentOptions struct {
 	host        string
 	requestPoll time.Duration
 	heartbeat   time.Duration
+	// pgdata and walAheadParallel tune the WAL push-ahead.
+	pgdata           string
+	walAheadParallel int
 	// envErr is a malformed LIFEBOAT_AGENT_* default, reported at run.
 	envErr error
 }
@@ -103,6 +107,10 @@ and exits 0.`,
 		"this host's name in requests (agent = \"...\" on a resource) and heartbeats (default $LIFEBOAT_AGENT_HOST, else the configuration's host, else the machine's host name)")
 	fs.DurationVar(&o.requestPoll, "request-poll", o.envDuration("LIFEBOAT_AGENT_REQUEST_POLL", 2*time.Second), "look for requests (restores, teardowns, drills now) this often")
 	fs.DurationVar(&o.heartbeat, "heartbeat", o.envDuration("LIFEBOAT_AGENT_HEARTBEAT", remote.DefaultHeartbeat), "publish this agent's heartbeat this often")
+	fs.StringVar(&o.pgdata, "pgdata", os.Getenv("PGDATA"),
+		"data directory whose ready WAL segments the agent pushes ahead of archive_command (default $PGDATA, then the configuration's pgdata, then PostgreSQL's own answer when it is on this host)")
+	fs.IntVar(&o.walAheadParallel, "wal-ahead-parallel", o.envInt("LIFEBOAT_AGENT_WAL_AHEAD_PARALLEL", 2),
+		"WAL segments pushed ahead at once (wal_push_ahead = false in the configuration turns push-ahead off)")
 	fs.IntVar(&o.maxRate, "max-rate", o.envInt("LIFEBOAT_AGENT_MAX_RATE", 0), "base backup: limit the server's read rate, kB/s (0: unlimited)")
 	return cmd
 }
@@ -154,6 +162,7 @@ func runAgent(ctx context.Context, o agentOptions, logw io.Writer) error {
 		PruneGrace: o.pruneGrace, RetryDelay: o.retryDelay, MaxAttempts: o.maxAttempts, Logger: log,
 		Probe:         func(ctx context.Context) access.Report { return access.Probe(ctx, client, cfg.Bucket, cfg.Layout()) },
 		ProbeInterval: o.probeInterval, PostureReportInterval: o.postureReport,
+		WALAhead: agentd.WALAheadSettings{PGData: cmp.Or(o.pgdata, cfg.PGData), AskPostgres: true, Parallel: o.walAheadParallel},
 	})
 	if err != nil {
 		return err

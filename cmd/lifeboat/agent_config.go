@@ -29,14 +29,23 @@ func openRepo(ctx context.Context, f agentFlags) (repo.AgentConfig, objectstore.
 	if err != nil {
 		return repo.AgentConfig{}, nil, err
 	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return repo.AgentConfig{}, nil, err
+	}
+	return cfg, store, nil
+}
+
+// openStore opens cfg's repository bucket (see openRepo).
+func openStore(ctx context.Context, cfg repo.AgentConfig) (objectstore.Store, error) {
 	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
 	if err != nil {
-		return repo.AgentConfig{}, nil, fmt.Errorf("object store: %w", err)
+		return nil, fmt.Errorf("object store: %w", err)
 	}
 	if !cfg.ReadAsOf.IsZero() {
 		// A clean-room restore's configuration: the repository as it was
 		// before the declared compromise, nothing written since.
-		return cfg, objectstore.AsOf(client.Store(cfg.Bucket), cfg.ReadAsOf), nil
+		return objectstore.AsOf(client.Store(cfg.Bucket), cfg.ReadAsOf), nil
 	}
-	return cfg, client.Store(cfg.Bucket), nil
+	return client.Store(cfg.Bucket), nil
 }

@@ -35,15 +35,15 @@ type archiveFixture struct {
 // gap. The subtests share one archiving setup and run in order.
 func TestAccWalArchive(t *testing.T) {
 	env := testenv.Require(t)
-	f := setupArchiving(t, env)
+	f := setupArchiving(t, env, "wal-acc")
 	t.Run("archive_and_fetch", f.testArchiveAndFetch)
 	t.Run("object_store_outage", f.testObjectStoreOutage)
 }
 
-func setupArchiving(t *testing.T, env *testenv.Env) *archiveFixture {
+func setupArchiving(t *testing.T, env *testenv.Env, bucket string) *archiveFixture {
 	ctx := context.Background()
 	pg := env.Postgres
-	repoF := setupAgentRepo(t, env, "wal-acc")
+	repoF := setupAgentRepo(t, env, bucket)
 	bin, cfgPath, cfg := repoF.bin, repoF.cfgPath, repoF.cfg
 	if pg.OSUser != "" {
 		u, err := user.Lookup(pg.OSUser)
@@ -103,8 +103,29 @@ func (f *archiveFixture) testArchiveAndFetch(t *testing.T) {
 	if len(segs) < 3 {
 		t.Fatalf("only %d segments archived up to %s: pgbench should have produced more", len(segs), target)
 	}
-	// Every archived segment restores through the binary (which verifies
-	// its checksum), byte-identical to the file PostgreSQL still has.
+	compared := f.compareWithPGWAL(t, segs)
+	t.Logf("%d segments archived, %d compared byte for byte with pg_wal", len(segs), compared)
+
+	// End of archive: exit code 1, and nothing created.
+	out := t.TempDir()
+	for _, missing := range []string{"00000001000000FF000000FE", "00000002.history"} {
+		dest := filepath.Join(out, "missing")
+		if code, stderr := f.walFetch(t, missing, dest); code != exitSegmentNotFound {
+			t.Fatalf("wal-fetch of missing %s: exit %d, want %d: %s", missing, code, exitSegmentNotFound, stderr)
+		}
+		if _, err := os.Stat(dest); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("wal-fetch of a missing file created %s", dest)
+		}
+	}
+}
+
+// compareWithPGWAL restores every archived segment of segs through the
+// binary (which verifies its checksum) and fails unless each one still in
+// pg_wal is byte-identical to it, and at least one was; it returns how
+// many were compared.
+func (f *archiveFixture) compareWithPGWAL(t *testing.T, segs []string) int {
+	t.Helper()
+	pg := f.env.Postgres
 	compared := 0
 	out := t.TempDir()
 	for _, seg := range segs {
@@ -131,18 +152,7 @@ func (f *archiveFixture) testArchiveAndFetch(t *testing.T) {
 	if compared == 0 {
 		t.Fatal("no archived segment left in pg_wal to compare with")
 	}
-	t.Logf("%d segments archived, %d compared byte for byte with pg_wal", len(segs), compared)
-
-	// End of archive: exit code 1, and nothing created.
-	for _, missing := range []string{"00000001000000FF000000FE", "00000002.history"} {
-		dest := filepath.Join(out, "missing")
-		if code, stderr := f.walFetch(t, missing, dest); code != exitSegmentNotFound {
-			t.Fatalf("wal-fetch of missing %s: exit %d, want %d: %s", missing, code, exitSegmentNotFound, stderr)
-		}
-		if _, err := os.Stat(dest); !errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("wal-fetch of a missing file created %s", dest)
-		}
-	}
+	return compared
 }
 
 func (f *archiveFixture) testObjectStoreOutage(t *testing.T) {
@@ -259,19 +269,20 @@ func segNo(t *testing.T, name string) uint64 {
 }
 
 type archiverStats struct {
-	lastArchived, lastFailed string
-	failedCount              int
+	lastArchived, lastFailed   string
+	failedCount, archivedCount int
 }
 
 func (f *archiveFixture) archiver(t *testing.T) archiverStats {
 	t.Helper()
-	row := psql(t, f.env.Postgres, "SELECT coalesce(last_archived_wal, '') || '|' || failed_count || '|' || coalesce(last_failed_wal, '') FROM pg_stat_archiver")
+	row := psql(t, f.env.Postgres, "SELECT coalesce(last_archived_wal, '') || '|' || failed_count || '|' || coalesce(last_failed_wal, '') || '|' || archived_count FROM pg_stat_archiver")
 	parts := strings.Split(row, "|")
-	if len(parts) != 3 {
+	if len(parts) != 4 {
 		t.Fatalf("pg_stat_archiver: %q", row)
 	}
 	n, _ := strconv.Atoi(parts[1])
-	return archiverStats{lastArchived: parts[0], failedCount: n, lastFailed: parts[2]}
+	archived, _ := strconv.Atoi(parts[3])
+	return archiverStats{lastArchived: parts[0], failedCount: n, lastFailed: parts[2], archivedCount: archived}
 }
 
 func (f *archiveFixture) waitArchived(t *testing.T, seg string, limit time.Duration) {

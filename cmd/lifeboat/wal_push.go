@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
 )
 
@@ -23,7 +24,9 @@ type walPushOptions struct {
 	timeout  time.Duration
 	verbose  bool
 	parallel int
-	stderr   io.Writer
+	// aheadWait bounds the wait for the agent's push of the same segment.
+	aheadWait time.Duration
+	stderr    io.Writer
 }
 
 func newWalPushCmd() *cobra.Command {
@@ -34,7 +37,13 @@ func newWalPushCmd() *cobra.Command {
 		Long: `Archive one WAL file into the repository. It exits 0 only once the object
 store has acknowledged the file, or the identical file is already archived.
 A different file already archived under the same name, or a repository that
-belongs to another cluster, is refused and exits non-zero.`,
+belongs to another cluster, is refused and exits non-zero.
+
+When the agent pushes WAL ahead (on by default where it serves the data
+directory; "wal_push_ahead": false in the configuration turns it off), a
+segment it already stored with the same bytes returns at once on its
+record, without a request to the store; a push ahead still running is
+waited for (--ahead-wait). Anything else is pushed here.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.stderr = cmd.ErrOrStderr()
@@ -54,6 +63,8 @@ belongs to another cluster, is refused and exits non-zero.`,
 	cmd.Flags().DurationVar(&opts.timeout, "timeout", 5*time.Minute, "give up after this long, so PostgreSQL retries")
 	cmd.Flags().IntVar(&opts.parallel, "parallel", envInt("LIFEBOAT_WAL_PUSH_PARALLEL", 3),
 		"also push up to N-1 other WAL segments PostgreSQL has marked ready, concurrently, and mark them done (1: only the one asked for)")
+	cmd.Flags().DurationVar(&opts.aheadWait, "ahead-wait", envDuration("LIFEBOAT_WAL_AHEAD_WAIT", 10*time.Second),
+		"when the agent is pushing this segment ahead, wait this long for it before pushing it here too")
 	cmd.Flags().BoolVarP(&opts.verbose, "verbose", "v", false, "print one line per archived file")
 	return cmd
 }
@@ -61,7 +72,7 @@ belongs to another cluster, is refused and exits non-zero.`,
 func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
-	cfg, store, err := openRepo(ctx, opts.agentFlags)
+	cfg, err := repo.Load(opts.configPath)
 	if err != nil {
 		return err
 	}
@@ -73,6 +84,22 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 		pgdata = "." // archive_command runs in the data directory
 	}
 	sysid, err := wal.SystemIdentifier(pgdata)
+	if err != nil {
+		return err
+	}
+	// The agent usually pushed this segment already (see wal.Ahead): then
+	// no object store client is even made.
+	var ahead *wal.Ahead
+	if cfg.PushAhead() {
+		ahead = &wal.Ahead{Dir: wal.AheadDir(cfg.StateDir, filepath.Dir(args[0]), sysid)}
+		if ok, err := pushedAhead(ctx, cfg, sysid, ahead, args[0], opts); ok || err != nil {
+			return err
+		}
+		if ahead.Active() {
+			opts.parallel = 1 // the agent pushes the other ready segments
+		}
+	}
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -116,6 +143,9 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 	if err != nil {
 		return err
 	}
+	if ahead != nil {
+		ahead.Missed(filepath.Base(args[0]))
+	}
 	if opts.verbose && opts.stderr != nil {
 		if res.AlreadyArchived {
 			fmt.Fprintf(opts.stderr, "lifeboat: %s already archived with the same content as s3://%s/%s\n", args[0], store.Bucket(), res.Key)
@@ -126,8 +156,42 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 	return nil
 }
 
+// pushedAhead reports whether the agent already pushed the WAL file at
+// path, exactly as it is now, into this repository (wal.Ahead.Found). A
+// history file PostgreSQL never archived (wal.HistoryUnarchived) takes the
+// full path, which archives it first.
+func pushedAhead(ctx context.Context, cfg repo.AgentConfig, sysid uint64, ahead *wal.Ahead, path string, opts walPushOptions) (bool, error) {
+	name := filepath.Base(path)
+	if !wal.IsSegment(name) {
+		return false, nil
+	}
+	if n, err := strconv.ParseUint(name[:8], 16, 32); err != nil || wal.HistoryUnarchived(filepath.Dir(path), uint32(n)) {
+		return false, nil
+	}
+	ok, err := ahead.Found(ctx, path, wal.Config{Layout: cfg.Layout(), SystemIdentifier: sysid}, cfg.Bucket, opts.aheadWait)
+	if err != nil {
+		// Unreadable records are no reason to fail archiving: push.
+		if opts.stderr != nil {
+			fmt.Fprintf(opts.stderr, "lifeboat: reading the push-ahead record of %s: %v (pushing it)\n", name, err)
+		}
+		return false, nil //nolint:nilerr // pushing is the answer to any doubt
+	}
+	if ok && opts.verbose && opts.stderr != nil {
+		fmt.Fprintf(opts.stderr, "lifeboat: %s already pushed ahead by the agent\n", path)
+	}
+	return ok, nil
+}
+
 // pushMemoryLimit is the heap size at which wal-push collects garbage again.
 const pushMemoryLimit = 512 << 20
+
+// envDuration reads a duration environment variable, or def.
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
 
 // envInt reads an integer environment variable, or def.
 func envInt(name string, def int) int {

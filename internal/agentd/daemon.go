@@ -94,6 +94,9 @@ type Config struct {
 	// RegionStore opens a recovery region's destination; nil opens it with
 	// the agent configuration's store its document names.
 	RegionStore func(doc region.ConfigDoc) (objectstore.Store, error)
+	// WALAhead tunes the WAL push-ahead (on unless turned off there or
+	// by the agent configuration's wal_push_ahead).
+	WALAhead WALAheadSettings
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -268,6 +271,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer close(probeDone)
 		d.probeLoop(ctx)
 	}()
+	aheadDone := make(chan struct{})
+	go func() {
+		defer close(aheadDone)
+		d.walAheadLoop(ctx)
+	}()
 	tick := time.NewTicker(d.cfg.Tick)
 	defer tick.Stop()
 	for {
@@ -279,6 +287,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.wg.Wait()
 			<-statsDone
 			<-probeDone
+			<-aheadDone
 			d.log.Info("agent stopped")
 			return nil
 		case <-tick.C:

@@ -36,5 +36,10 @@
 // forbidden action they are allowed is 1 in
 // lifeboat_writer_forbidden_actions_allowed{action}, and an error log.
 //
+// With a data directory it serves (WALAheadSettings), the daemon also
+// pushes WAL ahead of archive_command (walahead.go, wal.Ahead): each
+// segment PostgreSQL marks ready is pushed, oldest first, and recorded
+// locally, and archive_command returns at once on that record.
+//
 // The daemon serves Prometheus metrics (see Metrics) and /healthz.
 package agentd

@@ -78,6 +78,14 @@ type Metrics struct {
 	RedisSnapshotBytes *prometheus.GaugeVec
 	RedisBgsaveSuccess *prometheus.GaugeVec
 	RedisAOFEnabled    *prometheus.GaugeVec
+	// WALPushedAhead counts archive_command calls that found their segment
+	// already pushed by an agent and returned at once; WALCommandPushed
+	// those that pushed it themselves while an agent was pushing ahead.
+	// WALAheadPushes counts this agent's pushes ahead by result (pushed,
+	// failed).
+	WALPushedAhead   prometheus.Counter
+	WALCommandPushed prometheus.Counter
+	WALAheadPushes   *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics on a new registry, with the Go and
@@ -136,6 +144,12 @@ func NewMetrics() *Metrics {
 		RedisBgsaveSuccess: g("lifeboat_redis_bgsave_success",
 			"1 when the Redis instance's last BGSAVE succeeded (INFO persistence rdb_last_bgsave_status ok), else 0: with stop-writes-on-bgsave-error it refuses writes.", "instance"),
 		RedisAOFEnabled: g("lifeboat_redis_aof_enabled", "1 when the Redis instance's AOF is on.", "instance"),
+		WALPushedAhead: prometheus.NewCounter(prometheus.CounterOpts{Name: "lifeboat_wal_pushed_ahead_total",
+			Help: "archive_command (wal-push) calls that found their segment already pushed ahead by an agent, with the same bytes, and returned at once."}),
+		WALCommandPushed: prometheus.NewCounter(prometheus.CounterOpts{Name: "lifeboat_wal_archive_command_pushed_total",
+			Help: "archive_command (wal-push) calls that pushed their segment themselves while an agent was pushing ahead (no record yet, or a stale one)."}),
+		WALAheadPushes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_wal_ahead_pushes_total",
+			Help: "WAL segments this agent pushed ahead of archive_command, by result (pushed, failed)."}, []string{"result"}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.BackupLastSuccess, m.BackupDuration, m.BackupBytes, m.WALArchiveLag, m.WALLastArchived,
@@ -144,7 +158,8 @@ func NewMetrics() *Metrics {
 		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems, m.ConfigRefused, m.WriterForbiddenAllowed, m.WriterProbeAt,
 		m.RegionLag, m.RegionPendingObjects, m.RegionPendingBytes, m.RegionCopyFailures, m.RegionMaxLag, m.RegionLastCopy, m.RegionStandby,
 		m.PostureFinding, m.PostureAt,
-		m.RedisSnapshotLast, m.RedisSnapshotAge, m.RedisSnapshotBytes, m.RedisBgsaveSuccess, m.RedisAOFEnabled)
+		m.RedisSnapshotLast, m.RedisSnapshotAge, m.RedisSnapshotBytes, m.RedisBgsaveSuccess, m.RedisAOFEnabled,
+		m.WALPushedAhead, m.WALCommandPushed, m.WALAheadPushes)
 	return m
 }
 

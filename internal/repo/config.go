@@ -117,7 +117,20 @@ type AgentConfig struct {
 	// restores read with the agent's own (writer) credentials. Audit
 	// records, drill evidence and results are written with the writer's.
 	Restorer *RestorerEntry `json:"restorer,omitempty"`
+	// WALPushAhead turns the agent's WAL push-ahead off when false: by
+	// default an agent that serves the cluster's data directory pushes
+	// each segment PostgreSQL marks ready before archive_command asks, and
+	// archive_command (wal-push) returns at once on its record.
+	WALPushAhead *bool `json:"wal_push_ahead,omitempty"`
+	// StateDir is a directory the agent and archive_command both write
+	// (the PostgreSQL account's), where push-ahead records are kept under
+	// wal-ahead/<system identifier>/. Empty: pg_wal/lifeboat-ahead in the
+	// data directory.
+	StateDir string `json:"state_dir,omitempty"`
 }
+
+// PushAhead reports whether WAL push-ahead is on (the default).
+func (c AgentConfig) PushAhead() bool { return c.WALPushAhead == nil || *c.WALPushAhead }
 
 // RestorerEntry is how the agent signs in as the restorer.
 type RestorerEntry struct {

@@ -197,31 +197,16 @@ func HistoryFilesIn(pgdata string) (map[string][]byte, error) {
 // timeline's own history file already marked done (or ready: PostgreSQL
 // will archive it itself).
 func PushUnarchivedHistory(ctx context.Context, store objectstore.Store, cfg Config, walDir string, tli uint32) ([]string, error) {
-	if tli <= 1 {
+	if !HistoryUnarchived(walDir, tli) {
 		return nil, nil
 	}
 	status := filepath.Join(walDir, "archive_status")
-	known := func(name string) bool {
-		for _, ext := range []string{".done", ".ready"} {
-			if _, err := os.Stat(filepath.Join(status, name+ext)); err == nil {
-				return true
-			}
-		}
-		return false
-	}
-	own := HistoryFileName(tli)
-	if known(own) {
-		return nil, nil
-	}
-	if _, err := os.Stat(filepath.Join(walDir, own)); err != nil {
-		return nil, nil //nolint:nilerr // no history file here: nothing this server can add
-	}
 	files, err := HistoryFilesIn(filepath.Dir(walDir))
 	if err != nil {
 		return nil, err
 	}
 	for name := range files {
-		if known(name) {
+		if historyKnown(status, name) {
 			delete(files, name)
 		}
 	}
@@ -237,4 +222,31 @@ func PushUnarchivedHistory(ctx context.Context, store objectstore.Store, cfg Con
 		f.Close()
 	}
 	return pushed, nil
+}
+
+// HistoryUnarchived reports whether the pg_wal directory walDir holds
+// timeline tli's history file without PostgreSQL ever having marked it
+// for archiving (PushUnarchivedHistory's case). The common case costs one
+// stat.
+func HistoryUnarchived(walDir string, tli uint32) bool {
+	if tli <= 1 {
+		return false
+	}
+	own := HistoryFileName(tli)
+	if historyKnown(filepath.Join(walDir, "archive_status"), own) {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(walDir, own))
+	return err == nil
+}
+
+// historyKnown reports whether PostgreSQL marked name ready or done in the
+// archive_status directory status.
+func historyKnown(status, name string) bool {
+	for _, ext := range []string{".done", ".ready"} {
+		if _, err := os.Stat(filepath.Join(status, name+ext)); err == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -94,6 +94,9 @@ type PushResult struct {
 	// AlreadyArchived is true when identical content was already archived,
 	// so nothing was written.
 	AlreadyArchived bool
+	// VersionID and ETag are the stored object's, when the store reported
+	// them (not when AlreadyArchived).
+	VersionID, ETag string
 }
 
 // Push archives the WAL file at path (a segment, .partial, .history or
@@ -185,7 +188,7 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
 	put := func(up *payload) error {
-		_, err := store.Put(ctx, res.Key, up.body, objectstore.PutOptions{
+		info, err := store.Put(ctx, res.Key, up.body, objectstore.PutOptions{
 			IfAbsent: true,
 			Size:     up.length,
 			Metadata: cfg.meta(name, sum, res.Size),
@@ -193,6 +196,7 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 		if serr := up.finish(); serr != nil {
 			return serr // the cause, whatever the store made of it
 		}
+		res.VersionID, res.ETag = info.VersionID, info.ETag
 		return err
 	}
 	err = put(up)
@@ -260,7 +264,7 @@ func pushStreaming(ctx context.Context, store objectstore.Store, cfg Config, f *
 	if cfg.encrypts(name) {
 		recipients = cfg.Recipients
 	}
-	stored, err := upload(ctx, store, res.Key, f, method, recipients, sum, cfg.meta(name, sum, size))
+	stored, info, err := upload(ctx, store, res.Key, f, method, recipients, sum, cfg.meta(name, sum, size))
 	if errors.Is(err, objectstore.ErrExists) {
 		return lostRace(ctx, store, res, err)
 	}
@@ -268,6 +272,7 @@ func pushStreaming(ctx context.Context, store objectstore.Store, cfg Config, f *
 		return res, fmt.Errorf("archiving %s: %w", name, err)
 	}
 	res.StoredSize = stored
+	res.VersionID, res.ETag = info.VersionID, info.ETag
 	return res, nil
 }
 
@@ -300,7 +305,7 @@ func verifyArchived(ctx context.Context, store objectstore.Store, objs []objects
 // checksummed again on the way through: if the file changed since the first
 // pass, the pipe fails before the stream ends, and the put is aborted
 // instead of storing bytes that do not match their recorded checksum.
-func upload(ctx context.Context, store objectstore.Store, key string, f io.Reader, method compression.Method, recipients *crypt.Recipients, sum string, meta map[string]string) (int64, error) {
+func upload(ctx context.Context, store objectstore.Store, key string, f io.Reader, method compression.Method, recipients *crypt.Recipients, sum string, meta map[string]string) (int64, objectstore.ObjectInfo, error) {
 	pr, pw := io.Pipe()
 	counter := &countingWriter{w: pw}
 	done := make(chan struct{})
@@ -337,11 +342,11 @@ func upload(ctx context.Context, store objectstore.Store, key string, f io.Reade
 		}
 		pw.CloseWithError(err) // nil: clean EOF
 	}()
-	_, err := store.Put(ctx, key, pr, objectstore.PutOptions{IfAbsent: true, Size: -1, Metadata: meta})
+	info, err := store.Put(ctx, key, pr, objectstore.PutOptions{IfAbsent: true, Size: -1, Metadata: meta})
 	// Unblock the compressor if the store stopped reading early.
 	pr.CloseWithError(errors.New("upload ended"))
 	<-done
-	return counter.n, err
+	return counter.n, info, err
 }
 
 // locate lists the archived objects of WAL file name of timeline tli,

@@ -11,8 +11,11 @@
 #      pgBackRest also with archive-async + process-max=2, its parallel mode.
 #
 #   3. archive_command latency (p50/p99) under full-speed pgbench: lifeboat
-#      wal-push as archive_command against pgBackRest archive-push with
-#      archive-async (process-max 2), each timed by a wrapper.
+#      wal-push as archive_command alone, then with `lifeboat agent` pushing
+#      WAL ahead (its usual deployment), against pgBackRest archive-push with
+#      archive-async (process-max 2), each timed by a wrapper. CPU seconds
+#      of the single push and of the agent are reported too: on a shared
+#      machine wall clock is noise, CPU seconds much less so.
 #
 # pgBackRest runs at Lifeboat's zstd level (LEVEL, default 1; Lifeboat's
 # wal-push always compresses WAL at level 1), and again at its default
@@ -124,6 +127,17 @@ for i in $(seq 0 $((ROUNDS - 1))); do
 	echo "$t3 - $t2" | bc -l >>"$W/t-pgbr-d"
 done
 LB1=$(median <"$W/t-lb"); PGBR1=$(median <"$W/t-pgbr"); PGBR1D=$(median <"$W/t-pgbr-d")
+# CPU seconds (user + system) of one cold wal-push and one archive-push.
+: >"$W/cpu-lb"; : >"$W/cpu-pgbr"
+for i in $(seq 0 $((ROUNDS - 1))); do
+	s="$W/segs/${SEGS[$i]}"
+	sed "s/\"cluster\":\"bench\"/\"cluster\":\"bench-cpu$i\"/" "$W/lifeboat.json" >"$W/lifeboat-cpu.json"; chmod 600 "$W/lifeboat-cpu.json"
+	/usr/bin/time -f '%U %S' -a -o "$W/cpu-lb.raw" "$W/lifeboat" wal-push --parallel 1 --config "$W/lifeboat-cpu.json" --pgdata "$W/pg/data" "$s"
+	PGBR_LEVEL=$LEVEL pgbr_conf cpu "/pgbr-cpu$i" "$W/pg/data" </dev/null
+	/usr/bin/time -f '%U %S' -a -o "$W/cpu-pgbr.raw" pgbackrest --config="$W/pgbackrest-cpu.conf" --stanza=bench archive-push "$s"
+done
+awk '{print $1 + $2}' "$W/cpu-lb.raw" >"$W/cpu-lb"; awk '{print $1 + $2}' "$W/cpu-pgbr.raw" >"$W/cpu-pgbr"
+LBCPU=$(median <"$W/cpu-lb"); PGBRCPU=$(median <"$W/cpu-pgbr")
 
 # --- 2. backlog drain --------------------------------------------------------
 BACKLOG=("${SEGS[@]:$ROUNDS:$N}")
@@ -211,6 +225,25 @@ load() {
 pct() { sort -n "$1" | awk -v p="$2" '{a[NR]=$1} END {if (NR == 0) {print "-"; exit} i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print a[i]}'; }
 : "${LOAD_SECONDS:=60}"
 load lifeboat "$W/lifeboat wal-push --config $W/lifeboat-load.json %p"
+# The agent beside the server, as the PostgreSQL account (it reads pg_wal and
+# shares the push-ahead records with archive_command).
+sed "s/\"cluster\":\"bench\"/\"cluster\":\"bench-ahead\"/" "$W/lifeboat.json" >"$W/lifeboat-ahead.json"
+chown postgres: "$W/lifeboat-ahead.json"; chmod 600 "$W/lifeboat-ahead.json"
+mkdir -p "$W/agent-home"; chown postgres: "$W/agent-home"
+APORT=$((20000 + RANDOM % 20000))
+setpriv --reuid postgres --regid postgres --init-groups env HOME="$W/agent-home" \
+	"$W/lifeboat" agent --config "$W/lifeboat-ahead.json" --pgdata "$W/pg/data" --listen "127.0.0.1:$APORT" \
+	--probe-interval 1000h --log-level warn >"$W/agent.log" 2>&1 &
+APID=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$APORT/healthz" >/dev/null && break; sleep 0.2; done
+agent_cpu() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$APID/stat"; }
+ACPU0=$(agent_cpu)
+load lifeboat-ahead "$W/lifeboat wal-push --config $W/lifeboat-ahead.json %p"
+ACPU=$(echo "$(agent_cpu) - $ACPU0" | bc -l)
+sleep 2 # the agent counts archive_command's outcomes once PostgreSQL marked them done
+metric() { curl -sf "http://127.0.0.1:$APORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+AHEAD_HITS=$(metric lifeboat_wal_pushed_ahead_total); AHEAD_MISSES=$(metric lifeboat_wal_archive_command_pushed_total)
+kill "$APID"; wait "$APID" || true
 load pgbackrest-async "pgbackrest --config=$W/pgbackrest-load.conf --stanza=bench archive-push %p"
 
 # --- stored bytes -----------------------------------------------------------
@@ -231,17 +264,20 @@ n=${#BACKLOG[@]}
 printf '\n%-44s %14s %14s\n' "measure ($(nproc) cores, TLS MinIO, zstd)" "lifeboat" "pgBackRest"
 printf '%-44s %12.0fms %12.0fms\n' "one synchronous 16 MiB push (median of $ROUNDS)" "$(echo "$LB1*1000" | bc -l)" "$(echo "$PGBR1*1000" | bc -l)"
 printf '%-44s %14.2f   (target <= 0.45; %s)\n' "  lifeboat / pgBackRest" "$(echo "$LB1/$PGBR1" | bc -l)" "$("$W/lifeboat" version)"
+printf '%-44s %13.3fs %13.3fs\n' "  CPU seconds of one push (median)" "$LBCPU" "$PGBRCPU"
 rate() { echo "$n/$1" | bc -l; }
 mbs() { echo "$n*16.777216/$1" | bc -l; }
 printf '%-44s %11.2f/s %11.2f/s\n' "drain $n segments, one process each" "$(rate "$LBD")" "$(rate "$PGBRD")"
 printf '%-44s %9.0fMB/s %9.0fMB/s\n' "  (of WAL)" "$(mbs "$LBD")" "$(mbs "$PGBRD")"
 printf '%-44s %11.2f/s %11.2f/s\n' "drain $n, parallel (lifeboat 3, pgBR async pm=2)" "$(rate "$LBP")" "$(rate "$PGBRA")"
 printf '%-44s %9.0fMB/s %9.0fMB/s\n' "  (of WAL)" "$(mbs "$LBP")" "$(mbs "$PGBRA")"
-for name in lifeboat pgbackrest-async; do
+for name in lifeboat lifeboat-ahead pgbackrest-async; do
 	printf '\npgbench %ss at full speed, archived by %s (%s tps): %d segments archived, %s failures;\n' "$LOAD_SECONDS" "$name" "${TPS[$name]}" "${ARCHIVED[$name]}" "${FAILEDN[$name]}"
 	printf 'archive_command latency p50 %s ms, p99 %s ms; not yet archived when pgbench stopped: %s; all archived %.1fs later\n' \
 		"$(pct "$W/lat-$name" 50)" "$(pct "$W/lat-$name" 99)" "${BACKLOG_END[$name]}" "${DRAIN_AFTER[$name]}"
 done
+printf 'with the agent pushing ahead: %s archive_command calls returned on its record, %s pushed themselves; agent CPU %.1fs for %s segments\n' \
+	"${AHEAD_HITS:-?}" "${AHEAD_MISSES:-?}" "$ACPU" "${ARCHIVED[lifeboat-ahead]}"
 printf '%-44s %12.1fMB %12.1fMB\n' "bytes stored for the $n drained segments" "$(echo "$LBB/1048576" | bc -l)" "$(echo "$PGBRB/1048576" | bc -l)"
 
 echo "how it ran: $(nproc) cores, MinIO over TLS on loopback, pgBackRest zst level $LEVEL (and default 3 where named), lifeboat zstd level 1, $n segments drained, $ROUNDS single pushes"
@@ -263,3 +299,9 @@ bench_row wal "archive_command p50 under pgbench vs pgBackRest async" "$(pct "$W
 	"$(bench_ratio "$(pct "$W/lat-lifeboat" 50)" "$(pct "$W/lat-pgbackrest-async" 50)")" - -
 bench_row wal "archive_command p99 under pgbench vs pgBackRest async" "$(pct "$W/lat-lifeboat" 99) ms" "$(pct "$W/lat-pgbackrest-async" 99) ms" \
 	"$(bench_ratio "$(pct "$W/lat-lifeboat" 99)" "$(pct "$W/lat-pgbackrest-async" 99)")" - -
+bench_row wal "archive_command p50, agent pushing ahead, vs pgBackRest async" "$(pct "$W/lat-lifeboat-ahead" 50) ms" "$(pct "$W/lat-pgbackrest-async" 50) ms" \
+	"$(bench_ratio "$(pct "$W/lat-lifeboat-ahead" 50)" "$(pct "$W/lat-pgbackrest-async" 50)")" - -
+bench_row wal "archive_command p99, agent pushing ahead, vs pgBackRest async" "$(pct "$W/lat-lifeboat-ahead" 99) ms" "$(pct "$W/lat-pgbackrest-async" 99) ms" \
+	"$(bench_ratio "$(pct "$W/lat-lifeboat-ahead" 99)" "$(pct "$W/lat-pgbackrest-async" 99)")" - -
+bench_row wal "CPU seconds of one cold push vs pgBackRest archive-push" "$(printf '%.3f s' "$LBCPU")" "$(printf '%.3f s' "$PGBRCPU")" \
+	"$(bench_ratio "$LBCPU" "$PGBRCPU")" - -
