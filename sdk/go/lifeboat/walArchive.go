@@ -17,6 +17,8 @@ import (
 // `archive_mode` only takes effect after a PostgreSQL restart: until then `pending_restart` is true, a warning says so, and verification waits for the next apply after the restart.
 //
 // On destroy, WAL is never silently discarded: by default (`on_destroy = "keep"`) archiving is left running into the repository; with `"pause"` the archive_command is replaced by one that fails, so PostgreSQL keeps every WAL segment locally (watch the disk) until archiving is configured again.
+//
+// WAL push-ahead: a `lifeboat agent` that serves the data directory (as PostgreSQL's account) pushes each segment PostgreSQL marks ready before `archive_command` asks for it, oldest first, and records the push in `pg_wal/lifeboat-ahead/` (or `<state_dir>/wal-ahead/` of the agent configuration), mode 0600: name, size, sha256, repository key and version. `archive_command` then returns at once when the record matches the name and the bytes of the file it is handed; otherwise (no agent, an agent killed mid-upload, a name re-used with other bytes) it pushes the file itself, as without an agent. The agent never marks a segment done. It is on by default; `"wal_push_ahead": false` in the agent configuration turns it off. `lifeboat_wal_pushed_ahead_total` counts the calls that returned on a record.
 type WalArchive struct {
 	pulumi.CustomResourceState
 
