@@ -15,6 +15,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 // regionOptions are the flags of `lifeboat region` subcommands.
@@ -25,6 +26,8 @@ type regionOptions struct {
 	plan     bool
 	standby  bool
 	store    string
+	// signingKeyFile signs the activation mark (else $LIFEBOAT_SIGNING_KEY).
+	signingKeyFile string
 }
 
 func newRegionCmd() *cobra.Command {
@@ -50,6 +53,13 @@ database's backups into the primary's copied history. --standby removes the
 mark. --config is an agent configuration whose store and bucket are the
 region's.
 
+The mark is signed: by the key in --signing-key-file (an operator's key,
+as ` + "`lifeboat keygen --out`" + ` writes it, mode 0600) or else by
+$LIFEBOAT_SIGNING_KEY (the provider's signing_key). An agent with
+trusted_keys acts only on a mark signed by one of them and stands by on
+any other (logged), so the key must be one the region's agents trust:
+with trusted_keys in --config, a key they do not list is refused here.
+
 With --plan, print the runbook of a regional failover: each cluster's recovery
 point in the recovery region, then every tenant restore in the activation order
 the lifeboat_recovery_region declared, with its recovery point and the expected
@@ -70,6 +80,7 @@ The restores themselves are lifeboat_restore resources with source_region, or
 	cmd.Flags().StringSliceVar(&o.clusters, "clusters", nil, "clusters to plan (default: the configuration's cluster)")
 	cmd.Flags().BoolVar(&o.plan, "plan", false, "print the runbook and stop")
 	cmd.Flags().BoolVar(&o.standby, "standby", false, "remove the activation mark: agents in the region stand by again")
+	cmd.Flags().StringVar(&o.signingKeyFile, "signing-key-file", "", "private key file that signs the mark (default $LIFEBOAT_SIGNING_KEY, the provider's signing key)")
 	return cmd
 }
 
@@ -212,6 +223,12 @@ func runRegionActivate(ctx context.Context, o regionOptions, out io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var signer *signature.Signer
+	if !o.standby {
+		if signer, err = activationSigner(o.signingKeyFile, trust); err != nil {
+			return err
+		}
+	}
 	by, _ := os.Hostname()
 	for _, c := range clusters {
 		l := repo.Layout{Prefix: cfg.Prefix, Cluster: c}
@@ -229,14 +246,52 @@ func runRegionActivate(ctx context.Context, o regionOptions, out io.Writer) erro
 			fmt.Fprintf(out, "%s: recovery region %s stands by: agents there serve restores and drills only\n", c, name)
 			continue
 		}
-		a, err := region.Activate(ctx, store, l, name, by, time.Now())
+		a, err := region.Activate(ctx, store, l, name, by, time.Now(), signer)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%s: recovery region %s active since %s: agents there run the policy's schedules from their next refresh\n", c, name, a.ActivatedAt.Format(time.RFC3339))
+		signed := "unsigned (the configuration trusts no key)"
+		if signer != nil {
+			signed = "signed by " + signer.Public().ID()
+		}
+		fmt.Fprintf(out, "%s: recovery region %s active since %s, %s: agents there run the policy's schedules from their next refresh\n",
+			c, name, a.ActivatedAt.Format(time.RFC3339), signed)
 	}
 	return nil
 }
+
+// activationSigner reads the key the activation mark is signed with: the
+// file, else $LIFEBOAT_SIGNING_KEY (the provider's key). With trust
+// holding keys (the region agents' trusted_keys) it must be one of them:
+// a mark they would refuse activates nothing, and saying so now beats an
+// agent that silently stands by.
+func activationSigner(file string, trust signature.Trust) (*signature.Signer, error) {
+	var signer *signature.Signer
+	switch {
+	case file != "":
+		s, err := repo.AgentConfig{SigningKeyFile: file}.Signer()
+		if err != nil {
+			return nil, fmt.Errorf("--signing-key-file: %w", err)
+		}
+		signer = s
+	case os.Getenv(envSigningKey) != "":
+		s, err := signature.ParsePrivateKey(os.Getenv(envSigningKey))
+		if err != nil {
+			return nil, fmt.Errorf("$%s: %w", envSigningKey, err)
+		}
+		signer = s
+	}
+	switch {
+	case signer == nil && trust.Required():
+		return nil, fmt.Errorf("the region's agents act only on an activation mark signed by one of their trusted_keys: pass --signing-key-file, or set $%s to the provider's signing key", envSigningKey)
+	case signer != nil && trust.Required() && !trust.Trusts(signer.Public()):
+		return nil, fmt.Errorf("key %s is not among the configuration's trusted_keys: the region's agents would refuse the mark and keep standing by; sign with the provider's key or add this key's public half to their trusted_keys", signer.Public().ID())
+	}
+	return signer, nil
+}
+
+// envSigningKey holds the provider's signing key, as the provider reads it.
+const envSigningKey = "LIFEBOAT_SIGNING_KEY"
 
 func runRegionActivatePlan(ctx context.Context, o regionOptions, out io.Writer) error {
 	cfg, store, err := openRepo(ctx, o.agentFlags)

@@ -256,8 +256,8 @@ func TestAccRolesMinIO(t *testing.T) {
 // TestAccCopyRoleMinIO: the copy role's MinIO user (created from its
 // document) writes copies, reads them back and appends the index below the
 // cluster root of the destination, under the bucket's default lock; it
-// deletes nothing, names no retention, writes no agent state and cannot
-// change the bucket; the probe, run as that user, finds every forbidden
+// deletes nothing, names no retention, writes no agent state nor a
+// region's activation mark and cannot change the bucket; the probe, run as that user, finds every forbidden
 // action denied by the policy.
 func TestAccCopyRoleMinIO(t *testing.T) {
 	f := newFixture(t, "access-copy")
@@ -301,6 +301,8 @@ func TestAccCopyRoleMinIO(t *testing.T) {
 	denied("put a job record", put(ctx, c, b, l.JobRecordKey("backup"), objectstore.PutOptions{}))
 	denied("put a heartbeat", put(ctx, c, b, l.HeartbeatKey("db-eu-1"), objectstore.PutOptions{}))
 	denied("put a request (an agent in the region would act on it)", put(ctx, c, b, l.RequestKey("r1"), objectstore.PutOptions{}))
+	denied("put the region's activation mark", put(ctx, c, b, l.RegionActivationKey("eu2"), objectstore.PutOptions{}))
+	denied("put beside the activation mark", put(ctx, c, b, l.RegionActivationPrefix("eu2")+".json.sig", objectstore.PutOptions{}))
 	denied("put into another cluster", put(ctx, c, b, other.WALKey("00000001", "000000010000000000000001", "zst"), objectstore.PutOptions{}))
 	_, err = c.S3().PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(b),
 		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusSuspended}})

@@ -226,6 +226,9 @@ func writer(a arns, l repo.Layout) []Statement {
 // or shorter lock than the bucket's. The folders the copy never carries
 // (leases, job records, agent heartbeats, requests) are denied too: an
 // agent started in the region must not act on anything these keys wrote.
+// So is every region's activation mark: whoever holds the copy keys must
+// not be able to start the primary's backup schedules in the region (the
+// mark is signed besides, and agents with trusted keys refuse a forged one).
 func copier(a arns, l repo.Layout) []Statement {
 	scope := l.PrefixDir()
 	never := l
@@ -246,6 +249,8 @@ func copier(a arns, l repo.Layout) []Statement {
 		deny("NeverChangeTheBucket", bucketWrites, a.bucketARN()),
 		deny("NeverWriteAgentState", []string{actPutObject}, a.objects(never.LeasesDir()), a.objects(never.JobsDir()),
 			a.objects(never.AgentsDir()), a.objects(never.RequestsDir())),
+		// "*" is a wildcard: every region's mark.
+		deny("NeverActivateTheRegion", []string{actPutObject}, a.objects(never.RegionActivationPrefix("*"))),
 	}
 }
 

@@ -194,6 +194,20 @@ func TestPolicyDocuments(t *testing.T) {
 				get("pg/other/audit/restores/r1/started.json"), listing("pg/other/audit/restores/")},
 			deny: []request{get("pg/other/policy.json"), listing("pg/")},
 		},
+		{role: RoleCopy, layout: l,
+			allow: []request{
+				put(l.WALKey("00000001", "000000010000000000000003", "zst")), put(l.PolicyKey()), put(l.RegionConfigKey("eu2")),
+				put(l.RegionIndexKey("eu2", 1)), put(l.RegionCanaryKey("eu2")), get(l.RegionIndexKey("eu2", 1)), listing(l.RootDir()),
+			},
+			deny: []request{
+				put(l.RegionActivationKey("eu2")), put(l.RegionActivationPrefix("eu2") + ".json.sig"), put(l.RegionActivationKey("lifeboat-access-probe")),
+				put(l.LeaseKey("backup", 1)), put(l.RequestKey("r1")), put(l.JobRecordKey("backup")),
+				del(l.WALKey("00000001", "000000010000000000000003", "zst")), put("pg/other/wal/x"),
+			}},
+		{role: RoleCopy, layout: repo.Layout{Prefix: "pg"},
+			allow: []request{put("pg/other/wal/x"), put("pg/other/regions/eu2/config.json")},
+			deny:  []request{put("pg/other/regions/eu2/activation.json"), put("pg/other/jobs/backup/last.json"), put("pgx/main/wal/x")},
+		},
 		{role: RoleAdmin, layout: l,
 			allow: []request{
 				onBucket("s3:PutLifecycleConfiguration"), onBucket("s3:DeleteBucket"), listing(""),

@@ -44,6 +44,10 @@ const (
 	// CheckPutBucketPolicy writes the bucket's policy back as it is (or
 	// deletes the absent one).
 	CheckPutBucketPolicy Check = "put_bucket_policy"
+	// CheckWriteActivation puts the activation mark of a probe-only region
+	// of the cluster, conditionally: copy keys that could write a mark
+	// could activate the recovery region.
+	CheckWriteActivation Check = "write_activation_mark"
 )
 
 // Checks lists every check of a writer, in the order Probe runs them.
@@ -62,7 +66,7 @@ func ChecksFor(role Role) []Check {
 			CheckPutDefaultRetention, CheckWriteOtherCluster, CheckRewritePolicy}
 	case RoleCopy:
 		return []Check{CheckDeleteLockedVersion, CheckBypassGovernance, CheckDeleteObject, CheckPutLifecycle,
-			CheckPutDefaultRetention, CheckPutBucketPolicy}
+			CheckPutDefaultRetention, CheckPutBucketPolicy, CheckWriteActivation}
 	}
 	return nil
 }
@@ -197,6 +201,8 @@ func ProbeRole(ctx context.Context, client *objectstore.Client, bucket string, l
 			r = p.writeOtherCluster(ctx)
 		case CheckRewritePolicy:
 			r = p.rewritePolicy(ctx)
+		case CheckWriteActivation:
+			r = p.writeActivation(ctx)
 		}
 		out.Results = append(out.Results, r)
 	}
@@ -361,6 +367,20 @@ func (p *prober) writeOtherCluster(ctx context.Context) Result {
 		IfNoneMatch: aws.String("*"),
 	})
 	return p.result(CheckWriteOtherCluster, fmt.Sprintf("put s3://%s/%s (If-None-Match) into cluster %s's root", *p.bucket, key, other.Cluster), err)
+}
+
+// writeActivation puts an empty, unsigned activation mark of the
+// probe-only region (no region of that name exists, and no agent acts on
+// an unsigned mark when it trusts keys) with If-None-Match: allowed, it
+// lands once and later probes answer 412.
+func (p *prober) writeActivation(ctx context.Context) Result {
+	key := p.l.RegionActivationKey(probeJob)
+	body := []byte("{}\n")
+	_, err := p.api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: p.bucket, Key: aws.String(key), Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+		IfNoneMatch: aws.String("*"),
+	})
+	return p.result(CheckWriteActivation, fmt.Sprintf("put s3://%s/%s (If-None-Match), a region's activation mark", *p.bucket, key), err)
 }
 
 func (p *prober) rewritePolicy(ctx context.Context) Result {

@@ -72,6 +72,10 @@ type Config struct {
 	// lifeboat_writer_forbidden_actions_allowed; nil runs none.
 	Probe         ProbeFunc
 	ProbeInterval time.Duration
+	// CopyProbe, with Probe set, probes each copied recovery region's copy
+	// keys with the writer probe; nil probes them with the credentials of
+	// the agent configuration's store the region's document names.
+	CopyProbe CopyProbeFunc
 	// PostureReportInterval, when set, stores the posture report (HTML and
 	// JSON) in the repository under COMPLIANCE lock for PostureReportRetain
 	// (default 400 days) this often, from the stats loop: an auditor then

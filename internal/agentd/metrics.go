@@ -49,6 +49,10 @@ type Metrics struct {
 	// 0 when denied; WriterProbeAt is when that probe ran.
 	WriterForbiddenAllowed *prometheus.GaugeVec
 	WriterProbeAt          prometheus.Gauge
+	// RegionCopyForbiddenAllowed is 1 for a forbidden action of the copy
+	// role (access.ChecksFor(access.RoleCopy)) a recovery region's copy
+	// keys were allowed by the last copy probe, 0 when denied.
+	RegionCopyForbiddenAllowed *prometheus.GaugeVec
 	// RegionLag, RegionPendingObjects and RegionPendingBytes are what the
 	// last copy pass to each recovery region measured; RegionCopyFailures
 	// counts objects (or whole passes) that could not be copied.
@@ -123,6 +127,9 @@ func NewMetrics() *Metrics {
 		WriterForbiddenAllowed: g("lifeboat_writer_forbidden_actions_allowed",
 			"1 when the agent's own credentials were allowed a forbidden action by the last writer probe (a hole in their policy), 0 when denied; no series when the check could not be made.", "action"),
 		WriterProbeAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_writer_probe_timestamp_seconds", Help: "When the writer probe last ran."}),
+		RegionCopyForbiddenAllowed: g("lifeboat_recovery_region_copy_forbidden_actions_allowed",
+			"1 when the recovery region's copy keys were allowed a forbidden action by the last copy probe (delete, bypass governance, change the destination bucket, write the activation mark), 0 when denied; no series when the check could not be made.",
+			"region", "action"),
 		RegionLag: g("lifeboat_recovery_region_lag_seconds",
 			"Age of the oldest repository object not yet verified in the recovery region (or of the last listing when none is pending), plus the canary's round trip, at the end of the last copy pass.", "region"),
 		RegionPendingObjects: g("lifeboat_recovery_region_pending_objects", "Repository objects not yet verified in the recovery region after the last copy pass.", "region"),
@@ -155,7 +162,7 @@ func NewMetrics() *Metrics {
 		m.BackupLastSuccess, m.BackupDuration, m.BackupBytes, m.WALArchiveLag, m.WALLastArchived,
 		m.JobRuns, m.JobFailures, m.JobRunning, m.JobLastSuccess,
 		m.DrillLast, m.DrillDuration, m.DrillRTO, m.DrillSuccess, m.DrillRTOTarget, m.RepositorySize, m.RepositorySizeAt,
-		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems, m.ConfigRefused, m.WriterForbiddenAllowed, m.WriterProbeAt,
+		m.TenantDumpFailures, m.VerifyLast, m.VerifySuccess, m.VerifyProblems, m.ConfigRefused, m.WriterForbiddenAllowed, m.WriterProbeAt, m.RegionCopyForbiddenAllowed,
 		m.RegionLag, m.RegionPendingObjects, m.RegionPendingBytes, m.RegionCopyFailures, m.RegionMaxLag, m.RegionLastCopy, m.RegionStandby,
 		m.PostureFinding, m.PostureAt,
 		m.RedisSnapshotLast, m.RedisSnapshotAge, m.RedisSnapshotBytes, m.RedisBgsaveSuccess, m.RedisAOFEnabled,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
 )
 
 // ProbeFunc runs the writer probe (access.Probe) with the agent's own
@@ -58,9 +59,78 @@ func (d *Daemon) probe(ctx context.Context) {
 		IntervalSeconds: d.cfg.ProbeInterval.Seconds()}
 	b, err := rec.Marshal()
 	if err == nil {
-		err = PutRecord(ctx, d.cfg.Store, d.layout.WriterProbeKey(), b, false, 3*d.cfg.ProbeInterval)
+		err = PutSignedRecord(ctx, d.cfg.Store, d.layout.WriterProbeKey(), b, 3*d.cfg.ProbeInterval, d.signer)
 	}
 	if err != nil {
 		d.log.Error("writer probe not recorded", "err", err)
 	}
+	d.probeRegions(ctx)
+}
+
+// CopyProbeFunc probes a recovery region's copy keys on its destination
+// (access.ProbeRole for access.RoleCopy).
+type CopyProbeFunc func(ctx context.Context, doc region.ConfigDoc) (access.Report, error)
+
+// probeRegions probes the copy keys of every recovery region this agent
+// copies, with the writer probe: keys that may delete what they copied,
+// bypass governance, change the destination bucket or write the region's
+// activation mark would let whoever steals them from this host erase or
+// activate the recovery region. Each verdict is recorded, signed, in the
+// primary repository (RegionCopyProbeKey), where posture reports and the
+// recovery region's refresh read it.
+func (d *Daemon) probeRegions(ctx context.Context) {
+	docs, _, err := region.ListConfigs(ctx, d.cfg.Store, d.layout, d.trust)
+	if err != nil {
+		d.log.Error("recovery region copy keys not probed", "err", err)
+		return
+	}
+	for _, doc := range docs {
+		if doc.Mode == region.ModeNative || d.inRegion(doc) || (doc.Cluster != "" && doc.Cluster != d.layout.Cluster) {
+			continue
+		}
+		report, err := d.copyProbe(ctx, doc)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			d.log.Error("recovery region copy keys not probed", "region", doc.Name, "err", err)
+			continue
+		}
+		for _, r := range report.Results {
+			g := d.m.RegionCopyForbiddenAllowed.WithLabelValues(doc.Name, string(r.Check))
+			switch r.Outcome {
+			case access.Allowed:
+				g.Set(1)
+				d.log.Error("the recovery region's copy keys can do what the copy role must never do: attach only the copy role's document to them",
+					"region", doc.Name, "action", r.Check, "detail", r.Detail)
+			case access.Denied:
+				g.Set(0)
+			default:
+				d.m.RegionCopyForbiddenAllowed.DeleteLabelValues(doc.Name, string(r.Check))
+				d.log.Warn("copy probe check could not be made", "region", doc.Name, "action", r.Check, "detail", r.Detail)
+			}
+		}
+		rec := access.ProbeRecord{Format: 1, Holder: d.cfg.Holder, Ran: d.cfg.Now().UTC(), Results: report.Results,
+			IntervalSeconds: d.cfg.ProbeInterval.Seconds(), Role: access.RoleCopy, Region: doc.Name, Destination: "s3://" + doc.Destination.Bucket}
+		b, err := rec.Marshal()
+		if err == nil {
+			err = PutSignedRecord(ctx, d.cfg.Store, d.layout.RegionCopyProbeKey(doc.Name), b, 3*d.cfg.ProbeInterval, d.signer)
+		}
+		if err != nil {
+			d.log.Error("recovery region copy probe not recorded", "region", doc.Name, "err", err)
+		}
+	}
+}
+
+// copyProbe probes doc's copy keys: Config.CopyProbe, else access.ProbeRole
+// with the credentials of the agent configuration's store doc names.
+func (d *Daemon) copyProbe(ctx context.Context, doc region.ConfigDoc) (access.Report, error) {
+	if d.cfg.CopyProbe != nil {
+		return d.cfg.CopyProbe(ctx, doc)
+	}
+	c, err := d.regionClient(ctx, doc)
+	if err != nil {
+		return access.Report{}, err
+	}
+	return access.ProbeRole(ctx, c, doc.Destination.Bucket, d.layout, access.RoleCopy), nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 // PutRecord writes a small record that agents rewrite often (a request's
@@ -16,6 +17,14 @@ import (
 // objectstore.ErrExists.
 func PutRecord(ctx context.Context, store objectstore.Store, key string, body []byte, ifAbsent bool, retain time.Duration) error {
 	return putShortLived(ctx, store, key, body, ifAbsent, retain)
+}
+
+// PutSignedRecord is PutRecord (unconditional) for a record readers judge
+// by its signature (a probe's verdict, a recovery region's status): signed
+// by signer (nil: unsigned) over key and body, as repo.ReadDoc's readers
+// check it with signature.Trust.Signed.
+func PutSignedRecord(ctx context.Context, store objectstore.Store, key string, body []byte, retain time.Duration, signer *signature.Signer) error {
+	return putShortLivedMeta(ctx, store, key, body, false, retain, signer.Sign(key, body, nil))
 }
 
 // DSN is the PostgreSQL connection the daemon's jobs use now: Config.DSN,

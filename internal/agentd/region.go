@@ -2,12 +2,14 @@ package agentd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 // RegionJobPrefix prefixes the job name of a recovery region's copy
@@ -59,12 +61,22 @@ func (d *Daemon) regionJobs(ctx context.Context) ([]*job, error) {
 }
 
 // regionDest opens the destination of doc with the credentials of the
-// agent configuration's store named by doc; where that entry leaves the
-// endpoint or region empty, the document's apply.
+// agent configuration's store named by doc (regionClient).
 func (d *Daemon) regionDest(ctx context.Context, doc region.ConfigDoc) (objectstore.Store, error) {
 	if d.cfg.RegionStore != nil {
 		return d.cfg.RegionStore(doc)
 	}
+	c, err := d.regionClient(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	return c.Store(doc.Destination.Bucket), nil
+}
+
+// regionClient connects to doc's destination with the credentials of the
+// agent configuration's store named by doc; where that entry leaves the
+// endpoint or region empty, the document's apply.
+func (d *Daemon) regionClient(ctx context.Context, doc region.ConfigDoc) (*objectstore.Client, error) {
 	cfg, err := d.cfg.Agent.StoreConfig(doc.StoreName())
 	if err != nil {
 		return nil, fmt.Errorf("recovery region %s: destination credentials: %w (add it under \"stores\" in the agent configuration)", doc.Name, err)
@@ -79,7 +91,7 @@ func (d *Daemon) regionDest(ctx context.Context, doc region.ConfigDoc) (objectst
 	if err != nil {
 		return nil, fmt.Errorf("recovery region %s: %w", doc.Name, err)
 	}
-	return c.Store(doc.Destination.Bucket), nil
+	return c, nil
 }
 
 // regionCopy runs one copy pass of doc and sets the region's metrics.
@@ -133,7 +145,9 @@ func (d *Daemon) inRegion(doc region.ConfigDoc) bool {
 // but runs none of the primary's schedules: a base backup, tenant dump or
 // Redis snapshot taken there would be of whatever database the region's
 // host reaches, written into the primary's copied history. Signature
-// refusals are counted by regionJobs.
+// refusals of region documents are counted by regionJobs; a mark not
+// signed by one of the agent's trusted keys is refused here (logged,
+// counted as recovery_region_activation) and the agent stands by.
 func (d *Daemon) regionStandby(ctx context.Context) (string, error) {
 	docs, _, err := region.ListConfigs(ctx, d.cfg.Store, d.layout, d.trust)
 	if err != nil {
@@ -143,7 +157,13 @@ func (d *Daemon) regionStandby(ctx context.Context) (string, error) {
 		if !d.inRegion(doc) {
 			continue
 		}
-		a, err := region.ReadActivation(ctx, d.cfg.Store, d.layout, doc.Name)
+		a, err := region.ReadActivation(ctx, d.cfg.Store, d.layout, doc.Name, d.trust)
+		var refused *signature.Error
+		if errors.As(err, &refused) {
+			d.log.Error("recovery region activation mark refused: standing by", "region", doc.Name, "err", err)
+			d.m.ConfigRefused.WithLabelValues("recovery_region_activation").Inc()
+			a, err = nil, nil
+		}
 		if err != nil {
 			return "", err
 		}
@@ -157,7 +177,9 @@ func (d *Daemon) regionStandby(ctx context.Context) (string, error) {
 }
 
 // recordRegionStatus stores the pass's status in the primary repository
-// with the short-lived record rule, locked for a few copy intervals.
+// with the short-lived record rule, locked for a few copy intervals, and
+// signed with the agent's key: whoever can write the bucket cannot make a
+// stopped copy look current to a report that trusts the key.
 func (d *Daemon) recordRegionStatus(ctx context.Context, r region.StatusRecord, every time.Duration) error {
 	b, err := r.Marshal()
 	if err != nil {
@@ -168,7 +190,7 @@ func (d *Daemon) recordRegionStatus(ctx context.Context, r region.StatusRecord, 
 		retain = time.Minute
 	}
 	key := d.layout.RegionStatusKey(r.Region)
-	if err := PutRecord(ctx, d.cfg.Store, key, b, false, retain); err != nil {
+	if err := PutSignedRecord(ctx, d.cfg.Store, key, b, retain, d.signer); err != nil {
 		return fmt.Errorf("recording recovery region %s status at %s: %w", r.Region, key, err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
@@ -72,12 +73,12 @@ func TestAccRegionLagPostureBetweenTwoMinIOServers(t *testing.T) {
 		if _, err := dst.Head(ctx, seg); err != nil {
 			return false
 		}
-		rec, err = region.ReadStatusRecord(ctx, src, l, "eu2")
+		rec, err = region.ReadStatusRecord(ctx, src, l, "eu2", signature.Trust{})
 		return err == nil && rec != nil
 	})
 	cancel()
 	<-done
-	rec, err = region.ReadStatusRecord(ctx, src, l, "eu2")
+	rec, err = region.ReadStatusRecord(ctx, src, l, "eu2", signature.Trust{})
 	if err != nil || rec == nil {
 		t.Fatalf("status record: %v, %v", rec, err)
 	}

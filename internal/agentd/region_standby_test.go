@@ -28,8 +28,10 @@ import (
 // the primary's (no backup, verification, Redis snapshot nor copy onto
 // itself) and says it stands by; the same documents on the primary do
 // schedule the backups. `lifeboat region activate`'s mark, written in the
-// region, makes the region agent run them; a mark written in the primary
-// is never copied; removing the mark stands it by again.
+// region and signed by the provider's key, makes the region agent run
+// them; an unsigned mark, or one signed by a key the agent does not trust,
+// leaves it standing by (counted as refused); a mark written in the
+// primary is never copied; removing the mark stands it by again.
 func TestAccAgentInRecoveryRegionStandsByUntilActivated(t *testing.T) {
 	env := testenv.Require(t)
 	if len(env.MinIO) < 2 {
@@ -73,7 +75,7 @@ func TestAccAgentInRecoveryRegionStandsByUntilActivated(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The mark where it does not belong: the primary's own repository.
-	if _, err := region.Activate(ctx, src, l, "eu2", "someone on the primary", time.Now()); err != nil {
+	if _, err := region.Activate(ctx, src, l, "eu2", "someone on the primary", time.Now(), provider); err != nil {
 		t.Fatal(err)
 	}
 	copyPass := func() {
@@ -134,11 +136,29 @@ func TestAccAgentInRecoveryRegionStandsByUntilActivated(t *testing.T) {
 	if got := testutil.ToFloat64(dr.m.RegionStandby.WithLabelValues("eu2")); got != 1 {
 		t.Fatalf("lifeboat_recovery_region_standby{region=eu2} = %v, want 1", got)
 	}
-	if a, err := region.ReadActivation(ctx, dst, l, "eu2"); err != nil || a != nil {
+	if a, err := region.ReadActivation(ctx, dst, l, "eu2", signature.Trust{}); err != nil || a != nil {
 		t.Fatalf("the primary's activation mark reached the region: %+v, %v", a, err)
 	}
 
-	if _, err := region.Activate(ctx, dst, l, "eu2", "operator", time.Now()); err != nil {
+	// Marks the agent's trusted keys did not sign leave it standing by,
+	// each refusal counted.
+	stranger, _ := signature.Generate()
+	for i, signer := range []*signature.Signer{nil, stranger} {
+		if _, err := region.Activate(ctx, dst, l, "eu2", "someone with the bucket's keys", time.Now(), signer); err != nil {
+			t.Fatal(err)
+		}
+		if forged := jobNames(dr); forged[BackupJob] || forged[VerifyJob] || forged[RedisJobPrefix+"sessions"] {
+			t.Fatalf("mark %d (unsigned, then signed by an untrusted key): jobs %v", i, forged)
+		}
+		if got := testutil.ToFloat64(dr.m.ConfigRefused.WithLabelValues("recovery_region_activation")); got != float64(i+1) {
+			t.Fatalf("mark %d: refused activation marks = %v, want %d", i, got, i+1)
+		}
+		if got := testutil.ToFloat64(dr.m.RegionStandby.WithLabelValues("eu2")); got != 1 {
+			t.Fatalf("mark %d: lifeboat_recovery_region_standby{region=eu2} = %v, want 1", i, got)
+		}
+	}
+
+	if _, err := region.Activate(ctx, dst, l, "eu2", "operator", time.Now(), provider); err != nil {
 		t.Fatal(err)
 	}
 	active := jobNames(dr)
@@ -155,7 +175,8 @@ func TestAccAgentInRecoveryRegionStandsByUntilActivated(t *testing.T) {
 	}
 	// Another copy pass (the primary back, say) does not undo the mark.
 	copyPass()
-	if a, err := region.ReadActivation(ctx, dst, l, "eu2"); err != nil || a == nil || a.By != "operator" {
+	trust, _ := signature.NewTrust(provider.Public().String())
+	if a, err := region.ReadActivation(ctx, dst, l, "eu2", trust); err != nil || a == nil || a.By != "operator" {
 		t.Fatalf("the mark after another copy pass: %+v, %v", a, err)
 	}
 

@@ -57,9 +57,14 @@ func WriteRun(ctx context.Context, store objectstore.Store, l repo.Layout, r Run
 // lifecycle rules expire them with the bucket owner's rights.
 // A bucket without object lock takes the record without a retention.
 func putShortLived(ctx context.Context, store objectstore.Store, key string, b []byte, ifAbsent bool, retain time.Duration) error {
+	return putShortLivedMeta(ctx, store, key, b, ifAbsent, retain, nil)
+}
+
+// putShortLivedMeta is putShortLived with object metadata (a signature).
+func putShortLivedMeta(ctx context.Context, store objectstore.Store, key string, b []byte, ifAbsent bool, retain time.Duration, meta map[string]string) error {
 	// NOTE: the real clock, not an injected one: the store compares the
 	// retention with its own.
-	opts := objectstore.PutOptions{IfAbsent: ifAbsent, Size: int64(len(b)),
+	opts := objectstore.PutOptions{IfAbsent: ifAbsent, Size: int64(len(b)), Metadata: meta,
 		RetainUntil: time.Now().Add(retain), RetentionMode: objectstore.ModeGovernance}
 	_, err := store.Put(ctx, key, bytes.NewReader(b), opts)
 	if errors.Is(err, objectstore.ErrNoObjectLock) {

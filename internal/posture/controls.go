@@ -180,7 +180,7 @@ func encryption(o *Observation, _ *ClusterObservation, _ Params) Finding {
 // probe may age before it no longer says what the keys can do now.
 const probeStaleIntervals = 3
 
-func writerNoDelete(o *Observation, _ *ClusterObservation, _ Params) Finding {
+func writerNoDelete(o *Observation, _ *ClusterObservation, p Params) Finding {
 	f := Finding{Threshold: "every forbidden action denied"}
 	probe := o.Probe
 	if probe == nil {
@@ -194,7 +194,13 @@ func writerNoDelete(o *Observation, _ *ClusterObservation, _ Params) Finding {
 				stale = append(stale, fmt.Sprintf("%s: %v", pr.Cluster, pr.Err))
 				continue
 			}
-			f.Evidence = append(f.Evidence, Evidence{Key: pr.Key, Time: r.Ran, Note: fmt.Sprintf("writer probe of agent %s (cluster %s)", r.Holder, pr.Cluster)})
+			f.Evidence = append(f.Evidence, Evidence{Key: pr.Key, Time: r.Ran, Note: fmt.Sprintf("writer probe of agent %s (cluster %s)%s", r.Holder, pr.Cluster, signedNote(p, r.Signer))})
+			if p.Trust.Required() && r.Signer == "" {
+				// Anyone who can write jobs/ could have written "all
+				// denied": only the agent's signature says it probed.
+				stale = append(stale, fmt.Sprintf("%s: probe record not signed by a trusted key (%v)", pr.Cluster, r.SignatureErr))
+				continue
+			}
 			if every := time.Duration(r.IntervalSeconds * float64(time.Second)); every > 0 && o.Now.Sub(r.Ran) > probeStaleIntervals*every {
 				stale = append(stale, fmt.Sprintf("%s: last probe %s ago (every %s)", pr.Cluster, o.Now.Sub(r.Ran).Truncate(time.Second), every))
 				continue
@@ -243,6 +249,18 @@ func writerNoDelete(o *Observation, _ *ClusterObservation, _ Params) Finding {
 		f.Status, f.Observed = Pass, fmt.Sprintf("%d of %d actions denied", len(probe.Results), len(probe.Results))
 	}
 	return f
+}
+
+// signedNote says which key signed a record, for evidence notes; nothing
+// when no key is trusted (no signature is judged then).
+func signedNote(p Params, signer string) string {
+	if !p.Trust.Required() {
+		return ""
+	}
+	if signer == "" {
+		return ", not signed by a trusted key"
+	}
+	return ", signed by " + signer
 }
 
 func walArchiving(o *Observation, c *ClusterObservation, p Params) Finding {

@@ -203,7 +203,7 @@ func Gather(ctx context.Context, t Target) (*Observation, error) {
 		}
 		if t.Probe == nil {
 			pr := ProbeRecordObservation{Cluster: name, Key: c.Layout.WriterProbeKey()}
-			pr.Record, pr.Err = access.ReadProbeRecord(ctx, t.Store, c.Layout)
+			pr.Record, pr.Err = access.ReadProbeRecord(ctx, t.Store, c.Layout, t.Trust)
 			if pr.Record != nil || pr.Err != nil {
 				o.ProbeRecords = append(o.ProbeRecords, pr)
 			}
@@ -240,7 +240,7 @@ func gatherCluster(ctx context.Context, t Target, c *ClusterObservation) {
 	}
 	c.Redis, c.RedisErr = gatherRedis(ctx, t, l)
 	c.Agents, c.AgentsErr = repo.ListHeartbeats(ctx, store, l)
-	c.Regions, c.RegionsErr = gatherRegions(ctx, store, l, c.Cluster)
+	c.Regions, c.RegionsErr = gatherRegions(ctx, store, l, c.Cluster, t.Trust)
 	c.VerifyRun, c.VerifyErr = repo.ReadJobRun(ctx, store, l, repo.JobVerify)
 	c.BackupRun, c.BackupRunErr = repo.ReadJobRun(ctx, store, l, repo.JobBackup)
 

@@ -650,7 +650,45 @@ func (r *recoveryRegionResource) Read(ctx context.Context, req resource.ReadRequ
 	m.CopyPolicy = m.copyPolicy()
 	r.observe(ctx, &m, &resp.Diagnostics)
 	r.warn(&m, &resp.Diagnostics)
+	for _, c := range m.clusters() {
+		rec, err := access.ReadCopyProbeRecord(ctx, store, m.layout(c), m.name(), r.data.trust())
+		if err != nil {
+			resp.Diagnostics.AddWarning("Recovery Region Copy Probe Unreadable",
+				fmt.Sprintf("The copying agent's probe of the copy keys of %s (cluster %s) could not be read: %v", m.name(), c, err))
+			continue
+		}
+		warnCopyProbe(m.name(), c, rec, &resp.Diagnostics)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// warnCopyProbe reports copy keys the copying agent's last probe found
+// allowed a forbidden action: they could delete the copy, bypass its lock,
+// weaken the destination or activate the region. A forged record could
+// only raise a false alarm or hide one the agent's metric
+// (lifeboat_recovery_region_copy_forbidden_actions_allowed) still shows;
+// the warning says who signed it.
+func warnCopyProbe(name, cluster string, rec *access.ProbeRecord, diags *diag.Diagnostics) {
+	if rec == nil {
+		return
+	}
+	var allowed []string
+	for _, res := range rec.Results {
+		if res.Outcome == access.Allowed {
+			allowed = append(allowed, string(res.Check))
+		}
+	}
+	if len(allowed) == 0 {
+		return
+	}
+	signed := "unsigned or signed by a key the provider does not hold"
+	if rec.Signer != "" {
+		signed = "signed by " + rec.Signer
+	}
+	diags.AddAttributeWarning(path.Root("copy_policy"), "Recovery Region Copy Keys Too Broad",
+		fmt.Sprintf("The keys agent %s copies cluster %s to %s with were allowed %s by its probe at %s (record %s). "+
+			"Attach only copy_policy to them: with them, whoever reads the agent's configuration can delete or weaken the copy the region exists for.",
+			rec.Holder, cluster, name, strings.Join(allowed, ", "), rec.Ran.Format(time.RFC3339), signed))
 }
 
 // warn reports a lag over max_lag and a copy that stopped.

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -226,5 +227,30 @@ func TestRecoveryRegionWeaknessAndLagWarnings(t *testing.T) {
 	r.warn(m, &diags)
 	if diags.WarningsCount() != 0 {
 		t.Fatalf("lag within target: %v", diags)
+	}
+}
+
+// A copying agent's probe record in which the copy keys were allowed a
+// forbidden action warns on refresh, naming the actions and the signer;
+// one with every action denied, or none at all, does not.
+func TestRecoveryRegionCopyProbeWarning(t *testing.T) {
+	rec := &access.ProbeRecord{Holder: "db-1", Ran: time.Now(), Results: []access.Result{
+		{Check: access.CheckDeleteLockedVersion, Outcome: access.Denied, By: access.ByLock},
+		{Check: access.CheckBypassGovernance, Outcome: access.Allowed},
+		{Check: access.CheckWriteActivation, Outcome: access.Allowed},
+	}, Signer: "0123abcd"}
+	var diags diag.Diagnostics
+	warnCopyProbe("dr", "main", rec, &diags)
+	if diags.WarningsCount() != 1 || diags.Warnings()[0].Summary() != "Recovery Region Copy Keys Too Broad" ||
+		!strings.Contains(diags.Warnings()[0].Detail(), "bypass_governance_retention, write_activation_mark") ||
+		!strings.Contains(diags.Warnings()[0].Detail(), "signed by 0123abcd") {
+		t.Fatalf("too broad: %v", diags)
+	}
+	rec.Results = rec.Results[:1]
+	diags = nil
+	warnCopyProbe("dr", "main", rec, &diags)
+	warnCopyProbe("dr", "main", nil, &diags)
+	if diags.WarningsCount() != 0 {
+		t.Fatalf("denied, or no record: %v", diags)
 	}
 }

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 // StatusRecord is what the copying agent records in the PRIMARY repository
@@ -34,6 +34,12 @@ type StatusRecord struct {
 	// listed but the pending objects.
 	LastVerified time.Time `json:"last_verified"`
 	Status       Status    `json:"status"`
+
+	// Signer is the trusted key that signed the record as read ("" when
+	// unsigned or not signed by a trusted key; SignatureErr says why): the
+	// agent signs it with its signing key.
+	Signer       string `json:"-"`
+	SignatureErr error  `json:"-"`
 }
 
 // NewStatusRecord builds the record of one pass of doc that ended at now.
@@ -48,25 +54,17 @@ func NewStatusRecord(doc ConfigDoc, bucket string, st Status, now time.Time) Sta
 // must not be held for a locked bucket's default retention.
 func (r StatusRecord) Marshal() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
 
-// ReadStatusRecord reads region name's last recorded pass; nil with no
-// error when none was recorded.
-func ReadStatusRecord(ctx context.Context, store objectstore.Store, l repo.Layout, name string) (*StatusRecord, error) {
+// ReadStatusRecord reads region name's last recorded pass, with who signed
+// it judged against trust; nil with no error when none was recorded.
+func ReadStatusRecord(ctx context.Context, store objectstore.Store, l repo.Layout, name string, trust signature.Trust) (*StatusRecord, error) {
 	key := l.RegionStatusKey(name)
-	rc, _, err := store.Get(ctx, key)
+	r, body, meta, err := repo.ReadDoc[StatusRecord](ctx, store, key, "recovery region "+name+" status "+key)
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading recovery region %s status: %w", name, err)
 	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading recovery region %s status: %w", name, err)
-	}
-	var r StatusRecord
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("recovery region %s status (%s) is not valid JSON: %w", name, key, err)
-	}
-	return &r, nil
+	r.Signer, r.SignatureErr = trust.Signed(key, body, meta)
+	return r, nil
 }

@@ -73,7 +73,10 @@ const (
 	drillIndexFile   = "drill-index.json"
 	// regionStatusPre and regionStatusExt frame a recovery region's copy
 	// status record directly below jobs/.
-	regionStatusPre  = "region-"
+	regionStatusPre = "region-"
+	// regionProbePre frames the copy role's probe record of a region
+	// (with regionStatusExt) directly below jobs/.
+	regionProbePre   = "copy-probe-"
 	writerProbeFile  = "writer-probe.json"
 	regionStatusExt  = ".json"
 	leaseExt         = ".json"
@@ -84,7 +87,8 @@ const (
 	redisManExt      = ".json"
 	regionConfigFile = "config.json"
 	regionCanaryFile = "canary.json"
-	regionActiveFile = "activation.json"
+	regionActivePre  = "activation"
+	regionActiveFile = regionActivePre + ".json"
 	regionIndexDir   = "index"
 	regionIndexExt   = ".json"
 	requestFile      = "request.json"
@@ -301,6 +305,14 @@ func (l Layout) DrillIndexKey() string { return l.JobsDir() + drillIndexFile }
 // run with other credentials.
 func (l Layout) WriterProbeKey() string { return l.JobsDir() + writerProbeFile }
 
+// RegionCopyProbeKey is where the agent copying recovery region name
+// records its last probe of the region's copy credentials (which forbidden
+// actions the destination denied them). It lives in the PRIMARY
+// repository, where posture reports and refresh read it.
+func (l Layout) RegionCopyProbeKey(name string) string {
+	return l.JobsDir() + regionProbePre + name + regionStatusExt
+}
+
 // RegionStatusKey is where the agent copying recovery region name records
 // its last pass (lag, pending objects, destination). It lives in the
 // primary repository, under jobs/ which the writer role may write, because
@@ -394,6 +406,13 @@ func (l Layout) RegionCanaryKey(name string) string { return l.RegionDir(name) +
 // from the source (the regions folder is not).
 func (l Layout) RegionActivationKey(name string) string { return l.RegionDir(name) + regionActiveFile }
 
+// RegionActivationPrefix is the prefix of every key of recovery region
+// name's activation mark (RegionActivationKey and anything beside it named
+// alike): the copy role's document denies writing below it.
+func (l Layout) RegionActivationPrefix(name string) string {
+	return l.RegionDir(name) + regionActivePre
+}
+
 // RegionIndexDir is the prefix of recovery region name's copy index
 // segments (kept at the destination), with a trailing slash.
 func (l Layout) RegionIndexDir(name string) string { return l.RegionDir(name) + regionIndexDir + "/" }
@@ -483,6 +502,7 @@ const (
 	KindRegionActivation        // regions/<name>/activation.json
 	KindRegionStatus            // jobs/region-<name>.json
 	KindWriterProbe             // jobs/writer-probe.json
+	KindRegionCopyProbe         // jobs/copy-probe-<name>.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
@@ -490,7 +510,8 @@ var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file",
 	"job lease", "job record", "kept restore plan", "Redis snapshot", "Redis snapshot manifest",
 	"recovery region configuration", "recovery region canary", "recovery region copy index",
 	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat", "restore audit record", "Redis snapshot schedule",
-	"posture report", "kept compatibility review", "restore point schema", "drill index", "recovery region activation", "recovery region copy status", "writer probe record"}
+	"posture report", "kept compatibility review", "restore point schema", "drill index", "recovery region activation", "recovery region copy status", "writer probe record",
+	"recovery region copy probe record"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -610,6 +631,11 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 			return Key{Kind: KindWriterProbe}, true
 		}
 		if len(parts) == 1 {
+			if n, ok := strings.CutPrefix(parts[0], regionProbePre); ok {
+				if name, ok := strings.CutSuffix(n, regionStatusExt); ok && name != "" {
+					return Key{Kind: KindRegionCopyProbe, Region: name}, true
+				}
+			}
 			if n, ok := strings.CutPrefix(parts[0], regionStatusPre); ok {
 				if name, ok := strings.CutSuffix(n, regionStatusExt); ok && name != "" {
 					return Key{Kind: KindRegionStatus, Region: name}, true

@@ -62,6 +62,8 @@ func TestLayoutKeysParse(t *testing.T) {
 		{"region configuration", l.RegionConfigKey("eu2"), Key{Kind: KindRegionConfig, Region: "eu2"}, false},
 		{"region canary", l.RegionCanaryKey("eu2"), Key{Kind: KindRegionCanary, Region: "eu2"}, false},
 		{"region activation", l.RegionActivationKey("eu2"), Key{Kind: KindRegionActivation, Region: "eu2"}, false},
+		{"region copy probe record", l.RegionCopyProbeKey("eu2"), Key{Kind: KindRegionCopyProbe, Region: "eu2"}, false},
+		{"region copy status of a region named like a probe", l.RegionStatusKey("copy-probe-x"), Key{Kind: KindRegionStatus, Region: "copy-probe-x"}, false},
 		{"region index segment", l.RegionIndexKey("eu2", 7), Key{Kind: KindRegionIndex, Region: "eu2", Generation: 7}, false},
 		{"agent request", l.RequestKey("restore-3f2a-0001"), Key{Kind: KindRequest, Request: "restore-3f2a-0001"}, false},
 		{"agent request progress", l.RequestProgressKey("restore-3f2a-0001"), Key{Kind: KindRequestProgress, Request: "restore-3f2a-0001"}, false},

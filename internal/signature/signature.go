@@ -210,6 +210,13 @@ func NewTrust(keys ...string) (Trust, error) {
 // unsigned documents.
 func (t Trust) Required() bool { return len(t.keys) > 0 }
 
+// Trusts reports whether p is one of t's keys: a signer can tell before
+// writing whether readers holding t will accept what it signs.
+func (t Trust) Trusts(p PublicKey) bool {
+	_, ok := t.keys[p.ID()]
+	return ok
+}
+
 // Signed reports who signed body at key, judged against t: the signer's key
 // ID, or an *Error unwrapping to ErrUnsigned, ErrUnknownSigner or ErrForged.
 func (t Trust) Signed(key string, body []byte, meta map[string]string) (string, error) {

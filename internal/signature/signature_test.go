@@ -24,6 +24,9 @@ func TestSignedDocumentsVerifyOnlyUnchangedAtTheirKeyByATrustedKey(t *testing.T)
 		t.Fatal("Sign dropped existing metadata")
 	}
 
+	if !trust.Trusts(provider.Public()) || trust.Trusts(other.Public()) || (Trust{}).Trusts(provider.Public()) {
+		t.Fatal("Trusts: only the provider's key is trusted")
+	}
 	if id, err := trust.Signed("pg/main/policy.json", body, meta); err != nil || id != provider.Public().ID() {
 		t.Fatalf("valid document: id %q, err %v", id, err)
 	}
