@@ -132,10 +132,14 @@ run_tool() {
 	esac
 	local wall user sys
 	read -r wall user sys <"$W/time"
-	echo "$wall $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') $(awk -v a="$p0" -v b="$(cpu "$PRIMARY_PID")" -v c="$d0" -v d="$(cpu "$DR_PID")" 'BEGIN { print b - a + d - c }')" >>"$W/times-$tool"
-	echo "round $r $tool: $(tail -1 "$W/times-$tool") (wall s, copier CPU s, MinIO servers CPU s)"
+	echo "$wall $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') $(awk -v a="$p0" -v b="$(cpu "$PRIMARY_PID")" -v c="$d0" -v d="$(cpu "$DR_PID")" 'BEGIN { print b - a + d - c, b - a, d - c }')" >>"$W/times-$tool"
+	echo "round $r $tool: $(tail -1 "$W/times-$tool") (wall s, copier CPU s, MinIO servers CPU s: both, source, destination)"
 }
 
+# Let the freshly written source settle (its dirty pages on disk), or the
+# first tool to run pays for the writeback.
+sync
+sleep 5
 for r in $(seq 1 "$ROUNDS"); do
 	if [ $((r % 2)) -eq 1 ]; then run_tool lifeboat "$r"; run_tool mc "$r"; else run_tool mc "$r"; run_tool lifeboat "$r"; fi
 done
