@@ -391,8 +391,29 @@ func (c *copier) copyOne(ctx context.Context, obj objectstore.ObjectInfo) (Entry
 	if errors.Is(err, objectstore.ErrChecksumMismatch) {
 		return Entry{}, &MismatchError{Key: obj.Key, Want: cmp.Or(want, put.SHA256, "the bytes read from the source"), Refused: err}
 	}
+	// again writes obj once more, plainly, and reads it back.
+	again := func() (Entry, error) {
+		rc.Close()
+		body, _, err := c.o.Source.Get(ctx, obj.Key)
+		if err != nil {
+			return Entry{}, fmt.Errorf("reading %s from the source: %w", obj.Key, err)
+		}
+		defer body.Close()
+		sum, err := c.putReadBack(ctx, obj.Key, body, info.Size, meta)
+		if err != nil {
+			return Entry{}, err
+		}
+		return entry(sum), nil
+	}
 	if err != nil {
-		return Entry{}, fmt.Errorf("writing %s to the destination: %w", obj.Key, err)
+		if !refusedChecksum(ctx, err) {
+			return Entry{}, fmt.Errorf("writing %s to the destination: %w", obj.Key, err)
+		}
+		// A store that refuses the checksum's encoding (no S3
+		// additional checksums): the rest of the pass is read back.
+		c.unchecked.Store(true)
+		c.o.Log.Warn("the destination refused a put checked on arrival: writing plainly and reading objects back", "key", obj.Key, "err", err)
+		return again()
 	}
 	if !put.SHA256Checked {
 		// The destination answered no checksum: it may have checked none.
@@ -402,19 +423,28 @@ func (c *copier) copyOne(ctx context.Context, obj objectstore.ObjectInfo) (Entry
 		if err := c.readBack(ctx, obj.Key, put.SHA256); err != nil {
 			// A store that does not know the checksum's encoding may
 			// have kept it as content: write it again, plainly.
-			rc.Close()
-			if rc, _, err = c.o.Source.Get(ctx, obj.Key); err != nil {
-				return Entry{}, fmt.Errorf("reading %s from the source: %w", obj.Key, err)
-			}
-			defer rc.Close()
-			sum, err := c.putReadBack(ctx, obj.Key, rc, info.Size, meta)
-			if err != nil {
-				return Entry{}, err
-			}
-			return entry(sum), nil
+			return again()
 		}
 	}
 	return entry(put.SHA256), nil
+}
+
+// refusedChecksum reports whether a failed put checked on arrival may have
+// failed for the checksum itself (a store that does not take S3 additional
+// checksums or their aws-chunked encoding), so a plain put may succeed:
+// not for a cancelled pass, an unreachable store, denied keys, a lock or a
+// missing bucket.
+func refusedChecksum(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	for _, e := range []error{objectstore.ErrUnreachable, objectstore.ErrAccessDenied, objectstore.ErrObjectLocked,
+		objectstore.ErrBucketNotFound, objectstore.ErrExists, objectstore.ErrNoObjectLock, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, e) {
+			return false
+		}
+	}
+	return true
 }
 
 // putReadBack writes body to key hashing it as it streams, then reads it

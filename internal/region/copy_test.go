@@ -396,6 +396,7 @@ func TestIndexCompaction(t *testing.T) {
 type uncheckedStore struct {
 	objectstore.Store
 	corrupt        bool
+	refuse         bool
 	checked, plain int
 	mu             sync.Mutex
 }
@@ -412,8 +413,12 @@ func (u *uncheckedStore) Put(ctx context.Context, key string, body io.Reader, op
 	} else {
 		u.plain++
 	}
-	corrupt := u.corrupt
+	corrupt, refuse := u.corrupt, u.refuse
 	u.mu.Unlock()
+	if refuse && opts.VerifySHA256 {
+		// As a store that knows no aws-chunked encoding.
+		return objectstore.ObjectInfo{}, fmt.Errorf("put %s: api error NotImplemented: a header you provided implies functionality that is not implemented", key)
+	}
 	if corrupt && strings.Contains(key, "/wal/") && len(data) > 0 {
 		data = append([]byte{}, data...)
 		data[0] ^= 0xff
@@ -466,5 +471,29 @@ func TestUncheckedDestinationIsReadBack(t *testing.T) {
 	}
 	for _, k := range append([]string{f.history, f.manifest}, f.segments...) {
 		sameBytes(t, f.src, u, k)
+	}
+}
+
+// A destination that refuses puts checked on arrival (no S3 additional
+// checksums, no aws-chunked encoding) still gets a verified copy: written
+// plainly and read back.
+func TestDestinationRefusingChecksumsIsWrittenPlainly(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	u := &uncheckedStore{Store: objectstore.NewMemory("dr"), refuse: true}
+	o := f.opts()
+	o.Dest = u
+	st, err := Copy(ctx, o)
+	if err != nil || st.PendingObjects != 0 || st.Copied != 14 {
+		t.Fatalf("pass %+v, %v", st, err)
+	}
+	if u.checked != 1 || u.plain == 0 {
+		t.Fatalf("%d checked puts and %d plain ones: want one checked, the rest plain", u.checked, u.plain)
+	}
+	for _, k := range append(append([]string{f.manifest, f.history}, f.parts...), f.segments...) {
+		sameBytes(t, f.src, u, k)
+	}
+	if rep, err := Verify(ctx, o); err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("verify: %+v, %v", rep, err)
 	}
 }

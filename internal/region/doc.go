@@ -25,8 +25,9 @@
 //     else the copy's own, computed as the object streams from the source
 //     and sent after it (an aws-chunked trailer). An object is recorded
 //     only once the destination answered with that digest as the one it
-//     checked. A destination that answers none (a store without
-//     additional checksums), and an object over 5 GiB (too large for one
+//     checked. A destination that answers none or refuses the checksum
+//     (a store without additional checksums: the rest of the pass is
+//     written plainly), and an object over 5 GiB (too large for one
 //     request), are read back and compared instead;
 //   - what was verified is appended to a copy index kept at the
 //     destination (repo.Layout.RegionIndexKey), every few seconds and at
