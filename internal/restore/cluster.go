@@ -212,6 +212,11 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	if err := writeOwned(filepath.Join(dataDir, ConfigFile), cfgBody, own); err != nil {
 		return nil, err
 	}
+	// The marker's entry too: after a crash, restored files without it
+	// would pass for a finished restore.
+	if err := syncDir(dataDir); err != nil {
+		return nil, err
+	}
 	srv := &server{dataDir: dataDir, binDir: binDir(opts.BinDir), own: own, env: credentialEnv(opts.AgentConfig)}
 	defer func() {
 		if err == nil {
@@ -245,10 +250,16 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 		}
 	}()
 	rep.send(Progress{Phase: "downloading", Total: total, Detail: m.ID})
+	sy := newFileSyncer()
 	for _, a := range m.Archives {
-		if err = extractArchive(ctx, store, a, m.Encryption, ids, dataDir, own, opts.Parallel, &downloaded, &extracted); err != nil {
+		if err = extractArchive(ctx, store, a, m.Encryption, ids, dataDir, own, opts.Parallel, &downloaded, &extracted, sy); err != nil {
 			break
 		}
+	}
+	// Every file is on disk before the restore goes on (see durable.go):
+	// most of it already is, synced while later files were decoded.
+	if serr := sy.finish(); err == nil {
+		err = serr
 	}
 	tick.Stop()
 	close(stopTick)
@@ -262,9 +273,19 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	}); err != nil {
 		return nil, err
 	}
+	// The settings files (written and synced by writeOwned) are in the
+	// data directory's entries, and the data directory in its parent's.
+	if err = syncDir(dataDir); err != nil {
+		return nil, err
+	}
+	if err = syncDir(filepath.Dir(dataDir)); err != nil {
+		return nil, err
+	}
 	res = &Result{Plan: *plan, DataDir: dataDir, Port: opts.Port, Downloaded: downloaded.Load(), Extracted: extracted.Load()}
 	if opts.NoStart {
-		_ = markFailed(dataDir, own, fmt.Sprintf("files of backup %s laid out; PostgreSQL has not recovered this directory yet: start it to replay WAL", m.ID))
+		if err = markFailed(dataDir, own, fmt.Sprintf("files of backup %s laid out; PostgreSQL has not recovered this directory yet: start it to replay WAL", m.ID)); err != nil {
+			return nil, err
+		}
 		res.Duration = time.Since(started)
 		return res, nil
 	}
@@ -273,6 +294,9 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 		return nil, err
 	}
 	if err = os.Remove(filepath.Join(dataDir, FailedFile)); err != nil {
+		return nil, err
+	}
+	if err = syncDir(dataDir); err != nil {
 		return nil, err
 	}
 	if !opts.KeepRunning {
@@ -468,6 +492,9 @@ func lookupOwner(osUser string) (owner, error) {
 
 func chownPath(path string, own owner) error { return own.lchown(path) }
 
+// writeOwned writes a file of the restore (a marker, a settings file) and
+// syncs it: the failure marker must be on disk before any restored file
+// is, and the settings with the files (see durable.go).
 func writeOwned(path string, body []byte, own owner) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -476,6 +503,9 @@ func writeOwned(path string, body []byte, own owner) error {
 	_, err = f.Write(body)
 	if err == nil {
 		err = own.chown(f)
+	}
+	if err == nil {
+		err = fdatasync(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

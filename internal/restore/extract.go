@@ -257,7 +257,7 @@ func (s *partStream) Close() {
 
 // extractArchive streams one archive of the backup into dir.
 func extractArchive(ctx context.Context, store objectstore.Store, a backup.Archive, enc *crypt.Info, ids *crypt.Keyring,
-	dir string, own owner, parallel int, downloaded, extracted *atomic.Int64) error {
+	dir string, own owner, parallel int, downloaded, extracted *atomic.Int64, sy *fileSyncer) error {
 	name, encrypted := strings.CutSuffix(a.Name, ".age")
 	if encrypted != (enc != nil) {
 		return fmt.Errorf("archive %s: its name and the manifest's encryption (%v) disagree", a.Name, enc)
@@ -292,7 +292,7 @@ func extractArchive(ctx context.Context, store objectstore.Store, a backup.Archi
 		return err
 	}
 	defer r.Close()
-	if err := untar(r, dir, own, extracted); err != nil {
+	if err := untar(r, dir, own, extracted, sy); err != nil {
 		return fmt.Errorf("extracting %s: %w", a.Name, err)
 	}
 	// Read to the end of the stream, so every part's checksum is checked
@@ -329,7 +329,8 @@ func lifeboatFile(name string) bool {
 	return name == ConfigFile || name == FailedFile || name == LogFile
 }
 
-// untar extracts a PostgreSQL base backup tar into dir. Only directories
+// untar extracts a PostgreSQL base backup tar into dir, handing every file
+// and directory it creates to sy to be made durable. Only directories
 // and regular files are expected (BASE_BACKUP sends tablespaces as
 // tablespace_map, not symlinks); anything else, and any path leaving dir,
 // is refused.
@@ -339,7 +340,7 @@ func lifeboatFile(name string) bool {
 // cache. (Writing on goroutines of their own, from 4 MiB buffers, doubled
 // the kernel's share of the restore: every copy into the page cache then
 // read the data back from memory.)
-func untar(r io.Reader, dir string, own owner, extracted *atomic.Int64) error {
+func untar(r io.Reader, dir string, own owner, extracted *atomic.Int64, sy *fileSyncer) error {
 	tr := tar.NewReader(r)
 	buf := make([]byte, writeChunk)
 	for {
@@ -376,23 +377,23 @@ func untar(r io.Reader, dir string, own owner, extracted *atomic.Int64) error {
 			if err := own.lchown(path); err != nil {
 				return err
 			}
+			sy.dir(path)
 		case tar.TypeReg:
 			f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(h.Mode).Perm()&0o700|0o600)
 			if err != nil {
 				return err
 			}
-			// onlyWriter hides os.File's ReadFrom, which io.CopyBuffer
-			// would call and which writes in 32 KiB pieces whatever
-			// buffer is offered: a system call per 32 KiB.
-			n, err := io.CopyBuffer(onlyWriter{f}, tr, buf)
+			n, err := writeFile(f, tr, buf)
 			extracted.Add(n)
 			if err == nil {
 				err = own.chown(f)
 			}
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
 			if err != nil {
+				f.Close()
+				return err
+			}
+			// The syncer fdatasyncs and closes it beside the decoder.
+			if err := sy.file(f); err != nil {
 				return err
 			}
 		case tar.TypeSymlink:
@@ -408,7 +409,31 @@ func untar(r io.Reader, dir string, own owner, extracted *atomic.Int64) error {
 // still in the core's cache when it is copied into the page cache.
 const writeChunk = 1 << 20
 
-// onlyWriter is an io.Writer and nothing else (see untar).
-type onlyWriter struct{ w io.Writer }
-
-func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
+// writeFile copies r into f in pieces of len(buf) (one write each: os.File's
+// ReadFrom, which io.CopyBuffer would call, writes 32 KiB at a time whatever
+// buffer is offered) and starts the writeback of every writebackChunk
+// written, and of the tail, so the disk works while decoding goes on.
+func writeFile(f *os.File, r io.Reader, buf []byte) (int64, error) {
+	var written, queued int64
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			m, werr := f.Write(buf[:n])
+			written += int64(m)
+			if werr != nil {
+				return written, werr
+			}
+			if written-queued >= writebackChunk {
+				startWriteback(f, queued, written-queued)
+				queued = written
+			}
+		}
+		if rerr == io.EOF {
+			startWriteback(f, queued, written-queued)
+			return written, nil
+		}
+		if rerr != nil {
+			return written, rerr
+		}
+	}
+}

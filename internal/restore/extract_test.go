@@ -77,7 +77,11 @@ func TestUntarWritesEveryFileExactly(t *testing.T) {
 	dir := t.TempDir()
 	var extracted atomic.Int64
 	// A reader handing out odd-sized pieces, as a decompressor does.
-	if err := untar(&oddReader{r: bytes.NewReader(archive), rng: rng}, dir, owner{uid: -1}, &extracted); err != nil {
+	sy := newFileSyncer()
+	if err := untar(&oddReader{r: bytes.NewReader(archive), rng: rng}, dir, owner{uid: -1}, &extracted, sy); err != nil {
+		t.Fatal(err)
+	}
+	if err := sy.finish(); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range files {
@@ -101,7 +105,9 @@ func TestUntarTruncatedStreamFails(t *testing.T) {
 	archive := tarOf(t, nil, map[string][]byte{"big": body}, []string{"big"})
 	cut := archive[:512+writeChunk+50] // header + part of the body
 	var extracted atomic.Int64
-	err := untar(bytes.NewReader(cut), t.TempDir(), owner{uid: -1}, &extracted)
+	sy := newFileSyncer()
+	defer sy.finish()
+	err := untar(bytes.NewReader(cut), t.TempDir(), owner{uid: -1}, &extracted, sy)
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("untar of a truncated stream: %v, want io.ErrUnexpectedEOF", err)
 	}
@@ -112,7 +118,9 @@ func TestUntarTruncatedStreamFails(t *testing.T) {
 func TestUntarDuplicateEntryFails(t *testing.T) {
 	archive := tarOf(t, nil, map[string][]byte{"a": []byte("one")}, []string{"a", "a"})
 	var extracted atomic.Int64
-	err := untar(bytes.NewReader(archive), t.TempDir(), owner{uid: -1}, &extracted)
+	sy := newFileSyncer()
+	defer sy.finish()
+	err := untar(bytes.NewReader(archive), t.TempDir(), owner{uid: -1}, &extracted, sy)
 	if !errors.Is(err, os.ErrExist) {
 		t.Fatalf("untar of a duplicate entry: %v, want os.ErrExist", err)
 	}
