@@ -3,6 +3,7 @@ package agentd
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -128,9 +129,11 @@ func (d *Daemon) walAheadLoop(ctx context.Context) {
 			}
 		}
 		mu.Unlock()
-		// Oldest first, a few more than the workers: PostgreSQL archives in
-		// name order, so the oldest is what archive_command asks next.
-		for _, name := range wal.ReadySegments(walDir, "", 4*parallel) {
+		// Oldest first: PostgreSQL archives in name order, so the oldest
+		// is what archive_command asks next. All of them: a backlog of
+		// segments already pushed but not yet archived must not hide the
+		// ones after it.
+		for _, name := range wal.ReadySegments(walDir, "", math.MaxInt) {
 			mu.Lock()
 			skip := inflight[name] || time.Now().Before(retry[name])
 			mu.Unlock()

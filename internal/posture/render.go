@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 )
 
 // JSON is the report as indented JSON.
@@ -137,7 +138,7 @@ func (r *Report) HTML(w io.Writer) error {
 		}
 		rows = append(rows, row)
 	}
-	return htmlReport.Execute(w, struct {
+	return htmlReport().Execute(w, struct {
 		R       *Report
 		Worst   Status
 		Total   map[string]int
@@ -146,12 +147,16 @@ func (r *Report) HTML(w io.Writer) error {
 	}{r, r.Worst(), total, failing, rows})
 }
 
-var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ts":        ts,
-	"evidence":  evidenceLine,
-	"standards": standardsList,
-	"scope":     scopeName,
-}).Parse(`<!DOCTYPE html>
+// htmlReport is parsed on first use, not at start: every lifeboat command
+// (archive_command's wal-push among them, once per WAL segment) would
+// otherwise pay for parsing it.
+var htmlReport = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"ts":        ts,
+		"evidence":  evidenceLine,
+		"standards": standardsList,
+		"scope":     scopeName,
+	}).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Recovery posture of s3://{{.R.Bucket}}{{if .R.Prefix}}/{{.R.Prefix}}{{end}}</title>
 <style>
@@ -199,3 +204,4 @@ figure{margin:0}figcaption{color:#555;font-size:.9em}figure h3{margin:.3em 0;fon
 {{range .Evidence}}<li>Evidence: {{evidence .}}</li>{{end}}</ul></div>
 {{end}}{{end}}</body></html>
 `))
+})
