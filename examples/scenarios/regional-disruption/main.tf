@@ -94,7 +94,7 @@ resource "lifeboat_recovery_region" "eu2" {
     access_key  = var.dr_access_key
     secret_key  = var.dr_secret_key
     path_style  = true
-    agent_store = "dr" # the agent's stores["dr"]: a writer of the DR bucket
+    agent_store = "dr" # the agent's stores["dr"]: keys made from copy_policy
   }
   clusters = ["odoo-main"]
   max_lag  = "15m"
