@@ -43,6 +43,9 @@ set -euo pipefail
 SIZE_MB=${1:-1536}
 DURATION=${DURATION:-180}
 ROUNDS=${ROUNDS:-2}
+# Only the copier's last round is profiled, not every lifeboat process.
+PROFILE=${LIFEBOAT_CPUPROFILE:-}
+unset LIFEBOAT_CPUPROFILE
 LAG_SCALE=${LAG_SCALE:-10}
 INTERVAL=60
 BENCH_NAME=bench-region
@@ -121,8 +124,8 @@ run_tool() {
 	case $tool in
 	lifeboat)
 		log "round $r: lifeboat region copy (verified on arrival)"
-		if [ -n "${LIFEBOAT_CPUPROFILE:-}" ] && [ "$r" -eq "$ROUNDS" ]; then prof=(env "LIFEBOAT_CPUPROFILE=$LIFEBOAT_CPUPROFILE"); fi
-		LIFEBOAT_CPUPROFILE='' /usr/bin/time -f '%e %U %S' -o "$W/time" "${prof[@]}" "$W/lifeboat" region copy --config "$W/agent-main.json" \
+		if [ -n "$PROFILE" ] && [ "$r" -eq "$ROUNDS" ]; then prof=(env "LIFEBOAT_CPUPROFILE=$PROFILE"); fi
+		/usr/bin/time -f '%e %U %S' -o "$W/time" "${prof[@]}" "$W/lifeboat" region copy --config "$W/agent-main.json" \
 			--name "$tool-$r" --store repo-dr >&2
 		;;
 	mc)
