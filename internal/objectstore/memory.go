@@ -134,6 +134,21 @@ func (m *Memory) Head(ctx context.Context, key string) (ObjectInfo, error) {
 	return m.describe(key, v), nil
 }
 
+var _ ChecksumHeader = (*Memory)(nil)
+
+// HeadSHA256 implements ChecksumHeader.
+func (m *Memory) HeadSHA256(ctx context.Context, key string) (ObjectInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.latest(key)
+	if v == nil || v.info.DeleteMarker {
+		return ObjectInfo{}, fmt.Errorf("head %s: %w", key, ErrNotFound)
+	}
+	info := m.describe(key, v)
+	info.SHA256 = v.info.SHA256
+	return info, nil
+}
+
 // List implements Store.
 func (m *Memory) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
 	m.mu.Lock()
@@ -231,6 +246,8 @@ func (m *Memory) describe(key string, v *memVersion) ObjectInfo {
 	info := v.info
 	info.Metadata = maps.Clone(v.info.Metadata)
 	info.IsLatest = m.latest(key) == v
+	// As S3: the checksum only when asked for (HeadSHA256).
+	info.SHA256 = ""
 	return info
 }
 

@@ -272,10 +272,20 @@ func (s *S3) get(ctx context.Context, key, versionID string) (io.ReadCloser, Obj
 
 // Head implements Store.
 func (s *S3) Head(ctx context.Context, key string) (ObjectInfo, error) {
-	// NOTE: with its checksum (a HEAD reads it, it validates nothing): a
-	// recovery region resuming a copy compares the SHA-256 the store
-	// checked on arrival.
-	out, err := s.client.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+	return s.head(ctx, key, "")
+}
+
+var _ ChecksumHeader = (*S3)(nil)
+
+// HeadSHA256 implements ChecksumHeader: Head with the checksum mode on.
+// NOTE: not every Head asks: on AWS, reading the checksum of an object
+// under SSE-KMS needs kms:Decrypt, which a writer may not have.
+func (s *S3) HeadSHA256(ctx context.Context, key string) (ObjectInfo, error) {
+	return s.head(ctx, key, types.ChecksumModeEnabled)
+}
+
+func (s *S3) head(ctx context.Context, key string, mode types.ChecksumMode) (ObjectInfo, error) {
+	out, err := s.client.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key), ChecksumMode: mode})
 	if err != nil {
 		return ObjectInfo{}, s.client.classify("head s3://"+s.bucket+"/"+key, err)
 	}

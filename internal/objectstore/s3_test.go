@@ -162,7 +162,10 @@ func TestS3PutVerifiedSHA256(t *testing.T) {
 		if info.SHA256 != want || !info.SHA256Checked {
 			t.Fatalf("%d bytes: put answered %+v, want SHA-256 %s checked", size, info, want)
 		}
-		h, err := s.Head(ctx, key)
+		if h, err := s.Head(ctx, key); err != nil || h.SHA256 != "" {
+			t.Fatalf("%d bytes: a plain head reports a checksum: %+v, %v", size, h, err)
+		}
+		h, err := s.HeadSHA256(ctx, key)
 		if err != nil || h.SHA256 != want || h.Size != int64(size) {
 			t.Fatalf("%d bytes: head %+v, %v: want the stored SHA-256 %s", size, h, err, want)
 		}
@@ -199,7 +202,7 @@ func TestS3PutVerifiedSHA256(t *testing.T) {
 	if _, err := s.Put(ctx, "plain", strings.NewReader("plain"), objectstore.PutOptions{Size: 5}); err != nil {
 		t.Fatal(err)
 	}
-	if h, err := s.Head(ctx, "plain"); err != nil || h.SHA256 != "" {
+	if h, err := s.HeadSHA256(ctx, "plain"); err != nil || h.SHA256 != "" {
 		t.Fatalf("plain put: %+v, %v", h, err)
 	}
 }

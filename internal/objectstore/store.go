@@ -50,11 +50,11 @@ type ObjectInfo struct {
 	DeleteMarker bool
 	// Metadata holds user metadata (lower-case keys, without the x-amz-meta- prefix).
 	Metadata map[string]string
-	// SHA256 is the object's SHA-256 (hex) when known: from Head, the
-	// full-object SHA-256 checksum the store keeps for it (objects written
-	// with one; "" otherwise, and for multipart objects, whose checksum
-	// is a checksum of their parts); from a Put with VerifySHA256, the
-	// digest of the body sent.
+	// SHA256 is the object's SHA-256 (hex) when known: from HeadSHA256
+	// (ChecksumHeader), the full-object SHA-256 checksum the store keeps
+	// for it (objects written with one; "" otherwise, and for multipart
+	// objects, whose checksum is a checksum of their parts); from a Put
+	// with VerifySHA256, the digest of the body sent.
 	SHA256 string
 	// SHA256Checked, from a Put with VerifySHA256, means the store
 	// answered with SHA256 as the checksum it checked the received bytes
@@ -135,6 +135,14 @@ type Store interface {
 	// DeleteVersion permanently removes one version. A version under object
 	// lock returns ErrObjectLocked.
 	DeleteVersion(ctx context.Context, key, versionID string) error
+}
+
+// ChecksumHeader is implemented by stores that keep S3 additional
+// checksums: HeadSHA256 is Head with ObjectInfo.SHA256 filled from the
+// full-object SHA-256 checksum the store keeps ("" when none). Callers
+// fall back to Head, or to reading the object.
+type ChecksumHeader interface {
+	HeadSHA256(ctx context.Context, key string) (ObjectInfo, error)
 }
 
 // RangeReader is implemented by stores that can read a byte range of an

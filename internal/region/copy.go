@@ -358,7 +358,7 @@ func (c *copier) flush(ctx context.Context, st *Status) error {
 func (c *copier) copyOne(ctx context.Context, obj objectstore.ObjectInfo) (Entry, error) {
 	want := c.named(obj.Key)
 	if _, known := c.entry(obj.Key); !known {
-		if d, err := c.o.Dest.Head(ctx, obj.Key); err == nil && d.Metadata[MetaSourceETag] == obj.ETag && d.Size == obj.Size {
+		if d, err := headSHA256(ctx, c.o.Dest, obj.Key); err == nil && d.Metadata[MetaSourceETag] == obj.ETag && d.Size == obj.Size {
 			if e, err := c.resume(ctx, obj, d, want); err == nil {
 				return e, nil
 			}
@@ -479,6 +479,14 @@ func (c *copier) resume(ctx context.Context, obj, d objectstore.ObjectInfo, want
 		return Entry{}, &MismatchError{Key: obj.Key, Want: want, Got: d.SHA256}
 	}
 	return Entry{ETag: info.ETag, Size: info.Size, SHA256: want, Modified: info.LastModified.UTC(), Verified: c.o.Now().UTC()}, nil
+}
+
+// headSHA256 is Head with the SHA-256 the store keeps, where it can say.
+func headSHA256(ctx context.Context, s objectstore.Store, key string) (objectstore.ObjectInfo, error) {
+	if h, ok := s.(objectstore.ChecksumHeader); ok {
+		return h.HeadSHA256(ctx, key)
+	}
+	return s.Head(ctx, key)
 }
 
 // named is the SHA-256 a pending manifest records for key ("" if none).

@@ -392,7 +392,7 @@ func TestCopyRefusesWhatTheDestinationDidNotStore(t *testing.T) {
 	// SHA-256 it keeps, without being written again.
 	versions := map[string]string{}
 	for _, k := range data {
-		h, err := dst.Head(ctx, k)
+		h, err := dst.HeadSHA256(ctx, k)
 		if err != nil || h.SHA256 == "" {
 			t.Fatalf("%s at the destination: %+v, %v", k, h, err)
 		}
@@ -425,7 +425,7 @@ func TestCopyRefusesWhatTheDestinationDidNotStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range append(data, man, more) {
-		h, err := dst.Head(ctx, k)
+		h, err := dst.HeadSHA256(ctx, k)
 		if err != nil || h.SHA256 == "" || h.SHA256 != idx.Entries[k].SHA256 {
 			t.Fatalf("%s: the destination keeps SHA-256 %q (%v), the index records %q", k, h.SHA256, err, idx.Entries[k].SHA256)
 		}
