@@ -163,6 +163,12 @@ type StoredIndex struct {
 	*Index
 	body []byte
 	meta map[string]string
+
+	// checked holds the signature check by each trusted key already made
+	// (Usable): every schedule's refresh asks, and at 500 schedules the
+	// index is about a megabyte, hashed again for each.
+	mu      sync.Mutex
+	checked map[string]error
 }
 
 // ReadIndex reads the cluster's index; a missing one wraps
@@ -187,11 +193,33 @@ func (s *StoredIndex) Usable(l repo.Layout, trust signature.Trust, now time.Time
 		return fmt.Sprintf("generated %s ago, older than %s: no agent keeps it", age.Round(time.Second), IndexMaxAge)
 	}
 	if trust.Required() {
-		if _, err := trust.Signed(l.DrillIndexKey(), s.body, s.meta); err != nil {
+		if err := s.signedBy(l.DrillIndexKey(), trust); err != nil {
 			return "not signed by a trusted key: " + err.Error()
 		}
 	}
 	return ""
+}
+
+// signedBy checks the index's signature as stored at key against trust,
+// verifying it once per signing key (the body does not change).
+func (s *StoredIndex) signedBy(key string, trust signature.Trust) error {
+	pub, ok := trust.Key(signature.SignerID(s.meta))
+	if !ok { // unsigned, or by a key trust does not hold: nothing to verify
+		_, err := trust.Signed(key, s.body, s.meta)
+		return err
+	}
+	memo := key + "\x00" + pub.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err, done := s.checked[memo]; done {
+		return err
+	}
+	_, err := trust.Signed(key, s.body, s.meta)
+	if s.checked == nil {
+		s.checked = map[string]error{}
+	}
+	s.checked[memo] = err
+	return err
 }
 
 // Entry is schedule name's entry, or nil.

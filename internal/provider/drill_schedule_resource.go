@@ -407,10 +407,12 @@ func validateRedisDrill(m *drillScheduleModel, diags *diag.Diagnostics) {
 func (r *drillScheduleResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	resp.Diagnostics.Append(planSignedBy(ctx, r.data, req, resp)...)
 	if !req.Plan.Raw.IsNull() && !resp.Diagnostics.HasError() {
-		r.checkRedisDrillIdentity(ctx, resp.Plan, &resp.Diagnostics)
+		// NOTE: decoded once for both checks: the reflection is a good part
+		// of a plan's CPU with hundreds of schedules.
 		var m drillScheduleModel
 		resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 		if !resp.Diagnostics.HasError() {
+			r.checkRedisDrillIdentity(ctx, &m, &resp.Diagnostics)
 			r.planDrillTarget(ctx, &m, &resp.Diagnostics)
 		}
 	}
@@ -440,10 +442,9 @@ func (r *drillScheduleResource) ModifyPlan(ctx context.Context, req resource.Mod
 // does: the provider's identities when the drill runs here, the named
 // agent's (its heartbeat lists their fingerprints) when it runs there. An
 // agent not live now is not judged: the request waits for it (claim_timeout).
-func (r *drillScheduleResource) checkRedisDrillIdentity(ctx context.Context, plan tfsdk.Plan, diags *diag.Diagnostics) {
-	var m drillScheduleModel
-	if d := plan.Get(ctx, &m); d.HasError() || r.data == nil {
-		return // unknown values are left to the apply
+func (r *drillScheduleResource) checkRedisDrillIdentity(ctx context.Context, m *drillScheduleModel, diags *diag.Diagnostics) {
+	if r.data == nil {
+		return
 	}
 	if m.Kind.ValueString() != drill.KindRedis || m.Redis == nil || !m.RunOnApply.ValueBool() || m.Repository == nil ||
 		m.Redis.Instance.IsUnknown() || m.Repository.Bucket.IsUnknown() || m.Repository.Prefix.IsUnknown() || m.Cluster.IsUnknown() || m.Agent.IsUnknown() {
@@ -572,7 +573,7 @@ func (r *drillScheduleResource) apply(ctx context.Context, planned tfsdk.Plan, p
 		// findings on them show at the next refresh (a failed drill run
 		// here is already this apply's error).
 		doc := m.doc()
-		r.observe(ctx, store, m, &doc, nil)
+		r.observe(ctx, store, m, &doc, nil, r.evidenceTrust(ctx, m))
 	}
 	diags.Append(state.Set(ctx, m)...)
 	if failure != "" {
@@ -675,7 +676,7 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 		state.Kind = types.StringValue(doc.Kind)
 		state.adoptRedis(doc)
 	}
-	obs := r.observe(ctx, store, &state, doc, latest)
+	obs := r.observe(ctx, store, &state, doc, latest, trust)
 	warnDrill(&resp.Diagnostics, state.layout(), obs, trust)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
@@ -694,10 +695,11 @@ func (r *drillScheduleResource) evidenceTrust(ctx context.Context, m *drillSched
 
 // observe fills the last drill's values from its evidence, and returns
 // what the posture engine judges: the schedule, its newest evidence (the
-// original, locked version) and who signed it. latest reads that evidence
-// (the drill index's entry); nil reads it from the store.
+// original, locked version) and who signed it, judged by trust (the
+// schedule's evidenceTrust). latest reads that evidence (the drill index's
+// entry); nil reads it from the store.
 func (r *drillScheduleResource) observe(ctx context.Context, store objectstore.Store, m *drillScheduleModel, doc *drill.ScheduleDoc,
-	latest func() (*drill.Evidence, error)) posture.DrillObservation {
+	latest func() (*drill.Evidence, error), trust signature.Trust) posture.DrillObservation {
 	m.LastDrillTime, m.LastDrillResult, m.LastEvidenceKey = types.StringNull(), types.StringNull(), types.StringNull()
 	m.LastAchievedRTO = types.Float64Null()
 	m.LastFailures = types.ListValueMust(types.StringType, []attr.Value{})
@@ -714,7 +716,7 @@ func (r *drillScheduleResource) observe(ctx context.Context, store objectstore.S
 		return obs
 	}
 	obs.Latest = ev
-	if trust := r.evidenceTrust(ctx, m); trust.Required() {
+	if trust.Required() {
 		obs.EvidenceSigner, _ = ev.SignedBy(trust)
 	}
 	m.LastDrillTime = types.StringValue(ev.Finished.UTC().Format(time.RFC3339))

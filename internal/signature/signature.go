@@ -206,6 +206,19 @@ func NewTrust(keys ...string) (Trust, error) {
 	return t, nil
 }
 
+// Key is the trusted key whose ID is id.
+func (t Trust) Key(id string) (PublicKey, bool) {
+	p, ok := t.keys[id]
+	return p, ok
+}
+
+// SignerID is the key ID a signature in meta names ("" when unsigned),
+// without checking it.
+func SignerID(meta map[string]string) string {
+	id, _, _ := strings.Cut(meta[MetaSignature], ":")
+	return id
+}
+
 // Required reports whether any key is trusted: only then do readers refuse
 // unsigned documents.
 func (t Trust) Required() bool { return len(t.keys) > 0 }
