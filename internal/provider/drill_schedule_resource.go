@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -260,6 +261,15 @@ func (r *drillScheduleResource) Schema(ctx context.Context, _ resource.SchemaReq
 	}
 }
 
+// drillScheduleType is the schema's object type, which getModel and
+// putModel convert the model with in the methods a plan calls once per
+// schedule (ValidateConfig, Read, ModifyPlan).
+var drillScheduleType = sync.OnceValue(func() attr.Type {
+	var resp resource.SchemaResponse
+	(&drillScheduleResource{}).Schema(context.Background(), resource.SchemaRequest{}, &resp)
+	return resp.Schema.Type()
+})
+
 // UpgradeState implements resource.ResourceWithUpgradeState: version 0's
 // `source` block becomes `cluster` + `repository`.
 func (r *drillScheduleResource) UpgradeState(context.Context) map[int64]resource.StateUpgrader {
@@ -283,7 +293,7 @@ func (r *drillScheduleResource) ValidateConfig(ctx context.Context, req resource
 		}
 	}
 	var m drillScheduleModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	resp.Diagnostics.Append(getModel(ctx, drillScheduleType(), req.Config.Raw, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -410,7 +420,7 @@ func (r *drillScheduleResource) ModifyPlan(ctx context.Context, req resource.Mod
 		// NOTE: decoded once for both checks: the reflection is a good part
 		// of a plan's CPU with hundreds of schedules.
 		var m drillScheduleModel
-		resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+		resp.Diagnostics.Append(getModel(ctx, drillScheduleType(), req.Plan.Raw, &m)...)
 		if !resp.Diagnostics.HasError() {
 			r.checkRedisDrillIdentity(ctx, &m, &resp.Diagnostics)
 			r.planDrillTarget(ctx, &m, &resp.Diagnostics)
@@ -636,7 +646,7 @@ func describeFailure(ev *drill.Evidence) string {
 // Read implements resource.Resource.
 func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state drillScheduleModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(getModel(ctx, drillScheduleType(), req.State.Raw, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -678,7 +688,11 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 	}
 	obs := r.observe(ctx, store, &state, doc, latest, trust)
 	warnDrill(&resp.Diagnostics, state.layout(), obs, trust)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	raw, diags := putModel(ctx, drillScheduleType(), &state)
+	resp.Diagnostics.Append(diags...)
+	if !diags.HasError() {
+		resp.State.Raw = raw
+	}
 }
 
 // evidenceTrust is whose evidence signatures are trusted: the declared

@@ -9,6 +9,16 @@
 # /usr/bin/time through a dev_overrides wrapper), and Terraform's plus the
 # provider's CPU seconds against terraform_data's.
 #
+# The platform runs signed, as the README recommends: the provider signs the
+# schedules (LIFEBOAT_SIGNING_KEY), the agent signs the drill index with its
+# own key, and the tenants trust it (evidence_trusted_keys), so refresh
+# verifies the index and each schedule and evidence in it.
+#
+# A third configuration measures Terraform's own floor: the same module
+# structure (odoo-tenant's variables and validations, for_each over the
+# tenant map, outputs, one resource per tenant) with terraform_data in place
+# of the drill schedule and of the bucket and policy, so no provider runs.
+#
 # Usage: tools/scripts/bench-plan.sh [TENANTS, default 500]
 # Each plan is run RUNS times (3) after a warm-up; the fastest counts.
 # Needs: Terraform and MinIO in ~/.cache/lifeboat-tools/bin, Go, /usr/bin/time.
@@ -74,11 +84,84 @@ cat >"$W/agent.json" <<JSON
 JSON
 chmod 600 "$W/agent.json"
 
+# --- signing: the provider's key, the agent's key, each trusting the other --
+PROVIDER_KEYS=$("$W/lifeboat" keygen)
+LIFEBOAT_SIGNING_KEY=$(awk '/^private:/ {print $2}' <<<"$PROVIDER_KEYS")
+export LIFEBOAT_SIGNING_KEY
+PROVIDER_PUB=$(awk '/^public:/ {print $2}' <<<"$PROVIDER_KEYS")
+AGENT_PUB=$("$W/lifeboat" keygen --out "$W/agent.key")
+python3 - "$W/agent.json" "$W/agent.key" "$PROVIDER_PUB" "$W/modules/odoo-platform/terraform.tfvars.json" "$AGENT_PUB" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg.update(signing_key_file=sys.argv[2], trusted_keys=[sys.argv[3]])
+json.dump(cfg, open(sys.argv[1], "w"))
+tf = json.load(open(sys.argv[4]))
+tf["evidence_trusted_keys"] = [sys.argv[5]]
+json.dump(tf, open(sys.argv[4], "w"))
+PY
+
+# --- the floor: the module structure with terraform_data, no provider --------
+mkdir -p "$W/floor/odoo-tenant" "$W/floor/platform"
+cp "$REPO/examples/modules/odoo-tenant/variables.tf" "$W/floor/odoo-tenant/"
+cat >"$W/floor/odoo-tenant/main.tf" <<'TF'
+locals {
+  database           = coalesce(var.database, var.name)
+  attachments_prefix = coalesce(var.attachments_prefix, "tenants/${var.name}/")
+  has_attachments    = var.attachments_bucket != null
+}
+resource "terraform_data" "tenant" {
+  input = {
+    name = "tenant-${var.name}", cluster = var.cluster, schedule = var.drill_schedule, kind = "tenant", database = local.database,
+    bucket = var.repository.bucket, prefix = var.repository.prefix, dsn = var.postgres_dsn, rpo = var.rpo, rto = var.rto,
+    run_on_apply = var.run_drill_on_apply, evidence_trusted_keys = var.evidence_trusted_keys,
+    attachments = local.has_attachments ? { bucket = var.attachments_bucket, prefix = local.attachments_prefix } : null
+  }
+}
+output "database" { value = local.database }
+output "priority_group" { value = var.priority_group }
+output "last_drill" { value = terraform_data.tenant.output == null ? null : { result = "passed" } }
+output "summary" {
+  value = "${var.name}: database ${local.database}, RPO ${var.rpo}, RTO ${var.rto}, group ${var.priority_group}, drill ${var.drill_schedule}"
+}
+TF
+cat >"$W/floor/platform/main.tf" <<'TF'
+variable "tenants" {
+  type = map(object({ rpo = string, rto = string, priority_group = string, drill_schedule = string }))
+}
+resource "terraform_data" "repository" {
+  input = { name = "bench-platform", mode = "GOVERNANCE", days = 1 }
+}
+module "tenant" {
+  source         = "../odoo-tenant"
+  for_each       = var.tenants
+  name           = each.key
+  cluster        = "odoo-main"
+  repository     = { bucket = terraform_data.repository.output.name, prefix = "pg" }
+  postgres_dsn   = "postgres://lifeboat@127.0.0.1:5432/postgres"
+  rpo            = each.value.rpo
+  rto            = each.value.rto
+  priority_group = each.value.priority_group
+  drill_schedule = each.value.drill_schedule
+}
+resource "terraform_data" "policy" {
+  input = { cluster = "odoo-main", tenant_databases = [for t in module.tenant : t.database] }
+}
+output "tenants" { value = { for name, t in module.tenant : name => t.summary } }
+output "priority_groups" {
+  value = { for g in distinct([for t in module.tenant : t.priority_group]) :
+  g => sort([for t in module.tenant : t.database if t.priority_group == g]) }
+}
+output "failing_drills" { value = sort([for name, t in module.tenant : name if try(t.last_drill.result, "") == "failed"]) }
+TF
+cp "$W/data/terraform.tfvars.json" "$W/floor/platform/"
+
 log "applying the platform ($N tenants) and $N terraform_data"
 (cd "$W/modules/odoo-platform" && "$TF" get -no-color >/dev/null &&
 	"$TF" apply -auto-approve -input=false -no-color >"$W/apply-platform.log" 2>&1) || { tail -30 "$W/apply-platform.log"; exit 1; }
 (cd "$W/data" && "$TF" init -input=false -no-color >/dev/null && "$TF" apply -auto-approve -input=false -no-color >"$W/apply-data.log" 2>&1) ||
 	{ tail -30 "$W/apply-data.log"; exit 1; }
+(cd "$W/floor/platform" && "$TF" init -input=false -no-color >/dev/null && "$TF" apply -auto-approve -input=false -no-color >"$W/apply-floor.log" 2>&1) ||
+	{ tail -30 "$W/apply-floor.log"; exit 1; }
 
 # plan_once DIR: one `terraform plan` (refresh on), its wall and CPU seconds
 # (Terraform and its children) in $WALL $CPU, its S3 requests in $REQS, the
@@ -120,19 +203,26 @@ P_WALL=$WALL P_CPU=$CPU P_REQS=$REQS P_RSS=$RSS P_PCPU=$PCPU
 log "planning $N terraform_data, $RUNS times"
 best "$W/data"
 D_WALL=$WALL D_CPU=$CPU
+log "planning the module structure with terraform_data (Terraform's floor), $RUNS times"
+best "$W/floor/platform"
+F_WALL=$WALL F_CPU=$CPU
 
 RATIO=$(bench_ratio "$P_WALL" "$D_WALL")
 CPU_RATIO=$(bench_ratio "$P_CPU" "$D_CPU")
 printf '\n%-52s %12s %12s %8s\n' "measure ($N tenants)" lifeboat terraform_data ratio
 printf '%-52s %12s %12s %8s\n' "plan wall s (refresh on)" "$P_WALL" "$D_WALL" "$RATIO"
 printf '%-52s %12s %12s %8s\n' "plan CPU s (Terraform + provider)" "$P_CPU" "$D_CPU" "$CPU_RATIO"
+printf '%-52s %12s %12s %8s\n' "Terraform CPU s (the rest)" "$(awk -v a="$P_CPU" -v b="$P_PCPU" 'BEGIN { printf "%.2f", a - b }')" "$D_CPU" "$(bench_ratio "$(awk -v a="$P_CPU" -v b="$P_PCPU" 'BEGIN { print a - b }')" "$D_CPU")"
 printf '%-52s %12s\n' "provider CPU s" "$P_PCPU"
+printf '%-52s %12s %12s %8s\n' "floor: module + terraform_data, wall s" "$F_WALL" "$D_WALL" "$(bench_ratio "$F_WALL" "$D_WALL")"
+printf '%-52s %12s %12s %8s\n' "floor: module + terraform_data, CPU s" "$F_CPU" "$D_CPU" "$(bench_ratio "$F_CPU" "$D_CPU")"
 printf '%-52s %12s\n' "S3 requests per plan (drill index)" "$P_REQS"
 printf '%-52s %12s\n' "S3 requests per plan (no drill index yet)" "$REQS_NOINDEX"
 printf '%-52s %12s\n' "provider peak RSS MiB" "$P_RSS"
 
 bench_row plan "plan wall, $N tenants vs $N terraform_data (refresh on)" "${P_WALL}s" "${D_WALL}s" "$RATIO" "<=1.5" "$(bench_met "$RATIO" "<=" 1.5)"
 bench_row plan "plan CPU s (Terraform + provider), $N tenants" "$P_CPU" "$D_CPU" "$CPU_RATIO" - -
+bench_row plan "floor: the module with terraform_data, $N tenants vs $N terraform_data (plan wall)" "${F_WALL}s" "${D_WALL}s" "$(bench_ratio "$F_WALL" "$D_WALL")" - -
 bench_row plan "S3 requests per plan, $N tenants (drill index)" "$P_REQS" - - "<=50" "$(bench_met "$P_REQS" "<=" 50)"
 bench_row plan "S3 requests per plan, $N tenants (no drill index)" "$REQS_NOINDEX" - - - -
 bench_row plan "provider peak RSS MiB, $N-tenant plan" "$P_RSS" - - "<=150" "$(bench_met "$P_RSS" "<=" 150)"
