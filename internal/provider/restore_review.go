@@ -14,10 +14,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
 )
 
@@ -91,22 +89,7 @@ func (r *restoreResource) planReview(ctx context.Context, records, store objects
 	req := r.request(plan, nil)
 	req.Audit.Store = records
 	point, db := plan.RestorePoint.ValueString(), plan.Target.SourceDatabase.ValueString()
-	review, kept, err := restore.KeptReview(ctx, store, req, func() (*restore.Review, error) {
-		then, err := restore.ReadPointSchema(ctx, store, req.Layout, point, db, r.data.trust())
-		if err != nil {
-			return nil, err
-		}
-		conn, err := pgx.Connect(ctx, pg.WithDatabase(plan.Postgres.dsn(), db))
-		if err != nil {
-			return nil, fmt.Errorf("connecting to the live %s: %w", db, err)
-		}
-		defer conn.Close(context.Background())
-		now, err := restore.CaptureSchema(ctx, conn)
-		if err != nil {
-			return nil, err
-		}
-		return restore.Compare(then, now), nil
-	})
+	review, kept, err := restore.ReviewLive(ctx, store, req, plan.Postgres.dsn(), db, r.data.trust())
 	switch {
 	case errors.Is(err, restore.ErrNoPointSchema):
 		diags.AddAttributeWarning(path.Root("restore_point"), "No Compatibility Review",

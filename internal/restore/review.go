@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
@@ -286,6 +287,31 @@ func KeptReview(ctx context.Context, store objectstore.Store, req Request, compu
 		return r, false, fmt.Errorf("keeping the compatibility review at %s: %w", key, err)
 	}
 	return r, false, nil
+}
+
+// ReviewLive is the compatibility review of rolling tenant database back
+// to restore point req.Point.Name: what the point recorded of it
+// (ReadPointSchema, trusted by trust) compared with the live database at
+// dsn (its database part replaced by database), or the review an earlier
+// plan of the same restore kept (KeptReview says why; kept says which).
+// A point that recorded no schema of the database is ErrNoPointSchema.
+func ReviewLive(ctx context.Context, store objectstore.Store, req Request, dsn, database string, trust signature.Trust) (r *Review, kept bool, err error) {
+	return KeptReview(ctx, store, req, func() (*Review, error) {
+		then, err := ReadPointSchema(ctx, store, req.Layout, req.Point.Name, database, trust)
+		if err != nil {
+			return nil, err
+		}
+		conn, err := pgx.Connect(ctx, pg.WithDatabase(dsn, database))
+		if err != nil {
+			return nil, fmt.Errorf("connecting to the live %s: %w", database, err)
+		}
+		defer conn.Close(context.Background())
+		now, err := CaptureSchema(ctx, conn)
+		if err != nil {
+			return nil, err
+		}
+		return Compare(then, now), nil
+	})
 }
 
 // ReleaseKeptReview forgets the review KeptReview kept for req.
