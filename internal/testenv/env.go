@@ -129,6 +129,7 @@ func (e *Env) Vars() map[string]string {
 // everything. Without TF_ACC the services are not started and acceptance
 // tests skip themselves, as terraform-plugin-testing does.
 func Main(m *testing.M, spec Spec) int {
+	defer removeBuilt()
 	if os.Getenv("TF_ACC") == "" {
 		return m.Run()
 	}

@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,17 +23,20 @@ type TerraformCLI struct {
 }
 
 // NewTerraformCLI builds the provider (main package pkg, registry address
-// addr) and returns a CLI whose directory is empty.
+// addr; once per test binary, see Build) and returns a CLI whose directory
+// is empty.
 func NewTerraformCLI(t *testing.T, addr, pkg string) *TerraformCLI {
 	t.Helper()
 	bin := os.Getenv("TF_ACC_TERRAFORM_PATH")
 	if bin == "" {
 		t.Skip("TF_ACC_TERRAFORM_PATH is not set")
 	}
+	provider := Build(t, pkg)
 	plugins := t.TempDir()
+	// dev_overrides finds the provider by its name in the folder it names.
 	name := "terraform-provider-" + addr[strings.LastIndex(addr, "/")+1:]
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(plugins, name), pkg).CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
+	if err := os.Symlink(provider, filepath.Join(plugins, name)); err != nil {
+		t.Fatal(err)
 	}
 	rc := filepath.Join(plugins, "terraformrc")
 	if err := os.WriteFile(rc, []byte(fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n  }\n  direct {}\n}\n", addr, plugins)), 0o600); err != nil {
@@ -54,6 +58,14 @@ func (c *TerraformCLI) CopyFile(t *testing.T, src string) {
 	}
 }
 
+// Write writes config as the directory's main.tf, replacing the last one.
+func (c *TerraformCLI) Write(t *testing.T, config string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(c.Dir, "main.tf"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Run runs terraform with args (-no-color added but to show) and returns
 // its standard output; a failure fails the test with both outputs.
 func (c *TerraformCLI) Run(t *testing.T, args ...string) string {
@@ -67,15 +79,41 @@ func (c *TerraformCLI) Run(t *testing.T, args ...string) string {
 
 // Try is Run returning the failure instead.
 func (c *TerraformCLI) Try(args ...string) (stdout, stderr string, err error) {
+	var o, e strings.Builder
+	err = c.invoke(nil, &o, &e, args...)
+	return o.String(), e.String(), err
+}
+
+// RunWith is Run with env added to the CLI's environment (a CI runner's,
+// say: other credentials, no PostgreSQL on PATH), returning standard
+// output and error together, as a pipeline's log shows them.
+func (c *TerraformCLI) RunWith(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	out, err := c.TryWith(env, args...)
+	if err != nil {
+		t.Fatalf("terraform %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// TryWith is RunWith returning the failure instead.
+func (c *TerraformCLI) TryWith(env []string, args ...string) (string, error) {
+	var out strings.Builder
+	err := c.invoke(env, &out, &out, args...)
+	return out.String(), err
+}
+
+// invoke runs terraform args in the CLI's directory, -no-color added but to
+// show (whose -json output has no colour), with env added to the CLI's
+// environment, for ten minutes at most.
+func (c *TerraformCLI) invoke(env []string, stdout, stderr io.Writer, args ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	if args[0] != "show" {
 		args = append([]string{args[0], "-no-color"}, args[1:]...)
 	}
 	cmd := exec.CommandContext(ctx, c.Bin, append([]string{"-chdir=" + c.Dir}, args...)...)
-	cmd.Env = c.Env
-	var o, e strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err = cmd.Run()
-	return o.String(), e.String(), err
+	cmd.Env = append(append([]string(nil), c.Env...), env...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	return cmd.Run()
 }
