@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -326,40 +324,10 @@ var slowBackup = []string{"--compression", "none", "--part-size", strconv.Itoa(1
 
 func setupAgentRepo(t *testing.T, env *testenv.Env, bucket string) *backupFixture {
 	t.Helper()
-	ctx := context.Background()
-	m := env.MinIO[0]
-	// NOTE: not t.TempDir: the PostgreSQL account of a drill's scratch
-	// server runs this binary as restore_command.
-	dir, err := os.MkdirTemp("", "lifeboat-agent-acc-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "lifeboat")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building lifeboat: %v\n%s", err, out)
-	}
-	cfg := repo.AgentConfig{Endpoint: m.Endpoint, PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
-		Bucket: bucket, Prefix: "acc", Cluster: "pg15"}
-	body, err := cfg.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "lifeboat.json")
-	if err := os.WriteFile(cfgPath, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: cfg.Bucket}); err != nil {
-		t.Fatal(err)
-	}
-	return &backupFixture{env: env, bin: bin, cfgPath: cfgPath, cfg: cfg, store: client.Store(cfg.Bucket)}
+	// NOTE: testenv.Dir, not t.TempDir: the PostgreSQL account of a
+	// drill's scratch server runs the binary as restore_command.
+	r := env.MinIO[0].NewRepository(t, testenv.Dir(t), objectstore.BucketSpec{Name: bucket}, "acc", "pg15", "")
+	return &backupFixture{env: env, bin: testenv.Lifeboat(t), cfgPath: r.ConfigPath, cfg: r.Config, store: r.Store}
 }
 
 // agentProc is a running `lifeboat agent`.

@@ -25,48 +25,10 @@ import (
 func TestAccRestoreCommand(t *testing.T) {
 	env := testenv.Require(t)
 	pg, m := env.Postgres, env.MinIO[0]
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "lifeboat-restore-cmd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	bin := filepath.Join(dir, "lifeboat")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building lifeboat: %v\n%s", err, out)
-	}
-	cfg := repo.AgentConfig{Endpoint: m.Endpoint, PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
-		Bucket: "restore-cmd-acc", Prefix: "acc", Cluster: "pg15"}
-	body, _ := cfg.Marshal()
-	cfgPath := filepath.Join(dir, "lifeboat.json")
-	if err := os.WriteFile(cfgPath, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if pg.OSUser != "" {
-		if out, err := exec.Command("chown", pg.OSUser, cfgPath).CombinedOutput(); err != nil {
-			t.Fatalf("chown: %v %s", err, out)
-		}
-	}
-	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: cfg.Bucket}); err != nil {
-		t.Fatal(err)
-	}
-	psql(t, pg, "ALTER SYSTEM SET archive_mode = on")
-	psql(t, pg, fmt.Sprintf("ALTER SYSTEM SET archive_command = '%s wal-push --config %s %%p'", bin, cfgPath))
-	t.Cleanup(func() {
-		psql(t, pg, "ALTER SYSTEM RESET archive_mode")
-		psql(t, pg, "ALTER SYSTEM RESET archive_command")
-		if err := pg.Restart(context.Background()); err != nil {
-			t.Errorf("restarting PostgreSQL after the test: %v", err)
-		}
-	})
-	if err := pg.Restart(ctx); err != nil {
-		t.Fatal(err)
-	}
+	bin, dir := testenv.Lifeboat(t), testenv.Dir(t)
+	r := m.NewRepository(t, dir, objectstore.BucketSpec{Name: "restore-cmd-acc"}, "acc", "pg15", pg.OSUser)
+	cfgPath := r.ConfigPath
+	pg.ArchiveWith(t, testenv.WALPushCommand(bin, cfgPath))
 	run := func(want int, args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)

@@ -2,10 +2,8 @@ package agentd
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -31,15 +29,8 @@ func TestAccDaemonDrillAuditRetention_trustedPolicyOnly(t *testing.T) {
 	env := testenv.Require(t)
 	ctx := context.Background()
 	m := env.MinIO[0]
-	client, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, PathStyle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bucket := fmt.Sprintf("audit-trust-%08x", rand.Uint32())
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
-	store := client.Store(bucket)
+	bucket := m.NewBucket(t, "audit-trust", objectstore.BucketSpec{})
+	store := m.Admin(t).Store(bucket)
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	provider, _ := signature.Generate()
 	forger, _ := signature.Generate()
@@ -82,7 +73,7 @@ func TestAccDaemonDrillAuditRetention_trustedPolicyOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		until, mode, ok := client.Store(bucket).Retention(ctx, e.FinishedKey, info.VersionID)
+		until, mode, ok := store.Retention(ctx, e.FinishedKey, info.VersionID)
 		if !ok {
 			t.Fatalf("%s is not locked", e.FinishedKey)
 		}

@@ -3,10 +3,8 @@ package agentd
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -28,33 +26,18 @@ func TestAccScheduledReportReadsBucketWithAuditorKeys(t *testing.T) {
 	env := testenv.Require(t)
 	ctx := context.Background()
 	m := env.MinIO[0]
-	admin, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, PathStyle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bucket := fmt.Sprintf("report-aud-%08x", rand.Uint32())
-	l := repo.Layout{Prefix: "pg", Cluster: "main"}
-	if err := admin.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket, Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}); err != nil {
-		t.Fatal(err)
-	}
+	admin := m.Admin(t)
 	// NOTE: the stored reports stay under COMPLIANCE for a day in the test
 	// MinIO (the bucket name is random); the cleanup removes what it may.
-	t.Cleanup(func() { _ = admin.DestroyBucket(context.Background(), bucket, true) })
+	bucket := m.NewBucket(t, "report-aud", objectstore.BucketSpec{Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}})
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	user := func(role access.Role) *objectstore.Client {
 		t.Helper()
 		doc, err := access.Policy(role, bucket, l)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ak, sk := bucket+"-"+string(role), "secret-"+bucket+"-"+string(role)
-		if err := m.CreateUser(ctx, ak, sk, bucket+"-"+string(role), doc.JSON()); err != nil {
-			t.Fatal(err)
-		}
-		uc, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: ak, SecretKey: sk, PathStyle: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return uc
+		return m.UserClient(t, bucket+"-"+string(role), doc.JSON())
 	}
 	writer, auditor := user(access.RoleWriter), user(access.RoleAuditor)
 	seen := map[string]bool{}

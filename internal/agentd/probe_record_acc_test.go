@@ -26,18 +26,10 @@ func TestAccWriterProbeRecordJudgedByReport(t *testing.T) {
 	env := testenv.Require(t)
 	ctx := context.Background()
 	m := env.MinIO[0]
-	admin, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, PathStyle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bucket := fmt.Sprintf("probe-rec-%08x", rand.Uint32())
+	admin := m.Admin(t)
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
-	if err := admin.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket,
-		Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1},
-		Lifecycle: []objectstore.LifecycleTier{{Name: "wal", Prefix: l.WALDir(), NoncurrentVersionExpirationDays: 30}}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.DestroyBucket(context.Background(), bucket, true) })
+	bucket := m.NewBucket(t, "probe-rec", objectstore.BucketSpec{Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1},
+		Lifecycle: []objectstore.LifecycleTier{{Name: "wal", Prefix: l.WALDir(), NoncurrentVersionExpirationDays: 30}}})
 	if err := repo.WritePolicy(ctx, admin.Store(bucket), l, repo.Policy{Format: 1, Cluster: "main", Schedule: "@daily"}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -47,15 +39,7 @@ func TestAccWriterProbeRecordJudgedByReport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ak, sk := bucket+"-"+string(role), "secret-"+bucket+"-"+string(role)
-		if err := m.CreateUser(ctx, ak, sk, bucket+"-"+string(role), doc.JSON()); err != nil {
-			t.Fatal(err)
-		}
-		uc, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: ak, SecretKey: sk, PathStyle: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return uc
+		return m.UserClient(t, bucket+"-"+string(role), doc.JSON())
 	}
 	// agentProbe runs one probe of an agent holding c's keys, which also
 	// writes the record with them.

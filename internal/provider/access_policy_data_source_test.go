@@ -19,21 +19,12 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
-// testAccUser creates a MinIO user with role's document for the
-// repository l in bucket (created with mc, as an operator would) and
-// returns its keys.
+// testAccUser creates the MinIO user <bucket>-<role> with role's document
+// for the repository l in bucket (created with mc, as an operator would)
+// and returns its keys.
 func testAccUser(t *testing.T, role access.Role, bucket string, l repo.Layout) (accessKey, secretKey string) {
 	t.Helper()
-	env := testenv.Require(t)
-	doc, err := access.Policy(role, bucket, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	accessKey, secretKey = bucket+"-"+string(role), "secret-"+bucket
-	if err := env.MinIO[0].CreateUser(context.Background(), accessKey, secretKey, accessKey, doc.JSON()); err != nil {
-		t.Fatal(err)
-	}
-	return accessKey, secretKey
+	return testAccRoleUser(t, bucket+"-"+string(role), role, bucket, l)
 }
 
 // TestAccAccessPolicyDataSource renders the writer's document through

@@ -23,6 +23,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/remote"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
 // A redis drill declared in Terraform: invalid combinations are refused at
@@ -194,8 +195,8 @@ func TestAccDrillScheduleResource_redisOnAgent(t *testing.T) {
 		cfg.AccessKey, cfg.SecretKey, cfg.TrustedKeys, cfg.IdentityFile = ak, sk, []string{signer.Public().String()}, identityFile
 		return cfg
 	}
-	startTestAgentWith(t, bin, "redis-host-1", "agent-redis-1", "", agentCfg(idFile))
-	second := startTestAgentWith(t, bin, "redis-host-2", "agent-redis-2", "", agentCfg(""))
+	testenv.StartAgent(t, bin, agentCfg(idFile), "redis-host-1", "agent-redis-1", "")
+	second := testenv.StartAgent(t, bin, agentCfg(""), "redis-host-2", "agent-redis-2", "")
 	waitLive(t, f.store, "redis-host-1")
 	waitLive(t, f.store, "redis-host-2")
 
@@ -248,7 +249,7 @@ resource "lifeboat_drill_schedule" "test" {
 			{
 				// Only the agent with the identity runs it (the other would
 				// fail the schedule's own slot for want of one).
-				PreConfig: second.stop,
+				PreConfig: second.Stop,
 				Config:    config("redis-host-1"),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(drillAddr, tfjsonpath.New("last_drill_result"), knownvalue.StringExact("passed")),

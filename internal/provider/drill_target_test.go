@@ -31,12 +31,7 @@ import (
 func TestAccDrillScheduleResource_recoveryTargets(t *testing.T) {
 	f := newRestoreFixture(t)
 	ctx := context.Background()
-	exec := func(sql string) {
-		t.Helper()
-		if _, err := f.pool.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	exec := func(sql string) { t.Helper(); f.exec(t, sql) }
 	// The fixture's backup is older than this table: every drill replays its creation.
 	exec("DROP TABLE IF EXISTS drill_targets")
 	exec("CREATE TABLE drill_targets (id serial PRIMARY KEY, tag text)")

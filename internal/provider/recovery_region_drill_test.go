@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,17 +47,7 @@ func TestAccRecoveryRegion_drillWithPrimaryDown(t *testing.T) {
 	if err := repo.WritePolicy(ctx, src, l, repo.Policy{Cluster: "main", Schedule: "0 2 * * *", TenantDatabases: []string{"rd_acme", "rd_globex"}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	execSQL := func(db, sql string) {
-		t.Helper()
-		conn, err := pgx.Connect(ctx, env.Postgres.DSN(db))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	execSQL := func(db, sql string) { t.Helper(); env.Postgres.MustPsql(t, db, sql) }
 	for _, db := range []string{"rd_acme", "rd_globex"} {
 		execSQL("postgres", "DROP DATABASE IF EXISTS "+db)
 		execSQL("postgres", "CREATE DATABASE "+db)
@@ -133,8 +122,9 @@ resource "lifeboat_drill_schedule" "regional" {
 		t.Fatal(err)
 	}
 	drCfg := filepath.Join(f.scratch, "dr-agent.json")
-	content, err := repo.AgentConfig{Endpoint: dr.Endpoint, Region: "eu-central-2", PathStyle: true, AccessKey: dr.AccessKey, SecretKey: dr.SecretKey,
-		Bucket: dst, Prefix: "pg", Cluster: "main", SigningKeyFile: keyFile, Host: "dr-host"}.Marshal()
+	drAgent := repo.AgentConfig{Endpoint: dr.Endpoint, Region: "eu-central-2", PathStyle: true, AccessKey: dr.AccessKey, SecretKey: dr.SecretKey,
+		Bucket: dst, Prefix: "pg", Cluster: "main", SigningKeyFile: keyFile, Host: "dr-host"}
+	content, err := drAgent.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +287,7 @@ resource "lifeboat_drill_schedule" "regional" {
 	// request goes into the region's repository, the agent started in the
 	// region claims it and restores the tenant from there; destroy asks it
 	// to drop the copy, through the region too.
-	startRegionAgent(t, f.agent, drCfg, env.Postgres.DSN("postgres"))
+	testenv.StartAgent(t, f.agent, drAgent, "dr-host", "dr", env.Postgres.DSN("postgres"))
 	restoreConfig := fmt.Sprintf(`
 resource "lifeboat_restore" "tenant" {
   kind          = "tenant"
@@ -372,39 +362,5 @@ resource "lifeboat_restore" "tenant" {
 				},
 			),
 		}},
-	})
-}
-
-// startRegionAgent runs `lifeboat agent` with cfg (a repository in the
-// recovery region) until the test ends.
-func startRegionAgent(t *testing.T, bin, cfg, dsn string) {
-	t.Helper()
-	logf, err := os.CreateTemp("", "lifeboat-region-agent-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "agent", "--config", cfg, "--listen", "", "--holder", "dr", "--request-poll", "200ms", "--heartbeat", "1s",
-		"--lease-renew", "1s", "--tick", "1s", "--refresh", "2s", "--pg-dsn", dsn)
-	cmd.Dir = filepath.Dir(cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("region agent log:\n%s", b)
-		}
-		os.Remove(logf.Name())
 	})
 }

@@ -46,17 +46,7 @@ func TestAccRecoveryRegion_restoreWithPrimaryDown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	exec := func(db, sql string) {
-		t.Helper()
-		conn, err := pgx.Connect(ctx, env.Postgres.DSN(db))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	exec := func(db, sql string) { t.Helper(); env.Postgres.MustPsql(t, db, sql) }
 	exec("postgres", "DROP DATABASE IF EXISTS rr_acme")
 	exec("postgres", "CREATE DATABASE rr_acme")
 	exec("rr_acme", "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 40)")

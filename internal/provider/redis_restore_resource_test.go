@@ -239,15 +239,15 @@ func TestAccRedisRestoreResource_savedPlanKeepsItsSnapshot(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "restored")
 	port, _ := testenv.FreePort()
 	tf := terraformCLI(t)
-	tf.write(t, `
+	tf.Write(t, `
 terraform {
   required_providers {
     lifeboat = { source = "lifeboat-dr/lifeboat" }
   }
 }
 `+testAccRedisRestoreConfig(f.bucket, dir, port, f.server, ""))
-	tf.run(t, "plan", "-out=tfplan")
-	shown := tf.run(t, "show", "-json", "tfplan")
+	tf.Run(t, "plan", "-out=tfplan")
+	shown := tf.Run(t, "show", "-json", "tfplan")
 	if !strings.Contains(shown, `"snapshot_id":"`+planned.ID+`"`) {
 		t.Fatalf("the plan does not name snapshot %s:\n%s", planned.ID, shown)
 	}
@@ -260,14 +260,14 @@ terraform {
 	if newer.ID == planned.ID {
 		t.Fatal("no newer snapshot")
 	}
-	tf.run(t, "apply", "tfplan")
+	tf.Run(t, "apply", "tfplan")
 	if err := checkRestored(t, port, n)(nil); err != nil {
 		t.Fatalf("the saved plan did not restore the snapshot it named: %v", err)
 	}
-	if got := tf.run(t, "show", "-json"); !strings.Contains(got, `"snapshot_id":"`+planned.ID+`"`) || strings.Contains(got, newer.ID) {
+	if got := tf.Run(t, "show", "-json"); !strings.Contains(got, `"snapshot_id":"`+planned.ID+`"`) || strings.Contains(got, newer.ID) {
 		t.Fatalf("state names another snapshot than %s:\n%s", planned.ID, got)
 	}
-	tf.run(t, "destroy", "-auto-approve")
+	tf.Run(t, "destroy", "-auto-approve")
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("%s left after destroy: %v", dir, err)
 	}

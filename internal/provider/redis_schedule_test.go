@@ -272,13 +272,13 @@ output "last_save_at" {
 }
 `, r.Addr, bucket, keep)
 	}
-	tf.write(t, config(24))
-	tf.run(t, "apply", "-auto-approve")
-	before := strings.TrimSpace(tf.run(t, "output", "-raw", "last_save_at"))
+	tf.Write(t, config(24))
+	tf.Run(t, "apply", "-auto-approve")
+	before := strings.TrimSpace(tf.Run(t, "output", "-raw", "last_save_at"))
 
-	tf.write(t, config(48))
-	tf.run(t, "plan", "-out=tfplan")
-	shown := tf.run(t, "show", "-json", "tfplan")
+	tf.Write(t, config(48))
+	tf.Run(t, "plan", "-out=tfplan")
+	shown := tf.Run(t, "show", "-json", "tfplan")
 	if !strings.Contains(shown, `"last_save_at":true`) {
 		t.Fatalf("the update plans last_save_at as known: it cannot promise what the server reports at apply\n%s", shown)
 	}
@@ -287,8 +287,8 @@ output "last_save_at" {
 	redisDo(t, r.Addr, "SET", "k", "v")
 	redisDo(t, r.Addr, "BGSAVE")
 	waitSaved(t, r.Addr, before)
-	tf.run(t, "apply", "tfplan")
-	after := strings.TrimSpace(tf.run(t, "output", "-raw", "last_save_at"))
+	tf.Run(t, "apply", "tfplan")
+	after := strings.TrimSpace(tf.Run(t, "output", "-raw", "last_save_at"))
 	if after == before {
 		t.Fatalf("last_save_at still %s after a BGSAVE and an apply", after)
 	}
@@ -296,7 +296,7 @@ output "last_save_at" {
 	if err != nil || d.KeepCount != 48 {
 		t.Fatalf("schedule after the saved plan: %+v, %v", d, err)
 	}
-	tf.run(t, "destroy", "-auto-approve")
+	tf.Run(t, "destroy", "-auto-approve")
 }
 
 // waitSaved waits until the server's last save is not before.

@@ -63,14 +63,14 @@ func TestAccRemoteRestore_cleanRoom(t *testing.T) {
 	cfg := (&providerData{}).agentConfig(f.bucket, "pg", "main", "")
 	cfg.AccessKey, cfg.SecretKey = writerAK, writerSK
 	cfg.Restorer = &repo.RestorerEntry{AccessKey: restorerAK, SecretKey: restorerSK}
-	startTestAgentWith(t, f.agent, "db-eu-1", "agent-a", env.Postgres.DSN("postgres"), cfg)
+	testenv.StartAgent(t, f.agent, cfg, "db-eu-1", "agent-a", env.Postgres.DSN("postgres"))
 	waitLive(t, store, "db-eu-1")
 
 	tf := terraformCLI(t)
 	ci := withoutPostgres(t, nil)
 	port, _ := testenv.FreePort()
 	dataDir := f.scratch + "/clean-room-agent"
-	tf.write(t, tfHeader+fmt.Sprintf(`
+	tf.Write(t, tfHeader+fmt.Sprintf(`
 resource "lifeboat_restore" "clean" {
   kind       = "cluster"
   agent      = "db-eu-1"
@@ -97,8 +97,8 @@ output "password" {
   sensitive = true
 }
 `, f.bucket, dataDir, port, notAfter.Format(time.RFC3339)))
-	tf.mustRun(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
-	tf.mustRun(t, ci, "apply", "-input=false", "reviewed.tfplan")
+	tf.RunWith(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
+	tf.RunWith(t, ci, "apply", "-input=false", "reviewed.tfplan")
 
 	v := stateValues(t, tf)["lifeboat_restore.clean"]
 	password, _ := v["superuser_password"].(string)
@@ -183,7 +183,7 @@ output "password" {
 	if env, err := serverEnviron(dataDir); err != nil || strings.Contains(env, writerAK) || !strings.Contains(env, restorerAK) {
 		t.Errorf("the copy's restore_command credentials: %v (writer's present %v)", err, strings.Contains(env, writerAK))
 	}
-	if out := tf.mustRun(t, ci, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
+	if out := tf.RunWith(t, ci, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
 		t.Fatalf("plan after apply:\n%s", out)
 	}
 	conn.Close(ctx)
@@ -200,7 +200,7 @@ output "password" {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		out, err := tf.runErr(t, ci, "plan", "-input=false", "-detailed-exitcode")
+		out, err := tf.TryWith(ci, "plan", "-input=false", "-detailed-exitcode")
 		flat := strings.Join(strings.Fields(out), " ")
 		if err != nil && strings.Contains(flat, "Restored Copy Gone From The Agent's Host") && strings.Contains(flat, "lifeboat_restore.clean will be created") {
 			break
@@ -210,5 +210,5 @@ output "password" {
 		}
 		time.Sleep(time.Second)
 	}
-	tf.mustRun(t, ci, "destroy", "-auto-approve", "-input=false")
+	tf.RunWith(t, ci, "destroy", "-auto-approve", "-input=false")
 }

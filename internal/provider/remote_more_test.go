@@ -95,7 +95,7 @@ resource "lifeboat_drill_schedule" "test" {
 
 // stateValues are the resources' attribute values in the directory's
 // state, by address.
-func stateValues(t *testing.T, tf *terraformCLIDir) map[string]map[string]any {
+func stateValues(t *testing.T, tf *testenv.TerraformCLI) map[string]map[string]any {
 	t.Helper()
 	var state struct {
 		Values struct {
@@ -107,7 +107,7 @@ func stateValues(t *testing.T, tf *terraformCLIDir) map[string]map[string]any {
 			} `json:"root_module"`
 		} `json:"values"`
 	}
-	if err := json.Unmarshal([]byte(tf.run(t, "show", "-json")), &state); err != nil {
+	if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json")), &state); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]map[string]any{}
@@ -132,12 +132,7 @@ func TestAccBackupPolicy_backupNowOnAgent(t *testing.T) {
 	store := testAccClient(t).Store(f.bucket)
 	layout := repo.Layout{Prefix: "pg", Cluster: "main"}
 	const db = "bn_acme"
-	for _, sql := range []string{"DROP DATABASE IF EXISTS " + db, "CREATE DATABASE " + db} {
-		if out, err := env.Postgres.Psql("postgres", sql); err != nil {
-			t.Fatalf("%s: %v: %s", sql, err, out)
-		}
-	}
-	t.Cleanup(func() { _, _ = env.Postgres.Psql("postgres", "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
+	env.Postgres.NewDatabase(t, db)
 	conn, err := pgx.Connect(ctx, env.Postgres.DSN(db))
 	if err != nil {
 		t.Fatal(err)
@@ -210,24 +205,22 @@ resource "lifeboat_backup_policy" "main" {
 		}
 	}
 
-	tf.write(t, config("lz4"))
-	tf.mustRun(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
-	tf.mustRun(t, ci, "apply", "-input=false", "reviewed.tfplan")
+	tf.Write(t, config("lz4"))
+	tf.RunWith(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
+	tf.RunWith(t, ci, "apply", "-input=false", "reviewed.tfplan")
 	checkBackup("create", "lz4", 1)
 
 	// The codec changes in Terraform only; the agent keeps running.
-	tf.write(t, config("none"))
-	tf.mustRun(t, ci, "apply", "-auto-approve", "-input=false", "-replace=lifeboat_backup_policy.main")
+	tf.Write(t, config("none"))
+	tf.RunWith(t, ci, "apply", "-auto-approve", "-input=false", "-replace=lifeboat_backup_policy.main")
 	checkBackup("replace", "none", 2)
-	select {
-	case <-a.done:
+	if a.Exited() {
 		t.Fatal("the agent exited")
-	default:
 	}
-	if log, _ := os.ReadFile(a.log); strings.Count(string(log), "agent starting") != 1 {
+	if log, _ := os.ReadFile(a.Log); strings.Count(string(log), "agent starting") != 1 {
 		t.Errorf("the agent started %d times, want once", strings.Count(string(log), "agent starting"))
 	}
-	if out := tf.mustRun(t, ci, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
+	if out := tf.RunWith(t, ci, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
 		t.Fatalf("plan after apply:\n%s", out)
 	}
 }

@@ -31,11 +31,7 @@ func testAccRoleUser(t *testing.T, name string, role access.Role, bucket string,
 		t.Fatal(err)
 	}
 	doc.Statement = append(doc.Statement, extra...)
-	ak, sk := name, "secret-"+name
-	if err := testenv.Require(t).MinIO[0].CreateUser(context.Background(), ak, sk, ak, doc.JSON()); err != nil {
-		t.Fatal(err)
-	}
-	return ak, sk
+	return testenv.Require(t).MinIO[0].User(t, name, doc.JSON())
 }
 
 // TestAccRemoteRestore_restorerCredentials: the agent's bootstrap file
@@ -61,12 +57,7 @@ func TestAccRemoteRestore_restorerCredentials(t *testing.T) {
 	files := admin.Store(filestore)
 
 	const db = "rr_acme"
-	for _, sql := range []string{"DROP DATABASE IF EXISTS " + db, "DROP DATABASE IF EXISTS " + db + "_restored WITH (FORCE)", "CREATE DATABASE " + db} {
-		if out, err := env.Postgres.Psql("postgres", sql); err != nil {
-			t.Fatalf("%s: %v: %s", sql, err, out)
-		}
-	}
-	t.Cleanup(func() { _, _ = env.Postgres.Psql("postgres", "DROP DATABASE IF EXISTS "+db+"_restored WITH (FORCE)") })
+	env.Postgres.NewDatabase(t, db, db+"_restored")
 	conn, err := pgx.Connect(ctx, env.Postgres.DSN(db))
 	if err != nil {
 		t.Fatal(err)
@@ -111,14 +102,14 @@ INSERT INTO stock_picking (name) SELECT 'WH/OUT/' || g FROM generate_series(1, 1
 		t.Fatal("the writer lists the tenant's attachment history: the test proves nothing")
 	}
 	cfg.Restorer = &repo.RestorerEntry{AccessKey: restorerAK, SecretKey: restorerSK}
-	startTestAgentWith(t, f.agent, "db-eu-1", "agent-a", env.Postgres.DSN("postgres"), cfg)
+	testenv.StartAgent(t, f.agent, cfg, "db-eu-1", "agent-a", env.Postgres.DSN("postgres"))
 	waitLive(t, store, "db-eu-1")
 
 	tf := terraformCLI(t)
 	ci := withoutPostgres(t, nil)
 	port, _ := testenv.FreePort()
 	dataDir := f.scratch + "/restorer-cluster"
-	tf.write(t, tfHeader+fmt.Sprintf(`
+	tf.Write(t, tfHeader+fmt.Sprintf(`
 resource "lifeboat_restore" "cluster" {
   kind    = "cluster"
   agent   = "db-eu-1"
@@ -162,8 +153,8 @@ resource "lifeboat_restore" "tenant" {
   }
 }
 `, f.bucket, dataDir, port, db, filestore, src, dst))
-	tf.mustRun(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
-	tf.mustRun(t, ci, "apply", "-input=false", "reviewed.tfplan")
+	tf.RunWith(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
+	tf.RunWith(t, ci, "apply", "-input=false", "reviewed.tfplan")
 
 	values := stateValues(t, tf)
 	if m, _ := values["lifeboat_restore.tenant"]["missing_attachments"].([]any); len(m) != 0 {
@@ -211,7 +202,7 @@ resource "lifeboat_restore" "tenant" {
 		t.Errorf("restored server's environment (restore_command's credentials): %v; restorer's key present %v, writer's %v", err,
 			strings.Contains(env, restorerAK), strings.Contains(env, writerAK))
 	}
-	tf.mustRun(t, ci, "destroy", "-auto-approve", "-input=false")
+	tf.RunWith(t, ci, "destroy", "-auto-approve", "-input=false")
 	if _, err := files.Head(ctx, dst+fnames[0]); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Errorf("restored attachment after destroy: %v", err)
 	}

@@ -31,30 +31,15 @@ func TestAccRestoreResource_cleanRoomSavedPlanWhileAttackerWrites(t *testing.T) 
 	env := testenv.Require(t)
 	ctx := context.Background()
 	layout := repo.Layout{Prefix: "pg", Cluster: "main"}
-	exec := func(sql string) {
-		if _, err := f.pool.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	exec := func(sql string) { t.Helper(); f.exec(t, sql) }
 	exec("DROP TABLE IF EXISTS vault")
 	exec("CREATE TABLE vault (id int PRIMARY KEY, secret text)")
 	exec("INSERT INTO vault SELECT g, 'gold' FROM generate_series(1, 30) g")
 	switchAndWaitArchived(t, f.pool, 90*time.Second)
 
-	restorer, writer := randomName("restorer"), randomName("writer")
-	for role, user := range map[access.Role]string{access.RoleRestorer: restorer, access.RoleWriter: writer} {
-		doc, err := access.Policy(role, f.bucket, layout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := env.MinIO[0].CreateUser(ctx, user, user+"-secret", user, doc.JSON()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	wc, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: env.MinIO[0].Endpoint, PathStyle: true, AccessKey: writer, SecretKey: writer + "-secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	restorer, _ := testAccRoleUser(t, randomName("restorer"), access.RoleRestorer, f.bucket, layout)
+	writer, writerSecret := testAccRoleUser(t, randomName("writer"), access.RoleWriter, f.bucket, layout)
+	wc := env.MinIO[0].Client(t, writer, writerSecret)
 	ws, admin := wc.Store(f.bucket), testAccClient(t).Store(f.bucket)
 	signer, _ := signature.Generate()
 	t.Setenv("LIFEBOAT_SIGNING_KEY", signer.String())
@@ -99,7 +84,7 @@ func TestAccRestoreResource_cleanRoomSavedPlanWhileAttackerWrites(t *testing.T) 
 
 	port, _ := testenv.FreePort()
 	dir := filepath.Join(f.scratch, "clean-room-saved")
-	tf.write(t, `
+	tf.Write(t, `
 terraform {
   required_providers {
     lifeboat = { source = "lifeboat-dr/lifeboat" }
@@ -107,9 +92,9 @@ terraform {
 }
 `+strings.Replace(testAccRestoreConfig_cleanRoom(f, restorer, dir, port, true, notAfter.Format(time.RFC3339), "30"),
 		`"lifeboat_restore" "test"`, `"lifeboat_restore" "clean"`, 1))
-	t.Cleanup(func() { tf.run(t, "destroy", "-auto-approve", "-input=false") })
+	t.Cleanup(func() { tf.Run(t, "destroy", "-auto-approve", "-input=false") })
 
-	tf.run(t, "plan", "-input=false", "-out=reviewed.tfplan")
+	tf.Run(t, "plan", "-input=false", "-out=reviewed.tfplan")
 	var planned struct {
 		ResourceChanges []struct {
 			Change struct {
@@ -117,7 +102,7 @@ terraform {
 			} `json:"change"`
 		} `json:"resource_changes"`
 	}
-	if err := json.Unmarshal([]byte(tf.run(t, "show", "-json", "reviewed.tfplan")), &planned); err != nil {
+	if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json", "reviewed.tfplan")), &planned); err != nil {
 		t.Fatal(err)
 	}
 	if len(planned.ResourceChanges) != 1 {
@@ -170,7 +155,7 @@ terraform {
 
 	// The reviewed plan applies, from the recovery point it named, with
 	// the forensic listing it showed.
-	tf.run(t, "apply", "-input=false", "reviewed.tfplan")
+	tf.Run(t, "apply", "-input=false", "reviewed.tfplan")
 	var state struct {
 		Values struct {
 			RootModule struct {
@@ -180,7 +165,7 @@ terraform {
 			} `json:"root_module"`
 		} `json:"values"`
 	}
-	if err := json.Unmarshal([]byte(tf.run(t, "show", "-json")), &state); err != nil {
+	if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json")), &state); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(state.Values.RootModule.Resources); n != 1 {
@@ -208,7 +193,7 @@ terraform {
 		!e.Locked || e.LockedUntil.Before(time.Now().Add(47*time.Hour)) || e.LockedUntil.After(time.Now().Add(49*time.Hour)) {
 		t.Fatalf("audit record %+v (signature %v) locked until %s: want the policy's declared 2 days", r, e.SignatureError, e.LockedUntil)
 	}
-	if out := tf.run(t, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
+	if out := tf.Run(t, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
 		t.Fatalf("plan after apply:\n%s", out)
 	}
 	t.Logf("planned %s; fresh listing now: %s", summary, fresh.Summary())

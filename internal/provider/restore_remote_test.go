@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,27 +45,6 @@ terraform {
 }
 `
 
-// runErr runs terraform with args and returns its combined output and error.
-func (c *terraformCLIDir) runErr(t *testing.T, env []string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	args = append([]string{args[0], "-no-color"}, args[1:]...)
-	cmd := exec.CommandContext(ctx, c.bin, append([]string{"-chdir=" + c.dir}, args...)...)
-	cmd.Env = append(c.env, env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-func (c *terraformCLIDir) mustRun(t *testing.T, env []string, args ...string) string {
-	t.Helper()
-	out, err := c.runErr(t, env, args...)
-	if err != nil {
-		t.Fatalf("terraform %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
 // TestAccRestoreResource_agentPipeline: Terraform runs as a pipeline would,
 // on a machine without PostgreSQL (plan -out in one process, apply of the
 // saved plan in another, destroy in a third), and the agents on the
@@ -85,12 +63,7 @@ func TestAccRestoreResource_agentPipeline(t *testing.T) {
 	layout := repo.Layout{Prefix: "pg", Cluster: "main"}
 
 	const db = "ap_acme"
-	for _, sql := range []string{"DROP DATABASE IF EXISTS " + db, "DROP DATABASE IF EXISTS " + db + "_restored WITH (FORCE)", "CREATE DATABASE " + db} {
-		if out, err := env.Postgres.Psql("postgres", sql); err != nil {
-			t.Fatalf("%s: %v: %s", sql, err, out)
-		}
-	}
-	t.Cleanup(func() { _, _ = env.Postgres.Psql("postgres", "DROP DATABASE IF EXISTS "+db+"_restored WITH (FORCE)") })
+	env.Postgres.NewDatabase(t, db, db+"_restored")
 	tenant, err := pgx.Connect(ctx, env.Postgres.DSN(db))
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +91,7 @@ func TestAccRestoreResource_agentPipeline(t *testing.T) {
 	// The proof that this machine cannot restore: the same cluster restore
 	// run by Terraform itself (executor = "local") fails for want of
 	// PostgreSQL's programs.
-	tf.write(t, tfHeader+fmt.Sprintf(`
+	tf.Write(t, tfHeader+fmt.Sprintf(`
 resource "lifeboat_restore" "local" {
   kind       = "cluster"
   executor   = "local"
@@ -134,13 +107,13 @@ resource "lifeboat_restore" "local" {
   }
 }
 `, f.agent, f.bucket, filepath.Join(t.TempDir(), "local"), port))
-	out, err := tf.runErr(t, ci, "apply", "-auto-approve", "-input=false")
+	out, err := tf.TryWith(ci, "apply", "-auto-approve", "-input=false")
 	if err == nil || !strings.Contains(out, "Error Restoring Cluster") || !strings.Contains(out, "pg_ctl") {
 		t.Fatalf("a local restore on the PostgreSQL-less runner: %v\n%s", err, out)
 	}
-	tf.mustRun(t, ci, "destroy", "-auto-approve", "-input=false")
+	tf.RunWith(t, ci, "destroy", "-auto-approve", "-input=false")
 
-	tf.write(t, tfHeader+fmt.Sprintf(`
+	tf.Write(t, tfHeader+fmt.Sprintf(`
 resource "lifeboat_restore" "cluster" {
   kind          = "cluster"
   agent         = "db-eu-1"
@@ -200,9 +173,9 @@ resource "lifeboat_drill_schedule" "nightly" {
   }
 }
 `, f.bucket, dataDir, port, db, f.scratch))
-	tf.mustRun(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
+	tf.RunWith(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
 	logPath := filepath.Join(t.TempDir(), "apply.log")
-	tf.mustRun(t, append(ci, "TF_LOG_PROVIDER=INFO", "TF_LOG_PATH="+logPath), "apply", "-input=false", "reviewed.tfplan")
+	tf.RunWith(t, append(ci, "TF_LOG_PROVIDER=INFO", "TF_LOG_PATH="+logPath), "apply", "-input=false", "reviewed.tfplan")
 
 	var state struct {
 		Values struct {
@@ -214,7 +187,7 @@ resource "lifeboat_drill_schedule" "nightly" {
 			} `json:"root_module"`
 		} `json:"values"`
 	}
-	if err := json.Unmarshal([]byte(tf.run(t, "show", "-json")), &state); err != nil {
+	if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json")), &state); err != nil {
 		t.Fatal(err)
 	}
 	requests := map[string]string{}
@@ -279,8 +252,8 @@ resource "lifeboat_drill_schedule" "nightly" {
 			t.Errorf("%s: the agent's restore left no finished audit record: %+v", addr, res.Restore)
 		}
 		claimed := 0
-		for _, ag := range []*testAgent{a, b} {
-			log, _ := os.ReadFile(ag.log)
+		for _, ag := range []*testenv.Agent{a, b} {
+			log, _ := os.ReadFile(ag.Log)
 			claimed += strings.Count(string(log), `msg="request claimed" request=`+id)
 		}
 		if claimed != 1 {
@@ -298,13 +271,13 @@ resource "lifeboat_drill_schedule" "nightly" {
 	if log, _ := os.ReadFile(logPath); !strings.Contains(string(log), "agent progress") || !strings.Contains(string(log), "phase=") {
 		t.Errorf("no agent progress in Terraform's log %s", logPath)
 	}
-	if out := tf.mustRun(t, ci, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
+	if out := tf.RunWith(t, ci, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
 		t.Fatalf("plan after apply:\n%s", out)
 	}
 
 	// Destroy is a request too: the agent stops the server and removes the
 	// directory, and drops the tenant copy.
-	tf.mustRun(t, ci, "destroy", "-auto-approve", "-input=false")
+	tf.RunWith(t, ci, "destroy", "-auto-approve", "-input=false")
 	if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("data directory after destroy: %v", err)
 	}
@@ -315,7 +288,7 @@ resource "lifeboat_drill_schedule" "nightly" {
 	// No agent on the named host: a clear error after the claim timeout,
 	// the request withdrawn, nothing made.
 	nowhere := filepath.Join(t.TempDir(), "nowhere")
-	tf.write(t, tfHeader+fmt.Sprintf(`
+	tf.Write(t, tfHeader+fmt.Sprintf(`
 resource "lifeboat_restore" "cluster" {
   kind          = "cluster"
   agent         = "db-nowhere"
@@ -332,7 +305,7 @@ resource "lifeboat_restore" "cluster" {
 }
 `, f.bucket, nowhere, port))
 	start := time.Now()
-	out, err = tf.runErr(t, ci, "apply", "-auto-approve", "-input=false")
+	out, err = tf.TryWith(ci, "apply", "-auto-approve", "-input=false")
 	flat := strings.Join(strings.Fields(out), " ")
 	if err == nil || !strings.Contains(flat, "Restore Not Claimed By An Agent") || !strings.Contains(flat, "no agent claimed request "+layout.RequestsDir()) ||
 		!strings.Contains(flat, "db-eu-1 (agent-") || !strings.Contains(flat, "withdrawn") {

@@ -36,29 +36,14 @@ func TestAccRestoreResource_cleanRoom(t *testing.T) {
 	env := testenv.Require(t)
 	ctx := context.Background()
 	layout := repo.Layout{Prefix: "pg", Cluster: "main"}
-	exec := func(sql string) {
-		if _, err := f.pool.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	exec := func(sql string) { t.Helper(); f.exec(t, sql) }
 	exec("DROP TABLE IF EXISTS vault")
 	exec("CREATE TABLE vault (id int PRIMARY KEY, secret text)")
 	exec("INSERT INTO vault SELECT g, 'gold' FROM generate_series(1, 30) g")
 	switchAndWaitArchived(t, f.pool, 90*time.Second)
 
-	restorer := randomName("restorer")
-	rdoc, err := access.Policy(access.RoleRestorer, f.bucket, layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.MinIO[0].CreateUser(ctx, restorer, restorer+"-secret", restorer, rdoc.JSON()); err != nil {
-		t.Fatal(err)
-	}
-	writer := randomName("writer")
-	wdoc, _ := access.Policy(access.RoleWriter, f.bucket, layout)
-	if err := env.MinIO[0].CreateUser(ctx, writer, writer+"-secret", writer, wdoc.JSON()); err != nil {
-		t.Fatal(err)
-	}
+	restorer, _ := testAccRoleUser(t, randomName("restorer"), access.RoleRestorer, f.bucket, layout)
+	writer, writerSecret := testAccRoleUser(t, randomName("writer"), access.RoleWriter, f.bucket, layout)
 	admin := testAccClient(t).Store(f.bucket)
 	signer, _ := signature.Generate()
 	t.Setenv("LIFEBOAT_SIGNING_KEY", signer.String())
@@ -111,10 +96,7 @@ func TestAccRestoreResource_cleanRoom(t *testing.T) {
 	exec("UPDATE vault SET secret = 'ENCRYPTED'")
 	exec("DROP TABLE vault")
 	switchAndWaitArchived(t, f.pool, 90*time.Second)
-	wc, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: env.MinIO[0].Endpoint, PathStyle: true, AccessKey: writer, SecretKey: writer + "-secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wc := env.MinIO[0].Client(t, writer, writerSecret)
 	var manifests []string
 	if err := admin.List(ctx, layout.BaseBackupsDir(), func(o objectstore.ObjectInfo) error {
 		if k, ok := layout.Parse(o.Key); ok && k.Kind == repo.KindBackupManifest {
@@ -225,7 +207,7 @@ resource "lifeboat_restore" "test" {
   }
   credentials {
     access_key = %[6]q
-    secret_key = "%[6]s-secret"
+    secret_key = "secret-%[6]s"
   }
   target {
     data_directory = %[3]q

@@ -80,17 +80,21 @@ func newRestoreFixture(t *testing.T) *restoreFixture {
 	return f
 }
 
+// exec runs sql in the live cluster's database postgres.
+func (f *restoreFixture) exec(t *testing.T, sql string) {
+	t.Helper()
+	if _, err := f.pool.Exec(context.Background(), sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
 // An accidental deletion, undone by a restore to just before it; moving
 // point_in_time plans a replacement; the live cluster is never touched.
 func TestAccRestoreResource_clusterAccidentalDeletion(t *testing.T) {
 	f := newRestoreFixture(t)
 	pgSrv := testenv.Require(t).Postgres
 	ctx := context.Background()
-	exec := func(sql string) {
-		if _, err := f.pool.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	exec := func(sql string) { t.Helper(); f.exec(t, sql) }
 	exec("DROP TABLE IF EXISTS shipments")
 	exec("CREATE TABLE shipments (id int PRIMARY KEY, customer text)")
 	exec("INSERT INTO shipments SELECT g, 'acme' FROM generate_series(1, 25) g")

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,12 +30,7 @@ func TestAccRestoreResource_savedPlanAfterNewBackup(t *testing.T) {
 	tf := terraformCLI(t)
 
 	const db = "sp_acme"
-	for _, sql := range []string{"DROP DATABASE IF EXISTS " + db, "DROP DATABASE IF EXISTS " + db + "_restored", "CREATE DATABASE " + db} {
-		if out, err := env.Postgres.Psql("postgres", sql); err != nil {
-			t.Fatalf("%s: %v: %s", sql, err, out)
-		}
-	}
-	t.Cleanup(func() { _, _ = env.Postgres.Psql("postgres", "DROP DATABASE IF EXISTS "+db+"_restored WITH (FORCE)") })
+	env.Postgres.NewDatabase(t, db, db+"_restored")
 	tenant, err := pgx.Connect(ctx, env.Postgres.DSN(db))
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +43,7 @@ func TestAccRestoreResource_savedPlanAfterNewBackup(t *testing.T) {
 
 	port, _ := testenv.FreePort()
 	dataDir := filepath.Join(f.scratch, "saved-plan")
-	tf.write(t, fmt.Sprintf(`
+	tf.Write(t, fmt.Sprintf(`
 terraform {
   required_providers {
     lifeboat = { source = "lifeboat-dr/lifeboat" }
@@ -102,9 +95,9 @@ resource "lifeboat_restore" "tenant" {
 	if _, err := f.pool.Exec(ctx, "DROP TABLE IF EXISTS marker; CREATE TABLE marker (phase text)"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { tf.run(t, "destroy", "-auto-approve", "-input=false") })
+	t.Cleanup(func() { tf.Run(t, "destroy", "-auto-approve", "-input=false") })
 
-	tf.run(t, "plan", "-input=false", "-out=reviewed.tfplan")
+	tf.Run(t, "plan", "-input=false", "-out=reviewed.tfplan")
 	var planned struct {
 		ResourceChanges []struct {
 			Address string `json:"address"`
@@ -113,7 +106,7 @@ resource "lifeboat_restore" "tenant" {
 			} `json:"change"`
 		} `json:"resource_changes"`
 	}
-	if err := json.Unmarshal([]byte(tf.run(t, "show", "-json", "reviewed.tfplan")), &planned); err != nil {
+	if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json", "reviewed.tfplan")), &planned); err != nil {
 		t.Fatal(err)
 	}
 	plannedSource := map[string]string{}
@@ -144,7 +137,7 @@ resource "lifeboat_restore" "tenant" {
 	switchAndWaitArchived(t, f.pool, 90*time.Second)
 
 	// The reviewed plan applies, from the backup it named.
-	tf.run(t, "apply", "-input=false", "reviewed.tfplan")
+	tf.Run(t, "apply", "-input=false", "reviewed.tfplan")
 	var state struct {
 		Values struct {
 			RootModule struct {
@@ -155,7 +148,7 @@ resource "lifeboat_restore" "tenant" {
 			} `json:"root_module"`
 		} `json:"values"`
 	}
-	if err := json.Unmarshal([]byte(tf.run(t, "show", "-json")), &state); err != nil {
+	if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json")), &state); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(state.Values.RootModule.Resources); n != 2 {
@@ -171,66 +164,14 @@ resource "lifeboat_restore" "tenant" {
 	}
 
 	// Applied, the next plan of the same configuration is empty.
-	if out := tf.run(t, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
+	if out := tf.Run(t, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
 		t.Fatalf("plan after apply:\n%s", out)
 	}
 }
 
 // terraformCLI is a working directory in which the real Terraform CLI
 // runs the provider built from this tree as a binary.
-type terraformCLIDir struct {
-	bin, dir string
-	env      []string
-}
-
-func terraformCLI(t *testing.T) *terraformCLIDir {
+func terraformCLI(t *testing.T) *testenv.TerraformCLI {
 	t.Helper()
-	bin := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if bin == "" {
-		t.Skip("TF_ACC_TERRAFORM_PATH is not set")
-	}
-	plugins := t.TempDir()
-	out, err := exec.Command("go", "build", "-o", filepath.Join(plugins, "terraform-provider-lifeboat"),
-		"github.com/lifeboat-dr/terraform-provider-lifeboat").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
-	rc := filepath.Join(plugins, "terraformrc")
-	if err := os.WriteFile(rc, []byte(fmt.Sprintf(`provider_installation {
-  dev_overrides {
-    %q = %q
-  }
-  direct {}
-}
-`, Address, plugins)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &terraformCLIDir{bin: bin, dir: t.TempDir(),
-		env: append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")}
-}
-
-func (c *terraformCLIDir) write(t *testing.T, config string) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(c.dir, "main.tf"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// run runs terraform with args in the directory and returns its standard
-// output; a failure fails the test with both outputs.
-func (c *terraformCLIDir) run(t *testing.T, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	if args[0] != "show" {
-		args = append([]string{args[0], "-no-color"}, args[1:]...)
-	}
-	cmd := exec.CommandContext(ctx, c.bin, append([]string{"-chdir=" + c.dir}, args...)...)
-	cmd.Env = c.env
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("terraform %s: %v\n%s\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
+	return testenv.NewTerraformCLI(t, Address, "github.com/lifeboat-dr/terraform-provider-lifeboat")
 }

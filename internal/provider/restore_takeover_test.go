@@ -42,7 +42,7 @@ func TestAccRemoteRestore_agentKilledMidRestore(t *testing.T) {
 	for {
 		p, err := remote.ReadProgress(ctx, store, layout, req.ID)
 		if err == nil && p.Holder == "agent-first" && p.Phase != "claimed" && p.Phase != "planning" {
-			first.kill()
+			first.Kill()
 			t.Logf("killed agent-first at phase %q (%d bytes extracted)", p.Phase, p.ExtractedBytes)
 			break
 		}

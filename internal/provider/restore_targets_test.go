@@ -26,11 +26,7 @@ import (
 func TestAccRestoreResource_recoveryTargets(t *testing.T) {
 	f := newRestoreFixture(t)
 	ctx := context.Background()
-	exec := func(sql string) {
-		if _, err := f.pool.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	exec := func(sql string) { t.Helper(); f.exec(t, sql) }
 	// The fixture's backup is older than this table: the restore replays its creation.
 	exec("DROP TABLE IF EXISTS targets")
 	exec("CREATE TABLE targets (id int PRIMARY KEY, tag text)")

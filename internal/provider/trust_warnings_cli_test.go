@@ -32,7 +32,7 @@ func TestAccTrustWarnings_terraformCLI(t *testing.T) {
 	agent, _ := signature.Generate()
 	attacker, _ := signature.Generate()
 	tf := terraformCLI(t)
-	tf.write(t, fmt.Sprintf(`
+	tf.Write(t, fmt.Sprintf(`
 terraform {
   required_providers {
     lifeboat = { source = "lifeboat-dr/lifeboat" }
@@ -67,9 +67,9 @@ resource "lifeboat_drill_schedule" "nightly" {
   }
 }
 `, bucket, os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), agent.Public().String()))
-	t.Cleanup(func() { tf.run(t, "destroy", "-auto-approve", "-input=false") })
+	t.Cleanup(func() { tf.Run(t, "destroy", "-auto-approve", "-input=false") })
 
-	out := tf.run(t, "apply", "-auto-approve", "-input=false")
+	out := tf.Run(t, "apply", "-auto-approve", "-input=false")
 	if !strings.Contains(out, "Warning: Writer Can Do Forbidden Actions") {
 		t.Fatalf("apply with the provider's own keys as the writer's did not warn:\n%s", out)
 	}
@@ -89,13 +89,13 @@ resource "lifeboat_drill_schedule" "nightly" {
 	}
 	const flagged = "Drill Evidence Signature Not Verified"
 	put(time.Now().UTC().Format("20060102T150405Z")+"-agent", agent)
-	if out := tf.run(t, "plan", "-input=false"); strings.Contains(out, flagged) {
+	if out := tf.Run(t, "plan", "-input=false"); strings.Contains(out, flagged) {
 		t.Fatalf("the agent's own signed evidence was flagged:\n%s", out)
 	}
 	for _, forger := range []*signature.Signer{nil, attacker} {
 		time.Sleep(1100 * time.Millisecond) // the newest evidence id
 		key := put(time.Now().UTC().Format("20060102T150405Z")+"-forged", forger)
-		if out := tf.run(t, "plan", "-input=false"); !strings.Contains(out, flagged) || !strings.Contains(out, key) {
+		if out := tf.Run(t, "plan", "-input=false"); !strings.Contains(out, flagged) || !strings.Contains(out, key) {
 			t.Fatalf("refresh did not flag the forged evidence %s (signed by %v):\n%s", key, forger != nil, out)
 		}
 	}

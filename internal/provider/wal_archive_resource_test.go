@@ -27,23 +27,12 @@ import (
 
 const walAddr = "lifeboat_wal_archive.test"
 
-// buildAgent builds the lifeboat agent where the postgres account can run it.
+// buildAgent is the lifeboat agent built from this tree (once per test
+// binary) and a scratch folder of the test's own, both reachable by the
+// postgres account.
 func buildAgent(t *testing.T) (bin, dir string) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "lifeboat-agent-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin = filepath.Join(dir, "lifeboat")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/lifeboat-dr/terraform-provider-lifeboat/cmd/lifeboat").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building the agent: %v\n%s", err, out)
-	}
-	return bin, dir
+	return testenv.Lifeboat(t), testenv.Dir(t)
 }
 
 func TestAccWalArchiveResource_basic(t *testing.T) {

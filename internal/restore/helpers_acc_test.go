@@ -41,14 +41,14 @@ var (
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	env := testenv.Require(t)
-	fixOnce.Do(func() { fix, fixErr = newFixture(env) })
+	fixOnce.Do(func() { fix, fixErr = newFixture(env, testenv.Lifeboat(t)) })
 	if fixErr != nil {
 		t.Fatal(fixErr)
 	}
 	return fix
 }
 
-func newFixture(env *testenv.Env) (*fixture, error) {
+func newFixture(env *testenv.Env, bin string) (*fixture, error) {
 	ctx := context.Background()
 	pg, m := env.Postgres, env.MinIO[0]
 	// NOTE: not t.TempDir (0700): the postgres account runs the binary and
@@ -59,10 +59,6 @@ func newFixture(env *testenv.Env) (*fixture, error) {
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err
-	}
-	bin := filepath.Join(dir, "lifeboat")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/lifeboat").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building lifeboat: %v\n%s", err, out)
 	}
 	cfg := repo.AgentConfig{Endpoint: m.Endpoint, PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
 		Bucket: "restore-acc", Prefix: "acc", Cluster: "pg15"}
@@ -112,33 +108,14 @@ func chownTo(path, name string) error {
 
 func psql(t *testing.T, pg *testenv.Postgres, db, sql string) string {
 	t.Helper()
-	out, err := pg.Psql(db, sql)
-	if err != nil {
-		t.Fatalf("psql %q: %v\n%s", sql, err, out)
-	}
-	return out
+	return pg.MustPsql(t, db, sql)
 }
 
 // switchAndWait switches WAL and waits until the archiver pushed the
 // segment it closed.
 func (f *fixture) switchAndWait(t *testing.T) string {
 	t.Helper()
-	pg := f.env.Postgres
-	_ = psql(t, pg, "postgres", "SELECT txid_current()")
-	// NOTE: a commit first, so the switch always completes a segment
-	// (right after another switch it would not).
-	seg := psql(t, pg, "postgres", "SELECT pg_walfile_name(pg_switch_wal() - 1)")
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		last := psql(t, pg, "postgres", "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
-		if len(last) >= 24 && (last[8:24] > seg[8:] || last == seg) {
-			return seg
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("segment %s not archived within 2 minutes (last archived %q)", seg, last)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return f.env.Postgres.SwitchWALArchived(t)
 }
 
 // takeBackup takes a base backup with the engine and archives its WAL.

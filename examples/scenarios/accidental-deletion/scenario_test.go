@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
@@ -43,57 +41,19 @@ func TestScenarioAccidentalDeletion(t *testing.T) {
 	env := testenv.Require(t)
 	pg, m := env.Postgres, env.MinIO[0]
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "lifeboat-scenario-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "lifeboat")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/lifeboat-dr/terraform-provider-lifeboat/cmd/lifeboat").CombinedOutput(); err != nil {
-		t.Fatalf("building lifeboat: %v\n%s", err, out)
-	}
-	cfg := repo.AgentConfig{Endpoint: m.Endpoint, PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
-		Bucket: "scenario-deletion-repo", Prefix: "pg", Cluster: "odoo-main"}
-	body, err := cfg.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "lifeboat.json")
-	if err := repo.WriteConfigFile(cfgPath, pg.OSUser, body); err != nil {
-		t.Fatal(err)
-	}
-	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.Lifeboat(t)
 	const filestore = "scenario-deletion-filestore"
-	for _, b := range []string{cfg.Bucket, filestore} {
-		if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: b}); err != nil {
-			t.Fatal(err)
-		}
+	r := m.NewRepository(t, testenv.Dir(t), objectstore.BucketSpec{Name: "scenario-deletion-repo"}, "pg", "odoo-main", pg.OSUser)
+	cfg, client := r.Config, r.Admin
+	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: filestore}); err != nil {
+		t.Fatal(err)
 	}
 	files := client.Store(filestore)
 	psql := func(db, sql string) string {
 		t.Helper()
-		out, err := pg.Psql(db, sql)
-		if err != nil {
-			t.Fatalf("%s: %v: %s", sql, err, out)
-		}
-		return strings.TrimSpace(out)
+		return pg.MustPsql(t, db, sql)
 	}
-	psql("postgres", "ALTER SYSTEM SET archive_mode = on")
-	psql("postgres", fmt.Sprintf("ALTER SYSTEM SET archive_command = '%s wal-push --config %s %%p'", bin, cfgPath))
-	t.Cleanup(func() {
-		psql("postgres", "ALTER SYSTEM RESET archive_mode")
-		psql("postgres", "ALTER SYSTEM RESET archive_command")
-		_ = pg.Restart(context.Background())
-	})
-	if err := pg.Restart(ctx); err != nil {
-		t.Fatal(err)
-	}
+	pg.ArchiveWith(t, testenv.WALPushCommand(bin, r.ConfigPath))
 
 	// Two tenants, Odoo-shaped: pickings, each with an attachment whose
 	// file is in the filestore bucket.
@@ -149,19 +109,11 @@ CREATE TABLE ir_attachment (id serial PRIMARY KEY, res_model text, res_id int, n
 	// Work goes on in both tenants.
 	psql("acme", "INSERT INTO stock_picking VALUES (21, 'WH/OUT/00021', 'draft')")
 	psql("globex", "INSERT INTO stock_picking VALUES (11, 'WH/OUT/00011', 'draft')")
-	psql("postgres", "SELECT txid_current()")
-	seg := psql("postgres", "SELECT pg_walfile_name(pg_switch_wal() - 1)")
-	deadline := time.Now().Add(2 * time.Minute)
-	for last := ""; len(last) < 24 || (last[8:] < seg[8:] && last != seg); last = psql("postgres", "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not archived", seg)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	pg.SwitchWALArchived(t)
 
 	// Finding the point: incident find names the transaction.
 	cmd := exec.Command(bin, "incident", "find", "--database", "acme", "--table", "stock_picking", "--json", "--bin-dir", pg.BinDir)
-	cmd.Env = append(os.Environ(), repo.EnvConfig+"="+cfgPath, "LIFEBOAT_PG_DSN="+pg.DSN("postgres"))
+	cmd.Env = append(os.Environ(), repo.EnvConfig+"="+r.ConfigPath, "LIFEBOAT_PG_DSN="+pg.DSN("postgres"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

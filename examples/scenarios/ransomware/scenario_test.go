@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -52,30 +51,15 @@ func TestScenarioRansomware(t *testing.T) {
 	env := testenv.Require(t)
 	pg, m := env.Postgres, env.MinIO[0]
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "lifeboat-ransomware-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "lifeboat")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/lifeboat-dr/terraform-provider-lifeboat/cmd/lifeboat").CombinedOutput(); err != nil {
-		t.Fatalf("building lifeboat: %v\n%s", err, out)
-	}
+	bin, dir := testenv.Lifeboat(t), testenv.Dir(t)
 	bucket := fmt.Sprintf("scenario-ransomware-%08x", rand.Uint32())
 	layout := repo.Layout{Prefix: "pg", Cluster: "erp"}
-	admin, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// NOTE: versions stay locked for a day in the test MinIO; the bucket
 	// name is random.
-	if err := admin.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket, Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Store(bucket).Put(ctx, layout.PolicyKey(), strings.NewReader("{}"), objectstore.PutOptions{Size: 2}); err != nil {
+	r := m.NewRepository(t, dir, objectstore.BucketSpec{Name: bucket, Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}},
+		layout.Prefix, layout.Cluster, pg.OSUser)
+	admin := r.Admin
+	if _, err := r.Store.Put(ctx, layout.PolicyKey(), strings.NewReader("{}"), objectstore.PutOptions{Size: 2}); err != nil {
 		t.Fatal(err)
 	}
 	// The roles, as MinIO users made from the provider's documents.
@@ -84,59 +68,21 @@ func TestScenarioRansomware(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := fmt.Sprintf("%s-%s", role, bucket[len(bucket)-8:])
-		if err := m.CreateUser(ctx, name, name+"-secret", name, doc.JSON()); err != nil {
-			t.Fatal(err)
-		}
-		return name, name + "-secret"
+		return m.User(t, fmt.Sprintf("%s-%s", role, bucket[len(bucket)-8:]), doc.JSON())
 	}
 	wKey, wSecret := user(access.RoleWriter)
 	rKey, rSecret := user(access.RoleRestorer)
 
 	// The agent archives with the writer's keys only.
-	cfg := repo.AgentConfig{Endpoint: m.Endpoint, PathStyle: true, AccessKey: wKey, SecretKey: wSecret, Bucket: bucket, Prefix: "pg", Cluster: "erp"}
-	body, err := cfg.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "lifeboat.json")
-	if err := repo.WriteConfigFile(cfgPath, pg.OSUser, body); err != nil {
-		t.Fatal(err)
-	}
-	writer, err := objectstore.NewClient(ctx, cfg.ObjectStore())
-	if err != nil {
-		t.Fatal(err)
-	}
+	r.Config.AccessKey, r.Config.SecretKey = wKey, wSecret
+	r.WriteConfig(t, pg.OSUser)
+	writer := m.Client(t, wKey, wSecret)
 	psql := func(sql string) string {
 		t.Helper()
-		out, err := pg.Psql("postgres", sql)
-		if err != nil {
-			t.Fatalf("%s: %v: %s", sql, err, out)
-		}
-		return strings.TrimSpace(out)
+		return pg.MustPsql(t, "postgres", sql)
 	}
-	psql("ALTER SYSTEM SET archive_mode = on")
-	psql(fmt.Sprintf("ALTER SYSTEM SET archive_command = '%s wal-push --config %s %%p'", bin, cfgPath))
-	t.Cleanup(func() {
-		_, _ = pg.Psql("postgres", "ALTER SYSTEM RESET archive_mode")
-		_, _ = pg.Psql("postgres", "ALTER SYSTEM RESET archive_command")
-		_ = pg.Restart(context.Background())
-	})
-	if err := pg.Restart(ctx); err != nil {
-		t.Fatal(err)
-	}
-	archived := func() {
-		t.Helper()
-		psql("SELECT txid_current()")
-		seg := psql("SELECT pg_walfile_name(pg_switch_wal() - 1)")
-		deadline := time.Now().Add(2 * time.Minute)
-		for last := ""; len(last) < 24 || (last[8:] < seg[8:] && last != seg); last = psql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not archived", seg)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	pg.ArchiveWith(t, testenv.WALPushCommand(bin, r.ConfigPath))
+	archived := func() { t.Helper(); pg.SwitchWALArchived(t) }
 
 	psql("DROP TABLE IF EXISTS invoices; CREATE TABLE invoices (id int PRIMARY KEY, note text)")
 	psql("INSERT INTO invoices SELECT g, 'invoice ' || g FROM generate_series(1, 300) g")
@@ -194,7 +140,7 @@ func TestScenarioRansomware(t *testing.T) {
 		t.Logf("denied: %s", what)
 	}
 	denied("delete a locked version", ws.DeleteVersion(ctx, data[0].Key, data[0].VersionID))
-	_, err = writer.S3().DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(data[0].Key),
+	_, err := writer.S3().DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(data[0].Key),
 		VersionId: aws.String(data[0].VersionID), BypassGovernanceRetention: aws.Bool(true)})
 	denied("bypass governance retention", writer.Classify("delete", err))
 	_, err = writer.S3().PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: aws.String(bucket),

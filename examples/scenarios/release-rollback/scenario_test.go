@@ -3,19 +3,14 @@ package releaserollback_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/provider"
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
@@ -57,62 +52,14 @@ func TestScenarioReleaseRollback(t *testing.T) {
 	env := testenv.Require(t)
 	pg, m := env.Postgres, env.MinIO[0]
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "lifeboat-rollback-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "lifeboat")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/lifeboat-dr/terraform-provider-lifeboat/cmd/lifeboat").CombinedOutput(); err != nil {
-		t.Fatalf("building lifeboat: %v\n%s", err, out)
-	}
-	cfg := repo.AgentConfig{Endpoint: m.Endpoint, PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
-		Bucket: "scenario-rollback-repo", Prefix: "pg", Cluster: "odoo-main"}
-	body, err := cfg.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "lifeboat.json")
-	if err := repo.WriteConfigFile(cfgPath, pg.OSUser, body); err != nil {
-		t.Fatal(err)
-	}
-	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: cfg.Bucket}); err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.Lifeboat(t)
+	r := m.NewRepository(t, testenv.Dir(t), objectstore.BucketSpec{Name: "scenario-rollback-repo"}, "pg", "odoo-main", pg.OSUser)
+	cfg := r.Config
 	psql := func(db, sql string) string {
 		t.Helper()
-		out, err := pg.Psql(db, sql)
-		if err != nil {
-			t.Fatalf("%s: %v: %s", sql, err, out)
-		}
-		return strings.TrimSpace(out)
+		return pg.MustPsql(t, db, sql)
 	}
-	psql("postgres", "ALTER SYSTEM SET archive_mode = on")
-	psql("postgres", fmt.Sprintf("ALTER SYSTEM SET archive_command = '%s wal-push --config %s %%p'", bin, cfgPath))
-	t.Cleanup(func() {
-		psql("postgres", "ALTER SYSTEM RESET archive_mode")
-		psql("postgres", "ALTER SYSTEM RESET archive_command")
-		_ = pg.Restart(context.Background())
-	})
-	if err := pg.Restart(ctx); err != nil {
-		t.Fatal(err)
-	}
-	switchAndWait := func() {
-		t.Helper()
-		seg := psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())")
-		for deadline := time.Now().Add(2 * time.Minute); psql("postgres", "SELECT coalesce(last_archived_wal, '') >= '"+seg+"' FROM pg_stat_archiver") != "t"; time.Sleep(200 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not archived", seg)
-			}
-		}
-	}
+	pg.ArchiveWith(t, testenv.WALPushCommand(bin, r.ConfigPath))
 
 	// Two Odoo tenants on release 16.0.1.
 	for _, db := range []string{"acme", "globex", "acme_before_upgrade"} {
@@ -131,7 +78,7 @@ INSERT INTO sale_order SELECT g, 'SO' || lpad(g::text, 3, '0'), g * 12 + 0.05, '
 			_, _ = pg.Psql("postgres", "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
 		}
 	})
-	if _, err := backup.Take(ctx, client.Store(cfg.Bucket), backup.Options{Layout: cfg.Layout(), DSN: pg.DSN("postgres")}); err != nil {
+	if _, err := backup.Take(ctx, r.Store, backup.Options{Layout: cfg.Layout(), DSN: pg.DSN("postgres")}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -151,7 +98,7 @@ CREATE TABLE loyalty_program (id serial PRIMARY KEY, name text)`)
 	if got := psql("acme", "SELECT sum(amount) FROM sale_order"); got != "2520" {
 		t.Fatalf("the broken migration left a total of %s", got)
 	}
-	switchAndWait()
+	pg.SwitchWALArchived(t)
 
 	// The rollback, planned and saved for review.
 	out := tf.Run(t, append([]string{"plan", "-out=rollback.tfplan", "-var", "rollback=true"}, vars...)...)
@@ -179,7 +126,7 @@ CREATE TABLE loyalty_program (id serial PRIMARY KEY, name text)`)
 	// The world moves on before the reviewed plan is applied: a hotfix
 	// column, more WAL.
 	psql("acme", "ALTER TABLE sale_order ADD COLUMN hotfix int")
-	switchAndWait()
+	pg.SwitchWALArchived(t)
 	tf.Run(t, "apply", "-input=false", "rollback.tfplan")
 	applied := reviewIn(t, tf.Run(t, "show", "-json"), "values")
 	if !reflect.DeepEqual(applied, planned) {

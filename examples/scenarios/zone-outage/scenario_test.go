@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,7 +24,6 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/provider"
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
 
@@ -47,52 +45,22 @@ func TestScenarioZoneOutage(t *testing.T) {
 	env := testenv.Require(t)
 	m := env.MinIO[0]
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "lifeboat-zone-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "lifeboat")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/lifeboat-dr/terraform-provider-lifeboat/cmd/lifeboat").CombinedOutput(); err != nil {
-		t.Fatalf("building lifeboat: %v\n%s", err, out)
-	}
-	cfg := repo.AgentConfig{Endpoint: m.Endpoint, PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
-		Bucket: "scenario-zone-repo", Prefix: "pg", Cluster: "odoo-main"}
-	body, err := cfg.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: cfg.Bucket}); err != nil {
-		t.Fatal(err)
-	}
-	store, l := client.Store(cfg.Bucket), cfg.Layout()
-	cfgPath := filepath.Join(dir, "lifeboat.json")
+	bin, dir := testenv.Lifeboat(t), testenv.Dir(t)
+	cfgPath := filepath.Join(dir, "lifeboat.json") // NewRepository's bootstrap file, written below
 	// The primary's zone (a) and the standby's zone (b).
 	archive := func(mode string) []string {
-		return []string{"archive_mode = " + mode, fmt.Sprintf("archive_command = '%s wal-push --config %s %%p'", bin, cfgPath)}
+		return []string{"archive_mode = " + mode, "archive_command = '" + testenv.WALPushCommand(bin, cfgPath) + "'"}
 	}
 	primary, err := testenv.StartPostgres(ctx, filepath.Join(dir, "zone-a"), false, archive("on")...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(primary.Stop)
-	if err := repo.WriteConfigFile(cfgPath, primary.OSUser, body); err != nil {
-		t.Fatal(err)
-	}
+	r := m.NewRepository(t, dir, objectstore.BucketSpec{Name: "scenario-zone-repo"}, "pg", "odoo-main", primary.OSUser)
+	cfg, store, l := r.Config, r.Store, r.Layout()
 	psql := func(srv *testenv.Postgres, sql string) string {
 		t.Helper()
-		out, err := srv.Psql("postgres", sql)
-		if err != nil {
-			t.Fatalf("%s: %v: %s", sql, err, out)
-		}
-		return strings.TrimSpace(out)
+		return srv.MustPsql(t, "postgres", sql)
 	}
 	waitArchived := func(srv *testenv.Postgres, seg string) {
 		t.Helper()
