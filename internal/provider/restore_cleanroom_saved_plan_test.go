@@ -156,22 +156,11 @@ terraform {
 	// The reviewed plan applies, from the recovery point it named, with
 	// the forensic listing it showed.
 	tf.Run(t, "apply", "-input=false", "reviewed.tfplan")
-	var state struct {
-		Values struct {
-			RootModule struct {
-				Resources []struct {
-					Values map[string]any `json:"values"`
-				} `json:"resources"`
-			} `json:"root_module"`
-		} `json:"values"`
-	}
-	if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json")), &state); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(state.Values.RootModule.Resources); n != 1 {
+	state := stateValues(t, tf)
+	if n := len(state); n != 1 {
 		t.Fatalf("%d resources in state, want 1", n)
 	}
-	got := state.Values.RootModule.Resources[0].Values
+	got := state["lifeboat_restore.clean"]
 	if got["recovery_source"] != source {
 		t.Errorf("restored from %v, the plan named %s", got["recovery_source"], source)
 	}

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -177,26 +176,14 @@ resource "lifeboat_drill_schedule" "nightly" {
 	logPath := filepath.Join(t.TempDir(), "apply.log")
 	tf.RunWith(t, append(ci, "TF_LOG_PROVIDER=INFO", "TF_LOG_PATH="+logPath), "apply", "-input=false", "reviewed.tfplan")
 
-	var state struct {
-		Values struct {
-			RootModule struct {
-				Resources []struct {
-					Address string         `json:"address"`
-					Values  map[string]any `json:"values"`
-				} `json:"resources"`
-			} `json:"root_module"`
-		} `json:"values"`
-	}
-	if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json")), &state); err != nil {
-		t.Fatal(err)
-	}
+	state := stateValues(t, tf)
 	requests := map[string]string{}
-	for _, r := range state.Values.RootModule.Resources {
-		if r.Address == "lifeboat_drill_schedule.nightly" {
+	for addr, values := range state {
+		if addr == "lifeboat_drill_schedule.nightly" {
 			// The drill of run_on_apply ran on the agent: its request's
 			// result names the evidence in state.
-			if r.Values["last_drill_result"] != "passed" {
-				t.Errorf("drill on apply: last_drill_result %v", r.Values["last_drill_result"])
+			if values["last_drill_result"] != "passed" {
+				t.Errorf("drill on apply: last_drill_result %v", values["last_drill_result"])
 			}
 			var drills []*remote.Result
 			_ = store.List(ctx, layout.RequestsDir(), func(o objectstore.ObjectInfo) error {
@@ -219,23 +206,23 @@ resource "lifeboat_drill_schedule" "nightly" {
 			}
 			continue
 		}
-		checks, _ := r.Values["check_results"].(map[string]any)
+		checks, _ := values["check_results"].(map[string]any)
 		for name, v := range checks {
 			if v != "pass" {
-				t.Errorf("%s check %s: %v", r.Address, name, v)
+				t.Errorf("%s check %s: %v", addr, name, v)
 			}
 		}
 		if len(checks) != 1 {
-			t.Errorf("%s check_results %v: want the one check", r.Address, checks)
+			t.Errorf("%s check_results %v: want the one check", addr, checks)
 		}
-		key, _ := r.Values["request"].(string)
+		key, _ := values["request"].(string)
 		k, ok := layout.Parse(key)
 		if !ok || k.Kind != repo.KindRequest {
-			t.Fatalf("%s request = %q: want the request's key", r.Address, key)
+			t.Fatalf("%s request = %q: want the request's key", addr, key)
 		}
-		requests[r.Address] = k.Request
+		requests[addr] = k.Request
 	}
-	if len(requests) != 2 || len(state.Values.RootModule.Resources) != 3 {
+	if len(requests) != 2 || len(state) != 3 {
 		t.Fatalf("requests in state: %v", requests)
 	}
 	// Each request ran once, on the first claim, by one of the two agents

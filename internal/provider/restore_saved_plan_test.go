@@ -138,28 +138,16 @@ resource "lifeboat_restore" "tenant" {
 
 	// The reviewed plan applies, from the backup it named.
 	tf.Run(t, "apply", "-input=false", "reviewed.tfplan")
-	var state struct {
-		Values struct {
-			RootModule struct {
-				Resources []struct {
-					Address string         `json:"address"`
-					Values  map[string]any `json:"values"`
-				} `json:"resources"`
-			} `json:"root_module"`
-		} `json:"values"`
-	}
-	if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json")), &state); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(state.Values.RootModule.Resources); n != 2 {
+	state := stateValues(t, tf)
+	if n := len(state); n != 2 {
 		t.Fatalf("%d resources in state, want 2", n)
 	}
-	for _, r := range state.Values.RootModule.Resources {
-		if got := r.Values["recovery_source"]; got != first {
-			t.Errorf("%s restored from %v, the plan named %s (the newer backup is %s)", r.Address, got, first, newer.ID)
+	for addr, values := range state {
+		if got := values["recovery_source"]; got != first {
+			t.Errorf("%s restored from %v, the plan named %s (the newer backup is %s)", addr, got, first, newer.ID)
 		}
-		if got, _ := r.Values["check_results"].(map[string]any); got["written_after_plan"] != "pass" {
-			t.Errorf("%s check_results %v: WAL written after the plan was not replayed", r.Address, got)
+		if got, _ := values["check_results"].(map[string]any); got["written_after_plan"] != "pass" {
+			t.Errorf("%s check_results %v: WAL written after the plan was not replayed", addr, got)
 		}
 	}
 
