@@ -369,7 +369,11 @@ func (r *restoreResource) ValidateConfig(ctx context.Context, req resource.Valid
 	case "tenant":
 		need(path.Root("target").AtName("database"), m.Target.Database, "target.database (the new database) is required for a tenant restore.")
 		need(path.Root("target").AtName("source_database"), m.Target.SourceDatabase, "target.source_database is required for a tenant restore.")
-		if m.Postgres == nil && !m.remote() {
+		// NOTE: an agent or executor not known yet (a variable, when
+		// Terraform validates before it has values) may make this an
+		// agent's restore: judged again once they are known.
+		undecided := m.Agent.IsUnknown() || m.Executor.IsUnknown()
+		if m.Postgres == nil && !m.remote() && !undecided {
 			resp.Diagnostics.AddAttributeError(path.Root("postgres"), "Missing PostgreSQL Connection",
 				"A tenant restore run by Terraform (executor = \"local\") needs the postgres block of the server that receives the new database; "+
 					"or set agent to the host whose agent restores into its own server.")

@@ -222,7 +222,7 @@ func TestScenarioRegionalDisruption(t *testing.T) {
 		t.Fatal(err)
 	}
 	foVars := []string{"-input=false", "-var", "dr_bucket=" + dst, "-var", "dr_endpoint=" + dr.Endpoint, "-var", "dr_region=eu-central-2",
-		"-var", "dr_access_key=" + dr.AccessKey, "-var", "dr_secret_key=" + dr.SecretKey,
+		"-var", "dr_access_key=" + dr.AccessKey, "-var", "dr_secret_key=" + dr.SecretKey, "-var", "agent_host=dr-host",
 		"-var", "scratch_dsn=" + pg.DSN("postgres"), "-var", "data_directory=" + filepath.Join(dir, "odoo-main-dr"),
 		"-var", fmt.Sprintf("port=%d", port), "-var", "restored_suffix=_dr"}
 	fo.Run(t, append([]string{"apply", "-auto-approve"}, foVars...)...)

@@ -59,6 +59,12 @@ variable "restored_suffix" {
   default = ""
 }
 
+# The host of the agent started in the region (its configuration's "host").
+variable "agent_host" {
+  type    = string
+  default = "dr-host"
+}
+
 # Only the recovery region: the primary store is not reachable.
 provider "lifeboat" {
   endpoint   = var.dr_endpoint
@@ -81,7 +87,7 @@ resource "lifeboat_drill_schedule" "activation" {
   schedule                = "@weekly"
   kind                    = "region"
   recovery_region         = var.dr_bucket
-  agent                   = "dr-host" # the agent started in the region (its "host")
+  agent                   = var.agent_host
   run_on_apply            = true
   evidence_retention_days = 1
   cluster                 = "odoo-main"
@@ -103,7 +109,7 @@ resource "lifeboat_drill_schedule" "activation" {
 resource "lifeboat_restore" "odoo_main" {
   kind          = "cluster"
   point_in_time = "latest"
-  agent         = "dr-host"
+  agent         = var.agent_host
   cluster       = "odoo-main"
   repository {
     bucket = local.repository.bucket
@@ -125,7 +131,7 @@ resource "lifeboat_restore" "odoo_main" {
 resource "lifeboat_restore" "acme_logistics" {
   kind          = "tenant"
   point_in_time = "latest"
-  agent         = "dr-host"
+  agent         = var.agent_host
   cluster       = "odoo-main"
   repository {
     bucket = local.repository.bucket
