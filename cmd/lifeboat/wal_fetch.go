@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,6 +33,7 @@ type walFetchOptions struct {
 	agentFlags
 	timeout time.Duration
 	retries int
+	spool   string
 }
 
 func newWalFetchCmd() *cobra.Command {
@@ -51,10 +54,20 @@ rather than finish it early with data missing.`,
 	opts.register(cmd.Flags())
 	cmd.Flags().DurationVar(&opts.timeout, "timeout", 5*time.Minute, "give up after this long")
 	cmd.Flags().IntVar(&opts.retries, "retries", 3, "retries of a failed fetch (not of a missing file), with backoff")
+	cmd.Flags().StringVar(&opts.spool, "spool", "", "take the file from this directory when a restore prefetched it there (verified), else from the repository")
 	return cmd
 }
 
 func runWalFetch(ctx context.Context, opts walFetchOptions, args []string) error {
+	if opts.spool != "" {
+		// Before anything else: a spooled file needs no configuration,
+		// no connection and no decoding, only a rename.
+		if ok, err := wal.TakeSpooled(opts.spool, args[0], args[1]); ok {
+			return nil
+		} else if err != nil {
+			fmt.Fprintf(os.Stderr, "lifeboat: taking %s from the spool %s: %v; fetching it from the repository\n", args[0], opts.spool, err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
 	cfg, store, err := openRepo(ctx, opts.agentFlags)

@@ -17,6 +17,13 @@ func RestoreCommand(agent, config string) string {
 	return ShellQuote(agent) + " wal-fetch --config " + ShellQuote(config) + " %f %p"
 }
 
+// RestoreCommandSpooled is RestoreCommand taking a WAL file from the spool
+// directory first, where a restore prefetched it (verified), and from the
+// repository when it is not there.
+func RestoreCommandSpooled(agent, config, spool string) string {
+	return ShellQuote(agent) + " wal-fetch --config " + ShellQuote(config) + " --spool " + ShellQuote(spool) + " %f %p"
+}
+
 // archiveCommandRE matches what ArchiveCommand writes, each path bare or
 // single-quoted.
 var archiveCommandRE = regexp.MustCompile(`^('[^']*'|\S+) wal-push --config ('[^']*'|\S+) %p$`)

@@ -104,6 +104,9 @@ type Result struct {
 	Downloaded, Extracted int64
 	// Running is true when the server was left running.
 	Running bool
+	// WALFromSpool counts the WAL segments PostgreSQL took from those the
+	// restore prefetched (SpoolDir) rather than from the repository.
+	WALFromSpool int
 }
 
 // RestoreCluster restores a cluster into opts.DataDir at the point
@@ -250,6 +253,18 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 		}
 	}()
 	rep.send(Progress{Phase: "downloading", Total: total, Detail: m.ID})
+	if !opts.NoStart {
+		// The WAL replay will need, fetched while the files are laid out
+		// (see SpoolDir).
+		walCfg := wal.Config{Layout: opts.Layout, Compression: opts.AgentConfig.Compression, Identities: ids}
+		pf, perr := startPrefetch(ctx, store, walCfg, plan.WALKeys(), dataDir, own)
+		if perr != nil {
+			return nil, fmt.Errorf("WAL spool for the restore: %w", perr)
+		}
+		defer func() { _, _ = pf.stop() }()
+		srv.spool = pf.dir
+		srv.prefetch = pf
+	}
 	sy := newFileSyncer()
 	for _, a := range m.Archives {
 		if err = extractArchive(ctx, store, a, m.Encryption, ids, dataDir, own, opts.Parallel, &downloaded, &extracted, sy); err != nil {
@@ -270,6 +285,7 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 
 	if err = writeSettings(dataDir, own, settings{
 		agent: agent, target: opts.Target, point: opts.Point, timeline: plan.Timeline, port: opts.Port, listen: opts.ListenAddresses,
+		spool: srv.spool,
 	}); err != nil {
 		return nil, err
 	}
@@ -290,7 +306,15 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 		return res, nil
 	}
 
-	if err = srv.recover(ctx, plan, opts, rep, res); err != nil {
+	err = srv.recover(ctx, plan, opts, rep, res)
+	// The spool goes with what PostgreSQL did not take, before the
+	// directory is handed over.
+	taken, serr := srv.prefetch.stop()
+	if err == nil {
+		err = serr
+	}
+	res.WALFromSpool = taken
+	if err != nil {
 		return nil, err
 	}
 	if err = os.Remove(filepath.Join(dataDir, FailedFile)); err != nil {

@@ -329,9 +329,10 @@ func (o owner) lchown(path string) error {
 }
 
 // lifeboatFile reports whether the data directory entry name is one a
-// restore writes (ConfigFile, FailedFile, LogFile).
+// restore writes (ConfigFile, FailedFile, LogFile, SpoolDir and what is in
+// it).
 func lifeboatFile(name string) bool {
-	return name == ConfigFile || name == FailedFile || name == LogFile
+	return name == ConfigFile || name == FailedFile || name == LogFile || name == SpoolDir || strings.HasPrefix(name, SpoolDir+"/")
 }
 
 // untar extracts a PostgreSQL base backup tar into dir, handing every file

@@ -32,6 +32,9 @@ type settings struct {
 	timeline uint32
 	port     int
 	listen   string
+	// spool, when set, is the directory restore_command takes prefetched
+	// WAL from first (see SpoolDir).
+	spool string
 }
 
 // managedKeys are the settings a restore owns: any earlier line for them in
@@ -74,7 +77,11 @@ func writeSettings(dir string, own owner, s settings) error {
 	cfgPath := filepath.Join(dir, ConfigFile)
 	fmt.Fprintf(&b, "# --- written by lifeboat restore at %s ---\n", time.Now().UTC().Format(time.RFC3339))
 	set := func(k, v string) { fmt.Fprintf(&b, "%s = %s\n", k, confQuote(v)) }
-	set("restore_command", pg.RestoreCommand(s.agent, cfgPath))
+	if s.spool != "" {
+		set("restore_command", pg.RestoreCommandSpooled(s.agent, cfgPath, s.spool))
+	} else {
+		set("restore_command", pg.RestoreCommand(s.agent, cfgPath))
+	}
 	if !s.target.IsZero() {
 		// NOTE: UTC with microseconds, PostgreSQL's timestamp precision;
 		// the zone is explicit so the server's TimeZone cannot shift it.
@@ -249,11 +256,14 @@ type server struct {
 	own             owner
 	// env is added to the server's environment (credentials for
 	// restore_command, see credentialEnv).
-	env     []string
-	port    int
-	started bool
-	user    string // role that connected
-	dbname  string
+	env []string
+	// spool is the prefetched WAL's directory, "" without prefetching.
+	spool    string
+	prefetch *prefetcher
+	port     int
+	started  bool
+	user     string // role that connected
+	dbname   string
 }
 
 // pgctl runs pg_ctl as the server's account, in a session of its own so
@@ -481,7 +491,7 @@ func (s *server) recover(ctx context.Context, plan *Plan, opts ClusterOptions, r
 			// both are checked below.
 			replayedAll = true
 			rep.send(Progress{Phase: "recovering", Detail: "no commit after the target in the archive: replaying all archived WAL, then checking nothing after the target was applied"})
-			if err := writeSettings(s.dataDir, s.own, settings{agent: agent, timeline: plan.Timeline, port: opts.Port, listen: opts.ListenAddresses}); err != nil {
+			if err := writeSettings(s.dataDir, s.own, settings{agent: agent, timeline: plan.Timeline, port: opts.Port, listen: opts.ListenAddresses, spool: s.spool}); err != nil {
 				return err
 			}
 			continue
