@@ -210,7 +210,8 @@ load() {
 	sleep 2
 	local a0 t0
 	a0=$("${PSQL[@]}" -c "SELECT archived_count FROM pg_stat_archiver" postgres)
-	PGPASSWORD= "$PGBIN/pgbench" -h "$W/pg" -p "$PGPORT" -U postgres -c 4 -j 2 -T "$LOAD_SECONDS" postgres >"$W/pgbench-$name.log" 2>&1
+	PGPASSWORD= "$PGBIN/pgbench" -h "$W/pg" -p "$PGPORT" -U postgres -c 4 -j 2 -T "$LOAD_SECONDS" \
+		-b tpcb-like@9 -f "$W/walheavy.sql@1" postgres >"$W/pgbench-$name.log" 2>&1
 	TPS[$name]=$(grep -o 'tps = [0-9.]*' "$W/pgbench-$name.log" | head -1 | cut -d' ' -f3)
 	BACKLOG_END[$name]=$(ls "$W/pg/data/pg_wal/archive_status" | grep -c '\.ready$' || true)
 	t0=$(now)
@@ -222,6 +223,14 @@ load() {
 	ARCHIVED[$name]=$(( $("${PSQL[@]}" -c "SELECT archived_count FROM pg_stat_archiver" postgres) - a0 ))
 	FAILEDN[$name]=$("${PSQL[@]}" -c "SELECT failed_count FROM pg_stat_archiver" postgres)
 }
+# tpcb-like alone writes about one segment per 30 s here: too few
+# archive_command calls for a p99. One transaction in ten also inserts 64 KiB
+# of rows, so segments follow each other as on a busy server.
+"${PSQL[@]}" -c "CREATE TABLE IF NOT EXISTS bench_wal (t text)" postgres
+cat >"$W/walheavy.sql" <<'SQL'
+INSERT INTO bench_wal SELECT repeat(md5(random()::text), 32) FROM generate_series(1, 64);
+SQL
+chmod 644 "$W/walheavy.sql"
 pct() { sort -n "$1" | awk -v p="$2" '{a[NR]=$1} END {if (NR == 0) {print "-"; exit} i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print a[i]}'; }
 : "${LOAD_SECONDS:=60}"
 load lifeboat "$W/lifeboat wal-push --config $W/lifeboat-load.json %p"
