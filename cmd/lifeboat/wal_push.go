@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -103,11 +104,21 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	recipients, err := cfg.Recipients()
+	// The compression and recipients are the repository's signed WAL
+	// settings (a local verified copy, read again when it is older than
+	// wal_settings_max_age), or the bootstrap file's when the repository
+	// declares none. A forged document is never used: say so in the
+	// server's log, where archive_command's output goes.
+	settings, err := repo.ResolveWALPushSettings(ctx, cfg, store, time.Now())
 	if err != nil {
 		return err
 	}
-	walCfg := wal.Config{Layout: cfg.Layout(), Compression: cfg.Compression, SystemIdentifier: sysid, Recipients: recipients}
+	if settings.Refused != nil && opts.stderr != nil {
+		fmt.Fprintf(opts.stderr, "lifeboat: WARNING: ignoring the repository's WAL settings: %v; archiving with the %s settings (compression %s, encrypted %v)\n",
+			settings.Refused, map[string]string{"cache": "last verified", "bootstrap": "agent configuration's"}[settings.Source],
+			cmp.Or(settings.Compression, "zstd"), settings.Recipients != nil)
+	}
+	walCfg := wal.Config{Layout: cfg.Layout(), Compression: settings.Compression, SystemIdentifier: sysid, Recipients: settings.Recipients}
 	if tli, err := wal.Timeline(filepath.Base(args[0])); err == nil {
 		n, _ := strconv.ParseUint(tli, 16, 32)
 		pushed, err := wal.PushUnarchivedHistory(ctx, store, walCfg, filepath.Dir(args[0]), uint32(n))

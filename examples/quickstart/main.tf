@@ -116,7 +116,8 @@ data "lifeboat_access_policy" "writer" {
 # Continuous WAL archiving of the demo cluster into the repository. The demo
 # runs Terraform on the database host, so the provider writes the agent's
 # configuration file itself (manage_agent_config_file), with the writer's
-# keys, never the provider's.
+# keys, never the provider's. The WAL compression (and encryption, when
+# declared) reach wal-push through the repository's signed WAL settings.
 resource "lifeboat_wal_archive" "main" {
   cluster = "odoo-main"
   rpo     = "1m"

@@ -211,7 +211,7 @@ func writer(a arns, l repo.Layout) []Statement {
 		deny("NeverChangeTheBucket", bucketWrites, a.bucketARN()),
 		deny("NeverRewriteProviderConfig", []string{actPutObject}, a.object(l.PolicyKey()), a.object(l.DrillScheduleKey("*")),
 			a.object(l.RequestKey("*")), a.object(l.RequestAckKey("*")),
-			a.object(l.RedisScheduleKey("*"))),
+			a.object(l.RedisScheduleKey("*")), a.object(l.WALSettingsKey())),
 	}
 }
 

@@ -371,6 +371,18 @@ func (d *Daemon) refresh(ctx context.Context) {
 		}
 		d.walStats(ctx, p)
 	}
+	// wal-push (archive_command) on this host reads the WAL settings from
+	// the local verified copy: keep it fresh, so a change reaches the next
+	// segment without a read per segment.
+	if err := repo.RefreshWALSettingsCache(ctx, d.cfg.Agent, d.cfg.Store, d.cfg.Now()); err != nil {
+		var refusedWAL *signature.Error
+		if errors.As(err, &refusedWAL) {
+			d.m.ConfigRefused.WithLabelValues("wal_settings").Inc()
+			d.log.Warn("WAL settings refused: wal-push keeps the last verified ones", "key", d.layout.WALSettingsKey(), "err", err)
+		} else {
+			d.log.Debug("refreshing the local copy of the WAL settings", "err", err)
+		}
+	}
 	drills, docs, err := d.drillJobs(ctx)
 	if err != nil {
 		errs = append(errs, err)

@@ -49,10 +49,10 @@ func (d *Daemon) redisJobs(ctx context.Context) ([]*job, map[string]redisx.Sched
 			log.Error("redis snapshot schedule not scheduled", "err", err)
 			continue
 		}
-		if _, ok := d.cfg.Agent.Redis[doc.Instance]; !ok {
+		if ok, why := d.servesRedis(doc); !ok {
 			// NOTE: another agent (on that instance's host) may serve it;
 			// this one only reports it at debug level.
-			log.Debug("redis snapshot schedule left to another agent", "reason", ErrNoRedisConnection)
+			log.Debug("redis snapshot schedule left to another agent", "reason", why)
 			continue
 		}
 		s, err := d.parseSchedule(doc.Schedule)
@@ -69,11 +69,47 @@ func (d *Daemon) redisJobs(ctx context.Context) ([]*job, map[string]redisx.Sched
 	return jobs, byName, nil
 }
 
-// redisOptions is how the agent reaches instance, from its configuration.
+// servesRedis reports whether this agent takes doc's snapshots: the agent
+// the signed schedule's target names, or, when it names none, an agent
+// whose configuration has a connection for the instance.
+func (d *Daemon) servesRedis(doc redisx.ScheduleDoc) (bool, string) {
+	if t := doc.Target; t != nil && t.Agent != "" {
+		if t.Agent != d.host() {
+			return false, fmt.Sprintf("the schedule names agent %q, this is %q", t.Agent, d.host())
+		}
+		return true, ""
+	}
+	if e, ok := d.cfg.Agent.Redis[doc.Instance]; !ok || (e.Address == "" && doc.Target == nil) {
+		return false, ErrNoRedisConnection.Error()
+	}
+	return true, ""
+}
+
+// host is this agent's name in requests and schedules.
+func (d *Daemon) host() string {
+	if d.cfg.Agent.Host != "" {
+		return d.cfg.Agent.Host
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// redisOptions is how the agent reaches instance: the target of its signed
+// schedule (the repository's), with the password (and a username the
+// target leaves out) from the agent configuration, which is where secrets
+// stay; or, for a schedule without a target, the configuration's entry.
 func (d *Daemon) redisOptions(instance string) (redisx.Options, error) {
+	d.mu.Lock()
+	doc, scheduled := d.redis[instance]
+	d.mu.Unlock()
 	e, ok := d.cfg.Agent.Redis[instance]
-	if !ok {
-		return redisx.Options{}, fmt.Errorf("%w: %q (add it under \"redis\" in the agent configuration)", ErrNoRedisConnection, instance)
+	if scheduled && doc.Target != nil {
+		t := doc.Target
+		return redisx.Options{Addr: t.Address, Username: cmp.Or(t.Username, e.Username), Password: e.Password, TLS: t.TLS,
+			TLSServerName: t.TLSServerName, TLSCACert: t.TLSCACert}, nil
+	}
+	if !ok || e.Address == "" {
+		return redisx.Options{}, fmt.Errorf("%w: %q (add it under \"redis\" in the agent configuration, or declare the target with lifeboat_redis_persistence)", ErrNoRedisConnection, instance)
 	}
 	o := redisx.Options{Addr: e.Address, Username: e.Username, Password: e.Password, TLS: e.TLS, TLSServerName: e.TLSServerName}
 	if e.TLSCAFile != "" {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/pg"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
 )
 
@@ -71,18 +72,22 @@ func (d *Daemon) walAheadLoop(ctx context.Context) {
 		d.log.Warn("WAL push-ahead off: the data directory's pg_control is not readable by the agent", "pgdata", pgdata, "err", err)
 		return
 	}
-	recipients, err := d.cfg.Agent.Recipients()
-	if err != nil {
-		d.log.Error("WAL push-ahead off", "err", err)
-		return
-	}
 	walDir := filepath.Join(pgdata, "pg_wal")
 	ahead := wal.Ahead{Dir: wal.AheadDir(d.cfg.Agent.StateDir, walDir, sysid)}
 	if err := ahead.Prepare(); err != nil {
 		d.log.Warn("WAL push-ahead off: archive_command pushes every segment itself", "err", err)
 		return
 	}
-	cfg := wal.Config{Layout: d.layout, Compression: d.cfg.Agent.Compression, SystemIdentifier: sysid, Recipients: recipients}
+	// walConfig is what a segment is pushed with: the repository's signed
+	// WAL settings, as wal-push reads them (the local verified copy this
+	// agent refreshes), so both push alike.
+	walConfig := func(ctx context.Context) (wal.Config, error) {
+		st, err := repo.ResolveWALPushSettings(ctx, d.cfg.Agent, d.cfg.Store, d.cfg.Now())
+		if err != nil {
+			return wal.Config{}, err
+		}
+		return wal.Config{Layout: d.layout, Compression: st.Compression, SystemIdentifier: sysid, Recipients: st.Recipients}, nil
+	}
 	parallel := max(s.Parallel, 1)
 	if s.Parallel == 0 {
 		parallel = 2
@@ -155,7 +160,11 @@ func (d *Daemon) walAheadLoop(ctx context.Context) {
 			go func() {
 				defer wg.Done()
 				pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-				r, err := ahead.Push(pctx, d.cfg.Store, cfg, walDir, name, d.cfg.Holder)
+				cfg, err := walConfig(pctx)
+				var r *wal.AheadRecord
+				if err == nil {
+					r, err = ahead.Push(pctx, d.cfg.Store, cfg, walDir, name, d.cfg.Holder)
+				}
 				cancel()
 				mu.Lock()
 				delete(inflight, name)

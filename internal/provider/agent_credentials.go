@@ -35,13 +35,19 @@ func agentCredentialsBlock() schema.SingleNestedBlock {
 
 // validate requires both keys in a present block.
 func (c *agentCredentialsModel) validate(diags *diag.Diagnostics) {
+	c.validateAt("agent_credentials", "Remove the block to let the agent use the AWS default credential chain on its host.", diags)
+}
+
+// validateAt is validate for the block named block; hint ends the error
+// of a missing key.
+func (c *agentCredentialsModel) validateAt(block, hint string, diags *diag.Diagnostics) {
 	if c == nil {
 		return
 	}
 	if !c.Profile.IsNull() {
 		if !c.AccessKey.IsNull() || !c.SecretKey.IsNull() {
-			diags.AddAttributeError(path.Root("agent_credentials").AtName("profile"), "Conflicting Agent Credentials",
-				"agent_credentials takes either a profile or access_key and secret_key, not both.")
+			diags.AddAttributeError(path.Root(block).AtName("profile"), "Conflicting Agent Credentials",
+				block+" takes either a profile or access_key and secret_key, not both.")
 		}
 		return
 	}
@@ -50,10 +56,37 @@ func (c *agentCredentialsModel) validate(diags *diag.Diagnostics) {
 		v    types.String
 	}{{"access_key", c.AccessKey}, {"secret_key", c.SecretKey}} {
 		if a.v.IsNull() {
-			diags.AddAttributeError(path.Root("agent_credentials").AtName(a.name), "Missing Agent Credential",
-				"agent_credentials needs both access_key and secret_key, or a profile. Remove the block to let the agent use the AWS default credential chain on its host.")
+			diags.AddAttributeError(path.Root(block).AtName(a.name), "Missing Agent Credential",
+				block+" needs both access_key and secret_key, or a profile. "+hint)
 		}
 	}
+}
+
+// restorerCredentialsBlock is lifeboat_wal_archive's `restorer_credentials`:
+// the read-only identity the agent on the host restores and drills with.
+func restorerCredentialsBlock() schema.SingleNestedBlock {
+	return schema.SingleNestedBlock{
+		MarkdownDescription: "Static keys of the restorer identity (the `restorer` document of `lifeboat_access_policy`: read-only) " +
+			"that the agent on the database host reads the repository with for the restores and drills it runs (a clean-room " +
+			"restore on the agent needs them), written into `agent_config` as `restorer`, or the name of a `profile` in the host's " +
+			"AWS shared credentials files holding them (only the name is written). They never go into the repository; " +
+			"`agent_config` is sensitive and a managed file is written mode 0600. Without this block the agent restores with its " +
+			"writer keys and refuses clean-room restores.",
+		Attributes: map[string]schema.Attribute{
+			"access_key": schema.StringAttribute{MarkdownDescription: "The restorer's access key id.", Optional: true},
+			"secret_key": schema.StringAttribute{MarkdownDescription: "The restorer's secret access key.", Optional: true, Sensitive: true},
+			"profile": schema.StringAttribute{MarkdownDescription: "A profile of the AWS shared configuration and credentials files on the " +
+				"database host holding the restorer's keys, instead of access_key and secret_key.", Optional: true},
+		},
+	}
+}
+
+// restorer is the bootstrap file's restorer entry; nil without the block.
+func (c *agentCredentialsModel) restorer() *repo.RestorerEntry {
+	if c == nil {
+		return nil
+	}
+	return &repo.RestorerEntry{AccessKey: c.AccessKey.ValueString(), SecretKey: c.SecretKey.ValueString(), Profile: c.Profile.ValueString()}
 }
 
 // unknown reports whether a key is not known until apply (the agent config

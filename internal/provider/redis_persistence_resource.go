@@ -73,6 +73,10 @@ type redisSnapshotModel struct {
 	Schedule  types.String `tfsdk:"schedule"`
 	KeepCount types.Int64  `tfsdk:"keep_count"`
 	KeepDays  types.Int64  `tfsdk:"keep_days"`
+	// Agent and Address are the signed schedule's target: which agent
+	// takes the snapshots, and where it reaches the instance.
+	Agent   types.String `tfsdk:"agent"`
+	Address types.String `tfsdk:"address"`
 }
 
 // redisConnModel is the `redis` block: how to reach the instance.
@@ -107,8 +111,9 @@ func (r *redisPersistenceResource) Schema(_ context.Context, _ resource.SchemaRe
 			"With a `snapshot` block (not on a cache: it is rebuilt), the resource writes a signed snapshot schedule into the " +
 			"repository (`redis-schedules/<instance>.json`, signed with the provider's `signing_key`), and `lifeboat agent` on the Redis host " +
 			"takes the RDB snapshots on it: BGSAVE, the RDB streamed compressed with its sha256 into `redis/<instance>/`, the manifest last, " +
-			"older snapshots pruned with delete markers. The agent reaches Redis with the connection its own configuration names for the " +
-			"instance (`\"redis\": {\"<instance>\": {\"address\": ..., \"password\": ...}}`): the password is never in the repository. " +
+			"older snapshots pruned with delete markers. The schedule carries the target too (`snapshot.agent`, the address, username " +
+			"and TLS settings): the agent it names reaches Redis there with the password from its own configuration " +
+			"(`\"redis\": {\"<instance>\": {\"password\": ...}}`), which is never in the repository. " +
 			"Destroy removes the schedule; the snapshots stay.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
@@ -173,6 +178,20 @@ func (r *redisPersistenceResource) Schema(_ context.Context, _ resource.SchemaRe
 					"keep_days": schema.Int64Attribute{
 						MarkdownDescription: "Keep every snapshot taken within this many days.",
 						Optional:            true, Validators: []validator.Int64{int64validator.AtLeast(1)},
+					},
+					"agent": schema.StringAttribute{
+						MarkdownDescription: "Host name of the agent that takes the snapshots (the `host` of its bootstrap file, as " +
+							"`lifeboat_wal_archive.agent_host` renders it). The signed schedule carries it with the instance's address, " +
+							"username and TLS settings, so that host needs no Redis entry in its configuration, only the password " +
+							"(`\"redis\": {\"<instance>\": {\"password\": ...}}`) when the instance requires one; a running agent picks " +
+							"a change up at its next refresh. Unset: the agents whose configuration names the instance take them.",
+						Optional:   true,
+						Validators: []validator.String{keyNameValidator{}},
+					},
+					"address": schema.StringAttribute{
+						MarkdownDescription: "`host:port` the agent reaches the instance at, when it differs from `redis.address` " +
+							"(which this provider connects to), e.g. `127.0.0.1:6379` on the Redis host. Default `redis.address`.",
+						Optional: true,
 					},
 				},
 			},
@@ -459,6 +478,38 @@ func (m *redisPersistenceModel) scheduleDoc() (repo.Layout, redisx.ScheduleDoc) 
 		Instance: m.Snapshot.Instance.ValueString(), Cluster: m.Cluster.ValueString(), Class: m.Class.ValueString(),
 		Schedule: m.Snapshot.Schedule.ValueString(), Updated: time.Now().UTC(),
 		KeepCount: int(m.Snapshot.KeepCount.ValueInt64()), KeepDays: int(m.Snapshot.KeepDays.ValueInt64()),
+		Target: m.target(),
+	}
+}
+
+// target is where the agent reaches the instance: never its password,
+// which stays in the agent's own configuration.
+func (m *redisPersistenceModel) target() *redisx.Target {
+	if m.Redis == nil {
+		return nil
+	}
+	addr := m.Redis.Address.ValueString()
+	if !m.Snapshot.Address.IsNull() {
+		addr = m.Snapshot.Address.ValueString()
+	}
+	if addr == "" {
+		return nil
+	}
+	return &redisx.Target{Agent: m.Snapshot.Agent.ValueString(), Address: addr, Username: m.Redis.Username.ValueString(),
+		TLS: m.Redis.TLS.ValueBool(), TLSServerName: m.Redis.TLSServerName.ValueString(), TLSCACert: m.Redis.TLSCACertificate.ValueString()}
+}
+
+// readTarget reads a stored target back into snap: an agent or address
+// changed outside Terraform shows as an update. An address equal to the
+// connection's is the default, left as configured.
+func readTarget(snap *redisSnapshotModel, t *redisx.Target, connAddr string) {
+	if t == nil {
+		snap.Agent = types.StringNull()
+		return
+	}
+	snap.Agent = optionalString(t.Agent)
+	if t.Address != connAddr || !snap.Address.IsNull() {
+		snap.Address = types.StringValue(t.Address)
 	}
 }
 
@@ -519,6 +570,7 @@ func (r *redisPersistenceResource) readSchedule(ctx context.Context, m *redisPer
 	}
 	m.Snapshot.Schedule = types.StringValue(doc.Schedule)
 	m.Snapshot.KeepCount, m.Snapshot.KeepDays = optionalInt(int32(doc.KeepCount)), optionalInt(int32(doc.KeepDays))
+	readTarget(m.Snapshot, doc.Target, m.Redis.Address.ValueString())
 	m.SignedBy = types.StringValue(signedBy)
 	return true
 }
@@ -654,7 +706,13 @@ func (r *redisPersistenceResource) importSchedule(ctx context.Context, id, where
 	}
 	ref := &repositoryRef{Bucket: types.StringValue(bucket), Prefix: optionalString(prefix)}
 	snap := &redisSnapshotModel{Instance: types.StringValue(doc.Instance), Schedule: types.StringValue(doc.Schedule),
-		KeepCount: optionalInt(int32(doc.KeepCount)), KeepDays: optionalInt(int32(doc.KeepDays))}
+		KeepCount: optionalInt(int32(doc.KeepCount)), KeepDays: optionalInt(int32(doc.KeepDays)), Address: types.StringNull()}
+	// The address part of the ID, which the redis block holds.
+	connAddr, _, _ := strings.Cut(strings.TrimSpace(id), ",")
+	if _, a, found := strings.Cut(connAddr, "@"); found {
+		connAddr = a
+	}
+	readTarget(snap, doc.Target, connAddr)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster"), cluster)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("repository"), ref)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("snapshot"), snap)...)

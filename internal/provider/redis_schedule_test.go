@@ -41,6 +41,7 @@ func TestAccRedisPersistenceResource_snapshotSchedule(t *testing.T) {
 	trust, _ := signature.NewTrust(key.Public().String())
 	client := testAccClient(t)
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	agent := "db-eu-1" // the agent the schedule names
 	agentReads := func(instance, schedule string, keep int) resource.TestCheckFunc {
 		return func(*terraform.State) error {
 			d, err := redisx.ReadSchedule(context.Background(), client.Store(bucket), l, instance, trust)
@@ -49,6 +50,11 @@ func TestAccRedisPersistenceResource_snapshotSchedule(t *testing.T) {
 			}
 			if d.Schedule != schedule || d.KeepCount != keep || d.Class != "session" || d.Cluster != "main" {
 				return fmt.Errorf("schedule document %+v", d)
+			}
+			// The target: which agent, and where it reaches Redis; never
+			// a password.
+			if d.Target == nil || d.Target.Agent != agent || d.Target.Address != env.Redis.Addr {
+				return fmt.Errorf("schedule document's target %+v, want agent %s at %s", d.Target, agent, env.Redis.Addr)
 			}
 			return nil
 		}
@@ -62,7 +68,11 @@ func TestAccRedisPersistenceResource_snapshotSchedule(t *testing.T) {
 			return nil
 		}
 	}
-	cfg := func(instance, schedule string, keep int) string {
+	cfg := func(instance, schedule string, keep int, on ...string) string {
+		agent := "db-eu-1"
+		if len(on) > 0 {
+			agent = on[0]
+		}
 		return testAccRedisScheduleConfig(key.String(), bucket, env.Redis.Addr, fmt.Sprintf(`
   cluster = "main"
   repository {
@@ -73,7 +83,8 @@ func TestAccRedisPersistenceResource_snapshotSchedule(t *testing.T) {
     instance   = %q
     schedule   = %q
     keep_count = %d
-  }`, instance, schedule, keep))
+    agent      = %q
+  }`, instance, schedule, keep, agent))
 	}
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
@@ -115,6 +126,19 @@ func TestAccRedisPersistenceResource_snapshotSchedule(t *testing.T) {
 				// Renamed: the schedule moves.
 				Config: cfg("web-sessions", "@every 15m", 96),
 				Check:  resource.ComposeTestCheckFunc(agentReads("web-sessions", "@every 15m", 96), gone("sessions")),
+			},
+			{
+				// Another agent takes the snapshots: an update in place of
+				// the signed target, which running agents pick up.
+				PreConfig: func() { agent = "db-eu-2" },
+				Config:    cfg("web-sessions", "@every 15m", 96, "db-eu-2"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(redisAddr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(redisAddr, tfjsonpath.New("snapshot").AtMapKey("agent"), knownvalue.StringExact("db-eu-2")),
+					},
+				},
+				Check: agentReads("web-sessions", "@every 15m", 96),
 			},
 			{
 				// Import by address and where the schedule is brings the

@@ -23,7 +23,9 @@ import (
 
 // TestAccRemoteRestore_cleanRoom: a clean-room restore on the agent, from
 // a pipeline (plan -out, apply of the saved plan, no PostgreSQL on the
-// runner). The agent reads with the restorer credentials of its bootstrap
+// runner). First sent to an agent whose bootstrap file has no restorer:
+// it refuses, the request's result says why, and the apply fails with
+// that reason, not after a timeout. The agent reads with the restorer credentials of its bootstrap
 // file only, as the repository was at not_after; the copy listens on the
 // loopback and does not archive; its superuser's password is made by the
 // provider and kept in state, while the request in the repository carries
@@ -64,16 +66,22 @@ func TestAccRemoteRestore_cleanRoom(t *testing.T) {
 	cfg.AccessKey, cfg.SecretKey = writerAK, writerSK
 	cfg.Restorer = &repo.RestorerEntry{AccessKey: restorerAK, SecretKey: restorerSK}
 	testenv.StartAgent(t, f.agent, cfg, "db-eu-1", "agent-a", env.Postgres.DSN("postgres"))
+	// db-eu-2's bootstrap file has the writer's keys only.
+	writerOnly := cfg
+	writerOnly.Restorer = nil
+	testenv.StartAgent(t, f.agent, writerOnly, "db-eu-2", "agent-b", env.Postgres.DSN("postgres"))
 	waitLive(t, store, "db-eu-1")
+	waitLive(t, store, "db-eu-2")
 
 	tf := terraformCLI(t)
 	ci := withoutPostgres(t, nil)
 	port, _ := testenv.FreePort()
 	dataDir := f.scratch + "/clean-room-agent"
-	tf.Write(t, tfHeader+fmt.Sprintf(`
+	config := func(agent string) string {
+		return tfHeader + fmt.Sprintf(`
 resource "lifeboat_restore" "clean" {
   kind       = "cluster"
-  agent      = "db-eu-1"
+  agent      = %[5]q
   clean_room = true
   not_after  = %[4]q
   cluster    = "main"
@@ -96,7 +104,39 @@ output "password" {
   value     = lifeboat_restore.clean.superuser_password
   sensitive = true
 }
-`, f.bucket, dataDir, port, notAfter.Format(time.RFC3339)))
+`, f.bucket, dataDir, port, notAfter.Format(time.RFC3339), agent)
+	}
+
+	// An agent without restorer credentials refuses the clean room: the
+	// apply fails with its reason, read from the request's result, long
+	// before the claim timeout, and nothing is left on the host.
+	tf.Write(t, config("db-eu-2"))
+	began := time.Now()
+	out, aerr := tf.TryWith(ci, "apply", "-auto-approve", "-input=false")
+	flat := strings.Join(strings.Fields(out), " ")
+	if aerr == nil || !strings.Contains(flat, remote.ErrNoRestorer.Error()) {
+		t.Fatalf("clean room on an agent without a restorer: %v, want the agent's refusal (%q):\n%s", aerr, remote.ErrNoRestorer, out)
+	}
+	if took := time.Since(began); took > 90*time.Second || strings.Contains(flat, "not claimed") || strings.Contains(flat, "deadline") {
+		t.Fatalf("the refusal took %s or reads as a timeout:\n%s", took, out)
+	}
+	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+		t.Fatalf("the refused clean room left %s on the host: %v", dataDir, err)
+	}
+	refused := 0
+	lerr := store.List(ctx, layout.RequestsDir(), func(o objectstore.ObjectInfo) error {
+		if k, ok := layout.Parse(o.Key); ok && k.Kind == repo.KindRequestResult {
+			if res, err := remote.ReadResult(ctx, store, layout, k.Request); err == nil && strings.Contains(res.Error, remote.ErrNoRestorer.Error()) {
+				refused++
+			}
+		}
+		return nil
+	})
+	if lerr != nil || refused != 1 {
+		t.Fatalf("%d request results carry the refusal (%v), want 1", refused, lerr)
+	}
+
+	tf.Write(t, config("db-eu-1"))
 	tf.RunWith(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
 	tf.RunWith(t, ci, "apply", "-input=false", "reviewed.tfplan")
 

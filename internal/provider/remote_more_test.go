@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/remote"
@@ -124,7 +125,11 @@ func stateValues(t *testing.T, tf *testenv.TerraformCLI) map[string]map[string]a
 // block that reaches no server, plan -out in one process and the saved
 // plan applied in another. Then the compression is changed in Terraform
 // and the policy replaced: the same running agent (never restarted) takes
-// the new backup with the new codec.
+// the new backup with the new codec. Then, after the world moved on (new
+// WAL archived, new backups taken between plan and apply), compression,
+// agent, executor and claim_timeout, and a drill schedule's claim_timeout,
+// are updated in place through saved plans: each apply does what its
+// plan showed.
 func TestAccBackupPolicy_backupNowOnAgent(t *testing.T) {
 	f := newRestoreFixture(t)
 	env := testenv.Require(t)
@@ -147,15 +152,18 @@ func TestAccBackupPolicy_backupNowOnAgent(t *testing.T) {
 	tf := terraformCLI(t)
 	ci := withoutPostgres(t, nil)
 	unreachable, _ := testenv.FreePort() // nothing listens there: the runner reaches no PostgreSQL
+	// pinned is the policy's agent, executor and claim_timeout, and
+	// extra more resources, for the update steps below.
+	pinned, extra := `agent            = "db-eu-1"
+  claim_timeout    = "2m"`, ""
 	config := func(codec string) string {
-		return tfHeader + fmt.Sprintf(`
+		return tfHeader + extra + fmt.Sprintf(`
 resource "lifeboat_backup_policy" "main" {
   cluster          = "main"
   schedule         = "0 2 * * *"
   tenant_databases = [%[2]q]
   backup_on_create = true
-  agent            = "db-eu-1"
-  claim_timeout    = "2m"
+  %[5]s
   compression      = %[3]q
   postgres {
     host = "127.0.0.1"
@@ -170,7 +178,7 @@ resource "lifeboat_backup_policy" "main" {
     full_count = 7
   }
 }
-`, f.bucket, db, codec, unreachable)
+`, f.bucket, db, codec, unreachable, pinned)
 	}
 	newest := func() (id, codec string) {
 		c, err := catalog.LoadPhysical(ctx, store, layout)
@@ -222,5 +230,97 @@ resource "lifeboat_backup_policy" "main" {
 	}
 	if out := tf.RunWith(t, ci, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
 		t.Fatalf("plan after apply:\n%s", out)
+	}
+
+	// Updates after the world moved on: each of compression, agent,
+	// executor and claim_timeout (and the drill schedule's claim_timeout)
+	// changes in a later step, planned with -out while new WAL is
+	// archived and new backups are taken, and the saved plan is applied
+	// after more of both: an in-place update that does what the plan
+	// said, takes no backup, and leaves no diff behind.
+	moveOn := func(rows int) {
+		t.Helper()
+		if _, err := f.pool.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS moved_on (id int); INSERT INTO moved_on SELECT generate_series(1, %d)", rows)); err != nil {
+			t.Fatal(err)
+		}
+		switchAndWaitArchived(t, f.pool, 90*time.Second)
+		if _, err := backup.Take(ctx, store, backup.Options{Layout: layout, DSN: env.Postgres.DSN("postgres")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drill := func(claim string) string {
+		return fmt.Sprintf(`
+resource "lifeboat_drill_schedule" "nightly" {
+  name          = "nightly"
+  schedule      = "@daily"
+  kind          = "cluster"
+  agent         = "db-eu-1"
+  claim_timeout = %[2]q
+  cluster       = "main"
+  repository {
+    bucket = %[1]q
+    prefix = "pg"
+  }
+}
+`, f.bucket, claim)
+	}
+	savedUpdate := func(step, codec string) {
+		t.Helper()
+		moveOn(50)
+		tf.Write(t, config(codec))
+		tf.RunWith(t, ci, "plan", "-input=false", "-out="+step+".tfplan")
+		var plan struct {
+			ResourceChanges []struct {
+				Address string `json:"address"`
+				Change  struct {
+					Actions []string       `json:"actions"`
+					After   map[string]any `json:"after"`
+				} `json:"change"`
+			} `json:"resource_changes"`
+		}
+		if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json", step+".tfplan")), &plan); err != nil {
+			t.Fatal(err)
+		}
+		planned := map[string]map[string]any{}
+		for _, rc := range plan.ResourceChanges {
+			if a := strings.Join(rc.Change.Actions, ","); a != "update" && a != "create" && a != "no-op" {
+				t.Fatalf("%s: %s plans %s, want an update in place", step, rc.Address, a)
+			}
+			planned[rc.Address] = rc.Change.After
+		}
+		moveOn(80) // between the review and the apply
+		tf.RunWith(t, ci, "apply", "-input=false", step+".tfplan")
+		got := stateValues(t, tf)
+		for addr, after := range planned {
+			for _, attr := range []string{"compression", "agent", "executor", "claim_timeout", "last_backup_id"} {
+				if want, ok := after[attr]; ok && fmt.Sprint(got[addr][attr]) != fmt.Sprint(want) {
+					t.Errorf("%s: %s.%s = %v after the apply, planned %v", step, addr, attr, got[addr][attr], want)
+				}
+			}
+		}
+		p, err := repo.ReadPolicy(ctx, store, layout, signature.Trust{})
+		if err != nil || p.Compression != codec {
+			t.Errorf("%s: stored policy %+v (%v), want compression %s", step, p, err, codec)
+		}
+		if n := len(requestResults(t, store, remote.KindBackup)); n != 2 {
+			t.Errorf("%s: %d backup requests, want still 2: an update takes no backup", step, n)
+		}
+		if out := tf.RunWith(t, ci, "plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
+			t.Fatalf("%s: plan after the saved plan's apply:\n%s", step, out)
+		}
+	}
+	pinned, extra = `agent            = "db-eu-1"
+  executor         = "agent"
+  claim_timeout    = "3m"`, drill("1m")
+	savedUpdate("codec-executor-claim", "zstd")
+	pinned, extra = `agent            = "db-eu-2"
+  executor         = "agent"
+  claim_timeout    = "45s"`, drill("2m")
+	savedUpdate("agent-drill-claim", "lz4")
+	if v := stateValues(t, tf)["lifeboat_drill_schedule.nightly"]; v["claim_timeout"] != "2m" {
+		t.Errorf("drill schedule's claim_timeout %v, want 2m", v["claim_timeout"])
+	}
+	if v := stateValues(t, tf)["lifeboat_backup_policy.main"]; v["agent"] != "db-eu-2" || v["executor"] != "agent" || v["claim_timeout"] != "45s" {
+		t.Errorf("policy's agent %v, executor %v, claim_timeout %v; want db-eu-2, agent, 45s", v["agent"], v["executor"], v["claim_timeout"])
 	}
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -60,10 +61,15 @@ type walArchiveModel struct {
 	// AgentHost is the bootstrap file's host: the name requests address.
 	AgentHost        types.String           `tfsdk:"agent_host"`
 	AgentCredentials *agentCredentialsModel `tfsdk:"agent_credentials"`
-	Encryption       *encryptionModel       `tfsdk:"encryption"`
-	Verify           types.Bool             `tfsdk:"verify"`
-	VerifyTimeout    types.String           `tfsdk:"verify_timeout"`
-	OnDestroy        types.String           `tfsdk:"on_destroy"`
+	// RestorerCredentials are the read-only keys the host's agent restores
+	// with (the bootstrap's restorer).
+	RestorerCredentials *agentCredentialsModel `tfsdk:"restorer_credentials"`
+	Encryption          *encryptionModel       `tfsdk:"encryption"`
+	Verify              types.Bool             `tfsdk:"verify"`
+	VerifyTimeout       types.String           `tfsdk:"verify_timeout"`
+	OnDestroy           types.String           `tfsdk:"on_destroy"`
+	// SignedBy is the key that signed the repository's WAL settings.
+	SignedBy types.String `tfsdk:"signed_by"`
 
 	WALLevel         types.String   `tfsdk:"wal_level"`
 	ArchiveMode      types.String   `tfsdk:"archive_mode"`
@@ -124,7 +130,7 @@ func (r *walArchiveResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Validators:          []validator.String{durationValidator{min: 2 * time.Second}},
 			},
 			"compression": schema.StringAttribute{
-				MarkdownDescription: "Compression of archived WAL: `zstd` (default), `lz4` or `none`. Changing it affects new segments only; old ones stay readable.",
+				MarkdownDescription: "Compression of archived WAL: `zstd` (default), `lz4` or `none`. Written into the repository's signed WAL settings, which `wal-push` on the host reads (a local verified copy, at most `wal_settings_max_age` old, default 30s): a change reaches the next segments with no restart and no file to rewrite on the host. Changing it affects new segments only; old ones stay readable.",
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString("zstd"),
@@ -192,18 +198,21 @@ func (r *walArchiveResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"system_identifier": computedString("The cluster's system identifier; WAL of another cluster is refused under the same repository path."),
 			"verified_segment":  computedString("The WAL segment last proven to reach the repository. An apply that changes what archiving depends on (settings, agent file, compression, `verify`) proves it again, so the plan shows it unknown; one that changes only `verify_timeout` or `on_destroy` keeps the last proof."),
 			"verified_at":       computedString("When that segment was seen in the repository (RFC 3339)."),
+			"signed_by":         signedByAttribute(),
 			"agent_config": schema.StringAttribute{
-				MarkdownDescription: "The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the keys of `agent_credentials` when given, and never the provider's own keys.",
-				Computed:            true,
-				Sensitive:           true,
+				MarkdownDescription: "The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the keys of `agent_credentials` (and of `restorer_credentials`, as `restorer`) when given, and never the provider's own keys. " +
+					"The compression and encryption recipients wal-push uses come from the signed WAL settings this resource writes into the repository (`wal-settings.json`), so a change needs no new file on the host: the copy here only serves a host whose repository has none.",
+				Computed:  true,
+				Sensitive: true,
 			},
 		},
 		Blocks: map[string]schema.Block{
-			"postgres":          postgresBlock("whose WAL is archived"),
-			"repository":        repositoryBlock(),
-			"agent_credentials": agentCredentialsBlock(),
-			"encryption":        encryptionBlock("every WAL segment `wal-push` archives (the agent configuration carries the recipients)"),
-			"timeouts":          timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+			"postgres":             postgresBlock("whose WAL is archived"),
+			"repository":           repositoryBlock(),
+			"agent_credentials":    agentCredentialsBlock(),
+			"restorer_credentials": restorerCredentialsBlock(),
+			"encryption":           encryptionBlock("every WAL segment `wal-push` archives (the repository's signed WAL settings carry the recipients, read by `wal-push` like `compression`)"),
+			"timeouts":             timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 		},
 	}
 }
@@ -223,6 +232,13 @@ func (r *walArchiveResource) ValidateConfig(ctx context.Context, req resource.Va
 	m.Postgres.validate(path.Root("postgres"), &resp.Diagnostics)
 	m.Repository.validate("the bucket WAL is archived into", &resp.Diagnostics)
 	m.AgentCredentials.validate(&resp.Diagnostics)
+	m.RestorerCredentials.validateAt("restorer_credentials", "Remove the block to let the agent restore with its writer keys (it then refuses clean-room restores).", &resp.Diagnostics)
+	if m.RestorerCredentials != nil && m.AgentCredentials != nil && !m.RestorerCredentials.AccessKey.IsNull() &&
+		m.RestorerCredentials.AccessKey.Equal(m.AgentCredentials.AccessKey) && !m.AgentCredentials.AccessKey.IsUnknown() {
+		resp.Diagnostics.AddAttributeWarning(path.Root("restorer_credentials").AtName("access_key"), "Restorer Uses The Writer's Keys",
+			"restorer_credentials.access_key is the writer's (agent_credentials): restores and clean rooms then read with keys that can write into the repository. "+
+				"Create a restorer identity from the lifeboat_access_policy data source (role = \"restorer\") and give its keys here.")
+	}
 	m.Encryption.validate(&resp.Diagnostics)
 }
 
@@ -237,6 +253,7 @@ func (r *walArchiveResource) desired(m *walArchiveModel) (pg.ArchiveSettings, re
 	cfg := r.data.writerAgentConfig(m.Repository.Bucket.ValueString(), m.Repository.Prefix.ValueString(), m.Cluster.ValueString(), m.Compression.ValueString(), m.AgentCredentials)
 	cfg.Encryption = m.Encryption.repo()
 	cfg.Host = m.AgentHost.ValueString()
+	cfg.Restorer = m.RestorerCredentials.restorer()
 	return pg.ArchiveSettings{WALLevel: "replica", ArchiveMode: "on", ArchiveCommand: cmd, ArchiveTimeout: timeout}, cfg
 }
 
@@ -247,6 +264,7 @@ func (r *walArchiveResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if req.Plan.Raw.IsNull() || r.data == nil {
 		return
 	}
+	defer func() { resp.Diagnostics.Append(planSignedBy(ctx, r.data, req, resp)...) }()
 	var plan walArchiveModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -265,7 +283,7 @@ func (r *walArchiveResource) ModifyPlan(ctx context.Context, req resource.Modify
 	}
 	if plan.Repository == nil || plan.RPO.IsUnknown() || plan.Cluster.IsUnknown() || plan.AgentPath.IsUnknown() ||
 		plan.AgentConfigPath.IsUnknown() || plan.Repository.Bucket.IsUnknown() || plan.Repository.Prefix.IsUnknown() ||
-		plan.AgentCredentials.unknown() || !plan.Encryption.known() {
+		plan.AgentCredentials.unknown() || plan.RestorerCredentials.unknown() || !plan.Encryption.known() {
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
@@ -437,6 +455,15 @@ func (r *walArchiveResource) converge(ctx context.Context, m *walArchiveModel, d
 			return
 		}
 	}
+	// The compression and recipients reach wal-push on every host through
+	// the repository, signed: the bootstrap file on a host is written once,
+	// and a writer of the bucket cannot turn encryption off.
+	if err := repo.WriteWALSettings(ctx, client.Store(bucket), agentCfg.Layout(),
+		repo.WALSettings{Compression: agentCfg.Compression, Encryption: agentCfg.Encryption}, r.data.signer); err != nil {
+		diags.Append(errorDiag("Error Writing WAL Settings", fmt.Sprintf("writing the signed WAL settings into s3://%s/%s", bucket, agentCfg.Layout().WALSettingsKey()), err))
+		return
+	}
+	m.SignedBy = types.StringValue(r.data.signerID())
 	tflog.Info(ctx, "converging WAL archiving", map[string]any{"server": server, "archive_timeout": want.ArchiveTimeout.String()})
 	st, err := pg.ApplyArchive(ctx, pool, want)
 	if err != nil {
@@ -591,8 +618,37 @@ func (r *walArchiveResource) Read(ctx context.Context, req resource.ReadRequest,
 		r.adopt(&state, *st)
 	}
 	state.observe(*st)
+	r.readSettings(ctx, &state, &resp.Diagnostics)
 	r.warnPosture(ctx, pool, &state, *st, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// readSettings reads the repository's WAL settings back: a document
+// rewritten outside the provider (unsigned, forged, or another compression)
+// or deleted shows as a planned update that writes it again.
+func (r *walArchiveResource) readSettings(ctx context.Context, m *walArchiveModel, diags *diag.Diagnostics) {
+	if m.Repository == nil || r.data == nil {
+		return
+	}
+	client := r.data.storeClient(ctx, diags)
+	if client == nil {
+		return
+	}
+	layout := repo.Layout{Prefix: m.Repository.Prefix.ValueString(), Cluster: m.Cluster.ValueString()}
+	s, signer, err := repo.ReadWALSettingsSigned(ctx, client.Store(m.Repository.Bucket.ValueString()), layout, r.data.trust())
+	switch {
+	case errors.Is(err, objectstore.ErrNotFound):
+		// wal-push falls back to the host's bootstrap file: plan the
+		// document again (null never equals the planned signer).
+		m.SignedBy = types.StringNull()
+	case err != nil:
+		diags.AddWarning("WAL Settings Not Read", detail(fmt.Sprintf("reading s3://%s/%s", m.Repository.Bucket.ValueString(), layout.WALSettingsKey()), err))
+	default:
+		m.SignedBy = types.StringValue(signer)
+		if s.Compression != "" && !m.Compression.IsNull() {
+			m.Compression = types.StringValue(s.Compression)
+		}
+	}
 }
 
 // warnPosture shows the posture engine's findings on the archiver (failing
@@ -727,6 +783,7 @@ func (r *walArchiveResource) adopt(m *walArchiveModel, st pg.ArchiveState) {
 	m.VerifyTimeout = types.StringValue("2m")
 	m.OnDestroy = types.StringValue("keep")
 	m.VerifiedSegment, m.VerifiedAt = types.StringNull(), types.StringNull()
+	m.SignedBy = types.StringNull()
 	if r.data != nil && m.Repository != nil {
 		_, cfg := r.desired(m)
 		if content, err := cfg.Marshal(); err == nil {

@@ -32,6 +32,27 @@ type ScheduleDoc struct {
 	// last KeepDays days; the newest is always kept.
 	KeepCount int `json:"keep_count,omitempty"`
 	KeepDays  int `json:"keep_days,omitempty"`
+	// Target, when set, is where the instance is and which agent takes
+	// its snapshots, declared by the provider (lifeboat_redis_persistence)
+	// so a host needs no Redis entry of its own: only a password, when
+	// the instance requires one, stays in the host's agent configuration.
+	// Without it (schedules written before it existed), the agents whose
+	// configuration names the instance take them.
+	Target *Target `json:"target,omitempty"`
+}
+
+// Target is how an agent reaches a Redis instance, without its password.
+type Target struct {
+	// Agent is the host name of the agent that takes the snapshots (its
+	// configuration's host); empty leaves them to the agents whose
+	// configuration names the instance.
+	Agent         string `json:"agent,omitempty"`
+	Address       string `json:"address"`
+	Username      string `json:"username,omitempty"`
+	TLS           bool   `json:"tls,omitempty"`
+	TLSServerName string `json:"tls_server_name,omitempty"`
+	// TLSCACert is a PEM bundle to trust instead of the system roots.
+	TLSCACert string `json:"tls_ca_cert,omitempty"`
 }
 
 // ErrCacheSnapshots says a cache was given a snapshot schedule: a cache is
@@ -49,6 +70,14 @@ func (d ScheduleDoc) Validate() error {
 	}
 	if c == ClassCache {
 		return ErrCacheSnapshots
+	}
+	if t := d.Target; t != nil {
+		if t.Address == "" {
+			return fmt.Errorf("%w: target: address is required", ErrInvalidSetting)
+		}
+		if t.Agent != "" && !instanceRE.MatchString(t.Agent) {
+			return fmt.Errorf("%w: target: agent %q: want 1-128 letters, digits, '.', '_' or '-'", ErrInvalidSetting, t.Agent)
+		}
 	}
 	if d.KeepCount < 0 || d.KeepDays < 0 {
 		return fmt.Errorf("%w: keep_count and keep_days must not be negative", ErrInvalidSetting)

@@ -103,10 +103,13 @@ type AgentConfig struct {
 	// written, or shadowed, after the declared compromise.
 	ReadAsOf time.Time `json:"read_as_of,omitzero"`
 	// Redis are the Redis instances on this host by their name in the
-	// repository: how the agent reaches the instance a Redis snapshot
-	// schedule names. The connection (and its password) lives here, never
-	// in the repository, which the schedule is read from:
+	// repository. A snapshot schedule that declares its target (address
+	// and agent, signed in the repository) needs only the password here,
+	// when the instance requires one; a schedule without a target is taken
+	// by the agents that name the instance here, with this connection. The
+	// password lives here, never in the repository:
 	//
+	//	"redis": {"sessions": {"password": "..."}}
 	//	"redis": {"sessions": {"address": "127.0.0.1:6379", "password": "..."}}
 	Redis map[string]RedisEntry `json:"redis,omitempty"`
 	// Restorer is the restorer identity (read-only: the restorer document
@@ -124,9 +127,16 @@ type AgentConfig struct {
 	WALPushAhead *bool `json:"wal_push_ahead,omitempty"`
 	// StateDir is a directory the agent and archive_command both write
 	// (the PostgreSQL account's), where push-ahead records are kept under
-	// wal-ahead/<system identifier>/. Empty: pg_wal/lifeboat-ahead in the
-	// data directory.
+	// wal-ahead/<system identifier>/ (empty: pg_wal/lifeboat-ahead in the
+	// data directory), and the verified copy of the repository's WAL
+	// settings that wal-push reads instead of the repository on every
+	// segment (see ResolveWALPushSettings; empty: that account's cache
+	// directory, ~/.cache/lifeboat).
 	StateDir string `json:"state_dir,omitempty"`
+	// WALSettingsMaxAge is how long wal-push uses that copy before reading
+	// the repository again (a Go duration; default 30s, "0s" reads on
+	// every push). An agent daemon on the host refreshes it sooner.
+	WALSettingsMaxAge string `json:"wal_settings_max_age,omitempty"`
 }
 
 // PushAhead reports whether WAL push-ahead is on (the default).
@@ -190,7 +200,9 @@ func (c AgentConfig) Identities() (*crypt.Keyring, error) {
 
 // RedisEntry is how the agent reaches one Redis instance.
 type RedisEntry struct {
-	Address  string `json:"address"`
+	// Address is host:port; empty when the signed schedule's target
+	// declares it.
+	Address  string `json:"address,omitempty"`
 	Username string `json:"username,omitempty"`
 	// Password is a secret: a file holding one must be mode 0600.
 	Password      string `json:"password,omitempty"`
@@ -381,8 +393,8 @@ func (c AgentConfig) Validate() error {
 		if !clusterName.MatchString(name) {
 			errs = append(errs, fmt.Errorf("redis: instance name %q must be 1-128 letters, digits, '.', '_' or '-'", name))
 		}
-		if e.Address == "" {
-			errs = append(errs, fmt.Errorf("redis.%s: address is required", name))
+		if e.Address == "" && e.Password == "" && e.Username == "" {
+			errs = append(errs, fmt.Errorf("redis.%s: needs an address, or the password of an instance whose target lifeboat_redis_persistence declares", name))
 		}
 	}
 	if r := c.Restorer; r != nil {
@@ -394,6 +406,11 @@ func (c AgentConfig) Validate() error {
 			errs = append(errs, errors.New("restorer: give access_key and secret_key, or a profile, not both"))
 		case !keys && r.Profile == "":
 			errs = append(errs, errors.New("restorer: needs a profile, or access_key and secret_key"))
+		}
+	}
+	if c.WALSettingsMaxAge != "" {
+		if d, err := time.ParseDuration(c.WALSettingsMaxAge); err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("wal_settings_max_age %q: want a duration such as 30s", c.WALSettingsMaxAge))
 		}
 	}
 	if strings.Contains(c.Prefix, "//") {

@@ -61,6 +61,7 @@ var DataFolders = []Folder{FolderBaseBackups, FolderTenants, FolderWAL, FolderRe
 const (
 	clusterInfoFile    = "cluster.json"
 	policyFile         = "policy.json"
+	walSettingsFile    = "wal-settings.json"
 	backupManifestFile = "manifest.json"
 	// BackupPGManifest is PostgreSQL's own backup manifest, stored beside
 	// the archives of a base backup.
@@ -200,6 +201,10 @@ func (l Layout) ClusterInfoKey() string { return l.RootDir() + clusterInfoFile }
 
 // PolicyKey is where the cluster's policy lives.
 func (l Layout) PolicyKey() string { return l.RootDir() + policyFile }
+
+// WALSettingsKey is where the provider's signed WAL archiving settings
+// live (compression and encryption recipients of wal-push).
+func (l Layout) WALSettingsKey() string { return l.RootDir() + walSettingsFile }
 
 // WALDir is the key prefix of archived WAL, with a trailing slash. Files
 // are grouped by timeline below it: WALDir() + "<timeline>/<file>.<ext>".
@@ -503,6 +508,7 @@ const (
 	KindRegionStatus            // jobs/region-<name>.json
 	KindWriterProbe             // jobs/writer-probe.json
 	KindRegionCopyProbe         // jobs/copy-probe-<name>.json
+	KindWALSettings             // wal-settings.json
 )
 
 var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file", "base backup object",
@@ -511,7 +517,7 @@ var kindNames = [...]string{"unknown", "cluster identity", "policy", "WAL file",
 	"recovery region configuration", "recovery region canary", "recovery region copy index",
 	"agent request", "agent request progress", "agent request result", "agent request acknowledgement", "agent heartbeat", "restore audit record", "Redis snapshot schedule",
 	"posture report", "kept compatibility review", "restore point schema", "drill index", "recovery region activation", "recovery region copy status", "writer probe record",
-	"recovery region copy probe record"}
+	"recovery region copy probe record", "WAL archiving settings"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -578,6 +584,8 @@ func (l Layout) Parse(key string) (k Key, ok bool) {
 		return Key{Kind: KindClusterInfo}, true
 	case policyFile:
 		return Key{Kind: KindPolicy}, true
+	case walSettingsFile:
+		return Key{Kind: KindWALSettings}, true
 	}
 	folder, rest, _ := strings.Cut(rest, "/")
 	parts := strings.Split(rest, "/")

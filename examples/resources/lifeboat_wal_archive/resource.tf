@@ -28,7 +28,20 @@ resource "lifeboat_wal_archive" "main" {
     secret_key = var.writer_secret_key
   }
 
-  # WAL is encrypted on the database host, after compression, to these
+  # The host's name, for requests (restores, drills) addressed to it: with
+  # it, agent_config is the host's whole bootstrap file. The restorer is
+  # the read-only identity (role = "restorer") the agent restores and runs
+  # clean rooms with; it goes into agent_config only, never into the
+  # repository.
+  agent_host = "db1"
+  restorer_credentials {
+    access_key = var.restorer_access_key
+    secret_key = var.restorer_secret_key
+  }
+
+  # The compression and these recipients go into the repository's signed
+  # WAL settings, which wal-push reads: a change needs no new file on the
+  # host. WAL is encrypted on the database host, after compression, to these
   # public keys: the host can archive but never read back. The restorer
   # holds the identities (the provider's identity_file). To rotate, add the
   # new recipient (new WAL uses it), and keep the old identity until the
