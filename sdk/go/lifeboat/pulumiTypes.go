@@ -4712,6 +4712,10 @@ func (o RedisPersistenceRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
 
 // RDB snapshots the agent takes into the repository on a schedule (session and queue classes). Needs `cluster` and `repository`.
 type RedisPersistenceSnapshot struct {
+	// `host:port` the agent reaches the instance at, when it differs from `redis.address` (which this provider connects to), e.g. `127.0.0.1:6379` on the Redis host. Default `redis.address`.
+	Address *string `pulumi:"address"`
+	// Host name of the agent that takes the snapshots (the `host` of its bootstrap file, as `lifeboat_wal_archive.agent_host` renders it). The signed schedule carries it with the instance's address, username and TLS settings, so that host needs no Redis entry in its configuration, only the password (`"redis": {"<instance>": {"password": ...}}`) when the instance requires one; a running agent picks a change up at its next refresh. Unset: the agents whose configuration names the instance take them.
+	Agent *string `pulumi:"agent"`
 	// The instance's name in the repository (snapshots under `redis/<instance>/`) and in the agent configuration's `redis` map.
 	Instance *string `pulumi:"instance"`
 	// Keep this many newest snapshots. With `keep_days`, a snapshot either keeps is kept; the newest is always kept; with neither, all are.
@@ -4735,6 +4739,10 @@ type RedisPersistenceSnapshotInput interface {
 
 // RDB snapshots the agent takes into the repository on a schedule (session and queue classes). Needs `cluster` and `repository`.
 type RedisPersistenceSnapshotArgs struct {
+	// `host:port` the agent reaches the instance at, when it differs from `redis.address` (which this provider connects to), e.g. `127.0.0.1:6379` on the Redis host. Default `redis.address`.
+	Address pulumi.StringPtrInput `pulumi:"address"`
+	// Host name of the agent that takes the snapshots (the `host` of its bootstrap file, as `lifeboat_wal_archive.agent_host` renders it). The signed schedule carries it with the instance's address, username and TLS settings, so that host needs no Redis entry in its configuration, only the password (`"redis": {"<instance>": {"password": ...}}`) when the instance requires one; a running agent picks a change up at its next refresh. Unset: the agents whose configuration names the instance take them.
+	Agent pulumi.StringPtrInput `pulumi:"agent"`
 	// The instance's name in the repository (snapshots under `redis/<instance>/`) and in the agent configuration's `redis` map.
 	Instance pulumi.StringPtrInput `pulumi:"instance"`
 	// Keep this many newest snapshots. With `keep_days`, a snapshot either keeps is kept; the newest is always kept; with neither, all are.
@@ -4823,6 +4831,16 @@ func (o RedisPersistenceSnapshotOutput) ToRedisPersistenceSnapshotPtrOutputWithC
 	}).(RedisPersistenceSnapshotPtrOutput)
 }
 
+// `host:port` the agent reaches the instance at, when it differs from `redis.address` (which this provider connects to), e.g. `127.0.0.1:6379` on the Redis host. Default `redis.address`.
+func (o RedisPersistenceSnapshotOutput) Address() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceSnapshot) *string { return v.Address }).(pulumi.StringPtrOutput)
+}
+
+// Host name of the agent that takes the snapshots (the `host` of its bootstrap file, as `lifeboat_wal_archive.agent_host` renders it). The signed schedule carries it with the instance's address, username and TLS settings, so that host needs no Redis entry in its configuration, only the password (`"redis": {"<instance>": {"password": ...}}`) when the instance requires one; a running agent picks a change up at its next refresh. Unset: the agents whose configuration names the instance take them.
+func (o RedisPersistenceSnapshotOutput) Agent() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RedisPersistenceSnapshot) *string { return v.Agent }).(pulumi.StringPtrOutput)
+}
+
 // The instance's name in the repository (snapshots under `redis/<instance>/`) and in the agent configuration's `redis` map.
 func (o RedisPersistenceSnapshotOutput) Instance() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v RedisPersistenceSnapshot) *string { return v.Instance }).(pulumi.StringPtrOutput)
@@ -4865,6 +4883,26 @@ func (o RedisPersistenceSnapshotPtrOutput) Elem() RedisPersistenceSnapshotOutput
 		var ret RedisPersistenceSnapshot
 		return ret
 	}).(RedisPersistenceSnapshotOutput)
+}
+
+// `host:port` the agent reaches the instance at, when it differs from `redis.address` (which this provider connects to), e.g. `127.0.0.1:6379` on the Redis host. Default `redis.address`.
+func (o RedisPersistenceSnapshotPtrOutput) Address() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceSnapshot) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Address
+	}).(pulumi.StringPtrOutput)
+}
+
+// Host name of the agent that takes the snapshots (the `host` of its bootstrap file, as `lifeboat_wal_archive.agent_host` renders it). The signed schedule carries it with the instance's address, username and TLS settings, so that host needs no Redis entry in its configuration, only the password (`"redis": {"<instance>": {"password": ...}}`) when the instance requires one; a running agent picks a change up at its next refresh. Unset: the agents whose configuration names the instance take them.
+func (o RedisPersistenceSnapshotPtrOutput) Agent() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RedisPersistenceSnapshot) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Agent
+	}).(pulumi.StringPtrOutput)
 }
 
 // The instance's name in the repository (snapshots under `redis/<instance>/`) and in the agent configuration's `redis` map.
@@ -7187,7 +7225,7 @@ func (o WalArchiveAgentCredentialsPtrOutput) SecretKey() pulumi.StringPtrOutput 
 	}).(pulumi.StringPtrOutput)
 }
 
-// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+// Client-side encryption of every WAL segment `wal-push` archives (the repository's signed WAL settings carry the recipients, read by `wal-push` like `compression`) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
 type WalArchiveEncryption struct {
 	// age recipients, `age1...` (X25519, as `age-keygen -y identity.txt` prints) or `age1pq1...` (hybrid post-quantum). Any one of their identities decrypts. Required in the block.
 	Recipients []string `pulumi:"recipients"`
@@ -7204,7 +7242,7 @@ type WalArchiveEncryptionInput interface {
 	ToWalArchiveEncryptionOutputWithContext(context.Context) WalArchiveEncryptionOutput
 }
 
-// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+// Client-side encryption of every WAL segment `wal-push` archives (the repository's signed WAL settings carry the recipients, read by `wal-push` like `compression`) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
 type WalArchiveEncryptionArgs struct {
 	// age recipients, `age1...` (X25519, as `age-keygen -y identity.txt` prints) or `age1pq1...` (hybrid post-quantum). Any one of their identities decrypts. Required in the block.
 	Recipients pulumi.StringArrayInput `pulumi:"recipients"`
@@ -7263,7 +7301,7 @@ func (i *walArchiveEncryptionPtrType) ToWalArchiveEncryptionPtrOutputWithContext
 	return pulumi.ToOutputWithContext(ctx, i).(WalArchiveEncryptionPtrOutput)
 }
 
-// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+// Client-side encryption of every WAL segment `wal-push` archives (the repository's signed WAL settings carry the recipients, read by `wal-push` like `compression`) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
 type WalArchiveEncryptionOutput struct{ *pulumi.OutputState }
 
 func (WalArchiveEncryptionOutput) ElementType() reflect.Type {
@@ -7740,6 +7778,184 @@ func (o WalArchiveRepositoryPtrOutput) Prefix() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Static keys of the restorer identity (the `restorer` document of `lifeboat_access_policy`: read-only) that the agent on the database host reads the repository with for the restores and drills it runs (a clean-room restore on the agent needs them), written into `agent_config` as `restorer`, or the name of a `profile` in the host's AWS shared credentials files holding them (only the name is written). They never go into the repository; `agent_config` is sensitive and a managed file is written mode 0600. Without this block the agent restores with its writer keys and refuses clean-room restores.
+type WalArchiveRestorerCredentials struct {
+	// The restorer's access key id.
+	AccessKey *string `pulumi:"accessKey"`
+	// A profile of the AWS shared configuration and credentials files on the database host holding the restorer's keys, instead of access_key and secret_key.
+	Profile *string `pulumi:"profile"`
+	// The restorer's secret access key.
+	SecretKey *string `pulumi:"secretKey"`
+}
+
+// WalArchiveRestorerCredentialsInput is an input type that accepts WalArchiveRestorerCredentialsArgs and WalArchiveRestorerCredentialsOutput values.
+// You can construct a concrete instance of `WalArchiveRestorerCredentialsInput` via:
+//
+//	WalArchiveRestorerCredentialsArgs{...}
+type WalArchiveRestorerCredentialsInput interface {
+	pulumi.Input
+
+	ToWalArchiveRestorerCredentialsOutput() WalArchiveRestorerCredentialsOutput
+	ToWalArchiveRestorerCredentialsOutputWithContext(context.Context) WalArchiveRestorerCredentialsOutput
+}
+
+// Static keys of the restorer identity (the `restorer` document of `lifeboat_access_policy`: read-only) that the agent on the database host reads the repository with for the restores and drills it runs (a clean-room restore on the agent needs them), written into `agent_config` as `restorer`, or the name of a `profile` in the host's AWS shared credentials files holding them (only the name is written). They never go into the repository; `agent_config` is sensitive and a managed file is written mode 0600. Without this block the agent restores with its writer keys and refuses clean-room restores.
+type WalArchiveRestorerCredentialsArgs struct {
+	// The restorer's access key id.
+	AccessKey pulumi.StringPtrInput `pulumi:"accessKey"`
+	// A profile of the AWS shared configuration and credentials files on the database host holding the restorer's keys, instead of access_key and secret_key.
+	Profile pulumi.StringPtrInput `pulumi:"profile"`
+	// The restorer's secret access key.
+	SecretKey pulumi.StringPtrInput `pulumi:"secretKey"`
+}
+
+func (WalArchiveRestorerCredentialsArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*WalArchiveRestorerCredentials)(nil)).Elem()
+}
+
+func (i WalArchiveRestorerCredentialsArgs) ToWalArchiveRestorerCredentialsOutput() WalArchiveRestorerCredentialsOutput {
+	return i.ToWalArchiveRestorerCredentialsOutputWithContext(context.Background())
+}
+
+func (i WalArchiveRestorerCredentialsArgs) ToWalArchiveRestorerCredentialsOutputWithContext(ctx context.Context) WalArchiveRestorerCredentialsOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WalArchiveRestorerCredentialsOutput)
+}
+
+func (i WalArchiveRestorerCredentialsArgs) ToWalArchiveRestorerCredentialsPtrOutput() WalArchiveRestorerCredentialsPtrOutput {
+	return i.ToWalArchiveRestorerCredentialsPtrOutputWithContext(context.Background())
+}
+
+func (i WalArchiveRestorerCredentialsArgs) ToWalArchiveRestorerCredentialsPtrOutputWithContext(ctx context.Context) WalArchiveRestorerCredentialsPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WalArchiveRestorerCredentialsOutput).ToWalArchiveRestorerCredentialsPtrOutputWithContext(ctx)
+}
+
+// WalArchiveRestorerCredentialsPtrInput is an input type that accepts WalArchiveRestorerCredentialsArgs, WalArchiveRestorerCredentialsPtr and WalArchiveRestorerCredentialsPtrOutput values.
+// You can construct a concrete instance of `WalArchiveRestorerCredentialsPtrInput` via:
+//
+//	        WalArchiveRestorerCredentialsArgs{...}
+//
+//	or:
+//
+//	        nil
+type WalArchiveRestorerCredentialsPtrInput interface {
+	pulumi.Input
+
+	ToWalArchiveRestorerCredentialsPtrOutput() WalArchiveRestorerCredentialsPtrOutput
+	ToWalArchiveRestorerCredentialsPtrOutputWithContext(context.Context) WalArchiveRestorerCredentialsPtrOutput
+}
+
+type walArchiveRestorerCredentialsPtrType WalArchiveRestorerCredentialsArgs
+
+func WalArchiveRestorerCredentialsPtr(v *WalArchiveRestorerCredentialsArgs) WalArchiveRestorerCredentialsPtrInput {
+	return (*walArchiveRestorerCredentialsPtrType)(v)
+}
+
+func (*walArchiveRestorerCredentialsPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**WalArchiveRestorerCredentials)(nil)).Elem()
+}
+
+func (i *walArchiveRestorerCredentialsPtrType) ToWalArchiveRestorerCredentialsPtrOutput() WalArchiveRestorerCredentialsPtrOutput {
+	return i.ToWalArchiveRestorerCredentialsPtrOutputWithContext(context.Background())
+}
+
+func (i *walArchiveRestorerCredentialsPtrType) ToWalArchiveRestorerCredentialsPtrOutputWithContext(ctx context.Context) WalArchiveRestorerCredentialsPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WalArchiveRestorerCredentialsPtrOutput)
+}
+
+// Static keys of the restorer identity (the `restorer` document of `lifeboat_access_policy`: read-only) that the agent on the database host reads the repository with for the restores and drills it runs (a clean-room restore on the agent needs them), written into `agent_config` as `restorer`, or the name of a `profile` in the host's AWS shared credentials files holding them (only the name is written). They never go into the repository; `agent_config` is sensitive and a managed file is written mode 0600. Without this block the agent restores with its writer keys and refuses clean-room restores.
+type WalArchiveRestorerCredentialsOutput struct{ *pulumi.OutputState }
+
+func (WalArchiveRestorerCredentialsOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*WalArchiveRestorerCredentials)(nil)).Elem()
+}
+
+func (o WalArchiveRestorerCredentialsOutput) ToWalArchiveRestorerCredentialsOutput() WalArchiveRestorerCredentialsOutput {
+	return o
+}
+
+func (o WalArchiveRestorerCredentialsOutput) ToWalArchiveRestorerCredentialsOutputWithContext(ctx context.Context) WalArchiveRestorerCredentialsOutput {
+	return o
+}
+
+func (o WalArchiveRestorerCredentialsOutput) ToWalArchiveRestorerCredentialsPtrOutput() WalArchiveRestorerCredentialsPtrOutput {
+	return o.ToWalArchiveRestorerCredentialsPtrOutputWithContext(context.Background())
+}
+
+func (o WalArchiveRestorerCredentialsOutput) ToWalArchiveRestorerCredentialsPtrOutputWithContext(ctx context.Context) WalArchiveRestorerCredentialsPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v WalArchiveRestorerCredentials) *WalArchiveRestorerCredentials {
+		return &v
+	}).(WalArchiveRestorerCredentialsPtrOutput)
+}
+
+// The restorer's access key id.
+func (o WalArchiveRestorerCredentialsOutput) AccessKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v WalArchiveRestorerCredentials) *string { return v.AccessKey }).(pulumi.StringPtrOutput)
+}
+
+// A profile of the AWS shared configuration and credentials files on the database host holding the restorer's keys, instead of access_key and secret_key.
+func (o WalArchiveRestorerCredentialsOutput) Profile() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v WalArchiveRestorerCredentials) *string { return v.Profile }).(pulumi.StringPtrOutput)
+}
+
+// The restorer's secret access key.
+func (o WalArchiveRestorerCredentialsOutput) SecretKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v WalArchiveRestorerCredentials) *string { return v.SecretKey }).(pulumi.StringPtrOutput)
+}
+
+type WalArchiveRestorerCredentialsPtrOutput struct{ *pulumi.OutputState }
+
+func (WalArchiveRestorerCredentialsPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**WalArchiveRestorerCredentials)(nil)).Elem()
+}
+
+func (o WalArchiveRestorerCredentialsPtrOutput) ToWalArchiveRestorerCredentialsPtrOutput() WalArchiveRestorerCredentialsPtrOutput {
+	return o
+}
+
+func (o WalArchiveRestorerCredentialsPtrOutput) ToWalArchiveRestorerCredentialsPtrOutputWithContext(ctx context.Context) WalArchiveRestorerCredentialsPtrOutput {
+	return o
+}
+
+func (o WalArchiveRestorerCredentialsPtrOutput) Elem() WalArchiveRestorerCredentialsOutput {
+	return o.ApplyT(func(v *WalArchiveRestorerCredentials) WalArchiveRestorerCredentials {
+		if v != nil {
+			return *v
+		}
+		var ret WalArchiveRestorerCredentials
+		return ret
+	}).(WalArchiveRestorerCredentialsOutput)
+}
+
+// The restorer's access key id.
+func (o WalArchiveRestorerCredentialsPtrOutput) AccessKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *WalArchiveRestorerCredentials) *string {
+		if v == nil {
+			return nil
+		}
+		return v.AccessKey
+	}).(pulumi.StringPtrOutput)
+}
+
+// A profile of the AWS shared configuration and credentials files on the database host holding the restorer's keys, instead of access_key and secret_key.
+func (o WalArchiveRestorerCredentialsPtrOutput) Profile() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *WalArchiveRestorerCredentials) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Profile
+	}).(pulumi.StringPtrOutput)
+}
+
+// The restorer's secret access key.
+func (o WalArchiveRestorerCredentialsPtrOutput) SecretKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *WalArchiveRestorerCredentials) *string {
+		if v == nil {
+			return nil
+		}
+		return v.SecretKey
+	}).(pulumi.StringPtrOutput)
+}
+
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyAuditRetentionInput)(nil)).Elem(), BackupPolicyAuditRetentionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*BackupPolicyAuditRetentionPtrInput)(nil)).Elem(), BackupPolicyAuditRetentionArgs{})
@@ -7820,6 +8036,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchivePostgresPtrInput)(nil)).Elem(), WalArchivePostgresArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveRepositoryInput)(nil)).Elem(), WalArchiveRepositoryArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveRepositoryPtrInput)(nil)).Elem(), WalArchiveRepositoryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveRestorerCredentialsInput)(nil)).Elem(), WalArchiveRestorerCredentialsArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*WalArchiveRestorerCredentialsPtrInput)(nil)).Elem(), WalArchiveRestorerCredentialsArgs{})
 	pulumi.RegisterOutputType(BackupPolicyAuditRetentionOutput{})
 	pulumi.RegisterOutputType(BackupPolicyAuditRetentionPtrOutput{})
 	pulumi.RegisterOutputType(BackupPolicyEncryptionOutput{})
@@ -7913,4 +8131,6 @@ func init() {
 	pulumi.RegisterOutputType(WalArchivePostgresPtrOutput{})
 	pulumi.RegisterOutputType(WalArchiveRepositoryOutput{})
 	pulumi.RegisterOutputType(WalArchiveRepositoryPtrOutput{})
+	pulumi.RegisterOutputType(WalArchiveRestorerCredentialsOutput{})
+	pulumi.RegisterOutputType(WalArchiveRestorerCredentialsPtrOutput{})
 }

@@ -24,7 +24,7 @@ import (
 //
 // The server must run from a config file that its account can write, or `CONFIG REWRITE` fails and a restart would undo the settings: that is an error, at plan when the server is reachable then. Destroy leaves the server's settings as they are.
 //
-// With a `snapshot` block (not on a cache: it is rebuilt), the resource writes a signed snapshot schedule into the repository (`redis-schedules/<instance>.json`, signed with the provider's `signing_key`), and `lifeboat agent` on the Redis host takes the RDB snapshots on it: BGSAVE, the RDB streamed compressed with its sha256 into `redis/<instance>/`, the manifest last, older snapshots pruned with delete markers. The agent reaches Redis with the connection its own configuration names for the instance (`"redis": {"<instance>": {"address": ..., "password": ...}}`): the password is never in the repository. Destroy removes the schedule; the snapshots stay.
+// With a `snapshot` block (not on a cache: it is rebuilt), the resource writes a signed snapshot schedule into the repository (`redis-schedules/<instance>.json`, signed with the provider's `signing_key`), and `lifeboat agent` on the Redis host takes the RDB snapshots on it: BGSAVE, the RDB streamed compressed with its sha256 into `redis/<instance>/`, the manifest last, older snapshots pruned with delete markers. The schedule carries the target too (`snapshot.agent`, the address, username and TLS settings): the agent it names reaches Redis there with the password from its own configuration (`"redis": {"<instance>": {"password": ...}}`), which is never in the repository. Destroy removes the schedule; the snapshots stay.
 type RedisPersistence struct {
 	pulumi.CustomResourceState
 

@@ -22,7 +22,7 @@ import (
 type WalArchive struct {
 	pulumi.CustomResourceState
 
-	// The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the keys of `agent_credentials` when given, and never the provider's own keys.
+	// The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the keys of `agent_credentials` (and of `restorer_credentials`, as `restorer`) when given, and never the provider's own keys. The compression and encryption recipients wal-push uses come from the signed WAL settings this resource writes into the repository (`wal-settings.json`), so a change needs no new file on the host: the copy here only serves a host whose repository has none.
 	AgentConfig pulumi.StringOutput `pulumi:"agentConfig"`
 	// Owner of the managed agent configuration file: the account PostgreSQL runs as. Default `postgres`.
 	AgentConfigOwner pulumi.StringPtrOutput `pulumi:"agentConfigOwner"`
@@ -42,9 +42,9 @@ type WalArchive struct {
 	ArchiveTimeout pulumi.StringOutput `pulumi:"archiveTimeout"`
 	// Name of the cluster inside the repository (WAL goes under `<prefix>/<cluster>/wal/`). Changing it replaces the resource.
 	Cluster pulumi.StringOutput `pulumi:"cluster"`
-	// Compression of archived WAL: `zstd` (default), `lz4` or `none`. Changing it affects new segments only; old ones stay readable.
+	// Compression of archived WAL: `zstd` (default), `lz4` or `none`. Written into the repository's signed WAL settings, which `wal-push` on the host reads (a local verified copy, at most `wal_settings_max_age` old, default 30s): a change reaches the next segments with no restart and no file to rewrite on the host. Changing it affects new segments only; old ones stay readable.
 	Compression pulumi.StringPtrOutput `pulumi:"compression"`
-	// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+	// Client-side encryption of every WAL segment `wal-push` archives (the repository's signed WAL settings carry the recipients, read by `wal-push` like `compression`) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
 	Encryption WalArchiveEncryptionPtrOutput `pulumi:"encryption"`
 	// Write `agent_config` to `agent_config_path` (mode 0600, owned by `agent_config_owner`) from the machine running Terraform. Only for setups where that machine is the database host; otherwise hand `agent_config` to a secret store or config management. Default `false`.
 	ManageAgentConfigFile pulumi.BoolPtrOutput `pulumi:"manageAgentConfigFile"`
@@ -56,8 +56,12 @@ type WalArchive struct {
 	Postgres WalArchivePostgresPtrOutput `pulumi:"postgres"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository WalArchiveRepositoryPtrOutput `pulumi:"repository"`
+	// Static keys of the restorer identity (the `restorer` document of `lifeboat_access_policy`: read-only) that the agent on the database host reads the repository with for the restores and drills it runs (a clean-room restore on the agent needs them), written into `agent_config` as `restorer`, or the name of a `profile` in the host's AWS shared credentials files holding them (only the name is written). They never go into the repository; `agent_config` is sensitive and a managed file is written mode 0600. Without this block the agent restores with its writer keys and refuses clean-room restores.
+	RestorerCredentials WalArchiveRestorerCredentialsPtrOutput `pulumi:"restorerCredentials"`
 	// Recovery point objective: the most data, in time, the platform may lose (a Go duration such as `5m`). `archive_timeout` is derived as half of it so a quiet database still archives within the RPO. At least `2s`.
 	Rpo pulumi.StringOutput `pulumi:"rpo"`
+	// ID of the provider key (`signing_key`) that signed the document the agents read; empty when the provider has no signing key. A document changed or rewritten outside this provider reads back with another value, and the next apply signs it again.
+	SignedBy pulumi.StringOutput `pulumi:"signedBy"`
 	// The cluster's system identifier; WAL of another cluster is refused under the same repository path.
 	SystemIdentifier pulumi.StringOutput `pulumi:"systemIdentifier"`
 	// When that segment was seen in the repository (RFC 3339).
@@ -140,9 +144,9 @@ type walArchiveArgs struct {
 	AgentPath *string `pulumi:"agentPath"`
 	// Name of the cluster inside the repository (WAL goes under `<prefix>/<cluster>/wal/`). Changing it replaces the resource.
 	Cluster string `pulumi:"cluster"`
-	// Compression of archived WAL: `zstd` (default), `lz4` or `none`. Changing it affects new segments only; old ones stay readable.
+	// Compression of archived WAL: `zstd` (default), `lz4` or `none`. Written into the repository's signed WAL settings, which `wal-push` on the host reads (a local verified copy, at most `wal_settings_max_age` old, default 30s): a change reaches the next segments with no restart and no file to rewrite on the host. Changing it affects new segments only; old ones stay readable.
 	Compression *string `pulumi:"compression"`
-	// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+	// Client-side encryption of every WAL segment `wal-push` archives (the repository's signed WAL settings carry the recipients, read by `wal-push` like `compression`) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
 	Encryption *WalArchiveEncryption `pulumi:"encryption"`
 	// Write `agent_config` to `agent_config_path` (mode 0600, owned by `agent_config_owner`) from the machine running Terraform. Only for setups where that machine is the database host; otherwise hand `agent_config` to a secret store or config management. Default `false`.
 	ManageAgentConfigFile *bool `pulumi:"manageAgentConfigFile"`
@@ -152,6 +156,8 @@ type walArchiveArgs struct {
 	Postgres *WalArchivePostgres `pulumi:"postgres"`
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository *WalArchiveRepository `pulumi:"repository"`
+	// Static keys of the restorer identity (the `restorer` document of `lifeboat_access_policy`: read-only) that the agent on the database host reads the repository with for the restores and drills it runs (a clean-room restore on the agent needs them), written into `agent_config` as `restorer`, or the name of a `profile` in the host's AWS shared credentials files holding them (only the name is written). They never go into the repository; `agent_config` is sensitive and a managed file is written mode 0600. Without this block the agent restores with its writer keys and refuses clean-room restores.
+	RestorerCredentials *WalArchiveRestorerCredentials `pulumi:"restorerCredentials"`
 	// Recovery point objective: the most data, in time, the platform may lose (a Go duration such as `5m`). `archive_timeout` is derived as half of it so a quiet database still archives within the RPO. At least `2s`.
 	Rpo string `pulumi:"rpo"`
 	// Prove archiving works on apply: `pg_switch_wal()`, then wait until that segment is in the bucket. Default `true`.
@@ -174,9 +180,9 @@ type WalArchiveArgs struct {
 	AgentPath pulumi.StringPtrInput
 	// Name of the cluster inside the repository (WAL goes under `<prefix>/<cluster>/wal/`). Changing it replaces the resource.
 	Cluster pulumi.StringInput
-	// Compression of archived WAL: `zstd` (default), `lz4` or `none`. Changing it affects new segments only; old ones stay readable.
+	// Compression of archived WAL: `zstd` (default), `lz4` or `none`. Written into the repository's signed WAL settings, which `wal-push` on the host reads (a local verified copy, at most `wal_settings_max_age` old, default 30s): a change reaches the next segments with no restart and no file to rewrite on the host. Changing it affects new segments only; old ones stay readable.
 	Compression pulumi.StringPtrInput
-	// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+	// Client-side encryption of every WAL segment `wal-push` archives (the repository's signed WAL settings carry the recipients, read by `wal-push` like `compression`) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
 	Encryption WalArchiveEncryptionPtrInput
 	// Write `agent_config` to `agent_config_path` (mode 0600, owned by `agent_config_owner`) from the machine running Terraform. Only for setups where that machine is the database host; otherwise hand `agent_config` to a secret store or config management. Default `false`.
 	ManageAgentConfigFile pulumi.BoolPtrInput
@@ -186,6 +192,8 @@ type WalArchiveArgs struct {
 	Postgres WalArchivePostgresPtrInput
 	// Where the repository lives: a bucket (typically a `lifeboat_immutable_bucket`) and an optional key prefix.
 	Repository WalArchiveRepositoryPtrInput
+	// Static keys of the restorer identity (the `restorer` document of `lifeboat_access_policy`: read-only) that the agent on the database host reads the repository with for the restores and drills it runs (a clean-room restore on the agent needs them), written into `agent_config` as `restorer`, or the name of a `profile` in the host's AWS shared credentials files holding them (only the name is written). They never go into the repository; `agent_config` is sensitive and a managed file is written mode 0600. Without this block the agent restores with its writer keys and refuses clean-room restores.
+	RestorerCredentials WalArchiveRestorerCredentialsPtrInput
 	// Recovery point objective: the most data, in time, the platform may lose (a Go duration such as `5m`). `archive_timeout` is derived as half of it so a quiet database still archives within the RPO. At least `2s`.
 	Rpo pulumi.StringInput
 	// Prove archiving works on apply: `pg_switch_wal()`, then wait until that segment is in the bucket. Default `true`.
@@ -281,7 +289,7 @@ func (o WalArchiveOutput) ToWalArchiveOutputWithContext(ctx context.Context) Wal
 	return o
 }
 
-// The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the keys of `agent_credentials` when given, and never the provider's own keys.
+// The agent configuration file's content (JSON) for the database host, to hand to a Kubernetes Secret or a config-management tool. Holds the keys of `agent_credentials` (and of `restorer_credentials`, as `restorer`) when given, and never the provider's own keys. The compression and encryption recipients wal-push uses come from the signed WAL settings this resource writes into the repository (`wal-settings.json`), so a change needs no new file on the host: the copy here only serves a host whose repository has none.
 func (o WalArchiveOutput) AgentConfig() pulumi.StringOutput {
 	return o.ApplyT(func(v *WalArchive) pulumi.StringOutput { return v.AgentConfig }).(pulumi.StringOutput)
 }
@@ -331,12 +339,12 @@ func (o WalArchiveOutput) Cluster() pulumi.StringOutput {
 	return o.ApplyT(func(v *WalArchive) pulumi.StringOutput { return v.Cluster }).(pulumi.StringOutput)
 }
 
-// Compression of archived WAL: `zstd` (default), `lz4` or `none`. Changing it affects new segments only; old ones stay readable.
+// Compression of archived WAL: `zstd` (default), `lz4` or `none`. Written into the repository's signed WAL settings, which `wal-push` on the host reads (a local verified copy, at most `wal_settings_max_age` old, default 30s): a change reaches the next segments with no restart and no file to rewrite on the host. Changing it affects new segments only; old ones stay readable.
 func (o WalArchiveOutput) Compression() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *WalArchive) pulumi.StringPtrOutput { return v.Compression }).(pulumi.StringPtrOutput)
 }
 
-// Client-side encryption of every WAL segment `wal-push` archives (the agent configuration carries the recipients) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
+// Client-side encryption of every WAL segment `wal-push` archives (the repository's signed WAL settings carry the recipients, read by `wal-push` like `compression`) on the database host, after compression, to age recipients (https://age-encryption.org): the host holds public keys only, so it can write backups it can never read back; restores, drills and verification decrypt with an identity (the provider's `identity_file`, or `LIFEBOAT_AGE_IDENTITY_FILE`). Every object and manifest records the fingerprints of its recipients: changing the list (key rotation) applies to new objects, and the old identities still restore the old ones. A restore whose backup, WAL or dump no identity held decrypts fails at plan, naming the missing recipient.
 func (o WalArchiveOutput) Encryption() WalArchiveEncryptionPtrOutput {
 	return o.ApplyT(func(v *WalArchive) WalArchiveEncryptionPtrOutput { return v.Encryption }).(WalArchiveEncryptionPtrOutput)
 }
@@ -366,9 +374,19 @@ func (o WalArchiveOutput) Repository() WalArchiveRepositoryPtrOutput {
 	return o.ApplyT(func(v *WalArchive) WalArchiveRepositoryPtrOutput { return v.Repository }).(WalArchiveRepositoryPtrOutput)
 }
 
+// Static keys of the restorer identity (the `restorer` document of `lifeboat_access_policy`: read-only) that the agent on the database host reads the repository with for the restores and drills it runs (a clean-room restore on the agent needs them), written into `agent_config` as `restorer`, or the name of a `profile` in the host's AWS shared credentials files holding them (only the name is written). They never go into the repository; `agent_config` is sensitive and a managed file is written mode 0600. Without this block the agent restores with its writer keys and refuses clean-room restores.
+func (o WalArchiveOutput) RestorerCredentials() WalArchiveRestorerCredentialsPtrOutput {
+	return o.ApplyT(func(v *WalArchive) WalArchiveRestorerCredentialsPtrOutput { return v.RestorerCredentials }).(WalArchiveRestorerCredentialsPtrOutput)
+}
+
 // Recovery point objective: the most data, in time, the platform may lose (a Go duration such as `5m`). `archive_timeout` is derived as half of it so a quiet database still archives within the RPO. At least `2s`.
 func (o WalArchiveOutput) Rpo() pulumi.StringOutput {
 	return o.ApplyT(func(v *WalArchive) pulumi.StringOutput { return v.Rpo }).(pulumi.StringOutput)
+}
+
+// ID of the provider key (`signing_key`) that signed the document the agents read; empty when the provider has no signing key. A document changed or rewritten outside this provider reads back with another value, and the next apply signs it again.
+func (o WalArchiveOutput) SignedBy() pulumi.StringOutput {
+	return o.ApplyT(func(v *WalArchive) pulumi.StringOutput { return v.SignedBy }).(pulumi.StringOutput)
 }
 
 // The cluster's system identifier; WAL of another cluster is refused under the same repository path.
