@@ -176,8 +176,11 @@ func pushedAhead(ctx context.Context, cfg repo.AgentConfig, sysid uint64, ahead 
 	if !wal.IsSegment(name) {
 		return false, nil
 	}
-	if n, err := strconv.ParseUint(name[:8], 16, 32); err != nil || wal.HistoryUnarchived(filepath.Dir(path), uint32(n)) {
-		return false, nil
+	// A timeline that is not hexadecimal is wal.Push's to refuse; a history
+	// file PostgreSQL never archived takes the full path.
+	n, perr := strconv.ParseUint(name[:8], 16, 32)
+	if perr != nil || wal.HistoryUnarchived(filepath.Dir(path), uint32(n)) {
+		return false, nil //nolint:nilerr // the full push judges this file
 	}
 	ok, err := ahead.Found(ctx, path, wal.Config{Layout: cfg.Layout(), SystemIdentifier: sysid}, cfg.Bucket, opts.aheadWait)
 	if err != nil {
