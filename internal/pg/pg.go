@@ -53,6 +53,13 @@ func Pool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	// ALTER SYSTEM cannot run in a transaction or a prepared statement.
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	// Every connection is pinged when taken from the pool, not only those
+	// idle for a second (pgxpool's default): after a server restart (which
+	// archive settings need) every pooled connection is dead, and the first
+	// query on one fails with "terminating connection due to administrator
+	// command". A failed ping discards the connection and takes another.
+	// One round trip per use is nothing next to what these pools run.
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return true }
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating pool: %w", err)
