@@ -126,17 +126,7 @@ func regionLag(o *Observation, c *ClusterObservation, p Params) Finding {
 			ok = append(ok, desc)
 		}
 	}
-	var parts []string
-	if len(over) > 0 {
-		parts = append(parts, "over max lag: "+strings.Join(over, "; "))
-	}
-	if len(unsure) > 0 {
-		parts = append(parts, "not known: "+strings.Join(unsure, "; "))
-	}
-	if len(ok) > 0 {
-		parts = append(parts, "within: "+strings.Join(ok, "; "))
-	}
-	f.Observed = strings.Join(parts, "; ")
+	f.Observed = observedGroups(group{"over max lag", over}, group{"not known", unsure}, group{"within", ok})
 	switch {
 	case len(over) > 0:
 		f.Status = Fail
@@ -214,17 +204,7 @@ func regionCopyRole(o *Observation, c *ClusterObservation, p Params) Finding {
 			ok = append(ok, fmt.Sprintf("%s: %d of %d denied", name, len(rec.Results), len(rec.Results)))
 		}
 	}
-	var parts []string
-	if len(allowed) > 0 {
-		parts = append(parts, "allowed: "+strings.Join(allowed, "; "))
-	}
-	if len(unsure) > 0 {
-		parts = append(parts, "not known: "+strings.Join(unsure, "; "))
-	}
-	if len(ok) > 0 {
-		parts = append(parts, "denied: "+strings.Join(ok, "; "))
-	}
-	f.Observed = strings.Join(parts, "; ")
+	f.Observed = observedGroups(group{"allowed", allowed}, group{"not known", unsure}, group{"denied", ok})
 	switch {
 	case len(allowed) > 0:
 		f.Status = Fail
@@ -241,4 +221,22 @@ func regionCopyRole(o *Observation, c *ClusterObservation, p Params) Finding {
 		f.Status = Pass
 	}
 	return f
+}
+
+// group is one labelled list of a finding's observations.
+type group struct {
+	label string
+	items []string
+}
+
+// observedGroups joins the non-empty groups, in the order given, as
+// "label: a; b; label: c".
+func observedGroups(groups ...group) string {
+	var parts []string
+	for _, g := range groups {
+		if len(g.items) > 0 {
+			parts = append(parts, g.label+": "+strings.Join(g.items, "; "))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
