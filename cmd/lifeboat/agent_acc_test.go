@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"sort"
@@ -342,15 +341,29 @@ type agentProc struct {
 
 func startAgent(t *testing.T, f *backupFixture, holder string, extra ...string) *agentProc {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	listen := freeListen(t)
+	args := append([]string{"agent", "--holder", holder, "--listen", listen, "--tick", "1s", "--refresh", "2s",
+		"--lease-renew", "1s", "--stats-interval", "2s", "--log-format", "json"}, extra...)
+	return launchAgent(t, holder, listen, f.command(args...))
+}
+
+// freeListen is a loopback address, free a moment ago, for an agent's
+// metrics and health listener.
+func freeListen(t *testing.T) string {
+	t.Helper()
+	port, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	listen := ln.Addr().String()
-	ln.Close()
-	args := append([]string{"agent", "--holder", holder, "--listen", listen, "--tick", "1s", "--refresh", "2s",
-		"--lease-renew", "1s", "--stats-interval", "2s", "--log-format", "json"}, extra...)
-	p := &agentProc{holder: holder, listen: listen, cmd: f.command(args...), out: &syncBuffer{}, done: make(chan struct{})}
+	return "127.0.0.1:" + strconv.Itoa(port)
+}
+
+// launchAgent starts cmd, a `lifeboat agent` listening on listen, and
+// waits until it answers /healthz. When the test ends it is killed if
+// still running, and a failed test logs its output.
+func launchAgent(t *testing.T, holder, listen string, cmd *exec.Cmd) *agentProc {
+	t.Helper()
+	p := &agentProc{holder: holder, listen: listen, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -5,11 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -122,55 +119,15 @@ func TestAccWalPushAhead(t *testing.T) {
 func (f *archiveFixture) startAgentAsServer(t *testing.T, holder string) *agentProc {
 	t.Helper()
 	pg := f.env.Postgres
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := ln.Addr().String()
-	ln.Close()
+	listen := freeListen(t)
 	cmd := exec.Command(f.bin, "agent", "--config", f.cfgPath, "--holder", holder, "--listen", listen, "--tick", "1s", "--refresh", "2s",
 		"--lease-renew", "1s", "--stats-interval", "2s", "--log-format", "json", "--pgdata", pg.DataDir)
 	home := filepath.Dir(f.cfgPath)
 	cmd.Env = append(os.Environ(), "HOME="+home, EnvPGDSN+"="+pg.DSN("postgres"))
-	if pg.OSUser != "" {
-		u, err := user.Lookup(pg.OSUser)
-		if err != nil {
-			t.Fatal(err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	if cred := serverCredential(t, pg); cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
-	p := &agentProc{holder: holder, listen: listen, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		p.code = cmd.ProcessState.ExitCode()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("agent %s output:\n%s", holder, p.out.String())
-		}
-	})
-	waitFor(t, 15*time.Second, "agent "+holder+" healthy", func() bool {
-		resp, err := http.Get("http://" + listen + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return p
+	return launchAgent(t, holder, listen, cmd)
 }
 
 // TestAccWalPushReadsThePushAheadRecord runs the binary as archive_command
@@ -233,14 +190,7 @@ func TestAccWalPushReadsThePushAheadRecord(t *testing.T) {
 	// With the store's endpoint broken, only the record can make it pass.
 	broken := repoF.cfg
 	broken.Endpoint = "http://127.0.0.1:1"
-	body, err := broken.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	brokenPath := filepath.Join(t.TempDir(), "broken.json")
-	if err := os.WriteFile(brokenPath, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	brokenPath := writeBootstrap(t, broken)
 	cmd := exec.Command(repoF.bin, "wal-push", "--config", brokenPath, "--pgdata", pgdata, "--verbose", pathA)
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "already pushed ahead") {
 		t.Fatalf("wal-push of a segment pushed ahead, store unreachable: %v\n%s", err, out)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,19 +41,30 @@ func TestAccWalArchive(t *testing.T) {
 	t.Run("object_store_outage", f.testObjectStoreOutage)
 }
 
+// serverCredential is the PostgreSQL server's account, which runs
+// archive_command, as a process credential; nil when the server runs as
+// this process's account.
+func serverCredential(t *testing.T, pg *testenv.Postgres) *syscall.Credential {
+	t.Helper()
+	if pg.OSUser == "" {
+		return nil
+	}
+	u, err := user.Lookup(pg.OSUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+}
+
 func setupArchiving(t *testing.T, env *testenv.Env, bucket string) *archiveFixture {
 	ctx := context.Background()
 	pg := env.Postgres
 	repoF := setupAgentRepo(t, env, bucket)
 	bin, cfgPath, cfg := repoF.bin, repoF.cfgPath, repoF.cfg
-	if pg.OSUser != "" {
-		u, err := user.Lookup(pg.OSUser)
-		if err != nil {
-			t.Fatal(err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(cfgPath, uid, gid); err != nil {
+	if cred := serverCredential(t, pg); cred != nil {
+		if err := os.Chown(cfgPath, int(cred.Uid), int(cred.Gid)); err != nil {
 			t.Fatal(err)
 		}
 	}

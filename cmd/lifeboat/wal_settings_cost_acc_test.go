@@ -62,15 +62,7 @@ func TestAccWalPushSettingsCost(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		b, err := cfg.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(t.TempDir(), "bootstrap.json")
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		vs = append(vs, &variant{name: v.name, cfgPath: path, codec: v.codec, layout: cfg.Layout()})
+		vs = append(vs, &variant{name: v.name, cfgPath: writeBootstrap(t, cfg), codec: v.codec, layout: cfg.Layout()})
 	}
 	// Segments half random, half zero: compressible about 2x, like busy WAL.
 	seg := 0

@@ -26,13 +26,16 @@ func testDaemon(t *testing.T, store objectstore.Store, holder string, opts ...Op
 		Store: store, Agent: repo.AgentConfig{Bucket: "b", Prefix: testLayout.Prefix, Cluster: testLayout.Cluster},
 		Holder: holder, Refresh: 200 * time.Millisecond, Tick: 50 * time.Millisecond, LeaseRenew: 100 * time.Millisecond,
 		StatsInterval: time.Hour, DSN: "host=/nonexistent",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: discardLogger(),
 	}, append([]Option{WithMinGap(time.Second)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
+
+// discardLogger is a test daemon's logger: its log is not what is tested.
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func writePolicy(t *testing.T, store objectstore.Store, sched string) {
 	t.Helper()

@@ -2,10 +2,6 @@ package agentd
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -24,23 +20,9 @@ func TestAccAgentRedisSnapshotPolicyRecipients(t *testing.T) {
 	env := testenv.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r, err := testenv.StartRedis(ctx, t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop()
-	c, err := objectstore.NewClient(ctx, objectstore.Config{
-		Endpoint: env.MinIO[0].Endpoint, AccessKey: env.MinIO[0].AccessKey, SecretKey: env.MinIO[0].SecretKey, PathStyle: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bucket := fmt.Sprintf("redis-agent-enc-%08x", rand.Uint32())
-	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), bucket, true) })
-	store := c.Store(bucket)
+	r := testenv.NewRedis(t)
+	store := env.MinIO[0].NewStore(t, "redis-agent-enc", objectstore.BucketSpec{})
+	bucket := store.Bucket()
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	provider, _ := signature.Generate()
 	_, policyRecipient, err := crypt.GenerateIdentity()
@@ -59,7 +41,7 @@ func TestAccAgentRedisSnapshotPolicyRecipients(t *testing.T) {
 		Store: store, Agent: repo.AgentConfig{Bucket: bucket, Prefix: l.Prefix, Cluster: l.Cluster,
 			TrustedKeys: []string{provider.Public().String()}, Encryption: &repo.Encryption{Recipients: []string{agentRecipient}},
 			Redis: map[string]repo.RedisEntry{"sessions": {Address: r.Addr}}},
-		Holder: "A", DSN: "host=/nonexistent", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Holder: "A", DSN: "host=/nonexistent", Logger: discardLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,8 @@
 package agentd
 
 import (
+	"cmp"
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -27,36 +24,11 @@ func TestAccRedisTargetFromRepository(t *testing.T) {
 	env := testenv.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r, err := testenv.StartRedis(ctx, t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop()
-	rc, err := redisx.Connect(ctx, redisx.Options{Addr: r.Addr})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := testenv.NewRedis(t)
 	const password = "sessions-s3cret"
-	if err := rc.Set(ctx, "session:1", "alice", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.ConfigSet(ctx, "requirepass", password).Err(); err != nil {
-		t.Fatal(err)
-	}
-	_ = rc.Close()
-
-	c, err := objectstore.NewClient(ctx, objectstore.Config{
-		Endpoint: env.MinIO[0].Endpoint, AccessKey: env.MinIO[0].AccessKey, SecretKey: env.MinIO[0].SecretKey, PathStyle: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bucket := fmt.Sprintf("redis-target-%08x", rand.Uint32())
-	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), bucket, true) })
-	store := c.Store(bucket)
+	requirePassword(t, redisx.Options{Addr: r.Addr}, password)
+	store := env.MinIO[0].NewStore(t, "redis-target", objectstore.BucketSpec{})
+	bucket := store.Bucket()
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	provider, _ := signature.Generate()
 	schedule := func(agent string) {
@@ -69,44 +41,13 @@ func TestAccRedisTargetFromRepository(t *testing.T) {
 	schedule("db-a")
 
 	for _, host := range []string{"db-a", "db-b"} {
-		d, err := New(Config{
-			Store: store, Agent: repo.AgentConfig{Bucket: bucket, Prefix: l.Prefix, Cluster: l.Cluster, Host: host,
-				TrustedKeys: []string{provider.Public().String()},
-				// Only the secret is the host's: no address.
-				Redis: map[string]repo.RedisEntry{"sessions": {Password: password}}},
-			Holder: host, Refresh: 300 * time.Millisecond, Tick: 100 * time.Millisecond, LeaseRenew: time.Second,
-			StatsInterval: time.Hour, RetryDelay: 300 * time.Millisecond, MaxAttempts: 100, DSN: "host=/nonexistent",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		}, WithMinGap(time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		runCtx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- d.Run(runCtx) }()
-		t.Cleanup(func() {
-			stop()
-			<-done
-		})
+		// Only the secret is the host's: no address.
+		runRedisAgent(ctx, t, store, repo.AgentConfig{Bucket: bucket, Prefix: l.Prefix, Cluster: l.Cluster, Host: host,
+			TrustedKeys: []string{provider.Public().String()}, Redis: map[string]repo.RedisEntry{"sessions": {Password: password}}})
 	}
-
-	// waitRun waits for a successful snapshot run by holder after since.
 	waitRun := func(holder string, since time.Time) *Run {
 		t.Helper()
-		deadline := time.Now().Add(45 * time.Second)
-		var last *Run
-		for time.Now().Before(deadline) {
-			run, err := ReadRun(ctx, store, l, RedisJobPrefix+"sessions")
-			if err == nil && run != nil {
-				last = run
-				if run.Holder == holder && run.Result == ResultSuccess && run.Started.After(since) {
-					return run
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatalf("no successful snapshot by %s since %s; last run %+v", holder, since.Format(time.RFC3339Nano), last)
-		return nil
+		return waitRedisRun(ctx, t, store, l, "sessions", holder, since)
 	}
 	start := time.Now()
 	waitRun("db-a", start)
@@ -134,4 +75,66 @@ func TestAccRedisTargetFromRepository(t *testing.T) {
 		t.Fatalf("snapshots %v: %v", snaps, err)
 	}
 	t.Logf("db-b took over at %s, %d snapshots kept", first.Started.Format(time.RFC3339Nano), len(snaps))
+}
+
+// requirePassword writes a key into the Redis at o and sets its
+// requirepass to password, as a production instance has one.
+func requirePassword(t *testing.T, o redisx.Options, password string) {
+	t.Helper()
+	ctx := context.Background()
+	rc, err := redisx.Connect(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rc.Close() }()
+	if err := rc.Set(ctx, "session:1", "alice", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.ConfigSet(ctx, "requirepass", password).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runRedisAgent runs a daemon with agent's configuration on store until
+// the test ends: refreshing the repository's documents every 300 ms, so a
+// schedule's change reaches it quickly, and retrying a failed snapshot.
+func runRedisAgent(ctx context.Context, t *testing.T, store objectstore.Store, agent repo.AgentConfig) *Daemon {
+	t.Helper()
+	d, err := New(Config{
+		Store: store, Agent: agent,
+		Holder: cmp.Or(agent.Host, "A"), Refresh: 300 * time.Millisecond, Tick: 100 * time.Millisecond, LeaseRenew: time.Second,
+		StatsInterval: time.Hour, RetryDelay: 300 * time.Millisecond, MaxAttempts: 100, DSN: "host=/nonexistent",
+		Logger: discardLogger(),
+	}, WithMinGap(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
+	return d
+}
+
+// waitRedisRun waits, 45 seconds at most, for a successful snapshot run
+// of instance by holder started after since.
+func waitRedisRun(ctx context.Context, t *testing.T, store objectstore.Store, l repo.Layout, instance, holder string, since time.Time) *Run {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	var last *Run
+	for time.Now().Before(deadline) {
+		run, err := ReadRun(ctx, store, l, RedisJobPrefix+instance)
+		if err == nil && run != nil {
+			last = run
+			if run.Holder == holder && run.Result == ResultSuccess && run.Started.After(since) {
+				return run
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no successful snapshot of %s by %s since %s; last run %+v", instance, holder, since.Format(time.RFC3339Nano), last)
+	return nil
 }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,11 +34,7 @@ func TestAccAgentTakesScheduledRedisSnapshots(t *testing.T) {
 	env := testenv.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	r, err := testenv.StartRedis(ctx, t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop()
+	r := testenv.NewRedis(t)
 	rc, err := redisx.Connect(ctx, redisx.Options{Addr: r.Addr})
 	if err != nil {
 		t.Fatal(err)
@@ -70,18 +63,8 @@ func TestAccAgentTakesScheduledRedisSnapshots(t *testing.T) {
 		}
 	}()
 
-	c, err := objectstore.NewClient(ctx, objectstore.Config{
-		Endpoint: env.MinIO[0].Endpoint, AccessKey: env.MinIO[0].AccessKey, SecretKey: env.MinIO[0].SecretKey, PathStyle: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bucket := fmt.Sprintf("redis-agent-%08x", rand.Uint32())
-	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket, Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), bucket, true) })
-	store := c.Store(bucket)
+	store := env.MinIO[0].NewStore(t, "redis-agent", objectstore.BucketSpec{Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}})
+	bucket := store.Bucket()
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	provider, _ := signature.Generate()
 	attacker, _ := signature.Generate()
@@ -98,24 +81,9 @@ func TestAccAgentTakesScheduledRedisSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Config{
-		Store: store, Agent: repo.AgentConfig{Bucket: bucket, Prefix: l.Prefix, Cluster: l.Cluster,
-			TrustedKeys: []string{provider.Public().String()}, Encryption: &repo.Encryption{Recipients: []string{recipient}},
-			Redis: map[string]repo.RedisEntry{"sessions": {Address: r.Addr}, "forged": {Address: r.Addr}}},
-		Holder: "A", Refresh: 500 * time.Millisecond, Tick: 100 * time.Millisecond, LeaseRenew: time.Second,
-		StatsInterval: time.Hour, RetryDelay: 500 * time.Millisecond, MaxAttempts: 100, DSN: "host=/nonexistent",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, WithMinGap(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stopAgent := context.WithCancel(ctx)
-	agentDone := make(chan error, 1)
-	go func() { agentDone <- d.Run(runCtx) }()
-	defer func() {
-		stopAgent()
-		<-agentDone
-	}()
+	d := runRedisAgent(ctx, t, store, repo.AgentConfig{Bucket: bucket, Prefix: l.Prefix, Cluster: l.Cluster,
+		TrustedKeys: []string{provider.Public().String()}, Encryption: &repo.Encryption{Recipients: []string{recipient}},
+		Redis: map[string]repo.RedisEntry{"sessions": {Address: r.Addr}, "forged": {Address: r.Addr}}})
 
 	// Retention: after four snapshots, two complete ones remain and the
 	// pruned ones are delete markers over versions that stay.

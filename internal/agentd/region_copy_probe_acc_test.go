@@ -3,10 +3,7 @@ package agentd
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,20 +37,9 @@ func TestAccAgentProbesRegionCopyKeys(t *testing.T) {
 		t.Fatal("two MinIO servers needed")
 	}
 	ctx := context.Background()
-	suffix := fmt.Sprintf("%08x", rand.Uint32())
-	mk := func(m *testenv.MinIO, bucket string) objectstore.Store {
-		c, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, PathStyle: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket, Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), bucket, true) })
-		return c.Store(bucket)
-	}
-	src := mk(env.MinIO[0], "cprobe-primary-"+suffix)
-	dst := mk(env.MinIO[1], "cprobe-dr-"+suffix)
+	locked := objectstore.BucketSpec{Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}
+	src := env.MinIO[0].NewStore(t, "cprobe-primary", locked)
+	dst := env.MinIO[1].NewStore(t, "cprobe-dr", locked)
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	if _, err := src.Put(ctx, l.WALKey("00000001", "000000010000000000000001", "zst"), bytes.NewReader([]byte("wal")), objectstore.PutOptions{Size: 3}); err != nil {
 		t.Fatal(err)
@@ -68,9 +54,7 @@ func TestAccAgentProbesRegionCopyKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.MinIO[1].CreateUser(ctx, "cprobe-"+suffix, "cprobe-secret-"+suffix, "cprobe-"+suffix, copyDoc.JSON()); err != nil {
-		t.Fatal(err)
-	}
+	copyAK, copySK := env.MinIO[1].User(t, dst.Bucket(), copyDoc.JSON())
 	agentKey, _ := signature.Generate()
 	keyFile := filepath.Join(t.TempDir(), "agent.key")
 	if err := os.WriteFile(keyFile, []byte(agentKey.String()+"\n"), 0o600); err != nil {
@@ -83,7 +67,7 @@ func TestAccAgentProbesRegionCopyKeys(t *testing.T) {
 		d, err := New(Config{Store: src, Agent: repo.AgentConfig{Bucket: src.Bucket(), Endpoint: env.MinIO[0].Endpoint, Prefix: l.Prefix, Cluster: l.Cluster,
 			TrustedKeys: []string{provider.Public().String()}, SigningKeyFile: keyFile,
 			Stores: map[string]repo.StoreEntry{"dr": {Endpoint: env.MinIO[1].Endpoint, PathStyle: true, AccessKey: ak, SecretKey: sk}}},
-			Holder: "A", DSN: "host=/nonexistent", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Holder: "A", DSN: "host=/nonexistent", Logger: discardLogger(),
 			Probe: func(context.Context) access.Report { return access.Report{} }})
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +88,7 @@ func TestAccAgentProbesRegionCopyKeys(t *testing.T) {
 	}
 
 	// The copy role's keys.
-	d := agent("cprobe-"+suffix, "cprobe-secret-"+suffix)
+	d := agent(copyAK, copySK)
 	d.probe(ctx)
 	rec, err := access.ReadCopyProbeRecord(ctx, src, l, "eu2", trust)
 	if err != nil || rec == nil {

@@ -3,10 +3,6 @@ package agentd
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -31,20 +27,8 @@ func TestAccRegionLagPostureBetweenTwoMinIOServers(t *testing.T) {
 		t.Fatal("two MinIO servers needed")
 	}
 	ctx := context.Background()
-	mk := func(m *testenv.MinIO, bucket string) objectstore.Store {
-		c, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, PathStyle: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), bucket, true) })
-		return c.Store(bucket)
-	}
-	suffix := fmt.Sprintf("%08x", rand.Uint32())
-	src := mk(env.MinIO[0], "lag-primary-"+suffix)
-	dst := mk(env.MinIO[1], "lag-dr-"+suffix)
+	src := env.MinIO[0].NewStore(t, "lag-primary", objectstore.BucketSpec{})
+	dst := env.MinIO[1].NewStore(t, "lag-dr", objectstore.BucketSpec{})
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 
 	seg := l.WALKey("00000001", "000000010000000000000001", "zst")
@@ -59,7 +43,7 @@ func TestAccRegionLagPostureBetweenTwoMinIOServers(t *testing.T) {
 	d, err := New(Config{
 		Store: src, Agent: repo.AgentConfig{Bucket: src.Bucket(), Prefix: l.Prefix, Cluster: l.Cluster},
 		Holder: "A", Refresh: 100 * time.Millisecond, Tick: 50 * time.Millisecond, LeaseRenew: 100 * time.Millisecond,
-		StatsInterval: time.Hour, DSN: "host=/nonexistent", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		StatsInterval: time.Hour, DSN: "host=/nonexistent", Logger: discardLogger(),
 		RegionStore: func(region.ConfigDoc) (objectstore.Store, error) { return dst, nil },
 	}, WithMinGap(time.Second))
 	if err != nil {

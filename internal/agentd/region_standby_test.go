@@ -2,10 +2,6 @@ package agentd
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -38,22 +34,11 @@ func TestAccAgentInRecoveryRegionStandsByUntilActivated(t *testing.T) {
 		t.Fatal("needs two MinIO servers")
 	}
 	ctx := context.Background()
-	bucket := fmt.Sprintf("standby-%08x", rand.Uint32())
-	mk := func(m *testenv.MinIO) *objectstore.S3 {
-		c, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, Region: "us-east-1",
-			AccessKey: m.AccessKey, SecretKey: m.SecretKey, PathStyle: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket,
-			Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), bucket, true) })
-		return c.Store(bucket)
-	}
+	locked := objectstore.BucketSpec{Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}
 	// NOTE: one bucket name on both servers: the endpoint tells them apart.
-	src, dst := mk(env.MinIO[0]), mk(env.MinIO[1])
+	src := env.MinIO[0].NewStore(t, "standby", locked)
+	dst := env.MinIO[1].StoreNamed(t, src.Bucket(), locked)
+	bucket := src.Bucket()
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	provider, _ := signature.Generate()
 
@@ -94,7 +79,7 @@ func TestAccAgentInRecoveryRegionStandsByUntilActivated(t *testing.T) {
 			// must not snapshot it into the primary's history.
 			Redis: map[string]repo.RedisEntry{"sessions": {Address: "127.0.0.1:1"}}},
 			Holder: "A", Refresh: time.Hour, Tick: time.Hour, DSN: "host=/nonexistent",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, WithMinGap(time.Second))
+			Logger: discardLogger()}, WithMinGap(time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -78,16 +78,8 @@ func gatherRegions(ctx context.Context, store objectstore.Store, l repo.Layout, 
 // not known, and likely growing).
 func regionLag(o *Observation, c *ClusterObservation, p Params) Finding {
 	th := fmt.Sprintf("each recovery region's last copy pass within %d copy intervals, its lag within the region's max_lag", regionStaleIntervals)
-	if c.RegionsErr != nil {
-		f := unknown("recovery regions unreadable: "+c.RegionsErr.Error(), "Give the report credentials that may list and read the repository's regions/ and jobs/ folders.")
-		f.Threshold = th
-		return f
-	}
-	f := Finding{Threshold: th}
-	if len(c.Regions) == 0 {
-		// NOTE: a pass, as for Redis: a cluster without an agent-copied
-		// region owes no copy; whether it needs one is the policy's call.
-		f.Status, f.Observed = Pass, "no agent-copied recovery region declared"
+	f, judged := regionsFinding(c, th)
+	if judged {
 		return f
 	}
 	var over, unsure, ok []string
@@ -141,6 +133,25 @@ func regionLag(o *Observation, c *ClusterObservation, p Params) Finding {
 	return f
 }
 
+// regionsFinding is the finding, with threshold th, of the region controls
+// and whether it is already judged without looking at any region: unknown
+// when the regions could not be read, a pass when none is declared.
+func regionsFinding(c *ClusterObservation, th string) (Finding, bool) {
+	if c.RegionsErr != nil {
+		f := unknown("recovery regions unreadable: "+c.RegionsErr.Error(), "Give the report credentials that may list and read the repository's regions/ and jobs/ folders.")
+		f.Threshold = th
+		return f, true
+	}
+	f := Finding{Threshold: th}
+	if len(c.Regions) == 0 {
+		// NOTE: a pass, as for Redis: a cluster without an agent-copied
+		// region owes no copy; whether it needs one is the policy's call.
+		f.Status, f.Observed = Pass, "no agent-copied recovery region declared"
+		return f, true
+	}
+	return f, false
+}
+
 // regionCopyRole fails when a region's copy keys were allowed a forbidden
 // action by the copying agent's last probe, and is unknown when a region
 // has no current probe record (none, stale, or, when keys are trusted, not
@@ -151,14 +162,8 @@ func regionCopyRole(o *Observation, c *ClusterObservation, p Params) Finding {
 	if p.Trust.Required() {
 		th += ", the record signed by a trusted key"
 	}
-	if c.RegionsErr != nil {
-		f := unknown("recovery regions unreadable: "+c.RegionsErr.Error(), "Give the report credentials that may list and read the repository's regions/ and jobs/ folders.")
-		f.Threshold = th
-		return f
-	}
-	f := Finding{Threshold: th}
-	if len(c.Regions) == 0 {
-		f.Status, f.Observed = Pass, "no agent-copied recovery region declared"
+	f, judged := regionsFinding(c, th)
+	if judged {
 		return f
 	}
 	var destructive, allowed, unsure, ok []string

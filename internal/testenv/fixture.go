@@ -140,13 +140,28 @@ func (m *MinIO) UserClient(t testing.TB, name, document string) *objectstore.Cli
 // stay, which is why the name is random.
 func (m *MinIO) NewBucket(t testing.TB, prefix string, spec objectstore.BucketSpec) string {
 	t.Helper()
+	name := fmt.Sprintf("%s-%08x", prefix, rand.Uint32())
+	m.StoreNamed(t, name, spec)
+	return name
+}
+
+// NewStore is a NewBucket's store, reached with the root user's keys.
+func (m *MinIO) NewStore(t testing.TB, prefix string, spec objectstore.BucketSpec) *objectstore.S3 {
+	t.Helper()
+	return m.Admin(t).Store(m.NewBucket(t, prefix, spec))
+}
+
+// StoreNamed is NewStore for the bucket named name exactly: the same name
+// on two servers, say, which only their endpoints tell apart.
+func (m *MinIO) StoreNamed(t testing.TB, name string, spec objectstore.BucketSpec) *objectstore.S3 {
+	t.Helper()
 	admin := m.Admin(t)
-	spec.Name = fmt.Sprintf("%s-%08x", prefix, rand.Uint32())
+	spec.Name = name
 	if err := admin.CreateBucket(context.Background(), spec); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = admin.DestroyBucket(context.Background(), spec.Name, true) })
-	return spec.Name
+	t.Cleanup(func() { _ = admin.DestroyBucket(context.Background(), name, true) })
+	return admin.Store(name)
 }
 
 // Repository is a bucket of a MinIO server holding one cluster's

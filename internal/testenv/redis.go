@@ -2,12 +2,15 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -22,6 +25,9 @@ type Redis struct {
 	DataDir    string // the server's working directory: RDB and AOF files
 	LogPath    string
 	ConfigPath string // empty when started by StartRedisWithoutConfig
+	// TLS is set on a server started by NewRedisTLS: it serves TLS only,
+	// on Port, with a certificate naming TLS.ServerName alone.
+	TLS *RedisTLS
 
 	opts startOptions
 	argv []string
@@ -32,17 +38,54 @@ type Redis struct {
 // working directory (RDB and AOF files) in dir/data: apart from the config
 // file, so a test can break saving without breaking CONFIG REWRITE.
 func StartRedis(ctx context.Context, dir string, detached bool) (*Redis, error) {
-	return startRedis(ctx, dir, detached, true)
+	return startRedis(ctx, dir, detached, true, nil)
+}
+
+// NewRedis is a test's own Redis (StartRedis under a fresh folder),
+// stopped when the test ends.
+func NewRedis(t testing.TB) *Redis {
+	t.Helper()
+	return newRedis(t, nil)
+}
+
+// RedisTLS is how a client reaches a TLS-only Redis: the CA's certificate
+// (PEM) to trust and the one name the server's certificate holds (not the
+// address' host, so a client that does not set it is refused).
+type RedisTLS struct {
+	CACert     string
+	ServerName string
+}
+
+// NewRedisTLS is NewRedis serving TLS only (redis-server --tls-port, the
+// plain port off), with a certificate for serverName signed by a CA of
+// its own, as a managed Redis with a private CA is; clients need no
+// certificate.
+func NewRedisTLS(t testing.TB, serverName string) *Redis {
+	t.Helper()
+	return newRedis(t, &RedisTLS{ServerName: serverName})
+}
+
+func newRedis(t testing.TB, withTLS *RedisTLS) *Redis {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := startRedis(ctx, Dir(t), false, true, withTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered after Dir's removal, so it runs first.
+	t.Cleanup(r.Stop)
+	return r
 }
 
 // StartRedisWithoutConfig starts redis-server with its settings on the
 // command line only, as some container images do: CONFIG REWRITE fails
 // there, which is what the tests of that refusal need.
 func StartRedisWithoutConfig(ctx context.Context, dir string) (*Redis, error) {
-	return startRedis(ctx, dir, false, false)
+	return startRedis(ctx, dir, false, false, nil)
 }
 
-func startRedis(ctx context.Context, dir string, detached, withConfig bool) (*Redis, error) {
+func startRedis(ctx context.Context, dir string, detached, withConfig bool, withTLS *RedisTLS) (*Redis, error) {
 	bin, err := Tool("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server not installed: run `make tools`: %w", err)
@@ -59,6 +102,23 @@ func startRedis(ctx context.Context, dir string, detached, withConfig bool) (*Re
 		opts: startOptions{detached: detached}}
 	settings := []string{"port", strconv.Itoa(port), "bind", "127.0.0.1", "dir", data,
 		"save", `""`, "appendonly", "no", "daemonize", "no", "protected-mode", "no"}
+	if withTLS != nil {
+		ca, cert, key, err := certificates(withTLS.ServerName)
+		if err != nil {
+			return nil, err
+		}
+		files := map[string][]byte{"ca.pem": ca, "cert.pem": cert, "key.pem": key}
+		for name, b := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+				return nil, err
+			}
+		}
+		r.TLS = &RedisTLS{CACert: string(ca), ServerName: withTLS.ServerName}
+		settings = append(settings[:0:0], "port", "0", "tls-port", strconv.Itoa(port), "bind", "127.0.0.1", "dir", data,
+			"save", `""`, "appendonly", "no", "daemonize", "no", "protected-mode", "no",
+			"tls-cert-file", filepath.Join(dir, "cert.pem"), "tls-key-file", filepath.Join(dir, "key.pem"),
+			"tls-ca-cert-file", filepath.Join(dir, "ca.pem"), "tls-auth-clients", "no")
+	}
 	if withConfig {
 		r.ConfigPath = filepath.Join(dir, "redis.conf")
 		var conf []byte
@@ -95,6 +155,16 @@ func (r *Redis) Start(ctx context.Context) error {
 		c, err := d.DialContext(ctx, "tcp", r.Addr)
 		if err != nil {
 			return err
+		}
+		if r.TLS != nil {
+			roots := x509.NewCertPool()
+			roots.AppendCertsFromPEM([]byte(r.TLS.CACert))
+			tc := tls.Client(c, &tls.Config{RootCAs: roots, ServerName: r.TLS.ServerName, MinVersion: tls.VersionTLS12})
+			if err := tc.HandshakeContext(ctx); err != nil {
+				_ = c.Close()
+				return err
+			}
+			c = tc
 		}
 		defer func() { _ = c.Close() }()
 		_ = c.SetDeadline(time.Now().Add(time.Second))
