@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"strconv"
 
@@ -22,34 +23,49 @@ import (
 const trailerChunk = 1 << 20
 
 const (
-	trailerHeader = "x-amz-checksum-sha256"
+	trailerSHA256 = "x-amz-checksum-sha256"
+	trailerCRC32C = "x-amz-checksum-crc32c"
 	// streamingUnsignedTrailer is the payload hash the request is signed
 	// with: the body is not signed, its checksum comes after it.
 	streamingUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 )
 
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // trailerBody is a body of known size in aws-chunked content encoding,
-// followed by its SHA-256 as the trailer x-amz-checksum-sha256: the store
-// hashes the bytes it receives and fails the put unless they have that
-// digest. The digest is computed here as the body streams, so the body is
-// read once and the caller learns what was sent (sum).
+// followed by a checksum of it as a trailer (x-amz-checksum-sha256 or
+// x-amz-checksum-crc32c): the store computes the checksum of the bytes it
+// receives and fails the put unless they have it. The checksum is
+// computed here as the body streams, so the body is read once and the
+// caller learns what was sent (sum); with a CRC32C trailer the body's
+// SHA-256 is computed in the same pass (sha256), so the caller knows the
+// SHA-256 of exactly the bytes the store checked.
 //
 // NOTE: the SDK has the same encoding, but computes the trailer inside
-// the request (the caller never sees the digest), sends the whole body as
-// one chunk (over MinIO's 16 MiB chunk limit) and only over TLS.
+// the request (the caller never sees the checksum), sends the whole body
+// as one chunk (over MinIO's 16 MiB chunk limit) and only over TLS.
 type trailerBody struct {
 	src     io.Reader
 	size    int64
 	left    int64 // payload bytes not yet read from src
 	inChunk int64 // payload bytes left in the current chunk
-	h       hash.Hash
-	pending []byte // framing still to send
+	header  string
+	h       hash.Hash // the trailer's checksum
+	sha     hash.Hash // the SHA-256, when the trailer is another checksum
+	pending []byte    // framing still to send
 	ended   bool
-	sum     []byte
+	sum     []byte // the trailer's checksum, once the body ended
+	sha256  []byte // the body's SHA-256, once it ended
 }
 
 func newTrailerBody(src io.Reader, size int64) *trailerBody {
-	return &trailerBody{src: src, size: size, left: size, h: sha256.New()}
+	return &trailerBody{src: src, size: size, left: size, header: trailerSHA256, h: sha256.New()}
+}
+
+// newCRC32CTrailerBody is a trailerBody whose trailer is the CRC32C,
+// hashing the SHA-256 too.
+func newCRC32CTrailerBody(src io.Reader, size int64) *trailerBody {
+	return &trailerBody{src: src, size: size, left: size, header: trailerCRC32C, h: crc32.New(castagnoli), sha: sha256.New()}
 }
 
 // encodedLength is the length of the encoded body (Content-Length).
@@ -60,7 +76,7 @@ func (b *trailerBody) encodedLength() int64 {
 		n += int64(len(strconv.FormatInt(c, 16))) + 2 + c + 2
 	}
 	// "0\r\n", the trailer line, the final "\r\n".
-	return n + 3 + int64(len(trailerHeader)+1+base64.StdEncoding.EncodedLen(sha256.Size)+2) + 2
+	return n + 3 + int64(len(b.header)+1+base64.StdEncoding.EncodedLen(b.h.Size())+2) + 2
 }
 
 func (b *trailerBody) Read(p []byte) (int, error) {
@@ -76,6 +92,9 @@ func (b *trailerBody) Read(p []byte) (int, error) {
 			want := min(int64(len(p)-n), b.inChunk)
 			k, err := b.src.Read(p[n : n+int(want)])
 			b.h.Write(p[n : n+k])
+			if b.sha != nil {
+				b.sha.Write(p[n : n+k])
+			}
 			b.inChunk -= int64(k)
 			b.left -= int64(k)
 			n += k
@@ -108,7 +127,11 @@ func (b *trailerBody) Read(p []byte) (int, error) {
 			}
 			b.ended = true
 			b.sum = b.h.Sum(nil)
-			b.pending = []byte("0\r\n" + trailerHeader + ":" + base64.StdEncoding.EncodeToString(b.sum) + "\r\n\r\n")
+			b.sha256 = b.sum
+			if b.sha != nil {
+				b.sha256 = b.sha.Sum(nil)
+			}
+			b.pending = []byte("0\r\n" + b.header + ":" + base64.StdEncoding.EncodeToString(b.sum) + "\r\n\r\n")
 			continue
 		}
 		return n, io.EOF
@@ -120,7 +143,7 @@ func (b *trailerBody) Read(p []byte) (int, error) {
 // encoded body: it is signed as STREAMING-UNSIGNED-PAYLOAD-TRAILER and
 // announces the encoding, the decoded length and the trailer.
 func (b *trailerBody) trailerRequest(stack *middleware.Stack) error {
-	return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("LifeboatSHA256Trailer",
+	return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("LifeboatChecksumTrailer",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 			req, ok := in.Request.(*smithyhttp.Request)
 			if !ok {
@@ -128,7 +151,7 @@ func (b *trailerBody) trailerRequest(stack *middleware.Stack) error {
 			}
 			req.Header.Set("Content-Encoding", "aws-chunked")
 			req.Header.Set("X-Amz-Decoded-Content-Length", strconv.FormatInt(b.size, 10))
-			req.Header.Set("X-Amz-Trailer", trailerHeader)
+			req.Header.Set("X-Amz-Trailer", b.header)
 			return next.HandleFinalize(v4.SetPayloadHash(ctx, streamingUnsignedTrailer), in)
 		}), "ComputePayloadHash", middleware.Before)
 }

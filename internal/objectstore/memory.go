@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"maps"
 	"sort"
@@ -59,7 +61,17 @@ func (m *Memory) Put(ctx context.Context, key string, body io.Reader, opts PutOp
 	if err := ctx.Err(); err != nil {
 		return ObjectInfo{}, err
 	}
-	var sha string
+	var sha, crc, bodySHA string
+	if opts.VerifyCRC32C {
+		// As S3 with a CRC32C trailer: the checksum of what arrived, kept
+		// with the version; the sender learns the body's SHA-256.
+		if opts.Size < 0 || opts.Size > MaxVerifiedPut || opts.VerifySHA256 {
+			return ObjectInfo{}, fmt.Errorf("put %s: a put checked on arrival needs a known size up to %d bytes (and one checksum), got %d", key, int64(MaxVerifiedPut), opts.Size)
+		}
+		crc = hex.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(data, castagnoli)))
+		s := sha256.Sum256(data)
+		bodySHA = hex.EncodeToString(s[:])
+	}
 	if opts.VerifySHA256 {
 		// As S3 with a checksum: the digest of what arrived, checked
 		// against the one sent ahead, kept with the version.
@@ -90,6 +102,7 @@ func (m *Memory) Put(ctx context.Context, key string, body io.Reader, opts PutOp
 			VersionID:    strconv.Itoa(m.seq),
 			Metadata:     lowerKeys(opts.Metadata),
 			SHA256:       sha,
+			CRC32C:       crc,
 		},
 		data:        data,
 		retainUntil: opts.RetainUntil,
@@ -97,6 +110,10 @@ func (m *Memory) Put(ctx context.Context, key string, body io.Reader, opts PutOp
 	m.objects[key] = append(m.objects[key], v)
 	info := v.info
 	info.SHA256Checked = sha != ""
+	info.CRC32CChecked = crc != ""
+	if bodySHA != "" {
+		info.SHA256 = bodySHA
+	}
 	return info, nil
 }
 
@@ -145,7 +162,7 @@ func (m *Memory) HeadSHA256(ctx context.Context, key string) (ObjectInfo, error)
 		return ObjectInfo{}, fmt.Errorf("head %s: %w", key, ErrNotFound)
 	}
 	info := m.describe(key, v)
-	info.SHA256 = v.info.SHA256
+	info.SHA256, info.CRC32C = v.info.SHA256, v.info.CRC32C
 	return info, nil
 }
 
@@ -247,7 +264,7 @@ func (m *Memory) describe(key string, v *memVersion) ObjectInfo {
 	info.Metadata = maps.Clone(v.info.Metadata)
 	info.IsLatest = m.latest(key) == v
 	// As S3: the checksum only when asked for (HeadSHA256).
-	info.SHA256 = ""
+	info.SHA256, info.CRC32C = "", ""
 	return info
 }
 

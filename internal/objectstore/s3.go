@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strings"
 	"time"
@@ -78,7 +79,7 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 		}
 		in.ObjectLockRetainUntilDate = aws.Time(opts.RetainUntil.UTC())
 	}
-	if opts.VerifySHA256 {
+	if opts.VerifySHA256 || opts.VerifyCRC32C {
 		return s.putVerified(ctx, key, body, opts, in)
 	}
 	_, seekable := body.(io.ReadSeeker)
@@ -126,16 +127,27 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 // ahead of it (aws-chunked needs a payload).
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-// putVerified is Put with VerifySHA256: one request whose checksum the
-// store checks on arrival, the digest sent ahead of the body when known,
-// else computed as it streams and sent after it (trailerBody).
+// emptyCRC32C is the CRC32C of no bytes, in hex.
+const emptyCRC32C = "00000000"
+
+// putVerified is Put with VerifySHA256 or VerifyCRC32C: one request whose
+// checksum the store checks on arrival. A SHA-256 known ahead goes ahead
+// of the body (a header); otherwise the checksum is computed as the body
+// streams and sent after it (trailerBody), with the body's SHA-256
+// computed in the same pass when the checksum is a CRC32C.
 func (s *S3) putVerified(ctx context.Context, key string, body io.Reader, opts PutOptions, in *s3.PutObjectInput) (ObjectInfo, error) {
 	if opts.Size < 0 || opts.Size > MaxVerifiedPut {
 		return ObjectInfo{}, fmt.Errorf("put s3://%s/%s: a put checked on arrival needs a known size up to %d bytes, got %d", s.bucket, key, int64(MaxVerifiedPut), opts.Size)
 	}
-	want := opts.SHA256
+	if opts.VerifySHA256 && opts.VerifyCRC32C {
+		return ObjectInfo{}, fmt.Errorf("put s3://%s/%s: one checksum on arrival, SHA-256 or CRC32C, not both", s.bucket, key)
+	}
+	want, crc := "", ""
+	if opts.VerifySHA256 {
+		want = opts.SHA256
+	}
 	if opts.Size == 0 {
-		// Nothing to stream: the digest goes ahead (and an empty
+		// Nothing to stream: the checksum goes ahead (and an empty
 		// unseekable body would be sent chunked).
 		var one [1]byte
 		if n, _ := io.ReadFull(body, one[:]); n > 0 {
@@ -143,13 +155,21 @@ func (s *S3) putVerified(ctx context.Context, key string, body io.Reader, opts P
 		}
 		body = bytes.NewReader(nil)
 		want = cmp.Or(want, emptySHA256)
+		if opts.VerifyCRC32C {
+			crc = emptyCRC32C
+		}
 	}
 	var tb *trailerBody
 	optFns := []func(*s3.Options){s.client.streamOptions, func(o *s3.Options) {
-		// Only the SHA-256 asked for: the SDK adds no checksum of its own.
+		// Only the checksum asked for: the SDK adds none of its own.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	}}
-	if want != "" {
+	switch {
+	case crc != "":
+		in.ChecksumCRC32C = aws.String(base64.StdEncoding.EncodeToString(mustHex(crc)))
+		in.ContentLength = aws.Int64(0)
+		in.Body = body
+	case want != "":
 		raw, err := hex.DecodeString(want)
 		if err != nil || len(raw) != sha256.Size {
 			return ObjectInfo{}, fmt.Errorf("put s3://%s/%s: %q is not a hex SHA-256", s.bucket, key, want)
@@ -161,8 +181,12 @@ func (s *S3) putVerified(ctx context.Context, key string, body io.Reader, opts P
 		if opts.Size == 0 {
 			in.Body = body
 		}
-	} else {
-		tb = newTrailerBody(body, opts.Size)
+	default:
+		if opts.VerifyCRC32C {
+			tb = newCRC32CTrailerBody(body, opts.Size)
+		} else {
+			tb = newTrailerBody(body, opts.Size)
+		}
 		in.Body = tb
 		in.ContentLength = aws.Int64(tb.encodedLength())
 		optFns = append(optFns, func(o *s3.Options) { o.APIOptions = append(o.APIOptions, tb.trailerRequest) })
@@ -175,13 +199,26 @@ func (s *S3) putVerified(ctx context.Context, key string, body io.Reader, opts P
 		return ObjectInfo{}, s.putError(ctx, key, opts, err)
 	}
 	if tb != nil {
-		want = hex.EncodeToString(tb.sum)
+		want = hex.EncodeToString(tb.sha256)
+		if opts.VerifyCRC32C {
+			crc = hex.EncodeToString(tb.sum)
+		}
 	}
 	info := ObjectInfo{Key: key, Size: opts.Size, ETag: strings.Trim(aws.ToString(out.ETag), `"`), VersionID: aws.ToString(out.VersionId),
-		IsLatest: true, Metadata: lowerKeys(opts.Metadata), SHA256: want}
+		IsLatest: true, Metadata: lowerKeys(opts.Metadata), SHA256: want, CRC32C: crc}
+	// The version is stored either way: under another checksum than
+	// ours when the store answers one.
+	if opts.VerifyCRC32C {
+		if got := aws.ToString(out.ChecksumCRC32C); got != "" {
+			if got != base64.StdEncoding.EncodeToString(mustHex(crc)) {
+				return info, fmt.Errorf("put s3://%s/%s: %w: the store answered CRC32C %s for a body of CRC32C %s", s.bucket, key, ErrChecksumMismatch, b64hex(got), crc)
+			}
+			info.CRC32CChecked = true
+		}
+		return info, nil
+	}
 	if got := aws.ToString(out.ChecksumSHA256); got != "" {
 		if got != base64.StdEncoding.EncodeToString(mustHex(want)) {
-			// The version is stored, under another digest than ours.
 			return info, fmt.Errorf("put s3://%s/%s: %w: the store answered SHA-256 %s for a body of SHA-256 %s", s.bucket, key, ErrChecksumMismatch, b64hex(got), want)
 		}
 		info.SHA256Checked = true
@@ -214,6 +251,20 @@ func fullSHA256(checksum *string, typ types.ChecksumType) string {
 	}
 	b, err := base64.StdEncoding.DecodeString(c)
 	if err != nil || len(b) != sha256.Size {
+		return ""
+	}
+	return hex.EncodeToString(b)
+}
+
+// fullCRC32C is the hex CRC32C of a whole object from a checksum the
+// store reports, "" for a checksum of parts or none.
+func fullCRC32C(checksum *string, typ types.ChecksumType) string {
+	c := aws.ToString(checksum)
+	if c == "" || typ == types.ChecksumTypeComposite || strings.Contains(c, "-") {
+		return ""
+	}
+	b, err := base64.StdEncoding.DecodeString(c)
+	if err != nil || len(b) != crc32.Size {
 		return ""
 	}
 	return hex.EncodeToString(b)
@@ -298,6 +349,7 @@ func (s *S3) head(ctx context.Context, key string, mode types.ChecksumMode) (Obj
 		IsLatest:     true,
 		Metadata:     lowerKeys(out.Metadata),
 		SHA256:       fullSHA256(out.ChecksumSHA256, out.ChecksumType),
+		CRC32C:       fullCRC32C(out.ChecksumCRC32C, out.ChecksumType),
 	}, nil
 }
 

@@ -56,6 +56,15 @@ type ObjectInfo struct {
 	// objects, whose checksum is a checksum of their parts); from a Put
 	// with VerifySHA256, the digest of the body sent.
 	SHA256 string
+	// CRC32C is the object's CRC32C (hex) when known: from HeadSHA256,
+	// the full-object CRC32C checksum the store keeps (objects written
+	// with one); from a Put with VerifyCRC32C, the checksum of the body
+	// sent (and SHA256 is that body's SHA-256).
+	CRC32C string
+	// CRC32CChecked, from a Put with VerifyCRC32C, means the store
+	// answered with CRC32C as the checksum it checked the received bytes
+	// against.
+	CRC32CChecked bool
 	// SHA256Checked, from a Put with VerifySHA256, means the store
 	// answered with SHA256 as the checksum it checked the received bytes
 	// against. False when it answered none (a store without S3 additional
@@ -96,6 +105,17 @@ type PutOptions struct {
 	// SHA256 is the body's SHA-256 (hex) when known before the put (with
 	// VerifySHA256).
 	SHA256 string
+	// VerifyCRC32C asks the store to check the body's CRC32C on arrival
+	// (x-amz-checksum-crc32c, a hardware-accelerated checksum on both
+	// sides) and to store nothing (ErrChecksumMismatch) unless the bytes
+	// it received have it. The CRC32C is computed as the body streams and
+	// sent after it (an aws-chunked trailer), and the body's SHA-256 in
+	// the same pass: the returned ObjectInfo carries both (SHA256,
+	// CRC32C) and whether the store confirmed the CRC32C (CRC32CChecked),
+	// so the caller knows the SHA-256 of exactly the bytes the store
+	// checked without the store hashing them. Same limits as
+	// VerifySHA256; not with it.
+	VerifyCRC32C bool
 }
 
 // MaxVerifiedPut is the largest body a put with VerifySHA256 takes: one

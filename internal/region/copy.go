@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"sort"
@@ -28,26 +29,53 @@ import (
 const MetaSourceETag = "lifeboat-source-etag"
 
 // ErrMismatch means an object read back from the destination is not what
-// was read from the source (or what the index recorded).
+// was read from the source (or what the index recorded), or that what the
+// copy read from the source is not what its manifest records.
 var ErrMismatch = errors.New("destination object differs from the source")
+
+// ErrSourceMismatch means the bytes read from the source do not have the
+// SHA-256 the manifest naming them records: the source object is not the
+// one its writer made. Nothing of it is recorded as verified.
+var ErrSourceMismatch = errors.New("source object differs from the digest its manifest records")
 
 // MismatchError names the object and both digests; a destination that
 // refused the bytes on arrival has no Got, and Refused says what it said.
+// With Source, Want is the manifest's digest and Got the SHA-256 of the
+// bytes read from the source (and sent: Kept says the destination keeps
+// that version, unrecorded, when it could not be removed).
 type MismatchError struct {
 	Key       string
 	Want, Got string
 	Refused   error
+	Source    bool
+	Kept      string
+	// Checksum names the digests' kind: "" for SHA-256, "CRC32C".
+	Checksum string
 }
 
 func (e *MismatchError) Error() string {
-	if e.Refused != nil {
-		return fmt.Sprintf("%s: the destination refused the bytes it received, not of SHA-256 %s: %v", e.Key, e.Want, e.Refused)
+	if e.Source {
+		msg := fmt.Sprintf("%s: the source object has SHA-256 %s, its manifest records %s: not recorded as verified", e.Key, e.Got, e.Want)
+		if e.Kept != "" {
+			msg += "; the destination keeps the copy of it as version " + e.Kept + " (not recorded, never referred to by a copied manifest)"
+		}
+		return msg
 	}
-	return fmt.Sprintf("%s: destination sha256 %s, want %s", e.Key, e.Got, e.Want)
+	kind := cmp.Or(e.Checksum, "SHA-256")
+	if e.Refused != nil {
+		return fmt.Sprintf("%s: the destination refused the bytes it received, not of %s %s: %v", e.Key, kind, e.Want, e.Refused)
+	}
+	return fmt.Sprintf("%s: destination %s %s, want %s", e.Key, kind, e.Got, e.Want)
 }
 
-// Unwrap lets errors.Is(err, ErrMismatch) match.
-func (e *MismatchError) Unwrap() error { return ErrMismatch }
+// Unwrap lets errors.Is(err, ErrMismatch) match (and ErrSourceMismatch
+// for a source that differs from its manifest).
+func (e *MismatchError) Unwrap() []error {
+	if e.Source {
+		return []error{ErrMismatch, ErrSourceMismatch}
+	}
+	return []error{ErrMismatch}
+}
 
 // Options configures a copy, a verification or a status of one recovery
 // region of one cluster. The destination holds the same keys as the source.
@@ -348,19 +376,29 @@ func (c *copier) flush(ctx context.Context, st *Status) error {
 	return nil
 }
 
-// copyOne copies obj, verified: the destination checks the SHA-256 of
-// what it receives on arrival (objectstore.PutOptions.VerifySHA256) against
-// the digest a manifest records for obj, or else the digest of the bytes
-// read from the source as they stream; a destination that does not confirm
-// it checked is read back instead. An object already at the destination
-// from the same source version (a pass killed before its index segment) is
+// copyOne copies obj, verified on arrival: the destination checks a
+// checksum of what it receives and stores nothing otherwise. For an object
+// a manifest names, the checksum is the manifest's SHA-256, sent ahead
+// (the destination hashes, the copy does not). For any other, a CRC32C
+// sent after the body (objectstore.PutOptions.VerifyCRC32C), the copy
+// computing the SHA-256 and the CRC32C of the bytes it streams in one
+// pass: the destination's CRC32C check ties what it stored to the bytes
+// the copy hashed. An object a manifest names is recorded only with the
+// manifest's SHA-256: a source object that is not what its writer made
+// never is. A destination that does not confirm the checksum it checked
+// is read back instead. An object already at the destination from the
+// same source version (a pass killed before its index segment) is
 // verified without being written again.
 func (c *copier) copyOne(ctx context.Context, obj objectstore.ObjectInfo) (Entry, error) {
 	want := c.named(obj.Key)
 	if _, known := c.entry(obj.Key); !known {
 		if d, err := headSHA256(ctx, c.o.Dest, obj.Key); err == nil && d.Metadata[MetaSourceETag] == obj.ETag && d.Size == obj.Size {
-			if e, err := c.resume(ctx, obj, d, want); err == nil {
+			e, err := c.resume(ctx, obj, d, want)
+			if err == nil {
 				return e, nil
+			}
+			if errors.Is(err, ErrSourceMismatch) {
+				return Entry{}, err
 			}
 			// Not the same bytes after all: write it again below.
 		}
@@ -375,21 +413,41 @@ func (c *copier) copyOne(ctx context.Context, obj objectstore.ObjectInfo) (Entry
 		meta[k] = v
 	}
 	meta[MetaSourceETag] = info.ETag
-	entry := func(sum string) Entry {
-		return Entry{ETag: info.ETag, Size: info.Size, SHA256: sum, Modified: info.LastModified.UTC(), Verified: c.o.Now().UTC()}
+	// entry is the verified object, once sum (the SHA-256 of the bytes
+	// the destination stored) is the manifest's digest where it names one.
+	entry := func(sum, version string) (Entry, error) {
+		if want != "" && sum != want {
+			return Entry{}, &MismatchError{Key: obj.Key, Want: want, Got: sum, Source: true, Kept: version}
+		}
+		return Entry{ETag: info.ETag, Size: info.Size, SHA256: sum, Modified: info.LastModified.UTC(), Verified: c.o.Now().UTC()}, nil
 	}
 	if info.Size > objectstore.MaxVerifiedPut || c.unchecked.Load() {
 		// Too large for one request, or a destination that does not
 		// check: hashed as it streams, then read back.
-		sum, err := c.putReadBack(ctx, obj.Key, rc, info.Size, meta)
+		sum, version, err := c.putReadBack(ctx, obj.Key, rc, info.Size, meta)
 		if err != nil {
 			return Entry{}, err
 		}
-		return entry(sum), nil
+		return entry(sum, version)
 	}
-	put, err := c.o.Dest.Put(ctx, obj.Key, rc, objectstore.PutOptions{Size: info.Size, Metadata: meta, VerifySHA256: true, SHA256: want})
+	// The checksum the destination checks on arrival: the SHA-256 the
+	// manifest records, when one names obj (sent ahead: the destination
+	// hashes and the copy does not, one SHA-256 of these bytes in all),
+	// else a CRC32C (sent after the body: the copy hashes the SHA-256 as
+	// the bytes stream, the destination only the CRC32C).
+	po := objectstore.PutOptions{Size: info.Size, Metadata: meta, VerifySHA256: want != "", SHA256: want, VerifyCRC32C: want == ""}
+	put, err := c.o.Dest.Put(ctx, obj.Key, rc, po)
+	checked := put.CRC32CChecked
+	if po.VerifySHA256 {
+		checked = put.SHA256Checked
+	}
 	if errors.Is(err, objectstore.ErrChecksumMismatch) {
-		return Entry{}, &MismatchError{Key: obj.Key, Want: cmp.Or(want, put.SHA256, "the bytes read from the source"), Refused: err}
+		if po.VerifySHA256 {
+			// The bytes are not the manifest's: changed in transit, or
+			// in the source.
+			return Entry{}, &MismatchError{Key: obj.Key, Want: cmp.Or(want, put.SHA256, "the bytes read from the source"), Refused: err}
+		}
+		return Entry{}, &MismatchError{Key: obj.Key, Want: cmp.Or(put.CRC32C, "the bytes read from the source"), Refused: err, Checksum: "CRC32C"}
 	}
 	// again writes obj once more, plainly, and reads it back.
 	again := func() (Entry, error) {
@@ -399,11 +457,11 @@ func (c *copier) copyOne(ctx context.Context, obj objectstore.ObjectInfo) (Entry
 			return Entry{}, fmt.Errorf("reading %s from the source: %w", obj.Key, err)
 		}
 		defer body.Close()
-		sum, err := c.putReadBack(ctx, obj.Key, body, info.Size, meta)
+		sum, version, err := c.putReadBack(ctx, obj.Key, body, info.Size, meta)
 		if err != nil {
 			return Entry{}, err
 		}
-		return entry(sum), nil
+		return entry(sum, version)
 	}
 	if err != nil {
 		if !refusedChecksum(ctx, err) {
@@ -415,18 +473,18 @@ func (c *copier) copyOne(ctx context.Context, obj objectstore.ObjectInfo) (Entry
 		c.o.Log.Warn("the destination refused a put checked on arrival: writing plainly and reading objects back", "key", obj.Key, "err", err)
 		return again()
 	}
-	if !put.SHA256Checked {
+	if !checked {
 		// The destination answered no checksum: it may have checked none.
 		// Read this one back, and write the rest of the pass plainly.
 		c.unchecked.Store(true)
-		c.o.Log.Warn("the destination does not confirm the SHA-256 it checked on arrival: reading objects back", "key", obj.Key)
+		c.o.Log.Warn("the destination does not confirm the checksum it checked on arrival: reading objects back", "key", obj.Key)
 		if err := c.readBack(ctx, obj.Key, put.SHA256); err != nil {
 			// A store that does not know the checksum's encoding may
 			// have kept it as content: write it again, plainly.
 			return again()
 		}
 	}
-	return entry(put.SHA256), nil
+	return entry(put.SHA256, put.VersionID)
 }
 
 // refusedChecksum reports whether a failed put checked on arrival may have
@@ -449,25 +507,42 @@ func refusedChecksum(ctx context.Context, err error) bool {
 
 // putReadBack writes body to key hashing it as it streams, then reads it
 // back from the destination and compares: for what the destination cannot
-// be asked to check on arrival. It returns the digest.
-func (c *copier) putReadBack(ctx context.Context, key string, body io.Reader, size int64, meta map[string]string) (string, error) {
+// be asked to check on arrival. It returns the digest and the version
+// written.
+func (c *copier) putReadBack(ctx context.Context, key string, body io.Reader, size int64, meta map[string]string) (string, string, error) {
 	h := sha256.New()
-	if _, err := c.o.Dest.Put(ctx, key, io.TeeReader(body, h), objectstore.PutOptions{Size: size, Metadata: meta}); err != nil {
-		return "", fmt.Errorf("writing %s to the destination: %w", key, err)
+	put, err := c.o.Dest.Put(ctx, key, io.TeeReader(body, h), objectstore.PutOptions{Size: size, Metadata: meta})
+	if err != nil {
+		return "", "", fmt.Errorf("writing %s to the destination: %w", key, err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	return sum, c.readBack(ctx, key, sum)
+	return sum, put.VersionID, c.readBack(ctx, key, sum)
 }
 
 // resume verifies an object found at the destination (d) from the same
-// source version as obj but not in the index: the SHA-256 the destination
-// checked on arrival (its stored checksum) or, without one, a read back,
-// against the source's digest (want, from a manifest, or read).
+// source version as obj but not in the index, against the source's
+// digest (want, from a manifest, or read): by the checksum the
+// destination checked on arrival and keeps, a CRC32C (compared with the
+// source's, read once for both digests) or a SHA-256 (written so by
+// earlier versions); without one, by reading it back.
 func (c *copier) resume(ctx context.Context, obj, d objectstore.ObjectInfo, want string) (Entry, error) {
 	info := obj
+	if d.CRC32C != "" && d.SHA256 == "" {
+		sum, crc, src, err := c.sourceDigests(ctx, obj.Key)
+		if err != nil {
+			return Entry{}, err
+		}
+		if want != "" && sum != want {
+			return Entry{}, &MismatchError{Key: obj.Key, Want: want, Got: sum, Source: true, Kept: d.VersionID}
+		}
+		if crc != d.CRC32C {
+			return Entry{}, &MismatchError{Key: obj.Key, Want: crc, Got: d.CRC32C, Checksum: "CRC32C"}
+		}
+		return Entry{ETag: src.ETag, Size: src.Size, SHA256: sum, Modified: src.LastModified.UTC(), Verified: c.o.Now().UTC()}, nil
+	}
 	if want == "" {
 		var err error
-		if want, info, err = c.sourceDigest(ctx, obj.Key); err != nil {
+		if want, _, info, err = c.sourceDigests(ctx, obj.Key); err != nil {
 			return Entry{}, err
 		}
 	}
@@ -528,17 +603,19 @@ func (c *copier) learn(ctx context.Context, refs []objectstore.ObjectInfo) {
 	}
 }
 
-func (c *copier) sourceDigest(ctx context.Context, key string) (string, objectstore.ObjectInfo, error) {
+// sourceDigests reads key from the source in full and returns its
+// SHA-256 and CRC32C (hex).
+func (c *copier) sourceDigests(ctx context.Context, key string) (string, string, objectstore.ObjectInfo, error) {
 	rc, info, err := c.o.Source.Get(ctx, key)
 	if err != nil {
-		return "", info, fmt.Errorf("reading %s from the source: %w", key, err)
+		return "", "", info, fmt.Errorf("reading %s from the source: %w", key, err)
 	}
 	defer rc.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, rc); err != nil {
-		return "", info, fmt.Errorf("reading %s from the source: %w", key, err)
+	h, crc := sha256.New(), crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	if _, err := io.Copy(io.MultiWriter(h, crc), rc); err != nil {
+		return "", "", info, fmt.Errorf("reading %s from the source: %w", key, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), info, nil
+	return hex.EncodeToString(h.Sum(nil)), hex.EncodeToString(crc.Sum(nil)), info, nil
 }
 
 // readBack reads key from the destination and compares its SHA-256.

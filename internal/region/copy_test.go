@@ -2,6 +2,7 @@ package region
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -408,14 +409,15 @@ func (u *uncheckedStore) Put(ctx context.Context, key string, body io.Reader, op
 	}
 	sum := sha256.Sum256(data)
 	u.mu.Lock()
-	if opts.VerifySHA256 {
+	checked := opts.VerifyCRC32C || opts.VerifySHA256
+	if checked {
 		u.checked++
 	} else {
 		u.plain++
 	}
 	corrupt, refuse := u.corrupt, u.refuse
 	u.mu.Unlock()
-	if refuse && opts.VerifySHA256 {
+	if refuse && checked {
 		// As a store that knows no aws-chunked encoding.
 		return objectstore.ObjectInfo{}, fmt.Errorf("put %s: api error NotImplemented: a header you provided implies functionality that is not implemented", key)
 	}
@@ -424,9 +426,10 @@ func (u *uncheckedStore) Put(ctx context.Context, key string, body io.Reader, op
 		data[0] ^= 0xff
 	}
 	info, err := u.Store.Put(ctx, key, bytes.NewReader(data), objectstore.PutOptions{Size: opts.Size, Metadata: opts.Metadata, IfAbsent: opts.IfAbsent})
-	if opts.VerifySHA256 {
-		// What the sender hashed; no store confirmed it.
-		info.SHA256, info.SHA256Checked = hex.EncodeToString(sum[:]), false
+	if checked {
+		// What the sender hashed (or gave); no store confirmed it.
+		info.SHA256 = cmp.Or(opts.SHA256, hex.EncodeToString(sum[:]))
+		info.SHA256Checked, info.CRC32CChecked = false, false
 	}
 	return info, err
 }
@@ -495,5 +498,60 @@ func TestDestinationRefusingChecksumsIsWrittenPlainly(t *testing.T) {
 	}
 	if rep, err := Verify(ctx, o); err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+}
+
+// A source object whose bytes are not the ones its manifest names (a base
+// backup part, a tenant dump) is never recorded as verified, whether the
+// destination checks on arrival or is read back, and the manifest naming
+// it is not copied; everything else is.
+func TestSourceNotItsManifestIsNeverRecorded(t *testing.T) {
+	ctx := context.Background()
+	for _, refuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("read back=%v", refuse), func(t *testing.T) {
+			f := newFixture(t)
+			put(t, f.src, f.parts[1], []byte(strings.Repeat("p", 1000)+"x"))
+			put(t, f.src, f.tenantDump, []byte("PGDMP tenant, changed"))
+			u := &uncheckedStore{Store: objectstore.NewMemory("dr"), refuse: refuse}
+			o := f.opts()
+			o.Dest = u
+			if !refuse {
+				o.Dest = f.dst
+			}
+			_, err := Copy(ctx, o)
+			var ce *CopyError
+			// Checked on arrival, the destination refuses them (the
+			// manifests' digests go ahead); read back, the copy finds
+			// the SHA-256 it hashed is not the manifests'.
+			if !errors.As(err, &ce) || ce.Failed != 2 || !errors.Is(err, ErrMismatch) || refuse != errors.Is(err, ErrSourceMismatch) {
+				t.Fatalf("want the part and the dump refused as not their manifests', got %v", err)
+			}
+			if !refuse {
+				for _, k := range []string{f.parts[1], f.tenantDump} {
+					if _, err := o.Dest.Head(ctx, k); !errors.Is(err, objectstore.ErrNotFound) {
+						t.Fatalf("%s stored after the destination refused it: %v", k, err)
+					}
+				}
+			}
+			idx, err := ReadIndex(ctx, o.Dest, f.l, "eu2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{f.parts[1], f.tenantDump, f.manifest, f.tenantMan} {
+				if _, ok := idx.Entries[k]; ok {
+					t.Fatalf("%s recorded as verified", k)
+				}
+			}
+			for _, k := range []string{f.manifest, f.tenantMan} {
+				if _, err := o.Dest.Head(ctx, k); !errors.Is(err, objectstore.ErrNotFound) {
+					t.Fatalf("%s copied: %v", k, err)
+				}
+			}
+			for _, k := range append([]string{f.parts[0], f.history}, f.segments...) {
+				if _, ok := idx.Entries[k]; !ok {
+					t.Fatalf("%s not recorded", k)
+				}
+			}
+		})
 	}
 }

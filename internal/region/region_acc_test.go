@@ -6,8 +6,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -275,10 +278,14 @@ func newTamperingProxy(t *testing.T, target string) *tamperingProxy {
 			}
 			if p.hide.Load() {
 				resp.Header.Del("X-Amz-Checksum-Sha256")
+				resp.Header.Del("X-Amz-Checksum-Crc32c")
 			}
 			if p.lie.Load() && resp.Header.Get("X-Amz-Checksum-Sha256") != "" {
 				sum := sha256.Sum256([]byte("not what was stored"))
 				resp.Header.Set("X-Amz-Checksum-Sha256", base64.StdEncoding.EncodeToString(sum[:]))
+			}
+			if p.lie.Load() && resp.Header.Get("X-Amz-Checksum-Crc32c") != "" {
+				resp.Header.Set("X-Amz-Checksum-Crc32c", base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum([]byte("not what was stored"), crc32.MakeTable(crc32.Castagnoli)))))
 			}
 			return nil
 		},
@@ -309,14 +316,16 @@ func (f *flipAt) Read(b []byte) (int, error) {
 func (f *flipAt) Close() error { return f.r.Close() }
 
 // TestCopyRefusesWhatTheDestinationDidNotStore: a destination that
-// receives other bytes than the copy read (a byte flipped on the way), or
-// that answers another checksum than the one sent, fails the copy of those
-// objects: they are never recorded as verified, their backup manifest is
-// not copied, and a refused put leaves nothing stored. The next pass
-// through a clean path resumes what the lying destination did store (its
-// kept SHA-256 against the source's, not written again); a destination
-// that answers no checksum has the new object read back instead; the
-// destination keeps the SHA-256 the index records, and Verify agrees.
+// receives other bytes than the copy read (a byte flipped on the way: its
+// SHA-256 or CRC32C check fails), or that answers another checksum than the one sent,
+// fails the copy of those objects: they are never recorded as verified,
+// their backup manifest is not copied, and a refused put leaves nothing
+// stored. The next pass through a clean path resumes what the lying
+// destination did store (the checksum it keeps against the source's, not
+// written again); a destination that answers no checksum has the new
+// object read back instead; the destination keeps the checksum of the
+// bytes whose SHA-256 the index records (the manifest's SHA-256 for the
+// part it names, a CRC32C for the rest), and Verify agrees.
 func TestCopyRefusesWhatTheDestinationDidNotStore(t *testing.T) {
 	ctx := context.Background()
 	src, dst, _, dr := twoRegions(t)
@@ -389,11 +398,12 @@ func TestCopyRefusesWhatTheDestinationDidNotStore(t *testing.T) {
 	notRecorded("another checksum answered")
 
 	// Directly: what the lying destination stored is resumed, by the
-	// SHA-256 it keeps, without being written again.
+	// checksum it keeps (the part's SHA-256, the segments' CRC32C),
+	// without being written again.
 	versions := map[string]string{}
 	for _, k := range data {
 		h, err := dst.HeadSHA256(ctx, k)
-		if err != nil || h.SHA256 == "" {
+		if err != nil || (h.CRC32C == "") == (h.SHA256 == "") {
 			t.Fatalf("%s at the destination: %+v, %v", k, h, err)
 		}
 		versions[k] = h.VersionID
@@ -425,12 +435,98 @@ func TestCopyRefusesWhatTheDestinationDidNotStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range append(data, man, more) {
+		body := get(t, src, k)
+		sum := sha256.Sum256(body)
+		crc := hex.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli))))
 		h, err := dst.HeadSHA256(ctx, k)
-		if err != nil || h.SHA256 == "" || h.SHA256 != idx.Entries[k].SHA256 {
-			t.Fatalf("%s: the destination keeps SHA-256 %q (%v), the index records %q", k, h.SHA256, err, idx.Entries[k].SHA256)
+		want := hex.EncodeToString(sum[:])
+		kept := h.CRC32C == crc
+		if k == pk {
+			// Named by the manifest: checked by its SHA-256.
+			kept = h.SHA256 == want
+		}
+		if err != nil || !kept || idx.Entries[k].SHA256 != want {
+			t.Fatalf("%s: the destination keeps CRC32C %q, SHA-256 %q (%v), the source's are %s, %s; the index records SHA-256 %q", k, h.CRC32C, h.SHA256, err, crc, want, idx.Entries[k].SHA256)
 		}
 	}
 	if rep, err := Verify(ctx, direct); err != nil || len(rep.Problems) != 0 || rep.Checked != len(data)+2 {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+}
+
+func get(t *testing.T, s objectstore.Store, key string) []byte {
+	t.Helper()
+	rc, _, err := s.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestCopyRefusesASourceThatIsNotItsManifest: a base backup part whose
+// bytes in the source are not the ones its manifest names (the SHA-256 the
+// copy computes as it streams differs from the manifest's) is never
+// recorded as verified, in this pass nor the next, and its manifest is not
+// copied; the WAL beside it is. The destination refuses the bytes on
+// arrival (the manifest's SHA-256 goes ahead of them) and stores nothing;
+// once the source holds the right bytes, the next pass copies them and
+// the backup.
+func TestCopyRefusesASourceThatIsNotItsManifest(t *testing.T) {
+	ctx := context.Background()
+	src, dst, _, _ := twoRegions(t)
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	o := Options{Name: "eu2", Layout: l, Source: src, Dest: dst}
+	seg := l.WALKey("00000001", "000000010000000000000002", "zst")
+	put(t, src, seg, randomBytes(t, 100<<10))
+	id := "20261130T070000Z-aa11"
+	pk := l.BackupArchiveDir(id, "base.tar.zst") + "000000"
+	good := randomBytes(t, 1<<20+7)
+	sum := sha256.Sum256(good)
+	bad := append([]byte{}, good...)
+	bad[len(bad)/2] ^= 0x01
+	put(t, src, pk, bad)
+	man := l.BackupManifestKey(id)
+	put(t, src, man, []byte(fmt.Sprintf(`{"id":%q,"wal_start":"000000010000000000000002","wal_stop":"000000010000000000000002","archives":[{"parts":[{"key":%q,"sha256":"%x"}]}]}`, id, pk, sum)))
+
+	for pass := 1; pass <= 2; pass++ {
+		_, err := Copy(ctx, o)
+		var ce *CopyError
+		var me *MismatchError
+		if !errors.As(err, &ce) || ce.Failed != 1 || !errors.Is(err, ErrMismatch) || !errors.As(err, &me) || me.Key != pk || me.Want != hex.EncodeToString(sum[:]) {
+			t.Fatalf("pass %d: %v, want the part refused as not its manifest's", pass, err)
+		}
+		// The manifest's digest went ahead: the destination refused
+		// the bytes and stored nothing.
+		if _, err := dst.Head(ctx, pk); !errors.Is(err, objectstore.ErrNotFound) {
+			t.Fatalf("pass %d: the destination stored the refused part: %v", pass, err)
+		}
+		idx, err := ReadIndex(ctx, dst, l, "eu2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, ok := idx.Entries[pk]; ok {
+			t.Fatalf("pass %d: the part is recorded as verified: %+v", pass, e)
+		}
+		if _, ok := idx.Entries[seg]; !ok {
+			t.Fatalf("pass %d: the segment is not recorded", pass)
+		}
+		if _, err := dst.Head(ctx, man); !errors.Is(err, objectstore.ErrNotFound) {
+			t.Fatalf("pass %d: the manifest was copied: %v", pass, err)
+		}
+	}
+	put(t, src, pk, good)
+	st, err := Copy(ctx, o)
+	if err != nil || st.PendingObjects != 0 {
+		t.Fatalf("pass with the right bytes %+v, %v", st, err)
+	}
+	sameBytes(t, src, dst, pk)
+	sameBytes(t, src, dst, man)
+	if rep, err := Verify(ctx, o); err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}
 }

@@ -9,11 +9,12 @@
 #      times by each tool, alternating which goes first, each round into
 #      fresh locked buckets:
 #        - lifeboat region copy, verified: 8 workers, one streamed PUT per
-#          object carrying its SHA-256 (x-amz-checksum-sha256), which the
-#          destination checks on arrival and refuses otherwise: the digest
-#          the manifest records for a base backup part, else the copy's
-#          own computed as the segment streams (aws-chunked trailer); no
-#          read-back (`lifeboat region verify` is the deep check);
+#          object carrying a checksum the destination checks on arrival
+#          and refuses otherwise: for a base backup part, the SHA-256 its
+#          manifest records (x-amz-checksum-sha256, ahead of the body);
+#          for a WAL segment, a CRC32C (aws-chunked trailer) of the bytes
+#          whose SHA-256 the copy computes as they stream; no read-back
+#          (`lifeboat region verify` is the deep check);
 #        - mc mirror, its defaults: workers autodetected, multipart in
 #          16 MiB parts, 4 threads per object, a CRC32C per part checked by
 #          the destination;
@@ -37,7 +38,10 @@
 # Runs differ a lot on a busy machine: compare within one run only; the CPU
 # seconds per GB are steadier than the wall-clock ratio.
 # KEEP=1 keeps the work directory. LIFEBOAT_CPUPROFILE=FILE profiles the
-# copier's last round.
+# copier's last round. MINIO_PROFILE=DIR takes a CPU profile of both MinIO
+# servers during each tool's last round (MinIO's admin profile API,
+# PROFILE_SECONDS long, 60 by default: it must outlast the copy), into
+# DIR/<tool>-<primary|dr>.zip, and prints the top of each.
 set -euo pipefail
 
 SIZE_MB=${1:-1536}
@@ -46,6 +50,8 @@ ROUNDS=${ROUNDS:-2}
 # Only the copier's last round is profiled, not every lifeboat process.
 PROFILE=${LIFEBOAT_CPUPROFILE:-}
 unset LIFEBOAT_CPUPROFILE
+MINIO_PROFILE=${MINIO_PROFILE:-}
+PROFILE_SECONDS=${PROFILE_SECONDS:-60}
 LAG_SCALE=${LAG_SCALE:-10}
 INTERVAL=60
 BENCH_NAME=bench-region
@@ -117,8 +123,24 @@ cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / t }' "/p
 # run_tool TOOL ROUND: one copy of the repository into fresh locked buckets;
 # appends "wall copier_cpu minio_cpu" to $W/times-TOOL.
 run_tool() {
-	local tool=$1 r=$2 p0 d0 prof=()
+	local tool=$1 r=$2 p0 d0 prof=() mprof=()
 	mc mb --with-lock "dr/$tool-$r" >/dev/null
+	if [ -n "$MINIO_PROFILE" ] && [ "$r" -eq "$ROUNDS" ]; then
+		# Both servers profiled while this tool copies, by MinIO's admin
+		# API (what `mc support profile` calls; that command wants the
+		# cluster registered): a zip of one CPU profile per server.
+		local side port
+		for side in primary dr; do
+			port=$S3PORT
+			[ "$side" = dr ] && port=$DRPORT
+			mkdir -p "$W/prof-$tool-$side"
+			curl -ksf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" \
+				-X POST "https://127.0.0.1:$port/minio/admin/v3/profile?duration=${PROFILE_SECONDS}s&profilerType=cpu" \
+				-o "$W/prof-$tool-$side/profile.zip" &
+			mprof+=($!)
+		done
+		sleep 2
+	fi
 	p0=$(cpu "$PRIMARY_PID")
 	d0=$(cpu "$DR_PID")
 	case $tool in
@@ -137,6 +159,23 @@ run_tool() {
 	read -r wall user sys <"$W/time"
 	echo "$wall $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') $(awk -v a="$p0" -v b="$(cpu "$PRIMARY_PID")" -v c="$d0" -v d="$(cpu "$DR_PID")" 'BEGIN { print b - a + d - c, b - a, d - c }')" >>"$W/times-$tool"
 	echo "round $r $tool: $(tail -1 "$W/times-$tool") (wall s, copier CPU s, MinIO servers CPU s: both, source, destination)"
+	if [ ${#mprof[@]} -gt 0 ]; then
+		wait "${mprof[@]}" || true
+		mkdir -p "$MINIO_PROFILE"
+		for side in primary dr; do
+			local z
+			z=$(find "$W/prof-$tool-$side" -name '*.zip' | head -1)
+			if [ -z "$z" ]; then
+				log "no MinIO profile of $side while $tool ran"
+				continue
+			fi
+			cp "$z" "$MINIO_PROFILE/$tool-$side.zip"
+			(cd "$W/prof-$tool-$side" && unzip -qo "$z")
+			local f
+			f=$(find "$W/prof-$tool-$side" -name 'profile-*cpu*.pprof' | head -1)
+			[ -n "$f" ] && go tool pprof -top -nodecount=25 "$f" 2>/dev/null | sed "s/^/  $tool $side: /" | head -32
+		done
+	fi
 }
 
 # Let the freshly written source settle (its dirty pages on disk), or the
@@ -149,16 +188,20 @@ done
 GB=$(awk -v b="$BYTES" -v n="$ROUNDS" 'BEGIN { printf "%.4f", b * n / 1e9 }')
 MB=$(awk -v b="$BYTES" 'BEGIN { printf "%.0f", b / 1e6 }')
 # sums TOOL: "MB/s copier_cpu_s_per_GB minio_cpu_s_per_GB" over the rounds.
-sums() { awk -v gb="$GB" '{ w += $1; c += $2; m += $3 } END { printf "%.1f %.2f %.2f\n", gb * 1000 / w, c / gb, m / gb }' "$W/times-$1"; }
-read -r lb_mbs lb_cpu lb_srv < <(sums lifeboat)
-read -r mc_mbs mc_cpu mc_srv < <(sums mc)
+# "... source_cpu_s_per_GB destination_cpu_s_per_GB total_cpu_s_per_GB".
+# On 2 cores the total CPU per GB (copier + both servers) is what decides
+# the throughput.
+sums() { awk -v gb="$GB" '{ w += $1; c += $2; m += $3; s += $4; d += $5 } END { printf "%.1f %.2f %.2f %.2f %.2f %.2f\n", gb * 1000 / w, c / gb, m / gb, s / gb, d / gb, (c + m) / gb }' "$W/times-$1"; }
+read -r lb_mbs lb_cpu lb_srv lb_src lb_dst lb_tot < <(sums lifeboat)
+read -r mc_mbs mc_cpu mc_srv mc_src mc_dst mc_tot < <(sums mc)
 ratio=$(bench_ratio "$lb_mbs" "$mc_mbs")
 echo "source bytes: $MB MB x $ROUNDS rounds"
-echo "lifeboat region copy (verified on arrival): $lb_mbs MB/s; CPU s/GB: copier $lb_cpu, MinIO servers $lb_srv"
-echo "mc mirror (defaults):                       $mc_mbs MB/s; CPU s/GB: copier $mc_cpu, MinIO servers $mc_srv"
+echo "lifeboat region copy (verified on arrival): $lb_mbs MB/s; CPU s/GB: copier $lb_cpu, MinIO servers $lb_srv (source $lb_src, destination $lb_dst), total $lb_tot"
+echo "mc mirror (defaults):                       $mc_mbs MB/s; CPU s/GB: copier $mc_cpu, MinIO servers $mc_srv (source $mc_src, destination $mc_dst), total $mc_tot"
 bench_row region "copy ${MB} MB x ${ROUNDS}, MB/s (lifeboat verified on arrival, 8 workers; peer mc mirror defaults)" "$lb_mbs" "$mc_mbs" "$ratio" ">= 1.0 x mc mirror" "$(bench_met "$ratio" ">=" 1.0)"
 bench_row region "copy, copier CPU s/GB (lifeboat; peer mc mirror)" "$lb_cpu" "$mc_cpu" "$(bench_ratio "$lb_cpu" "$mc_cpu")" - -
 bench_row region "copy, both MinIO servers CPU s/GB (lifeboat; peer mc mirror)" "$lb_srv" "$mc_srv" "$(bench_ratio "$lb_srv" "$mc_srv")" - -
+bench_row region "copy, total CPU s/GB: copier and both MinIO servers (lifeboat; peer mc mirror)" "$lb_tot" "$mc_tot" "$(bench_ratio "$lb_tot" "$mc_tot")" - -
 [ -z "${SKIP_LAG:-}" ] || exit 0
 
 # --- 2. lag under full-speed pgbench -----------------------------------------
