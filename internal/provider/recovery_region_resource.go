@@ -99,7 +99,7 @@ func (r *recoveryRegionResource) Schema(_ context.Context, _ resource.SchemaRequ
 		MarkdownDescription: "A recovery region: a verified copy of the declared clusters' repositories in a second object store " +
 			"(another region, another provider), so backups survive the loss of the primary store and restores can run from it. " +
 			"`lifeboat agent` copies every object of each cluster (WAL, base backups with their manifests last, tenant dumps, " +
-			"configuration, drill evidence) under the same keys, each one checked by SHA-256 on arrival by the destination (the manifest's digest, else the copy's own), under the " +
+			"configuration, drill evidence) under the same keys, each one checked on arrival by the destination (by the SHA-256 its manifest records for base backup parts and tenant dumps, else by a CRC32C of the bytes whose SHA-256 the copy computes as they stream), under the " +
 			"destination bucket's own object lock; the copy resumes where it stopped. The agent needs the destination's credentials " +
 			"in its configuration's `stores` (entry `agent_store`). Lag is the age of the oldest object not yet verified at the " +
 			"destination plus a canary's round trip; refresh measures it and warns above `max_lag`, and warns when the " +
