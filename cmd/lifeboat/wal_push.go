@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -28,6 +29,9 @@ type walPushOptions struct {
 	// aheadWait bounds the wait for the agent's push of the same segment.
 	aheadWait time.Duration
 	stderr    io.Writer
+	// compressors is how many goroutines compress a segment (0: one per
+	// processor, see wal.Config.Compressors).
+	compressors int
 }
 
 func newWalPushCmd() *cobra.Command {
@@ -55,6 +59,7 @@ waited for (--ahead-wait). Anything else is pushed here.`,
 			// for huge segments.
 			debug.SetGCPercent(-1)
 			debug.SetMemoryLimit(pushMemoryLimit)
+			opts.compressors = spareProcessors()
 			return runWalPush(cmd.Context(), opts, args)
 		},
 	}
@@ -118,7 +123,8 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 			settings.Refused, map[string]string{"cache": "last verified", "bootstrap": "agent configuration's"}[settings.Source],
 			cmp.Or(settings.Compression, "zstd"), settings.Recipients != nil)
 	}
-	walCfg := wal.Config{Layout: cfg.Layout(), Compression: settings.Compression, SystemIdentifier: sysid, Recipients: settings.Recipients}
+	walCfg := wal.Config{Layout: cfg.Layout(), Compression: settings.Compression, SystemIdentifier: sysid, Recipients: settings.Recipients,
+		Compressors: opts.compressors}
 	if tli, err := wal.Timeline(filepath.Base(args[0])); err == nil {
 		n, _ := strconv.ParseUint(tli, 16, 32)
 		pushed, err := wal.PushUnarchivedHistory(ctx, store, walCfg, filepath.Dir(args[0]), uint32(n))
@@ -194,6 +200,22 @@ func pushedAhead(ctx context.Context, cfg repo.AgentConfig, sysid uint64, ahead 
 		fmt.Fprintf(opts.stderr, "lifeboat: %s already pushed ahead by the agent\n", path)
 	}
 	return ok, nil
+}
+
+// spareProcessors gives the Go scheduler two processors more than the
+// cores it may use, and returns the number of cores: one compressor each.
+// The checksum goroutine never yields and a cgo compressor keeps its
+// processor until the runtime's monitor takes it back, so with one
+// processor per core the round trips to the store (the repository checks,
+// the upload's writes) would wait for one, and the second compressor for
+// the checksum to finish; with two more, the cores themselves are shared
+// out by the kernel, which serves a woken thread at once. The work done is
+// the same: no more threads compute than there are cores, plus the
+// checksum.
+func spareProcessors() int {
+	cores := runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(cores + 2)
+	return cores
 }
 
 // pushMemoryLimit is the heap size at which wal-push collects garbage again.

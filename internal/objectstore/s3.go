@@ -48,6 +48,14 @@ func (c *Client) streamOptions(o *s3.Options) {
 	}
 }
 
+// noExpectContinue sends a one-request put's body right behind its
+// headers. The SDK otherwise asks for "Expect: 100-continue" on bodies over
+// 2 MB and sends nothing until the store answers: one more round trip on
+// every WAL segment archive_command waits for. It saves a body the store
+// would refuse (a taken key, bad credentials), which is rare here; the
+// refusal still arrives, and is classified, as before.
+func noExpectContinue(o *s3.Options) { o.ContinueHeaderThresholdBytes = -1 }
+
 // S3 is a Store on one bucket of an S3 API.
 type S3 struct {
 	client *Client
@@ -86,7 +94,7 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 	if opts.Size >= 0 && (seekable && opts.Size <= partSize || !seekable && opts.Size <= maxStreamedPut) {
 		// A body of known length: one PutObject, no part buffers.
 		in.ContentLength = aws.Int64(opts.Size)
-		var optFns []func(*s3.Options)
+		optFns := []func(*s3.Options){noExpectContinue}
 		if !seekable {
 			// Still being produced: sent as it is read. It cannot be
 			// rewound, so the SDK makes no retry; should the body fail or

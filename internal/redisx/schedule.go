@@ -61,7 +61,7 @@ var ErrCacheSnapshots = errors.New("a cache is rebuilt, not restored: it takes n
 
 // Validate checks what the agent needs of d.
 func (d ScheduleDoc) Validate() error {
-	if !instanceRE.MatchString(d.Instance) {
+	if !repo.KeySafe(d.Instance) {
 		return fmt.Errorf("%w: instance name %q: want 1-128 letters, digits, '.', '_' or '-'", ErrInvalidSetting, d.Instance)
 	}
 	c, err := ParseClass(d.Class)
@@ -75,7 +75,7 @@ func (d ScheduleDoc) Validate() error {
 		if t.Address == "" {
 			return fmt.Errorf("%w: target: address is required", ErrInvalidSetting)
 		}
-		if t.Agent != "" && !instanceRE.MatchString(t.Agent) {
+		if t.Agent != "" && !repo.KeySafe(t.Agent) {
 			return fmt.Errorf("%w: target: agent %q: want 1-128 letters, digits, '.', '_' or '-'", ErrInvalidSetting, t.Agent)
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -72,8 +71,6 @@ type SnapshotOptions struct {
 	Recipients *crypt.Recipients
 }
 
-var instanceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
 // Snapshot takes an RDB snapshot of the server c reaches and stores it in
 // the repository: BGSAVE, wait until that save completed (rdb_saves moved
 // past its value before the request), then stream the RDB file from the
@@ -81,7 +78,7 @@ var instanceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 // write the manifest last. It must run on the Redis host: the RDB file is
 // read from CONFIG GET dir/dbfilename.
 func Snapshot(ctx context.Context, c *redis.Client, store objectstore.Store, opts SnapshotOptions) (*SnapshotManifest, error) {
-	if !instanceRE.MatchString(opts.Instance) {
+	if !repo.KeySafe(opts.Instance) {
 		return nil, fmt.Errorf("%w: instance name %q: want 1-128 letters, digits, '.', '_' or '-'", ErrInvalidSetting, opts.Instance)
 	}
 	method, err := compression.Lookup(opts.Compression)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -42,6 +41,9 @@ func maxPadding(size int64) int64 { return max(size*3/100, 16<<10) }
 // chunk but the first until it is closed, so the upload deterministically
 // starts with frames still to come.
 var holdLaterChunks chan struct{}
+
+// frameEncoded, when set (by tests only), is called as each frame is done.
+var frameEncoded func(i int)
 
 // errMispredicted stops a stream whose content does not fit the announced
 // length; Push then uploads the exact object instead.
@@ -124,11 +126,12 @@ func (f *frame) finished() bool {
 	}
 }
 
-// startEncoding starts compressing data. When r is not nil, data is an
-// empty buffer of the file's size, filled from r chunk by chunk so that
-// compression starts with the first chunk read. The checksum starts at once;
-// the compressors wait until gate is closed (nil: no wait).
-func startEncoding(data []byte, r io.ReaderAt, method compression.Method, gate <-chan struct{}) *encoding {
+// startEncoding starts compressing data on up to workers goroutines. When r
+// is not nil, data is an empty buffer of the file's size, filled from r
+// chunk by chunk so that compression starts with the first chunk read. The
+// checksum starts at once; the compressors wait until gate is closed (nil:
+// no wait).
+func startEncoding(data []byte, r io.ReaderAt, method compression.Method, workers int, gate <-chan struct{}) *encoding {
 	size := int64(len(data))
 	n := int((size + encodeChunk - 1) / encodeChunk)
 	if n == 0 {
@@ -140,8 +143,7 @@ func startEncoding(data []byte, r io.ReaderAt, method compression.Method, gate <
 	}
 	work := make(chan int, n)
 	hashq := make(chan int, n)
-	// GOMAXPROCS follows the container's CPU limit, where NumCPU does not.
-	for range min(runtime.GOMAXPROCS(0), n) {
+	for range max(1, min(workers, n)) {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
@@ -162,6 +164,9 @@ func startEncoding(data []byte, r io.ReaderAt, method compression.Method, gate <
 					}
 					src := e.chunk(i)
 					f.out, f.err = enc.Encode(make([]byte, 0, len(src)/2+64), src)
+					if frameEncoded != nil {
+						frameEncoded(i)
+					}
 				}
 				close(f.done)
 			}

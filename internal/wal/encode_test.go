@@ -10,12 +10,15 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/compression"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
 // TestEncodeChunksRoundTrip: whatever the size (empty, below, at and across
@@ -30,7 +33,7 @@ func TestEncodeChunksRoundTrip(t *testing.T) {
 		}
 		want := sha256.Sum256(data)
 		for _, m := range compression.Methods {
-			e := startEncoding(make([]byte, size), bytes.NewReader(data), m, nil)
+			e := startEncoding(make([]byte, size), bytes.NewReader(data), m, 2, nil)
 			sum, err := e.checksum()
 			if err != nil {
 				t.Fatalf("%s, %d bytes: %v", m.Name, size, err)
@@ -80,7 +83,7 @@ func TestEncodeChunksReadErrors(t *testing.T) {
 	m, _ := compression.Lookup("")
 	data := make([]byte, 3*encodeChunk)
 	for _, r := range []io.ReaderAt{failingReaderAt{data: data, at: 2 * encodeChunk}, bytes.NewReader(data[:encodeChunk+5])} {
-		e := startEncoding(make([]byte, len(data)), r, m, nil)
+		e := startEncoding(make([]byte, len(data)), r, m, 2, nil)
 		if _, err := e.checksum(); err == nil {
 			t.Fatalf("%T: checksum of a file not read to the end", r)
 		}
@@ -119,7 +122,7 @@ func TestChangedFileIsRefused(t *testing.T) {
 			before = staleInfo{fi, fi.ModTime().Add(-time.Second)}
 		}
 		src := openSource(f, before)
-		e := startEncoding(src.data, src.r, m, nil)
+		e := startEncoding(src.data, src.r, m, 2, nil)
 		sum, err := e.checksum()
 		if err != nil {
 			t.Fatal(err)
@@ -272,7 +275,7 @@ func TestPushStreamsOrFallsBackToTheExactObject(t *testing.T) {
 				t.Fatal(err)
 			}
 			m, _ := compression.Lookup("")
-			exact, _ := startEncoding(data, nil, m, nil).all()
+			exact, _ := startEncoding(data, nil, m, 2, nil).all()
 			if walPuts != c.wantPuts || info.Size != res.StoredSize || (info.Size > int64(len(exact))) != c.padded {
 				t.Fatalf("%d WAL puts, stored %d bytes (StoredSize %d) for %d exact; want %d puts, padded %v",
 					walPuts, info.Size, res.StoredSize, len(exact), c.wantPuts, c.padded)
@@ -283,6 +286,76 @@ func TestPushStreamsOrFallsBackToTheExactObject(t *testing.T) {
 			got, err := fetchBytes(t, store, testConfig(""), seg1)
 			if err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("fetched %d bytes (err %v), want the %d pushed", len(got), err, len(data))
+			}
+		})
+	}
+}
+
+// checkHoldingStore holds the repository's cluster check until a frame has
+// been compressed, or until wait has passed, and records which came first.
+type checkHoldingStore struct {
+	objectstore.Store
+	clusterKey string
+	compressed chan struct{}
+	wait       time.Duration
+	// frameFirst is set when the check was released by a compressed frame.
+	frameFirst bool
+}
+
+func (s *checkHoldingStore) Get(ctx context.Context, key string) (io.ReadCloser, objectstore.ObjectInfo, error) {
+	if key == s.clusterKey {
+		select {
+		case <-s.compressed:
+			s.frameFirst = true
+		case <-time.After(s.wait):
+		}
+	}
+	return s.Store.Get(ctx, key)
+}
+
+// TestCompressionBesideTheChecksOnlyWithSpareProcessors: wal-push runs more
+// Go processors than compressors, and then compression starts at once,
+// beside the repository checks (the cluster check below completes only
+// once a frame is compressed); a process without a spare processor (the
+// agent) compresses only after them. Either way a failed check (here a
+// foreign cluster) stores nothing.
+func TestCompressionBesideTheChecksOnlyWithSpareProcessors(t *testing.T) {
+	ctx := context.Background()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	for _, c := range []struct {
+		name        string
+		compressors int
+		frameFirst  bool
+	}{
+		{"spare processors", 2, true},
+		{"one processor per compressor", 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mem := objectstore.NewMemory("b")
+			first, _ := walFile(t, t.TempDir(), "000000010000000000000009", 1<<10, 1)
+			if _, err := Push(ctx, mem, testConfig(""), first); err != nil {
+				t.Fatal(err)
+			}
+			var once sync.Once
+			compressed := make(chan struct{})
+			frameEncoded = func(int) { once.Do(func() { close(compressed) }) }
+			defer func() { frameEncoded = nil }()
+			cfg := testConfig("")
+			store := &checkHoldingStore{Store: mem, clusterKey: cfg.Layout.ClusterInfoKey(), compressed: compressed, wait: 2 * time.Second}
+			if !c.frameFirst {
+				store.wait = 300 * time.Millisecond
+			}
+			cfg.SystemIdentifier, cfg.Compressors = sysB, c.compressors
+			path, _ := walFile(t, t.TempDir(), seg1, 4*encodeChunk, 2)
+			_, err := Push(ctx, store, cfg, path)
+			if !errors.Is(err, repo.ErrForeignCluster) {
+				t.Fatalf("push into another cluster's repository: err = %v, want ErrForeignCluster", err)
+			}
+			if store.frameFirst != c.frameFirst {
+				t.Fatalf("a frame was compressed before the cluster check completed: %v, want %v", store.frameFirst, c.frameFirst)
+			}
+			if v := versions(t, mem, cfg.Layout.WALTimelineDir("00000001")+seg1); len(v) != 0 {
+				t.Fatalf("a push refused by its checks stored %d objects", len(v))
 			}
 		})
 	}

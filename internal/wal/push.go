@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +43,11 @@ type Config struct {
 	// SystemIdentifier is the system identifier of the cluster whose WAL
 	// is pushed (SystemIdentifier(pgdata)). Push requires it.
 	SystemIdentifier uint64
+	// Compressors is how many goroutines compress one file (0: GOMAXPROCS,
+	// one per processor the process may use). A process that runs more
+	// processors than compressors (wal-push: see spareProcessors) lets
+	// compression start at once, beside the repository checks.
+	Compressors int
 	// Recipients, when set, are what Push encrypts segments and .partial
 	// files to, after compressing them (see encrypts).
 	Recipients *crypt.Recipients
@@ -131,12 +137,17 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 		err      error
 	}
 	lookup := make(chan lookupResult, 1)
-	// The checks are a few round trips, each waiting for a core: on a small
-	// machine whose cores all compress, every reply waits for the
-	// scheduler and the checks take several times longer. So compression
-	// starts once they are done (checksumming, a tenth of the work, runs
-	// alongside them).
+	// The checks are a few round trips, each waiting for a Go processor:
+	// when the compressors and the checksum hold them all, every reply
+	// waits for the scheduler and the checks take several times longer.
+	// So, in such a process, compression starts once they are done
+	// (checksumming, a tenth of the work, runs alongside them). With a
+	// processor to spare (wal-push), it starts at once.
 	checked := make(chan struct{})
+	workers, gate := cfg.compressors(), (<-chan struct{})(checked)
+	if spareProcessors(workers) {
+		gate = nil
+	}
 	go func() {
 		defer close(checked)
 		// Safety rule: never mix two clusters' WAL under one repository.
@@ -165,7 +176,7 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 	// (encoding.payload).
 	src := openSource(f, fi)
 	defer src.release()
-	enc := startEncoding(src.data, src.r, method, checked)
+	enc := startEncoding(src.data, src.r, method, workers, gate)
 	defer enc.close()
 	sum, err := enc.checksum()
 	if err != nil {
@@ -218,6 +229,24 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 	res.StoredSize = up.length
 	return res, nil
 }
+
+// compressors is Config.Compressors, or GOMAXPROCS: GOMAXPROCS follows the
+// container's CPU limit, where NumCPU does not.
+func (c Config) compressors() int {
+	if c.Compressors > 0 {
+		return c.Compressors
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// spareProcessors reports whether the Go scheduler has a processor left for
+// the network while workers compress and the checksum runs. A cgo
+// compressor holds its processor until the runtime's monitor takes it back
+// (up to 10 ms later when idle) and the checksum never yields, so without a
+// spare one a reply can wait that long for a processor, whatever the cores
+// are doing. wal-push runs two processors more than it has cores (the cores
+// still share out the work).
+func spareProcessors(workers int) bool { return runtime.GOMAXPROCS(0) >= workers+2 }
 
 // onePassLimit is the largest file Push compresses in memory; larger ones
 // (wal_segment_size goes up to 1 GiB) are streamed in two passes.
