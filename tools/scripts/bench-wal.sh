@@ -22,7 +22,10 @@
 # (level 3) for the single push and the async drain. With BENCH_TABLE set,
 # the measures are appended to it (bench_row) with the issue's targets.
 #
-# Usage: [LEVEL=1] tools/scripts/bench-wal.sh [N segments, default 24] [ROUNDS, default 5]
+# WAL_SINGLE=1 measures only 1. (the single push: wall and CPU seconds of
+# both tools, same run), in about a minute.
+#
+# Usage: [LEVEL=1] [WAL_SINGLE=1] tools/scripts/bench-wal.sh [N segments, default 24] [ROUNDS, default 5]
 # Needs: root, PostgreSQL 15 (Debian), pgbackrest, openssl, curl, MinIO in
 # ~/.cache/lifeboat-tools/bin. Runs differ by up to 70% on noisy machines:
 # compare tools within one run only.
@@ -45,6 +48,7 @@ log "generating WAL (pgbench -i -s 10, then random filler so it compresses ~5x, 
 # segments after this point.
 FIRST=$("${PSQL[@]}" -c "SELECT pg_walfile_name(pg_switch_wal())" postgres)
 need=$((N + ROUNDS))
+[ -z "${WAL_SINGLE:-}" ] || need=$ROUNDS
 count() { ls "$W/segs" | grep -E '^[0-9A-F]{24}$' | awk -v f="$FIRST" '$1 > f' | wc -l; }
 for _ in $(seq 20); do
 	[ "$(count)" -ge "$need" ] && break
@@ -138,6 +142,26 @@ for i in $(seq 0 $((ROUNDS - 1))); do
 done
 awk '{print $1 + $2}' "$W/cpu-lb.raw" >"$W/cpu-lb"; awk '{print $1 + $2}' "$W/cpu-pgbr.raw" >"$W/cpu-pgbr"
 LBCPU=$(median <"$W/cpu-lb"); PGBRCPU=$(median <"$W/cpu-pgbr")
+single_rows() {
+	local r1
+	r1=$(bench_ratio "$LB1" "$PGBR1")
+	bench_row wal "one sync 16 MiB push vs pgBackRest archive-push zst $LEVEL" "$(printf '%.0f ms' "$(echo "$LB1*1000" | bc -l)")" \
+		"$(printf '%.0f ms' "$(echo "$PGBR1*1000" | bc -l)")" "$r1" "<= 0.45" "$(bench_met "$r1" '<=' 0.45)"
+	bench_row wal "one sync push vs pgBackRest at its default (zst 3)" "$(printf '%.0f ms' "$(echo "$LB1*1000" | bc -l)")" \
+		"$(printf '%.0f ms' "$(echo "$PGBR1D*1000" | bc -l)")" "$(bench_ratio "$LB1" "$PGBR1D")" - -
+	bench_row wal "CPU seconds of one cold push vs pgBackRest archive-push" "$(printf '%.3f s' "$LBCPU")" "$(printf '%.3f s' "$PGBRCPU")" \
+		"$(bench_ratio "$LBCPU" "$PGBRCPU")" - -
+}
+if [ -n "${WAL_SINGLE:-}" ]; then
+	printf '\n%-44s %14s %14s\n' "measure ($(nproc) cores, TLS MinIO, zstd)" "lifeboat" "pgBackRest"
+	printf '%-44s %12.0fms %12.0fms\n' "one synchronous 16 MiB push (median of $ROUNDS)" "$(echo "$LB1*1000" | bc -l)" "$(echo "$PGBR1*1000" | bc -l)"
+	printf '%-44s %14.2f   (target <= 0.45; %s)\n' "  lifeboat / pgBackRest" "$(echo "$LB1/$PGBR1" | bc -l)" "$("$W/lifeboat" version)"
+	printf '%-44s %13.3fs %13.3fs\n' "  CPU seconds of one push (median)" "$LBCPU" "$PGBRCPU"
+	printf '%-44s %12.0fms\n' "  pgBackRest at its default level (zst 3)" "$(echo "$PGBR1D*1000" | bc -l)"
+	echo "how it ran: $(nproc) cores, MinIO over TLS on loopback, pgBackRest zst level $LEVEL, lifeboat zstd level 1, $ROUNDS single pushes (WAL_SINGLE: nothing else measured)"
+	single_rows
+	exit 0
+fi
 
 # --- 2. backlog drain --------------------------------------------------------
 BACKLOG=("${SEGS[@]:$ROUNDS:$N}")
@@ -292,11 +316,7 @@ printf '%-44s %12.1fMB %12.1fMB\n' "bytes stored for the $n drained segments" "$
 echo "how it ran: $(nproc) cores, MinIO over TLS on loopback, pgBackRest zst level $LEVEL (and default 3 where named), lifeboat zstd level 1, $n segments drained, $ROUNDS single pushes"
 
 # --- rows of the make bench table -------------------------------------------
-r1=$(bench_ratio "$LB1" "$PGBR1")
-bench_row wal "one sync 16 MiB push vs pgBackRest archive-push zst $LEVEL" "$(printf '%.0f ms' "$(echo "$LB1*1000" | bc -l)")" \
-	"$(printf '%.0f ms' "$(echo "$PGBR1*1000" | bc -l)")" "$r1" "<= 0.45" "$(bench_met "$r1" '<=' 0.45)"
-bench_row wal "one sync push vs pgBackRest at its default (zst 3)" "$(printf '%.0f ms' "$(echo "$LB1*1000" | bc -l)")" \
-	"$(printf '%.0f ms' "$(echo "$PGBR1D*1000" | bc -l)")" "$(bench_ratio "$LB1" "$PGBR1D")" - -
+single_rows
 bench_row wal "drain $n segments, one process each, vs pgBackRest sync" "$(printf '%.2f/s' "$(rate "$LBD")")" \
 	"$(printf '%.2f/s' "$(rate "$PGBRD")")" "$(bench_ratio "$PGBRD" "$LBD")x" - -
 rp=$(bench_ratio "$PGBRA" "$LBP")
@@ -312,5 +332,3 @@ bench_row wal "archive_command p50, agent pushing ahead, vs pgBackRest async" "$
 	"$(bench_ratio "$(pct "$W/lat-lifeboat-ahead" 50)" "$(pct "$W/lat-pgbackrest-async" 50)")" - -
 bench_row wal "archive_command p99, agent pushing ahead, vs pgBackRest async" "$(pct "$W/lat-lifeboat-ahead" 99) ms" "$(pct "$W/lat-pgbackrest-async" 99) ms" \
 	"$(bench_ratio "$(pct "$W/lat-lifeboat-ahead" 99)" "$(pct "$W/lat-pgbackrest-async" 99)")" - -
-bench_row wal "CPU seconds of one cold push vs pgBackRest archive-push" "$(printf '%.3f s' "$LBCPU")" "$(printf '%.3f s' "$PGBRCPU")" \
-	"$(bench_ratio "$LBCPU" "$PGBRCPU")" - -
