@@ -70,7 +70,7 @@ type backupPolicyModel struct {
 	Schedule           types.String          `tfsdk:"schedule"`
 	Retention          *policyRetentionModel `tfsdk:"retention"`
 	Tiers              []policyTierModel     `tfsdk:"tier"`
-	TenantDatabases    types.Set             `tfsdk:"tenant_databases"`
+	TenantDatabases    stringSetValue        `tfsdk:"tenant_databases"`
 	TenantDumpParallel types.Int64           `tfsdk:"tenant_dump_parallelism"`
 	VerifySchedule     types.String          `tfsdk:"verify_schedule"`
 	Encryption         *encryptionModel      `tfsdk:"encryption"`
@@ -137,6 +137,7 @@ func (r *backupPolicyResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"tenant_databases": schema.SetAttribute{
 				MarkdownDescription: "Databases (one per Odoo tenant) dumped logically (`pg_dump -Fc`) with every scheduled backup, each into its own prefix.",
 				ElementType:         types.StringType,
+				CustomType:          newStringSetType(),
 				Optional:            true,
 			},
 			"tenant_dump_parallelism": schema.Int64Attribute{
@@ -601,7 +602,7 @@ func (r *backupPolicyResource) Read(ctx context.Context, req resource.ReadReques
 	state.SignedBy = types.StringValue(signedBy)
 	state.Schedule = types.StringValue(p.Schedule)
 	state.Retention = &policyRetentionModel{FullCount: optionalInt(int32(p.Retention.FullCount)), Days: optionalInt(int32(p.Retention.Days))}
-	state.TenantDatabases = stringSet(state.TenantDatabases, p.TenantDatabases)
+	state.TenantDatabases = stringSetValue{SetValue: stringSet(state.TenantDatabases.SetValue, p.TenantDatabases)}
 	state.TenantDumpParallel = types.Int64Value(int64(cmp.Or(p.TenantDumpParallelism, backup.DefaultTenantParallelism)))
 	state.VerifySchedule = optionalString(p.VerifySchedule)
 	state.Compression = optionalString(p.Compression)
