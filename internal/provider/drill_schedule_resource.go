@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
@@ -645,14 +646,28 @@ func describeFailure(ev *drill.Evidence) string {
 
 // Read implements resource.Resource.
 func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state drillScheduleModel
-	resp.Diagnostics.Append(getModel(ctx, drillScheduleType(), req.State.Raw, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
+	raw, found := r.readState(ctx, req.State.Raw, &resp.Diagnostics)
+	switch {
+	case resp.Diagnostics.HasError():
+	case !found:
+		resp.State.RemoveResource(ctx)
+	default:
+		resp.State.Raw = raw
 	}
-	client := r.data.storeClient(ctx, &resp.Diagnostics)
+}
+
+// readState is Read on the state's value: the refreshed value, or found
+// false when the schedule is gone. The provider's protocol server calls it
+// directly for a plan's refreshes (see NewServer).
+func (r *drillScheduleResource) readState(ctx context.Context, current tftypes.Value, diags *diag.Diagnostics) (tftypes.Value, bool) {
+	var state drillScheduleModel
+	diags.Append(getModel(ctx, drillScheduleType(), current, &state)...)
+	if diags.HasError() {
+		return current, true
+	}
+	client := r.data.storeClient(ctx, diags)
 	if client == nil {
-		return
+		return current, true
 	}
 	store := client.Store(state.Repository.Bucket.ValueString())
 	trust := r.evidenceTrust(ctx, &state)
@@ -668,12 +683,11 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 		var err error
 		doc, signedBy, err = findDrillSchedule(ctx, store, state.layout(), state.Name.ValueString(), r.data.trust())
 		if isNotFound(err) {
-			resp.State.RemoveResource(ctx)
-			return
+			return current, false
 		}
 		if err != nil {
-			resp.Diagnostics.Append(errorDiag("Error Reading Drill Schedule", "reading the schedule document", err))
-			return
+			diags.Append(errorDiag("Error Reading Drill Schedule", "reading the schedule document", err))
+			return current, true
 		}
 	}
 	state.SignedBy = types.StringValue(signedBy)
@@ -687,12 +701,13 @@ func (r *drillScheduleResource) Read(ctx context.Context, req resource.ReadReque
 		state.adoptRedis(doc)
 	}
 	obs := r.observe(ctx, store, &state, doc, latest, trust)
-	warnDrill(&resp.Diagnostics, state.layout(), obs, trust)
-	raw, diags := putModel(ctx, drillScheduleType(), &state)
-	resp.Diagnostics.Append(diags...)
-	if !diags.HasError() {
-		resp.State.Raw = raw
+	warnDrill(diags, state.layout(), obs, trust)
+	raw, d := putModel(ctx, drillScheduleType(), &state)
+	diags.Append(d...)
+	if d.HasError() {
+		return current, true
 	}
+	return raw, true
 }
 
 // evidenceTrust is whose evidence signatures are trusted: the declared

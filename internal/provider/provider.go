@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -33,6 +34,9 @@ func New(version string) func() provider.Provider {
 // LifeboatProvider is the lifeboat Terraform provider.
 type LifeboatProvider struct {
 	version string
+	// configured is what Configure gave the resources, for the protocol
+	// server's fast paths (NewServer).
+	configured atomic.Pointer[providerData]
 }
 
 // providerModel is the provider block.
@@ -166,6 +170,7 @@ func (p *LifeboatProvider) Configure(ctx context.Context, req provider.Configure
 	}
 	resp.ResourceData = data
 	resp.DataSourceData = data
+	p.configured.Store(data)
 }
 
 // Resources implements provider.Provider.

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
@@ -19,7 +18,7 @@ import (
 // testAccProtoV6ProviderFactories serves the provider in-process to the
 // real Terraform CLI that terraform-plugin-testing drives.
 var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-	"lifeboat": providerserver.NewProtocol6WithError(New("test")()),
+	"lifeboat": NewServer("test"),
 }
 
 func TestMain(m *testing.M) {

@@ -1,0 +1,297 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/drill"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
+)
+
+// fastAndFramework is the provider's server and, beside it, the
+// framework's own server over the same configured provider.
+func fastAndFramework(t *testing.T, settings map[string]string) (*fastServer, tfprotov6.ProviderServer) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := NewServer("test")()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := s.(*fastServer)
+	framework, err := providerserver.NewProtocol6WithError(fast.provider)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sr provider.SchemaResponse
+	fast.provider.Schema(ctx, provider.SchemaRequest{}, &sr)
+	typ := sr.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	vals := map[string]tftypes.Value{}
+	for name, at := range typ.AttributeTypes {
+		vals[name] = tftypes.NewValue(at, nil)
+		if v, ok := settings[name]; ok {
+			vals[name] = tftypes.NewValue(at, v)
+		}
+	}
+	cfg, err := tfprotov6.NewDynamicValue(typ, tftypes.NewValue(typ, vals))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []tfprotov6.ProviderServer{fast, framework} {
+		if _, err := s.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := s.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{TerraformVersion: "1.5.7", Config: &cfg})
+		if err != nil || len(resp.Diagnostics) > 0 {
+			t.Fatalf("configure: %v %v", err, resp.Diagnostics)
+		}
+	}
+	if fast.provider.configured.Load() == nil {
+		t.Fatal("Configure left nothing for the fast paths")
+	}
+	return fast, framework
+}
+
+// tenantDrill is a drill schedule's model as a module's tenant declares it.
+func tenantDrill(bucket, signedBy string) drillScheduleModel {
+	return drillScheduleModel{
+		ID: types.StringValue("main/tenant-acme"), Name: types.StringValue("tenant-acme"), Cluster: types.StringValue("main"),
+		Repository: &repositoryRef{Bucket: types.StringValue(bucket), Prefix: types.StringValue("pg")},
+		Schedule:   types.StringValue("0 3 * * 1"), Kind: types.StringValue("tenant"), Database: types.StringValue("acme"),
+		ScratchDir: types.StringNull(),
+		Postgres: &postgresModel{DSN: types.StringValue("postgres://x@127.0.0.1/postgres"), Host: types.StringNull(), Port: types.Int64Null(),
+			User: types.StringNull(), Password: types.StringNull(), DBName: types.StringNull(), SSLMode: types.StringNull()},
+		RecoveryRegion: types.StringNull(),
+		Checks: []drillCheckModel{{Name: types.StringValue("rpo"), Kind: types.StringValue("rpo"), SQL: types.StringNull(),
+			Expected: types.StringValue("15m"), Database: types.StringNull()}},
+		RTOTarget: types.StringValue("1h"), RunOnApply: types.BoolValue(false), EvidenceTrustedKeys: types.ListNull(types.StringType),
+		EvidenceRetentionDays: types.Int64Value(365), AgentPath: types.StringValue("/usr/local/bin/lifeboat"),
+		Agent: types.StringNull(), ClaimTimeout: types.StringNull(),
+		LastDrillTime: types.StringNull(), LastDrillResult: types.StringNull(), LastAchievedRTO: types.Float64Null(),
+		LastEvidenceKey: types.StringNull(), LastFailures: types.ListValueMust(types.StringType, []attr.Value{}),
+		SignedBy: types.StringValue(signedBy), Timeouts: nullDrillTimeouts(),
+	}
+}
+
+func nullDrillTimeouts() timeouts.Value {
+	tt := drillScheduleType().(attr.TypeWithAttributeTypes).AttributeTypes()["timeouts"]
+	n, _ := tt.ValueFromTerraform(context.Background(), tftypes.NewValue(tt.TerraformType(context.Background()), nil))
+	return n.(timeouts.Value)
+}
+
+func drillValue(t *testing.T, m drillScheduleModel) *tfprotov6.DynamicValue {
+	t.Helper()
+	raw, d := putModel(context.Background(), drillScheduleType(), &m)
+	if d.HasError() {
+		t.Fatal(d)
+	}
+	// As Terraform sends it: a list block is never null.
+	raw, err := drillFacts().likeTheFramework(raw, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dv, err := tfprotov6.NewDynamicValue(drillFacts().typ, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &dv
+}
+
+// drillConfig is the configuration that plans to m: computed-only values null.
+func drillConfig(m drillScheduleModel) drillScheduleModel {
+	m.ID, m.SignedBy, m.LastDrillTime, m.LastDrillResult, m.LastEvidenceKey = types.StringNull(), types.StringNull(), types.StringNull(), types.StringNull(), types.StringNull()
+	m.LastAchievedRTO, m.LastFailures = types.Float64Null(), types.ListNull(types.StringType)
+	return m
+}
+
+func decodeDrill(t *testing.T, dv *tfprotov6.DynamicValue) tftypes.Value {
+	t.Helper()
+	if dv == nil {
+		return tftypes.Value{}
+	}
+	v, err := dv.Unmarshal(drillFacts().typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestFastDrillPlanAgreesWithTheFramework: the plan of an unchanged drill
+// schedule answered below the framework is the framework's plan, and every
+// case the fast path does not cover (a change, a defaulted attribute away
+// from its default, a target, a redis drill, another signer) is left to the
+// framework.
+func TestFastDrillPlanAgreesWithTheFramework(t *testing.T) {
+	ctx := context.Background()
+	signer, err := signature.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, framework := fastAndFramework(t, map[string]string{"endpoint": "http://127.0.0.1:9", "access_key": "a", "secret_key": "b",
+		"signing_key": signer.String()})
+	me := signer.Public().ID()
+
+	unchanged := tenantDrill("b", me)
+	withDrill := unchanged
+	withDrill.LastDrillTime, withDrill.LastDrillResult = types.StringValue("2026-11-30T00:00:00Z"), types.StringValue("passed")
+	withDrill.LastAchievedRTO, withDrill.LastEvidenceKey = types.Float64Value(12.5), types.StringValue("pg/main/drills/x.json")
+	noChecks := unchanged
+	noChecks.Checks = nil
+	runs := unchanged
+	runs.RunOnApply = types.BoolValue(true)
+	target := unchanged
+	target.Target = &drillTargetModel{Offset: types.StringValue("1h"), LSN: types.StringNull(), XID: types.StringNull(),
+		RestorePoint: types.StringNull(), Immediate: types.BoolNull(), Inclusive: types.BoolNull()}
+	otherSigner := unchanged
+	otherSigner.SignedBy = types.StringValue("ed25519:someone-else")
+	moved := unchanged
+	moved.Schedule = types.StringValue("0 4 * * 1")
+
+	cases := []struct {
+		name        string
+		prior, plan drillScheduleModel
+		config      drillScheduleModel
+		fast        bool
+		changesPlan bool
+	}{
+		{name: "unchanged", prior: unchanged, plan: unchanged, config: drillConfig(unchanged), fast: true},
+		{name: "unchanged with a drill", prior: withDrill, plan: withDrill, config: drillConfig(withDrill), fast: true},
+		{name: "no checks", prior: noChecks, plan: noChecks, config: drillConfig(noChecks), fast: true},
+		{name: "run_on_apply removed from the configuration", prior: runs, plan: runs, config: drillConfig(unchanged)},
+		{name: "run_on_apply kept", prior: runs, plan: runs, config: drillConfig(runs)},
+		{name: "target", prior: target, plan: target, config: drillConfig(target)},
+		{name: "signed by another key", prior: otherSigner, plan: otherSigner, config: drillConfig(otherSigner), changesPlan: true},
+		{name: "schedule changed", prior: unchanged, plan: moved, config: drillConfig(moved), changesPlan: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := func() *tfprotov6.PlanResourceChangeRequest {
+				return &tfprotov6.PlanResourceChangeRequest{TypeName: drillScheduleTypeName, PriorState: drillValue(t, c.prior),
+					ProposedNewState: drillValue(t, c.plan), Config: drillValue(t, c.config)}
+			}
+			if got := fast.planUnchangedDrill(req()) != nil; got != c.fast {
+				t.Fatalf("fast path taken: %v, want %v", got, c.fast)
+			}
+			want, err := framework.PlanResourceChange(ctx, req())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := fast.PlanResourceChange(ctx, req())
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, g := decodeDrill(t, want.PlannedState), decodeDrill(t, got.PlannedState)
+			if !w.Equal(g) {
+				t.Fatalf("planned state:\n%s\nthe framework's:\n%s", g, w)
+			}
+			if c.changesPlan == w.Equal(decodeDrill(t, drillValue(t, c.prior))) {
+				t.Fatalf("the framework's plan changes the schedule: %v, want %v", !c.changesPlan, c.changesPlan)
+			}
+			if len(got.PlannedPrivate) != len(want.PlannedPrivate) || len(got.RequiresReplace) != len(want.RequiresReplace) ||
+				len(got.Diagnostics) != len(want.Diagnostics) {
+				t.Fatalf("private %q / %q, requires replace %v / %v, diagnostics %v / %v", got.PlannedPrivate, want.PlannedPrivate,
+					got.RequiresReplace, want.RequiresReplace, got.Diagnostics, want.Diagnostics)
+			}
+		})
+	}
+}
+
+// TestAccFastDrillReadAgreesWithTheFramework: a drill schedule's refresh
+// answered below the framework is the framework's, against MinIO: the
+// schedule's document and newest evidence read back (with and without the
+// evidence, a float the framework keeps, no checks), drift, warnings, and
+// a schedule deleted outside Terraform.
+func TestAccFastDrillReadAgreesWithTheFramework(t *testing.T) {
+	env := testenv.Require(t)
+	ctx := context.Background()
+	m := env.MinIO[0]
+	admin := m.Admin(t)
+	bucket := m.NewBucket(t, "fastread", objectstore.BucketSpec{
+		Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}})
+	signer, err := signature.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, framework := fastAndFramework(t, map[string]string{"endpoint": m.Endpoint, "access_key": m.AccessKey, "secret_key": m.SecretKey,
+		"signing_key": signer.String()})
+	store := admin.Store(bucket)
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	write := func(name, schedule string) {
+		t.Helper()
+		if err := drill.WriteSchedule(ctx, store, l, drill.ScheduleDoc{Format: 1, Name: name, Cluster: "main", Schedule: schedule,
+			Kind: "tenant", Database: "acme", RTOTargetSeconds: 3600, EvidenceDays: 365,
+			Checks: []drill.Check{{Name: "rpo", Kind: "rpo", Expected: "15m"}}}, signer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("tenant-acme", "0 3 * * 1")
+	write("tenant-drifted", "0 5 * * 1")
+	finished := time.Now().Add(-time.Hour).UTC()
+	evidenceKey := l.DrillEvidenceKey("tenant-acme", "20261130T000000Z-beef")
+	b, _ := json.Marshal(drill.Evidence{Format: 1, ID: "20261130T000000Z-beef", Schedule: "tenant-acme", Cluster: "main", Passed: false,
+		RTOSeconds: 95.37, RTOTargetSeconds: 3600, Started: finished.Add(-95 * time.Second), Finished: finished, Key: evidenceKey,
+		Checks: []drill.CheckResult{{Name: "rpo", Kind: "rpo", Passed: false, Expected: "15m", Observed: "2h"}}})
+	if _, err := store.Put(ctx, evidenceKey, strings.NewReader(string(b)), objectstore.PutOptions{Size: int64(len(b))}); err != nil {
+		t.Fatal(err)
+	}
+	me := signer.Public().ID()
+	acme := tenantDrill(bucket, me)
+	refreshed := acme
+	refreshed.LastDrillTime, refreshed.LastDrillResult = types.StringValue(finished.Format(time.RFC3339)), types.StringValue("failed")
+	refreshed.LastAchievedRTO, refreshed.LastEvidenceKey = types.Float64Value(95.3), types.StringValue(evidenceKey)
+	noChecks := acme
+	noChecks.Checks = nil
+	drifted := tenantDrill(bucket, me)
+	drifted.Name, drifted.ID = types.StringValue("tenant-drifted"), types.StringValue("main/tenant-drifted")
+	gone := tenantDrill(bucket, me)
+	gone.Name, gone.ID = types.StringValue("tenant-gone"), types.StringValue("main/tenant-gone")
+	unsigned := acme
+	unsigned.SignedBy = types.StringValue("")
+
+	for name, state := range map[string]drillScheduleModel{"first refresh": acme, "refreshed before": refreshed, "no checks": noChecks,
+		"drifted": drifted, "deleted outside Terraform": gone, "signed_by changed": unsigned} {
+		t.Run(name, func(t *testing.T) {
+			req := func() *tfprotov6.ReadResourceRequest {
+				return &tfprotov6.ReadResourceRequest{TypeName: drillScheduleTypeName, CurrentState: drillValue(t, state)}
+			}
+			if fast.readDrill(ctx, req()) == nil {
+				t.Fatal("the fast path was not taken")
+			}
+			want, err := framework.ReadResource(ctx, req())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := fast.ReadResource(ctx, req())
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, g := decodeDrill(t, want.NewState), decodeDrill(t, got.NewState)
+			if !w.Equal(g) {
+				t.Fatalf("new state:\n%s\nthe framework's:\n%s", g, w)
+			}
+			if string(got.Private) != string(want.Private) {
+				t.Fatalf("private %q, the framework's %q", got.Private, want.Private)
+			}
+			if !reflect.DeepEqual(got.Diagnostics, want.Diagnostics) {
+				t.Fatalf("diagnostics %v, the framework's %v", got.Diagnostics, want.Diagnostics)
+			}
+			if name == "deleted outside Terraform" && !g.IsNull() {
+				t.Fatal("a deleted schedule must leave the state")
+			}
+		})
+	}
+}
