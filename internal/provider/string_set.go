@@ -17,7 +17,8 @@ import (
 // each element of the prior one looking for an element type's semantic
 // equality that strings do not have: a policy over 500 tenant databases
 // paid 250,000 comparisons (a second of CPU) per refresh to change
-// nothing. The schema, the state and what users write are unchanged.
+// nothing; now only a refresh that finds the set changed does. The schema,
+// the state and what users write are unchanged.
 type stringSetType struct {
 	basetypes.SetType
 }
@@ -78,7 +79,10 @@ func (v stringSetValue) Equal(o attr.Value) bool {
 func (v stringSetValue) Type(context.Context) attr.Type { return newStringSetType() }
 
 // SetSemanticEquals implements basetypes.SetValuableWithSemanticEquals:
-// strings are equal only when equal, so the new value always stands.
-func (v stringSetValue) SetSemanticEquals(context.Context, basetypes.SetValuable) (bool, diag.Diagnostics) {
-	return false, nil
+// strings are equal only when equal. An equal prior value is the value
+// (the framework then skips its element pass); a different one leaves the
+// new value, after the framework's element pass, which only drift pays.
+func (v stringSetValue) SetSemanticEquals(_ context.Context, prior basetypes.SetValuable) (bool, diag.Diagnostics) {
+	p, ok := prior.(stringSetValue)
+	return ok && v.SetValue.Equal(p.SetValue), nil
 }
