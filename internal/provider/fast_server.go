@@ -21,12 +21,14 @@ import (
 // NewServer is the provider's protocol server: the framework's, except that
 // lifeboat_drill_schedule's refresh (ReadResource) and the plan of an
 // unchanged schedule (PlanResourceChange) are answered here, below the
-// framework. A platform declares one drill schedule per tenant, and for each
-// of them the framework walks the whole schema several times per plan
-// (defaults, plan modifiers, collection blocks, semantic equality), which
-// with 500 tenants was most of the provider's CPU. The answers are the
-// framework's answers (TestFastDrillScheduleAgreesWithTheFramework); every
-// case the fast path does not cover goes to the framework.
+// framework, and so is reading its state saved at the schema's current
+// version (UpgradeResourceState). A platform declares one drill schedule
+// per tenant, and for each of them the framework walks the whole schema
+// several times per plan (defaults, plan modifiers, collection blocks,
+// semantic equality), which with 500 tenants was most of the provider's
+// CPU. The answers are the framework's answers (the
+// TestFastDrill*AgreesWithTheFramework tests); every case the fast path
+// does not cover goes to the framework.
 func NewServer(version string) func() (tfprotov6.ProviderServer, error) {
 	return func() (tfprotov6.ProviderServer, error) {
 		p := &LifeboatProvider{version: version}
@@ -49,6 +51,8 @@ const drillScheduleTypeName = "lifeboat_drill_schedule"
 // schema, derived from it once.
 type drillScheduleFacts struct {
 	typ tftypes.Object
+	// version is the schema's version.
+	version int64
 	// defaults are the top-level attributes with a default, as values.
 	defaults map[string]tftypes.Value
 	// listBlocks are the top-level list blocks (null in a model, an empty
@@ -64,7 +68,7 @@ var drillFacts = sync.OnceValue(func() *drillScheduleFacts {
 	var resp resource.SchemaResponse
 	(&drillScheduleResource{}).Schema(ctx, resource.SchemaRequest{}, &resp)
 	f := &drillScheduleFacts{
-		typ:      resp.Schema.Type().TerraformType(ctx).(tftypes.Object),
+		typ: resp.Schema.Type().TerraformType(ctx).(tftypes.Object), version: resp.Schema.Version,
 		defaults: map[string]tftypes.Value{}, listBlocks: map[string]tftypes.Type{},
 	}
 	for name, a := range resp.Schema.Attributes {
@@ -153,6 +157,39 @@ func (s *fastServer) planUnchangedDrill(req *tfprotov6.PlanResourceChangeRequest
 		}
 	}
 	return &tfprotov6.PlanResourceChangeResponse{PlannedState: req.PriorState}
+}
+
+// UpgradeResourceState reads a drill schedule's state saved at the
+// schema's current version, as the framework does (JSON decoded against
+// the schema, attributes it no longer has ignored, a list block never
+// null); older versions go to the framework's upgraders.
+func (s *fastServer) UpgradeResourceState(ctx context.Context, req *tfprotov6.UpgradeResourceStateRequest) (*tfprotov6.UpgradeResourceStateResponse, error) {
+	if req.TypeName == drillScheduleTypeName {
+		if resp := upgradeCurrentDrill(req); resp != nil {
+			return resp, nil
+		}
+	}
+	return s.ProviderServer.UpgradeResourceState(ctx, req)
+}
+
+func upgradeCurrentDrill(req *tfprotov6.UpgradeResourceStateRequest) *tfprotov6.UpgradeResourceStateResponse {
+	f := drillFacts()
+	if req.RawState == nil || len(req.RawState.JSON) == 0 || req.Version != f.version {
+		return nil
+	}
+	v, err := req.RawState.UnmarshalWithOpts(f.typ, tfprotov6.UnmarshalOpts{
+		ValueFromJSONOpts: tftypes.ValueFromJSONOpts{IgnoreUndefinedAttributes: true}})
+	if err != nil || v.IsNull() {
+		return nil
+	}
+	if v, err = f.likeTheFramework(v, v); err != nil {
+		return nil
+	}
+	dv, err := tfprotov6.NewDynamicValue(f.typ, v)
+	if err != nil {
+		return nil
+	}
+	return &tfprotov6.UpgradeResourceStateResponse{UpgradedState: &dv}
 }
 
 // ReadResource refreshes a drill schedule with the resource's own read

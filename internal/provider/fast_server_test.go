@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"math/big"
 	"reflect"
 	"strings"
 	"testing"
@@ -293,5 +294,97 @@ func TestAccFastDrillReadAgreesWithTheFramework(t *testing.T) {
 				t.Fatal("a deleted schedule must leave the state")
 			}
 		})
+	}
+}
+
+// jsonOf is v as Terraform saves it in a state file.
+func jsonOf(v tftypes.Value) any {
+	if v.IsNull() {
+		return nil
+	}
+	switch {
+	case v.Type().Is(tftypes.String):
+		var s string
+		_ = v.As(&s)
+		return s
+	case v.Type().Is(tftypes.Bool):
+		var b bool
+		_ = v.As(&b)
+		return b
+	case v.Type().Is(tftypes.Number):
+		var n big.Float
+		_ = v.As(&n)
+		return json.Number(n.Text('g', -1))
+	case v.Type().Is(tftypes.List{}):
+		var elems []tftypes.Value
+		_ = v.As(&elems)
+		out := []any{}
+		for _, e := range elems {
+			out = append(out, jsonOf(e))
+		}
+		return out
+	default:
+		var attrs map[string]tftypes.Value
+		_ = v.As(&attrs)
+		out := map[string]any{}
+		for k, a := range attrs {
+			out[k] = jsonOf(a)
+		}
+		return out
+	}
+}
+
+// TestFastDrillUpgradeAgreesWithTheFramework: a drill schedule's state
+// saved at the current schema version reads as the framework reads it
+// (an attribute the schema no longer has ignored, a null list block), and
+// an older version goes to the framework's upgrader.
+func TestFastDrillUpgradeAgreesWithTheFramework(t *testing.T) {
+	ctx := context.Background()
+	fast, framework := fastAndFramework(t, map[string]string{"endpoint": "http://127.0.0.1:9", "access_key": "a", "secret_key": "b"})
+	withDrill := tenantDrill("b", "")
+	withDrill.LastDrillTime, withDrill.LastAchievedRTO = types.StringValue("2026-11-30T00:00:00Z"), types.Float64Value(95.3)
+	states := map[string]map[string]any{}
+	for name, m := range map[string]drillScheduleModel{"tenant": tenantDrill("b", "k"), "with a drill": withDrill} {
+		raw, d := putModel(ctx, drillScheduleType(), &m)
+		if d.HasError() {
+			t.Fatal(d)
+		}
+		states[name] = jsonOf(raw).(map[string]any)
+	}
+	states["no checks, an attribute since removed"] = jsonOf(func() tftypes.Value {
+		m := tenantDrill("b", "k")
+		m.Checks = nil
+		raw, _ := putModel(ctx, drillScheduleType(), &m)
+		return raw
+	}()).(map[string]any)
+	states["no checks, an attribute since removed"]["removed_long_ago"] = "x"
+	for name, st := range states {
+		t.Run(name, func(t *testing.T) {
+			b, err := json.Marshal(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := func() *tfprotov6.UpgradeResourceStateRequest {
+				return &tfprotov6.UpgradeResourceStateRequest{TypeName: drillScheduleTypeName, Version: 1, RawState: &tfprotov6.RawState{JSON: b}}
+			}
+			if upgradeCurrentDrill(req()) == nil {
+				t.Fatal("the fast path was not taken")
+			}
+			want, err := framework.UpgradeResourceState(ctx, req())
+			if err != nil || len(want.Diagnostics) > 0 {
+				t.Fatal(err, want.Diagnostics)
+			}
+			got, err := fast.UpgradeResourceState(ctx, req())
+			if err != nil || len(got.Diagnostics) > 0 {
+				t.Fatal(err, got.Diagnostics)
+			}
+			if w, g := decodeDrill(t, want.UpgradedState), decodeDrill(t, got.UpgradedState); !w.Equal(g) {
+				t.Fatalf("upgraded:\n%s\nthe framework's:\n%s", g, w)
+			}
+		})
+	}
+	old := &tfprotov6.UpgradeResourceStateRequest{TypeName: drillScheduleTypeName, Version: 0, RawState: &tfprotov6.RawState{JSON: []byte(`{}`)}}
+	if upgradeCurrentDrill(old) != nil {
+		t.Fatal("a version 0 state must go to the framework's upgrader")
 	}
 }
