@@ -22,7 +22,8 @@ import (
 )
 
 // partSize is the multipart chunk for streams of unknown size. Memory held
-// by one upload is at most partSize × uploadConcurrency.
+// by one upload is at most partSize × (uploadConcurrency+1), in buffers
+// reused by the next upload (partBuffers).
 const (
 	partSize          = 16 << 20
 	uploadConcurrency = 2
@@ -68,8 +69,8 @@ var _ Store = (*S3)(nil)
 func (s *S3) Bucket() string { return s.bucket }
 
 // Put implements Store. A body of unknown size is streamed as a multipart
-// upload; a failed or cancelled upload is aborted, so no partial object ever
-// becomes visible.
+// upload (putStream); a failed or cancelled upload is aborted, so no partial
+// object ever becomes visible.
 func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOptions) (ObjectInfo, error) {
 	in := &s3.PutObjectInput{
 		Bucket:   aws.String(s.bucket),
@@ -112,6 +113,14 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 		}
 		return ObjectInfo{Key: key, Size: opts.Size, ETag: strings.Trim(aws.ToString(out.ETag), `"`), VersionID: aws.ToString(out.VersionId), IsLatest: true, Metadata: lowerKeys(opts.Metadata)}, nil
 	}
+	if _, ok := body.(interface {
+		io.ReaderAt
+		io.ReadSeeker
+	}); !ok {
+		return s.putStream(ctx, key, body, opts, in)
+	}
+	// A body that can be read at any offset is uploaded in parts read from
+	// it directly, no buffers, by the SDK's upload manager.
 	// NOTE: manager is deprecated in favour of feature/s3/transfermanager; it
 	// is kept until its replacement's multipart failure cleanup is tested
 	// against the conformance suite here.

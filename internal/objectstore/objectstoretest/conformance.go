@@ -149,6 +149,36 @@ func Run(t *testing.T, newStore NewStore) {
 		}
 	})
 
+	t.Run("StreamAcrossPartsThatFailsLeavesNothing", func(t *testing.T) {
+		s := newStore(t)
+		// Two full parts of the S3 store's uploads stored, then the body fails.
+		r := io.MultiReader(bytes.NewReader(make([]byte, 33<<20)), failingReader{})
+		if _, err := s.Put(ctx, "half", r, objectstore.PutOptions{Size: -1}); err == nil {
+			t.Fatal("put from a failing reader succeeded")
+		}
+		if _, _, err := s.Get(ctx, "half"); !errors.Is(err, objectstore.ErrNotFound) {
+			t.Fatalf("after failed put: want ErrNotFound, got %v", err)
+		}
+	})
+
+	t.Run("ConditionalStreamAcrossPartsNeverOverwrites", func(t *testing.T) {
+		s := newStore(t)
+		first := make([]byte, 17<<20)
+		if _, err := rand.Read(first); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Put(ctx, "part", io.MultiReader(bytes.NewReader(first)), objectstore.PutOptions{IfAbsent: true, Size: -1}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Put(ctx, "part", io.MultiReader(bytes.NewReader(make([]byte, 17<<20))), objectstore.PutOptions{IfAbsent: true, Size: -1})
+		if !errors.Is(err, objectstore.ErrExists) {
+			t.Fatalf("second conditional streamed put: want ErrExists, got %v", err)
+		}
+		if got, _ := read(t, s, "part"); !bytes.Equal(got, first) {
+			t.Fatal("a refused streamed put changed the object")
+		}
+	})
+
 	t.Run("ListIsOrderedAndPrefixed", func(t *testing.T) {
 		s := newStore(t)
 		for _, k := range []string{"p/2", "p/1", "q/1", "p/10"} {
