@@ -5,9 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
@@ -148,4 +152,89 @@ func flipByte(t *testing.T, store objectstore.Store, key string) {
 	if _, err := store.Put(ctx, key, bytes.NewReader(raw), objectstore.PutOptions{Size: int64(len(raw))}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAccPhysicalBackupCancelled cancels a backup while parts are stored
+// and the server has stopped sending (its walsender is SIGSTOPped): Take
+// returns at once with the context's error and deletes what it stored. Only
+// the watch on the context interrupts the blocked read: the stream asks
+// pgconn for its messages without a context of its own, which allocated
+// per message.
+func TestAccPhysicalBackupCancelled(t *testing.T) {
+	env := requireEnv(t)
+	pg := env.Postgres
+	pgTool(t, pg, "pgbench", "-i", "-s", "2", "-q", "postgres")
+	bucket, l := newRepo(t, env)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stopped atomic.Int64
+	defer func() {
+		if pid := stopped.Load(); pid != 0 {
+			_ = syscall.Kill(int(pid), syscall.SIGCONT)
+		}
+	}()
+	store := &afterParts{Store: bucket, parts: 2, then: func() {
+		out := psql(t, pg, "postgres", "SELECT pid FROM pg_stat_activity WHERE application_name = 'lifeboat backup' AND backend_type = 'walsender'")
+		pid, err := strconv.Atoi(strings.TrimSpace(out))
+		if err != nil {
+			t.Errorf("walsender pid %q: %v", out, err)
+			cancel()
+			return
+		}
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Errorf("stopping the walsender: %v", err)
+		}
+		stopped.Store(int64(pid))
+		time.Sleep(300 * time.Millisecond) // the stream blocks on the socket
+		cancel()
+		// Should the read not be interrupted, the server goes on after 10 s
+		// and the test fails on the time taken instead of hanging.
+		time.AfterFunc(10*time.Second, func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	}}
+	start := time.Now()
+	_, err := backup.Take(ctx, store, backup.Options{
+		Layout: l, DSN: dsn(pg), Compression: "none", PartSize: 1 << 20,
+		MaxRate: 2048, // 2 MB/s: about 15 s for the whole database
+	})
+	took := time.Since(start)
+	if stopped.Load() == 0 {
+		t.Fatalf("the walsender was never stopped (backup: %v)", err)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled backup: %v, want context.Canceled", err)
+	}
+	if took > 10*time.Second {
+		t.Fatalf("cancelled backup returned after %s", took)
+	}
+	var left []string
+	if err := bucket.List(context.Background(), l.BaseBackupsDir(), func(o objectstore.ObjectInfo) error {
+		left = append(left, o.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Fatalf("a cancelled backup left %v", left)
+	}
+}
+
+// afterParts calls then, on a goroutine of its own, once parts puts
+// completed.
+type afterParts struct {
+	objectstore.Store
+	mu    sync.Mutex
+	parts int
+	then  func()
+}
+
+func (a *afterParts) Put(ctx context.Context, key string, body io.Reader, opts objectstore.PutOptions) (objectstore.ObjectInfo, error) {
+	info, err := a.Store.Put(ctx, key, body, opts)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err == nil {
+		if a.parts--; a.parts == 0 {
+			go a.then()
+		}
+	}
+	return info, err
 }
