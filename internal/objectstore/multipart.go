@@ -90,7 +90,9 @@ func (s *S3) putStream(ctx context.Context, key string, body io.Reader, opts Put
 		defer partBuffers.Put(first)
 		in.Body = bytes.NewReader((*first)[:n])
 		in.ContentLength = aws.Int64(int64(n))
-		out, err := s.client.s3.PutObject(ctx, in)
+		// A WAL segment is such a body: no 100-continue round trip
+		// (noExpectContinue), as for a put of known size.
+		out, err := s.client.s3.PutObject(ctx, in, noExpectContinue)
 		if err != nil {
 			return ObjectInfo{}, s.putError(ctx, key, opts, err)
 		}
@@ -212,7 +214,7 @@ func (m *multipart) sendPart(ctx context.Context, p uploadPart) error {
 		Bucket: m.in.Bucket, Key: m.in.Key, UploadId: m.id, PartNumber: aws.Int32(p.num),
 		Body: bytes.NewReader((*p.buf)[:p.n]), ContentLength: aws.Int64(int64(p.n)),
 		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
-	})
+	}, noExpectContinue)
 	if err != nil {
 		return m.s.client.classify(fmt.Sprintf("put s3://%s/%s part %d", m.s.bucket, aws.ToString(m.in.Key), p.num), err)
 	}
