@@ -27,7 +27,7 @@ import (
 // several times per plan (defaults, plan modifiers, collection blocks,
 // semantic equality), which with 500 tenants was most of the provider's
 // CPU. The answers are the framework's answers (the
-// TestFastDrill*AgreesWithTheFramework tests); every case the fast path
+// *FastDrill*AgreesWithTheFramework tests); every case the fast path
 // does not cover goes to the framework.
 func NewServer(version string) func() (tfprotov6.ProviderServer, error) {
 	return func() (tfprotov6.ProviderServer, error) {
