@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/pflag"
 
@@ -38,7 +39,23 @@ func openRepo(ctx context.Context, f agentFlags) (repo.AgentConfig, objectstore.
 
 // openStore opens cfg's repository bucket (see openRepo).
 func openStore(ctx context.Context, cfg repo.AgentConfig) (objectstore.Store, error) {
-	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
+	return openStoreWith(ctx, cfg, cfg.ObjectStore())
+}
+
+// openSegmentStore is openStore for a command PostgreSQL starts once per
+// WAL segment (wal-push, wal-fetch): it resumes the TLS session the
+// previous one left in the state directory rather than make a full
+// handshake (objectstore.Config.TLSSessionFile).
+func openSegmentStore(ctx context.Context, cfg repo.AgentConfig) (objectstore.Store, error) {
+	oc := cfg.ObjectStore()
+	if dir, err := cfg.StateDirectory(); err == nil {
+		oc.TLSSessionFile = filepath.Join(dir, "tls-sessions.json")
+	}
+	return openStoreWith(ctx, cfg, oc)
+}
+
+func openStoreWith(ctx context.Context, cfg repo.AgentConfig, oc objectstore.Config) (objectstore.Store, error) {
+	client, err := objectstore.NewClient(ctx, oc)
 	if err != nil {
 		return nil, fmt.Errorf("object store: %w", err)
 	}

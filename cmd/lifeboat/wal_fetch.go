@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
 )
 
@@ -70,7 +71,11 @@ func runWalFetch(ctx context.Context, opts walFetchOptions, args []string) error
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
-	cfg, store, err := openRepo(ctx, opts.agentFlags)
+	cfg, err := repo.Load(opts.configPath)
+	if err != nil {
+		return &exitError{code: exitFetchFailed, err: err}
+	}
+	store, err := openSegmentStore(ctx, cfg)
 	if err != nil {
 		return &exitError{code: exitFetchFailed, err: err}
 	}

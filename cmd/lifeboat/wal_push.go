@@ -105,7 +105,7 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 			opts.parallel = 1 // the agent pushes the other ready segments
 		}
 	}
-	store, err := openStore(ctx, cfg)
+	store, err := openSegmentStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,10 @@ type Config struct {
 	// files; "" is the default chain's choice (AWS_PROFILE, then default).
 	// Static keys, when set, win.
 	Profile string
+	// TLSSessionFile, when set, is a file where TLS sessions are kept for
+	// the next process to resume (see sessionFile): for commands started
+	// once per WAL segment.
+	TLSSessionFile string
 }
 
 // Environment variables read when the matching Config field is empty.
@@ -110,6 +114,14 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		// Hundreds of tenants share one pool: keep enough idle connections.
 		t.MaxIdleConnsPerHost = 64
 	})
+	if cfg.TLSSessionFile != "" {
+		httpClient = httpClient.WithTransportOptions(func(t *http.Transport) {
+			if t.TLSClientConfig == nil {
+				t.TLSClientConfig = &tls.Config{}
+			}
+			t.TLSClientConfig.ClientSessionCache = &sessionFile{path: cfg.TLSSessionFile}
+		})
+	}
 	opts = append(opts, config.WithHTTPClient(httpClient))
 	var awsCfg aws.Config
 	if cfg.Insecure && cfg.Endpoint != "" && cfg.AccessKey != "" {
