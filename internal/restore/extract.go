@@ -290,13 +290,22 @@ func extractArchive(ctx context.Context, store objectstore.Store, a backup.Archi
 	}
 
 	// One stream, decoded as it arrives (in a cgo build by the C library:
-	// see compression.NewStreamReader) and written as decoded (untar),
-	// while other goroutines download and checksum (partStream).
-	r, err := method.NewStreamReader(stored)
+	// see compression.NewStreamReader), while other goroutines download
+	// and checksum (partStream) and this one writes (untar).
+	dec, err := method.NewStreamReader(stored)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer dec.Close()
+	// The decoder runs ahead on a goroutine of its own while this one
+	// untars and writes (aheadReader). Deferred after dec.Close, so it runs
+	// first: the stream is cancelled, which ends a read in progress, and
+	// the decoder is closed only once nothing reads it.
+	r := newAheadReader(dec)
+	defer func() {
+		ps.cancel()
+		r.stopAndWait()
+	}()
 	if err := untar(r, dir, own, extracted, sy); err != nil {
 		return fmt.Errorf("extracting %s: %w", a.Name, err)
 	}
@@ -341,11 +350,12 @@ func lifeboatFile(name string) bool {
 // tablespace_map, not symlinks); anything else, and any path leaving dir,
 // is refused.
 //
-// Files are written on this goroutine, the one decoding, in writeChunk
-// pieces: what is written was just decoded and is still in the core's
-// cache. (Writing on goroutines of their own, from 4 MiB buffers, doubled
-// the kernel's share of the restore: every copy into the page cache then
-// read the data back from memory.)
+// Files are written on this goroutine in writeChunk pieces, the decoder
+// running ahead on its own a few small buffers away (aheadReader): what is
+// written was decoded moments before and is still in the shared cache.
+// (Writing on goroutines of their own, from 4 MiB buffers, doubled the
+// kernel's share of the restore: every copy into the page cache then read
+// the data back from memory.)
 func untar(r io.Reader, dir string, own owner, extracted *atomic.Int64, sy *fileSyncer) error {
 	tr := tar.NewReader(r)
 	buf := make([]byte, writeChunk)

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
+	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -205,3 +207,61 @@ func TestPartStreamRefusesACorruptPart(t *testing.T) {
 		t.Fatalf("%d bytes of the corrupt part were handed on, want fewer than its %d", len(got), len(data))
 	}
 }
+
+// The reader ahead of untar delivers the decoder's bytes in order, whatever
+// the sizes read, and its error after them; stopped mid-stream, it stops
+// reading the decoder.
+func TestAheadReader(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, size := range []int{0, 1, aheadBufSize - 1, aheadBufSize, aheadBufSize + 1, aheadBufCount*aheadBufSize + 12345} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(rng.IntN(256))
+		}
+		a := newAheadReader(iotest.HalfReader(bytes.NewReader(data)))
+		var got bytes.Buffer
+		buf := make([]byte, 1+rng.IntN(3*aheadBufSize))
+		for {
+			n, err := a.Read(buf[:1+rng.IntN(len(buf))])
+			got.Write(buf[:n])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%d bytes: %v", size, err)
+			}
+		}
+		if !bytes.Equal(got.Bytes(), data) {
+			t.Fatalf("%d bytes: read %d differing bytes", size, got.Len())
+		}
+		if n, err := a.Read(buf); n != 0 || err != io.EOF {
+			t.Fatalf("%d bytes: read after the end: %d, %v", size, n, err)
+		}
+		a.stopAndWait()
+	}
+
+	broken := errors.New("corrupt frame")
+	a := newAheadReader(io.MultiReader(bytes.NewReader(make([]byte, aheadBufSize+7)), iotest.ErrReader(broken)))
+	if n, err := io.Copy(io.Discard, a); !errors.Is(err, broken) || n != aheadBufSize+7 {
+		t.Fatalf("read %d bytes, %v: want %d bytes then the decoder's error", n, err, aheadBufSize+7)
+	}
+	a.stopAndWait()
+
+	// Stopped with the reader gone: the goroutine ends, and no longer reads.
+	var reads atomic.Int64
+	endless := readerFunc(func(p []byte) (int, error) { reads.Add(1); return len(p), nil })
+	a = newAheadReader(endless)
+	if _, err := io.ReadFull(a, make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	a.stopAndWait()
+	after := reads.Load()
+	time.Sleep(20 * time.Millisecond)
+	if reads.Load() != after {
+		t.Fatal("the decoder is still read after stopAndWait")
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
