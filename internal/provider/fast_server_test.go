@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"reflect"
 	"strings"
@@ -387,4 +388,116 @@ func TestFastDrillUpgradeAgreesWithTheFramework(t *testing.T) {
 	if upgradeCurrentDrill(old) != nil {
 		t.Fatal("a version 0 state must go to the framework's upgrader")
 	}
+}
+
+// TestAccDrillSchedule_savedPlanBesideUnchangedOnes: through the provider
+// binary Terraform runs, a saved plan that changes one drill schedule and
+// leaves another unchanged (planned below the framework) applies after both
+// schedules recorded new drills; after a refresh the next plan is empty, and a schedule
+// rewritten outside Terraform plans an update (drift is still seen).
+func TestAccDrillSchedule_savedPlanBesideUnchangedOnes(t *testing.T) {
+	testenv.Require(t)
+	ctx := context.Background()
+	client := testAccClient(t)
+	bucket := randomName("lb-fastplan")
+	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket,
+		Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), bucket, true) })
+	store := client.Store(bucket)
+	l := repo.Layout{Prefix: "pg", Cluster: "main"}
+	tf := terraformCLI(t)
+	config := func(scheduleA string) string {
+		return fmt.Sprintf(`
+terraform {
+  required_providers {
+    lifeboat = { source = "lifeboat-dr/lifeboat" }
+  }
+}
+
+resource "lifeboat_drill_schedule" "a" {
+  name     = "a"
+  cluster  = "main"
+  schedule = %[2]q
+  kind     = "cluster"
+  repository {
+    bucket = %[1]q
+    prefix = "pg"
+  }
+}
+
+resource "lifeboat_drill_schedule" "b" {
+  name       = "b"
+  cluster    = "main"
+  schedule   = "@weekly"
+  kind       = "cluster"
+  rto_target = "1h"
+  repository {
+    bucket = %[1]q
+    prefix = "pg"
+  }
+  check {
+    name     = "fresh"
+    kind     = "rpo"
+    expected = "15m"
+  }
+}
+
+output "b_last" {
+  value = lifeboat_drill_schedule.b.last_evidence_key
+}
+`, bucket, scheduleA)
+	}
+	evidence := func(schedule, id string) string {
+		t.Helper()
+		key := l.DrillEvidenceKey(schedule, id)
+		finished := time.Now().Add(-time.Minute).UTC()
+		b, _ := json.Marshal(drill.Evidence{Format: 1, ID: id, Schedule: schedule, Cluster: "main", Passed: true, RTOSeconds: 12.25,
+			Started: finished.Add(-12 * time.Second), Finished: finished, Key: key, RTOMet: true})
+		if _, err := store.Put(ctx, key, strings.NewReader(string(b)), objectstore.PutOptions{Size: int64(len(b))}); err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+
+	tf.Write(t, config("@daily"))
+	tf.Run(t, "apply", "-auto-approve")
+	evidence("b", "20261130T000000Z-aaaa")
+	tf.Run(t, "apply", "-auto-approve", "-refresh-only")
+
+	tf.Write(t, config("0 4 * * *"))
+	tf.Run(t, "plan", "-out=tfplan")
+	shown := tf.Run(t, "show", "-json", "tfplan")
+	if !strings.Contains(shown, `"lifeboat_drill_schedule.b"`) || strings.Count(shown, `"actions":["update"]`) != 1 {
+		t.Fatalf("the saved plan must update a and leave b alone:\n%s", shown)
+	}
+	// The world moves on: both schedules record a drill.
+	evidence("a", "20261130T010000Z-bbbb")
+	newest := evidence("b", "20261130T010000Z-cccc")
+	tf.Run(t, "apply", "tfplan")
+	doc, err := drill.ReadSchedule(ctx, store, l, "a", signature.Trust{})
+	if err != nil || doc.Schedule != "0 4 * * *" {
+		t.Fatalf("schedule a after the saved plan: %+v, %v", doc, err)
+	}
+	// b's new drill shows at the next refresh (the output follows it), and
+	// then nothing is left to plan.
+	tf.Run(t, "apply", "-auto-approve", "-refresh-only")
+	if got := strings.TrimSpace(tf.Run(t, "output", "-raw", "b_last")); got != newest {
+		t.Fatalf("b's last evidence after refresh: %q, want %q", got, newest)
+	}
+	if out, stderr, err := tf.Try("plan", "-detailed-exitcode", "-no-color"); err != nil {
+		t.Fatalf("the plan after the apply is not empty: %v\n%s%s", err, out, stderr)
+	}
+
+	// Drift: b's schedule rewritten outside Terraform plans an update.
+	if err := drill.WriteSchedule(ctx, store, l, drill.ScheduleDoc{Format: 1, Name: "b", Cluster: "main", Schedule: "@daily", Kind: "cluster",
+		RTOTargetSeconds: 3600, EvidenceDays: 365, Checks: []drill.Check{{Name: "fresh", Kind: "rpo", Expected: "15m"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := tf.Try("plan", "-detailed-exitcode", "-no-color")
+	if err == nil || !strings.Contains(out, `~ schedule`) || !strings.Contains(out, `lifeboat_drill_schedule.b`) {
+		t.Fatalf("a schedule rewritten outside Terraform must plan an update of b (%v):\n%s", err, out)
+	}
+	tf.Run(t, "destroy", "-auto-approve")
 }
