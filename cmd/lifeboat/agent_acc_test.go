@@ -43,7 +43,7 @@ func TestAccAgent_oneMinuteScheduleTwoAgents(t *testing.T) {
 	if _, err := psqlErr(env.Postgres, "agent_tenant", "CREATE TABLE IF NOT EXISTS t(x int); INSERT INTO t VALUES (1)"); err != nil {
 		t.Fatal(err)
 	}
-	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *",
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *", Created: existing(),
 		Retention: repo.PolicyRetention{FullCount: 5}, TenantDatabases: []string{"agent_tenant"}}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestAccAgent_tenantDumpFailures(t *testing.T) {
 		psql(t, env.Postgres, "CREATE DATABASE "+db)
 	}
 	psql(t, env.Postgres, "DROP DATABASE ag_t2")
-	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *",
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *", Created: existing(),
 		Retention: repo.PolicyRetention{FullCount: 5}, TenantDatabases: []string{"ag_t1", "ag_t2", "ag_t3"}}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestAccAgent_killedMidBackup(t *testing.T) {
 	f := setupAgentRepo(t, env, "agent-acc-kill")
 	ctx := context.Background()
 	pgbench(t, env.Postgres, "-i", "-s", "10", "-q")
-	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *"}, nil); err != nil {
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *", Created: existing()}, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitForSecondBelow(30)
@@ -293,7 +293,7 @@ func TestAccAgent_SIGTERMMidBackup(t *testing.T) {
 	f := setupAgentRepo(t, env, "agent-acc-term")
 	ctx := context.Background()
 	pgbench(t, env.Postgres, "-i", "-s", "10", "-q")
-	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *"}, nil); err != nil {
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *", Created: existing()}, nil); err != nil {
 		t.Fatal(err)
 	}
 	a := startAgent(t, f, "A", slowBackup...)
@@ -320,6 +320,11 @@ func TestAccAgent_SIGTERMMidBackup(t *testing.T) {
 
 // slowBackup makes a base backup of pgbench -s 10 take ~20s, in 1 MiB parts.
 var slowBackup = []string{"--compression", "none", "--part-size", strconv.Itoa(1 << 20), "--max-rate", "8192"}
+
+// existing is the created time of a policy the tests' agents find already
+// in place: older than the slot due at start, which is then the policy's
+// to run (a slot that began before its policy existed is not due).
+func existing() time.Time { return time.Now().Add(-time.Hour) }
 
 func setupAgentRepo(t *testing.T, env *testenv.Env, bucket string) *backupFixture {
 	t.Helper()
@@ -587,7 +592,7 @@ func TestAccAgent_drill(t *testing.T) {
 	f := setupAgentRepo(t, env, "agent-acc-drill")
 	ctx := context.Background()
 	psql(t, env.Postgres, "DROP TABLE IF EXISTS drill_rows; CREATE TABLE drill_rows AS SELECT generate_series(1, 100) AS x")
-	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *"}, nil); err != nil {
+	if err := repo.WritePolicy(ctx, f.store, f.cfg.Layout(), repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *", Created: existing()}, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitForSecondBelow(45)
@@ -670,7 +675,7 @@ func TestAccAgent_writerPrunes(t *testing.T) {
 	f.run(t, 0, "backup")
 	old := f.newest(t)
 	f.archiveWAL(t)
-	if err := repo.WritePolicy(ctx, f.store, l, repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *",
+	if err := repo.WritePolicy(ctx, f.store, l, repo.Policy{Cluster: f.cfg.Cluster, Schedule: "* * * * *", Created: existing(),
 		Retention: repo.PolicyRetention{FullCount: 1}}, nil); err != nil {
 		t.Fatal(err)
 	}

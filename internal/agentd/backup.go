@@ -30,9 +30,23 @@ func (d *Daemon) backupJob(p *repo.Policy) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &job{name: BackupJob, sched: s, run: func(ctx context.Context, _ time.Time) (string, error) {
+	j := &job{name: BackupJob, sched: s, run: func(ctx context.Context, _ time.Time) (string, error) {
 		return d.backupFn(ctx, p)
-	}}, nil
+	}, since: p.Created}
+	if j.since.IsZero() {
+		j.since, j.sinceUntilFirstRun = d.firstSawPolicy(), true
+	}
+	return j, nil
+}
+
+// firstSawPolicy is when this agent first read a policy.
+func (d *Daemon) firstSawPolicy() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.policySeen.IsZero() {
+		d.policySeen = d.cfg.Now().UTC()
+	}
+	return d.policySeen
 }
 
 // backup is one scheduled backup: a base backup, the policy's tenant
@@ -186,11 +200,42 @@ func throttledProgress(log *slog.Logger, every time.Duration) func(backup.Progre
 // backup policy for the cluster.
 var ErrNoPolicy = errors.New("no backup policy in the repository")
 
+// BackupRequest is a "backup now" as BackupNow takes it.
+type BackupRequest struct {
+	// ID is the request's id ("" for none): the run record names it, so
+	// an agent that takes the request over after its first holder lost
+	// its claim finds the backup already taken instead of taking another.
+	ID string
+	// Waiting, when set, is told (at most every BackupWaitReport) what the
+	// request waits for while another backup of the cluster runs.
+	Waiting func(detail string)
+}
+
+// BackupWaitReport is how often BackupNow logs (and tells
+// BackupRequest.Waiting) that it still waits for a running backup.
+const BackupWaitReport = 10 * time.Second
+
 // BackupNow takes one backup as the policy in the repository declares it
 // (read now, and refused unless signed by a trusted key, as the schedule
 // is): base backup, tenant dumps, then retention. It is what a "backup
 // now" request runs on this host.
-func (d *Daemon) BackupNow(ctx context.Context) (string, error) {
+//
+// It runs under the backup job's lease, the one the schedule takes, so a
+// requested and a scheduled backup never run at once on any agent of the
+// cluster: while another holds it, BackupNow waits (polling, logging every
+// BackupWaitReport) until it is released or expires, for as long as ctx
+// allows. The request's own claim is renewed meanwhile, so the provider
+// keeps waiting for a claimed request (bounded by its apply timeout).
+//
+// A backup now counts for the schedule's current slot: it is recorded as
+// the backup job's run of that slot (naming req.ID), so the scheduler does
+// not take another backup right after it; the policy's next backup is at
+// the next slot. A run of req.ID recorded already (by an agent that lost
+// its claim on the request after its backup was complete) is returned as
+// it is, without another backup. A failure is recorded only when final (a
+// tenant dump failed after the base backup was taken); any other failure
+// leaves the slot as it was, due when it was.
+func (d *Daemon) BackupNow(ctx context.Context, req BackupRequest) (string, error) {
 	p, err := repo.ReadPolicy(ctx, d.cfg.Store, d.layout, d.trust)
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return "", fmt.Errorf("%w: %s", ErrNoPolicy, d.layout.PolicyKey())
@@ -201,5 +246,127 @@ func (d *Daemon) BackupNow(ctx context.Context) (string, error) {
 	if p.Cluster != "" && p.Cluster != d.layout.Cluster {
 		return "", fmt.Errorf("policy is for cluster %q, this agent serves %q", p.Cluster, d.layout.Cluster)
 	}
-	return d.backupFn(ctx, p)
+	log := d.log.With("job", BackupJob, "request", req.ID)
+	lease, slot, err := d.waitBackupLease(ctx, p, req, log)
+	if err != nil {
+		return "", err
+	}
+	defer d.release(lease, log)
+	last, err := ReadRun(ctx, d.cfg.Store, d.layout, BackupJob)
+	if err != nil {
+		return "", err
+	}
+	if req.ID != "" && last != nil && last.Request == req.ID && (last.Result == ResultSuccess || last.Final) {
+		log.Info("the request's backup was taken already: not taking another", "by", last.Holder, "output", last.Output)
+		d.setLast(BackupJob, last)
+		if last.Result != ResultSuccess {
+			return last.Output, &FinalError{Err: errors.New(last.Error)}
+		}
+		return last.Output, nil
+	}
+	if last != nil && last.Slot.After(slot) {
+		slot = last.Slot // this agent's clock is behind: never move the record back
+	}
+	attempt := 1
+	if last != nil && last.Slot.Equal(slot) {
+		attempt = last.Attempts + 1
+	}
+	log = log.With("slot", slot.Format(time.RFC3339), "lease_generation", lease.Doc().Generation)
+	log.Info("backup now starting")
+	d.mu.Lock()
+	d.running[BackupJob] = true
+	d.mu.Unlock()
+	d.m.JobRunning.WithLabelValues(BackupJob).Set(1)
+	defer func() {
+		d.mu.Lock()
+		delete(d.running, BackupJob)
+		d.mu.Unlock()
+		d.m.JobRunning.WithLabelValues(BackupJob).Set(0)
+	}()
+
+	workCtx, stop := KeepLease(ctx, lease, d.cfg.LeaseRenew, log)
+	defer stop()
+	started := d.cfg.Now().UTC()
+	output, err := d.backupFn(workCtx, p)
+	stop()
+	finished := d.cfg.Now().UTC()
+	if cause := context.Cause(workCtx); ctx.Err() != nil || errors.Is(cause, ErrLeaseLost) {
+		d.m.JobRuns.WithLabelValues(BackupJob, "canceled").Inc()
+		log.Warn("backup now abandoned", "err", err, "cause", cause)
+		return output, fmt.Errorf("backup abandoned: %w", cause)
+	}
+	var fe *FinalError
+	if err != nil && !errors.As(err, &fe) {
+		d.m.JobFailures.WithLabelValues(BackupJob).Inc()
+		d.m.JobRuns.WithLabelValues(BackupJob, ResultFailure).Inc()
+		log.Error("backup now failed; the slot is left as it was", "err", err, "output", output)
+		return output, err
+	}
+	r := d.runRecord(BackupJob, slot, attempt, started, finished, output, err, log)
+	r.Request = req.ID
+	// Cleanup must happen even when ctx is done.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer ccancel()
+	if werr := WriteRun(cctx, d.cfg.Store, d.layout, r); werr != nil {
+		// The backup exists: the request still names it. The schedule may
+		// take another at this slot.
+		log.Error("recording the run", "err", werr)
+	} else {
+		d.setLast(BackupJob, &r)
+	}
+	return output, err
+}
+
+// waitBackupLease takes the backup job's lease for the policy's current
+// slot (now, when the policy has no schedule this agent accepts), waiting
+// while another backup holds it.
+func (d *Daemon) waitBackupLease(ctx context.Context, p *repo.Policy, req BackupRequest, log *slog.Logger) (*Lease, time.Time, error) {
+	slot := d.cfg.Now().UTC()
+	if s, err := d.parseSchedule(p.Schedule); err == nil {
+		if sl := Slot(s, d.cfg.Now()); !sl.IsZero() {
+			slot = sl
+		}
+	}
+	poll := min(d.cfg.Tick, time.Second)
+	began := time.Now()
+	var reported time.Time
+	for {
+		lease, err := AcquireLease(ctx, d.cfg.Store, d.layout, BackupJob, d.cfg.Holder, slot, d.leaseTTL(), d.cfg.Now)
+		if err == nil {
+			if !reported.IsZero() {
+				log.Info("backup now: the running backup is over", "waited", time.Since(began).Round(time.Second))
+			}
+			return lease, slot, nil
+		}
+		if ctx.Err() != nil {
+			return nil, slot, fmt.Errorf("waiting for the backup job's lease: %w", context.Cause(ctx))
+		}
+		if time.Since(reported) >= BackupWaitReport {
+			reported = time.Now()
+			detail := err.Error()
+			if errors.Is(err, ErrLeaseHeld) {
+				log.Info("backup now waits for the running backup", "waited", time.Since(began).Round(time.Second), "reason", err)
+			} else {
+				log.Warn("backup now: taking the backup job's lease (retrying)", "err", err)
+			}
+			if req.Waiting != nil {
+				req.Waiting(detail)
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(poll):
+		}
+	}
+}
+
+// BackupIDOf is the base backup a backup job's output names ("backup <id>,
+// tenant ...": see backup), "" when it names none.
+func BackupIDOf(output string) string {
+	for item := range strings.SplitSeq(output, ", ") {
+		if id, ok := strings.CutPrefix(item, "backup "); ok {
+			return id
+		}
+	}
+	return ""
 }

@@ -119,6 +119,17 @@ type job struct {
 	sched *schedule.Schedule
 	// run does the work of one slot; output names what it produced.
 	run func(ctx context.Context, slot time.Time) (output string, err error)
+	// since is when the job's schedule began: a slot that started before
+	// it is not due. A new policy's first scheduled backup is the first
+	// slot after the policy was written, not the slot of the day it was
+	// written in, which would start a backup the moment an agent sees the
+	// policy (beside the "backup now" its creation asked for).
+	since time.Time
+	// sinceUntilFirstRun limits since to a job that never ran: since is
+	// then only when this agent first saw the job (a policy without
+	// created), which a restart moves, and a slot the job owes must not
+	// be skipped because the agent restarted.
+	sinceUntilFirstRun bool
 }
 
 // Daemon runs the repository's schedules. Create it with New, then Run.
@@ -147,6 +158,9 @@ type Daemon struct {
 	// by this agent yet); drillIndexDirty is set when a drill ran since.
 	drillIndexAt    time.Time
 	drillIndexDirty bool
+	// policySeen is when this agent first read a policy: the start of
+	// the schedule of a policy that does not say when it was created.
+	policySeen time.Time
 
 	// trust holds the provider's public keys: configuration (policy,
 	// drill schedules) without their signature is refused.
@@ -495,6 +509,9 @@ func (d *Daemon) startDue(ctx context.Context) {
 }
 
 func (d *Daemon) isDue(j *job, slot time.Time, last *Run) bool {
+	if slot.Before(j.since) && (last == nil || !j.sinceUntilFirstRun) {
+		return false
+	}
 	return Due(slot, last, d.cfg.Now(), d.cfg.RetryDelay, d.cfg.MaxAttempts)
 }
 
@@ -502,9 +519,11 @@ func (d *Daemon) maybeStart(ctx context.Context, j *job) {
 	log := d.log.With("job", j.name)
 	slot := Slot(j.sched, d.cfg.Now())
 	d.mu.Lock()
-	cached := d.last[j.name]
+	cached, known := d.last[j.name]
 	d.mu.Unlock()
-	if !d.isDue(j, slot, cached) {
+	// NOTE: an unknown last run (none read yet) is not "never ran": a job
+	// with a start (since) must see the record before it decides.
+	if known && !d.isDue(j, slot, cached) {
 		return
 	}
 	// Locally due: what does the repository say?
@@ -570,40 +589,12 @@ func (d *Daemon) execute(ctx context.Context, j *job, slot time.Time, prev *Run,
 	log = log.With("slot", slot.Format(time.RFC3339), "attempt", attempt, "lease_generation", lease.Doc().Generation)
 	log.Info("job starting")
 
-	jobCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	renewDone := make(chan struct{})
-	stopRenew := make(chan struct{})
-	go func() {
-		defer close(renewDone)
-		t := time.NewTicker(d.cfg.LeaseRenew)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopRenew:
-				return
-			case <-t.C:
-			}
-			// NOTE: renew with a context of its own: the job's context is
-			// what a lost lease cancels, not what cancels the renewal.
-			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.LeaseRenew)
-			err := lease.Renew(rctx)
-			rcancel()
-			if errors.Is(err, ErrLeaseLost) {
-				log.Error("lease lost: cancelling the job", "err", err)
-				cancel(err)
-				return
-			}
-			if err != nil {
-				log.Warn("renewing the lease (retrying)", "err", err)
-			}
-		}
-	}()
+	jobCtx, stop := KeepLease(ctx, lease, d.cfg.LeaseRenew, log)
+	defer stop()
 
 	started := d.cfg.Now().UTC()
 	output, err := j.run(jobCtx, slot)
-	close(stopRenew)
-	<-renewDone
+	stop()
 	finished := d.cfg.Now().UTC()
 	dur := finished.Sub(started)
 
@@ -617,26 +608,7 @@ func (d *Daemon) execute(ctx context.Context, j *job, slot time.Time, prev *Run,
 		log.Warn("job abandoned; the slot stays due", "err", err, "cause", context.Cause(jobCtx), "duration", dur)
 		d.m.JobRuns.WithLabelValues(j.name, "canceled").Inc()
 	default:
-		r := Run{Job: j.name, Slot: slot.UTC(), Result: ResultSuccess, Attempts: attempt, Holder: d.cfg.Holder,
-			Started: started, Finished: finished, Output: output}
-		if err != nil {
-			r.Result, r.Error = ResultFailure, err.Error()
-			var fe *FinalError
-			r.Final = errors.As(err, &fe)
-			var tde *backup.TenantDumpError
-			if errors.As(err, &tde) {
-				r.TenantFailures = map[string]string{}
-				for _, f := range tde.Failed {
-					r.TenantFailures[f.Database] = f.Err.Error()
-				}
-			}
-			d.m.JobFailures.WithLabelValues(j.name).Inc()
-			log.Error("job failed", "err", err, "duration", dur, "output", output)
-		} else {
-			d.m.JobLastSuccess.WithLabelValues(j.name).Set(float64(finished.UnixNano()) / 1e9)
-			log.Info("job finished", "duration", dur, "output", output)
-		}
-		d.m.JobRuns.WithLabelValues(j.name, r.Result).Inc()
+		r := d.runRecord(j.name, slot, attempt, started, finished, output, err, log)
 		if werr := WriteRun(cctx, d.cfg.Store, d.layout, r); werr != nil {
 			// The lease is released anyway: another agent redoing the slot
 			// is better than nobody doing the next one.
@@ -646,6 +618,33 @@ func (d *Daemon) execute(ctx context.Context, j *job, slot time.Time, prev *Run,
 		}
 	}
 	d.release(lease, log)
+}
+
+// runRecord is the record of a run of job that ended with output and err,
+// counted in the metrics and logged.
+func (d *Daemon) runRecord(job string, slot time.Time, attempt int, started, finished time.Time, output string, err error, log *slog.Logger) Run {
+	dur := finished.Sub(started)
+	r := Run{Job: job, Slot: slot.UTC(), Result: ResultSuccess, Attempts: attempt, Holder: d.cfg.Holder,
+		Started: started, Finished: finished, Output: output}
+	if err != nil {
+		r.Result, r.Error = ResultFailure, err.Error()
+		var fe *FinalError
+		r.Final = errors.As(err, &fe)
+		var tde *backup.TenantDumpError
+		if errors.As(err, &tde) {
+			r.TenantFailures = map[string]string{}
+			for _, f := range tde.Failed {
+				r.TenantFailures[f.Database] = f.Err.Error()
+			}
+		}
+		d.m.JobFailures.WithLabelValues(job).Inc()
+		log.Error("job failed", "err", err, "duration", dur, "output", output)
+	} else {
+		d.m.JobLastSuccess.WithLabelValues(job).Set(float64(finished.UnixNano()) / 1e9)
+		log.Info("job finished", "duration", dur, "output", output)
+	}
+	d.m.JobRuns.WithLabelValues(job, r.Result).Inc()
+	return r
 }
 
 func (d *Daemon) release(lease *Lease, log *slog.Logger) {

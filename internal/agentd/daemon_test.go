@@ -37,9 +37,24 @@ func testDaemon(t *testing.T, store objectstore.Store, holder string, opts ...Op
 // discardLogger is a test daemon's logger: its log is not what is tested.
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// writePolicy writes a policy on sched created a year and a day ago:
+// every slot of the tests' schedules (a yearly one included) began after
+// it, so the slot current at start is due. writeNewPolicy writes one
+// created now.
 func writePolicy(t *testing.T, store objectstore.Store, sched string) {
 	t.Helper()
-	if err := repo.WritePolicy(context.Background(), store, testLayout, repo.Policy{Cluster: testLayout.Cluster, Schedule: sched}, nil); err != nil {
+	writePolicyCreated(t, store, sched, time.Now().AddDate(-1, 0, -1))
+}
+
+func writeNewPolicy(t *testing.T, store objectstore.Store, sched string) {
+	t.Helper()
+	writePolicyCreated(t, store, sched, time.Time{})
+}
+
+func writePolicyCreated(t *testing.T, store objectstore.Store, sched string, created time.Time) {
+	t.Helper()
+	if err := repo.WritePolicy(context.Background(), store, testLayout, repo.Policy{Cluster: testLayout.Cluster, Schedule: sched,
+		Created: created}, nil); err != nil {
 		t.Fatal(err)
 	}
 }

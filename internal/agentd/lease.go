@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -135,6 +137,61 @@ func (le *Lease) Renew(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// KeepLease renews lease every `every` while the work it guards runs, and
+// returns the context the work runs with: derived from ctx, and cancelled
+// with a cause wrapping ErrLeaseLost when the lease is lost (the work must
+// stop: another agent may take it over). stop ends the renewals and then
+// cancels the context; after it, context.Cause tells whether the lease was
+// lost.
+//
+// A renewal the store fails (slow, unreachable) is retried every every/8
+// rather than at the next period, each try bounded by every/2: a lease
+// expires 2×every after its last renewal, so one slow request on a busy
+// store must not cost the lease while the work is alive.
+func KeepLease(ctx context.Context, lease *Lease, every time.Duration, log *slog.Logger) (workCtx context.Context, stop func()) {
+	workCtx, cancel := context.WithCancelCause(ctx)
+	stopRenew := make(chan struct{})
+	renewDone := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		wait := every
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopRenew:
+				return
+			case <-t.C:
+			}
+			// NOTE: renew with a context of its own: the work's context is
+			// what a lost lease cancels, not what cancels the renewal.
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), every/2)
+			err := lease.Renew(rctx)
+			rcancel()
+			switch {
+			case errors.Is(err, ErrLeaseLost):
+				log.Error("lease lost: cancelling the work", "lease", lease.doc.Job, "err", err)
+				cancel(err)
+				return
+			case err != nil:
+				log.Warn("renewing the lease (retrying)", "lease", lease.doc.Job, "err", err)
+				wait = max(every/8, time.Millisecond)
+			default:
+				wait = every
+			}
+			t.Reset(wait)
+		}
+	}()
+	var once sync.Once
+	return workCtx, func() {
+		once.Do(func() {
+			close(stopRenew)
+			<-renewDone
+			cancel(nil)
+		})
+	}
 }
 
 // Release gives the lease up, so another agent need not wait for it to

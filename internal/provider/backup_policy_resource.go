@@ -465,13 +465,15 @@ func (r *backupPolicyResource) apply(ctx context.Context, planned tfsdk.Plan, pr
 		return
 	}
 	if prior == nil {
+		var taken string
 		if plan.BackupOnCreate.ValueBool() {
-			r.firstBackup(ctx, store, &plan, diags)
+			taken = r.firstBackup(ctx, store, &plan, diags)
 			if diags.HasError() {
 				return
 			}
 		}
 		r.observe(ctx, store, &plan, diags)
+		r.lastBackupTaken(ctx, store, &plan, taken, diags)
 	}
 	// On update the last backup and the restorable window stay as planned:
 	// they move with every backup and every archived segment, so the plan
@@ -532,10 +534,10 @@ func (r *backupPolicyResource) converge(ctx context.Context, m *backupPolicyMode
 
 // firstBackup takes a base backup and the tenant dumps, logging progress:
 // on the cluster's agent when one is named or alive (see backupOnAgent),
-// else here.
-func (r *backupPolicyResource) firstBackup(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) {
-	if r.backupOnAgent(ctx, store, m, diags) || diags.HasError() {
-		return
+// else here. It returns the base backup it took ("" when unknown).
+func (r *backupPolicyResource) firstBackup(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) (backupID string) {
+	if id, done := r.backupOnAgent(ctx, store, m, diags); done || diags.HasError() {
+		return id
 	}
 	progress := func(p backup.Progress) {
 		tflog.Info(ctx, "backup in progress", map[string]any{"id": p.ID, "database": p.Database, "phase": p.Phase,
@@ -544,19 +546,19 @@ func (r *backupPolicyResource) firstBackup(ctx context.Context, store objectstor
 	recipients, err := m.Encryption.repo().Parse()
 	if err != nil {
 		diags.AddAttributeError(path.Root("encryption"), "Invalid Age Recipient", err.Error())
-		return
+		return ""
 	}
 	manifest, err := backup.Take(ctx, store, backup.Options{Layout: m.layout(), DSN: m.Postgres.dsn(), Progress: progress, Recipients: recipients,
 		Compression: m.Compression.ValueString()})
 	if err != nil {
 		diags.Append(errorDiag("Error Taking First Base Backup",
 			fmt.Sprintf("taking a base backup of %s (backup_on_create = true)", m.Postgres.describe()), err))
-		return
+		return ""
 	}
 	tflog.Info(ctx, "base backup complete", map[string]any{"id": manifest.ID, "stored_bytes": manifest.StoredSize})
 	dbs := m.tenantDatabases()
 	if len(dbs) == 0 {
-		return
+		return manifest.ID
 	}
 	_, err = backup.DumpTenants(ctx, store, backup.TenantOptions{Layout: m.layout(), DSN: m.Postgres.dsn(), PGDump: pg.Program("pg_dump"),
 		Parallelism: int(m.TenantDumpParallel.ValueInt64()), Progress: progress, Recipients: recipients}, dbs)
@@ -569,6 +571,7 @@ func (r *backupPolicyResource) firstBackup(ctx context.Context, store objectstor
 	case err != nil:
 		diags.Append(errorDiag("Error Dumping Tenant Databases", fmt.Sprintf("dumping %v from %s (backup_on_create = true)", dbs, m.Postgres.describe()), err))
 	}
+	return manifest.ID
 }
 
 // Read implements resource.Resource.
@@ -646,6 +649,25 @@ func (r *backupPolicyResource) observe(ctx context.Context, store objectstore.St
 		m.RecoveryWindowEnd = types.StringValue(w.Latest.UTC().Format(time.RFC3339))
 	}
 	return c
+}
+
+// lastBackupTaken makes the backup the apply took (id) the last backup in
+// state: the one the "backup now" request's result names, not whatever
+// is newest in the catalog (a scheduled backup of another agent may have
+// started beside it). Unknown or unreadable, the catalog's newest stays.
+func (r *backupPolicyResource) lastBackupTaken(ctx context.Context, store objectstore.Store, m *backupPolicyModel, id string, diags *diag.Diagnostics) {
+	if id == "" || m.LastBackupID.ValueString() == id {
+		return
+	}
+	man, err := backup.ReadManifest(ctx, store, m.layout(), id)
+	if err != nil {
+		diags.AddWarning("Backup Taken On Create Unreadable",
+			fmt.Sprintf("The backup %s taken on create could not be read back (%v): last_backup_id shows the newest in the catalog instead. "+
+				"The next refresh reads the catalog again.", id, err))
+		return
+	}
+	m.LastBackupID = types.StringValue(man.ID)
+	m.LastBackupTime = types.StringValue(man.StopTime.UTC().Format(time.RFC3339))
 }
 
 // warnPosture shows the posture engine's findings on the policy p as read

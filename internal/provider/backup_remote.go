@@ -17,23 +17,24 @@ import (
 // backupOnAgent takes the backup of backup_on_create through a "backup
 // now" request when the agent executor applies: executor = "agent", or
 // unset with an agent named or a live agent of the cluster. It reports
-// whether it did (false: the caller takes the backup here); a failure is a
-// diagnostic.
-func (r *backupPolicyResource) backupOnAgent(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) bool {
+// whether it did (false: the caller takes the backup here) and the base
+// backup the request's result names (the one the request took, not the
+// catalog's newest); a failure is a diagnostic.
+func (r *backupPolicyResource) backupOnAgent(ctx context.Context, store objectstore.Store, m *backupPolicyModel, diags *diag.Diagnostics) (backupID string, done bool) {
 	layout := m.layout()
 	switch m.Executor.ValueString() {
 	case "local":
-		return false
+		return "", false
 	case "agent":
 	default:
 		if m.Agent.ValueString() == "" {
 			live, err := remote.LiveAgents(ctx, store, layout, time.Now())
 			if err != nil {
 				tflog.Warn(ctx, "could not list the cluster's agents: taking the first backup here", map[string]any{"error": err.Error()})
-				return false
+				return "", false
 			}
 			if len(live) == 0 {
-				return false
+				return "", false
 			}
 			tflog.Info(ctx, "a live agent serves the cluster: it takes the first backup", map[string]any{"host": live[0].Host})
 		}
@@ -41,7 +42,7 @@ func (r *backupPolicyResource) backupOnAgent(ctx context.Context, store objectst
 	req, reused, err := remote.Submit(ctx, store, layout, remote.Request{Kind: remote.KindBackup, Agent: m.Agent.ValueString()}, r.data.signer)
 	if err != nil {
 		diags.Append(errorDiag("Error Requesting Backup", fmt.Sprintf("writing the backup request for the agent into s3://%s/%s", store.Bucket(), layout.RequestsDir()), err))
-		return true
+		return "", true
 	}
 	key := layout.RequestKey(req.ID)
 	tflog.Info(ctx, "backup requested from the agent", map[string]any{"request": key, "agent": req.Agent, "reused": reused})
@@ -55,14 +56,15 @@ func (r *backupPolicyResource) backupOnAgent(ctx context.Context, store objectst
 		diags.AddAttributeError(path.Root("agent"), "Backup Not Claimed By An Agent",
 			fmt.Sprintf("%v.\n\nStart `lifeboat agent` on the database host (its bootstrap file's host, or --host, must be %q when agent is set), "+
 				"check that it reaches the repository (data.lifeboat_agents lists the live agents), raise claim_timeout, or set executor = \"local\".", err, req.Agent))
-		return true
+		return "", true
 	case err != nil:
 		diags.Append(errorDiag("Error Taking First Base Backup On The Agent", fmt.Sprintf("the agent executed request %s (backup_on_create = true)", key), err))
-		return true
+		return "", true
 	}
-	tflog.Info(ctx, "backup taken by the agent", map[string]any{"request": key, "host": res.Host, "holder": res.Holder, "output": res.Backup})
+	tflog.Info(ctx, "backup taken by the agent", map[string]any{"request": key, "host": res.Host, "holder": res.Holder, "output": res.Backup,
+		"backup_id": res.BackupID})
 	if err := remote.Ack(ctx, store, layout, req.ID); err != nil {
 		tflog.Warn(ctx, "could not acknowledge the request", map[string]any{"request": key, "error": err.Error()})
 	}
-	return true
+	return res.BackupID, true
 }

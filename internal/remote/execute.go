@@ -42,8 +42,10 @@ type Host struct {
 	// evidence are still written with Store.
 	Restorer *agentd.Restorer
 	// Backup takes a backup now as the signed policy in the repository
-	// declares it, and names what it produced; nil: backup requests fail.
-	Backup func(ctx context.Context) (string, error)
+	// declares it (agentd.Daemon.BackupNow: under the backup job's lease,
+	// recorded as the run of the current slot), and names what it
+	// produced; nil: backup requests fail.
+	Backup func(ctx context.Context, req agentd.BackupRequest) (string, error)
 }
 
 // ErrNoRestorer means a clean-room request reached an agent whose
@@ -81,11 +83,16 @@ func (h *Host) Exec(ctx context.Context, req *Request, report func(Progress)) (*
 			return nil, fmt.Errorf("%w %q: this agent takes no backups", ErrUnknownKind, req.Kind)
 		}
 		report(Progress{Phase: "backing up"})
-		out, err := h.Backup(ctx)
+		out, err := h.Backup(ctx, agentd.BackupRequest{ID: req.ID, Waiting: func(detail string) {
+			report(Progress{Phase: "waiting for the running backup", Detail: detail})
+		}})
+		// The result names the backup this request took, never merely the
+		// newest in the catalog (a scheduled one may follow it).
+		res := &Result{Backup: out, BackupID: agentd.BackupIDOf(out)}
 		if err != nil {
-			return &Result{Backup: out}, err
+			return res, err
 		}
-		return &Result{Backup: out}, nil
+		return res, nil
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownKind, req.Kind)
 }

@@ -135,6 +135,9 @@ type Result struct {
 	// Backup is what a backup request produced ("backup <id>, tenant
 	// <db>/<id>, ...").
 	Backup string `json:"backup,omitempty"`
+	// BackupID is the base backup a backup request took (the provider's
+	// last_backup_id after it).
+	BackupID string `json:"backup_id,omitempty"`
 }
 
 // RestoreResult is what the provider reads into state after a restore.

@@ -261,39 +261,16 @@ func (w *Worker) try(ctx context.Context, id string) {
 func (w *Worker) execute(ctx context.Context, req *Request, lease *agentd.Lease, log *slog.Logger) {
 	attempt := lease.Doc().Generation
 	log.Info("request claimed")
-	jobCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stopRenew := make(chan struct{})
-	renewDone := make(chan struct{})
-	go func() {
-		defer close(renewDone)
-		t := time.NewTicker(w.LeaseRenew)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopRenew:
-				return
-			case <-t.C:
-			}
-			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), w.LeaseRenew)
-			err := lease.Renew(rctx)
-			rcancel()
-			if errors.Is(err, agentd.ErrLeaseLost) {
-				log.Error("claim lost: cancelling the request", "err", err)
-				cancel(err)
-				return
-			}
-			if err != nil {
-				log.Warn("renewing the claim (retrying)", "err", err)
-			}
-		}
-	}()
+	// The claim is renewed for as long as the work runs (a long backup, a
+	// wait for the running scheduled backup), so no other agent takes the
+	// request over while this one is alive; a lost claim cancels the work.
+	jobCtx, stop := agentd.KeepLease(ctx, lease, w.LeaseRenew, log)
+	defer stop()
 	rep := &reporter{w: w, id: req.ID, attempt: attempt, log: log}
 	rep.send(jobCtx, Progress{Phase: "claimed"}, true)
 	started := time.Now().UTC()
 	res, err := w.Exec(jobCtx, req, func(p Progress) { rep.send(jobCtx, p, false) })
-	close(stopRenew)
-	<-renewDone
+	stop()
 
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer ccancel()

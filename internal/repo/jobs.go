@@ -48,6 +48,11 @@ type JobRun struct {
 	// TenantFailures names the tenant databases whose dump failed in this
 	// run, with the error (the backup job; every other tenant was dumped).
 	TenantFailures map[string]string `json:"tenant_failures,omitempty"`
+	// Request is the "backup now" request this run served (the backup job
+	// only): a request counts for the slot it ran in, and an agent taking
+	// over the request after its first holder lost its claim finds its
+	// backup here instead of taking another one.
+	Request string `json:"request,omitempty"`
 }
 
 // ReadJobRun reads the last run of job; nil with no error when there is
