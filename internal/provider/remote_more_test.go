@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/catalog"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -204,12 +205,26 @@ resource "lifeboat_backup_policy" "main" {
 			!strings.Contains(last.Backup, "backup ") || !strings.Contains(last.Backup, "tenant "+db+"/") {
 			t.Errorf("%s: backup request's result %+v: want succeeded on db-eu-1 by agent-a, a base backup and the tenant dump", step, last)
 		}
-		id, got := newest()
-		if got != codec || !strings.Contains(last.Backup, "backup "+id) {
-			t.Errorf("%s: newest backup %s compressed %q, want %s by the agent's request (%q)", step, id, got, codec, last.Backup)
+		// The state names the backup the request took, as its result says.
+		if last.BackupID == "" || !strings.Contains(last.Backup, "backup "+last.BackupID) {
+			t.Fatalf("%s: the request's result names no backup id: %+v", step, last)
 		}
-		if v := stateValues(t, tf)["lifeboat_backup_policy.main"]; v["last_backup_id"] != id {
-			t.Errorf("%s: last_backup_id %v, want %s", step, v["last_backup_id"], id)
+		if v := stateValues(t, tf)["lifeboat_backup_policy.main"]; v["last_backup_id"] != last.BackupID {
+			t.Errorf("%s: last_backup_id %v, want %s, the request's backup", step, v["last_backup_id"], last.BackupID)
+		}
+		m, err := backup.ReadManifest(ctx, store, layout, last.BackupID)
+		if err != nil || m.Compression != codec {
+			t.Errorf("%s: the request's backup %s: %+v, %v; want compressed %s", step, last.BackupID, m, err, codec)
+		}
+		// And it is the newest: the agent took no scheduled backup beside
+		// it (the policy's slot of today began before the policy existed,
+		// and the request served it).
+		if id, _ := newest(); id != last.BackupID {
+			t.Errorf("%s: newest backup %s, want the request's %s", step, id, last.BackupID)
+		}
+		run, err := agentd.ReadRun(ctx, store, layout, agentd.BackupJob)
+		if err != nil || run == nil || run.Request == "" || run.Output != last.Backup {
+			t.Errorf("%s: backup job record %+v (%v): want the request's run of the slot", step, run, err)
 		}
 	}
 
