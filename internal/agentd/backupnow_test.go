@@ -73,6 +73,9 @@ func TestBackupNowAndScheduleNeverOverlap(t *testing.T) {
 	b := newBackups(400 * time.Millisecond)
 	a := testDaemon(t, store, "A", WithBackup(b.fn("A")))
 	other := testDaemon(t, store, "B", WithBackup(b.fn("B")))
+	// No agent dies here: leases of a second keep a loaded machine's
+	// scheduling delays from losing one.
+	a.cfg.LeaseRenew, other.cfg.LeaseRenew = 500*time.Millisecond, 500*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- a.Run(ctx) }()

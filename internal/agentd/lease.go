@@ -156,7 +156,10 @@ func KeepLease(ctx context.Context, lease *Lease, every time.Duration, log *slog
 	renewDone := make(chan struct{})
 	go func() {
 		defer close(renewDone)
-		wait := every
+		// The first renewal is due every after the lease was last
+		// written, not after the work started: reading a record under
+		// the lease may have taken a while on a busy machine.
+		wait := max(lease.doc.RenewedAt.Add(every).Sub(lease.now()), 0)
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		for {
