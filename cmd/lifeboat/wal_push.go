@@ -29,9 +29,6 @@ type walPushOptions struct {
 	// aheadWait bounds the wait for the agent's push of the same segment.
 	aheadWait time.Duration
 	stderr    io.Writer
-	// compressors is how many goroutines compress a segment (0: one per
-	// processor, see wal.Config.Compressors).
-	compressors int
 }
 
 func newWalPushCmd() *cobra.Command {
@@ -59,7 +56,6 @@ waited for (--ahead-wait). Anything else is pushed here.`,
 			// for huge segments.
 			debug.SetGCPercent(-1)
 			debug.SetMemoryLimit(pushMemoryLimit)
-			opts.compressors = spareProcessors()
 			return runWalPush(cmd.Context(), opts, args)
 		},
 	}
@@ -123,8 +119,20 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 			settings.Refused, map[string]string{"cache": "last verified", "bootstrap": "agent configuration's"}[settings.Source],
 			cmp.Or(settings.Compression, "zstd"), settings.Recipients != nil)
 	}
+	// PostgreSQL archives one file at a time. To drain a backlog faster,
+	// push the next ready segments alongside the one asked for and mark
+	// each done once stored; a failure there is left for PostgreSQL to
+	// retry through archive_command as usual.
+	walDir := filepath.Dir(args[0])
+	ready := wal.ReadySegments(walDir, filepath.Base(args[0]), opts.parallel-1)
+	compressors := 0 // one per processor, compressing after the checks
+	if len(ready) == 0 {
+		// One segment, the one PostgreSQL waits for: compress it from
+		// the start, beside the checks.
+		compressors = spareProcessors()
+	}
 	walCfg := wal.Config{Layout: cfg.Layout(), Compression: settings.Compression, SystemIdentifier: sysid, Recipients: settings.Recipients,
-		Compressors: opts.compressors}
+		Compressors: compressors}
 	if tli, err := wal.Timeline(filepath.Base(args[0])); err == nil {
 		n, _ := strconv.ParseUint(tli, 16, 32)
 		pushed, err := wal.PushUnarchivedHistory(ctx, store, walCfg, filepath.Dir(args[0]), uint32(n))
@@ -136,13 +144,8 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 		}
 	}
 
-	// PostgreSQL archives one file at a time. To drain a backlog faster,
-	// push the next ready segments alongside the one asked for and mark
-	// each done once stored; a failure there is left for PostgreSQL to
-	// retry through archive_command as usual.
-	walDir := filepath.Dir(args[0])
 	var wg sync.WaitGroup
-	for _, name := range wal.ReadySegments(walDir, filepath.Base(args[0]), opts.parallel-1) {
+	for _, name := range ready {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -211,7 +214,9 @@ func pushedAhead(ctx context.Context, cfg repo.AgentConfig, sysid uint64, ahead 
 // the checksum to finish; with two more, the cores themselves are shared
 // out by the kernel, which serves a woken thread at once. The work done is
 // the same: no more threads compute than there are cores, plus the
-// checksum.
+// checksum. Only for a push of one segment: segments pushed side by side
+// (--parallel) have compressors enough to keep every processor busy, and
+// keep compressing after the checks, as the agent does.
 func spareProcessors() int {
 	cores := runtime.GOMAXPROCS(0)
 	runtime.GOMAXPROCS(cores + 2)
