@@ -21,30 +21,18 @@ import (
 // provider moves it to db-b, which takes over at its next refresh with no
 // restart, and db-a stops.
 func TestAccRedisTargetFromRepository(t *testing.T) {
-	env := testenv.Require(t)
+	testenv.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r := testenv.NewRedis(t)
-	const password = "sessions-s3cret"
-	requirePassword(t, redisx.Options{Addr: r.Addr}, password)
-	store := env.MinIO[0].NewStore(t, "redis-target", objectstore.BucketSpec{})
-	bucket := store.Bucket()
-	l := repo.Layout{Prefix: "pg", Cluster: "main"}
-	provider, _ := signature.Generate()
+	f := newRedisRepo(t, testenv.NewRedis(t), "redis-target")
 	schedule := func(agent string) {
 		t.Helper()
-		if err := redisx.WriteSchedule(ctx, store, l, redisx.ScheduleDoc{Instance: "sessions", Cluster: "main", Class: "session",
-			Schedule: "@every 1s", KeepCount: 2, Target: &redisx.Target{Agent: agent, Address: r.Addr}}, provider); err != nil {
-			t.Fatal(err)
-		}
+		f.schedule(ctx, t, 2, redisx.Target{Agent: agent})
 	}
 	schedule("db-a")
-
-	for _, host := range []string{"db-a", "db-b"} {
-		// Only the secret is the host's: no address.
-		runRedisAgent(ctx, t, store, repo.AgentConfig{Bucket: bucket, Prefix: l.Prefix, Cluster: l.Cluster, Host: host,
-			TrustedKeys: []string{provider.Public().String()}, Redis: map[string]repo.RedisEntry{"sessions": {Password: password}}})
-	}
+	f.agent(ctx, t, "db-a")
+	f.agent(ctx, t, "db-b")
+	store, l := f.store, f.l
 	waitRun := func(holder string, since time.Time) *Run {
 		t.Helper()
 		return waitRedisRun(ctx, t, store, l, "sessions", holder, since)
@@ -77,12 +65,28 @@ func TestAccRedisTargetFromRepository(t *testing.T) {
 	t.Logf("db-b took over at %s, %d snapshots kept", first.Started.Format(time.RFC3339Nano), len(snaps))
 }
 
-// requirePassword writes a key into the Redis at o and sets its
-// requirepass to password, as a production instance has one.
-func requirePassword(t *testing.T, o redisx.Options, password string) {
+// redisRepo is a Redis that requires a password (as a production
+// instance does) and holds a key, and the repository pg/main in a bucket
+// of the first MinIO server, whose documents the provider's key signs.
+type redisRepo struct {
+	r        *testenv.Redis
+	conn     redisx.Options // how to reach r, without the password
+	password string
+	store    *objectstore.S3
+	l        repo.Layout
+	provider *signature.Signer
+}
+
+func newRedisRepo(t *testing.T, r *testenv.Redis, bucketPrefix string) *redisRepo {
 	t.Helper()
+	f := &redisRepo{r: r, conn: redisx.Options{Addr: r.Addr}, password: "sessions-s3cret",
+		store: testenv.Require(t).MinIO[0].NewStore(t, bucketPrefix, objectstore.BucketSpec{}), l: repo.Layout{Prefix: "pg", Cluster: "main"}}
+	if r.TLS != nil {
+		f.conn.TLS, f.conn.TLSServerName, f.conn.TLSCACert = true, r.TLS.ServerName, r.TLS.CACert
+	}
+	f.provider, _ = signature.Generate()
 	ctx := context.Background()
-	rc, err := redisx.Connect(ctx, o)
+	rc, err := redisx.Connect(ctx, f.conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,20 +94,42 @@ func requirePassword(t *testing.T, o redisx.Options, password string) {
 	if err := rc.Set(ctx, "session:1", "alice", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rc.ConfigSet(ctx, "requirepass", password).Err(); err != nil {
+	if err := rc.ConfigSet(ctx, "requirepass", f.password).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// schedule writes the signed snapshot schedule of the instance "sessions",
+// every second keeping keep, with the target tg (its address r's unless
+// set).
+func (f *redisRepo) schedule(ctx context.Context, t *testing.T, keep int, tg redisx.Target) {
+	t.Helper()
+	tg.Address = cmp.Or(tg.Address, f.r.Addr)
+	if err := redisx.WriteSchedule(ctx, f.store, f.l, redisx.ScheduleDoc{Instance: "sessions", Cluster: f.l.Cluster, Class: "session",
+		Schedule: "@every 1s", KeepCount: keep, Target: &tg}, f.provider); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// agent runs an agent named host on the repository whose configuration
+// holds only the instance's password: no address, no TLS settings.
+func (f *redisRepo) agent(ctx context.Context, t *testing.T, host string) *Daemon {
+	t.Helper()
+	return runRedisAgent(ctx, t, f.store, repo.AgentConfig{Bucket: f.store.Bucket(), Prefix: f.l.Prefix, Cluster: f.l.Cluster, Host: host,
+		TrustedKeys: []string{f.provider.Public().String()}, Redis: map[string]repo.RedisEntry{"sessions": {Password: f.password}}}, 300*time.Millisecond)
+}
+
 // runRedisAgent runs a daemon with agent's configuration on store until
-// the test ends: refreshing the repository's documents every 300 ms, so a
-// schedule's change reaches it quickly, and retrying a failed snapshot.
-func runRedisAgent(ctx context.Context, t *testing.T, store objectstore.Store, agent repo.AgentConfig) *Daemon {
+// the test ends, refreshing the repository's documents and retrying a
+// failed snapshot every `every`, so that a schedule's change reaches it
+// quickly.
+func runRedisAgent(ctx context.Context, t *testing.T, store objectstore.Store, agent repo.AgentConfig, every time.Duration) *Daemon {
 	t.Helper()
 	d, err := New(Config{
 		Store: store, Agent: agent,
-		Holder: cmp.Or(agent.Host, "A"), Refresh: 300 * time.Millisecond, Tick: 100 * time.Millisecond, LeaseRenew: time.Second,
-		StatsInterval: time.Hour, RetryDelay: 300 * time.Millisecond, MaxAttempts: 100, DSN: "host=/nonexistent",
+		Holder: cmp.Or(agent.Host, "A"), Refresh: every, Tick: 100 * time.Millisecond, LeaseRenew: time.Second,
+		StatsInterval: time.Hour, RetryDelay: every, MaxAttempts: 100, DSN: "host=/nonexistent",
 		Logger: discardLogger(),
 	}, WithMinGap(time.Second))
 	if err != nil {

@@ -83,7 +83,7 @@ func TestAccAgentTakesScheduledRedisSnapshots(t *testing.T) {
 	}
 	d := runRedisAgent(ctx, t, store, repo.AgentConfig{Bucket: bucket, Prefix: l.Prefix, Cluster: l.Cluster,
 		TrustedKeys: []string{provider.Public().String()}, Encryption: &repo.Encryption{Recipients: []string{recipient}},
-		Redis: map[string]repo.RedisEntry{"sessions": {Address: r.Addr}, "forged": {Address: r.Addr}}})
+		Redis: map[string]repo.RedisEntry{"sessions": {Address: r.Addr}, "forged": {Address: r.Addr}}}, 500*time.Millisecond)
 
 	// Retention: after four snapshots, two complete ones remain and the
 	// pruned ones are delete markers over versions that stay.

@@ -32,10 +32,7 @@ import (
 // lag, a probe claiming all denied) is not judged: unknown, when the
 // report trusts the agent's key.
 func TestAccAgentProbesRegionCopyKeys(t *testing.T) {
-	env := testenv.Require(t)
-	if len(env.MinIO) < 2 {
-		t.Fatal("two MinIO servers needed")
-	}
+	env := testenv.RequireMinIO(t, 2)
 	ctx := context.Background()
 	locked := objectstore.BucketSpec{Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}
 	src := env.MinIO[0].NewStore(t, "cprobe-primary", locked)

@@ -22,10 +22,7 @@ import (
 // fail over it, unknown once the record is stale or for a region that
 // never recorded a pass.
 func TestAccRegionLagPostureBetweenTwoMinIOServers(t *testing.T) {
-	env := testenv.Require(t)
-	if len(env.MinIO) < 2 {
-		t.Fatal("two MinIO servers needed")
-	}
+	env := testenv.RequireMinIO(t, 2)
 	ctx := context.Background()
 	src := env.MinIO[0].NewStore(t, "lag-primary", objectstore.BucketSpec{})
 	dst := env.MinIO[1].NewStore(t, "lag-dr", objectstore.BucketSpec{})

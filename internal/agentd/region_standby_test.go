@@ -29,10 +29,7 @@ import (
 // leaves it standing by (counted as refused); a mark written in the
 // primary is never copied; removing the mark stands it by again.
 func TestAccAgentInRecoveryRegionStandsByUntilActivated(t *testing.T) {
-	env := testenv.Require(t)
-	if len(env.MinIO) < 2 {
-		t.Fatal("needs two MinIO servers")
-	}
+	env := testenv.RequireMinIO(t, 2)
 	ctx := context.Background()
 	locked := objectstore.BucketSpec{Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}
 	// NOTE: one bucket name on both servers: the endpoint tells them apart.

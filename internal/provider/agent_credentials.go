@@ -24,12 +24,19 @@ func agentCredentialsBlock() schema.SingleNestedBlock {
 			"files that holds them (only the name is written). Without this block the agent config holds no keys and the agent " +
 			"uses the AWS default credential chain on its host (environment, profile, instance role). The provider's own keys are " +
 			"never copied into the agent config; giving them here is a plan-time warning.",
-		Attributes: map[string]schema.Attribute{
-			"access_key": schema.StringAttribute{MarkdownDescription: "The writer's access key id.", Optional: true},
-			"secret_key": schema.StringAttribute{MarkdownDescription: "The writer's secret access key.", Optional: true, Sensitive: true},
-			"profile": schema.StringAttribute{MarkdownDescription: "A profile of the AWS shared configuration and credentials files on the " +
-				"database host (`~/.aws/credentials` of the agent's account) holding the writer's keys, instead of access_key and secret_key.", Optional: true},
-		},
+		Attributes: credentialsAttributes("writer's", "database host (`~/.aws/credentials` of the agent's account) holding the writer's keys"),
+	}
+}
+
+// credentialsAttributes are the attributes of a block of static keys or a
+// profile: whose keys they are ("writer's"), and where the profile is and
+// what it holds.
+func credentialsAttributes(whose, profileWhere string) map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"access_key": schema.StringAttribute{MarkdownDescription: "The " + whose + " access key id.", Optional: true},
+		"secret_key": schema.StringAttribute{MarkdownDescription: "The " + whose + " secret access key.", Optional: true, Sensitive: true},
+		"profile": schema.StringAttribute{MarkdownDescription: "A profile of the AWS shared configuration and credentials files on the " +
+			profileWhere + ", instead of access_key and secret_key.", Optional: true},
 	}
 }
 
@@ -72,12 +79,7 @@ func restorerCredentialsBlock() schema.SingleNestedBlock {
 			"AWS shared credentials files holding them (only the name is written). They never go into the repository; " +
 			"`agent_config` is sensitive and a managed file is written mode 0600. Without this block the agent restores with its " +
 			"writer keys and refuses clean-room restores.",
-		Attributes: map[string]schema.Attribute{
-			"access_key": schema.StringAttribute{MarkdownDescription: "The restorer's access key id.", Optional: true},
-			"secret_key": schema.StringAttribute{MarkdownDescription: "The restorer's secret access key.", Optional: true, Sensitive: true},
-			"profile": schema.StringAttribute{MarkdownDescription: "A profile of the AWS shared configuration and credentials files on the " +
-				"database host holding the restorer's keys, instead of access_key and secret_key.", Optional: true},
-		},
+		Attributes: credentialsAttributes("restorer's", "database host holding the restorer's keys"),
 	}
 }
 

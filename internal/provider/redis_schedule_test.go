@@ -252,20 +252,12 @@ resource "lifeboat_redis_persistence" "test" {
 // BGSAVE moves last_save_at); the apply succeeds (no "Provider produced
 // inconsistent result"), and the state has the new last_save_at.
 func TestAccRedisPersistenceResource_savedPlanAfterBGSAVE(t *testing.T) {
-	testenv.Require(t)
+	env := testenv.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	r, err := testenv.StartRedis(ctx, t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop()
-	bucket := randomName("lb-redis-plan")
-	client := testAccClient(t)
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), bucket, true) })
+	r := testenv.NewRedis(t)
+	store := env.MinIO[0].NewStore(t, "lb-redis-plan", objectstore.BucketSpec{})
+	bucket := store.Bucket()
 	tf := terraformCLI(t)
 	config := func(keep int) string {
 		return fmt.Sprintf(`
@@ -316,7 +308,7 @@ output "last_save_at" {
 	if after == before {
 		t.Fatalf("last_save_at still %s after a BGSAVE and an apply", after)
 	}
-	d, err := redisx.ReadSchedule(ctx, client.Store(bucket), repo.Layout{Cluster: "main"}, "sessions", signature.Trust{})
+	d, err := redisx.ReadSchedule(ctx, store, repo.Layout{Cluster: "main"}, "sessions", signature.Trust{})
 	if err != nil || d.KeepCount != 48 {
 		t.Fatalf("schedule after the saved plan: %+v, %v", d, err)
 	}

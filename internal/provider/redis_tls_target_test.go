@@ -141,55 +141,6 @@ resource "lifeboat_redis_persistence" "test" {
 			t.Fatalf("%d snapshots (%v), want the %d taken", len(snaps), err, taken)
 		}
 	}
-	// planned is the saved plan's action and the snapshot block it plans.
-	planned := func(plan string) (actions []string, snap map[string]any) {
-		t.Helper()
-		var p struct {
-			ResourceChanges []struct {
-				Address string
-				Change  struct {
-					Actions []string
-					After   map[string]any
-				}
-			} `json:"resource_changes"`
-		}
-		if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json", plan)), &p); err != nil {
-			t.Fatal(err)
-		}
-		for _, rc := range p.ResourceChanges {
-			if rc.Address == "lifeboat_redis_persistence.test" {
-				s, _ := rc.Change.After["snapshot"].(map[string]any)
-				return rc.Change.Actions, s
-			}
-		}
-		t.Fatalf("no change of the resource in the plan")
-		return nil, nil
-	}
-	// stateSnapshot is the snapshot block in the state.
-	stateSnapshot := func() map[string]any {
-		t.Helper()
-		var st struct {
-			Values struct {
-				RootModule struct {
-					Resources []struct {
-						Address string
-						Values  map[string]any
-					}
-				} `json:"root_module"`
-			}
-		}
-		if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json")), &st); err != nil {
-			t.Fatal(err)
-		}
-		for _, res := range st.Values.RootModule.Resources {
-			if res.Address == "lifeboat_redis_persistence.test" {
-				s, _ := res.Values["snapshot"].(map[string]any)
-				return s
-			}
-		}
-		t.Fatal("no resource in the state")
-		return nil
-	}
 	noChanges := func() {
 		t.Helper()
 		if out, errOut, err := tf.Try("plan", "-detailed-exitcode"); err != nil {
@@ -215,16 +166,16 @@ resource "lifeboat_redis_persistence" "test" {
 	// Saved plan: db-b at another address; more snapshots before the apply.
 	tf.Write(t, config("db-b", otherAddr, "redis.test"))
 	tf.Run(t, "plan", "-out=tfplan")
-	actions, planSnap := planned("tfplan")
-	if len(actions) != 1 || actions[0] != "update" {
-		t.Fatalf("plan actions %v, want an update in place", actions)
+	change := tf.Planned(t, "tfplan")[redisAddr]
+	if len(change.Actions) != 1 || change.Actions[0] != "update" {
+		t.Fatalf("plan actions %v, want an update in place", change.Actions)
 	}
 	snapshot()
 	snapshot()
 	tf.Run(t, "apply", "tfplan")
 	target("db-b", otherAddr)
-	if got := stateSnapshot(); fmt.Sprint(got) != fmt.Sprint(planSnap) {
-		t.Fatalf("state's snapshot block %v, the plan's %v", got, planSnap)
+	if got, want := tf.Resource(t, redisAddr)["snapshot"], change.After["snapshot"]; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("state's snapshot block %v, the plan's %v", got, want)
 	}
 	snapshotsKept()
 	noChanges()

@@ -52,15 +52,10 @@ func waitLive(t *testing.T, store objectstore.Store, host string) {
 func TestAccAgentsDataSource_heartbeat(t *testing.T) {
 	testAccPreCheck(t)
 	bin, _ := buildAgent(t)
-	bucket := randomName("lb-agents")
-	client := testAccClient(t)
-	ctx := context.Background()
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), bucket, true) })
+	store := testenv.Require(t).MinIO[0].NewStore(t, "lb-agents", objectstore.BucketSpec{})
+	bucket := store.Bucket()
 	startTestAgent(t, bin, bucket, "db-eu-1", "agent-a", "")
-	waitLive(t, client.Store(bucket), "db-eu-1")
+	waitLive(t, store, "db-eu-1")
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

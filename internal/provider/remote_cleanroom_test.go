@@ -140,7 +140,7 @@ output "password" {
 	tf.RunWith(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
 	tf.RunWith(t, ci, "apply", "-input=false", "reviewed.tfplan")
 
-	v := stateValues(t, tf)["lifeboat_restore.clean"]
+	v := tf.State(t)["lifeboat_restore.clean"]
 	password, _ := v["superuser_password"].(string)
 	user, _ := v["superuser"].(string)
 	if len(password) < 24 || user == "" {

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -52,14 +51,9 @@ func requestResults(t *testing.T, store objectstore.Store, kind remote.Kind) []*
 // wrote is taken back, so no agent runs anything later.
 func TestAccDrillSchedule_claimTimeoutNoAgent(t *testing.T) {
 	testAccPreCheck(t)
-	bucket := randomName("lb-drillct")
-	client := testAccClient(t)
 	ctx := context.Background()
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), bucket, true) })
-	store := client.Store(bucket)
+	store := testenv.Require(t).MinIO[0].NewStore(t, "lb-drillct", objectstore.BucketSpec{})
+	bucket := store.Bucket()
 	start := time.Now()
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
@@ -93,30 +87,6 @@ resource "lifeboat_drill_schedule" "test" {
 	if _, _, err := findDrillSchedule(ctx, store, repo.Layout{Prefix: "pg", Cluster: "main"}, "nightly", signature.Trust{}); !isNotFound(err) {
 		t.Errorf("schedule of the failed create: %v, want it taken back", err)
 	}
-}
-
-// stateValues are the resources' attribute values in the directory's
-// state, by address.
-func stateValues(t *testing.T, tf *testenv.TerraformCLI) map[string]map[string]any {
-	t.Helper()
-	var state struct {
-		Values struct {
-			RootModule struct {
-				Resources []struct {
-					Address string         `json:"address"`
-					Values  map[string]any `json:"values"`
-				} `json:"resources"`
-			} `json:"root_module"`
-		} `json:"values"`
-	}
-	if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json")), &state); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]map[string]any{}
-	for _, r := range state.Values.RootModule.Resources {
-		out[r.Address] = r.Values
-	}
-	return out
 }
 
 // TestAccBackupPolicy_backupNowOnAgent: the policy's first backup is a
@@ -209,7 +179,7 @@ resource "lifeboat_backup_policy" "main" {
 		if last.BackupID == "" || !strings.Contains(last.Backup, "backup "+last.BackupID) {
 			t.Fatalf("%s: the request's result names no backup id: %+v", step, last)
 		}
-		if v := stateValues(t, tf)["lifeboat_backup_policy.main"]; v["last_backup_id"] != last.BackupID {
+		if v := tf.State(t)["lifeboat_backup_policy.main"]; v["last_backup_id"] != last.BackupID {
 			t.Errorf("%s: last_backup_id %v, want %s, the request's backup", step, v["last_backup_id"], last.BackupID)
 		}
 		m, err := backup.ReadManifest(ctx, store, layout, last.BackupID)
@@ -284,28 +254,16 @@ resource "lifeboat_drill_schedule" "nightly" {
 		moveOn(50)
 		tf.Write(t, config(codec))
 		tf.RunWith(t, ci, "plan", "-input=false", "-out="+step+".tfplan")
-		var plan struct {
-			ResourceChanges []struct {
-				Address string `json:"address"`
-				Change  struct {
-					Actions []string       `json:"actions"`
-					After   map[string]any `json:"after"`
-				} `json:"change"`
-			} `json:"resource_changes"`
-		}
-		if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json", step+".tfplan")), &plan); err != nil {
-			t.Fatal(err)
-		}
 		planned := map[string]map[string]any{}
-		for _, rc := range plan.ResourceChanges {
-			if a := strings.Join(rc.Change.Actions, ","); a != "update" && a != "create" && a != "no-op" {
-				t.Fatalf("%s: %s plans %s, want an update in place", step, rc.Address, a)
+		for addr, c := range tf.Planned(t, step+".tfplan") {
+			if a := strings.Join(c.Actions, ","); a != "update" && a != "create" && a != "no-op" {
+				t.Fatalf("%s: %s plans %s, want an update in place", step, addr, a)
 			}
-			planned[rc.Address] = rc.Change.After
+			planned[addr] = c.After
 		}
 		moveOn(80) // between the review and the apply
 		tf.RunWith(t, ci, "apply", "-input=false", step+".tfplan")
-		got := stateValues(t, tf)
+		got := tf.State(t)
 		for addr, after := range planned {
 			for _, attr := range []string{"compression", "agent", "executor", "claim_timeout", "last_backup_id"} {
 				if want, ok := after[attr]; ok && fmt.Sprint(got[addr][attr]) != fmt.Sprint(want) {
@@ -332,10 +290,10 @@ resource "lifeboat_drill_schedule" "nightly" {
   executor         = "agent"
   claim_timeout    = "45s"`, drill("2m")
 	savedUpdate("agent-drill-claim", "lz4")
-	if v := stateValues(t, tf)["lifeboat_drill_schedule.nightly"]; v["claim_timeout"] != "2m" {
+	if v := tf.State(t)["lifeboat_drill_schedule.nightly"]; v["claim_timeout"] != "2m" {
 		t.Errorf("drill schedule's claim_timeout %v, want 2m", v["claim_timeout"])
 	}
-	if v := stateValues(t, tf)["lifeboat_backup_policy.main"]; v["agent"] != "db-eu-2" || v["executor"] != "agent" || v["claim_timeout"] != "45s" {
+	if v := tf.State(t)["lifeboat_backup_policy.main"]; v["agent"] != "db-eu-2" || v["executor"] != "agent" || v["claim_timeout"] != "45s" {
 		t.Errorf("policy's agent %v, executor %v, claim_timeout %v; want db-eu-2, agent, 45s", v["agent"], v["executor"], v["claim_timeout"])
 	}
 }

@@ -156,7 +156,7 @@ resource "lifeboat_restore" "tenant" {
 	tf.RunWith(t, ci, "plan", "-input=false", "-out=reviewed.tfplan")
 	tf.RunWith(t, ci, "apply", "-input=false", "reviewed.tfplan")
 
-	values := stateValues(t, tf)
+	values := tf.State(t)
 	if m, _ := values["lifeboat_restore.tenant"]["missing_attachments"].([]any); len(m) != 0 {
 		t.Errorf("missing_attachments %v", m)
 	}

@@ -156,7 +156,7 @@ terraform {
 	// The reviewed plan applies, from the recovery point it named, with
 	// the forensic listing it showed.
 	tf.Run(t, "apply", "-input=false", "reviewed.tfplan")
-	state := stateValues(t, tf)
+	state := tf.State(t)
 	if n := len(state); n != 1 {
 		t.Fatalf("%d resources in state, want 1", n)
 	}

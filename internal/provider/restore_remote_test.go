@@ -176,7 +176,7 @@ resource "lifeboat_drill_schedule" "nightly" {
 	logPath := filepath.Join(t.TempDir(), "apply.log")
 	tf.RunWith(t, append(ci, "TF_LOG_PROVIDER=INFO", "TF_LOG_PATH="+logPath), "apply", "-input=false", "reviewed.tfplan")
 
-	state := stateValues(t, tf)
+	state := tf.State(t)
 	requests := map[string]string{}
 	for addr, values := range state {
 		if addr == "lifeboat_drill_schedule.nightly" {

@@ -138,7 +138,7 @@ resource "lifeboat_restore" "tenant" {
 
 	// The reviewed plan applies, from the backup it named.
 	tf.Run(t, "apply", "-input=false", "reviewed.tfplan")
-	state := stateValues(t, tf)
+	state := tf.State(t)
 	if n := len(state); n != 2 {
 		t.Fatalf("%d resources in state, want 2", n)
 	}

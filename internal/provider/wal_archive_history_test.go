@@ -54,13 +54,8 @@ func TestAccWalArchiveResource_pushesMissingHistory(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	client := testAccClient(t)
-	bucket := randomName("lb-history")
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), bucket, true) })
-	store := client.Store(bucket)
+	store := testenv.Require(t).MinIO[0].NewStore(t, "lb-history", objectstore.BucketSpec{})
+	bucket := store.Bucket()
 	cfg := wal.Config{Layout: repo.Layout{Cluster: "bad"}} // testAccWalArchiveConfig_only: no prefix
 	if _, err := wal.ReadArchived(ctx, store, cfg, "00000002.history"); err == nil {
 		t.Fatal("00000002.history is archived before the apply")

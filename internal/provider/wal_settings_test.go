@@ -45,13 +45,8 @@ func TestAccWalArchive_settingsFromRepository(t *testing.T) {
 	pgSrv := env.Postgres
 	ctx := context.Background()
 	agent, dir := buildAgent(t)
-	bucket := randomName("lb-walset")
-	client := testAccClient(t)
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), bucket, true) })
-	store := client.Store(bucket)
+	store := env.MinIO[0].NewStore(t, "lb-walset", objectstore.BucketSpec{})
+	bucket := store.Bucket()
 	layout := repo.Layout{Prefix: "pg", Cluster: "main"}
 	key, _ := signature.Generate()
 	trust, _ := signature.NewTrust(key.Public().String())

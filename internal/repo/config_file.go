@@ -21,16 +21,31 @@ func WriteConfigFile(path, owner string, content []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".lifeboat-config-*")
+	return WriteFileAtomic(path, content, false, func(tmp string) error {
+		if os.Getuid() != 0 {
+			return nil
+		}
+		return os.Chown(tmp, uid, gid)
+	})
+}
+
+// WriteFileAtomic replaces path with body, so that a reader sees the old
+// content or the new, whole: written to a temporary file (mode 0600) in
+// path's directory, synced, and renamed over path. prepare, when set, runs
+// on the temporary file before the rename (to give it an owner). durable
+// syncs the directory too, so that the rename itself survives a crash.
+func WriteFileAtomic(path string, body []byte, durable bool, prepare func(tmp string) error) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer os.Remove(tmp.Name()) // a no-op once renamed
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
 		return err
 	}
-	if _, err := tmp.Write(content); err != nil {
+	if _, err := tmp.Write(body); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -41,10 +56,21 @@ func WriteConfigFile(path, owner string, content []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if os.Getuid() == 0 {
-		if err := os.Chown(tmp.Name(), uid, gid); err != nil {
+	if prepare != nil {
+		if err := prepare(tmp.Name()); err != nil {
 			return err
 		}
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if !durable {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -182,26 +182,16 @@ func writeCache(path string, d cachedDoc) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".wal-settings-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if os.Getuid() == 0 {
-		if st, err := os.Stat(dir); err == nil {
-			if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-				_ = os.Chown(tmp.Name(), int(sys.Uid), int(sys.Gid))
+	return WriteFileAtomic(path, b, false, func(tmp string) error {
+		if os.Getuid() == 0 {
+			if st, err := os.Stat(dir); err == nil {
+				if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+					_ = os.Chown(tmp, int(sys.Uid), int(sys.Gid))
+				}
 			}
 		}
-	}
-	return os.Rename(tmp.Name(), path)
+		return nil
+	})
 }
 
 // decode verifies d's signature against trust again and decodes it.

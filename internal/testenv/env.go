@@ -183,6 +183,18 @@ func Require(t testing.TB) *Env {
 	return current
 }
 
+// RequireMinIO is Require for a test that needs n MinIO servers (two stand
+// in for two regions). Fewer is its TestMain's mistake, not a reason to
+// skip: the test fails.
+func RequireMinIO(t testing.TB, n int) *Env {
+	t.Helper()
+	env := Require(t)
+	if len(env.MinIO) < n {
+		t.Fatalf("%d MinIO servers needed, %d started: give TestMain's Spec MinIO: %d", n, len(env.MinIO), n)
+	}
+	return env
+}
+
 // EnvFile renders Vars as a shell file of export lines.
 func (e *Env) EnvFile() string {
 	var b strings.Builder

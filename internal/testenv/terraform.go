@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -73,6 +74,68 @@ func (c *TerraformCLI) Run(t *testing.T, args ...string) string {
 	out, errOut, err := c.Try(args...)
 	if err != nil {
 		t.Fatalf("terraform %s: %v\n%s\n%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// State is the attribute values of the resources in the directory's
+// state, by address (terraform show -json).
+func (c *TerraformCLI) State(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	var state struct {
+		Values struct {
+			RootModule struct {
+				Resources []struct {
+					Address string         `json:"address"`
+					Values  map[string]any `json:"values"`
+				} `json:"resources"`
+			} `json:"root_module"`
+		} `json:"values"`
+	}
+	if err := json.Unmarshal([]byte(c.Run(t, "show", "-json")), &state); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for _, r := range state.Values.RootModule.Resources {
+		out[r.Address] = r.Values
+	}
+	return out
+}
+
+// Resource is State's values of the resource addr; the test fails when
+// the state has no such resource.
+func (c *TerraformCLI) Resource(t *testing.T, addr string) map[string]any {
+	t.Helper()
+	v, ok := c.State(t)[addr]
+	if !ok {
+		t.Fatalf("%s not in the state", addr)
+	}
+	return v
+}
+
+// Change is a resource's change in a saved plan: its actions ("update",
+// "create", "no-op", ...) and its planned values.
+type Change struct {
+	Actions []string       `json:"actions"`
+	After   map[string]any `json:"after"`
+}
+
+// Planned is the saved plan file plan's resource changes, by address
+// (terraform show -json plan).
+func (c *TerraformCLI) Planned(t *testing.T, plan string) map[string]Change {
+	t.Helper()
+	var p struct {
+		ResourceChanges []struct {
+			Address string `json:"address"`
+			Change  Change `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal([]byte(c.Run(t, "show", "-json", plan)), &p); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]Change{}
+	for _, rc := range p.ResourceChanges {
+		out[rc.Address] = rc.Change
 	}
 	return out
 }

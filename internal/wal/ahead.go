@@ -167,35 +167,7 @@ func (a Ahead) write(r AheadRecord) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(a.Dir, "."+r.Name+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	if _, err := tmp.Write(body); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), a.path(r.Name, extRecord)); err != nil {
-		return err
-	}
-	return syncDir(a.Dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return repo.WriteFileAtomic(a.path(r.Name, extRecord), body, true, nil)
 }
 
 // Push pushes the ready segment name of the pg_wal directory walDir ahead

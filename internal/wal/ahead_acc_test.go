@@ -24,23 +24,14 @@ type aheadFixture struct {
 	ahead  Ahead
 }
 
-func newAheadFixture(t *testing.T, bucket string) *aheadFixture {
+func newAheadFixture(t *testing.T, bucketPrefix string) *aheadFixture {
 	t.Helper()
-	env := testenv.Require(t)
-	ctx := context.Background()
-	m := env.MinIO[0]
-	client, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, PathStyle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
+	store := testenv.Require(t).MinIO[0].NewStore(t, bucketPrefix, objectstore.BucketSpec{})
 	walDir := filepath.Join(t.TempDir(), "pg_wal")
 	if err := os.MkdirAll(filepath.Join(walDir, "archive_status"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	f := &aheadFixture{store: client.Store(bucket), cfg: testConfig("zstd"), walDir: walDir, ahead: Ahead{Dir: AheadDir("", walDir, sysA)}}
+	f := &aheadFixture{store: store, cfg: testConfig("zstd"), walDir: walDir, ahead: Ahead{Dir: AheadDir("", walDir, sysA)}}
 	if err := f.ahead.Prepare(); err != nil {
 		t.Fatal(err)
 	}

@@ -19,15 +19,7 @@ import (
 func TestAccConcurrentPushersS3(t *testing.T) {
 	env := testenv.Require(t)
 	ctx := context.Background()
-	m := env.MinIO[0]
-	client, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, PathStyle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: "wal-race"}); err != nil {
-		t.Fatal(err)
-	}
-	store := client.Store("wal-race")
+	store := env.MinIO[0].NewStore(t, "wal-race", objectstore.BucketSpec{})
 	paths := []string{}
 	for seed := int64(1); seed <= 2; seed++ {
 		p, _ := walFile(t, t.TempDir(), seg1, 16<<20, seed)
@@ -79,15 +71,7 @@ func TestAccConcurrentPushersS3(t *testing.T) {
 func TestAccEncryptedWALS3(t *testing.T) {
 	env := testenv.Require(t)
 	ctx := context.Background()
-	m := env.MinIO[0]
-	client, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, PathStyle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: "wal-encrypted"}); err != nil {
-		t.Fatal(err)
-	}
-	store := client.Store("wal-encrypted")
+	store := env.MinIO[0].NewStore(t, "wal-encrypted", objectstore.BucketSpec{})
 	k := newAgeKey(t)
 	cfg := testConfig("zstd")
 	cfg.Recipients = recipients(t, k)

@@ -2,7 +2,6 @@ package regionaldisruption_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -103,30 +102,7 @@ func TestScenarioRegionalDisruption(t *testing.T) {
 
 	// The agent beside the database: it archives into the primary and
 	// copies with keys made from the region's copy_policy.
-	var state struct {
-		Values struct {
-			RootModule struct {
-				Resources []struct {
-					Address string         `json:"address"`
-					Values  map[string]any `json:"values"`
-				} `json:"resources"`
-			} `json:"root_module"`
-		} `json:"values"`
-	}
-	show := func(tf *testenv.TerraformCLI, addr string) map[string]any {
-		t.Helper()
-		if err := json.Unmarshal([]byte(tf.Run(t, "show", "-json")), &state); err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range state.Values.RootModule.Resources {
-			if r.Address == addr {
-				return r.Values
-			}
-		}
-		t.Fatalf("%s not in the state", addr)
-		return nil
-	}
-	copyPolicy, _ := show(tf, "lifeboat_recovery_region.eu2")["copy_policy"].(string)
+	copyPolicy, _ := tf.Resource(t, "lifeboat_recovery_region.eu2")["copy_policy"].(string)
 	if want, _ := access.Policy(access.RoleCopy, dst, l); copyPolicy != want.JSON() {
 		t.Fatalf("copy_policy:\n%s\nwant\n%s", copyPolicy, want.JSON())
 	}
@@ -182,7 +158,7 @@ func TestScenarioRegionalDisruption(t *testing.T) {
 		t.Fatalf("copy pass: %s", out)
 	}
 	tf.Run(t, append([]string{"apply", "-refresh-only", "-auto-approve"}, vars...)...)
-	eu2 := show(tf, "lifeboat_recovery_region.eu2")
+	eu2 := tf.Resource(t, "lifeboat_recovery_region.eu2")
 	runbook, _ := eu2["runbook"].(string)
 	if eu2["pending_objects"] != float64(0) || !inOrder(runbook, "### 1. warehouse (RTO 30m0s)", "`acme_logistics`", "`globex`",
 		"### 2. transport (RTO 2h0m0s)", "`initech_cargo`", "### 3. finance (RTO 8h0m0s)", "`acme_finance`") || !strings.Contains(runbook, bk.ID) {
@@ -227,7 +203,7 @@ func TestScenarioRegionalDisruption(t *testing.T) {
 		"-var", fmt.Sprintf("port=%d", port), "-var", "restored_suffix=_dr"}
 	fo.Run(t, append([]string{"apply", "-auto-approve"}, foVars...)...)
 
-	act := show(fo, "lifeboat_drill_schedule.activation")
+	act := fo.Resource(t, "lifeboat_drill_schedule.activation")
 	key, _ := act["last_evidence_key"].(string)
 	if act["last_drill_result"] != "passed" || key == "" {
 		t.Fatalf("activation drill: %v", act)
@@ -259,7 +235,7 @@ func TestScenarioRegionalDisruption(t *testing.T) {
 		t.Logf("group %s: RTO %.1fs (target %vs)", g.Name, g.RTOSeconds, g.RTOTargetSeconds)
 	}
 	for _, addr := range []string{"lifeboat_restore.odoo_main", "lifeboat_restore.acme_logistics"} {
-		r := show(fo, addr)
+		r := fo.Resource(t, addr)
 		checks, _ := r["check_results"].(map[string]any)
 		if len(checks) != 1 {
 			t.Fatalf("%s: check_results %v", addr, r["check_results"])
