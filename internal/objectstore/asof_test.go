@@ -117,11 +117,7 @@ func TestAsOfMemory(t *testing.T) {
 // the pauses).
 func TestAsOfS3(t *testing.T) {
 	c := newMinIOClient(t)
-	name := randomBucket("asof")
-	if err := c.CreateBucket(context.Background(), objectstore.BucketSpec{Name: name}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
+	name := newBucket(t, c, "asof")
 	asOfStory(t, c.Store(name), func() { time.Sleep(1100 * time.Millisecond) })
 }
 
@@ -130,11 +126,7 @@ func TestAsOfS3(t *testing.T) {
 // agent_credentials { profile }).
 func TestS3Profile(t *testing.T) {
 	c := newMinIOClient(t)
-	name := randomBucket("profile")
-	if err := c.CreateBucket(context.Background(), objectstore.BucketSpec{Name: name}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
+	name := newBucket(t, c, "profile")
 	env := testenv.Require(t).MinIO[0]
 	dir := t.TempDir()
 	creds := dir + "/credentials"

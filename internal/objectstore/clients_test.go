@@ -72,11 +72,6 @@ func TestClientsSecondConfigConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	objectstoretest.Run(t, func(t *testing.T) objectstore.Store {
-		name := randomBucket("conf2")
-		if err := c.CreateBucket(context.Background(), objectstore.BucketSpec{Name: name}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
-		return c.Store(name)
+		return c.Store(newBucket(t, c, "conf2"))
 	})
 }

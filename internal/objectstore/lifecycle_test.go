@@ -20,11 +20,7 @@ import (
 func TestS3PolicyRuleOwnershipIsExact(t *testing.T) {
 	c := newMinIOClient(t)
 	ctx := context.Background()
-	name := randomBucket("owners")
-	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: name}); err != nil {
-		t.Fatal(err)
-	}
-	defer c.DestroyBucket(ctx, name, true)
+	name := newBucket(t, c, "owners")
 	// A rule of the old ID scheme, for cluster main-eu: main must not take it.
 	legacy := types.LifecycleRule{ID: aws.String("lifeboat-policy-main-eu-transactional"), Status: types.ExpirationStatusEnabled,
 		Filter: &types.LifecycleRuleFilter{Prefix: aws.String("pg/main-eu/")}, Expiration: &types.LifecycleExpiration{Days: aws.Int32(9)}}

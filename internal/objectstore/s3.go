@@ -258,30 +258,17 @@ func b64hex(s string) string {
 	return hex.EncodeToString(b)
 }
 
-// fullSHA256 is the hex SHA-256 of a whole object from a checksum the
-// store reports, "" for a checksum of parts ("<base64>-<parts>",
-// COMPOSITE) or none.
-func fullSHA256(checksum *string, typ types.ChecksumType) string {
+// fullChecksum is the hex checksum of size bytes (a SHA-256's, a
+// CRC32C's) of a whole object from a checksum the store reports, "" for a
+// checksum of parts ("<base64>-<parts>", COMPOSITE), another length, or
+// none.
+func fullChecksum(checksum *string, typ types.ChecksumType, size int) string {
 	c := aws.ToString(checksum)
 	if c == "" || typ == types.ChecksumTypeComposite || strings.Contains(c, "-") {
 		return ""
 	}
 	b, err := base64.StdEncoding.DecodeString(c)
-	if err != nil || len(b) != sha256.Size {
-		return ""
-	}
-	return hex.EncodeToString(b)
-}
-
-// fullCRC32C is the hex CRC32C of a whole object from a checksum the
-// store reports, "" for a checksum of parts or none.
-func fullCRC32C(checksum *string, typ types.ChecksumType) string {
-	c := aws.ToString(checksum)
-	if c == "" || typ == types.ChecksumTypeComposite || strings.Contains(c, "-") {
-		return ""
-	}
-	b, err := base64.StdEncoding.DecodeString(c)
-	if err != nil || len(b) != crc32.Size {
+	if err != nil || len(b) != size {
 		return ""
 	}
 	return hex.EncodeToString(b)
@@ -365,8 +352,8 @@ func (s *S3) head(ctx context.Context, key string, mode types.ChecksumMode) (Obj
 		VersionID:    aws.ToString(out.VersionId),
 		IsLatest:     true,
 		Metadata:     lowerKeys(out.Metadata),
-		SHA256:       fullSHA256(out.ChecksumSHA256, out.ChecksumType),
-		CRC32C:       fullCRC32C(out.ChecksumCRC32C, out.ChecksumType),
+		SHA256:       fullChecksum(out.ChecksumSHA256, out.ChecksumType, sha256.Size),
+		CRC32C:       fullChecksum(out.ChecksumCRC32C, out.ChecksumType, crc32.Size),
 	}, nil
 }
 

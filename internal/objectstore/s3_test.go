@@ -43,19 +43,80 @@ func randomBucket(prefix string) string {
 	return fmt.Sprintf("%s-%08x", prefix, rand.Uint32())
 }
 
+// newBucket creates an empty bucket named after prefix, destroyed with
+// whatever it holds when the test ends, and returns its name.
+func newBucket(t *testing.T, c *objectstore.Client, prefix string) string {
+	t.Helper()
+	name := randomBucket(prefix)
+	if err := c.CreateBucket(context.Background(), objectstore.BucketSpec{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	// Versions locked by a test stay until their retention ends; MinIO's
+	// data folder is removed with the environment anyway.
+	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
+	return name
+}
+
+// patterned returns size bytes of a pattern that differs from one offset
+// to the next, so a misplaced or dropped byte changes the checksums.
+func patterned(size int) []byte {
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	return body
+}
+
+// piped returns body as a pipe, as a copy's source body is: read once, no
+// seeking, no length.
+func piped(body []byte) io.Reader {
+	pr, pw := io.Pipe()
+	go func() { _, err := pw.Write(body); pw.CloseWithError(err) }()
+	return pr
+}
+
+// checkedPutSizes are the body sizes a checked put is tried with: empty,
+// one byte, one part, and more than one part with a short last one.
+var checkedPutSizes = []int{0, 1, 1 << 20, 3<<20 + 5}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// shortPutStoresNothing puts a body shorter than the size it announces,
+// checked as opts asks: the put must fail and store nothing.
+func shortPutStoresNothing(t *testing.T, s objectstore.Store, opts objectstore.PutOptions) {
+	t.Helper()
+	ctx := context.Background()
+	opts.Size = 10
+	if _, err := s.Put(ctx, "short", strings.NewReader("short"), opts); err == nil {
+		t.Fatal("a short body went through")
+	}
+	if _, err := s.Head(ctx, "short"); !errors.Is(err, objectstore.ErrNotFound) {
+		t.Fatalf("short put left an object: %v", err)
+	}
+}
+
+// readObject returns the bytes s holds at key.
+func readObject(t *testing.T, s objectstore.Store, key string) []byte {
+	t.Helper()
+	rc, _, err := s.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestS3Conformance(t *testing.T) {
 	c := newMinIOClient(t)
 	objectstoretest.Run(t, func(t *testing.T) objectstore.Store {
-		name := randomBucket("conf")
-		if err := c.CreateBucket(context.Background(), objectstore.BucketSpec{Name: name}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			// Versions locked by the suite stay until their retention ends;
-			// MinIO's data folder is removed with the environment anyway.
-			_ = c.DestroyBucket(context.Background(), name, true)
-		})
-		return c.Store(name)
+		return c.Store(newBucket(t, c, "conf"))
 	})
 }
 
@@ -143,24 +204,12 @@ func TestS3PolicyTiersAndBucketTiersCoexist(t *testing.T) {
 func TestS3PutVerifiedSHA256(t *testing.T) {
 	c := newMinIOClient(t)
 	ctx := context.Background()
-	name := randomBucket("sha")
-	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: name}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
-	s := c.Store(name)
-	for _, size := range []int{0, 1, 1 << 20, 3<<20 + 5} {
-		body := make([]byte, size)
-		for i := range body {
-			body[i] = byte(i * 7)
-		}
-		sum := sha256.Sum256(body)
-		want := hex.EncodeToString(sum[:])
+	s := c.Store(newBucket(t, c, "sha"))
+	for _, size := range checkedPutSizes {
+		body := patterned(size)
+		want := sha256Hex(body)
 		key := fmt.Sprintf("streamed/%d", size)
-		// NOTE: a pipe, as the copy's source body: read once, no seeking.
-		pr, pw := io.Pipe()
-		go func() { _, err := pw.Write(body); pw.CloseWithError(err) }()
-		info, err := s.Put(ctx, key, pr, objectstore.PutOptions{Size: int64(size), VerifySHA256: true})
+		info, err := s.Put(ctx, key, piped(body), objectstore.PutOptions{Size: int64(size), VerifySHA256: true})
 		if err != nil {
 			t.Fatalf("%d bytes: %v", size, err)
 		}
@@ -174,13 +223,7 @@ func TestS3PutVerifiedSHA256(t *testing.T) {
 		if err != nil || h.SHA256 != want || h.Size != int64(size) {
 			t.Fatalf("%d bytes: head %+v, %v: want the stored SHA-256 %s", size, h, err, want)
 		}
-		rc, _, err := s.Get(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(rc)
-		rc.Close()
-		if !bytes.Equal(got, body) {
+		if got := readObject(t, s, key); !bytes.Equal(got, body) {
 			t.Fatalf("%d bytes: stored bytes differ", size)
 		}
 		// The same, the digest given ahead.
@@ -189,20 +232,14 @@ func TestS3PutVerifiedSHA256(t *testing.T) {
 			t.Fatalf("%d bytes, digest given: %+v, %v", size, info, err)
 		}
 	}
-	other := sha256.Sum256([]byte("other"))
-	_, err := s.Put(ctx, "wrong", strings.NewReader("payload"), objectstore.PutOptions{Size: 7, VerifySHA256: true, SHA256: hex.EncodeToString(other[:])})
+	_, err := s.Put(ctx, "wrong", strings.NewReader("payload"), objectstore.PutOptions{Size: 7, VerifySHA256: true, SHA256: sha256Hex([]byte("other"))})
 	if !errors.Is(err, objectstore.ErrChecksumMismatch) {
 		t.Fatalf("put with another digest: %v, want ErrChecksumMismatch", err)
 	}
 	if _, err := s.Head(ctx, "wrong"); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Fatalf("refused put left an object: %v", err)
 	}
-	if _, err := s.Put(ctx, "short", strings.NewReader("short"), objectstore.PutOptions{Size: 10, VerifySHA256: true}); err == nil {
-		t.Fatal("a short body went through")
-	}
-	if _, err := s.Head(ctx, "short"); !errors.Is(err, objectstore.ErrNotFound) {
-		t.Fatalf("short put left an object: %v", err)
-	}
+	shortPutStoresNothing(t, s, objectstore.PutOptions{VerifySHA256: true})
 	// A plain put keeps no SHA-256 to report.
 	if _, err := s.Put(ctx, "plain", strings.NewReader("plain"), objectstore.PutOptions{Size: 5}); err != nil {
 		t.Fatal(err)
@@ -220,24 +257,13 @@ func TestS3PutVerifiedSHA256(t *testing.T) {
 func TestS3PutVerifiedCRC32C(t *testing.T) {
 	c := newMinIOClient(t)
 	ctx := context.Background()
-	name := randomBucket("crc")
-	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: name}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
-	s := c.Store(name)
-	for _, size := range []int{0, 1, 1 << 20, 3<<20 + 5} {
-		body := make([]byte, size)
-		for i := range body {
-			body[i] = byte(i * 7)
-		}
-		sum := sha256.Sum256(body)
-		want := hex.EncodeToString(sum[:])
+	s := c.Store(newBucket(t, c, "crc"))
+	for _, size := range checkedPutSizes {
+		body := patterned(size)
+		want := sha256Hex(body)
 		crc := hex.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli))))
 		key := fmt.Sprintf("streamed/%d", size)
-		pr, pw := io.Pipe()
-		go func() { _, err := pw.Write(body); pw.CloseWithError(err) }()
-		info, err := s.Put(ctx, key, pr, objectstore.PutOptions{Size: int64(size), VerifyCRC32C: true})
+		info, err := s.Put(ctx, key, piped(body), objectstore.PutOptions{Size: int64(size), VerifyCRC32C: true})
 		if err != nil {
 			t.Fatalf("%d bytes: %v", size, err)
 		}
@@ -248,22 +274,11 @@ func TestS3PutVerifiedCRC32C(t *testing.T) {
 		if err != nil || h.CRC32C != crc || h.SHA256 != "" || h.Size != int64(size) {
 			t.Fatalf("%d bytes: head %+v, %v: want the stored CRC32C %s", size, h, err, crc)
 		}
-		rc, _, err := s.Get(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(rc)
-		rc.Close()
-		if !bytes.Equal(got, body) {
+		if got := readObject(t, s, key); !bytes.Equal(got, body) {
 			t.Fatalf("%d bytes: stored bytes differ", size)
 		}
 	}
-	if _, err := s.Put(ctx, "short", strings.NewReader("short"), objectstore.PutOptions{Size: 10, VerifyCRC32C: true}); err == nil {
-		t.Fatal("a short body went through")
-	}
-	if _, err := s.Head(ctx, "short"); !errors.Is(err, objectstore.ErrNotFound) {
-		t.Fatalf("short put left an object: %v", err)
-	}
+	shortPutStoresNothing(t, s, objectstore.PutOptions{VerifyCRC32C: true})
 	if _, err := s.Put(ctx, "both", strings.NewReader("both"), objectstore.PutOptions{Size: 4, VerifyCRC32C: true, VerifySHA256: true}); err == nil {
 		t.Fatal("a put asking for both checksums went through")
 	}
@@ -278,12 +293,7 @@ func TestS3PutVerifiedCRC32C(t *testing.T) {
 func TestS3StreamedPutsReuseTheirBuffers(t *testing.T) {
 	c := newMinIOClient(t)
 	ctx := context.Background()
-	name := randomBucket("reuse")
-	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: name}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
-	s := c.Store(name)
+	s := c.Store(newBucket(t, c, "reuse"))
 	const size = 40 << 20 // three parts of 16 MiB, the last one short
 	body := make([]byte, size)
 	for i := range body {
@@ -310,13 +320,7 @@ func TestS3StreamedPutsReuseTheirBuffers(t *testing.T) {
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
 		t.Fatalf("3 streamed puts of %d MiB allocated %d MiB: the part buffers are not reused", size>>20, alloc>>20)
 	}
-	rc, _, err := s.Get(ctx, "p2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(rc)
-	rc.Close()
-	if !bytes.Equal(got, body) {
+	if got := readObject(t, s, "p2"); !bytes.Equal(got, body) {
 		t.Fatalf("stored %d bytes, differing from the %d put", len(got), len(body))
 	}
 

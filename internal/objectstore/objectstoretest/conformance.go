@@ -138,28 +138,26 @@ func Run(t *testing.T, newStore NewStore) {
 		}
 	})
 
-	t.Run("FailedPutLeavesNothing", func(t *testing.T) {
-		s := newStore(t)
-		r := io.MultiReader(bytes.NewReader(make([]byte, 1<<20)), failingReader{})
-		if _, err := s.Put(ctx, "half", r, objectstore.PutOptions{Size: -1}); err == nil {
-			t.Fatal("put from a failing reader succeeded")
-		}
-		if _, _, err := s.Get(ctx, "half"); !errors.Is(err, objectstore.ErrNotFound) {
-			t.Fatalf("after failed put: want ErrNotFound, got %v", err)
-		}
-	})
-
-	t.Run("StreamAcrossPartsThatFailsLeavesNothing", func(t *testing.T) {
-		s := newStore(t)
+	// A body that fails after some bytes leaves no object behind.
+	for _, c := range []struct {
+		name   string
+		before int // bytes read before the failure
+	}{
+		{"FailedPutLeavesNothing", 1 << 20},
 		// Two full parts of the S3 store's uploads stored, then the body fails.
-		r := io.MultiReader(bytes.NewReader(make([]byte, 33<<20)), failingReader{})
-		if _, err := s.Put(ctx, "half", r, objectstore.PutOptions{Size: -1}); err == nil {
-			t.Fatal("put from a failing reader succeeded")
-		}
-		if _, _, err := s.Get(ctx, "half"); !errors.Is(err, objectstore.ErrNotFound) {
-			t.Fatalf("after failed put: want ErrNotFound, got %v", err)
-		}
-	})
+		{"StreamAcrossPartsThatFailsLeavesNothing", 33 << 20},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newStore(t)
+			r := io.MultiReader(bytes.NewReader(make([]byte, c.before)), failingReader{})
+			if _, err := s.Put(ctx, "half", r, objectstore.PutOptions{Size: -1}); err == nil {
+				t.Fatal("put from a failing reader succeeded")
+			}
+			if _, _, err := s.Get(ctx, "half"); !errors.Is(err, objectstore.ErrNotFound) {
+				t.Fatalf("after failed put: want ErrNotFound, got %v", err)
+			}
+		})
+	}
 
 	t.Run("ConditionalStreamAcrossPartsNeverOverwrites", func(t *testing.T) {
 		s := newStore(t)
