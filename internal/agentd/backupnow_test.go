@@ -54,6 +54,15 @@ func (b *backups) fn(holder string) BackupFunc {
 	}
 }
 
+// yearlyBackups is a repository whose yearly backup slot is due, and the
+// backups its agents take, each lasting d.
+func yearlyBackups(t *testing.T, d time.Duration) (objectstore.Store, *backups) {
+	t.Helper()
+	store := objectstore.NewMemory("b")
+	writePolicy(t, store, "0 0 1 1 *")
+	return store, newBackups(d)
+}
+
 func (b *backups) all() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -68,9 +77,7 @@ func (b *backups) all() []string {
 // scheduled one; and the last request is recorded as the slot's run, so
 // the schedule takes no backup after them.
 func TestBackupNowAndScheduleNeverOverlap(t *testing.T) {
-	store := objectstore.NewMemory("b")
-	writePolicy(t, store, "0 0 1 1 *") // a yearly slot, due at start
-	b := newBackups(400 * time.Millisecond)
+	store, b := yearlyBackups(t, 400*time.Millisecond)
 	a := testDaemon(t, store, "A", WithBackup(b.fn("A")))
 	other := testDaemon(t, store, "B", WithBackup(b.fn("B")))
 	// No agent dies here: leases of a second keep a loaded machine's
@@ -147,9 +154,7 @@ func TestBackupNowAndScheduleNeverOverlap(t *testing.T) {
 // counts for it: the daemon started afterwards takes no backup in that
 // slot. BackupIDOf reads the id the output names.
 func TestBackupNowServesTheSlot(t *testing.T) {
-	store := objectstore.NewMemory("b")
-	writePolicy(t, store, "0 0 1 1 *")
-	b := newBackups(10 * time.Millisecond)
+	store, b := yearlyBackups(t, 10*time.Millisecond)
 	d := testDaemon(t, store, "A", WithBackup(b.fn("A")))
 	out, err := d.BackupNow(context.Background(), BackupRequest{ID: "backup-x"})
 	if err != nil || BackupIDOf(out) != "A-1" {
@@ -160,12 +165,7 @@ func TestBackupNowServesTheSlot(t *testing.T) {
 		!r.Slot.Equal(time.Date(time.Now().UTC().Year(), 1, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("run record %+v, %v: want this year's slot served by the request", r, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- d.Run(ctx) }()
-	time.Sleep(700 * time.Millisecond)
-	cancel()
-	<-done
+	runFor(t, d, 700*time.Millisecond)
 	if got := b.all(); len(got) != 1 {
 		t.Fatalf("backups %v: the schedule ran the slot the request served", got)
 	}
@@ -183,9 +183,7 @@ func TestBackupNowServesTheSlot(t *testing.T) {
 // agent that takes the request over finds the backup in the run record
 // and returns it without taking another.
 func TestBackupNowTakenOverFindsItsBackup(t *testing.T) {
-	store := objectstore.NewMemory("b")
-	writePolicy(t, store, "0 0 1 1 *")
-	b := newBackups(10 * time.Millisecond)
+	store, b := yearlyBackups(t, 10*time.Millisecond)
 	first := testDaemon(t, store, "A", WithBackup(b.fn("A")))
 	second := testDaemon(t, store, "B", WithBackup(b.fn("B")))
 	ctx := context.Background()
@@ -218,12 +216,7 @@ func TestSlotBeforePolicyIsNotDue(t *testing.T) {
 		t.Helper()
 		b := newBackups(10 * time.Millisecond)
 		d := testDaemon(t, store, "A", WithBackup(b.fn("A")))
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- d.Run(ctx) }()
-		time.Sleep(within)
-		cancel()
-		<-done
+		runFor(t, d, within)
 		return b.all()
 	}
 	t.Run("created_after_the_slot", func(t *testing.T) {

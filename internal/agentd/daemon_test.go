@@ -34,6 +34,19 @@ func testDaemon(t *testing.T, store objectstore.Store, holder string, opts ...Op
 	return d
 }
 
+// runFor runs d for within, then stops it and waits for it to return.
+func runFor(t *testing.T, d *Daemon, within time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	time.Sleep(within)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("the daemon stopped with %v", err)
+	}
+}
+
 // discardLogger is a test daemon's logger: its log is not what is tested.
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -171,12 +184,7 @@ func TestFailedSlotIsRetriedThenGivenUp(t *testing.T) {
 	}))
 	d.cfg.RetryDelay = 100 * time.Millisecond
 	d.cfg.MaxAttempts = 3
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- d.Run(ctx) }()
-	time.Sleep(1500 * time.Millisecond)
-	cancel()
-	<-done
+	runFor(t, d, 1500*time.Millisecond)
 	if calls != 3 {
 		t.Fatalf("%d attempts, want 3", calls)
 	}
@@ -229,12 +237,7 @@ func TestFailedDrillIsNotRetriedInItsSlot(t *testing.T) {
 		return "evidence x", &FinalError{Err: errors.New("check rows failed")}
 	}))
 	d.cfg.RetryDelay = time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- d.Run(ctx) }()
-	time.Sleep(800 * time.Millisecond)
-	cancel()
-	<-done
+	runFor(t, d, 800*time.Millisecond)
 	if calls != 1 {
 		t.Fatalf("failed drill run %d times in its slot, want 1", calls)
 	}

@@ -66,36 +66,68 @@ func writeBackupPolicy(t *testing.T, store objectstore.Store) {
 	}
 }
 
+// backupHost is a repository whose backup policy's slot is due, the
+// backups its agents take, and the workers that run until the test ends.
+type backupHost struct {
+	store objectstore.Store
+	taken *takenBackups
+	ctx   context.Context
+	wg    sync.WaitGroup
+}
+
+func newBackupHost(t *testing.T) *backupHost {
+	t.Helper()
+	store := objectstore.NewMemory("b")
+	writeBackupPolicy(t, store)
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &backupHost{store: store, taken: &takenBackups{}, ctx: ctx}
+	t.Cleanup(func() { cancel(); h.wg.Wait() })
+	return h
+}
+
+// run runs w until the test ends.
+func (h *backupHost) run(w *Worker) {
+	h.wg.Add(1)
+	go func() { defer h.wg.Done(); _ = w.Run(h.ctx) }()
+}
+
+// submit submits a backup request for db1.
+func (h *backupHost) submit(t *testing.T) *Request {
+	t.Helper()
+	req, _, err := Submit(h.ctx, h.store, layout, Request{Kind: KindBackup, Agent: "db1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// wait waits for req's result.
+func (h *backupHost) wait(t *testing.T, req *Request) *Result {
+	t.Helper()
+	res, err := Wait(h.ctx, h.store, layout, req, WaitOptions{ClaimTimeout: 5 * time.Second, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // TestBackupRequestClaimOutlivesItsLease: a backup request whose backup
 // runs many times longer than the claim's lease (200 ms) stays with the
 // agent that claimed it, which renews the claim for as long as the work
 // runs: the other agent of the host never takes it, one backup is taken,
 // and the result names it.
 func TestBackupRequestClaimOutlivesItsLease(t *testing.T) {
-	store := objectstore.NewMemory("b")
-	writeBackupPolicy(t, store)
-	b := &takenBackups{}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
+	h := newBackupHost(t)
 	for _, holder := range []string{"A", "B"} {
-		a := newBackupAgent(t, store, holder, 1500*time.Millisecond, b)
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = a.w.Run(ctx) }()
+		h.run(newBackupAgent(t, h.store, holder, 1500*time.Millisecond, h.taken).w)
 	}
-	req, _, err := Submit(ctx, store, layout, Request{Kind: KindBackup, Agent: "db1"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Wait(ctx, store, layout, req, WaitOptions{ClaimTimeout: 5 * time.Second, Poll: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	taken := b.all()
+	req := h.submit(t)
+	res := h.wait(t, req)
+	taken := h.taken.all()
 	if len(taken) != 1 || res.BackupID != taken[0] || res.Backup != "backup "+taken[0] || res.Attempt != 1 {
 		t.Fatalf("result %+v, backups taken %v: want one backup, named by the first attempt's result", res, taken)
 	}
-	last, err := agentd.ReadRun(ctx, store, layout, agentd.BackupJob)
+	last, err := agentd.ReadRun(h.ctx, h.store, layout, agentd.BackupJob)
 	if err != nil || last == nil || last.Request != req.ID || last.Holder != res.Holder {
 		t.Fatalf("run record %+v, %v: want the request's run of the slot", last, err)
 	}
@@ -144,14 +176,9 @@ func (p *partitioned) List(ctx context.Context, prefix string, fn func(objectsto
 // finds the backup A took: no second backup, and the result (attempt 2,
 // by B) names A's backup.
 func TestBackupRequestTakenOverRunsOnce(t *testing.T) {
-	store := objectstore.NewMemory("b")
-	writeBackupPolicy(t, store)
-	b := &takenBackups{}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
-	cutA := &partitioned{Store: store}
-	a := newBackupAgent(t, cutA, "A", 50*time.Millisecond, b)
+	h := newBackupHost(t)
+	cutA := &partitioned{Store: h.store}
+	a := newBackupAgent(t, cutA, "A", 50*time.Millisecond, h.taken)
 	abandoned := make(chan error, 1)
 	exec := a.w.Exec
 	a.w.Exec = func(ctx context.Context, req *Request, report func(Progress)) (*Result, error) {
@@ -161,12 +188,8 @@ func TestBackupRequestTakenOverRunsOnce(t *testing.T) {
 		abandoned <- context.Cause(ctx)
 		return res, err
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = a.w.Run(ctx) }()
-	req, _, err := Submit(ctx, store, layout, Request{Kind: KindBackup, Agent: "db1"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h.run(a.w)
+	req := h.submit(t)
 	select {
 	case cause := <-abandoned:
 		if !errors.Is(cause, agentd.ErrLeaseLost) {
@@ -175,17 +198,12 @@ func TestBackupRequestTakenOverRunsOnce(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("A never lost its claim")
 	}
-	if _, err := ReadResult(ctx, store, layout, req.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := ReadResult(h.ctx, h.store, layout, req.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a result after A lost its claim: %v", err)
 	}
-	other := newBackupAgent(t, store, "B", 50*time.Millisecond, b)
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = other.w.Run(ctx) }()
-	res, err := Wait(ctx, store, layout, req, WaitOptions{ClaimTimeout: 5 * time.Second, Poll: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if taken := b.all(); len(taken) != 1 || taken[0] != "A-1" {
+	h.run(newBackupAgent(t, h.store, "B", 50*time.Millisecond, h.taken).w)
+	res := h.wait(t, req)
+	if taken := h.taken.all(); len(taken) != 1 || taken[0] != "A-1" {
 		t.Fatalf("backups taken %v, want A's only", taken)
 	}
 	if res.Holder != "B" || res.Attempt != 2 || res.BackupID != "A-1" {
