@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"sync"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -72,33 +73,25 @@ var drillFacts = sync.OnceValue(func() *drillScheduleFacts {
 		defaults: map[string]tftypes.Value{}, listBlocks: map[string]tftypes.Type{},
 	}
 	for name, a := range resp.Schema.Attributes {
-		var v any
+		var v attr.Value
 		switch a := a.(type) {
 		case schema.BoolAttribute:
 			if a.Default != nil {
-				var r defaults.BoolResponse
-				a.Default.DefaultBool(ctx, defaults.BoolRequest{}, &r)
-				v = r.PlanValue
+				v = planDefault(ctx, a.Default.DefaultBool, func(r defaults.BoolResponse) attr.Value { return r.PlanValue })
 			}
 		case schema.Int64Attribute:
 			if a.Default != nil {
-				var r defaults.Int64Response
-				a.Default.DefaultInt64(ctx, defaults.Int64Request{}, &r)
-				v = r.PlanValue
+				v = planDefault(ctx, a.Default.DefaultInt64, func(r defaults.Int64Response) attr.Value { return r.PlanValue })
 			}
 		case schema.StringAttribute:
 			if a.Default != nil {
-				var r defaults.StringResponse
-				a.Default.DefaultString(ctx, defaults.StringRequest{}, &r)
-				v = r.PlanValue
+				v = planDefault(ctx, a.Default.DefaultString, func(r defaults.StringResponse) attr.Value { return r.PlanValue })
 			}
 		case schema.Float64Attribute:
 			f.floats = append(f.floats, name)
 		}
-		if tv, ok := v.(interface {
-			ToTerraformValue(context.Context) (tftypes.Value, error)
-		}); ok {
-			f.defaults[name], _ = tv.ToTerraformValue(ctx)
+		if v != nil {
+			f.defaults[name], _ = v.ToTerraformValue(ctx)
 		}
 	}
 	for name, b := range resp.Schema.Blocks {
@@ -108,6 +101,16 @@ var drillFacts = sync.OnceValue(func() *drillScheduleFacts {
 	}
 	return f
 })
+
+// planDefault is the value a typed default plans: set is the default's
+// DefaultBool, DefaultInt64 or DefaultString, plan reads the response's
+// PlanValue.
+func planDefault[Req, Resp any](ctx context.Context, set func(context.Context, Req, *Resp), plan func(Resp) attr.Value) attr.Value {
+	var req Req
+	var resp Resp
+	set(ctx, req, &resp)
+	return plan(resp)
+}
 
 // PlanResourceChange answers the plan of a drill schedule whose
 // configuration changed nothing (Terraform's proposed new state is the

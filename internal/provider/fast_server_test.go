@@ -132,13 +132,40 @@ func decodeDrill(t *testing.T, dv *tfprotov6.DynamicValue) tftypes.Value {
 	return v
 }
 
+// bothAnswer asks the framework and the fast server the same call, each
+// with a request of its own (a request is not reused: a server may keep
+// what it was given), and returns their answers.
+func bothAnswer[Req, Resp any](t *testing.T, fast *fastServer, framework tfprotov6.ProviderServer,
+	call func(tfprotov6.ProviderServer, context.Context, *Req) (*Resp, error), req func() *Req) (want, got *Resp) {
+	t.Helper()
+	want, err := call(framework, context.Background(), req())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = call(fast, context.Background(), req())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want, got
+}
+
+// sameDrill fails unless the fast path answered the framework's drill
+// schedule value (what names it), and returns both, decoded.
+func sameDrill(t *testing.T, what string, want, got *tfprotov6.DynamicValue) (w, g tftypes.Value) {
+	t.Helper()
+	w, g = decodeDrill(t, want), decodeDrill(t, got)
+	if !w.Equal(g) {
+		t.Fatalf("%s:\n%s\nthe framework's:\n%s", what, g, w)
+	}
+	return w, g
+}
+
 // TestFastDrillPlanAgreesWithTheFramework: the plan of an unchanged drill
 // schedule answered below the framework is the framework's plan, and every
 // case the fast path does not cover (a change, a defaulted attribute away
 // from its default, a target, a redis drill, another signer) is left to the
 // framework.
 func TestFastDrillPlanAgreesWithTheFramework(t *testing.T) {
-	ctx := context.Background()
 	signer, err := signature.Generate()
 	if err != nil {
 		t.Fatal(err)
@@ -188,18 +215,8 @@ func TestFastDrillPlanAgreesWithTheFramework(t *testing.T) {
 			if got := fast.planUnchangedDrill(req()) != nil; got != c.fast {
 				t.Fatalf("fast path taken: %v, want %v", got, c.fast)
 			}
-			want, err := framework.PlanResourceChange(ctx, req())
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := fast.PlanResourceChange(ctx, req())
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, g := decodeDrill(t, want.PlannedState), decodeDrill(t, got.PlannedState)
-			if !w.Equal(g) {
-				t.Fatalf("planned state:\n%s\nthe framework's:\n%s", g, w)
-			}
+			want, got := bothAnswer(t, fast, framework, tfprotov6.ProviderServer.PlanResourceChange, req)
+			w, _ := sameDrill(t, "planned state", want.PlannedState, got.PlannedState)
 			if c.changesPlan == w.Equal(decodeDrill(t, drillValue(t, c.prior))) {
 				t.Fatalf("the framework's plan changes the schedule: %v, want %v", !c.changesPlan, c.changesPlan)
 			}
@@ -273,18 +290,8 @@ func TestAccFastDrillReadAgreesWithTheFramework(t *testing.T) {
 			if fast.readDrill(ctx, req()) == nil {
 				t.Fatal("the fast path was not taken")
 			}
-			want, err := framework.ReadResource(ctx, req())
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := fast.ReadResource(ctx, req())
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, g := decodeDrill(t, want.NewState), decodeDrill(t, got.NewState)
-			if !w.Equal(g) {
-				t.Fatalf("new state:\n%s\nthe framework's:\n%s", g, w)
-			}
+			want, got := bothAnswer(t, fast, framework, tfprotov6.ProviderServer.ReadResource, req)
+			_, g := sameDrill(t, "new state", want.NewState, got.NewState)
 			if string(got.Private) != string(want.Private) {
 				t.Fatalf("private %q, the framework's %q", got.Private, want.Private)
 			}
@@ -371,17 +378,11 @@ func TestFastDrillUpgradeAgreesWithTheFramework(t *testing.T) {
 			if upgradeCurrentDrill(req()) == nil {
 				t.Fatal("the fast path was not taken")
 			}
-			want, err := framework.UpgradeResourceState(ctx, req())
-			if err != nil || len(want.Diagnostics) > 0 {
-				t.Fatal(err, want.Diagnostics)
+			want, got := bothAnswer(t, fast, framework, tfprotov6.ProviderServer.UpgradeResourceState, req)
+			if len(want.Diagnostics) > 0 || len(got.Diagnostics) > 0 {
+				t.Fatal(want.Diagnostics, got.Diagnostics)
 			}
-			got, err := fast.UpgradeResourceState(ctx, req())
-			if err != nil || len(got.Diagnostics) > 0 {
-				t.Fatal(err, got.Diagnostics)
-			}
-			if w, g := decodeDrill(t, want.UpgradedState), decodeDrill(t, got.UpgradedState); !w.Equal(g) {
-				t.Fatalf("upgraded:\n%s\nthe framework's:\n%s", g, w)
-			}
+			sameDrill(t, "upgraded", want.UpgradedState, got.UpgradedState)
 		})
 	}
 	old := &tfprotov6.UpgradeResourceStateRequest{TypeName: drillScheduleTypeName, Version: 0, RawState: &tfprotov6.RawState{JSON: []byte(`{}`)}}

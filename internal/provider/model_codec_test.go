@@ -23,32 +23,14 @@ func TestModelCodecAgreesWithTheFramework(t *testing.T) {
 	(&drillScheduleResource{}).Schema(ctx, resource.SchemaRequest{}, &sr)
 	typ := drillScheduleType()
 	tt := typ.(attr.TypeWithAttributeTypes).AttributeTypes()["timeouts"]
-	nullTimeouts, err := tt.ValueFromTerraform(ctx, tftypes.NewValue(tt.TerraformType(ctx), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
 	setTimeouts, err := tt.ValueFromTerraform(ctx, tftypes.NewValue(tt.TerraformType(ctx), map[string]tftypes.Value{
 		"create": tftypes.NewValue(tftypes.String, "90m"), "update": tftypes.NewValue(tftypes.String, nil)}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenant := drillScheduleModel{
-		ID: types.StringValue("main/tenant-acme"), Name: types.StringValue("tenant-acme"), Cluster: types.StringValue("main"),
-		Repository: &repositoryRef{Bucket: types.StringValue("b"), Prefix: types.StringNull()},
-		Schedule:   types.StringValue("@weekly"), Kind: types.StringValue("tenant"), Database: types.StringValue("acme"),
-		ScratchDir: types.StringNull(),
-		Postgres: &postgresModel{DSN: types.StringValue("postgres://x@h/db"), Host: types.StringNull(), Port: types.Int64Null(),
-			User: types.StringNull(), Password: types.StringNull(), DBName: types.StringNull(), SSLMode: types.StringNull()},
-		RecoveryRegion: types.StringNull(),
-		Checks: []drillCheckModel{{Name: types.StringValue("rpo"), Kind: types.StringValue("rpo"), SQL: types.StringNull(),
-			Expected: types.StringValue("15m"), Database: types.StringNull()}},
-		RTOTarget: types.StringValue("1h"), RunOnApply: types.BoolValue(false), EvidenceTrustedKeys: types.ListNull(types.StringType),
-		EvidenceRetentionDays: types.Int64Value(365), AgentPath: types.StringValue("/usr/local/bin/lifeboat"),
-		Agent: types.StringNull(), ClaimTimeout: types.StringNull(),
-		LastDrillTime: types.StringNull(), LastDrillResult: types.StringNull(), LastAchievedRTO: types.Float64Null(),
-		LastEvidenceKey: types.StringNull(), LastFailures: types.ListValueMust(types.StringType, []attr.Value{}),
-		SignedBy: types.StringValue(""), Timeouts: nullTimeouts.(timeouts.Value),
-	}
+	tenant := tenantDrill("b", "")
+	tenant.Repository.Prefix, tenant.Schedule = types.StringNull(), types.StringValue("@weekly")
+	tenant.Postgres.DSN = types.StringValue("postgres://x@h/db")
 	everything := tenant
 	everything.Attachments = &drillAttachModel{Bucket: types.StringValue("att"), Prefix: types.StringValue("tenants/acme/")}
 	everything.Target = &drillTargetModel{Offset: types.StringNull(), LSN: types.StringValue("0/3000000"), XID: types.StringNull(),
