@@ -280,13 +280,9 @@ func runPostureReports(ctx context.Context, opts postureReportsOptions) error {
 	if opts.out == nil {
 		opts.out = os.Stdout
 	}
-	cfg, store, err := openRepo(ctx, opts.agentFlags)
+	cfg, store, trust, err := openRepoTrusting(ctx, opts.agentFlags, opts.keys)
 	if err != nil {
 		return err
-	}
-	trust, err := signature.NewTrust(append(append([]string{}, cfg.TrustedKeys...), opts.keys...)...)
-	if err != nil {
-		return fmt.Errorf("trusted keys: %w", err)
 	}
 	entries, err := posture.ListReports(ctx, store, cfg.Layout(), trust)
 	if err != nil {

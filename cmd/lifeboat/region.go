@@ -203,23 +203,31 @@ func runRegionCopy(ctx context.Context, o regionOptions, out io.Writer) error {
 	return err
 }
 
+// openRegionStore opens the store `region activate` works in, from the
+// configuration o names: the region's name (--name, else the bucket's),
+// its clusters (--cluster, else the configuration's) and the trust that
+// judges its documents (the configuration's trusted_keys).
+func openRegionStore(ctx context.Context, o regionOptions) (cfg repo.AgentConfig, store objectstore.Store, name string, clusters []string,
+	trust signature.Trust, err error) {
+	if cfg, store, err = openRepo(ctx, o.agentFlags); err != nil {
+		return
+	}
+	name, clusters = o.name, o.clusters
+	if name == "" {
+		name = cfg.Bucket
+	}
+	if len(clusters) == 0 {
+		clusters = []string{cfg.Cluster}
+	}
+	trust, err = cfg.Trust()
+	return
+}
+
 // runRegionActivate writes (or with --standby removes) the activation mark
 // of each cluster in the region's store. It refuses a configuration that
 // is not the region's: the mark only means something where the copy is.
 func runRegionActivate(ctx context.Context, o regionOptions, out io.Writer) error {
-	cfg, store, err := openRepo(ctx, o.agentFlags)
-	if err != nil {
-		return err
-	}
-	name := o.name
-	if name == "" {
-		name = cfg.Bucket
-	}
-	clusters := o.clusters
-	if len(clusters) == 0 {
-		clusters = []string{cfg.Cluster}
-	}
-	trust, err := cfg.Trust()
+	cfg, store, name, clusters, trust, err := openRegionStore(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -294,19 +302,7 @@ func activationSigner(file string, trust signature.Trust) (*signature.Signer, er
 const envSigningKey = "LIFEBOAT_SIGNING_KEY"
 
 func runRegionActivatePlan(ctx context.Context, o regionOptions, out io.Writer) error {
-	cfg, store, err := openRepo(ctx, o.agentFlags)
-	if err != nil {
-		return err
-	}
-	name := o.name
-	if name == "" {
-		name = cfg.Bucket
-	}
-	clusters := o.clusters
-	if len(clusters) == 0 {
-		clusters = []string{cfg.Cluster}
-	}
-	trust, err := cfg.Trust()
+	cfg, store, name, clusters, trust, err := openRegionStore(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -66,13 +66,9 @@ func runRestoreAudit(ctx context.Context, opts restoreAuditOptions, _ []string) 
 	if opts.out == nil {
 		opts.out = os.Stdout
 	}
-	cfg, store, err := openRepo(ctx, opts.agentFlags)
+	cfg, store, trust, err := openRepoTrusting(ctx, opts.agentFlags, opts.keys)
 	if err != nil {
 		return err
-	}
-	trust, err := signature.NewTrust(append(append([]string{}, cfg.TrustedKeys...), opts.keys...)...)
-	if err != nil {
-		return fmt.Errorf("trusted keys: %w", err)
 	}
 	entries, err := restore.ListAudit(ctx, store, cfg.Layout(), trust)
 	if err != nil {
@@ -139,18 +135,8 @@ func runRestoreAudit(ctx context.Context, opts restoreAuditOptions, _ []string) 
 // against trust (nothing: the records are sound).
 func auditFlags(e restore.AuditEntry, trust signature.Trust) []string {
 	var out []string
-	switch {
-	case e.SignatureError == nil:
-	case errors.Is(e.SignatureError, signature.ErrUnsigned):
-		out = append(out, "unsigned: "+e.SignatureError.Error())
-	case errors.Is(e.SignatureError, signature.ErrUnknownSigner):
-		if trust.Required() {
-			out = append(out, "signed by an untrusted key: "+e.SignatureError.Error())
-		} else {
-			out = append(out, "signature not checked: no trusted key given ("+e.SignatureError.Error()+")")
-		}
-	default:
-		out = append(out, "forged: "+e.SignatureError.Error())
+	if f := trust.Flag(e.SignatureError); f != "" {
+		out = append(out, f)
 	}
 	if !e.Locked {
 		out = append(out, "not under object lock")

@@ -125,18 +125,8 @@ type ReportEntry struct {
 // never written over.
 func (e ReportEntry) Flags(trust signature.Trust) []string {
 	var out []string
-	switch {
-	case e.SignatureError == nil:
-	case errors.Is(e.SignatureError, signature.ErrUnsigned):
-		out = append(out, "unsigned: "+e.SignatureError.Error())
-	case errors.Is(e.SignatureError, signature.ErrUnknownSigner):
-		if trust.Required() {
-			out = append(out, "signed by an untrusted key: "+e.SignatureError.Error())
-		} else {
-			out = append(out, "signature not checked: no trusted key given ("+e.SignatureError.Error()+")")
-		}
-	default:
-		out = append(out, "forged: "+e.SignatureError.Error())
+	if f := trust.Flag(e.SignatureError); f != "" {
+		out = append(out, f)
 	}
 	if e.RecordedSHA256 != e.SHA256 {
 		out = append(out, fmt.Sprintf("sha256 %s does not match the recorded %q", e.SHA256, e.RecordedSHA256))

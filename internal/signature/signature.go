@@ -252,6 +252,26 @@ func (t Trust) Signed(key string, body []byte, meta map[string]string) (string, 
 	return id, nil
 }
 
+// Flag is what a listing of stored signed records (audit records, posture
+// reports) says of err, the error Signed returned for one of them: "" for
+// none; unsigned, signed by an untrusted key (or not checked, when t
+// trusts no key and so could not tell a forgery), or forged.
+func (t Trust) Flag(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrUnsigned):
+		return "unsigned: " + err.Error()
+	case errors.Is(err, ErrUnknownSigner):
+		if t.Required() {
+			return "signed by an untrusted key: " + err.Error()
+		}
+		return "signature not checked: no trusted key given (" + err.Error() + ")"
+	default:
+		return "forged: " + err.Error()
+	}
+}
+
 // Check is what a reader of configuration does: with no trusted key every
 // document passes; otherwise it must carry a valid signature of a trusted
 // key.

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -69,6 +70,45 @@ func TestNoTrustedKeyRequiresNothingAndNilSignerSignsNothing(t *testing.T) {
 	}
 	if err := (Trust{}).Check("k", []byte("b"), nil); err != nil {
 		t.Fatalf("zero Trust refused an unsigned document: %v", err)
+	}
+}
+
+// TestTrustFlag: what a listing says of each verification result, and
+// that a signer it cannot judge without trusted keys is not called
+// untrusted.
+func TestTrustFlag(t *testing.T) {
+	provider, _ := Generate()
+	other, _ := Generate()
+	trust, err := NewTrust(provider.Public().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("report")
+	signed := func(tr Trust, meta map[string]string) error {
+		_, err := tr.Signed("k", body, meta)
+		return err
+	}
+	forged := provider.Sign("k", body, nil)
+	forged[MetaSignature] = provider.Public().ID() + ":AAAA"
+	cases := []struct {
+		name string
+		t    Trust
+		err  error
+		want string
+	}{
+		{"trusted", trust, signed(trust, provider.Sign("k", body, nil)), ""},
+		{"unsigned", trust, signed(trust, nil), "unsigned: "},
+		{"another key", trust, signed(trust, other.Sign("k", body, nil)), "signed by an untrusted key: "},
+		{"no trusted key", Trust{}, signed(Trust{}, provider.Sign("k", body, nil)), "signature not checked: no trusted key given ("},
+		{"forged", trust, signed(trust, forged), "forged: "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := c.t.Flag(c.err)
+			if !strings.HasPrefix(got, c.want) || (c.want == "") != (got == "") || (c.err != nil && !strings.Contains(got, c.err.Error())) {
+				t.Fatalf("Flag(%v) = %q, want %q followed by the error", c.err, got, c.want)
+			}
+		})
 	}
 }
 
