@@ -87,11 +87,7 @@ func ReadScheduleSigned(ctx context.Context, store objectstore.Store, l repo.Lay
 
 // DeleteSchedule removes a schedule; its evidence stays (it is locked).
 func DeleteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, name string) error {
-	err := store.Delete(ctx, l.DrillScheduleKey(name))
-	if errors.Is(err, objectstore.ErrNotFound) {
-		return nil
-	}
-	return err
+	return store.Delete(ctx, l.DrillScheduleKey(name))
 }
 
 // ListSchedules reads every drill schedule of the cluster, each checked

@@ -343,11 +343,7 @@ func PlanKept(ctx context.Context, store objectstore.Store, layout repo.Layout, 
 
 // ReleaseKept forgets what PlanKept kept for identity.
 func ReleaseKept(ctx context.Context, store objectstore.Store, layout repo.Layout, identity string) error {
-	err := store.Delete(ctx, layout.RestorePlanKey(keptID(identity)))
-	if errors.Is(err, objectstore.ErrNotFound) {
-		return nil
-	}
-	return err
+	return store.Delete(ctx, layout.RestorePlanKey(keptID(identity)))
 }
 
 func keptID(identity string) string {

@@ -129,11 +129,7 @@ func ReadSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, i
 // DeleteSchedule removes instance's schedule: the agent stops taking
 // snapshots; the snapshots stay until retention or lifecycle removes them.
 func DeleteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, instance string) error {
-	err := store.Delete(ctx, l.RedisScheduleKey(instance))
-	if errors.Is(err, objectstore.ErrNotFound) {
-		return nil
-	}
-	return err
+	return store.Delete(ctx, l.RedisScheduleKey(instance))
 }
 
 // ListSchedules reads every Redis snapshot schedule of the cluster, each

@@ -2,7 +2,6 @@ package region
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -99,9 +98,5 @@ func ListConfigs(ctx context.Context, store objectstore.Store, l repo.Layout, tr
 // DeleteConfig removes region name's document: the agent stops copying.
 // The copy and its index at the destination stay.
 func DeleteConfig(ctx context.Context, store objectstore.Store, l repo.Layout, name string) error {
-	err := store.Delete(ctx, l.RegionConfigKey(name))
-	if errors.Is(err, objectstore.ErrNotFound) {
-		return nil
-	}
-	return err
+	return store.Delete(ctx, l.RegionConfigKey(name))
 }

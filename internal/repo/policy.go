@@ -155,9 +155,5 @@ func readPolicy(ctx context.Context, store objectstore.Store, l Layout) (*Policy
 
 // DeletePolicy removes the policy, so agents stop scheduling; backups stay.
 func DeletePolicy(ctx context.Context, store objectstore.Store, l Layout) error {
-	err := store.Delete(ctx, l.PolicyKey())
-	if errors.Is(err, objectstore.ErrNotFound) {
-		return nil
-	}
-	return err
+	return store.Delete(ctx, l.PolicyKey())
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -87,11 +86,7 @@ func PlanKept(ctx context.Context, store objectstore.Store, req Request) (*Recov
 // planned for is done), so the next plan of it chooses the newest backup
 // again. Nothing kept is success.
 func ReleaseKept(ctx context.Context, store objectstore.Store, req Request) error {
-	err := req.recordStore(store).Delete(ctx, req.Layout.RestorePlanKey(req.identity()))
-	if errors.Is(err, objectstore.ErrNotFound) {
-		return nil
-	}
-	return err
+	return req.recordStore(store).Delete(ctx, req.Layout.RestorePlanKey(req.identity()))
 }
 
 func readKept(ctx context.Context, store objectstore.Store, key string) (*keptPlan, error) {

@@ -316,11 +316,7 @@ func ReviewLive(ctx context.Context, store objectstore.Store, req Request, dsn, 
 
 // ReleaseKeptReview forgets the review KeptReview kept for req.
 func ReleaseKeptReview(ctx context.Context, store objectstore.Store, req Request) error {
-	err := req.recordStore(store).Delete(ctx, req.Layout.KeptReviewKey(req.identity()+reviewSuffix(req)))
-	if errors.Is(err, objectstore.ErrNotFound) {
-		return nil
-	}
-	return err
+	return req.recordStore(store).Delete(ctx, req.Layout.KeptReviewKey(req.identity()+reviewSuffix(req)))
 }
 
 // reviewSuffix tells reviews of restores to different points apart: the
