@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"syscall"
 )
 
 // startProfile writes a CPU profile of the whole command to the file named
@@ -12,6 +13,9 @@ import (
 // The benchmark scripts use them to see where a restore or a push spends its
 // CPU seconds; an environment variable rather than a flag, so every command
 // (and archive_command) can be profiled without changing its arguments.
+// LIFEBOAT_RUSAGE names a file that gets, at exit, the command's own CPU
+// seconds apart from its children's (the pg_dump processes of tenant dumps):
+// `time` adds them together.
 // The returned function stops the profiles.
 func startProfile() func() {
 	stops := []func(){}
@@ -39,9 +43,30 @@ func startProfile() func() {
 			}
 		})
 	}
+	if path := os.Getenv("LIFEBOAT_RUSAGE"); path != "" {
+		stops = append(stops, func() { writeRusage(path) })
+	}
 	return func() {
 		for _, s := range stops {
 			s()
 		}
+	}
+}
+
+// writeRusage writes "self_user self_sys children_user children_sys" in
+// seconds, and the peak RSS in KiB, on one line.
+func writeRusage(path string) {
+	var self, children syscall.Rusage
+	err := syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	if err == nil {
+		err = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	}
+	if err == nil {
+		secs := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+		err = os.WriteFile(path, fmt.Appendf(nil, "%.3f %.3f %.3f %.3f %d\n", secs(self.Utime), secs(self.Stime),
+			secs(children.Utime), secs(children.Stime), self.Maxrss), 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lifeboat: LIFEBOAT_RUSAGE:", err)
 	}
 }

@@ -27,6 +27,14 @@ const maxUploadParts = 10000
 // grew with the number of objects, that is with the database's size.
 var partBuffers = &bufferPool{size: partSize, keep: uploadConcurrency + 1, idle: 30 * time.Second}
 
+// headBuffers hold the first bytes of each streamed upload (putStream), enough
+// for a whole small body; kept for as many uploads as tenant dumps may run at
+// once.
+var headBuffers = &bufferPool{size: headSize, keep: 32, idle: 30 * time.Second}
+
+// headSize is the streamed body that is stored without a part buffer.
+const headSize = 256 << 10
+
 // bufferPool is a free list of equal buffers: at most keep are kept, and
 // all are dropped once none was taken for idle, so an agent between
 // backups gives them back. (A sync.Pool keeps a buffer put on one core
@@ -84,10 +92,32 @@ func (p *bufferPool) trim() {
 // uploadConcurrency+1 buffers per upload, reused across uploads. A failed
 // upload is aborted, so no partial object ever becomes visible.
 func (s *S3) putStream(ctx context.Context, key string, body io.Reader, opts PutOptions, in *s3.PutObjectInput) (ObjectInfo, error) {
-	first := partBuffers.Get()
-	n, err := io.ReadFull(body, *first)
+	// The first bytes go to a small buffer: a body that ends within it (a
+	// tenant dump of a small database, a manifest) never takes a part
+	// buffer. With many such uploads at once (tenant dumps run up to 32
+	// side by side) the part pool, which keeps uploadConcurrency+1, was
+	// empty and each upload zeroed a fresh 16 MiB for a few kilobytes.
+	head := headBuffers.Get()
+	n, err := io.ReadFull(body, *head)
+	var first *[]byte
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		first = head
+		defer headBuffers.Put(head)
+	case err == nil:
+		first = partBuffers.Get()
+		copy(*first, (*head)[:n])
+		headBuffers.Put(head)
+		var m int
+		m, err = io.ReadFull(body, (*first)[n:])
+		n += m
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			defer partBuffers.Put(first)
+		}
+	default:
+		headBuffers.Put(head)
+	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		defer partBuffers.Put(first)
 		in.Body = bytes.NewReader((*first)[:n])
 		in.ContentLength = aws.Int64(int64(n))
 		// A WAL segment is such a body: no 100-continue round trip
@@ -100,7 +130,9 @@ func (s *S3) putStream(ctx context.Context, key string, body io.Reader, opts Put
 			IsLatest: true, Metadata: lowerKeys(opts.Metadata)}, nil
 	}
 	if err != nil {
-		partBuffers.Put(first)
+		if first != nil {
+			partBuffers.Put(first)
+		}
 		return ObjectInfo{}, fmt.Errorf("put s3://%s/%s: reading the body: %w", s.bucket, key, err)
 	}
 

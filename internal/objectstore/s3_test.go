@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 
@@ -281,6 +282,81 @@ func TestS3PutVerifiedCRC32C(t *testing.T) {
 	shortPutStoresNothing(t, s, objectstore.PutOptions{VerifyCRC32C: true})
 	if _, err := s.Put(ctx, "both", strings.NewReader("both"), objectstore.PutOptions{Size: 4, VerifyCRC32C: true, VerifySHA256: true}); err == nil {
 		t.Fatal("a put asking for both checksums went through")
+	}
+}
+
+// TestS3SmallStreamsTakeNoPartBuffer: many small streams at once (tenant
+// dumps, up to 32 side by side) are stored from small buffers. Each used to
+// take a 16 MiB part buffer, and beyond the few the pool keeps, zero a fresh
+// one: most of the CPU of 500 small tenant dumps, and 255 MiB of RSS.
+func TestS3SmallStreamsTakeNoPartBuffer(t *testing.T) {
+	c := newMinIOClient(t)
+	ctx := context.Background()
+	name := randomBucket("small")
+	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
+	s := c.Store(name)
+	body := bytes.Repeat([]byte("a small tenant dump "), 2000) // 40 kB
+	const parallel = 8
+	putAll := func(round int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make([]error, parallel)
+		for i := range parallel {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// io.MultiReader hides ReadAt and Seek, as a pipe does.
+				_, errs[i] = s.Put(ctx, fmt.Sprintf("r%d/t%d", round, i), io.MultiReader(bytes.NewReader(body)), objectstore.PutOptions{IfAbsent: true, Size: -1})
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	putAll(0)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for r := 1; r <= 3; r++ {
+		putAll(r)
+	}
+	runtime.ReadMemStats(&after)
+	// With part buffers: 3 rounds × (8 − 3 kept) × 16 MiB = 240 MiB.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+		t.Fatalf("%d small streamed puts (%d at once) allocated %d MiB: they take part buffers", 3*parallel, parallel, alloc>>20)
+	}
+	for i := range parallel {
+		rc, info, err := s.Get(ctx, fmt.Sprintf("r3/t%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, body) || info.Size != int64(len(body)) {
+			t.Fatalf("stored %d bytes (size %d), differing from the %d put", len(got), info.Size, len(body))
+		}
+	}
+	// A stream longer than the small buffer continues into a part buffer
+	// from where the small one ended.
+	long := make([]byte, 1<<20+7)
+	for i := range long {
+		long[i] = byte(i % 253)
+	}
+	if _, err := s.Put(ctx, "long", io.MultiReader(bytes.NewReader(long)), objectstore.PutOptions{Size: -1}); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := s.Get(ctx, "long")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, long) {
+		t.Fatalf("stored %d bytes, differing from the %d put", len(got), len(long))
 	}
 }
 

@@ -9,11 +9,17 @@
 # pg_restore --list, Lifeboat's by its manifest in the store's catalog
 # (written only after the upload and pg_dump's exit succeeded). Reports the wall time of each, and the ratio.
 #
+# Also reports the CPU seconds of each side: Lifeboat's own, its pg_dump
+# processes, the PostgreSQL backends (both sides) and MinIO.
+#
 # Usage: tools/scripts/bench-dumps.sh [TENANTS, default 500]
 # PARALLEL (default 8) is Lifeboat's tenant_dump_parallelism.
+# LIFEBOAT_CPUPROFILE=FILE keeps a CPU profile of the lifeboat run.
 set -euo pipefail
 
 N=${1:-${TENANTS:-500}}
+PROFILE=${LIFEBOAT_CPUPROFILE:-}
+unset LIFEBOAT_CPUPROFILE
 PARALLEL=${PARALLEL:-8}
 BENCH_NAME=dumps
 # shellcheck source=tools/scripts/bench-lib.sh
@@ -47,26 +53,51 @@ JSON
 chmod 600 "$W/lifeboat.json"
 DSN="host=$W/pg port=$PGPORT user=postgres dbname=postgres"
 
+# CPU seconds: a process's own (cpu PID), and the backends the postmaster
+# has reaped (pg_cpu).
+HZ=$(getconf CLK_TCK)
+cpu() { awk -v t="$HZ" '{ printf "%.2f\n", ($14 + $15) / t }' "/proc/$1/stat"; }
+POSTMASTER=$(head -1 "$W/pg/data/postmaster.pid")
+pg_cpu() { awk -v t="$HZ" '{ printf "%.2f\n", ($14 + $15 + $16 + $17) / t }' "/proc/$POSTMASTER/stat"; }
+MINIO_PID=${PIDS[0]}
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
 log "serial pg_dump -Fc loop"
 mkdir -p "$W/dumps"
 chown postgres: "$W/dumps"
+pg0=$(pg_cpu)
 t0=$(now)
-for db in "${DBS[@]}"; do
-	"$PGBIN/pg_dump" -Fc -h "$W/pg" -p "$PGPORT" -U postgres -f "$W/dumps/$db.dump" "$db"
-done
+# shellcheck disable=SC2016 # expanded by the inner shell
+/usr/bin/time -o "$W/serial.time" -f "%U %S" bash -c 'for db in "${@:4}"; do
+	"$1/pg_dump" -Fc -h "$2" -p "$3" -U postgres -f "$2/../dumps/$db.dump" "$db"
+done' serial "$PGBIN" "$W/pg" "$PGPORT" "${DBS[@]}"
 t1=$(now)
+sleep 0.5 # the postmaster reaps the last backend
+SERIAL_PG=$(sub "$pg0" "$(pg_cpu)")
+read -r su ss <"$W/serial.time"
+SERIAL_DUMP=$(awk -v u="$su" -v s="$ss" 'BEGIN { printf "%.2f", u + s }')
 SERIAL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 for db in "${DBS[@]}"; do
 	"$PGBIN/pg_restore" --list "$W/dumps/$db.dump" | grep -q "TABLE DATA public sale_order" || { log "peer dump of $db incomplete"; exit 1; }
 done
 
 log "lifeboat backup tenants --parallel $PARALLEL"
+prof=()
+[ -z "$PROFILE" ] || prof=("LIFEBOAT_CPUPROFILE=$PROFILE")
+pg0=$(pg_cpu)
+m0=$(cpu "$MINIO_PID")
 t0=$(now)
-/usr/bin/time -o "$W/lifeboat.time" -f "%U %S %M" "$W/lifeboat" backup tenants --config "$W/lifeboat.json" --pg-dsn "$DSN" \
+/usr/bin/time -o "$W/lifeboat.time" -f "%U %S %M" env "${prof[@]}" LIFEBOAT_RUSAGE="$W/lifeboat.rusage" "$W/lifeboat" backup tenants --config "$W/lifeboat.json" --pg-dsn "$DSN" \
 	--pg-bindir "$PGBIN" --parallel "$PARALLEL" "${DBS[@]}" >"$W/lifeboat.log" 2>&1 || { tail -20 "$W/lifeboat.log"; exit 1; }
 t1=$(now)
 LIFEBOAT=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+sleep 0.5
+LIFEBOAT_PG=$(sub "$pg0" "$(pg_cpu)")
+LIFEBOAT_MINIO=$(sub "$m0" "$(cpu "$MINIO_PID")")
 read -r lu ls lrss <"$W/lifeboat.time"
+read -r su ss cu cs _ <"$W/lifeboat.rusage"
+LIFEBOAT_SELF=$(awk -v u="$su" -v s="$ss" 'BEGIN { printf "%.2f", u + s }')
+LIFEBOAT_DUMP=$(awk -v u="$cu" -v s="$cs" 'BEGIN { printf "%.2f", u + s }')
 
 # Every tenant has its dump and manifest in the store (the manifest is
 # written only after the dump's upload and pg_dump's exit succeeded).
@@ -80,6 +111,10 @@ fi
 RATIO=$(bench_ratio "$SERIAL" "$LIFEBOAT")
 printf '\n%-58s %10s %10s %8s\n' "measure ($N tenants)" lifeboat "pg_dump" ratio
 printf '%-58s %10s %10s %8s\n' "wall s (lifeboat --parallel $PARALLEL to MinIO vs serial loop)" "$LIFEBOAT" "$SERIAL" "$RATIO"
-printf '%-58s %10s\n' "lifeboat CPU s (user + sys)" "$(awk -v u="$lu" -v s="$ls" 'BEGIN { printf "%.2f", u + s }')"
+printf '%-58s %10s %10s\n' "CPU s, the tool itself (lifeboat / bash loop)" "$LIFEBOAT_SELF" "-"
+printf '%-58s %10s %10s\n' "CPU s, pg_dump processes" "$LIFEBOAT_DUMP" "$SERIAL_DUMP"
+printf '%-58s %10s %10s\n' "CPU s, PostgreSQL backends" "$LIFEBOAT_PG" "$SERIAL_PG"
+printf '%-58s %10s %10s\n' "CPU s, MinIO" "$LIFEBOAT_MINIO" "-"
+printf '%-58s %10s\n' "lifeboat CPU s with its pg_dumps (user + sys)" "$(awk -v u="$lu" -v s="$ls" 'BEGIN { printf "%.2f", u + s }')"
 printf '%-58s %10s\n' "lifeboat peak RSS MiB" "$((lrss / 1024))"
 bench_row dumps "$N tenant dumps: lifeboat --parallel $PARALLEL vs serial pg_dump -Fc loop (speed-up)" "${LIFEBOAT}s" "${SERIAL}s" "$RATIO" ">=2.5" "$(bench_met "$RATIO" ">=" 2.5)"
