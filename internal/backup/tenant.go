@@ -214,6 +214,8 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 		return nil, err
 	}
 	connCfg.Database = db
+	// One round trip per statement: the connection runs one query.
+	connCfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	conn, err := pgx.ConnectConfig(ctx, connCfg)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to tenant database %q: %w", db, err)
@@ -228,8 +230,10 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 	defer func() { _ = tx.Rollback(context.Background()) }() // read-only: nothing to undo
 	var snapshot, lsn string
 	var serverVersion int
-	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot(), pg_current_wal_lsn()::text, current_setting('server_version_num')::int").
-		Scan(&snapshot, &lsn, &serverVersion); err != nil {
+	var noLabels bool
+	if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot(), pg_current_wal_lsn()::text, current_setting('server_version_num')::int,
+		NOT EXISTS (SELECT FROM pg_catalog.pg_seclabel) AND NOT EXISTS (SELECT FROM pg_catalog.pg_shseclabel)`).
+		Scan(&snapshot, &lsn, &serverVersion, &noLabels); err != nil {
 		return nil, fmt.Errorf("exporting a snapshot of %q: %w", db, err)
 	}
 
@@ -243,8 +247,15 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 
 	// NOTE: connection details go through libpq's environment, so the
 	// password never shows in the process list.
-	cmd := exec.CommandContext(ctx, pgDump, "--format=custom", "--no-password", "--snapshot="+snapshot,
-		"--dbname="+db)
+	args := []string{"--format=custom", "--no-password", "--snapshot=" + snapshot}
+	if noLabels {
+		// pg_dump reads security labels through pg_seclabels, a union over
+		// every kind of object: its costliest query on a small database
+		// (about 9 of 55 ms of server CPU). Where the snapshot pg_dump
+		// reads holds no label at all, the dump is the same without it.
+		args = append(args, "--no-security-labels")
+	}
+	cmd := exec.CommandContext(ctx, pgDump, append(args, "--dbname="+db)...)
 	cmd.Env = append(os.Environ(), pg.LibpqEnv(cfg, opts.DSN, "lifeboat tenant dump")...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -208,3 +208,70 @@ func TestAccTenantDumps_parallelAndEveryTenantAttempted(t *testing.T) {
 		t.Fatalf("catalog: %d dumps, incomplete %+v, %v; want 3 dumps", len(c.Tenant), c.Incomplete, err)
 	}
 }
+
+// TestAccTenantDumps_securityLabelsKept: pg_dump skips its security-label
+// query (--no-security-labels, the costliest query of a small tenant's dump)
+// only for a tenant whose snapshot holds no label; a tenant with one keeps
+// it in its dump.
+func TestAccTenantDumps_securityLabelsKept(t *testing.T) {
+	env := requireEnv(t)
+	pg := env.Postgres
+	ctx := context.Background()
+	store, l := newRepo(t, env)
+
+	tenants := []string{"label_none", "label_one"}
+	for _, db := range tenants {
+		psql(t, pg, "postgres", "DROP DATABASE IF EXISTS "+db)
+		psql(t, pg, "postgres", "CREATE DATABASE "+db)
+		psql(t, pg, db, "CREATE TABLE res_partner (id int PRIMARY KEY, name text); INSERT INTO res_partner VALUES (1, 'a')")
+		t.Cleanup(func() { psql(t, pg, "postgres", "DROP DATABASE IF EXISTS "+db) })
+	}
+	// No label provider is loaded here: the row a provider would write.
+	psql(t, pg, "label_one", "INSERT INTO pg_seclabel VALUES ('res_partner'::regclass, 'pg_class'::regclass, 0, 'selinux', 'system_u:object_r:sepgsql_table_t:s0')")
+
+	// A pg_dump that records its arguments.
+	dir := t.TempDir()
+	argLog := filepath.Join(dir, "args")
+	wrapper := filepath.Join(dir, "pg_dump")
+	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >>%q\nexec %q \"$@\"\n", argLog, filepath.Join(pg.BinDir, "pg_dump"))
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := backup.DumpTenants(ctx, store, backup.TenantOptions{Layout: l, DSN: dsn(pg), PGDump: wrapper}, tenants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(argLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		if strings.HasSuffix(line, "--version") {
+			continue
+		}
+		skipped := strings.Contains(line, "--no-security-labels")
+		switch {
+		case strings.HasSuffix(line, "--dbname=label_none") && !skipped:
+			t.Fatalf("label_none (no labels) dumped without --no-security-labels: %s", line)
+		case strings.HasSuffix(line, "--dbname=label_one") && skipped:
+			t.Fatalf("label_one (one label) dumped with --no-security-labels: %s", line)
+		}
+	}
+	for _, r := range rs {
+		body, _, err := store.Get(ctx, r.Manifest.Dump.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(filepath.Join(pg.BinDir, "pg_restore"), "--list")
+		cmd.Stdin = body
+		out, err := cmd.Output()
+		body.Close()
+		if err != nil {
+			t.Fatalf("pg_restore --list of %s: %v", r.Database, err)
+		}
+		hasLabel := strings.Contains(string(out), "SECURITY LABEL public TABLE res_partner")
+		if hasLabel != (r.Database == "label_one") || !strings.Contains(string(out), "TABLE DATA public res_partner") {
+			t.Fatalf("dump of %s (security label listed: %v):\n%s", r.Database, hasLabel, out)
+		}
+	}
+}
