@@ -2,8 +2,6 @@ package drill
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -51,17 +49,12 @@ type ScheduleDoc struct {
 // from the stored document, or set now for a new schedule.
 func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, d ScheduleDoc, signer *signature.Signer) error {
 	d.Format = 1
-	prev, _, _, err := repo.ReadDoc[ScheduleDoc](ctx, store, l.DrillScheduleKey(d.Name), "drill schedule "+d.Name)
-	switch {
-	case err == nil:
-		d.Created = prev.Created
-	case errors.Is(err, objectstore.ErrNotFound):
-		if d.Created.IsZero() {
-			d.Created = time.Now().UTC()
-		}
-	default:
-		return fmt.Errorf("reading drill schedule %s: %w", d.Name, err)
+	created, err := repo.KeepCreated(ctx, store, l.DrillScheduleKey(d.Name), "drill schedule "+d.Name, d.Created,
+		func(prev *ScheduleDoc) time.Time { return prev.Created })
+	if err != nil {
+		return err
 	}
+	d.Created = created
 	return repo.WriteSigned(ctx, store, l.DrillScheduleKey(d.Name), "drill schedule "+d.Name, d, signer, objectstore.PutOptions{})
 }
 

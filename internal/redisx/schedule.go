@@ -93,17 +93,12 @@ func WriteSchedule(ctx context.Context, store objectstore.Store, l repo.Layout, 
 		return err
 	}
 	d.Format = 1
-	prev, _, _, err := repo.ReadDoc[ScheduleDoc](ctx, store, l.RedisScheduleKey(d.Instance), "the Redis snapshot schedule of "+d.Instance)
-	switch {
-	case err == nil:
-		d.Created = prev.Created
-	case errors.Is(err, objectstore.ErrNotFound):
-		if d.Created.IsZero() {
-			d.Created = time.Now().UTC()
-		}
-	default:
-		return fmt.Errorf("reading the Redis snapshot schedule of %s: %w", d.Instance, err)
+	created, err := repo.KeepCreated(ctx, store, l.RedisScheduleKey(d.Instance), "the Redis snapshot schedule of "+d.Instance, d.Created,
+		func(prev *ScheduleDoc) time.Time { return prev.Created })
+	if err != nil {
+		return err
 	}
+	d.Created = created
 	return repo.WriteSigned(ctx, store, l.RedisScheduleKey(d.Instance), "the Redis snapshot schedule of "+d.Instance, d, signer, objectstore.PutOptions{})
 }
 

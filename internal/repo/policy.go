@@ -2,10 +2,7 @@ package repo
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
@@ -94,17 +91,11 @@ type PolicyPostgres struct {
 // Created is kept from the stored policy, or set now for a new one.
 func WritePolicy(ctx context.Context, store objectstore.Store, l Layout, p Policy, signer *signature.Signer) error {
 	p.Format = 1
-	prev, _, _, err := readPolicy(ctx, store, l)
-	switch {
-	case err == nil:
-		p.Created = prev.Created
-	case errors.Is(err, objectstore.ErrNotFound):
-		if p.Created.IsZero() {
-			p.Created = time.Now().UTC()
-		}
-	default:
+	created, err := KeepCreated(ctx, store, l.PolicyKey(), "policy", p.Created, func(prev *Policy) time.Time { return prev.Created })
+	if err != nil {
 		return err
 	}
+	p.Created = created
 	return WriteSigned(ctx, store, l.PolicyKey(), "policy", p, signer, objectstore.PutOptions{})
 }
 
@@ -137,20 +128,11 @@ func ReadPolicySigned(ctx context.Context, store objectstore.Store, l Layout, tr
 }
 
 func readPolicy(ctx context.Context, store objectstore.Store, l Layout) (*Policy, []byte, map[string]string, error) {
-	rc, info, err := store.Get(ctx, l.PolicyKey())
+	p, b, meta, err := ReadDoc[Policy](ctx, store, l.PolicyKey(), "policy "+l.PolicyKey())
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("reading policy: %w", err)
 	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading policy: %w", err)
-	}
-	var p Policy
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, nil, nil, fmt.Errorf("policy %s is not valid JSON: %w", l.PolicyKey(), err)
-	}
-	return &p, b, info.Metadata, nil
+	return p, b, meta, nil
 }
 
 // DeletePolicy removes the policy, so agents stop scheduling; backups stay.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
@@ -61,6 +62,25 @@ func WriteSigned(ctx context.Context, store objectstore.Store, key, what string,
 		return fmt.Errorf("writing %s: %w", what, err)
 	}
 	return nil
+}
+
+// KeepCreated is the creation time of a document about to be written again
+// at key: the stored document's (stored reads it), else created when the
+// caller set one, else now. A schedule's first slot follows its creation,
+// so rewriting a document must not move it. what names the document in
+// errors ("drill schedule nightly").
+func KeepCreated[T any](ctx context.Context, store objectstore.Store, key, what string, created time.Time, stored func(*T) time.Time) (time.Time, error) {
+	prev, _, _, err := ReadDoc[T](ctx, store, key, what)
+	switch {
+	case err == nil:
+		return stored(prev), nil
+	case !errors.Is(err, objectstore.ErrNotFound):
+		return time.Time{}, fmt.Errorf("reading %s: %w", what, err)
+	case created.IsZero():
+		return time.Now().UTC(), nil
+	default:
+		return created, nil
+	}
 }
 
 // ReadTrusted reads a document the provider signed: when trust holds keys,
