@@ -10,7 +10,6 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
 // agentFlags are the flags every repository command shares. Defaults come
@@ -36,21 +35,6 @@ func openRepo(ctx context.Context, f agentFlags) (repo.AgentConfig, objectstore.
 		return repo.AgentConfig{}, nil, err
 	}
 	return cfg, store, nil
-}
-
-// openRepoTrusting is openRepo with the trust that judges the stored
-// signed records a listing verifies: the configuration's trusted_keys plus
-// extra (agents' keys given on the command line).
-func openRepoTrusting(ctx context.Context, f agentFlags, extra []string) (repo.AgentConfig, objectstore.Store, signature.Trust, error) {
-	cfg, store, err := openRepo(ctx, f)
-	if err != nil {
-		return repo.AgentConfig{}, nil, signature.Trust{}, err
-	}
-	trust, err := signature.NewTrust(append(append([]string{}, cfg.TrustedKeys...), extra...)...)
-	if err != nil {
-		return repo.AgentConfig{}, nil, signature.Trust{}, fmt.Errorf("trusted keys: %w", err)
-	}
-	return cfg, store, trust, nil
 }
 
 // openStore opens cfg's repository bucket (see openRepo).

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -226,19 +225,11 @@ func runPosturePlan(path, format, output string, params posture.Params, stdout i
 	return writePostureReport(r, format, output, stdout)
 }
 
-// postureReportsOptions are `posture reports`' flag values.
-type postureReportsOptions struct {
-	agentFlags
-	keys   []string
-	format string
-	out    io.Writer
-}
-
 // errReportsFlagged makes `posture reports` exit 1 when a report is flagged.
 var errReportsFlagged = errors.New("stored posture reports flagged")
 
 func newPostureReportsCmd() *cobra.Command {
-	opts := postureReportsOptions{}
+	opts := signedListing{}
 	cmd := &cobra.Command{
 		Use:   "reports",
 		Short: "List the posture reports stored in the repository, and flag the ones that do not verify",
@@ -256,10 +247,7 @@ Trusted keys are the configuration's trusted_keys plus every --trusted-key
 			return runPostureReports(cmd.Context(), opts)
 		},
 	}
-	fs := cmd.Flags()
-	opts.register(fs)
-	fs.StringArrayVar(&opts.keys, "trusted-key", nil, "public key (ed25519:<base64>) whose report signatures are trusted, besides the configuration's trusted_keys; repeatable")
-	fs.StringVar(&opts.format, "format", "text", "text or json")
+	opts.register(cmd.Flags(), "report")
 	return cmd
 }
 
@@ -276,11 +264,8 @@ type reportLine struct {
 	Flags       []string  `json:"flags,omitempty"`
 }
 
-func runPostureReports(ctx context.Context, opts postureReportsOptions) error {
-	if opts.out == nil {
-		opts.out = os.Stdout
-	}
-	cfg, store, trust, err := openRepoTrusting(ctx, opts.agentFlags, opts.keys)
+func runPostureReports(ctx context.Context, opts signedListing) error {
+	cfg, store, trust, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -288,44 +273,18 @@ func runPostureReports(ctx context.Context, opts postureReportsOptions) error {
 	if err != nil {
 		return err
 	}
-	flagged := 0
-	lines := []reportLine{}
+	var lines []reportLine
 	for _, e := range entries {
-		l := reportLine{Key: e.Key, Version: e.Version, Format: e.Format, Size: e.Size, SHA256: e.SHA256, SignedBy: e.SignedBy,
-			Locked: e.Locked, LockedUntil: e.LockedUntil, Flags: e.Flags(trust)}
-		if len(l.Flags) > 0 {
-			flagged++
-		}
-		lines = append(lines, l)
+		lines = append(lines, reportLine{Key: e.Key, Version: e.Version, Format: e.Format, Size: e.Size, SHA256: e.SHA256, SignedBy: e.SignedBy,
+			Locked: e.Locked, LockedUntil: e.LockedUntil, Flags: e.Flags(trust)})
 	}
-	switch opts.format {
-	case "json":
-		enc := json.NewEncoder(opts.out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(lines); err != nil {
-			return err
+	return writeSignedListing(opts, lines, func(l reportLine) []string { return l.Flags }, "no stored posture reports", func(out io.Writer, l reportLine) {
+		locked := "not locked"
+		if l.Locked {
+			locked = "locked until " + l.LockedUntil.UTC().Format(time.RFC3339)
 		}
-	case "text":
-		if len(lines) == 0 {
-			fmt.Fprintln(opts.out, "no stored posture reports")
-		}
-		for _, l := range lines {
-			locked := "not locked"
-			if l.Locked {
-				locked = "locked until " + l.LockedUntil.UTC().Format(time.RFC3339)
-			}
-			fmt.Fprintf(opts.out, "%s version %s sha256 %s signer %s, %s\n", l.Key, or(l.Version, "-"), or(l.SHA256, "-"), or(l.SignedBy, "none verified"), locked)
-			for _, f := range l.Flags {
-				fmt.Fprintf(opts.out, "  FLAGGED: %s\n", f)
-			}
-		}
-	default:
-		return fmt.Errorf("--format %q: want text or json", opts.format)
-	}
-	if flagged > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%w: %d of %d", errReportsFlagged, flagged, len(lines))}
-	}
-	return nil
+		fmt.Fprintf(out, "%s version %s sha256 %s signer %s, %s\n", l.Key, or(l.Version, "-"), or(l.SHA256, "-"), or(l.SignedBy, "none verified"), locked)
+	}, errReportsFlagged)
 }
 
 // auditorClient opens the object store with the auditor's keys ($

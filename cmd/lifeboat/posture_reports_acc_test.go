@@ -54,7 +54,7 @@ func TestAccPostureReportsCommand(t *testing.T) {
 	}
 	run := func() (string, error) {
 		var out bytes.Buffer
-		err := runPostureReports(ctx, postureReportsOptions{agentFlags: agentFlags{configPath: cfgPath}, keys: []string{agent.Public().String()},
+		err := runPostureReports(ctx, signedListing{agentFlags: agentFlags{configPath: cfgPath}, keys: []string{agent.Public().String()},
 			format: "text", out: &out})
 		return out.String(), err
 	}

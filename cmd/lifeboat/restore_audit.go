@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,19 +13,11 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/signature"
 )
 
-// restoreAuditOptions are `restore audit`'s flag values.
-type restoreAuditOptions struct {
-	agentFlags
-	keys   []string
-	format string
-	out    io.Writer
-}
-
 // errAuditFlagged makes `restore audit` exit 1 when a record is flagged.
 var errAuditFlagged = errors.New("restore audit records flagged")
 
 func newRestoreAuditCmd() *cobra.Command {
-	opts := restoreAuditOptions{}
+	opts := signedListing{}
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "List every restore of the repository from its signed audit records, and flag the ones that do not verify",
@@ -46,10 +36,7 @@ Trusted keys are the configuration's trusted_keys (the provider's) plus every
 			return runRestoreAudit(cmd.Context(), opts, args)
 		},
 	}
-	fs := cmd.Flags()
-	opts.register(fs)
-	fs.StringArrayVar(&opts.keys, "trusted-key", nil, "public key (ed25519:<base64>) whose audit signatures are trusted, besides the configuration's trusted_keys; repeatable")
-	fs.StringVar(&opts.format, "format", "text", "text or json")
+	opts.register(cmd.Flags(), "audit")
 	return cmd
 }
 
@@ -62,11 +49,8 @@ type auditLine struct {
 	Flags       []string  `json:"flags,omitempty"`
 }
 
-func runRestoreAudit(ctx context.Context, opts restoreAuditOptions, _ []string) error {
-	if opts.out == nil {
-		opts.out = os.Stdout
-	}
-	cfg, store, trust, err := openRepoTrusting(ctx, opts.agentFlags, opts.keys)
+func runRestoreAudit(ctx context.Context, opts signedListing, _ []string) error {
+	cfg, store, trust, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -74,61 +58,32 @@ func runRestoreAudit(ctx context.Context, opts restoreAuditOptions, _ []string) 
 	if err != nil {
 		return err
 	}
-	flagged := 0
 	var lines []auditLine
 	for _, e := range entries {
-		l := auditLine{AuditRecord: e.Record, SignedBy: e.SignedBy, Locked: e.Locked, LockedUntil: e.LockedUntil, Flags: auditFlags(e, trust)}
-		if len(l.Flags) > 0 {
-			flagged++
-		}
-		lines = append(lines, l)
+		lines = append(lines, auditLine{AuditRecord: e.Record, SignedBy: e.SignedBy, Locked: e.Locked, LockedUntil: e.LockedUntil, Flags: auditFlags(e, trust)})
 	}
-	switch opts.format {
-	case "json":
-		enc := json.NewEncoder(opts.out)
-		enc.SetIndent("", "  ")
-		if lines == nil {
-			lines = []auditLine{}
+	return writeSignedListing(opts, lines, func(l auditLine) []string { return l.Flags }, "no restore audit records", func(out io.Writer, l auditLine) {
+		r := l.AuditRecord
+		to := r.DataDirectory
+		if r.Kind == restore.KindTenant {
+			to = r.NewDatabase + " on " + r.TargetServer
+		} else if r.Port != 0 {
+			to = fmt.Sprintf("%s (port %d, listen %s)", to, r.Port, r.Listen)
 		}
-		if err := enc.Encode(lines); err != nil {
-			return err
+		fmt.Fprintf(out, "%s %s %s restore via %s by %s (read as %s, recorded as %s, signer %s): %s to %s from %s into %s",
+			r.ID, r.Result, r.Kind, r.FrontEnd, or(r.Actor, r.OSUser+"@"+r.Host), or(r.ReadAccessKeyID, "?"), or(r.WriteAccessKeyID, "?"),
+			or(l.SignedBy, "none verified"), r.PointInTime, or(r.Source, "no recovery point"), r.Cluster, to)
+		if r.CleanRoom {
+			fmt.Fprintf(out, " [clean room, not after %s]", or(r.NotAfter, "-"))
 		}
-	case "text":
-		if len(lines) == 0 {
-			fmt.Fprintln(opts.out, "no restore audit records")
+		if !r.Finished.IsZero() {
+			fmt.Fprintf(out, ", %s..%s", r.Started.Format(time.RFC3339), r.Finished.Format(time.RFC3339))
 		}
-		for _, l := range lines {
-			r := l.AuditRecord
-			to := r.DataDirectory
-			if r.Kind == restore.KindTenant {
-				to = r.NewDatabase + " on " + r.TargetServer
-			} else if r.Port != 0 {
-				to = fmt.Sprintf("%s (port %d, listen %s)", to, r.Port, r.Listen)
-			}
-			fmt.Fprintf(opts.out, "%s %s %s restore via %s by %s (read as %s, recorded as %s, signer %s): %s to %s from %s into %s",
-				r.ID, r.Result, r.Kind, r.FrontEnd, or(r.Actor, r.OSUser+"@"+r.Host), or(r.ReadAccessKeyID, "?"), or(r.WriteAccessKeyID, "?"),
-				or(l.SignedBy, "none verified"), r.PointInTime, or(r.Source, "no recovery point"), r.Cluster, to)
-			if r.CleanRoom {
-				fmt.Fprintf(opts.out, " [clean room, not after %s]", or(r.NotAfter, "-"))
-			}
-			if !r.Finished.IsZero() {
-				fmt.Fprintf(opts.out, ", %s..%s", r.Started.Format(time.RFC3339), r.Finished.Format(time.RFC3339))
-			}
-			if r.Error != "" {
-				fmt.Fprintf(opts.out, ", error: %s", r.Error)
-			}
-			fmt.Fprintln(opts.out)
-			for _, f := range l.Flags {
-				fmt.Fprintf(opts.out, "  FLAGGED: %s\n", f)
-			}
+		if r.Error != "" {
+			fmt.Fprintf(out, ", error: %s", r.Error)
 		}
-	default:
-		return fmt.Errorf("--format %q: want text or json", opts.format)
-	}
-	if flagged > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%w: %d of %d", errAuditFlagged, flagged, len(lines))}
-	}
-	return nil
+		fmt.Fprintln(out)
+	}, errAuditFlagged)
 }
 
 // auditFlags says what is wrong with one restore's records, judged

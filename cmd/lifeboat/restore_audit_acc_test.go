@@ -61,7 +61,7 @@ func TestAccRestoreAuditCommand(t *testing.T) {
 	}
 	run := func() (string, error) {
 		var out bytes.Buffer
-		err := runRestoreAudit(ctx, restoreAuditOptions{agentFlags: agentFlags{configPath: cfgPath}, keys: []string{signer.Public().String()},
+		err := runRestoreAudit(ctx, signedListing{agentFlags: agentFlags{configPath: cfgPath}, keys: []string{signer.Public().String()},
 			format: "text", out: &out}, nil)
 		return out.String(), err
 	}
