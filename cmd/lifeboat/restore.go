@@ -187,6 +187,10 @@ func runRestore(ctx context.Context, opts restoreOptions, _ []string) error {
 		return nil
 	}
 	mb := float64(res.Extracted) / 1e6
+	if len(res.Phases) > 0 {
+		// Where the time went, for benchmarks and slow restores.
+		defer fmt.Fprintf(opts.out, "phases: %s\n", restore.FormatPhases(res.Phases))
+	}
 	if opts.noStart {
 		fmt.Fprintf(opts.out, "laid out backup %s in %s: %.1f MB in %.2fs (%.1f MB/s); start PostgreSQL to replay WAL, with the repository's "+
 			"credentials in its environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or an instance role: the copy's configuration file holds no keys\n",

@@ -62,7 +62,7 @@ rather than finish it early with data missing.`,
 func runWalFetch(ctx context.Context, opts walFetchOptions, args []string) error {
 	if opts.spool != "" {
 		// Before anything else: a spooled file needs no configuration,
-		// no connection and no decoding, only a rename.
+		// no connection and no decoding, only a check and a link.
 		if ok, err := wal.TakeSpooled(opts.spool, args[0], args[1]); ok {
 			return nil
 		} else if err != nil {
@@ -95,6 +95,11 @@ func runWalFetch(ctx context.Context, opts walFetchOptions, args []string) error
 	}
 	switch {
 	case err == nil:
+		if opts.spool != "" {
+			// In the server's log: the spool missed (a segment the
+			// restore did not prefetch, or one it refused).
+			fmt.Fprintf(os.Stderr, "lifeboat: %s was not in the spool, fetched from the repository\n", args[0])
+		}
 		return nil
 	case errors.Is(err, wal.ErrSegmentNotFound):
 		return &exitError{code: exitSegmentNotFound, err: err}

@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -107,6 +108,8 @@ type Result struct {
 	// WALFromSpool counts the WAL segments PostgreSQL took from those the
 	// restore prefetched (SpoolDir) rather than from the repository.
 	WALFromSpool int
+	// Phases is where the time went, in order (see PhaseTime).
+	Phases []PhaseTime
 }
 
 // RestoreCluster restores a cluster into opts.DataDir at the point
@@ -116,6 +119,7 @@ type Result struct {
 func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOptions) (res *Result, err error) {
 	started := time.Now()
 	rep := reporter{fn: opts.Progress, start: started}
+	clock := &phaseClock{last: started}
 	if opts.DataDir == "" || opts.Port <= 0 || opts.Port > 65535 {
 		return nil, fmt.Errorf("restore needs a data directory and a port (got %q, %d)", opts.DataDir, opts.Port)
 	}
@@ -178,10 +182,9 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 		return nil, err
 	}
 	m := plan.manifest
-	if m.ServerVersion/10000 != 0 {
-		if v, verr := serverMajor(opts.BinDir); verr == nil && v != m.ServerVersion/10000 {
-			return nil, fmt.Errorf("backup %s is of PostgreSQL %d, %s is PostgreSQL %d", m.ID, m.ServerVersion/10000, binDir(opts.BinDir), v)
-		}
+	major, verr := serverMajor(opts.BinDir)
+	if m.ServerVersion/10000 != 0 && verr == nil && major != m.ServerVersion/10000 {
+		return nil, fmt.Errorf("backup %s is of PostgreSQL %d, %s is PostgreSQL %d", m.ID, m.ServerVersion/10000, binDir(opts.BinDir), major)
 	}
 
 	if opts.VerifyWAL {
@@ -189,6 +192,7 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 			return nil, err
 		}
 	}
+	clock.mark("planned")
 
 	if retry {
 		rep.send(Progress{Phase: "clearing", Detail: "removing the failed restore in " + dataDir})
@@ -220,7 +224,9 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	if err := syncDir(dataDir); err != nil {
 		return nil, err
 	}
-	srv := &server{dataDir: dataDir, binDir: binDir(opts.BinDir), own: own, env: credentialEnv(opts.AgentConfig)}
+	srv := &server{dataDir: dataDir, binDir: binDir(opts.BinDir), own: own, env: credentialEnv(opts.AgentConfig),
+		// recovery_init_sync_method (PostgreSQL 14+); syncfs is Linux's.
+		syncfs: runtime.GOOS == "linux" && verr == nil && major >= 14, clock: clock}
 	defer func() {
 		if err == nil {
 			return
@@ -271,6 +277,7 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 			break
 		}
 	}
+	clock.mark("laid out")
 	// Every file is on disk before the restore goes on (see durable.go):
 	// most of it already is, synced while later files were decoded.
 	if serr := sy.finish(); err == nil {
@@ -281,6 +288,7 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	if err != nil {
 		return nil, err
 	}
+	clock.mark("synced")
 	rep.send(Progress{Phase: "downloading", Downloaded: downloaded.Load(), Total: total, Extracted: extracted.Load(), Detail: "done"})
 
 	if err = writeSettings(dataDir, own, settings{
@@ -297,12 +305,14 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	if err = syncDir(filepath.Dir(dataDir)); err != nil {
 		return nil, err
 	}
+	clock.mark("settings")
 	res = &Result{Plan: *plan, DataDir: dataDir, Port: opts.Port, Downloaded: downloaded.Load(), Extracted: extracted.Load()}
 	if opts.NoStart {
 		if err = markFailed(dataDir, own, fmt.Sprintf("files of backup %s laid out; PostgreSQL has not recovered this directory yet: start it to replay WAL", m.ID)); err != nil {
 			return nil, err
 		}
 		res.Duration = time.Since(started)
+		res.Phases = clock.list
 		return res, nil
 	}
 
@@ -331,6 +341,8 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	}
 	res.Running = opts.KeepRunning
 	res.Duration = time.Since(started)
+	clock.mark("finished")
+	res.Phases = clock.list
 	rep.send(Progress{Phase: "done", Downloaded: res.Downloaded, Total: total, Extracted: res.Extracted,
 		Detail: "restored to " + res.RestoredToTime.UTC().Format(time.RFC3339Nano) + " (" + res.RestoredToLSN + ")"})
 	return res, nil

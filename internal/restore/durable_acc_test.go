@@ -40,11 +40,34 @@ func TestAccRestoreCluster_filesDurableWhenLaidOut(t *testing.T) {
 	}
 	t.Cleanup(func() { restore.RemoveCluster(context.Background(), opts.DataDir, opts.BinDir, opts.OSUser) })
 
-	var files, cached, maxFile int64
+	files, cached := requireOnDisk(t, res.DataDir)
+	t.Logf("%d files, %d pages in the page cache, none dirty", files, cached)
+	for _, name := range []string{"postgresql.auto.conf", "recovery.signal", restore.FailedFile, restore.ConfigFile} {
+		if _, err := os.Stat(filepath.Join(res.DataDir, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// requireOnDisk fails the test unless every regular file under dataDir
+// (but the WAL spool, whose files PostgreSQL only ever gets through
+// restore_command, synced) is on disk: cachestat(2) counts no dirty page
+// and none under writeback. It also checks the check looked at a restored
+// cluster: many files, in the page cache, one larger than a writeback
+// chunk. It returns the files and cached pages it saw.
+func requireOnDisk(t *testing.T, dataDir string) (files, cached int64) {
+	t.Helper()
+	var maxFile int64
 	var dirty []string
-	err = filepath.WalkDir(res.DataDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
+	err := filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() && d.Name() == restore.SpoolDir {
+			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() {
+			return nil
 		}
 		fh, err := os.Open(path)
 		if err != nil {
@@ -61,7 +84,7 @@ func TestAccRestoreCluster_filesDurableWhenLaidOut(t *testing.T) {
 			maxFile = max(maxFile, fi.Size())
 		}
 		if st.Dirty > 0 || st.Writeback > 0 {
-			rel, _ := filepath.Rel(res.DataDir, path)
+			rel, _ := filepath.Rel(dataDir, path)
 			dirty = append(dirty, rel)
 		}
 		return nil
@@ -72,19 +95,59 @@ func TestAccRestoreCluster_filesDurableWhenLaidOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The check looked at something: a whole cluster's files, in the
-	// page cache (just written), one of them larger than a writeback chunk.
 	if files < 100 || cached == 0 || maxFile < 8<<20 {
 		t.Fatalf("checked %d files, %d cached pages, largest %d bytes: not a restored cluster", files, cached, maxFile)
 	}
 	if len(dirty) > 0 {
-		t.Fatalf("%d of %d files still have dirty pages after the restore reported them laid out: %s",
-			len(dirty), files, strings.Join(dirty[:min(len(dirty), 10)], ", "))
+		t.Fatalf("%d of %d files still have dirty pages: %s", len(dirty), files, strings.Join(dirty[:min(len(dirty), 10)], ", "))
 	}
-	t.Logf("%d files, %d pages in the page cache, none dirty", files, cached)
-	for _, name := range []string{"postgresql.auto.conf", "recovery.signal", restore.FailedFile, restore.ConfigFile} {
-		if _, err := os.Stat(filepath.Join(res.DataDir, name)); err != nil {
-			t.Errorf("%s: %v", name, err)
+	return files, cached
+}
+
+// TestAccRestoreCluster_serverSyncsWithSyncfs: a started restore starts
+// PostgreSQL with recovery_init_sync_method = syncfs, which replaces the
+// server's open-and-fsync of every file with one syncfs(2); that is only
+// sound because every file is already on disk when the server starts
+// (checked here at that moment, with cachestat(2)). The setting is the
+// restore's start's own: the copy's postgresql.auto.conf does not carry it.
+func TestAccRestoreCluster_serverSyncsWithSyncfs(t *testing.T) {
+	f := setup(t)
+	pg := f.env.Postgres
+	ctx := context.Background()
+	psql(t, pg, "postgres", "DROP TABLE IF EXISTS syncfs_rows; CREATE TABLE syncfs_rows AS SELECT g, md5(g::text) AS h FROM generate_series(1, 200000) g")
+	f.takeBackup(t)
+
+	opts := f.clusterOptions(t, "syncfs")
+	opts.KeepRunning = true
+	checked := false
+	logged := opts.Progress
+	opts.Progress = func(p restore.Progress) {
+		logged(p)
+		if p.Phase == "starting" && !checked {
+			checked = true
+			files, cached := requireOnDisk(t, opts.DataDir)
+			t.Logf("at the server's start: %d files, %d pages in the page cache, none dirty", files, cached)
 		}
+	}
+	res, err := restore.RestoreCluster(ctx, f.store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { restore.RemoveCluster(context.Background(), opts.DataDir, opts.BinDir, opts.OSUser) })
+	if !checked {
+		t.Fatal("the restore never reported starting the server")
+	}
+	if got := queryRestored(t, res, "postgres", "SHOW recovery_init_sync_method"); got != "syncfs" {
+		t.Fatalf("the restored server started with recovery_init_sync_method = %q, want syncfs", got)
+	}
+	if got := queryRestored(t, res, "postgres", "SELECT count(*)::text FROM syncfs_rows"); got != "200000" {
+		t.Fatalf("restored copy has %s rows, want 200000", got)
+	}
+	auto, err := os.ReadFile(filepath.Join(res.DataDir, "postgresql.auto.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(auto), "recovery_init_sync_method") {
+		t.Fatalf("postgresql.auto.conf carries the restore's start setting:\n%s", auto)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -14,8 +13,8 @@ import (
 
 // SpoolDir is the directory in a restored data directory where a started
 // restore prefetches the WAL its plan replays, while it lays out the files.
-// restore_command (wal-fetch --spool) takes each segment from there with a
-// rename, instead of a process that loads its configuration, connects to
+// restore_command (wal-fetch --spool) takes each segment from there, checked
+// against what was recorded when it was spooled (wal.TakeSpooled), instead of a process that loads its configuration, connects to
 // the repository, lists, downloads and decodes the segment while
 // PostgreSQL waits: 60 ms a segment on the benchmark's machine, most of
 // the time replay took. Segments the plan did not list (archived since, or
@@ -34,7 +33,6 @@ type prefetcher struct {
 	dir    string
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	placed atomic.Int64
 }
 
 // startPrefetch starts fetching the WAL files named by keys (the plan's,
@@ -43,14 +41,9 @@ type prefetcher struct {
 // reported.
 func startPrefetch(ctx context.Context, store objectstore.Store, cfg wal.Config, keys []string, dataDir string, own owner) (*prefetcher, error) {
 	dir := filepath.Join(dataDir, SpoolDir)
-	incoming := filepath.Join(dir, ".incoming")
-	for _, d := range []string{dir, incoming} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			return nil, err
-		}
-		if err := own.lchown(d); err != nil {
-			return nil, err
-		}
+	incoming, err := wal.PrepareSpool(dir, own.lchown)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	p := &prefetcher{dir: dir, cancel: cancel}
@@ -66,8 +59,9 @@ func startPrefetch(ctx context.Context, store objectstore.Store, cfg wal.Config,
 				continue
 			}
 			// Fetched (verified, synced) under .incoming, handed to the
-			// server's account, then renamed into the spool: wal-fetch
-			// never finds a partial file, nor one PostgreSQL cannot read.
+			// server's account, then placed in the spool with its record
+			// (wal.SpoolFile): wal-fetch never finds a partial file, nor
+			// one PostgreSQL cannot read.
 			tmp := filepath.Join(incoming, k.Name)
 			if _, err := wal.Fetch(ctx, store, cfg, k.Name, tmp); err != nil {
 				os.Remove(tmp)
@@ -77,11 +71,10 @@ func startPrefetch(ctx context.Context, store objectstore.Store, cfg wal.Config,
 				os.Remove(tmp)
 				continue
 			}
-			if err := os.Rename(tmp, filepath.Join(dir, k.Name)); err != nil {
+			if err := wal.SpoolFile(dir, k.Name, tmp, own.lchown); err != nil {
 				os.Remove(tmp)
 				continue
 			}
-			p.placed.Add(1)
 		}
 	}()
 	return p, nil
@@ -95,13 +88,5 @@ func (p *prefetcher) stop() (taken int, err error) {
 	}
 	p.cancel()
 	p.wg.Wait()
-	left := 0
-	if entries, err := os.ReadDir(p.dir); err == nil {
-		for _, e := range entries {
-			if e.Type().IsRegular() {
-				left++
-			}
-		}
-	}
-	return max(int(p.placed.Load())-left, 0), os.RemoveAll(p.dir)
+	return wal.SpoolTaken(p.dir), os.RemoveAll(p.dir)
 }

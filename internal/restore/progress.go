@@ -3,6 +3,7 @@ package restore
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/progress"
@@ -57,4 +58,39 @@ func (r reporter) send(p Progress) {
 	}
 	p.Elapsed = time.Since(r.start)
 	r.fn(p)
+}
+
+// PhaseTime is how long one phase of a cluster restore took (Result.Phases):
+// "planned", "laid out" (downloaded, decoded and written), "synced" (the
+// wait for the last files to reach the disk), "settings", "server started"
+// (pg_ctl start), "recovered" (the server's own start-up sync, WAL replay
+// and promotion, until it accepts connections), "finished" (the checks of
+// where replay got to, the spool and the failure marker removed).
+type PhaseTime struct {
+	Phase string
+	Took  time.Duration
+}
+
+// phaseClock records PhaseTimes, each from the previous mark.
+type phaseClock struct {
+	last time.Time
+	list []PhaseTime
+}
+
+func (c *phaseClock) mark(phase string) {
+	if c == nil {
+		return
+	}
+	now := time.Now()
+	c.list = append(c.list, PhaseTime{Phase: phase, Took: now.Sub(c.last)})
+	c.last = now
+}
+
+// FormatPhases is phases as one line: "planned 0.05s, laid out 2.51s, ...".
+func FormatPhases(phases []PhaseTime) string {
+	parts := make([]string, len(phases))
+	for i, p := range phases {
+		parts[i] = fmt.Sprintf("%s %.2fs", p.Phase, p.Took.Seconds())
+	}
+	return strings.Join(parts, ", ")
 }

@@ -198,6 +198,8 @@ type Outcome struct {
 	User                  string
 	Running               bool
 	Downloaded, Extracted int64
+	// Phases is where a cluster restore's time went (see PhaseTime).
+	Phases []PhaseTime
 
 	// Tenant copies: the new database and its attachments.
 	Database    string
@@ -372,6 +374,7 @@ func execute(ctx context.Context, store objectstore.Store, req Request, plan *Re
 		out.RestoredToTime, out.RestoredToLSN = res.RestoredToTime, res.RestoredToLSN
 		out.DataDir, out.Port, out.User, out.Running = res.DataDir, res.Port, res.User, res.Running
 		out.Downloaded, out.Extracted = res.Downloaded, res.Extracted
+		out.Phases = res.Phases
 		if req.CleanRoom && res.Running && req.SuperuserVerifier != "" {
 			if err := setSuperuserVerifier(ctx, out.DSN(""), res.User, req.SuperuserVerifier); err != nil {
 				return nil, err

@@ -78,27 +78,6 @@ func Fetch(ctx context.Context, store objectstore.Store, cfg Config, name, destP
 	return res, nil
 }
 
-// TakeSpooled moves WAL file name from spool, where a restore prefetched
-// it with Fetch (verified and synced), to destPath, and syncs destPath's
-// directory. ok is false when the spool does not hold it (the caller then
-// fetches it from the repository).
-func TakeSpooled(spool, name, destPath string) (ok bool, err error) {
-	if name != filepath.Base(name) || name == "." || name == ".." {
-		return false, fmt.Errorf("WAL file name %q", name)
-	}
-	if err := os.Rename(filepath.Join(spool, name), destPath); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return false, nil
-		}
-		return false, err
-	}
-	if d, err := os.Open(filepath.Dir(destPath)); err == nil {
-		_ = d.Sync() // best effort, as in Fetch: the file was synced before it was spooled
-		d.Close()
-	}
-	return true, nil
-}
-
 // Verify reads the archived WAL object at key, decompresses it by its
 // extension and checks the result against the size and SHA-256 recorded at
 // push time, exactly as Fetch would before handing it to PostgreSQL, but
