@@ -76,6 +76,20 @@ func piped(body []byte) io.Reader {
 	return pr
 }
 
+// putPiped puts size patterned bytes at streamed/<size> through a pipe,
+// checked as opts asks, and returns the key, the body and its hex SHA-256.
+func putPiped(t *testing.T, s objectstore.Store, size int, opts objectstore.PutOptions) (key string, body []byte, sum string, info objectstore.ObjectInfo) {
+	t.Helper()
+	body = patterned(size)
+	key = fmt.Sprintf("streamed/%d", size)
+	opts.Size = int64(size)
+	info, err := s.Put(context.Background(), key, piped(body), opts)
+	if err != nil {
+		t.Fatalf("%d bytes: %v", size, err)
+	}
+	return key, body, sha256Hex(body), info
+}
+
 // checkedPutSizes are the body sizes a checked put is tried with: empty,
 // one byte, one part, and more than one part with a short last one.
 var checkedPutSizes = []int{0, 1, 1 << 20, 3<<20 + 5}
@@ -97,21 +111,6 @@ func shortPutStoresNothing(t *testing.T, s objectstore.Store, opts objectstore.P
 	if _, err := s.Head(ctx, "short"); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Fatalf("short put left an object: %v", err)
 	}
-}
-
-// readObject returns the bytes s holds at key.
-func readObject(t *testing.T, s objectstore.Store, key string) []byte {
-	t.Helper()
-	rc, _, err := s.Get(context.Background(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestS3Conformance(t *testing.T) {
@@ -207,13 +206,7 @@ func TestS3PutVerifiedSHA256(t *testing.T) {
 	ctx := context.Background()
 	s := c.Store(newBucket(t, c, "sha"))
 	for _, size := range checkedPutSizes {
-		body := patterned(size)
-		want := sha256Hex(body)
-		key := fmt.Sprintf("streamed/%d", size)
-		info, err := s.Put(ctx, key, piped(body), objectstore.PutOptions{Size: int64(size), VerifySHA256: true})
-		if err != nil {
-			t.Fatalf("%d bytes: %v", size, err)
-		}
+		key, body, want, info := putPiped(t, s, size, objectstore.PutOptions{VerifySHA256: true})
 		if info.SHA256 != want || !info.SHA256Checked {
 			t.Fatalf("%d bytes: put answered %+v, want SHA-256 %s checked", size, info, want)
 		}
@@ -224,7 +217,7 @@ func TestS3PutVerifiedSHA256(t *testing.T) {
 		if err != nil || h.SHA256 != want || h.Size != int64(size) {
 			t.Fatalf("%d bytes: head %+v, %v: want the stored SHA-256 %s", size, h, err, want)
 		}
-		if got := readObject(t, s, key); !bytes.Equal(got, body) {
+		if got, _ := objectstoretest.Read(t, s, key); !bytes.Equal(got, body) {
 			t.Fatalf("%d bytes: stored bytes differ", size)
 		}
 		// The same, the digest given ahead.
@@ -260,14 +253,8 @@ func TestS3PutVerifiedCRC32C(t *testing.T) {
 	ctx := context.Background()
 	s := c.Store(newBucket(t, c, "crc"))
 	for _, size := range checkedPutSizes {
-		body := patterned(size)
-		want := sha256Hex(body)
+		key, body, want, info := putPiped(t, s, size, objectstore.PutOptions{VerifyCRC32C: true})
 		crc := hex.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli))))
-		key := fmt.Sprintf("streamed/%d", size)
-		info, err := s.Put(ctx, key, piped(body), objectstore.PutOptions{Size: int64(size), VerifyCRC32C: true})
-		if err != nil {
-			t.Fatalf("%d bytes: %v", size, err)
-		}
 		if info.SHA256 != want || info.CRC32C != crc || !info.CRC32CChecked || info.SHA256Checked {
 			t.Fatalf("%d bytes: put answered %+v, want SHA-256 %s and CRC32C %s checked", size, info, want, crc)
 		}
@@ -275,7 +262,7 @@ func TestS3PutVerifiedCRC32C(t *testing.T) {
 		if err != nil || h.CRC32C != crc || h.SHA256 != "" || h.Size != int64(size) {
 			t.Fatalf("%d bytes: head %+v, %v: want the stored CRC32C %s", size, h, err, crc)
 		}
-		if got := readObject(t, s, key); !bytes.Equal(got, body) {
+		if got, _ := objectstoretest.Read(t, s, key); !bytes.Equal(got, body) {
 			t.Fatalf("%d bytes: stored bytes differ", size)
 		}
 	}
@@ -292,12 +279,7 @@ func TestS3PutVerifiedCRC32C(t *testing.T) {
 func TestS3SmallStreamsTakeNoPartBuffer(t *testing.T) {
 	c := newMinIOClient(t)
 	ctx := context.Background()
-	name := randomBucket("small")
-	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: name}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
-	s := c.Store(name)
+	s := c.Store(newBucket(t, c, "small"))
 	body := bytes.Repeat([]byte("a small tenant dump "), 2000) // 40 kB
 	const parallel = 8
 	putAll := func(round int) {
@@ -330,12 +312,7 @@ func TestS3SmallStreamsTakeNoPartBuffer(t *testing.T) {
 		t.Fatalf("%d small streamed puts (%d at once) allocated %d MiB: they take part buffers", 3*parallel, parallel, alloc>>20)
 	}
 	for i := range parallel {
-		rc, info, err := s.Get(ctx, fmt.Sprintf("r3/t%d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(rc)
-		rc.Close()
+		got, info := objectstoretest.Read(t, s, fmt.Sprintf("r3/t%d", i))
 		if !bytes.Equal(got, body) || info.Size != int64(len(body)) {
 			t.Fatalf("stored %d bytes (size %d), differing from the %d put", len(got), info.Size, len(body))
 		}
@@ -349,13 +326,7 @@ func TestS3SmallStreamsTakeNoPartBuffer(t *testing.T) {
 	if _, err := s.Put(ctx, "long", io.MultiReader(bytes.NewReader(long)), objectstore.PutOptions{Size: -1}); err != nil {
 		t.Fatal(err)
 	}
-	rc, _, err := s.Get(ctx, "long")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(rc)
-	rc.Close()
-	if !bytes.Equal(got, long) {
+	if got, _ := objectstoretest.Read(t, s, "long"); !bytes.Equal(got, long) {
 		t.Fatalf("stored %d bytes, differing from the %d put", len(got), len(long))
 	}
 }
@@ -396,7 +367,7 @@ func TestS3StreamedPutsReuseTheirBuffers(t *testing.T) {
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
 		t.Fatalf("3 streamed puts of %d MiB allocated %d MiB: the part buffers are not reused", size>>20, alloc>>20)
 	}
-	if got := readObject(t, s, "p2"); !bytes.Equal(got, body) {
+	if got, _ := objectstoretest.Read(t, s, "p2"); !bytes.Equal(got, body) {
 		t.Fatalf("stored %d bytes, differing from the %d put", len(got), len(body))
 	}
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore/objectstoretest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
@@ -435,7 +436,7 @@ func TestCopyRefusesWhatTheDestinationDidNotStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range append(data, man, more) {
-		body := get(t, src, k)
+		body, _ := objectstoretest.Read(t, src, k)
 		sum := sha256.Sum256(body)
 		crc := hex.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli))))
 		h, err := dst.HeadSHA256(ctx, k)
@@ -452,20 +453,6 @@ func TestCopyRefusesWhatTheDestinationDidNotStore(t *testing.T) {
 	if rep, err := Verify(ctx, direct); err != nil || len(rep.Problems) != 0 || rep.Checked != len(data)+2 {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}
-}
-
-func get(t *testing.T, s objectstore.Store, key string) []byte {
-	t.Helper()
-	rc, _, err := s.Get(context.Background(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestCopyRefusesASourceThatIsNotItsManifest: a base backup part whose

@@ -42,7 +42,7 @@ func Run(t *testing.T, newStore NewStore) {
 		if _, err := s.Put(ctx, "a/b", bytes.NewReader(body), objectstore.PutOptions{Size: int64(len(body)), Metadata: map[string]string{"Sha256": "abc"}}); err != nil {
 			t.Fatal(err)
 		}
-		got, info := read(t, s, "a/b")
+		got, info := Read(t, s, "a/b")
 		if !bytes.Equal(got, body) {
 			t.Fatalf("Get = %q, want %q", got, body)
 		}
@@ -65,7 +65,7 @@ func Run(t *testing.T, newStore NewStore) {
 		if _, err := s.Put(ctx, "big", io.MultiReader(bytes.NewReader(body)), objectstore.PutOptions{Size: -1}); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := read(t, s, "big")
+		got, _ := Read(t, s, "big")
 		if !bytes.Equal(got, body) {
 			t.Fatalf("streamed object differs: got %d bytes, want %d", len(got), len(body))
 		}
@@ -90,7 +90,7 @@ func Run(t *testing.T, newStore NewStore) {
 		if _, err := s.Put(ctx, "streamed", pr, objectstore.PutOptions{IfAbsent: true, Size: int64(len(body)), Metadata: map[string]string{"sha256": "x"}}); err != nil {
 			t.Fatal(err)
 		}
-		got, info := read(t, s, "streamed")
+		got, info := Read(t, s, "streamed")
 		if !bytes.Equal(got, body) || info.Metadata["sha256"] != "x" {
 			t.Fatalf("streamed object differs: got %d bytes, metadata %v", len(got), info.Metadata)
 		}
@@ -129,11 +129,11 @@ func Run(t *testing.T, newStore NewStore) {
 		if !errors.Is(err, objectstore.ErrExists) {
 			t.Fatalf("second conditional put: want ErrExists, got %v", err)
 		}
-		if got, _ := read(t, s, "lease"); string(got) != "first" {
+		if got, _ := Read(t, s, "lease"); string(got) != "first" {
 			t.Fatalf("after refused put: content %q, want %q", got, "first")
 		}
 		put(t, s, "lease", "third", objectstore.PutOptions{Size: -1})
-		if got, _ := read(t, s, "lease"); string(got) != "third" {
+		if got, _ := Read(t, s, "lease"); string(got) != "third" {
 			t.Fatalf("unconditional put: content %q, want %q", got, "third")
 		}
 	})
@@ -172,7 +172,7 @@ func Run(t *testing.T, newStore NewStore) {
 		if !errors.Is(err, objectstore.ErrExists) {
 			t.Fatalf("second conditional streamed put: want ErrExists, got %v", err)
 		}
-		if got, _ := read(t, s, "part"); !bytes.Equal(got, first) {
+		if got, _ := Read(t, s, "part"); !bytes.Equal(got, first) {
 			t.Fatal("a refused streamed put changed the object")
 		}
 	})
@@ -242,7 +242,7 @@ func Run(t *testing.T, newStore NewStore) {
 		if !errors.Is(err, objectstore.ErrObjectLocked) {
 			t.Fatalf("DeleteVersion of a locked version: want ErrObjectLocked, got %v", err)
 		}
-		if got, _ := read(t, s, "evidence"); string(got) != "drill passed" {
+		if got, _ := Read(t, s, "evidence"); string(got) != "drill passed" {
 			t.Fatalf("locked object changed: %q", got)
 		}
 		unlocked := put(t, s, "scratch", "x", objectstore.PutOptions{Size: -1})
@@ -268,7 +268,9 @@ func put(t *testing.T, s objectstore.Store, key, body string, opts objectstore.P
 	return info
 }
 
-func read(t *testing.T, s objectstore.Store, key string) ([]byte, objectstore.ObjectInfo) {
+// Read returns the current version of key in s and its description,
+// failing the test when it cannot be read whole.
+func Read(t *testing.T, s objectstore.Store, key string) ([]byte, objectstore.ObjectInfo) {
 	t.Helper()
 	rc, info, err := s.Get(context.Background(), key)
 	if err != nil {
