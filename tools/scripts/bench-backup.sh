@@ -187,6 +187,22 @@ for f in $(ls "$W/spool" | sort); do
 done
 log "archived $(ls "$W/spool" | wc -l) WAL files into both repositories"
 
+# server_phases NAME LOG: where a restored server's start went, from its log
+# (timestamps with milliseconds): its start-up sync of the data directory
+# (from "was interrupted" to "starting archive recovery"), the WAL replay,
+# and the end of recovery (new timeline, checkpoint) until it accepts
+# connections.
+server_phases() {
+	awk -v name="$1" '
+		function t(line) { split(substr(line, 12, 12), a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
+		/database system was interrupted/ && !i { i = t($0) }
+		/starting archive recovery/ && !s { s = t($0) }
+		/redo done at/ && !r { r = t($0) }
+		/database system is ready to accept connections/ && !d { d = t($0) }
+		END { if (i && s && r && d) printf "%s: server start-up sync %.2f s, replay %.2f s, end of recovery to ready %.2f s\n", name, s - i, r - s, d - r }
+	' "$2" >&2 || true
+}
+
 if [ -n "${RESTORE:-}" ]; then
 	# PostgreSQL settings of every restored server: its own port and socket,
 	# no archiving (it would archive into the spool).
@@ -198,7 +214,7 @@ if [ -n "${RESTORE:-}" ]; then
 	fresh_cache
 	measure "$LB_R" "$W/lifeboat" restore --config "$W/lifeboat.json" --bin-dir "$PGBIN" \
 		--data-dir "$W/r-lifeboat" --port "$(freeport)" --no-start --parallel 4
-	grep "^laid out" "$W/out-$LB_R" >&2 || true
+	grep -E "^(laid out|phases)" "$W/out-$LB_R" >&2 || true
 	rm -rf "$W/r-lifeboat"; fresh_cache
 	mkdir -p "$W/r-pgbackrest"; chmod 700 "$W/r-pgbackrest"; chown postgres: "$W/r-pgbackrest"
 	measure "$PGBR_R" pgbackrest --config="$W/pgbackrest.conf" --stanza=bench --pg1-path="$W/r-pgbackrest" \
@@ -207,7 +223,8 @@ if [ -n "${RESTORE:-}" ]; then
 	port=$(freeport)
 	measure "$LB_S" "$W/lifeboat" restore --config "$W/lifeboat.json" --bin-dir "$PGBIN" \
 		--data-dir "$W/r-lifeboat2" --port "$port" --parallel 4 --keep-running
-	grep "^restored" "$W/out-$LB_S" >&2 || true
+	grep -E "^(restored|phases)" "$W/out-$LB_S" >&2 || true
+	server_phases "$LB_S" "$W/r-lifeboat2/restore.log"
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/r-lifeboat2" -m fast stop >/dev/null
 	rm -rf "$W/r-lifeboat2"; fresh_cache
 	mkdir -p "$W/r-pgbackrest2"; chmod 700 "$W/r-pgbackrest2"; chown postgres: "$W/r-pgbackrest2"
@@ -221,6 +238,7 @@ until [ "\$("$PGBIN/psql" -h "$W/pg" -p "$port" -U postgres -XAtq -c 'SELECT pg_
 SH
 	chmod 755 "$W/pgbr-started.sh"
 	measure "$PGBR_S" "$W/pgbr-started.sh"
+	server_phases "$PGBR_S" "$W/r-pgbackrest2/startup.log"
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/r-pgbackrest2" -m fast stop >/dev/null
 	rm -rf "$W/r-pgbackrest2"
 fi
