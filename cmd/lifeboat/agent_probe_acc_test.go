@@ -60,15 +60,28 @@ func TestAccAgent_writerProbe(t *testing.T) {
 		}
 	}
 
+	w := f.asWriter(t, "agent-probe-writer")
+	writer := startAgent(t, w, "writer")
+	mf = probed(writer)
+	writer.stop(t, syscall.SIGTERM, 30*time.Second)
+	for _, c := range access.Checks() {
+		if got := gauge(mf, "lifeboat_writer_forbidden_actions_allowed", "action", string(c)); got != 0 {
+			t.Errorf("writer keys: lifeboat_writer_forbidden_actions_allowed{action=%q} = %v, want 0\n%s", c, got, writer.out.String())
+		}
+	}
+}
+
+// asWriter is f as a database host runs it: with the keys of a MinIO user
+// (name) made from the writer role's document, in a configuration file of
+// its own beside f's.
+func (f *backupFixture) asWriter(t *testing.T, name string) *backupFixture {
+	t.Helper()
 	doc, err := access.Policy(access.RoleWriter, f.cfg.Bucket, f.cfg.Layout())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.MinIO[0].CreateUser(ctx, "agent-probe-writer", "agent-probe-writer-secret", "agent-probe-writer", doc.JSON()); err != nil {
-		t.Fatal(err)
-	}
 	w := *f
-	w.cfg.AccessKey, w.cfg.SecretKey = "agent-probe-writer", "agent-probe-writer-secret"
+	w.cfg.AccessKey, w.cfg.SecretKey = f.env.MinIO[0].User(t, name, doc.JSON())
 	body, err := w.cfg.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -77,12 +90,5 @@ func TestAccAgent_writerProbe(t *testing.T) {
 	if err := os.WriteFile(w.cfgPath, body, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	writer := startAgent(t, &w, "writer")
-	mf = probed(writer)
-	writer.stop(t, syscall.SIGTERM, 30*time.Second)
-	for _, c := range access.Checks() {
-		if got := gauge(mf, "lifeboat_writer_forbidden_actions_allowed", "action", string(c)); got != 0 {
-			t.Errorf("writer keys: lifeboat_writer_forbidden_actions_allowed{action=%q} = %v, want 0\n%s", c, got, writer.out.String())
-		}
-	}
+	return &w
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/redisx"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -40,23 +39,7 @@ func TestAccRedisSnapshotCommands(t *testing.T) {
 	}
 	// The snapshot is taken as the agent on a database host runs: with the
 	// writer's keys, never the provider's.
-	doc, err := access.Policy(access.RoleWriter, f.cfg.Bucket, f.cfg.Layout())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.MinIO[0].CreateUser(ctx, "redis-cmd-writer", "redis-cmd-writer-secret", "redis-cmd-writer", doc.JSON()); err != nil {
-		t.Fatal(err)
-	}
-	w := *f
-	w.cfg.AccessKey, w.cfg.SecretKey = "redis-cmd-writer", "redis-cmd-writer-secret"
-	body, err := w.cfg.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.cfgPath = filepath.Join(filepath.Dir(f.cfgPath), "writer.json")
-	if err := os.WriteFile(w.cfgPath, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	w := f.asWriter(t, "redis-cmd-writer")
 	var m redisx.SnapshotManifest
 	if err := json.Unmarshal([]byte(w.run(t, 0, "redis-snapshot", "--instance", "sessions")), &m); err != nil {
 		t.Fatal(err)
@@ -113,10 +96,11 @@ func TestAccRedisSnapshotCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := w
+	enc := *w
 	enc.cfg.Encryption = &repo.Encryption{Recipients: []string{recipient}}
 	enc.cfgPath = filepath.Join(filepath.Dir(f.cfgPath), "writer-enc.json")
-	if body, err = enc.cfg.Marshal(); err != nil {
+	body, err := enc.cfg.Marshal()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(enc.cfgPath, body, 0o600); err != nil {

@@ -42,17 +42,7 @@ func TestAccConcurrentPushersS3(t *testing.T) {
 			if v := versions(t, store, cfg.Layout.WALDir()); len(v) != 1 {
 				t.Fatalf("%d object versions written, want 1: %+v", len(v), v)
 			}
-			var ok, conflicts int
-			for _, err := range errs {
-				switch {
-				case err == nil:
-					ok++
-				case errors.Is(err, ErrConflict):
-					conflicts++
-				default:
-					t.Fatalf("unexpected error: %v", err)
-				}
-			}
+			ok, conflicts := pushOutcomes(t, errs)
 			if ok != 3 || conflicts != 3 {
 				t.Fatalf("%d succeeded and %d conflicted, want 3 and 3", ok, conflicts)
 			}

@@ -222,7 +222,16 @@ func TestConcurrentPushersWriteOnce(t *testing.T) {
 	if v := versions(t, store, "pfx/main/wal/"); len(v) != 1 {
 		t.Fatalf("%d versions written by concurrent pushers, want 1", len(v))
 	}
-	var ok, conflicts int
+	ok, conflicts := pushOutcomes(t, errs)
+	if ok != 4 || conflicts != 4 {
+		t.Fatalf("%d succeeded, %d conflicts; want 4 and 4 (one content wins, all its pushers succeed)", ok, conflicts)
+	}
+}
+
+// pushOutcomes counts concurrent pushes' results: those that succeeded and
+// those refused with ErrConflict; any other error fails the test.
+func pushOutcomes(t *testing.T, errs []error) (ok, conflicts int) {
+	t.Helper()
 	for _, err := range errs {
 		switch {
 		case err == nil:
@@ -230,12 +239,10 @@ func TestConcurrentPushersWriteOnce(t *testing.T) {
 		case errors.Is(err, ErrConflict):
 			conflicts++
 		default:
-			t.Fatalf("unexpected error %v", err)
+			t.Fatalf("unexpected error: %v", err)
 		}
 	}
-	if ok != 4 || conflicts != 4 {
-		t.Fatalf("%d succeeded, %d conflicts; want 4 and 4 (one content wins, all its pushers succeed)", ok, conflicts)
-	}
+	return ok, conflicts
 }
 
 func TestForeignClusterRefused(t *testing.T) {
