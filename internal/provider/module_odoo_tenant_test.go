@@ -284,6 +284,35 @@ func TestAccOdooTenantModule_refreshRequests(t *testing.T) {
 	}
 }
 
+// The tenant module declares one output, an object. While planning,
+// Terraform 1.5 looks each module instance's output up among every output
+// recorded so far for the module call, so the outputs of a for_each module
+// cost the plan (instances × outputs)²: at 500 tenants six outputs cost
+// several CPU seconds of every plan, one costs a thirty-sixth of that
+// (tools/scripts/bench-plan.sh). A field a reviewer wants is a field of
+// posture, not another output; TestAccOdooTenantModule applies the
+// platform, whose outputs read posture.
+func TestOdooTenantModuleHasOneOutput(t *testing.T) {
+	files, err := filepath.Glob("../../examples/modules/odoo-tenant/*.tf")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("the module's files: %v %v", files, err)
+	}
+	outputs := regexp.MustCompile(`(?m)^\s*output\s+"([^"]+)"`)
+	var names []string
+	for _, file := range files {
+		body, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range outputs.FindAllStringSubmatch(string(body), -1) {
+			names = append(names, m[1])
+		}
+	}
+	if !slices.Equal(names, []string{"posture"}) {
+		t.Errorf("odoo-tenant declares the outputs %q; want only \"posture\" (fields of one object cost Terraform far less than outputs)", names)
+	}
+}
+
 // checkFunc is a state check of what the state cannot show (the
 // repository's objects, request counts). NOTE: the harness' legacy Check
 // functions refuse states with child modules.

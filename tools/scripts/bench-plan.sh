@@ -15,9 +15,12 @@
 # verifies the index and each schedule and evidence in it.
 #
 # A third configuration measures Terraform's own floor: the same module
-# structure (odoo-tenant's variables and validations, for_each over the
-# tenant map, outputs, one resource per tenant) with terraform_data in place
-# of the drill schedule and of the bucket and policy, so no provider runs.
+# structure (odoo-tenant's variables and validations, locals and outputs,
+# for_each over the tenant map, the platform's outputs, one resource per
+# tenant) with terraform_data in place of the drill schedule and of the
+# bucket and policy, so no provider runs. A fourth, the bare module, drops
+# the validations and outputs too: what a for_each module with these inputs
+# costs Terraform before the module does anything.
 #
 # Usage: tools/scripts/bench-plan.sh [TENANTS, default 500]
 # Each plan is run RUNS times (3) after a warm-up; the fastest counts.
@@ -101,27 +104,29 @@ json.dump(tf, open(sys.argv[4], "w"))
 PY
 
 # --- the floor: the module structure with terraform_data, no provider --------
+# The module's own variables (with their validations), locals and outputs,
+# and the platform's outputs, taken from the files themselves so the floor
+# stays the module's shape: only the resources are terraform_data (the
+# drill schedule's computed results null, as before a first drill).
 mkdir -p "$W/floor/odoo-tenant" "$W/floor/platform"
 cp "$REPO/examples/modules/odoo-tenant/variables.tf" "$W/floor/odoo-tenant/"
+awk '/^locals \{/,/^\}/' "$REPO/examples/modules/odoo-tenant/main.tf" >"$W/floor/odoo-tenant/locals.tf"
+sed -e 's/lifeboat_drill_schedule\.tenant\.id/terraform_data.tenant.id/g' \
+	-e 's/lifeboat_drill_schedule\.tenant\./terraform_data.tenant.output./g' \
+	"$REPO/examples/modules/odoo-tenant/outputs.tf" >"$W/floor/odoo-tenant/outputs.tf"
+if grep -qE "lifeboat_[a-z_]+\\.[a-z]" "$W/floor/odoo-tenant/locals.tf" "$W/floor/odoo-tenant/outputs.tf"; then
+	log "the floor's module still names a lifeboat resource: update bench-plan.sh's floor"
+	exit 1
+fi
 cat >"$W/floor/odoo-tenant/main.tf" <<'TF'
-locals {
-  database           = coalesce(var.database, var.name)
-  attachments_prefix = coalesce(var.attachments_prefix, "tenants/${var.name}/")
-  has_attachments    = var.attachments_bucket != null
-}
 resource "terraform_data" "tenant" {
   input = {
     name = "tenant-${var.name}", cluster = var.cluster, schedule = var.drill_schedule, kind = "tenant", database = local.database,
     bucket = var.repository.bucket, prefix = var.repository.prefix, dsn = var.postgres_dsn, rpo = var.rpo, rto = var.rto,
     run_on_apply = var.run_drill_on_apply, evidence_trusted_keys = var.evidence_trusted_keys,
     attachments = local.has_attachments ? { bucket = var.attachments_bucket, prefix = local.attachments_prefix } : null
+    last_drill_result = null, last_drill_time = null, last_achieved_rto_seconds = null, last_failures = null, last_evidence_key = null
   }
-}
-output "database" { value = local.database }
-output "priority_group" { value = var.priority_group }
-output "last_drill" { value = terraform_data.tenant.output == null ? null : { result = "passed" } }
-output "summary" {
-  value = "${var.name}: database ${local.database}, RPO ${var.rpo}, RTO ${var.rto}, group ${var.priority_group}, drill ${var.drill_schedule}"
 }
 TF
 cat >"$W/floor/platform/main.tf" <<'TF'
@@ -144,16 +149,20 @@ module "tenant" {
   drill_schedule = each.value.drill_schedule
 }
 resource "terraform_data" "policy" {
-  input = { cluster = "odoo-main", tenant_databases = [for t in module.tenant : t.database] }
+  input = { cluster = "odoo-main", tenant_databases = [for t in module.tenant : t.posture.database] }
 }
-output "tenants" { value = { for name, t in module.tenant : name => t.summary } }
-output "priority_groups" {
-  value = { for g in distinct([for t in module.tenant : t.priority_group]) :
-  g => sort([for t in module.tenant : t.database if t.priority_group == g]) }
-}
-output "failing_drills" { value = sort([for name, t in module.tenant : name if try(t.last_drill.result, "") == "failed"]) }
 TF
+awk '/^output "/,/^\}/' "$REPO/examples/modules/odoo-platform/main.tf" >"$W/floor/platform/outputs.tf"
 cp "$W/data/terraform.tfvars.json" "$W/floor/platform/"
+# The bare floor: the same inputs, locals and tenant resource, without the
+# validations and with the one output reduced to what the policy reads, and
+# no platform outputs: what any for_each module with these inputs costs.
+mkdir -p "$W/bare/odoo-tenant" "$W/bare/platform"
+awk '/^  validation \{/ { skip = 1 } !skip { print } skip && /^  \}/ { skip = 0 }' \
+	"$W/floor/odoo-tenant/variables.tf" >"$W/bare/odoo-tenant/variables.tf"
+cp "$W/floor/odoo-tenant/locals.tf" "$W/floor/odoo-tenant/main.tf" "$W/bare/odoo-tenant/"
+echo 'output "posture" { value = { database = local.database } }' >"$W/bare/odoo-tenant/outputs.tf"
+cp "$W/floor/platform/main.tf" "$W/data/terraform.tfvars.json" "$W/bare/platform/"
 
 log "applying the platform ($N tenants) and $N terraform_data"
 (cd "$W/modules/odoo-platform" && "$TF" get -no-color >/dev/null &&
@@ -162,6 +171,8 @@ log "applying the platform ($N tenants) and $N terraform_data"
 	{ tail -30 "$W/apply-data.log"; exit 1; }
 (cd "$W/floor/platform" && "$TF" init -input=false -no-color >/dev/null && "$TF" apply -auto-approve -input=false -no-color >"$W/apply-floor.log" 2>&1) ||
 	{ tail -30 "$W/apply-floor.log"; exit 1; }
+(cd "$W/bare/platform" && "$TF" init -input=false -no-color >/dev/null && "$TF" apply -auto-approve -input=false -no-color >"$W/apply-bare.log" 2>&1) ||
+	{ tail -30 "$W/apply-bare.log"; exit 1; }
 
 # plan_once DIR: one `terraform plan` (refresh on), its wall and CPU seconds
 # (Terraform and its children) in $WALL $CPU, its S3 requests in $REQS, the
@@ -206,6 +217,9 @@ D_WALL=$WALL D_CPU=$CPU
 log "planning the module structure with terraform_data (Terraform's floor), $RUNS times"
 best "$W/floor/platform"
 F_WALL=$WALL F_CPU=$CPU
+log "planning the bare module with terraform_data (no validations, no outputs), $RUNS times"
+best "$W/bare/platform"
+B_WALL=$WALL B_CPU=$CPU
 
 RATIO=$(bench_ratio "$P_WALL" "$D_WALL")
 CPU_RATIO=$(bench_ratio "$P_CPU" "$D_CPU")
@@ -216,6 +230,8 @@ printf '%-52s %12s %12s %8s\n' "Terraform CPU s (the rest)" "$(awk -v a="$P_CPU"
 printf '%-52s %12s\n' "provider CPU s" "$P_PCPU"
 printf '%-52s %12s %12s %8s\n' "floor: module + terraform_data, wall s" "$F_WALL" "$D_WALL" "$(bench_ratio "$F_WALL" "$D_WALL")"
 printf '%-52s %12s %12s %8s\n' "floor: module + terraform_data, CPU s" "$F_CPU" "$D_CPU" "$(bench_ratio "$F_CPU" "$D_CPU")"
+printf '%-52s %12s %12s %8s\n' "bare module + terraform_data, wall s" "$B_WALL" "$D_WALL" "$(bench_ratio "$B_WALL" "$D_WALL")"
+printf '%-52s %12s %12s %8s\n' "bare module + terraform_data, CPU s" "$B_CPU" "$D_CPU" "$(bench_ratio "$B_CPU" "$D_CPU")"
 printf '%-52s %12s\n' "S3 requests per plan (drill index)" "$P_REQS"
 printf '%-52s %12s\n' "S3 requests per plan (no drill index yet)" "$REQS_NOINDEX"
 printf '%-52s %12s\n' "provider peak RSS MiB" "$P_RSS"
@@ -223,6 +239,9 @@ printf '%-52s %12s\n' "provider peak RSS MiB" "$P_RSS"
 bench_row plan "plan wall, $N tenants vs $N terraform_data (refresh on)" "${P_WALL}s" "${D_WALL}s" "$RATIO" "<=1.5" "$(bench_met "$RATIO" "<=" 1.5)"
 bench_row plan "plan CPU s (Terraform + provider), $N tenants" "$P_CPU" "$D_CPU" "$CPU_RATIO" - -
 bench_row plan "floor: the module with terraform_data, $N tenants vs $N terraform_data (plan wall)" "${F_WALL}s" "${D_WALL}s" "$(bench_ratio "$F_WALL" "$D_WALL")" - -
+bench_row plan "floor: the module with terraform_data, $N tenants vs $N terraform_data (plan CPU s)" "$F_CPU" "$D_CPU" "$(bench_ratio "$F_CPU" "$D_CPU")" - -
+bench_row plan "bare module (same inputs, no validations or outputs), $N tenants vs $N terraform_data (plan wall)" "${B_WALL}s" "${D_WALL}s" "$(bench_ratio "$B_WALL" "$D_WALL")" - -
+bench_row plan "bare module, $N tenants vs $N terraform_data (plan CPU s)" "$B_CPU" "$D_CPU" "$(bench_ratio "$B_CPU" "$D_CPU")" - -
 bench_row plan "S3 requests per plan, $N tenants (drill index)" "$P_REQS" - - "<=50" "$(bench_met "$P_REQS" "<=" 50)"
 bench_row plan "S3 requests per plan, $N tenants (no drill index)" "$REQS_NOINDEX" - - - -
 bench_row plan "provider peak RSS MiB, $N-tenant plan" "$P_RSS" - - "<=150" "$(bench_met "$P_RSS" "<=" 150)"

@@ -120,22 +120,22 @@ resource "lifeboat_backup_policy" "cluster" {
   retention {
     days = var.retention_days
   }
-  tenant_databases        = [for t in module.tenant : t.database]
+  tenant_databases        = [for t in module.tenant : t.posture.database]
   tenant_dump_parallelism = var.dump_parallelism
 }
 
 output "tenants" {
   description = "Each tenant's posture in one line."
-  value       = { for name, t in module.tenant : name => t.summary }
+  value       = { for name, t in module.tenant : name => t.posture.summary }
 }
 
 output "priority_groups" {
   description = "Tenant databases by priority group: the activation groups of a lifeboat_recovery_region."
-  value = { for g in distinct([for t in module.tenant : t.priority_group]) :
-  g => sort([for t in module.tenant : t.database if t.priority_group == g]) }
+  value = { for g in distinct([for t in module.tenant : t.posture.priority_group]) :
+  g => sort([for t in module.tenant : t.posture.database if t.posture.priority_group == g]) }
 }
 
 output "failing_drills" {
   description = "Tenants whose last drill failed."
-  value       = sort([for name, t in module.tenant : name if try(t.last_drill.result, "") == "failed"])
+  value       = sort([for name, t in module.tenant : name if try(t.posture.last_drill.result, "") == "failed"])
 }

@@ -3,7 +3,7 @@
 # its RTO) and what the platform needs to know about it: the database the
 # cluster's backup policy dumps, its attachments prefix and its priority
 # group. The policy itself is the cluster's, declared once in the root
-# module from every tenant's `database` output (see README.md).
+# module from every tenant's `posture.database` output (see README.md).
 
 locals {
   database           = coalesce(var.database, var.name)
