@@ -6,10 +6,14 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"syscall"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 )
 
 // startProfile writes a CPU profile of the whole command to the file named
-// by LIFEBOAT_CPUPROFILE, and a heap profile at exit to LIFEBOAT_MEMPROFILE.
+// by LIFEBOAT_CPUPROFILE, and a heap profile at exit to LIFEBOAT_MEMPROFILE
+// (with a line on stderr saying how many part buffers the streamed uploads
+// took and how long they waited for one: what the cap on them cost).
 // The benchmark scripts use them to see where a restore or a push spends its
 // CPU seconds; an environment variable rather than a flag, so every command
 // (and archive_command) can be profiled without changing its arguments.
@@ -41,6 +45,9 @@ func startProfile() func() {
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "lifeboat: LIFEBOAT_MEMPROFILE:", err)
 			}
+			b := objectstore.StreamBuffers()
+			fmt.Fprintf(os.Stderr, "lifeboat: part buffers of %d MiB: at most %d taken at once (cap %d), %d allocated, %d waits for one, %.2f s waiting\n",
+				b.Size>>20, b.Peak, b.Limit, b.Allocated, b.Waits, b.Waited.Seconds())
 		})
 	}
 	if path := os.Getenv("LIFEBOAT_RUSAGE"); path != "" {

@@ -132,6 +132,9 @@ func Take(ctx context.Context, store objectstore.Store, opts Options) (*Manifest
 		}
 	}
 
+	// One stream: its archives and parts are stored one after another, so
+	// the part buffers they take stay the same however many there are.
+	defer objectstore.ReserveStreams(1)()
 	s := &stream{
 		ctx: ctx, store: store, opts: opts, m: m, method: method, serverSide: serverSide,
 		started: time.Now(),

@@ -238,3 +238,63 @@ func (a *afterParts) Put(ctx context.Context, key string, body io.Reader, opts o
 	}
 	return info, err
 }
+
+// TestAccPhysicalBackupPartBuffersStayCapped: a backup is one stream of
+// uploads, one object after another, within one stream's part buffers. Its
+// peak RSS then stays the same however many objects and parts the database
+// needs; it grew with the size while an upload could take a buffer more
+// whenever a part's upload was slow.
+func TestAccPhysicalBackupPartBuffersStayCapped(t *testing.T) {
+	env := requireEnv(t)
+	pg := env.Postgres
+	pgTool(t, pg, "pgbench", "-i", "-s", "6", "-q", "postgres")
+	bucket, l := newRepo(t, env)
+	store := &uploadsSeen{Store: bucket}
+	before := objectstore.StreamBuffers()
+	objectstore.ResetStreamBufferPeak()
+	m, err := backup.Take(context.Background(), store, backup.Options{
+		// Uncompressed in 40 MiB objects: each is three part uploads of
+		// one multipart upload (16, 16 and 8 MiB), one after another.
+		Layout: l, DSN: dsn(pg), Compression: "none", PartSize: 40 << 20,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parts := len(m.Archives[0].Parts); parts < 2 {
+		t.Fatalf("base archive in %d objects, want several of 40 MiB", parts)
+	}
+	after := objectstore.StreamBuffers()
+	if store.maxLimit != 3 || store.maxInFlight != 1 {
+		t.Fatalf("while the backup stored its objects: up to %d at once under a cap of up to %d buffers, want one at a time under 3", store.maxInFlight, store.maxLimit)
+	}
+	// Exactly the cap: every object of three parts fills all three
+	// buffers, so the peak does not wait for a slow part to reach it.
+	if after.Peak != 3 || after.InUse != 0 {
+		t.Fatalf("part buffers: %d taken at most, %d still taken; want 3 and none left", after.Peak, after.InUse)
+	}
+	if made := after.Allocated - before.Allocated; made > 3 {
+		t.Fatalf("the backup allocated %d part buffers, want at most 3", made)
+	}
+}
+
+// uploadsSeen records how many puts were in flight at once and the cap on
+// part buffers while they were.
+type uploadsSeen struct {
+	objectstore.Store
+	mu                    sync.Mutex
+	inFlight, maxInFlight int
+	maxLimit              int
+}
+
+func (u *uploadsSeen) Put(ctx context.Context, key string, body io.Reader, opts objectstore.PutOptions) (objectstore.ObjectInfo, error) {
+	u.mu.Lock()
+	u.inFlight++
+	u.maxInFlight = max(u.maxInFlight, u.inFlight)
+	u.maxLimit = max(u.maxLimit, objectstore.StreamBuffers().Limit)
+	u.mu.Unlock()
+	info, err := u.Store.Put(ctx, key, body, opts)
+	u.mu.Lock()
+	u.inFlight--
+	u.mu.Unlock()
+	return info, err
+}

@@ -301,6 +301,8 @@ func dumpTenant(ctx context.Context, store objectstore.Store, opts TenantOptions
 	} else {
 		encDone <- nil
 	}
+	// Each parallel dump is a stream of its own (ReserveStreams).
+	defer objectstore.ReserveStreams(1)()
 	h := sha256.New()
 	body := io.TeeReader(src, io.MultiWriter(h, writerFunc(func(p []byte) (int, error) {
 		stored.Add(int64(len(p)))

@@ -36,3 +36,27 @@ func IncompleteUploads(ctx context.Context, s Store) ([]string, error) {
 	}
 	return keys, nil
 }
+
+// UploadedParts counts the parts stored so far of the multipart upload in
+// progress for key in s's bucket (0 when there is none).
+func UploadedParts(ctx context.Context, s Store, key string) (int, error) {
+	c := s.(*S3).client.s3
+	ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(s.Bucket()), Prefix: aws.String(key)})
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range ups.Uploads {
+		if aws.ToString(u.Key) != key {
+			continue
+		}
+		parts, err := c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String(s.Bucket()), Key: u.Key, UploadId: u.UploadId})
+		if err != nil {
+			return 0, err
+		}
+		return len(parts.Parts), nil
+	}
+	return 0, nil
+}
+
+// PartSize is the size of a streamed upload's parts.
+const PartSize = partSize

@@ -22,8 +22,8 @@ import (
 )
 
 // partSize is the multipart chunk for streams of unknown size. Memory held
-// by one upload is at most partSize × (uploadConcurrency+1), in buffers
-// reused by the next upload (partBuffers).
+// by streamed uploads is at most partSize × streamBuffers per reserved
+// stream, process-wide, in buffers reused by the next upload (partBuffers).
 const (
 	partSize          = 16 << 20
 	uploadConcurrency = 2

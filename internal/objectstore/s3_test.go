@@ -18,6 +18,7 @@ import (
 	"sync"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore/objectstoretest"
@@ -378,4 +379,171 @@ func TestS3StreamedPutsReuseTheirBuffers(t *testing.T) {
 	if keys, err := objectstore.IncompleteUploads(ctx, s); err != nil || len(keys) != 0 {
 		t.Fatalf("incomplete uploads after a failed stream: %v, %v; want none", keys, err)
 	}
+}
+
+// TestS3StreamedPutsShareCappedBuffers: part buffers are capped across all
+// streamed uploads of the process, not per upload, and each upload fills
+// the same number of them whatever the store's pace. A backup's peak RSS
+// grew with the database's size because an upload took its last buffer
+// only when a part's upload outlasted filling the next one, which a longer
+// backup met more often. More uploads side by side than the cap allows wait
+// for a free buffer rather than allocating. Counted with the pool's
+// high-water mark, not timed.
+func TestS3StreamedPutsShareCappedBuffers(t *testing.T) {
+	c := newMinIOClient(t)
+	ctx := context.Background()
+	name := randomBucket("capped")
+	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
+	s := c.Store(name)
+	const size = 40 << 20 // three parts of 16 MiB, the last one short
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = byte(i % 253)
+	}
+	// puts streams n bodies side by side, each through a pipe-like reader.
+	puts := func(prefix string, n int) {
+		t.Helper()
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				_, err := s.Put(ctx, fmt.Sprintf("%s%d", prefix, i), io.MultiReader(bytes.NewReader(body)), objectstore.PutOptions{IfAbsent: true, Size: -1})
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(key string) {
+		t.Helper()
+		rc, _, err := s.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, body) {
+			t.Fatalf("%s: stored %d bytes, differing from the %d put", key, len(got), len(body))
+		}
+	}
+
+	// One upload alone fills three buffers, one per part, even when the
+	// store took each part before the next is read, where reusing the
+	// first would do: a fast store must not keep the peak lower on a
+	// short backup than the one a slow part raises it to on a long one.
+	base := objectstore.StreamBuffers()
+	if base.InUse != 0 || base.Limit != 3 {
+		t.Fatalf("before: %+v, want none in use and a limit of 3", base)
+	}
+	objectstore.ResetStreamBufferPeak()
+	if _, err := s.Put(ctx, "one", &partGate{t: t, s: s, key: "one", body: body}, objectstore.PutOptions{IfAbsent: true, Size: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := objectstore.StreamBuffers(); got.Peak != 3 || got.InUse != 0 {
+		t.Fatalf("one streamed put of 3 parts, each stored before the next was read: %+v, want a peak of 3 and none left in use", got)
+	}
+	check("one")
+
+	// No stream reserved: four uploads side by side share one stream's
+	// three buffers.
+	base = objectstore.StreamBuffers()
+	objectstore.ResetStreamBufferPeak()
+	puts("four", 4)
+	after := objectstore.StreamBuffers()
+	// Each of the four takes a buffer at once: uncapped, the peak is 4 or more.
+	if after.Peak != 3 {
+		t.Fatalf("4 streamed puts side by side held at most %d buffers at once, want the cap of 3", after.Peak)
+	}
+	if made := after.Allocated - base.Allocated; made > 3 {
+		t.Fatalf("4 streamed puts side by side allocated %d buffers, want at most the cap of 3", made)
+	}
+	if after.InUse != 0 {
+		t.Fatalf("%d buffers still taken after the puts", after.InUse)
+	}
+	for i := range 4 {
+		check(fmt.Sprintf("four%d", i))
+	}
+
+	// Three streams reserved: nine buffers; withdrawn, three again.
+	release := objectstore.ReserveStreams(3)
+	if got := objectstore.StreamBuffers().Limit; got != 9 {
+		release()
+		t.Fatalf("limit with 3 streams reserved: %d, want 9", got)
+	}
+	objectstore.ResetStreamBufferPeak()
+	puts("six", 6)
+	reserved := objectstore.StreamBuffers()
+	release()
+	release() // a second call withdraws nothing more
+	if reserved.Peak > 9 || reserved.Peak <= 3 {
+		t.Fatalf("6 streamed puts with 3 streams reserved held at most %d buffers at once, want more than 3 and at most 9", reserved.Peak)
+	}
+	if got := objectstore.StreamBuffers().Limit; got != 3 {
+		t.Fatalf("limit after the reservation was withdrawn: %d, want 3", got)
+	}
+
+	// A stream holding a buffer while its body waits for another upload
+	// to end (a reader that waits) leaves that upload enough to finish:
+	// it goes on with the buffers left.
+	objectstore.ResetStreamBufferPeak()
+	pr, pw := io.Pipe()
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := s.Put(ctx, "waiter", pr, objectstore.PutOptions{IfAbsent: true, Size: -1})
+		waiting <- err
+	}()
+	if _, err := pw.Write(body[:1]); err != nil { // the waiter has its buffer
+		t.Fatal(err)
+	}
+	puts("beside", 1)
+	if _, err := pw.Write(body[1:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if err := <-waiting; err != nil {
+		t.Fatal(err)
+	}
+	check("beside0")
+	check("waiter")
+	if got := objectstore.StreamBuffers(); got.Peak > 3 || got.InUse != 0 {
+		t.Fatalf("buffers beside a waiting stream: %+v, want a peak of at most 3 and none left in use", got)
+	}
+}
+
+// partGate reads body, but nothing of a part until the store holds every
+// part before it: a producer slower than the store.
+type partGate struct {
+	t    *testing.T
+	s    objectstore.Store
+	key  string
+	body []byte
+	off  int
+}
+
+func (g *partGate) Read(p []byte) (int, error) {
+	if g.off == len(g.body) {
+		return 0, io.EOF
+	}
+	part := g.off / objectstore.PartSize
+	if g.off%objectstore.PartSize == 0 && part > 0 {
+		for {
+			n, err := objectstore.UploadedParts(context.Background(), g.s, g.key)
+			if err != nil {
+				return 0, err
+			}
+			if n >= part {
+				break
+			}
+			time.Sleep(5 * time.Millisecond) // polling the store
+		}
+	}
+	end := min(len(g.body), (part+1)*objectstore.PartSize, g.off+len(p))
+	n := copy(p, g.body[g.off:end])
+	g.off += n
+	return n, nil
 }

@@ -216,6 +216,9 @@ func putCompressed(ctx context.Context, store objectstore.Store, m *SnapshotMani
 		m.StoredSize = stored.n
 		_ = pw.CloseWithError(err)
 	}()
+	// One stream (ReserveStreams): beside a backup in the agent, it takes
+	// part buffers of its own rather than the backup's.
+	defer objectstore.ReserveStreams(1)()
 	if _, err := store.Put(ctx, m.Key, pr, objectstore.PutOptions{IfAbsent: true, Size: -1, Metadata: m.Encryption.Metadata(nil)}); err != nil {
 		_ = pr.CloseWithError(err)
 		return fmt.Errorf("storing the RDB file: %w", err)

@@ -371,7 +371,10 @@ func upload(ctx context.Context, store objectstore.Store, key string, f io.Reade
 		}
 		pw.CloseWithError(err) // nil: clean EOF
 	}()
+	// Pushes side by side (wal-push --parallel, the agent) are a stream each.
+	release := objectstore.ReserveStreams(1)
 	info, err := store.Put(ctx, key, pr, objectstore.PutOptions{IfAbsent: true, Size: -1, Metadata: meta})
+	release()
 	// Unblock the compressor if the store stopped reading early.
 	pr.CloseWithError(errors.New("upload ended"))
 	<-done
