@@ -11,6 +11,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
 )
@@ -76,12 +77,8 @@ func TestAccAgent_writerProbe(t *testing.T) {
 // its own beside f's.
 func (f *backupFixture) asWriter(t *testing.T, name string) *backupFixture {
 	t.Helper()
-	doc, err := access.Policy(access.RoleWriter, f.cfg.Bucket, f.cfg.Layout())
-	if err != nil {
-		t.Fatal(err)
-	}
 	w := *f
-	w.cfg.AccessKey, w.cfg.SecretKey = f.env.MinIO[0].User(t, name, doc.JSON())
+	w.cfg.AccessKey, w.cfg.SecretKey = accesstest.User(t, f.env.MinIO[0], name, access.RoleWriter, f.cfg.Bucket, f.cfg.Layout())
 	body, err := w.cfg.Marshal()
 	if err != nil {
 		t.Fatal(err)

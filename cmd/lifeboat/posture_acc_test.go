@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
@@ -149,14 +150,8 @@ func TestAccPostureReportAuditorReadsTheBucket(t *testing.T) {
 		}
 	}
 
-	doc, err := access.Policy(access.RoleAuditor, f.cfg.Bucket, repo.Layout{Prefix: f.cfg.Prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.MinIO[0].CreateUser(ctx, "posture-auditor", "posture-auditor-secret", "posture-auditor", doc.JSON()); err != nil {
-		t.Fatal(err)
-	}
-	r = report(EnvAuditorAccessKey+"=posture-auditor", EnvAuditorSecretKey+"=posture-auditor-secret")
+	ak, sk := accesstest.User(t, env.MinIO[0], "posture-auditor", access.RoleAuditor, f.cfg.Bucket, repo.Layout{Prefix: f.cfg.Prefix})
+	r = report(EnvAuditorAccessKey+"="+ak, EnvAuditorSecretKey+"="+sk)
 	lock := status(r, posture.ControlObjectLock)
 	if lock.Status != posture.Fail || !strings.Contains(lock.Observed, "GOVERNANCE, 1 days") || len(lock.Evidence) == 0 ||
 		!strings.Contains(lock.Evidence[0].Key, f.cfg.Bucket) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/agentd"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
@@ -57,14 +58,8 @@ func TestAccAgent_killedMidRegionCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := admin.Store(dstBucket)
-	doc, err := access.Policy(access.RoleCopy, dstBucket, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dr.CreateUser(ctx, "region-copy", "region-copy-secret", "region-copy", doc.JSON()); err != nil {
-		t.Fatal(err)
-	}
-	f.cfg.Stores = map[string]repo.StoreEntry{"dr": {Endpoint: dr.Endpoint, PathStyle: true, AccessKey: "region-copy", SecretKey: "region-copy-secret"}}
+	copyAK, copySK := accesstest.User(t, dr, "region-copy", access.RoleCopy, dstBucket, l)
+	f.cfg.Stores = map[string]repo.StoreEntry{"dr": {Endpoint: dr.Endpoint, PathStyle: true, AccessKey: copyAK, SecretKey: copySK}}
 	body, err := f.cfg.Marshal()
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -33,11 +34,7 @@ func TestAccScheduledReportReadsBucketWithAuditorKeys(t *testing.T) {
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	user := func(role access.Role) *objectstore.Client {
 		t.Helper()
-		doc, err := access.Policy(role, bucket, l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m.UserClient(t, bucket+"-"+string(role), doc.JSON())
+		return accesstest.Client(t, m, bucket+"-"+string(role), role, bucket, l)
 	}
 	writer, auditor := user(access.RoleWriter), user(access.RoleAuditor)
 	seen := map[string]bool{}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -35,11 +36,7 @@ func TestAccWriterProbeRecordJudgedByReport(t *testing.T) {
 	}
 	user := func(role access.Role) *objectstore.Client {
 		t.Helper()
-		doc, err := access.Policy(role, bucket, l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m.UserClient(t, bucket+"-"+string(role), doc.JSON())
+		return accesstest.Client(t, m, bucket+"-"+string(role), role, bucket, l)
 	}
 	// agentProbe runs one probe of an agent holding c's keys, which also
 	// writes the record with them.

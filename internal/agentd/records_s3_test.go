@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/testenv"
@@ -65,17 +66,7 @@ func TestAccLeaseAndJobRecordVersionsAreNotHeldForTheBucketRetention(t *testing.
 	// default stay for a day in the test MinIO; the bucket is random.
 	t.Cleanup(func() { _ = admin.DestroyBucket(context.Background(), bucket, true) })
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
-	doc, err := access.Policy(access.RoleWriter, bucket, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.CreateUser(ctx, bucket+"-w", bucket+"-w-secret", bucket+"-w", doc.JSON()); err != nil {
-		t.Fatal(err)
-	}
-	wc, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: bucket + "-w", SecretKey: bucket + "-w-secret", PathStyle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wc := accesstest.Client(t, m, bucket+"-w", access.RoleWriter, bucket, l)
 	adminStore := admin.Store(bucket)
 	store := &deleteWatch{Store: wc.Store(bucket)}
 	// The test can fail: a plain put is held by the bucket's default.

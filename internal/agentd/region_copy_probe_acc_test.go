@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
@@ -47,11 +48,7 @@ func TestAccAgentProbesRegionCopyKeys(t *testing.T) {
 	if err := region.WriteConfig(ctx, src, l, doc, provider); err != nil {
 		t.Fatal(err)
 	}
-	copyDoc, err := access.Policy(access.RoleCopy, dst.Bucket(), l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copyAK, copySK := env.MinIO[1].User(t, dst.Bucket(), copyDoc.JSON())
+	copyAK, copySK := accesstest.User(t, env.MinIO[1], dst.Bucket(), access.RoleCopy, dst.Bucket(), l)
 	agentKey, _ := signature.Generate()
 	keyFile := filepath.Join(t.TempDir(), "agent.key")
 	if err := os.WriteFile(keyFile, []byte(agentKey.String()+"\n"), 0o600); err != nil {

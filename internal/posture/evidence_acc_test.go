@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/backup"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/crypt"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
@@ -80,19 +81,7 @@ func TestAccPostureWriterProbe(t *testing.T) {
 	}
 	user := func(role access.Role) *objectstore.Client {
 		t.Helper()
-		doc, err := access.Policy(role, bucket, l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ak, sk := bucket+"-"+string(role), "secret-"+bucket+"-"+string(role)
-		if err := m.CreateUser(ctx, ak, sk, bucket+"-"+string(role), doc.JSON()); err != nil {
-			t.Fatalf("creating the %s user from its document: %v", role, err)
-		}
-		uc, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: m.Endpoint, AccessKey: ak, SecretKey: sk, PathStyle: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return uc
+		return accesstest.Client(t, m, bucket+"-"+string(role), role, bucket, l)
 	}
 	judge := func(c *objectstore.Client) posture.Finding {
 		t.Helper()

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/remote"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -26,12 +27,7 @@ import (
 // returns its keys.
 func testAccRoleUser(t *testing.T, name string, role access.Role, bucket string, l repo.Layout, extra ...access.Statement) (string, string) {
 	t.Helper()
-	doc, err := access.Policy(role, bucket, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc.Statement = append(doc.Statement, extra...)
-	return testenv.Require(t).MinIO[0].User(t, name, doc.JSON())
+	return accesstest.User(t, testenv.Require(t).MinIO[0], name, role, bucket, l, extra...)
 }
 
 // TestAccRemoteRestore_restorerCredentials: the agent's bootstrap file

@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore/objectstoretest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -176,18 +177,7 @@ func TestCopyWithTheCopyRole(t *testing.T) {
 	ctx := context.Background()
 	src, dstAdmin, _, dr := twoRegions(t)
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
-	doc, err := access.Policy(access.RoleCopy, dstAdmin.Bucket(), l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ak, sk := "copy-"+dstAdmin.Bucket(), "secret-copy-"+dstAdmin.Bucket()
-	if err := dr.CreateUser(ctx, ak, sk, "copy-"+dstAdmin.Bucket(), doc.JSON()); err != nil {
-		t.Fatalf("creating the copy user from its document: %v", err)
-	}
-	cc, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: dr.Endpoint, Region: "us-east-1", AccessKey: ak, SecretKey: sk, PathStyle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cc := accesstest.Client(t, dr, "copy-"+dstAdmin.Bucket(), access.RoleCopy, dstAdmin.Bucket(), l)
 	dst := cc.Store(dstAdmin.Bucket())
 
 	var keys []string
