@@ -23,13 +23,21 @@ const encodeChunk = 2 << 20
 
 // Streaming an object before its length is known means announcing a length
 // predicted from the frames done so far and padding to it (see payload). The
-// prediction allows streamMargin more than the ratio so far on what remains;
-// a stream that would need more than maxPadding of padding, or more bytes
-// than announced, is abandoned for an exact upload. The chunks of a WAL
-// segment compress alike: on pgbench segments, the first chunk's ratio
-// predicts the whole within 0.5%.
+// prediction allows streamMargin more than the worst ratio of the frames
+// done so far on the bytes that remain; a stream that would need more than
+// maxPadding of padding, or more bytes than announced, is abandoned for an
+// exact upload. The chunks of a WAL segment mostly compress alike (on
+// pgbench segments any chunk's ratio predicts the whole within 1%), with
+// two exceptions the prediction allows for:
+//   - a segment PostgreSQL switched early (pg_switch_wal, archive_timeout:
+//     common on a quiet server) is zeros from the switch to its end. Those
+//     compress to almost nothing, so the zero tail is predicted apart
+//     (zeroTail, zeroRunBound) instead of at the data's ratio;
+//   - a chunk of the first records after a checkpoint or a switch can
+//     compress several times better than the rest: the worst ratio, not
+//     the mean, is what the rest is predicted at.
 const (
-	streamMargin = 0.015
+	streamMargin = 0.01
 	streamSlack  = 256
 )
 
@@ -38,9 +46,12 @@ const (
 func maxPadding(size int64) int64 { return max(size*3/100, 16<<10) }
 
 // holdLaterChunks, when set (by tests only), holds the compression of every
-// chunk but the first until it is closed, so the upload deterministically
-// starts with frames still to come.
-var holdLaterChunks chan struct{}
+// chunk from holdChunksFrom on until it is closed, so the upload
+// deterministically starts with frames still to come.
+var (
+	holdLaterChunks chan struct{}
+	holdChunksFrom  = 1
+)
 
 // frameEncoded, when set (by tests only), is called as each frame is done.
 var frameEncoded func(i int)
@@ -159,7 +170,7 @@ func startEncoding(data []byte, r io.ReaderAt, method compression.Method, worker
 				case e.stop.Load():
 					f.err = errors.New("compression stopped")
 				default:
-					if i > 0 && holdLaterChunks != nil {
+					if i >= holdChunksFrom && holdLaterChunks != nil {
 						<-holdLaterChunks
 					}
 					src := e.chunk(i)
@@ -293,27 +304,49 @@ func (u *payload) finish() error {
 // the length is reached, so the store keeps nothing. Before the last byte
 // the file is checked unchanged (changed), so a file modified meanwhile is
 // never stored.
+//
+// The data must be whole (the checksum done: Push asks for the payload only
+// then), for the zero tail is read from it.
 func (e *encoding) payload(changed func() error) (*payload, error) {
-	var doneRaw, doneOut, rest int64
+	var doneOut, rest, restData, restZero int64
+	var zeroRuns int
+	ratio := 0.0 // the worst of the frames done
 	if e.method.Name != compression.None {
 		// The first frame gives the ratio a start.
 		if _, err := e.frame(0); err != nil {
 			return nil, err
 		}
-		for _, f := range e.frames {
+		zeroFrom := zeroTail(e.data)
+		for i, f := range e.frames {
+			start := int64(i) * encodeChunk
+			data := min(max(zeroFrom-start, 0), int64(f.raw)) // bytes before the zero tail
 			if f.finished() {
-				doneRaw += int64(f.raw)
 				doneOut += int64(len(f.out))
-			} else {
-				rest += int64(f.raw)
+				if data > 0 {
+					ratio = max(ratio, float64(len(f.out))/float64(data))
+				}
+				continue
+			}
+			rest += int64(f.raw)
+			restData += data
+			if zero := int64(f.raw) - data; zero > 0 {
+				restZero += zero
+				zeroRuns++
 			}
 		}
 	}
 	if rest == 0 {
 		return e.exact(changed)
 	}
+	if ratio == 0 {
+		ratio = 1 // only zeros done so far: nothing to go by
+	}
+	zeros, ok := zeroRunBound(e.method, restZero, zeroRuns)
+	if !ok {
+		zeros = int64(float64(restZero) * ratio * (1 + streamMargin))
+	}
 	u := &payload{ended: make(chan struct{})}
-	u.length = doneOut + int64(float64(rest)*float64(doneOut)/float64(doneRaw)*(1+streamMargin)) + streamSlack
+	u.length = doneOut + int64(float64(restData)*ratio*(1+streamMargin)) + zeros + streamSlack
 	pr, pw := io.Pipe()
 	u.body, u.pipe = pr, pr
 	go func() {
@@ -322,6 +355,32 @@ func (e *encoding) payload(changed func() error) (*payload, error) {
 		pw.CloseWithError(u.err) // nil: the store sees the end of the body
 	}()
 	return u, nil
+}
+
+// zeroTail returns the offset from which data holds only zero bytes (its
+// length when its last byte is not zero, as in a full WAL segment).
+func zeroTail(data []byte) int64 {
+	var zero [4096]byte
+	end := len(data)
+	for end >= len(zero) && bytes.Equal(data[end-len(zero):end], zero[:]) {
+		end -= len(zero)
+	}
+	for end > 0 && data[end-1] == 0 {
+		end--
+	}
+	return int64(end)
+}
+
+// zeroRunBound bounds what n zero bytes, ending runs frames, compress to
+// with method; ok is false for a method it does not know, whose zeros are
+// then predicted like the data. zstd stores a run of zeros as RLE blocks
+// of at most 128 KiB, a few bytes each, plus a frame's header and the
+// start of its run (83 bytes for a frame of 2 MiB of zeros).
+func zeroRunBound(method compression.Method, n int64, runs int) (int64, bool) {
+	if method.Name != compression.Zstd {
+		return 0, false
+	}
+	return int64(runs)*128 + n>>14, true
 }
 
 // encrypted is u encrypted to recipients: the same stream through age,

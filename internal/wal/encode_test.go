@@ -237,10 +237,12 @@ func (s *releasingStore) Put(ctx context.Context, key string, body io.Reader, op
 
 // TestPushStreamsOrFallsBackToTheExactObject: with the upload started while
 // frames are still being compressed, a segment whose chunks compress alike
-// is stored padded to its predicted length; one whose first chunk misleads
-// the prediction (zeros, then random bytes) is not stored half-way: the
-// stream fails and the exact object is uploaded instead. Either way the
-// archive reads back byte for byte.
+// is stored padded to its predicted length, and so is a segment PostgreSQL
+// switched early (data, then zeros to the end: its zero tail is predicted
+// apart, not at the data's ratio); one whose first chunk misleads the
+// prediction (zeros, then random bytes) is not stored half-way: the stream
+// fails and the exact object is uploaded instead. Either way the archive
+// reads back byte for byte.
 func TestPushStreamsOrFallsBackToTheExactObject(t *testing.T) {
 	ctx := context.Background()
 	mixed := make([]byte, 16<<20)
@@ -252,6 +254,15 @@ func TestPushStreamsOrFallsBackToTheExactObject(t *testing.T) {
 		padded   bool
 	}{
 		{"alike", func(t *testing.T, dir string) (string, []byte) { return walFile(t, dir, seg1, 16<<20, 6) }, 1, true},
+		{"switched early", func(t *testing.T, dir string) (string, []byte) {
+			_, data := walFile(t, dir, seg1, 5<<20+12345, 7)
+			data = append(data, make([]byte, 16<<20-len(data))...)
+			path := filepath.Join(dir, seg1)
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return path, data
+		}, 1, true},
 		{"misleading", func(t *testing.T, dir string) (string, []byte) {
 			path := filepath.Join(dir, seg1)
 			if err := os.WriteFile(path, mixed, 0o600); err != nil {
@@ -288,6 +299,69 @@ func TestPushStreamsOrFallsBackToTheExactObject(t *testing.T) {
 				t.Fatalf("fetched %d bytes (err %v), want the %d pushed", len(got), err, len(data))
 			}
 		})
+	}
+}
+
+// TestStreamPredictsAtTheWorstRatio: a first chunk that compresses far
+// better than the rest (the first records after a checkpoint or a switch)
+// does not sink the prediction: with two frames done, the rest is
+// predicted at the worse one's ratio, and the stream is the announced
+// length, padded within the bound, and decodes to the original.
+func TestStreamPredictsAtTheWorstRatio(t *testing.T) {
+	_, wal := walFile(t, t.TempDir(), seg1, 3*encodeChunk, 8)
+	data := append(bytes.Repeat([]byte("insert into stock_move "), encodeChunk/23+1)[:encodeChunk], wal...)
+	holdLaterChunks, holdChunksFrom = make(chan struct{}), 2
+	defer func() { holdLaterChunks, holdChunksFrom = nil, 1 }()
+	m, _ := compression.Lookup("")
+	e := startEncoding(data, nil, m, 2, nil)
+	defer e.close()
+	for i := range 2 {
+		if _, err := e.frame(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.checksum(); err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.payload(func() error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(holdLaterChunks)
+	body, err := io.ReadAll(u.body)
+	if ferr := u.finish(); err != nil || ferr != nil {
+		t.Fatalf("stream: %v, %v", err, ferr)
+	}
+	exact, err := e.all()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(body)) != u.length || u.length < int64(len(exact)) || u.length-int64(len(exact)) > maxPadding(int64(len(exact))) {
+		t.Fatalf("streamed %d bytes of %d announced for %d exact", len(body), u.length, len(exact))
+	}
+	r, _ := m.NewReader(bytes.NewReader(body))
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("decoded %d bytes (err %v), want the %d original", len(got), err, len(data))
+	}
+}
+
+// TestZeroTail: the zero tail starts after the last byte that is not zero.
+func TestZeroTail(t *testing.T) {
+	for _, c := range []struct {
+		data []byte
+		want int64
+	}{
+		{nil, 0},
+		{make([]byte, 10000), 0},
+		{append([]byte{1}, make([]byte, 9000)...), 1},
+		{append(make([]byte, 5000), 1), 5001},
+		{append(append(make([]byte, 4096), 7), make([]byte, 3*4096+5)...), 4097},
+	} {
+		if got := zeroTail(c.data); got != c.want {
+			t.Fatalf("zeroTail of %d bytes = %d, want %d", len(c.data), got, c.want)
+		}
 	}
 }
 
