@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -110,20 +111,36 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 	// wal_settings_max_age), or the bootstrap file's when the repository
 	// declares none. A forged document is never used: say so in the
 	// server's log, where archive_command's output goes.
-	settings, err := repo.ResolveWALPushSettings(ctx, cfg, store, time.Now())
+	//
+	// A copy due to be read again still gives the settings to start with:
+	// the read (a round trip, and the copy's rewrite) runs beside the
+	// compression, and the push writes nothing before it has confirmed
+	// them (walCfg.Confirm); should they have changed, the push starts
+	// over with the new ones.
+	settings, confirm, err := repo.ResolveWALPushSettingsAhead(ctx, cfg, store, time.Now())
 	if err != nil {
 		return err
 	}
-	if settings.Refused != nil && opts.stderr != nil {
-		fmt.Fprintf(opts.stderr, "lifeboat: WARNING: ignoring the repository's WAL settings: %v; archiving with the %s settings (compression %s, encrypted %v)\n",
-			settings.Refused, map[string]string{"cache": "last verified", "bootstrap": "agent configuration's"}[settings.Source],
-			cmp.Or(settings.Compression, "zstd"), settings.Recipients != nil)
+	walDir := filepath.Dir(args[0])
+	tli, tliErr := wal.Timeline(filepath.Base(args[0]))
+	tliN, _ := strconv.ParseUint(tli, 16, 32)
+	if confirm != nil && tliErr == nil && wal.HistoryUnarchived(walDir, uint32(tliN)) {
+		// Rare (a promotion PostgreSQL did not archive): confirm first.
+		if settings, err = confirm(ctx); err != nil {
+			return err
+		}
+		confirm = nil
+	}
+	var latest func() (repo.WALPushSettings, error)
+	if confirm != nil {
+		latest = sync.OnceValues(func() (repo.WALPushSettings, error) { return confirm(ctx) })
+	} else {
+		warnRefusedSettings(opts, settings)
 	}
 	// PostgreSQL archives one file at a time. To drain a backlog faster,
 	// push the next ready segments alongside the one asked for and mark
 	// each done once stored; a failure there is left for PostgreSQL to
 	// retry through archive_command as usual.
-	walDir := filepath.Dir(args[0])
 	ready := wal.ReadySegments(walDir, filepath.Base(args[0]), opts.parallel-1)
 	compressors := 0 // one per processor, compressing after the checks
 	if len(ready) == 0 {
@@ -133,9 +150,18 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 	}
 	walCfg := wal.Config{Layout: cfg.Layout(), Compression: settings.Compression, SystemIdentifier: sysid, Recipients: settings.Recipients,
 		Compressors: compressors}
-	if tli, err := wal.Timeline(filepath.Base(args[0])); err == nil {
-		n, _ := strconv.ParseUint(tli, 16, 32)
-		pushed, err := wal.PushUnarchivedHistory(ctx, store, walCfg, filepath.Dir(args[0]), uint32(n))
+	if latest != nil {
+		used := settings
+		walCfg.Confirm = func(context.Context) error {
+			s, err := latest()
+			if err == nil && !repo.SameWALPushSettings(s, used) {
+				err = errWALSettingsChanged
+			}
+			return err
+		}
+	}
+	if tliErr == nil {
+		pushed, err := wal.PushUnarchivedHistory(ctx, store, walCfg, walDir, uint32(tliN))
 		if err != nil {
 			return fmt.Errorf("archiving timeline history files PostgreSQL did not: %w", err)
 		}
@@ -160,6 +186,18 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 	}
 	res, err := wal.Push(ctx, store, walCfg, args[0])
 	wg.Wait()
+	if latest != nil {
+		s, lerr := latest()
+		if lerr == nil {
+			warnRefusedSettings(opts, s)
+		}
+		if errors.Is(err, errWALSettingsChanged) {
+			// Nothing was written: archive with the repository's new
+			// settings (and the ready segments are left to PostgreSQL).
+			walCfg.Compression, walCfg.Recipients, walCfg.Confirm = s.Compression, s.Recipients, nil
+			res, err = wal.Push(ctx, store, walCfg, args[0])
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -174,6 +212,20 @@ func runWalPush(ctx context.Context, opts walPushOptions, args []string) error {
 		}
 	}
 	return nil
+}
+
+// errWALSettingsChanged stops a push started with a local copy of the WAL
+// settings that the repository no longer declares.
+var errWALSettingsChanged = errors.New("the repository's WAL settings changed since the local copy")
+
+// warnRefusedSettings says in the server's log, where archive_command's
+// output goes, that the repository's WAL settings were refused.
+func warnRefusedSettings(opts walPushOptions, s repo.WALPushSettings) {
+	if s.Refused != nil && opts.stderr != nil {
+		fmt.Fprintf(opts.stderr, "lifeboat: WARNING: ignoring the repository's WAL settings: %v; archiving with the %s settings (compression %s, encrypted %v)\n",
+			s.Refused, map[string]string{"cache": "last verified", "bootstrap": "agent configuration's"}[s.Source],
+			cmp.Or(s.Compression, "zstd"), s.Recipients != nil)
+	}
 }
 
 // pushedAhead reports whether the agent already pushed the WAL file at

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -130,6 +131,74 @@ func TestAccAgentRefreshesWALSettingsCopy(t *testing.T) {
 	if _, after, _ := copyNow(); !after.Equal(checked) {
 		t.Fatalf("wal-push rewrote the copy (checked %s, the agent's %s): it read the repository", after, checked)
 	}
+}
+
+// TestAccWalPushConfirmsAStaleSettingsCopy: with the local copy of the WAL
+// settings older than wal_settings_max_age, wal-push (the real binary)
+// starts with the copy's settings and reads the repository beside the
+// compression; the segment is archived with the repository's current
+// settings whether they changed since the copy (lz4, then zstd encrypted
+// to a recipient: the push starts over with them) or not, and the copy
+// follows the repository.
+func TestAccWalPushConfirmsAStaleSettingsCopy(t *testing.T) {
+	env := testenv.Require(t)
+	ctx := context.Background()
+	f := setupAgentRepo(t, env, fmt.Sprintf("walset-stale-%08x", rand.Uint32()))
+	signer, _ := signature.Generate()
+	_, recipient, err := crypt.GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := f.cfg
+	cfg.TrustedKeys = []string{signer.Public().String()}
+	cfg.StateDir = filepath.Join(testenv.Dir(t), "state")
+	cfg.WALSettingsMaxAge = "1ms" // every push finds its copy stale
+	cfgPath := writeBootstrap(t, cfg)
+	l := cfg.Layout()
+	segDir := t.TempDir()
+	push := func(name string, want func(repo.Key) bool, what string) {
+		t.Helper()
+		seg := filepath.Join(segDir, name)
+		b := make([]byte, 16<<20)
+		for i := 0; i < len(b); i += 8192 {
+			binary.LittleEndian.PutUint64(b[i:], rand.Uint64())
+		}
+		if err := os.WriteFile(seg, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(f.bin, "wal-push", "--config", cfgPath, "--pgdata", env.Postgres.DataDir, "--parallel", "1", seg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("wal-push %s: %v\n%s", name, err, out)
+		}
+		var keys []repo.Key
+		err := f.store.List(ctx, l.WALTimelineDir(name[:8])+name+".", func(o objectstore.ObjectInfo) error {
+			if k, ok := l.Parse(o.Key); ok && k.Kind == repo.KindWAL && k.Name == name {
+				keys = append(keys, k)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != 1 || !want(keys[0]) {
+			t.Fatalf("%s archived as %+v; want one object, %s", name, keys, what)
+		}
+	}
+	write := func(s repo.WALSettings) {
+		t.Helper()
+		if err := repo.WriteWALSettings(ctx, f.store, l, s, signer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(repo.WALSettings{Compression: "lz4"})
+	lz4 := func(k repo.Key) bool { return k.Ext == "lz4" && k.RecipientSet == "" }
+	push("000000010000000B00000001", lz4, "lz4 in the clear (no copy yet: read first)")
+	time.Sleep(5 * time.Millisecond)
+	push("000000010000000B00000002", lz4, "lz4 in the clear (stale copy, unchanged)")
+	write(repo.WALSettings{Compression: "zstd", Encryption: &repo.Encryption{Recipients: []string{recipient}}})
+	time.Sleep(5 * time.Millisecond)
+	push("000000010000000B00000003", func(k repo.Key) bool { return k.Ext == "zst" && k.RecipientSet != "" },
+		"zstd, encrypted: the repository's new settings, not the stale copy's lz4")
 }
 
 // writeBootstrap writes cfg as a bootstrap file (0600) of its own and

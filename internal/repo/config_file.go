@@ -21,7 +21,7 @@ func WriteConfigFile(path, owner string, content []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, content, false, func(tmp string) error {
+	return WriteFileAtomic(path, content, ContentSynced, func(tmp string) error {
 		if os.Getuid() != 0 {
 			return nil
 		}
@@ -29,12 +29,29 @@ func WriteConfigFile(path, owner string, content []byte) error {
 	})
 }
 
+// Durability is what of an atomic file write survives a crash.
+type Durability int
+
+const (
+	// Unsynced syncs nothing. For a copy that is checked on every
+	// read and read again from its source when damaged or missing (the
+	// WAL settings copy): a crash may leave the old content, none or a
+	// damaged file, and a sync would cost archive_command milliseconds.
+	Unsynced Durability = iota
+	// ContentSynced syncs the new content before the rename, so after
+	// a crash path holds the old content or the new, whole.
+	ContentSynced
+	// RenameSynced is ContentSynced, and syncs the directory after the
+	// rename, so the new content itself survives a crash.
+	RenameSynced
+)
+
 // WriteFileAtomic replaces path with body, so that a reader sees the old
 // content or the new, whole: written to a temporary file (mode 0600) in
-// path's directory, synced, and renamed over path. prepare, when set, runs
-// on the temporary file before the rename (to give it an owner). durable
-// syncs the directory too, so that the rename itself survives a crash.
-func WriteFileAtomic(path string, body []byte, durable bool, prepare func(tmp string) error) error {
+// path's directory and renamed over path, synced as durability says.
+// prepare, when set, runs on the temporary file before the rename (to give
+// it an owner).
+func WriteFileAtomic(path string, body []byte, durability Durability, prepare func(tmp string) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -49,9 +66,11 @@ func WriteFileAtomic(path string, body []byte, durable bool, prepare func(tmp st
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	if durability >= ContentSynced {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err
@@ -64,7 +83,7 @@ func WriteFileAtomic(path string, body []byte, durable bool, prepare func(tmp st
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	if !durable {
+	if durability < RenameSynced {
 		return nil
 	}
 	d, err := os.Open(dir)

@@ -172,7 +172,10 @@ func readCache(path string) (cachedDoc, bool) {
 
 // writeCache replaces the local copy at path atomically, mode 0600. Run as
 // root (an agent daemon), the file goes to the owner of the state
-// directory: the account PostgreSQL runs archive_command as.
+// directory: the account PostgreSQL runs archive_command as. Nothing is
+// synced: every read checks the copy's signature and reads the repository
+// again when it is damaged or missing, so a crash costs one read, where a
+// sync would cost every push that refreshes the copy milliseconds.
 func writeCache(path string, d cachedDoc) error {
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -182,7 +185,7 @@ func writeCache(path string, d cachedDoc) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, b, false, func(tmp string) error {
+	return WriteFileAtomic(path, b, Unsynced, func(tmp string) error {
 		if os.Getuid() == 0 {
 			if st, err := os.Stat(dir); err == nil {
 				if sys, ok := st.Sys().(*syscall.Stat_t); ok {
@@ -216,9 +219,43 @@ func (d cachedDoc) decode(trust signature.Trust) (*WALSettings, error) {
 // document in the repository, the bootstrap file's compression and
 // encryption apply (a single host configured by its file alone).
 func ResolveWALPushSettings(ctx context.Context, c AgentConfig, store objectstore.Store, now time.Time) (WALPushSettings, error) {
+	s, _, err := resolveWALPushSettings(ctx, c, store, now, false)
+	return s, err
+}
+
+// ResolveWALPushSettingsAhead is ResolveWALPushSettings for a push that
+// need not wait for the repository's answer to start its work. When the
+// local verified copy (or its record that the repository declares none)
+// is usable but older than wal_settings_max_age, its settings come at once,
+// and confirm reads the repository, refreshes the copy, and returns the
+// settings to archive with after all: the caller compresses meanwhile and
+// writes nothing before confirm has answered with the same settings (a
+// change, rare, means starting over with the new ones). Without a usable
+// copy, or with a fresh one, it is ResolveWALPushSettings and confirm is
+// nil.
+func ResolveWALPushSettingsAhead(ctx context.Context, c AgentConfig, store objectstore.Store, now time.Time) (s WALPushSettings, confirm func(context.Context) (WALPushSettings, error), err error) {
+	s, stale, err := resolveWALPushSettings(ctx, c, store, now, true)
+	if err != nil || !stale {
+		return s, nil, err
+	}
+	return s, func(ctx context.Context) (WALPushSettings, error) { return ResolveWALPushSettings(ctx, c, store, now) }, nil
+}
+
+// SameWALPushSettings reports whether a and b archive alike: the same
+// compression and the same recipients.
+func SameWALPushSettings(a, b WALPushSettings) bool {
+	if a.Compression != b.Compression || (a.Recipients == nil) != (b.Recipients == nil) {
+		return false
+	}
+	return a.Recipients == nil || a.Recipients.Info().SetID() == b.Recipients.Info().SetID()
+}
+
+// resolveWALPushSettings is ResolveWALPushSettings; with staleOK, a usable
+// copy older than the max age is returned as is, stale, without a read.
+func resolveWALPushSettings(ctx context.Context, c AgentConfig, store objectstore.Store, now time.Time, staleOK bool) (WALPushSettings, bool, error) {
 	trust, err := c.Trust()
 	if err != nil {
-		return WALPushSettings{}, err
+		return WALPushSettings{}, false, err
 	}
 	l := c.Layout()
 	bootstrap := func(src string, refused error) (WALPushSettings, error) {
@@ -246,10 +283,12 @@ func ResolveWALPushSettings(ctx context.Context, c AgentConfig, store objectstor
 	}
 	fresh := have && now.Sub(cached.Checked) < c.walSettingsMaxAge() && now.Sub(cached.Checked) >= -time.Minute
 	switch {
-	case fresh && cached.Absent:
-		return bootstrap("cache", nil)
-	case fresh && copyErr == nil:
-		return fromDoc(last, "cache", nil)
+	case (fresh || staleOK && have) && cached.Absent:
+		s, err := bootstrap("cache", nil)
+		return s, !fresh, err
+	case (fresh || staleOK && have) && copyErr == nil:
+		s, err := fromDoc(last, "cache", nil)
+		return s, !fresh, err
 	}
 	keep := func(d cachedDoc) {
 		if perr == nil {
@@ -257,30 +296,32 @@ func ResolveWALPushSettings(ctx context.Context, c AgentConfig, store objectstor
 			_ = writeCache(path, d) // best effort: without it, the next push reads again
 		}
 	}
+	// read is the answer after a read of the repository: never stale.
+	read := func(s WALPushSettings, err error) (WALPushSettings, bool, error) { return s, false, err }
 	s, doc, err := readWALSettings(ctx, store, l, trust)
 	var refused *signature.Error
 	switch {
 	case err == nil:
 		keep(doc)
-		return fromDoc(s, "repository", nil)
+		return read(fromDoc(s, "repository", nil))
 	case errors.Is(err, objectstore.ErrNotFound):
 		keep(cachedDoc{Key: l.WALSettingsKey(), Absent: true})
-		return bootstrap("bootstrap", nil)
+		return read(bootstrap("bootstrap", nil))
 	case errors.As(err, &refused):
 		if last != nil && copyErr == nil {
 			// The last verified settings stay; checked again after the
 			// max age, so a forged document costs no read per segment.
 			keep(cached)
-			return fromDoc(last, "cache", err)
+			return read(fromDoc(last, "cache", err))
 		}
 		keep(cachedDoc{Key: l.WALSettingsKey(), Absent: true})
-		return bootstrap("bootstrap", err)
+		return read(bootstrap("bootstrap", err))
 	case last != nil && copyErr == nil:
 		// The repository cannot be read now: the push itself will tell;
 		// the last verified settings are the best known.
-		return fromDoc(last, "cache", nil)
+		return read(fromDoc(last, "cache", nil))
 	default:
-		return WALPushSettings{}, fmt.Errorf("reading WAL archiving settings: %w", err)
+		return WALPushSettings{}, false, fmt.Errorf("reading WAL archiving settings: %w", err)
 	}
 }
 

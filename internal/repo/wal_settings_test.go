@@ -140,3 +140,66 @@ func TestResolveWALPushSettings(t *testing.T) {
 		t.Fatalf("after the agent's refresh: %+v, %d reads; want none from the copy", s, store.gets.Load()-before)
 	}
 }
+
+// TestResolveWALPushSettingsAhead: a copy due to be read again gives its
+// settings at once, without a read; confirm then reads the repository,
+// answers its current settings (here changed), and refreshes the copy, so
+// the next push within the max age reads nothing. The repository's record
+// that it declares none is used the same way. Without a copy, or with a
+// fresh one, there is nothing to confirm.
+func TestResolveWALPushSettingsAhead(t *testing.T) {
+	ctx := context.Background()
+	signer, _ := signature.Generate()
+	cfg := AgentConfig{Bucket: "b", Prefix: "pg", Cluster: "main", Compression: "zstd",
+		TrustedKeys: []string{signer.Public().String()}, StateDir: t.TempDir(), WALSettingsMaxAge: "30s"}
+	l := cfg.Layout()
+	store := &countingStore{Store: objectstore.NewMemory("b"), key: l.WALSettingsKey()}
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+	// No copy: read now, nothing to confirm.
+	s, confirm, err := ResolveWALPushSettingsAhead(ctx, cfg, store, now)
+	if err != nil || confirm != nil || s.Compression != "zstd" || store.gets.Load() != 1 {
+		t.Fatalf("no copy: %+v, confirm %v, %v, %d reads; want zstd read now", s, confirm != nil, err, store.gets.Load())
+	}
+	// The record of no document, stale: the bootstrap's at once.
+	if err := WriteWALSettings(ctx, store, l, WALSettings{Compression: "lz4"}, signer); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	s, confirm, err = ResolveWALPushSettingsAhead(ctx, cfg, store, now)
+	if err != nil || confirm == nil || s.Compression != "zstd" || store.gets.Load() != 1 {
+		t.Fatalf("stale record of no document: %+v, confirm %v, %v, %d reads; want zstd, to confirm, no read", s, confirm != nil, err, store.gets.Load())
+	}
+	got, err := confirm(ctx)
+	if err != nil || got.Compression != "lz4" || SameWALPushSettings(got, s) || store.gets.Load() != 2 {
+		t.Fatalf("confirmed: %+v, %v, %d reads; want the repository's lz4, read once", got, err, store.gets.Load())
+	}
+	// The copy was refreshed: fresh now, nothing to confirm.
+	s, confirm, err = ResolveWALPushSettingsAhead(ctx, cfg, store, now.Add(time.Second))
+	if err != nil || confirm != nil || s.Compression != "lz4" || store.gets.Load() != 2 {
+		t.Fatalf("after the confirmation: %+v, confirm %v, %v, %d reads; want lz4 from the copy", s, confirm != nil, err, store.gets.Load())
+	}
+	// A verified copy, stale and unchanged: confirmed the same.
+	now = now.Add(time.Minute)
+	s, confirm, err = ResolveWALPushSettingsAhead(ctx, cfg, store, now)
+	if err != nil || confirm == nil || s.Compression != "lz4" || s.Source != "cache" {
+		t.Fatalf("stale copy: %+v, confirm %v, %v; want lz4 from the copy, to confirm", s, confirm != nil, err)
+	}
+	if got, err := confirm(ctx); err != nil || !SameWALPushSettings(got, s) || store.gets.Load() != 3 {
+		t.Fatalf("confirmed: %+v, %v, %d reads; want the same lz4, read once more", got, err, store.gets.Load())
+	}
+	// The copy is written unsynced: what a crash may leave (an empty or
+	// cut file) is no copy, read from the repository again.
+	path, _ := cfg.walSettingsCachePath()
+	b, _ := os.ReadFile(path)
+	for _, damaged := range [][]byte{nil, b[:len(b)/2]} {
+		if err := os.WriteFile(path, damaged, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		before := store.gets.Load()
+		s, confirm, err = ResolveWALPushSettingsAhead(ctx, cfg, store, now.Add(2*time.Second))
+		if err != nil || confirm != nil || s.Compression != "lz4" || s.Source != "repository" || store.gets.Load() != before+1 {
+			t.Fatalf("%d bytes left of the copy: %+v, confirm %v, %v; want lz4 read from the repository now", len(damaged), s, confirm != nil, err)
+		}
+	}
+}

@@ -167,7 +167,7 @@ func (a Ahead) write(r AheadRecord) error {
 	if err != nil {
 		return err
 	}
-	return repo.WriteFileAtomic(a.path(r.Name, extRecord), body, true, nil)
+	return repo.WriteFileAtomic(a.path(r.Name, extRecord), body, repo.RenameSynced, nil)
 }
 
 // Push pushes the ready segment name of the pg_wal directory walDir ahead

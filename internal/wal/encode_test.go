@@ -347,6 +347,53 @@ func TestStreamPredictsAtTheWorstRatio(t *testing.T) {
 	}
 }
 
+// TestConfirmBesideTheCompression: a push whose settings await
+// confirmation compresses meanwhile (the confirmation below answers only
+// once a frame is compressed), stores the segment once it is confirmed,
+// and stores nothing when it is not.
+func TestConfirmBesideTheCompression(t *testing.T) {
+	ctx := context.Background()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	refused := errors.New("settings changed")
+	for _, answer := range []error{nil, refused} {
+		var once sync.Once
+		compressed := make(chan struct{})
+		frameEncoded = func(int) { once.Do(func() { close(compressed) }) }
+		mem := objectstore.NewMemory("b")
+		cfg := testConfig("")
+		cfg.Compressors = 2
+		frameFirst := false
+		cfg.Confirm = func(context.Context) error {
+			select {
+			case <-compressed:
+				frameFirst = true
+			case <-time.After(2 * time.Second):
+			}
+			return answer
+		}
+		path, data := walFile(t, t.TempDir(), seg1, 4*encodeChunk, 3)
+		_, err := Push(ctx, mem, cfg, path)
+		frameEncoded = nil
+		if !frameFirst {
+			t.Fatal("the confirmation was awaited before any compression")
+		}
+		stored := versions(t, mem, cfg.Layout.WALTimelineDir("00000001")+seg1)
+		if answer != nil {
+			if !errors.Is(err, refused) || len(stored) != 0 {
+				t.Fatalf("not confirmed: err = %v, %d objects stored; want the refusal, nothing stored", err, len(stored))
+			}
+			continue
+		}
+		if err != nil || len(stored) != 1 {
+			t.Fatalf("confirmed: err = %v, %d objects stored; want 1", err, len(stored))
+		}
+		got, err := fetchBytes(t, mem, testConfig(""), seg1)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("fetched %d bytes (err %v), want the %d pushed", len(got), err, len(data))
+		}
+	}
+}
+
 // TestZeroTail: the zero tail starts after the last byte that is not zero.
 func TestZeroTail(t *testing.T) {
 	for _, c := range []struct {

@@ -54,6 +54,12 @@ type Config struct {
 	// Identities decrypt encrypted files for Fetch (nil: none held, and an
 	// encrypted file fails with a *crypt.MissingIdentityError).
 	Identities *crypt.Keyring
+	// Confirm, when set, is asked first among the repository checks (so
+	// beside the compression) whether Compression and Recipients still
+	// hold: wal-push sets it when they come from a local copy due to be
+	// read again (see repo.ResolveWALPushSettingsAhead). Push writes
+	// nothing before it has answered, and returns its error, if any.
+	Confirm func(ctx context.Context) error
 
 	// written is the file's mtime, set by Push for MetaWritten.
 	written time.Time
@@ -150,6 +156,15 @@ func Push(ctx context.Context, store objectstore.Store, cfg Config, path string)
 	}
 	go func() {
 		defer close(checked)
+		// The settings first: on the checks' connection (a second one
+		// would cost another handshake), and when they changed, the
+		// push starts over, so the other checks would be wasted.
+		if cfg.Confirm != nil {
+			if err := cfg.Confirm(ctx); err != nil {
+				lookup <- lookupResult{err: err}
+				return
+			}
+		}
 		// Safety rule: never mix two clusters' WAL under one repository.
 		if _, err := repo.EnsureCluster(ctx, store, cfg.Layout, cfg.SystemIdentifier); err != nil {
 			lookup <- lookupResult{err: err}
