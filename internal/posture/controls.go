@@ -119,6 +119,25 @@ func bucketUnreadable(o *Observation) (Finding, bool) {
 		"Give the report credentials that may read the bucket's object lock, versioning and encryption configuration."), true
 }
 
+// noJobRun is the finding of a control that judges the agent's last run
+// of a job (r, read with err) when there is no run to judge: the record
+// unreadable (problem) or never written (none says what is missing,
+// remedy what to do). It reports false when r can be judged.
+func noJobRun(th string, r *repo.JobRun, err error, problem, none, remedy string) (Finding, bool) {
+	var f Finding
+	switch {
+	case err != nil:
+		f = unknown(err.Error(), "Give the report credentials that may read the agent's job records.")
+		f.Problem = problem
+	case r == nil:
+		f = unknown(none, remedy)
+	default:
+		return Finding{}, false
+	}
+	f.Threshold = th
+	return f, true
+}
+
 func objectLock(o *Observation, _ *ClusterObservation, p Params) Finding {
 	if f, bad := bucketUnreadable(o); bad {
 		return f
@@ -474,15 +493,9 @@ func window(o *Observation, c *ClusterObservation, p Params) Finding {
 
 func verification(o *Observation, c *ClusterObservation, p Params) Finding {
 	th := fmt.Sprintf("passed within %s", days(p.VerifyWithinDays))
-	if c.VerifyErr != nil {
-		f := unknown(c.VerifyErr.Error(), "Give the report credentials that may read the agent's job records.")
-		f.Threshold, f.Problem = th, "Verification Record Unreadable"
-		return f
-	}
 	r := c.VerifyRun
-	if r == nil {
-		f := unknown("the agent has recorded no verification", "Set verify_schedule in lifeboat_backup_policy so the agent verifies the newest backup by content.")
-		f.Threshold = th
+	if f, none := noJobRun(th, r, c.VerifyErr, "Verification Record Unreadable", "the agent has recorded no verification",
+		"Set verify_schedule in lifeboat_backup_policy so the agent verifies the newest backup by content."); none {
 		return f
 	}
 	f := Finding{Threshold: th, Evidence: []Evidence{{Key: c.Layout.JobRecordKey(repo.JobVerify), Time: r.Finished,
@@ -657,15 +670,9 @@ func orNone(s string) string {
 
 func tenantDumpFailures(o *Observation, c *ClusterObservation, _ Params) Finding {
 	th := "no tenant dump failed in the agent's last scheduled backup"
-	if c.BackupRunErr != nil {
-		f := unknown(c.BackupRunErr.Error(), "Give the report credentials that may read the agent's job records.")
-		f.Threshold, f.Problem = th, "Backup Job Record Unreadable"
-		return f
-	}
 	r := c.BackupRun
-	if r == nil {
-		f := unknown("the agent has recorded no scheduled backup", "Check that lifeboat agent runs against this repository.")
-		f.Threshold = th
+	if f, none := noJobRun(th, r, c.BackupRunErr, "Backup Job Record Unreadable", "the agent has recorded no scheduled backup",
+		"Check that lifeboat agent runs against this repository."); none {
 		return f
 	}
 	f := Finding{Threshold: th, Evidence: []Evidence{{Key: c.Layout.JobRecordKey(repo.JobBackup), Time: r.Finished,

@@ -147,34 +147,26 @@ var DefaultParams = Params{MinLockDays: 7, RPO: 5 * time.Minute, WindowDays: 7, 
 
 func (p Params) withDefaults() Params {
 	d := DefaultParams
-	if p.MinLockDays <= 0 {
-		p.MinLockDays = d.MinLockDays
-	}
-	if p.RPO <= 0 {
-		p.RPO = d.RPO
-	}
-	if p.WindowDays <= 0 {
-		p.WindowDays = d.WindowDays
-	}
-	if p.VerifyWithinDays <= 0 {
-		p.VerifyWithinDays = d.VerifyWithinDays
-	}
-	if p.DrillWithinDays <= 0 {
-		p.DrillWithinDays = d.DrillWithinDays
-	}
-	if p.AnomalyWindow <= 0 {
-		p.AnomalyWindow = d.AnomalyWindow
-	}
-	if p.CollapseFactor <= 1 {
-		p.CollapseFactor = d.CollapseFactor
-	}
-	if p.SurgeFactor <= 1 {
-		p.SurgeFactor = d.SurgeFactor
-	}
+	atLeast(&p.MinLockDays, 0, d.MinLockDays)
+	atLeast(&p.RPO, 0, d.RPO)
+	atLeast(&p.WindowDays, 0, d.WindowDays)
+	atLeast(&p.VerifyWithinDays, 0, d.VerifyWithinDays)
+	atLeast(&p.DrillWithinDays, 0, d.DrillWithinDays)
+	atLeast(&p.AnomalyWindow, 0, d.AnomalyWindow)
+	// A factor of 1 or less would flag every window.
+	atLeast(&p.CollapseFactor, 1, d.CollapseFactor)
+	atLeast(&p.SurgeFactor, 1, d.SurgeFactor)
 	if p.MaxSizeDrop <= 0 || p.MaxSizeDrop >= 1 {
 		p.MaxSizeDrop = d.MaxSizeDrop
 	}
 	return p
+}
+
+// atLeast sets *v to def unless it is above floor.
+func atLeast[T int | float64 | time.Duration](v *T, floor, def T) {
+	if *v <= floor {
+		*v = def
+	}
 }
 
 // Report is every control's findings over a repository.

@@ -158,3 +158,57 @@ func TestRenderings(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestParamsWithDefaults: a zero or out-of-range threshold takes its
+// default (a factor must be above 1, a size drop between 0 and 1); a set
+// one stays.
+func TestParamsWithDefaults(t *testing.T) {
+	d := DefaultParams
+	if got := (Params{}).withDefaults(); got.MinLockDays != d.MinLockDays || got.RPO != d.RPO || got.WindowDays != d.WindowDays ||
+		got.VerifyWithinDays != d.VerifyWithinDays || got.DrillWithinDays != d.DrillWithinDays || got.AnomalyWindow != d.AnomalyWindow ||
+		got.CollapseFactor != d.CollapseFactor || got.SurgeFactor != d.SurgeFactor || got.MaxSizeDrop != d.MaxSizeDrop {
+		t.Fatalf("zero params: %+v, want the defaults %+v", got, d)
+	}
+	out := Params{MinLockDays: -1, RPO: -time.Second, CollapseFactor: 1, SurgeFactor: 0.5, MaxSizeDrop: 1}.withDefaults()
+	if out.MinLockDays != d.MinLockDays || out.RPO != d.RPO || out.CollapseFactor != d.CollapseFactor || out.SurgeFactor != d.SurgeFactor ||
+		out.MaxSizeDrop != d.MaxSizeDrop {
+		t.Fatalf("out-of-range params: %+v, want the defaults", out)
+	}
+	set := Params{MinLockDays: 30, RPO: time.Minute, WindowDays: 14, VerifyWithinDays: 3, DrillWithinDays: 90, AnomalyWindow: 2 * time.Hour,
+		CollapseFactor: 1.5, SurgeFactor: 8, MaxSizeDrop: 0.9}
+	if got := set.withDefaults(); got.MinLockDays != 30 || got.RPO != time.Minute || got.WindowDays != 14 || got.VerifyWithinDays != 3 ||
+		got.DrillWithinDays != 90 || got.AnomalyWindow != 2*time.Hour || got.CollapseFactor != 1.5 || got.SurgeFactor != 8 || got.MaxSizeDrop != 0.9 {
+		t.Fatalf("set params: %+v, want them kept", got)
+	}
+}
+
+// TestJobRecordControlsWithoutARun: the controls judging the agent's last
+// verification and last scheduled backup are unknown, with their
+// threshold, when the record is unreadable (naming the problem and the
+// credentials needed) or was never written (saying what is missing).
+func TestJobRecordControlsWithoutARun(t *testing.T) {
+	for _, c := range []struct {
+		control, problem, none string
+		set                    func(c *ClusterObservation, err error)
+	}{
+		{ControlVerification, "Verification Record Unreadable", "recorded no verification",
+			func(c *ClusterObservation, err error) { c.VerifyRun, c.VerifyErr = nil, err }},
+		{ControlTenantDumpErrors, "Backup Job Record Unreadable", "recorded no scheduled backup",
+			func(c *ClusterObservation, err error) { c.BackupRun, c.BackupRunErr = nil, err }},
+	} {
+		t.Run(c.control, func(t *testing.T) {
+			o := observation()
+			c.set(&o.Clusters[0], errors.New("access denied"))
+			f, _ := Evaluate(o, Params{}).Find(c.control, "main")
+			if f.Status != Unknown || f.Problem != c.problem || f.Observed != "access denied" || f.Threshold == "" ||
+				!strings.Contains(f.Remedy, "job records") {
+				t.Fatalf("unreadable record: %+v", f)
+			}
+			c.set(&o.Clusters[0], nil)
+			f, _ = Evaluate(o, Params{}).Find(c.control, "main")
+			if f.Status != Unknown || !strings.Contains(f.Observed, c.none) || f.Threshold == "" || f.Remedy == "" {
+				t.Fatalf("no record: %+v", f)
+			}
+		})
+	}
+}
