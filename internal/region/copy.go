@@ -322,30 +322,38 @@ func (c *copier) entry(key string) (Entry, bool) {
 
 // run copies objs with the workers; failures are collected by key.
 func (c *copier) run(ctx context.Context, objs []objectstore.ObjectInfo, failed map[string]error) {
-	work := make(chan objectstore.ObjectInfo)
-	var wg sync.WaitGroup
 	var fmu sync.Mutex
-	for i := 0; i < c.o.Workers; i++ {
+	parallel(ctx, c.o.Workers, objs, func(obj objectstore.ObjectInfo) {
+		e, err := c.copyOne(ctx, obj)
+		if err != nil {
+			fmu.Lock()
+			failed[obj.Key] = err
+			fmu.Unlock()
+			return
+		}
+		c.record(ctx, obj.Key, e)
+	})
+}
+
+// parallel calls fn for each of items on at most workers goroutines, hands
+// out no more items once ctx is done, and returns when every call has.
+func parallel[T any](ctx context.Context, workers int, items []T, fn func(T)) {
+	work := make(chan T)
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for obj := range work {
-				e, err := c.copyOne(ctx, obj)
-				if err != nil {
-					fmu.Lock()
-					failed[obj.Key] = err
-					fmu.Unlock()
-					continue
-				}
-				c.record(ctx, obj.Key, e)
+			for it := range work {
+				fn(it)
 			}
 		}()
 	}
-	for _, obj := range objs {
+	for _, it := range items {
 		if ctx.Err() != nil {
 			break
 		}
-		work <- obj
+		work <- it
 	}
 	close(work)
 	wg.Wait()

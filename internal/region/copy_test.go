@@ -12,6 +12,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -553,5 +554,44 @@ func TestSourceNotItsManifestIsNeverRecorded(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParallel: every item once, on no more goroutines than asked (at
+// least one); a done context hands out nothing more.
+func TestParallel(t *testing.T) {
+	items := make([]int, 100)
+	for i := range items {
+		items[i] = i
+	}
+	for _, workers := range []int{0, 1, 3} {
+		var mu sync.Mutex
+		seen := map[int]int{}
+		var running, most atomic.Int32
+		parallel(context.Background(), workers, items, func(i int) {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(100 * time.Microsecond)
+			mu.Lock()
+			seen[i]++
+			mu.Unlock()
+		})
+		if len(seen) != len(items) || int(most.Load()) > max(workers, 1) {
+			t.Fatalf("%d workers: %d items seen, %d at once", workers, len(seen), most.Load())
+		}
+		for i, n := range seen {
+			if n != 1 {
+				t.Fatalf("%d workers: item %d seen %d times", workers, i, n)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var calls atomic.Int32
+	parallel(ctx, 3, items, func(int) { calls.Add(1) })
+	if calls.Load() != 0 {
+		t.Fatalf("a done context still handed out %d items", calls.Load())
 	}
 }

@@ -42,39 +42,23 @@ func Verify(ctx context.Context, o Options) (*VerifyReport, error) {
 	sort.Strings(keys)
 	rep := &VerifyReport{}
 	var mu sync.Mutex
-	work := make(chan string)
-	var wg sync.WaitGroup
 	var fatal error
-	for i := 0; i < o.Workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range work {
-				got, err := digest(ctx, o.Dest, k)
-				mu.Lock()
-				rep.Checked++
-				switch {
-				case errors.Is(err, objectstore.ErrNotFound):
-					rep.Problems = append(rep.Problems, Problem{Key: k, Err: fmt.Errorf("%s: missing at the destination: %w", k, err)})
-				case err != nil:
-					if fatal == nil {
-						fatal = fmt.Errorf("verifying %s: %w", k, err)
-					}
-				case got != idx.Entries[k].SHA256:
-					rep.Problems = append(rep.Problems, Problem{Key: k, Err: &MismatchError{Key: k, Want: idx.Entries[k].SHA256, Got: got}})
-				}
-				mu.Unlock()
+	parallel(ctx, o.Workers, keys, func(k string) {
+		got, err := digest(ctx, o.Dest, k)
+		mu.Lock()
+		defer mu.Unlock()
+		rep.Checked++
+		switch {
+		case errors.Is(err, objectstore.ErrNotFound):
+			rep.Problems = append(rep.Problems, Problem{Key: k, Err: fmt.Errorf("%s: missing at the destination: %w", k, err)})
+		case err != nil:
+			if fatal == nil {
+				fatal = fmt.Errorf("verifying %s: %w", k, err)
 			}
-		}()
-	}
-	for _, k := range keys {
-		if ctx.Err() != nil {
-			break
+		case got != idx.Entries[k].SHA256:
+			rep.Problems = append(rep.Problems, Problem{Key: k, Err: &MismatchError{Key: k, Want: idx.Entries[k].SHA256, Got: got}})
 		}
-		work <- k
-	}
-	close(work)
-	wg.Wait()
+	})
 	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Key < rep.Problems[j].Key })
 	if len(rep.Problems) > 0 {
 		invalid := make([]string, len(rep.Problems))
