@@ -28,11 +28,7 @@ func TestSnapshot_encryptedToRecipients(t *testing.T) {
 	testenv.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	src, err := testenv.StartRedis(ctx, t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Stop()
+	src := testenv.NewRedis(t)
 	c := connect(t, src.Addr)
 	pipe := c.Pipeline()
 	for i := 0; i < 300; i++ {

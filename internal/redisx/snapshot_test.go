@@ -40,11 +40,7 @@ func TestSnapshot_underWriteLoadRestoresIntoNewInstance(t *testing.T) {
 	testenv.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	src, err := testenv.StartRedis(ctx, t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Stop()
+	src := testenv.NewRedis(t)
 	c := connect(t, src.Addr)
 	const fixed = 2000
 	pipe := c.Pipeline()
@@ -176,11 +172,7 @@ func TestSnapshot_failedSaveWritesNoManifest(t *testing.T) {
 	testenv.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	r, err := testenv.StartRedis(ctx, t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop()
+	r := testenv.NewRedis(t)
 	c := connect(t, r.Addr)
 	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
