@@ -519,7 +519,11 @@ func refusedChecksum(ctx context.Context, err error) bool {
 // written.
 func (c *copier) putReadBack(ctx context.Context, key string, body io.Reader, size int64, meta map[string]string) (string, string, error) {
 	h := sha256.New()
+	// A large body streams from part buffers: each worker's copy is a
+	// stream of its own beside the others (objectstore.ReserveStreams).
+	release := objectstore.ReserveStreams(1)
 	put, err := c.o.Dest.Put(ctx, key, io.TeeReader(body, h), objectstore.PutOptions{Size: size, Metadata: meta})
+	release()
 	if err != nil {
 		return "", "", fmt.Errorf("writing %s to the destination: %w", key, err)
 	}
