@@ -267,22 +267,14 @@ func (d *Daemon) BackupNow(ctx context.Context, req BackupRequest) (string, erro
 	if last != nil && last.Slot.After(slot) {
 		slot = last.Slot // this agent's clock is behind: never move the record back
 	}
-	attempt := 1
-	if last != nil && last.Slot.Equal(slot) {
-		attempt = last.Attempts + 1
-	}
+	attempt := attemptOf(last, slot)
 	log = log.With("slot", slot.Format(time.RFC3339), "lease_generation", lease.Doc().Generation)
 	log.Info("backup now starting")
 	d.mu.Lock()
 	d.running[BackupJob] = true
 	d.mu.Unlock()
 	d.m.JobRunning.WithLabelValues(BackupJob).Set(1)
-	defer func() {
-		d.mu.Lock()
-		delete(d.running, BackupJob)
-		d.mu.Unlock()
-		d.m.JobRunning.WithLabelValues(BackupJob).Set(0)
-	}()
+	defer d.notRunning(BackupJob)
 
 	workCtx, stop := KeepLease(ctx, lease, d.cfg.LeaseRenew, log)
 	defer stop()

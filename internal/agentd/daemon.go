@@ -566,6 +566,23 @@ func (d *Daemon) maybeStart(ctx context.Context, j *job) {
 	}()
 }
 
+// notRunning clears job's running mark and gauge when its run ends.
+func (d *Daemon) notRunning(job string) {
+	d.mu.Lock()
+	delete(d.running, job)
+	d.mu.Unlock()
+	d.m.JobRunning.WithLabelValues(job).Set(0)
+}
+
+// attemptOf is the attempt number of a run of slot, prev being the job's
+// last recorded run: its next attempt when it ran the same slot.
+func attemptOf(prev *Run, slot time.Time) int {
+	if prev != nil && prev.Slot.Equal(slot) {
+		return prev.Attempts + 1
+	}
+	return 1
+}
+
 func (d *Daemon) setLast(name string, r *Run) {
 	d.mu.Lock()
 	d.last[name] = r
@@ -575,17 +592,9 @@ func (d *Daemon) setLast(name string, r *Run) {
 // execute runs one slot of j under lease, renewing it, then records the
 // run and releases the lease.
 func (d *Daemon) execute(ctx context.Context, j *job, slot time.Time, prev *Run, lease *Lease, log *slog.Logger) {
-	defer func() {
-		d.mu.Lock()
-		delete(d.running, j.name)
-		d.mu.Unlock()
-		d.m.JobRunning.WithLabelValues(j.name).Set(0)
-	}()
+	defer d.notRunning(j.name)
 	d.m.JobRunning.WithLabelValues(j.name).Set(1)
-	attempt := 1
-	if prev != nil && prev.Slot.Equal(slot) {
-		attempt = prev.Attempts + 1
-	}
+	attempt := attemptOf(prev, slot)
 	log = log.With("slot", slot.Format(time.RFC3339), "attempt", attempt, "lease_generation", lease.Doc().Generation)
 	log.Info("job starting")
 
