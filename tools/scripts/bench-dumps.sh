@@ -115,6 +115,15 @@ printf '%-58s %10s %10s\n' "CPU s, the tool itself (lifeboat / bash loop)" "$LIF
 printf '%-58s %10s %10s\n' "CPU s, pg_dump processes" "$LIFEBOAT_DUMP" "$SERIAL_DUMP"
 printf '%-58s %10s %10s\n' "CPU s, PostgreSQL backends" "$LIFEBOAT_PG" "$SERIAL_PG"
 printf '%-58s %10s %10s\n' "CPU s, MinIO" "$LIFEBOAT_MINIO" "-"
+ALL_L=$(awk -v a="$LIFEBOAT_SELF" -v b="$LIFEBOAT_DUMP" -v c="$LIFEBOAT_PG" -v d="$LIFEBOAT_MINIO" 'BEGIN { printf "%.2f", a + b + c + d }')
+ALL_S=$(awk -v b="$SERIAL_DUMP" -v c="$SERIAL_PG" 'BEGIN { printf "%.2f", b + c }')
+printf '%-58s %10s %10s\n' "CPU s, all of the above" "$ALL_L" "$ALL_S"
+printf '%-58s %10s %10s\n' "CPU ms per dump" "$(awk -v a="$ALL_L" -v n="$N" 'BEGIN { printf "%.1f", 1000 * a / n }')" \
+	"$(awk -v a="$ALL_S" -v n="$N" 'BEGIN { printf "%.1f", 1000 * a / n }')"
+# The ratio Lifeboat would reach with every core busy all the time: the
+# serial loop's wall against Lifeboat's CPU spread over the cores.
+printf '%-58s %10s\n' "ratio with all $(nproc) cores busy (serial wall / (CPU s / cores))" \
+	"$(awk -v w="$SERIAL" -v a="$ALL_L" -v c="$(nproc)" 'BEGIN { printf "%.2f", w / (a / c) }')"
 printf '%-58s %10s\n' "lifeboat CPU s with its pg_dumps (user + sys)" "$(awk -v u="$lu" -v s="$ls" 'BEGIN { printf "%.2f", u + s }')"
 printf '%-58s %10s\n' "lifeboat peak RSS MiB" "$((lrss / 1024))"
 bench_row dumps "$N tenant dumps: lifeboat --parallel $PARALLEL vs serial pg_dump -Fc loop (speed-up)" "${LIFEBOAT}s" "${SERIAL}s" "$RATIO" ">=2.5" "$(bench_met "$RATIO" ">=" 2.5)"
