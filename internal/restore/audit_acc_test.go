@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
@@ -24,21 +25,10 @@ import (
 // configuration restore_command then uses.
 func (f *fixture) restorerStore(t *testing.T, name string) (objectstore.Store, repo.AgentConfig) {
 	t.Helper()
-	ctx := context.Background()
-	doc, err := access.Policy(access.RoleRestorer, f.cfg.Bucket, f.cfg.Layout())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := f.env.MinIO[0]
 	cfg := f.cfg
-	cfg.AccessKey, cfg.SecretKey = name, name+"-secret"
-	if err := f.env.MinIO[0].CreateUser(ctx, cfg.AccessKey, cfg.SecretKey, name, doc.JSON()); err != nil {
-		t.Fatal(err)
-	}
-	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return client.Store(cfg.Bucket), cfg
+	cfg.AccessKey, cfg.SecretKey = accesstest.User(t, m, name, access.RoleRestorer, cfg.Bucket, cfg.Layout())
+	return m.Client(t, cfg.AccessKey, cfg.SecretKey).Store(cfg.Bucket), cfg
 }
 
 // TestAccRestoreAudit: every restore leaves a signed audit record under

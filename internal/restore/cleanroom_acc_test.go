@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/restore"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/wal"
@@ -40,20 +41,7 @@ func TestAccRestoreCleanRoom(t *testing.T) {
 	notAfter := pointInTime()
 
 	// The attack, with the writer's keys.
-	wdoc, err := access.Policy(access.RoleWriter, f.cfg.Bucket, f.cfg.Layout())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wcfg := f.cfg
-	wcfg.AccessKey, wcfg.SecretKey = "cleanroom-writer", "cleanroom-writer-secret"
-	if err := f.env.MinIO[0].CreateUser(ctx, wcfg.AccessKey, wcfg.SecretKey, "cleanroom-writer", wdoc.JSON()); err != nil {
-		t.Fatal(err)
-	}
-	wclient, err := objectstore.NewClient(ctx, wcfg.ObjectStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	attacker := wclient.Store(f.cfg.Bucket)
+	attacker := accesstest.Client(t, f.env.MinIO[0], "cleanroom-writer", access.RoleWriter, f.cfg.Bucket, f.cfg.Layout()).Store(f.cfg.Bucket)
 	attackStart := time.Now()
 	psql(t, pg, "postgres", "UPDATE ledger SET note = 'ENCRYPTED'; DROP TABLE ledger")
 	f.switchAndWait(t)

@@ -79,11 +79,7 @@ func TestAccRestoreCluster(t *testing.T) {
 		if plan.BackupID != m.ID || plan.WALStart != m.WALStart || plan.WALStop == "" || !plan.Target.Equal(target) {
 			t.Fatalf("plan %+v", plan)
 		}
-		res, err := restore.RestoreCluster(ctx, f.store, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { restore.RemoveCluster(context.Background(), opts.DataDir, opts.BinDir, opts.OSUser) })
+		res := f.restoreCluster(t, opts)
 		t.Logf("restored to %s (%s) in %s, %d bytes downloaded", res.RestoredToTime.Format(time.RFC3339Nano), res.RestoredToLSN, res.Duration, res.Downloaded)
 		if got := queryRestored(t, res, "postgres", "SELECT count(*)::text FROM orders WHERE note = 'precious'"); got != "50" {
 			t.Fatalf("restored copy has %s precious rows, want 50", got)
@@ -137,11 +133,7 @@ func TestAccRestoreCluster(t *testing.T) {
 
 		// Latest: the delete is replayed too.
 		latest := f.clusterOptions(t, "latest")
-		res, err = restore.RestoreCluster(ctx, f.store, latest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { restore.RemoveCluster(context.Background(), latest.DataDir, latest.BinDir, latest.OSUser) })
+		res = f.restoreCluster(t, latest)
 		if res.Running || !portFree(latest.Port) {
 			t.Fatalf("KeepRunning=false left the server running")
 		}
@@ -149,10 +141,7 @@ func TestAccRestoreCluster(t *testing.T) {
 			t.Fatalf("latest: plan %+v, restored to %s", res.Plan, res.RestoredToTime)
 		}
 		// Start it again to look (it was stopped cleanly, promoted).
-		latest.KeepRunning = true
-		if err := startRestored(latest); err != nil {
-			t.Fatal(err)
-		}
+		startAgain(t, latest)
 		if got := queryRestored(t, res, "postgres", "SELECT count(*)::text FROM orders"); got != "100" {
 			t.Fatalf("latest copy has %s rows, want 100 (the delete replayed)", got)
 		}

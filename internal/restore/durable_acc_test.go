@@ -3,7 +3,6 @@
 package restore_test
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -25,20 +24,13 @@ import (
 // restore's syncing.
 func TestAccRestoreCluster_filesDurableWhenLaidOut(t *testing.T) {
 	f := setup(t)
-	pg := f.env.Postgres
-	ctx := context.Background()
 	// A few MB in one table, so a file spans several writeback chunks'
 	// worth of pages.
-	psql(t, pg, "postgres", "DROP TABLE IF EXISTS durable_rows; CREATE TABLE durable_rows AS SELECT g, md5(g::text) AS h FROM generate_series(1, 200000) g")
-	f.takeBackup(t)
+	f.backupAfter(t, "DROP TABLE IF EXISTS durable_rows; CREATE TABLE durable_rows AS SELECT g, md5(g::text) AS h FROM generate_series(1, 200000) g")
 
 	opts := f.clusterOptions(t, "durable")
 	opts.NoStart = true
-	res, err := restore.RestoreCluster(ctx, f.store, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { restore.RemoveCluster(context.Background(), opts.DataDir, opts.BinDir, opts.OSUser) })
+	res := f.restoreCluster(t, opts)
 
 	files, cached := requireOnDisk(t, res.DataDir)
 	t.Logf("%d files, %d pages in the page cache, none dirty", files, cached)
@@ -112,28 +104,17 @@ func requireOnDisk(t *testing.T, dataDir string) (files, cached int64) {
 // restore's start's own: the copy's postgresql.auto.conf does not carry it.
 func TestAccRestoreCluster_serverSyncsWithSyncfs(t *testing.T) {
 	f := setup(t)
-	pg := f.env.Postgres
-	ctx := context.Background()
-	psql(t, pg, "postgres", "DROP TABLE IF EXISTS syncfs_rows; CREATE TABLE syncfs_rows AS SELECT g, md5(g::text) AS h FROM generate_series(1, 200000) g")
-	f.takeBackup(t)
+	f.backupAfter(t, "DROP TABLE IF EXISTS syncfs_rows; CREATE TABLE syncfs_rows AS SELECT g, md5(g::text) AS h FROM generate_series(1, 200000) g")
 
 	opts := f.clusterOptions(t, "syncfs")
 	opts.KeepRunning = true
 	checked := false
-	logged := opts.Progress
-	opts.Progress = func(p restore.Progress) {
-		logged(p)
-		if p.Phase == "starting" && !checked {
-			checked = true
-			files, cached := requireOnDisk(t, opts.DataDir)
-			t.Logf("at the server's start: %d files, %d pages in the page cache, none dirty", files, cached)
-		}
-	}
-	res, err := restore.RestoreCluster(ctx, f.store, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { restore.RemoveCluster(context.Background(), opts.DataDir, opts.BinDir, opts.OSUser) })
+	atStart(&opts, func() {
+		checked = true
+		files, cached := requireOnDisk(t, opts.DataDir)
+		t.Logf("at the server's start: %d files, %d pages in the page cache, none dirty", files, cached)
+	})
+	res := f.restoreCluster(t, opts)
 	if !checked {
 		t.Fatal("the restore never reported starting the server")
 	}

@@ -196,3 +196,45 @@ func runAs(name, command string) error {
 	}
 	return nil
 }
+
+// backupAfter runs sql on the source's postgres database (a test's table
+// and rows), then takes a base backup with the engine.
+func (f *fixture) backupAfter(t *testing.T, sql string) *backup.Manifest {
+	t.Helper()
+	psql(t, f.env.Postgres, "postgres", sql)
+	return f.takeBackup(t)
+}
+
+// restoreCluster restores with opts, failing the test on an error, and
+// removes the restored cluster when the test ends.
+func (f *fixture) restoreCluster(t *testing.T, opts restore.ClusterOptions) *restore.Result {
+	t.Helper()
+	res, err := restore.RestoreCluster(context.Background(), f.store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = restore.RemoveCluster(context.Background(), opts.DataDir, opts.BinDir, opts.OSUser) })
+	return res
+}
+
+// atStart has opts' restore call check once, at the moment it reports
+// starting the server, after the progress opts already logs.
+func atStart(opts *restore.ClusterOptions, check func()) {
+	logged, done := opts.Progress, false
+	opts.Progress = func(p restore.Progress) {
+		logged(p)
+		if p.Phase == "starting" && !done {
+			done = true
+			check()
+		}
+	}
+}
+
+// startAgain starts a restored copy that its restore stopped (cleanly,
+// promoted), to look at what it holds; its restore's cleanup stops it.
+func startAgain(t *testing.T, opts restore.ClusterOptions) {
+	t.Helper()
+	if err := startRestored(opts); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -78,11 +78,7 @@ func TestAccRestorePoints(t *testing.T) {
 			if c.point.Immediate && plan.TargetLSN != m.StopLSN {
 				t.Fatalf("immediate stops at %s, the backup ended at %s", plan.TargetLSN, m.StopLSN)
 			}
-			res, err := restore.RestoreCluster(ctx, f.store, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = restore.RemoveCluster(context.Background(), opts.DataDir, opts.BinDir, opts.OSUser) })
+			res := f.restoreCluster(t, opts)
 			if got := count(t, res); got != c.want {
 				t.Fatalf("restored copy has %q, want %q (restored to %s)", got, c.want, res.RestoredToLSN)
 			}

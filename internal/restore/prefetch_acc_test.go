@@ -1,7 +1,6 @@
 package restore_test
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -23,21 +22,14 @@ import (
 // data directory afterwards.
 func TestAccRestoreCluster_walFromSpool(t *testing.T) {
 	f := setup(t)
-	pg := f.env.Postgres
-	ctx := context.Background()
-	psql(t, pg, "postgres", "DROP TABLE IF EXISTS spooled_rows; CREATE TABLE spooled_rows (n int)")
-	f.takeBackup(t)
+	f.backupAfter(t, "DROP TABLE IF EXISTS spooled_rows; CREATE TABLE spooled_rows (n int)")
 	for i := 0; i < 3; i++ {
-		psql(t, pg, "postgres", "INSERT INTO spooled_rows SELECT generate_series(1, 1000)")
+		psql(t, f.env.Postgres, "postgres", "INSERT INTO spooled_rows SELECT generate_series(1, 1000)")
 		f.switchAndWait(t)
 	}
 
 	opts := f.clusterOptions(t, "spooled")
-	res, err := restore.RestoreCluster(ctx, f.store, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { restore.RemoveCluster(context.Background(), opts.DataDir, opts.BinDir, opts.OSUser) })
+	res := f.restoreCluster(t, opts)
 	planned := len(res.Plan.WALKeys())
 	if planned < 4 {
 		t.Fatalf("plan replays %d segments, want the backup's and three more", planned)
@@ -59,10 +51,7 @@ func TestAccRestoreCluster_walFromSpool(t *testing.T) {
 	if n := strings.Count(log, `restored log file "`+last.Name+`" from archive`); n < 2 {
 		t.Logf("the server asked for the last segment %d time(s): the repeated request was not exercised", n)
 	}
-	opts.KeepRunning = true
-	if err := startRestored(opts); err != nil {
-		t.Fatal(err)
-	}
+	startAgain(t, opts)
 	if got := queryRestored(t, res, "postgres", "SELECT count(*)::text FROM spooled_rows"); got != "3000" {
 		t.Fatalf("restored copy has %s rows, want 3000", got)
 	}
@@ -75,21 +64,13 @@ func TestAccRestoreCluster_walFromSpool(t *testing.T) {
 // row, and the server's log names the refusal.
 func TestAccRestoreCluster_damagedSpooledWALRefused(t *testing.T) {
 	f := setup(t)
-	pg := f.env.Postgres
-	ctx := context.Background()
-	psql(t, pg, "postgres", "DROP TABLE IF EXISTS damaged_spool_rows; CREATE TABLE damaged_spool_rows (n int)")
-	f.takeBackup(t)
-	psql(t, pg, "postgres", "INSERT INTO damaged_spool_rows SELECT generate_series(1, 1000)")
+	f.backupAfter(t, "DROP TABLE IF EXISTS damaged_spool_rows; CREATE TABLE damaged_spool_rows (n int)")
+	psql(t, f.env.Postgres, "postgres", "INSERT INTO damaged_spool_rows SELECT generate_series(1, 1000)")
 	f.switchAndWait(t)
 
 	opts := f.clusterOptions(t, "damaged-spool")
 	var damaged string
-	logged := opts.Progress
-	opts.Progress = func(p restore.Progress) {
-		logged(p)
-		if p.Phase != "starting" || damaged != "" {
-			return
-		}
+	atStart(&opts, func() {
 		// The first segment PostgreSQL asks for is the backup's; the
 		// prefetcher places segments in order, so it is the first in.
 		spool := filepath.Join(opts.DataDir, restore.SpoolDir)
@@ -116,12 +97,8 @@ func TestAccRestoreCluster_damagedSpooledWALRefused(t *testing.T) {
 			}
 		}
 		t.Error("no segment reached the spool within 30 s")
-	}
-	res, err := restore.RestoreCluster(ctx, f.store, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { restore.RemoveCluster(context.Background(), opts.DataDir, opts.BinDir, opts.OSUser) })
+	})
+	res := f.restoreCluster(t, opts)
 	if damaged == "" {
 		t.Fatal("nothing was damaged")
 	}
@@ -133,10 +110,7 @@ func TestAccRestoreCluster_damagedSpooledWALRefused(t *testing.T) {
 	if res.WALFromSpool != len(res.Plan.WALKeys())-1 {
 		t.Fatalf("%d planned segments taken from the spool, want all %d but the damaged one", res.WALFromSpool, len(res.Plan.WALKeys()))
 	}
-	opts.KeepRunning = true
-	if err := startRestored(opts); err != nil {
-		t.Fatal(err)
-	}
+	startAgain(t, opts)
 	if got := queryRestored(t, res, "postgres", "SELECT count(*)::text FROM damaged_spool_rows"); got != "1000" {
 		t.Fatalf("restored copy has %s rows, want 1000", got)
 	}

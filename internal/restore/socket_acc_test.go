@@ -16,10 +16,8 @@ import (
 // is reachable there, and RemoveCluster removes that directory too.
 func TestAccRestoreCluster_deepDataDirectory(t *testing.T) {
 	f := setup(t)
-	pg := f.env.Postgres
 	ctx := context.Background()
-	psql(t, pg, "postgres", "DROP TABLE IF EXISTS deep_rows; CREATE TABLE deep_rows AS SELECT generate_series(1, 42) AS x")
-	f.takeBackup(t)
+	f.backupAfter(t, "DROP TABLE IF EXISTS deep_rows; CREATE TABLE deep_rows AS SELECT generate_series(1, 42) AS x")
 
 	deep := f.dir
 	for i := 0; i < 4; i++ {
