@@ -3,7 +3,6 @@ package agentd
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/access/accesstest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore"
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/objectstore/objectstoretest"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/posture"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/region"
 	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
@@ -121,12 +121,7 @@ func TestAccAgentProbesRegionCopyKeys(t *testing.T) {
 	// Both records rewritten unsigned, as any writer of jobs/ could.
 	unsign := func(key string) {
 		t.Helper()
-		rc, _, err := src.Get(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(rc)
-		rc.Close()
+		b, _ := objectstoretest.Read(t, src, key)
 		if _, err := src.Put(ctx, key, bytes.NewReader(b), objectstore.PutOptions{Size: int64(len(b))}); err != nil {
 			t.Fatal(err)
 		}

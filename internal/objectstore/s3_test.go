@@ -392,17 +392,8 @@ func TestS3StreamedPutsReuseTheirBuffers(t *testing.T) {
 func TestS3StreamedPutsShareCappedBuffers(t *testing.T) {
 	c := newMinIOClient(t)
 	ctx := context.Background()
-	name := randomBucket("capped")
-	if err := c.CreateBucket(ctx, objectstore.BucketSpec{Name: name}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.DestroyBucket(context.Background(), name, true) })
-	s := c.Store(name)
-	const size = 40 << 20 // three parts of 16 MiB, the last one short
-	body := make([]byte, size)
-	for i := range body {
-		body[i] = byte(i % 253)
-	}
+	s := c.Store(newBucket(t, c, "capped"))
+	body := patterned(40 << 20) // three parts of 16 MiB, the last one short
 	// puts streams n bodies side by side, each through a pipe-like reader.
 	puts := func(prefix string, n int) {
 		t.Helper()
@@ -421,13 +412,7 @@ func TestS3StreamedPutsShareCappedBuffers(t *testing.T) {
 	}
 	check := func(key string) {
 		t.Helper()
-		rc, _, err := s.Get(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(rc)
-		rc.Close()
-		if !bytes.Equal(got, body) {
+		if got, _ := objectstoretest.Read(t, s, key); !bytes.Equal(got, body) {
 			t.Fatalf("%s: stored %d bytes, differing from the %d put", key, len(got), len(body))
 		}
 	}
