@@ -168,11 +168,7 @@ func TestRedisPersistence_failingSaveWarns(t *testing.T) {
 	testenv.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	r, err := testenv.StartRedis(ctx, t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop()
+	r := testenv.NewRedis(t)
 	c, err := redisx.Connect(ctx, redisx.Options{Addr: r.Addr})
 	if err != nil {
 		t.Fatal(err)

@@ -41,11 +41,7 @@ func newRedisRestoreFixture(t *testing.T, n int) *redisRestoreFixture {
 	t.Helper()
 	testenv.Require(t)
 	ctx := context.Background()
-	src, err := testenv.StartRedis(ctx, t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(src.Stop)
+	src := testenv.NewRedis(t)
 	server, err := testenv.Tool("redis-server")
 	if err != nil {
 		t.Fatal(err)
