@@ -32,13 +32,8 @@ func testAccUser(t *testing.T, role access.Role, bucket string, l repo.Layout) (
 // that user may write WAL but never policy.json.
 func TestAccAccessPolicyDataSource(t *testing.T) {
 	env := testenv.Require(t)
-	bucket := randomName("lb-access")
+	bucket := testAccStore(t, "lb-access", objectstore.BucketSpec{}).Bucket()
 	ctx := context.Background()
-	admin := testAccClient(t)
-	if err := admin.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.DestroyBucket(ctx, bucket, true) })
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	config := func(role, cluster string) string {
 		return fmt.Sprintf(`
@@ -67,13 +62,7 @@ data "lifeboat_access_policy" "test" {
 					if doc != want.JSON() {
 						return fmt.Errorf("json differs from the engine's writer document:\n%s", doc)
 					}
-					if err := env.MinIO[0].CreateUser(ctx, bucket+"-w", "secret-"+bucket, bucket+"-w", doc); err != nil {
-						return err
-					}
-					w, err := objectstore.NewClient(ctx, objectstore.Config{Endpoint: env.MinIO[0].Endpoint, AccessKey: bucket + "-w", SecretKey: "secret-" + bucket, PathStyle: true})
-					if err != nil {
-						return err
-					}
+					w := env.MinIO[0].UserClient(t, bucket+"-w", doc)
 					if _, err := w.Store(bucket).Put(ctx, l.WALKey("00000001", "000000010000000000000001", "zst"), strings.NewReader("x"), objectstore.PutOptions{Size: 1}); err != nil {
 						return fmt.Errorf("the writer from the rendered document cannot archive WAL: %w", err)
 					}

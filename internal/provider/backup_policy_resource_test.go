@@ -134,12 +134,7 @@ func TestAccBackupPolicyResource_basic(t *testing.T) {
 func TestAccBackupPolicyResource_planTimeChecks(t *testing.T) {
 	env := testenv.Require(t)
 	dsn := env.Postgres.DSN("postgres")
-	locked := randomName("lb-lock30")
-	client := testAccClient(t)
-	if err := client.CreateBucket(context.Background(), objectstore.BucketSpec{Name: locked, Retention: &objectstore.Retention{Mode: "GOVERNANCE", Days: 30}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), locked, true) })
+	locked := testAccStore(t, "lb-lock30", objectstore.BucketSpec{Retention: &objectstore.Retention{Mode: "GOVERNANCE", Days: 30}}).Bucket()
 	cfg := func(schedule, retention, tiers, extra string) string {
 		return fmt.Sprintf(`
 resource "lifeboat_backup_policy" "test" {
@@ -306,12 +301,8 @@ resource "lifeboat_backup_policy" "test" {
 func TestAccBackupPolicyTenantDumpWarning(t *testing.T) {
 	testAccPreCheck(t)
 	ctx := context.Background()
-	client := testAccClient(t)
-	bucket := randomName("lb-tenantwarn")
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
-	store := client.Store(bucket)
+	store := testAccStore(t, "lb-tenantwarn", objectstore.BucketSpec{})
+	bucket := store.Bucket()
 	m := &backupPolicyModel{Cluster: types.StringValue("main"),
 		Repository: &repositoryRef{Bucket: types.StringValue(bucket), Prefix: types.StringValue("pg")}}
 	r := &backupPolicyResource{}
@@ -349,12 +340,7 @@ func TestAccBackupPolicyTenantDumpWarning(t *testing.T) {
 func TestAccNewSchedulesAreNotOverdue(t *testing.T) {
 	testAccPreCheck(t)
 	ctx := context.Background()
-	client := testAccClient(t)
-	bucket := randomName("lb-overdue")
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
-	store := client.Store(bucket)
+	store := testAccStore(t, "lb-overdue", objectstore.BucketSpec{})
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	// Hourly and daily: both have fired (several times) before now.
 	for _, sched := range []string{"@hourly", "0 2 * * *"} {
@@ -426,12 +412,8 @@ func TestAccNewSchedulesAreNotOverdue(t *testing.T) {
 func TestAccBackupPolicyVerifyWarning(t *testing.T) {
 	testAccPreCheck(t)
 	ctx := context.Background()
-	client := testAccClient(t)
-	bucket := randomName("lb-verifywarn")
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
-	store := client.Store(bucket)
+	store := testAccStore(t, "lb-verifywarn", objectstore.BucketSpec{})
+	bucket := store.Bucket()
 	m := &backupPolicyModel{Cluster: types.StringValue("main"), VerifySchedule: types.StringValue("@daily"),
 		Repository: &repositoryRef{Bucket: types.StringValue(bucket), Prefix: types.StringValue("pg")}}
 	now := time.Now().UTC()
@@ -476,15 +458,10 @@ func (c *countingStore) Get(ctx context.Context, key string) (io.ReadCloser, obj
 func TestAccBackupPolicyRefreshReadsNoTenantManifest(t *testing.T) {
 	testAccPreCheck(t)
 	ctx := context.Background()
-	client := testAccClient(t)
-	bucket := randomName("lb-refreshreads")
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket}); err != nil {
-		t.Fatal(err)
-	}
+	store := testAccStore(t, "lb-refreshreads", objectstore.BucketSpec{})
 	m := &backupPolicyModel{Cluster: types.StringValue("main"),
-		Repository: &repositoryRef{Bucket: types.StringValue(bucket), Prefix: types.StringValue("pg")}}
+		Repository: &repositoryRef{Bucket: types.StringValue(store.Bucket()), Prefix: types.StringValue("pg")}}
 	l := m.layout()
-	store := client.Store(bucket)
 	for i := 0; i < 30; i++ {
 		tm := backup.TenantManifest{Format: 1, Kind: backup.KindTenant, ID: backup.NewID(time.Now()), Database: fmt.Sprintf("t%02d", i), StartTime: time.Now()}
 		raw, _ := json.Marshal(tm)

@@ -399,14 +399,8 @@ func TestFastDrillUpgradeAgreesWithTheFramework(t *testing.T) {
 func TestAccDrillSchedule_savedPlanBesideUnchangedOnes(t *testing.T) {
 	testenv.Require(t)
 	ctx := context.Background()
-	client := testAccClient(t)
-	bucket := randomName("lb-fastplan")
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: bucket,
-		Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), bucket, true) })
-	store := client.Store(bucket)
+	store := testAccStore(t, "lb-fastplan", objectstore.BucketSpec{Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1}})
+	bucket := store.Bucket()
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	tf := terraformCLI(t)
 	config := func(scheduleA string) string {

@@ -41,6 +41,15 @@ func testAccClient(t *testing.T) *objectstore.Client {
 	return c
 }
 
+// testAccStore is a test's own bucket on the MinIO server the provider's
+// credentials reach, named prefix-<random>, made as spec says and
+// destroyed (as far as its locks allow) when the test ends; Bucket() is
+// its name.
+func testAccStore(t *testing.T, prefix string, spec objectstore.BucketSpec) *objectstore.S3 {
+	t.Helper()
+	return testenv.Require(t).MinIO[0].NewStore(t, prefix, spec)
+}
+
 func randomName(prefix string) string {
 	return fmt.Sprintf("%s-%08x", prefix, rand.Uint32())
 }
