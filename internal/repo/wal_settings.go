@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -243,11 +244,21 @@ func ResolveWALPushSettingsAhead(ctx context.Context, c AgentConfig, store objec
 
 // SameWALPushSettings reports whether a and b archive alike: the same
 // compression and the same recipients.
+//
+// NOTE: every recipient's fingerprint is compared, not the set's id: the
+// id is 32 bits of the fingerprints, so a changed set may share it with
+// the old one (once in four billion changes, or a set built to), and a
+// push that took the two for the same would encrypt to the old keys (a
+// revoked one among them) instead of starting over with the new.
 func SameWALPushSettings(a, b WALPushSettings) bool {
 	if a.Compression != b.Compression || (a.Recipients == nil) != (b.Recipients == nil) {
 		return false
 	}
-	return a.Recipients == nil || a.Recipients.Info().SetID() == b.Recipients.Info().SetID()
+	if a.Recipients == nil {
+		return true
+	}
+	ia, ib := a.Recipients.Info(), b.Recipients.Info()
+	return ia.Scheme == ib.Scheme && slices.Equal(ia.Recipients, ib.Recipients)
 }
 
 // resolveWALPushSettings is ResolveWALPushSettings; with staleOK, a usable

@@ -203,3 +203,56 @@ func TestResolveWALPushSettingsAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestSameWALPushSettingsComparesEveryRecipient: a push started with the
+// local copy's settings goes on only when the repository's have the same
+// compression and the same recipients. Two recipient sets that share their
+// set id (32 bits of their fingerprints: a, and b with six more keys, found
+// by search) are different settings: the push must start over with the
+// repository's, not encrypt to the copy's keys.
+func TestSameWALPushSettingsComparesEveryRecipient(t *testing.T) {
+	a := []string{
+		"age1dst28w33vy64mh647rrh8u8rpw8ughwkmeha0wvpnam09hy5vgpsrr7qae",
+		"age1k2mzu5m8j0fgf66fdg378e93hesezej2jxwrqa0rc3pdrzn7u54q9n86fm",
+		"age19x8nz2x38eeplfeuxp3mrx6de68d7a5qefyscfcz0xa5mjh8c5jq8kqhaj",
+		"age19r4t8ndywm7q05sfxhf73n25afjfmjmpq8palxx9w0zkvvkj74yqlwr8fe",
+		"age1t3hhj7r522tmrq8qt3ww8rtkuqhng0huw6tvsj9gqe8pf87n8ggs36d000",
+	}
+	b := append([]string{
+		"age1wa83vdwdlrmdeqn0sph0yuykuzsc8z8cv05yn8r9xzncvd5hmv2s3kjqv4",
+		"age1dfhe7xdgg2mewrx7n69staesxcal7cljza8qchlnwdyw5x4qhsrs6c5fkd",
+		"age1rjmpcmvkl4peepdgqv3vqf24c3mg0q2q3tp0cdm92hac3pt69fvsgy5pyf",
+		"age1jphu95d9mccsznmteflz2hcg5g530yc9jatuzl9xdsa94rsv49fqcja5ms",
+		"age1wt7523v7wmnh3wxxhackyprx6f03u04v2jtjnyer5ucl8wttzucqnj78xt",
+		"age1gjypzy0crvgazr0nglhm06l627usj0mwptfr0rdsv3utjzgtcyuqjvum5c",
+	}, a...)
+	parse := func(values []string) *crypt.Recipients {
+		t.Helper()
+		r, err := crypt.ParseRecipients(values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	ra, rb := parse(a), parse(b)
+	if ra.Info().SetID() != rb.Info().SetID() {
+		t.Fatalf("the fixture's sets have ids %s and %s: not a shared id", ra.Info().SetID(), rb.Info().SetID())
+	}
+	reordered := append([]string{a[4], a[2]}, a[0], a[3], a[1])
+	for _, c := range []struct {
+		name string
+		x, y WALPushSettings
+		same bool
+	}{
+		{"unencrypted alike", WALPushSettings{Compression: "zstd"}, WALPushSettings{Compression: "zstd", Source: "repository"}, true},
+		{"another compression", WALPushSettings{Compression: "zstd"}, WALPushSettings{Compression: "lz4"}, false},
+		{"encrypted or not", WALPushSettings{Compression: "zstd", Recipients: ra}, WALPushSettings{Compression: "zstd"}, false},
+		{"the same keys in another order", WALPushSettings{Compression: "zstd", Recipients: ra}, WALPushSettings{Compression: "zstd", Recipients: parse(reordered)}, true},
+		{"keys added, same set id", WALPushSettings{Compression: "zstd", Recipients: ra}, WALPushSettings{Compression: "zstd", Recipients: rb}, false},
+		{"keys removed, same set id", WALPushSettings{Compression: "zstd", Recipients: rb}, WALPushSettings{Compression: "zstd", Recipients: ra}, false},
+	} {
+		if got := SameWALPushSettings(c.x, c.y); got != c.same {
+			t.Errorf("%s: SameWALPushSettings = %v, want %v", c.name, got, c.same)
+		}
+	}
+}
