@@ -123,10 +123,10 @@ func (le *Lease) Renew(ctx context.Context) error {
 	if !t.Before(le.doc.ExpiresAt) {
 		return fmt.Errorf("%w: %s expired at %s before it was renewed", ErrLeaseLost, le.doc.Job, le.doc.ExpiresAt.Format(time.RFC3339))
 	}
-	if _, err := le.store.Head(ctx, le.next); err == nil {
-		return fmt.Errorf("%w: another agent took over %s", ErrLeaseLost, le.doc.Job)
-	} else if !errors.Is(err, objectstore.ErrNotFound) {
+	if taken, err := le.takenOver(ctx); err != nil {
 		return err
+	} else if taken {
+		return fmt.Errorf("%w: another agent took over %s", ErrLeaseLost, le.doc.Job)
 	}
 	doc := le.doc
 	doc.RenewedAt, doc.ExpiresAt = t, t.Add(le.ttl)
@@ -139,12 +139,26 @@ func (le *Lease) Renew(ctx context.Context) error {
 	return nil
 }
 
+// takenOver reports whether another agent wrote the lease's next
+// generation (it found this one expired).
+func (le *Lease) takenOver(ctx context.Context) (bool, error) {
+	_, err := le.store.Head(ctx, le.next)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, objectstore.ErrNotFound):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
 // KeepLease renews lease every `every` while the work it guards runs, and
 // returns the context the work runs with: derived from ctx, and cancelled
 // with a cause wrapping ErrLeaseLost when the lease is lost (the work must
-// stop: another agent may take it over). stop ends the renewals and then
-// cancels the context; after it, context.Cause tells whether the lease was
-// lost.
+// stop: another agent may take it over). stop ends the renewals, checks
+// that no other agent took the lease over meanwhile, and then cancels the
+// context; after it, context.Cause tells whether the lease was lost.
 //
 // A renewal the store fails (slow, unreachable) is retried every every/8
 // rather than at the next period, each try bounded by every/2: a lease
@@ -192,6 +206,24 @@ func KeepLease(ctx context.Context, lease *Lease, every time.Duration, log *slog
 		once.Do(func() {
 			close(stopRenew)
 			<-renewDone
+			// A starved process may have missed its renewals while the
+			// work ran to its end, and another agent taken the lease over
+			// meanwhile and started the same work: this run is then lost
+			// (not recorded beside the taker's). An expired lease nobody
+			// took still covers the finished work.
+			if workCtx.Err() == nil {
+				hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), every)
+				taken, err := lease.takenOver(hctx)
+				hcancel()
+				if taken {
+					lost := fmt.Errorf("%w: another agent took over %s before the work ended", ErrLeaseLost, lease.doc.Job)
+					log.Error("lease lost: the finished work does not count", "lease", lease.doc.Job, "err", lost)
+					cancel(lost)
+					return
+				} else if err != nil {
+					log.Warn("checking the lease after the work (taken as kept)", "lease", lease.doc.Job, "err", err)
+				}
+			}
 			cancel(nil)
 		})
 	}
