@@ -116,7 +116,10 @@ func TestBackupNowAndScheduleNeverOverlap(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	time.Sleep(time.Second) // many ticks of A: no scheduled backup follows
+	// Several whole ticks of A (each looks for due jobs) after the
+	// requests: no scheduled backup follows. Counted, not slept: a loaded
+	// machine may not tick A at all within a fixed second.
+	waitTicks(t, a, 5)
 	cancel()
 	<-done
 

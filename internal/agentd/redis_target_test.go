@@ -30,7 +30,7 @@ func TestAccRedisTargetFromRepository(t *testing.T) {
 		f.schedule(ctx, t, 2, redisx.Target{Agent: agent})
 	}
 	schedule("db-a")
-	f.agent(ctx, t, "db-a")
+	dbA := f.agent(ctx, t, "db-a")
 	f.agent(ctx, t, "db-b")
 	store, l := f.store, f.l
 	waitRun := func(holder string, since time.Time) *Run {
@@ -44,8 +44,16 @@ func TestAccRedisTargetFromRepository(t *testing.T) {
 	moved := time.Now()
 	schedule("db-b")
 	first := waitRun("db-b", moved)
-	// Wait out db-a's refresh, then every run is db-b's.
-	time.Sleep(time.Second)
+	// Once db-a's refresh dropped the job, every run is db-b's. (A fixed
+	// wait for the refresh is not enough on a loaded machine; db-a's
+	// refresh and its job starts are one loop, so no run of db-a starts
+	// after the job is gone.)
+	waitUntil(t, 30*time.Second, "db-a dropped the snapshot job", func() bool {
+		dbA.mu.Lock()
+		defer dbA.mu.Unlock()
+		_, ok := dbA.jobs[RedisJobPrefix+"sessions"]
+		return !ok
+	})
 	settled := time.Now()
 	waitRun("db-b", settled)
 	for range 10 {

@@ -186,9 +186,12 @@ func TestAccAgentTakesScheduledRedisSnapshots(t *testing.T) {
 
 	// A failing BGSAVE fails the run and the metric.
 	failuresBefore := testutil.ToFloat64(d.m.JobFailures.WithLabelValues(RedisJobPrefix + "sessions"))
-	if err := os.RemoveAll(r.DataDir); err != nil {
-		t.Fatal(err)
-	}
+	// The agent's BGSAVE every second may create its temp file in the
+	// directory while RemoveAll empties it (the directory is then "not
+	// empty" at its removal): retry until the directory is gone.
+	waitUntil(t, 30*time.Second, "the Redis data directory removed", func() bool {
+		return os.RemoveAll(r.DataDir) == nil
+	})
 	if err := rc.Set(ctx, "after", "x", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
