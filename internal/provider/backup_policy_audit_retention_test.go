@@ -30,13 +30,8 @@ func TestAccBackupPolicyResource_auditRetention(t *testing.T) {
 	dsn := env.Postgres.DSN("postgres")
 	ctx := context.Background()
 	client := testAccClient(t)
-	governance, compliance := randomName("lb-audit-gov"), randomName("lb-audit-comp")
-	for name, lock := range map[string]objectstore.Retention{governance: {Mode: objectstore.ModeGovernance, Days: 2}, compliance: {Mode: objectstore.ModeCompliance, Days: 1}} {
-		if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: name, Retention: &lock}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), name, true) })
-	}
+	governance := testAccStore(t, "lb-audit-gov", objectstore.BucketSpec{Retention: &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 2}}).Bucket()
+	compliance := testAccStore(t, "lb-audit-comp", objectstore.BucketSpec{Retention: &objectstore.Retention{Mode: objectstore.ModeCompliance, Days: 1}}).Bucket()
 	signer, _ := signature.Generate()
 	t.Setenv("LIFEBOAT_SIGNING_KEY", signer.String())
 	layout := repo.Layout{Prefix: "pg", Cluster: "main"}

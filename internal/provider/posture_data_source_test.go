@@ -31,19 +31,16 @@ func TestAccPostureDataSource(t *testing.T) {
 	env := testenv.Require(t)
 	ctx := context.Background()
 	admin := testAccClient(t)
-	plain, locked := randomName("lb-plain"), randomName("lb-posture")
+	// A bucket without object lock, which BucketSpec always asks for.
+	plain := randomName("lb-plain")
 	if _, err := admin.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(plain)}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = admin.DestroyBucket(ctx, plain, true) })
-	if err := admin.CreateBucket(ctx, objectstore.BucketSpec{Name: locked,
+	store := testAccStore(t, "lb-posture", objectstore.BucketSpec{
 		Retention:  &objectstore.Retention{Mode: objectstore.ModeGovernance, Days: 1},
-		Encryption: &objectstore.Encryption{Algorithm: objectstore.SSEAES256}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.DestroyBucket(ctx, locked, true) })
-
-	store := admin.Store(locked)
+		Encryption: &objectstore.Encryption{Algorithm: objectstore.SSEAES256}})
+	locked := store.Bucket()
 	l := repo.Layout{Prefix: "pg", Cluster: "main"}
 	put := func(key string, v any) {
 		t.Helper()

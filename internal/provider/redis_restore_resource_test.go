@@ -46,13 +46,8 @@ func newRedisRestoreFixture(t *testing.T, n int) *redisRestoreFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &redisRestoreFixture{src: src, bucket: randomName("lb-redis-restore"), layout: repo.Layout{Cluster: "main"}, server: server}
-	client := testAccClient(t)
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: f.bucket}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), f.bucket, true) })
-	f.store = client.Store(f.bucket)
+	store := testAccStore(t, "lb-redis-restore", objectstore.BucketSpec{})
+	f := &redisRestoreFixture{src: src, bucket: store.Bucket(), layout: repo.Layout{Cluster: "main"}, server: server, store: store}
 	c := redisClient(t, src.Addr)
 	for i := 0; i < n; i++ {
 		if err := c.Set(ctx, fmt.Sprintf("session:%d", i), fmt.Sprintf("user-%d", i), 0).Err(); err != nil {

@@ -45,12 +45,8 @@ func TestAccRemoteRestore_restorerCredentials(t *testing.T) {
 	admin := testAccClient(t)
 	store := admin.Store(f.bucket)
 	layout := repo.Layout{Prefix: "pg", Cluster: "main"}
-	filestore := randomName("lb-rfiles")
-	if err := admin.CreateBucket(ctx, objectstore.BucketSpec{Name: filestore}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.DestroyBucket(context.Background(), filestore, true) })
-	files := admin.Store(filestore)
+	files := testAccStore(t, "lb-rfiles", objectstore.BucketSpec{})
+	filestore := files.Bucket()
 
 	const db = "rr_acme"
 	env.Postgres.NewDatabase(t, db, db+"_restored")

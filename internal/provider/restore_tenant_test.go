@@ -31,13 +31,8 @@ func TestAccRestoreResource_tenantWithAttachments(t *testing.T) {
 	f := newRestoreFixture(t)
 	env := testenv.Require(t)
 	ctx := context.Background()
-	client := testAccClient(t)
-	filestore := randomName("lb-filestore")
-	if err := client.CreateBucket(ctx, objectstore.BucketSpec{Name: filestore}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.DestroyBucket(context.Background(), filestore, true) })
-	files := client.Store(filestore)
+	files := testAccStore(t, "lb-filestore", objectstore.BucketSpec{})
+	filestore := files.Bucket()
 
 	tenants := []string{"tn_acme", "tn_globex", "tn_initech"}
 	conns := map[string]*pgx.Conn{}
@@ -62,7 +57,7 @@ INSERT INTO stock_picking (name) SELECT 'WH/OUT/' || g FROM generate_series(1, 1
 			addTestAttachment(t, conns[db], files, db, fmt.Sprintf("%s note %d", db, i))
 		}
 	}
-	if _, err := backup.Take(ctx, client.Store(f.bucket), backup.Options{Layout: repo.Layout{Prefix: "pg", Cluster: "main"}, DSN: env.Postgres.DSN("postgres")}); err != nil {
+	if _, err := backup.Take(ctx, testAccClient(t).Store(f.bucket), backup.Options{Layout: repo.Layout{Prefix: "pg", Cluster: "main"}, DSN: env.Postgres.DSN("postgres")}); err != nil {
 		t.Fatal(err)
 	}
 	var firstFname string

@@ -179,11 +179,7 @@ func TestAccWalArchiveResource_badInput(t *testing.T) {
 	env := testenv.Require(t)
 	port, _ := testenv.FreePort()
 	agent := "/usr/local/bin/lifeboat"
-	existing := randomName("lb-walbad")
-	if err := testAccClient(t).CreateBucket(context.Background(), objectstore.BucketSpec{Name: existing}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = testAccClient(t).DestroyBucket(context.Background(), existing, true) })
+	existing := testAccStore(t, "lb-walbad", objectstore.BucketSpec{}).Bucket()
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
