@@ -352,18 +352,32 @@ type uploadPart struct {
 // buffers allow); a failed part stops the reading.
 func (m *multipart) send(ctx context.Context, body io.Reader, first *[]byte, n int) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	// The upload's buffers come back here from their part uploads, for
-	// the next parts; all go back to the pool at the end.
+	// the next parts; all go back to the pool at the end. hand is the one
+	// the reader holds (being filled), in neither a part upload nor own.
 	own := make(chan *[]byte, streamBuffers)
-	held := 1
+	held, hand := 1, first
+	work := make(chan uploadPart)
+	var wg sync.WaitGroup
+	workClosed := false
 	defer func() {
+		// Also when reading the body panicked: the part uploads are
+		// stopped and waited for, and the buffer in hand counted, so
+		// every buffer held is back in own. (Waiting for all of them
+		// without the one in hand hung the upload for ever instead of
+		// letting the panic end the process.)
+		cancel()
+		if !workClosed {
+			close(work)
+		}
+		wg.Wait()
+		if hand != nil {
+			own <- hand
+		}
 		for range held {
 			partBuffers.Put(<-own)
 		}
 	}()
-	work := make(chan uploadPart)
-	var wg sync.WaitGroup
 	for range uploadConcurrency {
 		wg.Add(1)
 		go func() {
@@ -381,6 +395,7 @@ func (m *multipart) send(ctx context.Context, body io.Reader, first *[]byte, n i
 	}
 	size := int64(n)
 	work <- uploadPart{buf: first, n: n, num: 1}
+	hand = nil
 	for num := int32(2); m.failed() == nil; num++ {
 		// A new buffer while the upload holds fewer than streamBuffers,
 		// so each of them is filled (the same peak whatever the timing);
@@ -393,27 +408,28 @@ func (m *multipart) send(ctx context.Context, body io.Reader, first *[]byte, n i
 		if fromPool {
 			held++
 		}
+		hand = buf
 		n, err := io.ReadFull(body, *buf)
 		end := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 		if err != nil && !end {
 			m.fail(fmt.Errorf("put s3://%s/%s: reading the body: %w", m.s.bucket, aws.ToString(m.in.Key), err))
 		}
 		if n == 0 || m.failed() != nil {
-			own <- buf
 			break
 		}
 		if num > maxUploadParts {
-			own <- buf
 			m.fail(fmt.Errorf("put s3://%s/%s: the body is larger than %d parts of %d bytes", m.s.bucket, aws.ToString(m.in.Key), maxUploadParts, partSize))
 			break
 		}
 		size += int64(n)
 		work <- uploadPart{buf: buf, n: n, num: num}
+		hand = nil
 		if end {
 			break
 		}
 	}
 	close(work)
+	workClosed = true
 	wg.Wait()
 	if err := m.failed(); err != nil {
 		return 0, err

@@ -532,3 +532,51 @@ func (g *partGate) Read(p []byte) (int, error) {
 	g.off += n
 	return n, nil
 }
+
+// panicAfter reads r until more than n bytes were asked for, then panics:
+// a body whose own code fails the hard way.
+type panicAfter struct {
+	r    io.Reader
+	n    int
+	read int
+}
+
+func (p *panicAfter) Read(b []byte) (int, error) {
+	if p.read+len(b) > p.n {
+		panic("the body panicked")
+	}
+	n, err := p.r.Read(b)
+	p.read += n
+	return n, err
+}
+
+// TestS3StreamedPutPanickingBodyPanics: a body that panics while the
+// upload fills its second part (the first in flight) panics out of Put,
+// as a panic ends the process, and the upload gives every part buffer back
+// on the way. Its clean-up used to wait for all the buffers it held to
+// come back from their part uploads, the one being filled among them,
+// which never would: the panic hung the upload for ever (a backup that
+// never ends, its lease renewed) instead of ending the process.
+func TestS3StreamedPutPanickingBodyPanics(t *testing.T) {
+	c := newMinIOClient(t)
+	s := c.Store(newBucket(t, c, "panic"))
+	base := objectstore.StreamBuffers()
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		body := &panicAfter{r: bytes.NewReader(patterned(20 << 20)), n: 17 << 20}
+		_, err := s.Put(context.Background(), "panics", body, objectstore.PutOptions{Size: -1})
+		t.Errorf("Put returned %v, want a panic", err)
+	}()
+	select {
+	case r := <-recovered:
+		if r != "the body panicked" {
+			t.Fatalf("recovered %v, want the body's panic", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the upload hung after its body panicked: the panic never left Put")
+	}
+	if got := objectstore.StreamBuffers(); got.InUse != base.InUse {
+		t.Fatalf("%d part buffers in use after the panic, %d before", got.InUse, base.InUse)
+	}
+}
