@@ -87,12 +87,7 @@ func TestBackupNowAndScheduleNeverOverlap(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- a.Run(ctx) }()
 
-	var scheduled string
-	select {
-	case scheduled = <-b.started:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the due slot did not start")
-	}
+	scheduled := receive(t, b.started, 5*time.Second, "the due slot did not start")
 	type answer struct {
 		out     string
 		err     error

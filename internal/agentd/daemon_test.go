@@ -38,14 +38,44 @@ func testDaemon(t *testing.T, store objectstore.Store, holder string, opts ...Op
 // runFor runs d for within, then stops it and waits for it to return.
 func runFor(t *testing.T, d *Daemon, within time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- d.Run(ctx) }()
+	stop := start(t, d)
 	time.Sleep(within)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("the daemon stopped with %v", err)
+	stop(time.Minute)
+}
+
+// start runs d until the test calls stop, which cancels it and fails the
+// test unless Run returns nil within the time stop is given.
+func start(t *testing.T, d *Daemon) (stop func(within time.Duration)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	return func(within time.Duration) {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("the daemon stopped with %v", err)
+			}
+		case <-time.After(within):
+			t.Fatalf("Run did not return within %s after cancel", within)
+		}
 	}
+}
+
+// receive waits for a value from ch (or its close) and returns it; it
+// fails the test, saying what did not happen, if none came within.
+func receive[T any](t *testing.T, ch <-chan T, within time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(within):
+		t.Fatalf("%s within %s", what, within)
+	}
+	var zero T
+	return zero
 }
 
 // waitTicks waits, 30 seconds at most, until d's loop began n+1 ticks
@@ -211,29 +241,16 @@ func TestRunFinishedAfterATakeoverIsNotRecorded(t *testing.T) {
 		return "ok", nil
 	}))
 	d.cfg.LeaseRenew = time.Hour
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan error)
-	go func() { stopped <- d.Run(ctx) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the due job did not run")
-	}
+	stop := start(t, d)
+	receive(t, done, 30*time.Second, "the due job did not run")
 	count := func(result string) float64 {
 		return testutil.ToFloat64(d.Metrics().JobRuns.WithLabelValues(BackupJob, result))
 	}
-	for deadline := time.Now().Add(30 * time.Second); count("canceled")+count(ResultSuccess) == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the run did not end")
-		}
-	}
+	waitUntil(t, 30*time.Second, "the run's end", func() bool { return count("canceled")+count(ResultSuccess) > 0 })
 	if c, s := count("canceled"), count(ResultSuccess); c != 1 || s != 0 {
 		t.Fatalf("the run after the takeover counted %v canceled and %v successful, want it canceled", c, s)
 	}
-	cancel()
-	if err := <-stopped; err != nil {
-		t.Fatal(err)
-	}
+	stop(time.Minute)
 	if r, err := ReadRun(context.Background(), store, testLayout, BackupJob); r != nil || err != nil {
 		t.Fatalf("the run after the takeover was recorded: %+v, %v", r, err)
 	}
@@ -252,24 +269,10 @@ func TestShutdownAbandonsTheRunningJob(t *testing.T) {
 		jobErr <- ctx.Err()
 		return "", ctx.Err()
 	}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- d.Run(ctx) }()
-	select {
-	case <-started:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the due job did not start")
-	}
+	stop := start(t, d)
+	receive(t, started, 5*time.Second, "the due job did not start")
 	time.Sleep(300 * time.Millisecond) // a few renewals
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	stop(5 * time.Second)
 	if err := <-jobErr; !errors.Is(err, context.Canceled) {
 		t.Fatalf("job context: %v", err)
 	}
@@ -329,11 +332,7 @@ func TestPolicyChangesApplyWithoutRestart(t *testing.T) {
 		t.Fatal("a 10s schedule ran")
 	}
 	writePolicy(t, store, "* * * * *")
-	select {
-	case <-ran:
-	case <-time.After(3 * time.Second):
-		t.Fatal("policy change not picked up")
-	}
+	receive(t, ran, 3*time.Second, "policy change not picked up")
 }
 
 // TestFailedDrillIsNotRetriedInItsSlot: a drill that ran and failed is
