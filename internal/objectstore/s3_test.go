@@ -59,6 +59,13 @@ func newBucket(t *testing.T, c *objectstore.Client, prefix string) string {
 	return name
 }
 
+// newStore is a store on a bucket of the test's own (newBucket).
+func newStore(t *testing.T, prefix string) *objectstore.S3 {
+	t.Helper()
+	c := newMinIOClient(t)
+	return c.Store(newBucket(t, c, prefix))
+}
+
 // patterned returns size bytes of a pattern that differs from one offset
 // to the next, so a misplaced or dropped byte changes the checksums.
 func patterned(size int) []byte {
@@ -203,9 +210,8 @@ func TestS3PolicyTiersAndBucketTiersCoexist(t *testing.T) {
 // (given), answers it, and keeps it (Head). A wrong given digest stores
 // nothing; so does a body shorter than its size.
 func TestS3PutVerifiedSHA256(t *testing.T) {
-	c := newMinIOClient(t)
 	ctx := context.Background()
-	s := c.Store(newBucket(t, c, "sha"))
+	s := newStore(t, "sha")
 	for _, size := range checkedPutSizes {
 		key, body, want, info := putPiped(t, s, size, objectstore.PutOptions{VerifySHA256: true})
 		if info.SHA256 != want || !info.SHA256Checked {
@@ -250,9 +256,8 @@ func TestS3PutVerifiedSHA256(t *testing.T) {
 // of exactly the bytes sent, computed as they streamed. A body shorter
 // than its size stores nothing.
 func TestS3PutVerifiedCRC32C(t *testing.T) {
-	c := newMinIOClient(t)
 	ctx := context.Background()
-	s := c.Store(newBucket(t, c, "crc"))
+	s := newStore(t, "crc")
 	for _, size := range checkedPutSizes {
 		key, body, want, info := putPiped(t, s, size, objectstore.PutOptions{VerifyCRC32C: true})
 		crc := hex.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli))))
@@ -278,9 +283,8 @@ func TestS3PutVerifiedCRC32C(t *testing.T) {
 // take a 16 MiB part buffer, and beyond the few the pool keeps, zero a fresh
 // one: most of the CPU of 500 small tenant dumps, and 255 MiB of RSS.
 func TestS3SmallStreamsTakeNoPartBuffer(t *testing.T) {
-	c := newMinIOClient(t)
 	ctx := context.Background()
-	s := c.Store(newBucket(t, c, "small"))
+	s := newStore(t, "small")
 	body := bytes.Repeat([]byte("a small tenant dump "), 2000) // 40 kB
 	const parallel = 8
 	putAll := func(round int) {
@@ -339,9 +343,8 @@ func TestS3SmallStreamsTakeNoPartBuffer(t *testing.T) {
 // parts, that is with the database's size. Also: a stream that fails after
 // parts were stored leaves no incomplete upload behind.
 func TestS3StreamedPutsReuseTheirBuffers(t *testing.T) {
-	c := newMinIOClient(t)
 	ctx := context.Background()
-	s := c.Store(newBucket(t, c, "reuse"))
+	s := newStore(t, "reuse")
 	const size = 40 << 20 // three parts of 16 MiB, the last one short
 	body := make([]byte, size)
 	for i := range body {
@@ -390,9 +393,8 @@ func TestS3StreamedPutsReuseTheirBuffers(t *testing.T) {
 // for a free buffer rather than allocating. Counted with the pool's
 // high-water mark, not timed.
 func TestS3StreamedPutsShareCappedBuffers(t *testing.T) {
-	c := newMinIOClient(t)
 	ctx := context.Background()
-	s := c.Store(newBucket(t, c, "capped"))
+	s := newStore(t, "capped")
 	body := patterned(40 << 20) // three parts of 16 MiB, the last one short
 	// puts streams n bodies side by side, each through a pipe-like reader.
 	puts := func(prefix string, n int) {
@@ -558,8 +560,7 @@ func (p *panicAfter) Read(b []byte) (int, error) {
 // which never would: the panic hung the upload for ever (a backup that
 // never ends, its lease renewed) instead of ending the process.
 func TestS3StreamedPutPanickingBodyPanics(t *testing.T) {
-	c := newMinIOClient(t)
-	s := c.Store(newBucket(t, c, "panic"))
+	s := newStore(t, "panic")
 	base := objectstore.StreamBuffers()
 	recovered := make(chan any, 1)
 	go func() {
