@@ -131,4 +131,13 @@ func TestAccRestoreCluster_serverSyncsWithSyncfs(t *testing.T) {
 	if strings.Contains(string(auto), "recovery_init_sync_method") {
 		t.Fatalf("postgresql.auto.conf carries the restore's start setting:\n%s", auto)
 	}
+	// Nor does postmaster.opts, whose options `pg_ctl restart` starts the
+	// kept copy with again.
+	opts2, err := os.ReadFile(filepath.Join(res.DataDir, "postmaster.opts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(opts2), res.DataDir) || strings.Contains(string(opts2), "recovery_init_sync_method") {
+		t.Fatalf("postmaster.opts (the options pg_ctl restart uses) carries the restore's start setting, or not the data directory:\n%s", opts2)
+	}
 }

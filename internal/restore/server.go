@@ -270,6 +270,35 @@ type server struct {
 	dbname  string
 }
 
+// syncfsSetting is the start option of a restore's server (see start).
+const syncfsSetting = "recovery_init_sync_method=syncfs"
+
+// forgetSyncfs takes the start's syncfsSetting out of postmaster.opts once
+// the server has recovered: the postmaster records its command line there,
+// and `pg_ctl restart` of a kept copy starts it again with those options.
+// Past recovery the copy's files are PostgreSQL's own, synced or not, and
+// how a restart syncs them is the copy's configuration's to say (the
+// source's), not the restore's.
+func (s *server) forgetSyncfs() error {
+	if !s.syncfs {
+		return nil
+	}
+	path := filepath.Join(s.dataDir, "postmaster.opts")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading the server's start options: %w", err)
+	}
+	// Each argument is recorded quoted: "-c" "<setting>".
+	opts := strings.Replace(string(b), ` "-c" "`+syncfsSetting+`"`, "", 1)
+	if opts == string(b) {
+		return nil
+	}
+	if err := writeOwned(path, []byte(opts), s.own); err != nil {
+		return fmt.Errorf("writing the server's start options: %w", err)
+	}
+	return nil
+}
+
 // pgctl runs pg_ctl as the server's account, in a session of its own so
 // the server it starts outlives this process.
 func (s *server) pgctl(ctx context.Context, args ...string) ([]byte, error) {
@@ -315,9 +344,10 @@ func (s *server) start(ctx context.Context) error {
 		// unrelated files too, and before Linux 5.8 it may not report a
 		// failed writeback) do not weaken this start: the restore's own
 		// syncs reported every failure. Given on the command line, not in
-		// postgresql.auto.conf, so the copy's configuration stays the
+		// postgresql.auto.conf, and taken out of postmaster.opts once
+		// recovered (forgetSyncfs), so the copy's configuration stays the
 		// source's.
-		args = append(args, "-o", "-c recovery_init_sync_method=syncfs")
+		args = append(args, "-o", "-c "+syncfsSetting)
 	}
 	out, err := s.pgctl(ctx, append(args, "start")...)
 	if err != nil {
@@ -502,6 +532,11 @@ func (s *server) recover(ctx context.Context, plan *Plan, opts ClusterOptions, r
 		var err error
 		if conn, err = s.waitPromoted(ctx, rep); err == nil {
 			s.clock.mark("recovered")
+			if err := s.forgetSyncfs(); err != nil {
+				// Not worth failing a recovered copy for: said, and
+				// the copy's next pg_ctl restart syncs with syncfs.
+				rep.send(Progress{Phase: "recovering", Detail: "WARNING: " + err.Error() + "; pg_ctl restart would start the copy with " + syncfsSetting})
+			}
 			break
 		}
 		if !errors.Is(err, errServerExited) {
