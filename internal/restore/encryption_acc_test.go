@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,10 +37,7 @@ func (f *fixture) identityFile(t *testing.T, name string, keys ...ageKey) string
 		lines = append(lines, k.identity)
 	}
 	p := filepath.Join(f.dir, name)
-	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := chownTo(p, "postgres"); err != nil {
+	if err := writePostgresFile(p, []byte(strings.Join(lines, "\n")+"\n")); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -77,14 +73,7 @@ func TestAccEncryptedRestore(t *testing.T) {
 	writeHost := func(rec string) {
 		t.Helper()
 		host.Encryption = &repo.Encryption{Recipients: []string{rec}}
-		body, err := host.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(cfgPath, body, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := chownTo(cfgPath, "postgres"); err != nil {
+		if err := writeAgentConfig(cfgPath, host); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -62,15 +62,8 @@ func newFixture(env *testenv.Env, bin string) (*fixture, error) {
 	}
 	cfg := repo.AgentConfig{Endpoint: m.Endpoint, PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
 		Bucket: "restore-acc", Prefix: "acc", Cluster: "pg15"}
-	body, err := cfg.Marshal()
-	if err != nil {
-		return nil, err
-	}
 	cfgPath := filepath.Join(dir, "lifeboat.json")
-	if err := os.WriteFile(cfgPath, body, 0o600); err != nil {
-		return nil, err
-	}
-	if err := chownTo(cfgPath, "postgres"); err != nil {
+	if err := writeAgentConfig(cfgPath, cfg); err != nil {
 		return nil, err
 	}
 	client, err := objectstore.NewClient(ctx, cfg.ObjectStore())
@@ -93,6 +86,26 @@ func newFixture(env *testenv.Env, bin string) (*fixture, error) {
 		return nil, err
 	}
 	return &fixture{env: env, dir: dir, bin: bin, cfg: cfg, client: client, store: client.Store(cfg.Bucket)}, nil
+}
+
+// writeAgentConfig writes cfg as an agent configuration file at path for
+// the postgres account (writePostgresFile).
+func writeAgentConfig(path string, cfg repo.AgentConfig) error {
+	body, err := cfg.Marshal()
+	if err != nil {
+		return err
+	}
+	return writePostgresFile(path, body)
+}
+
+// writePostgresFile writes body to a 0600 file at path that the postgres
+// account owns: archive_command and restore_command read it as that
+// account.
+func writePostgresFile(path string, body []byte) error {
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		return err
+	}
+	return chownTo(path, "postgres")
 }
 
 func chownTo(path, name string) error {

@@ -44,14 +44,7 @@ func TestAccRestoreTimelines(t *testing.T) {
 	cfg := f.cfg
 	cfg.Cluster = filepath.Base(base)
 	cfgPath := base + ".json"
-	body, err := cfg.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfgPath, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := chownTo(cfgPath, "postgres"); err != nil {
+	if err := writeAgentConfig(cfgPath, cfg); err != nil {
 		t.Fatal(err)
 	}
 	archive := []string{"archive_mode = on", fmt.Sprintf("archive_command = '%s wal-push --config %s %%p'", f.bin, cfgPath)}
