@@ -365,6 +365,14 @@ const lifecycleAttempts = 12
 // again, merged with whatever is there now, until the rules written stay.
 // A writer whose read is older than the pause is thereby caught by
 // whichever side loses.
+//
+// NOTE: across processes this is best effort, bounded by the pause: a
+// writer that takes longer than the pause from its read to the end of its
+// write (a process starved of CPU, a slow endpoint) can still replace the
+// rules of a writer that already read them back and returned, and neither
+// notices (S3 has no conditional write of a lifecycle configuration).
+// Under four CPU hogs on two cores TestS3ConcurrentLifecycleEditsKeepEveryRule
+// (otherProcesses, 150 ms pause) lost a writer's rules 7 times in 20.
 func (c *Client) editLifecycle(ctx context.Context, bucket string, owned func(id string) bool, want []types.LifecycleRule) error {
 	if !c.lifecycleUnlocked {
 		mu, _ := lifecycleLocks.LoadOrStore(c.endpoint+"\x00"+bucket, &sync.Mutex{})

@@ -68,6 +68,12 @@ func TestS3PolicyRuleOwnershipIsExact(t *testing.T) {
 // must not drop each other's rules, whether they share this process's lock
 // (goroutines of one provider) or not (separate processes, played by
 // clients that skip it).
+//
+// NOTE: the second case holds only while each writer's read-to-write gap
+// stays under the settle pause (see editLifecycle): a machine loaded far
+// beyond its cores can still break it (7 in 20 under four CPU hogs on two
+// cores, none in 20 under two). It is a limit of the product, not of the
+// test: S3 has no conditional lifecycle write.
 func TestS3ConcurrentLifecycleEditsKeepEveryRule(t *testing.T) {
 	defer objectstore.SetLifecycleSettle(150 * time.Millisecond)()
 	for _, otherProcesses := range []bool{false, true} {
