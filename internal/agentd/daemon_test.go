@@ -327,12 +327,28 @@ func TestPolicyChangesApplyWithoutRestart(t *testing.T) {
 	defer cancel()
 	go func() { _ = d.Run(ctx) }()
 	writePolicy(t, store, "@every 10s")
-	time.Sleep(600 * time.Millisecond)
+	// The daemon read that policy and looked for due jobs a few times
+	// since (waited for, not slept: a loaded machine may do neither in a
+	// fixed 600 ms).
+	// Two refreshes end after the write: the second began after it.
+	seen := time.Now()
+	for range 2 {
+		waitUntil(t, 30*time.Second, "a refresh after the policy was written", func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			if d.lastRefresh.After(seen) {
+				seen = d.lastRefresh
+				return true
+			}
+			return false
+		})
+	}
+	waitTicks(t, d, 3)
 	if len(ran) != 0 {
 		t.Fatal("a 10s schedule ran")
 	}
 	writePolicy(t, store, "* * * * *")
-	receive(t, ran, 3*time.Second, "policy change not picked up")
+	receive(t, ran, 30*time.Second, "policy change not picked up")
 }
 
 // TestFailedDrillIsNotRetriedInItsSlot: a drill that ran and failed is

@@ -364,10 +364,13 @@ func TestConfirmBesideTheCompression(t *testing.T) {
 		cfg.Compressors = 2
 		frameFirst := false
 		cfg.Confirm = func(context.Context) error {
+			// Bounded only so that a push that compresses after the
+			// confirmation (the defect) fails rather than hangs: a frame
+			// may take seconds on a loaded machine under -race.
 			select {
 			case <-compressed:
 				frameFirst = true
-			case <-time.After(2 * time.Second):
+			case <-time.After(30 * time.Second):
 			}
 			return answer
 		}
@@ -462,7 +465,10 @@ func TestCompressionBesideTheChecksOnlyWithSpareProcessors(t *testing.T) {
 			frameEncoded = func(int) { once.Do(func() { close(compressed) }) }
 			defer func() { frameEncoded = nil }()
 			cfg := testConfig("")
-			store := &checkHoldingStore{Store: mem, clusterKey: cfg.Layout.ClusterInfoKey(), compressed: compressed, wait: 2 * time.Second}
+			// A frame is awaited 30 s at most (seconds on a loaded
+			// machine under -race; the bound only keeps the defect from
+			// hanging), and 300 ms where none may come first.
+			store := &checkHoldingStore{Store: mem, clusterKey: cfg.Layout.ClusterInfoKey(), compressed: compressed, wait: 30 * time.Second}
 			if !c.frameFirst {
 				store.wait = 300 * time.Millisecond
 			}
