@@ -86,10 +86,22 @@ func WriteFileAtomic(path string, body []byte, durability Durability, prepare fu
 	if durability < RenameSynced {
 		return nil
 	}
-	d, err := os.Open(dir)
+	return SyncDir(dir)
+}
+
+// SyncDir makes the entries of directory path durable (files created,
+// renamed or removed in it).
+func SyncDir(path string) error {
+	d, err := os.Open(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("syncing directory %s: %w", path, err)
 	}
-	defer d.Close()
-	return d.Sync()
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("syncing directory %s: %w", path, err)
+	}
+	return nil
 }

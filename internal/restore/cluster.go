@@ -221,7 +221,7 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	}
 	// The marker's entry too: after a crash, restored files without it
 	// would pass for a finished restore.
-	if err := syncDir(dataDir); err != nil {
+	if err := repo.SyncDir(dataDir); err != nil {
 		return nil, err
 	}
 	srv := &server{dataDir: dataDir, binDir: binDir(opts.BinDir), own: own, env: credentialEnv(opts.AgentConfig),
@@ -299,10 +299,10 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	}
 	// The settings files (written and synced by writeOwned) are in the
 	// data directory's entries, and the data directory in its parent's.
-	if err = syncDir(dataDir); err != nil {
+	if err = repo.SyncDir(dataDir); err != nil {
 		return nil, err
 	}
-	if err = syncDir(filepath.Dir(dataDir)); err != nil {
+	if err = repo.SyncDir(filepath.Dir(dataDir)); err != nil {
 		return nil, err
 	}
 	clock.mark("settings")
@@ -330,7 +330,7 @@ func RestoreCluster(ctx context.Context, store objectstore.Store, opts ClusterOp
 	if err = os.Remove(filepath.Join(dataDir, FailedFile)); err != nil {
 		return nil, err
 	}
-	if err = syncDir(dataDir); err != nil {
+	if err = repo.SyncDir(dataDir); err != nil {
 		return nil, err
 	}
 	if !opts.KeepRunning {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
 // A restore that reports its files laid out (or a copy restored) has them
@@ -113,28 +115,11 @@ func (s *fileSyncer) finish() error {
 			return
 		}
 		for _, d := range s.dirs {
-			if err := syncDir(d); err != nil {
+			if err := repo.SyncDir(d); err != nil {
 				s.fail(err)
 				return
 			}
 		}
 	})
 	return s.failed()
-}
-
-// syncDir makes the entries of directory path durable (files created,
-// renamed or removed in it).
-func syncDir(path string) error {
-	d, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("syncing directory %s: %w", path, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("syncing directory %s: %w", path, err)
-	}
-	return nil
 }

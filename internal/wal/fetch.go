@@ -71,10 +71,7 @@ func Fetch(ctx context.Context, store objectstore.Store, cfg Config, name, destP
 	}
 	committed = true
 	// The rename is durable only once the directory is synced.
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // best effort: the file itself was synced before the rename
-		d.Close()
-	}
+	_ = repo.SyncDir(dir) // best effort: the file itself was synced before the rename
 	return res, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/lifeboat-dr/terraform-provider-lifeboat/internal/repo"
 )
 
 // ReadySegments lists up to limit WAL files of the pg_wal directory walDir
@@ -46,10 +48,5 @@ func MarkDone(walDir, name string) error {
 	if err := os.Rename(filepath.Join(dir, name+".ready"), filepath.Join(dir, name+".done")); err != nil {
 		return err
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return repo.SyncDir(dir)
 }
