@@ -85,17 +85,21 @@ func TestAccWalPushAhead(t *testing.T) {
 	if err := load.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A push's lock file is visible for tens of milliseconds, while
+	// pgbench runs: waitFor's 250 ms polls could miss every one (failed in
+	// a CI run), so this polls every 2 ms.
 	var killedIn string
-	waitFor(t, 60*time.Second, "a push ahead under way", func() bool {
-		m, _ := filepath.Glob(filepath.Join(aheadDir, "*.pushing"))
-		if len(m) == 0 {
-			return false
+	for deadline := time.Now().Add(60 * time.Second); killedIn == ""; time.Sleep(2 * time.Millisecond) {
+		if m, _ := filepath.Glob(filepath.Join(aheadDir, "*.pushing")); len(m) > 0 {
+			// A visible lock file is a locked one (wal.Ahead): kill now.
+			_ = a.cmd.Process.Signal(syscall.SIGKILL)
+			killedIn = strings.TrimSuffix(filepath.Base(m[0]), ".pushing")
+			break
 		}
-		// A visible lock file is a locked one (wal.Ahead): kill now.
-		_ = a.cmd.Process.Signal(syscall.SIGKILL)
-		killedIn = strings.TrimSuffix(filepath.Base(m[0]), ".pushing")
-		return true
-	})
+		if time.Now().After(deadline) {
+			t.Fatal("timed out after 1m0s waiting for a push ahead under way")
+		}
+	}
 	<-a.done
 	if err := load.Wait(); err != nil {
 		t.Fatalf("pgbench: %v\n%s", err, loadOut.String())
